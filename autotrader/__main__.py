@@ -1,0 +1,3 @@
+from autotrader.cli.app import main
+
+main()

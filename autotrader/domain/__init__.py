@@ -1,0 +1,1 @@
+"""Domain values: ids, enums, frozen models and reports."""

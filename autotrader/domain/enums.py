@@ -1,0 +1,198 @@
+"""Enumerations shared by every layer. Values are persisted in the ledger: never rename one."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Side(StrEnum):
+    BUY = "buy"
+    SELL = "sell"
+
+
+class OrderType(StrEnum):
+    MARKET = "market"
+    LIMIT = "limit"
+    STOP = "stop"
+    STOP_LIMIT = "stop_limit"
+    TRAILING_STOP = "trailing_stop"
+
+
+class TimeInForce(StrEnum):
+    DAY = "day"
+    GTC = "gtc"
+    OPG = "opg"  # market-on-open / limit-on-open
+    CLS = "cls"  # market-on-close
+    IOC = "ioc"
+    FOK = "fok"
+
+
+class OrderClass(StrEnum):
+    SIMPLE = "simple"
+    BRACKET = "bracket"  # entry + take-profit + stop-loss
+    OCO = "oco"  # exit only: take-profit limit + stop-loss, one cancels the other
+    OTO = "oto"  # entry + one exit leg
+
+
+class Book(StrEnum):
+    SIGNALS = "signals"
+    REBALANCE = "rebalance"
+    EXTERNAL = "external"  # orders and positions the ledger did not create: never touched
+
+
+class BrokerOrderStatus(StrEnum):
+    """Alpaca's order statuses. A status we do not know is treated as open (Alpaca adds values over time)."""
+
+    NEW = "new"
+    ACCEPTED = "accepted"
+    PENDING_NEW = "pending_new"
+    ACCEPTED_FOR_BIDDING = "accepted_for_bidding"
+    PARTIALLY_FILLED = "partially_filled"
+    FILLED = "filled"
+    DONE_FOR_DAY = "done_for_day"
+    CANCELED = "canceled"
+    EXPIRED = "expired"
+    REPLACED = "replaced"
+    PENDING_CANCEL = "pending_cancel"
+    PENDING_REPLACE = "pending_replace"
+    REJECTED = "rejected"
+    SUSPENDED = "suspended"
+    HELD = "held"
+    CALCULATED = "calculated"
+    STOPPED = "stopped"
+
+    @classmethod
+    def parse(cls, value: str) -> BrokerOrderStatus | str:
+        try:
+            return cls(value)
+        except ValueError:
+            return value  # unknown: kept verbatim and treated as open
+
+    @staticmethod
+    def is_terminal(status: str) -> bool:
+        return status in _TERMINAL_BROKER
+
+
+_TERMINAL_BROKER = frozenset(
+    {
+        BrokerOrderStatus.FILLED,
+        BrokerOrderStatus.CANCELED,
+        BrokerOrderStatus.EXPIRED,
+        BrokerOrderStatus.REPLACED,
+        BrokerOrderStatus.REJECTED,
+        BrokerOrderStatus.DONE_FOR_DAY,
+    }
+)
+
+
+class IntentStatus(StrEnum):
+    """Life of an order intent in the ledger (reliability §3.4).
+
+    PLANNED → SUBMITTING → {ACCEPTED | REJECTED | UNKNOWN} → PARTIALLY_FILLED → {FILLED | CANCELED | EXPIRED};
+    ABANDONED is a local decision (e.g. a stale intent from an earlier session), never a broker fact.
+    """
+
+    PLANNED = "planned"
+    SUBMITTING = "submitting"
+    ACCEPTED = "accepted"
+    PARTIALLY_FILLED = "partially_filled"
+    FILLED = "filled"
+    CANCELED = "canceled"
+    EXPIRED = "expired"
+    REJECTED = "rejected"
+    UNKNOWN = "unknown"
+    ABANDONED = "abandoned"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in _TERMINAL_INTENT
+
+    @property
+    def needs_resolution(self) -> bool:
+        """Statuses whose broker outcome must be looked up before anything else is sent."""
+        return self in (IntentStatus.SUBMITTING, IntentStatus.UNKNOWN)
+
+
+_TERMINAL_INTENT = frozenset(
+    {
+        IntentStatus.FILLED,
+        IntentStatus.CANCELED,
+        IntentStatus.EXPIRED,
+        IntentStatus.REJECTED,
+        IntentStatus.ABANDONED,
+    }
+)
+
+# Allowed transitions; anything else is a bug and is refused by the ledger repo.
+INTENT_TRANSITIONS: dict[IntentStatus, frozenset[IntentStatus]] = {
+    IntentStatus.PLANNED: frozenset({IntentStatus.SUBMITTING, IntentStatus.ABANDONED}),
+    IntentStatus.SUBMITTING: frozenset(
+        {
+            IntentStatus.ACCEPTED,
+            IntentStatus.PARTIALLY_FILLED,
+            IntentStatus.FILLED,
+            IntentStatus.CANCELED,
+            IntentStatus.EXPIRED,
+            IntentStatus.REJECTED,
+            IntentStatus.UNKNOWN,
+            IntentStatus.SUBMITTING,
+        }
+    ),
+    IntentStatus.UNKNOWN: frozenset(
+        {
+            IntentStatus.SUBMITTING,
+            IntentStatus.ACCEPTED,
+            IntentStatus.PARTIALLY_FILLED,
+            IntentStatus.FILLED,
+            IntentStatus.CANCELED,
+            IntentStatus.EXPIRED,
+            IntentStatus.REJECTED,
+            IntentStatus.ABANDONED,
+        }
+    ),
+    IntentStatus.ACCEPTED: frozenset(
+        {
+            IntentStatus.PARTIALLY_FILLED,
+            IntentStatus.FILLED,
+            IntentStatus.CANCELED,
+            IntentStatus.EXPIRED,
+            IntentStatus.REJECTED,  # Alpaca can accept then reject asynchronously
+        }
+    ),
+    IntentStatus.PARTIALLY_FILLED: frozenset(
+        {IntentStatus.FILLED, IntentStatus.CANCELED, IntentStatus.EXPIRED, IntentStatus.PARTIALLY_FILLED}
+    ),
+    IntentStatus.FILLED: frozenset(),
+    IntentStatus.CANCELED: frozenset(),
+    IntentStatus.EXPIRED: frozenset(),
+    IntentStatus.REJECTED: frozenset(),
+    IntentStatus.ABANDONED: frozenset(),
+}
+
+
+def intent_status_from_broker(status: str) -> IntentStatus:
+    """Map a broker order status onto the intent's status."""
+    return {
+        BrokerOrderStatus.FILLED: IntentStatus.FILLED,
+        BrokerOrderStatus.PARTIALLY_FILLED: IntentStatus.PARTIALLY_FILLED,
+        BrokerOrderStatus.CANCELED: IntentStatus.CANCELED,
+        BrokerOrderStatus.EXPIRED: IntentStatus.EXPIRED,
+        BrokerOrderStatus.DONE_FOR_DAY: IntentStatus.EXPIRED,
+        BrokerOrderStatus.REPLACED: IntentStatus.CANCELED,
+        BrokerOrderStatus.REJECTED: IntentStatus.REJECTED,
+    }.get(status, IntentStatus.ACCEPTED)  # type: ignore[call-overload]
+
+
+class LegKind(StrEnum):
+    """What an order does for its position; the scorecard separates pick quality from management by it."""
+
+    ENTRY = "entry"
+    DIP_BUY = "dip_buy"
+    PROFIT_TAKE = "profit_take"
+    LOSS_CUT = "loss_cut"
+    STOP = "stop"
+    TARGET = "target"
+    TRAIL = "trail"
+    TIME_EXIT = "time_exit"
+    REBALANCE = "rebalance"
+    EXTERNAL = "external"

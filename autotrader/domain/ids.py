@@ -1,0 +1,54 @@
+"""Deterministic identifiers.
+
+A client_order_id is built from (session date, step, book, symbol, leg, tier, attempt): the same decision in
+the same trading session always gets the same id, so a rerun or a crash recovery can never mint a second
+order (ARCHITECTURE §6). It stays within 48 characters, the strictest limit Alpaca has documented, and keeps
+a readable prefix so a human can tell an order's origin from the broker's dashboard.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+
+_SAFE = re.compile(r"[^A-Za-z0-9.]")
+
+_LEG_CODES = {
+    "entry": "en",
+    "dip_buy": "db",
+    "profit_take": "pt",
+    "loss_cut": "lc",
+    "stop": "st",
+    "target": "tg",
+    "trail": "tr",
+    "time_exit": "tx",
+    "rebalance": "rb",
+}
+
+
+def client_order_id(
+    *,
+    session_date: str,
+    step: str,
+    book: str,
+    symbol: str,
+    leg: str,
+    tier: int = 0,
+    attempt: int = 0,
+) -> str:
+    """Return the deterministic client order id for one decision (<= 48 characters).
+
+    ``attempt`` exists because a broker never accepts an id twice, even after the first order was cancelled:
+    a deliberate re-attempt must say so.
+    """
+    canonical = "|".join(
+        [session_date, step, book, symbol.upper(), leg, str(int(tier)), str(int(attempt))]
+    )
+    digest = base64.b32encode(hashlib.sha256(canonical.encode()).digest()).decode().rstrip("=").lower()
+    readable_symbol = _SAFE.sub("", symbol.upper())[:10]
+    compact_date = session_date.replace("-", "")
+    leg_code = _LEG_CODES.get(leg, leg[:2])
+    cid = f"at-{compact_date}-{readable_symbol}-{leg_code}{int(tier)}-{digest[:14]}"
+    assert len(cid) <= 48, cid
+    return cid

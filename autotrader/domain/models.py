@@ -1,0 +1,199 @@
+"""Frozen domain values passed between layers.
+
+Prices and quantities are floats inside the toolkit; they are validated (finite, positive where it
+matters) when constructed and put on the tick at the broker boundary (``domain.money``). Timestamps
+are timezone-aware UTC; names say what they are (``submitted_at``, ``filled_at``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from autotrader.domain.enums import Book, LegKind, OrderClass, OrderType, Side, TimeInForce
+
+
+def _require_finite(name: str, value: float | None, *, positive: bool = False, allow_zero: bool = False) -> None:
+    if value is None:
+        return
+    if not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    if positive and (value < 0 or (value == 0 and not allow_zero)):
+        raise ValueError(f"{name} must be {'>= 0' if allow_zero else '> 0'}, got {value!r}")
+
+
+def _require_utc(name: str, value: datetime | None) -> None:
+    if value is not None and (value.tzinfo is None or value.utcoffset() is None):
+        raise ValueError(f"{name} must be timezone-aware, got naive {value!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    symbol: str
+    bid: float
+    ask: float
+    last: float
+    quoted_at: datetime
+
+    def __post_init__(self) -> None:
+        for name in ("bid", "ask", "last"):
+            _require_finite(name, getattr(self, name), positive=True)
+        _require_utc("quoted_at", self.quoted_at)
+
+    @property
+    def mid(self) -> float:
+        return (self.bid + self.ask) / 2
+
+    @property
+    def spread_bps(self) -> float:
+        return (self.ask - self.bid) / self.mid * 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class Asset:
+    symbol: str
+    tradable: bool = True
+    fractionable: bool = False
+    shortable: bool = False
+    name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    equity: float
+    cash: float
+    buying_power: float
+    currency: str = "USD"
+
+    def __post_init__(self) -> None:
+        _require_finite("equity", self.equity)
+        _require_finite("cash", self.cash)
+        _require_finite("buying_power", self.buying_power)
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerPosition:
+    """What the broker says we hold in one symbol (all books together)."""
+
+    symbol: str
+    qty: float
+    avg_entry_price: float
+    market_value: float | None = None
+
+    def __post_init__(self) -> None:
+        _require_finite("qty", self.qty)
+        _require_finite("avg_entry_price", self.avg_entry_price, positive=True, allow_zero=True)
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRequest:
+    """Everything a broker needs to place one order (or one bracket/OCO group)."""
+
+    client_order_id: str
+    symbol: str
+    side: Side
+    qty: float
+    type: OrderType = OrderType.MARKET
+    time_in_force: TimeInForce = TimeInForce.DAY
+    limit_price: float | None = None
+    stop_price: float | None = None
+    trail_percent: float | None = None
+    order_class: OrderClass = OrderClass.SIMPLE
+    take_profit_limit_price: float | None = None
+    stop_loss_stop_price: float | None = None
+    stop_loss_limit_price: float | None = None
+
+    def __post_init__(self) -> None:
+        if not self.client_order_id or len(self.client_order_id) > 48:
+            raise ValueError(f"client_order_id must be 1-48 characters, got {self.client_order_id!r}")
+        _require_finite("qty", self.qty, positive=True)
+        for name in (
+            "limit_price",
+            "stop_price",
+            "trail_percent",
+            "take_profit_limit_price",
+            "stop_loss_stop_price",
+            "stop_loss_limit_price",
+        ):
+            _require_finite(name, getattr(self, name), positive=True)
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerOrder:
+    """The broker's view of one order. ``legs`` holds a bracket's or OCO's child orders."""
+
+    broker_order_id: str
+    client_order_id: str
+    symbol: str
+    side: Side
+    qty: float
+    type: OrderType
+    time_in_force: TimeInForce
+    status: str
+    filled_qty: float = 0.0
+    filled_avg_price: float | None = None
+    limit_price: float | None = None
+    stop_price: float | None = None
+    trail_percent: float | None = None
+    order_class: OrderClass = OrderClass.SIMPLE
+    submitted_at: datetime | None = None
+    updated_at: datetime | None = None
+    parent_broker_order_id: str | None = None
+    reject_reason: str | None = None
+    legs: tuple[BrokerOrder, ...] = ()
+
+    def __post_init__(self) -> None:
+        _require_finite("filled_qty", self.filled_qty, positive=True, allow_zero=True)
+        _require_utc("submitted_at", self.submitted_at)
+        _require_utc("updated_at", self.updated_at)
+
+
+@dataclass(frozen=True, slots=True)
+class Fill:
+    """One execution. ``fill_id`` is the broker's id and is what makes fills idempotent."""
+
+    fill_id: str
+    broker_order_id: str
+    symbol: str
+    side: Side
+    qty: float
+    price: float
+    filled_at: datetime
+    commission: float = 0.0
+
+    def __post_init__(self) -> None:
+        _require_finite("qty", self.qty, positive=True)
+        _require_finite("price", self.price, positive=True)
+        _require_finite("commission", self.commission, positive=True, allow_zero=True)
+        _require_utc("filled_at", self.filled_at)
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerClock:
+    timestamp: datetime
+    is_open: bool
+    next_open: datetime
+    next_close: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class OrderIntent:
+    """An order a step decided to send. Stored with its client_order_id *before* any network call."""
+
+    client_order_id: str
+    session_date: str  # America/New_York trading date, YYYY-MM-DD
+    step: str
+    book: Book
+    leg: LegKind
+    tier: int
+    request: OrderRequest
+    reason: str = ""
+    signal_id: int | None = None
+    position_key: str | None = None
+    attempt: int = 0
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def symbol(self) -> str:
+        return self.request.symbol

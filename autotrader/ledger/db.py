@@ -1,0 +1,117 @@
+"""Opening the ledger: one SQLite file per mode, WAL, foreign keys, busy_timeout, writes in BEGIN IMMEDIATE.
+
+Why BEGIN IMMEDIATE: a deferred transaction that reads and then writes fails at once with "database is
+locked" if another connection committed in between, ignoring busy_timeout; an immediate one takes the
+write lock up front and waits (reliability §3.3, V6). sqlite-utils' ``db.atomic()`` issues a plain
+``BEGIN``, so writes go through ``Ledger.write()`` instead; inside it, ``atomic()`` nests as a savepoint.
+
+``--dry-run`` opens a *snapshot*: an in-memory copy of the file (or an empty, migrated database when there
+is no file yet). Every step then runs exactly as it would for real, against the copy, and the file on disk
+stays byte-identical (ARCHITECTURE §7). No code path needs to know it is a dry run.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from autotrader.errors import ConfigError
+
+BUSY_TIMEOUT_MS = 10_000
+
+
+class Ledger:
+    """A sqlite-utils ``Database`` plus the write discipline. ``ledger.db`` is there for reads."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path | None, *, snapshot: bool) -> None:
+        self.conn = conn
+        self.db = sqlite_utils.Database(conn)
+        self.path = path
+        self.snapshot = snapshot
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite_utils.Database]:
+        """One atomic unit of work, under SQLite's write lock. Nested calls become savepoints."""
+        if self.conn.in_transaction:
+            with self.db.atomic():
+                yield self.db
+            return
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            raise
+        else:
+            self.conn.execute("COMMIT")
+
+    def query(self, sql: str, params: Any = ()) -> list[dict[str, Any]]:
+        return list(self.db.query(sql, params))
+
+    def scalar(self, sql: str, params: Any = ()) -> Any:
+        row = self.conn.execute(sql, params).fetchone()
+        return None if row is None else row[0]
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def _configure(conn: sqlite3.Connection, *, wal: bool, durable: bool = True) -> None:
+    conn.row_factory = None
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA foreign_keys = ON")
+    if wal:
+        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if str(mode).lower() != "wal":
+            raise ConfigError(
+                "the ledger could not switch to WAL journaling",
+                hint="keep the ledger on a local disk; WAL does not work over a network filesystem",
+            )
+        # Durability over speed: the ledger is small and an order record must survive a power cut.
+        # Only scratch ledgers (replay) trade that for speed.
+        conn.execute(f"PRAGMA synchronous = {'FULL' if durable else 'NORMAL'}")
+
+
+def open_ledger(path: Path, *, snapshot: bool = False, durable: bool = True) -> Ledger:
+    """Open (creating if needed) and migrate the ledger at ``path``; or an in-memory snapshot of it."""
+    from autotrader.ledger.migrations import apply_migrations
+
+    if snapshot:
+        conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+        if path.exists():
+            source = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+            try:
+                source.backup(conn)
+            finally:
+                source.close()
+        _configure(conn, wal=False)
+        ledger = Ledger(conn, path, snapshot=True)
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+        _configure(conn, wal=True, durable=durable)
+        ledger = Ledger(conn, path, snapshot=False)
+    apply_migrations(ledger)
+    return ledger
+
+
+def open_ledger_readonly(path: Path) -> Ledger | None:
+    """Open an existing ledger for reading only (``status``); None when there is no ledger yet."""
+    if not path.exists():
+        return None
+    from autotrader.ledger.migrations import pending_migrations
+
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None)
+    _configure(conn, wal=False)
+    ledger = Ledger(conn, path, snapshot=False)
+    if pending_migrations(ledger):
+        # An older ledger: read a migrated in-memory copy rather than write to the file from `status`.
+        conn.close()
+        return open_ledger(path, snapshot=True)
+    return ledger

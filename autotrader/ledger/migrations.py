@@ -1,0 +1,223 @@
+"""The ledger schema, as append-only sqlite-utils migrations.
+
+Never edit a migration that has shipped: add a new one. ``apply_migrations`` is safe to run on every
+start (sqlite-utils records what it applied), and refuses a ledger written by a *newer* autotrader
+rather than guess at a schema it does not know (reliability J1).
+
+Conventions: plural snake_case tables, timestamps are UTC ISO-8601 text ending in ``_at``, quantities
+``qty``, money columns in dollars; JSON payloads in text columns named ``*_json``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sqlite_utils.migrations import Migrations
+
+from autotrader.errors import ConfigError
+
+if TYPE_CHECKING:
+    import sqlite_utils
+
+    from autotrader.ledger.db import Ledger
+
+MIGRATION_SET = "autotrader"
+migrations = Migrations(MIGRATION_SET)
+
+
+@migrations(name="0001_foundation")
+def _foundation(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE runs (
+            id INTEGER PRIMARY KEY,
+            run_id TEXT NOT NULL UNIQUE,
+            command TEXT NOT NULL,
+            as_of TEXT NOT NULL,
+            mode TEXT NOT NULL,
+            dry_run INTEGER NOT NULL DEFAULT 0,
+            started_at TEXT NOT NULL,
+            ended_at TEXT,
+            exit_code INTEGER,
+            summary_json TEXT,
+            error TEXT
+        );
+        CREATE INDEX runs_command_started ON runs (command, started_at);
+
+        -- An order we decided to send, stored before any network call (ARCHITECTURE §6).
+        CREATE TABLE order_intents (
+            client_order_id TEXT PRIMARY KEY,
+            session_date TEXT NOT NULL,
+            step TEXT NOT NULL,
+            book TEXT NOT NULL,
+            leg TEXT NOT NULL,
+            tier INTEGER NOT NULL DEFAULT 0,
+            attempt INTEGER NOT NULL DEFAULT 0,
+            symbol TEXT NOT NULL,
+            side TEXT NOT NULL,
+            qty REAL NOT NULL CHECK (qty > 0),
+            type TEXT NOT NULL,
+            time_in_force TEXT NOT NULL,
+            order_class TEXT NOT NULL DEFAULT 'simple',
+            limit_price REAL CHECK (limit_price IS NULL OR limit_price > 0),
+            stop_price REAL CHECK (stop_price IS NULL OR stop_price > 0),
+            trail_percent REAL,
+            take_profit_limit_price REAL,
+            stop_loss_stop_price REAL,
+            stop_loss_limit_price REAL,
+            status TEXT NOT NULL,
+            reason TEXT NOT NULL DEFAULT '',
+            signal_id INTEGER,
+            position_key TEXT,
+            broker_order_id TEXT,
+            error_code TEXT,
+            error_message TEXT,
+            submit_attempts INTEGER NOT NULL DEFAULT 0,
+            run_id TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            extra_json TEXT
+        );
+        CREATE INDEX order_intents_status ON order_intents (status);
+        CREATE INDEX order_intents_symbol ON order_intents (book, symbol);
+
+        -- What the broker did with our orders (and the ones we did not create: book 'external').
+        CREATE TABLE orders (
+            broker_order_id TEXT PRIMARY KEY,
+            client_order_id TEXT UNIQUE,
+            parent_broker_order_id TEXT,
+            book TEXT NOT NULL,
+            symbol TEXT NOT NULL,
+            side TEXT NOT NULL,
+            qty REAL NOT NULL,
+            type TEXT NOT NULL,
+            time_in_force TEXT NOT NULL,
+            order_class TEXT NOT NULL DEFAULT 'simple',
+            limit_price REAL,
+            stop_price REAL,
+            status TEXT NOT NULL,
+            filled_qty REAL NOT NULL DEFAULT 0,
+            filled_avg_price REAL,
+            submitted_at TEXT,
+            updated_at TEXT,
+            synced_at TEXT NOT NULL
+        );
+        CREATE INDEX orders_status ON orders (status);
+
+        -- Executions, unique by the broker's fill id: replayed fills are ignored by construction.
+        CREATE TABLE fills (
+            fill_id TEXT PRIMARY KEY,
+            broker_order_id TEXT NOT NULL REFERENCES orders (broker_order_id),
+            book TEXT NOT NULL,
+            symbol TEXT NOT NULL,
+            side TEXT NOT NULL,
+            qty REAL NOT NULL CHECK (qty > 0),
+            price REAL NOT NULL CHECK (price > 0),
+            commission REAL NOT NULL DEFAULT 0,
+            filled_at TEXT NOT NULL,
+            recorded_at TEXT NOT NULL,
+            run_id TEXT
+        );
+        CREATE INDEX fills_filled_at ON fills (filled_at);
+
+        -- What each book holds; the books of a symbol must sum to the broker's position.
+        CREATE TABLE positions (
+            book TEXT NOT NULL,
+            symbol TEXT NOT NULL,
+            qty REAL NOT NULL,
+            avg_cost REAL NOT NULL DEFAULT 0,
+            realized_pnl REAL NOT NULL DEFAULT 0,
+            opened_at TEXT,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (book, symbol)
+        );
+
+        -- Small facts the steps keep between runs (e.g. the fill watermark).
+        CREATE TABLE kv (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        """
+    )
+
+
+@migrations(name="0002_sim_broker")
+def _sim_broker(db: sqlite_utils.Database) -> None:
+    # The simulated broker's own state. It lives in the ledger file (ARCHITECTURE §3) but only the
+    # SimBroker adapter reads or writes these tables: to the pipeline it is as remote as Alpaca.
+    db.executescript(
+        """
+        CREATE TABLE sim_account (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            cash REAL NOT NULL,
+            starting_cash REAL NOT NULL,
+            advanced_to TEXT,
+            order_seq INTEGER NOT NULL DEFAULT 0,
+            fill_seq INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE TABLE sim_orders (
+            broker_order_id TEXT PRIMARY KEY,
+            client_order_id TEXT NOT NULL UNIQUE,
+            parent_broker_order_id TEXT REFERENCES sim_orders (broker_order_id),
+            leg_role TEXT NOT NULL DEFAULT 'simple',
+            symbol TEXT NOT NULL,
+            side TEXT NOT NULL,
+            qty REAL NOT NULL,
+            type TEXT NOT NULL,
+            time_in_force TEXT NOT NULL,
+            order_class TEXT NOT NULL DEFAULT 'simple',
+            limit_price REAL,
+            stop_price REAL,
+            trail_percent REAL,
+            status TEXT NOT NULL,
+            filled_qty REAL NOT NULL DEFAULT 0,
+            filled_avg_price REAL,
+            submitted_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            active_from TEXT,
+            high_water REAL,
+            reject_reason TEXT
+        );
+        CREATE INDEX sim_orders_status ON sim_orders (status);
+        CREATE TABLE sim_fills (
+            fill_id TEXT PRIMARY KEY,
+            broker_order_id TEXT NOT NULL REFERENCES sim_orders (broker_order_id),
+            symbol TEXT NOT NULL,
+            side TEXT NOT NULL,
+            qty REAL NOT NULL CHECK (qty > 0),
+            price REAL NOT NULL CHECK (price > 0),
+            commission REAL NOT NULL DEFAULT 0,
+            filled_at TEXT NOT NULL
+        );
+        CREATE INDEX sim_fills_filled_at ON sim_fills (filled_at);
+        CREATE TABLE sim_positions (
+            symbol TEXT PRIMARY KEY,
+            qty REAL NOT NULL,
+            avg_entry_price REAL NOT NULL
+        );
+        """
+    )
+
+
+def _known_names() -> set[str]:
+    return {m.name for m in migrations._migrations}
+
+
+def pending_migrations(ledger: Ledger) -> list[str]:
+    return [m.name for m in migrations.pending(ledger.db)]
+
+
+def apply_migrations(ledger: Ledger) -> None:
+    """Bring the ledger's schema up to date, in one immediate transaction."""
+    applied = {m.name for m in migrations.applied(ledger.db)}
+    unknown = applied - _known_names()
+    if unknown:
+        raise ConfigError(
+            f"ledger {ledger.path}: written by a newer autotrader (unknown migrations: {', '.join(sorted(unknown))})",
+            hint="upgrade autotrader; this version will not guess at a newer schema",
+        )
+    if applied == _known_names():
+        return
+    with ledger.write() as db:
+        migrations.apply(db)

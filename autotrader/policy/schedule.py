@@ -1,0 +1,56 @@
+"""Which steps a ``run-daily`` slot runs, from where the instant stands in the NYSE session. Pure.
+
+cron fires ``run-daily`` at fixed New York times (crontab.example, ``[schedule] times``); the step list is
+decided here from the session state, not from the cron line, so one crontab entry serves every slot and a
+holiday or a 13:00 early close needs no special cron handling.
+
+Slots:
+  ``premarket``  a session day before the open
+  ``intraday``   the regular session is open
+  ``close``      after the close, before 16:30 ET (end-of-day work)
+  ``evening``    from 16:30 ET (nightly work)
+  ``closed``     no session today (weekend, holiday)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, time
+
+from autotrader.clock import ET, SessionState
+
+EVENING_FROM = time(16, 30)
+
+# The steps of each slot, in order. A step is listed only once it exists; `sync` always runs first.
+SLOT_STEPS: dict[str, tuple[str, ...]] = {
+    "premarket": ("sync",),
+    "intraday": ("sync",),
+    "close": ("sync",),
+    "evening": ("sync",),
+    "closed": ("sync",),
+}
+
+# Steps that send orders: they only run while the session is open (or as market-on-open before it).
+ORDER_STEPS: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Slot:
+    name: str
+    steps: tuple[str, ...]
+    reason: str  # why the session is (not) open, for the report
+
+
+def slot_for(at: datetime, state: SessionState) -> Slot:
+    """The slot an instant falls in, given the calendar's verdict about it."""
+    if state.session_date is None:
+        name = "closed"
+    elif state.is_open:
+        name = "intraday"
+    elif state.open_at is not None and at < state.open_at:
+        name = "premarket"
+    elif at.astimezone(ET).time() >= EVENING_FROM:
+        name = "evening"
+    else:
+        name = "close"
+    return Slot(name, SLOT_STEPS[name], state.reason)

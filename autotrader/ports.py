@@ -1,0 +1,115 @@
+"""The ports: what the pipeline needs from the outside world, as small Protocols.
+
+Adapters (``autotrader.adapters``) implement them: the embedded ``SimBroker`` / ``SyntheticMarketData`` /
+``SyntheticReference`` and the real Alpaca / Polygon (Massive) / Finnhub ones. Adapters translate vendor
+objects into ``autotrader.domain.models`` values and vendor errors into ``autotrader.errors`` at the
+boundary; nothing vendor-specific passes through a port.
+
+Bar frames (``MarketData``) have float columns ``open, high, low, close, volume``:
+  - daily: indexed by session date (``DatetimeIndex`` named ``date``, naive midnight, one row per session);
+  - minute: indexed by the bar's *start* instant (``DatetimeIndex`` named ``timestamp``, tz-aware UTC).
+A bar is returned only once it is complete at the adapter's clock: a daily bar after that session's close,
+a minute bar after its minute has ended. That single rule is what keeps replay free of look-ahead.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+from autotrader.domain.models import (
+    Account,
+    Asset,
+    BrokerClock,
+    BrokerOrder,
+    BrokerPosition,
+    Fill,
+    OrderRequest,
+    Quote,
+)
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+@runtime_checkable
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current instant (UTC, tz-aware). The only source of 'now' in the toolkit."""
+        ...
+
+
+@runtime_checkable
+class MarketData(Protocol):
+    def has_symbol(self, symbol: str) -> bool:
+        """Whether this source knows the symbol at all (an unknown symbol is bad input, not missing data)."""
+        ...
+
+    def daily_bars(self, symbol: str, start: date, end: date) -> pd.DataFrame:
+        """Complete daily bars for sessions in [start, end], none after the clock. Empty frame if none."""
+        ...
+
+    def minute_bars(self, symbol: str, start: datetime, end: datetime) -> pd.DataFrame:
+        """Complete 1-minute bars whose start is in [start, end), none ending after the clock."""
+        ...
+
+    def latest_quote(self, symbol: str) -> Quote | None:
+        """The most recent quote at or before the clock, or None when there is none."""
+        ...
+
+    def vix_daily(self, start: date, end: date) -> pd.DataFrame:
+        """Daily bars of the volatility index (VIX, or a configured proxy), same rules as ``daily_bars``."""
+        ...
+
+
+@runtime_checkable
+class Reference(Protocol):
+    def sector(self, symbol: str) -> str | None:
+        """The symbol's sector (GICS-like name), or None when unknown."""
+        ...
+
+    def next_earnings(self, symbol: str, on_or_after: date) -> date | None:
+        """The next earnings date on or after ``on_or_after``, or None when unknown or none scheduled."""
+        ...
+
+
+@runtime_checkable
+class Broker(Protocol):
+    """One broker account. Submission is never retried here; ambiguity is reported, not guessed."""
+
+    #: Whether this broker accepts a clock other than the wall clock (``--as-of`` without ``--dry-run``).
+    #: Only a simulated broker can honestly trade in the past.
+    time_travel: bool
+
+    def account(self) -> Account: ...
+
+    def positions(self) -> list[BrokerPosition]: ...
+
+    def asset(self, symbol: str) -> Asset | None:
+        """Tradability and fractionability of a symbol; None when the broker does not know it."""
+        ...
+
+    def submit(self, request: OrderRequest) -> BrokerOrder:
+        """Send one order. Raises ``OrderRejected`` (definitive), ``DuplicateClientOrderId`` or
+        ``AmbiguousOrderOutcome`` (the caller resolves both by client order id)."""
+        ...
+
+    def order_by_client_id(self, client_order_id: str) -> BrokerOrder | None:
+        """The order with this client order id, or None when the broker definitively has none."""
+        ...
+
+    def orders(self, *, status: str = "all", after: datetime | None = None) -> list[BrokerOrder]:
+        """Orders (``status`` is ``open`` or ``all``) submitted after ``after``, oldest first, legs nested."""
+        ...
+
+    def cancel(self, broker_order_id: str) -> None:
+        """Cancel an open order; cancelling an order that is already done is not an error."""
+        ...
+
+    def fills(self, *, after: datetime | None = None) -> list[Fill]:
+        """Executions after ``after`` (exclusive), oldest first; each carries a unique ``fill_id``."""
+        ...
+
+    def clock(self) -> BrokerClock:
+        """The broker's view of time and the session."""
+        ...

@@ -1,0 +1,500 @@
+"""Settings: ``config.toml`` plus ``AUTOTRADER_<SECTION>__<KEY>`` environment overrides, strict and frozen.
+
+Precedence: environment > config file > defaults. Every section forbids unknown keys, NaN and infinity, and
+checks ranges, so a typo or a nonsense value stops the run *before* any work, with exit 2 and a message that
+names the file and line (or the environment variable) and the allowed range. Nothing is written.
+
+API keys never live in the config file: they are ``SecretStr`` read from the environment or the workspace's
+``.env`` (``Secrets``), and a key-like entry in the TOML is an unknown key like any other.
+
+The workspace is the config file's folder: the ledger, logs, inbox and data paths are relative to it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import os
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlparse
+
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from autotrader.errors import ConfigError
+
+ENV_PREFIX = "AUTOTRADER_"
+# Environment variables with the prefix that are not config overrides.
+NON_SETTING_ENV = {"AUTOTRADER_CONFIG", "AUTOTRADER_LIVE_CONFIRM"}
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False, validate_default=True)
+
+
+Pct = Annotated[float, Field(gt=0, le=100)]
+Hhmm = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
+
+
+class AccountSection(Section):
+    portfolio_value: float = Field(1_000_000.0, gt=0, le=1e12, description="Auto-updated from broker equity")
+    max_total_allocation: float = Field(250_000.0, gt=0, le=1e12, description="Hard cap on deployed capital")
+
+
+class SizingSection(Section):
+    use_dynamic_sizing: bool = True
+    base_allocation_pct: Pct = 2.0
+    max_position_pct: Pct = 5.0
+    risk_per_trade_pct: Pct = 1.0
+    position_size: float = Field(5_000.0, gt=0, le=1e12, description="Flat dollars when dynamic sizing is off")
+
+
+class DipTier(Section):
+    dip_pct: float = Field(gt=0, lt=100, description="Fall from the reference price, in percent")
+    add_pct: float = Field(gt=0, le=500, description="Add-on size, percent of the original quantity")
+
+
+class ProfitTier(Section):
+    gain_pct: float = Field(gt=0, le=10_000, description="Gain from the reference price, in percent")
+    trim_pct: float = Field(gt=0, le=100, description="Trim size, percent of the position")
+
+
+def _require_increasing(values: list[float], what: str) -> None:
+    for i in range(1, len(values)):
+        if values[i] <= values[i - 1]:
+            raise ValueError(
+                f"{what} must be strictly increasing: tier {i + 1} ({values[i]:g}) "
+                f"is not above tier {i} ({values[i - 1]:g})"
+            )
+
+
+class DipBuySection(Section):
+    dip_buy_enabled: bool = True
+    dip_buy_tiers: list[DipTier] = Field(
+        default_factory=lambda: [
+            DipTier(dip_pct=5, add_pct=50),
+            DipTier(dip_pct=10, add_pct=75),
+            DipTier(dip_pct=15, add_pct=100),
+        ],
+        min_length=1,
+        max_length=10,
+    )
+    dip_buy_cooldown_hours: float = Field(24.0, ge=0, le=8760)
+
+    @field_validator("dip_buy_tiers")
+    @classmethod
+    def _ordered(cls, tiers: list[DipTier]) -> list[DipTier]:
+        _require_increasing([t.dip_pct for t in tiers], "dip_pct")
+        return tiers
+
+
+class ProfitTakeSection(Section):
+    profit_take_enabled: bool = True
+    min_hold_pct: float = Field(30.0, ge=0, le=100)
+    profit_take_tiers: list[ProfitTier] = Field(
+        default_factory=lambda: [
+            ProfitTier(gain_pct=25, trim_pct=20),
+            ProfitTier(gain_pct=50, trim_pct=25),
+            ProfitTier(gain_pct=75, trim_pct=25),
+        ],
+        min_length=1,
+        max_length=10,
+    )
+
+    @field_validator("profit_take_tiers")
+    @classmethod
+    def _ordered(cls, tiers: list[ProfitTier]) -> list[ProfitTier]:
+        _require_increasing([t.gain_pct for t in tiers], "gain_pct")
+        return tiers
+
+
+class RiskSection(Section):
+    market_regime_enabled: bool = True
+    max_sector_pct: Pct = 30.0
+    earnings_avoid_enabled: bool = True
+    earnings_blackout_days: int = Field(3, ge=0, le=60)
+    kelly_adaptive_enabled: bool = False
+
+
+def _loopback_only(url: str | None, field: str) -> str | None:
+    """Base URL overrides exist for tests against local fake servers; anything else could be a live endpoint."""
+    if url is None:
+        return None
+    host = urlparse(url).hostname or ""
+    try:
+        ok = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        ok = host == "localhost"
+    if not ok:
+        raise ValueError(f"{field} may only point at a loopback address (127.0.0.0/8, ::1, localhost)")
+    return url.rstrip("/")
+
+
+class BrokerSection(Section):
+    kind: Literal["sim", "alpaca"] = "sim"
+    mode: Literal["paper", "live"] = "paper"
+    base_url: str | None = None
+    starting_cash: float = Field(1_000_000.0, gt=0, le=1e12, description="Simulated broker only")
+    slippage_bps: float = Field(5.0, ge=0, le=1000, description="Simulated broker only")
+    commission_per_share: float = Field(0.0, ge=0, le=1, description="Simulated broker only")
+    commission_min: float = Field(0.0, ge=0, le=100, description="Simulated broker only")
+    max_volume_pct: Pct = Field(10.0, description="Simulated broker only: most of a bar's volume one order takes")
+
+    @field_validator("base_url")
+    @classmethod
+    def _loopback(cls, v: str | None) -> str | None:
+        return _loopback_only(v, "base_url")
+
+
+class DataSection(Section):
+    kind: Literal["synthetic", "local", "polygon"] = "synthetic"
+    path: str = "data"
+    seed: int = Field(42, ge=0, le=2**31 - 1)
+    symbols: list[Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9.\-]{0,9}$")]] = Field(default_factory=list)
+    base_url: str | None = None
+
+    @field_validator("base_url")
+    @classmethod
+    def _loopback(cls, v: str | None) -> str | None:
+        return _loopback_only(v, "base_url")
+
+
+class ReferenceSection(Section):
+    kind: Literal["auto", "synthetic", "local"] = "auto"
+
+
+class SignalsSection(Section):
+    inbox: str = "signals/inbox"
+
+
+class LedgerSection(Section):
+    dir: str = "."
+
+
+class LogsSection(Section):
+    dir: str = "logs"
+
+
+def _default_times() -> list[str]:
+    half_hours = [f"{h:02d}:{m:02d}" for h in range(9, 16) for m in (0, 30)]
+    return [*half_hours, "16:00", "16:15", "16:30"]
+
+
+class ScheduleSection(Section):
+    times: list[Hhmm] = Field(default_factory=_default_times, min_length=1)
+
+    @field_validator("times")
+    @classmethod
+    def _ordered(cls, times: list[str]) -> list[str]:
+        for earlier, later in zip(times, times[1:], strict=False):
+            if later <= earlier:
+                raise ValueError(f"times must be strictly increasing: {later} follows {earlier}")
+        return times
+
+
+class StatusSection(Section):
+    max_age_hours: float = Field(26.0, gt=0, le=24 * 366)
+
+
+class Settings(BaseSettings):
+    """The whole configuration. Build it with ``load_settings``; it is frozen."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+        allow_inf_nan=False,
+        case_sensitive=False,
+    )
+
+    account: AccountSection = AccountSection()
+    sizing: SizingSection = SizingSection()
+    dipbuy: DipBuySection = DipBuySection()
+    profittake: ProfitTakeSection = ProfitTakeSection()
+    risk: RiskSection = RiskSection()
+    broker: BrokerSection = BrokerSection()
+    data: DataSection = DataSection()
+    reference: ReferenceSection = ReferenceSection()
+    signals: SignalsSection = SignalsSection()
+    ledger: LedgerSection = LedgerSection()
+    logs: LogsSection = LogsSection()
+    schedule: ScheduleSection = ScheduleSection()
+    status: StatusSection = StatusSection()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The TOML document arrives as init data; the environment overrides it. No .env for settings:
+        # .env is for secrets only, and a secret file is not a place for behaviour.
+        return (env_settings, init_settings)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Settings:
+        if self.broker.kind == "sim" and self.broker.mode == "live":
+            raise ValueError("broker.mode = 'live' needs broker.kind = 'alpaca' (the simulator has no live mode)")
+        return self
+
+    @property
+    def mode_name(self) -> str:
+        """Which ledger this configuration writes to: ``sim``, ``paper`` or ``live``."""
+        return "sim" if self.broker.kind == "sim" else self.broker.mode
+
+
+class Secrets(BaseSettings):
+    """API keys, from the environment or the workspace's ``.env`` only. Never printed, logged or stored."""
+
+    model_config = SettingsConfigDict(extra="ignore", frozen=True, populate_by_name=False)
+
+    alpaca_api_key: SecretStr | None = Field(None, validation_alias=AliasChoices("ALPACA_API_KEY", "APCA_API_KEY_ID"))
+    alpaca_secret_key: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("ALPACA_SECRET_KEY", "APCA_API_SECRET_KEY")
+    )
+    polygon_api_key: SecretStr | None = Field(None, validation_alias=AliasChoices("MASSIVE_API_KEY", "POLYGON_API_KEY"))
+    finnhub_api_key: SecretStr | None = Field(None, validation_alias=AliasChoices("FINNHUB_API_KEY"))
+
+    def present(self) -> list[str]:
+        """Names (never values) of the keys that are set."""
+        return [name for name, value in self if value is not None and value.get_secret_value()]
+
+    def values(self) -> list[str]:
+        """The secret values, for the log redaction filter only."""
+        return [v.get_secret_value() for _, v in self if v is not None and v.get_secret_value()]
+
+
+@dataclass(frozen=True)
+class Config:
+    """Loaded settings plus where they came from."""
+
+    settings: Settings
+    secrets: Secrets
+    config_path: Path | None  # None: embedded defaults
+    workspace: Path
+
+    def resolve(self, relative: str) -> Path:
+        path = Path(relative).expanduser()
+        return path if path.is_absolute() else (self.workspace / path)
+
+    @property
+    def ledger_path(self) -> Path:
+        return self.resolve(self.settings.ledger.dir) / f"ledger-{self.settings.mode_name}.db"
+
+    def ledger_path_for(self, mode_name: str) -> Path:
+        return self.resolve(self.settings.ledger.dir) / f"ledger-{mode_name}.db"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.resolve(self.settings.logs.dir)
+
+    @property
+    def lock_path(self) -> Path:
+        return self.workspace / ".autotrader.lock"
+
+
+# --------------------------------------------------------------------------------------------------
+# Loading, and error messages that name the place
+# --------------------------------------------------------------------------------------------------
+
+
+def config_path_from(cli_value: str | None) -> Path:
+    """``--config`` wins, then ``AUTOTRADER_CONFIG``, then ``./config.toml``."""
+    if cli_value:
+        return Path(cli_value).expanduser()
+    env = os.environ.get("AUTOTRADER_CONFIG")
+    if env:
+        return Path(env).expanduser()
+    return Path("config.toml")
+
+
+def load_config(path: Path) -> Config:
+    """Read, merge and validate the configuration at ``path``. Raises ``ConfigError`` (exit 2)."""
+    if not path.is_file():
+        raise ConfigError(
+            f"{path}: config file not found",
+            hint="pass --config PATH, set AUTOTRADER_CONFIG, or run `autotrader demo` to create a workspace",
+        )
+    raw_bytes = path.read_bytes()
+    try:
+        text = raw_bytes.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(_toml_error(path, text, e), hint="fix the syntax at that line") from None
+    _reject_non_finite(document, path, text)
+    return _build(document, path, text)
+
+
+def _toml_error(path: Path, text: str, error: tomllib.TOMLDecodeError) -> str:
+    """``file:line:column: message``; tomllib says "end of document" for an unclosed last value."""
+    message = str(error)
+    found = re.search(r"\(at line (\d+), column (\d+)\)$", message)
+    if found:
+        line, column = found.group(1), found.group(2)
+        message = message[: found.start()].rstrip()
+    else:
+        lines = text.splitlines() or [""]
+        line, column = str(len(lines)), str(len(lines[-1]) + 1)
+        message = re.sub(r"\s*\(at end of document\)$", "", message) + " (at end of file)"
+    return f"{path}:{line}:{column}: invalid TOML: {message} (line {line}, column {column})"
+
+
+def default_config(workspace: Path) -> Config:
+    """The embedded defaults (no file), rooted at ``workspace``."""
+    return _build({}, None, "", workspace=workspace)
+
+
+def _build(document: dict[str, Any], path: Path | None, text: str, *, workspace: Path | None = None) -> Config:
+    _reject_unknown_env()
+    try:
+        settings = Settings(**document)
+    except ValidationError as e:
+        raise ConfigError(_describe(e, path, text), hint="see config.toml for every key and its allowed range") from None
+    workspace_dir = workspace if workspace is not None else (path.parent if path else Path.cwd())
+    workspace_dir = workspace_dir.resolve()
+    env_file = workspace_dir / ".env"
+    try:
+        secrets = Secrets(_env_file=env_file if env_file.is_file() else None)  # type: ignore[call-arg]
+    except ValidationError as e:
+        # Only names, never input values: pydantic would echo the secret (pydantic-settings#256).
+        fields = ", ".join(".".join(str(p) for p in err["loc"]) for err in e.errors())
+        raise ConfigError(f"invalid API key settings: {fields}") from None
+    return Config(settings=settings, secrets=secrets, config_path=path, workspace=workspace_dir)
+
+
+def _reject_non_finite(node: Any, path: Path, text: str, trail: tuple[str, ...] = ()) -> None:
+    # TOML accepts nan and inf, and pydantic lets inf through `gt=0`; refuse both at the source.
+    if isinstance(node, dict):
+        for key, value in node.items():
+            _reject_non_finite(value, path, text, (*trail, str(key)))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            _reject_non_finite(value, path, text, (*trail, str(i)))
+    elif isinstance(node, float) and not math.isfinite(node):
+        line = locate_line(text, trail)
+        where = f"{path}:{line}" if line else str(path)
+        raise ConfigError(f"{where}: {'.'.join(trail)} = {node}: must be a finite number")
+
+
+def _reject_unknown_env() -> None:
+    sections = set(Settings.model_fields)
+    for name in os.environ:
+        upper = name.upper()
+        if not upper.startswith(ENV_PREFIX) or upper in NON_SETTING_ENV:
+            continue
+        parts = upper[len(ENV_PREFIX) :].lower().split("__")
+        section = parts[0]
+        if section not in sections or len(parts) != 2:
+            raise ConfigError(
+                f"environment variable {name}: not a setting",
+                hint="overrides look like AUTOTRADER_<SECTION>__<KEY>, e.g. AUTOTRADER_SIZING__MAX_POSITION_PCT",
+            )
+        model = Settings.model_fields[section].annotation
+        if parts[1] not in model.model_fields:  # type: ignore[union-attr]
+            allowed = ", ".join(model.model_fields)  # type: ignore[union-attr]
+            raise ConfigError(f"environment variable {name}: [{section}] has no key {parts[1]!r} (keys: {allowed})")
+
+
+def _env_name(loc: tuple[Any, ...]) -> str | None:
+    if len(loc) < 2:
+        return None
+    name = f"{ENV_PREFIX}{str(loc[0]).upper()}__{str(loc[1]).upper()}"
+    for key in os.environ:
+        if key.upper() == name:
+            return key
+    return None
+
+
+def _describe(error: ValidationError, path: Path | None, text: str) -> str:
+    lines = []
+    for err in error.errors(include_url=False, include_input=False):
+        loc = tuple(err["loc"])
+        dotted = ".".join(str(p) for p in loc) or "(root)"
+        env = _env_name(loc)
+        if env:
+            where = f"environment variable {env}"
+        elif path is not None:
+            line = locate_line(text, tuple(str(p) for p in loc))
+            where = f"{path}:{line}" if line else str(path)
+        else:
+            where = "settings"
+        message = err["msg"]
+        if err["type"] == "extra_forbidden":
+            section_model = Settings.model_fields.get(str(loc[0])) if len(loc) > 1 else None
+            if len(loc) == 1:
+                allowed = ", ".join(Settings.model_fields)
+                message = f"unknown section (sections: {allowed})"
+            elif section_model is not None:
+                allowed = ", ".join(section_model.annotation.model_fields)  # type: ignore[union-attr]
+                message = f"unknown key (keys in [{loc[0]}]: {allowed})"
+            else:
+                message = "unknown key"
+        lines.append(f"{where}: {dotted}: {message}")
+    return "invalid configuration:\n  " + "\n  ".join(lines)
+
+
+_HEADER = re.compile(r"^\s*\[\[?\s*([A-Za-z0-9_.\-\" ]+?)\s*\]\]?\s*(#.*)?$")
+_KEY = re.compile(r"^\s*([A-Za-z0-9_\-]+(?:\s*\.\s*[A-Za-z0-9_\-]+)*)\s*=")
+
+
+def locate_line(text: str, loc: tuple[str, ...]) -> int | None:
+    """The 1-based line where the setting at ``loc`` (e.g. ``("sizing", "max_position_pct")``) is written.
+
+    Good enough for error messages: it follows table headers and (dotted) keys, and returns the deepest
+    part of ``loc`` it can find (a list element's line is its key's line).
+    """
+    if not loc:
+        return None
+    table: tuple[str, ...] = ()
+    best: tuple[int, int] | None = None  # (depth matched, line)
+    for number, line in enumerate(text.splitlines(), start=1):
+        header = _HEADER.match(line)
+        if header:
+            table = tuple(part.strip().strip('"') for part in header.group(1).split("."))
+            depth = _common(table, loc)
+            if depth == len(table) and (best is None or depth > best[0]):
+                best = (depth, number)
+            continue
+        key = _KEY.match(line)
+        if key:
+            full = table + tuple(part.strip() for part in key.group(1).split("."))
+            depth = _common(full, loc)
+            if depth == len(full) and (best is None or depth > best[0]):
+                best = (depth, number)
+    return best[1] if best else None
+
+
+def _common(a: tuple[str, ...], b: tuple[str, ...]) -> int:
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+def redacted_dump(config: Config) -> dict[str, Any]:
+    """The effective settings plus which keys are set (never their values), for ``config show``."""
+    data = config.settings.model_dump(mode="json")
+    data["secrets"] = {name: ("**********" if name in config.secrets.present() else None) for name, _ in config.secrets}
+    return data

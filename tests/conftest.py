@@ -1,0 +1,50 @@
+"""Small shared fixtures: an isolated environment, a workspace with a config file, a CLI runner."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+ISOLATED_PREFIXES = ("AUTOTRADER_", "ALPACA_", "APCA_", "MASSIVE_", "POLYGON_", "FINNHUB_")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No test sees the developer's keys or overrides, and relative paths land in a temp folder."""
+    for name in list(os.environ):
+        if name.upper().startswith(ISOLATED_PREFIXES):
+            monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("COLUMNS", "200")
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def write_config(tmp_path: Path) -> Callable[..., Path]:
+    """Write a config.toml (default settings plus ``text``) into a fresh workspace folder; return its path."""
+
+    def write(text: str = "", folder: str = "ws") -> Path:
+        workspace = tmp_path / folder
+        workspace.mkdir(parents=True, exist_ok=True)
+        path = workspace / "config.toml"
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    return write
+
+
+@pytest.fixture
+def cli():
+    """Invoke the CLI in-process: ``cli("sync", "--json", ...)`` → click Result."""
+    from typer.testing import CliRunner
+
+    from autotrader.cli.app import app
+
+    runner = CliRunner()
+
+    def run(*args: str):
+        return runner.invoke(app, list(args), catch_exceptions=False)
+
+    return run

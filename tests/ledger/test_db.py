@@ -1,0 +1,100 @@
+"""The ledger: pragmas, migrations applied twice give one schema, newer schemas refused, BEGIN IMMEDIATE."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from autotrader.errors import ConfigError
+from autotrader.ledger.db import open_ledger
+from autotrader.ledger.migrations import MIGRATION_SET
+
+
+def _schema(path) -> list[tuple]:
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute("SELECT type, name, sql FROM sqlite_master ORDER BY type, name").fetchall()
+    finally:
+        conn.close()
+
+
+def test_pragmas(tmp_path):
+    ledger = open_ledger(tmp_path / "l.db")
+    assert ledger.scalar("PRAGMA journal_mode") == "wal"
+    assert ledger.scalar("PRAGMA foreign_keys") == 1
+    assert ledger.scalar("PRAGMA busy_timeout") >= 5000
+    assert ledger.scalar("PRAGMA synchronous") == 2  # FULL
+    ledger.close()
+
+
+def test_migrations_applied_twice_give_the_same_schema(tmp_path):
+    path = tmp_path / "l.db"
+    open_ledger(path).close()
+    first = _schema(path)
+    open_ledger(path).close()
+    assert _schema(path) == first
+    names = {row[1] for row in first}
+    for table in ("runs", "order_intents", "orders", "fills", "positions", "kv", "sim_orders", "sim_fills"):
+        assert table in names
+
+
+def test_a_ledger_from_a_newer_version_is_refused(tmp_path):
+    path = tmp_path / "l.db"
+    open_ledger(path).close()
+    conn = sqlite3.connect(path)
+    conn.execute(
+        "INSERT INTO _sqlite_migrations (migration_set, name, applied_at) VALUES (?, '9999_future', 'x')",
+        [MIGRATION_SET],
+    )
+    conn.commit()
+    conn.close()
+    with pytest.raises(ConfigError, match="newer autotrader"):
+        open_ledger(path)
+
+
+def test_foreign_keys_are_enforced(tmp_path):
+    ledger = open_ledger(tmp_path / "l.db")
+    with pytest.raises(sqlite3.IntegrityError), ledger.write() as db:
+        db.execute(
+            "INSERT INTO fills (fill_id, broker_order_id, book, symbol, side, qty, price, filled_at, recorded_at) "
+            "VALUES ('f', 'no-such-order', 'signals', 'X', 'buy', 1, 1, 't', 't')"
+        )
+
+
+def test_writes_take_the_write_lock_up_front(tmp_path):
+    path = tmp_path / "l.db"
+    first = open_ledger(path)
+    second = open_ledger(path)
+    second.conn.execute("PRAGMA busy_timeout = 50")
+    with first.write():
+        # BEGIN IMMEDIATE: the second writer is refused at BEGIN (after busy_timeout), not at its first write.
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            with second.write():
+                pass
+    with second.write() as db:
+        db["kv"].insert({"key": "k", "value": "v", "updated_at": "t"})
+    assert first.scalar("SELECT value FROM kv WHERE key = 'k'") == "v"
+
+
+def test_a_failed_unit_of_work_leaves_nothing(tmp_path):
+    ledger = open_ledger(tmp_path / "l.db")
+    with pytest.raises(RuntimeError), ledger.write() as db:
+        db["kv"].insert({"key": "k", "value": "v", "updated_at": "t"})
+        raise RuntimeError("crash")
+    assert ledger.scalar("SELECT count(*) FROM kv") == 0
+
+
+def test_snapshot_never_touches_the_file(tmp_path):
+    path = tmp_path / "l.db"
+    open_ledger(path).close()
+    before = path.read_bytes()
+    snap = open_ledger(path, snapshot=True)
+    with snap.write() as db:
+        db["kv"].insert({"key": "k", "value": "v", "updated_at": "t"})
+    assert snap.scalar("SELECT count(*) FROM kv") == 1
+    snap.close()
+    assert path.read_bytes() == before
+    missing = tmp_path / "none.db"
+    open_ledger(missing, snapshot=True).close()
+    assert not missing.exists()

@@ -1,0 +1,168 @@
+"""Settings: strict, frozen, environment overrides, errors that name the place, secrets never shown."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from autotrader.errors import ConfigError
+from autotrader.settings import Settings, load_config, locate_line
+
+
+def _error(path: Path) -> str:
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    return info.value.message
+
+
+def test_defaults_load_and_are_frozen(write_config):
+    config = load_config(write_config(""))
+    assert config.settings == Settings()
+    assert config.settings.account.max_total_allocation == 250_000
+    assert config.ledger_path == config.workspace / "ledger-sim.db"
+    with pytest.raises(Exception):
+        config.settings.sizing.max_position_pct = 9  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("[sizing]\nmax_position_pct = 7\n", 7.0),
+        ("[sizing]\n# a comment\nmax_position_pct = 0.5\n", 0.5),
+    ],
+)
+def test_values_are_read(write_config, text, expected):
+    assert load_config(write_config(text)).settings.sizing.max_position_pct == expected
+
+
+def test_bad_toml_names_line_and_column(write_config):
+    message = _error(write_config("[sizing]\nmax_position_pct = 'abc\n"))
+    assert "config.toml" in message and "line 2" in message and "column" in message
+
+
+def test_unknown_key_names_line_and_allowed_keys(write_config):
+    message = _error(write_config("[sizing]\nbase_allocation_pct = 2\nmax_positon_pct = 7\n"))
+    assert "config.toml:3" in message
+    assert "sizing.max_positon_pct" in message
+    assert "max_position_pct" in message.split("keys in [sizing]:")[1]
+
+
+def test_unknown_section(write_config):
+    message = _error(write_config("[sizeing]\nx = 1\n"))
+    assert "config.toml:1" in message and "unknown section" in message
+
+
+@pytest.mark.parametrize(
+    ("line", "field"),
+    [
+        ("max_position_pct = nan", "sizing.max_position_pct"),
+        ("max_position_pct = inf", "sizing.max_position_pct"),
+        ("max_position_pct = -inf", "sizing.max_position_pct"),
+        ("max_position_pct = -5", "sizing.max_position_pct"),
+        ("max_position_pct = 0", "sizing.max_position_pct"),
+        ("max_position_pct = 150", "sizing.max_position_pct"),
+        ("risk_per_trade_pct = 'one'", "sizing.risk_per_trade_pct"),
+    ],
+)
+def test_non_finite_negative_and_out_of_range_values(write_config, line, field):
+    message = _error(write_config(f"[sizing]\n\n{line}\n"))
+    assert "config.toml:3" in message
+    assert field in message
+
+
+def test_out_of_range_message_states_the_range(write_config):
+    message = _error(write_config("[risk]\nearnings_blackout_days = 90\n"))
+    assert "less than or equal to 60" in message
+
+
+@pytest.mark.parametrize(
+    ("section", "tiers", "complaint"),
+    [
+        ("dipbuy", "dip_buy_tiers = [{dip_pct = 10, add_pct = 50}, {dip_pct = 5, add_pct = 75}]", "dip_pct"),
+        ("dipbuy", "dip_buy_tiers = [{dip_pct = 5, add_pct = 50}, {dip_pct = 5, add_pct = 75}]", "dip_pct"),
+        ("profittake", "profit_take_tiers = [{gain_pct = 50, trim_pct = 20}, {gain_pct = 25, trim_pct = 25}]", "gain_pct"),
+        ("dipbuy", "dip_buy_tiers = []", "at least 1"),
+        ("dipbuy", "dip_buy_tiers = [{dip_pct = 5, add_pct = 50, extra = 1}]", "unknown key"),
+    ],
+)
+def test_tiers_must_be_ordered_and_well_formed(write_config, section, tiers, complaint):
+    message = _error(write_config(f"[{section}]\n{tiers}\n"))
+    assert f"config.toml:2" in message
+    assert complaint in message
+
+
+def test_api_keys_are_not_accepted_in_the_file(write_config):
+    message = _error(write_config("[broker]\napi_key = 'PKCANARY0123456789'\n"))
+    assert "unknown key" in message
+    assert "PKCANARY0123456789" not in message
+
+
+def test_environment_overrides_the_file(write_config, monkeypatch):
+    monkeypatch.setenv("AUTOTRADER_SIZING__MAX_POSITION_PCT", "4")
+    assert load_config(write_config("[sizing]\nmax_position_pct = 7\n")).settings.sizing.max_position_pct == 4
+
+
+def test_bad_environment_value_names_the_variable(write_config, monkeypatch):
+    monkeypatch.setenv("AUTOTRADER_SIZING__MAX_POSITION_PCT", "nan")
+    message = _error(write_config(""))
+    assert "AUTOTRADER_SIZING__MAX_POSITION_PCT" in message
+
+
+@pytest.mark.parametrize("name", ["AUTOTRADER_SIZNG__MAX_POSITION_PCT", "AUTOTRADER_SIZING__MAX_POSITON_PCT", "AUTOTRADER_SIZING"])
+def test_unknown_environment_override_is_refused(write_config, monkeypatch, name):
+    monkeypatch.setenv(name, "4")
+    assert name in _error(write_config(""))
+
+
+def test_base_url_must_be_loopback(write_config):
+    assert "loopback" in _error(write_config("[broker]\nbase_url = 'https://paper-api.alpaca.markets'\n"))
+    config = load_config(write_config("[broker]\nbase_url = 'http://127.0.0.1:9999/'\n"))
+    assert config.settings.broker.base_url == "http://127.0.0.1:9999"
+
+
+def test_live_needs_alpaca(write_config):
+    assert "kind = 'alpaca'" in _error(write_config("[broker]\nkind = 'sim'\nmode = 'live'\n"))
+
+
+def test_secrets_come_from_dotenv_and_are_redacted(write_config, monkeypatch):
+    path = write_config("")
+    (path.parent / ".env").write_text("ALPACA_API_KEY=PKCANARY0123456789\nALPACA_SECRET_KEY=SECRETCANARY0123456789\n")
+    config = load_config(path)
+    assert config.secrets.present() == ["alpaca_api_key", "alpaca_secret_key"]
+    assert "PKCANARY" not in repr(config.secrets)
+    from autotrader.settings import redacted_dump
+
+    dumped = json.dumps(redacted_dump(config))
+    assert "CANARY" not in dumped and "**********" in dumped
+
+
+def test_locate_line_follows_tables_and_dotted_keys():
+    text = "[a]\nx = 1\n\n[b]\ny = 2\nz.w = 3\n[[c.d]]\nq = 1\n"
+    assert locate_line(text, ("a", "x")) == 2
+    assert locate_line(text, ("b", "y")) == 5
+    assert locate_line(text, ("b", "z", "w")) == 6
+    assert locate_line(text, ("b", "nope")) == 4
+    assert locate_line(text, ("c", "d", "0", "q")) == 7  # an array-of-tables element: its header
+
+
+def test_repository_config_equals_the_embedded_defaults():
+    root = Path(__file__).resolve().parents[1]
+    shipped = (root / "config.toml").read_text()
+    assert shipped == (root / "autotrader" / "defaults" / "config.toml").read_text()
+    assert load_config(root / "config.toml").settings == Settings()
+
+
+def test_repository_config_lists_every_setting():
+    root = Path(__file__).resolve().parents[1]
+    import tomllib
+
+    document = tomllib.loads((root / "config.toml").read_text())
+    for section, field in Settings.model_fields.items():
+        assert section in document, section
+        for key in field.annotation.model_fields:  # type: ignore[union-attr]
+            if key == "base_url":
+                assert f"# base_url" in (root / "config.toml").read_text()
+                continue
+            assert key in document[section], f"[{section}] {key} missing from config.toml"
