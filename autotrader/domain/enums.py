@@ -136,6 +136,7 @@ INTENT_TRANSITIONS: dict[IntentStatus, frozenset[IntentStatus]] = {
             IntentStatus.REJECTED,
             IntentStatus.UNKNOWN,
             IntentStatus.SUBMITTING,
+            IntentStatus.ABANDONED,  # proven never to have reached the broker, and its session has passed
         }
     ),
     IntentStatus.UNKNOWN: frozenset(

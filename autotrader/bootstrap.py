@@ -1,0 +1,104 @@
+"""The composition root: Settings → Deps. The only module that imports adapters.
+
+Heavy imports (pandas, exchange-calendars, vendor SDKs) happen here, when a command runs, never when the
+CLI is imported: ``autotrader --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from autotrader.clock import MarketCalendar
+from autotrader.errors import ConfigError, SafetyRefusal
+from autotrader.ledger.db import Ledger
+from autotrader.ports import Broker, Clock, MarketData, Reference
+from autotrader.settings import Config
+
+
+@dataclass(frozen=True)
+class Deps:
+    broker: Broker
+    market_data: MarketData
+    reference: Reference
+    calendar: MarketCalendar
+    clock: Clock
+
+
+def check_live_safety(config: Config) -> None:
+    """Live trading needs two independent confirmations (ARCHITECTURE §3): refuse before any request."""
+    settings = config.settings
+    if settings.broker.kind == "alpaca" and settings.broker.mode == "live":
+        if os.environ.get("AUTOTRADER_LIVE_CONFIRM", "").strip().lower() != "yes":
+            raise SafetyRefusal(
+                "live trading refused: [broker] mode = 'live' also needs AUTOTRADER_LIVE_CONFIRM=yes",
+                hint="set AUTOTRADER_LIVE_CONFIRM=yes in the environment of the live cron job only",
+            )
+
+
+def build_market_data(config: Config, clock: Clock, calendar: MarketCalendar) -> MarketData:
+    data = config.settings.data
+    if data.kind == "synthetic":
+        from autotrader.adapters.synthetic_data import SyntheticMarketData
+
+        return SyntheticMarketData(clock, calendar, seed=data.seed, extra_symbols=data.symbols)
+    if data.kind == "local":
+        from autotrader.adapters.local_files import LocalFilesData
+
+        path = config.resolve(data.path)
+        if not path.is_dir():
+            raise ConfigError(f"[data] path: {path} is not a folder", hint="point it at a folder of SYMBOL.csv files")
+        return LocalFilesData(path, clock, calendar)
+    raise ConfigError(
+        f"[data] kind = {data.kind!r}: this adapter is not available in this version",
+        hint="use kind = 'synthetic' or 'local'",
+    )
+
+
+def build_reference(config: Config, market_data: MarketData) -> Reference:
+    kind = config.settings.reference.kind
+    if kind == "auto":
+        kind = "local" if config.settings.data.kind == "local" else "synthetic"
+    if kind == "local":
+        from autotrader.adapters.local_files import LocalFilesReference
+
+        return LocalFilesReference(config.resolve(config.settings.data.path))
+    from autotrader.adapters.synthetic_data import SyntheticMarketData
+    from autotrader.adapters.synthetic_reference import SyntheticReference
+
+    if not isinstance(market_data, SyntheticMarketData):
+        raise ConfigError("[reference] kind = 'synthetic' needs [data] kind = 'synthetic'")
+    return SyntheticReference(market_data)
+
+
+def build_sim_broker(config: Config, ledger: Ledger, market_data: MarketData, calendar: MarketCalendar, clock: Clock):
+    from autotrader.adapters.sim_broker import SimBroker
+
+    b = config.settings.broker
+    return SimBroker(
+        ledger,
+        market_data,
+        calendar,
+        clock,
+        starting_cash=b.starting_cash,
+        slippage_bps=b.slippage_bps,
+        commission_per_share=b.commission_per_share,
+        commission_min=b.commission_min,
+        max_volume_pct=b.max_volume_pct,
+    )
+
+
+def build_deps(config: Config, ledger: Ledger, clock: Clock, *, force_sim: bool = False) -> Deps:
+    """Wire the adapters the configuration asks for. ``force_sim`` is replay's: the simulated broker always."""
+    calendar = MarketCalendar.xnys()
+    market_data = build_market_data(config, clock, calendar)
+    reference = build_reference(config, market_data)
+    if force_sim or config.settings.broker.kind == "sim":
+        broker: Broker = build_sim_broker(config, ledger, market_data, calendar, clock)
+    else:
+        check_live_safety(config)
+        raise ConfigError(
+            "[broker] kind = 'alpaca': the Alpaca adapter is not available in this version",
+            hint="use kind = 'sim' (the default) until the Alpaca adapter lands",
+        )
+    return Deps(broker=broker, market_data=market_data, reference=reference, calendar=calendar, clock=clock)

@@ -1,0 +1,51 @@
+"""The Typer application. Commands are thin: options → invoke(pipeline step) → render → exit code.
+
+Nothing heavy is imported here (pandas, exchange-calendars and pydantic load inside the commands), so
+``autotrader --help`` starts fast enough for cron and shells.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from autotrader import __version__
+from autotrader.cli.commands.config import config_app
+from autotrader.cli.commands.demo import demo
+from autotrader.cli.commands.replay import replay
+from autotrader.cli.commands.run_daily import run_daily
+from autotrader.cli.commands.status import status
+from autotrader.cli.commands.sync import sync
+
+app = typer.Typer(
+    name="autotrader",
+    help="Cron-driven batch jobs that trade US equities and score how good trading recommendations really are.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    pretty_exceptions_show_locals=False,  # never dump locals: they can hold keys
+    rich_markup_mode=None,
+)
+
+app.command("sync")(sync)
+app.command("status")(status)
+app.command("run-daily")(run_daily)
+app.command("replay")(replay)
+app.command("demo")(demo)
+app.add_typer(config_app, name="config")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"autotrader {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
+) -> None:
+    """Cron-driven batch jobs that trade US equities and score how good trading recommendations really are."""
+
+
+def main() -> None:
+    app()

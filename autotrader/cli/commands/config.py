@@ -1,0 +1,66 @@
+"""`autotrader config show|check`."""
+
+from __future__ import annotations
+
+import typer
+
+from autotrader.cli import render
+from autotrader.cli.options import AsOfOption, ConfigOption, DryRunOption, JsonOption
+from autotrader.cli.runner import finish
+
+config_app = typer.Typer(help="Show or check the configuration.", no_args_is_help=True, add_completion=False)
+
+
+def _run(command: str, config: str | None, as_of: str | None, dry_run: bool):
+    from autotrader.domain.reports import Report
+    from autotrader.pipeline.context import invoke_readonly
+    from autotrader.settings import redacted_dump
+
+    def body(cfg, now, dry):
+        report = Report(command=command, as_of=now, dry_run=dry)
+        report.fields.update(
+            {
+                "config_path": str(cfg.config_path),
+                "workspace": str(cfg.workspace),
+                "mode": cfg.settings.mode_name,
+                "ledger": str(cfg.ledger_path),
+                "keys_present": cfg.secrets.present(),
+            }
+        )
+        if command == "config show":
+            report.fields["settings"] = redacted_dump(cfg)
+        report.notes.append(f"{cfg.config_path}: valid ({cfg.settings.mode_name} mode, ledger {cfg.ledger_path})")
+        return report
+
+    return invoke_readonly(command, body, config_path=config, as_of=as_of, dry_run=dry_run)
+
+
+@config_app.command("show")
+def show(
+    dry_run: DryRunOption = False,
+    json_output: JsonOption = False,
+    as_of: AsOfOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Print the effective settings (file + environment); API keys show only as set or not."""
+    finish(_run("config show", config, as_of, dry_run), json_output=json_output, renderer=_render_settings)
+
+
+@config_app.command("check")
+def check(
+    dry_run: DryRunOption = False,
+    json_output: JsonOption = False,
+    as_of: AsOfOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Validate the configuration; exit 2 naming the file, line and allowed range when it is wrong."""
+    finish(_run("config check", config, as_of, dry_run), json_output=json_output, renderer=lambda p: None)
+
+
+def _render_settings(payload: dict) -> None:
+    rows = []
+    for section, values in payload["settings"].items():
+        if isinstance(values, dict):
+            for key, value in values.items():
+                rows.append([section, key, value])
+    render.table("settings", ["section", "key", "value"], rows)

@@ -1,0 +1,62 @@
+"""`autotrader demo`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from autotrader.cli.commands.replay import render_summary
+from autotrader.cli.options import AsOfOption, ConfigOption, DryRunOption, JsonOption
+from autotrader.cli.runner import finish
+
+
+def demo(
+    folder: Annotated[Path, typer.Option("--dir", help="Workspace folder to create.")] = Path("autotrader-demo"),
+    sessions: Annotated[int, typer.Option("--sessions", help="How many past sessions to replay.")] = 21,
+    dry_run: DryRunOption = False,
+    json_output: JsonOption = False,
+    as_of: AsOfOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Create a fresh workspace and replay about a month of synthetic sessions through every step."""
+    from autotrader.errors import AutotraderError
+    from autotrader.pipeline import demo as step
+    from autotrader.pipeline import replay
+    from autotrader.pipeline.context import Outcome, invoke
+    from autotrader.settings import load_config
+
+    if config is not None:
+        outcome = Outcome("demo", 2, error=_config_not_used())
+        finish(outcome, json_output=json_output)
+    try:
+        workspace = step.create_workspace(folder)
+    except AutotraderError as error:
+        finish(Outcome("demo", error.exit_code, error=error, dry_run=dry_run), json_output=json_output)
+
+    def body(ctx):
+        start, end = step.demo_range(ctx.now, sessions, ctx.settings.schedule.times[-1])
+        report = replay.run(ctx, start, end)
+        report.command = "demo"
+        report.fields["workspace"] = str(workspace)
+        report.notes.append(f"workspace: {workspace}")
+        report.notes.append(f"inspect it: autotrader status --config {workspace / 'config.toml'}")
+        return report
+
+    outcome = invoke(
+        "demo",
+        body,
+        config_path=None,
+        as_of=as_of,
+        dry_run=dry_run,
+        load=lambda: load_config(workspace / "config.toml"),
+        simulated_clock=True,
+    )
+    finish(outcome, json_output=json_output, renderer=render_summary, title="demo")
+
+
+def _config_not_used():
+    from autotrader.errors import InputError
+
+    return InputError("demo makes its own workspace and config; --config is not used", hint="use --dir PATH")

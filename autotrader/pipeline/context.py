@@ -1,0 +1,217 @@
+"""Running one command: the invocation envelope every step shares, and the context a step receives.
+
+``invoke`` does, in order: parse ``--as-of`` and load the config (bad input → exit 2, nothing written),
+refuse unsafe runs (exit 5), take the workspace lock (exit 4 at once if held), open the ledger (an
+in-memory snapshot under ``--dry-run``), wire the adapters, record a ``runs`` row, run the step, record its
+exit code, and write ``run_start``/``run_end`` lines to the day's log. Steps themselves only plan and apply.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from autotrader.clock import SessionState, SimulatedClock, SystemClock, parse_as_of, session_date_for
+from autotrader.domain.reports import Report
+from autotrader.errors import AutotraderError, LockHeld, SafetyRefusal
+from autotrader.eventlog import EventLog
+from autotrader.ledger.db import Ledger, open_ledger
+from autotrader.settings import Config, Settings, config_path_from, load_config
+
+# How far --as-of may stray from the wall clock on a real broker outside --dry-run.
+MAX_REAL_BROKER_SKEW = timedelta(minutes=5)
+
+
+@dataclass
+class StepContext:
+    command: str
+    config: Config
+    deps: object  # bootstrap.Deps (typed loosely to keep this module free of adapter imports)
+    ledger: Ledger
+    dry_run: bool
+    run_id: str
+    log: EventLog
+
+    @property
+    def settings(self) -> Settings:
+        return self.config.settings
+
+    @property
+    def now(self) -> datetime:
+        return self.deps.clock.now()  # type: ignore[attr-defined]
+
+    @property
+    def session(self) -> SessionState:
+        return self.deps.calendar.state(self.now)  # type: ignore[attr-defined]
+
+    @property
+    def session_date(self) -> str:
+        return session_date_for(self.now)
+
+    def report(self, **kwargs: object) -> Report:
+        return Report(command=self.command, as_of=self.now, dry_run=self.dry_run, **kwargs)  # type: ignore[arg-type]
+
+
+@dataclass
+class Outcome:
+    command: str
+    exit_code: int
+    report: Report | None = None
+    error: AutotraderError | None = None
+    as_of: datetime | None = None
+    dry_run: bool = False
+
+
+class WorkspaceLock:
+    """One run per workspace: a kernel lock (flock) released even on kill -9 (reliability §3.2, V5)."""
+
+    def __init__(self, path: Path) -> None:
+        from filelock import FileLock
+
+        self._lock = FileLock(str(path), timeout=0)
+        self.path = path
+
+    def __enter__(self) -> WorkspaceLock:
+        from filelock import Timeout
+
+        try:
+            self._lock.acquire()
+        except Timeout:
+            raise LockHeld(
+                f"another autotrader run holds the workspace lock ({self.path})",
+                hint="wait for it to finish; cron will run the next slot",
+            ) from None
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._lock.release()
+
+
+def invoke(
+    command: str,
+    body: Callable[[StepContext], Report],
+    *,
+    config_path: str | None,
+    as_of: str | None,
+    dry_run: bool,
+    ledger_mode: str | None = None,
+    force_sim: bool = False,
+    prepare: Callable[[Config], None] | None = None,
+    load: Callable[[], Config] | None = None,
+    simulated_clock: bool = False,
+    durable: bool = True,
+) -> Outcome:
+    """Run ``body`` as command ``command`` inside the full envelope; never raises an AutotraderError."""
+    at: datetime | None = None
+    try:
+        at = parse_as_of(as_of) if as_of else None
+        config = load() if load is not None else load_config(config_path_from(config_path))
+    except AutotraderError as error:
+        return Outcome(command, error.exit_code, error=error, as_of=at, dry_run=dry_run)
+
+    from autotrader.bootstrap import build_deps, check_live_safety
+
+    run_id = uuid.uuid4().hex
+    mode = ledger_mode or config.settings.mode_name
+    log = EventLog(config.logs_dir, run_id=run_id, command=command, mode=mode, secrets=config.secrets.values())
+    clock = SimulatedClock(at or datetime.now(UTC)) if (at is not None or simulated_clock) else SystemClock()
+    ledger: Ledger | None = None
+    recorded = False
+    exit_code = 1
+    report: Report | None = None
+    failure: AutotraderError | None = None
+    try:
+        check_live_safety(config)
+        with WorkspaceLock(config.lock_path):
+            if prepare is not None:
+                prepare(config)
+            ledger = open_ledger(config.ledger_path_for(mode), snapshot=dry_run, durable=durable)
+            deps = build_deps(config, ledger, clock, force_sim=force_sim)
+            _refuse_time_travel(deps.broker, clock.now(), dry_run)
+            log.event("run_start", as_of=clock.now().isoformat(), dry_run=dry_run)
+            if not dry_run:
+                from autotrader.ledger import repo
+
+                repo.start_run(
+                    ledger,
+                    run_id=run_id,
+                    command=command,
+                    as_of=clock.now(),
+                    mode=mode,
+                    dry_run=dry_run,
+                    started_at=datetime.now(UTC),
+                )
+                recorded = True
+            ctx = StepContext(command, config, deps, ledger, dry_run, run_id, log)
+            report = body(ctx)
+            exit_code = report.exit_code
+    except AutotraderError as error:
+        failure, exit_code = error, error.exit_code
+        log.event("error", code=error.code, message=error.message, exit_code=exit_code)
+    except Exception as error:  # a bug: full trace in the log, exit 1
+        failure = AutotraderError(f"unexpected error: {type(error).__name__}: {error}", hint="see the log for the trace")
+        exit_code = 1
+        log.exception("crash", error)
+    finally:
+        if ledger is not None:
+            if recorded:
+                from autotrader.ledger import repo
+
+                summary = report.to_json() if report is not None else None
+                repo.finish_run(
+                    ledger,
+                    run_id=run_id,
+                    exit_code=exit_code,
+                    ended_at=datetime.now(UTC),
+                    summary=_compact(summary),
+                    error=failure.message if failure else None,
+                )
+            ledger.close()
+    if not isinstance(failure, LockHeld):
+        log.event("run_end", exit_code=exit_code, run_id=run_id)
+    return Outcome(command, exit_code, report=report, error=failure, as_of=clock.now(), dry_run=dry_run)
+
+
+def _refuse_time_travel(broker: object, at: datetime, dry_run: bool) -> None:
+    if dry_run or getattr(broker, "time_travel", False):
+        return
+    skew = abs(datetime.now(UTC) - at)
+    if skew > MAX_REAL_BROKER_SKEW:
+        raise SafetyRefusal(
+            f"--as-of is {skew} away from now: a real broker trades only in the present",
+            hint="use --dry-run to plan at another time, or `replay` to simulate the past",
+        )
+
+
+def _compact(summary: dict | None) -> dict | None:
+    """What the runs row keeps of a report: counts and notes, not every line."""
+    if summary is None:
+        return None
+    return {
+        "ok": summary.get("ok"),
+        "orders": len(summary.get("orders", [])),
+        "skipped": len(summary.get("skipped", [])),
+        "notes": summary.get("notes", [])[:10],
+    }
+
+
+def invoke_readonly(
+    command: str,
+    body: Callable[[Config, datetime, bool], Report],
+    *,
+    config_path: str | None,
+    as_of: str | None,
+    dry_run: bool,
+) -> Outcome:
+    """For commands that only read (``status``, ``config``): no lock, no runs row, no broker."""
+    at: datetime | None = None
+    try:
+        at = parse_as_of(as_of) if as_of else datetime.now(UTC)
+        config = load_config(config_path_from(config_path))
+        report = body(config, at, dry_run)
+    except AutotraderError as error:
+        return Outcome(command, error.exit_code, error=error, as_of=at, dry_run=dry_run)
+    return Outcome(command, report.exit_code, report=report, as_of=at, dry_run=dry_run)

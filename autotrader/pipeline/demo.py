@@ -1,0 +1,55 @@
+"""``demo``: a fresh workspace, about a month of synthetic sessions replayed through the real steps.
+
+The workspace gets the embedded default ``config.toml`` (simulated broker, synthetic data), so everything
+the demo did can be inspected afterwards with ``--config <dir>/config.toml`` (``status``, ``sync``...).
+A folder is only ever replaced if an earlier demo created it (it carries a marker file).
+"""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date, datetime
+from importlib import resources
+from pathlib import Path
+
+from autotrader.clock import MarketCalendar
+from autotrader.errors import InputError
+
+MARKER = ".autotrader-demo"
+DEFAULT_SESSIONS = 21
+
+
+def default_config_text() -> str:
+    return resources.files("autotrader").joinpath("defaults/config.toml").read_text(encoding="utf-8")
+
+
+def create_workspace(folder: Path) -> Path:
+    """Make ``folder`` a fresh demo workspace; refuses to touch a folder the demo did not create."""
+    folder = folder.expanduser()
+    if folder.exists():
+        if not folder.is_dir():
+            raise InputError(f"{folder}: exists and is not a folder", hint="pass --dir with another path")
+        if any(folder.iterdir()) and not (folder / MARKER).exists():
+            raise InputError(
+                f"{folder}: exists and was not created by `autotrader demo`; refusing to overwrite it",
+                hint="pass --dir with a new or empty folder",
+            )
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    (folder / MARKER).write_text("created by `autotrader demo`; safe to delete\n", encoding="utf-8")
+    (folder / "config.toml").write_text(default_config_text(), encoding="utf-8")
+    (folder / "logs").mkdir()
+    (folder / "signals" / "inbox").mkdir(parents=True)
+    return folder.resolve()
+
+
+def demo_range(now: datetime, sessions: int, last_slot: str = "16:30") -> tuple[date, date]:
+    """The last ``sessions`` sessions whose every slot (up to ``last_slot`` ET) is in the past at ``now``."""
+    if not 1 <= sessions <= 2520:
+        raise InputError(f"--sessions: must be between 1 and 2520, got {sessions}")
+    calendar = MarketCalendar.xnys()
+    end = calendar.last_closed_session(now)
+    if calendar.at_et(end, last_slot) > now:
+        end = calendar.previous_session(end)
+    start = calendar.sessions_back(end, sessions - 1)
+    return start, end

@@ -1,0 +1,220 @@
+"""The order gateway: the one path every order takes (ARCHITECTURE §6, reliability §3.4).
+
+1. The intent is stored with its deterministic client_order_id, status PLANNED, and committed before any
+   network call.
+2. It is marked SUBMITTING (committed), then sent once. Submission is never retried blindly.
+3. A definitive rejection is recorded as REJECTED. An ambiguous outcome (timeout, 5xx, 429, "client_order_id
+   must be unique") is resolved by looking the order up by client_order_id: found → adopted; proven absent
+   → sent again under the same id (a late landing of the first attempt would then be refused as a
+   duplicate, never doubled); still unclear → UNKNOWN, and the step ends with exit 3.
+4. An intent found SUBMITTING or UNKNOWN by a later run (the previous one crashed or was unsure) is resolved
+   the same way before anything else; if it was planned in an earlier session and never reached the broker
+   it is ABANDONED: a rerun never trades yesterday's decision.
+
+The gateway never holds a ledger transaction across a broker call, so a crash at any point leaves the
+ledger describing exactly what may have been sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from autotrader.clock import session_date_for
+from autotrader.domain.enums import (
+    BrokerOrderStatus,
+    IntentStatus,
+    OrderClass,
+    OrderType,
+    Side,
+    TimeInForce,
+    intent_status_from_broker,
+)
+from autotrader.domain.models import BrokerOrder, OrderIntent, OrderRequest
+from autotrader.errors import (
+    AmbiguousOrderOutcome,
+    DuplicateClientOrderId,
+    OrderRejected,
+    TransientError,
+)
+from autotrader.eventlog import EventLog
+from autotrader.ledger import repo
+from autotrader.ledger.db import Ledger
+from autotrader.ports import Broker, Clock
+
+# A proven-absent order is re-sent under the same id at most this many times in total.
+MAX_SUBMIT_ATTEMPTS = 2
+
+
+@dataclass(frozen=True)
+class GatewayResult:
+    client_order_id: str
+    status: IntentStatus
+    broker_order_id: str | None
+    message: str
+    sent: bool  # whether this call sent anything to the broker
+
+
+class OrderGateway:
+    def __init__(self, ledger: Ledger, broker: Broker, clock: Clock, *, run_id: str, log: EventLog) -> None:
+        self.ledger = ledger
+        self.broker = broker
+        self.clock = clock
+        self.run_id = run_id
+        self.log = log
+
+    # -- public ------------------------------------------------------------------------------------
+    def place(self, intents: Sequence[OrderIntent]) -> list[GatewayResult]:
+        """Store each intent (if new) and drive it to the broker exactly once."""
+        results = []
+        for intent in intents:
+            with self.ledger.write():
+                inserted = repo.insert_intent(self.ledger, intent, run_id=self.run_id, now=self.clock.now())
+            if inserted:
+                self.log.event("intent_planned", client_order_id=intent.client_order_id, symbol=intent.symbol)
+            results.append(self._drive(intent.client_order_id))
+        return results
+
+    def resolve_in_flight(self) -> list[GatewayResult]:
+        """Settle every intent a previous run left PLANNED, SUBMITTING or UNKNOWN (called by ``sync``)."""
+        rows = repo.intents_with_status(
+            self.ledger, (IntentStatus.PLANNED, IntentStatus.SUBMITTING, IntentStatus.UNKNOWN)
+        )
+        return [self._drive(row["client_order_id"]) for row in rows]
+
+    def adopt(self, order: BrokerOrder) -> IntentStatus | None:
+        """Record the broker's view of one of our orders (and its legs); returns the intent's new status."""
+        with self.ledger.write():
+            return self._adopt_locked(order)
+
+    # -- the state machine ---------------------------------------------------------------------------
+    def _drive(self, cid: str) -> GatewayResult:
+        row = repo.get_intent(self.ledger, cid)
+        assert row is not None, cid
+        status = IntentStatus(row["status"])
+        if status == IntentStatus.PLANNED:
+            if self._is_stale(row):
+                return self._abandon(row, "planned in an earlier session and never sent")
+            return self._submit(row)
+        if status.needs_resolution:
+            return self._resolve(row, cause="a previous run did not record the outcome")
+        return GatewayResult(cid, status, row["broker_order_id"], "already placed: nothing sent", sent=False)
+
+    def _submit(self, row: dict[str, Any]) -> GatewayResult:
+        cid = row["client_order_id"]
+        if row["submit_attempts"] >= MAX_SUBMIT_ATTEMPTS:
+            return self._unknown(row, "submit attempts exhausted without a definitive answer")
+        with self.ledger.write():
+            repo.transition_intent(
+                self.ledger,
+                cid,
+                IntentStatus.SUBMITTING,
+                now=self.clock.now(),
+                submit_attempts=row["submit_attempts"] + 1,
+            )
+        request = request_from_row(row)
+        self.log.event("order_submit", client_order_id=cid, symbol=request.symbol, qty=request.qty)
+        try:
+            order = self.broker.submit(request)
+        except OrderRejected as rejection:
+            with self.ledger.write():
+                repo.transition_intent(
+                    self.ledger,
+                    cid,
+                    IntentStatus.REJECTED,
+                    now=self.clock.now(),
+                    error_code=rejection.reason,
+                    error_message=rejection.message,
+                )
+            self.log.event("order_rejected", client_order_id=cid, reason=rejection.reason, message=rejection.message)
+            return GatewayResult(cid, IntentStatus.REJECTED, None, rejection.message, sent=True)
+        except (DuplicateClientOrderId, AmbiguousOrderOutcome, TransientError) as doubt:
+            fresh = repo.get_intent(self.ledger, cid)
+            assert fresh is not None
+            return self._resolve(fresh, cause=str(doubt), sent=True)
+        status = self.adopt(order)
+        self.log.event("order_accepted", client_order_id=cid, broker_order_id=order.broker_order_id)
+        return GatewayResult(cid, status or IntentStatus.ACCEPTED, order.broker_order_id, "sent", sent=True)
+
+    def _resolve(self, row: dict[str, Any], *, cause: str, sent: bool = False) -> GatewayResult:
+        cid = row["client_order_id"]
+        try:
+            found = self.broker.order_by_client_id(cid)
+        except TransientError as error:
+            return self._unknown(row, f"{cause}; lookup by client order id failed: {error}", sent=sent)
+        if found is not None:
+            status = self.adopt(found)
+            self.log.event("order_adopted", client_order_id=cid, broker_order_id=found.broker_order_id, cause=cause)
+            return GatewayResult(
+                cid, status or IntentStatus.ACCEPTED, found.broker_order_id, f"adopted after: {cause}", sent=sent
+            )
+        # The broker definitively has no such order.
+        if self._is_stale(row):
+            return self._abandon(row, f"never reached the broker ({cause}) and its session has passed")
+        if sent and "unique" in cause.lower():
+            # The broker says the id is taken yet cannot find it: never guess.
+            return self._unknown(row, f"{cause}; but no order has this id", sent=sent)
+        resent = self._submit(row)
+        return GatewayResult(resent.client_order_id, resent.status, resent.broker_order_id, resent.message, True)
+
+    def _unknown(self, row: dict[str, Any], why: str, *, sent: bool = False) -> GatewayResult:
+        cid = row["client_order_id"]
+        with self.ledger.write():
+            repo.transition_intent(self.ledger, cid, IntentStatus.UNKNOWN, now=self.clock.now(), error_message=why)
+        self.log.event("order_unknown", client_order_id=cid, why=why)
+        return GatewayResult(cid, IntentStatus.UNKNOWN, None, why, sent=sent)
+
+    def _abandon(self, row: dict[str, Any], why: str) -> GatewayResult:
+        cid = row["client_order_id"]
+        with self.ledger.write():
+            repo.transition_intent(self.ledger, cid, IntentStatus.ABANDONED, now=self.clock.now(), error_message=why)
+        self.log.event("intent_abandoned", client_order_id=cid, why=why)
+        return GatewayResult(cid, IntentStatus.ABANDONED, None, why, sent=False)
+
+    def _is_stale(self, row: dict[str, Any]) -> bool:
+        return row["session_date"] < session_date_for(self.clock.now())
+
+    def _adopt_locked(self, order: BrokerOrder, parent_book: str | None = None) -> IntentStatus | None:
+        now = self.clock.now()
+        book = repo.book_for_order(self.ledger, order, parent_book)
+        repo.upsert_order(self.ledger, order, book=book, now=now)
+        for leg in order.legs:
+            self._adopt_locked(leg, parent_book=book)
+        intent = repo.get_intent(self.ledger, order.client_order_id) if parent_book is None else None
+        if intent is None:
+            return None
+        new_status = intent_status_from_broker(order.status)
+        current = IntentStatus(intent["status"])
+        # An intent may move PLANNED→(SUBMITTING)→... only through the allowed table; when adopting after a
+        # crash it is SUBMITTING/UNKNOWN, which may jump straight to any broker outcome.
+        target = new_status
+        if current == IntentStatus.PLANNED:
+            repo.transition_intent(self.ledger, order.client_order_id, IntentStatus.SUBMITTING, now=now)
+        changed = repo.transition_intent(
+            self.ledger,
+            order.client_order_id,
+            target,
+            now=now,
+            broker_order_id=order.broker_order_id,
+            error_message=order.reject_reason if order.status == BrokerOrderStatus.REJECTED else None,
+        )
+        return target if changed else IntentStatus(repo.get_intent(self.ledger, order.client_order_id)["status"])  # type: ignore[index]
+
+
+def request_from_row(row: dict[str, Any]) -> OrderRequest:
+    return OrderRequest(
+        client_order_id=row["client_order_id"],
+        symbol=row["symbol"],
+        side=Side(row["side"]),
+        qty=row["qty"],
+        type=OrderType(row["type"]),
+        time_in_force=TimeInForce(row["time_in_force"]),
+        limit_price=row["limit_price"],
+        stop_price=row["stop_price"],
+        trail_percent=row["trail_percent"],
+        order_class=OrderClass(row["order_class"]),
+        take_profit_limit_price=row["take_profit_limit_price"],
+        stop_loss_stop_price=row["stop_loss_stop_price"],
+        stop_loss_limit_price=row["stop_loss_limit_price"],
+    )

@@ -1,0 +1,123 @@
+"""``replay``: the crontab's schedule over past sessions, with a simulated clock and the simulated broker.
+
+Every slot of every session in [start, end] runs ``run-daily`` exactly as cron would, through the same
+step code, against ``ledger-replay.db`` (a scratch ledger that each replay starts afresh; the mode's real
+ledger is never touched). Market data never returns a bar after the simulated instant, so what the
+steps decide on a date cannot depend on later data.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import replace
+from datetime import date, datetime
+
+from autotrader.domain.reports import Report
+from autotrader.errors import InputError
+from autotrader.ledger import repo
+from autotrader.pipeline import run_daily
+from autotrader.pipeline.context import StepContext
+
+REPLAY_MODE = "replay"
+
+
+def parse_day(text: str, option: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise InputError(f"{option}: cannot read {text!r} as a date", hint="use YYYY-MM-DD") from None
+
+
+def slot_instants(ctx: StepContext, start: date, end: date) -> list[datetime]:
+    calendar = ctx.deps.calendar  # type: ignore[attr-defined]
+    sessions = calendar.sessions_between(start, end)
+    return [calendar.at_et(day, hhmm) for day in sessions for hhmm in ctx.settings.schedule.times]
+
+
+def validate_range(ctx: StepContext, start: date, end: date) -> None:
+    if end < start:
+        raise InputError(f"--end {end} is before --start {start}")
+    if not ctx.deps.calendar.sessions_between(start, end):  # type: ignore[attr-defined]
+        raise InputError(f"no NYSE session between {start} and {end}")
+    last_slot = slot_instants(ctx, start, end)[-1]
+    if last_slot > ctx.now:
+        raise InputError(
+            f"--end {end}: replay covers past sessions only (its last slot, {last_slot:%Y-%m-%d %H:%M} UTC, "
+            f"is after {ctx.now:%Y-%m-%d %H:%M} UTC)",
+            hint="pick an earlier --end, or a later --as-of",
+        )
+
+
+def run(ctx: StepContext, start: date, end: date) -> Report:
+    """Replay [start, end]; ``ctx`` must carry a SimulatedClock and the replay ledger."""
+    validate_range(ctx, start, end)
+    clock = ctx.deps.clock  # type: ignore[attr-defined]
+    instants = slot_instants(ctx, start, end)
+    sessions = ctx.deps.calendar.sessions_between(start, end)  # type: ignore[attr-defined]
+    started = time.perf_counter()
+    slots_run = 0
+    exit_code = 0
+    failed_at: str | None = None
+    notes: list[str] = []
+    for at in instants:
+        clock.set(at)
+        slot_ctx = replace(ctx, command="run-daily", run_id=uuid.uuid4().hex)
+        slot_report = _recorded(slot_ctx)
+        slots_run += 1
+        if slot_report.exit_code != 0:
+            exit_code = slot_report.exit_code
+            failed_at = at.isoformat()
+            notes.extend(slot_report.notes)
+            break
+    elapsed = time.perf_counter() - started
+    account = ctx.deps.broker.account()  # type: ignore[attr-defined]
+    report = ctx.report()
+    report.exit_code = exit_code
+    report.ok = exit_code == 0
+    report.notes.extend(notes)
+    counts = repo.counts(ctx.ledger)
+    report.fields.update(
+        {
+            "start": start.isoformat(),
+            "end": end.isoformat(),
+            "sessions": len(sessions),
+            "slots": slots_run,
+            "seconds": round(elapsed, 3),
+            "sessions_per_second": round(len(sessions) / elapsed, 2) if elapsed > 0 else None,
+            "final_equity": round(account.equity, 2),
+            "final_cash": round(account.cash, 2),
+            "orders_total": counts["orders_total"],
+            "fills_total": counts["fills_total"],
+            "failed_at": failed_at,
+        }
+    )
+    report.notes.insert(
+        0, f"replayed {len(sessions)} sessions ({slots_run} slots) from {start} to {end} in {elapsed:.2f}s"
+    )
+    return report
+
+
+def _recorded(ctx: StepContext) -> Report:
+    """One slot as cron would run it: a runs row with its exit code, in the replay ledger."""
+    if not ctx.dry_run:
+        repo.start_run(
+            ctx.ledger, run_id=ctx.run_id, command=ctx.command, as_of=ctx.now, mode=REPLAY_MODE,
+            dry_run=False, started_at=ctx.now,
+        )
+    report = run_daily.run(ctx)
+    if not ctx.dry_run:
+        repo.finish_run(
+            ctx.ledger, run_id=ctx.run_id, exit_code=report.exit_code, ended_at=ctx.now,
+            summary={"slot": report.fields.get("slot"), "orders": len(report.orders)}, error=None,
+        )
+    return report
+
+
+def discard_previous(config) -> None:
+    """Each replay starts from an empty scratch ledger: remove the previous replay's file (and WAL files)."""
+    path = config.ledger_path_for(REPLAY_MODE)
+    for suffix in ("", "-wal", "-shm"):
+        candidate = path.with_name(path.name + suffix)
+        if candidate.exists():
+            candidate.unlink()

@@ -1,0 +1,49 @@
+"""``run-daily``: one cron slot, every step it calls for, in one process under one lock.
+
+The slot comes from the clock and the calendar (``policy.schedule``). Steps run in order; once a step
+reports a broker/ledger disagreement (exit 3) no order step runs after it, and order steps outside the
+session are skipped with the reason (exit 0: "market closed" is not a failure).
+"""
+
+from __future__ import annotations
+
+from autotrader.domain.reports import Report
+from autotrader.pipeline.context import StepContext
+from autotrader.pipeline.steps import STEPS
+from autotrader.policy.schedule import ORDER_STEPS, slot_for
+
+
+def run(ctx: StepContext) -> Report:
+    now = ctx.now
+    state = ctx.session
+    slot = slot_for(now, state)
+    report = ctx.report()
+    report.fields["slot"] = slot.name
+    report.fields["session"] = {"open": state.is_open, "reason": state.reason,
+                                "session_date": state.session_date.isoformat() if state.session_date else None}
+    steps_out = []
+    halted = False
+    for name in slot.steps:
+        if name in ORDER_STEPS and (halted or slot.name not in ("intraday", "premarket")):
+            why = "buying halted by an earlier step" if halted else f"market closed ({state.reason})"
+            steps_out.append({"command": name, "ok": True, "ran": False, "reason": why,
+                              "orders": [], "skipped": []})
+            report.notes.append(f"{name}: nothing to do, {why}")
+            continue
+        step_report = STEPS[name](ctx)
+        payload = step_report.to_json()
+        steps_out.append({"command": name, "ok": step_report.ok, "ran": True, "exit_code": step_report.exit_code,
+                          "orders": payload["orders"], "skipped": payload["skipped"],
+                          "notes": payload["notes"]})
+        report.orders.extend(step_report.orders)
+        report.skipped.extend(step_report.skipped)
+        report.notes.extend(f"{name}: {note}" for note in step_report.notes)
+        if step_report.exit_code != 0 and report.exit_code == 0:
+            report.exit_code = step_report.exit_code
+            report.ok = False
+        if step_report.exit_code == 3:
+            halted = True
+    if not state.is_open:
+        report.notes.insert(0, f"market {('closed: ' + state.reason) if state.session_date is None else state.reason}")
+    report.fields["steps"] = steps_out
+    return report

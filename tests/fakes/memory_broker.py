@@ -1,0 +1,142 @@
+"""An in-memory Broker with fault switches, for gateway and sync tests.
+
+It keeps just enough state to be a believable broker (orders by client id, fills, positions) and lets a
+test inject the failures that matter for exactly-once ordering: a crash before the request leaves the
+process, an accepted order whose response is lost, a duplicate-id refusal, a failing lookup.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+
+from autotrader.domain.enums import BrokerOrderStatus, Side
+from autotrader.domain.models import Account, Asset, BrokerClock, BrokerOrder, BrokerPosition, Fill, OrderRequest
+from autotrader.errors import AmbiguousOrderOutcome, DuplicateClientOrderId, OrderNotFound, OrderRejected, TransientError
+
+
+class Crash(BaseException):
+    """Stands for the process dying: not an Exception, so nothing in the toolkit catches it."""
+
+
+@dataclass
+class Faults:
+    crash_before_send: int = 0  # next N submits die before anything reaches the broker
+    lose_response: int = 0  # next N submits are accepted, then the caller sees a timeout
+    duplicate_on_submit: int = 0  # next N submits are refused as duplicates (after being accepted earlier)
+    transient_lookup: int = 0  # next N lookups by client id fail with a temporary error
+    reject_reason: str | None = None  # every submit is rejected with this reason
+
+
+@dataclass
+class MemoryBroker:
+    time_source: object
+    time_travel: bool = True
+    cash: float = 1_000_000.0
+    faults: Faults = field(default_factory=Faults)
+    orders_by_cid: dict[str, BrokerOrder] = field(default_factory=dict)
+    fills_list: list[Fill] = field(default_factory=list)
+    held: dict[str, float] = field(default_factory=dict)
+    submits_received: int = 0
+    lookups: int = 0
+    _seq: int = 0
+
+    # -- test controls -------------------------------------------------------------------------------
+    def fill(self, client_order_id: str, price: float, qty: float | None = None) -> None:
+        order = self.orders_by_cid[client_order_id]
+        qty = order.qty - order.filled_qty if qty is None else qty
+        self._seq += 1
+        at = self.time_source.now()
+        self.fills_list.append(
+            Fill(f"f-{self._seq}", order.broker_order_id, order.symbol, order.side, qty, price, at)
+        )
+        filled = order.filled_qty + qty
+        avg = ((order.filled_avg_price or 0) * order.filled_qty + price * qty) / filled
+        status = BrokerOrderStatus.FILLED if filled >= order.qty else BrokerOrderStatus.PARTIALLY_FILLED
+        self.orders_by_cid[client_order_id] = replace(
+            order, filled_qty=filled, filled_avg_price=avg, status=str(status), updated_at=at
+        )
+        sign = 1 if order.side == Side.BUY else -1
+        self.held[order.symbol] = self.held.get(order.symbol, 0.0) + sign * qty
+
+    def place_external(self, symbol: str, qty: float, price: float) -> str:
+        cid = f"manual-{len(self.orders_by_cid)}"
+        self._accept(OrderRequest(client_order_id=cid, symbol=symbol, side=Side.BUY, qty=qty))
+        self.fill(cid, price)
+        return cid
+
+    # -- the Broker port ---------------------------------------------------------------------------
+    def account(self) -> Account:
+        return Account(equity=self.cash, cash=self.cash, buying_power=self.cash)
+
+    def positions(self) -> list[BrokerPosition]:
+        return [BrokerPosition(s, q, 1.0) for s, q in sorted(self.held.items()) if abs(q) > 1e-9]
+
+    def asset(self, symbol: str) -> Asset | None:
+        return Asset(symbol)
+
+    def submit(self, request: OrderRequest) -> BrokerOrder:
+        if self.faults.crash_before_send:
+            self.faults.crash_before_send -= 1
+            raise Crash("killed before the request left")
+        self.submits_received += 1
+        if self.faults.reject_reason:
+            raise OrderRejected(self.faults.reject_reason, reason=self.faults.reject_reason)
+        if request.client_order_id in self.orders_by_cid:
+            raise DuplicateClientOrderId("client_order_id must be unique")
+        if self.faults.duplicate_on_submit:
+            self.faults.duplicate_on_submit -= 1
+            self._accept(request)
+            raise DuplicateClientOrderId("client_order_id must be unique")
+        order = self._accept(request)
+        if self.faults.lose_response:
+            self.faults.lose_response -= 1
+            raise AmbiguousOrderOutcome("read timed out after the order was sent")
+        return order
+
+    def order_by_client_id(self, client_order_id: str) -> BrokerOrder | None:
+        self.lookups += 1
+        if self.faults.transient_lookup:
+            self.faults.transient_lookup -= 1
+            raise TransientError("503 from the broker")
+        return self.orders_by_cid.get(client_order_id)
+
+    def orders(self, *, status: str = "all", after: datetime | None = None) -> list[BrokerOrder]:
+        out = [o for o in self.orders_by_cid.values() if after is None or (o.submitted_at and o.submitted_at > after)]
+        if status == "open":
+            out = [o for o in out if not BrokerOrderStatus.is_terminal(o.status)]
+        return sorted(out, key=lambda o: (o.submitted_at, o.broker_order_id))
+
+    def cancel(self, broker_order_id: str) -> None:
+        for cid, order in self.orders_by_cid.items():
+            if order.broker_order_id == broker_order_id:
+                if not BrokerOrderStatus.is_terminal(order.status):
+                    self.orders_by_cid[cid] = replace(order, status=str(BrokerOrderStatus.CANCELED))
+                return
+        raise OrderNotFound(broker_order_id)
+
+    def fills(self, *, after: datetime | None = None) -> list[Fill]:
+        return [f for f in self.fills_list if after is None or f.filled_at > after]
+
+    def clock(self) -> BrokerClock:  # type: ignore[override]
+        now = self.time_source.now()
+        return BrokerClock(now, True, now + timedelta(days=1), now + timedelta(hours=1))
+
+    def _accept(self, request: OrderRequest) -> BrokerOrder:
+        self._seq += 1
+        now = self.time_source.now()
+        order = BrokerOrder(
+            broker_order_id=f"b-{self._seq}",
+            client_order_id=request.client_order_id,
+            symbol=request.symbol,
+            side=request.side,
+            qty=request.qty,
+            type=request.type,
+            time_in_force=request.time_in_force,
+            status=str(BrokerOrderStatus.ACCEPTED),
+            limit_price=request.limit_price,
+            submitted_at=now,
+            updated_at=now,
+        )
+        self.orders_by_cid[request.client_order_id] = order
+        return order

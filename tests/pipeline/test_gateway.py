@@ -1,0 +1,164 @@
+"""The order gateway: every order exactly once, through reruns, crashes and ambiguous outcomes (ARCHITECTURE §6)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from autotrader.clock import SimulatedClock
+from autotrader.domain.enums import IntentStatus
+from autotrader.domain.ids import client_order_id
+from autotrader.eventlog import EventLog
+from autotrader.ledger import repo
+from autotrader.ledger.db import open_ledger
+from autotrader.pipeline.gateway import OrderGateway
+from tests.factories import et, make_intent
+from tests.fakes.memory_broker import Crash, Faults, MemoryBroker
+
+
+@pytest.fixture
+def world(tmp_path):
+    clock = SimulatedClock(et("2026-03-02 10:00"))
+    ledger = open_ledger(tmp_path / "ledger.db")
+    broker = MemoryBroker(time_source=clock)
+
+    def gateway() -> OrderGateway:
+        # A new gateway per "run": nothing survives in memory between runs, only the ledger.
+        return OrderGateway(ledger, broker, clock, run_id="r", log=EventLog(None, run_id="r", command="t", mode="t"))
+
+    yield clock, ledger, broker, gateway
+    ledger.close()
+
+
+def _status(ledger, cid) -> IntentStatus:
+    return IntentStatus(repo.get_intent(ledger, cid)["status"])
+
+
+def test_client_order_ids_are_deterministic_short_and_distinct():
+    keys = dict(session_date="2026-03-02", step="size", book="signals", symbol="BRK.B", leg="entry")
+    a = client_order_id(**keys)
+    assert a == client_order_id(**keys)
+    assert len(a) <= 48 and a.startswith("at-20260302-BRK.B-en0-")
+    variants = {
+        client_order_id(**{**keys, "session_date": "2026-03-03"}),
+        client_order_id(**{**keys, "book": "rebalance"}),
+        client_order_id(**{**keys, "symbol": "AAPL"}),
+        client_order_id(**keys, tier=1),
+        client_order_id(**keys, attempt=1),
+        client_order_id(**{**keys, "step": "dipbuy"}),
+        client_order_id(**{**keys, "symbol": "ABCDEFGHIJKLMNOP"}),
+    }
+    assert a not in variants and len(variants) == 7
+    assert all(len(v) <= 48 for v in variants)
+
+
+def test_an_intent_is_stored_before_it_is_sent(world):
+    clock, ledger, broker, gateway = world
+    intent = make_intent(at=clock.now())
+    broker.faults = Faults(crash_before_send=1)
+    with pytest.raises(Crash):
+        gateway().place([intent])
+    row = repo.get_intent(ledger, intent.client_order_id)
+    assert row is not None and IntentStatus(row["status"]) == IntentStatus.SUBMITTING
+    assert broker.submits_received == 0
+
+
+def test_rerun_places_nothing_new(world):
+    clock, ledger, broker, gateway = world
+    intents = [make_intent(at=clock.now(), symbol=s) for s in ("AAPL", "MSFT")]
+    first = gateway().place(intents)
+    assert [r.sent for r in first] == [True, True]
+    second = gateway().place(intents)
+    assert [r.sent for r in second] == [False, False]
+    assert broker.submits_received == 2
+    assert len(broker.orders_by_cid) == 2
+
+
+def test_crash_between_storing_and_submitting_resubmits_exactly_once(world):
+    clock, ledger, broker, gateway = world
+    intent = make_intent(at=clock.now())
+    broker.faults = Faults(crash_before_send=1)
+    with pytest.raises(Crash):
+        gateway().place([intent])
+    clock.set(clock.now() + timedelta(minutes=30))
+    result = gateway().place([intent])[0]
+    assert result.sent and result.status == IntentStatus.ACCEPTED
+    gateway().place([intent])
+    gateway().resolve_in_flight()
+    assert broker.submits_received == 1
+    assert len(broker.orders_by_cid) == 1
+
+
+def test_lost_response_is_resolved_by_client_order_id(world):
+    clock, ledger, broker, gateway = world
+    intent = make_intent(at=clock.now())
+    broker.faults = Faults(lose_response=1)
+    result = gateway().place([intent])[0]
+    assert result.status == IntentStatus.ACCEPTED
+    assert "adopted" in result.message
+    assert result.broker_order_id == broker.orders_by_cid[intent.client_order_id].broker_order_id
+    assert broker.submits_received == 1 and len(broker.orders_by_cid) == 1
+
+
+def test_duplicate_client_order_id_is_adopted_not_doubled(world):
+    clock, ledger, broker, gateway = world
+    intent = make_intent(at=clock.now())
+    broker.faults = Faults(duplicate_on_submit=1)
+    result = gateway().place([intent])[0]
+    assert result.status == IntentStatus.ACCEPTED and "adopted" in result.message
+    assert len(broker.orders_by_cid) == 1
+
+
+def test_lookup_failure_leaves_the_outcome_unknown_and_is_resolved_later(world):
+    clock, ledger, broker, gateway = world
+    intent = make_intent(at=clock.now())
+    broker.faults = Faults(lose_response=1, transient_lookup=1)
+    result = gateway().place([intent])[0]
+    assert result.status == IntentStatus.UNKNOWN
+    # A rerun does not send again: it resolves by client order id first.
+    settled = gateway().resolve_in_flight()
+    assert [s.status for s in settled] == [IntentStatus.ACCEPTED]
+    assert broker.submits_received == 1 and len(broker.orders_by_cid) == 1
+
+
+def test_a_rejection_is_final_and_never_retried(world):
+    clock, ledger, broker, gateway = world
+    intent = make_intent(at=clock.now())
+    broker.faults = Faults(reject_reason="insufficient_buying_power")
+    result = gateway().place([intent])[0]
+    assert result.status == IntentStatus.REJECTED
+    gateway().place([intent])
+    gateway().resolve_in_flight()
+    assert broker.submits_received == 1
+    row = repo.get_intent(ledger, intent.client_order_id)
+    assert row["error_code"] == "insufficient_buying_power"
+
+
+def test_an_intent_from_an_earlier_session_is_abandoned_not_sent(world):
+    clock, ledger, broker, gateway = world
+    intent = make_intent(at=clock.now())
+    broker.faults = Faults(crash_before_send=1)
+    with pytest.raises(Crash):
+        gateway().place([intent])
+    clock.set(et("2026-03-03 10:00"))
+    settled = gateway().resolve_in_flight()
+    assert [s.status for s in settled] == [IntentStatus.ABANDONED]
+    assert broker.submits_received == 0
+
+
+def test_fills_move_the_intent_to_filled(world):
+    clock, ledger, broker, gateway = world
+    intent = make_intent(at=clock.now(), qty=10)
+    gateway().place([intent])
+    broker.fill(intent.client_order_id, 100.0, qty=4)
+    gateway().adopt(broker.orders_by_cid[intent.client_order_id])
+    assert _status(ledger, intent.client_order_id) == IntentStatus.PARTIALLY_FILLED
+    broker.fill(intent.client_order_id, 101.0)
+    gateway().adopt(broker.orders_by_cid[intent.client_order_id])
+    assert _status(ledger, intent.client_order_id) == IntentStatus.FILLED
+    # Stale news (an older 'accepted' snapshot) never moves a filled intent back.
+    from dataclasses import replace
+
+    gateway().adopt(replace(broker.orders_by_cid[intent.client_order_id], status="accepted"))
+    assert _status(ledger, intent.client_order_id) == IntentStatus.FILLED

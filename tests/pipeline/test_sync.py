@@ -1,0 +1,131 @@
+"""sync: broker → ledger reconciliation, fills exactly once, external orders tagged, differences exit 3."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from autotrader.clock import MarketCalendar, SimulatedClock
+from autotrader.domain.enums import IntentStatus
+from autotrader.eventlog import EventLog
+from autotrader.ledger import repo
+from autotrader.ledger.db import open_ledger
+from autotrader.pipeline import sync
+from autotrader.pipeline.context import StepContext
+from autotrader.pipeline.gateway import OrderGateway
+from autotrader.settings import default_config
+from tests.factories import et, make_intent
+from tests.fakes.memory_broker import Crash, Faults, MemoryBroker
+
+
+@pytest.fixture
+def world(tmp_path):
+    clock = SimulatedClock(et("2026-03-02 10:00"))
+    ledger = open_ledger(tmp_path / "ledger.db")
+    broker = MemoryBroker(time_source=clock)
+    deps = SimpleNamespace(broker=broker, clock=clock, calendar=MarketCalendar.xnys())
+    log = EventLog(None, run_id="r", command="sync", mode="sim")
+
+    def run_sync():
+        ctx = StepContext("sync", default_config(tmp_path), deps, ledger, False, "r", log)
+        return sync.run(ctx)
+
+    def gateway():
+        return OrderGateway(ledger, broker, clock, run_id="r", log=log)
+
+    yield clock, ledger, broker, run_sync, gateway
+    ledger.close()
+
+
+def test_fills_are_recorded_once_and_positions_follow(world):
+    clock, ledger, broker, run_sync, gateway = world
+    intent = make_intent(at=clock.now(), qty=10)
+    gateway().place([intent])
+    broker.fill(intent.client_order_id, 100.0, qty=4)
+    broker.fill(intent.client_order_id, 103.0, qty=6)
+    report = run_sync()
+    assert report.exit_code == 0 and report.fields["new_fills"] == 2
+    position = repo.get_position(ledger, "signals", "AAPL")
+    assert position.qty == 10
+    assert position.avg_cost == pytest.approx((4 * 100 + 6 * 103) / 10)
+    assert IntentStatus(repo.get_intent(ledger, intent.client_order_id)["status"]) == IntentStatus.FILLED
+    again = run_sync()
+    assert again.fields["new_fills"] == 0
+    assert repo.get_position(ledger, "signals", "AAPL").qty == 10
+
+
+def test_replayed_fill_events_are_ignored(world):
+    clock, ledger, broker, run_sync, gateway = world
+    intent = make_intent(at=clock.now(), qty=5)
+    gateway().place([intent])
+    broker.fill(intent.client_order_id, 50.0)
+    broker.fills_list.append(broker.fills_list[0])  # the broker sends the same execution twice
+    report = run_sync()
+    assert report.fields["new_fills"] == 1
+    assert repo.get_position(ledger, "signals", "AAPL").qty == 5
+
+
+def test_sells_realize_pnl_at_average_cost(world):
+    clock, ledger, broker, run_sync, gateway = world
+    buy = make_intent(at=clock.now(), qty=10)
+    gateway().place([buy])
+    broker.fill(buy.client_order_id, 100.0)
+    from autotrader.domain.enums import LegKind, Side
+
+    sell = make_intent(at=clock.now(), qty=4, side=Side.SELL, leg=LegKind.PROFIT_TAKE, tier=1, step="profittake")
+    gateway().place([sell])
+    broker.fill(sell.client_order_id, 125.0)
+    run_sync()
+    position = repo.get_position(ledger, "signals", "AAPL")
+    assert position.qty == 6 and position.avg_cost == 100.0
+    assert position.realized_pnl == pytest.approx(4 * 25.0)
+
+
+def test_orders_the_ledger_did_not_create_are_external(world):
+    clock, ledger, broker, run_sync, gateway = world
+    broker.place_external("TSLA", 3, 200.0)
+    report = run_sync()
+    assert report.exit_code == 0
+    assert report.fields["external_orders"] == 1
+    assert repo.get_position(ledger, "external", "TSLA").qty == 3
+
+
+def test_an_unexplained_position_difference_exits_3_with_the_numbers(world):
+    clock, ledger, broker, run_sync, gateway = world
+    intent = make_intent(at=clock.now(), qty=10)
+    gateway().place([intent])
+    broker.fill(intent.client_order_id, 100.0)
+    run_sync()
+    broker.held["AAPL"] = 20  # e.g. a split, or a transfer, with no fill to explain it
+    report = run_sync()
+    assert report.exit_code == 3 and not report.ok
+    diff = report.fields["diffs"][0]
+    assert diff == {
+        "kind": "position_mismatch", "symbol": "AAPL", "broker_qty": 20, "ledger_qty": 10,
+        "by_book": {"signals": 10}, "difference": 10,
+    }
+
+
+def test_sync_settles_an_intent_a_crashed_run_left_behind(world):
+    clock, ledger, broker, run_sync, gateway = world
+    intent = make_intent(at=clock.now())
+    broker.faults = Faults(lose_response=1)
+    gateway().place([intent])  # resolved at once: adopted
+    crashed = make_intent(at=clock.now(), symbol="MSFT")
+    broker.faults = Faults(crash_before_send=1)
+    with pytest.raises(Crash):
+        gateway().place([crashed])
+    report = run_sync()
+    assert [s["status"] for s in report.fields["settled"]] == ["accepted"]
+    assert broker.submits_received == 2
+
+
+def test_an_unknown_outcome_halts_with_exit_3(world):
+    clock, ledger, broker, run_sync, gateway = world
+    intent = make_intent(at=clock.now())
+    broker.faults = Faults(lose_response=1, transient_lookup=2)
+    gateway().place([intent])
+    report = run_sync()
+    assert report.exit_code == 3
+    assert report.fields["unknown_intents"] == [intent.client_order_id]
