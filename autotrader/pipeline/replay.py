@@ -102,7 +102,7 @@ def _recorded(ctx: StepContext) -> Report:
     """One slot as cron would run it: a runs row with its exit code, in the replay ledger."""
     if not ctx.dry_run:
         repo.start_run(
-            ctx.ledger, run_id=ctx.run_id, command=ctx.command, as_of=ctx.now, mode=REPLAY_MODE,
+            ctx.ledger, run_id=ctx.run_id, command=ctx.command, as_of=ctx.now, mode=ctx.log.mode,
             dry_run=False, started_at=ctx.now,
         )
     report = run_daily.run(ctx)

@@ -72,11 +72,15 @@ def collect(ledger: Ledger | None, *, mode: str, ledger_path: str) -> dict[str, 
 
 
 def check(status: dict[str, Any], *, now: datetime, max_age: timedelta) -> StatusCheck:
-    """Fresh when the last successful step run started within ``max_age`` of ``now``."""
+    """Fresh when the last successful step run's as-of is within ``max_age`` of ``now``.
+
+    The as-of, not the wall-clock start, so that simulated workspaces (replay, demo, --as-of runs) are
+    judged on their own timeline; for cron runs the two are the same instant.
+    """
     last = status.get("last_success")
     if not last:
         return StatusCheck(False, "no successful step run recorded")
-    started = repo.parse_utc(last["started_at"])
+    started = repo.parse_utc(last["as_of"])
     assert started is not None
     age = now - started
     if age > max_age:
