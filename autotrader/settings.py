@@ -369,7 +369,9 @@ def _build(document: dict[str, Any], path: Path | None, text: str, *, workspace:
     try:
         settings = Settings(**document)
     except ValidationError as e:
-        raise ConfigError(_describe(e, path, text), hint="see config.toml for every key and its allowed range") from None
+        raise ConfigError(
+            _describe(e, path, text), hint="see config.toml for every key and its allowed range"
+        ) from None
     workspace_dir = workspace if workspace is not None else (path.parent if path else Path.cwd())
     workspace_dir = workspace_dir.resolve()
     env_file = workspace_dir / ".env"

@@ -43,6 +43,13 @@ def make_intent(
         limit_price=limit_price,
     )
     return OrderIntent(
-        client_order_id=cid, session_date=session, step=step, book=book, leg=leg, tier=tier, request=request,
-        reason="test", attempt=attempt,
+        client_order_id=cid,
+        session_date=session,
+        step=step,
+        book=book,
+        leg=leg,
+        tier=tier,
+        request=request,
+        reason="test",
+        attempt=attempt,
     )

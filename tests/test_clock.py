@@ -78,7 +78,10 @@ def test_session_navigation(cal):
     assert cal.next_session(date(2026, 11, 25)) == date(2026, 11, 27)
     assert cal.previous_session(date(2026, 11, 27)) == date(2026, 11, 25)
     assert cal.sessions_between(date(2026, 11, 23), date(2026, 11, 29)) == [
-        date(2026, 11, 23), date(2026, 11, 24), date(2026, 11, 25), date(2026, 11, 27)
+        date(2026, 11, 23),
+        date(2026, 11, 24),
+        date(2026, 11, 25),
+        date(2026, 11, 27),
     ]
     assert cal.last_closed_session(et("2026-11-27 12:00")) == date(2026, 11, 25)
     assert cal.last_closed_session(et("2026-11-27 13:00")) == date(2026, 11, 27)

@@ -22,7 +22,9 @@ def test_defaults_load_and_are_frozen(write_config):
     assert config.settings == Settings()
     assert config.settings.account.max_total_allocation == 250_000
     assert config.ledger_path == config.workspace / "ledger-sim.db"
-    with pytest.raises(Exception):
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="frozen"):
         config.settings.sizing.max_position_pct = 9  # type: ignore[misc]
 
 
@@ -82,14 +84,18 @@ def test_out_of_range_message_states_the_range(write_config):
     [
         ("dipbuy", "dip_buy_tiers = [{dip_pct = 10, add_pct = 50}, {dip_pct = 5, add_pct = 75}]", "dip_pct"),
         ("dipbuy", "dip_buy_tiers = [{dip_pct = 5, add_pct = 50}, {dip_pct = 5, add_pct = 75}]", "dip_pct"),
-        ("profittake", "profit_take_tiers = [{gain_pct = 50, trim_pct = 20}, {gain_pct = 25, trim_pct = 25}]", "gain_pct"),
+        (
+            "profittake",
+            "profit_take_tiers = [{gain_pct = 50, trim_pct = 20}, {gain_pct = 25, trim_pct = 25}]",
+            "gain_pct",
+        ),
         ("dipbuy", "dip_buy_tiers = []", "at least 1"),
         ("dipbuy", "dip_buy_tiers = [{dip_pct = 5, add_pct = 50, extra = 1}]", "unknown key"),
     ],
 )
 def test_tiers_must_be_ordered_and_well_formed(write_config, section, tiers, complaint):
     message = _error(write_config(f"[{section}]\n{tiers}\n"))
-    assert f"config.toml:2" in message
+    assert "config.toml:2" in message
     assert complaint in message
 
 
@@ -110,7 +116,9 @@ def test_bad_environment_value_names_the_variable(write_config, monkeypatch):
     assert "AUTOTRADER_SIZING__MAX_POSITION_PCT" in message
 
 
-@pytest.mark.parametrize("name", ["AUTOTRADER_SIZNG__MAX_POSITION_PCT", "AUTOTRADER_SIZING__MAX_POSITON_PCT", "AUTOTRADER_SIZING"])
+@pytest.mark.parametrize(
+    "name", ["AUTOTRADER_SIZNG__MAX_POSITION_PCT", "AUTOTRADER_SIZING__MAX_POSITON_PCT", "AUTOTRADER_SIZING"]
+)
 def test_unknown_environment_override_is_refused(write_config, monkeypatch, name):
     monkeypatch.setenv(name, "4")
     assert name in _error(write_config(""))
@@ -163,6 +171,6 @@ def test_repository_config_lists_every_setting():
         assert section in document, section
         for key in field.annotation.model_fields:  # type: ignore[union-attr]
             if key == "base_url":
-                assert f"# base_url" in (root / "config.toml").read_text()
+                assert "# base_url" in (root / "config.toml").read_text()
                 continue
             assert key in document[section], f"[{section}] {key} missing from config.toml"

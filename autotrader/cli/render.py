@@ -72,8 +72,17 @@ def render_orders(payload: dict[str, Any]) -> None:
         "orders",
         ["symbol", "side", "qty", "type", "tif", "book", "leg", "client_order_id", "reason"],
         [
-            [o["symbol"], o["side"], o["qty"], o["type"], o["time_in_force"], o["book"], o["leg"],
-             o["client_order_id"], o["reason"]]
+            [
+                o["symbol"],
+                o["side"],
+                o["qty"],
+                o["type"],
+                o["time_in_force"],
+                o["book"],
+                o["leg"],
+                o["client_order_id"],
+                o["reason"],
+            ]
             for o in payload.get("orders", [])
         ],
     )

@@ -12,7 +12,9 @@ if TYPE_CHECKING:
     from autotrader.pipeline.context import Outcome
 
 
-def finish(outcome: Outcome, *, json_output: bool, renderer: render.Renderer | None = None, title: str = "") -> NoReturn:
+def finish(
+    outcome: Outcome, *, json_output: bool, renderer: render.Renderer | None = None, title: str = ""
+) -> NoReturn:
     if outcome.error is not None:
         if json_output:
             render.print_json(

@@ -42,9 +42,7 @@ def client_order_id(
     ``attempt`` exists because a broker never accepts an id twice, even after the first order was cancelled:
     a deliberate re-attempt must say so.
     """
-    canonical = "|".join(
-        [session_date, step, book, symbol.upper(), leg, str(int(tier)), str(int(attempt))]
-    )
+    canonical = "|".join([session_date, step, book, symbol.upper(), leg, str(int(tier)), str(int(attempt))])
     digest = base64.b32encode(hashlib.sha256(canonical.encode()).digest()).decode().rstrip("=").lower()
     readable_symbol = _SAFE.sub("", symbol.upper())[:10]
     compact_date = session_date.replace("-", "")

@@ -152,7 +152,9 @@ def invoke(
         failure, exit_code = error, error.exit_code
         log.event("error", code=error.code, message=error.message, exit_code=exit_code)
     except Exception as error:  # a bug: full trace in the log, exit 1
-        failure = AutotraderError(f"unexpected error: {type(error).__name__}: {error}", hint="see the log for the trace")
+        failure = AutotraderError(
+            f"unexpected error: {type(error).__name__}: {error}", hint="see the log for the trace"
+        )
         exit_code = 1
         log.exception("crash", error)
     finally:

@@ -102,14 +102,23 @@ def _recorded(ctx: StepContext) -> Report:
     """One slot as cron would run it: a runs row with its exit code, in the replay ledger."""
     if not ctx.dry_run:
         repo.start_run(
-            ctx.ledger, run_id=ctx.run_id, command=ctx.command, as_of=ctx.now, mode=ctx.log.mode,
-            dry_run=False, started_at=ctx.now,
+            ctx.ledger,
+            run_id=ctx.run_id,
+            command=ctx.command,
+            as_of=ctx.now,
+            mode=ctx.log.mode,
+            dry_run=False,
+            started_at=ctx.now,
         )
     report = run_daily.run(ctx)
     if not ctx.dry_run:
         repo.finish_run(
-            ctx.ledger, run_id=ctx.run_id, exit_code=report.exit_code, ended_at=ctx.now,
-            summary={"slot": report.fields.get("slot"), "orders": len(report.orders)}, error=None,
+            ctx.ledger,
+            run_id=ctx.run_id,
+            exit_code=report.exit_code,
+            ended_at=ctx.now,
+            summary={"slot": report.fields.get("slot"), "orders": len(report.orders)},
+            error=None,
         )
     return report
 

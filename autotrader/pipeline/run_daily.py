@@ -19,22 +19,32 @@ def run(ctx: StepContext) -> Report:
     slot = slot_for(now, state)
     report = ctx.report()
     report.fields["slot"] = slot.name
-    report.fields["session"] = {"open": state.is_open, "reason": state.reason,
-                                "session_date": state.session_date.isoformat() if state.session_date else None}
+    report.fields["session"] = {
+        "open": state.is_open,
+        "reason": state.reason,
+        "session_date": state.session_date.isoformat() if state.session_date else None,
+    }
     steps_out = []
     halted = False
     for name in slot.steps:
         if name in ORDER_STEPS and (halted or slot.name not in ("intraday", "premarket")):
             why = "buying halted by an earlier step" if halted else f"market closed ({state.reason})"
-            steps_out.append({"command": name, "ok": True, "ran": False, "reason": why,
-                              "orders": [], "skipped": []})
+            steps_out.append({"command": name, "ok": True, "ran": False, "reason": why, "orders": [], "skipped": []})
             report.notes.append(f"{name}: nothing to do, {why}")
             continue
         step_report = STEPS[name](ctx)
         payload = step_report.to_json()
-        steps_out.append({"command": name, "ok": step_report.ok, "ran": True, "exit_code": step_report.exit_code,
-                          "orders": payload["orders"], "skipped": payload["skipped"],
-                          "notes": payload["notes"]})
+        steps_out.append(
+            {
+                "command": name,
+                "ok": step_report.ok,
+                "ran": True,
+                "exit_code": step_report.exit_code,
+                "orders": payload["orders"],
+                "skipped": payload["skipped"],
+                "notes": payload["notes"],
+            }
+        )
         report.orders.extend(step_report.orders)
         report.skipped.extend(step_report.skipped)
         report.notes.extend(f"{name}: {note}" for note in step_report.notes)

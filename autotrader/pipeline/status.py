@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from autotrader.domain.enums import Book, Side
+from autotrader.domain.reports import Report
 from autotrader.ledger import repo
 from autotrader.ledger.db import Ledger
 
@@ -62,8 +63,13 @@ def collect(ledger: Ledger | None, *, mode: str, ledger_path: str) -> dict[str, 
         ],
         **repo.counts(ledger),
         "positions": [
-            {"symbol": p.symbol, "book": p.book, "qty": p.qty, "avg_cost": round(p.avg_cost, 4),
-             "realized_pnl": round(p.realized_pnl, 2)}
+            {
+                "symbol": p.symbol,
+                "book": p.book,
+                "qty": p.qty,
+                "avg_cost": round(p.avg_cost, 4),
+                "realized_pnl": round(p.realized_pnl, 2),
+            }
             for p in positions
         ],
         "deployed_usd": round(deployed_by_book.get(Book.SIGNALS, 0.0), 2),
@@ -84,7 +90,9 @@ def check(status: dict[str, Any], *, now: datetime, max_age: timedelta) -> Statu
     assert started is not None
     age = now - started
     if age > max_age:
-        return StatusCheck(False, f"stale: last successful run ({last['command']}) was {_human(age)} ago, limit {_human(max_age)}")
+        return StatusCheck(
+            False, f"stale: last successful run ({last['command']}) was {_human(age)} ago, limit {_human(max_age)}"
+        )
     unknown = [i for i in status["open_intents"] if i["status"] == "unknown"]
     if unknown:
         return StatusCheck(False, f"{len(unknown)} order(s) with unknown outcome need attention")
@@ -120,9 +128,8 @@ def _human(delta: timedelta) -> str:
     return f"{seconds / 86400:.1f}d"
 
 
-def run(config, now: datetime, dry_run: bool, *, check_freshness: bool, max_age: timedelta | None) -> "Report":
+def run(config, now: datetime, dry_run: bool, *, check_freshness: bool, max_age: timedelta | None) -> Report:
     """The ``status`` report from the mode's ledger, opened read-only."""
-    from autotrader.domain.reports import Report
     from autotrader.ledger.db import open_ledger_readonly
 
     ledger = open_ledger_readonly(config.ledger_path)
@@ -137,7 +144,11 @@ def run(config, now: datetime, dry_run: bool, *, check_freshness: bool, max_age:
     if check_freshness:
         limit = max_age or timedelta(hours=config.settings.status.max_age_hours)
         verdict = check(data, now=now, max_age=limit)
-        report.fields["check"] = {"ok": verdict.ok, "message": verdict.message, "max_age_seconds": limit.total_seconds()}
+        report.fields["check"] = {
+            "ok": verdict.ok,
+            "message": verdict.message,
+            "max_age_seconds": limit.total_seconds(),
+        }
         report.notes.append(verdict.message)
         if not verdict.ok:
             report.ok = False

@@ -56,7 +56,9 @@ def run(ctx: StepContext) -> Report:
         with ledger.write():
             if repo.record_fill(ledger, fill, book=book, run_id=ctx.run_id, now=now):
                 new_fills += 1
-                ctx.log.event("fill", fill_id=fill.fill_id, symbol=fill.symbol, qty=fill.qty, price=fill.price, book=book)
+                ctx.log.event(
+                    "fill", fill_id=fill.fill_id, symbol=fill.symbol, qty=fill.qty, price=fill.price, book=book
+                )
 
     diffs = _position_diffs(ledger, broker.positions())
     for fill_id in unexplained_fills:

@@ -171,7 +171,9 @@ def test_a_second_run_during_a_long_replay_exits_4_within_a_second(write_config)
     exe = [sys.executable, "-m", "autotrader"]
     replay = subprocess.Popen(
         [*exe, "replay", "--start", "2016-01-04", "--end", "2025-12-31", "--config", str(config)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=env,
     )
     try:
         lock = config.parent / ".autotrader.lock"
@@ -211,8 +213,9 @@ def test_replay_rejects_future_and_inverted_ranges(cli, write_config):
     config = write_config("")
     inverted = cli("replay", "--start", "2026-03-05", "--end", "2026-03-02", "--config", str(config))
     assert inverted.exit_code == 2 and "before" in inverted.stderr
-    future = cli("replay", "--start", "2026-03-02", "--end", "2026-03-06", "--as-of", "2026-03-04T12:00",
-                 "--config", str(config))
+    future = cli(
+        "replay", "--start", "2026-03-02", "--end", "2026-03-06", "--as-of", "2026-03-04T12:00", "--config", str(config)
+    )
     assert future.exit_code == 2 and "past sessions only" in future.stderr
     bad = cli("replay", "--start", "March", "--end", "2026-03-06", "--config", str(config))
     assert bad.exit_code == 2

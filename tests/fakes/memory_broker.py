@@ -11,8 +11,22 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from autotrader.domain.enums import BrokerOrderStatus, Side
-from autotrader.domain.models import Account, Asset, BrokerClock, BrokerOrder, BrokerPosition, Fill, OrderRequest
-from autotrader.errors import AmbiguousOrderOutcome, DuplicateClientOrderId, OrderNotFound, OrderRejected, TransientError
+from autotrader.domain.models import (
+    Account,
+    Asset,
+    BrokerClock,
+    BrokerOrder,
+    BrokerPosition,
+    Fill,
+    OrderRequest,
+)
+from autotrader.errors import (
+    AmbiguousOrderOutcome,
+    DuplicateClientOrderId,
+    OrderNotFound,
+    OrderRejected,
+    TransientError,
+)
 
 
 class Crash(BaseException):
@@ -47,9 +61,7 @@ class MemoryBroker:
         qty = order.qty - order.filled_qty if qty is None else qty
         self._seq += 1
         at = self.time_source.now()
-        self.fills_list.append(
-            Fill(f"f-{self._seq}", order.broker_order_id, order.symbol, order.side, qty, price, at)
-        )
+        self.fills_list.append(Fill(f"f-{self._seq}", order.broker_order_id, order.symbol, order.side, qty, price, at))
         filled = order.filled_qty + qty
         avg = ((order.filled_avg_price or 0) * order.filled_qty + price * qty) / filled
         status = BrokerOrderStatus.FILLED if filled >= order.qty else BrokerOrderStatus.PARTIALLY_FILLED

@@ -102,8 +102,12 @@ def test_an_unexplained_position_difference_exits_3_with_the_numbers(world):
     assert report.exit_code == 3 and not report.ok
     diff = report.fields["diffs"][0]
     assert diff == {
-        "kind": "position_mismatch", "symbol": "AAPL", "broker_qty": 20, "ledger_qty": 10,
-        "by_book": {"signals": 10}, "difference": 10,
+        "kind": "position_mismatch",
+        "symbol": "AAPL",
+        "broker_qty": 20,
+        "ledger_qty": 10,
+        "by_book": {"signals": 10},
+        "difference": 10,
     }
 
 

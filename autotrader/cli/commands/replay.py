@@ -45,6 +45,15 @@ def render_summary(payload: dict) -> None:
     render.table(
         "replay",
         ["sessions", "slots", "seconds", "sessions/s", "orders", "fills", "final equity"],
-        [[payload.get("sessions"), payload.get("slots"), payload.get("seconds"), payload.get("sessions_per_second"),
-          payload.get("orders_total"), payload.get("fills_total"), payload.get("final_equity")]],
+        [
+            [
+                payload.get("sessions"),
+                payload.get("slots"),
+                payload.get("seconds"),
+                payload.get("sessions_per_second"),
+                payload.get("orders_total"),
+                payload.get("fills_total"),
+                payload.get("final_equity"),
+            ]
+        ],
     )

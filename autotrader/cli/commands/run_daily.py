@@ -25,7 +25,15 @@ def _render(payload: dict) -> None:
     render.table(
         f"slot: {payload.get('slot')}",
         ["step", "ok", "orders", "skipped", "notes"],
-        [[s["command"], s["ok"], len(s["orders"]), len(s["skipped"]), s.get("reason") or "; ".join(s.get("notes", []))]
-         for s in payload.get("steps", [])],
+        [
+            [
+                s["command"],
+                s["ok"],
+                len(s["orders"]),
+                len(s["skipped"]),
+                s.get("reason") or "; ".join(s.get("notes", [])),
+            ]
+            for s in payload.get("steps", [])
+        ],
     )
     render.render_orders(payload)

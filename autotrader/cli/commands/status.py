@@ -12,7 +12,9 @@ from autotrader.cli.runner import finish
 
 
 def status(
-    check: Annotated[bool, typer.Option("--check", help="Exit 1 when the last successful step run is too old.")] = False,
+    check: Annotated[
+        bool, typer.Option("--check", help="Exit 1 when the last successful step run is too old.")
+    ] = False,
     max_age: Annotated[
         str | None, typer.Option("--max-age", help="With --check: e.g. 90m, 26h, 2d (default [status] max_age_hours).")
     ] = None,
@@ -36,8 +38,15 @@ def _render(payload: dict) -> None:
     render.table(
         f"mode {payload['mode']} · ledger {payload['ledger']}",
         ["orders", "fills", "open intents", "deployed (signals book)", "deployed by book"],
-        [[payload["orders_total"], payload["fills_total"], len(payload["open_intents"]), payload["deployed_usd"],
-          payload["deployed_by_book"]]],
+        [
+            [
+                payload["orders_total"],
+                payload["fills_total"],
+                len(payload["open_intents"]),
+                payload["deployed_usd"],
+                payload["deployed_by_book"],
+            ]
+        ],
     )
     render.table(
         "last runs",
@@ -47,8 +56,10 @@ def _render(payload: dict) -> None:
     render.table(
         "open intents",
         ["client_order_id", "symbol", "side", "qty", "status", "book", "leg"],
-        [[i["client_order_id"], i["symbol"], i["side"], i["qty"], i["status"], i["book"], i["leg"]]
-         for i in payload["open_intents"]],
+        [
+            [i["client_order_id"], i["symbol"], i["side"], i["qty"], i["status"], i["book"], i["leg"]]
+            for i in payload["open_intents"]
+        ],
     )
     render.table(
         "positions",

@@ -25,8 +25,10 @@ def _render(payload: dict) -> None:
     render.table(
         "differences",
         ["kind", "symbol", "broker qty", "ledger qty", "by book"],
-        [[d["kind"], d.get("symbol", d.get("fill_id")), d.get("broker_qty"), d.get("ledger_qty"), d.get("by_book")]
-         for d in payload.get("diffs", [])],
+        [
+            [d["kind"], d.get("symbol", d.get("fill_id")), d.get("broker_qty"), d.get("ledger_qty"), d.get("by_book")]
+            for d in payload.get("diffs", [])
+        ],
     )
     render.table(
         "settled in-flight orders",
