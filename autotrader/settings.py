@@ -151,7 +151,7 @@ class BrokerSection(Section):
     slippage_bps: float = Field(5.0, ge=0, le=1000, description="Simulated broker only")
     commission_per_share: float = Field(0.0, ge=0, le=1, description="Simulated broker only")
     commission_min: float = Field(0.0, ge=0, le=100, description="Simulated broker only")
-    max_volume_pct: Pct = Field(10.0, description="Simulated broker only: most of a bar's volume one order takes")
+    max_volume_pct: Pct = Field(10.0, description="Simulated broker only: most of a bar's volume our orders take")
 
     @field_validator("base_url")
     @classmethod

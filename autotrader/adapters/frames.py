@@ -33,13 +33,14 @@ def require_aware(name: str, value: datetime) -> None:
 def daily_frame(index_ns: np.ndarray, values: np.ndarray) -> pd.DataFrame:
     """Daily bars: naive midnight index named ``date``; ``values`` is (n, 5) in BAR_COLUMNS order."""
     index = pd.DatetimeIndex(np.asarray(index_ns).astype("datetime64[ns]"), name="date")
-    return pd.DataFrame({c: values[:, k] for k, c in enumerate(BAR_COLUMNS)}, index=index)
+    # One 2-D block: several times cheaper to build than a dict of columns (replay builds many frames).
+    return pd.DataFrame(np.asarray(values, dtype=np.float64), index=index, columns=list(BAR_COLUMNS))
 
 
 def minute_frame(index_ns: np.ndarray, values: np.ndarray) -> pd.DataFrame:
     """Minute bars: tz-aware UTC ``DatetimeIndex`` of bar starts named ``timestamp``."""
     index = pd.DatetimeIndex(np.asarray(index_ns).astype("datetime64[ns]"), name="timestamp").tz_localize(UTC)
-    return pd.DataFrame({c: values[:, k] for k, c in enumerate(BAR_COLUMNS)}, index=index)
+    return pd.DataFrame(np.asarray(values, dtype=np.float64), index=index, columns=list(BAR_COLUMNS))
 
 
 _NO_VALUES = np.empty((0, len(BAR_COLUMNS)), dtype=np.float64)

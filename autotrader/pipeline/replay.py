@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import date, datetime
 
@@ -49,8 +50,14 @@ def validate_range(ctx: StepContext, start: date, end: date) -> None:
         )
 
 
-def run(ctx: StepContext, start: date, end: date) -> Report:
-    """Replay [start, end]; ``ctx`` must carry a SimulatedClock and the replay ledger."""
+def run(
+    ctx: StepContext, start: date, end: date, *, before_slot: Callable[[StepContext, int], None] | None = None
+) -> Report:
+    """Replay [start, end]; ``ctx`` must carry a SimulatedClock and the replay ledger.
+
+    ``before_slot(ctx, i)`` runs at each slot's instant before its steps: how tests and benchmarks put
+    orders into the simulated past without a step that makes them.
+    """
     validate_range(ctx, start, end)
     clock = ctx.deps.clock  # type: ignore[attr-defined]
     instants = slot_instants(ctx, start, end)
@@ -60,9 +67,11 @@ def run(ctx: StepContext, start: date, end: date) -> Report:
     exit_code = 0
     failed_at: str | None = None
     notes: list[str] = []
-    for at in instants:
+    for i, at in enumerate(instants):
         clock.set(at)
         slot_ctx = replace(ctx, command="run-daily", run_id=uuid.uuid4().hex)
+        if before_slot is not None:
+            before_slot(slot_ctx, i)
         slot_report = _recorded(slot_ctx)
         slots_run += 1
         if slot_report.exit_code != 0:

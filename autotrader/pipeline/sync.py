@@ -39,7 +39,13 @@ def run(ctx: StepContext) -> Report:
     orders_after = repo.parse_utc(repo.kv_get(ledger, "sync.orders_after"))
     broker_orders = broker.orders(status="all", after=orders_after - ORDER_OVERLAP if orders_after else None)
     external = 0
+    known = {
+        row["broker_order_id"]: (row["status"], row["filled_qty"], row["filled_avg_price"])
+        for row in ledger.query("SELECT broker_order_id, status, filled_qty, filled_avg_price FROM orders")
+    }
     for order in broker_orders:
+        if _unchanged(order, known):
+            continue  # the ledger already holds exactly this: nothing to write
         status = gateway.adopt(order)
         if status is None and repo.order_book(ledger, order.broker_order_id) == Book.EXTERNAL:
             external += 1
@@ -95,6 +101,13 @@ def run(ctx: StepContext) -> Report:
         if unknown:
             report.notes.append(f"{len(unknown)} order(s) with unknown outcome: buying halted until resolved")
     return report
+
+
+def _unchanged(order, known: dict) -> bool:
+    seen = known.get(order.broker_order_id)
+    if seen != (str(order.status), order.filled_qty, order.filled_avg_price):
+        return False
+    return all(_unchanged(leg, known) for leg in order.legs)
 
 
 def _position_diffs(ledger, broker_positions) -> list[dict]:

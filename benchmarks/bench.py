@@ -1,0 +1,113 @@
+"""Print the figures the foundation is held to (medians of several runs; machines are noisy).
+
+    python benchmarks/bench.py [--runs 5]
+
+- `autotrader --help` start-up time (a fresh process each time).
+- replay throughput in sessions per second over 21 synthetic sessions with 50 symbols held: at the first
+  slot the replay buys 50 symbols and rests a good-till-cancelled sell limit far above each, so every
+  slot's sync makes the simulated broker scan fresh minute bars for 50 symbols.
+- the same replay with an empty book (the cost of the schedule, sync and the ledger alone).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+START, END = date(2026, 2, 2), date(2026, 3, 3)  # 21 sessions
+SYMBOLS = 50
+
+
+def help_startup(runs: int) -> float:
+    exe = Path(sys.executable).with_name("autotrader")
+    command = [str(exe), "--help"] if exe.exists() else [sys.executable, "-m", "autotrader", "--help"]
+    timings = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        subprocess.run(command, check=True, capture_output=True)
+        timings.append(time.perf_counter() - started)
+    return statistics.median(timings)
+
+
+def replay_once(with_positions: bool) -> tuple[float, int, int]:
+    from autotrader.adapters.synthetic_data import DEFAULT_UNIVERSE
+    from autotrader.domain.enums import Book, LegKind, OrderType, Side, TimeInForce
+    from autotrader.domain.ids import client_order_id
+    from autotrader.domain.models import OrderIntent, OrderRequest
+    from autotrader.pipeline import replay
+    from autotrader.pipeline.context import invoke
+    from autotrader.pipeline.demo import create_workspace
+    from autotrader.pipeline.gateway import OrderGateway
+
+    folder = Path(tempfile.mkdtemp()) / "ws"
+    create_workspace(folder)
+    symbols = [s for s in DEFAULT_UNIVERSE if s != "VIX"][:SYMBOLS]
+
+    def hold_positions(ctx, slot: int) -> None:
+        # At 10:00 on the first session buy every symbol; at 10:30 rest a far-away GTC sell above each.
+        first_day = ctx.deps.calendar.at_et(START, "10:00")
+        if not with_positions or ctx.now not in (first_day, ctx.deps.calendar.at_et(START, "10:30")):
+            return
+        side, leg, kind, price, tif = (
+            (Side.BUY, LegKind.ENTRY, OrderType.MARKET, None, TimeInForce.DAY)
+            if ctx.now == first_day
+            else (Side.SELL, LegKind.TARGET, OrderType.LIMIT, 99999.0, TimeInForce.GTC)
+        )
+        session = START.isoformat()
+        intents = []
+        for symbol in symbols:
+            cid = client_order_id(session_date=session, step="bench", book="signals", symbol=symbol, leg=str(leg))
+            request = OrderRequest(cid, symbol, side, 10, kind, tif, limit_price=price)
+            intents.append(OrderIntent(cid, session, "bench", Book.SIGNALS, leg, 0, request, reason="benchmark"))
+        OrderGateway(ctx.ledger, ctx.deps.broker, ctx.deps.clock, run_id=ctx.run_id, log=ctx.log).place(intents)
+
+    def body(ctx):
+        return replay.run(ctx, START, END, before_slot=hold_positions)
+
+    outcome = invoke(
+        "replay",
+        body,
+        config_path=str(folder / "config.toml"),
+        as_of=None,
+        dry_run=False,
+        ledger_mode="replay",
+        force_sim=True,
+        simulated_clock=True,
+        durable=False,
+        prepare=replay.discard_previous,
+    )
+    shutil.rmtree(folder.parent, ignore_errors=True)
+    if outcome.report is None:
+        raise SystemExit(f"replay failed: {outcome.error}")
+    fields = outcome.report.fields
+    return fields["sessions_per_second"], fields["sessions"], fields["orders_total"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+
+    print(f"autotrader --help start-up: median {help_startup(args.runs):.3f} s over {args.runs} runs")
+    for with_positions in (True, False):
+        results = [replay_once(with_positions) for _ in range(max(3, args.runs // 2 + 1))]
+        rate = statistics.median(r[0] for r in results)
+        sessions, orders = results[0][1], results[0][2]
+        label = f"{SYMBOLS} symbols held, {orders} orders" if with_positions else "empty book"
+        print(
+            f"replay throughput ({label}): median {rate:.1f} sessions/s over {len(results)} runs of {sessions} sessions"
+        )
+
+
+if __name__ == "__main__":
+    main()
