@@ -42,7 +42,9 @@ def test_every_command_is_in_the_readme_and_has_help(cli, command):
 def test_crontab_example_uses_new_york_time_and_absolute_paths():
     crontab = (ROOT / "crontab.example").read_text(encoding="utf-8")
     assert "CRON_TZ=America/New_York" in crontab
-    entries = [line for line in crontab.splitlines() if line and not line.startswith("#") and "=" not in line.split()[0]]
+    entries = [
+        line for line in crontab.splitlines() if line and not line.startswith("#") and "=" not in line.split()[0]
+    ]
     assert entries
     for entry in entries:
         executable = next(part for part in entry.split()[5:] if "autotrader" in part)

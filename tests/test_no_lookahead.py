@@ -68,8 +68,15 @@ def _replay(workspace: Path) -> dict:
         return replay.run(ctx, *REPLAY, before_slot=buy_at_the_open)
 
     outcome = invoke(
-        "replay", body, config_path=str(workspace / "config.toml"), as_of="2026-03-09T12:00", dry_run=False,
-        ledger_mode="replay", force_sim=True, simulated_clock=True, durable=False,
+        "replay",
+        body,
+        config_path=str(workspace / "config.toml"),
+        as_of="2026-03-09T12:00",
+        dry_run=False,
+        ledger_mode="replay",
+        force_sim=True,
+        simulated_clock=True,
+        durable=False,
     )
     assert outcome.error is None and outcome.exit_code == 0, outcome.error
     import sqlite3
@@ -82,7 +89,11 @@ def _replay(workspace: Path) -> dict:
         tables[table] = conn.execute(f"SELECT {', '.join(columns)} FROM {table} ORDER BY 1").fetchall()
     conn.close()
     fields = outcome.report.fields
-    return {"equity": fields["final_equity"], "cash": fields["final_cash"], **{k: json.dumps(v) for k, v in tables.items()}}
+    return {
+        "equity": fields["final_equity"],
+        "cash": fields["final_cash"],
+        **{k: json.dumps(v) for k, v in tables.items()},
+    }
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +112,9 @@ def test_the_replay_traded(results):
     assert {f[2] for f in fills} == set(SYMBOLS)
 
 
-@pytest.mark.parametrize("key", ["equity", "cash", "fills", "positions", "orders", "sim_fills", "sim_orders", "sim_positions"])
+@pytest.mark.parametrize(
+    "key", ["equity", "cash", "fills", "positions", "orders", "sim_fills", "sim_orders", "sim_positions"]
+)
 def test_later_data_changes_nothing(results, key):
     short, long = results
     assert short[key] == long[key]

@@ -249,3 +249,15 @@ def test_live_mode_without_confirmation_is_refused(cli, write_config):
     result = cli("sync", "--config", str(config))
     assert result.exit_code == 5 and "AUTOTRADER_LIVE_CONFIRM" in result.stderr
     assert not (config.parent / "ledger-live.db").exists()
+
+
+def test_demo_and_replay_dry_runs_write_nothing(cli, write_config, tmp_path):
+    result = cli("demo", "--dry-run", "--dir", str(tmp_path / "d"), "--sessions", "2", "--as-of", "2026-03-06T20:00")
+    assert result.exit_code == 0, result.output
+    assert not (tmp_path / "d").exists()
+    config = write_config("")
+    replay = cli(
+        "replay", "--dry-run", "--json", "--start", "2026-03-02", "--end", "2026-03-03", "--config", str(config)
+    )
+    assert replay.exit_code == 0 and json.loads(replay.stdout)["sessions"] == 2
+    assert not (config.parent / "ledger-replay.db").exists()

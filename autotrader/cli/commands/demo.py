@@ -30,8 +30,16 @@ def demo(
     if config is not None:
         outcome = Outcome("demo", 2, error=_config_not_used())
         finish(outcome, json_output=json_output)
+    scratch = None
     try:
-        workspace = step.create_workspace(folder)
+        if dry_run:
+            # Nothing may be written where the user pointed: rehearse in a throw-away folder instead.
+            import tempfile
+
+            scratch = tempfile.TemporaryDirectory(prefix="autotrader-demo-dry-run-")
+            workspace = step.create_workspace(Path(scratch.name) / "workspace")
+        else:
+            workspace = step.create_workspace(folder)
     except AutotraderError as error:
         finish(Outcome("demo", error.exit_code, error=error, dry_run=dry_run), json_output=json_output)
 
@@ -39,9 +47,13 @@ def demo(
         start, end = step.demo_range(ctx.now, sessions, ctx.settings.schedule.times[-1])
         report = replay.run(ctx, start, end)
         report.command = "demo"
-        report.fields["workspace"] = str(workspace)
-        report.notes.append(f"workspace: {workspace}")
-        report.notes.append(f"inspect it: autotrader status --config {workspace / 'config.toml'}")
+        if scratch is None:
+            report.fields["workspace"] = str(workspace)
+            report.notes.append(f"workspace: {workspace}")
+            report.notes.append(f"inspect it: autotrader status --config {workspace / 'config.toml'}")
+        else:
+            report.fields["workspace"] = None
+            report.notes.append(f"dry run: rehearsed in a temporary folder; {folder} was not created")
         return report
 
     outcome = invoke(
@@ -53,6 +65,8 @@ def demo(
         load=lambda: load_config(workspace / "config.toml"),
         simulated_clock=True,
     )
+    if scratch is not None:
+        scratch.cleanup()
     finish(outcome, json_output=json_output, renderer=render_summary, title="demo")
 
 
