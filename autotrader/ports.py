@@ -113,3 +113,19 @@ class Broker(Protocol):
     def clock(self) -> BrokerClock:
         """The broker's view of time and the session."""
         ...
+
+
+@runtime_checkable
+class SignalSource(Protocol):
+    """A built-in producer of recommendation documents (the synthetic demo feed; later, scanners).
+
+    A document is the same CSV text a source would drop into the inbox, so built-in and external signals
+    go through one parser and one set of checks.
+    """
+
+    name: str
+
+    def documents(self, session: date) -> list[tuple[str, str]]:
+        """``(origin, csv_text)`` pairs this source publishes for the session, only those already published
+        at the source's clock (never the future)."""
+        ...

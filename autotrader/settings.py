@@ -178,6 +178,87 @@ class ReferenceSection(Section):
 
 class SignalsSection(Section):
     inbox: str = "signals/inbox"
+    archive: str = "signals/archive"
+    max_age_days: float = Field(5.0, gt=0, le=3650)
+    synthetic_feed: bool = True
+
+
+class PerCategory(Section):
+    long_term: float
+    swing: float
+    day_trade: float
+
+    def of(self, category: str) -> float:
+        return float(getattr(self, category))
+
+
+class PerCategoryPct(PerCategory):
+    long_term: float = Field(gt=0, le=100)
+    swing: float = Field(gt=0, le=100)
+    day_trade: float = Field(gt=0, le=100)
+
+
+class PerCategorySessions(PerCategory):
+    long_term: float = Field(ge=1, le=2520)
+    swing: float = Field(ge=1, le=2520)
+    day_trade: float = Field(ge=1, le=2520)
+
+
+class ConvictionBucket(Section):
+    low: int = Field(ge=1, le=10)
+    high: int = Field(ge=1, le=10)
+
+
+class ScorecardSection(Section):
+    horizons: list[Annotated[int, Field(ge=1, le=2520)]] = Field(default_factory=lambda: [1, 5, 20, 60], min_length=1)
+    primary_horizon: int = Field(20, ge=1, le=2520)
+    min_signals: int = Field(20, ge=2, le=1_000_000)
+    bootstrap_resamples: int = Field(2000, ge=100, le=100_000)
+    seed: int = Field(7, ge=0, le=2**31 - 1)
+    risk_pct: PerCategoryPct = Field(
+        default_factory=lambda: PerCategoryPct(long_term=10.0, swing=5.0, day_trade=2.0),
+        description="1R as a percent of entry for a signal without a stop",
+    )
+    default_horizon_sessions: PerCategorySessions = Field(
+        default_factory=lambda: PerCategorySessions(long_term=60, swing=10, day_trade=1),
+        description="How long the pick alone is held when the signal gives no horizon_days",
+    )
+    conviction_buckets: list[ConvictionBucket] = Field(
+        default_factory=lambda: [
+            ConvictionBucket(low=1, high=4),
+            ConvictionBucket(low=5, high=6),
+            ConvictionBucket(low=7, high=8),
+            ConvictionBucket(low=9, high=10),
+        ],
+        min_length=1,
+    )
+
+    @field_validator("horizons")
+    @classmethod
+    def _horizons_ordered(cls, horizons: list[int]) -> list[int]:
+        _require_increasing([float(h) for h in horizons], "horizons")
+        return horizons
+
+    @field_validator("conviction_buckets")
+    @classmethod
+    def _buckets_ordered(cls, buckets: list[ConvictionBucket]) -> list[ConvictionBucket]:
+        for i, bucket in enumerate(buckets):
+            if bucket.high < bucket.low:
+                raise ValueError(f"bucket {i + 1}: high ({bucket.high}) is below low ({bucket.low})")
+            if i and bucket.low <= buckets[i - 1].high:
+                raise ValueError(f"bucket {i + 1} overlaps bucket {i} (buckets must be ordered and disjoint)")
+        return buckets
+
+    @model_validator(mode="after")
+    def _primary_is_a_horizon(self) -> ScorecardSection:
+        if self.primary_horizon not in self.horizons:
+            raise ValueError(f"primary_horizon {self.primary_horizon} must be one of horizons {self.horizons}")
+        return self
+
+
+class ReviewSection(Section):
+    command: str | None = Field(None, description="External trade reviewer: gets each closed trade as JSON on stdin")
+    timeout_seconds: float = Field(30.0, gt=0, le=600)
 
 
 class LedgerSection(Section):
@@ -234,6 +315,8 @@ class Settings(BaseSettings):
     logs: LogsSection = LogsSection()
     schedule: ScheduleSection = ScheduleSection()
     status: StatusSection = StatusSection()
+    scorecard: ScorecardSection = ScorecardSection()
+    review: ReviewSection = ReviewSection()
 
     @classmethod
     def settings_customise_sources(

@@ -197,3 +197,39 @@ class OrderIntent:
     @property
     def symbol(self) -> str:
         return self.request.symbol
+
+
+CATEGORIES = ("long_term", "swing", "day_trade")
+
+
+@dataclass(frozen=True, slots=True)
+class Signal:
+    """One recommendation as its source gave it (validated). Stored once, never changed."""
+
+    symbol: str
+    category: str  # long_term | swing | day_trade
+    source: str
+    generated_at: datetime
+    side: Side = Side.BUY
+    conviction: int | None = None
+    entry: float | None = None
+    stop: float | None = None
+    target: float | None = None
+    horizon_days: int | None = None
+    note: str = ""
+    line: int = 0  # where it came from in its file (1-based, header = line 1)
+
+    def __post_init__(self) -> None:
+        if self.category not in CATEGORIES:
+            raise ValueError(f"category must be one of {', '.join(CATEGORIES)}, got {self.category!r}")
+        _require_utc("generated_at", self.generated_at)
+        for name in ("entry", "stop", "target"):
+            _require_finite(name, getattr(self, name), positive=True)
+
+    @property
+    def dedupe_key(self) -> str:
+        """Two rows are the same recommendation when these agree (whatever file they came in)."""
+        import hashlib
+
+        parts = [self.source, self.symbol, self.category, str(self.side), self.generated_at.isoformat()]
+        return hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]

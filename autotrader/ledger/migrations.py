@@ -221,3 +221,133 @@ def apply_migrations(ledger: Ledger) -> None:
         return
     with ledger.write() as db:
         migrations.apply(db)
+
+
+@migrations(name="0003_signals")
+def _signals(db: sqlite_utils.Database) -> None:
+    # Recommendations and what became of them. Signals are immutable once stored (triggers refuse
+    # UPDATE and DELETE): the scorecard must be computed from exactly what the source said.
+    db.executescript(
+        """
+        CREATE TABLE signal_imports (
+            id INTEGER PRIMARY KEY,
+            content_hash TEXT NOT NULL UNIQUE,
+            origin TEXT NOT NULL,
+            imported_at TEXT NOT NULL,
+            rows_total INTEGER NOT NULL,
+            rows_imported INTEGER NOT NULL,
+            rows_skipped INTEGER NOT NULL,
+            archive_path TEXT,
+            skipped_json TEXT,
+            run_id TEXT
+        );
+
+        CREATE TABLE signals (
+            id INTEGER PRIMARY KEY,
+            import_id INTEGER NOT NULL REFERENCES signal_imports (id),
+            line INTEGER NOT NULL,
+            symbol TEXT NOT NULL,
+            category TEXT NOT NULL CHECK (category IN ('long_term', 'swing', 'day_trade')),
+            source TEXT NOT NULL,
+            side TEXT NOT NULL CHECK (side IN ('buy', 'sell')),
+            conviction INTEGER CHECK (conviction IS NULL OR conviction BETWEEN 1 AND 10),
+            entry REAL CHECK (entry IS NULL OR entry > 0),
+            stop REAL CHECK (stop IS NULL OR stop > 0),
+            target REAL CHECK (target IS NULL OR target > 0),
+            horizon_days INTEGER CHECK (horizon_days IS NULL OR horizon_days > 0),
+            generated_at TEXT NOT NULL,
+            note TEXT NOT NULL DEFAULT '',
+            dedupe_key TEXT NOT NULL UNIQUE,
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX signals_generated ON signals (generated_at);
+        CREATE INDEX signals_symbol ON signals (symbol);
+        CREATE TRIGGER signals_no_update BEFORE UPDATE ON signals
+            BEGIN SELECT RAISE(ABORT, 'signals are immutable'); END;
+        CREATE TRIGGER signals_no_delete BEFORE DELETE ON signals
+            BEGIN SELECT RAISE(ABORT, 'signals are immutable'); END;
+
+        -- Why a signal did or did not trade (one row per signal and step).
+        CREATE TABLE decisions (
+            id INTEGER PRIMARY KEY,
+            signal_id INTEGER NOT NULL REFERENCES signals (id),
+            step TEXT NOT NULL,
+            outcome TEXT NOT NULL CHECK (outcome IN ('ordered', 'skipped', 'reduced')),
+            reason TEXT NOT NULL DEFAULT '',
+            trace_json TEXT,
+            client_order_id TEXT,
+            decided_at TEXT NOT NULL,
+            run_id TEXT,
+            UNIQUE (signal_id, step)
+        );
+
+        -- Did the pick work? One row per signal and horizon (sessions); pending until complete.
+        CREATE TABLE signal_outcomes (
+            signal_id INTEGER NOT NULL REFERENCES signals (id),
+            horizon INTEGER NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('pending', 'complete', 'no_data')),
+            entry_date TEXT,
+            entry_price REAL,
+            exit_date TEXT,
+            exit_price REAL,
+            ret REAL,
+            benchmark_ret REAL,
+            excess REAL,
+            mfe REAL,
+            mae REAL,
+            hit INTEGER,
+            computed_at TEXT NOT NULL,
+            PRIMARY KEY (signal_id, horizon)
+        );
+
+        -- The pick alone held to its rule exit (stop, target or horizon), from the signal's own entry.
+        CREATE TABLE signal_rule_exits (
+            signal_id INTEGER PRIMARY KEY REFERENCES signals (id),
+            status TEXT NOT NULL CHECK (status IN ('pending', 'complete', 'no_data')),
+            entry_date TEXT,
+            entry_price REAL,
+            first_touch TEXT,
+            first_touch_date TEXT,
+            exit_date TEXT,
+            exit_price REAL,
+            exit_reason TEXT,
+            ret REAL,
+            r_multiple REAL,
+            holding_sessions INTEGER,
+            computed_at TEXT NOT NULL
+        );
+        """
+    )
+
+
+@migrations(name="0004_rehydrate")
+def _rehydrate(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        -- End-of-day portfolio, one row per session (rehydrate is idempotent per session date).
+        CREATE TABLE snapshots (
+            session_date TEXT PRIMARY KEY,
+            as_of TEXT NOT NULL,
+            equity REAL NOT NULL,
+            cash REAL NOT NULL,
+            deployed_json TEXT NOT NULL,
+            by_category_json TEXT NOT NULL,
+            positions_json TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        );
+
+        -- One review per closed trade: what the pick did, what management did and was worth.
+        CREATE TABLE trade_reviews (
+            trade_id TEXT PRIMARY KEY,
+            signal_id INTEGER REFERENCES signals (id),
+            book TEXT NOT NULL,
+            symbol TEXT NOT NULL,
+            opened_at TEXT NOT NULL,
+            closed_at TEXT NOT NULL,
+            review_json TEXT NOT NULL,
+            reviewer_output TEXT,
+            reviewer_exit_code INTEGER,
+            reviewed_at TEXT NOT NULL
+        );
+        """
+    )

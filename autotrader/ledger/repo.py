@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from autotrader.domain.enums import INTENT_TRANSITIONS, Book, IntentStatus, Side
-from autotrader.domain.models import BrokerOrder, Fill, OrderIntent
+from autotrader.domain.models import BrokerOrder, Fill, OrderIntent, Signal
 from autotrader.ledger.db import Ledger
 
 
@@ -320,3 +320,182 @@ def kv_get(ledger: Ledger, key: str) -> str | None:
 
 def kv_set(ledger: Ledger, key: str, value: str, *, now: datetime) -> None:
     ledger.db["kv"].upsert({"key": key, "value": value, "updated_at": utc_iso(now)}, pk="key")
+
+
+# -- signals -------------------------------------------------------------------------------------------
+
+
+def import_exists(ledger: Ledger, content_hash: str) -> dict[str, Any] | None:
+    rows = ledger.query("SELECT * FROM signal_imports WHERE content_hash = ?", [content_hash])
+    return rows[0] if rows else None
+
+
+def known_dedupe_keys(ledger: Ledger, keys: list[str]) -> set[str]:
+    found: set[str] = set()
+    for i in range(0, len(keys), 500):
+        chunk = keys[i : i + 500]
+        marks = ",".join("?" for _ in chunk)
+        found.update(
+            r[0] for r in ledger.conn.execute(f"SELECT dedupe_key FROM signals WHERE dedupe_key IN ({marks})", chunk)
+        )
+    return found
+
+
+def record_import(
+    ledger: Ledger,
+    *,
+    content_hash: str,
+    origin: str,
+    signals: list[Signal],
+    skipped: list[dict[str, Any]],
+    rows_total: int,
+    archive_path: str | None,
+    run_id: str,
+    now: datetime,
+) -> tuple[int, list[int]]:
+    """Store one imported document and its signals (call inside ``Ledger.write()``). Returns (import id, ids)."""
+    cursor = ledger.conn.execute(
+        "INSERT INTO signal_imports (content_hash, origin, imported_at, rows_total, rows_imported, rows_skipped, "
+        "archive_path, skipped_json, run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            content_hash,
+            origin,
+            utc_iso(now),
+            rows_total,
+            len(signals),
+            len(skipped),
+            archive_path,
+            json.dumps(skipped, default=str) if skipped else None,
+            run_id,
+        ],
+    )
+    import_id = int(cursor.lastrowid)  # type: ignore[arg-type]
+    ids = []
+    for signal in signals:
+        cursor = ledger.conn.execute(
+            "INSERT INTO signals (import_id, line, symbol, category, source, side, conviction, entry, stop, target, "
+            "horizon_days, generated_at, note, dedupe_key, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                import_id,
+                signal.line,
+                signal.symbol,
+                signal.category,
+                str(signal.side),
+                signal.conviction,
+                signal.entry,
+                signal.stop,
+                signal.target,
+                signal.horizon_days,
+                utc_iso(signal.generated_at),
+                signal.note,
+                signal.dedupe_key,
+                utc_iso(now),
+            ],
+        )
+        ids.append(int(cursor.lastrowid))  # type: ignore[arg-type]
+    return import_id, ids
+
+
+def signals_since(ledger: Ledger, since: datetime | None = None) -> list[dict[str, Any]]:
+    if since is None:
+        return ledger.query("SELECT * FROM signals ORDER BY id")
+    return ledger.query("SELECT * FROM signals WHERE generated_at >= ? ORDER BY id", [utc_iso(since)])
+
+
+# -- trades, snapshots, reviews -----------------------------------------------------------------------
+
+
+def leg_fills(ledger: Ledger) -> list[dict[str, Any]]:
+    """Every fill of our own books with the leg, tier and signal of the intent that made its order.
+
+    Bracket legs have no intent of their own: they inherit the parent order's intent, with the leg named
+    after their role (a take-profit is a ``target``, a stop-loss a ``stop``).
+    """
+    return ledger.query(
+        """
+        SELECT f.fill_id, f.book, f.symbol, f.side, f.qty, f.price, f.commission, f.filled_at,
+               COALESCE(i.leg, CASE WHEN o.type IN ('stop', 'stop_limit', 'trailing_stop') THEN 'stop'
+                                    ELSE 'target' END) AS leg,
+               COALESCE(i.tier, pi.tier, 0) AS tier,
+               COALESCE(i.signal_id, pi.signal_id) AS signal_id
+        FROM fills f
+        JOIN orders o ON o.broker_order_id = f.broker_order_id
+        LEFT JOIN order_intents i ON i.client_order_id = o.client_order_id
+        LEFT JOIN orders po ON po.broker_order_id = o.parent_broker_order_id
+        LEFT JOIN order_intents pi ON pi.client_order_id = po.client_order_id
+        WHERE f.book != 'external'
+        ORDER BY f.filled_at, f.fill_id
+        """
+    )
+
+
+def save_snapshot(
+    ledger: Ledger,
+    *,
+    session_date: str,
+    as_of: datetime,
+    equity: float,
+    cash: float,
+    deployed: dict[str, float],
+    by_category: dict[str, float],
+    positions: list[dict[str, Any]],
+    now: datetime,
+) -> None:
+    ledger.db["snapshots"].upsert(
+        {
+            "session_date": session_date,
+            "as_of": utc_iso(as_of),
+            "equity": equity,
+            "cash": cash,
+            "deployed_json": json.dumps(deployed, sort_keys=True),
+            "by_category_json": json.dumps(by_category, sort_keys=True),
+            "positions_json": json.dumps(positions, sort_keys=True, default=str),
+            "created_at": utc_iso(now),
+        },
+        pk="session_date",
+    )
+
+
+def reviewed_trade_ids(ledger: Ledger) -> set[str]:
+    return {r[0] for r in ledger.conn.execute("SELECT trade_id FROM trade_reviews")}
+
+
+def save_review(
+    ledger: Ledger,
+    *,
+    trade_id: str,
+    signal_id: int | None,
+    book: str,
+    symbol: str,
+    opened_at: datetime,
+    closed_at: datetime,
+    review: dict[str, Any],
+    reviewer_output: str | None,
+    reviewer_exit_code: int | None,
+    now: datetime,
+) -> None:
+    ledger.db["trade_reviews"].upsert(
+        {
+            "trade_id": trade_id,
+            "signal_id": signal_id,
+            "book": book,
+            "symbol": symbol,
+            "opened_at": utc_iso(opened_at),
+            "closed_at": utc_iso(closed_at),
+            "review_json": json.dumps(review, sort_keys=True, default=str),
+            "reviewer_output": reviewer_output,
+            "reviewer_exit_code": reviewer_exit_code,
+            "reviewed_at": utc_iso(now),
+        },
+        pk="trade_id",
+    )
+
+
+PORTFOLIO_VALUE_KEY = "account.portfolio_value"
+
+
+def portfolio_value(ledger: Ledger, configured: float) -> float:
+    """The portfolio value sizing uses: the last broker equity rehydrate stored, else the configured value."""
+    stored = kv_get(ledger, PORTFOLIO_VALUE_KEY)
+    return float(stored) if stored is not None else configured
