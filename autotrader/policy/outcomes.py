@@ -1,0 +1,447 @@
+"""What happened after a signal, from daily bars. Pure: arrays in, frozen values out; no clock, no calendar.
+
+Inputs
+------
+- ``Bars``: one symbol's daily bars, one row per session, oldest first. ``dates`` is a ``datetime64[D]``
+  array (the session dates; ``Bars.from_frame`` takes the ports' daily frame); ``open/high/low/close`` are
+  float64 arrays. Session indices below are positions in these arrays.
+- ``BenchmarkBars``: SPY's ``open``/``close`` on the *same* sessions (same length, same order); NaN where
+  the benchmark has no bar, which makes the benchmark figures ``None`` rather than guessed.
+- ``complete_sessions``: how many sessions, counting the entry session as 1, are complete at the as-of
+  instant. The caller derives it from the calendar and the clock; a session it calls complete whose bar
+  is absent from ``bars`` is treated as not complete (pending), never guessed.
+- ``side``: ``"buy"`` or ``"sell"`` (``domain.enums.Side`` works too); s = +1 for a buy, −1 for a sell.
+
+Conventions
+-----------
+- The entry is the OPEN of the entry session (``entry_session_index``); horizon h exits at the CLOSE of
+  the h-th session counting the entry session as 1, so horizon 1 is the entry day's open → close.
+- A side-adjusted return is s · (exit / entry − 1): what the signal's direction earned.
+- Daily bars cannot tell the order of events inside a session. If a session *opens* beyond a level, that
+  level is known to come first and fills at the open (a gap: the open is worse than a stop, better than a
+  target). Otherwise a bar whose range reaches both the stop and the target is ambiguous: ``first_touch``
+  reports ``"both"`` and ``rule_exit`` counts it as the stop (conservative).
+- The whole entry-session bar counts for touches, including (for an actual fill after the open) any part
+  of the range printed before the fill: daily bars cannot separate it.
+
+Every function is O(window) numpy work per signal; nothing here touches pandas except ``from_frame``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
+__all__ = [
+    "Bars",
+    "BenchmarkBars",
+    "HorizonOutcome",
+    "RuleExit",
+    "Touch",
+    "entry_session_index",
+    "entry_session_indices",
+    "first_touch",
+    "forward_outcomes",
+    "rule_exit",
+    "side_sign",
+]
+
+TouchKind = Literal["target", "stop", "both", "neither", "pending", "n/a"]
+ExitReason = Literal["stop", "target", "horizon"]
+Status = Literal["complete", "pending"]
+
+
+def side_sign(side: str) -> int:
+    """+1 for a buy, −1 for a sell; ``ValueError`` for anything else."""
+    if side == "buy":
+        return 1
+    if side == "sell":
+        return -1
+    raise ValueError(f"side must be 'buy' or 'sell', got {side!r}")
+
+
+def _float_array(name: str, values: ArrayLike) -> np.ndarray:
+    array = np.asarray(values, dtype=np.float64)
+    if array.ndim != 1:
+        raise ValueError(f"{name} must be one-dimensional, got shape {array.shape}")
+    return array
+
+
+@dataclass(frozen=True, eq=False)
+class Bars:
+    """Daily OHLC of one symbol: equal-length 1-D arrays, one element per session, oldest first.
+
+    ``dates`` is ``datetime64[D]`` (session dates); prices are float64. Arrays are converted on construction.
+    """
+
+    dates: np.ndarray
+    open: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
+    close: np.ndarray
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "dates", np.asarray(self.dates, dtype="datetime64[D]"))
+        for name in ("open", "high", "low", "close"):
+            object.__setattr__(self, name, _float_array(name, getattr(self, name)))
+        lengths = {len(getattr(self, name)) for name in ("dates", "open", "high", "low", "close")}
+        if len(lengths) != 1:
+            raise ValueError(f"bar arrays differ in length: {sorted(lengths)}")
+
+    def __len__(self) -> int:
+        return len(self.close)
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame) -> Bars:
+        """From a ports daily frame (``DatetimeIndex`` of session dates; ``open, high, low, close`` columns)."""
+        return cls(
+            dates=frame.index.to_numpy().astype("datetime64[D]"),
+            open=frame["open"].to_numpy(dtype=np.float64),
+            high=frame["high"].to_numpy(dtype=np.float64),
+            low=frame["low"].to_numpy(dtype=np.float64),
+            close=frame["close"].to_numpy(dtype=np.float64),
+        )
+
+    def session_date(self, index: int) -> date:
+        return self.dates[index].astype(object)
+
+
+@dataclass(frozen=True, eq=False)
+class BenchmarkBars:
+    """The benchmark's (SPY's) open and close on the same sessions as the symbol's ``Bars`` (NaN if missing)."""
+
+    open: np.ndarray
+    close: np.ndarray
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "open", _float_array("open", self.open))
+        object.__setattr__(self, "close", _float_array("close", self.close))
+        if len(self.open) != len(self.close):
+            raise ValueError(f"benchmark arrays differ in length: {len(self.open)} != {len(self.close)}")
+
+    def __len__(self) -> int:
+        return len(self.close)
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame, dates: np.ndarray) -> BenchmarkBars:
+        """From a ports daily frame, aligned onto ``dates`` (the symbol's sessions); absent sessions are NaN."""
+        index = pd.DatetimeIndex(np.asarray(dates, dtype="datetime64[D]").astype("datetime64[ns]"))
+        aligned = frame.reindex(index)
+        return cls(open=aligned["open"].to_numpy(dtype=np.float64), close=aligned["close"].to_numpy(dtype=np.float64))
+
+
+@dataclass(frozen=True)
+class HorizonOutcome:
+    """Forward outcome of one signal at one horizon. Every number is ``None`` while ``status == "pending"``.
+
+    - ``price_return``  = exit / entry − 1 (the raw price change);
+    - ``ret``           = s · price_return (side-adjusted);
+    - ``benchmark_return`` = SPY close(exit session) / SPY open(entry session) − 1;
+    - ``excess_return`` = ret − s · benchmark_return: a buy is compared with buying SPY, a sell with
+      shorting SPY over the same window (so a short that falls less than SPY has negative excess);
+    - ``mfe`` = max(0, best side-adjusted excursion): buys max(high)/entry − 1, sells 1 − min(low)/entry,
+      over the entry session through the exit session; ``mae`` = min(0, worst): buys min(low)/entry − 1,
+      sells 1 − max(high)/entry. So mfe ≥ 0 ≥ mae always;
+    - ``hit`` = ret > 0 (strictly).
+    """
+
+    horizon: int
+    status: Status
+    exit_idx: int | None = None
+    exit_date: date | None = None
+    entry_price: float | None = None
+    exit_price: float | None = None
+    price_return: float | None = None
+    ret: float | None = None
+    benchmark_return: float | None = None
+    excess_return: float | None = None
+    mfe: float | None = None
+    mae: float | None = None
+    hit: bool | None = None
+
+
+@dataclass(frozen=True)
+class Touch:
+    """Which of target and stop a daily bar reached first.
+
+    ``kind``: ``"target"`` | ``"stop"`` | ``"both"`` (one ambiguous bar reached both) | ``"neither"`` (the
+    ``max_sessions`` window completed untouched) | ``"pending"`` (untouched so far, window not complete) |
+    ``"n/a"`` (no stop and no target). ``session_idx`` is the touching session's index in the bars and
+    ``sessions`` its 1-based count from the entry session. ``price`` is where the level would have filled:
+    the level itself, or the session's open when it opened beyond the level (``gap``); for ``"both"`` it is
+    the stop's price, since the rule exit counts that bar as the stop.
+    """
+
+    kind: TouchKind
+    session_idx: int | None = None
+    sessions: int | None = None
+    price: float | None = None
+    gap: bool = False
+
+
+@dataclass(frozen=True)
+class RuleExit:
+    """The pick alone held to its rule exit (stop, target or horizon close, whichever came first).
+
+    ``ret`` = s · (exit_price / entry_price − 1); ``r_multiple`` = s · (exit_price − entry_price) / risk_per_share;
+    ``holding_sessions`` counts the entry session as 1. All ``None`` while ``status == "pending"``.
+    """
+
+    status: Status
+    reason: ExitReason | None = None
+    exit_idx: int | None = None
+    exit_date: date | None = None
+    exit_price: float | None = None
+    ret: float | None = None
+    r_multiple: float | None = None
+    holding_sessions: int | None = None
+    gap: bool = False
+
+
+def _utc_naive_ns(instant: datetime | np.datetime64) -> np.datetime64:
+    if isinstance(instant, np.datetime64):
+        return instant.astype("datetime64[ns]")
+    if instant.tzinfo is None or instant.utcoffset() is None:
+        raise ValueError(f"generated_at must be timezone-aware, got naive {instant!r}")
+    return pd.Timestamp(instant).tz_convert("UTC").tz_localize(None).to_datetime64()
+
+
+def _opens_ns(session_opens: ArrayLike) -> np.ndarray:
+    if isinstance(session_opens, np.ndarray) and np.issubdtype(session_opens.dtype, np.datetime64):
+        return session_opens.astype("datetime64[ns]", copy=False)
+    index = pd.DatetimeIndex(session_opens)
+    if index.tz is not None:
+        index = index.tz_convert("UTC").tz_localize(None)
+    return index.to_numpy(dtype="datetime64[ns]")
+
+
+def entry_session_index(session_opens: ArrayLike, generated_at: datetime | np.datetime64) -> int | None:
+    """Index of the entry session: the first session whose open instant is at or after ``generated_at``.
+
+    ``session_opens``: the sessions' open instants in UTC, ascending, aligned with the bars — a naive
+    ``datetime64`` array meaning UTC, or anything ``pandas.DatetimeIndex`` accepts (tz-aware is converted).
+    ``generated_at``: tz-aware ``datetime`` (naive is refused) or a naive ``datetime64`` meaning UTC.
+    A signal generated during or after a session therefore enters at the next session's open; one
+    generated exactly at an open enters at that open. ``None`` when no listed session opens that late.
+    """
+    opens = _opens_ns(session_opens)
+    index = int(np.searchsorted(opens, _utc_naive_ns(generated_at), side="left"))
+    return index if index < len(opens) else None
+
+
+def entry_session_indices(session_opens: ArrayLike, generated_at: ArrayLike) -> np.ndarray:
+    """Vectorised ``entry_session_index`` for many signals: int64 indices, −1 where there is no session yet.
+
+    ``generated_at``: naive ``datetime64`` instants meaning UTC (or anything ``DatetimeIndex`` accepts).
+    """
+    opens = _opens_ns(session_opens)
+    index = np.searchsorted(opens, _opens_ns(generated_at), side="left").astype(np.int64)
+    index[index >= len(opens)] = -1
+    return index
+
+
+def _check_entry(entry_idx: int, bars: Bars, complete_sessions: int) -> int:
+    """The number of complete sessions that also have bars (the usable window)."""
+    if not 0 <= entry_idx < len(bars):
+        raise ValueError(f"entry_idx {entry_idx} outside the {len(bars)} bars")
+    if complete_sessions < 0:
+        raise ValueError(f"complete_sessions must be >= 0, got {complete_sessions}")
+    return min(complete_sessions, len(bars) - entry_idx)
+
+
+def _none_if_nan(value: float) -> float | None:
+    return None if np.isnan(value) else float(value)
+
+
+def forward_outcomes(
+    signal_side: str,
+    entry_idx: int,
+    bars: Bars,
+    spy: BenchmarkBars | None,
+    horizons: Sequence[int],
+    complete_sessions: int,
+) -> list[HorizonOutcome]:
+    """One ``HorizonOutcome`` per horizon (same order), entering at ``bars.open[entry_idx]``.
+
+    Horizon h (≥ 1) exits at ``bars.close[entry_idx + h − 1]``; it is complete when ``complete_sessions ≥ h``
+    (and that bar exists), else pending with every number ``None``. Formulas: see ``HorizonOutcome``.
+    ``spy`` may be ``None`` (no benchmark): ``benchmark_return`` and ``excess_return`` are then ``None``.
+    """
+    sign = side_sign(signal_side)
+    if any(int(h) < 1 for h in horizons):
+        raise ValueError(f"horizons must be >= 1, got {list(horizons)}")
+    if spy is not None and len(spy) != len(bars):
+        raise ValueError(f"benchmark has {len(spy)} sessions, bars have {len(bars)}")
+    available = _check_entry(entry_idx, bars, complete_sessions)
+    entry = float(bars.open[entry_idx])
+    if not entry > 0:
+        raise ValueError(f"entry open must be > 0, got {entry}")
+    longest = max((int(h) for h in horizons if int(h) <= available), default=0)
+    # Running extremes once for the longest complete horizon; each horizon reads its own prefix.
+    window = slice(entry_idx, entry_idx + longest)
+    running_high = np.maximum.accumulate(bars.high[window])
+    running_low = np.minimum.accumulate(bars.low[window])
+    spy_entry = float(spy.open[entry_idx]) if spy is not None else np.nan
+
+    out: list[HorizonOutcome] = []
+    for h in (int(h) for h in horizons):
+        if h > available:
+            out.append(HorizonOutcome(horizon=h, status="pending"))
+            continue
+        exit_idx = entry_idx + h - 1
+        exit_price = float(bars.close[exit_idx])
+        price_return = exit_price / entry - 1.0
+        ret = sign * price_return
+        benchmark = float(spy.close[exit_idx]) / spy_entry - 1.0 if spy is not None else np.nan
+        excess = ret - sign * benchmark
+        high_move = float(running_high[h - 1]) / entry - 1.0
+        low_move = float(running_low[h - 1]) / entry - 1.0
+        best, worst = (high_move, low_move) if sign > 0 else (-low_move, -high_move)
+        out.append(
+            HorizonOutcome(
+                horizon=h,
+                status="complete",
+                exit_idx=exit_idx,
+                exit_date=bars.session_date(exit_idx),
+                entry_price=entry,
+                exit_price=exit_price,
+                price_return=price_return,
+                ret=ret,
+                benchmark_return=_none_if_nan(benchmark),
+                excess_return=_none_if_nan(excess),
+                mfe=max(0.0, best),
+                mae=min(0.0, worst),
+                hit=bool(ret > 0),
+            )
+        )
+    return out
+
+
+def _level(value: float | None) -> float:
+    """A price level, NaN when absent: comparisons with NaN are False, so an absent level is never reached."""
+    return np.nan if value is None else float(value)
+
+
+EventKind = Literal["stop", "target", "both"]
+
+
+def _first_event(
+    sign: int, entry_idx: int, sessions: int, bars: Bars, stop: float, target: float
+) -> tuple[int, EventKind, float, bool] | None:
+    """The first of ``sessions`` sessions from the entry where the stop or the target (NaN = absent) is reached.
+
+    Returns (k, kind, price, gap) with k the 1-based session count, or ``None`` when neither is reached.
+    Rules: module docstring (a session opening beyond a level fills it at the open; a bar reaching both
+    levels otherwise is "both", priced at the stop).
+    """
+    if sessions <= 0:
+        return None
+    window = slice(entry_idx, entry_idx + sessions)
+    high, low = bars.high[window], bars.low[window]
+    # Multiplying by the side's sign mirrors a sell onto a buy: the adverse extreme of a sell is its high.
+    adverse, favourable = (low, high) if sign > 0 else (high, low)
+    stop_hit = sign * (adverse - stop) <= 0
+    target_hit = sign * (favourable - target) >= 0
+    touched = stop_hit | target_hit
+    if not touched.any():
+        return None
+    k = int(np.argmax(touched))
+    opened = float(bars.open[entry_idx + k])
+    if sign * (opened - stop) <= 0:
+        return (k + 1, "stop", opened, True)
+    if sign * (opened - target) >= 0:
+        return (k + 1, "target", opened, True)
+    if stop_hit[k] and target_hit[k]:
+        return (k + 1, "both", stop, False)
+    if stop_hit[k]:
+        return (k + 1, "stop", stop, False)
+    return (k + 1, "target", target, False)
+
+
+def first_touch(
+    side: str,
+    entry_idx: int,
+    bars: Bars,
+    stop: float | None,
+    target: float | None,
+    complete_sessions: int,
+    max_sessions: int,
+) -> Touch:
+    """Whether the target or the stop was touched first, scanning complete sessions from the entry session.
+
+    Buy: target touched when high ≥ target, stop when low ≤ stop; sell mirrored (low ≤ target, high ≥ stop).
+    Scans sessions 1 … min(max_sessions, complete_sessions). A missing level (``None`` or NaN) is never
+    touched; with both missing the answer is ``"n/a"``. Untouched: ``"neither"`` once all ``max_sessions``
+    sessions are complete, else ``"pending"``. See ``Touch`` for the fields and the module docstring for
+    gaps and ambiguous bars.
+    """
+    sign = side_sign(side)
+    if max_sessions < 1:
+        raise ValueError(f"max_sessions must be >= 1, got {max_sessions}")
+    available = _check_entry(entry_idx, bars, complete_sessions)
+    stop_level, target_level = _level(stop), _level(target)
+    if np.isnan(stop_level) and np.isnan(target_level):
+        return Touch(kind="n/a")
+    event = _first_event(sign, entry_idx, min(max_sessions, available), bars, stop_level, target_level)
+    if event is None:
+        return Touch(kind="neither" if available >= max_sessions else "pending")
+    k, kind, price, gap = event
+    return Touch(kind=kind, session_idx=entry_idx + k - 1, sessions=k, price=price, gap=gap)
+
+
+def rule_exit(
+    side: str,
+    entry_idx: int,
+    entry_price: float,
+    bars: Bars,
+    stop: float | None,
+    target: float | None,
+    horizon_sessions: int,
+    complete_sessions: int,
+    risk_per_share: float,
+) -> RuleExit:
+    """The pick alone, held from ``entry_price`` (session ``entry_idx``) to its first rule exit.
+
+    Exits, whichever comes first: the stop (at the stop price, or at the open if the session opened through
+    it), the target (at the target, or at the open if it opened through it), or the close of the
+    ``horizon_sessions``-th session (entry session = 1). A bar reaching both levels without a gap counts as
+    the stop. ``"pending"`` when none of these has happened within ``complete_sessions``.
+    ``entry_price`` may be the virtual entry (the session's open) or an actual fill; ``risk_per_share`` (> 0)
+    is the caller's |entry − stop|, or a category default × entry when there is no stop. See ``RuleExit``.
+    """
+    sign = side_sign(side)
+    if horizon_sessions < 1:
+        raise ValueError(f"horizon_sessions must be >= 1, got {horizon_sessions}")
+    if not risk_per_share > 0:
+        raise ValueError(f"risk_per_share must be > 0, got {risk_per_share}")
+    if not entry_price > 0:
+        raise ValueError(f"entry_price must be > 0, got {entry_price}")
+    available = _check_entry(entry_idx, bars, complete_sessions)
+    event = _first_event(sign, entry_idx, min(horizon_sessions, available), bars, _level(stop), _level(target))
+    if event is not None:
+        k, kind, price, gap = event
+        reason: ExitReason = "target" if kind == "target" else "stop"
+    elif available >= horizon_sessions:
+        k, price, gap, reason = horizon_sessions, float(bars.close[entry_idx + horizon_sessions - 1]), False, "horizon"
+    else:
+        return RuleExit(status="pending")
+    exit_idx = entry_idx + k - 1
+    return RuleExit(
+        status="complete",
+        reason=reason,
+        exit_idx=exit_idx,
+        exit_date=bars.session_date(exit_idx),
+        exit_price=price,
+        ret=sign * (price / entry_price - 1.0),
+        r_multiple=sign * (price - entry_price) / risk_per_share,
+        holding_sessions=k,
+        gap=gap,
+    )

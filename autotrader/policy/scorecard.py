@@ -1,0 +1,448 @@
+"""The scorecard: how good the signals were, per category, per source and per conviction bucket. Pure.
+
+It keeps two questions apart:
+
+- **Was the pick good?** Forward returns and excess returns over SPY at fixed horizons (``outcomes``), and
+  the pick alone held to its rule exit (``rule_exits``; pick-only P&L of traded positions).
+- **Did active management add value?** Managed P&L minus pick-only P&L of the traded positions, split by
+  management leg (``legs``: dip buys, profit takes, loss cuts, ... and the open remainder).
+
+Inputs (pandas DataFrames; extra columns are ignored; an empty frame may omit its columns)
+-----------------------------------------------------------------------------------------
+- ``outcomes``: one row per (signal, horizon): ``signal_id, category, source, conviction`` (float, NaN = none),
+  ``horizon`` (int, sessions), ``status`` ("complete" | "pending"), ``ret`` and ``excess`` (side-adjusted,
+  fractions), ``hit`` (bool). Only rows with ``status == "complete"`` and a horizon in ``horizons`` count.
+- ``rule_exits``: one row per signal: ``signal_id, category, source, conviction, status, r_multiple, ret,
+  holding_sessions``. Only ``status == "complete"`` rows count.
+- ``trades``: one row per traded position: ``signal_id, category, source, conviction, pick_pnl, pick_r,
+  managed_pnl, holding_days, closed`` (bool); optional ``managed_r`` (managed P&L / initial risk) and
+  ``pick_holding_days`` (the pick's holding to its rule exit). Without them the managed R statistics and
+  the pick-only holding time are ``None``: never guessed.
+- ``legs``: one row per management leg: ``signal_id, category, source, conviction, action, tier``
+  (int; 0 = untiered), ``pnl_vs_pick`` (what the leg added over the pick alone, in dollars).
+
+Definitions (per row, i.e. per group key; "h" ranges over ``horizons``)
+----------------------------------------------------------------------
+- ``signals``: distinct ``signal_id`` over all four inputs; ``traded``: distinct ``signal_id`` in ``trades``;
+  ``pending``: signals with no complete outcome at any of ``horizons``.
+- ``completed[h]``: complete outcome rows at h. ``hit_rate[h]`` = #hit / #complete (rows with a missing
+  ``hit`` left out); ``hit_rate_ci[h]``: Wilson 95% interval (``metrics.wilson_interval``).
+- ``excess_return_mean[h]`` / ``excess_return_median[h]``: over complete rows with a finite ``excess``;
+  ``excess_return_ci[h]``: 95% interval of the mean (``metrics.bootstrap_ci``: percentile bootstrap with
+  2000 resamples up to 5000 values, the normal approximation above; both adjustable).
+- ``rule_exit``: over complete rule exits: ``signals`` (their count), ``win_rate`` (share with ret > 0),
+  ``expectancy_r`` (mean R), ``sqn`` (√N·mean R / sd R), ``avg_holding_sessions``.
+- ``pick_only`` / ``managed``: ``trades`` (all traded positions, open or closed), ``closed`` (closed ones),
+  ``pnl`` = Σ P&L over *all* trades (open ones at the caller's mark); ``win_rate``, ``avg_win``,
+  ``avg_loss`` (positive), ``profit_factor``, ``expectancy_r``, ``sqn`` and ``avg_holding_days`` over
+  *closed* trades only, since an open trade's result can still change (``metrics`` for each formula).
+- ``management_alpha.total`` = managed.pnl − pick_only.pnl, exactly (the same two floats).
+  ``by_action``: Σ ``pnl_vs_pick`` per action and per ``"action:tier"`` (tiers > 0 only), sorted by key;
+  they add up to the total when the caller's legs account for the whole difference
+  (``policy.attribution`` builds them that way).
+- ``verdict`` at ``primary_horizon`` with n = complete rows with a finite excess there:
+  n < ``min_signals`` → "too few signals: n < min_signals"; else the excess-return CI's lower bound > 0 →
+  "beats SPY"; upper bound < 0 → "trails SPY"; otherwise (or no CI) → "no evidence".
+
+Keys: category and source rows sorted by name (a missing value is the key ``"(missing)"``); conviction rows
+in ``conviction_buckets`` order (inclusive bounds), then ``"none"`` (no conviction), then ``"other"`` (a
+conviction outside every bucket). Only keys with at least one signal get a row.
+Output is JSON-ready: horizon keys are strings, every number is a python int/float, NaN and ±inf are ``None``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from autotrader.policy import metrics
+
+__all__ = [
+    "DEFAULT_CONVICTION_BUCKETS",
+    "GROUPS",
+    "build_rows",
+    "calibration",
+    "conviction_labels",
+    "verdict",
+]
+
+Bucket = tuple[float, float, str]
+
+DEFAULT_CONVICTION_BUCKETS: tuple[Bucket, ...] = ((1, 4, "1-4"), (5, 6, "5-6"), (7, 8, "7-8"), (9, 10, "9-10"))
+GROUPS: tuple[str, ...] = ("category", "source", "conviction")
+NO_CONVICTION = "none"
+UNBUCKETED = "other"
+MISSING = "(missing)"
+
+_KEY_COLUMNS = ("signal_id", "category", "source", "conviction")
+OUTCOME_COLUMNS = (*_KEY_COLUMNS, "horizon", "status", "ret", "excess", "hit")
+RULE_EXIT_COLUMNS = (*_KEY_COLUMNS, "status", "r_multiple", "ret", "holding_sessions")
+TRADE_COLUMNS = (*_KEY_COLUMNS, "pick_pnl", "pick_r", "managed_pnl", "holding_days", "closed")
+LEG_COLUMNS = (*_KEY_COLUMNS, "action", "tier", "pnl_vs_pick")
+
+
+# ---------------------------------------------------------------------------------------------- helpers
+
+
+def _num(value: Any) -> float | None:
+    """A JSON-safe number: ``None`` for None, NaN and ±inf."""
+    if value is None:
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def _interval(bounds: tuple[float, float]) -> list[float] | None:
+    lo, hi = _num(bounds[0]), _num(bounds[1])
+    return None if lo is None or hi is None else [lo, hi]
+
+
+def _mean(values: np.ndarray) -> float:
+    return float(values.mean()) if len(values) else math.nan
+
+
+def _nanmean(values: np.ndarray) -> float:
+    """Mean of the non-NaN values; NaN (without numpy's empty-slice warning) when there is none."""
+    return _mean(values[~np.isnan(values)])
+
+
+def _floats(frame: pd.DataFrame, column: str) -> np.ndarray:
+    return frame[column].to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def _require(frame: pd.DataFrame, columns: Sequence[str], name: str) -> pd.DataFrame:
+    if len(frame) == 0 and not set(columns) <= set(frame.columns):
+        return pd.DataFrame({column: pd.Series(dtype=object) for column in columns})
+    missing = [column for column in columns if column not in frame.columns]
+    if missing:
+        raise ValueError(f"{name} lacks column(s) {missing}; it needs {list(columns)}")
+    return frame
+
+
+def _check_buckets(buckets: Sequence[Bucket]) -> None:
+    spans = sorted((float(lo), float(hi), label) for lo, hi, label in buckets)
+    for lo, hi, label in spans:
+        if lo > hi:
+            raise ValueError(f"conviction bucket {label!r} has lower bound {lo} > upper bound {hi}")
+    for (_, hi, label), (lo, _, next_label) in zip(spans, spans[1:], strict=False):
+        if lo <= hi:
+            raise ValueError(f"conviction buckets {label!r} and {next_label!r} overlap")
+    labels = [label for _, _, label in buckets]
+    if len(set(labels)) != len(labels) or {NO_CONVICTION, UNBUCKETED} & set(labels):
+        raise ValueError(f"conviction bucket labels must be unique and not {NO_CONVICTION!r}/{UNBUCKETED!r}")
+
+
+def conviction_labels(conviction: Any, buckets: Sequence[Bucket] = DEFAULT_CONVICTION_BUCKETS) -> np.ndarray:
+    """The bucket label of each conviction: lo ≤ c ≤ hi → label; NaN → "none"; outside every bucket → "other"."""
+    values = np.asarray(conviction, dtype=np.float64)
+    labels = np.full(values.shape, UNBUCKETED, dtype=object)
+    labels[np.isnan(values)] = NO_CONVICTION
+    for lo, hi, label in buckets:
+        labels[(values >= lo) & (values <= hi)] = label
+    return labels
+
+
+def _local_codes(frame: pd.DataFrame, group: str, buckets: Sequence[Bucket]) -> tuple[np.ndarray, list[str]]:
+    """Codes 0..m−1 for the rows of one frame and the key each code stands for."""
+    if group == "conviction":
+        conviction = _floats(frame, "conviction")
+        codes = np.full(len(frame), len(buckets) + 1, dtype=np.int64)  # "other" unless placed below
+        codes[np.isnan(conviction)] = len(buckets)
+        for position, (lo, hi, _) in enumerate(buckets):
+            codes[(conviction >= lo) & (conviction <= hi)] = position
+        return codes, [label for _, _, label in buckets] + [NO_CONVICTION, UNBUCKETED]
+    codes, uniques = pd.factorize(frame[group], use_na_sentinel=True)
+    codes = np.asarray(codes, dtype=np.int64)
+    codes[codes < 0] = len(uniques)
+    return codes, [str(value) for value in uniques] + [MISSING]
+
+
+class _Keys:
+    """One grouping (category, source or conviction) applied to every input frame, on one shared key list."""
+
+    def __init__(self, group: str, frames: Sequence[pd.DataFrame], buckets: Sequence[Bucket]) -> None:
+        local = [_local_codes(frame, group, buckets) for frame in frames]
+        seen: set[str] = set()
+        for codes, names in local:
+            seen.update(names[code] for code in np.unique(codes))
+        if group == "conviction":
+            order = [label for _, _, label in buckets] + [NO_CONVICTION, UNBUCKETED]
+            self.keys = [key for key in order if key in seen]
+        else:
+            self.keys = sorted(seen)
+        position = {key: index for index, key in enumerate(self.keys)}
+        # Keys a frame names but never uses map to -1; no row carries them.
+        self.codes = [
+            np.array([position.get(name, -1) for name in names], dtype=np.int64)[codes] for codes, names in local
+        ]
+
+
+def _split(codes: np.ndarray, size: int) -> list[np.ndarray]:
+    """Row indices per code 0..size−1 (one stable sort, not one mask per key)."""
+    order = np.argsort(codes, kind="stable")
+    return np.split(order, np.cumsum(np.bincount(codes, minlength=size))[:-1])
+
+
+def verdict(n: int, ci: list[float] | None, min_signals: int) -> str:
+    """The row's verdict from the primary horizon's sample size and excess-return interval (module docstring)."""
+    if n < min_signals:
+        return f"too few signals: {n} < {min_signals}"
+    if ci is not None and ci[0] > 0:
+        return "beats SPY"
+    if ci is not None and ci[1] < 0:
+        return "trails SPY"
+    return "no evidence"
+
+
+def _trade_block(
+    pnl: np.ndarray, closed: np.ndarray, r: np.ndarray | None, holding: np.ndarray | None
+) -> dict[str, Any]:
+    closed_pnl = pnl[closed]
+    closed_r = r[closed] if r is not None else None
+    return {
+        "trades": int(len(pnl)),
+        "closed": int(closed.sum()),
+        "win_rate": _num(metrics.win_rate(closed_pnl)),
+        "avg_win": _num(metrics.average_win(closed_pnl)),
+        "avg_loss": _num(metrics.average_loss(closed_pnl)),
+        "profit_factor": _num(metrics.profit_factor(closed_pnl)),
+        "expectancy_r": _num(metrics.expectancy_r(closed_r)) if closed_r is not None else None,
+        "sqn": _num(metrics.sqn(closed_r)) if closed_r is not None else None,
+        "pnl": float(np.nansum(pnl)),
+        "avg_holding_days": _num(_nanmean(holding[closed])) if holding is not None else None,
+    }
+
+
+# ---------------------------------------------------------------------------------------------- build_rows
+
+
+def build_rows(
+    outcomes: pd.DataFrame,
+    rule_exits: pd.DataFrame,
+    trades: pd.DataFrame,
+    legs: pd.DataFrame,
+    *,
+    horizons: Sequence[int],
+    primary_horizon: int,
+    min_signals: int,
+    conviction_buckets: Sequence[Bucket] = DEFAULT_CONVICTION_BUCKETS,
+    rng: np.random.Generator,
+    resamples: int = 2000,
+    exact_above: int = 5000,
+) -> list[dict[str, Any]]:
+    """The scorecard rows: one dict per (group, key), groups in ``GROUPS`` order. Definitions: module docstring.
+
+    Row shape: ``{group, key, signals, traded, pending, hit_rate: {h}, hit_rate_ci: {h}, excess_return_mean: {h},
+    excess_return_median: {h}, excess_return_ci: {h}, completed: {h}, rule_exit: {...}, pick_only: {...},
+    managed: {...}, management_alpha: {total, by_action}, verdict}`` with ``h`` the horizons as strings.
+    Deterministic for a given ``rng`` state (it is consumed in row order by the bootstrap intervals).
+    ``resamples`` and ``exact_above`` go to ``metrics.bootstrap_ci``: the bootstrap is the only cost that grows
+    with the number of keys (each key-horizon with ≤ ``exact_above`` values resamples it ``resamples`` times).
+    Vectorised: each input is split by key once per group; per-key work is numpy on that key's rows.
+    """
+    horizons = [int(h) for h in horizons]
+    if primary_horizon not in horizons:
+        raise ValueError(f"primary_horizon {primary_horizon} is not one of the horizons {horizons}")
+    _check_buckets(conviction_buckets)
+    outcomes = _require(outcomes, OUTCOME_COLUMNS, "outcomes")
+    rule_exits = _require(rule_exits, RULE_EXIT_COLUMNS, "rule_exits")
+    trades = _require(trades, TRADE_COLUMNS, "trades")
+    legs = _require(legs, LEG_COLUMNS, "legs")
+    frames = (outcomes, rule_exits, trades, legs)
+
+    # Signal-level facts, computed once: the first row naming a signal fixes its keys.
+    ids = pd.Index(pd.concat([frame["signal_id"] for frame in frames], ignore_index=True))
+    first_mention = ~ids.duplicated(keep="first")
+    o_horizon = pd.to_numeric(outcomes["horizon"], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    o_hidx = np.full(len(outcomes), -1, dtype=np.int64)  # position in `horizons`; -1 = not reported
+    for position, h in enumerate(horizons):
+        o_hidx[o_horizon == h] = position
+    complete = (outcomes["status"].to_numpy(dtype=object) == "complete") & (o_hidx >= 0)
+    has_complete = ids.isin(pd.unique(outcomes["signal_id"].to_numpy()[complete]))
+    t_first = ~pd.Index(trades["signal_id"]).duplicated(keep="first")
+
+    excess = _floats(outcomes, "excess")[complete]
+    hit = _floats(outcomes, "hit")[complete]
+    hidx = o_hidx[complete]
+    re_complete = rule_exits["status"].to_numpy(dtype=object) == "complete"
+    re_ret = _floats(rule_exits, "ret")[re_complete]
+    re_r = _floats(rule_exits, "r_multiple")[re_complete]
+    re_hold = _floats(rule_exits, "holding_sessions")[re_complete]
+    closed = trades["closed"].to_numpy(dtype=object, na_value=False).astype(bool)
+    pick_pnl, managed_pnl = _floats(trades, "pick_pnl"), _floats(trades, "managed_pnl")
+    pick_r, hold = _floats(trades, "pick_r"), _floats(trades, "holding_days")
+    managed_r = _floats(trades, "managed_r") if "managed_r" in trades.columns else None
+    pick_hold = _floats(trades, "pick_holding_days") if "pick_holding_days" in trades.columns else None
+    leg_action = legs["action"].astype(str).to_numpy(dtype=object)
+    leg_tier = pd.to_numeric(legs["tier"], errors="coerce").fillna(0).to_numpy(dtype=np.int64)
+    leg_pnl = _floats(legs, "pnl_vs_pick")
+
+    n_h = len(horizons)
+    rows: list[dict[str, Any]] = []
+    for group in GROUPS:
+        keys = _Keys(group, frames, conviction_buckets)
+        k = len(keys.keys)
+        o_codes, re_codes, t_codes, l_codes = keys.codes
+        universe = np.concatenate(keys.codes)[first_mention]
+        signals = np.bincount(universe, minlength=k)
+        pending = np.bincount(universe[~has_complete[first_mention]], minlength=k)
+        traded = np.bincount(t_codes[t_first], minlength=k)
+        by_key_h = _split(o_codes[complete] * n_h + hidx, k * n_h)
+        by_key_re = _split(re_codes[re_complete], k)
+        by_key_t = _split(t_codes, k)
+        alpha_by_key = _actions_by_key(l_codes, leg_action, leg_tier, leg_pnl)
+
+        for code, key in enumerate(keys.keys):
+            row: dict[str, Any] = {
+                "group": group,
+                "key": key,
+                "signals": int(signals[code]),
+                "traded": int(traded[code]),
+                "pending": int(pending[code]),
+            }
+            hit_rate, hit_ci, mean, median, mean_ci, completed = {}, {}, {}, {}, {}, {}
+            verdict_n = 0
+            for i, h in enumerate(horizons):
+                index = by_key_h[code * n_h + i]
+                hits = hit[index]
+                hits = hits[~np.isnan(hits)]
+                values = excess[index]
+                values = values[~np.isnan(values)]
+                name = str(h)
+                completed[name] = int(len(index))
+                hit_rate[name] = _num(_mean(hits))
+                hit_ci[name] = _interval(metrics.wilson_interval(int(hits.sum()), len(hits)))
+                mean[name] = _num(_mean(values))
+                median[name] = _num(np.median(values)) if len(values) else None
+                mean_ci[name] = _interval(
+                    metrics.bootstrap_ci(values, "mean", rng, resamples=resamples, exact_above=exact_above)
+                )
+                if h == primary_horizon:
+                    verdict_n = len(values)
+            row.update(
+                hit_rate=hit_rate,
+                hit_rate_ci=hit_ci,
+                excess_return_mean=mean,
+                excess_return_median=median,
+                excess_return_ci=mean_ci,
+                completed=completed,
+            )
+            index = by_key_re[code]
+            row["rule_exit"] = {
+                "signals": int(len(index)),
+                "win_rate": _num(metrics.win_rate(re_ret[index])),
+                "expectancy_r": _num(metrics.expectancy_r(re_r[index])),
+                "sqn": _num(metrics.sqn(re_r[index])),
+                "avg_holding_sessions": _num(_nanmean(re_hold[index])),
+            }
+            index = by_key_t[code]
+            row["pick_only"] = _trade_block(
+                pick_pnl[index], closed[index], pick_r[index], pick_hold[index] if pick_hold is not None else None
+            )
+            row["managed"] = _trade_block(
+                managed_pnl[index], closed[index], managed_r[index] if managed_r is not None else None, hold[index]
+            )
+            row["management_alpha"] = {
+                "total": row["managed"]["pnl"] - row["pick_only"]["pnl"],
+                "by_action": alpha_by_key.get(code, {}),
+            }
+            row["verdict"] = verdict(verdict_n, mean_ci[str(primary_horizon)], min_signals)
+            rows.append(row)
+    return rows
+
+
+def _actions_by_key(
+    codes: np.ndarray, action: np.ndarray, tier: np.ndarray, pnl: np.ndarray
+) -> dict[int, dict[str, float]]:
+    """Σ pnl per key: per action and per "action:tier" (tier > 0), keys of each dict sorted."""
+    if len(codes) == 0:
+        return {}
+    frame = pd.DataFrame({"code": codes, "action": action, "tier": tier, "pnl": pnl})
+    out: dict[int, dict[str, float]] = {}
+    for (code, name), total in frame.groupby(["code", "action"], sort=False)["pnl"].sum().items():
+        out.setdefault(int(code), {})[str(name)] = float(total)
+    tiered = frame[frame["tier"] > 0]
+    for (code, name, level), total in tiered.groupby(["code", "action", "tier"], sort=False)["pnl"].sum().items():
+        out.setdefault(int(code), {})[f"{name}:{int(level)}"] = float(total)
+    return {code: {name: actions[name] for name in sorted(actions)} for code, actions in out.items()}
+
+
+# ---------------------------------------------------------------------------------------------- calibration
+
+
+def calibration(
+    outcomes: pd.DataFrame,
+    *,
+    primary_horizon: int,
+    rng: np.random.Generator,
+    conviction_buckets: Sequence[Bucket] = DEFAULT_CONVICTION_BUCKETS,
+    min_signals: int = 30,
+    resamples: int = 500,
+) -> dict[str, Any]:
+    """Did higher conviction do better? Over the complete outcome rows at ``primary_horizon``.
+
+    Returns ``{horizon, signals, buckets: [{key, signals, excess_return_mean, hit_rate}], spearman,
+    spearman_ci, statement}``:
+
+    - ``buckets``: every conviction bucket in order (empty ones included, with ``None`` figures), then
+      ``"none"`` and ``"other"`` when they have rows; mean excess return and hit rate (#hit / #rows) per bucket;
+    - ``signals``: rows with a conviction and a finite excess return (one row per signal at one horizon);
+    - ``spearman``: Spearman's ρ between conviction and excess return over those rows (average ranks);
+    - ``spearman_ci``: its 95% interval, resampling signals (``metrics.spearman_bootstrap_ci``: ``resamples``
+      percentile-bootstrap resamples, exact ρ per resample, chunked; Fisher z above 5000 signals);
+    - ``statement``: fewer than ``min_signals`` signals → "too few signals: n < min_signals"; CI entirely
+      above 0 → "higher conviction did better"; entirely below → "higher conviction did worse"; otherwise
+      "no evidence that conviction matters".
+    """
+    _check_buckets(conviction_buckets)
+    if not 1 <= resamples <= 500:
+        raise ValueError(f"resamples must be in [1, 500], got {resamples}")
+    outcomes = _require(outcomes, OUTCOME_COLUMNS, "outcomes")
+    horizon = pd.to_numeric(outcomes["horizon"], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    rows = (outcomes["status"].to_numpy(dtype=object) == "complete") & (horizon == primary_horizon)
+    conviction = _floats(outcomes, "conviction")[rows]
+    excess = _floats(outcomes, "excess")[rows]
+    hit = _floats(outcomes, "hit")[rows]
+    labels = conviction_labels(conviction, conviction_buckets)
+
+    buckets = []
+    order = [label for _, _, label in conviction_buckets]
+    order += [label for label in (NO_CONVICTION, UNBUCKETED) if (labels == label).any()]
+    for label in order:
+        mask = labels == label
+        values, hits = excess[mask], hit[mask]
+        values, hits = values[~np.isnan(values)], hits[~np.isnan(hits)]
+        buckets.append(
+            {
+                "key": label,
+                "signals": int(mask.sum()),
+                "excess_return_mean": _num(_mean(values)),
+                "hit_rate": _num(_mean(hits)),
+            }
+        )
+
+    usable = ~np.isnan(conviction) & ~np.isnan(excess)
+    x, y = conviction[usable], excess[usable]
+    n = len(x)
+    rho = _num(metrics.spearman(x, y))
+    ci = _interval(metrics.spearman_bootstrap_ci(x, y, rng, resamples=resamples)) if n >= min_signals else None
+    if n < min_signals:
+        statement = f"too few signals: {n} < {min_signals}"
+    elif ci is not None and ci[0] > 0:
+        statement = "higher conviction did better"
+    elif ci is not None and ci[1] < 0:
+        statement = "higher conviction did worse"
+    else:
+        statement = "no evidence that conviction matters"
+    return {
+        "horizon": str(primary_horizon),
+        "signals": n,
+        "buckets": buckets,
+        "spearman": rho,
+        "spearman_ci": ci,
+        "statement": statement,
+    }
