@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from autotrader.clock import MarketCalendar
 from autotrader.errors import ConfigError, SafetyRefusal
 from autotrader.ledger.db import Ledger
-from autotrader.ports import Broker, Clock, MarketData, Reference
+from autotrader.ports import Broker, Clock, MarketData, Reference, SignalSource
 from autotrader.settings import Config
 
 
@@ -23,6 +23,7 @@ class Deps:
     reference: Reference
     calendar: MarketCalendar
     clock: Clock
+    signal_sources: tuple[SignalSource, ...] = ()
 
 
 def check_live_safety(config: Config) -> None:
@@ -101,4 +102,24 @@ def build_deps(config: Config, ledger: Ledger, clock: Clock, *, force_sim: bool 
             "[broker] kind = 'alpaca': the Alpaca adapter is not available in this version",
             hint="use kind = 'sim' (the default) until the Alpaca adapter lands",
         )
-    return Deps(broker=broker, market_data=market_data, reference=reference, calendar=calendar, clock=clock)
+    return Deps(
+        broker=broker,
+        market_data=market_data,
+        reference=reference,
+        calendar=calendar,
+        clock=clock,
+        signal_sources=build_signal_sources(config, market_data, calendar, clock),
+    )
+
+
+def build_signal_sources(
+    config: Config, market_data: MarketData, calendar: MarketCalendar, clock: Clock
+) -> tuple[SignalSource, ...]:
+    """The synthetic world publishes its own labelled demo feed; real data has no built-in source yet."""
+    if config.settings.data.kind != "synthetic" or not config.settings.signals.synthetic_feed:
+        return ()
+    from autotrader.adapters.synthetic_data import SyntheticMarketData
+    from autotrader.adapters.synthetic_signals import SyntheticSignalFeed
+
+    assert isinstance(market_data, SyntheticMarketData)
+    return (SyntheticSignalFeed(market_data, calendar, clock, seed=config.settings.data.seed),)

@@ -507,6 +507,21 @@ class SyntheticMarketData:
         dates = _span(self._calendar).dates
         return [dates[i] for i in _earnings_index(self._calendar, symbol)]
 
+    def expected_annual_drift(self, symbol: str) -> float:
+        """The demo's hidden truth: the trend of the symbol's log price, per year (x 252 sessions).
+
+        It is the market's mean daily drift over the span plus the symbol's own alpha, exactly what the
+        generator compounds (beta only scales the market's moves around that mean). Real markets have no
+        such number; only the synthetic signal feed's long-term sources peek at it (the "good" one, through
+        noise, to prefer high drifts; the "poor" one to prefer low ones), so that the demo holds a source
+        whose skill is real and a scorecard can find it. Not clock-limited: it is a parameter, not a bar.
+        0.0 for unknown symbols and VIX.
+        """
+        if symbol not in self._symbols:
+            return 0.0
+        market = _market(self._calendar, self._seed)
+        return 252.0 * (float(market.returns.mean()) + _profile(symbol).alpha)
+
     # -- MarketData --------------------------------------------------------------------------------
     def has_symbol(self, symbol: str) -> bool:
         return symbol in self._symbols or symbol == VIX_SYMBOL

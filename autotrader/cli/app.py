@@ -11,8 +11,11 @@ import typer
 from autotrader import __version__
 from autotrader.cli.commands.config import config_app
 from autotrader.cli.commands.demo import demo
+from autotrader.cli.commands.rehydrate import rehydrate
 from autotrader.cli.commands.replay import replay
 from autotrader.cli.commands.run_daily import run_daily
+from autotrader.cli.commands.scan import scan
+from autotrader.cli.commands.scorecard import scorecard
 from autotrader.cli.commands.status import status
 from autotrader.cli.commands.sync import sync
 
@@ -27,6 +30,9 @@ app = typer.Typer(
 )
 
 app.command("sync")(sync)
+app.command("scan")(scan)
+app.command("rehydrate")(rehydrate)
+app.command("scorecard")(scorecard)
 app.command("status")(status)
 app.command("run-daily")(run_daily)
 app.command("replay")(replay)

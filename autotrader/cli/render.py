@@ -60,8 +60,11 @@ def table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
     if not rows:
         return
     t = Table(title=title, title_justify="left")
-    for column in columns:
-        t.add_column(column)
+    for i, column in enumerate(columns):
+        # The first column names the row: keep it on one line (long names are cut with an ellipsis).
+        t.add_column(
+            column, no_wrap=i == 0, overflow="ellipsis" if i == 0 else "fold", max_width=34 if i == 0 else None
+        )
     for row in rows:
         t.add_row(*("" if v is None else str(v) for v in row))
     _console().print(t)

@@ -381,6 +381,7 @@ def record_import(
                 signal.line,
                 signal.symbol,
                 signal.category,
+                signal.source,
                 str(signal.side),
                 signal.conviction,
                 signal.entry,

@@ -104,7 +104,19 @@ def run(
     report.notes.insert(
         0, f"replayed {len(sessions)} sessions ({slots_run} slots) from {start} to {end} in {elapsed:.2f}s"
     )
+    if exit_code == 0:
+        _append_scorecard(ctx, report)
     return report
+
+
+def _append_scorecard(ctx: StepContext, report: Report) -> None:
+    """End with the scorecard of everything the replay imported and traded, at its last instant."""
+    from autotrader.pipeline import scorecard
+
+    card = scorecard.run(ctx, scorecard.Filters())
+    for key in ("rows", "calibration", "horizons", "primary_horizon", "signals_total"):
+        report.fields[key] = card.fields[key]
+    report.notes.extend(card.notes)
 
 
 def _recorded(ctx: StepContext) -> Report:

@@ -14,6 +14,20 @@ def _sync(ctx: StepContext) -> Report:
     return sync.run(ctx)
 
 
+def _scan(ctx: StepContext) -> Report:
+    from autotrader.pipeline import scan
+
+    return scan.run(ctx, files=None)  # the inbox and the built-in sources
+
+
+def _rehydrate(ctx: StepContext) -> Report:
+    from autotrader.pipeline import rehydrate
+
+    return rehydrate.run(ctx)
+
+
 STEPS: dict[str, Callable[[StepContext], Report]] = {
     "sync": _sync,
+    "scan": _scan,
+    "rehydrate": _rehydrate,
 }

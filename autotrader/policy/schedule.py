@@ -7,7 +7,8 @@ holiday or a 13:00 early close needs no special cron handling.
 Slots:
   ``premarket``  a session day before the open
   ``intraday``   the regular session is open
-  ``close``      after the close, before 16:30 ET (end-of-day work)
+  ``close``      after the close, before 16:15 ET (sync only: the day is still settling)
+  ``eod``        16:15 to 16:30 ET (end-of-day work: rehydrate)
   ``evening``    from 16:30 ET (nightly work)
   ``closed``     no session today (weekend, holiday)
 """
@@ -19,13 +20,15 @@ from datetime import datetime, time
 
 from autotrader.clock import ET, SessionState
 
+EOD_FROM = time(16, 15)
 EVENING_FROM = time(16, 30)
 
 # The steps of each slot, in order. A step is listed only once it exists; `sync` always runs first.
 SLOT_STEPS: dict[str, tuple[str, ...]] = {
-    "premarket": ("sync",),
-    "intraday": ("sync",),
+    "premarket": ("sync", "scan"),
+    "intraday": ("sync", "scan"),
     "close": ("sync",),
+    "eod": ("rehydrate",),  # rehydrate syncs first itself
     "evening": ("sync",),
     "closed": ("sync",),
 }
@@ -51,6 +54,8 @@ def slot_for(at: datetime, state: SessionState) -> Slot:
         name = "premarket"
     elif at.astimezone(ET).time() >= EVENING_FROM:
         name = "evening"
+    elif at.astimezone(ET).time() >= EOD_FROM:
+        name = "eod"
     else:
         name = "close"
     return Slot(name, SLOT_STEPS[name], state.reason)

@@ -51,7 +51,9 @@ def test_a_hand_worked_managed_trade():
     # managed cash flows: −5000 − 1 − 2250 + 1800 + 5760 = 309
     assert result.managed_pnl == pytest.approx(309)
     # dip-buy: 50 × (48 − 45) = 150; profit-take: 30 × (60 − 48) = 360; stop: 120 × (48 − 48) = 0
-    assert result.by_action() == pytest.approx({"dip_buy": 150, "dip_buy:1": 150, "profit_take": 360, "profit_take:1": 360, "stop": 0})
+    assert result.by_action() == pytest.approx(
+        {"dip_buy": 150, "dip_buy:1": 150, "profit_take": 360, "profit_take:1": 360, "stop": 0}
+    )
     assert result.management_alpha == pytest.approx(150 + 360)
 
 

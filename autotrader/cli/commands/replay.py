@@ -42,6 +42,10 @@ def replay(
 
 
 def render_summary(payload: dict) -> None:
+    from autotrader.cli.commands.scorecard import render_scorecard
+
+    if payload.get("rows"):
+        render_scorecard(payload)
     render.table(
         "replay",
         ["sessions", "slots", "seconds", "sessions/s", "orders", "fills", "final equity"],

@@ -1,0 +1,62 @@
+"""`autotrader scan`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from autotrader.cli import render
+from autotrader.cli.options import AsOfOption, ConfigOption, DryRunOption, JsonOption
+from autotrader.cli.runner import finish
+
+FileOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--file",
+        help="Import this CSV or JSON file instead of the inbox (repeatable; - reads stdin). "
+        "Files outside the inbox are never moved.",
+        metavar="PATH",
+    ),
+]
+
+
+def scan(
+    file: FileOption = None,
+    dry_run: DryRunOption = False,
+    json_output: JsonOption = False,
+    as_of: AsOfOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Import signal files from the inbox (or --file) and the built-in sources; archive imported inbox files.
+
+    A structurally bad file (missing/unknown column, bad number or date, truncated line, not UTF-8) imports
+    nothing and exits 2; bad rows in a good file are skipped and listed with their line.
+    """
+    from autotrader.pipeline import scan as step
+    from autotrader.pipeline.context import invoke
+
+    intake = step.Intake(file)
+    outcome = invoke("scan", intake.run, config_path=config, as_of=as_of, dry_run=dry_run, prepare=intake.prepare)
+    finish(outcome, json_output=json_output, renderer=_render)
+
+
+def _render(payload: dict) -> None:
+    render.table(
+        "imported signals",
+        ["id", "symbol", "category", "source", "conviction"],
+        [[s["id"], s["symbol"], s["category"], s["source"], s["conviction"]] for s in payload.get("signals", [])],
+    )
+    render.table(
+        "skipped rows",
+        ["file", "line", "symbol", "reason"],
+        [[s.get("file"), s.get("line"), s["symbol"], s["reason"]] for s in payload.get("skipped", [])],
+    )
+    render.table(
+        "documents",
+        ["origin", "status", "rows", "imported", "skipped", "archived to"],
+        [
+            [d["origin"], d["status"], d["rows"], d["imported"], d["skipped"], d["archived_to"]]
+            for d in payload.get("documents", [])
+        ],
+    )

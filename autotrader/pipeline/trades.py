@@ -1,0 +1,182 @@
+"""Trades as the scorecard and the nightly review see them: fills cut into position lives, each with its
+signal, the pick's rule exit from the actual entry, and the managed-versus-pick attribution.
+
+The lineage of a traded signal is: signal → decision → entry order intent → entry fill(s) → management
+legs (dip_buy tier N, profit_take tier N, loss_cut, stop, target, time_exit) → the exit with its reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from autotrader.clock import ET
+from autotrader.ledger import repo
+from autotrader.pipeline import outcomes
+from autotrader.pipeline.context import StepContext
+from autotrader.policy.attribution import Attribution, LegFill, Trade, attribute, split_trades
+from autotrader.policy.outcomes import RuleExit
+
+
+@dataclass(frozen=True)
+class TradeView:
+    trade: Trade
+    signal: dict[str, Any] | None
+    pick_exit: RuleExit | None  # the pick's rule exit from this trade's entry (None: no signal or no data)
+    mark: float
+    attribution: Attribution
+    risk_per_share: float | None
+    excursion: tuple[float | None, float | None]  # (MFE, MAE) over the holding period, fractions of entry
+    benchmark_return: float | None  # SPY over the holding period
+
+    @property
+    def category(self) -> str | None:
+        return self.signal["category"] if self.signal else None
+
+    @property
+    def average_cost(self) -> float:
+        held = 0.0
+        cost = 0.0
+        for fill in self.trade.fills:
+            if fill.side == "buy":
+                cost += fill.qty * fill.price
+                held += fill.qty
+            else:
+                cost -= fill.qty * (cost / held if held else 0.0)
+                held -= fill.qty
+        return cost / held if held > 1e-9 else 0.0
+
+    def r_multiple(self, pnl: float) -> float | None:
+        if not self.risk_per_share:
+            return None
+        return pnl / (self.trade.entry_qty * self.risk_per_share)
+
+    def holding_days(self, now: datetime) -> float:
+        end = self.trade.closed_at or now
+        return (end - self.trade.opened_at).total_seconds() / 86400
+
+    def review(self) -> dict[str, Any]:
+        """What rehydrate stores for a closed trade (and hands to an external reviewer)."""
+        trade, attribution = self.trade, self.attribution
+        invested = trade.entry_qty * trade.entry_price
+        trade_return = attribution.managed_pnl / invested if invested else None
+        return {
+            "trade_id": trade.trade_id,
+            "signal_id": trade.signal_id,
+            "book": trade.book,
+            "symbol": trade.symbol,
+            "category": self.category,
+            "source": self.signal["source"] if self.signal else None,
+            "conviction": self.signal["conviction"] if self.signal else None,
+            "opened_at": trade.opened_at.isoformat(),
+            "closed_at": trade.closed_at.isoformat() if trade.closed_at else None,
+            "holding_days": round(self.holding_days(trade.opened_at), 4) if trade.closed_at else None,
+            "entry_qty": trade.entry_qty,
+            "entry_price": round(trade.entry_price, 4),
+            "exit_reason": trade.exit_reason,
+            "managed_pnl": round(attribution.managed_pnl, 2),
+            "pick_pnl": round(attribution.pick_pnl, 2),
+            "management_alpha": round(attribution.management_alpha, 2),
+            "management": [
+                {"action": leg.action, "tier": leg.tier, "qty": leg.qty, "price": leg.price,
+                 "value_vs_pick": round(leg.pnl_vs_pick, 2)}
+                for leg in attribution.legs
+            ],
+            "r_multiple": _round(self.r_multiple(attribution.managed_pnl)),
+            "pick_r_multiple": _round(self.r_multiple(attribution.pick_pnl)),
+            "pick_exit": (
+                {"reason": self.pick_exit.reason, "price": self.pick_exit.exit_price, "status": self.pick_exit.status}
+                if self.pick_exit
+                else None
+            ),
+            "mfe": _round(self.excursion[0]),
+            "mae": _round(self.excursion[1]),
+            "return": _round(trade_return),
+            "benchmark_return": _round(self.benchmark_return),
+            "beat_benchmark": (
+                None if trade_return is None or self.benchmark_return is None else trade_return > self.benchmark_return
+            ),
+        }  # fmt: skip
+
+
+def _round(value: float | None, digits: int = 4) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def load(ctx: StepContext) -> list[TradeView]:
+    """Every trade of our books (external fills excluded), with its attribution at the as-of instant."""
+    rows = repo.leg_fills(ctx.ledger)
+    if not rows:
+        return []
+    fills = [
+        LegFill(
+            r["fill_id"], r["book"], r["symbol"], r["side"], r["qty"], r["price"], r["commission"],
+            datetime.fromisoformat(r["filled_at"]), r["leg"], int(r["tier"] or 0), r["signal_id"],
+        )
+        for r in rows
+    ]  # fmt: skip
+    signal_ids = sorted({f.signal_id for f in fills if f.signal_id is not None})
+    signals = {}
+    if signal_ids:
+        marks = ",".join("?" for _ in signal_ids)
+        signals = {s["id"]: s for s in ctx.ledger.query(f"SELECT * FROM signals WHERE id IN ({marks})", signal_ids)}
+    views = []
+    histories: dict[str, outcomes.SymbolHistory | None] = {}
+    for trade in split_trades(fills):
+        signal = signals.get(trade.signal_id) if trade.signal_id is not None else None
+        if trade.symbol not in histories:
+            first = min(f.filled_at for f in fills if f.symbol == trade.symbol)
+            histories[trade.symbol] = outcomes.load_history(
+                ctx, trade.symbol, first.astimezone(ET).date() - outcomes.LOOKBACK
+            )
+        views.append(_view(ctx, trade, signal, histories[trade.symbol]))
+    return views
+
+
+def _view(
+    ctx: StepContext, trade: Trade, signal: dict[str, Any] | None, history: outcomes.SymbolHistory | None
+) -> TradeView:
+    quote = ctx.deps.market_data.latest_quote(trade.symbol)  # type: ignore[attr-defined]
+    mark = quote.last if quote is not None else trade.fills[-1].price
+    pick_exit = None
+    risk = None
+    excursion: tuple[float | None, float | None] = (None, None)
+    benchmark = None
+    entry_idx = _session_index(history, trade.opened_at) if history is not None else None
+    if signal is not None and history is not None and entry_idx is not None:
+        pick_exit = outcomes.rule_exit_from(ctx, signal, history, entry_idx, trade.entry_price)
+        risk = outcomes.risk_per_share(ctx, signal, trade.entry_price)
+    if history is not None and entry_idx is not None:
+        exit_idx = _session_index(history, trade.closed_at) if trade.closed_at else len(history.bars) - 1
+        exit_idx = len(history.bars) - 1 if exit_idx is None else exit_idx
+        window = slice(entry_idx, exit_idx + 1)
+        if exit_idx >= entry_idx:
+            high, low = float(history.bars.high[window].max()), float(history.bars.low[window].min())
+            excursion = (max(0.0, high / trade.entry_price - 1), min(0.0, low / trade.entry_price - 1))
+            if history.spy is not None:
+                start, end = history.spy.open[entry_idx], history.spy.close[exit_idx]
+                if start == start and end == end:  # not NaN
+                    benchmark = float(end / start - 1)
+    x = pick_exit.exit_price if pick_exit is not None and pick_exit.status == "complete" else mark
+    return TradeView(
+        trade=trade,
+        signal=signal,
+        pick_exit=pick_exit,
+        mark=mark,
+        attribution=attribute(trade, pick_exit_price=x, mark_price=mark),
+        risk_per_share=risk,
+        excursion=excursion,
+        benchmark_return=benchmark,
+    )
+
+
+def _session_index(history: outcomes.SymbolHistory, at: datetime) -> int | None:
+    """The index of the session (among complete bars) whose New York date is ``at``'s."""
+    day = at.astimezone(ET).date()
+    for i in range(len(history.bars) - 1, -1, -1):
+        if history.bars.session_date(i) == day:
+            return i
+        if history.bars.session_date(i) < day:
+            return None
+    return None
