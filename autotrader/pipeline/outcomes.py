@@ -95,8 +95,10 @@ def _needs_work(ctx: StepContext) -> list[dict[str, Any]]:
         """
         SELECT s.* FROM signals s
         LEFT JOIN signal_rule_exits r ON r.signal_id = s.id
-        WHERE r.status IS NULL OR r.status != 'complete'
-           OR (SELECT count(*) FROM signal_outcomes o WHERE o.signal_id = s.id AND o.status = 'complete') < ?
+        LEFT JOIN (
+            SELECT signal_id, count(*) AS done FROM signal_outcomes WHERE status = 'complete' GROUP BY signal_id
+        ) o ON o.signal_id = s.id
+        WHERE r.status IS NULL OR r.status != 'complete' OR COALESCE(o.done, 0) < ?
         ORDER BY s.id
         """,
         [horizons],

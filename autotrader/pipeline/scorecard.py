@@ -90,24 +90,31 @@ class ScorecardData:
 def load(ctx: StepContext, filters: Filters) -> ScorecardData:
     where, params = filters.where()
     keys = "s.id AS signal_id, s.category, s.source, s.conviction"
-    outcome_frame = pd.DataFrame(
-        ctx.ledger.query(
-            f"SELECT {keys}, s.generated_at, o.horizon, o.status, o.ret, o.excess, o.hit "
-            f"FROM signals s JOIN signal_outcomes o ON o.signal_id = s.id WHERE {where}",
-            params,
-        ),
-        columns=["signal_id", "category", "source", "conviction", "generated_at", "horizon", "status", "ret",
-                 "excess", "hit"],
-    )  # fmt: skip
-    outcome_frame["hit"] = outcome_frame["hit"].map(lambda v: None if v is None or v != v else bool(v))
-    exit_frame = pd.DataFrame(
-        ctx.ledger.query(
-            f"SELECT {keys}, r.status, r.r_multiple, r.ret, r.holding_sessions "
-            f"FROM signals s JOIN signal_rule_exits r ON r.signal_id = s.id WHERE {where}",
-            params,
-        ),
-        columns=["signal_id", "category", "source", "conviction", "status", "r_multiple", "ret", "holding_sessions"],
+    # Keys once per signal, then numbers per row: joining the text keys onto 400,000 outcome rows in
+    # SQLite costs more than the whole aggregation.
+    signal_frame = _frame(
+        ctx,
+        f"SELECT s.id, s.category, s.source, s.conviction, s.generated_at FROM signals s WHERE {where}",
+        params,
+        ["signal_id", "category", "source", "conviction", "generated_at"],
     )
+    outcome_rows = _frame(
+        ctx,
+        f"SELECT o.signal_id, o.horizon, o.status, o.ret, o.excess, o.hit FROM signal_outcomes o "
+        f"JOIN signals s ON s.id = o.signal_id WHERE {where}",
+        params,
+        ["signal_id", "horizon", "status", "ret", "excess", "hit"],
+    )
+    outcome_rows["hit"] = outcome_rows["hit"].map({1: True, 0: False})
+    outcome_frame = signal_frame.merge(outcome_rows, on="signal_id", how="inner")
+    exit_rows = _frame(
+        ctx,
+        f"SELECT r.signal_id, r.status, r.r_multiple, r.ret, r.holding_sessions FROM signal_rule_exits r "
+        f"JOIN signals s ON s.id = r.signal_id WHERE {where}",
+        params,
+        ["signal_id", "status", "r_multiple", "ret", "holding_sessions"],
+    )
+    exit_frame = signal_frame.drop(columns=["generated_at"]).merge(exit_rows, on="signal_id", how="inner")
     trade_rows, leg_rows = [], []
     for view in trades.load(ctx):
         if view.signal is None or not filters.admits(view.signal):
@@ -147,6 +154,12 @@ def load(ctx: StepContext, filters: Filters) -> ScorecardData:
 class Exports:
     csv_dir: Path | None = None
     html_path: Path | None = None
+
+
+def _frame(ctx: StepContext, sql: str, params: list[Any], columns: list[str]) -> pd.DataFrame:
+    """Rows as tuples straight into a frame: several times faster than dicts for 100,000s of rows."""
+    rows = ctx.ledger.conn.execute(sql, params).fetchall()
+    return pd.DataFrame.from_records(rows, columns=columns)
 
 
 def run(ctx: StepContext, filters: Filters, exports: Exports | None = None, *, refresh: bool = True) -> Report:
