@@ -89,7 +89,6 @@ class ScorecardData:
 
 def load(ctx: StepContext, filters: Filters) -> ScorecardData:
     where, params = filters.where()
-    keys = "s.id AS signal_id, s.category, s.source, s.conviction"
     # Keys once per signal, then numbers per row: joining the text keys onto 400,000 outcome rows in
     # SQLite costs more than the whole aggregation.
     signal_frame = _frame(
