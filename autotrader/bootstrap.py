@@ -89,8 +89,13 @@ def build_sim_broker(config: Config, ledger: Ledger, market_data: MarketData, ca
     )
 
 
-def build_deps(config: Config, ledger: Ledger, clock: Clock, *, force_sim: bool = False) -> Deps:
-    """Wire the adapters the configuration asks for. ``force_sim`` is replay's: the simulated broker always."""
+def build_deps(
+    config: Config, ledger: Ledger, clock: Clock, *, force_sim: bool = False, dry_run: bool = False
+) -> Deps:
+    """Wire the adapters the configuration asks for. ``force_sim`` is replay's: the simulated broker always.
+
+    Under ``dry_run`` the broker is wrapped so that reads go through and nothing is ever sent.
+    """
     calendar = MarketCalendar.xnys()
     market_data = build_market_data(config, clock, calendar)
     reference = build_reference(config, market_data)
@@ -102,6 +107,10 @@ def build_deps(config: Config, ledger: Ledger, clock: Clock, *, force_sim: bool 
             "[broker] kind = 'alpaca': the Alpaca adapter is not available in this version",
             hint="use kind = 'sim' (the default) until the Alpaca adapter lands",
         )
+    if dry_run:
+        from autotrader.adapters.dry_run import DryRunBroker
+
+        broker = DryRunBroker(broker, clock)
     return Deps(
         broker=broker,
         market_data=market_data,

@@ -60,6 +60,22 @@ class SizingSection(Section):
     max_position_pct: Pct = 5.0
     risk_per_trade_pct: Pct = 1.0
     position_size: float = Field(5_000.0, gt=0, le=1e12, description="Flat dollars when dynamic sizing is off")
+    conviction_multipliers: dict[str, Annotated[float, Field(gt=0, le=10)]] = Field(
+        default_factory=lambda: {"10": 1.5, "9": 1.25, "8": 1.0, "7": 0.75}, min_length=1
+    )
+    fractional_shares: bool = False
+    long_term_entry: Literal["market", "limit"] = "market"
+
+    @field_validator("conviction_multipliers")
+    @classmethod
+    def _conviction_keys(cls, value: dict[str, float]) -> dict[str, float]:
+        for key in value:
+            if not key.isdigit() or not 1 <= int(key) <= 10:
+                raise ValueError(f"conviction {key!r} must be a whole number from 1 to 10")
+        return value
+
+    def multipliers(self) -> dict[int, float]:
+        return {int(k): v for k, v in self.conviction_multipliers.items()}
 
 
 class DipTier(Section):
@@ -121,12 +137,113 @@ class ProfitTakeSection(Section):
         return tiers
 
 
+class VixBandSetting(Section):
+    above: float = Field(ge=0, le=200)
+    multiplier: float = Field(ge=0, le=10)
+    pause_long_term: bool = False
+
+
+class DrawdownBandSetting(Section):
+    above_pct: float = Field(ge=0, lt=100)
+    multiplier: float = Field(ge=0, le=1)
+
+
 class RiskSection(Section):
     market_regime_enabled: bool = True
     max_sector_pct: Pct = 30.0
     earnings_avoid_enabled: bool = True
     earnings_blackout_days: int = Field(3, ge=0, le=60)
     kelly_adaptive_enabled: bool = False
+    unknown_earnings: Literal["allow", "skip"] = "allow"
+    vix_bands: list[VixBandSetting] = Field(
+        default_factory=lambda: [
+            VixBandSetting(above=30, multiplier=0.5, pause_long_term=True),
+            VixBandSetting(above=25, multiplier=0.6),
+            VixBandSetting(above=15, multiplier=1.0),
+            VixBandSetting(above=0, multiplier=1.1),
+        ],
+        min_length=1,
+    )
+    spy_below_sma_multiplier: float = Field(0.8, ge=0, le=1)
+    spy_sma_days: int = Field(20, ge=2, le=400)
+    kelly_mode: Literal["seed", "normalized"] = "seed"
+    kelly_reference_fraction: float = Field(0.25, gt=0, le=1)
+    kelly_min_trades: int = Field(10, ge=1, le=100_000)
+    kelly_min_multiplier: float = Field(0.25, gt=0, le=10)
+    kelly_max_multiplier: float = Field(2.0, gt=0, le=10)
+    drawdown_bands: list[DrawdownBandSetting] = Field(
+        default_factory=lambda: [
+            DrawdownBandSetting(above_pct=15, multiplier=0.0),
+            DrawdownBandSetting(above_pct=10, multiplier=0.5),
+            DrawdownBandSetting(above_pct=5, multiplier=0.75),
+        ]
+    )
+    daily_profit_target: float = Field(5_000.0, gt=0, le=1e12)
+    max_daily_loss: float = Field(2_500.0, gt=0, le=1e12)
+    max_consecutive_losses: int = Field(5, ge=1, le=1000)
+
+    @field_validator("vix_bands")
+    @classmethod
+    def _vix_descending(cls, bands: list[VixBandSetting]) -> list[VixBandSetting]:
+        for i in range(1, len(bands)):
+            if bands[i].above >= bands[i - 1].above:
+                raise ValueError(
+                    f"vix_bands must be ordered by strictly decreasing `above`: band {i + 1} ({bands[i].above:g}) "
+                    f"is not below band {i} ({bands[i - 1].above:g})"
+                )
+        return bands
+
+    @field_validator("drawdown_bands")
+    @classmethod
+    def _drawdown_descending(cls, bands: list[DrawdownBandSetting]) -> list[DrawdownBandSetting]:
+        for i in range(1, len(bands)):
+            if bands[i].above_pct >= bands[i - 1].above_pct:
+                raise ValueError(
+                    f"drawdown_bands must be ordered by strictly decreasing above_pct: band {i + 1} "
+                    f"({bands[i].above_pct:g}) is not below band {i} ({bands[i - 1].above_pct:g})"
+                )
+        return bands
+
+    @model_validator(mode="after")
+    def _kelly_clamp(self) -> RiskSection:
+        if self.kelly_min_multiplier > self.kelly_max_multiplier:
+            raise ValueError("kelly_min_multiplier must not exceed kelly_max_multiplier")
+        return self
+
+    def kelly_range(self) -> tuple[float, float]:
+        """What the Kelly multiplier can actually be, given the formula (ARCHITECTURE §9).
+
+        f = (W·avgWin − (1−W)·avgLoss)/avgWin ≤ W ≤ 1, so f/2 ≤ 0.5: the seed's formula can only shrink
+        a position; "normalized" divides f/2 by the reference fraction so a strong edge can size up.
+        """
+        top = 0.5 if self.kelly_mode == "seed" else 0.5 / self.kelly_reference_fraction
+        lo, hi = self.kelly_min_multiplier, self.kelly_max_multiplier
+        return lo, max(lo, min(hi, top))
+
+
+class SizeSection(Section):
+    """Gates and pre-trade checks of the `size` step (seeds 001 and 004)."""
+
+    max_open_positions: int = Field(20, ge=1, le=10_000)
+    max_new_trades_per_day: int = Field(10, ge=1, le=10_000)
+    min_cash: float = Field(10_000.0, ge=0, le=1e12)
+    allow_symbols: list[Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9.\-]{0,9}$")]] = Field(default_factory=list)
+    deny_symbols: list[Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9.\-]{0,9}$")]] = Field(default_factory=list)
+    one_position_per_symbol: bool = True
+    trading_window_start: Hhmm = "09:35"
+    trading_window_end: Hhmm = "15:45"
+    max_price_drift_pct: float = Field(2.0, gt=0, le=100)
+    max_spread_bps: float = Field(50.0, gt=0, le=10_000)
+    max_quote_age_minutes: float = Field(15.0, gt=0, le=1440)
+
+    @model_validator(mode="after")
+    def _window(self) -> SizeSection:
+        if self.trading_window_end <= self.trading_window_start:
+            raise ValueError(
+                f"trading_window_end {self.trading_window_end} must be after trading_window_start "
+                f"{self.trading_window_start}"
+            )
+        return self
 
 
 def _loopback_only(url: str | None, field: str) -> str | None:
@@ -307,6 +424,7 @@ class Settings(BaseSettings):
     dipbuy: DipBuySection = DipBuySection()
     profittake: ProfitTakeSection = ProfitTakeSection()
     risk: RiskSection = RiskSection()
+    size: SizeSection = SizeSection()
     broker: BrokerSection = BrokerSection()
     data: DataSection = DataSection()
     reference: ReferenceSection = ReferenceSection()

@@ -16,6 +16,7 @@ from autotrader.cli.commands.replay import replay
 from autotrader.cli.commands.run_daily import run_daily
 from autotrader.cli.commands.scan import scan
 from autotrader.cli.commands.scorecard import scorecard
+from autotrader.cli.commands.size import size
 from autotrader.cli.commands.status import status
 from autotrader.cli.commands.sync import sync
 
@@ -31,6 +32,7 @@ app = typer.Typer(
 
 app.command("sync")(sync)
 app.command("scan")(scan)
+app.command("size")(size)
 app.command("rehydrate")(rehydrate)
 app.command("scorecard")(scorecard)
 app.command("status")(status)

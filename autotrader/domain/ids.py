@@ -36,6 +36,7 @@ def client_order_id(
     leg: str,
     tier: int = 0,
     attempt: int = 0,
+    key: str = "",
 ) -> str:
     """Return the deterministic client order id for one decision (<= 48 characters).
 

@@ -26,6 +26,10 @@ class OrderLine:
     status: str = ""
     limit_price: float | None = None
     stop_price: float | None = None
+    take_profit: float | None = None
+    order_class: str = "simple"
+    signal_id: int | None = None
+    trace: list[dict[str, Any]] | None = None
 
 
 @dataclass(frozen=True)

@@ -351,3 +351,20 @@ def _rehydrate(db: sqlite_utils.Database) -> None:
         );
         """
     )
+
+
+@migrations(name="0005_reference_cache")
+def _reference_cache(db: sqlite_utils.Database) -> None:
+    # Sectors (kept 24 hours) and next earnings dates (kept for the New York day they were fetched on),
+    # so a slot's sizing does not ask the reference source again for every signal.
+    db.executescript(
+        """
+        CREATE TABLE reference_cache (
+            symbol TEXT NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('sector', 'next_earnings')),
+            value TEXT,
+            fetched_at TEXT NOT NULL,
+            PRIMARY KEY (symbol, kind)
+        );
+        """
+    )

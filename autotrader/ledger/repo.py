@@ -500,3 +500,20 @@ def portfolio_value(ledger: Ledger, configured: float) -> float:
     """The portfolio value sizing uses: the last broker equity rehydrate stored, else the configured value."""
     stored = kv_get(ledger, PORTFOLIO_VALUE_KEY)
     return float(stored) if stored is not None else configured
+
+
+# -- reference cache ------------------------------------------------------------------------------------
+
+
+def cached_reference(ledger: Ledger, symbol: str, kind: str) -> tuple[str | None, datetime] | None:
+    """(value, fetched_at) of a cached reference fact, or None when never fetched."""
+    rows = ledger.query("SELECT value, fetched_at FROM reference_cache WHERE symbol = ? AND kind = ?", [symbol, kind])
+    if not rows:
+        return None
+    return rows[0]["value"], datetime.fromisoformat(rows[0]["fetched_at"])
+
+
+def cache_reference(ledger: Ledger, symbol: str, kind: str, value: str | None, *, now: datetime) -> None:
+    ledger.db["reference_cache"].upsert(
+        {"symbol": symbol, "kind": kind, "value": value, "fetched_at": utc_iso(now)}, pk=("symbol", "kind")
+    )

@@ -129,7 +129,7 @@ def invoke(
             if prepare is not None:
                 prepare(config)
             ledger = open_ledger(config.ledger_path_for(mode), snapshot=dry_run, durable=durable)
-            deps = build_deps(config, ledger, clock, force_sim=force_sim)
+            deps = build_deps(config, ledger, clock, force_sim=force_sim, dry_run=dry_run)
             _refuse_time_travel(deps.broker, clock.now(), dry_run)
             log.event("run_start", as_of=clock.now().isoformat(), dry_run=dry_run)
             if not dry_run:

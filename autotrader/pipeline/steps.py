@@ -20,6 +20,12 @@ def _scan(ctx: StepContext) -> Report:
     return scan.run(ctx, files=None)  # the inbox and the built-in sources
 
 
+def _size(ctx: StepContext) -> Report:
+    from autotrader.pipeline import size
+
+    return size.run(ctx)
+
+
 def _rehydrate(ctx: StepContext) -> Report:
     from autotrader.pipeline import rehydrate
 
@@ -29,5 +35,6 @@ def _rehydrate(ctx: StepContext) -> Report:
 STEPS: dict[str, Callable[[StepContext], Report]] = {
     "sync": _sync,
     "scan": _scan,
+    "size": _size,
     "rehydrate": _rehydrate,
 }

@@ -10,10 +10,14 @@
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from datetime import timedelta
 
-from autotrader.domain.enums import Book, IntentStatus
+from autotrader.domain.enums import Book, IntentStatus, LegKind, OrderClass, OrderType, Side, TimeInForce
+from autotrader.domain.ids import client_order_id
+from autotrader.domain.models import OrderIntent, OrderRequest
+from autotrader.domain.money import whole_shares
 from autotrader.domain.reports import Report
 from autotrader.ledger import repo
 from autotrader.pipeline.context import StepContext
@@ -66,6 +70,8 @@ def run(ctx: StepContext) -> Report:
                     "fill", fill_id=fill.fill_id, symbol=fill.symbol, qty=fill.qty, price=fill.price, book=book
                 )
 
+    protected = _attach_protection(ctx, gateway)
+
     diffs = _position_diffs(ledger, broker.positions())
     for fill_id in unexplained_fills:
         diffs.append({"kind": "fill_without_order", "fill_id": fill_id})
@@ -88,6 +94,9 @@ def run(ctx: StepContext) -> Report:
             "new_fills": new_fills,
             "diffs": diffs,
             "unknown_intents": [r.client_order_id for r in unknown],
+            "protective_orders": [
+                {"client_order_id": r.client_order_id, "status": str(r.status), "message": r.message} for r in protected
+            ],
         }
     )
     report.notes.append(
@@ -101,6 +110,58 @@ def run(ctx: StepContext) -> Report:
         if unknown:
             report.notes.append(f"{len(unknown)} order(s) with unknown outcome: buying halted until resolved")
     return report
+
+
+def _attach_protection(ctx: StepContext, gateway: OrderGateway) -> list:
+    """Give a filled market-on-open entry the stop and target it could not carry (ARCHITECTURE: Alpaca
+    refuses a bracket with ``opg``): one OCO sell (take-profit limit + stop-loss) for the shares held.
+
+    Its client order id is derived from the entry's, so it is attached exactly once, whichever run sees the
+    fill first.
+    """
+    ledger = ctx.ledger
+    rows = ledger.query(
+        "SELECT * FROM order_intents WHERE leg = ? AND status = ? AND extra_json LIKE '%attach_stop_loss%'",
+        [str(LegKind.ENTRY), str(IntentStatus.FILLED)],
+    )
+    intents = []
+    for row in rows:
+        extra = json.loads(row["extra_json"])
+        cid = client_order_id(
+            session_date=row["session_date"], step="sync", book=row["book"], symbol=row["symbol"],
+            leg=str(LegKind.TARGET), key=row["client_order_id"],
+        )  # fmt: skip
+        if repo.get_intent(ledger, cid) is not None:
+            continue
+        position = repo.get_position(ledger, row["book"], row["symbol"])
+        qty = whole_shares(position.qty) if position is not None else 0.0
+        if qty <= 0:
+            continue
+        request = OrderRequest(
+            client_order_id=cid,
+            symbol=row["symbol"],
+            side=Side.SELL,
+            qty=qty,
+            type=OrderType.LIMIT,
+            time_in_force=TimeInForce.GTC,
+            order_class=OrderClass.OCO,
+            take_profit_limit_price=extra["attach_take_profit"],
+            stop_loss_stop_price=extra["attach_stop_loss"],
+        )
+        intents.append(
+            OrderIntent(
+                client_order_id=cid,
+                session_date=ctx.session_date,
+                step="sync",
+                book=Book(row["book"]),
+                leg=LegKind.TARGET,  # the OCO's parent is its take-profit; the stop leg is told apart by type
+                tier=0,
+                request=request,
+                reason=f"protective exit for {row['client_order_id']} (entered market-on-open)",
+                signal_id=row["signal_id"],
+            )
+        )
+    return gateway.place(intents) if intents else []
 
 
 def _unchanged(order, known: dict) -> bool:

@@ -25,8 +25,8 @@ EVENING_FROM = time(16, 30)
 
 # The steps of each slot, in order. A step is listed only once it exists; `sync` always runs first.
 SLOT_STEPS: dict[str, tuple[str, ...]] = {
-    "premarket": ("sync", "scan"),
-    "intraday": ("sync", "scan"),
+    "premarket": ("sync", "scan", "size"),
+    "intraday": ("sync", "scan", "size"),
     "close": ("sync",),
     "eod": ("rehydrate",),  # rehydrate syncs first itself
     "evening": ("sync",),
@@ -34,7 +34,7 @@ SLOT_STEPS: dict[str, tuple[str, ...]] = {
 }
 
 # Steps that send orders: they only run while the session is open (or as market-on-open before it).
-ORDER_STEPS: frozenset[str] = frozenset()
+ORDER_STEPS: frozenset[str] = frozenset({"size"})
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,14 @@ def _run(command: str, config: str | None, as_of: str | None, dry_run: bool):
         if command == "config show":
             report.fields["settings"] = redacted_dump(cfg)
         report.notes.append(f"{cfg.config_path}: valid ({cfg.settings.mode_name} mode, ledger {cfg.ledger_path})")
+        risk = cfg.settings.risk
+        low, high = risk.kelly_range()
+        report.fields["kelly_multiplier_range"] = [low, high]
+        report.notes.append(
+            f"half-Kelly ({risk.kelly_mode} mode, {'on' if risk.kelly_adaptive_enabled else 'off'}): the multiplier can "
+            f"range over [{low:g}, {high:g}]"
+            + (" - the seed's formula can only shrink positions (f/2 <= 0.5)" if risk.kelly_mode == "seed" else "")
+        )
         return report
 
     return invoke_readonly(command, body, config_path=config, as_of=as_of, dry_run=dry_run)

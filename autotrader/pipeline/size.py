@@ -1,0 +1,432 @@
+"""``size``: decide, for every new signal, whether and how much to buy; place the entry orders.
+
+1. When: before 09:28 New York on a session day entries go out as market-on-open (``opg``); during the
+   session only inside ``[size] trading_window_start..end``; otherwise nothing is decided (exit 0, says why).
+2. What: every stored signal without a ``size`` decision, generated at or before the as-of and not older
+   than ``[signals] max_age_days``.
+3. Inputs, gathered here from the ledger and the ports (the policy is pure): the book (portfolio value
+   from the last rehydrate, cash, deployed capital, positions, sector exposure, open positions, entries
+   today), the risk state (VIX, SPY against its moving average, drawdown from the snapshots' equity peak,
+   today's P&L, consecutive losing trades, Kelly statistics per category from closed trades), and per
+   signal the latest quote, the asset, the sector (cached 24 h) and the days to earnings (cached per day).
+4. ``policy.sizing.decide_all`` decides in order, with a trace of every base size, multiplier and cap.
+5. Every decision is stored (``decisions``, one per signal); ordered ones become entry intents that go
+   through the order gateway. A bracket cannot be market-on-open at Alpaca, so before the open a
+   bracket-worthy signal enters as a plain ``opg`` order carrying its stop and target, and ``sync``
+   attaches the protective OCO once the entry has filled.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from datetime import datetime, timedelta
+from typing import Any
+
+from autotrader.clock import ET
+from autotrader.domain.enums import Book, IntentStatus, LegKind, OrderClass, OrderType, Side, TimeInForce
+from autotrader.domain.ids import client_order_id
+from autotrader.domain.models import OrderIntent, OrderRequest
+from autotrader.domain.reports import OrderLine, Report, SkipLine
+from autotrader.ledger import repo
+from autotrader.pipeline.context import StepContext
+from autotrader.pipeline.gateway import OrderGateway
+from autotrader.policy import sizing
+
+STEP = "size"
+SECTOR_TTL = timedelta(hours=24)
+OPG_CUTOFF = "09:28"  # Alpaca accepts market-on-open orders until 09:28 New York
+OPEN_INTENTS = tuple(
+    str(s)
+    for s in (
+        IntentStatus.PLANNED,
+        IntentStatus.SUBMITTING,
+        IntentStatus.UNKNOWN,
+        IntentStatus.ACCEPTED,
+        IntentStatus.PARTIALLY_FILLED,
+    )
+)
+
+
+def entry_timing(ctx: StepContext) -> tuple[TimeInForce | None, str]:
+    """How entries may go out now: (``opg`` | ``day`` | None, why)."""
+    state, now = ctx.session, ctx.now
+    calendar = ctx.deps.calendar  # type: ignore[attr-defined]
+    if state.session_date is None:
+        return None, f"market closed ({state.reason})"
+    size = ctx.settings.size
+    if not state.is_open:
+        if state.open_at is not None and now < state.open_at:
+            if now < calendar.at_et(state.session_date, OPG_CUTOFF):
+                return TimeInForce.OPG, "before the open: entries go market-on-open"
+            return None, f"between {OPG_CUTOFF} and the open: too late for market-on-open, too early to trade"
+        return None, f"market closed ({state.reason})"
+    start = calendar.at_et(state.session_date, size.trading_window_start)
+    end = min(calendar.at_et(state.session_date, size.trading_window_end), state.close_at or now)
+    if not start <= now < end:
+        return None, (
+            f"outside the trading window {size.trading_window_start}-{size.trading_window_end} New York"
+            + (" (early close)" if state.early_close else "")
+        )
+    return TimeInForce.DAY, "in the session and the trading window"
+
+
+def rules_from(ctx: StepContext) -> sizing.Rules:
+    s = ctx.settings
+    return sizing.Rules(
+        use_dynamic_sizing=s.sizing.use_dynamic_sizing,
+        base_allocation_pct=s.sizing.base_allocation_pct,
+        max_position_pct=s.sizing.max_position_pct,
+        risk_per_trade_pct=s.sizing.risk_per_trade_pct,
+        position_size=s.sizing.position_size,
+        conviction_multipliers=s.sizing.multipliers(),
+        fractional_shares=s.sizing.fractional_shares,
+        max_total_allocation=s.account.max_total_allocation,
+        market_regime_enabled=s.risk.market_regime_enabled,
+        vix_bands=tuple(sizing.VixBand(b.above, b.multiplier, b.pause_long_term) for b in s.risk.vix_bands),
+        spy_below_sma_multiplier=s.risk.spy_below_sma_multiplier,
+        kelly_adaptive_enabled=s.risk.kelly_adaptive_enabled,
+        kelly_mode=s.risk.kelly_mode,
+        kelly_reference_fraction=s.risk.kelly_reference_fraction,
+        kelly_min_trades=s.risk.kelly_min_trades,
+        kelly_clamp=(s.risk.kelly_min_multiplier, s.risk.kelly_max_multiplier),
+        drawdown_bands=tuple(sizing.DrawdownBand(b.above_pct, b.multiplier) for b in s.risk.drawdown_bands),
+        daily_profit_target=s.risk.daily_profit_target,
+        max_daily_loss=s.risk.max_daily_loss,
+        max_consecutive_losses=s.risk.max_consecutive_losses,
+        max_sector_pct=s.risk.max_sector_pct,
+        earnings_avoid_enabled=s.risk.earnings_avoid_enabled,
+        earnings_blackout_days=s.risk.earnings_blackout_days,
+        unknown_earnings=s.risk.unknown_earnings,
+        max_open_positions=s.size.max_open_positions,
+        max_new_trades_per_day=s.size.max_new_trades_per_day,
+        min_cash=s.size.min_cash,
+        allow_symbols=frozenset(s.size.allow_symbols),
+        deny_symbols=frozenset(s.size.deny_symbols),
+        one_position_per_symbol=s.size.one_position_per_symbol,
+        max_price_drift_pct=s.size.max_price_drift_pct,
+        max_spread_bps=s.size.max_spread_bps,
+        max_quote_age_seconds=s.size.max_quote_age_minutes * 60,
+        long_term_entry=s.sizing.long_term_entry,
+    )
+
+
+def undecided_signals(ctx: StepContext) -> list[dict[str, Any]]:
+    oldest = ctx.now - timedelta(days=ctx.settings.signals.max_age_days)
+    return ctx.ledger.query(
+        "SELECT s.* FROM signals s WHERE NOT EXISTS "
+        "(SELECT 1 FROM decisions d WHERE d.signal_id = s.id AND d.step = ?) "
+        "AND s.generated_at <= ? AND s.generated_at >= ? ORDER BY s.generated_at, s.id",
+        [STEP, repo.utc_iso(ctx.now), repo.utc_iso(oldest)],
+    )
+
+
+# -- reference facts, cached in the ledger ----------------------------------------------------------------
+
+
+def sector_of(ctx: StepContext, symbol: str) -> str | None:
+    cached = repo.cached_reference(ctx.ledger, symbol, "sector")
+    if cached is not None and ctx.now - cached[1] < SECTOR_TTL:
+        return cached[0]
+    value = ctx.deps.reference.sector(symbol)  # type: ignore[attr-defined]
+    with ctx.ledger.write():
+        repo.cache_reference(ctx.ledger, symbol, "sector", value, now=ctx.now)
+    return value
+
+
+def days_to_earnings(ctx: StepContext, symbol: str) -> int | None:
+    today = ctx.now.astimezone(ET).date()
+    cached = repo.cached_reference(ctx.ledger, symbol, "next_earnings")
+    if cached is not None and cached[1].astimezone(ET).date() == today:
+        value = cached[0]
+    else:
+        found = ctx.deps.reference.next_earnings(symbol, today)  # type: ignore[attr-defined]
+        value = found.isoformat() if found else None
+        with ctx.ledger.write():
+            repo.cache_reference(ctx.ledger, symbol, "next_earnings", value, now=ctx.now)
+    if value is None:
+        return None
+    return (datetime.fromisoformat(value).date() - today).days
+
+
+# -- the book and the risk state -----------------------------------------------------------------------------
+
+
+def _mark(ctx: StepContext, symbol: str, fallback: float) -> float:
+    quote = ctx.deps.market_data.latest_quote(symbol)  # type: ignore[attr-defined]
+    return quote.last if quote is not None else fallback
+
+
+def book_state(ctx: StepContext) -> sizing.BookState:
+    ledger = ctx.ledger
+    account = ctx.deps.broker.account()  # type: ignore[attr-defined]
+    deployed = 0.0
+    position_value: dict[str, float] = defaultdict(float)
+    sector_exposure: dict[str, float] = defaultdict(float)
+    held: set[str] = set()
+    for p in repo.all_positions(ledger):
+        if p.book == Book.EXTERNAL or p.qty <= 0:
+            continue
+        value = p.qty * _mark(ctx, p.symbol, p.avg_cost)
+        sector = sector_of(ctx, p.symbol)
+        if sector is not None:
+            sector_exposure[sector] += value
+        if p.book == Book.SIGNALS:
+            deployed += p.qty * p.avg_cost
+            position_value[p.symbol] += value
+            held.add(p.symbol)
+    # Open (submitted, not yet filled) buys count as deployed: the seed's SUBMITTED + FILLED.
+    marks = ",".join("?" for _ in OPEN_INTENTS)
+    for row in ledger.query(
+        f"SELECT i.symbol, i.qty, i.limit_price, i.extra_json, COALESCE(o.filled_qty, 0) AS filled "
+        f"FROM order_intents i LEFT JOIN orders o ON o.client_order_id = i.client_order_id "
+        f"WHERE i.book = ? AND i.side = 'buy' AND i.status IN ({marks})",
+        [str(Book.SIGNALS), *OPEN_INTENTS],
+    ):
+        extra = json.loads(row["extra_json"]) if row["extra_json"] else {}
+        price = row["limit_price"] or extra.get("reference_price") or 0.0
+        pending = max(0.0, row["qty"] - row["filled"]) * price
+        deployed += pending
+        position_value[row["symbol"]] += pending
+        held.add(row["symbol"])
+        sector = sector_of(ctx, row["symbol"])
+        if sector is not None:
+            sector_exposure[sector] += pending
+    today = ctx.session_date
+    new_today = ledger.scalar(
+        "SELECT count(*) FROM order_intents WHERE book = ? AND leg = ? AND session_date = ?",
+        [str(Book.SIGNALS), str(LegKind.ENTRY), today],
+    )
+    return sizing.BookState(
+        portfolio_value=repo.portfolio_value(ledger, ctx.settings.account.portfolio_value),
+        cash=account.cash,
+        deployed=deployed,
+        position_value=dict(position_value),
+        sector_exposure=dict(sector_exposure),
+        open_positions=len(held),
+        new_trades_today=int(new_today or 0),
+    )
+
+
+def risk_state(ctx: StepContext) -> sizing.RiskState:
+    from autotrader.pipeline import trades
+
+    market = ctx.deps.market_data  # type: ignore[attr-defined]
+    today = ctx.now.astimezone(ET).date()
+    vix_frame = market.vix_daily(today - timedelta(days=14), today)
+    vix = float(vix_frame["close"].iloc[-1]) if len(vix_frame) else None
+    spy_close = spy_sma = None
+    days = ctx.settings.risk.spy_sma_days
+    if market.has_symbol("SPY"):
+        spy = market.daily_bars("SPY", today - timedelta(days=days * 2 + 14), today)
+        if len(spy) >= days:
+            spy_close = float(spy["close"].iloc[-1])
+            spy_sma = float(spy["close"].iloc[-days:].mean())
+    equity = ctx.deps.broker.account().equity  # type: ignore[attr-defined]
+    curve = [r["equity"] for r in ctx.ledger.query("SELECT equity FROM snapshots ORDER BY session_date")]
+    peak = max([*curve, equity])
+    drawdown = (peak - equity) / peak * 100 if peak > 0 else 0.0
+    previous = ctx.ledger.query(
+        "SELECT equity FROM snapshots WHERE session_date < ? ORDER BY session_date DESC LIMIT 1", [ctx.session_date]
+    )
+    daily_pnl = equity - previous[0]["equity"] if previous else 0.0
+    closed = sorted(
+        (v for v in trades.load(ctx) if v.trade.closed_at is not None and v.trade.book == Book.SIGNALS),
+        key=lambda v: v.trade.closed_at,  # type: ignore[arg-type, return-value]
+    )
+    streak = 0
+    for view in reversed(closed):
+        if view.attribution.managed_pnl >= 0:
+            break
+        streak += 1
+    per_category: dict[str, list[float]] = defaultdict(list)
+    for view in closed:
+        if view.category is not None:
+            invested = view.trade.entry_qty * view.trade.entry_price
+            per_category[view.category].append(view.attribution.managed_pnl / invested if invested else 0.0)
+    kelly = {}
+    for category, returns in per_category.items():
+        wins = [r for r in returns if r > 0]
+        losses = [-r for r in returns if r < 0]
+        kelly[category] = sizing.KellyStats(
+            trades=len(returns),
+            wins=len(wins),
+            avg_win=sum(wins) / len(wins) if wins else 0.0,
+            avg_loss=sum(losses) / len(losses) if losses else 0.0,
+        )
+    return sizing.RiskState(
+        vix=vix,
+        spy_close=spy_close,
+        spy_sma=spy_sma,
+        drawdown_pct=drawdown,
+        daily_pnl=daily_pnl,
+        consecutive_losses=streak,
+        kelly=kelly,
+    )
+
+
+def _inputs(ctx: StepContext, signal: dict[str, Any], tif: TimeInForce) -> tuple:
+    deps = ctx.deps
+    symbol = signal["symbol"]
+    quote = deps.market_data.latest_quote(symbol)  # type: ignore[attr-defined]
+    quote_in = None
+    if quote is not None:
+        age = (ctx.now - quote.quoted_at).total_seconds()
+        if tif == TimeInForce.OPG:
+            # Before the open the last session's close is the freshest price there can be.
+            last_close = deps.calendar.session_close(deps.calendar.last_closed_session(ctx.now))  # type: ignore[attr-defined]
+            age = 0.0 if quote.quoted_at >= last_close else age
+        quote_in = sizing.QuoteIn(bid=quote.bid, ask=quote.ask, last=quote.last, age_seconds=max(0.0, age))
+    asset = deps.broker.asset(symbol)  # type: ignore[attr-defined]
+    asset_in = sizing.AssetIn(tradable=asset.tradable, fractionable=asset.fractionable) if asset else None
+    signal_in = sizing.SignalIn(
+        signal_id=signal["id"],
+        symbol=symbol,
+        category=signal["category"],
+        side=signal["side"],
+        conviction=signal["conviction"],
+        entry=signal["entry"],
+        stop=signal["stop"],
+        target=signal["target"],
+    )
+    return signal_in, quote_in, asset_in, sector_of(ctx, symbol), days_to_earnings(ctx, symbol)
+
+
+# -- the step ---------------------------------------------------------------------------------------------------
+
+
+def run(ctx: StepContext) -> Report:
+    report = ctx.report()
+    tif, why = entry_timing(ctx)
+    report.fields["timing"] = why
+    if tif is None:
+        report.notes.append(f"no entries now: {why}")
+        return report
+    signals = undecided_signals(ctx)
+    if not signals:
+        report.notes.append("no new signals to size")
+        return report
+    book, risk = book_state(ctx), risk_state(ctx)
+    report.fields["book"] = {
+        "portfolio_value": book.portfolio_value,
+        "cash": round(book.cash, 2),
+        "deployed": round(book.deployed, 2),
+        "open_positions": book.open_positions,
+        "new_trades_today": book.new_trades_today,
+    }
+    report.fields["risk"] = {
+        "vix": risk.vix,
+        "spy_close": risk.spy_close,
+        "spy_sma": risk.spy_sma,
+        "drawdown_pct": round(risk.drawdown_pct, 4),
+        "daily_pnl": round(risk.daily_pnl, 2),
+        "consecutive_losses": risk.consecutive_losses,
+    }
+    decisions = sizing.decide_all([_inputs(ctx, s, tif) for s in signals], book, risk, rules_from(ctx))
+    by_id = {s["id"]: s for s in signals}
+    intents: list[OrderIntent] = []
+    with ctx.ledger.write():
+        for decision in decisions:
+            intent = _intent(ctx, decision, by_id[decision.signal_id], tif) if decision.qty > 0 else None
+            ctx.ledger.conn.execute(
+                "INSERT OR IGNORE INTO decisions (signal_id, step, outcome, reason, trace_json, client_order_id, "
+                "decided_at, run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    decision.signal_id,
+                    STEP,
+                    decision.outcome,
+                    decision.reason,
+                    json.dumps(decision.to_json()["trace"], default=str),
+                    intent.client_order_id if intent else None,
+                    repo.utc_iso(ctx.now),
+                    ctx.run_id,
+                ],
+            )
+            if intent is not None:
+                intents.append(intent)
+    gateway = OrderGateway(ctx.ledger, ctx.deps.broker, ctx.deps.clock, run_id=ctx.run_id, log=ctx.log)  # type: ignore[attr-defined]
+    results = {r.client_order_id: r for r in gateway.place(intents)}
+    traces = {d.signal_id: d.to_json()["trace"] for d in decisions}
+    for intent in intents:
+        r = intent.request
+        result = results[intent.client_order_id]
+        report.orders.append(
+            OrderLine(
+                symbol=r.symbol,
+                side=str(r.side),
+                qty=r.qty,
+                type=str(r.type),
+                time_in_force=str(r.time_in_force),
+                client_order_id=intent.client_order_id,
+                book=str(intent.book),
+                leg=str(intent.leg),
+                reason=intent.reason,
+                status=str(result.status),
+                limit_price=r.limit_price,
+                stop_price=r.stop_loss_stop_price,
+                trace=traces[intent.signal_id],  # type: ignore[index]
+                signal_id=intent.signal_id,
+                order_class=str(r.order_class),
+                take_profit=r.take_profit_limit_price,
+            )
+        )
+    for decision in decisions:
+        if decision.qty <= 0:
+            report.skipped.append(
+                SkipLine(
+                    decision.symbol,
+                    decision.reason,
+                    {"signal_id": decision.signal_id, "trace": traces[decision.signal_id]},
+                )
+            )
+    rejected = [r for r in results.values() if r.status == IntentStatus.REJECTED]
+    unknown = [r for r in results.values() if r.status == IntentStatus.UNKNOWN]
+    report.notes.append(
+        f"{len(signals)} signal(s): {len(intents)} ordered ({why}), {len(report.skipped)} skipped"
+        + (f", {len(rejected)} rejected by the broker" if rejected else "")
+    )
+    for r in rejected:
+        report.notes.append(f"rejected {r.client_order_id}: {r.message}")
+    if unknown:
+        report.exit_code, report.ok = 3, False
+        report.notes.append(f"{len(unknown)} order(s) with unknown outcome: buying halted until resolved")
+    return report
+
+
+def _intent(ctx: StepContext, decision: sizing.Decision, signal: dict[str, Any], tif: TimeInForce) -> OrderIntent:
+    session = ctx.session_date
+    cid = client_order_id(
+        session_date=session, step=STEP, book=str(Book.SIGNALS), symbol=decision.symbol, leg=str(LegKind.ENTRY),
+        key=f"signal:{signal['id']}",
+    )  # fmt: skip
+    bracket = decision.order_class == "bracket"
+    attach_later = bracket and tif == TimeInForce.OPG  # Alpaca refuses a bracket with market-on-open
+    order_class = OrderClass.BRACKET if bracket and not attach_later else OrderClass.SIMPLE
+    request = OrderRequest(
+        client_order_id=cid,
+        symbol=decision.symbol,
+        side=Side.BUY,
+        qty=decision.qty,
+        type=OrderType(decision.order_type),
+        # Brackets rest as good-till-cancelled so their stop protects the position overnight.
+        time_in_force=TimeInForce.GTC if order_class == OrderClass.BRACKET else tif,
+        limit_price=decision.limit_price,
+        order_class=order_class,
+        take_profit_limit_price=decision.take_profit if order_class == OrderClass.BRACKET else None,
+        stop_loss_stop_price=decision.stop_loss if order_class == OrderClass.BRACKET else None,
+    )
+    extra = {"reference_price": decision.reference_price, "category": signal["category"]}
+    if attach_later:
+        extra.update({"attach_take_profit": decision.take_profit, "attach_stop_loss": decision.stop_loss})
+    return OrderIntent(
+        client_order_id=cid,
+        session_date=session,
+        step=STEP,
+        book=Book.SIGNALS,
+        leg=LegKind.ENTRY,
+        tier=0,
+        request=request,
+        reason=decision.reason,
+        signal_id=signal["id"],
+        extra=extra,
+    )
