@@ -34,8 +34,8 @@ def _run(command: str, config: str | None, as_of: str | None, dry_run: bool):
         low, high = risk.kelly_range()
         report.fields["kelly_multiplier_range"] = [low, high]
         report.notes.append(
-            f"half-Kelly ({risk.kelly_mode} mode, {'on' if risk.kelly_adaptive_enabled else 'off'}): the multiplier can "
-            f"range over [{low:g}, {high:g}]"
+            f"half-Kelly ({risk.kelly_mode} mode, {'on' if risk.kelly_adaptive_enabled else 'off'}): "
+            f"the multiplier can range over [{low:g}, {high:g}]"
             + (" - the seed's formula can only shrink positions (f/2 <= 0.5)" if risk.kelly_mode == "seed" else "")
         )
         return report
