@@ -89,9 +89,7 @@ def build_sim_broker(config: Config, ledger: Ledger, market_data: MarketData, ca
     )
 
 
-def build_deps(
-    config: Config, ledger: Ledger, clock: Clock, *, force_sim: bool = False, dry_run: bool = False
-) -> Deps:
+def build_deps(config: Config, ledger: Ledger, clock: Clock, *, force_sim: bool = False, dry_run: bool = False) -> Deps:
     """Wire the adapters the configuration asks for. ``force_sim`` is replay's: the simulated broker always.
 
     Under ``dry_run`` the broker is wrapped so that reads go through and nothing is ever sent.

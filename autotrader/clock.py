@@ -19,6 +19,8 @@ ET = ZoneInfo("America/New_York")
 # from well before any data we use to well after any session we could trade.
 CALENDAR_START = "2000-01-01"
 CALENDAR_END = "2035-12-31"
+MIN_AS_OF = datetime(2000, 1, 1, tzinfo=UTC)
+MAX_AS_OF = datetime(2035, 12, 31, tzinfo=UTC)
 
 
 class SystemClock:
@@ -63,7 +65,17 @@ def parse_as_of(text: str) -> datetime:
         ) from e
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=ET)
-    return parsed.astimezone(UTC)
+    try:
+        at = parsed.astimezone(UTC)
+    except OverflowError:
+        at = None
+    if at is None or not MIN_AS_OF <= at <= MAX_AS_OF:
+        from autotrader.errors import InputError
+
+        raise InputError(
+            f"--as-of {text!r}: outside the calendar the toolkit knows ({CALENDAR_START} to {CALENDAR_END})"
+        )
+    return at
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ reach the log even if some code tried to log it.
 from __future__ import annotations
 
 import json
+import sys
 import traceback
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,6 +27,7 @@ class EventLog:
         self.command = command
         self.mode = mode
         self._secrets = [s for s in (secrets or []) if len(s) >= 4]
+        self._warned = False
 
     def path_for(self, wall: datetime) -> Path | None:
         if self._dir is None:
@@ -47,9 +49,15 @@ class EventLog:
             **fields,
         }
         line = self._redact(json.dumps(record, default=str))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("a", encoding="utf-8") as handle:
-            handle.write(line + "\n")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with path.open("a", encoding="utf-8") as handle:
+                handle.write(line + "\n")
+        except OSError as error:
+            # The log is a record, not the job: say once on stderr (cron mails it) and carry on.
+            if not self._warned:
+                self._warned = True
+                sys.stderr.write(f"warning: cannot write the log {path}: {error.strerror}\n")
 
     def exception(self, event: str, error: BaseException, **fields: Any) -> None:
         trace = "".join(traceback.format_exception(type(error), error, error.__traceback__))

@@ -32,7 +32,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
 
 from autotrader.errors import ConfigError
 
@@ -572,6 +572,12 @@ def _build(document: dict[str, Any], path: Path | None, text: str, *, workspace:
     except ValidationError as e:
         raise ConfigError(
             _describe(e, path, text), hint="see config.toml for every key and its allowed range"
+        ) from None
+    except SettingsError as e:
+        # An environment value that is not valid JSON for a list or table setting.
+        raise ConfigError(
+            f"environment override: {e}",
+            hint="list and table values are JSON, e.g. AUTOTRADER_SCORECARD__HORIZONS='[1, 5]'",
         ) from None
     workspace_dir = workspace if workspace is not None else (path.parent if path else Path.cwd())
     workspace_dir = workspace_dir.resolve()

@@ -41,9 +41,11 @@ def client_order_id(
     """Return the deterministic client order id for one decision (<= 48 characters).
 
     ``attempt`` exists because a broker never accepts an id twice, even after the first order was cancelled:
-    a deliberate re-attempt must say so.
+    a deliberate re-attempt must say so. ``key`` tells apart decisions that share everything else (the entry
+    of one signal from another signal's entry in the same symbol and session).
     """
-    canonical = "|".join([session_date, step, book, symbol.upper(), leg, str(int(tier)), str(int(attempt))])
+    parts = [session_date, step, book, symbol.upper(), leg, str(int(tier)), str(int(attempt))]
+    canonical = "|".join([*parts, f"key={key}"] if key else parts)
     digest = base64.b32encode(hashlib.sha256(canonical.encode()).digest()).decode().rstrip("=").lower()
     readable_symbol = _SAFE.sub("", symbol.upper())[:10]
     compact_date = session_date.replace("-", "")

@@ -193,6 +193,7 @@ class OrderIntent:
     position_key: str | None = None
     attempt: int = 0
     extra: dict = field(default_factory=dict)
+    expires_at: datetime | None = None  # not sent after this instant (None: not after its session date)
 
     @property
     def symbol(self) -> str:

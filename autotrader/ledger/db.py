@@ -78,18 +78,37 @@ def _configure(conn: sqlite3.Connection, *, wal: bool, durable: bool = True) -> 
         conn.execute(f"PRAGMA synchronous = {'FULL' if durable else 'NORMAL'}")
 
 
-def open_ledger(path: Path, *, snapshot: bool = False, durable: bool = True) -> Ledger:
-    """Open (creating if needed) and migrate the ledger at ``path``; or an in-memory snapshot of it."""
+def _copy_into(path: Path, target: sqlite3.Connection) -> None:
+    """Copy the ledger (with its write-ahead log) into ``target`` without touching the original files.
+
+    Even a read-only SQLite connection to a WAL database creates and writes its ``-shm`` (and ``-wal``)
+    side files; reading a private copy leaves the workspace exactly as it was.
+    """
+    import shutil
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="autotrader-snapshot-") as folder:
+        copy = Path(folder) / path.name
+        shutil.copyfile(path, copy)
+        wal = path.with_name(path.name + "-wal")
+        if wal.exists():
+            shutil.copyfile(wal, copy.with_name(copy.name + "-wal"))
+        source = sqlite3.connect(copy)
+        try:
+            source.backup(target)
+        finally:
+            source.close()
+
+
+def open_ledger(path: Path, *, snapshot: bool = False, durable: bool = True, empty: bool = False) -> Ledger:
+    """Open (creating if needed) and migrate the ledger at ``path``; or an in-memory snapshot of it
+    (``empty``: a fresh in-memory ledger, for a dry run of something that starts from scratch)."""
     from autotrader.ledger.migrations import apply_migrations
 
     if snapshot:
         conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
-        if path.exists():
-            source = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-            try:
-                source.backup(conn)
-            finally:
-                source.close()
+        if path.exists() and not empty:
+            _copy_into(path, conn)
         _configure(conn, wal=False)
         ledger = Ledger(conn, path, snapshot=True)
     else:

@@ -368,3 +368,10 @@ def _reference_cache(db: sqlite_utils.Database) -> None:
         );
         """
     )
+
+
+@migrations(name="0006_intent_expiry")
+def _intent_expiry(db: sqlite_utils.Database) -> None:
+    # The instant after which an intent that never reached the broker must not be sent any more (the end of
+    # the trading window or the market-on-open cut-off it was decided for). NULL: its session date decides.
+    db.execute("ALTER TABLE order_intents ADD COLUMN expires_at TEXT")

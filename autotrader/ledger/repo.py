@@ -66,12 +66,21 @@ def last_runs(ledger: Ledger, limit: int = 10) -> list[dict[str, Any]]:
     )
 
 
-def last_successful_run(ledger: Ledger, commands: tuple[str, ...]) -> dict[str, Any] | None:
+def last_successful_run(
+    ledger: Ledger, commands: tuple[str, ...], *, not_after: datetime | None = None
+) -> dict[str, Any] | None:
+    """The successful run with the latest as-of (not the latest row: a back-dated manual run must not hide a
+    fresh cron run), ignoring runs dated after ``not_after`` (a future-dated run proves nothing about now)."""
     marks = ",".join("?" for _ in commands)
+    params: list[Any] = list(commands)
+    bound = ""
+    if not_after is not None:
+        bound = " AND as_of <= ?"
+        params.append(utc_iso(not_after))
     rows = ledger.query(
-        f"SELECT command, as_of, started_at, ended_at FROM runs WHERE exit_code = 0 AND command IN ({marks}) "
-        "ORDER BY id DESC LIMIT 1",
-        list(commands),
+        f"SELECT command, as_of, started_at, ended_at FROM runs WHERE exit_code = 0 AND command IN ({marks}){bound} "
+        "ORDER BY as_of DESC, id DESC LIMIT 1",
+        params,
     )
     return rows[0] if rows else None
 
@@ -110,6 +119,7 @@ def insert_intent(ledger: Ledger, intent: OrderIntent, *, run_id: str, now: date
         "created_at": utc_iso(now),
         "updated_at": utc_iso(now),
         "extra_json": json.dumps(intent.extra, default=str) if intent.extra else None,
+        "expires_at": utc_iso(intent.expires_at) if intent.expires_at else None,
     }
     columns = ", ".join(row)
     marks = ", ".join("?" for _ in row)
@@ -177,9 +187,15 @@ def open_intents(ledger: Ledger) -> list[dict[str, Any]]:
 
 
 def book_for_order(ledger: Ledger, order: BrokerOrder, parent_book: str | None = None) -> str:
-    """Our intent's book for our own orders, the parent's for bracket legs, else 'external'."""
+    """Our intent's book for our own orders, the parent's for bracket legs, else 'external'.
+
+    An order already in the ledger keeps its book (a leg refreshed on its own is still its parent's).
+    """
     if parent_book is not None:
         return parent_book
+    known = order_book(ledger, order.broker_order_id)
+    if known is not None:
+        return known
     row = ledger.query("SELECT book FROM order_intents WHERE client_order_id = ?", [order.client_order_id])
     return row[0]["book"] if row else str(Book.EXTERNAL)
 

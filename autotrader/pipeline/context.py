@@ -103,6 +103,7 @@ def invoke(
     load: Callable[[], Config] | None = None,
     simulated_clock: bool = False,
     durable: bool = True,
+    fresh: bool = False,
 ) -> Outcome:
     """Run ``body`` as command ``command`` inside the full envelope; never raises an AutotraderError."""
     at: datetime | None = None
@@ -128,7 +129,7 @@ def invoke(
         with WorkspaceLock(config.lock_path):
             if prepare is not None:
                 prepare(config)
-            ledger = open_ledger(config.ledger_path_for(mode), snapshot=dry_run, durable=durable)
+            ledger = open_ledger(config.ledger_path_for(mode), snapshot=dry_run, durable=durable, empty=fresh)
             deps = build_deps(config, ledger, clock, force_sim=force_sim, dry_run=dry_run)
             _refuse_time_travel(deps.broker, clock.now(), dry_run)
             log.event("run_start", as_of=clock.now().isoformat(), dry_run=dry_run)
@@ -216,4 +217,7 @@ def invoke_readonly(
         report = body(config, at, dry_run)
     except AutotraderError as error:
         return Outcome(command, error.exit_code, error=error, as_of=at, dry_run=dry_run)
+    except Exception as error:  # e.g. a corrupt ledger file: say so, exit 1, no traceback
+        failure = AutotraderError(f"unexpected error: {type(error).__name__}: {error}")
+        return Outcome(command, 1, error=failure, as_of=at, dry_run=dry_run)
     return Outcome(command, report.exit_code, report=report, as_of=at, dry_run=dry_run)

@@ -34,7 +34,11 @@ def create_workspace(folder: Path) -> Path:
                 f"{folder}: exists and was not created by `autotrader demo`; refusing to overwrite it",
                 hint="pass --dir with a new or empty folder",
             )
-        shutil.rmtree(folder)
+        from autotrader.pipeline.context import WorkspaceLock
+
+        # A demo still running there holds its workspace lock: refuse (exit 4) rather than delete under it.
+        with WorkspaceLock(folder / ".autotrader.lock"):
+            shutil.rmtree(folder)
     folder.mkdir(parents=True)
     (folder / MARKER).write_text("created by `autotrader demo`; safe to delete\n", encoding="utf-8")
     (folder / "config.toml").write_text(default_config_text(), encoding="utf-8")

@@ -173,7 +173,11 @@ class OrderGateway:
         return GatewayResult(cid, IntentStatus.ABANDONED, None, why, sent=False)
 
     def _is_stale(self, row: dict[str, Any]) -> bool:
-        return row["session_date"] < session_date_for(self.clock.now())
+        """Too late to send: past its expiry (the window it was decided for), else past its session date."""
+        now = self.clock.now()
+        if row.get("expires_at"):
+            return now >= repo.parse_utc(row["expires_at"])  # type: ignore[operator]
+        return row["session_date"] < session_date_for(now)
 
     def _adopt_locked(self, order: BrokerOrder, parent_book: str | None = None) -> IntentStatus | None:
         now = self.clock.now()

@@ -134,14 +134,14 @@ def _external_review(command: str, review: dict[str, Any], timeout: float) -> tu
     try:
         done = subprocess.run(
             shlex.split(command),
-            input=json.dumps(review, default=str),
+            input=json.dumps(review, default=str).encode(),
             capture_output=True,
-            text=True,
             timeout=timeout,
             check=False,
         )
     except subprocess.TimeoutExpired:
         return f"reviewer timed out after {timeout:g}s", -1
-    except OSError as error:
+    except (OSError, ValueError) as error:
         return f"reviewer could not start: {error}", -1
-    return done.stdout[:REVIEWER_OUTPUT_LIMIT], done.returncode
+    # Whatever bytes it printed: undecodable ones are replaced, never a reason to fail the evening step.
+    return done.stdout[:REVIEWER_OUTPUT_LIMIT].decode("utf-8", errors="replace"), done.returncode

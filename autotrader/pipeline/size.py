@@ -325,9 +325,14 @@ def run(ctx: StepContext) -> Report:
     decisions = sizing.decide_all([_inputs(ctx, s, tif) for s in signals], book, risk, rules_from(ctx))
     by_id = {s["id"]: s for s in signals}
     intents: list[OrderIntent] = []
+    expires = entry_deadline(ctx, tif)
+    # Decisions and their intents commit together: a crash after this transaction leaves PLANNED intents
+    # that the next run (or sync) sends while still in time, never an "ordered" decision with no intent.
     with ctx.ledger.write():
         for decision in decisions:
-            intent = _intent(ctx, decision, by_id[decision.signal_id], tif) if decision.qty > 0 else None
+            intent = _intent(ctx, decision, by_id[decision.signal_id], tif, expires) if decision.qty > 0 else None
+            if intent is not None:
+                repo.insert_intent(ctx.ledger, intent, run_id=ctx.run_id, now=ctx.now)
             ctx.ledger.conn.execute(
                 "INSERT OR IGNORE INTO decisions (signal_id, step, outcome, reason, trace_json, client_order_id, "
                 "decided_at, run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -393,7 +398,22 @@ def run(ctx: StepContext) -> Report:
     return report
 
 
-def _intent(ctx: StepContext, decision: sizing.Decision, signal: dict[str, Any], tif: TimeInForce) -> OrderIntent:
+def entry_deadline(ctx: StepContext, tif: TimeInForce) -> datetime:
+    """The last instant an entry decided now may still be sent: the market-on-open cut-off, or the end of the
+    trading window (the close, if earlier). After it the decision is stale and is abandoned, never sent late."""
+    calendar = ctx.deps.calendar  # type: ignore[attr-defined]
+    state = ctx.session
+    day = state.session_date
+    assert day is not None
+    if tif == TimeInForce.OPG:
+        return calendar.at_et(day, OPG_CUTOFF)
+    end = calendar.at_et(day, ctx.settings.size.trading_window_end)
+    return min(end, state.close_at) if state.close_at else end
+
+
+def _intent(
+    ctx: StepContext, decision: sizing.Decision, signal: dict[str, Any], tif: TimeInForce, expires: datetime
+) -> OrderIntent:
     session = ctx.session_date
     cid = client_order_id(
         session_date=session, step=STEP, book=str(Book.SIGNALS), symbol=decision.symbol, leg=str(LegKind.ENTRY),
@@ -429,4 +449,5 @@ def _intent(ctx: StepContext, decision: sizing.Decision, signal: dict[str, Any],
         reason=decision.reason,
         signal_id=signal["id"],
         extra=extra,
+        expires_at=expires,
     )

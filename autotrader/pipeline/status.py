@@ -7,6 +7,7 @@ last successful step run into a non-zero exit for a monitor.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -17,7 +18,7 @@ from autotrader.ledger import repo
 from autotrader.ledger.db import Ledger
 
 # Commands whose success means "the bot is alive and trading": not status/config/replay/demo.
-STEP_COMMANDS = ("sync", "run-daily", "scan", "size", "dipbuy", "profittake", "rebalance", "rehydrate", "scorecard")
+STEP_COMMANDS = ("sync", "run-daily", "scan", "size", "dipbuy", "profittake", "rebalance", "rehydrate")
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,7 @@ class StatusCheck:
     message: str
 
 
-def collect(ledger: Ledger | None, *, mode: str, ledger_path: str) -> dict[str, Any]:
+def collect(ledger: Ledger | None, *, mode: str, ledger_path: str, now: datetime) -> dict[str, Any]:
     if ledger is None:
         return {
             "mode": mode,
@@ -49,14 +50,15 @@ def collect(ledger: Ledger | None, *, mode: str, ledger_path: str) -> dict[str, 
             deployed_by_book[p.book] = deployed_by_book.get(p.book, 0.0) + p.qty * p.avg_cost
     for row in intents:
         if row["side"] == Side.BUY and row["book"] != Book.EXTERNAL:
-            price = row["limit_price"] or row["stop_price"] or 0.0
+            extra = json.loads(row["extra_json"]) if row.get("extra_json") else {}
+            price = row["limit_price"] or extra.get("reference_price") or row["stop_price"] or 0.0
             deployed_by_book[row["book"]] = deployed_by_book.get(row["book"], 0.0) + row["qty"] * price
     return {
         "mode": mode,
         "ledger": ledger_path,
         "ledger_exists": True,
         "last_runs": repo.last_runs(ledger, 10),
-        "last_success": repo.last_successful_run(ledger, STEP_COMMANDS),
+        "last_success": repo.last_successful_run(ledger, STEP_COMMANDS, not_after=now),
         "open_intents": [
             {k: row[k] for k in ("client_order_id", "symbol", "side", "qty", "status", "book", "leg", "session_date")}
             for row in intents
@@ -134,7 +136,7 @@ def run(config, now: datetime, dry_run: bool, *, check_freshness: bool, max_age:
 
     ledger = open_ledger_readonly(config.ledger_path)
     try:
-        data = collect(ledger, mode=config.settings.mode_name, ledger_path=str(config.ledger_path))
+        data = collect(ledger, mode=config.settings.mode_name, ledger_path=str(config.ledger_path), now=now)
     finally:
         if ledger is not None:
             ledger.close()

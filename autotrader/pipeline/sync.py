@@ -41,7 +41,7 @@ def run(ctx: StepContext) -> Report:
     settled = gateway.resolve_in_flight()
 
     orders_after = repo.parse_utc(repo.kv_get(ledger, "sync.orders_after"))
-    broker_orders = broker.orders(status="all", after=orders_after - ORDER_OVERLAP if orders_after else None)
+    broker_orders = _orders_to_refresh(ledger, broker, orders_after)
     external = 0
     known = {
         row["broker_order_id"]: (row["status"], row["filled_qty"], row["filled_avg_price"])
@@ -112,6 +112,36 @@ def run(ctx: StepContext) -> Report:
     return report
 
 
+def _orders_to_refresh(ledger, broker, orders_after) -> list:
+    """Orders submitted since the watermark (new ones, ours or external), every open order (a GTC exit
+    submitted long ago can fill today), and each order the ledger still holds as open but the broker no
+    longer lists as open (it ended: look it up once to learn how)."""
+    found = {
+        o.broker_order_id: o
+        for o in broker.orders(status="all", after=orders_after - ORDER_OVERLAP if orders_after else None)
+    }
+    for order in broker.orders(status="open"):
+        found.setdefault(order.broker_order_id, order)
+    seen = set(found)
+    for order in found.values():
+        seen.update(leg.broker_order_id for leg in order.legs)
+    terminal = [str(s) for s in ("filled", "canceled", "expired", "replaced", "rejected", "done_for_day")]
+    marks = ",".join("?" for _ in terminal)
+    for row in ledger.query(
+        f"SELECT broker_order_id, client_order_id FROM orders "
+        f"WHERE status NOT IN ({marks}) AND client_order_id IS NOT NULL",
+        terminal,
+    ):
+        if row["broker_order_id"] in seen:
+            continue
+        order = broker.order_by_client_id(row["client_order_id"])
+        if order is not None:
+            found.setdefault(order.broker_order_id, order)
+    return sorted(
+        found.values(), key=lambda o: (o.submitted_at.isoformat() if o.submitted_at else "", o.broker_order_id)
+    )
+
+
 def _attach_protection(ctx: StepContext, gateway: OrderGateway) -> list:
     """Give a filled market-on-open entry the stop and target it could not carry (ARCHITECTURE: Alpaca
     refuses a bracket with ``opg``): one OCO sell (take-profit limit + stop-loss) for the shares held.
@@ -120,9 +150,11 @@ def _attach_protection(ctx: StepContext, gateway: OrderGateway) -> list:
     fill first.
     """
     ledger = ctx.ledger
+    # Filled, or ended (cancelled/expired) after a partial fill: whatever was bought needs its protection.
     rows = ledger.query(
-        "SELECT * FROM order_intents WHERE leg = ? AND status = ? AND extra_json LIKE '%attach_stop_loss%'",
-        [str(LegKind.ENTRY), str(IntentStatus.FILLED)],
+        "SELECT i.* FROM order_intents i JOIN orders o ON o.client_order_id = i.client_order_id "
+        "WHERE i.leg = ? AND i.status IN (?, ?, ?) AND o.filled_qty > 0 AND i.extra_json LIKE '%attach_stop_loss%'",
+        [str(LegKind.ENTRY), str(IntentStatus.FILLED), str(IntentStatus.CANCELED), str(IntentStatus.EXPIRED)],
     )
     intents = []
     for row in rows:

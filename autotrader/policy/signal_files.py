@@ -54,6 +54,7 @@ COLUMNS: tuple[str, ...] = (
 )
 REQUIRED: tuple[str, ...] = ("symbol", "category", "source", "generated_at")
 SIDES: tuple[str, ...] = tuple(str(s) for s in Side)
+MAX_HORIZON_DAYS = 2520  # ten years of sessions: anything longer is a typo, not a horizon
 NUMBER_COLUMNS: tuple[str, ...] = ("conviction", "entry", "stop", "target", "horizon_days")
 PRICE_COLUMNS: tuple[str, ...] = ("entry", "stop", "target")
 CONVICTION_RANGE = (1, 10)
@@ -181,6 +182,8 @@ def _json_cells(origin: str, text: str) -> list[tuple[int, str, dict[str, str | 
             f"{origin}:{e.lineno}: invalid JSON: {e.msg} (line {e.lineno}, column {e.colno})",
             hint='a list of objects, or {"signals": [...]}; ' + _FORMAT_HINT,
         ) from None
+    except ValueError as e:  # e.g. an integer with more digits than Python converts
+        raise InputError(f"{origin}: invalid JSON: {e}", hint=_FORMAT_HINT) from None
     if isinstance(document, dict) and set(document) == {"signals"}:
         document = document["signals"]
     if not isinstance(document, list):
@@ -230,13 +233,11 @@ def _typed(origin: str, where: str, values: dict[str, Any]) -> dict[str, Any]:
 def _number(where: str, name: str, value: Any) -> float | None:
     if value is None:
         return None
-    if isinstance(value, str):
-        try:
-            number = float(value)
-        except ValueError:
-            raise InputError(f"{where}: {name} {value!r} is not a number", hint=_FORMAT_HINT) from None
-    else:
+    try:
         number = float(value)
+    except (ValueError, OverflowError):
+        shown = value if len(str(value)) <= 40 else f"{str(value)[:40]}..."
+        raise InputError(f"{where}: {name} {shown!r} is not a number", hint=_FORMAT_HINT) from None
     if not math.isfinite(number):
         raise InputError(f"{where}: {name} {value!r} is not a finite number", hint=_FORMAT_HINT)
     return number
@@ -260,7 +261,7 @@ def _instant(where: str, value: Any) -> datetime | None:
         raise InputError(f"{where}: generated_at must be an ISO 8601 string, got {value!r}", hint=_FORMAT_HINT)
     try:
         return parse_instant(value)
-    except ValueError:
+    except (ValueError, OverflowError):
         raise InputError(
             f"{where}: generated_at {value!r} is not an ISO 8601 date or time "
             "(e.g. 2026-03-02T08:00:00-05:00; no offset = New York time)",
@@ -313,8 +314,8 @@ def _positive(v: dict[str, Any], f: _Frame) -> str | None:
         if v[name] is not None and v[name] <= 0:
             return f"{name} {v[name]:g} must be > 0"
     h = v["horizon_days"]
-    if h is not None and (h <= 0 or h != int(h)):
-        return f"horizon_days {h:g} must be a whole number > 0"
+    if h is not None and (h <= 0 or h != int(h) or h > MAX_HORIZON_DAYS):
+        return f"horizon_days {h:g} must be a whole number from 1 to {MAX_HORIZON_DAYS}"
     return None
 
 

@@ -48,8 +48,10 @@ def test_client_order_ids_are_deterministic_short_and_distinct():
         client_order_id(**keys, attempt=1),
         client_order_id(**{**keys, "step": "dipbuy"}),
         client_order_id(**{**keys, "symbol": "ABCDEFGHIJKLMNOP"}),
+        client_order_id(**keys, key="signal:1"),
+        client_order_id(**keys, key="signal:2"),
     }
-    assert a not in variants and len(variants) == 7
+    assert a not in variants and len(variants) == 9
     assert all(len(v) <= 48 for v in variants)
 
 

@@ -36,7 +36,9 @@ def replay(
         force_sim=True,
         simulated_clock=True,
         durable=False,
+        # Every replay starts from an empty ledger: the real run deletes the old file, a dry run ignores it.
         prepare=None if dry_run else step.discard_previous,
+        fresh=True,
     )
     finish(outcome, json_output=json_output, renderer=render_summary)
 
