@@ -114,16 +114,16 @@ def _ledger(folder: Path, outcomes: pd.DataFrame, rule_exits: pd.DataFrame) -> P
     )
     final = outcomes.assign(status="complete", ret=outcomes["ret"].fillna(0.0), excess=outcomes["excess"].fillna(0.0))
     conn.executemany(
-        "INSERT INTO signal_outcomes (signal_id, horizon, status, ret, excess, hit, computed_at) "
-        "VALUES (?, ?, 'complete', ?, ?, ?, ?)",
+        "INSERT INTO signal_outcomes (signal_id, horizon, status, ret, excess, hit, exit_date, computed_at) "
+        "VALUES (?, ?, 'complete', ?, ?, ?, '2026-02-27', ?)",
         [
             (int(i) + 1, int(h), float(r), float(e), int(r > 0), now)
             for i, h, r, e in final[["signal_id", "horizon", "ret", "excess"]].itertuples(index=False)
         ],
     )
     conn.executemany(
-        "INSERT INTO signal_rule_exits (signal_id, status, r_multiple, ret, holding_sessions, computed_at) "
-        "VALUES (?, 'complete', ?, ?, ?, ?)",
+        "INSERT INTO signal_rule_exits (signal_id, status, r_multiple, ret, holding_sessions, exit_date, computed_at) "
+        "VALUES (?, 'complete', ?, ?, ?, '2026-02-27', ?)",
         [
             (int(i) + 1, float(r), float(t), int(h), now)
             for i, r, t, h in rule_exits[["signal_id", "r_multiple", "ret", "holding_sessions"]].itertuples(index=False)

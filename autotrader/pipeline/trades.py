@@ -106,7 +106,9 @@ def _round(value: float | None, digits: int = 4) -> float | None:
 
 def load(ctx: StepContext) -> list[TradeView]:
     """Every trade of our books (external fills excluded), with its attribution at the as-of instant."""
-    rows = repo.leg_fills(ctx.ledger)
+    # Fills up to the as-of only: a scorecard or review at an earlier instant must not see later trading.
+    as_of = repo.utc_iso(ctx.now)
+    rows = [r for r in repo.leg_fills(ctx.ledger) if r["filled_at"] <= as_of]
     if not rows:
         return []
     fills = [

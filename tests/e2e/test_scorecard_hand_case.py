@@ -246,3 +246,25 @@ def test_csv_and_html_exports(hand_workspace, tmp_path):
     page = html_file.read_text()
     assert page.count("data:image/png;base64,") == 3
     assert "management alpha" in page.lower() and "swing" in page
+
+
+def test_an_earlier_as_of_sees_nothing_later_and_changes_nothing(hand_workspace, payload):
+    # At 2026-03-05 17:00 the late BBB pick does not exist yet and no 5-session horizon has completed
+    # (the earliest, from the 03-02 entry, closes on 03-06); the trade's profit-take (03-05 15:00) has happened.
+    earlier = json.loads(_scorecard_at(hand_workspace, "2026-03-05T17:00:00-05:00").stdout)
+    assert sum(r["signals"] for r in earlier["rows"] if r["group"] == "category") == 3
+    assert all(r["completed"]["5"] == 0 for r in earlier["rows"] if r["group"] == "category")
+    assert row(earlier, "category", "swing")["excess_return_mean"]["5"] is None
+    # ...and asking about the past did not turn complete outcomes back into pending ones.
+    again = json.loads(_scorecard_at(hand_workspace, "2026-03-13T17:00:00-04:00").stdout)
+    assert again["rows"] == payload["rows"]
+
+
+def _scorecard_at(workspace: Path, as_of: str):
+    from typer.testing import CliRunner
+
+    from autotrader.cli.app import app
+
+    return CliRunner().invoke(
+        app, ["scorecard", "--json", "--as-of", as_of, "--config", str(workspace / "config.toml")]
+    )
