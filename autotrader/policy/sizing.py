@@ -21,9 +21,10 @@ For one buy signal, in this order (the first failing rule skips it; the trace en
    ``(ask − bid) / ((ask + bid)/2) × 10,000 ≤ max_spread_bps``.
 3. **Base size** ``D₀`` in dollars (PV = portfolio_value):
    - dynamic sizing off:                ``D₀ = position_size``
-   - a stop ``S`` (entry ``E``, else P): ``shares = PV × risk_per_trade_pct/100 / (E − S)``, ``D₀ = shares × P``
-     (requires ``S < E``; the seed's example: $1M × 1% / |100 − 95| = 2,000 shares)
-   - long-term without a stop:          ``D₀ = PV × base_allocation_pct/100 × m(conviction)``, with
+   - swing / day trade with a stop ``S`` (entry ``E``, else P): ``shares = PV × risk_per_trade_pct/100 / (E − S)``,
+     ``D₀ = shares × P`` (requires ``S < E``; the seed's example: $1M × 1% / |100 − 95| = 2,000 shares)
+   - long-term (with or without a stop: the seed sizes its "Suggested Finds" by conviction; a stop only
+     shapes the protective order): ``D₀ = PV × base_allocation_pct/100 × m(conviction)``, with
      ``m`` the multiplier of the largest key ≤ conviction (a conviction above the top key uses the top
      key's; below the lowest key, or missing, skips)
    - swing / day trade without a stop:  ``D₀ = PV × base_allocation_pct/100`` (conviction not applied)
@@ -832,7 +833,9 @@ def _base(s: SignalIn, price: float, book: BookState, rules: Rules, t: _Trace) -
     if not (_known(pv) and pv > 0):
         t.skip("base", {"portfolio_value": pv}, f"portfolio value {_usd(pv)} is not positive")
 
-    if s.stop is not None:
+    # The seed sizes long-term holds (its "Suggested Finds") by conviction, and scanner trades with a stop by
+    # the risk to the stop: a long-term signal's stop shapes its protective order, not its size.
+    if s.stop is not None and s.category != "long_term":
         entry = s.entry if s.entry is not None else price
         inputs: dict[str, float | str | int | bool | None] = {
             "method": "risk",

@@ -709,3 +709,13 @@ def test_to_json_is_plain_json():
 def test_rules_refuse_meaningless_values(changes):
     with pytest.raises(ValueError):
         Rules(**changes)
+
+
+def test_a_long_term_stop_shapes_the_order_not_the_size():
+    # The seed: long-term holds are sized by conviction ($1M × 2% × 1.5 = $30,000), scanner trades by risk.
+    d = run(sig("long_term", conviction=10, entry=100, stop=85, target=130))
+    assert d.notional == pytest.approx(30_000, rel=0.01)
+    assert step(d, "base").inputs["method"] == "allocation"
+    assert d.order_class == "bracket" and d.stop_loss == 85
+    swing = run(sig("swing", conviction=10, entry=100, stop=95, target=110))
+    assert step(swing, "base").inputs["method"] == "risk"
