@@ -300,13 +300,13 @@ class Decision:
 # ------------------------------------------------------------------------------------------------- formatting
 
 
-def _num(x: float | None) -> str:
-    """Up to 4 decimals, trailing zeros dropped, thousands separated: 27.4, 0.25, 12,345.5."""
+def _num(x: float | None, places: int = 4) -> str:
+    """Up to ``places`` decimals, trailing zeros dropped, thousands separated: 27.4, 0.25, 12,345.5."""
     if x is None:
         return "unknown"
     if not math.isfinite(x):
         return str(x)
-    text = f"{x:,.4f}".rstrip("0").rstrip(".")
+    text = f"{x:,.{places}f}".rstrip("0").rstrip(".")
     return "0" if text == "-0" else text
 
 
@@ -768,9 +768,11 @@ def _pre_trade(s: SignalIn, quote: QuoteIn | None, rules: Rules, t: _Trace) -> f
     }
     if not quote.age_seconds <= rules.max_quote_age_seconds:  # NaN age counts as stale
         t.skip(
-            "quote_age", age, f"stale quote: {_num(quote.age_seconds)}s old (max {_num(rules.max_quote_age_seconds)}s)"
+            "quote_age",
+            age,
+            f"stale quote: {_num(quote.age_seconds, 2)}s old (max {_num(rules.max_quote_age_seconds, 2)}s)",
         )
-    t.add("quote_age", age, f"quote {_num(quote.age_seconds)}s old ≤ {_num(rules.max_quote_age_seconds)}s")
+    t.add("quote_age", age, f"quote {_num(quote.age_seconds, 2)}s old ≤ {_num(rules.max_quote_age_seconds, 2)}s")
 
     if s.entry is None:
         t.add("drift", {"entry": None}, "no signal entry: drift not measured")
@@ -809,9 +811,10 @@ def _pre_trade(s: SignalIn, quote: QuoteIn | None, rules: Rules, t: _Trace) -> f
         t.skip(
             "spread",
             sp,
-            f"spread {_num(bps)} bps > {_num(rules.max_spread_bps)} bps (bid {_px(quote.bid)}, ask {_px(quote.ask)})",
+            f"spread {_num(bps, 2)} bps > {_num(rules.max_spread_bps)} bps "
+            f"(bid {_px(quote.bid)}, ask {_px(quote.ask)})",
         )
-    t.add("spread", sp, f"spread {_num(bps)} bps ≤ {_num(rules.max_spread_bps)} bps")
+    t.add("spread", sp, f"spread {_num(bps, 2)} bps ≤ {_num(rules.max_spread_bps)} bps")
     return price
 
 

@@ -504,7 +504,7 @@ def test_no_entry_means_no_drift_check():
     ("bid", "ask", "reason", "at"),
     [
         (99.6, 100.0, None, None),  # 40.1 bps
-        (99.4, 100.0, "spread 60.1805 bps > 50 bps (bid 99.40, ask 100.00)", "spread"),
+        (99.4, 100.0, "spread 60.18 bps > 50 bps (bid 99.40, ask 100.00)", "spread"),
         (100.5, 100.0, "invalid quote: bid 100.5, ask 100", "quote"),  # crossed
         (0.0, 100.0, "invalid quote: bid 0, ask 100", "quote"),
     ],
@@ -517,13 +517,16 @@ def test_spread_and_quote_sanity(bid, ask, reason, at):
         skipped(d, reason, at)
 
 
-@pytest.mark.parametrize(("age", "ok"), [(0, True), (900, True), (901, False), (math.nan, False)])
-def test_stale_quotes_are_skipped(age, ok):
+@pytest.mark.parametrize(
+    ("age", "reason"),
+    [(0, None), (900, None), (901.256, "stale quote: 901.26s old (max 900s)"), (math.nan, "stale quote: nans old")],
+)
+def test_stale_quotes_are_skipped(age, reason):
     d = run(sig(), quote=make_quote(age=age))
-    if ok:
+    if reason is None:
         assert d.outcome == "ordered"
     else:
-        skipped(d, "stale quote", "quote_age")
+        skipped(d, reason, "quote_age")
 
 
 def test_no_quote_is_skipped():
