@@ -28,6 +28,7 @@ Definitions (per row, i.e. per group key; "h" ranges over ``horizons``)
 - ``completed[h]``: complete outcome rows at h. ``hit_rate[h]`` = #hit / #complete (rows with a missing
   ``hit`` left out); ``hit_rate_ci[h]``: Wilson 95% interval (``metrics.wilson_interval``).
 - ``excess_return_mean[h]`` / ``excess_return_median[h]``: over complete rows with a finite ``excess``;
+  ``excess_return_median_ci[h]``: the same for the median;
   ``excess_return_ci[h]``: 95% interval of the mean (``metrics.bootstrap_ci``: percentile bootstrap with
   2000 resamples up to 5000 values, the normal approximation above; both adjustable).
 - ``rule_exit``: over complete rule exits: ``signals`` (their count), ``win_rate`` (share with ret > 0),
@@ -304,7 +305,7 @@ def build_rows(
                 "traded": int(traded[code]),
                 "pending": int(pending[code]),
             }
-            hit_rate, hit_ci, mean, median, mean_ci, completed = {}, {}, {}, {}, {}, {}
+            hit_rate, hit_ci, mean, median, mean_ci, median_ci, completed = {}, {}, {}, {}, {}, {}, {}
             verdict_n = 0
             for i, h in enumerate(horizons):
                 index = by_key_h[code * n_h + i]
@@ -321,6 +322,9 @@ def build_rows(
                 mean_ci[name] = _interval(
                     metrics.bootstrap_ci(values, "mean", rng, resamples=resamples, exact_above=exact_above)
                 )
+                median_ci[name] = _interval(
+                    metrics.bootstrap_ci(values, "median", rng, resamples=resamples, exact_above=exact_above)
+                )
                 if h == primary_horizon:
                     verdict_n = len(values)
             row.update(
@@ -329,6 +333,7 @@ def build_rows(
                 excess_return_mean=mean,
                 excess_return_median=median,
                 excess_return_ci=mean_ci,
+                excess_return_median_ci=median_ci,
                 completed=completed,
             )
             index = by_key_re[code]

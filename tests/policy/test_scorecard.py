@@ -135,6 +135,9 @@ SWING = {
     "excess_return_mean": {"1": 0.006, "5": 0.018},
     "excess_return_median": {"1": 0.01, "5": 0.02},
     "excess_return_ci": {"1": [-0.0039939, 0.0159939], "5": [0.0011398, 0.0348602]},
+    # Distribution-free median interval [x(j), x(n−j+1)], j the smallest k with P(Bin(n, ½) ≤ k) ≥ 2.5%: for
+    # n = 5, P(B ≤ 0) = 1/32 ≥ 2.5% already, so the interval is the whole range [min, max].
+    "excess_return_median_ci": {"1": [-0.01, 0.02], "5": [-0.01, 0.04]},
     "completed": {"1": 5, "5": 5},
     "rule_exit": {"signals": 4, "win_rate": 0.5, "expectancy_r": 0.25, "sqn": 1 / 3, "avg_holding_sessions": 3.5},
     "pick_only": {
@@ -190,6 +193,8 @@ LONG_TERM = {
     "excess_return_mean": {"1": 0.0025, "5": -0.05 / 3},
     "excess_return_median": {"1": 0.0, "5": -0.02},
     "excess_return_ci": {"1": [-0.0192297, 0.0242297], "5": [-0.0339519, 0.0006186]},
+    # n = 4 and n = 3: P(B ≤ 0) = 1/16 and 1/8 ≥ 2.5% → [min, max].
+    "excess_return_median_ci": {"1": [-0.02, 0.03], "5": [-0.03, 0.0]},
     "completed": {"1": 4, "5": 3},
     "rule_exit": {"signals": 3, "win_rate": 2 / 3, "expectancy_r": 5 / 6, "sqn": 5 / 7, "avg_holding_sessions": 17 / 3},
     "pick_only": {
