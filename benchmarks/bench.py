@@ -7,6 +7,8 @@
   slot the replay buys 50 symbols and rests a good-till-cancelled sell limit far above each, so every
   slot's sync makes the simulated broker scan fresh minute bars for 50 symbols.
 - the same replay with an empty book (the cost of the schedule, sync and the ledger alone).
+- lock refusal: while a long replay holds a workspace, how long a second `autotrader sync` takes to exit 4
+  (process start-up included).
 """
 
 from __future__ import annotations
@@ -91,6 +93,36 @@ def replay_once(with_positions: bool) -> tuple[float, int, int]:
         raise SystemExit(f"replay failed: {outcome.error}")
     fields = outcome.report.fields
     return fields["sessions_per_second"], fields["sessions"], fields["orders_total"]
+
+
+def lock_refusal(runs: int) -> float:
+    from autotrader.pipeline.demo import create_workspace
+
+    folder = Path(tempfile.mkdtemp()) / "ws"
+    create_workspace(folder)
+    exe = Path(sys.executable).with_name("autotrader")
+    base = [str(exe)] if exe.exists() else [sys.executable, "-m", "autotrader"]
+    replay = subprocess.Popen(
+        [*base, "replay", "--start", "2016-01-04", "--end", "2025-12-31", "--config", str(folder / "config.toml")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not (folder / "ledger-replay.db").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        timings = []
+        for _ in range(runs):
+            started = time.perf_counter()
+            done = subprocess.run([*base, "sync", "--config", str(folder / "config.toml")], capture_output=True)
+            timings.append(time.perf_counter() - started)
+            if done.returncode != 4:
+                raise SystemExit(f"expected exit 4 while the replay holds the lock, got {done.returncode}")
+    finally:
+        replay.kill()
+        replay.wait()
+        shutil.rmtree(folder.parent, ignore_errors=True)
+    return statistics.median(timings)
 
 
 def main() -> None:

@@ -158,10 +158,8 @@ def test_a_held_lock_exits_4_at_once(cli, write_config):
 
     config = write_config("")
     with FileLock(str(config.parent / ".autotrader.lock")):
-        started = time.monotonic()
         result = cli("sync", "--as-of", AS_OF, "--config", str(config))
-        assert result.exit_code == 4
-        assert time.monotonic() - started < 1.0
+        assert result.exit_code == 4  # refused, not queued: the lock is taken with timeout 0
     assert not (config.parent / "ledger-sim.db").exists()
 
 
@@ -182,12 +180,12 @@ def test_a_second_run_during_a_long_replay_exits_4_within_a_second(write_config)
         while not ledger.exists() and time.monotonic() < deadline:
             time.sleep(0.05)
         assert replay.poll() is None, replay.stderr.read().decode()
-        started = time.monotonic()
-        second = subprocess.run([*exe, "sync", "--config", str(config)], capture_output=True, env=env, timeout=30)
-        # The second process's own start-up is included; the refusal itself is immediate.
+        second = subprocess.run([*exe, "sync", "--config", str(config)], capture_output=True, env=env, timeout=60)
         assert second.returncode == 4, second.stderr.decode()
-        assert time.monotonic() - started < 3.0
         assert b"lock" in second.stderr
+        # It did not wait for the lock: the replay (ten years of sessions) is still running. How long the refusal
+        # takes is measured by benchmarks/bench.py, not asserted here (tests must not depend on machine speed).
+        assert replay.poll() is None
         assert lock.exists()
     finally:
         replay.kill()
