@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -570,21 +569,3 @@ def test_next_earnings_past_the_schedule_or_unknown_is_none() -> None:
     reference = SyntheticReference(data_at(FAR_FUTURE))
     assert reference.next_earnings("AAPL", date(2036, 1, 1)) is None
     assert reference.next_earnings("ZZZZ", date(2026, 1, 1)) is None
-
-
-# -- cost ------------------------------------------------------------------------------------------
-
-
-def test_first_use_and_warm_reads_are_cheap(fresh_caches: None) -> None:
-    md = data_at(FAR_FUTURE)
-    md.daily_bars("SPY", date(2026, 1, 1), date(2026, 1, 31))  # builds the span and market (shared)
-    started = time.perf_counter()
-    md.daily_bars("NVDA", date(2025, 1, 1), date(2025, 12, 31))
-    first = time.perf_counter() - started
-    started = time.perf_counter()
-    for _ in range(10):
-        md.daily_bars("NVDA", date(2025, 1, 1), date(2025, 12, 31))
-    warm = (time.perf_counter() - started) / 10
-    # Generous bounds (targets are 150 ms and 20 ms): this guards against an accidental O(span x minutes).
-    assert first < 0.6
-    assert warm < 0.05
