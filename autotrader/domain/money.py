@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
 
 def tick_size(price: float) -> Decimal:
@@ -18,9 +18,9 @@ def to_tick(price: float, *, direction: str = "nearest") -> float:
     tick = tick_size(price)
     value = Decimal(str(price)) / tick
     if direction == "down":
-        steps = value.to_integral_value(rounding=ROUND_DOWN)
+        steps = value.to_integral_value(rounding=ROUND_FLOOR)
     elif direction == "up":
-        steps = -((-value).to_integral_value(rounding=ROUND_DOWN))
+        steps = value.to_integral_value(rounding=ROUND_CEILING)
     else:
         steps = value.to_integral_value(rounding=ROUND_HALF_UP)
     return float(steps * tick)
