@@ -121,16 +121,11 @@ def open_ledger(path: Path, *, snapshot: bool = False, durable: bool = True, emp
 
 
 def open_ledger_readonly(path: Path) -> Ledger | None:
-    """Open an existing ledger for reading only (``status``); None when there is no ledger yet."""
+    """The ledger for reading only (``status``): a migrated in-memory copy, or None when there is no ledger yet.
+
+    A copy, not a read-only connection: even a read-only SQLite connection to a WAL database writes its
+    ``-shm`` side file, and a monitor calling ``status`` every few minutes should leave no trace.
+    """
     if not path.exists():
         return None
-    from autotrader.ledger.migrations import pending_migrations
-
-    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None)
-    _configure(conn, wal=False)
-    ledger = Ledger(conn, path, snapshot=False)
-    if pending_migrations(ledger):
-        # An older ledger: read a migrated in-memory copy rather than write to the file from `status`.
-        conn.close()
-        return open_ledger(path, snapshot=True)
-    return ledger
+    return open_ledger(path, snapshot=True)

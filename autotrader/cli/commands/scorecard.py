@@ -46,7 +46,10 @@ def _pct(value, digits: int = 1) -> str:
 
 
 def _num(value, digits: int = 2) -> str:
-    return "–" if value is None else f"{value:,.{digits}f}"
+    if value is None:
+        return "–"
+    text = f"{value:,.{digits}f}"
+    return text[1:] if text.startswith("-") and not text.strip("-0.,") else text  # no "-0"
 
 
 def render_scorecard(payload: dict) -> None:
