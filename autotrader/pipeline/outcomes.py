@@ -12,6 +12,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
+import numpy as np
+import pandas as pd
+
 from autotrader.clock import ET, MarketCalendar
 from autotrader.ledger import repo
 from autotrader.pipeline.context import StepContext
@@ -24,14 +27,21 @@ LOOKBACK = timedelta(days=10)
 
 @dataclass(frozen=True)
 class SymbolHistory:
-    """One symbol's complete daily bars, aligned SPY, and each bar's session open instant."""
+    """One symbol's daily bars on every NYSE session of the window (NaN where the data has no bar), SPY
+    aligned on the same sessions, and each session's open instant.
+
+    Indices are calendar sessions, not rows of the data: a missing bar can never shift an entry or an exit
+    onto another session. A horizon whose window reaches a missing bar stays pending (never guessed).
+    """
 
     bars: policy.Bars
     spy: policy.BenchmarkBars | None
     opens: list[datetime]
 
     def complete_from(self, entry_idx: int) -> int:
-        return len(self.bars) - entry_idx
+        """Sessions from the entry (counted as 1) that are complete and have a bar, up to the first gap."""
+        missing = np.isnan(self.bars.close[entry_idx:])
+        return int(np.argmax(missing)) if missing.any() else len(self.bars) - entry_idx
 
 
 def load_history(ctx: StepContext, symbol: str, start: date) -> SymbolHistory | None:
@@ -43,15 +53,18 @@ def load_history(ctx: StepContext, symbol: str, start: date) -> SymbolHistory | 
     frame = market.daily_bars(symbol, start, end)
     if frame.empty:
         return SymbolHistory(policy.Bars([], [], [], [], []), None, [])
-    bars = policy.Bars.from_frame(frame)
+    # Every session from the first bar to the last session closed at the as-of.
+    sessions = calendar.sessions_between(frame.index[0].date(), calendar.last_closed_session(ctx.now))
+    index = pd.DatetimeIndex([pd.Timestamp(day) for day in sessions]).as_unit("ns")
+    aligned = frame.set_axis(frame.index.as_unit("ns")).reindex(index)
+    bars = policy.Bars.from_frame(aligned)
     spy_frame = market.daily_bars(BENCHMARK, start, end) if market.has_symbol(BENCHMARK) else None
     spy = policy.BenchmarkBars.from_frame(spy_frame, bars.dates) if spy_frame is not None else None
-    opens = [calendar.session_open(bars.session_date(i)) for i in range(len(bars))]
-    return SymbolHistory(bars, spy, opens)
+    return SymbolHistory(bars, spy, [calendar.session_open(day) for day in sessions])
 
 
 def entry_index(history: SymbolHistory, at: datetime) -> int | None:
-    """The session whose open is the first at or after ``at`` among the complete bars (None: not yet)."""
+    """The session whose open is the first at or after ``at`` among the complete sessions (None: not yet)."""
     if not history.opens:
         return None
     return policy.entry_session_index(history.opens, at)
@@ -175,6 +188,8 @@ def _evaluate(
     bars = history.bars
     entry_date = bars.session_date(idx).isoformat()
     entry_price = float(bars.open[idx])
+    if np.isnan(entry_price):  # no bar for the entry session: the entry itself is unknown
+        return [{**base, "horizon": h, "status": "pending"} for h in horizons], {**base, "status": "pending"}
     complete = history.complete_from(idx)
     rows = []
     for outcome in policy.forward_outcomes(signal["side"], idx, bars, history.spy, horizons, complete):

@@ -176,6 +176,7 @@ def book_state(ctx: StepContext) -> sizing.BookState:
             position_value[p.symbol] += value
             held.add(p.symbol)
     # Open (submitted, not yet filled) buys count as deployed: the seed's SUBMITTED + FILLED.
+    pending_buys = 0.0
     marks = ",".join("?" for _ in OPEN_INTENTS)
     for row in ledger.query(
         f"SELECT i.symbol, i.qty, i.limit_price, i.extra_json, COALESCE(o.filled_qty, 0) AS filled "
@@ -186,6 +187,7 @@ def book_state(ctx: StepContext) -> sizing.BookState:
         extra = json.loads(row["extra_json"]) if row["extra_json"] else {}
         price = row["limit_price"] or extra.get("reference_price") or 0.0
         pending = max(0.0, row["qty"] - row["filled"]) * price
+        pending_buys += pending
         deployed += pending
         position_value[row["symbol"]] += pending
         held.add(row["symbol"])
@@ -199,7 +201,8 @@ def book_state(ctx: StepContext) -> sizing.BookState:
     )
     return sizing.BookState(
         portfolio_value=repo.portfolio_value(ledger, ctx.settings.account.portfolio_value),
-        cash=account.cash,
+        # Cash the broker still shows may already be promised to our open buys that have not filled yet.
+        cash=account.cash - pending_buys,
         deployed=deployed,
         position_value=dict(position_value),
         sector_exposure=dict(sector_exposure),

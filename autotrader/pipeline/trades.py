@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import numpy as np
+
 from autotrader.clock import ET
 from autotrader.ledger import repo
 from autotrader.pipeline import outcomes
@@ -154,7 +156,8 @@ def _view(
         exit_idx = len(history.bars) - 1 if exit_idx is None else exit_idx
         window = slice(entry_idx, exit_idx + 1)
         if exit_idx >= entry_idx:
-            high, low = float(history.bars.high[window].max()), float(history.bars.low[window].min())
+            # nan-aware: a session missing from the data must not turn the excursions into NaN
+            high, low = float(np.nanmax(history.bars.high[window])), float(np.nanmin(history.bars.low[window]))
             excursion = (max(0.0, high / trade.entry_price - 1), min(0.0, low / trade.entry_price - 1))
             if history.spy is not None:
                 start, end = history.spy.open[entry_idx], history.spy.close[exit_idx]

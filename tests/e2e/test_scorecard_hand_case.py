@@ -268,3 +268,41 @@ def _scorecard_at(workspace: Path, as_of: str):
     return CliRunner().invoke(
         app, ["scorecard", "--json", "--as-of", as_of, "--config", str(workspace / "config.toml")]
     )
+
+
+def test_a_missing_bar_leaves_the_horizon_pending_instead_of_shifting_it(tmp_path):
+    """BBB has no bar for 03-04: its swing signal (entry 03-02) must not exit on 03-09 as if 03-04 never
+    happened; the 5-session horizon stays pending, the 1-session one (03-02) is still complete."""
+    from typer.testing import CliRunner
+
+    from autotrader.cli.app import app
+
+    (tmp_path / "config.toml").write_text(CONFIG)
+    market = tmp_path / "market"
+    market.mkdir()
+    _write_bars(market, "SPY", SPY)
+    _write_bars(market, "AAA", AAA)
+    lines = (market / "SPY.csv").read_text().splitlines()[:1]
+    lines += [
+        f"{day},{o},{h},{lo},{c},1000000" for day, (o, h, lo, c) in zip(DAYS, BBB, strict=True) if day != "2026-03-04"
+    ]
+    (market / "BBB.csv").write_text("\n".join(lines) + "\n")
+    (tmp_path / "signals.csv").write_text(SIGNALS)
+    runner = CliRunner()
+    config = str(tmp_path / "config.toml")
+    scan_args = ["scan", "--file", str(tmp_path / "signals.csv"), "--as-of", "2026-03-12T20:30:00-04:00"]
+    scanned = runner.invoke(app, [*scan_args, "--config", config])
+    assert scanned.exit_code == 0, scanned.output
+    result = runner.invoke(app, ["scorecard", "--json", "--as-of", "2026-03-13T17:00:00-04:00", "--config", config])
+    assert result.exit_code == 0, result.output
+    swing = row(json.loads(result.stdout), "category", "swing")
+    assert swing["completed"] == {"1": 2, "5": 1}  # AAA's swing completes; BBB's h5 waits on the gap
+    import sqlite3
+
+    conn = sqlite3.connect(tmp_path / "ledger-sim.db")
+    status = conn.execute(
+        "SELECT o.status, o.exit_date FROM signal_outcomes o JOIN signals s ON s.id = o.signal_id "
+        "WHERE s.symbol = 'BBB' AND s.category = 'swing' AND o.horizon = 5"
+    ).fetchone()
+    conn.close()
+    assert status == ("pending", None)
