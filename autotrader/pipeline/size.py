@@ -27,6 +27,7 @@ from autotrader.clock import ET
 from autotrader.domain.enums import Book, IntentStatus, LegKind, OrderClass, OrderType, Side, TimeInForce
 from autotrader.domain.ids import client_order_id
 from autotrader.domain.models import OrderIntent, OrderRequest
+from autotrader.domain.money import to_tick
 from autotrader.domain.reports import OrderLine, Report, SkipLine
 from autotrader.ledger import repo
 from autotrader.pipeline.context import StepContext
@@ -441,6 +442,10 @@ def _intent(
     extra = {"reference_price": decision.reference_price, "category": signal["category"]}
     if attach_later:
         extra.update({"attach_take_profit": decision.take_profit, "attach_stop_loss": decision.stop_loss})
+    elif order_class != OrderClass.BRACKET and signal["stop"] is not None:
+        # A stop without a target cannot be a bracket, yet the size assumed the stop: sync places it as a
+        # protective stop order once the entry has filled.
+        extra["attach_stop_loss"] = to_tick(signal["stop"], direction="up")
     return OrderIntent(
         client_order_id=cid,
         session_date=session,

@@ -169,24 +169,36 @@ def _attach_protection(ctx: StepContext, gateway: OrderGateway) -> list:
         qty = whole_shares(position.qty) if position is not None else 0.0
         if qty <= 0:
             continue
-        request = OrderRequest(
-            client_order_id=cid,
-            symbol=row["symbol"],
-            side=Side.SELL,
-            qty=qty,
-            type=OrderType.LIMIT,
-            time_in_force=TimeInForce.GTC,
-            order_class=OrderClass.OCO,
-            take_profit_limit_price=extra["attach_take_profit"],
-            stop_loss_stop_price=extra["attach_stop_loss"],
-        )
+        if extra.get("attach_take_profit") is not None:
+            request = OrderRequest(
+                client_order_id=cid,
+                symbol=row["symbol"],
+                side=Side.SELL,
+                qty=qty,
+                type=OrderType.LIMIT,
+                time_in_force=TimeInForce.GTC,
+                order_class=OrderClass.OCO,
+                take_profit_limit_price=extra["attach_take_profit"],
+                stop_loss_stop_price=extra["attach_stop_loss"],
+            )
+        else:  # a stop without a target: a plain good-till-cancelled stop order
+            request = OrderRequest(
+                client_order_id=cid,
+                symbol=row["symbol"],
+                side=Side.SELL,
+                qty=qty,
+                type=OrderType.STOP,
+                time_in_force=TimeInForce.GTC,
+                stop_price=extra["attach_stop_loss"],
+            )
         intents.append(
             OrderIntent(
                 client_order_id=cid,
                 session_date=ctx.session_date,
                 step="sync",
                 book=Book(row["book"]),
-                leg=LegKind.TARGET,  # the OCO's parent is its take-profit; the stop leg is told apart by type
+                # An OCO's parent is its take-profit (its stop leg is told apart by type); a lone stop is a stop.
+                leg=LegKind.TARGET if request.order_class == OrderClass.OCO else LegKind.STOP,
                 tier=0,
                 request=request,
                 reason=f"protective exit for {row['client_order_id']} (entered market-on-open)",

@@ -103,3 +103,31 @@ def test_outside_the_session_size_does_nothing_and_says_why(workspace, cli):
     assert payload["orders"] == [] and "market-on-open" in payload["notes"][0]
     saturday = json.loads(cli("size", "--json", "--as-of", "2026-03-14T10:00", "--config", config).stdout)
     assert saturday["orders"] == [] and "weekend" in saturday["notes"][0]
+
+
+def test_a_stop_without_a_target_gets_a_protective_stop_after_the_fill(tmp_path, cli):
+    (tmp_path / "config.toml").write_text(CONFIG)
+    market = tmp_path / "market"
+    market.mkdir()
+    days = MarketCalendar.xnys().sessions_between(date(2026, 1, 30), date(2026, 3, 13))
+    for symbol, price in (("SPY", 500.0), ("AAA", 100.0)):
+        rows = ["date,open,high,low,close,volume"] + [f"{d},{price},{price},{price},{price},5000000" for d in days]
+        (market / f"{symbol}.csv").write_text("\n".join(rows) + "\n")
+    (tmp_path / "s.csv").write_text(
+        "symbol,category,source,conviction,entry,stop,horizon_days,generated_at\n"
+        "AAA,swing,scanner,8,100,98,10,2026-03-09T08:00:00-04:00\n"
+    )
+    config = str(tmp_path / "config.toml")
+    assert (
+        cli("scan", "--file", str(tmp_path / "s.csv"), "--as-of", "2026-03-09T08:30", "--config", config).exit_code == 0
+    )
+    sized = json.loads(cli("size", "--json", "--as-of", "2026-03-09T09:00", "--config", config).stdout)
+    assert sized["orders"][0]["order_class"] == "simple"
+    # After the open the market-on-open entry has filled (daily-only data: at the session's open, known at
+    # its close); the next sync places the stop the size was computed against.
+    synced = json.loads(cli("sync", "--json", "--as-of", "2026-03-10T10:00", "--config", config).stdout)
+    assert [p["status"] for p in synced["protective_orders"]] == ["accepted"]
+    conn = sqlite3.connect(tmp_path / "ledger-sim.db")
+    stop = conn.execute("SELECT type, stop_price, leg FROM order_intents WHERE step = 'sync'").fetchone()
+    conn.close()
+    assert stop == ("stop", 98.0, "stop")
