@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
-from autotrader.domain.enums import BrokerOrderStatus, OrderClass
+from autotrader.domain.enums import BrokerOrderStatus
 from autotrader.domain.models import (
     Account,
     Asset,
@@ -61,22 +61,7 @@ class DryRunBroker:
     def submit(self, request: OrderRequest) -> BrokerOrder:
         if request.client_order_id in self.submitted or self.inner.order_by_client_id(request.client_order_id):
             raise DuplicateClientOrderId("client_order_id must be unique")
-        now = self.clock.now()
-        order = BrokerOrder(
-            broker_order_id=f"dry-run-{len(self.submitted) + 1}",
-            client_order_id=request.client_order_id,
-            symbol=request.symbol,
-            side=request.side,
-            qty=request.qty,
-            type=request.type,
-            time_in_force=request.time_in_force,
-            status=str(BrokerOrderStatus.ACCEPTED),
-            limit_price=request.limit_price,
-            stop_price=request.stop_price,
-            order_class=request.order_class or OrderClass.SIMPLE,
-            submitted_at=now,
-            updated_at=now,
-        )
+        order = BrokerOrder.accepted(request, f"dry-run-{len(self.submitted) + 1}", self.clock.now())
         self.submitted[request.client_order_id] = order
         return order
 

@@ -148,6 +148,25 @@ class BrokerOrder:
         _require_utc("submitted_at", self.submitted_at)
         _require_utc("updated_at", self.updated_at)
 
+    @classmethod
+    def accepted(cls, request: OrderRequest, broker_order_id: str, at: datetime) -> BrokerOrder:
+        """What a broker answers when it accepts ``request``: nothing filled yet."""
+        return cls(
+            broker_order_id=broker_order_id,
+            client_order_id=request.client_order_id,
+            symbol=request.symbol,
+            side=request.side,
+            qty=request.qty,
+            type=request.type,
+            time_in_force=request.time_in_force,
+            status="accepted",
+            limit_price=request.limit_price,
+            stop_price=request.stop_price,
+            order_class=request.order_class,
+            submitted_at=at,
+            updated_at=at,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Fill:

@@ -136,19 +136,6 @@ class MemoryBroker:
 
     def _accept(self, request: OrderRequest) -> BrokerOrder:
         self._seq += 1
-        now = self.time_source.now()
-        order = BrokerOrder(
-            broker_order_id=f"b-{self._seq}",
-            client_order_id=request.client_order_id,
-            symbol=request.symbol,
-            side=request.side,
-            qty=request.qty,
-            type=request.type,
-            time_in_force=request.time_in_force,
-            status=str(BrokerOrderStatus.ACCEPTED),
-            limit_price=request.limit_price,
-            submitted_at=now,
-            updated_at=now,
-        )
+        order = BrokerOrder.accepted(request, f"b-{self._seq}", self.time_source.now())
         self.orders_by_cid[request.client_order_id] = order
         return order
