@@ -26,7 +26,7 @@ from typing import Any
 from autotrader.clock import ET
 from autotrader.domain.enums import Book, IntentStatus, LegKind, OrderClass, OrderType, Side, TimeInForce
 from autotrader.domain.ids import client_order_id
-from autotrader.domain.models import OrderIntent, OrderRequest
+from autotrader.domain.models import Account, OrderIntent, OrderRequest
 from autotrader.domain.money import to_tick
 from autotrader.domain.reports import OrderLine, Report, SkipLine
 from autotrader.ledger import repo
@@ -158,9 +158,8 @@ def _mark(ctx: StepContext, symbol: str, fallback: float) -> float:
     return quote.last if quote is not None else fallback
 
 
-def book_state(ctx: StepContext) -> sizing.BookState:
+def book_state(ctx: StepContext, account: Account) -> sizing.BookState:
     ledger = ctx.ledger
-    account = ctx.deps.broker.account()  # type: ignore[attr-defined]
     deployed = 0.0
     position_value: dict[str, float] = defaultdict(float)
     sector_exposure: dict[str, float] = defaultdict(float)
@@ -212,7 +211,7 @@ def book_state(ctx: StepContext) -> sizing.BookState:
     )
 
 
-def risk_state(ctx: StepContext) -> sizing.RiskState:
+def risk_state(ctx: StepContext, account: Account) -> sizing.RiskState:
     from autotrader.pipeline import trades
 
     market = ctx.deps.market_data  # type: ignore[attr-defined]
@@ -226,7 +225,7 @@ def risk_state(ctx: StepContext) -> sizing.RiskState:
         if len(spy) >= days:
             spy_close = float(spy["close"].iloc[-1])
             spy_sma = float(spy["close"].iloc[-days:].mean())
-    equity = ctx.deps.broker.account().equity  # type: ignore[attr-defined]
+    equity = account.equity
     curve = [r["equity"] for r in ctx.ledger.query("SELECT equity FROM snapshots ORDER BY session_date")]
     peak = max([*curve, equity])
     drawdown = (peak - equity) / peak * 100 if peak > 0 else 0.0
@@ -310,7 +309,9 @@ def run(ctx: StepContext) -> Report:
     if not signals:
         report.notes.append("no new signals to size")
         return report
-    book, risk = book_state(ctx), risk_state(ctx)
+    # One account read per run: with a real broker every read is a request.
+    account = ctx.deps.broker.account()  # type: ignore[attr-defined]
+    book, risk = book_state(ctx, account), risk_state(ctx, account)
     report.fields["book"] = {
         "portfolio_value": book.portfolio_value,
         "cash": round(book.cash, 2),
