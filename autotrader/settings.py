@@ -109,6 +109,8 @@ class DipBuySection(Section):
         max_length=10,
     )
     dip_buy_cooldown_hours: float = Field(24.0, ge=0, le=8760)
+    dip_buy_reference: Literal["avg_cost", "first_entry"] = "avg_cost"
+    dip_buy_when_regime_paused: bool = False
 
     @field_validator("dip_buy_tiers")
     @classmethod
@@ -269,6 +271,8 @@ class BrokerSection(Section):
     commission_per_share: float = Field(0.0, ge=0, le=1, description="Simulated broker only")
     commission_min: float = Field(0.0, ge=0, le=100, description="Simulated broker only")
     max_volume_pct: Pct = Field(10.0, description="Simulated broker only: most of a bar's volume our orders take")
+    timeout_seconds: float = Field(10.0, gt=0, le=300, description="Alpaca: HTTP timeout per request")
+    max_retries: int = Field(3, ge=0, le=10, description="Alpaca: retries of reads and cancels (never of orders)")
 
     @field_validator("base_url")
     @classmethod
@@ -282,6 +286,11 @@ class DataSection(Section):
     seed: int = Field(42, ge=0, le=2**31 - 1)
     symbols: list[Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9.\-]{0,9}$")]] = Field(default_factory=list)
     base_url: str | None = None
+    requests_per_minute: float = Field(5.0, gt=0, le=100_000, description="Polygon: client-side rate limit")
+    timeout_seconds: float = Field(10.0, gt=0, le=300, description="Polygon: HTTP timeout per request")
+    vix_symbol: str = Field("I:VIX", pattern=r"^[A-Z:.\-]{1,12}$")
+    vix_proxy: str = Field("VIXY", pattern=r"^[A-Z.\-]{1,10}$", description="Used when the plan lacks indices")
+    max_bar_age_sessions: int = Field(1, ge=0, le=30, description="Polygon: a last daily bar older than this is stale")
 
     @field_validator("base_url")
     @classmethod
@@ -290,7 +299,13 @@ class DataSection(Section):
 
 
 class ReferenceSection(Section):
-    kind: Literal["auto", "synthetic", "local"] = "auto"
+    kind: Literal["auto", "synthetic", "local", "polygon", "finnhub"] = "auto"
+    base_url: str | None = None
+
+    @field_validator("base_url")
+    @classmethod
+    def _loopback(cls, v: str | None) -> str | None:
+        return _loopback_only(v, "base_url")
 
 
 class SignalsSection(Section):
@@ -319,6 +334,44 @@ class PerCategorySessions(PerCategory):
     long_term: float = Field(ge=1, le=2520)
     swing: float = Field(ge=1, le=2520)
     day_trade: float = Field(ge=1, le=2520)
+
+
+Category = Literal["long_term", "swing", "day_trade"]
+
+
+class ExitsSection(Section):
+    """Loss cuts, stops, targets, trailing and time exits (run by ``profittake`` and every intraday slot)."""
+
+    exits_enabled: bool = True
+    loss_cut_pct: PerCategoryPct = Field(
+        default_factory=lambda: PerCategoryPct(long_term=25.0, swing=8.0, day_trade=3.0)
+    )
+    atr_categories: list[Category] = Field(default_factory=lambda: ["swing", "day_trade"])
+    atr_period: int = Field(14, ge=2, le=200)
+    stop_atr_multiplier: float = Field(1.5, gt=0, le=20)
+    target_one_atr_multiplier: float = Field(1.5, gt=0, le=50)
+    target_two_atr_multiplier: float = Field(3.0, gt=0, le=100)
+    partial_exit_pct: float = Field(50.0, gt=0, lt=100)
+    trail_categories: list[Category] = Field(default_factory=lambda: ["swing"])
+    trail_pct: float = Field(4.0, gt=0, lt=100)
+    trail_activation_pct: float = Field(6.0, ge=0, le=1000)
+    max_holding_days: PerCategorySessions = Field(
+        default_factory=lambda: PerCategorySessions(long_term=756, swing=20, day_trade=1)
+    )
+    day_trade_flat_minutes_before_close: int = Field(5, ge=1, le=120)
+    split_ratios: list[Annotated[float, Field(gt=1, le=100)]] = Field(
+        default_factory=lambda: [1.5, 2.0, 3.0, 4.0, 5.0, 8.0, 10.0, 20.0], min_length=1
+    )
+    split_tolerance_pct: float = Field(3.0, gt=0, le=20)
+
+    @model_validator(mode="after")
+    def _targets_ordered(self) -> ExitsSection:
+        if self.target_two_atr_multiplier <= self.target_one_atr_multiplier:
+            raise ValueError(
+                f"target_two_atr_multiplier ({self.target_two_atr_multiplier:g}) must be above "
+                f"target_one_atr_multiplier ({self.target_one_atr_multiplier:g})"
+            )
+        return self
 
 
 class ConvictionBucket(Section):
@@ -388,7 +441,8 @@ class LogsSection(Section):
 
 def _default_times() -> list[str]:
     half_hours = [f"{h:02d}:{m:02d}" for h in range(9, 16) for m in (0, 30)]
-    return [*half_hours, "16:00", "16:15", "16:30"]
+    # 12:55 and 15:55: the last slots before an early (13:00) and a normal close, where day trades go flat.
+    return sorted([*half_hours, "12:55", "15:55", "16:00", "16:15", "16:30"])
 
 
 class ScheduleSection(Section):
@@ -423,6 +477,7 @@ class Settings(BaseSettings):
     sizing: SizingSection = SizingSection()
     dipbuy: DipBuySection = DipBuySection()
     profittake: ProfitTakeSection = ProfitTakeSection()
+    exits: ExitsSection = ExitsSection()
     risk: RiskSection = RiskSection()
     size: SizeSection = SizeSection()
     broker: BrokerSection = BrokerSection()

@@ -48,6 +48,8 @@ DAILY_HEADER: tuple[str, ...] = ("date", *BAR_COLUMNS)
 MINUTE_HEADER: tuple[str, ...] = ("timestamp", *BAR_COLUMNS)
 REFERENCE_HEADER: tuple[str, ...] = ("symbol", "sector", "earnings_dates")
 REFERENCE_FILE = "reference.csv"
+SPLITS_FILE = "splits.csv"
+SPLITS_HEADER = ("symbol", "ex_date", "ratio")
 VIX_SYMBOL = "VIX"
 
 _MINUTE_NS = 60 * 10**9
@@ -261,6 +263,7 @@ class LocalFilesData:
         self._path = Path(path)
         self._clock = clock
         self._calendar = calendar
+        self._splits: list[tuple[str, date, float]] | None = None
 
     def has_symbol(self, symbol: str) -> bool:
         return self._daily_file(symbol) is not None
@@ -306,6 +309,15 @@ class LocalFilesData:
         return quote_from_last(symbol, float(daily.values[j, 3]), int(daily.visible_ns[j]))
 
     # -- files -------------------------------------------------------------------------------------
+    def splits(self) -> list[tuple[str, date, float]]:
+        """``(symbol, ex_date, ratio)`` from ``splits.csv`` (ratio = new shares per old: 2 for 2:1, 0.1 for
+        1:10). The bars stay as the files give them (raw prices show the gap): only a broker that holds
+        positions (the simulator) applies these. Empty when the file is absent."""
+        if self._splits is None:
+            path = self._path / SPLITS_FILE
+            self._splits = _parse_splits(path) if path.is_file() else []
+        return list(self._splits)
+
     def _daily_file(self, symbol: str) -> Path | None:
         # Upper-case tickers only: on a case-insensitive disk "aapl" would otherwise open AAPL.csv, and
         # "AAPL.1M" would open the minute file as a daily one.
@@ -381,3 +393,19 @@ def _parse_reference(path: Path) -> dict[str, _ReferenceRow]:
                 dates.add(_day(path, line, "earnings_dates", item.strip()))
         table[symbol] = _ReferenceRow(sector or None, tuple(sorted(dates)))
     return table
+
+
+def _parse_splits(path: Path) -> list[tuple[str, date, float]]:
+    out = []
+    for line, (symbol, ex_date, ratio_text) in _rows(path, SPLITS_HEADER):
+        if not _SYMBOL.fullmatch(symbol):
+            raise _fail(path, line, f"symbol {symbol!r} is not a ticker; use upper-case letters, digits, '.', '-'")
+        day = _day(path, line, "ex_date", ex_date)
+        try:
+            ratio = float(ratio_text)
+        except ValueError:
+            ratio = math.nan
+        if not math.isfinite(ratio) or ratio <= 0:
+            raise _fail(path, line, f"ratio {ratio_text!r} must be a positive number (2 for 2:1, 0.1 for 1:10)")
+        out.append((symbol, day, ratio))
+    return sorted(out, key=lambda s: (s[1], s[0]))

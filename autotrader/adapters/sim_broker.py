@@ -391,6 +391,7 @@ class SimBroker:
         self.max_volume_pct = max_volume_pct
         self.untradable = frozenset(untradable)
         self.fractionable = bool(fractionable)
+        self._splits_applied: set[tuple[str, str]] = set()
 
     # ======================================================================================== the port
     def account(self) -> Account:
@@ -542,6 +543,7 @@ class SimBroker:
     def _advance_once(self) -> tuple[datetime, _AccountRow]:
         """Advance to now; return (now, the account row as it stands afterwards)."""
         now = self._now()
+        self._apply_splits(now)
         for _ in range(_RETRIES):
             acct = self._read_account()
             if acct.advanced_to is not None and now <= acct.advanced_to:
@@ -564,6 +566,59 @@ class SimBroker:
                 continue
             return now, self._read_account()
         raise RuntimeError("sim broker: the account kept changing while advancing; try again")
+
+    def _apply_splits(self, now: datetime) -> None:
+        """Splits whose ex-date session has opened by ``now``, each applied once, as a broker does overnight:
+        the position's quantity × ratio and average price ÷ ratio, no fill; a fraction left by a reverse
+        split is paid out in cash; working orders in the symbol are cancelled (their prices are in old units).
+        Only data sources that publish splits (``splits()``, e.g. a ``splits.csv`` of local files) have any."""
+        source = getattr(self._md, "splits", None)
+        if source is None:
+            return
+        due = []
+        for symbol, ex_date, ratio in source():
+            effective = (
+                self._calendar.session_open(ex_date)
+                if self._calendar.is_session(ex_date)
+                else datetime.combine(ex_date, datetime.min.time(), tzinfo=ET).astimezone(UTC)
+            )
+            if effective <= now and (symbol, ex_date.isoformat()) not in self._splits_applied:
+                due.append((symbol, ex_date, ratio))
+        if not due:
+            return
+        applied = {(r["symbol"], r["ex_date"]) for r in self._ledger.query("SELECT symbol, ex_date FROM sim_splits")}
+        for symbol, ex_date, ratio in due:
+            if (symbol, ex_date.isoformat()) in applied:
+                self._splits_applied.add((symbol, ex_date.isoformat()))
+                continue
+            with self._ledger.write():
+                cur = self._ledger.conn.execute(
+                    "INSERT OR IGNORE INTO sim_splits (symbol, ex_date, ratio, applied_at) VALUES (?, ?, ?, ?)",
+                    (symbol, ex_date.isoformat(), ratio, _ts(now)),
+                )
+                if cur.rowcount == 1:
+                    self._split_position(symbol, ratio, now)
+            self._splits_applied.add((symbol, ex_date.isoformat()))
+
+    def _split_position(self, symbol: str, ratio: float, now: datetime) -> None:
+        row = self._one("SELECT * FROM sim_positions WHERE symbol = ?", (symbol,))
+        if row is not None:
+            qty = row["qty"] * ratio
+            price = row["avg_entry_price"] / ratio
+            whole = float(math.floor(qty + _EPS)) if _is_whole(row["qty"]) else qty
+            if qty - whole > _EPS:  # cash in lieu of the fraction, at the adjusted last close
+                mark = self._last_close(symbol, now)
+                paid = (qty - whole) * (mark / ratio if mark else price)
+                self._ledger.conn.execute("UPDATE sim_account SET cash = cash + ? WHERE id = 1", (paid,))
+            self._ledger.conn.execute(
+                "UPDATE sim_positions SET qty = ?, avg_entry_price = ? WHERE symbol = ?", (whole, price, symbol)
+            )
+        working = [s.value for s in (*_WORKING, _STATUS.HELD)]
+        marks = ",".join("?" for _ in working)
+        self._ledger.conn.execute(
+            f"UPDATE sim_orders SET status = ?, updated_at = ? WHERE symbol = ? AND status IN ({marks})",
+            (_STATUS.CANCELED.value, _ts(now), symbol, *working),
+        )
 
     def _simulate_and_store(self, acct: _AccountRow, now: datetime) -> None:
         """Match every open order against the bars completed in (advanced_to, now], then store the outcome."""

@@ -11,6 +11,7 @@ import typer
 from autotrader import __version__
 from autotrader.cli.commands.config import config_app
 from autotrader.cli.commands.demo import demo
+from autotrader.cli.commands.manage import dipbuy, profittake
 from autotrader.cli.commands.rehydrate import rehydrate
 from autotrader.cli.commands.replay import replay
 from autotrader.cli.commands.run_daily import run_daily
@@ -33,6 +34,8 @@ app = typer.Typer(
 app.command("sync")(sync)
 app.command("scan")(scan)
 app.command("size")(size)
+app.command("dipbuy")(dipbuy)
+app.command("profittake")(profittake)
 app.command("rehydrate")(rehydrate)
 app.command("scorecard")(scorecard)
 app.command("status")(status)

@@ -30,6 +30,8 @@ class OrderLine:
     order_class: str = "simple"
     signal_id: int | None = None
     trace: list[dict[str, Any]] | None = None
+    trigger_price: float | None = None  # management legs: the price level that fired the rule
+    position_key: str | None = None
 
 
 @dataclass(frozen=True)

@@ -375,3 +375,64 @@ def _intent_expiry(db: sqlite_utils.Database) -> None:
     # The instant after which an intent that never reached the broker must not be sent any more (the end of
     # the trading window or the market-on-open cut-off it was decided for). NULL: its session date decides.
     db.execute("ALTER TABLE order_intents ADD COLUMN expires_at TEXT")
+
+
+@migrations(name="0007_position_management")
+def _position_management(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        -- What management remembers about one life of a position (it opens when the book's quantity leaves
+        -- zero). The high-water mark lives here so a trailing stop survives restarts; the stop only ratchets up.
+        CREATE TABLE position_state (
+            position_key TEXT PRIMARY KEY,          -- book:symbol:opened_at
+            book TEXT NOT NULL,
+            symbol TEXT NOT NULL,
+            opened_at TEXT NOT NULL,
+            signal_id INTEGER,
+            category TEXT,
+            original_qty REAL NOT NULL,             -- the entry leg's filled quantity (× splits since)
+            entry_price REAL NOT NULL,              -- the entry leg's average fill price (÷ splits since)
+            atr REAL,                               -- Wilder's ATR at entry, for the ATR stop and targets
+            stop_price REAL,                        -- the protective stop the broker should hold
+            stop_leg TEXT,                          -- stop | trail: what set the current stop
+            target_price REAL,                      -- the final target (sold at or above it)
+            target_one_price REAL,                  -- the first target (partial exit, then stop to break-even)
+            target_one_done INTEGER NOT NULL DEFAULT 0,
+            high_water REAL,
+            high_water_at TEXT,
+            trail_active INTEGER NOT NULL DEFAULT 0,
+            last_price REAL,                        -- the last price a run saw: a gap from it may be a split
+            last_price_at TEXT,
+            halted_reason TEXT,                     -- set: no tier or add-on for this position until cleared
+            closed_at TEXT,
+            updated_at TEXT NOT NULL
+        );
+        CREATE INDEX position_state_open ON position_state (book, symbol, closed_at);
+
+        -- Splits the ledger applied to positions: quantity × ratio, average cost ÷ ratio, cost basis unchanged.
+        CREATE TABLE corporate_actions (
+            id INTEGER PRIMARY KEY,
+            symbol TEXT NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('split')),
+            ratio REAL NOT NULL CHECK (ratio > 0),  -- new shares per old share (2 for 2:1, 0.1 for 1:10)
+            effective_at TEXT NOT NULL,             -- fills before this instant are in pre-split units
+            detected_by TEXT NOT NULL,
+            details_json TEXT,
+            recorded_at TEXT NOT NULL,
+            run_id TEXT
+        );
+        CREATE INDEX corporate_actions_symbol ON corporate_actions (symbol, effective_at);
+        CREATE INDEX fills_book_symbol ON fills (book, symbol, filled_at);
+        CREATE INDEX order_intents_position ON order_intents (position_key);
+
+        -- The simulated broker's own record of the splits it applied to its positions (exactly once each).
+        CREATE TABLE sim_splits (
+            symbol TEXT NOT NULL,
+            ex_date TEXT NOT NULL,
+            ratio REAL NOT NULL,
+            applied_at TEXT NOT NULL,
+            PRIMARY KEY (symbol, ex_date)
+        );
+        """
+    )
+

@@ -423,27 +423,40 @@ def signals_since(ledger: Ledger, since: datetime | None = None) -> list[dict[st
 # -- trades, snapshots, reviews -----------------------------------------------------------------------
 
 
-def leg_fills(ledger: Ledger) -> list[dict[str, Any]]:
+def leg_fills(ledger: Ledger, *, book: str | None = None, symbol: str | None = None) -> list[dict[str, Any]]:
     """Every fill of our own books with the leg, tier and signal of the intent that made its order.
 
-    Bracket legs have no intent of their own: they inherit the parent order's intent, with the leg named
-    after their role (a take-profit is a ``target``, a stop-loss a ``stop``).
+    Bracket and OCO legs have no intent of their own: they inherit the parent order's intent, with the leg
+    named after their role (a take-profit is a ``target``; a stop-loss is what the parent intent says its
+    stop was for — ``stop``, ``trail`` or ``loss_cut`` — or ``stop``).
     """
+    where, params = ["f.book != 'external'"], []
+    if book is not None:
+        where.append("f.book = ?")
+        params.append(book)
+    if symbol is not None:
+        where.append("f.symbol = ?")
+        params.append(symbol)
     return ledger.query(
-        """
+        f"""
         SELECT f.fill_id, f.book, f.symbol, f.side, f.qty, f.price, f.commission, f.filled_at,
-               COALESCE(i.leg, CASE WHEN o.type IN ('stop', 'stop_limit', 'trailing_stop') THEN 'stop'
+               f.broker_order_id,
+               COALESCE(i.leg, CASE WHEN o.type IN ('stop', 'stop_limit', 'trailing_stop')
+                                    THEN COALESCE(json_extract(pi.extra_json, '$.stop_leg'), 'stop')
                                     ELSE 'target' END) AS leg,
-               COALESCE(i.tier, pi.tier, 0) AS tier,
-               COALESCE(i.signal_id, pi.signal_id) AS signal_id
+               COALESCE(i.tier, CASE WHEN o.type IN ('stop', 'stop_limit', 'trailing_stop') THEN 0
+                                     ELSE pi.tier END, 0) AS tier,
+               COALESCE(i.signal_id, pi.signal_id) AS signal_id,
+               COALESCE(i.client_order_id, pi.client_order_id) AS client_order_id
         FROM fills f
         JOIN orders o ON o.broker_order_id = f.broker_order_id
         LEFT JOIN order_intents i ON i.client_order_id = o.client_order_id
         LEFT JOIN orders po ON po.broker_order_id = o.parent_broker_order_id
         LEFT JOIN order_intents pi ON pi.client_order_id = po.client_order_id
-        WHERE f.book != 'external'
+        WHERE {" AND ".join(where)}
         ORDER BY f.filled_at, f.fill_id
-        """
+        """,
+        params,
     )
 
 
@@ -532,4 +545,133 @@ def cached_reference(ledger: Ledger, symbol: str, kind: str) -> tuple[str | None
 def cache_reference(ledger: Ledger, symbol: str, kind: str, value: str | None, *, now: datetime) -> None:
     ledger.db["reference_cache"].upsert(
         {"symbol": symbol, "kind": kind, "value": value, "fetched_at": utc_iso(now)}, pk=("symbol", "kind")
+    )
+
+
+# -- position management -------------------------------------------------------------------------------
+
+# Intent statuses that mean "this leg was sent (or is being sent)": a tier in one of them has fired.
+LIVE_INTENT_STATUSES = (*(str(s) for s in OPEN_INTENT_STATUSES), str(IntentStatus.FILLED))
+_TERMINAL_ORDER = ("filled", "canceled", "expired", "replaced", "rejected", "done_for_day")
+
+
+def position_key(book: str, symbol: str, opened_at: str) -> str:
+    """One life of a position: it opens when the book's quantity leaves zero."""
+    return f"{book}:{symbol}:{opened_at}"
+
+
+def position_states(ledger: Ledger, *, book: str | None = None, open_only: bool = True) -> list[dict[str, Any]]:
+    where, params = [], []
+    if open_only:
+        where.append("closed_at IS NULL")
+    if book is not None:
+        where.append("book = ?")
+        params.append(book)
+    clause = f"WHERE {' AND '.join(where)}" if where else ""
+    return ledger.query(f"SELECT * FROM position_state {clause} ORDER BY book, symbol, opened_at", params)
+
+
+def save_position_state(ledger: Ledger, row: dict[str, Any], *, now: datetime) -> None:
+    """Insert a whole row, or update the given columns of an existing one (``position_key`` names it)."""
+    values = {**row, "updated_at": utc_iso(now)}
+    key = values.pop("position_key")
+    sets = ", ".join(f"{column} = ?" for column in values)
+    cursor = ledger.conn.execute(f"UPDATE position_state SET {sets} WHERE position_key = ?", [*values.values(), key])
+    if cursor.rowcount == 0:
+        ledger.db["position_state"].insert({"position_key": key, **values})
+
+
+def life_fills(ledger: Ledger, book: str, symbol: str, opened_at: str) -> list[dict[str, Any]]:
+    """The fills of one position life with their legs (see ``leg_fills``), oldest first."""
+    return [r for r in leg_fills(ledger, book=book, symbol=symbol) if r["filled_at"] >= opened_at]
+
+
+def position_intents(ledger: Ledger, key: str) -> list[dict[str, Any]]:
+    """The management intents of one position life, with what of each order has filled."""
+    return ledger.query(
+        "SELECT i.*, COALESCE(o.filled_qty, 0) AS filled_qty, o.status AS order_status "
+        "FROM order_intents i LEFT JOIN orders o ON o.client_order_id = i.client_order_id "
+        "WHERE i.position_key = ? ORDER BY i.created_at, i.client_order_id",
+        [key],
+    )
+
+
+def last_dip_buy_at(ledger: Ledger, book: str, symbol: str) -> datetime | None:
+    marks = ",".join("?" for _ in LIVE_INTENT_STATUSES)
+    return parse_utc(
+        ledger.scalar(
+            f"SELECT max(created_at) FROM order_intents WHERE book = ? AND symbol = ? AND leg = 'dip_buy' "
+            f"AND status IN ({marks})",
+            [book, symbol, *LIVE_INTENT_STATUSES],
+        )
+    )
+
+
+def open_sell_orders(ledger: Ledger, book: str, symbol: str) -> list[dict[str, Any]]:
+    """Our working sell orders of a book and symbol (protective stops and targets, and exits being sent)."""
+    marks = ",".join("?" for _ in _TERMINAL_ORDER)
+    return ledger.query(
+        f"SELECT o.*, i.leg AS intent_leg, i.extra_json AS intent_extra FROM orders o "
+        f"LEFT JOIN order_intents i ON i.client_order_id = o.client_order_id "
+        f"WHERE o.book = ? AND o.symbol = ? AND o.side = 'sell' AND o.status NOT IN ({marks}) "
+        f"ORDER BY o.submitted_at, o.broker_order_id",
+        [book, symbol, *_TERMINAL_ORDER],
+    )
+
+
+def open_buy_orders(ledger: Ledger, book: str, symbol: str) -> list[dict[str, Any]]:
+    marks = ",".join("?" for _ in _TERMINAL_ORDER)
+    return ledger.query(
+        f"SELECT * FROM orders WHERE book = ? AND symbol = ? AND side = 'buy' AND status NOT IN ({marks})",
+        [book, symbol, *_TERMINAL_ORDER],
+    )
+
+
+def unsent_sell_intents(ledger: Ledger, book: str, symbol: str) -> list[dict[str, Any]]:
+    """Sell intents not yet known to the broker as orders (planned, submitting, unknown)."""
+    return ledger.query(
+        "SELECT * FROM order_intents WHERE book = ? AND symbol = ? AND side = 'sell' "
+        "AND status IN ('planned', 'submitting', 'unknown')",
+        [book, symbol],
+    )
+
+
+def mark_orders_canceled(ledger: Ledger, broker_order_ids: list[str], *, now: datetime) -> None:
+    """Record a cancel the broker accepted; a later sync overwrites it with whatever the broker reports."""
+    for order_id in broker_order_ids:
+        ledger.conn.execute(
+            "UPDATE orders SET status = 'canceled', synced_at = ? WHERE broker_order_id = ? AND status NOT IN "
+            f"({','.join('?' for _ in _TERMINAL_ORDER)})",
+            [utc_iso(now), order_id, *_TERMINAL_ORDER],
+        )
+
+
+def record_split(
+    ledger: Ledger, *, symbol: str, ratio: float, effective_at: datetime, detected_by: str, details: dict,
+    run_id: str, now: datetime,
+) -> None:  # fmt: skip
+    """Apply a split to every book's position in the symbol: qty × ratio, avg cost ÷ ratio (cost basis kept)."""
+    ledger.db["corporate_actions"].insert(
+        {
+            "symbol": symbol,
+            "kind": "split",
+            "ratio": ratio,
+            "effective_at": utc_iso(effective_at),
+            "detected_by": detected_by,
+            "details_json": json.dumps(details, sort_keys=True, default=str),
+            "recorded_at": utc_iso(now),
+            "run_id": run_id,
+        }
+    )
+    ledger.conn.execute(
+        "UPDATE positions SET qty = qty * ?, avg_cost = avg_cost / ?, updated_at = ? WHERE symbol = ?",
+        [ratio, ratio, utc_iso(now), symbol],
+    )
+
+
+def splits(ledger: Ledger, symbol: str | None = None) -> list[dict[str, Any]]:
+    if symbol is None:
+        return ledger.query("SELECT * FROM corporate_actions WHERE kind = 'split' ORDER BY effective_at")
+    return ledger.query(
+        "SELECT * FROM corporate_actions WHERE kind = 'split' AND symbol = ? ORDER BY effective_at", [symbol]
     )

@@ -189,6 +189,11 @@ class OrderGateway:
         if intent is None:
             return None
         new_status = intent_status_from_broker(order.status)
+        if order.order_class == OrderClass.OCO and new_status in (IntentStatus.CANCELED, IntentStatus.EXPIRED):
+            # One cancels the other: when the stop leg filled, the exit did what that leg did.
+            for leg in order.legs:
+                if intent_status_from_broker(leg.status) in (IntentStatus.FILLED, IntentStatus.PARTIALLY_FILLED):
+                    new_status = intent_status_from_broker(leg.status)
         current = IntentStatus(intent["status"])
         # An intent may move PLANNED→(SUBMITTING)→... only through the allowed table; when adopting after a
         # crash it is SUBMITTING/UNKNOWN, which may jump straight to any broker outcome.

@@ -211,13 +211,19 @@ def book_state(ctx: StepContext, account: Account) -> sizing.BookState:
     )
 
 
+def vix_level(ctx: StepContext) -> float | None:
+    """The last complete daily close of the volatility index, or None."""
+    today = ctx.now.astimezone(ET).date()
+    frame = ctx.deps.market_data.vix_daily(today - timedelta(days=14), today)  # type: ignore[attr-defined]
+    return float(frame["close"].iloc[-1]) if len(frame) else None
+
+
 def risk_state(ctx: StepContext, account: Account) -> sizing.RiskState:
     from autotrader.pipeline import trades
 
     market = ctx.deps.market_data  # type: ignore[attr-defined]
     today = ctx.now.astimezone(ET).date()
-    vix_frame = market.vix_daily(today - timedelta(days=14), today)
-    vix = float(vix_frame["close"].iloc[-1]) if len(vix_frame) else None
+    vix = vix_level(ctx)
     spy_close = spy_sma = None
     days = ctx.settings.risk.spy_sma_days
     if market.has_symbol("SPY"):

@@ -26,6 +26,18 @@ def _size(ctx: StepContext) -> Report:
     return size.run(ctx)
 
 
+def _profittake(ctx: StepContext) -> Report:
+    from autotrader.pipeline import manage
+
+    return manage.run_profittake(ctx)
+
+
+def _dipbuy(ctx: StepContext) -> Report:
+    from autotrader.pipeline import manage
+
+    return manage.run_dipbuy(ctx)
+
+
 def _rehydrate(ctx: StepContext) -> Report:
     from autotrader.pipeline import rehydrate
 
@@ -36,5 +48,7 @@ STEPS: dict[str, Callable[[StepContext], Report]] = {
     "sync": _sync,
     "scan": _scan,
     "size": _size,
+    "profittake": _profittake,
+    "dipbuy": _dipbuy,
     "rehydrate": _rehydrate,
 }

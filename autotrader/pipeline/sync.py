@@ -10,16 +10,13 @@
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from datetime import timedelta
 
-from autotrader.domain.enums import Book, IntentStatus, LegKind, OrderClass, OrderType, Side, TimeInForce
-from autotrader.domain.ids import client_order_id
-from autotrader.domain.models import OrderIntent, OrderRequest
-from autotrader.domain.money import whole_shares
+from autotrader.domain.enums import Book, IntentStatus
 from autotrader.domain.reports import Report
 from autotrader.ledger import repo
+from autotrader.pipeline import corporate_actions, positions
 from autotrader.pipeline.context import StepContext
 from autotrader.pipeline.gateway import OrderGateway
 
@@ -30,7 +27,7 @@ ORDER_OVERLAP = timedelta(days=7)
 QTY_TOLERANCE = 1e-6
 
 
-def run(ctx: StepContext) -> Report:
+def run(ctx: StepContext, *, clear_halt: tuple[str, ...] = ()) -> Report:
     deps = ctx.deps
     broker = deps.broker  # type: ignore[attr-defined]
     ledger = ctx.ledger
@@ -56,12 +53,12 @@ def run(ctx: StepContext) -> Report:
 
     fills_after = repo.last_fill_at(ledger)
     new_fills = 0
-    unexplained_fills: list[str] = []
+    unexplained_fills: dict[str, str] = {}  # fill id -> symbol
     for fill in broker.fills(after=fills_after - FILL_OVERLAP if fills_after else None):
         book = repo.order_book(ledger, fill.broker_order_id)
         if book is None:
             # A fill of an order the broker did not list (older than our window): look it up once.
-            unexplained_fills.append(fill.fill_id)
+            unexplained_fills[fill.fill_id] = fill.symbol
             continue
         with ledger.write():
             if repo.record_fill(ledger, fill, book=book, run_id=ctx.run_id, now=now):
@@ -70,11 +67,20 @@ def run(ctx: StepContext) -> Report:
                     "fill", fill_id=fill.fill_id, symbol=fill.symbol, qty=fill.qty, price=fill.price, book=book
                 )
 
-    protected = _attach_protection(ctx, gateway)
-
     diffs = _position_diffs(ledger, broker.positions())
+    # A quantity change that a split explains is applied, not reported (never where fills are unexplained).
+    diffs, applied_splits = corporate_actions.explain_splits(ctx, diffs, exclude=set(unexplained_fills.values()))
     for fill_id in unexplained_fills:
         diffs.append({"kind": "fill_without_order", "fill_id": fill_id})
+
+    if clear_halt:
+        positions.clear_halts(ctx, clear_halt)
+    managed = positions.refresh(ctx)
+    disputed = frozenset(d["symbol"] for d in diffs if "symbol" in d)
+    protected = positions.maintain_protection(ctx, gateway, managed, skip=disputed)
+    for m in managed:
+        if m.position.halted_reason:
+            diffs.append({"kind": "halted", "symbol": m.position.symbol, "reason": m.position.halted_reason})
 
     with ledger.write():
         if broker_orders:
@@ -94,6 +100,7 @@ def run(ctx: StepContext) -> Report:
             "new_fills": new_fills,
             "diffs": diffs,
             "unknown_intents": [r.client_order_id for r in unknown],
+            "splits": applied_splits,
             "protective_orders": [
                 {"client_order_id": r.client_order_id, "status": str(r.status), "message": r.message} for r in protected
             ],
@@ -140,72 +147,6 @@ def _orders_to_refresh(ledger, broker, orders_after) -> list:
     return sorted(
         found.values(), key=lambda o: (o.submitted_at.isoformat() if o.submitted_at else "", o.broker_order_id)
     )
-
-
-def _attach_protection(ctx: StepContext, gateway: OrderGateway) -> list:
-    """Give a filled market-on-open entry the stop and target it could not carry (ARCHITECTURE: Alpaca
-    refuses a bracket with ``opg``): one OCO sell (take-profit limit + stop-loss) for the shares held.
-
-    Its client order id is derived from the entry's, so it is attached exactly once, whichever run sees the
-    fill first.
-    """
-    ledger = ctx.ledger
-    # Filled, or ended (cancelled/expired) after a partial fill: whatever was bought needs its protection.
-    rows = ledger.query(
-        "SELECT i.* FROM order_intents i JOIN orders o ON o.client_order_id = i.client_order_id "
-        "WHERE i.leg = ? AND i.status IN (?, ?, ?) AND o.filled_qty > 0 AND i.extra_json LIKE '%attach_stop_loss%'",
-        [str(LegKind.ENTRY), str(IntentStatus.FILLED), str(IntentStatus.CANCELED), str(IntentStatus.EXPIRED)],
-    )
-    intents = []
-    for row in rows:
-        extra = json.loads(row["extra_json"])
-        cid = client_order_id(
-            session_date=row["session_date"], step="sync", book=row["book"], symbol=row["symbol"],
-            leg=str(LegKind.TARGET), key=row["client_order_id"],
-        )  # fmt: skip
-        if repo.get_intent(ledger, cid) is not None:
-            continue
-        position = repo.get_position(ledger, row["book"], row["symbol"])
-        qty = whole_shares(position.qty) if position is not None else 0.0
-        if qty <= 0:
-            continue
-        if extra.get("attach_take_profit") is not None:
-            request = OrderRequest(
-                client_order_id=cid,
-                symbol=row["symbol"],
-                side=Side.SELL,
-                qty=qty,
-                type=OrderType.LIMIT,
-                time_in_force=TimeInForce.GTC,
-                order_class=OrderClass.OCO,
-                take_profit_limit_price=extra["attach_take_profit"],
-                stop_loss_stop_price=extra["attach_stop_loss"],
-            )
-        else:  # a stop without a target: a plain good-till-cancelled stop order
-            request = OrderRequest(
-                client_order_id=cid,
-                symbol=row["symbol"],
-                side=Side.SELL,
-                qty=qty,
-                type=OrderType.STOP,
-                time_in_force=TimeInForce.GTC,
-                stop_price=extra["attach_stop_loss"],
-            )
-        intents.append(
-            OrderIntent(
-                client_order_id=cid,
-                session_date=ctx.session_date,
-                step="sync",
-                book=Book(row["book"]),
-                # An OCO's parent is its take-profit (its stop leg is told apart by type); a lone stop is a stop.
-                leg=LegKind.TARGET if request.order_class == OrderClass.OCO else LegKind.STOP,
-                tier=0,
-                request=request,
-                reason=f"protective exit for {row['client_order_id']} (entered market-on-open)",
-                signal_id=row["signal_id"],
-            )
-        )
-    return gateway.place(intents) if intents else []
 
 
 def _unchanged(order, known: dict) -> bool:

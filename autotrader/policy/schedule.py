@@ -26,7 +26,8 @@ EVENING_FROM = time(16, 30)
 # The steps of each slot, in order. A step is listed only once it exists; `sync` always runs first.
 SLOT_STEPS: dict[str, tuple[str, ...]] = {
     "premarket": ("sync", "scan", "size"),
-    "intraday": ("sync", "scan", "size"),
+    # Exits before add-ons, add-ons before new entries: risk first, then the capital that is left.
+    "intraday": ("sync", "profittake", "dipbuy", "scan", "size"),
     "close": ("sync",),
     "eod": ("rehydrate",),  # rehydrate syncs first itself
     "evening": ("sync",),
@@ -34,7 +35,7 @@ SLOT_STEPS: dict[str, tuple[str, ...]] = {
 }
 
 # Steps that send orders: they only run while the session is open (or as market-on-open before it).
-ORDER_STEPS: frozenset[str] = frozenset({"size"})
+ORDER_STEPS: frozenset[str] = frozenset({"size", "profittake", "dipbuy"})
 
 
 @dataclass(frozen=True)

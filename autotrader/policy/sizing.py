@@ -389,7 +389,7 @@ def _drawdown_bands_desc(bands: tuple[DrawdownBand, ...]) -> tuple[DrawdownBand,
     return tuple(sorted(bands, key=lambda b: b.above_pct, reverse=True))
 
 
-def _vix_band(vix: float | None, rules: Rules) -> tuple[VixBand | None, float | None]:
+def vix_band(vix: float | None, rules: Rules) -> tuple[VixBand | None, float | None]:
     """The band the VIX falls in and the band's upper bound (None for the top band), or (None, None)."""
     if not _known(vix):
         return None, None
@@ -721,7 +721,7 @@ def _gates(
     else:
         t.add("earnings", earnings, f"earnings in {days} days > {rules.earnings_blackout_days}-day blackout")
 
-    band, _upper_bound = _vix_band(risk.vix, rules)
+    band, _upper_bound = vix_band(risk.vix, rules)
     pause: dict[str, float | str | int | bool | None] = {
         "enabled": rules.market_regime_enabled,
         "vix": risk.vix,
@@ -915,7 +915,7 @@ def _multipliers(s: SignalIn, dollars: float, risk: RiskState, rules: Rules, t: 
         apply("regime_vix", {"enabled": False}, "regime overlay off: × 1", 1.0)
         apply("regime_spy_sma", {"enabled": False}, "regime overlay off: × 1", 1.0)
     else:
-        band, upper = _vix_band(risk.vix, rules)
+        band, upper = vix_band(risk.vix, rules)
         vix: dict[str, float | str | int | bool | None] = {
             "vix": risk.vix,
             "band_above": band.above if band else None,

@@ -128,6 +128,6 @@ def test_a_stop_without_a_target_gets_a_protective_stop_after_the_fill(tmp_path,
     synced = json.loads(cli("sync", "--json", "--as-of", "2026-03-10T10:00", "--config", config).stdout)
     assert [p["status"] for p in synced["protective_orders"]] == ["accepted"]
     conn = sqlite3.connect(tmp_path / "ledger-sim.db")
-    stop = conn.execute("SELECT type, stop_price, leg FROM order_intents WHERE step = 'sync'").fetchone()
+    stop = conn.execute("SELECT type, stop_price, leg FROM order_intents WHERE step = 'protect'").fetchone()
     conn.close()
     assert stop == ("stop", 98.0, "stop")

@@ -17,6 +17,7 @@ from autotrader.pipeline.gateway import OrderGateway
 from autotrader.settings import default_config
 from tests.factories import et, make_intent
 from tests.fakes.memory_broker import Crash, Faults, MemoryBroker
+from tests.fakes.static_market import StaticMarketData
 
 
 @pytest.fixture
@@ -24,7 +25,9 @@ def world(tmp_path):
     clock = SimulatedClock(et("2026-03-02 10:00"))
     ledger = open_ledger(tmp_path / "ledger.db")
     broker = MemoryBroker(time_source=clock)
-    deps = SimpleNamespace(broker=broker, clock=clock, calendar=MarketCalendar.xnys())
+    deps = SimpleNamespace(
+        broker=broker, clock=clock, calendar=MarketCalendar.xnys(), market_data=StaticMarketData(clock, {"AAPL": 100.0})
+    )
     log = EventLog(None, run_id="r", command="sync", mode="sim")
 
     def run_sync():

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
+import typer
+
 from autotrader.cli import render
 from autotrader.cli.options import AsOfOption, ConfigOption, DryRunOption, JsonOption
 from autotrader.cli.runner import finish
@@ -12,12 +16,24 @@ def sync(
     json_output: JsonOption = False,
     as_of: AsOfOption = None,
     config: ConfigOption = None,
+    clear_halt: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--clear-halt",
+            metavar="SYMBOL",
+            help="Clear a symbol's halt after checking it (e.g. a real 50% drop that looked like a split).",
+        ),
+    ] = None,
 ) -> None:
-    """Reconcile broker orders, fills and positions into the ledger (exit 3 on an unexplained difference)."""
+    """Reconcile broker orders, fills and positions into the ledger; keep protective stops matching it
+    (exit 3 on an unexplained difference)."""
+    from functools import partial
+
     from autotrader.pipeline import sync as step
     from autotrader.pipeline.context import invoke
 
-    outcome = invoke("sync", step.run, config_path=config, as_of=as_of, dry_run=dry_run)
+    symbols = tuple(s.strip().upper() for s in clear_halt or ())
+    outcome = invoke("sync", partial(step.run, clear_halt=symbols), config_path=config, as_of=as_of, dry_run=dry_run)
     finish(outcome, json_output=json_output, renderer=_render)
 
 
@@ -26,8 +42,17 @@ def _render(payload: dict) -> None:
         "differences",
         ["kind", "symbol", "broker qty", "ledger qty", "by book"],
         [
-            [d["kind"], d.get("symbol", d.get("fill_id")), d.get("broker_qty"), d.get("ledger_qty"), d.get("by_book")]
+            [d["kind"], d.get("symbol", d.get("fill_id")), d.get("broker_qty"), d.get("ledger_qty"),
+             d.get("by_book") or d.get("reason")]
             for d in payload.get("diffs", [])
+        ],
+    )  # fmt: skip
+    render.table(
+        "splits applied",
+        ["symbol", "ratio", "ledger qty", "broker qty", "effective"],
+        [
+            [s["symbol"], s["ratio"], s["ledger_qty"], s["broker_qty"], s["effective_at"]]
+            for s in payload.get("splits", [])
         ],
     )
     render.table(

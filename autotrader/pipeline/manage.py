@@ -1,0 +1,205 @@
+"""``profittake`` and ``dipbuy``: management legs for the open positions of the signals book.
+
+``profittake`` runs the exits first (day-trade close-out, time stop, loss cut, a stop the price is through,
+final and first targets) and the long-term profit-take tiers for what they leave; ``dipbuy`` adds to
+long-term positions that fell. Both:
+
+1. refresh the positions (``positions.refresh``: state, high-water mark, trail, split gaps);
+2. ask the pure policy (``policy.management``) what to do;
+3. store each leg as an order intent (leg kind, tier, position key, signal) with a deterministic client order
+   id and send it through the order gateway: a rerun in the same session sends nothing new;
+4. keep the protective orders matching (a sell first cancels the position's protective order, which is
+   then re-placed for what remains).
+
+Management orders are market day orders and go out only while the regular session is open.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+
+from autotrader.domain.enums import Book, IntentStatus, LegKind, OrderType, Side, TimeInForce
+from autotrader.domain.ids import client_order_id
+from autotrader.domain.models import OrderIntent, OrderRequest
+from autotrader.domain.reports import OrderLine, Report, SkipLine
+from autotrader.ledger import repo
+from autotrader.pipeline import positions
+from autotrader.pipeline.context import StepContext
+from autotrader.pipeline.gateway import OrderGateway
+from autotrader.policy import management as mg
+from autotrader.policy import sizing
+
+
+def run_profittake(ctx: StepContext) -> Report:
+    rules = positions.rules_from(ctx)
+    minutes = ctx.settings.exits.day_trade_flat_minutes_before_close
+
+    def decide(m: positions.Managed, market: mg.Market) -> mg.Decisions:
+        out = mg.decide_exits(m.position, market, rules, flat_minutes_before_close=minutes)
+        if all(a.leg == "target" and a.tier == 1 for a in out.actions):  # no full exit: the tiers may trim
+            sold = sum(a.qty for a in out.actions)
+            rest = mg.decide_profit_takes(
+                replace(m.position, pending_exit_qty=m.position.pending_exit_qty + sold), market, rules
+            )
+            out.add(mg.Decisions(rest.actions, rest.skipped, {}))
+        return out
+
+    return _run(ctx, "profittake", decide)
+
+
+def run_dipbuy(ctx: StepContext) -> Report:
+    rules = positions.rules_from(ctx)
+    book: list[mg.Book] = []  # built at the first position with a tier due: most runs need none
+
+    def decide(m: positions.Managed, market: mg.Market) -> mg.Decisions:
+        if mg.due_dip_tier(m.position, market.price, rules) is None:
+            return mg.Decisions()
+        if not book:
+            book.append(_book(ctx, ctx.deps.broker.account()))  # type: ignore[attr-defined]
+        out = mg.decide_dip_buy(m.position, market, book[0], rules)
+        for action in out.actions:  # the next position's room is what this one left
+            cost = action.qty * market.price
+            held = dict(book[0].position_value)
+            held[action.symbol] = held.get(action.symbol, 0.0) + cost
+            book[0] = replace(book[0], position_value=held, deployed=book[0].deployed + cost, cash=book[0].cash - cost)
+        return out
+
+    return _run(ctx, "dipbuy", decide)
+
+
+def _book(ctx: StepContext, account) -> mg.Book:
+    from autotrader.pipeline import size
+
+    state = size.book_state(ctx, account)
+    band, _ = sizing.vix_band(size.vix_level(ctx), size.rules_from(ctx))
+    paused = bool(band is not None and band.pause_long_term and ctx.settings.risk.market_regime_enabled)
+    return mg.Book(
+        portfolio_value=state.portfolio_value,
+        cash=state.cash,
+        deployed=state.deployed,
+        position_value=dict(state.position_value),
+        regime_paused=paused,
+    )
+
+
+def _run(ctx: StepContext, step: str, decide: Callable[[positions.Managed, mg.Market], mg.Decisions]) -> Report:
+    report = ctx.report()
+    gateway = OrderGateway(ctx.ledger, ctx.deps.broker, ctx.deps.clock, run_id=ctx.run_id, log=ctx.log)  # type: ignore[attr-defined]
+    managed = positions.refresh(ctx)
+    decisions = mg.Decisions()
+    for m in managed:
+        if m.price is None:
+            report.skipped.append(
+                SkipLine(m.position.symbol, "no quote: nothing decided", {"position_key": m.position.key})
+            )
+            continue
+        decisions.add(decide(m, positions.market_for(ctx, m.price)))
+    positions.save_plans(ctx, decisions.plans)
+    for skip in decisions.skipped:
+        report.skipped.append(SkipLine(skip.symbol, skip.reason, {"position_key": skip.position_key}))
+    if decisions.actions and not ctx.session.is_open:
+        for a in decisions.actions:
+            report.skipped.append(
+                SkipLine(a.symbol, f"{a.leg} tier {a.tier}: {a.reason}; not sent, market closed ({ctx.session.reason})",
+                         {"position_key": a.position_key, "trigger_price": a.trigger_price})
+            )  # fmt: skip
+        decisions.actions.clear()
+    by_key = {m.position.key: m for m in managed}
+    intents = [_intent(ctx, step, a, by_key[a.position_key]) for a in decisions.actions]
+    # A sell needs the shares its protective order holds at the broker: cancel that first (re-placed below
+    # for what remains).
+    for key in sorted({a.position_key for a in decisions.actions if a.side == "sell"}):
+        p = by_key[key].position
+        protective = [
+            o for o in repo.open_sell_orders(ctx.ledger, p.book, p.symbol) if o["type"] != str(OrderType.MARKET)
+        ]
+        positions.cancel_orders(ctx, gateway, protective)
+    results = {r.client_order_id: r for r in gateway.place(intents)}
+    for intent, action in zip(intents, decisions.actions, strict=True):
+        r, result = intent.request, results[intent.client_order_id]
+        report.orders.append(
+            OrderLine(
+                symbol=r.symbol, side=str(r.side), qty=r.qty, type=str(r.type), time_in_force=str(r.time_in_force),
+                client_order_id=intent.client_order_id, book=str(intent.book), leg=str(intent.leg),
+                reason=intent.reason, tier=intent.tier, status=str(result.status), signal_id=intent.signal_id,
+                trigger_price=action.trigger_price, position_key=action.position_key,
+            )
+        )  # fmt: skip
+    protective = positions.maintain_protection(ctx, gateway, positions.refresh(ctx)) if intents else []
+    report.fields["positions"] = [_position_json(m) for m in managed]
+    report.fields["protective_orders"] = [
+        {"client_order_id": r.client_order_id, "status": str(r.status), "message": r.message} for r in protective
+    ]
+    rejected = [r for r in results.values() if r.status == IntentStatus.REJECTED]
+    unknown = [r for r in results.values() if r.status == IntentStatus.UNKNOWN]
+    report.notes.append(
+        f"{len(managed)} position(s): {len(intents)} leg(s) sent, {len(report.skipped)} skipped"
+        + (f", {len(rejected)} rejected by the broker" if rejected else "")
+    )
+    for r in rejected:
+        report.notes.append(f"rejected {r.client_order_id}: {r.message}")
+    halted = [m for m in managed if m.position.halted_reason]
+    for m in halted:
+        report.notes.append(f"{m.position.symbol} halted: {m.position.halted_reason}")
+    if unknown or halted:
+        report.exit_code, report.ok = 3, False
+    if unknown:
+        report.notes.append(f"{len(unknown)} order(s) with unknown outcome: buying halted until resolved")
+    return report
+
+
+def _intent(ctx: StepContext, step: str, action: mg.Action, m: positions.Managed) -> OrderIntent:
+    p = m.position
+    leg = LegKind(action.leg)
+    cid = client_order_id(
+        session_date=ctx.session_date, step=step, book=p.book, symbol=p.symbol, leg=str(leg), tier=action.tier,
+        key=p.key,
+    )  # fmt: skip
+    request = OrderRequest(
+        client_order_id=cid,
+        symbol=p.symbol,
+        side=Side(action.side),
+        qty=action.qty,
+        type=OrderType.MARKET,
+        time_in_force=TimeInForce.DAY,
+    )
+    state = ctx.session
+    return OrderIntent(
+        client_order_id=cid,
+        session_date=ctx.session_date,
+        step=step,
+        book=Book(p.book),
+        leg=leg,
+        tier=action.tier,
+        request=request,
+        reason=action.reason,
+        signal_id=m.signal_id,
+        position_key=p.key,
+        extra={"trigger_price": action.trigger_price, "reference_price": m.price},
+        expires_at=state.close_at,
+    )
+
+
+def _position_json(m: positions.Managed) -> dict:
+    p = m.position
+    return {
+        "position_key": p.key,
+        "symbol": p.symbol,
+        "category": p.category,
+        "qty": p.qty,
+        "avg_cost": round(p.avg_cost, 4),
+        "original_qty": p.original_qty,
+        "entry_price": round(p.entry_price, 4),
+        "price": m.price,
+        "sessions_held": p.sessions_held,
+        "stop": p.plan.stop_price,
+        "stop_leg": p.plan.stop_leg,
+        "target": p.plan.target_price,
+        "target_one": p.plan.target_one_price,
+        "target_one_done": p.plan.target_one_done,
+        "high_water": p.plan.high_water,
+        "trail_active": p.plan.trail_active,
+        "fired": sorted(f"{leg}:{tier}" for leg, tier in p.fired),
+        "halted": p.halted_reason,
+    }

@@ -1,0 +1,499 @@
+"""Open positions as management sees them, their remembered state, and the protective orders that guard them.
+
+``refresh`` turns each open position of the signals book into a ``management.Position``: the entry leg from
+the fills of the current life (its quantity is the *original* quantity the tiers are measured in), the
+signal and category, the legs already fired, and the ``position_state`` row (created at the first sight of a
+new life; high-water mark, trail and stop ratcheted from what the market reached; the last price seen, so
+that a price gap matching a split ratio is caught before it can look like a dip).
+
+``maintain_protection`` keeps, for every position, exactly one protective order at the broker matching the
+ledger: a stop (or an OCO of final-target limit and stop) for the shares not already promised to an exit.
+cron cannot watch prices between runs; the broker can. Anything else is cancelled and re-placed; a position
+that closed keeps no protective order.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+
+from autotrader.clock import ET
+from autotrader.domain.enums import Book, LegKind, OrderClass, OrderType, Side, TimeInForce
+from autotrader.domain.ids import client_order_id
+from autotrader.domain.models import OrderIntent, OrderRequest
+from autotrader.domain.money import to_tick, whole_shares
+from autotrader.ledger import repo
+from autotrader.pipeline.context import StepContext
+from autotrader.pipeline.gateway import GatewayResult, OrderGateway
+from autotrader.policy import management as mg
+from autotrader.policy.indicators import last_atr
+
+MANAGED_BOOKS = (str(Book.SIGNALS),)
+EXIT_LEGS = ("loss_cut", "time_exit", "profit_take", "target", "stop", "trail")
+PROTECTIVE_STEP = "protect"
+ATR_LOOKBACK_DAYS = 200  # calendar days of daily bars for the ATR at entry: ~140 sessions, plenty for seeding
+
+
+def rules_from(ctx: StepContext) -> mg.Rules:
+    s = ctx.settings
+    return mg.Rules(
+        dip_buy_enabled=s.dipbuy.dip_buy_enabled,
+        dip_buy_tiers=tuple(mg.DipTier(t.dip_pct, t.add_pct) for t in s.dipbuy.dip_buy_tiers),
+        dip_buy_cooldown_hours=s.dipbuy.dip_buy_cooldown_hours,
+        dip_buy_reference=s.dipbuy.dip_buy_reference,
+        dip_buy_when_regime_paused=s.dipbuy.dip_buy_when_regime_paused,
+        profit_take_enabled=s.profittake.profit_take_enabled,
+        profit_take_tiers=tuple(mg.ProfitTier(t.gain_pct, t.trim_pct) for t in s.profittake.profit_take_tiers),
+        min_hold_pct=s.profittake.min_hold_pct,
+        exits_enabled=s.exits.exits_enabled,
+        loss_cut_pct={c: s.exits.loss_cut_pct.of(c) for c in ("long_term", "swing", "day_trade")},
+        atr_categories=frozenset(s.exits.atr_categories),
+        stop_atr_multiplier=s.exits.stop_atr_multiplier,
+        target_one_atr_multiplier=s.exits.target_one_atr_multiplier,
+        target_two_atr_multiplier=s.exits.target_two_atr_multiplier,
+        partial_exit_pct=s.exits.partial_exit_pct,
+        trail_categories=frozenset(s.exits.trail_categories),
+        trail_pct=s.exits.trail_pct,
+        trail_activation_pct=s.exits.trail_activation_pct,
+        max_holding_sessions={c: s.exits.max_holding_days.of(c) for c in ("long_term", "swing", "day_trade")},
+        max_position_pct=s.sizing.max_position_pct,
+        max_total_allocation=s.account.max_total_allocation,
+        min_cash=s.size.min_cash,
+        fractional_shares=s.sizing.fractional_shares,
+    )
+
+
+@dataclass(frozen=True)
+class Managed:
+    """A position with what the run knows about it."""
+
+    position: mg.Position
+    price: float | None  # the last trade, None when the data has no quote
+    signal_id: int | None
+
+
+def market_for(ctx: StepContext, price: float) -> mg.Market:
+    state = ctx.session
+    minutes = None
+    if state.is_open and state.close_at is not None:
+        minutes = (state.close_at - ctx.now).total_seconds() / 60
+    return mg.Market(price=price, now=ctx.now, session_open=state.is_open, minutes_to_close=minutes)
+
+
+# -- refresh -------------------------------------------------------------------------------------------------
+
+
+def refresh(ctx: StepContext) -> list[Managed]:
+    """Bring ``position_state`` up to date with the ledger's positions and the market; return them."""
+    ledger, now = ctx.ledger, ctx.now
+    rules = rules_from(ctx)
+    open_states = {r["position_key"]: r for r in repo.position_states(ledger)}
+    out: list[Managed] = []
+    seen: set[str] = set()
+    for p in repo.all_positions(ledger):
+        if p.book not in MANAGED_BOOKS or p.qty <= 0 or p.opened_at is None:
+            continue
+        key = repo.position_key(p.book, p.symbol, p.opened_at)
+        seen.add(key)
+        fills = repo.life_fills(ledger, p.book, p.symbol, p.opened_at)
+        entry = _entry_leg(ledger, fills, p.symbol)
+        if entry is None:
+            continue  # fills not in yet (or split adjustments only): nothing to manage this run
+        state = open_states.get(key) or _new_state(ctx, p, key, entry, rules)
+        state = {**state, "original_qty": entry["qty"], "entry_price": entry["price"]}
+        quote = ctx.deps.market_data.latest_quote(p.symbol)  # type: ignore[attr-defined]
+        splits = repo.splits(ledger, p.symbol)
+        if quote is not None and splits and repo.utc_iso(quote.quoted_at) < splits[-1]["effective_at"]:
+            quote = None  # a price from before the split is in old units: decide nothing on it
+        price = quote.last if quote is not None else None
+        position = _position(ctx, p, key, state)
+        high, high_at = _high_since(ctx, p.symbol, position.opened_at, price, state.get("high_water_at"))
+        plan = mg.advance_plan(position, high, rules)
+        state = {**state, **_plan_columns(plan), "high_water_at": high_at}
+        if quote is not None and (
+            state.get("last_price_at") is None or repo.utc_iso(quote.quoted_at) > state["last_price_at"]
+        ):
+            state["halted_reason"] = state.get("halted_reason") or _split_gap(ctx, state, quote.last)
+            state["last_price"], state["last_price_at"] = quote.last, repo.utc_iso(quote.quoted_at)
+        with ledger.write():
+            repo.save_position_state(ledger, state, now=now)
+        out.append(
+            Managed(replace(position, plan=plan, halted_reason=state["halted_reason"]), price, state["signal_id"])
+        )
+    stale = [k for k in open_states if k not in seen]
+    if stale:
+        with ledger.write():
+            for key in stale:
+                repo.save_position_state(ledger, {"position_key": key, "closed_at": repo.utc_iso(now)}, now=now)
+    return out
+
+
+def _entry_leg(ledger, fills: list[dict[str, Any]], symbol: str) -> dict[str, Any] | None:
+    """The entry leg of a life: every fill of its first order, in post-split units."""
+    if not fills:
+        return None
+    first = fills[0]["broker_order_id"]
+    entry = [f for f in fills if f["broker_order_id"] == first and f["side"] == "buy"]
+    if not entry:
+        return None
+    factor = _split_factors(ledger, symbol)
+    qty = sum(f["qty"] * factor(f["filled_at"]) for f in entry)
+    cost = sum(f["qty"] * f["price"] for f in entry)
+    return {
+        "qty": qty,
+        "price": cost / qty,
+        "client_order_id": entry[0]["client_order_id"],
+        "signal_id": entry[0]["signal_id"],
+        "filled_at": entry[0]["filled_at"],
+    }
+
+
+def _split_factors(ledger, symbol: str):
+    splits = repo.splits(ledger, symbol)
+
+    def factor(filled_at: str) -> float:
+        f = 1.0
+        for s in splits:
+            if filled_at < s["effective_at"]:
+                f *= s["ratio"]
+        return f
+
+    return factor
+
+
+def _new_state(ctx: StepContext, p: repo.PositionRow, key: str, entry: dict[str, Any], rules: mg.Rules) -> dict:
+    ledger = ctx.ledger
+    intent = repo.get_intent(ledger, entry["client_order_id"]) if entry["client_order_id"] else None
+    signal = None
+    if entry["signal_id"] is not None:
+        rows = ledger.query("SELECT * FROM signals WHERE id = ?", [entry["signal_id"]])
+        signal = rows[0] if rows else None
+    category = signal["category"] if signal else None
+    stop, target = _entry_protection(intent, signal)
+    opened = datetime.fromisoformat(p.opened_at)  # type: ignore[arg-type]
+    atr = _atr_before(ctx, p.symbol, opened)
+    plan = mg.initial_plan(category, entry["price"], atr, stop, target, rules)
+    return {
+        "position_key": key,
+        "book": p.book,
+        "symbol": p.symbol,
+        "opened_at": p.opened_at,
+        "signal_id": entry["signal_id"],
+        "category": category,
+        "original_qty": entry["qty"],
+        "entry_price": entry["price"],
+        "atr": atr,
+        **_plan_columns(plan),
+        "last_price": None,
+        "last_price_at": None,
+        "halted_reason": None,
+        "closed_at": None,
+    }
+
+
+def _entry_protection(
+    intent: dict[str, Any] | None, signal: dict[str, Any] | None
+) -> tuple[float | None, float | None]:
+    """The stop and target the entry carried (a bracket's legs, or those to attach after a market-on-open
+    fill), else the signal's own."""
+    stop = target = None
+    if intent is not None:
+        extra = json.loads(intent["extra_json"]) if intent["extra_json"] else {}
+        stop = intent["stop_loss_stop_price"] or extra.get("attach_stop_loss")
+        target = intent["take_profit_limit_price"] or extra.get("attach_take_profit")
+    if signal is not None:
+        stop = stop if stop is not None else signal.get("stop")
+        target = target if target is not None else signal.get("target")
+    return stop, target
+
+
+def _atr_before(ctx: StepContext, symbol: str, opened: datetime) -> float | None:
+    """Wilder's ATR of the complete daily bars before the entry session."""
+    entry_day = opened.astimezone(ET).date()
+    bars = ctx.deps.market_data.daily_bars(  # type: ignore[attr-defined]
+        symbol, entry_day - timedelta(days=ATR_LOOKBACK_DAYS), entry_day - timedelta(days=1)
+    )
+    if len(bars) < ctx.settings.exits.atr_period + 1:
+        return None
+    return last_atr(
+        bars["high"].to_numpy(), bars["low"].to_numpy(), bars["close"].to_numpy(), ctx.settings.exits.atr_period
+    )
+
+
+def _high_since(
+    ctx: StepContext, symbol: str, opened: datetime, price: float | None, checked_at: str | None
+) -> tuple[float, str]:
+    """The highest price seen since the entry — the last trade, and the high of every complete session after
+    the entry session — and when that was checked. The sessions are read once per day: the ones before the
+    last check are already in the stored high-water mark."""
+    calendar = ctx.deps.calendar  # type: ignore[attr-defined]
+    high = price or 0.0
+    last_complete = calendar.last_closed_session(ctx.now)
+    first = opened.astimezone(ET).date() + timedelta(days=1)
+    if checked_at is not None:
+        checked = datetime.fromisoformat(checked_at)
+        if checked >= calendar.session_close(last_complete):
+            return high, repo.utc_iso(ctx.now)  # no session has completed since the last look
+        first = max(first, checked.astimezone(ET).date())
+    if last_complete >= first:
+        market = ctx.deps.market_data  # type: ignore[attr-defined]
+        bars = market.daily_bars(symbol, first, last_complete)
+        if len(bars):
+            highs = bars["high"].to_numpy(dtype=float)
+            if not getattr(market, "split_adjusted", False):
+                # Raw prices: a session before a split is in old units.
+                days = [d.date() for d in bars.index]
+                for split in repo.splits(ctx.ledger, symbol):
+                    ex_day = datetime.fromisoformat(split["effective_at"]).astimezone(ET).date()
+                    highs = highs / np.array([split["ratio"] if d < ex_day else 1.0 for d in days])
+            high = max(high, float(np.nanmax(highs)))
+    return high, repo.utc_iso(ctx.now)
+
+
+def _plan_columns(plan: mg.Plan) -> dict[str, Any]:
+    d = asdict(plan)
+    return {
+        "stop_price": d["stop_price"],
+        "stop_leg": d["stop_leg"],
+        "target_price": d["target_price"],
+        "target_one_price": d["target_one_price"],
+        "target_one_done": int(d["target_one_done"]),
+        "high_water": d["high_water"],
+        "trail_active": int(d["trail_active"]),
+    }
+
+
+def _plan_of(state: dict[str, Any]) -> mg.Plan:
+    return mg.Plan(
+        stop_price=state["stop_price"],
+        stop_leg=state["stop_leg"] or "stop",
+        target_price=state["target_price"],
+        target_one_price=state["target_one_price"],
+        target_one_done=bool(state["target_one_done"]),
+        high_water=state["high_water"],
+        trail_active=bool(state["trail_active"]),
+    )
+
+
+def save_plans(ctx: StepContext, plans: dict[str, mg.Plan]) -> None:
+    with ctx.ledger.write():
+        for key, plan in plans.items():
+            repo.save_position_state(ctx.ledger, {"position_key": key, **_plan_columns(plan)}, now=ctx.now)
+
+
+def _position(ctx: StepContext, p: repo.PositionRow, key: str, state: dict[str, Any]) -> mg.Position:
+    ledger = ctx.ledger
+    fired = set()
+    pending_exit = 0.0
+    for row in repo.position_intents(ledger, key):
+        live = row["status"] in repo.LIVE_INTENT_STATUSES or row["filled_qty"] > 0
+        if live and row["step"] != PROTECTIVE_STEP:
+            fired.add((row["leg"], int(row["tier"])))
+        if row["side"] == "sell" and row["step"] != PROTECTIVE_STEP and row["status"] in repo.LIVE_INTENT_STATUSES:
+            if row["status"] != "filled":
+                pending_exit += max(0.0, row["qty"] - row["filled_qty"])
+    opened = datetime.fromisoformat(p.opened_at)  # type: ignore[arg-type]
+    sessions = ctx.deps.calendar.sessions_between(  # type: ignore[attr-defined]
+        opened.astimezone(ET).date(), ctx.now.astimezone(ET).date()
+    )
+    return mg.Position(
+        key=key,
+        book=p.book,
+        symbol=p.symbol,
+        category=state["category"],
+        qty=p.qty,
+        avg_cost=p.avg_cost,
+        original_qty=state["original_qty"],
+        entry_price=state["entry_price"],
+        opened_at=opened,
+        sessions_held=max(1, len(sessions)),
+        plan=_plan_of(state),
+        fired=frozenset(fired),
+        last_dip_buy_at=repo.last_dip_buy_at(ledger, p.book, p.symbol),
+        halted_reason=state.get("halted_reason"),
+        pending_exit_qty=pending_exit,
+    )
+
+
+def _split_gap(ctx: StepContext, state: dict[str, Any], price: float) -> str | None:
+    """A jump from the last price a run saw that matches a split ratio, with no split recorded since: the
+    data (or the broker) has a corporate action the ledger does not. Nothing may fire on it."""
+    last = state.get("last_price")
+    if not last:
+        return None
+    exits = ctx.settings.exits
+    ratio = mg.split_ratio(last / price, tuple(exits.split_ratios), exits.split_tolerance_pct)
+    if ratio is None:
+        return None
+    return (
+        f"price {price:.2f} is {last / price:g}x below/above the last seen {last:.2f}, matching a "
+        f"{ratio:g}-for-1 split the ledger has not seen; clear with `autotrader sync --clear-halt {state['symbol']}`"
+    )
+
+
+# -- protective orders ---------------------------------------------------------------------------------------
+
+
+def clear_halts(ctx: StepContext, symbols: tuple[str, ...]) -> None:
+    """A human looked: forget the halt and the last price (the next run starts from the price it sees)."""
+    with ctx.ledger.write():
+        for state in repo.position_states(ctx.ledger):
+            if state["symbol"] in symbols:
+                repo.save_position_state(
+                    ctx.ledger,
+                    {"position_key": state["position_key"], "halted_reason": None, "last_price": None},
+                    now=ctx.now,
+                )
+                ctx.log.event("halt_cleared", symbol=state["symbol"], position_key=state["position_key"])
+
+
+def maintain_protection(
+    ctx: StepContext, gateway: OrderGateway, managed: list[Managed], *, skip: frozenset[str] = frozenset()
+) -> list[GatewayResult]:
+    """One protective order per position, matching the ledger; none for a position that closed.
+
+    ``skip``: symbols whose broker and ledger quantities disagree (nothing is touched until that is settled).
+    A position whose buy order is still working is left until it is done (its quantity is still moving)."""
+    ledger = ctx.ledger
+    rules = rules_from(ctx)
+    results: list[GatewayResult] = []
+    held = {(m.position.book, m.position.symbol): m for m in managed}
+    symbols = {
+        (r["book"], r["symbol"]) for r in ledger.query("SELECT DISTINCT book, symbol FROM orders WHERE side = 'sell'")
+    }
+    for book, symbol in sorted(symbols | set(held)):
+        if book not in MANAGED_BOOKS or symbol in skip or repo.open_buy_orders(ledger, book, symbol):
+            continue
+        orders = repo.open_sell_orders(ledger, book, symbol)
+        protective = [o for o in orders if o["type"] != str(OrderType.MARKET)]
+        m = held.get((book, symbol))
+        desired = _desired(m, orders, rules) if m is not None else None
+        if desired is None and not protective:
+            continue
+        if desired is not None and _matches(protective, desired):
+            continue
+        if desired is not None and repo.unsent_sell_intents(ledger, book, symbol):
+            continue  # an earlier order's outcome is being settled: decide once it is known
+        cancel_orders(ctx, gateway, protective)
+        if desired is not None:
+            results.extend(gateway.place([_protective_intent(ctx, m, desired)]))  # type: ignore[arg-type]
+    return results
+
+
+@dataclass(frozen=True)
+class _Desired:
+    qty: float
+    stop: float | None
+    stop_leg: str
+    target: float | None
+
+
+def _desired(m: Managed, orders: list[dict[str, Any]], rules: mg.Rules) -> _Desired | None:
+    p = m.position
+    exiting = sum(o["qty"] - o["filled_qty"] for o in orders if o["type"] == str(OrderType.MARKET))
+    qty = whole_shares(p.qty - exiting)
+    stop, leg = mg.protective_stop(p, p.plan, rules)
+    target = p.plan.target_price
+    if qty <= 0 or (stop is None and target is None):
+        return None
+    if m.price is not None:
+        # A stop above the market would fill at once and a target below it too: the run's exits handle those.
+        if stop is not None and stop >= m.price:
+            return None
+        if target is not None and target <= m.price:
+            target = None
+        if stop is None and target is None:
+            return None
+    return _Desired(qty, stop, leg, target)
+
+
+def _matches(protective: list[dict[str, Any]], desired: _Desired) -> bool:
+    roots = {o["parent_broker_order_id"] or o["broker_order_id"] for o in protective}
+    if len(roots) != 1:
+        return False
+    stops = [o for o in protective if o["type"] in ("stop", "stop_limit", "trailing_stop")]
+    limits = [o for o in protective if o["type"] == "limit"]
+    if len(stops) != (desired.stop is not None) or len(limits) != (desired.target is not None):
+        return False
+    if stops and (abs(stops[0]["stop_price"] - desired.stop) > 1e-6 or abs(stops[0]["qty"] - desired.qty) > 1e-9):
+        return False
+    if limits and (abs(limits[0]["limit_price"] - desired.target) > 1e-6 or abs(limits[0]["qty"] - desired.qty) > 1e-9):
+        return False
+    return True
+
+
+def cancel_orders(ctx: StepContext, gateway: OrderGateway, orders: list[dict[str, Any]]) -> None:
+    """Cancel working orders, then record what the broker says of them (intents included)."""
+    if not orders:
+        return
+    broker = ctx.deps.broker  # type: ignore[attr-defined]
+    # Each working order by its own id: a filled bracket entry is not cancellable, its legs are; cancelling one
+    # leg of a group cancels the rest, and cancelling a done order is not an error.
+    ids = sorted({o["broker_order_id"] for o in orders})
+    for order_id in ids:
+        broker.cancel(order_id)
+        ctx.log.event("order_cancel", broker_order_id=order_id)
+    roots = {o["parent_broker_order_id"] or o["broker_order_id"] for o in orders}
+    root_ids = {
+        r["broker_order_id"]: r["client_order_id"]
+        for r in ctx.ledger.query(
+            f"SELECT broker_order_id, client_order_id FROM orders "
+            f"WHERE broker_order_id IN ({','.join('?' for _ in roots)})",
+            sorted(roots),
+        )
+    }
+    unresolved = list(ids)
+    for root, cid in sorted(root_ids.items()):
+        order = broker.order_by_client_id(cid) if cid else None
+        if order is not None:
+            gateway.adopt(order)  # the group as the broker now has it, legs included
+            unresolved = [i for i in unresolved if i != root and i not in {leg.broker_order_id for leg in order.legs}]
+    if unresolved:
+        with ctx.ledger.write():
+            repo.mark_orders_canceled(ctx.ledger, unresolved, now=ctx.now)
+
+
+def _protective_intent(ctx: StepContext, m: Managed, d: _Desired) -> OrderIntent:
+    p = m.position
+    earlier = [r for r in repo.position_intents(ctx.ledger, p.key) if r["step"] == PROTECTIVE_STEP]
+    attempt = len(earlier)
+    leg = LegKind.TARGET if d.target is not None and d.stop is not None else LegKind(d.stop_leg if d.stop else "target")
+    cid = client_order_id(
+        session_date=ctx.session_date, step=PROTECTIVE_STEP, book=p.book, symbol=p.symbol, leg=str(leg),
+        attempt=attempt, key=f"{p.key}|{d.qty:g}|{d.stop}|{d.target}",
+    )  # fmt: skip
+    if d.stop is not None and d.target is not None:
+        request = OrderRequest(
+            client_order_id=cid, symbol=p.symbol, side=Side.SELL, qty=d.qty, type=OrderType.LIMIT,
+            time_in_force=TimeInForce.GTC, order_class=OrderClass.OCO,
+            take_profit_limit_price=to_tick(d.target), stop_loss_stop_price=to_tick(d.stop),
+        )  # fmt: skip
+    elif d.stop is not None:
+        request = OrderRequest(
+            client_order_id=cid, symbol=p.symbol, side=Side.SELL, qty=d.qty, type=OrderType.STOP,
+            time_in_force=TimeInForce.GTC, stop_price=to_tick(d.stop),
+        )  # fmt: skip
+    else:
+        request = OrderRequest(
+            client_order_id=cid, symbol=p.symbol, side=Side.SELL, qty=d.qty, type=OrderType.LIMIT,
+            time_in_force=TimeInForce.GTC, limit_price=to_tick(d.target),  # type: ignore[arg-type]
+        )  # fmt: skip
+    parts = [f"stop {d.stop:.2f} ({d.stop_leg})" if d.stop else None, f"target {d.target:.2f}" if d.target else None]
+    return OrderIntent(
+        client_order_id=cid,
+        session_date=ctx.session_date,
+        step=PROTECTIVE_STEP,
+        book=Book(p.book),
+        leg=leg,
+        tier=2 if leg == LegKind.TARGET else 0,
+        request=request,
+        reason=f"protective order for {d.qty:g} shares: " + ", ".join(x for x in parts if x),
+        signal_id=m.signal_id,
+        position_key=p.key,
+        attempt=attempt,
+        extra={"stop_leg": d.stop_leg} if d.stop is not None else {},
+    )
