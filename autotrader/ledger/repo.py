@@ -619,6 +619,13 @@ def open_sell_orders(ledger: Ledger, book: str, symbol: str) -> list[dict[str, A
     )
 
 
+def working_sell_symbols(ledger: Ledger) -> list[dict[str, Any]]:
+    marks = ",".join("?" for _ in _TERMINAL_ORDER)
+    return ledger.query(
+        f"SELECT DISTINCT book, symbol FROM orders WHERE side = 'sell' AND status NOT IN ({marks})", _TERMINAL_ORDER
+    )
+
+
 def open_buy_orders(ledger: Ledger, book: str, symbol: str) -> list[dict[str, Any]]:
     marks = ",".join("?" for _ in _TERMINAL_ORDER)
     return ledger.query(

@@ -362,9 +362,8 @@ def maintain_protection(
     rules = rules_from(ctx)
     results: list[GatewayResult] = []
     held = {(m.position.book, m.position.symbol): m for m in managed}
-    symbols = {
-        (r["book"], r["symbol"]) for r in ledger.query("SELECT DISTINCT book, symbol FROM orders WHERE side = 'sell'")
-    }
+    # Held positions, and symbols with working sell orders (a closed position's stop must be cancelled).
+    symbols = {(r["book"], r["symbol"]) for r in repo.working_sell_symbols(ledger)}
     for book, symbol in sorted(symbols | set(held)):
         if book not in MANAGED_BOOKS or symbol in skip or repo.open_buy_orders(ledger, book, symbol):
             continue

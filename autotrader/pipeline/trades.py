@@ -82,7 +82,7 @@ class TradeView:
             "management_alpha": round(attribution.management_alpha, 2),
             "management": [
                 {"action": leg.action, "tier": leg.tier, "qty": leg.qty, "price": leg.price,
-                 "value_vs_pick": round(leg.pnl_vs_pick, 2)}
+                 "value_vs_pick": round(leg.pnl_vs_pick, 2), "realized_pnl": round(leg.realized, 2)}
                 for leg in attribution.legs
             ],
             "r_multiple": _round(self.r_multiple(attribution.managed_pnl)),
@@ -113,13 +113,26 @@ def load(ctx: StepContext) -> list[TradeView]:
     rows = [r for r in repo.leg_fills(ctx.ledger) if r["filled_at"] <= as_of]
     if not rows:
         return []
-    fills = [
-        LegFill(
-            r["fill_id"], r["book"], r["symbol"], r["side"], r["qty"], r["price"], r["commission"],
-            datetime.fromisoformat(r["filled_at"]), r["leg"], int(r["tier"] or 0), r["signal_id"],
-        )
-        for r in rows
-    ]  # fmt: skip
+    splits = repo.splits(ctx.ledger)
+
+    def factor(symbol: str, filled_at: str) -> float:
+        """Fills before a split are restated in post-split units (qty × ratio, price ÷ ratio): the same cash,
+        and quantities that add up across the split."""
+        f = 1.0
+        for s in splits:
+            if s["symbol"] == symbol and filled_at < s["effective_at"]:
+                f *= s["ratio"]
+        return f
+
+    fills = []
+    for r in rows:
+        k = factor(r["symbol"], r["filled_at"]) if splits else 1.0
+        fills.append(
+            LegFill(
+                r["fill_id"], r["book"], r["symbol"], r["side"], r["qty"] * k, r["price"] / k, r["commission"],
+                datetime.fromisoformat(r["filled_at"]), r["leg"], int(r["tier"] or 0), r["signal_id"],
+            )
+        )  # fmt: skip
     signal_ids = sorted({f.signal_id for f in fills if f.signal_id is not None})
     signals = {}
     if signal_ids:

@@ -138,6 +138,7 @@ class LegValue:
     qty: float  # signed
     price: float
     pnl_vs_pick: float
+    realized: float = 0.0  # a sell's P&L at the average cost it sold from, net of commission (buys: −commission)
 
 
 @dataclass(frozen=True)
@@ -171,11 +172,31 @@ def attribute(trade: Trade, *, pick_exit_price: float, mark_price: float) -> Att
     if trade.fills[0].side == "sell":
         q0 = -q0
     pick = q0 * (x - p0) - c0
+    realized = _realized_by_fill(trade)
     values = [
-        LegValue(f.leg, f.tier, f.signed_qty, f.price, -f.signed_qty * (f.price - x) - f.commission) for f in trade.legs
+        LegValue(f.leg, f.tier, f.signed_qty, f.price, -f.signed_qty * (f.price - x) - f.commission, realized[id(f)])
+        for f in trade.legs
     ]
     open_qty = trade.open_qty
     if abs(open_qty) > EPS:
         values.append(LegValue("open_remainder", 0, open_qty, m, open_qty * (m - x)))
     managed = sum(-f.signed_qty * f.price - f.commission for f in trade.fills) + open_qty * m
     return Attribution(pick_pnl=pick, managed_pnl=managed, legs=tuple(values))
+
+
+def _realized_by_fill(trade: Trade) -> dict[int, float]:
+    """Average-cost accounting over the trade (as the ledger's positions do): a sell realizes
+    ``q · (p − average cost)``; a buy moves the average. Commissions are charged to their own fill."""
+    held = cost = 0.0
+    out: dict[int, float] = {}
+    for f in trade.fills:
+        if f.side == "buy":
+            held += f.qty
+            cost += f.qty * f.price
+            out[id(f)] = -f.commission
+        else:
+            average = cost / held if held > EPS else f.price
+            out[id(f)] = f.qty * (f.price - average) - f.commission
+            cost -= f.qty * average
+            held -= f.qty
+    return out

@@ -201,6 +201,9 @@ def test_a_two_for_one_split_fires_no_tier(tmp_path, cli):
     assert tuple(conn.execute(stop).fetchone()) == (400, 37.5)
     state = conn.execute("SELECT original_qty, entry_price, high_water FROM position_state").fetchone()
     assert tuple(state) == (400, 50.0, 50.0)
+    # The trade is restated in post-split units: bought 400 at 50, worth 400 × 50: no P&L appeared.
+    [row] = [r for r in run(cli, config, "scorecard", at="2026-03-12T15:00")["rows"] if r["group"] == "source"]
+    assert row["managed"]["pnl"] == 0 and row["management_alpha"]["total"] == 0
 
 
 def test_a_split_like_gap_without_a_split_halts_the_symbol_until_cleared(tmp_path, cli):

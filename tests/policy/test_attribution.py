@@ -55,6 +55,12 @@ def test_a_hand_worked_managed_trade():
         {"dip_buy": 150, "dip_buy:1": 150, "profit_take": 360, "profit_take:1": 360, "stop": 0}
     )
     assert result.management_alpha == pytest.approx(150 + 360)
+    # Realized at average cost: after the dip-buy 150 shares cost 5000 + 2250 = 7250 (average 48.333...);
+    # the trim realizes 30 × (60 − 48.333) = 350, the stop 120 × (48 − 48.333) = −40; the entry's own
+    # commission is its fill's. Together with it they are the managed P&L: 350 − 40 − 1 = 309.
+    realized = {leg.action: leg.realized for leg in result.legs}
+    assert realized == pytest.approx({"dip_buy": 0.0, "profit_take": 350.0, "stop": -40.0})
+    assert sum(realized.values()) - 1.0 == pytest.approx(result.managed_pnl)
 
 
 def test_an_open_trade_is_marked_and_its_remainder_is_a_leg():
