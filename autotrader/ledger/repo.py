@@ -596,15 +596,31 @@ def position_intents(ledger: Ledger, key: str) -> list[dict[str, Any]]:
     )
 
 
-def last_dip_buy_at(ledger: Ledger, book: str, symbol: str) -> datetime | None:
+def position_intents_of(ledger: Ledger, keys: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """``position_intents`` for several position lives at once."""
+    out: dict[str, list[dict[str, Any]]] = {k: [] for k in keys}
+    for start in range(0, len(keys), 500):
+        chunk = keys[start : start + 500]
+        marks = ",".join("?" for _ in chunk)
+        for row in ledger.query(
+            "SELECT i.*, COALESCE(o.filled_qty, 0) AS filled_qty, o.status AS order_status "
+            "FROM order_intents i LEFT JOIN orders o ON o.client_order_id = i.client_order_id "
+            f"WHERE i.position_key IN ({marks}) ORDER BY i.created_at, i.client_order_id",
+            chunk,
+        ):
+            out[row["position_key"]].append(row)
+    return out
+
+
+def last_dip_buys(ledger: Ledger) -> dict[tuple[str, str], datetime]:
+    """(book, symbol) → when its latest dip-buy that counts (sent, being sent or filled) was decided."""
     marks = ",".join("?" for _ in LIVE_INTENT_STATUSES)
-    return parse_utc(
-        ledger.scalar(
-            f"SELECT max(created_at) FROM order_intents WHERE book = ? AND symbol = ? AND leg = 'dip_buy' "
-            f"AND status IN ({marks})",
-            [book, symbol, *LIVE_INTENT_STATUSES],
-        )
+    rows = ledger.query(
+        f"SELECT book, symbol, max(created_at) AS at FROM order_intents WHERE leg = 'dip_buy' "
+        f"AND status IN ({marks}) GROUP BY book, symbol",
+        list(LIVE_INTENT_STATUSES),
     )
+    return {(r["book"], r["symbol"]): parse_utc(r["at"]) for r in rows}  # type: ignore[misc]
 
 
 def open_sell_orders(ledger: Ledger, book: str, symbol: str) -> list[dict[str, Any]]:

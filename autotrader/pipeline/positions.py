@@ -15,7 +15,7 @@ that closed keeps no protective order.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -92,25 +92,29 @@ def refresh(ctx: StepContext) -> list[Managed]:
     ledger, now = ctx.ledger, ctx.now
     rules = rules_from(ctx)
     open_states = {r["position_key"]: r for r in repo.position_states(ledger)}
+    held = [p for p in repo.all_positions(ledger) if p.book in MANAGED_BOOKS and p.qty > 0 and p.opened_at is not None]
+    # What every position needs from the ledger, in a few queries rather than a few per position.
+    keys = [repo.position_key(p.book, p.symbol, p.opened_at) for p in held]  # type: ignore[arg-type]
+    intents = repo.position_intents_of(ledger, keys)
+    dip_buys = repo.last_dip_buys(ledger)
+    all_splits = repo.splits(ledger)
     out: list[Managed] = []
+    changed: list[dict[str, Any]] = []
     seen: set[str] = set()
-    for p in repo.all_positions(ledger):
-        if p.book not in MANAGED_BOOKS or p.qty <= 0 or p.opened_at is None:
-            continue
-        key = repo.position_key(p.book, p.symbol, p.opened_at)
+    for p, key in zip(held, keys, strict=True):
         seen.add(key)
-        fills = repo.life_fills(ledger, p.book, p.symbol, p.opened_at)
-        entry = _entry_leg(ledger, fills, p.symbol)
+        splits = [s for s in all_splits if s["symbol"] == p.symbol]
+        fills = repo.life_fills(ledger, p.book, p.symbol, p.opened_at)  # type: ignore[arg-type]
+        entry = _entry_leg(fills, splits)
         if entry is None:
             continue  # fills not in yet (or split adjustments only): nothing to manage this run
         state = open_states.get(key) or _new_state(ctx, p, key, entry, rules)
         state = {**state, "original_qty": entry["qty"], "entry_price": entry["price"]}
         quote = ctx.deps.market_data.latest_quote(p.symbol)  # type: ignore[attr-defined]
-        splits = repo.splits(ledger, p.symbol)
         if quote is not None and splits and repo.utc_iso(quote.quoted_at) < splits[-1]["effective_at"]:
             quote = None  # a price from before the split is in old units: decide nothing on it
         price = quote.last if quote is not None else None
-        position = _position(ctx, p, key, state)
+        position = _position(ctx, p, key, state, intents.get(key, []), dip_buys.get((p.book, p.symbol)))
         high, high_at = _high_since(ctx, p.symbol, position.opened_at, price, state.get("high_water_at"))
         plan = mg.advance_plan(position, high, rules)
         state = {**state, **_plan_columns(plan), "high_water_at": high_at}
@@ -119,20 +123,22 @@ def refresh(ctx: StepContext) -> list[Managed]:
         ):
             state["halted_reason"] = state.get("halted_reason") or _split_gap(ctx, state, quote.last)
             state["last_price"], state["last_price_at"] = quote.last, repo.utc_iso(quote.quoted_at)
-        with ledger.write():
-            repo.save_position_state(ledger, state, now=now)
+        if state != open_states.get(key):
+            changed.append(state)
         out.append(
             Managed(replace(position, plan=plan, halted_reason=state["halted_reason"]), price, state["signal_id"])
         )
     stale = [k for k in open_states if k not in seen]
-    if stale:
+    if changed or stale:
         with ledger.write():
+            for state in changed:
+                repo.save_position_state(ledger, state, now=now)
             for key in stale:
                 repo.save_position_state(ledger, {"position_key": key, "closed_at": repo.utc_iso(now)}, now=now)
     return out
 
 
-def _entry_leg(ledger, fills: list[dict[str, Any]], symbol: str) -> dict[str, Any] | None:
+def _entry_leg(fills: list[dict[str, Any]], splits: list[dict[str, Any]]) -> dict[str, Any] | None:
     """The entry leg of a life: every fill of its first order, in post-split units."""
     if not fills:
         return None
@@ -140,7 +146,14 @@ def _entry_leg(ledger, fills: list[dict[str, Any]], symbol: str) -> dict[str, An
     entry = [f for f in fills if f["broker_order_id"] == first and f["side"] == "buy"]
     if not entry:
         return None
-    factor = _split_factors(ledger, symbol)
+
+    def factor(filled_at: str) -> float:
+        f = 1.0
+        for s in splits:
+            if filled_at < s["effective_at"]:
+                f *= s["ratio"]
+        return f
+
     qty = sum(f["qty"] * factor(f["filled_at"]) for f in entry)
     cost = sum(f["qty"] * f["price"] for f in entry)
     return {
@@ -150,19 +163,6 @@ def _entry_leg(ledger, fills: list[dict[str, Any]], symbol: str) -> dict[str, An
         "signal_id": entry[0]["signal_id"],
         "filled_at": entry[0]["filled_at"],
     }
-
-
-def _split_factors(ledger, symbol: str):
-    splits = repo.splits(ledger, symbol)
-
-    def factor(filled_at: str) -> float:
-        f = 1.0
-        for s in splits:
-            if filled_at < s["effective_at"]:
-                f *= s["ratio"]
-        return f
-
-    return factor
 
 
 def _new_state(ctx: StepContext, p: repo.PositionRow, key: str, entry: dict[str, Any], rules: mg.Rules) -> dict:
@@ -237,7 +237,7 @@ def _high_since(
     if checked_at is not None:
         checked = datetime.fromisoformat(checked_at)
         if checked >= calendar.session_close(last_complete):
-            return high, repo.utc_iso(ctx.now)  # no session has completed since the last look
+            return high, checked_at  # no session has completed since the last look
         first = max(first, checked.astimezone(ET).date())
     if last_complete >= first:
         market = ctx.deps.market_data  # type: ignore[attr-defined]
@@ -255,15 +255,14 @@ def _high_since(
 
 
 def _plan_columns(plan: mg.Plan) -> dict[str, Any]:
-    d = asdict(plan)
     return {
-        "stop_price": d["stop_price"],
-        "stop_leg": d["stop_leg"],
-        "target_price": d["target_price"],
-        "target_one_price": d["target_one_price"],
-        "target_one_done": int(d["target_one_done"]),
-        "high_water": d["high_water"],
-        "trail_active": int(d["trail_active"]),
+        "stop_price": plan.stop_price,
+        "stop_leg": plan.stop_leg,
+        "target_price": plan.target_price,
+        "target_one_price": plan.target_one_price,
+        "target_one_done": int(plan.target_one_done),
+        "high_water": plan.high_water,
+        "trail_active": int(plan.trail_active),
     }
 
 
@@ -285,11 +284,17 @@ def save_plans(ctx: StepContext, plans: dict[str, mg.Plan]) -> None:
             repo.save_position_state(ctx.ledger, {"position_key": key, **_plan_columns(plan)}, now=ctx.now)
 
 
-def _position(ctx: StepContext, p: repo.PositionRow, key: str, state: dict[str, Any]) -> mg.Position:
-    ledger = ctx.ledger
+def _position(
+    ctx: StepContext,
+    p: repo.PositionRow,
+    key: str,
+    state: dict[str, Any],
+    intents: list[dict[str, Any]],
+    last_dip_buy_at: datetime | None,
+) -> mg.Position:
     fired = set()
     pending_exit = 0.0
-    for row in repo.position_intents(ledger, key):
+    for row in intents:
         live = row["status"] in repo.LIVE_INTENT_STATUSES or row["filled_qty"] > 0
         if live and row["step"] != PROTECTIVE_STEP:
             fired.add((row["leg"], int(row["tier"])))
@@ -313,7 +318,7 @@ def _position(ctx: StepContext, p: repo.PositionRow, key: str, state: dict[str, 
         sessions_held=max(1, len(sessions)),
         plan=_plan_of(state),
         fired=frozenset(fired),
-        last_dip_buy_at=repo.last_dip_buy_at(ledger, p.book, p.symbol),
+        last_dip_buy_at=last_dip_buy_at,
         halted_reason=state.get("halted_reason"),
         pending_exit_qty=pending_exit,
     )
