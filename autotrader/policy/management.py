@@ -13,8 +13,9 @@ Semantics, where the seeds are terse:
   the portfolio, the signals book under its allocation cap and cash above ``min_cash``.
 - **Profit-takes** (long-term only). The gain is measured from the average cost (the seed). Every crossed tier
   not yet fired fires, lowest first, each trimming ``trim_pct`` of the position left by the tier before it;
-  a trim never takes the position below ``min_hold_pct`` of the original quantity (it is cut to fit, and a
-  tier with nothing left to trim is marked done).
+  a trim never takes the position below ``min_hold_pct`` of the original quantity (it is cut to fit; a tier
+  with nothing left above that floor is skipped with the reason, not fired, so it may still fire once
+  dip-buys have raised the quantity).
 - **Exits** (every category; the first that applies wins): the day-trade close-out and the time stop, the
   loss cut, a stop the price is already through (the broker's stop should have fired: it may be missing or
   the price gapped), the final target, then the first target's partial exit (which moves the stop to
@@ -402,6 +403,8 @@ def decide_dip_buy(position: Position, market: Market, book: Book, rules: Rules)
         if market.now < ready_at:
             return skip(f"{label}: cooldown until {ready_at.isoformat(timespec='minutes')}")
     wanted = _shares(position.original_qty * tier.add_pct / 100, rules.fractional_shares)
+    if wanted <= 0:
+        return skip(f"{label}: {tier.add_pct:g}% of the original {position.original_qty:g} shares rounds to zero")
     price = market.price
     held = book.position_value.get(position.symbol, 0.0)
     room = [
