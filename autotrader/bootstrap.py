@@ -37,7 +37,7 @@ def check_live_safety(config: Config) -> None:
             )
 
 
-def build_market_data(config: Config, clock: Clock, calendar: MarketCalendar) -> MarketData:
+def build_market_data(config: Config, clock: Clock, calendar: MarketCalendar, ledger: Ledger) -> MarketData:
     data = config.settings.data
     if data.kind == "synthetic":
         from autotrader.adapters.synthetic_data import SyntheticMarketData
@@ -50,16 +50,45 @@ def build_market_data(config: Config, clock: Clock, calendar: MarketCalendar) ->
         if not path.is_dir():
             raise ConfigError(f"[data] path: {path} is not a folder", hint="point it at a folder of SYMBOL.csv files")
         return LocalFilesData(path, clock, calendar)
+    if data.kind == "polygon":
+        from autotrader.adapters.polygon_data import build_polygon_data
+
+        # The ledger caches daily bars: a run pays requests only for sessions it has never fetched.
+        return build_polygon_data(config, clock, calendar, ledger)
     raise ConfigError(
         f"[data] kind = {data.kind!r}: this adapter is not available in this version",
-        hint="use kind = 'synthetic' or 'local'",
+        hint="use kind = 'synthetic', 'local' or 'polygon'",
     )
 
 
-def build_reference(config: Config, market_data: MarketData) -> Reference:
+def build_reference(
+    config: Config, market_data: MarketData, *, ledger: Ledger | None = None, clock: Clock | None = None
+) -> Reference:
+    """The reference source ``[reference] kind`` names. ``auto`` follows ``[data] kind``; with Polygon it is
+    Finnhub when FINNHUB_API_KEY is set (sectors and earnings dates), else Polygon's SIC-code sectors (earnings
+    unknown: the ``[risk] unknown_earnings`` policy applies). Polygon and Finnhub cache in the ledger."""
     kind = config.settings.reference.kind
+    data_kind = config.settings.data.kind
     if kind == "auto":
-        kind = "local" if config.settings.data.kind == "local" else "synthetic"
+        if data_kind == "polygon":
+            kind = "finnhub" if "finnhub_api_key" in config.secrets.present() else "polygon"
+        else:
+            kind = "local" if data_kind == "local" else "synthetic"
+    if kind in ("polygon", "finnhub"):
+        if ledger is None or clock is None:
+            raise ValueError(f"[reference] kind = {kind!r} needs the ledger and the clock")
+        if kind == "finnhub":
+            from autotrader.adapters.finnhub_reference import build_finnhub_reference
+
+            return build_finnhub_reference(config, ledger, clock)
+        from autotrader.adapters.polygon_data import PolygonData, build_polygon_data
+        from autotrader.adapters.sic_sectors import PolygonReference
+
+        # Same key, same rate limit: share the market data's client when it is Polygon's.
+        if not isinstance(market_data, PolygonData):
+            market_data = build_polygon_data(config, clock, MarketCalendar.xnys(), ledger)
+        assert isinstance(market_data, PolygonData)
+        return PolygonReference(market_data.api, ledger, clock)
     if kind == "local":
         from autotrader.adapters.local_files import LocalFilesReference
 
@@ -95,16 +124,15 @@ def build_deps(config: Config, ledger: Ledger, clock: Clock, *, force_sim: bool 
     Under ``dry_run`` the broker is wrapped so that reads go through and nothing is ever sent.
     """
     calendar = MarketCalendar.xnys()
-    market_data = build_market_data(config, clock, calendar)
-    reference = build_reference(config, market_data)
+    market_data = build_market_data(config, clock, calendar, ledger)
+    reference = build_reference(config, market_data, ledger=ledger, clock=clock)
     if force_sim or config.settings.broker.kind == "sim":
         broker: Broker = build_sim_broker(config, ledger, market_data, calendar, clock)
     else:
         check_live_safety(config)
-        raise ConfigError(
-            "[broker] kind = 'alpaca': the Alpaca adapter is not available in this version",
-            hint="use kind = 'sim' (the default) until the Alpaca adapter lands",
-        )
+        from autotrader.adapters.alpaca_broker import build_alpaca_broker
+
+        broker = build_alpaca_broker(config, clock)
     if dry_run:
         from autotrader.adapters.dry_run import DryRunBroker
 

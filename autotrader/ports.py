@@ -103,7 +103,11 @@ class Broker(Protocol):
         ...
 
     def cancel(self, broker_order_id: str) -> None:
-        """Cancel an open order; cancelling an order that is already done is not an error."""
+        """Cancel an open order; cancelling an order that is already done is not an error.
+
+        Returns once the broker has accepted the cancel. A broker that cancels asynchronously (Alpaca answers
+        at once and the order passes through ``pending_cancel``) is polled briefly, within a bound, until the
+        order is no longer working. Raises ``OrderNotFound`` for an id the broker never issued."""
         ...
 
     def fills(self, *, after: datetime | None = None) -> list[Fill]:

@@ -436,3 +436,51 @@ def _position_management(db: sqlite_utils.Database) -> None:
         """
     )
 
+
+@migrations(name="0008_bar_cache")
+def _bar_cache(db: sqlite_utils.Database) -> None:
+    # Daily bars from the market-data vendor, so a run pays requests only for sessions it has never seen.
+    # Bars are stored as the vendor sent them (unadjusted); ``problem`` records why a bar is unusable
+    # (bad price, duplicated, out of order), so the symbol is skipped whenever a window includes it.
+    db.executescript(
+        """
+        CREATE TABLE bar_cache (
+            symbol TEXT NOT NULL,
+            session_date TEXT NOT NULL,             -- YYYY-MM-DD, an NYSE session
+            open REAL,
+            high REAL,
+            low REAL,
+            close REAL,
+            volume REAL,
+            source TEXT NOT NULL CHECK (source IN ('grouped', 'aggs')),
+            fetched_at TEXT NOT NULL,
+            problem TEXT,
+            PRIMARY KEY (symbol, session_date)
+        ) WITHOUT ROWID;
+
+        -- Sessions whose whole-market (grouped daily) response was stored. It holds rows for the symbols
+        -- tracked when it was fetched (seq below), so a tracked symbol absent from it had no bar that day.
+        CREATE TABLE bar_cache_sessions (
+            session_date TEXT PRIMARY KEY,
+            seq INTEGER NOT NULL,
+            rows INTEGER NOT NULL,                  -- rows in the vendor's response (all symbols)
+            fetched_at TEXT NOT NULL
+        );
+
+        -- Symbols whose rows are kept from grouped responses: those fetched with a larger seq cover them.
+        CREATE TABLE bar_cache_symbols (
+            symbol TEXT PRIMARY KEY,
+            seq INTEGER NOT NULL,
+            tracked_at TEXT NOT NULL
+        );
+
+        -- Sessions covered for one symbol by a per-symbol request (a backfill), bars or not.
+        CREATE TABLE bar_cache_ranges (
+            symbol TEXT NOT NULL,
+            first_session TEXT NOT NULL,
+            last_session TEXT NOT NULL,
+            fetched_at TEXT NOT NULL,
+            PRIMARY KEY (symbol, first_session, last_session)
+        );
+        """
+    )

@@ -115,4 +115,49 @@ class SimHarness(BrokerHarness):
         self.ledger.close()
 
 
-HARNESSES: dict[str, type[BrokerHarness]] = {"sim": SimHarness}
+# -- the Alpaca adapter against a loopback fake of Alpaca's trading API ----------------------------------------
+
+
+class AlpacaHarness(BrokerHarness):
+    """``AlpacaBroker`` through the real alpaca-py SDK, talking to ``tests.fakes.alpaca_server`` on 127.0.0.1.
+
+    The broker's clock and the fake server's clock move together; the server fills market orders at the
+    symbol's (flat) price when time advances. Waits (retry backoff, rate-limit resets, cancel polling) are
+    recorded instead of slept, so the suite stays fast.
+    """
+
+    name = "alpaca"
+
+    def __init__(self, tmp_path: Path) -> None:
+        from autotrader.adapters.alpaca_broker import AlpacaBroker
+        from tests.fakes.alpaca_server import API_KEY, SECRET_KEY, FakeAlpacaServer
+
+        self.calendar = MarketCalendar.xnys()
+        self.symbol, self.price = "ACME", 25.0
+        self.start = datetime(2026, 3, 2, 10, 0, tzinfo=ET).astimezone(UTC)
+        self.clock = SimulatedClock(self.start)
+        self.waits: list[float] = []
+        self.server = FakeAlpacaServer(
+            now=self.start, prices={self.symbol: self.price}, cash=100_000.0, calendar=self.calendar
+        ).start()
+        self.broker = AlpacaBroker(
+            api_key=API_KEY,
+            secret_key=SECRET_KEY,
+            base_url=self.server.url,
+            mode="paper",
+            clock=self.clock,
+            calendar=self.calendar,
+            timeout_seconds=5.0,
+            max_retries=1,
+            sleep=self.waits.append,
+        )
+
+    def advance_to(self, at: datetime) -> None:
+        self.server.advance_to(at)
+        self.clock.set(at)
+
+    def close(self) -> None:
+        self.server.close()
+
+
+HARNESSES: dict[str, type[BrokerHarness]] = {"sim": SimHarness, "alpaca": AlpacaHarness}

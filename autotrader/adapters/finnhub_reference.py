@@ -1,0 +1,253 @@
+"""``FinnhubReference``: sectors and next earnings dates from Finnhub's free endpoints, via finnhub-python.
+
+- Sector: ``company_profile2`` gives ``finnhubIndustry``, Finnhub's own label ("Banking",
+  "Semiconductors"...), mapped to the GICS-like sector names every other source uses; a label not in the
+  map is passed through as is (a cap then still groups identical labels). An uncovered symbol (Finnhub
+  answers ``{}``) and funds have no profile: None.
+- Next earnings: the earnings calendar for the symbol from ``on_or_after`` over ``EARNINGS_LOOKAHEAD``;
+  None when nothing is scheduled in that window.
+
+The key travels in the ``X-Finnhub-Token`` header, not the SDK's default ``token=`` query parameter: URLs
+end up in urllib3's debug log and in connection-error messages, headers do not.
+
+Requests go through the same rate limiter and retry policy as the Polygon adapter (60 a minute, the free
+tier's limit), with the SDK's timeout set; answers are cached in the ledger's ``reference_cache`` (sectors
+for ``SECTOR_TTL``, an earnings date for the New York day it was fetched on).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import date, timedelta
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from autotrader.adapters.polygon_data import RateLimiter, RetryableRequest, call_with_retries, retry_after_seconds
+from autotrader.clock import ET
+from autotrader.errors import ConfigError, DataError
+from autotrader.ledger import repo
+from autotrader.ports import Clock
+
+if TYPE_CHECKING:
+    from autotrader.ledger.db import Ledger
+    from autotrader.settings import Config
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+FREE_TIER_REQUESTS_PER_MINUTE = 60.0
+SECTOR_TTL = timedelta(days=7)
+EARNINGS_LOOKAHEAD = timedelta(days=120)  # a quarter and then some: the next report is always inside
+
+# Finnhub industry labels (as ``finnhubIndustry`` spells them) to GICS-like sectors.
+FINNHUB_INDUSTRY_SECTORS: dict[str, str] = {
+    **dict.fromkeys(
+        ("Technology", "Semiconductors", "Electrical Equipment & Instruments", "IT Services", "Software"),
+        "Information Technology",
+    ),
+    **dict.fromkeys(("Media", "Telecommunication", "Communications", "Entertainment"), "Communication Services"),
+    **dict.fromkeys(
+        (
+            "Automobiles",
+            "Auto Components",
+            "Retail",
+            "Hotels, Restaurants & Leisure",
+            "Textiles, Apparel & Luxury Goods",
+            "Leisure Products",
+            "Diversified Consumer Services",
+            "Consumer products",
+            "Distributors",
+        ),
+        "Consumer Discretionary",
+    ),
+    **dict.fromkeys(("Food Products", "Beverages", "Tobacco", "Consumer Staples"), "Consumer Staples"),
+    **dict.fromkeys(("Energy", "Oil & Gas"), "Energy"),
+    **dict.fromkeys(("Banking", "Financial Services", "Insurance", "Capital Markets"), "Financials"),
+    **dict.fromkeys(
+        ("Pharmaceuticals", "Biotechnology", "Health Care", "Life Sciences Tools & Services", "Medical Devices"),
+        "Health Care",
+    ),
+    **dict.fromkeys(
+        (
+            "Aerospace & Defense",
+            "Airlines",
+            "Building",
+            "Construction",
+            "Commercial Services & Supplies",
+            "Industrial Conglomerates",
+            "Logistics & Transportation",
+            "Machinery",
+            "Marine",
+            "Professional Services",
+            "Road & Rail",
+            "Trading Companies & Distributors",
+            "Transportation Infrastructure",
+            "Electrical Equipment",
+        ),
+        "Industrials",
+    ),
+    **dict.fromkeys(("Chemicals", "Metals & Mining", "Packaging", "Paper & Forest"), "Materials"),
+    "Real Estate": "Real Estate",
+    "Utilities": "Utilities",
+}
+
+
+class FinnhubNotEntitled(DataError):
+    """The plan does not cover this request (HTTP 403), e.g. a non-US symbol on the free plan."""
+
+
+def sector_for_industry(industry: str | None) -> str | None:
+    label = (industry or "").strip()
+    if not label or label.upper() == "N/A":
+        return None
+    return FINNHUB_INDUSTRY_SECTORS.get(label, label)
+
+
+class FinnhubReference:
+    """Reference data from Finnhub, rate-limited and cached in the ledger.
+
+    Args:
+        api_key: the Finnhub key (sent in a header only).
+        ledger: holds the ``reference_cache`` table.
+        clock: the Clock port; cache ages and "today" are measured on it.
+        base_url: a loopback test server (``http://127.0.0.1:PORT``); None for the vendor.
+        requests_per_minute: the client-side budget.
+        timeout_seconds: the HTTP timeout of each request.
+        limiter: a ready limiter (tests pass one on a fake clock).
+    """
+
+    def __init__(
+        self,
+        api_key: str,
+        ledger: Ledger,
+        clock: Clock,
+        *,
+        base_url: str | None = None,
+        requests_per_minute: float = FREE_TIER_REQUESTS_PER_MINUTE,
+        timeout_seconds: float = 10.0,
+        limiter: RateLimiter | None = None,
+    ) -> None:
+        import finnhub
+
+        self.limiter = limiter or RateLimiter(requests_per_minute)
+        self.requests = 0
+        self._ledger = ledger
+        self._clock = clock
+        self._client = finnhub.Client(api_key=api_key)
+        # Header authentication instead of the token query parameter (see the module docstring).
+        self._client._session.params.pop("token", None)
+        self._client._session.headers["X-Finnhub-Token"] = api_key
+        self._client.DEFAULT_TIMEOUT = timeout_seconds
+        if base_url:
+            self._client.API_URL = base_url.rstrip("/") + "/api/v1"
+
+    def sector(self, symbol: str) -> str | None:
+        now = self._clock.now()
+        cached = repo.cached_reference(self._ledger, symbol, "sector")
+        if cached is not None and now - cached[1] < SECTOR_TTL:
+            return cached[0]
+        try:
+            profile = self._call(lambda: self._client.company_profile2(symbol=symbol), f"company profile of {symbol}")
+        except FinnhubNotEntitled as e:
+            log.warning("finnhub: %s; sector unknown", e)
+            profile = {}
+        sector = sector_for_industry(profile.get("finnhubIndustry")) if isinstance(profile, dict) else None
+        with self._ledger.write():
+            repo.cache_reference(self._ledger, symbol, "sector", sector, now=now)
+        return sector
+
+    def next_earnings(self, symbol: str, on_or_after: date) -> date | None:
+        now = self._clock.now()
+        today = now.astimezone(ET).date()
+        # The cached row answers "from today", the question the sizing step asks, for the day it was fetched.
+        if on_or_after == today:
+            cached = repo.cached_reference(self._ledger, symbol, "next_earnings")
+            if cached is not None and cached[1].astimezone(ET).date() == today:
+                return date.fromisoformat(cached[0]) if cached[0] else None
+        until = on_or_after + EARNINGS_LOOKAHEAD
+        try:
+            answer = self._call(
+                lambda: self._client.earnings_calendar(
+                    _from=on_or_after.isoformat(), to=until.isoformat(), symbol=symbol, international=False
+                ),
+                f"earnings calendar of {symbol}",
+            )
+        except FinnhubNotEntitled as e:
+            log.warning("finnhub: %s; next earnings unknown", e)
+            answer = {}
+        found = _next_date(answer, symbol, on_or_after)
+        if on_or_after == today:
+            with self._ledger.write():
+                repo.cache_reference(
+                    self._ledger, symbol, "next_earnings", found.isoformat() if found else None, now=now
+                )
+        return found
+
+    def _call(self, request: Callable[[], T], what: str) -> T:
+        import requests
+        from finnhub.exceptions import FinnhubAPIException, FinnhubRequestException
+
+        def attempt() -> T:
+            self.limiter.acquire()
+            self.requests += 1
+            try:
+                return request()
+            except FinnhubAPIException as e:
+                status = int(e.status_code)
+                if status == 429 or status >= 500:
+                    reason = "rate limited (HTTP 429)" if status == 429 else f"server error (HTTP {status})"
+                    retry_after = retry_after_seconds(e.response.headers.get("Retry-After"))
+                    raise RetryableRequest(reason, retry_after=retry_after) from None
+                if status == 401:
+                    raise ConfigError(
+                        "Finnhub rejected the API key (HTTP 401)",
+                        hint="check FINNHUB_API_KEY in the environment or the workspace's .env",
+                    ) from None
+                if status == 403:
+                    raise FinnhubNotEntitled(f"Finnhub {what}: not included in this plan (HTTP 403)") from None
+                raise DataError(f"Finnhub {what}: HTTP {status}") from None
+            except (requests.Timeout, requests.ConnectionError) as e:
+                # The exception's text can hold the URL: only its type is reported.
+                raise RetryableRequest(f"no answer from Finnhub ({type(e).__name__})") from None
+            except FinnhubRequestException:
+                raise DataError(f"Finnhub {what}: the answer is not JSON") from None
+
+        return call_with_retries(attempt, sleep=self.limiter.sleep, what=f"Finnhub {what}")
+
+
+def _next_date(answer: Any, symbol: str, on_or_after: date) -> date | None:
+    rows = answer.get("earningsCalendar") if isinstance(answer, dict) else None
+    found: list[date] = []
+    for row in rows or []:
+        if not isinstance(row, dict) or row.get("symbol") != symbol:
+            continue  # an empty symbol asks for every company: only this one's rows count
+        try:
+            day = date.fromisoformat(str(row.get("date")))
+        except ValueError:
+            log.warning("finnhub: ignoring an earnings row for %s with date %r", symbol, row.get("date"))
+            continue
+        if day >= on_or_after:
+            found.append(day)
+    return min(found) if found else None
+
+
+def build_finnhub_reference(config: Config, ledger: Ledger, clock: Clock) -> FinnhubReference:
+    """``FinnhubReference`` from ``[reference]`` and FINNHUB_API_KEY.
+
+    Raises:
+        ConfigError: no key (the message names the variable, never a value).
+    """
+    key = config.secrets.finnhub_api_key
+    if key is None or not key.get_secret_value():
+        raise ConfigError(
+            "[reference] kind = 'finnhub' needs an API key, and FINNHUB_API_KEY is not set",
+            hint="set FINNHUB_API_KEY in the environment or the workspace's .env, or use kind = 'polygon'",
+        )
+    return FinnhubReference(
+        key.get_secret_value(),
+        ledger,
+        clock,
+        base_url=config.settings.reference.base_url,
+        timeout_seconds=config.settings.data.timeout_seconds,
+    )

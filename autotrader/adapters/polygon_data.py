@@ -1,0 +1,840 @@
+"""``PolygonData``: the MarketData port on Polygon.io (now Massive) through the official ``massive`` client.
+
+Requests and their budget:
+  - Daily bars for a whole universe come from the grouped-daily endpoint, one request per session for every
+    symbol, and are cached in the ledger (``autotrader.ledger.bar_cache``): a run only pays for sessions it
+    has never seen, so a daily sync of 500 symbols with a warm cache costs one request for the new session.
+    A symbol missing many sessions (a first backfill) is fetched with one per-symbol aggregates request
+    instead, when that is cheaper; ``sync_daily`` plans a whole universe at once.
+  - Minute bars, the volatility index and backfills use per-symbol aggregates, following ``next_url``.
+  - Every HTTP request, pagination pages and retries included, goes through one ``RateLimiter``
+    (``[data] requests_per_minute``, 5 on the free tier) and one retry policy: 429, 5xx, timeouts and
+    dropped connections are retried a bounded number of times, honouring ``Retry-After``, then raise
+    ``TransientError`` (exit 75, safe to rerun). The SDK's own urllib3 retries are switched off so that
+    nothing bypasses the limiter.
+
+Bars are requested unadjusted (``adjusted=false``) and stored as sent: split-adjusted history changes
+whenever a split happens, and a cache of it would mix two price scales. Prices match what the broker fills.
+
+Data quality: a bar with a zero, negative, missing or NaN price, a high below its low, a duplicated or
+out-of-order bar, or a last bar older than ``[data] max_bar_age_sessions`` sessions gets its symbol skipped
+for the run: ``rejected[symbol]`` holds the reason (also logged), and the symbol's frames are empty and its
+quote None from then on, so nothing is ever decided on it.
+
+``latest_quote``: the free tier has no last-trade, last-quote or snapshot endpoints (NOT_AUTHORIZED), so a
+quote is the close of the last complete regular-session minute bar while the market is open (minute
+aggregates are on the free tier, 15 minutes delayed: ``quoted_at`` says how old it is), else the last daily
+close, with bid = ask = last.
+
+No look-ahead: a daily bar is served once its session has closed at the adapter's clock, a minute bar once
+its minute has ended; vendor bars past that point are dropped, never cached.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import urlsplit
+
+import numpy as np
+import pandas as pd
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    stop_after_delay,
+    wait_exponential_jitter,
+)
+
+from autotrader.adapters.frames import (
+    daily_frame,
+    day_ns,
+    empty_daily_frame,
+    empty_minute_frame,
+    minute_frame,
+    quote_from_last,
+    require_aware,
+    to_ns,
+)
+from autotrader.clock import ET, MarketCalendar
+from autotrader.domain.models import Quote
+from autotrader.errors import ConfigError, DataError, TransientError
+from autotrader.ledger import bar_cache
+from autotrader.ledger.bar_cache import CachedBar, GroupedSession
+from autotrader.ports import Clock
+
+if TYPE_CHECKING:
+    from autotrader.ledger.db import Ledger
+    from autotrader.settings import Config
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+#: Attempts per request (the first one included) before a retryable failure becomes a TransientError.
+MAX_ATTEMPTS = 4
+#: Give up retrying one request after this long, whatever the attempt count.
+MAX_RETRY_SECONDS = 300.0
+#: A server's Retry-After is honoured up to this many seconds: a longer ask is capped, and if the server
+#: still refuses, the bounded attempts end the run with a TransientError (rerun later) instead of a long stall.
+MAX_RETRY_AFTER_SECONDS = 65.0
+#: Statuses worth another try: rate limited, or the server (or a proxy in front of it) failed.
+RETRYABLE_STATUSES = frozenset({429, 499, 500, 502, 503, 504})
+#: A session's daily bar is trusted as final only when fetched this long after its close: late prints and
+#: the 15-minute delay of the free tier can still change it just after the bell.
+SETTLE = timedelta(minutes=60)
+#: Missing sessions up to this many are filled with grouped-daily requests (one per session, useful to the
+#: whole universe); more, for few symbols, with one per-symbol aggregates request each.
+GROUPED_SESSION_LIMIT = 5
+#: Page size asked of the aggregates endpoint (its maximum).
+AGGS_LIMIT = 50_000
+_MINUTE_NS = 60 * 10**9
+_INDEX_PREFIX = "I:"
+
+
+# -- request budget: rate limiter and retry policy -----------------------------------------------------
+
+
+class RateLimiter:
+    """At most ``capacity`` requests in any ``window`` seconds: a sliding log of grant instants.
+
+    A sliding window rather than a token bucket: a bucket refilled at 5/min that starts full lets 10
+    requests through in the first minute, which a server counting per minute refuses.
+
+    Args:
+        requests_per_minute: the budget; a fraction (e.g. 0.5) spaces single requests further apart.
+        monotonic: the time source, in seconds (injectable so tests run on a fake clock).
+        sleep: how to wait (injectable, paired with ``monotonic``).
+    """
+
+    def __init__(
+        self,
+        requests_per_minute: float,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if not requests_per_minute > 0:
+            raise ValueError("requests_per_minute must be > 0")
+        self.capacity = max(1, math.floor(requests_per_minute))
+        self.window = 60.0 * self.capacity / requests_per_minute
+        self.sleep = sleep
+        self._monotonic = monotonic
+        self._recent: deque[float] = deque()
+        self._lock = threading.Lock()
+        self.granted = 0
+        #: Grant instants (``monotonic`` seconds), most recent last, for diagnostics and tests.
+        self.history: deque[float] = deque(maxlen=100_000)
+
+    def acquire(self) -> float:
+        """Wait until a request may go out; returns the instant it was granted."""
+        with self._lock:
+            while True:
+                now = self._monotonic()
+                while self._recent and now - self._recent[0] >= self.window:
+                    self._recent.popleft()
+                if len(self._recent) < self.capacity:
+                    self._recent.append(now)
+                    self.history.append(now)
+                    self.granted += 1
+                    return now
+                # At least a millisecond: float rounding must not turn this into a busy loop.
+                self.sleep(max(self._recent[0] + self.window - now, 0.001))
+
+
+class RetryableRequest(Exception):
+    """A failure worth another try (rate limit, server error, timeout). Internal to the retry policy."""
+
+    def __init__(self, reason: str, *, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """A Retry-After header in seconds; None when absent or not a number (an HTTP date: back off instead)."""
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        return None
+    return seconds if math.isfinite(seconds) and seconds >= 0 else None
+
+
+_backoff = wait_exponential_jitter(initial=1.0, max=30.0, jitter=1.0)
+
+
+def _wait(state: RetryCallState) -> float:
+    error = state.outcome.exception() if state.outcome else None
+    retry_after = getattr(error, "retry_after", None)
+    if retry_after is not None:
+        return min(retry_after, MAX_RETRY_AFTER_SECONDS)
+    return _backoff(state)
+
+
+def call_with_retries(attempt: Callable[[], T], *, sleep: Callable[[float], None], what: str) -> T:
+    """Run ``attempt`` under the one retry policy of the data adapters.
+
+    ``attempt`` raises ``RetryableRequest`` for what may pass (429, 5xx, timeout, dropped connection); any
+    other exception goes straight through. After ``MAX_ATTEMPTS`` the failure becomes ``TransientError``,
+    whose message names ``what`` and the last reason, never a URL's query or a header.
+    """
+    retrying = Retrying(
+        stop=stop_after_attempt(MAX_ATTEMPTS) | stop_after_delay(MAX_RETRY_SECONDS),
+        wait=_wait,
+        retry=retry_if_exception_type(RetryableRequest),
+        sleep=sleep,
+        reraise=True,
+    )
+    try:
+        return retrying(attempt)
+    except RetryableRequest as e:
+        attempts = retrying.statistics.get("attempt_number", MAX_ATTEMPTS)
+        raise TransientError(
+            f"{what}: {e.reason} (gave up after {attempts} attempts)",
+            hint="a temporary failure or a spent rate limit; rerun later",
+        ) from None
+
+
+# -- the HTTP layer --------------------------------------------------------------------------------------
+
+
+class PolygonNotEntitled(DataError):
+    """The plan does not include this data (HTTP 403, NOT_AUTHORIZED): indices, snapshots, partner data."""
+
+
+class PolygonNotFound(DataError):
+    """The vendor does not know the ticker (HTTP 404)."""
+
+
+def _body_message(data: bytes) -> str:
+    import json
+
+    try:
+        body = json.loads(data.decode("utf-8", "replace"))
+    except ValueError:
+        return ""
+    if not isinstance(body, dict):
+        return ""
+    return str(body.get("message") or body.get("error") or body.get("status") or "")[:200]
+
+
+class _BudgetedPool:
+    """Stands in for the SDK's urllib3 PoolManager: each request waits for the rate limiter, gets the
+    timeout, is retried by the one policy, and comes back only as a 200 (other answers become exceptions).
+
+    The SDK calls ``request`` for every page it fetches, so pagination is budgeted like any request.
+    """
+
+    def __init__(self, pool: Any, limiter: RateLimiter, timeout: Any) -> None:
+        self._pool = pool
+        self._limiter = limiter
+        self._timeout = timeout
+        self.requests = 0
+
+    def request(self, method: str, url: str, fields: Any = None, headers: Any = None, **_: Any) -> Any:
+        import urllib3
+
+        path = urlsplit(url).path
+
+        def attempt() -> Any:
+            self._limiter.acquire()
+            self.requests += 1
+            log.debug("polygon: %s %s", method, path)
+            try:
+                # retries=False: urllib3 neither retries nor sleeps on its own, so nothing escapes the
+                # limiter, and a timeout raises at once instead of after its own retry loop.
+                response = self._pool.request(
+                    method, url, fields=fields, headers=headers, retries=False, timeout=self._timeout
+                )
+            except urllib3.exceptions.HTTPError as e:
+                raise RetryableRequest(f"no answer from Polygon ({type(e).__name__})") from None
+            status = response.status
+            if status == 200:
+                return response
+            if status in RETRYABLE_STATUSES:
+                reason = "rate limited (HTTP 429)" if status == 429 else f"server error (HTTP {status})"
+                raise RetryableRequest(reason, retry_after=retry_after_seconds(response.headers.get("Retry-After")))
+            message = _body_message(response.data)
+            if status == 401:
+                raise ConfigError(
+                    "Polygon rejected the API key (HTTP 401)",
+                    hint="check MASSIVE_API_KEY (or POLYGON_API_KEY) in the environment or the workspace's .env",
+                )
+            if status == 403:
+                raise PolygonNotEntitled(f"Polygon {path}: not included in this plan (HTTP 403: {message})")
+            if status == 404:
+                raise PolygonNotFound(f"Polygon {path}: not found (HTTP 404: {message})")
+            raise DataError(f"Polygon {path}: unexpected answer HTTP {status}: {message}")
+
+        return call_with_retries(attempt, sleep=self._limiter.sleep, what=f"Polygon {method} {path}")
+
+
+class PolygonApi:
+    """The ``massive`` RESTClient behind the request budget, plus a memo of ticker details.
+
+    Shared by ``PolygonData`` and ``PolygonReference`` so both spend one rate limit, as the vendor counts it.
+
+    Args:
+        api_key: the key; sent only in the Authorization header by the SDK, never in a URL.
+        base_url: a loopback test server; None for the vendor.
+        requests_per_minute: the client-side budget (every request, pages and retries included).
+        timeout_seconds: connect and read timeout of each request.
+        limiter: a ready limiter (tests pass one on a fake clock); built from ``requests_per_minute`` if None.
+    """
+
+    def __init__(
+        self,
+        api_key: str,
+        *,
+        base_url: str | None = None,
+        requests_per_minute: float = 5.0,
+        timeout_seconds: float = 10.0,
+        limiter: RateLimiter | None = None,
+    ) -> None:
+        import urllib3
+        from massive import RESTClient
+
+        self.limiter = limiter or RateLimiter(requests_per_minute)
+        timeout = urllib3.Timeout(connect=timeout_seconds, read=timeout_seconds)
+        options: dict[str, Any] = {"base": base_url.rstrip("/")} if base_url else {}
+        # The key is passed explicitly: the SDK's default reads the environment at import time.
+        self.client = RESTClient(
+            api_key=api_key,
+            retries=0,
+            connect_timeout=timeout_seconds,
+            read_timeout=timeout_seconds,
+            pagination=True,
+            **options,
+        )
+        self._pool = _BudgetedPool(self.client.client, self.limiter, timeout)
+        self.client.client = self._pool  # type: ignore[assignment]
+        self.client.vx.client = _BudgetedPool(self.client.vx.client, self.limiter, timeout)  # type: ignore[assignment]
+        self._details: dict[str, Any] = {}
+
+    @property
+    def requests(self) -> int:
+        """HTTP requests sent so far (retries and pages included)."""
+        return self._pool.requests
+
+    def grouped_daily(self, session: date) -> list[Any]:
+        return list(self.client.get_grouped_daily_aggs(session.isoformat(), adjusted=False, include_otc=False))
+
+    def daily_aggs(self, ticker: str, first: date, last: date) -> list[Any]:
+        return list(
+            self.client.list_aggs(
+                ticker, 1, "day", first.isoformat(), last.isoformat(), adjusted=False, sort="asc", limit=AGGS_LIMIT
+            )
+        )
+
+    def minute_aggs(self, ticker: str, start_ms: int, end_ms: int) -> list[Any]:
+        return list(
+            self.client.list_aggs(ticker, 1, "minute", start_ms, end_ms, adjusted=False, sort="asc", limit=AGGS_LIMIT)
+        )
+
+    def ticker_details(self, ticker: str) -> Any | None:
+        """The ticker's details (``sic_code``, ``type``...), None when the vendor does not know it. Memoized."""
+        if ticker not in self._details:
+            try:
+                self._details[ticker] = self.client.get_ticker_details(ticker)
+            except PolygonNotFound:
+                self._details[ticker] = None
+        return self._details[ticker]
+
+
+# -- bar checks ------------------------------------------------------------------------------------------
+
+
+def _number(value: Any) -> float | None:
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def bar_problem(
+    open_: float | None,
+    high: float | None,
+    low: float | None,
+    close: float | None,
+    volume: float | None,
+    *,
+    volume_required: bool = True,
+) -> str | None:
+    """Why a bar cannot be used, or None when it can."""
+    for name, value in (("open", open_), ("high", high), ("low", low), ("close", close)):
+        if value is None or not math.isfinite(value):
+            return f"{name} is missing or not a number"
+        if value <= 0:
+            return f"{name} is {value:g}; prices must be > 0"
+    assert high is not None and low is not None
+    if high < low:
+        return f"high {high:g} is below low {low:g}"
+    if volume is None or not math.isfinite(volume):
+        return "volume is missing or not a number" if volume_required else None
+    if volume < 0:
+        return f"volume is {volume:g}; volume must be >= 0"
+    return None
+
+
+def _values(agg: Any) -> tuple[float | None, ...]:
+    return tuple(_number(getattr(agg, name, None)) for name in ("open", "high", "low", "close", "volume"))
+
+
+def _is_index(symbol: str) -> bool:
+    return symbol.startswith(_INDEX_PREFIX)
+
+
+@dataclass
+class DailySync:
+    """What ``sync_daily`` did: requests spent, what it fetched, and the symbols it had to skip."""
+
+    requests: int = 0
+    grouped_sessions: list[date] = field(default_factory=list)
+    backfilled_symbols: list[str] = field(default_factory=list)
+    rejected: dict[str, str] = field(default_factory=dict)
+
+
+# -- the adapter -----------------------------------------------------------------------------------------
+
+
+class PolygonData:
+    """MarketData from Polygon (Massive), daily bars cached in the ledger.
+
+    Args:
+        api: the budgeted client (``PolygonApi``).
+        ledger: where daily bars are cached (writes go through ``ledger.write()``).
+        clock: the Clock port; nothing is served before it is complete at ``clock.now()``.
+        calendar: the XNYS calendar.
+        vix_symbol: the volatility index (``I:VIX``); needs an indices plan.
+        vix_proxy: what ``vix_daily`` serves, with one warning, when the plan lacks indices.
+        max_bar_age_sessions: a symbol whose last daily bar is older than this, in sessions, is stale.
+    """
+
+    def __init__(
+        self,
+        api: PolygonApi,
+        ledger: Ledger,
+        clock: Clock,
+        calendar: MarketCalendar,
+        *,
+        vix_symbol: str = "I:VIX",
+        vix_proxy: str = "VIXY",
+        max_bar_age_sessions: int = 1,
+    ) -> None:
+        self.api = api
+        self.vix_symbol = vix_symbol
+        self.vix_proxy = vix_proxy
+        self.max_bar_age_sessions = max_bar_age_sessions
+        #: Symbols skipped for this run, with the reason (bad, duplicated, out-of-order or stale bars).
+        self.rejected: dict[str, str] = {}
+        self._ledger = ledger
+        self._clock = clock
+        self._calendar = calendar
+        self._grouped: dict[date, GroupedSession] | None = None
+        self._tracked: dict[str, int] | None = None
+        self._stored_ranges: dict[str, list[tuple[date, date]]] = {}
+        # What this instance (one run) fetched: never asked again in the run, settled or not.
+        self._fetched_sessions: set[date] = set()
+        self._empty_sessions: set[date] = set()
+        self._fetched_ranges: dict[str, list[tuple[date, date]]] = {}
+        self._known: dict[str, bool] = {}
+        self._quotes: dict[tuple[str, int], Quote | None] = {}
+        self._vix_entitled = True
+        self._minutes_entitled = True
+
+    @property
+    def requests(self) -> int:
+        """HTTP requests this adapter's client has sent (pages and retries included)."""
+        return self.api.requests
+
+    # -- MarketData ----------------------------------------------------------------------------------
+    def has_symbol(self, symbol: str) -> bool:
+        """Known when bars for it are cached, else when the vendor has ticker details for it (one request)."""
+        if symbol == self.vix_symbol:
+            return True
+        if symbol not in self._known:
+            if bar_cache.has_bars(self._ledger, symbol):
+                self._known[symbol] = True
+            else:
+                try:
+                    self._known[symbol] = self.api.ticker_details(symbol) is not None
+                except PolygonNotEntitled:
+                    self._known[symbol] = True  # cannot tell; the bar requests will
+        return self._known[symbol]
+
+    def daily_bars(self, symbol: str, start: date, end: date) -> pd.DataFrame:
+        if symbol in self.rejected:
+            return empty_daily_frame()
+        sessions = self._complete_sessions(start, end)
+        if not sessions:
+            return empty_daily_frame()
+        if _is_index(symbol):
+            self._ensure_by_symbol(symbol, sessions)
+        else:
+            self._ensure([symbol], sessions)
+        return self._frame(symbol, sessions)
+
+    def vix_daily(self, start: date, end: date) -> pd.DataFrame:
+        if self._vix_entitled:
+            try:
+                return self.daily_bars(self.vix_symbol, start, end)
+            except PolygonNotEntitled:
+                self._vix_entitled = False
+                log.warning(
+                    "polygon: the plan has no index data (%s is not authorized); using %s instead for the "
+                    "volatility gauge (an ETF price, not on the VIX scale)",
+                    self.vix_symbol,
+                    self.vix_proxy,
+                )
+        return self.daily_bars(self.vix_proxy, start, end)
+
+    def minute_bars(self, symbol: str, start: datetime, end: datetime) -> pd.DataFrame:
+        require_aware("start", start)
+        require_aware("end", end)
+        if symbol in self.rejected or _is_index(symbol) or not self._minutes_entitled:
+            return empty_minute_frame()
+        now_ns = to_ns(self._clock.now())
+        start_ns = to_ns(start)
+        # A bar starting at t is complete at t + 1 minute: the last start allowed is now - 1 minute.
+        stop_ns = min(to_ns(end), now_ns - _MINUTE_NS + 1)
+        if stop_ns <= start_ns:
+            return empty_minute_frame()
+        try:
+            aggs = self.api.minute_aggs(symbol, start_ns // 10**6, (stop_ns - 1) // 10**6)
+        except PolygonNotEntitled:
+            self._minutes_entitled = False
+            log.warning("polygon: the plan has no minute bars; intraday prices fall back to daily closes")
+            return empty_minute_frame()
+        starts: list[int] = []
+        rows: list[tuple[float | None, ...]] = []
+        previous: int | None = None
+        for agg in aggs:
+            stamp = agg.timestamp
+            if stamp is None:
+                self._reject(symbol, "a minute bar has no timestamp")
+                return empty_minute_frame()
+            bar_ns = int(stamp) * 10**6
+            problem = _order_problem(previous, bar_ns, _minute_label(bar_ns)) or bar_problem(
+                *_values(agg), volume_required=True
+            )
+            previous = bar_ns
+            if not (start_ns <= bar_ns < stop_ns) or not self._in_regular_session(bar_ns):
+                continue
+            if problem:
+                self._reject(symbol, f"minute bar {_minute_label(bar_ns)}: {problem}")
+                return empty_minute_frame()
+            starts.append(bar_ns)
+            rows.append(_values(agg))
+        if not starts:
+            return empty_minute_frame()
+        return minute_frame(np.array(starts, dtype=np.int64), np.array(rows, dtype=np.float64))
+
+    def latest_quote(self, symbol: str) -> Quote | None:
+        """The last complete regular-session minute bar while the market is open, else the last daily close.
+
+        bid = ask = last: aggregates carry trades, not the book. Memoized per symbol and clock minute.
+        """
+        if symbol in self.rejected:
+            return None
+        now = self._clock.now()
+        key = (symbol, to_ns(now) // _MINUTE_NS)
+        if key not in self._quotes:
+            self._quotes[key] = self._quote(symbol, now)
+        return None if symbol in self.rejected else self._quotes[key]
+
+    # -- beyond the port -----------------------------------------------------------------------------
+    def sync_daily(self, symbols: Iterable[str], start: date, end: date) -> DailySync:
+        """Bring the cache up to date for a universe at the least request cost, then check every symbol.
+
+        Grouped-daily requests (one per missing session, all symbols at once) unless per-symbol requests are
+        fewer; returns what was spent and which symbols were skipped, with why.
+        """
+        wanted = [s for s in dict.fromkeys(symbols) if not _is_index(s)]
+        before = self.requests
+        fetched_before = set(self._fetched_sessions)
+        backfilled_before = set(self._fetched_ranges)
+        sessions = self._complete_sessions(start, end)
+        report = DailySync()
+        if sessions:
+            self._ensure(wanted, sessions)
+            for symbol in wanted:
+                if symbol not in self.rejected:
+                    self._frame(symbol, sessions)
+        report.requests = self.requests - before
+        report.grouped_sessions = sorted(self._fetched_sessions - fetched_before)
+        report.backfilled_symbols = sorted(set(self._fetched_ranges) - backfilled_before)
+        report.rejected = {s: self.rejected[s] for s in wanted if s in self.rejected}
+        return report
+
+    # -- planning: which sessions are missing, and the cheapest way to fetch them ----------------------
+    def _complete_sessions(self, start: date, end: date) -> list[date]:
+        latest = self._latest_closed()
+        if latest is None:
+            return []
+        return self._calendar.sessions_between(start, min(end, latest))
+
+    def _latest_closed(self) -> date | None:
+        try:
+            return self._calendar.last_closed_session(self._clock.now())
+        except IndexError:
+            return None
+
+    def _last_settled(self, now: datetime) -> date | None:
+        try:
+            return self._calendar.last_closed_session(now - SETTLE)
+        except IndexError:
+            return None
+
+    def _grouped_state(self) -> dict[date, GroupedSession]:
+        if self._grouped is None:
+            self._grouped = bar_cache.grouped_sessions(self._ledger)
+        return self._grouped
+
+    def _tracked_state(self) -> dict[str, int]:
+        if self._tracked is None:
+            self._tracked = bar_cache.tracked_symbols(self._ledger)
+        return self._tracked
+
+    def _ranges(self, symbol: str) -> list[tuple[date, date]]:
+        if symbol not in self._stored_ranges:
+            self._stored_ranges[symbol] = bar_cache.symbol_ranges(self._ledger, symbol)
+        return self._stored_ranges[symbol]
+
+    def _missing(self, symbol: str, sessions: list[date]) -> list[date]:
+        """Sessions the cache cannot answer for this symbol: never fetched, unsettled, or flagged bad."""
+        grouped = self._grouped_state()
+        tracked_seq = self._tracked_state().get(symbol)
+        stored = self._ranges(symbol)
+        fetched = self._fetched_ranges.get(symbol, ())
+        flagged = bar_cache.problem_sessions(self._ledger, symbol, sessions[0], sessions[-1])
+        missing = []
+        for day in sessions:
+            session = grouped.get(day)
+            in_grouped = session is not None and tracked_seq is not None and session.seq > tracked_seq
+            # Fetched by this run (or found empty): asking again within the run would not change the answer.
+            empty_this_run = day in self._empty_sessions and not _is_index(symbol)
+            if empty_this_run or (in_grouped and day in self._fetched_sessions):
+                continue
+            if any(a <= day <= b for a, b in fetched):
+                continue
+            if day in flagged:  # a bad bar from an earlier run: the vendor may have corrected it since
+                missing.append(day)
+                continue
+            if any(a <= day <= b for a, b in stored):
+                continue
+            if in_grouped and session is not None and session.fetched_at >= self._calendar.session_close(day) + SETTLE:
+                continue
+            missing.append(day)
+        return missing
+
+    def _track(self, symbols: list[str]) -> None:
+        tracked = self._tracked_state()
+        new = [s for s in symbols if s not in tracked and not _is_index(s)]
+        if new:
+            with self._ledger.write():
+                tracked.update(bar_cache.track(self._ledger, new, now=self._clock.now()))
+
+    def _ensure(self, symbols: list[str], sessions: list[date]) -> None:
+        """Fetch what the cache lacks for these symbols over these sessions, in the fewest requests."""
+        self._track(symbols)
+        missing = {s: m for s in symbols if s not in self.rejected and (m := self._missing(s, sessions))}
+        if not missing:
+            return
+        union = sorted({d for m in missing.values() for d in m})
+        if len(union) > max(GROUPED_SESSION_LIMIT, len(missing)):
+            # More sessions to fetch than symbols asking: per-symbol requests for the long gaps first.
+            for symbol, days in missing.items():
+                if len(days) > GROUPED_SESSION_LIMIT:
+                    self._fetch_symbol(symbol, days[0], days[-1])
+            union = sorted({d for m in missing.values() if len(m) <= GROUPED_SESSION_LIMIT for d in m})
+        for day in union:
+            self._fetch_grouped(day)
+
+    def _ensure_by_symbol(self, symbol: str, sessions: list[date]) -> None:
+        """Indices are not in the grouped (stocks) response: per-symbol requests only."""
+        missing = self._missing(symbol, sessions)
+        if missing:
+            self._fetch_symbol(symbol, missing[0], missing[-1])
+
+    # -- fetching --------------------------------------------------------------------------------------
+    def _fetch_grouped(self, day: date) -> None:
+        results = self.api.grouped_daily(day)
+        if not results:
+            # A session by the calendar with no rows: the vendor has not published it yet. Not marked
+            # fetched in the ledger (a later run asks again); this run does not ask again.
+            log.info("polygon: no grouped daily bars yet for %s", day)
+            self._empty_sessions.add(day)
+            return
+        tracked = self._tracked_state()
+        seen: set[str] = set()
+        bars: list[CachedBar] = []
+        for row in results:
+            symbol = row.ticker
+            if symbol not in tracked:
+                continue
+            values = _values(row)
+            problem = bar_problem(*values)
+            if symbol in seen:
+                problem = "the grouped-daily response has this bar twice (duplicated)"
+            seen.add(symbol)
+            bars.append(CachedBar(symbol, day, *values, problem))
+        now = self._clock.now()
+        with self._ledger.write():
+            session = bar_cache.store_grouped_session(self._ledger, day, bars, response_rows=len(results), now=now)
+        self._grouped_state()[day] = session
+        self._fetched_sessions.add(day)
+
+    def _fetch_symbol(self, symbol: str, first: date, last: date) -> None:
+        aggs = self.api.daily_aggs(symbol, first, last)
+        latest = self._latest_closed()
+        bars: list[CachedBar] = []
+        previous: int | None = None
+        for agg in aggs:
+            stamp = agg.timestamp
+            if stamp is None:
+                continue  # an undated bar cannot be placed in any session
+            stamp_ns = int(stamp) * 10**6
+            # Daily bars are stamped at midnight New York time of their session.
+            day = datetime.fromtimestamp(int(stamp) / 1000, ET).date()
+            problem = _order_problem(previous, stamp_ns, day.isoformat())
+            previous = stamp_ns
+            if not (first <= day <= last) or latest is None or day > latest or not self._calendar.is_session(day):
+                continue  # outside the request, not yet complete at the clock, or not an NYSE session
+            values = _values(agg)
+            problem = problem or bar_problem(*values, volume_required=not _is_index(symbol))
+            if _is_index(symbol) and values[4] is None:
+                values = (*values[:4], 0.0)  # indices have no volume
+            bars.append(CachedBar(symbol, day, *values, problem))
+        now = self._clock.now()
+        settled = self._last_settled(now)
+        covered: tuple[date, date] | None = None
+        if bars and settled is not None:
+            # Recorded as covered up to the last bar received (sessions after it, a halt or a late vendor,
+            # are asked again next run) and never past what has settled.
+            end = min(last, settled, max(b.session_date for b in bars))
+            covered = (first, end) if end >= first else None
+        with self._ledger.write():
+            bar_cache.store_symbol_range(self._ledger, symbol, bars, covered, now=now)
+        if covered is not None:
+            self._ranges(symbol).append(covered)
+        self._fetched_ranges.setdefault(symbol, []).append((first, last))
+
+    # -- reading and checking ----------------------------------------------------------------------------
+    def _frame(self, symbol: str, sessions: list[date]) -> pd.DataFrame:
+        rows = bar_cache.read_bars(self._ledger, symbol, sessions[0], sessions[-1])
+        for row in rows:
+            problem = row.problem or bar_problem(
+                row.open, row.high, row.low, row.close, row.volume, volume_required=not _is_index(symbol)
+            )
+            if problem:
+                self._reject(symbol, f"daily bar {row.session_date}: {problem}")
+                return empty_daily_frame()
+        latest = self._latest_closed()
+        if latest is not None and sessions[-1] == latest and self._stale(symbol, rows, sessions, latest):
+            return empty_daily_frame()
+        if not rows:
+            return empty_daily_frame()
+        index = np.array([day_ns(r.session_date) for r in rows], dtype=np.int64)
+        values = np.array([[r.open, r.high, r.low, r.close, r.volume or 0.0] for r in rows], dtype=np.float64)
+        return daily_frame(index, values)
+
+    def _stale(self, symbol: str, rows: list[CachedBar], sessions: list[date], latest: date) -> bool:
+        """Reject a symbol whose newest bar is older than allowed (a halt, a delisting, a vendor gap)."""
+        limit = self.max_bar_age_sessions
+        if not rows:
+            if len(sessions) <= limit:
+                return False  # too short a window to tell
+            self._reject(symbol, f"stale: no daily bar from {sessions[0]} to {latest}")
+            return True
+        last_bar = rows[-1].session_date
+        age = len(self._calendar.sessions_between(last_bar, latest)) - 1
+        if age > limit:
+            self._reject(
+                symbol, f"stale: the last daily bar is {last_bar}, {age} sessions before {latest} (limit {limit})"
+            )
+            return True
+        return False
+
+    def _reject(self, symbol: str, reason: str) -> None:
+        if symbol not in self.rejected:
+            self.rejected[symbol] = reason
+            log.warning("polygon: skipping %s for this run: %s", symbol, reason)
+
+    def _in_regular_session(self, bar_ns: int) -> bool:
+        at = datetime.fromtimestamp(bar_ns / 1e9, UTC)
+        day = at.astimezone(ET).date()
+        if not self._calendar.is_session(day):
+            return False
+        return self._calendar.session_open(day) <= at < self._calendar.session_close(day)
+
+    def _quote(self, symbol: str, now: datetime) -> Quote | None:
+        state = self._calendar.state(now)
+        if state.is_open and state.open_at is not None:
+            minutes = self.minute_bars(symbol, state.open_at, now)
+            if symbol in self.rejected:
+                return None
+            if len(minutes):
+                bar_start_ns = int(minutes.index[-1].value)
+                return quote_from_last(symbol, float(minutes["close"].iloc[-1]), bar_start_ns + _MINUTE_NS)
+        latest = self._latest_closed()
+        if latest is None:
+            return None
+        daily = self.daily_bars(symbol, self._calendar.sessions_back(latest, 10), latest)
+        if daily.empty:
+            return None
+        session = daily.index[-1].date()
+        return quote_from_last(symbol, float(daily["close"].iloc[-1]), to_ns(self._calendar.session_close(session)))
+
+
+def _order_problem(previous_ns: int | None, stamp_ns: int, label: str) -> str | None:
+    if previous_ns is None or stamp_ns > previous_ns:
+        return None
+    if stamp_ns == previous_ns:
+        return f"the bar for {label} appears twice (duplicated)"
+    return f"the bar for {label} arrived after a later one (out of order)"
+
+
+def _minute_label(bar_ns: int) -> str:
+    return datetime.fromtimestamp(bar_ns / 1e9, UTC).astimezone(ET).strftime("%Y-%m-%d %H:%M ET")
+
+
+def build_polygon_data(config: Config, clock: Clock, calendar: MarketCalendar, ledger: Ledger) -> PolygonData:
+    """``PolygonData`` from ``[data]`` and the key in MASSIVE_API_KEY (or POLYGON_API_KEY).
+
+    Raises:
+        ConfigError: no key (the message names the variable, never a value).
+    """
+    key = config.secrets.polygon_api_key
+    if key is None or not key.get_secret_value():
+        raise ConfigError(
+            "[data] kind = 'polygon' needs an API key, and MASSIVE_API_KEY is not set",
+            hint="set MASSIVE_API_KEY (or POLYGON_API_KEY) in the environment or in the workspace's .env",
+        )
+    data = config.settings.data
+    api = PolygonApi(
+        key.get_secret_value(),
+        base_url=data.base_url,
+        requests_per_minute=data.requests_per_minute,
+        timeout_seconds=data.timeout_seconds,
+    )
+    return PolygonData(
+        api,
+        ledger,
+        clock,
+        calendar,
+        vix_symbol=data.vix_symbol,
+        vix_proxy=data.vix_proxy,
+        max_bar_age_sessions=data.max_bar_age_sessions,
+    )
