@@ -28,7 +28,7 @@ from autotrader.ports import Broker, Clock
 class DryRunBroker:
     def __init__(self, inner: Broker, clock: Clock) -> None:
         self.inner = inner
-        self.clock = clock
+        self._clock = clock
         self.time_travel = inner.time_travel
         self.submitted: dict[str, BrokerOrder] = {}
         self.cancelled: list[str] = []
@@ -61,7 +61,7 @@ class DryRunBroker:
     def submit(self, request: OrderRequest) -> BrokerOrder:
         if request.client_order_id in self.submitted or self.inner.order_by_client_id(request.client_order_id):
             raise DuplicateClientOrderId("client_order_id must be unique")
-        order = BrokerOrder.accepted(request, f"dry-run-{len(self.submitted) + 1}", self.clock.now())
+        order = BrokerOrder.accepted(request, f"dry-run-{len(self.submitted) + 1}", self._clock.now())
         self.submitted[request.client_order_id] = order
         return order
 

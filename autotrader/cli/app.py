@@ -11,6 +11,7 @@ import typer
 from autotrader import __version__
 from autotrader.cli.commands.config import config_app
 from autotrader.cli.commands.demo import demo
+from autotrader.cli.commands.doctor import doctor
 from autotrader.cli.commands.manage import dipbuy, profittake
 from autotrader.cli.commands.rehydrate import rehydrate
 from autotrader.cli.commands.replay import replay
@@ -39,6 +40,7 @@ app.command("profittake")(profittake)
 app.command("rehydrate")(rehydrate)
 app.command("scorecard")(scorecard)
 app.command("status")(status)
+app.command("doctor")(doctor)
 app.command("run-daily")(run_daily)
 app.command("replay")(replay)
 app.command("demo")(demo)

@@ -1,0 +1,218 @@
+"""``doctor``: is this workspace ready to run unattended? Every check says what it found and what to fix.
+
+Read-only: no lock, no runs row, the ledger read through a private copy (a data source's cache writes land
+in the copy), nothing ever sent to the broker. Checks, in order:
+
+1. configuration: loaded and valid (else exit 2 before any check), mode and adapters;
+2. keys: which keys the chosen adapters need, by name only (never a value);
+3. broker: account and clock answer; the broker's clock within ``MAX_CLOCK_SKEW`` of this machine's;
+4. calendar: the broker's sessions (when it publishes them) agree with XNYS over the next 30 days;
+5. market data: SPY's latest complete daily bar is at most one session old; the volatility index answers;
+6. reference: a sector for SPY's fellow large caps (information only);
+7. rate limits: the broker's remaining requests in its window; the data source's configured rate.
+
+The exit code is the most serious failure's: 2 (a key or setting to fix), 5 (clock skew), 3 (calendar or
+data disagreement), 75 (a source did not answer: network, outage, rate limit).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from autotrader.clock import MarketCalendar, SystemClock
+from autotrader.domain.reports import Report
+from autotrader.errors import AutotraderError, ConfigError
+from autotrader.settings import Config
+
+MAX_CLOCK_SKEW = timedelta(seconds=5)
+CALENDAR_DAYS = 30
+# The more serious first: the exit code is that of the first failing kind in this order.
+SEVERITY = (2, 5, 3, 75, 1)
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+    exit_code: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "ok": self.ok, "detail": self.detail, "fix": self.fix}
+
+
+def needed_keys(config: Config) -> list[tuple[str, str, bool]]:
+    """``(setting name, environment variable, required)`` for the adapters the configuration uses."""
+    s = config.settings
+    keys: list[tuple[str, str, bool]] = []
+    if s.broker.kind == "alpaca":
+        keys += [("alpaca_api_key", "ALPACA_API_KEY", True), ("alpaca_secret_key", "ALPACA_SECRET_KEY", True)]
+    if s.data.kind == "polygon" or s.reference.kind == "polygon":
+        keys.append(("polygon_api_key", "MASSIVE_API_KEY", True))
+    if s.reference.kind == "finnhub":
+        keys.append(("finnhub_api_key", "FINNHUB_API_KEY", True))
+    elif s.data.kind == "polygon" and s.reference.kind == "auto":
+        keys.append(("finnhub_api_key", "FINNHUB_API_KEY", False))
+    return keys
+
+
+def run(config: Config, at: datetime, dry_run: bool) -> Report:
+    report = Report(command="doctor", as_of=at, dry_run=dry_run)
+    checks: list[Check] = []
+    s = config.settings
+    checks.append(
+        Check(
+            "config",
+            True,
+            f"{config.config_path or 'embedded defaults'}: mode {s.mode_name}, broker {s.broker.kind}, "
+            f"data {s.data.kind}, reference {s.reference.kind}",
+        )
+    )
+    present = set(config.secrets.present())
+    missing = [env for name, env, required in needed_keys(config) if required and name not in present]
+    named = [f"{env} {'set' if name in present else 'not set'}" for name, env, _ in needed_keys(config)]
+    checks.append(
+        Check(
+            "keys",
+            not missing,
+            ", ".join(named) or "no keys needed (simulated broker, offline data)",
+            fix=f"set {', '.join(missing)} in the environment or the workspace's .env" if missing else "",
+            exit_code=2 if missing else 0,
+        )
+    )
+    if not missing:
+        checks.extend(_live_checks(config))
+    failed = [c for c in checks if not c.ok]
+    report.fields["checks"] = [c.to_json() for c in checks]
+    report.notes.append(
+        f"{len(checks)} checks, {len(failed)} failed" + (f": {', '.join(c.name for c in failed)}" if failed else "")
+    )
+    if failed:
+        report.ok = False
+        codes = {c.exit_code for c in failed}
+        report.exit_code = next((code for code in SEVERITY if code in codes), 1)
+    return report
+
+
+def _live_checks(config: Config) -> list[Check]:
+    """The checks that talk to the broker and the data source, through the same adapters a run builds."""
+    from autotrader.bootstrap import build_deps
+    from autotrader.ledger.db import open_ledger
+
+    checks: list[Check] = []
+    clock = SystemClock()
+    # A private copy (or an empty one): doctor never writes to the real ledger.
+    ledger = open_ledger(config.ledger_path, snapshot=True)
+    try:
+        try:
+            deps = build_deps(config, ledger, clock, dry_run=True)
+        except AutotraderError as error:
+            return [Check("adapters", False, error.message, fix=error.hint or "", exit_code=error.exit_code)]
+        checks.append(_guarded("broker", lambda: _broker(deps.broker, clock)))
+        checks.append(_guarded("calendar", lambda: _calendar(deps.broker, deps.calendar, clock)))
+        checks.append(_guarded("market data", lambda: _market_data(deps.market_data, deps.calendar, clock)))
+        checks.append(_guarded("reference", lambda: _reference(deps.reference)))
+        checks.append(_guarded("rate limits", lambda: _rate_limits(config, deps.broker)))
+    finally:
+        ledger.close()
+    return checks
+
+
+def _unwrapped(broker: Any) -> Any:
+    """The adapter itself under the dry-run wrapper (for what only some adapters offer: calendar, rate limit)."""
+    return getattr(broker, "inner", broker)
+
+
+def _guarded(name: str, check: Callable[[], Check]) -> Check:
+    try:
+        return check()
+    except ConfigError as error:
+        return Check(name, False, error.message, fix=error.hint or "check the keys and settings", exit_code=2)
+    except AutotraderError as error:
+        code = 75 if error.exit_code in (1, 75) else error.exit_code
+        return Check(name, False, error.message, fix=error.hint or "check the network and try again", exit_code=code)
+
+
+def _broker(broker: Any, clock: SystemClock) -> Check:
+    account = broker.account()
+    if getattr(broker, "time_travel", False):
+        return Check("broker", True, f"simulated: equity {account.equity:,.2f}, cash {account.cash:,.2f}")
+    before = clock.now()
+    broker_clock = broker.clock()
+    after = clock.now()
+    local = before + (after - before) / 2  # the round trip's midpoint, the fairest local instant
+    skew = abs(broker_clock.timestamp - local)
+    detail = f"equity {account.equity:,.2f}; broker clock {skew.total_seconds():.2f} s from this machine's"
+    if skew > MAX_CLOCK_SKEW:
+        return Check("broker", False, detail, fix="synchronise this machine's clock (NTP/chrony)", exit_code=5)
+    return Check("broker", True, detail)
+
+
+def _calendar(broker: Any, calendar: MarketCalendar, clock: SystemClock) -> Check:
+    published = getattr(_unwrapped(broker), "calendar", None)
+    if published is None:
+        return Check("calendar", True, "the broker uses the toolkit's XNYS calendar")
+    today = clock.now().date()
+    end = today + timedelta(days=CALENDAR_DAYS)
+    theirs = {s.session: (s.open_at, s.close_at) for s in published(today, end)}
+    ours = {d: (calendar.session_open(d), calendar.session_close(d)) for d in calendar.sessions_between(today, end)}
+    differences = [
+        f"{d}: broker {theirs.get(d, 'closed')}, XNYS {ours.get(d, 'closed')}"
+        for d in sorted(set(theirs) | set(ours))
+        if theirs.get(d) != ours.get(d)
+    ]
+    if differences:
+        return Check(
+            "calendar", False, "; ".join(differences[:3]),
+            fix="update exchange-calendars (pip install -U exchange-calendars) or report the broker's calendar",
+            exit_code=3,
+        )  # fmt: skip
+    return Check("calendar", True, f"{len(ours)} sessions in the next {CALENDAR_DAYS} days agree with the broker")
+
+
+def _market_data(market: Any, calendar: MarketCalendar, clock: SystemClock) -> Check:
+    now = clock.now()
+    expected = calendar.last_closed_session(now)
+    bars = market.daily_bars("SPY", expected - timedelta(days=10), expected)
+    if not len(bars):
+        return Check(
+            "market data", False, "no daily bars for SPY in the last 10 days", fix="check the data source", exit_code=3
+        )
+    last = bars.index[-1].date()
+    behind = len(calendar.sessions_between(last, expected)) - 1
+    vix = market.vix_daily(expected - timedelta(days=10), expected)
+    detail = f"SPY's last daily bar {last} ({behind} session(s) behind {expected}); volatility index: " + (
+        f"{float(vix['close'].iloc[-1]):.2f}" if len(vix) else "no bars"
+    )
+    if behind > 1:
+        return Check(
+            "market data", False, detail, fix="the data source is stale: check its status and plan", exit_code=3
+        )
+    return Check("market data", True, detail)
+
+
+def _reference(reference: Any) -> Check:
+    sectors = {s: reference.sector(s) for s in ("AAPL", "JPM", "XOM")}
+    known = {s: v for s, v in sectors.items() if v}
+    return Check("reference", True, f"sectors: {known or 'none known'}")
+
+
+def _rate_limits(config: Config, broker: Any) -> Check:
+    parts = []
+    real = _unwrapped(broker)
+    seen = real.rate_limit() if hasattr(real, "rate_limit") else None
+    ok = True
+    if seen is not None:
+        remaining, limit = seen
+        parts.append(f"broker {remaining:g} of {limit:g} requests left in this minute")
+        ok = remaining >= 0.1 * limit
+    if config.settings.data.kind == "polygon":
+        parts.append(f"Polygon limited here to {config.settings.data.requests_per_minute:g} requests/minute")
+    detail = "; ".join(parts) or "no rate limits apply (simulated broker, offline data)"
+    if not ok:
+        return Check("rate limits", False, detail, fix="another process is using the same keys heavily", exit_code=75)
+    return Check("rate limits", True, detail)

@@ -1,0 +1,77 @@
+"""`doctor`: each check says what it found and what to fix; the exit code is the most serious failure's.
+
+The Alpaca checks run through the real SDK against the loopback fake server; nothing is ever written.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tests.fakes.alpaca_server import API_KEY, SECRET_KEY, FakeAlpacaServer
+
+
+def checks(payload: dict) -> dict[str, dict]:
+    return {c["name"]: c for c in payload["checks"]}
+
+
+def test_the_default_workspace_is_healthy(cli, write_config):
+    config = write_config("")
+    result = cli("doctor", "--json", "--config", str(config))
+    assert result.exit_code == 0, result.output
+    found = checks(json.loads(result.stdout))
+    assert list(found) == ["config", "keys", "broker", "calendar", "market data", "reference", "rate limits"]
+    assert all(c["ok"] for c in found.values())
+    assert not (config.parent / "ledger-sim.db").exists()  # nothing written
+
+
+@pytest.fixture
+def alpaca(monkeypatch):
+    with FakeAlpacaServer(now=datetime.now(UTC), prices={"AAPL": 200.0}) as server:
+        yield server
+
+
+def alpaca_config(write_config, server) -> str:
+    return str(write_config(f'[broker]\nkind = "alpaca"\nbase_url = "{server.url}"\n'))
+
+
+def test_missing_keys_are_named_and_exit_2(cli, write_config, alpaca):
+    result = cli("doctor", "--json", "--config", alpaca_config(write_config, alpaca))
+    assert result.exit_code == 2
+    keys = checks(json.loads(result.stdout))["keys"]
+    assert not keys["ok"] and "ALPACA_API_KEY not set" in keys["detail"] and "ALPACA_API_KEY" in keys["fix"]
+    assert alpaca.requests == []  # no request without keys
+
+
+def test_a_paper_account_through_the_sdk(cli, write_config, alpaca, monkeypatch):
+    monkeypatch.setenv("ALPACA_API_KEY", API_KEY)
+    monkeypatch.setenv("ALPACA_SECRET_KEY", SECRET_KEY)
+    result = cli("doctor", "--json", "--config", alpaca_config(write_config, alpaca))
+    assert result.exit_code == 0, result.output
+    found = checks(json.loads(result.stdout))
+    assert all(c["ok"] for c in found.values()), found
+    assert "agree with the broker" in found["calendar"]["detail"]
+    assert "of 200 requests left" in found["rate limits"]["detail"]
+    assert API_KEY not in result.output and SECRET_KEY not in result.output
+    assert not any(r.method != "GET" for r in alpaca.requests)  # read-only: no order, no cancel
+
+
+def test_clock_skew_is_a_safety_failure(cli, write_config, alpaca, monkeypatch):
+    monkeypatch.setenv("ALPACA_API_KEY", API_KEY)
+    monkeypatch.setenv("ALPACA_SECRET_KEY", SECRET_KEY)
+    alpaca.set_now(datetime.now(UTC) + timedelta(seconds=40))
+    result = cli("doctor", "--json", "--config", alpaca_config(write_config, alpaca))
+    assert result.exit_code == 5
+    broker = checks(json.loads(result.stdout))["broker"]
+    assert not broker["ok"] and "NTP" in broker["fix"]
+
+
+def test_wrong_keys_are_a_configuration_failure(cli, write_config, alpaca, monkeypatch):
+    monkeypatch.setenv("ALPACA_API_KEY", "PKWRONGWRONGWRONG")
+    monkeypatch.setenv("ALPACA_SECRET_KEY", "SKWRONGWRONGWRONG")
+    result = cli("doctor", "--json", "--config", alpaca_config(write_config, alpaca))
+    assert result.exit_code == 2
+    assert not checks(json.loads(result.stdout))["broker"]["ok"]
+    assert "PKWRONGWRONGWRONG" not in result.output and "SKWRONGWRONGWRONG" not in result.output
