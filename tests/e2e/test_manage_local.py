@@ -323,3 +323,73 @@ def test_a_day_trade_is_flat_before_an_early_close(tmp_path, cli):
     assert conn.execute("SELECT qty FROM positions WHERE symbol = 'FFF'").fetchone()[0] == 0
     [filled_at] = conn.execute("SELECT filled_at FROM fills WHERE side = 'sell'").fetchone()
     assert datetime.fromisoformat(filled_at).astimezone(ET) < datetime(2026, 11, 27, 13, 0, tzinfo=ET)
+
+
+# -- the ATR exit ladder on a hand-built bar series ------------------------------------------------------------
+
+
+def test_the_atr_ladder_on_hand_built_bars(tmp_path, cli):
+    # Every session before the entry trades 99-101 around a close of 100: each true range is 2, so Wilder's
+    # ATR(14) is 2. A swing signal without a stop or target gets stop 100 − 1.5 × 2 = 97, first target
+    # 100 + 1.5 × 2 = 103 and final target 100 + 3 × 2 = 106.
+    market = tmp_path / "market"
+    market.mkdir()
+    flat = CAL.sessions_between(HISTORY_START, FLAT_END)
+    rows = ["date,open,high,low,close,volume"] + [f"{d},100,101,99,100,5000000" for d in flat]
+    rows += [
+        "2026-03-09,100,101,99,100,5000000",
+        "2026-03-10,100,104,100,103.5,5000000",  # through the first target
+        "2026-03-11,103.5,104.5,103,104,5000000",
+        "2026-03-12,104,107,104,106.5,5000000",  # through the final target
+        "2026-03-13,106.5,107,106,106.5,5000000",
+    ]
+    (market / "GGG.csv").write_text("\n".join(rows) + "\n")
+    spy = ["date,open,high,low,close,volume"] + [
+        f"{d},500,500,500,500,5000000" for d in CAL.sessions_between(HISTORY_START, date(2026, 3, 13))
+    ]
+    (market / "SPY.csv").write_text("\n".join(spy) + "\n")
+    (market / "reference.csv").write_text("symbol,sector,earnings_dates\nGGG,Industrials,\nSPY,ETF,\n")
+    config = enter(cli, tmp_path, ["GGG,swing,scanner,8,,,,10,2026-03-09T08:00:00-04:00"])
+    run(cli, config, "sync", at="2026-03-10T10:00")
+    conn = db(tmp_path)
+    plan = conn.execute("SELECT atr, stop_price, target_one_price, target_price FROM position_state").fetchone()
+    assert tuple(plan) == (2.0, 97.0, 103.0, 106.0)
+    entered = conn.execute("SELECT qty FROM fills WHERE side = 'buy'").fetchone()[0]
+    oco = "SELECT qty, take_profit_limit_price, stop_loss_stop_price FROM order_intents WHERE step = 'protect' "
+    assert tuple(conn.execute(oco + "ORDER BY created_at DESC").fetchone()) == (entered, 106.0, 97.0)
+    # The 2026-03-10 close of 103.5 is through the first target: sell half, stop to break-even.
+    first = run(cli, config, "profittake", at="2026-03-11T10:00")
+    [leg] = first["orders"]
+    assert (leg["leg"], leg["tier"], leg["qty"], leg["trigger_price"]) == ("target", 1, entered // 2, 103.0)
+    assert tuple(conn.execute("SELECT stop_price, target_one_done FROM position_state").fetchone()) == (100.0, 1)
+    # The half sold at the 2026-03-11 close; the rest is protected at break-even with the final target.
+    run(cli, config, "sync", at="2026-03-12T10:00")
+    assert tuple(conn.execute(oco + "ORDER BY created_at DESC").fetchone()) == (entered - entered // 2, 106.0, 100.0)
+    # 2026-03-12 trades up to 107: the broker's limit at 106 sells the rest.
+    run(cli, config, "sync", at="2026-03-13T10:00")
+    ledger = open_ledger(tmp_path / "ledger-sim.db")
+    sells = [(r["leg"], r["tier"], r["qty"], r["price"]) for r in repo.leg_fills(ledger) if r["side"] == "sell"]
+    ledger.close()
+    assert sells == [("target", 1, entered // 2, 104.0), ("target", 2, entered - entered // 2, 106.0)]
+    assert conn.execute("SELECT qty FROM positions").fetchone()[0] == 0
+
+
+def test_a_time_exit_closes_the_position_and_leaves_no_working_order(tmp_path, cli):
+    bars = {
+        "HHH": {d: bar(100) for d in CAL.sessions_between(date(2026, 3, 9), date(2026, 3, 13))},
+        "SPY": {d: bar(500) for d in CAL.sessions_between(date(2026, 3, 9), date(2026, 3, 13))},
+    }
+    write_market(tmp_path, bars, {"HHH": 100.0, "SPY": 500.0})
+    text = CONFIG + "[exits]\nmax_holding_days = { long_term = 756.0, swing = 2.0, day_trade = 1.0 }\n"
+    config = enter(cli, tmp_path, ["HHH,swing,scanner,8,100,95,110,10,2026-03-09T08:00:00-04:00"], text)
+    run(cli, config, "sync", at="2026-03-10T10:00")
+    conn = db(tmp_path)
+    working = "SELECT count(*) FROM sim_orders WHERE status IN ('new', 'accepted', 'held', 'partially_filled')"
+    assert conn.execute(working).fetchone()[0] == 2  # the protective OCO's two legs
+    # Held since 2026-03-09: on 2026-03-11 that is 3 sessions, more than the 2 allowed.
+    out = run(cli, config, "profittake", at="2026-03-11T10:00")
+    assert [(o["leg"], o["side"]) for o in out["orders"]] == [("time_exit", "sell")]
+    run(cli, config, "sync", at="2026-03-12T10:00")
+    assert conn.execute("SELECT qty FROM positions WHERE symbol = 'HHH'").fetchone()[0] == 0
+    assert conn.execute(working).fetchone()[0] == 0
+    assert conn.execute("SELECT closed_at IS NOT NULL FROM position_state").fetchone()[0] == 1
