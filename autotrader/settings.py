@@ -374,6 +374,87 @@ class ExitsSection(Section):
         return self
 
 
+Ticker = Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9.\-]{0,9}$")]
+
+
+class RebalanceStrategySetting(Section):
+    groups: list[str] = Field(min_length=1)
+    kind: Literal["rotation", "buy_hold"] = "rotation"
+
+
+class TrailPreset(Section):
+    activation_pct: float = Field(ge=0, le=1000)
+    trail_pct: float = Field(gt=0, lt=100)
+
+
+def _default_groups() -> dict[str, list[str]]:
+    return {
+        "core": ["GLD", "SLX", "JEF", "CPER"],
+        "benchmarks": ["SPY", "QQQ"],
+        "speculative": ["NVDA", "PLTR", "TSLA", "MSFT"],
+        "asymmetric": ["OKLO", "RMBS", "QBTS", "IREN", "AFRM", "SOFI"],
+    }
+
+
+def _default_strategies() -> dict[str, RebalanceStrategySetting]:
+    return {
+        "BUY_HOLD": RebalanceStrategySetting(groups=["benchmarks"], kind="buy_hold"),
+        "TACTICAL": RebalanceStrategySetting(groups=["core", "benchmarks"]),
+        "SPEC": RebalanceStrategySetting(groups=["core", "benchmarks", "speculative"]),
+        "ASYM": RebalanceStrategySetting(groups=["core", "benchmarks", "speculative", "asymmetric"]),
+    }
+
+
+def _default_presets() -> dict[str, TrailPreset]:
+    return {
+        "conservative": TrailPreset(activation_pct=8.0, trail_pct=4.0),
+        "moderate": TrailPreset(activation_pct=5.0, trail_pct=2.5),
+        "aggressive": TrailPreset(activation_pct=3.0, trail_pct=1.5),
+    }
+
+
+class RebalanceSection(Section):
+    """The nightly strategy rebalancer (seed 002) and its book's intraday profit taker."""
+
+    enabled: bool = False
+    capital: float = Field(100_000.0, gt=0, le=1e12, description="Dollars for the rebalance book (the seed's CAPITAL)")
+    capital_pct: float = Field(0.0, ge=0, le=100, description="> 0: percent of broker equity instead of capital")
+    tolerance_pct: float = Field(2.0, ge=0, le=100)
+    backtest_days: int = Field(504, ge=40, le=10_000, description="Sessions of history each backtest runs over")
+    lookback_days: int = Field(10, ge=1, le=500)
+    sharpe_lookback: int = Field(30, ge=2, le=1000)
+    cooldown_days: int = Field(5, ge=1, le=1000)
+    drawdown_threshold: float = Field(0.10, gt=0, lt=1)
+    pm_momentum_lookback: int = Field(10, ge=1, le=1000)
+    top_n: int = Field(3, ge=1, le=100)
+    significance_level: float = Field(0.95, gt=0, lt=1)
+    min_significance: float = Field(0.0, ge=0, lt=1)
+    groups: dict[str, list[Ticker]] = Field(default_factory=_default_groups, min_length=1)
+    strategies: dict[str, RebalanceStrategySetting] = Field(default_factory=_default_strategies, min_length=1)
+    profit_taker_preset: str = "moderate"
+    profit_taker_presets: dict[str, TrailPreset] = Field(default_factory=_default_presets, min_length=1)
+
+    @model_validator(mode="after")
+    def _known_names(self) -> RebalanceSection:
+        for name, strategy in self.strategies.items():
+            unknown = [g for g in strategy.groups if g not in self.groups]
+            if unknown:
+                raise ValueError(
+                    f"strategy {name} names unknown group(s) {', '.join(unknown)}; groups: {', '.join(self.groups)}"
+                )
+        if self.profit_taker_preset not in self.profit_taker_presets:
+            raise ValueError(
+                f"profit_taker_preset {self.profit_taker_preset!r} is not one of {', '.join(self.profit_taker_presets)}"
+            )
+        return self
+
+    def strategy_tickers(self, name: str) -> list[str]:
+        seen: list[str] = []
+        for group in self.strategies[name].groups:
+            seen.extend(t for t in self.groups[group] if t not in seen)
+        return seen
+
+
 class ConvictionBucket(Section):
     low: int = Field(ge=1, le=10)
     high: int = Field(ge=1, le=10)
@@ -490,6 +571,7 @@ class Settings(BaseSettings):
     status: StatusSection = StatusSection()
     scorecard: ScorecardSection = ScorecardSection()
     review: ReviewSection = ReviewSection()
+    rebalance: RebalanceSection = RebalanceSection()
 
     @classmethod
     def settings_customise_sources(

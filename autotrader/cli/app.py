@@ -13,6 +13,7 @@ from autotrader.cli.commands.config import config_app
 from autotrader.cli.commands.demo import demo
 from autotrader.cli.commands.doctor import doctor
 from autotrader.cli.commands.manage import dipbuy, profittake
+from autotrader.cli.commands.rebalance import rebalance
 from autotrader.cli.commands.rehydrate import rehydrate
 from autotrader.cli.commands.replay import replay
 from autotrader.cli.commands.run_daily import run_daily
@@ -37,6 +38,7 @@ app.command("scan")(scan)
 app.command("size")(size)
 app.command("dipbuy")(dipbuy)
 app.command("profittake")(profittake)
+app.command("rebalance")(rebalance)
 app.command("rehydrate")(rehydrate)
 app.command("scorecard")(scorecard)
 app.command("status")(status)

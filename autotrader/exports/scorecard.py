@@ -6,18 +6,15 @@ base64 PNGs, so the report is a single file that can be mailed or archived as is
 
 from __future__ import annotations
 
-import base64
 import csv
 import html
-import io
-import math
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from autotrader.errors import InputError
+from autotrader.exports.html_page import image, png, pyplot, table, write_page
 
 SECTIONS = ("rule_exit", "pick_only", "managed")
 
@@ -72,18 +69,9 @@ def write_csv(
     return written
 
 
-def _png(figure: Any) -> str:
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    return base64.b64encode(buffer.getvalue()).decode()
-
-
 def charts(rows: list[dict[str, Any]], series: pd.DataFrame, *, horizons: list[int], primary: int) -> dict[str, str]:
     """The three charts as base64 PNGs: cumulative excess per category, hit rate by horizon, calibration."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     out: dict[str, str] = {}
     fig, ax = plt.subplots(figsize=(8, 3.6))
@@ -94,7 +82,7 @@ def charts(rows: list[dict[str, Any]], series: pd.DataFrame, *, horizons: list[i
     ax.set_title(f"Cumulative excess return over SPY at {primary} sessions, per category (sum of signals, %)")
     ax.axhline(0, color="grey", linewidth=0.8)
     fig.autofmt_xdate()
-    out["cumulative_excess"] = _png(fig)
+    out["cumulative_excess"] = png(fig)
     plt.close(fig)
 
     fig, ax = plt.subplots(figsize=(8, 3.6))
@@ -118,7 +106,7 @@ def charts(rows: list[dict[str, Any]], series: pd.DataFrame, *, horizons: list[i
     ax.set_title("Hit rate by horizon, per category")
     if ax.get_legend_handles_labels()[0]:
         ax.legend()
-    out["hit_rate"] = _png(fig)
+    out["hit_rate"] = png(fig)
     plt.close(fig)
 
     fig, ax = plt.subplots(figsize=(8, 3.6))
@@ -135,28 +123,9 @@ def charts(rows: list[dict[str, Any]], series: pd.DataFrame, *, horizons: list[i
     ax.set_xlabel("conviction")
     ax.set_ylabel(f"mean excess return at {primary} sessions, %")
     ax.set_title("Conviction calibration (95% bootstrap interval)")
-    out["calibration"] = _png(fig)
+    out["calibration"] = png(fig)
     plt.close(fig)
     return out
-
-
-def _cell(value: Any) -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "–"
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    if isinstance(value, list | tuple):
-        return " .. ".join(_cell(v) for v in value)
-    return html.escape(str(value))
-
-
-def _table(rows: Iterable[dict[str, Any]], columns: list[tuple[str, str]]) -> str:
-    head = "".join(f"<th>{html.escape(title)}</th>" for title, _ in columns)
-    body = []
-    for row in rows:
-        flat = flatten_row(row)
-        body.append("<tr>" + "".join(f"<td>{_cell(flat.get(key))}</td>" for _, key in columns) + "</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
 def write_html(
@@ -203,32 +172,17 @@ def write_html(
         for action, value in sorted(r["management_alpha"].get("by_action", {}).items())
     ]
     statement = html.escape(str(calibration.get("statement", "")))
-    page = f"""<!doctype html>
-<html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 2em; color: #222; }}
-table {{ border-collapse: collapse; margin: 1em 0 2em; font-size: 0.85em; }}
-th, td {{ border: 1px solid #ccc; padding: 0.25em 0.5em; text-align: right; }}
-th {{ background: #f3f3f3; }} td:first-child, td:nth-child(2) {{ text-align: left; }}
-</style></head><body>
-<h1>{html.escape(title)}</h1>
-<h2>Was the pick good?</h2>
-{_table(rows, quality)}
-<img alt="cumulative excess return per category" src="data:image/png;base64,{images["cumulative_excess"]}">
-<img alt="hit rate by horizon" src="data:image/png;base64,{images["hit_rate"]}">
+    body = f"""<h2>Was the pick good?</h2>
+{table(rows, quality, flatten_row)}
+{image("cumulative excess return per category", images["cumulative_excess"])}
+{image("hit rate by horizon", images["hit_rate"])}
 <h2>Did management add value?</h2>
 <p>Pick-only: the entry alone held to its rule exit. Managed: the same positions with their dip-buys,
 profit-takes and exits. Management alpha = managed − pick-only, by action below.</p>
-{_table(rows, management)}
-{_table(alpha_rows, [("group", "group"), ("key", "key"), ("action", "action"), ("P&L vs pick", "pnl")])}
+{table(rows, management, flatten_row)}
+{table(alpha_rows, [("group", "group"), ("key", "key"), ("action", "action"), ("P&L vs pick", "pnl")])}
 <h2>Conviction calibration</h2>
 <p>{statement}</p>
-<img alt="conviction calibration" src="data:image/png;base64,{images["calibration"]}">
-</body></html>
-"""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(page, encoding="utf-8")
-    except OSError as error:
-        raise InputError(f"--html {path}: cannot write the file ({error.strerror})") from None
+{image("conviction calibration", images["calibration"])}"""
+    write_page(path, title, body)
     return path

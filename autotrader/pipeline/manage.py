@@ -31,8 +31,10 @@ from autotrader.policy import management as mg
 from autotrader.policy import sizing
 
 
-def run_profittake(ctx: StepContext) -> Report:
-    rules = positions.rules_from(ctx)
+def run_profittake(ctx: StepContext, *, book: str = str(Book.SIGNALS), preset: str | None = None) -> Report:
+    """The signals book: exits, then profit-take tiers. The rebalance book: its trailing profit taker only
+    (``preset``: conservative | moderate | aggressive, default ``[rebalance] profit_taker_preset``)."""
+    rules = positions.rules_for(ctx, book, preset)
     minutes = ctx.settings.exits.day_trade_flat_minutes_before_close
 
     def decide(m: positions.Managed, market: mg.Market) -> mg.Decisions:
@@ -45,7 +47,7 @@ def run_profittake(ctx: StepContext) -> Report:
             out.add(mg.Decisions(rest.actions, rest.skipped, {}))
         return out
 
-    return _run(ctx, "profittake", decide)
+    return _run(ctx, "profittake", decide, book=book, preset=preset)
 
 
 def run_dipbuy(ctx: StepContext) -> Report:
@@ -65,7 +67,7 @@ def run_dipbuy(ctx: StepContext) -> Report:
             book[0] = replace(book[0], position_value=held, deployed=book[0].deployed + cost, cash=book[0].cash - cost)
         return out
 
-    return _run(ctx, "dipbuy", decide)
+    return _run(ctx, "dipbuy", decide, book=str(Book.SIGNALS))
 
 
 def _book(ctx: StepContext, account) -> mg.Book:
@@ -83,10 +85,18 @@ def _book(ctx: StepContext, account) -> mg.Book:
     )
 
 
-def _run(ctx: StepContext, step: str, decide: Callable[[positions.Managed, mg.Market], mg.Decisions]) -> Report:
+def _run(
+    ctx: StepContext,
+    step: str,
+    decide: Callable[[positions.Managed, mg.Market], mg.Decisions],
+    *,
+    book: str,
+    preset: str | None = None,
+) -> Report:
     report = ctx.report()
+    report.fields["book"] = book
     gateway = OrderGateway(ctx.ledger, ctx.deps.broker, ctx.deps.clock, run_id=ctx.run_id, log=ctx.log)  # type: ignore[attr-defined]
-    managed = positions.refresh(ctx)
+    managed = [m for m in positions.refresh(ctx, preset=preset) if m.position.book == book]
     decisions = mg.Decisions()
     for m in managed:
         if m.price is None:
@@ -126,7 +136,7 @@ def _run(ctx: StepContext, step: str, decide: Callable[[positions.Managed, mg.Ma
                 trigger_price=action.trigger_price, position_key=action.position_key,
             )
         )  # fmt: skip
-    protective = positions.maintain_protection(ctx, gateway, positions.refresh(ctx)) if intents else []
+    protective = positions.maintain_protection(ctx, gateway, positions.refresh(ctx, preset=preset)) if intents else []
     report.fields["positions"] = [_position_json(m) for m in managed]
     report.fields["protective_orders"] = [
         {"client_order_id": r.client_order_id, "status": str(r.status), "message": r.message} for r in protective

@@ -32,10 +32,31 @@ from autotrader.pipeline.gateway import GatewayResult, OrderGateway
 from autotrader.policy import management as mg
 from autotrader.policy.indicators import last_atr
 
-MANAGED_BOOKS = (str(Book.SIGNALS),)
+MANAGED_BOOKS = (str(Book.SIGNALS), str(Book.REBALANCE))
+REBALANCE_CATEGORY = "rebalance"  # the rebalance book's positions: only its trailing profit taker applies
 EXIT_LEGS = ("loss_cut", "time_exit", "profit_take", "target", "stop", "trail")
 PROTECTIVE_STEP = "protect"
 ATR_LOOKBACK_DAYS = 200  # calendar days of daily bars for the ATR at entry: ~140 sessions, plenty for seeding
+
+
+def rules_for(ctx: StepContext, book: str, preset: str | None = None) -> mg.Rules:
+    """The management rules of a book: the signals book's tiers and exits, or the rebalance book's trailing
+    profit taker (``[rebalance] profit_taker_preset``, or ``preset``) and nothing else."""
+    if book != str(Book.REBALANCE):
+        return rules_from(ctx)
+    s = ctx.settings.rebalance
+    trail = s.profit_taker_presets[preset or s.profit_taker_preset]
+    return mg.Rules(
+        dip_buy_enabled=False,
+        profit_take_enabled=False,
+        exits_enabled=True,
+        loss_cut_pct={},
+        atr_categories=frozenset(),
+        trail_categories=frozenset({REBALANCE_CATEGORY}),
+        trail_pct=trail.trail_pct,
+        trail_activation_pct=trail.activation_pct,
+        max_holding_sessions={},
+    )
 
 
 def rules_from(ctx: StepContext) -> mg.Rules:
@@ -87,10 +108,10 @@ def market_for(ctx: StepContext, price: float) -> mg.Market:
 # -- refresh -------------------------------------------------------------------------------------------------
 
 
-def refresh(ctx: StepContext) -> list[Managed]:
+def refresh(ctx: StepContext, *, preset: str | None = None) -> list[Managed]:
     """Bring ``position_state`` up to date with the ledger's positions and the market; return them."""
     ledger, now = ctx.ledger, ctx.now
-    rules = rules_from(ctx)
+    book_rules = {book: rules_for(ctx, book, preset) for book in MANAGED_BOOKS}
     open_states = {r["position_key"]: r for r in repo.position_states(ledger)}
     held = [p for p in repo.all_positions(ledger) if p.book in MANAGED_BOOKS and p.qty > 0 and p.opened_at is not None]
     # What every position needs from the ledger, in a few queries rather than a few per position.
@@ -108,6 +129,7 @@ def refresh(ctx: StepContext) -> list[Managed]:
         entry = _entry_leg(fills, splits)
         if entry is None:
             continue  # fills not in yet (or split adjustments only): nothing to manage this run
+        rules = book_rules[p.book]
         state = open_states.get(key) or _new_state(ctx, p, key, entry, rules)
         state = {**state, "original_qty": entry["qty"], "entry_price": entry["price"]}
         quote = ctx.deps.market_data.latest_quote(p.symbol)  # type: ignore[attr-defined]
@@ -172,7 +194,7 @@ def _new_state(ctx: StepContext, p: repo.PositionRow, key: str, entry: dict[str,
     if entry["signal_id"] is not None:
         rows = ledger.query("SELECT * FROM signals WHERE id = ?", [entry["signal_id"]])
         signal = rows[0] if rows else None
-    category = signal["category"] if signal else None
+    category = signal["category"] if signal else (REBALANCE_CATEGORY if p.book == str(Book.REBALANCE) else None)
     stop, target = _entry_protection(intent, signal)
     opened = datetime.fromisoformat(p.opened_at)  # type: ignore[arg-type]
     atr = _atr_before(ctx, p.symbol, opened)
@@ -364,7 +386,7 @@ def maintain_protection(
     ``skip``: symbols whose broker and ledger quantities disagree (nothing is touched until that is settled).
     A position whose buy order is still working is left until it is done (its quantity is still moving)."""
     ledger = ctx.ledger
-    rules = rules_from(ctx)
+    book_rules = {book: rules_for(ctx, book) for book in MANAGED_BOOKS}
     results: list[GatewayResult] = []
     held = {(m.position.book, m.position.symbol): m for m in managed}
     # Held positions, and symbols with working sell orders (a closed position's stop must be cancelled).
@@ -375,7 +397,7 @@ def maintain_protection(
         orders = repo.open_sell_orders(ledger, book, symbol)
         protective = [o for o in orders if o["type"] != str(OrderType.MARKET)]
         m = held.get((book, symbol))
-        desired = _desired(m, orders, rules) if m is not None else None
+        desired = _desired(m, orders, book_rules[book]) if m is not None else None
         if desired is None and not protective:
             continue
         if desired is not None and _matches(protective, desired):

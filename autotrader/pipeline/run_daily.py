@@ -10,7 +10,7 @@ from __future__ import annotations
 from autotrader.domain.reports import Report
 from autotrader.pipeline.context import StepContext
 from autotrader.pipeline.steps import STEPS
-from autotrader.policy.schedule import ORDER_STEPS, slot_for
+from autotrader.policy.schedule import OFF_HOURS_ORDER_STEPS, ORDER_STEPS, slot_for
 
 
 def run(ctx: StepContext) -> Report:
@@ -27,7 +27,9 @@ def run(ctx: StepContext) -> Report:
     steps_out = []
     halted = False
     for name in slot.steps:
-        if name in ORDER_STEPS and (halted or slot.name not in ("intraday", "premarket")):
+        if (name in OFF_HOURS_ORDER_STEPS and halted) or (
+            name in ORDER_STEPS and (halted or slot.name not in ("intraday", "premarket"))
+        ):
             why = "buying halted by an earlier step" if halted else f"market closed ({state.reason})"
             steps_out.append({"command": name, "ok": True, "ran": False, "reason": why, "orders": [], "skipped": []})
             report.notes.append(f"{name}: nothing to do, {why}")

@@ -38,6 +38,30 @@ def _dipbuy(ctx: StepContext) -> Report:
     return manage.run_dipbuy(ctx)
 
 
+def _rebalance(ctx: StepContext) -> Report:
+    """The nightly rebalancer, in run-daily's evening slots when ``[rebalance] enabled``."""
+    if not ctx.settings.rebalance.enabled:
+        return _disabled(ctx)
+    from autotrader.pipeline import rebalance
+
+    return rebalance.run(ctx)
+
+
+def _rebalance_profittake(ctx: StepContext) -> Report:
+    """The rebalance book's trailing profit taker, in run-daily's intraday slots when the rebalancer is on."""
+    if not ctx.settings.rebalance.enabled:
+        return _disabled(ctx)
+    from autotrader.pipeline import manage
+
+    return manage.run_profittake(ctx, book="rebalance")
+
+
+def _disabled(ctx: StepContext) -> Report:
+    report = ctx.report()
+    report.notes.append("[rebalance] enabled = false: nothing to do")
+    return report
+
+
 def _rehydrate(ctx: StepContext) -> Report:
     from autotrader.pipeline import rehydrate
 
@@ -50,5 +74,7 @@ STEPS: dict[str, Callable[[StepContext], Report]] = {
     "size": _size,
     "profittake": _profittake,
     "dipbuy": _dipbuy,
+    "rebalance": _rebalance,
+    "rebalance_profittake": _rebalance_profittake,
     "rehydrate": _rehydrate,
 }

@@ -27,15 +27,17 @@ EVENING_FROM = time(16, 30)
 SLOT_STEPS: dict[str, tuple[str, ...]] = {
     "premarket": ("sync", "scan", "size"),
     # Exits before add-ons, add-ons before new entries: risk first, then the capital that is left.
-    "intraday": ("sync", "profittake", "dipbuy", "scan", "size"),
+    "intraday": ("sync", "profittake", "rebalance_profittake", "dipbuy", "scan", "size"),
     "close": ("sync",),
     "eod": ("rehydrate",),  # rehydrate syncs first itself
-    "evening": ("sync",),
+    "evening": ("sync", "rebalance"),  # rebalance: only when [rebalance] enabled
     "closed": ("sync",),
 }
 
 # Steps that send orders: they only run while the session is open (or as market-on-open before it).
-ORDER_STEPS: frozenset[str] = frozenset({"size", "profittake", "dipbuy"})
+ORDER_STEPS: frozenset[str] = frozenset({"size", "profittake", "rebalance_profittake", "dipbuy"})
+# Steps that send orders outside the session too (market-on-open): skipped only after a step exited 3.
+OFF_HOURS_ORDER_STEPS: frozenset[str] = frozenset({"rebalance"})
 
 
 @dataclass(frozen=True)

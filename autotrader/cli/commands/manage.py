@@ -14,6 +14,7 @@ from autotrader.cli.runner import finish
 
 class ManagedBook(StrEnum):
     signals = "signals"
+    rebalance = "rebalance"
 
 
 BookOption = Annotated[
@@ -37,16 +38,29 @@ def dipbuy(
 
 def profittake(
     book: BookOption = ManagedBook.signals,
+    preset: Annotated[
+        str | None,
+        typer.Option(
+            "--preset",
+            help="--book rebalance: the trailing-stop preset (conservative, moderate, aggressive; default "
+            "[rebalance] profit_taker_preset).",
+        ),
+    ] = None,
     dry_run: DryRunOption = False,
     json_output: JsonOption = False,
     as_of: AsOfOption = None,
     config: ConfigOption = None,
 ) -> None:
-    """Exits first (day-trade close-out, time stop, loss cut, stops, targets), then long-term profit-take tiers."""
+    """Signals book: exits first (day-trade close-out, time stop, loss cut, stops, targets), then long-term
+    profit-take tiers. Rebalance book: the trailing-stop profit taker."""
+    from functools import partial
+
     from autotrader.pipeline import manage
     from autotrader.pipeline.context import invoke
 
-    outcome = invoke("profittake", manage.run_profittake, config_path=config, as_of=as_of, dry_run=dry_run)
+    body = partial(manage.run_profittake, book=str(book), preset=preset)
+    prepare = partial(_check_preset, book=str(book), preset=preset)
+    outcome = invoke("profittake", body, config_path=config, as_of=as_of, dry_run=dry_run, prepare=prepare)
     finish(outcome, json_output=json_output, renderer=render_legs)
 
 
@@ -69,3 +83,16 @@ def render_legs(payload: dict) -> None:
         ],
     )  # fmt: skip
     render.table("skipped", ["symbol", "reason"], [[s["symbol"], s["reason"]] for s in payload.get("skipped", [])])
+
+
+def _check_preset(config, *, book: str, preset: str | None) -> None:
+    """A preset names one of the configured ones, and only the rebalance book has presets (exit 2 otherwise)."""
+    from autotrader.errors import InputError
+
+    if preset is None:
+        return
+    presets = config.settings.rebalance.profit_taker_presets
+    if book != "rebalance":
+        raise InputError("--preset applies to --book rebalance only")
+    if preset not in presets:
+        raise InputError(f"--preset {preset!r}: not a preset; choose one of {', '.join(presets)}")

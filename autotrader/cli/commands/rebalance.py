@@ -1,0 +1,62 @@
+"""`autotrader rebalance`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from autotrader.cli import render
+from autotrader.cli.options import AsOfOption, ConfigOption, DryRunOption, JsonOption
+from autotrader.cli.runner import finish
+
+
+def rebalance(
+    tickers: Annotated[
+        str | None,
+        typer.Option("--tickers", metavar="A,B,...", help="Use only these tickers of the strategies, for this run."),
+    ] = None,
+    html: Annotated[
+        Path | None, typer.Option("--html", metavar="FILE", help="Also write an HTML report with NAV curves.")
+    ] = None,
+    dry_run: DryRunOption = False,
+    json_output: JsonOption = False,
+    as_of: AsOfOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Backtest the ticker-group strategies, pick the best NAV, and trade the rebalance book's deltas
+    (market orders when open, market-on-open when closed)."""
+    from functools import partial
+
+    from autotrader.pipeline import rebalance as step
+    from autotrader.pipeline.context import invoke
+
+    symbols = tuple(s.strip().upper() for s in tickers.split(",") if s.strip()) if tickers else None
+    body = partial(step.run, tickers=symbols, html=html)
+    outcome = invoke("rebalance", body, config_path=config, as_of=as_of, dry_run=dry_run)
+    finish(outcome, json_output=json_output, renderer=_render)
+
+
+def _render(payload: dict) -> None:
+    winner = payload.get("winner")
+    render.table(
+        "strategies",
+        ["strategy", "final NAV", "CAGR", "Sharpe", "max drawdown", "PSR vs runner-up", "winner"],
+        [
+            [s["name"], s["nav"], s["cagr"], s["sharpe"], s["max_drawdown"], s["psr"],
+             "yes" if s["name"] == winner else ""]
+            for s in payload.get("strategies", [])
+        ],
+    )  # fmt: skip
+    render.table(
+        f"targets ({payload.get('selected')})",
+        ["symbol", "weight", "shares", "price"],
+        [[t["symbol"], t["weight"], t["shares"], t["price"]] for t in payload.get("targets", [])],
+    )
+    render.table(
+        "deltas",
+        ["symbol", "side", "qty", "target", "current", "reason"],
+        [[d["symbol"], d["side"], d["qty"], d["target"], d["current"], d["reason"]] for d in payload.get("deltas", [])],
+    )
+    render.render_orders(payload)

@@ -1,0 +1,255 @@
+"""`rebalance` through the command line on local data, checked against an independent backtest written here
+(a plain loop over the semantics the README states), plus its timing, reruns, buying power, --tickers,
+--html, and the rebalance book's trailing profit taker."""
+
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+from datetime import date
+
+import numpy as np
+import pytest
+
+from autotrader.clock import MarketCalendar
+
+CAL = MarketCalendar.xnys()
+LAST = date(2026, 3, 13)  # the last complete session at the as-of instants below (a Friday)
+BACKTEST_DAYS = 80
+S, L, C, TOP, THRESHOLD, CAPITAL = 10, 5, 5, 2, 0.10, 100_000.0
+STRATEGIES = {"ROT3": ["AAA", "BBB", "CCC"], "ROT4": ["AAA", "BBB", "CCC", "DDD"], "HOLD": ["BBB", "CCC"]}
+CONFIG = f"""
+[data]
+kind = "local"
+path = "market"
+[reference]
+kind = "local"
+[signals]
+synthetic_feed = false
+[broker]
+slippage_bps = 0.0
+[rebalance]
+backtest_days = {BACKTEST_DAYS}
+sharpe_lookback = {S}
+lookback_days = {L}
+cooldown_days = {C}
+top_n = {TOP}
+drawdown_threshold = {THRESHOLD}
+capital = {CAPITAL}
+[rebalance.groups]
+a = ["AAA", "BBB", "CCC"]
+d = ["DDD"]
+h = ["BBB", "CCC"]
+[rebalance.strategies]
+ROT3 = {{ groups = ["a"] }}
+ROT4 = {{ groups = ["a", "d"] }}
+HOLD = {{ groups = ["h"], kind = "buy_hold" }}
+"""
+
+
+def sessions() -> list[date]:
+    return CAL.sessions_between(CAL.sessions_back(LAST, BACKTEST_DAYS), LAST)
+
+
+def make_closes() -> dict[str, list[float]]:
+    rng = np.random.default_rng(7)
+    n = len(sessions())
+    drifts = {"AAA": 0.004, "BBB": 0.001, "CCC": -0.002, "DDD": 0.0}
+    vols = {"AAA": 0.01, "BBB": 0.008, "CCC": 0.012, "DDD": 0.03}
+    out = {}
+    for symbol, drift in drifts.items():
+        steps = drift + vols[symbol] * rng.standard_normal(n)
+        out[symbol] = [round(50 * math.exp(x), 2) for x in np.cumsum(steps)]
+    return out
+
+
+def independent_backtest(closes: dict[str, list[float]], tickers: list[str], kind: str):
+    """The README's rules, written as a plain loop: returns (final NAV, weights at the last close)."""
+    n = len(closes[tickers[0]])
+    t0 = max(S, L)
+    shares = {k: 0.0 for k in tickers}
+    cash = CAPITAL
+    peak = CAPITAL
+    last_rebalance = None
+    nav = CAPITAL
+    for t in range(t0, n):
+        nav = cash + sum(shares[k] * closes[k][t] for k in tickers)
+        if t == t0:
+            nav = CAPITAL
+        peak = max(peak, nav)
+        if kind == "buy_hold":
+            if t == t0:
+                shares = {k: CAPITAL / len(tickers) / closes[k][t] for k in tickers}
+                cash = 0.0
+            continue
+        if any(shares.values()) and nav <= (1 - THRESHOLD) * peak:  # a stop-out acts at any close
+            shares, cash, peak, last_rebalance = {k: 0.0 for k in tickers}, nav, nav, t
+            continue
+        if last_rebalance is not None and t - last_rebalance < C:
+            continue
+        last_rebalance = t
+        scored = []
+        for i, k in enumerate(tickers):
+            if closes[k][t] / closes[k][t - L] - 1 <= 0:
+                continue
+            window = [closes[k][j] / closes[k][j - 1] - 1 for j in range(t - S + 1, t + 1)]
+            mean = sum(window) / S
+            std = math.sqrt(sum((x - mean) ** 2 for x in window) / (S - 1))
+            if std > 1e-12:
+                scored.append((-(mean / std), i, k))
+        chosen = [k for _, _, k in sorted(scored)[:TOP]]
+        shares = {k: (nav / TOP / closes[k][t] if k in chosen else 0.0) for k in tickers}
+        cash = nav - sum(shares[k] * closes[k][t] for k in tickers)
+    final = cash + sum(shares[k] * closes[k][n - 1] for k in tickers)
+    weights = {k: shares[k] * closes[k][n - 1] / final for k in tickers if shares[k] > 0}
+    return final, weights
+
+
+@pytest.fixture
+def world(tmp_path, cli):
+    closes = make_closes()
+    market = tmp_path / "market"
+    market.mkdir()
+    for symbol, series in closes.items():
+        rows = ["date,open,high,low,close,volume"] + [
+            f"{d},{c},{c},{c},{c},5000000" for d, c in zip(sessions(), series, strict=True)
+        ]
+        (market / f"{symbol}.csv").write_text("\n".join(rows) + "\n")
+    (market / "reference.csv").write_text("symbol,sector,earnings_dates\n")
+    (tmp_path / "config.toml").write_text(CONFIG)
+    return tmp_path, str(tmp_path / "config.toml"), closes
+
+
+def run(cli, config: str, *args: str, at: str, ok: tuple[int, ...] = (0,)) -> dict:
+    result = cli("rebalance", *args, "--json", "--as-of", at, "--config", config)
+    assert result.exit_code in ok, result.output
+    return json.loads(result.stdout)
+
+
+def test_the_dry_run_picks_what_an_independent_computation_picks(world, cli):
+    folder, config, closes = world
+    expected = {name: independent_backtest(closes, tickers, "buy_hold" if name == "HOLD" else "rotation")
+                for name, tickers in STRATEGIES.items()}  # fmt: skip
+    winner = max(expected, key=lambda name: expected[name][0])
+    payload = run(cli, config, "--dry-run", at="2026-03-13T19:05")
+    navs = {s["name"]: s["nav"] for s in payload["strategies"]}
+    assert navs == pytest.approx({name: round(v[0], 2) for name, v in expected.items()}, abs=0.01)
+    assert payload["winner"] == payload["selected"] == winner
+    prices = {k: v[-1] for k, v in closes.items()}
+    weights = expected[winner][1]
+    targets = {k: math.floor(w * CAPITAL / prices[k]) for k, w in weights.items()}
+    assert {t["symbol"]: t["shares"] for t in payload["targets"]} == targets
+    assert sorted((o["symbol"], o["side"], o["qty"]) for o in payload["orders"]) == sorted(
+        (k, "buy", float(q)) for k, q in targets.items() if q > 0
+    )
+    assert {o["time_in_force"] for o in payload["orders"]} == {"opg"}
+    assert not (folder / "ledger-sim.db").exists() or "rebalance" not in (folder / "ledger-sim.db").read_text(
+        errors="ignore"
+    )
+    strategies = {s["name"]: s for s in payload["strategies"]}
+    assert strategies[winner]["psr"] == payload["selection"]["psr_vs_runner_up"]
+    assert payload["selection"]["strategies_tried"] == 3
+
+
+@pytest.mark.parametrize(
+    ("at", "tif"),
+    [("2026-03-13T19:05", "opg"), ("2026-03-14T11:00", "opg"), ("2026-03-13T16:30", "day")],
+)
+def test_market_on_open_when_the_auction_takes_it_else_queued_day_orders(world, cli, at, tif):
+    _, config, _ = world
+    payload = run(cli, config, "--dry-run", at=at)
+    assert {o["time_in_force"] for o in payload["orders"]} == {tif}
+    assert {o["type"] for o in payload["orders"]} == {"market"}
+
+
+def test_market_orders_while_the_market_is_open(world, cli):
+    _, config, _ = world
+    # At 10:00 on 2026-03-16 the last complete session is still 2026-03-13: the same decision.
+    payload = run(cli, config, "--dry-run", at="2026-03-16T10:00")
+    assert {o["time_in_force"] for o in payload["orders"]} == {"day"} and payload["timing"].startswith("market open")
+
+
+def test_a_rerun_the_same_evening_places_nothing_new(world, cli):
+    folder, config, _ = world
+    first = run(cli, config, at="2026-03-13T19:05")
+    assert first["orders"] and all(o["status"] == "accepted" for o in first["orders"])
+    again = run(cli, config, at="2026-03-13T19:40")
+    assert again["orders"] == []  # the working orders already cover the deltas
+    conn = sqlite3.connect(folder / "ledger-sim.db")
+    assert conn.execute("SELECT count(*) FROM sim_orders").fetchone()[0] == len(first["orders"])
+    assert conn.execute("SELECT value FROM kv WHERE key = 'rebalance.strategy'").fetchone()[0] == first["selected"]
+    assert (folder / "logs" / "rebalance-20260313.log").read_text().count("order buy") == len(first["orders"])
+
+
+def test_buys_are_scaled_down_to_the_buying_power(world, cli):
+    folder, config, closes = world
+    poorer = CONFIG.replace("slippage_bps = 0.0", "slippage_bps = 0.0\nstarting_cash = 30000.0")
+    (folder / "config.toml").write_text(poorer)
+    payload = run(cli, config, "--dry-run", at="2026-03-13T19:05")
+    assert 0 < payload["buy_scale"] < 1
+    prices = {k: v[-1] for k, v in closes.items()}
+    spent = sum(o["qty"] * prices[o["symbol"]] for o in payload["orders"])
+    assert 30000 * 0.9 < spent <= 30000
+
+
+def test_unknown_tickers_are_bad_input_and_html_draws_the_curves(world, cli):
+    folder, config, _ = world
+    bad = cli("rebalance", "--tickers", "AAA,ZZZZ", "--as-of", "2026-03-13T19:05", "--config", config)
+    assert bad.exit_code == 2 and "ZZZZ" in bad.output
+    page = folder / "report.html"
+    payload = run(cli, config, "--dry-run", "--tickers", "AAA,BBB", "--html", str(page), at="2026-03-13T19:05")
+    assert {s["name"] for s in payload["strategies"]} == {"ROT3", "ROT4", "HOLD"}
+    assert all(set(s["tickers"]) <= {"AAA", "BBB"} for s in payload["strategies"])
+    text = page.read_text()
+    assert "data:image/png;base64," in text and payload["winner"] in text
+
+
+def test_later_bars_change_nothing_and_the_profit_taker_trails_the_book(world, cli):
+    folder, config, closes = world
+    expected = run(cli, config, "--dry-run", at="2026-03-13T19:05")
+    # Sessions after the decision exist in the files now: the 19:05 decision must not see them.
+    later = {date(2026, 3, 16): 1.0, date(2026, 3, 17): 1.05, date(2026, 3, 18): 1.02, date(2026, 3, 19): 1.02}
+    highs = {date(2026, 3, 17): 1.06}
+    for symbol, series in closes.items():
+        path = folder / "market" / f"{symbol}.csv"
+        base = series[-1]
+        rows = []
+        for d, k in later.items():
+            c = round(base * (k if symbol == "AAA" else 1.0), 2)
+            h = round(base * highs.get(d, k), 2) if symbol == "AAA" else c
+            rows.append(f"{d},{c},{h},{c},{c},5000000")
+        path.write_text(path.read_text() + "\n".join(rows) + "\n")
+    placed = run(cli, config, at="2026-03-13T19:05")
+    assert [(o["symbol"], o["qty"]) for o in placed["orders"]] == [(o["symbol"], o["qty"]) for o in expected["orders"]]
+    assert "AAA" in {o["symbol"] for o in placed["orders"]}
+    assert cli("sync", "--as-of", "2026-03-16T17:00", "--config", config).exit_code == 0
+    # The aggressive preset: active 3% above the entry, stop 1.5% under the high. The 2026-03-17 high is 6%
+    # above the entry (stop at 1.06 × 0.985 = 1.0441 × entry); the 2026-03-18 close of 1.02 × entry is through it.
+    result = cli(
+        "profittake", "--book", "rebalance", "--preset", "aggressive", "--json", "--as-of", "2026-03-19T10:00",
+        "--config", config,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    [leg] = payload["orders"]
+    entry = closes["AAA"][-1]
+    assert (leg["symbol"], leg["book"], leg["leg"], leg["side"]) == ("AAA", "rebalance", "trail", "sell")
+    assert leg["trigger_price"] == pytest.approx(round(round(entry * 1.06, 2) * 0.985, 2), abs=0.011)
+    others = [p for p in payload["positions"] if p["symbol"] != "AAA"]
+    assert all(not p["trail_active"] for p in others)  # flat prices: nothing else trails
+    bad = cli("profittake", "--preset", "aggressive", "--as-of", "2026-03-19T10:00", "--config", config)
+    assert bad.exit_code == 2 and "--book rebalance" in bad.output
+
+
+def test_run_daily_rebalances_in_the_evening_slot_when_enabled(world, cli):
+    folder, config, _ = world
+    off = json.loads(cli("run-daily", "--json", "--as-of", "2026-03-13T16:30", "--config", config).stdout)
+    [step] = [s for s in off["steps"] if s["command"] == "rebalance"]
+    assert step["orders"] == [] and "enabled = false" in step["notes"][0]
+    (folder / "config.toml").write_text(CONFIG.replace("[rebalance]\n", "[rebalance]\nenabled = true\n"))
+    on = json.loads(cli("run-daily", "--json", "--as-of", "2026-03-13T16:30", "--config", config).stdout)
+    [step] = [s for s in on["steps"] if s["command"] == "rebalance"]
+    assert on["slot"] == "evening" and step["orders"]
+    # 16:30: the broker takes no market-on-open order until 19:00; day orders wait for the next open.
+    assert {o["time_in_force"] for o in step["orders"]} == {"day"}
