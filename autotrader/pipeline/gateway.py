@@ -17,7 +17,7 @@ ledger describing exactly what may have been sent.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +32,7 @@ from autotrader.domain.enums import (
     intent_status_from_broker,
 )
 from autotrader.domain.models import BrokerOrder, OrderIntent, OrderRequest
+from autotrader.domain.reports import Report
 from autotrader.errors import (
     AmbiguousOrderOutcome,
     DuplicateClientOrderId,
@@ -209,6 +210,19 @@ class OrderGateway:
             error_message=order.reject_reason if order.status == BrokerOrderStatus.REJECTED else None,
         )
         return target if changed else IntentStatus(repo.get_intent(self.ledger, order.client_order_id)["status"])  # type: ignore[index]
+
+
+def report_outcomes(report: Report, results: Iterable[GatewayResult], summary: str) -> None:
+    """The notes every order-sending step ends with: ``summary`` with the rejections counted, each rejection
+    with its reason, and exit 3 when an order's outcome is unknown (buying halts until it is resolved)."""
+    results = list(results)
+    rejected = [r for r in results if r.status == IntentStatus.REJECTED]
+    unknown = [r for r in results if r.status == IntentStatus.UNKNOWN]
+    report.notes.append(summary + (f", {len(rejected)} rejected by the broker" if rejected else ""))
+    report.notes.extend(f"rejected {r.client_order_id}: {r.message}" for r in rejected)
+    if unknown:
+        report.exit_code, report.ok = 3, False
+        report.notes.append(f"{len(unknown)} order(s) with unknown outcome: buying halted until resolved")
 
 
 def request_from_row(row: dict[str, Any]) -> OrderRequest:

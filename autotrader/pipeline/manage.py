@@ -19,14 +19,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 
-from autotrader.domain.enums import Book, IntentStatus, LegKind, OrderType, Side, TimeInForce
+from autotrader.domain.enums import Book, LegKind, OrderType, Side, TimeInForce
 from autotrader.domain.ids import client_order_id
 from autotrader.domain.models import OrderIntent, OrderRequest
 from autotrader.domain.reports import OrderLine, Report, SkipLine
 from autotrader.ledger import repo
 from autotrader.pipeline import positions
 from autotrader.pipeline.context import StepContext
-from autotrader.pipeline.gateway import OrderGateway
+from autotrader.pipeline.gateway import OrderGateway, report_outcomes
 from autotrader.policy import management as mg
 from autotrader.policy import sizing
 
@@ -141,21 +141,13 @@ def _run(
     report.fields["protective_orders"] = [
         {"client_order_id": r.client_order_id, "status": str(r.status), "message": r.message} for r in protective
     ]
-    rejected = [r for r in results.values() if r.status == IntentStatus.REJECTED]
-    unknown = [r for r in results.values() if r.status == IntentStatus.UNKNOWN]
-    report.notes.append(
-        f"{len(managed)} position(s): {len(intents)} leg(s) sent, {len(report.skipped)} skipped"
-        + (f", {len(rejected)} rejected by the broker" if rejected else "")
-    )
-    for r in rejected:
-        report.notes.append(f"rejected {r.client_order_id}: {r.message}")
+    summary = f"{len(managed)} position(s): {len(intents)} leg(s) sent, {len(report.skipped)} skipped"
+    report_outcomes(report, results.values(), summary)
     halted = [m for m in managed if m.position.halted_reason]
     for m in halted:
         report.notes.append(f"{m.position.symbol} halted: {m.position.halted_reason}")
-    if unknown or halted:
+    if halted:
         report.exit_code, report.ok = 3, False
-    if unknown:
-        report.notes.append(f"{len(unknown)} order(s) with unknown outcome: buying halted until resolved")
     return report
 
 

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from autotrader.clock import ET
-from autotrader.domain.enums import Book, IntentStatus, LegKind, OrderType, Side, TimeInForce
+from autotrader.domain.enums import Book, LegKind, OrderType, Side, TimeInForce
 from autotrader.domain.ids import client_order_id
 from autotrader.domain.models import OrderIntent, OrderRequest
 from autotrader.domain.reports import OrderLine, Report, SkipLine
@@ -37,7 +37,7 @@ from autotrader.errors import InputError
 from autotrader.ledger import repo
 from autotrader.pipeline import positions
 from autotrader.pipeline.context import StepContext
-from autotrader.pipeline.gateway import OrderGateway
+from autotrader.pipeline.gateway import OrderGateway, report_outcomes
 from autotrader.policy import rebalance as rb
 
 STEP = "rebalance"
@@ -181,16 +181,7 @@ def run(ctx: StepContext, *, tickers: tuple[str, ...] | None = None, html: Path 
         log.line(f"order {r.side} {r.qty:g} {r.symbol} {r.type} {r.time_in_force}: {result.status} {result.message}")
     with ctx.ledger.write():
         repo.kv_set(ctx.ledger, KV_STRATEGY, chosen, now=ctx.now)
-    rejected = [r for r in results_by_cid.values() if r.status == IntentStatus.REJECTED]
-    unknown = [r for r in results_by_cid.values() if r.status == IntentStatus.UNKNOWN]
-    report.notes.append(
-        f"{chosen}: {len(intents)} order(s) ({timing})" + (f", {len(rejected)} rejected" if rejected else "")
-    )
-    for r in rejected:
-        report.notes.append(f"rejected {r.client_order_id}: {r.message}")
-    if unknown:
-        report.exit_code, report.ok = 3, False
-        report.notes.append(f"{len(unknown)} order(s) with unknown outcome: buying halted until resolved")
+    report_outcomes(report, results_by_cid.values(), f"{chosen}: {len(intents)} order(s) ({timing})")
     _finish(ctx, report, results, html, log)
     return report
 

@@ -31,7 +31,7 @@ from autotrader.domain.money import to_tick
 from autotrader.domain.reports import OrderLine, Report, SkipLine
 from autotrader.ledger import repo
 from autotrader.pipeline.context import StepContext
-from autotrader.pipeline.gateway import OrderGateway
+from autotrader.pipeline.gateway import OrderGateway, report_outcomes
 from autotrader.policy import sizing
 
 STEP = "size"
@@ -395,17 +395,8 @@ def run(ctx: StepContext) -> Report:
                     {"signal_id": decision.signal_id, "trace": traces[decision.signal_id]},
                 )
             )
-    rejected = [r for r in results.values() if r.status == IntentStatus.REJECTED]
-    unknown = [r for r in results.values() if r.status == IntentStatus.UNKNOWN]
-    report.notes.append(
-        f"{len(signals)} signal(s): {len(intents)} ordered ({why}), {len(report.skipped)} skipped"
-        + (f", {len(rejected)} rejected by the broker" if rejected else "")
-    )
-    for r in rejected:
-        report.notes.append(f"rejected {r.client_order_id}: {r.message}")
-    if unknown:
-        report.exit_code, report.ok = 3, False
-        report.notes.append(f"{len(unknown)} order(s) with unknown outcome: buying halted until resolved")
+    summary = f"{len(signals)} signal(s): {len(intents)} ordered ({why}), {len(report.skipped)} skipped"
+    report_outcomes(report, results.values(), summary)
     return report
 
 
