@@ -3,10 +3,11 @@
 A broker applies a split overnight: the position's quantity changes with no fill. ``explain_splits`` takes
 ``sync``'s position differences and, where the broker's quantity is the ledger's times a known split ratio
 (``[exits] split_ratios``, or the inverse for a reverse split; a reverse split may leave a fraction paid in
-cash), and the price moved the other way by roughly the same ratio (when the ledger saw a price before),
-applies the split to the ledger: every book's quantity × ratio and average cost ÷ ratio, the cost basis
-unchanged, and the position's remembered prices (entry, stop, targets, high-water mark, last price) ÷
-ratio. Anything else stays a difference: buying halts (exit 3) until a human looks.
+cash), and the price moved the other way by roughly the same ratio (judged when a quote from after the split
+exists, against the last price a run saw, else the average cost), applies the split to the ledger: every
+book's quantity × ratio and average cost ÷ ratio, the cost basis unchanged, and the position's remembered
+prices (entry, stop, targets, high-water mark, last price) ÷ ratio. Anything else stays a difference:
+buying halts (exit 3) until a human looks.
 
 Fills before the split stay as the broker reported them; the trade views scale them by the splits after
 them, so quantities add up across the split and no P&L moves.
@@ -62,6 +63,8 @@ def _split_for(ctx: StepContext, diff: dict[str, Any], exclude: set[str]) -> dic
     state = ctx.session
     effective = state.open_at if state.open_at is not None and ctx.now > state.open_at else ctx.now
     last_seen = [s["last_price"] for s in repo.position_states(ctx.ledger) if s["symbol"] == symbol and s["last_price"]]
+    if not last_seen:  # no price seen by a run: the average cost is the best pre-split price the ledger has
+        last_seen = [p.avg_cost for p in repo.all_positions(ctx.ledger) if p.symbol == symbol and p.avg_cost > 0]
     quote = ctx.deps.market_data.latest_quote(symbol)  # type: ignore[attr-defined]
     price_ratio = None
     # Price evidence counts only when the quote is from after the split took effect (daily-only data still

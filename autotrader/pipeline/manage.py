@@ -96,7 +96,9 @@ def _run(
     report = ctx.report()
     report.fields["book"] = book
     gateway = OrderGateway(ctx.ledger, ctx.deps.broker, ctx.deps.clock, run_id=ctx.run_id, log=ctx.log)  # type: ignore[attr-defined]
-    managed = [m for m in positions.refresh(ctx, preset=preset) if m.position.book == book]
+    managed = [
+        m for m in positions.refresh(ctx, preset=preset) if m.position.book == book and m.position.category is not None
+    ]
     decisions = mg.Decisions()
     for m in managed:
         if m.price is None:

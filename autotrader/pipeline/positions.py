@@ -132,6 +132,13 @@ def refresh(ctx: StepContext, *, preset: str | None = None) -> list[Managed]:
         rules = book_rules[p.book]
         state = open_states.get(key) or _new_state(ctx, p, key, entry, rules)
         state = {**state, "original_qty": entry["qty"], "entry_price": entry["price"]}
+        if state["category"] is None:
+            # No originating signal (nothing we can manage): remembered, never priced or traded.
+            if state != open_states.get(key):
+                changed.append(state)
+            position = _position(ctx, p, key, state, [], None)
+            out.append(Managed(position, None, state["signal_id"]))
+            continue
         quote = ctx.deps.market_data.latest_quote(p.symbol)  # type: ignore[attr-defined]
         if quote is not None and splits and repo.utc_iso(quote.quoted_at) < splits[-1]["effective_at"]:
             quote = None  # a price from before the split is in old units: decide nothing on it
@@ -197,7 +204,7 @@ def _new_state(ctx: StepContext, p: repo.PositionRow, key: str, entry: dict[str,
     category = signal["category"] if signal else (REBALANCE_CATEGORY if p.book == str(Book.REBALANCE) else None)
     stop, target = _entry_protection(intent, signal)
     opened = datetime.fromisoformat(p.opened_at)  # type: ignore[arg-type]
-    atr = _atr_before(ctx, p.symbol, opened)
+    atr = _atr_before(ctx, p.symbol, opened) if category in rules.atr_categories else None
     plan = mg.initial_plan(category, entry["price"], atr, stop, target, rules)
     return {
         "position_key": key,
@@ -397,6 +404,8 @@ def maintain_protection(
         orders = repo.open_sell_orders(ledger, book, symbol)
         protective = [o for o in orders if o["type"] != str(OrderType.MARKET)]
         m = held.get((book, symbol))
+        if m is not None and m.position.category is None:
+            continue  # not ours to manage: its orders stay as they are
         desired = _desired(m, orders, book_rules[book]) if m is not None else None
         if desired is None and not protective:
             continue
