@@ -435,6 +435,16 @@ class RebalanceSection(Section):
     profit_taker_presets: dict[str, TrailPreset] = Field(default_factory=_default_presets, min_length=1)
 
     @model_validator(mode="after")
+    def _enough_history(self) -> RebalanceSection:
+        needed = max(self.sharpe_lookback, self.lookback_days, self.pm_momentum_lookback)
+        if self.backtest_days <= needed:
+            raise ValueError(
+                f"backtest_days ({self.backtest_days}) must be more than sharpe_lookback, lookback_days and "
+                f"pm_momentum_lookback (largest: {needed})"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _known_names(self) -> RebalanceSection:
         for name, strategy in self.strategies.items():
             unknown = [g for g in strategy.groups if g not in self.groups]

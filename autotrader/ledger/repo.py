@@ -427,8 +427,9 @@ def leg_fills(ledger: Ledger, *, book: str | None = None, symbol: str | None = N
     """Every fill of our own books with the leg, tier and signal of the intent that made its order.
 
     Bracket and OCO legs have no intent of their own: they inherit the parent order's intent, with the leg
-    named after their role (a take-profit is a ``target``; a stop-loss is what the parent intent says its
-    stop was for — ``stop``, ``trail`` or ``loss_cut`` — or ``stop``).
+    named after their role (a take-profit is a ``target``, tier 2 — the final target — under an entry
+    bracket; a stop-loss is what the parent intent says its stop was for — ``stop``, ``trail`` or
+    ``loss_cut`` — or ``stop``, tier 0).
     """
     where, params = ["f.book != 'external'"], []
     if book is not None:
@@ -445,7 +446,7 @@ def leg_fills(ledger: Ledger, *, book: str | None = None, symbol: str | None = N
                                     THEN COALESCE(json_extract(pi.extra_json, '$.stop_leg'), 'stop')
                                     ELSE 'target' END) AS leg,
                COALESCE(i.tier, CASE WHEN o.type IN ('stop', 'stop_limit', 'trailing_stop') THEN 0
-                                     ELSE pi.tier END, 0) AS tier,
+                                     WHEN pi.leg = 'entry' THEN 2 ELSE pi.tier END, 0) AS tier,
                COALESCE(i.signal_id, pi.signal_id) AS signal_id,
                COALESCE(i.client_order_id, pi.client_order_id) AS client_order_id
         FROM fills f

@@ -19,10 +19,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from autotrader.clock import MarketCalendar, SystemClock
+from autotrader.clock import MarketCalendar, SimulatedClock, SystemClock
 from autotrader.domain.reports import Report
 from autotrader.errors import AutotraderError, ConfigError
 from autotrader.settings import Config
@@ -85,7 +85,7 @@ def run(config: Config, at: datetime, dry_run: bool) -> Report:
         )
     )
     if not missing:
-        checks.extend(_live_checks(config))
+        checks.extend(_live_checks(config, at))
     failed = [c for c in checks if not c.ok]
     report.fields["checks"] = [c.to_json() for c in checks]
     report.notes.append(
@@ -98,13 +98,14 @@ def run(config: Config, at: datetime, dry_run: bool) -> Report:
     return report
 
 
-def _live_checks(config: Config) -> list[Check]:
+def _live_checks(config: Config, at: datetime) -> list[Check]:
     """The checks that talk to the broker and the data source, through the same adapters a run builds."""
     from autotrader.bootstrap import build_deps
     from autotrader.ledger.db import open_ledger
 
     checks: list[Check] = []
-    clock = SystemClock()
+    present = abs(datetime.now(UTC) - at) < timedelta(minutes=1)
+    clock = SystemClock() if present else SimulatedClock(at)
     # A private copy (or an empty one): doctor never writes to the real ledger.
     ledger = open_ledger(config.ledger_path, snapshot=True)
     try:
@@ -112,7 +113,7 @@ def _live_checks(config: Config) -> list[Check]:
             deps = build_deps(config, ledger, clock, dry_run=True)
         except AutotraderError as error:
             return [Check("adapters", False, error.message, fix=error.hint or "", exit_code=error.exit_code)]
-        checks.append(_guarded("broker", lambda: _broker(deps.broker, clock)))
+        checks.append(_guarded("broker", lambda: _broker(deps.broker, clock, skew=present)))
         checks.append(_guarded("calendar", lambda: _calendar(deps.broker, deps.calendar, clock)))
         checks.append(_guarded("market data", lambda: _market_data(deps.market_data, deps.calendar, clock)))
         checks.append(_guarded("reference", lambda: _reference(deps.reference)))
@@ -137,10 +138,12 @@ def _guarded(name: str, check: Callable[[], Check]) -> Check:
         return Check(name, False, error.message, fix=error.hint or "check the network and try again", exit_code=code)
 
 
-def _broker(broker: Any, clock: SystemClock) -> Check:
+def _broker(broker: Any, clock: Any, *, skew: bool) -> Check:
     account = broker.account()
     if getattr(broker, "time_travel", False):
         return Check("broker", True, f"simulated: equity {account.equity:,.2f}, cash {account.cash:,.2f}")
+    if not skew:
+        return Check("broker", True, f"equity {account.equity:,.2f}; clock skew not checked (--as-of)")
     before = clock.now()
     broker_clock = broker.clock()
     after = clock.now()
@@ -152,7 +155,7 @@ def _broker(broker: Any, clock: SystemClock) -> Check:
     return Check("broker", True, detail)
 
 
-def _calendar(broker: Any, calendar: MarketCalendar, clock: SystemClock) -> Check:
+def _calendar(broker: Any, calendar: MarketCalendar, clock: Any) -> Check:
     published = getattr(_unwrapped(broker), "calendar", None)
     if published is None:
         return Check("calendar", True, "the broker uses the toolkit's XNYS calendar")
@@ -174,7 +177,7 @@ def _calendar(broker: Any, calendar: MarketCalendar, clock: SystemClock) -> Chec
     return Check("calendar", True, f"{len(ours)} sessions in the next {CALENDAR_DAYS} days agree with the broker")
 
 
-def _market_data(market: Any, calendar: MarketCalendar, clock: SystemClock) -> Check:
+def _market_data(market: Any, calendar: MarketCalendar, clock: Any) -> Check:
     now = clock.now()
     expected = calendar.last_closed_session(now)
     bars = market.daily_bars("SPY", expected - timedelta(days=10), expected)

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 
-from autotrader.domain.enums import Book, LegKind, OrderType, Side, TimeInForce
+from autotrader.domain.enums import Book, IntentStatus, LegKind, OrderType, Side, TimeInForce
 from autotrader.domain.ids import client_order_id
 from autotrader.domain.models import OrderIntent, OrderRequest
 from autotrader.domain.reports import OrderLine, Report, SkipLine
@@ -107,9 +107,9 @@ def _run(
             )
             continue
         decisions.add(decide(m, positions.market_for(ctx, m.price)))
-    positions.save_plans(ctx, decisions.plans)
     for skip in decisions.skipped:
         report.skipped.append(SkipLine(skip.symbol, skip.reason, {"position_key": skip.position_key}))
+    actions_decided = list(decisions.actions)
     if decisions.actions and not ctx.session.is_open:
         for a in decisions.actions:
             report.skipped.append(
@@ -128,6 +128,15 @@ def _run(
         ]
         positions.cancel_orders(ctx, gateway, protective)
     results = {r.client_order_id: r for r in gateway.place(intents)}
+    # A plan moves on (first target done, stop to break-even) only with its leg at the broker: a leg not sent
+    # (market closed) or rejected leaves it as it was, so the next run tries again.
+    unsent = {a.position_key for a in actions_decided if a not in decisions.actions}
+    unsent |= {
+        a.position_key
+        for a, i in zip(decisions.actions, intents, strict=True)
+        if results[i.client_order_id].status == IntentStatus.REJECTED
+    }
+    positions.save_plans(ctx, {k: plan for k, plan in decisions.plans.items() if k not in unsent})
     for intent, action in zip(intents, decisions.actions, strict=True):
         r, result = intent.request, results[intent.client_order_id]
         report.orders.append(

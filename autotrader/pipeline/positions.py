@@ -55,6 +55,8 @@ def rules_for(ctx: StepContext, book: str, preset: str | None = None) -> mg.Rule
         trail_categories=frozenset({REBALANCE_CATEGORY}),
         trail_pct=trail.trail_pct,
         trail_activation_pct=trail.activation_pct,
+        # The book is topped up to target every night: the gain that matters is over what it paid on average.
+        trail_from_avg_cost=True,
         max_holding_sessions={},
     )
 
@@ -112,6 +114,8 @@ def refresh(ctx: StepContext, *, preset: str | None = None) -> list[Managed]:
     """Bring ``position_state`` up to date with the ledger's positions and the market; return them."""
     ledger, now = ctx.ledger, ctx.now
     book_rules = {book: rules_for(ctx, book, preset) for book in MANAGED_BOOKS}
+    # A one-off preset decides this run; the stored trail keeps following the configured one.
+    stored_rules = {book: rules_for(ctx, book) for book in MANAGED_BOOKS} if preset else book_rules
     open_states = {r["position_key"]: r for r in repo.position_states(ledger)}
     held = [p for p in repo.all_positions(ledger) if p.book in MANAGED_BOOKS and p.qty > 0 and p.opened_at is not None]
     # What every position needs from the ledger, in a few queries rather than a few per position.
@@ -146,7 +150,8 @@ def refresh(ctx: StepContext, *, preset: str | None = None) -> list[Managed]:
         position = _position(ctx, p, key, state, intents.get(key, []), dip_buys.get((p.book, p.symbol)))
         high, high_at = _high_since(ctx, p.symbol, position.opened_at, price, state.get("high_water_at"))
         plan = mg.advance_plan(position, high, rules)
-        state = {**state, **_plan_columns(plan), "high_water_at": high_at}
+        stored = plan if preset is None else mg.advance_plan(position, high, stored_rules[p.book])
+        state = {**state, **_plan_columns(stored), "high_water_at": high_at}
         if quote is not None and (
             state.get("last_price_at") is None or repo.utc_iso(quote.quoted_at) > state["last_price_at"]
         ):
@@ -407,6 +412,8 @@ def maintain_protection(
         if m is not None and m.position.category is None:
             continue  # not ours to manage: its orders stay as they are
         desired = _desired(m, orders, book_rules[book]) if m is not None else None
+        if desired is KEEP:
+            continue
         if desired is None and not protective:
             continue
         if desired is not None and _matches(protective, desired):
@@ -427,6 +434,9 @@ class _Desired:
     target: float | None
 
 
+KEEP = _Desired(0.0, None, "", None)  # leave the protective orders at the broker as they are
+
+
 def _desired(m: Managed, orders: list[dict[str, Any]], rules: mg.Rules) -> _Desired | None:
     p = m.position
     exiting = sum(o["qty"] - o["filled_qty"] for o in orders if o["type"] == str(OrderType.MARKET))
@@ -436,11 +446,16 @@ def _desired(m: Managed, orders: list[dict[str, Any]], rules: mg.Rules) -> _Desi
     if qty <= 0 or (stop is None and target is None):
         return None
     if m.price is not None:
-        # A stop above the market would fill at once and a target below it too: the run's exits handle those.
-        if stop is not None and stop >= m.price:
-            return None
+        # A stop at or above the market would fill at once and a target below it too: the run's exits handle
+        # those. Until they do, the protection already at the broker stays; without one, the loss-cut level
+        # (when it is below the market) is the safety net.
         if target is not None and target <= m.price:
             target = None
+        if stop is not None and stop >= m.price:
+            if any(o["type"] != str(OrderType.MARKET) for o in orders):
+                return KEEP
+            cut = mg.loss_cut_level(p, rules) if rules.exits_enabled else None
+            stop, leg = (cut, "loss_cut") if cut is not None and cut < m.price else (None, leg)
         if stop is None and target is None:
             return None
     return _Desired(qty, stop, leg, target)

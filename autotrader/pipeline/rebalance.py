@@ -60,7 +60,12 @@ def params_from(ctx: StepContext) -> rb.Params:
     )
 
 
+CUSTOM = "TICKERS"  # the strategy --tickers adds: a rotation over exactly the given tickers
+
+
 def strategies_from(ctx: StepContext, tickers: tuple[str, ...] | None) -> list[rb.Strategy]:
+    """The configured strategies; with ``--tickers``, each keeps only the given tickers (those left empty are
+    dropped) and a rotation over exactly the given tickers joins them."""
     s = ctx.settings.rebalance
     out = []
     for name, setting in s.strategies.items():
@@ -69,11 +74,8 @@ def strategies_from(ctx: StepContext, tickers: tuple[str, ...] | None) -> list[r
             members = [t for t in members if t in tickers]
         if members:
             out.append(rb.Strategy(name, tuple(members), setting.kind))
-    if not out:
-        raise InputError(
-            f"--tickers {','.join(tickers or ())}: no strategy has any of these tickers",
-            hint=f"the strategies' tickers: {', '.join(sorted({t for g in s.groups.values() for t in g}))}",
-        )
+    if tickers is not None and all(set(st.tickers) != set(tickers) for st in out):
+        out.append(rb.Strategy(CUSTOM, tuple(dict.fromkeys(tickers)), "rotation"))
     return out
 
 
@@ -84,6 +86,8 @@ def run(ctx: StepContext, *, tickers: tuple[str, ...] | None = None, html: Path 
     calendar = ctx.deps.calendar  # type: ignore[attr-defined]
     log = DailyLog(ctx)
     if tickers is not None:
+        if not tickers:
+            raise InputError("--tickers: give at least one ticker (e.g. --tickers GLD,SPY,QQQ)")
         unknown = [t for t in tickers if not market.has_symbol(t)]
         if unknown:
             raise InputError(f"--tickers: the data source does not know {', '.join(unknown)}")
@@ -98,13 +102,21 @@ def run(ctx: StepContext, *, tickers: tuple[str, ...] | None = None, html: Path 
             if any(t not in missing for t in st.tickers)
         ]
         universe = [t for t in universe if t not in missing]
+    if not strategies:
+        raise InputError(
+            "rebalance: the data source knows none of the strategies' tickers",
+            hint="check [rebalance] groups against the data ([data] kind and path)",
+        )
     last = calendar.last_closed_session(ctx.now)
     first = calendar.sessions_back(last, settings.backtest_days)
     closes = load_closes(ctx, universe, first, last)
     log.line(f"market data: {len(universe)} tickers, {len(closes)} sessions {first}..{last}")
 
     params = params_from(ctx)
-    results = {st.name: rb.backtest(closes[list(st.tickers)], st, params) for st in strategies}
+    try:
+        results = {st.name: rb.backtest(closes[list(st.tickers)], st, params) for st in strategies}
+    except ValueError as error:  # too little history for the parameters
+        raise InputError(f"rebalance: {error}", hint="raise [rebalance] backtest_days or check the data") from None
     selection = rb.select(results, level=settings.significance_level)
     held_strategy = repo.kv_get(ctx.ledger, KV_STRATEGY)
     chosen, why = rb.keep_current(selection, held_strategy, results, settings.min_significance)
@@ -123,6 +135,13 @@ def run(ctx: StepContext, *, tickers: tuple[str, ...] | None = None, html: Path 
     prices = latest_prices(ctx, sorted(set(weights) | set(held_symbols(ctx))), closes)
     targets = rb.target_shares(weights, prices, capital)
     current = current_holdings(ctx)
+    # A held symbol the data cannot price or rejected for this run is held as it is, never sold blind.
+    rejected = getattr(market, "rejected", {}) or {}
+    for symbol, qty in current.items():
+        blind = symbol not in prices or symbol in rejected or (symbol in closes and closes[symbol].isna().all())
+        if qty > 0 and blind and symbol not in targets:
+            targets[symbol] = int(qty) if float(qty).is_integer() else qty  # type: ignore[assignment]
+            report.notes.append(f"{symbol}: no usable data this run ({rejected.get(symbol, 'no bars')}): held as it is")
     plan = rb.deltas(targets, current, prices, tolerance_pct=settings.tolerance_pct, buying_power=account.buying_power)
     log.line(f"account: equity {account.equity:,.2f}, buying power {account.buying_power:,.2f}; capital {capital:,.2f}")
 
@@ -179,31 +198,55 @@ def run(ctx: StepContext, *, tickers: tuple[str, ...] | None = None, html: Path 
             )
         )  # fmt: skip
         log.line(f"order {r.side} {r.qty:g} {r.symbol} {r.type} {r.time_in_force}: {result.status} {result.message}")
-    with ctx.ledger.write():
-        repo.kv_set(ctx.ledger, KV_STRATEGY, chosen, now=ctx.now)
+    if tickers is None:  # a one-off --tickers run does not change what the book normally follows
+        with ctx.ledger.write():
+            repo.kv_set(ctx.ledger, KV_STRATEGY, chosen, now=ctx.now)
     report_outcomes(report, results_by_cid.values(), f"{chosen}: {len(intents)} order(s) ({timing})")
     _finish(ctx, report, results, html, log)
     return report
 
 
 def _finish(ctx: StepContext, report: Report, results: dict[str, rb.Backtest], html: Path | None, log: DailyLog):
+    log.write()
     if html is not None:
         from autotrader.exports.rebalance import write_html
 
-        write_html(html, report.to_json(), {name: r.nav for name, r in results.items()})
-        report.fields["html"] = str(html)
-    log.write()
+        try:
+            write_html(html, report.to_json(), {name: r.nav for name, r in results.items()})
+            report.fields["html"] = str(html)
+        except InputError as error:  # the orders are out already: say so, do not pretend nothing happened
+            report.notes.append(error.message)
 
 
 def load_closes(ctx: StepContext, symbols: list[str], first, last) -> pd.DataFrame:
-    """Daily closes, one column per symbol, indexed by the calendar's sessions (NaN where a bar is missing)."""
+    """Daily closes, one column per symbol, indexed by the calendar's sessions (NaN where a bar is missing),
+    restated for the splits known to the data source or the ledger (a raw 2:1 split would look like a 50% loss
+    to every return, Sharpe and drawdown of the backtest)."""
     market = ctx.deps.market_data  # type: ignore[attr-defined]
-    sessions = pd.DatetimeIndex([pd.Timestamp(d) for d in ctx.deps.calendar.sessions_between(first, last)], name="date")  # type: ignore[attr-defined]
+    calendar = ctx.deps.calendar  # type: ignore[attr-defined]
+    sessions = pd.DatetimeIndex([pd.Timestamp(d) for d in calendar.sessions_between(first, last)], name="date")
+    splits = {} if getattr(market, "split_adjusted", False) else known_splits(ctx)
     columns = {}
     for symbol in symbols:
         bars = market.daily_bars(symbol, first, last)
-        columns[symbol] = bars["close"].reindex(sessions) if len(bars) else pd.Series(np.nan, index=sessions)
+        series = bars["close"].reindex(sessions) if len(bars) else pd.Series(np.nan, index=sessions)
+        for ex_date, ratio in splits.get(symbol, {}).items():
+            series = series.where(series.index >= pd.Timestamp(ex_date), series / ratio)
+        columns[symbol] = series
     return pd.DataFrame(columns, index=sessions)
+
+
+def known_splits(ctx: StepContext) -> dict[str, dict[Any, float]]:
+    """symbol → {ex-date: ratio}: the data source's split list (local files' splits.csv) and the splits the
+    ledger applied to positions (one event counted once, by its date)."""
+    out: dict[str, dict[Any, float]] = {}
+    source = getattr(ctx.deps.market_data, "splits", None)  # type: ignore[attr-defined]
+    for symbol, ex_date, ratio in source() if source is not None else ():
+        out.setdefault(symbol, {})[ex_date] = ratio
+    for row in repo.splits(ctx.ledger):
+        ex_date = datetime.fromisoformat(row["effective_at"]).astimezone(ET).date()
+        out.setdefault(row["symbol"], {}).setdefault(ex_date, row["ratio"])
+    return out
 
 
 def latest_prices(ctx: StepContext, symbols: list[str], closes: pd.DataFrame) -> dict[str, float]:

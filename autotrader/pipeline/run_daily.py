@@ -1,8 +1,8 @@
 """``run-daily``: one cron slot, every step it calls for, in one process under one lock.
 
 The slot comes from the clock and the calendar (``policy.schedule``). Steps run in order; once a step
-reports a broker/ledger disagreement (exit 3) no order step runs after it, and order steps outside the
-session are skipped with the reason (exit 0: "market closed" is not a failure).
+reports a broker/ledger disagreement (exit 3) no buying step runs after it (exits still do), and order
+steps outside the session are skipped with the reason (exit 0: "market closed" is not a failure).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 from autotrader.domain.reports import Report
 from autotrader.pipeline.context import StepContext
 from autotrader.pipeline.steps import STEPS
-from autotrader.policy.schedule import OFF_HOURS_ORDER_STEPS, ORDER_STEPS, slot_for
+from autotrader.policy.schedule import BUYING_STEPS, ORDER_STEPS, slot_for
 
 
 def run(ctx: StepContext) -> Report:
@@ -27,10 +27,9 @@ def run(ctx: StepContext) -> Report:
     steps_out = []
     halted = False
     for name in slot.steps:
-        if (name in OFF_HOURS_ORDER_STEPS and halted) or (
-            name in ORDER_STEPS and (halted or slot.name not in ("intraday", "premarket"))
-        ):
-            why = "buying halted by an earlier step" if halted else f"market closed ({state.reason})"
+        closed = name in ORDER_STEPS and slot.name not in ("intraday", "premarket")
+        if closed or (name in BUYING_STEPS and halted):
+            why = f"market closed ({state.reason})" if closed else "buying halted by an earlier step"
             steps_out.append({"command": name, "ok": True, "ran": False, "reason": why, "orders": [], "skipped": []})
             report.notes.append(f"{name}: nothing to do, {why}")
             continue

@@ -68,6 +68,7 @@ class Rules:
     trail_categories: frozenset[str] = frozenset({"swing"})
     trail_pct: float = 4.0
     trail_activation_pct: float = 6.0
+    trail_from_avg_cost: bool = False  # activation measured from the average cost, not the entry leg's price
     max_holding_sessions: dict[str, float] = field(
         default_factory=lambda: {"long_term": 756, "swing": 20, "day_trade": 1}
     )
@@ -218,7 +219,8 @@ def advance_plan(position: Position, high_since: float, rules: Rules) -> Plan:
     high = max(x for x in (plan.high_water, high_since, position.entry_price) if x is not None)
     plan = replace(plan, high_water=high)
     if position.category in rules.trail_categories:
-        activation = position.entry_price * (1 + rules.trail_activation_pct / 100)
+        base = position.avg_cost if rules.trail_from_avg_cost and position.avg_cost > 0 else position.entry_price
+        activation = base * (1 + rules.trail_activation_pct / 100)
         if plan.trail_active or high >= activation - EPS:
             trail = to_tick(high * (1 - rules.trail_pct / 100))
             plan = replace(plan, trail_active=True)
@@ -394,6 +396,11 @@ def decide_dip_buy(position: Position, market: Market, book: Book, rules: Rules)
     label = f"dip-buy tier {number} ({_pct(-dip)} from {rules.dip_buy_reference.replace('_', ' ')} {reference:.2f})"
     if position.halted_reason:
         return skip(f"{label}: halted: {position.halted_reason}")
+    if position.pending_exit_qty > 0:
+        return skip(f"{label}: an exit of {position.pending_exit_qty:g} shares is being sent")
+    cut = loss_cut_level(position, rules) if rules.exits_enabled else None
+    if cut is not None and market.price <= cut + EPS:
+        return skip(f"{label}: at or below the loss cut ({cut:.2f}): no averaging down into an exit")
     if not market.session_open:
         return skip(f"{label}: only in the regular session")
     if book.regime_paused and not rules.dip_buy_when_regime_paused:

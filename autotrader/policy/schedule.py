@@ -36,8 +36,9 @@ SLOT_STEPS: dict[str, tuple[str, ...]] = {
 
 # Steps that send orders: they only run while the session is open (or as market-on-open before it).
 ORDER_STEPS: frozenset[str] = frozenset({"size", "profittake", "rebalance_profittake", "dipbuy"})
-# Steps that send orders outside the session too (market-on-open): skipped only after a step exited 3.
-OFF_HOURS_ORDER_STEPS: frozenset[str] = frozenset({"rebalance"})
+# Steps that buy: a broker/ledger disagreement (a step exiting 3) stops them for the rest of the slot. Exits
+# keep running (they skip a halted position themselves): a halt in one symbol must not keep a day trade open.
+BUYING_STEPS: frozenset[str] = frozenset({"size", "dipbuy", "rebalance"})
 
 
 @dataclass(frozen=True)

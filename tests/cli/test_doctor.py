@@ -25,6 +25,10 @@ def test_the_default_workspace_is_healthy(cli, write_config):
     assert list(found) == ["config", "keys", "broker", "calendar", "market data", "reference", "rate limits"]
     assert all(c["ok"] for c in found.values())
     assert not (config.parent / "ledger-sim.db").exists()  # nothing written
+    # The shared options work too: --dry-run changes nothing (doctor never writes), --as-of judges the data then.
+    earlier = cli("doctor", "--json", "--dry-run", "--as-of", "2026-10-05T12:00", "--config", str(config))
+    assert earlier.exit_code == 0, earlier.output
+    assert "2026-10-02" in checks(json.loads(earlier.stdout))["market data"]["detail"]
 
 
 @pytest.fixture

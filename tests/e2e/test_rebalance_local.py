@@ -253,3 +253,80 @@ def test_run_daily_rebalances_in_the_evening_slot_when_enabled(world, cli):
     assert on["slot"] == "evening" and step["orders"]
     # 16:30: the broker takes no market-on-open order until 19:00; day orders wait for the next open.
     assert {o["time_in_force"] for o in step["orders"]} == {"day"}
+
+
+def test_a_split_in_the_data_is_restated_before_the_backtest(world, cli):
+    folder, config, closes = world
+    clean = run(cli, config, "--dry-run", at="2026-03-13T19:05")
+    # BBB split 2:1 on the 60th session: raw closes halve from there, and splits.csv says why.
+    ex = sessions()[60]
+    path = folder / "market" / "BBB.csv"
+    rows = path.read_text().splitlines()
+    raw = [rows[0]]
+    for line in rows[1:]:
+        d, *_ = line.split(",")
+        c = closes["BBB"][sessions().index(date.fromisoformat(d))]
+        c = round(c / 2, 4) if date.fromisoformat(d) >= ex else c
+        raw.append(f"{d},{c},{c},{c},{c},5000000")
+    path.write_text("\n".join(raw) + "\n")
+    (folder / "market" / "splits.csv").write_text(f"symbol,ex_date,ratio\nBBB,{ex},2\n")
+    split = run(cli, config, "--dry-run", at="2026-03-13T19:05")
+    assert {s["name"]: s["nav"] for s in split["strategies"]} == pytest.approx(
+        {s["name"]: s["nav"] for s in clean["strategies"]}, abs=0.05
+    )
+    assert split["winner"] == clean["winner"]
+
+
+def test_bad_input_exits_2_and_sends_nothing(world, cli):
+    folder, config, _ = world
+    for args, words in [
+        (["--tickers", ""], "at least one ticker"),
+        (["--html", str(folder / "config.toml" / "r.html")], "cannot write"),  # a file is not a folder
+    ]:
+        result = cli("rebalance", *args, "--as-of", "2026-03-13T19:05", "--config", config)
+        assert result.exit_code == 2 and words in result.output, result.output
+    assert not (folder / "ledger-sim.db").exists()  # refused before the ledger was even opened
+    unknown = cli("rebalance", "--tickers", "AAA,QQQQ", "--as-of", "2026-03-13T19:05", "--config", config)
+    assert unknown.exit_code == 2 and "QQQQ" in unknown.output
+    assert sqlite3.connect(folder / "ledger-sim.db").execute("SELECT count(*) FROM order_intents").fetchone() == (0,)
+    (folder / "config.toml").write_text(CONFIG.replace(f"backtest_days = {BACKTEST_DAYS}", "backtest_days = 8"))
+    short = cli("config", "check", "--config", config)
+    assert short.exit_code == 2 and "backtest_days" in short.output
+    (folder / "config.toml").write_text(CONFIG.replace('a = ["AAA", "BBB", "CCC"]', 'a = ["XXX"]').replace(
+        'd = ["DDD"]', 'd = ["YYY"]').replace('h = ["BBB", "CCC"]', 'h = ["ZZZ"]'))  # fmt: skip
+    none = cli("rebalance", "--as-of", "2026-03-13T19:05", "--config", config)
+    assert none.exit_code == 2 and "knows none" in none.output
+
+
+def test_tickers_add_their_own_rotation_and_leave_the_held_strategy_alone(world, cli):
+    folder, config, _ = world
+    # DDD in no strategy: --tickers AAA,DDD keeps ROT3 and ROT4 as AAA alone and adds a rotation over both.
+    (folder / "config.toml").write_text(CONFIG.replace('ROT4 = { groups = ["a", "d"] }', 'ROT4 = { groups = ["a"] }'))
+    run(cli, config, at="2026-03-13T19:05")
+    conn = sqlite3.connect(folder / "ledger-sim.db")
+    held = conn.execute("SELECT value FROM kv WHERE key = 'rebalance.strategy'").fetchone()[0]
+    payload = run(cli, config, "--tickers", "AAA,DDD", "--dry-run", at="2026-03-13T19:30")
+    assert {s["name"]: s["tickers"] for s in payload["strategies"]} == {
+        "ROT3": ["AAA"],
+        "ROT4": ["AAA"],
+        "TICKERS": ["AAA", "DDD"],
+    }
+    run(cli, config, "--tickers", "AAA,DDD", at="2026-03-13T19:30")
+    assert conn.execute("SELECT value FROM kv WHERE key = 'rebalance.strategy'").fetchone()[0] == held
+
+
+def test_a_held_symbol_without_data_is_held_not_sold(world, cli):
+    folder, config, _ = world
+    first = run(cli, config, at="2026-03-13T19:05")
+    held = {o["symbol"] for o in first["orders"]}
+    # Filled at the next open; then the data for one held symbol disappears.
+    extra = {s: (folder / "market" / f"{s}.csv") for s in ("AAA", "BBB", "CCC", "DDD")}
+    for path in extra.values():
+        last = path.read_text().splitlines()[-1].split(",")
+        path.write_text(path.read_text() + f"2026-03-16,{last[4]},{last[4]},{last[4]},{last[4]},5000000\n")
+    assert cli("sync", "--as-of", "2026-03-16T17:00", "--config", config).exit_code == 0
+    gone = sorted(held)[0]
+    extra[gone].unlink()
+    payload = run(cli, config, "--dry-run", at="2026-03-16T19:05")
+    assert gone not in {o["symbol"] for o in payload["orders"]}
+    assert any(gone in note and "held as it is" in note for note in payload["notes"])

@@ -67,6 +67,9 @@ def test_a_reconciliation_halt_stops_later_order_steps(cli, write_config, order_
     assert order_step == []
     size = next(s for s in payload["steps"] if s["command"] == "size")
     assert size["ran"] is False and "halted" in size["reason"]
+    # Exits keep running: a halt in one symbol must not keep a day trade open past the close.
+    ran = {s["command"]: s["ran"] for s in payload["steps"]}
+    assert ran["profittake"] is True and ran["dipbuy"] is False
 
 
 def test_a_bug_exits_1_with_the_trace_in_the_log_only(cli, write_config, monkeypatch):

@@ -109,7 +109,7 @@ def skip_reason(decisions: Decisions) -> str:
         ((1,), 150, 98.0, 88.2, (2, 75, 88.2)),  # −10% from the average: tier 2, 75% of the original
         ((1, 2), 225, 95.0, 80.75, (3, 100, 80.75)),  # −15%: tier 3, 100% of the original
         ((), 100, 100.0, 88.0, (1, 50, 95.0)),  # −12% gap with nothing fired: only tier 1
-        ((), 100, 100.0, 70.0, (1, 50, 95.0)),  # −30% gap: still only tier 1
+        ((), 100, 100.0, 76.0, (1, 50, 95.0)),  # −24% gap (above the 25% loss cut): still only tier 1
         ((1,), 150, 98.0, 95.0, None),  # tier 1 again: never
         ((1, 2, 3), 325, 90.0, 50.0, None),  # every tier fired
     ],
@@ -773,3 +773,12 @@ def test_invariants_over_a_price_path(life):
             assert len(out.actions) == 1
             assert last_buy is None or now - last_buy >= timedelta(hours=rules.dip_buy_cooldown_hours)
             last_buy = now
+
+
+def test_no_dip_buy_into_an_exit():
+    # At −26% the long-term loss cut (25%) is due: averaging down into it would buy what the exit sells.
+    below_cut = decide_dip_buy(pos(qty=100, avg_cost=100.0, original_qty=100), mkt(74.0), make_book(), Rules())
+    assert "loss cut (75.00)" in skip_reason(below_cut)
+    # A sell of the position already on its way (e.g. a profit-take or a time exit sent this slot).
+    exiting = pos(qty=100, avg_cost=100.0, original_qty=100, pending_exit_qty=100)
+    assert "exit of 100 shares is being sent" in skip_reason(decide_dip_buy(exiting, mkt(94.0), make_book(), Rules()))

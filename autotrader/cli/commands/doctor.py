@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 from autotrader.cli import render
-from autotrader.cli.options import ConfigOption, JsonOption
+from autotrader.cli.options import AsOfOption, ConfigOption, DryRunOption, JsonOption
 from autotrader.cli.runner import finish
 
 
-def doctor(json_output: JsonOption = False, config: ConfigOption = None) -> None:
+def doctor(
+    dry_run: DryRunOption = False,
+    json_output: JsonOption = False,
+    as_of: AsOfOption = None,
+    config: ConfigOption = None,
+) -> None:
     """Check the config, the keys (names only), the broker and data connections, clock skew, the calendar and
-    rate-limit headroom; exit non-zero with what to fix. Sends nothing, writes nothing."""
+    rate-limit headroom; exit non-zero with what to fix. Sends nothing, writes nothing (--dry-run or not).
+    --as-of judges the market data as of that instant (the clock-skew check then needs the present: skipped)."""
     from autotrader.pipeline import doctor as step
     from autotrader.pipeline.context import invoke_readonly
 
-    outcome = invoke_readonly("doctor", step.run, config_path=config, as_of=None, dry_run=False)
+    outcome = invoke_readonly("doctor", step.run, config_path=config, as_of=as_of, dry_run=dry_run)
     finish(outcome, json_output=json_output, renderer=_render)
 
 

@@ -32,9 +32,10 @@ def rebalance(
     from autotrader.pipeline import rebalance as step
     from autotrader.pipeline.context import invoke
 
-    symbols = tuple(s.strip().upper() for s in tickers.split(",") if s.strip()) if tickers else None
+    symbols = tuple(s.strip().upper() for s in tickers.split(",") if s.strip()) if tickers is not None else None
     body = partial(step.run, tickers=symbols, html=html)
-    outcome = invoke("rebalance", body, config_path=config, as_of=as_of, dry_run=dry_run)
+    prepare = partial(_check_input, symbols, html)
+    outcome = invoke("rebalance", body, config_path=config, as_of=as_of, dry_run=dry_run, prepare=prepare)
     finish(outcome, json_output=json_output, renderer=_render)
 
 
@@ -60,3 +61,20 @@ def _render(payload: dict) -> None:
         [[d["symbol"], d["side"], d["qty"], d["target"], d["current"], d["reason"]] for d in payload.get("deltas", [])],
     )
     render.render_orders(payload)
+
+
+def _check_input(symbols: tuple[str, ...] | None, html: Path | None, config) -> None:
+    """An empty --tickers or a report path that cannot be written is refused before anything runs (exit 2,
+    nothing sent, no ledger opened)."""
+    import os
+
+    from autotrader.errors import InputError
+
+    if symbols is not None and not symbols:
+        raise InputError("--tickers: give at least one ticker (e.g. --tickers GLD,SPY,QQQ)")
+    if html is None:
+        return
+    folder = html.expanduser().resolve().parent
+    existing = next((p for p in (folder, *folder.parents) if p.exists()), None)
+    if html.is_dir() or existing is None or not existing.is_dir() or not os.access(existing, os.W_OK):
+        raise InputError(f"--html {html}: cannot write there", hint="give a file path in a writable folder")
