@@ -533,7 +533,8 @@ class LogsSection(Section):
 def _default_times() -> list[str]:
     half_hours = [f"{h:02d}:{m:02d}" for h in range(9, 16) for m in (0, 30)]
     # 12:55 and 15:55: the last slots before an early (13:00) and a normal close, where day trades go flat.
-    return sorted([*half_hours, "12:55", "15:55", "16:00", "16:15", "16:30"])
+    # 19:05: the first evening slot in which the broker takes market-on-open orders (the rebalancer's).
+    return sorted([*half_hours, "12:55", "15:55", "16:00", "16:15", "16:30", "19:05"])
 
 
 class ScheduleSection(Section):

@@ -44,6 +44,12 @@ def _rebalance(ctx: StepContext) -> Report:
         return _disabled(ctx)
     from autotrader.pipeline import rebalance
 
+    tif, why = rebalance.order_timing(ctx)
+    if str(tif) != "opg":
+        # The seed trades the deltas at the next open: the evening slots wait for the broker's auction window.
+        report = ctx.report()
+        report.notes.append(f"waiting for the market-on-open window (from 19:00 New York): {why}")
+        return report
     return rebalance.run(ctx)
 
 

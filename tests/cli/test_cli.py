@@ -227,7 +227,7 @@ def test_replay_writes_only_its_own_ledger(cli, write_config):
     main_ledger = (config.parent / "ledger-sim.db").read_bytes()
     result = cli("replay", "--start", "2026-03-02", "--end", "2026-03-03", "--json", "--config", str(config))
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout)["slots"] == 2 * 19
+    assert json.loads(result.stdout)["slots"] == 2 * 20
     assert (config.parent / "ledger-sim.db").read_bytes() == main_ledger
     assert (config.parent / "ledger-replay.db").exists()
 

@@ -248,11 +248,14 @@ def test_run_daily_rebalances_in_the_evening_slot_when_enabled(world, cli):
     [step] = [s for s in off["steps"] if s["command"] == "rebalance"]
     assert step["orders"] == [] and "enabled = false" in step["notes"][0]
     (folder / "config.toml").write_text(CONFIG.replace("[rebalance]\n", "[rebalance]\nenabled = true\n"))
-    on = json.loads(cli("run-daily", "--json", "--as-of", "2026-03-13T16:30", "--config", config).stdout)
+    # 16:30: the broker takes no market-on-open order until 19:00: the slot waits.
+    early = json.loads(cli("run-daily", "--json", "--as-of", "2026-03-13T16:30", "--config", config).stdout)
+    [step] = [s for s in early["steps"] if s["command"] == "rebalance"]
+    assert step["orders"] == [] and "waiting for the market-on-open window" in step["notes"][0]
+    on = json.loads(cli("run-daily", "--json", "--as-of", "2026-03-13T19:05", "--config", config).stdout)
     [step] = [s for s in on["steps"] if s["command"] == "rebalance"]
     assert on["slot"] == "evening" and step["orders"]
-    # 16:30: the broker takes no market-on-open order until 19:00; day orders wait for the next open.
-    assert {o["time_in_force"] for o in step["orders"]} == {"day"}
+    assert {o["time_in_force"] for o in step["orders"]} == {"opg"}
 
 
 def test_a_split_in_the_data_is_restated_before_the_backtest(world, cli):

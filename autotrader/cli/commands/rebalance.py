@@ -50,6 +50,21 @@ def _render(payload: dict) -> None:
             for s in payload.get("strategies", [])
         ],
     )  # fmt: skip
+    selection = payload.get("selection") or {}
+    if selection:
+        render.table(
+            "selection",
+            ["", ""],
+            [
+                ["winner / runner-up", f"{payload.get('winner')} / {payload.get('runner_up')}"],
+                ["PSR vs runner-up", selection.get("psr_vs_runner_up")],
+                [f"deflated Sharpe ({selection.get('strategies_tried')} tried)", selection.get("deflated_sharpe")],
+                ["significant", selection.get("significant")],
+                ["traded", f"{payload.get('selected')}: {selection.get('reason')}"],
+                ["capital / buy scale", f"{payload.get('capital')} / {payload.get('buy_scale')}"],
+                ["timing", payload.get("timing")],
+            ],
+        )
     render.table(
         f"targets ({payload.get('selected')})",
         ["symbol", "weight", "shares", "price"],
