@@ -128,6 +128,10 @@ def refresh(ctx: StepContext, *, preset: str | None = None) -> list[Managed]:
     seen: set[str] = set()
     for p, key in zip(held, keys, strict=True):
         seen.add(key)
+        known = open_states.get(key)
+        if known is not None and known["category"] is None:  # unmanaged, already remembered: nothing to do
+            out.append(Managed(_position(ctx, p, key, known, [], None), None, known["signal_id"]))
+            continue
         splits = [s for s in all_splits if s["symbol"] == p.symbol]
         fills = repo.life_fills(ledger, p.book, p.symbol, p.opened_at)  # type: ignore[arg-type]
         entry = _entry_leg(fills, splits)
@@ -404,13 +408,13 @@ def maintain_protection(
     # Held positions, and symbols with working sell orders (a closed position's stop must be cancelled).
     symbols = {(r["book"], r["symbol"]) for r in repo.working_sell_symbols(ledger)}
     for book, symbol in sorted(symbols | set(held)):
+        m = held.get((book, symbol))
+        if m is not None and m.position.category is None:
+            continue  # not ours to manage: its orders stay as they are
         if book not in MANAGED_BOOKS or symbol in skip or repo.open_buy_orders(ledger, book, symbol):
             continue
         orders = repo.open_sell_orders(ledger, book, symbol)
         protective = [o for o in orders if o["type"] != str(OrderType.MARKET)]
-        m = held.get((book, symbol))
-        if m is not None and m.position.category is None:
-            continue  # not ours to manage: its orders stay as they are
         desired = _desired(m, orders, book_rules[book]) if m is not None else None
         if desired is KEEP:
             continue
