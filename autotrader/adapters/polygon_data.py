@@ -7,6 +7,10 @@ Requests and their budget:
     A symbol missing many sessions (a first backfill) is fetched with one per-symbol aggregates request
     instead, when that is cheaper; ``sync_daily`` plans a whole universe at once.
   - Minute bars, the volatility index and backfills use per-symbol aggregates, following ``next_url``.
+  - Splits come from one market-wide listing (``/v3/reference/splits``, 1,000 a page), not one request per
+    ticker, kept for the process and in the ledger: the first listing covers three years; after it, a day's
+    first run asks only for the days since the last listing and the month before them (a split listed late
+    is picked up), usually one page, and the other runs of the day ask nothing.
   - Every HTTP request, pagination pages and retries included, goes through one ``RateLimiter``
     (``[data] requests_per_minute``, 5 on the free tier) and one retry policy: 429, 5xx, timeouts and
     dropped connections are retried a bounded number of times, honouring ``Retry-After``, then raise
@@ -15,6 +19,8 @@ Requests and their budget:
 
 Bars are requested unadjusted (``adjusted=false``) and stored as sent: split-adjusted history changes
 whenever a split happens, and a cache of it would mix two price scales. Prices match what the broker fills.
+``splits()`` lists the split events, so that closes before a split can be restated where a series is compared
+across it (the rebalancer's backtest) and a simulated broker can apply them to its positions.
 
 Data quality: a bar with a zero, negative, missing or NaN price, a high below its low, a duplicated or
 out-of-order bar, or a last bar older than ``[data] max_bar_age_sessions`` sessions gets its symbol skipped
@@ -66,8 +72,8 @@ from autotrader.adapters.frames import (
 )
 from autotrader.clock import ET, MarketCalendar
 from autotrader.domain.models import Quote
-from autotrader.errors import ConfigError, DataError, TransientError
-from autotrader.ledger import bar_cache
+from autotrader.errors import AutotraderError, ConfigError, DataError, TransientError
+from autotrader.ledger import bar_cache, repo
 from autotrader.ledger.bar_cache import CachedBar, GroupedSession
 from autotrader.ports import Clock
 
@@ -96,6 +102,15 @@ SETTLE = timedelta(minutes=60)
 GROUPED_SESSION_LIMIT = 5
 #: Page size asked of the aggregates endpoint (its maximum).
 AGGS_LIMIT = 50_000
+#: Page size asked of the splits endpoint (its maximum).
+SPLITS_LIMIT = 1000
+#: ``splits()`` covers the splits executed this many years before the clock's date, up to that date.
+SPLITS_YEARS = 3
+#: A day's first run asks again for the splits of this many days before the last listing's end: the vendor
+#: can add or correct a split after its execution date.
+SPLITS_RECHECK = timedelta(days=30)
+#: Where the ledger keeps the split listing (the ``kv`` table, one JSON value).
+SPLITS_KEY = "polygon.splits"
 _MINUTE_NS = 60 * 10**9
 _INDEX_PREFIX = "I:"
 
@@ -341,6 +356,14 @@ class PolygonApi:
             self.client.list_aggs(ticker, 1, "minute", start_ms, end_ms, adjusted=False, sort="asc", limit=AGGS_LIMIT)
         )
 
+    def splits(self, first: date, last: date) -> list[Any]:
+        """Every split executed in [first, last], market-wide, following ``next_url``."""
+        return list(
+            self.client.list_splits(
+                execution_date_gte=first.isoformat(), execution_date_lte=last.isoformat(), limit=SPLITS_LIMIT
+            )
+        )
+
     def ticker_details(self, ticker: str) -> Any | None:
         """The ticker's details (``sic_code``, ``type``...), None when the vendor does not know it. Memoized."""
         if ticker not in self._details:
@@ -406,6 +429,66 @@ class DailySync:
     rejected: dict[str, str] = field(default_factory=dict)
 
 
+Split = tuple[str, date, float]
+
+
+@dataclass(frozen=True)
+class SplitListing:
+    """The market's splits executed in [first, through]: ``(symbol, execution date, ratio)``, oldest first."""
+
+    first: date
+    through: date
+    rows: tuple[Split, ...]
+
+    def covers(self, first: date, last: date) -> bool:
+        return self.first <= first and last <= self.through
+
+    def to_json(self) -> str:
+        import json
+
+        rows = [[symbol, day.isoformat(), ratio] for symbol, day, ratio in self.rows]
+        return json.dumps({"first": self.first.isoformat(), "through": self.through.isoformat(), "rows": rows})
+
+    @classmethod
+    def from_json(cls, text: str | None) -> SplitListing | None:
+        """The stored listing; None when there is none or it cannot be read (it is then fetched again)."""
+        import json
+
+        if not text:
+            return None
+        try:
+            data = json.loads(text)
+            rows = tuple((str(s), date.fromisoformat(d), float(r)) for s, d, r in data["rows"])
+            return cls(date.fromisoformat(data["first"]), date.fromisoformat(data["through"]), rows)
+        except (ValueError, TypeError, KeyError):
+            return None
+
+
+def split_of(item: Any) -> Split | None:
+    """``(ticker, execution date, split_to / split_from)`` of a vendor split; None when a field is unusable
+    (no ticker, no date, a factor missing, zero or negative) or the ratio is 1 (nothing changes)."""
+    ticker = getattr(item, "ticker", None)
+    split_from = _number(getattr(item, "split_from", None))
+    split_to = _number(getattr(item, "split_to", None))
+    try:
+        day = date.fromisoformat(str(getattr(item, "execution_date", None)))
+    except ValueError:
+        return None
+    if not ticker or split_from is None or split_to is None:
+        return None
+    if not (math.isfinite(split_from) and math.isfinite(split_to) and split_from > 0 and split_to > 0):
+        return None
+    ratio = split_to / split_from
+    return None if ratio == 1 else (str(ticker), day, ratio)
+
+
+def _years_before(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year - years, day=28)
+
+
 # -- the adapter -----------------------------------------------------------------------------------------
 
 
@@ -453,6 +536,10 @@ class PolygonData:
         self._quotes: dict[tuple[str, int], Quote | None] = {}
         self._vix_entitled = True
         self._minutes_entitled = True
+        # Symbols asked about in this run; splits() lists theirs (and the tracked symbols').
+        self._asked: set[str] = set()
+        self._split_listing: SplitListing | None = None
+        self._splits_failed = False
 
     @property
     def requests(self) -> int:
@@ -462,6 +549,7 @@ class PolygonData:
     # -- MarketData ----------------------------------------------------------------------------------
     def has_symbol(self, symbol: str) -> bool:
         """Known when bars for it are cached, else when the vendor has ticker details for it (one request)."""
+        self._asked.add(symbol)
         if symbol == self.vix_symbol:
             return True
         if symbol not in self._known:
@@ -475,6 +563,7 @@ class PolygonData:
         return self._known[symbol]
 
     def daily_bars(self, symbol: str, start: date, end: date) -> pd.DataFrame:
+        self._asked.add(symbol)
         if symbol in self.rejected:
             return empty_daily_frame()
         sessions = self._complete_sessions(start, end)
@@ -503,6 +592,7 @@ class PolygonData:
     def minute_bars(self, symbol: str, start: datetime, end: datetime) -> pd.DataFrame:
         require_aware("start", start)
         require_aware("end", end)
+        self._asked.add(symbol)
         if symbol in self.rejected or _is_index(symbol) or not self._minutes_entitled:
             return empty_minute_frame()
         now_ns = to_ns(self._clock.now())
@@ -546,6 +636,7 @@ class PolygonData:
 
         bid = ask = last: aggregates carry trades, not the book. Memoized per symbol and clock minute.
         """
+        self._asked.add(symbol)
         if symbol in self.rejected:
             return None
         now = self._clock.now()
@@ -562,6 +653,7 @@ class PolygonData:
         fewer; returns what was spent and which symbols were skipped, with why.
         """
         wanted = [s for s in dict.fromkeys(symbols) if not _is_index(s)]
+        self._asked.update(wanted)
         before = self.requests
         fetched_before = set(self._fetched_sessions)
         backfilled_before = set(self._fetched_ranges)
@@ -577,6 +669,64 @@ class PolygonData:
         report.backfilled_symbols = sorted(set(self._fetched_ranges) - backfilled_before)
         report.rejected = {s: self.rejected[s] for s in wanted if s in self.rejected}
         return report
+
+    def splits(self) -> list[Split]:
+        """``(symbol, ex_date, ratio)`` of the splits executed from three years before the clock's New York date
+        up to that date (never one dated after it), oldest first, ratio = ``split_to / split_from`` (2 for 2:1,
+        0.1 for 1:10). Only the symbols this adapter serves: asked about in this run, tracked by the ledger's bar
+        cache, and the VIX proxy.
+
+        One market-wide listing, kept for the process and in the ledger (see the module's notes). When it cannot
+        be fetched, one warning, then the listing the ledger already holds (possibly none: ``[]``) for the rest
+        of the process; nothing is raised.
+        """
+        today = self._clock.now().astimezone(ET).date()
+        first = _years_before(today, SPLITS_YEARS)
+        listing = self._splits_between(first, today)
+        wanted = self._asked | set(self._tracked_state()) | {self.vix_proxy}
+        out: dict[tuple[str, date], Split] = {}
+        for symbol, day, ratio in listing.rows if listing is not None else ():
+            if symbol in wanted and first <= day <= today:
+                out.setdefault((symbol, day), (symbol, day, ratio))  # the vendor lists some events twice
+        return sorted(out.values(), key=lambda s: (s[1], s[0]))
+
+    def _splits_between(self, first: date, last: date) -> SplitListing | None:
+        held = self._split_listing
+        if held is not None and held.covers(first, last):
+            return held
+        if self._splits_failed:
+            return held
+        stored = SplitListing.from_json(repo.kv_get(self._ledger, SPLITS_KEY))
+        if stored is not None and stored.covers(first, last):
+            self._split_listing = stored
+            return stored
+        extends = stored is not None and stored.first <= first <= stored.through < last
+        since = max(first, stored.through - SPLITS_RECHECK) if stored is not None and extends else first
+        try:
+            fetched = self._fetch_splits(since, last)
+        except (AutotraderError, TypeError, ValueError, KeyError, AttributeError) as error:
+            self._splits_failed = True
+            log.warning(
+                "polygon: could not list splits (%s: %s); a split missing from the list is not restated this run",
+                type(error).__name__,
+                error,
+            )
+            self._split_listing = held or stored
+            return self._split_listing
+        kept = tuple(s for s in stored.rows if first <= s[1] < since) if stored is not None and extends else ()
+        listing = SplitListing(first, last, tuple(sorted((*kept, *fetched), key=lambda s: (s[1], s[0]))))
+        if stored is None or last >= stored.through:  # an as-of run in the past does not replace a later listing
+            with self._ledger.write():
+                repo.kv_set(self._ledger, SPLITS_KEY, listing.to_json(), now=self._clock.now())
+        self._split_listing = listing
+        return listing
+
+    def _fetch_splits(self, first: date, last: date) -> list[Split]:
+        items = self.api.splits(first, last)
+        rows = [row for row in map(split_of, items) if row is not None]
+        if len(rows) < len(items):
+            log.info("polygon: %d split(s) without a usable ticker, date or ratio ignored", len(items) - len(rows))
+        return [row for row in rows if first <= row[1] <= last]
 
     # -- planning: which sessions are missing, and the cheapest way to fetch them ----------------------
     def _complete_sessions(self, start: date, end: date) -> list[date]:

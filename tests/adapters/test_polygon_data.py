@@ -3,7 +3,7 @@
 Covers: the port's frame rules and no look-ahead; next_url paging; the ledger cache (a warm 500-symbol daily
 sync costs at most 3 requests); the rate limiter on a fake clock (request timestamps, not wall time); the
 VIX proxy fallback; bad data skipped with reasons; 429 and timeouts bounded, then TransientError; API keys
-kept out of errors and logs; SIC sectors; the bootstrap wiring.
+kept out of errors and logs; SIC sectors; split events; the bootstrap wiring.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from autotrader.errors import ConfigError, TransientError
 from autotrader.ledger import bar_cache
 from autotrader.ledger.db import open_ledger
 from autotrader.ports import MarketData, Reference
-from tests.fakes.polygon_server import FakePolygon, FakeTimer, daily_bar, minute_bar
+from tests.fakes.polygon_server import FakePolygon, FakeTimer, daily_bar, minute_bar, split_row
 
 CAL = MarketCalendar.xnys()
 KEY = "test-polygon-key"
@@ -521,3 +521,153 @@ def test_the_sdk_retries_are_off_and_timeouts_set(server, ledger):
     assert data.api.client.retries == 0  # every retry goes through the limiter and the one policy
     assert data.api._pool._timeout.read_timeout == 3.0 and data.api._pool._timeout.connect_timeout == 3.0
     assert polygon_data.MAX_ATTEMPTS >= 2
+
+
+# -- splits ---------------------------------------------------------------------------------------------------
+
+
+def test_splits_are_parsed_with_new_shares_per_old_for_the_symbols_asked_about(server, ledger):
+    server.splits = [
+        split_row("AAPL", "2025-06-02", 1, 2),  # 2:1
+        split_row("MSFT", "2025-09-15", 10, 1),  # 1:10 reverse
+        split_row("JPM", "2024-05-20", 2, 3),  # 3:2
+        split_row("ZZZZ", "2025-01-10", 1, 4),  # never asked about
+        split_row("XOM", "2023-01-03", 1, 2),  # more than three years before the clock
+    ]
+    data = make_data(server, ledger, et(WED, "10:30"))
+    for symbol in ("AAPL", "MSFT", "JPM", "XOM"):
+        assert data.has_symbol(symbol)
+    assert data.splits() == [
+        ("JPM", date(2024, 5, 20), 1.5),
+        ("AAPL", date(2025, 6, 2), 2.0),
+        ("MSFT", date(2025, 9, 15), 0.1),
+    ]
+    (sent,) = server.requests_to("splits")  # one market-wide request, not one per ticker
+    assert sent.query["execution_date.gte"] == "2023-03-04" and sent.query["execution_date.lte"] == WED.isoformat()
+    assert "ticker" not in sent.query
+
+
+def test_splits_of_symbols_tracked_by_an_earlier_run_are_listed_without_asking_again(server, ledger):
+    server.splits = [split_row("AAPL", "2025-06-02", 1, 2), split_row("MSFT", "2025-09-15", 10, 1)]
+    make_data(server, ledger, et(WED, "20:00")).daily_bars("AAPL", date(2026, 3, 2), WED)
+    later = make_data(server, ledger, et(THU, "20:00"))  # a broker applying splits asks before any bar
+    assert later.splits() == [("AAPL", date(2025, 6, 2), 2.0)]
+
+
+def test_splits_follow_next_url(server, ledger):
+    server.splits_page_size = 2
+    server.splits = [
+        split_row(s, date(2025, m, 3), 1, 2) for m, s in enumerate(("AAPL", "MSFT", "JPM", "XOM", "JNJ"), 1)
+    ]
+    server.splits.append(split_row("AAPL", "2022-06-06", 1, 20))  # filtered out by the server on every page
+    data = make_data(server, ledger, et(WED, "10:30"))
+    for symbol in ("AAPL", "MSFT", "JPM", "XOM", "JNJ"):
+        data.has_symbol(symbol)
+    assert [s[0] for s in data.splits()] == ["AAPL", "MSFT", "JPM", "XOM", "JNJ"]
+    pages = server.requests_to("splits")
+    assert len(pages) == 3
+    assert all(set(p.query) == {"cursor"} for p in pages[1:])  # the SDK sends next_url's query only
+
+
+@pytest.mark.parametrize("server_filters_dates", [True, False])
+def test_no_split_dated_after_the_clock_is_returned(server, ledger, server_filters_dates):
+    server.faults.splits_ignore_dates = not server_filters_dates
+    server.splits = [
+        split_row("AAPL", WED, 1, 2),  # the clock's date: announced, and effective at today's open
+        split_row("MSFT", THU, 1, 4),  # tomorrow
+        split_row("JPM", "2026-09-01", 1, 3),
+    ]
+    data = make_data(server, ledger, et(WED, "08:00"))
+    for symbol in ("AAPL", "MSFT", "JPM"):
+        data.daily_bars(symbol, date(2026, 3, 2), WED)
+    assert data.splits() == [("AAPL", WED, 2.0)]
+    # A later clock sees it, with one more request: the listing the ledger holds ends at Wednesday.
+    later = make_data(server, ledger, et(THU, "08:00"))
+    assert later.splits() == [("AAPL", WED, 2.0), ("MSFT", THU, 4.0)]
+
+
+@pytest.mark.parametrize("fault", ["server_error", "not_authorized"])
+def test_a_failure_to_list_splits_gives_none_with_one_warning(server, ledger, caplog, fault):
+    server.splits = [split_row("AAPL", "2025-06-02", 1, 2)]
+    data = make_data(server, ledger, et(WED, "10:30"))
+    assert data.has_symbol("AAPL")
+    if fault == "server_error":
+        server.faults.server_error = 100
+    else:
+        server.faults.splits_not_authorized = True
+    with caplog.at_level(logging.WARNING, logger="autotrader"):
+        assert data.splits() == []
+        assert data.splits() == []  # not asked again in the run
+    warnings = [r for r in caplog.records if "split" in r.getMessage()]
+    assert len(warnings) == 1 and warnings[0].levelno == logging.WARNING
+    assert server.counts["splits"] == (MAX_ATTEMPTS if fault == "server_error" else 1)
+    assert KEY not in caplog.text
+
+
+def test_splits_are_cached_for_the_process_and_in_the_ledger_for_the_day(server, ledger):
+    server.splits = [split_row("AAPL", "2025-06-02", 1, 2)]
+    data = make_data(server, ledger, et(WED, "10:30"))
+    data.has_symbol("AAPL")
+    first = data.splits()
+    assert data.splits() == first == [("AAPL", date(2025, 6, 2), 2.0)]
+    assert server.counts["splits"] == 1
+    again = make_data(server, ledger, et(WED, "15:00"))  # another run the same day
+    again.has_symbol("AAPL")
+    assert again.splits() == first and server.counts["splits"] == 1
+
+    # The next day: only the last month is asked for again (a split listed late is picked up).
+    server.splits += [split_row("AAPL", "2026-02-20", 1, 3), split_row("AAPL", THU, 2, 1)]
+    tomorrow = make_data(server, ledger, et(THU, "10:30"))
+    tomorrow.has_symbol("AAPL")
+    assert tomorrow.splits() == [*first, ("AAPL", date(2026, 2, 20), 3.0), ("AAPL", THU, 0.5)]
+    assert server.counts["splits"] == 2
+    assert server.requests_to("splits")[-1].query["execution_date.gte"] == (WED - timedelta(days=30)).isoformat()
+    assert tomorrow.splits() and server.counts["splits"] == 2
+
+
+def test_an_as_of_run_in_the_past_does_not_replace_the_ledgers_later_split_listing(server, ledger):
+    server.splits = [split_row("AAPL", "2025-06-02", 1, 2), split_row("AAPL", "2022-06-06", 1, 20)]
+    current = make_data(server, ledger, et(WED, "10:30"))
+    current.has_symbol("AAPL")
+    assert current.splits() == [("AAPL", date(2025, 6, 2), 2.0)]
+    past = make_data(server, ledger, et(date(2024, 3, 5), "10:30"))
+    past.has_symbol("AAPL")
+    assert past.splits() == [("AAPL", date(2022, 6, 6), 20.0)]
+    assert server.counts["splits"] == 2
+    again = make_data(server, ledger, et(WED, "16:30"))
+    again.has_symbol("AAPL")
+    assert again.splits() == current.splits() and server.counts["splits"] == 2
+
+
+def test_the_rebalancers_split_lookup_reads_polygon_splits(server, ledger):
+    from types import SimpleNamespace
+
+    from autotrader.pipeline.rebalance import known_splits
+
+    server.splits = [split_row("AAPL", "2025-06-02", 1, 2)]
+    data = make_data(server, ledger, et(WED, "20:00"))
+    data.has_symbol("AAPL")
+    ctx = SimpleNamespace(deps=SimpleNamespace(market_data=data), ledger=ledger)
+    assert known_splits(ctx) == {"AAPL": {date(2025, 6, 2): 2.0}}
+
+
+def test_unusable_split_rows_are_ignored_and_a_failed_day_keeps_the_ledgers_listing(server, ledger, caplog):
+    server.splits = [
+        split_row("AAPL", "2025-06-02", 1, 2),
+        split_row("AAPL", "2025-06-02", 1, 2),  # listed twice: one event
+        split_row("MSFT", "2025-07-01", 0, 2),
+        split_row("JPM", "2025-07-01", 1, 1),
+        {**split_row("XOM", "2025-07-01", 1, 2), "execution_date": None},
+        {**split_row("JNJ", "2025-07-01", 1, 2), "split_to": None},
+    ]
+    data = make_data(server, ledger, et(WED, "10:30"))
+    for symbol in ("AAPL", "MSFT", "JPM", "XOM", "JNJ"):
+        data.has_symbol(symbol)
+    assert data.splits() == [("AAPL", date(2025, 6, 2), 2.0)]
+
+    tomorrow = make_data(server, ledger, et(THU, "10:30"))
+    tomorrow.has_symbol("AAPL")
+    server.faults.server_error = 100
+    with caplog.at_level(logging.WARNING, logger="autotrader"):
+        assert tomorrow.splits() == [("AAPL", date(2025, 6, 2), 2.0)]
+    assert sum("could not list splits" in r.getMessage() for r in caplog.records) == 1

@@ -4,7 +4,10 @@ It serves the endpoints the Polygon adapters call, in the shapes the SDK parses:
   - ``GET /v2/aggs/grouped/locale/us/market/stocks/{date}``: every symbol's daily bar for one session;
   - ``GET /v2/aggs/ticker/{T}/range/{m}/{day|minute}/{from}/{to}``: per-symbol bars (``I:VIX`` too), paged with
     a host-agnostic ``next_url`` carrying ``cursor`` (the SDK keeps only its path and query);
-  - ``GET /v3/reference/tickers/{T}``: ticker details with ``sic_code`` (404 for an unknown ticker).
+  - ``GET /v3/reference/tickers/{T}``: ticker details with ``sic_code`` (404 for an unknown ticker);
+  - ``GET /v3/reference/splits``: the splits in ``splits`` (settable; ``split_row`` builds one), filtered by
+    ``execution_date`` (``.gte``/``.gt``/``.lte``/``.lt``), ``ticker`` and ``reverse_split``, in pages of at most
+    ``limit`` (default 10) and ``splits_page_size``, with a ``next_url`` whose cursor carries the filters.
 Unknown query parameters are ignored, as the vendor does.
 
 Data is deterministic (a function of symbol and session or minute), so a test can compute what it expects
@@ -18,6 +21,7 @@ never comes (the handler holds the connection until the server stops).
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 import threading
@@ -27,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
 from autotrader.clock import ET, MarketCalendar
 
@@ -249,9 +253,35 @@ DEFAULT_DETAILS: dict[str, tuple[str, str | None, str | None]] = {
 }
 
 
+def split_row(ticker: str, execution_date: date | str, split_from: float, split_to: float) -> dict[str, Any]:
+    """One split as the splits endpoint lists it (a 2:1 split is split_from 1, split_to 2)."""
+    day = execution_date if isinstance(execution_date, str) else execution_date.isoformat()
+    key = f"{ticker}|{day}|{split_from}|{split_to}".encode()
+    return {
+        "execution_date": day,
+        "id": f"E{zlib.crc32(key):08x}",
+        "split_from": split_from,
+        "split_to": split_to,
+        "ticker": ticker,
+    }
+
+
+# Symbols none of the defaults trade, so that the default data has no price gap to restate.
+DEFAULT_SPLITS = (
+    split_row("WMT", "2024-02-26", 1, 3),
+    split_row("CMG", "2024-06-26", 1, 50),
+    split_row("AVGO", "2024-07-15", 1, 10),
+    split_row("NKLA", "2024-06-25", 30, 1),
+)
+SPLIT_FILTERS = ("execution_date", "execution_date.gte", "execution_date.gt", "execution_date.lte")
+SPLIT_FILTERS += ("execution_date.lt", "ticker", "reverse_split", "limit")
+
+
 @dataclass
 class PolygonFaults(CommonFaults):
     indices_not_authorized: bool = False  # I:... tickers answer 403 NOT_AUTHORIZED (no indices plan)
+    splits_not_authorized: bool = False  # the splits endpoint answers 403 NOT_AUTHORIZED
+    splits_ignore_dates: bool = False  # the splits endpoint lists every split whatever the execution-date filters
     bad_bars: dict[str, str] = field(default_factory=dict)  # symbol -> one of BAD_KINDS
     bad_session: date | None = None  # the session whose bar is bad (default: the last one served)
     stale_after: dict[str, date] = field(default_factory=dict)  # symbol -> its last session with a bar
@@ -281,6 +311,8 @@ class FakePolygon(LoopbackServer):
         self.page_size = page_size
         self.premarket_minutes = premarket_minutes
         self.details = dict(DEFAULT_DETAILS)
+        self.splits: list[dict[str, Any]] = [dict(row) for row in DEFAULT_SPLITS]
+        self.splits_page_size = 1000
         self.faults = PolygonFaults()
 
     # -- LoopbackServer ------------------------------------------------------------------------------------
@@ -291,6 +323,8 @@ class FakePolygon(LoopbackServer):
             return "aggs"
         if path.startswith("/v3/reference/tickers/"):
             return "ticker_details"
+        if path == "/v3/reference/splits":
+            return "splits"
         return "other"
 
     def authorized(self, request: Request) -> bool:
@@ -312,6 +346,8 @@ class FakePolygon(LoopbackServer):
             return self._aggs(request.path, ticker, span, from_, to, request.query)
         if request.endpoint == "ticker_details" and len(parts) == 4:
             return self._details(parts[3])
+        if request.endpoint == "splits":
+            return self._splits(request.query)
         return 404, {}, dumps({"status": "NOT_FOUND", "request_id": "fake", "message": "Not found"})
 
     # -- endpoints -------------------------------------------------------------------------------------------
@@ -412,6 +448,42 @@ class FakePolygon(LoopbackServer):
         if sic is not None:
             results.update(sic_code=sic, sic_description=description)
         return 200, {}, dumps({"status": "OK", "request_id": "fake", "results": results})
+
+    def _splits(self, query: dict[str, str]) -> Answer:
+        if self.faults.splits_not_authorized:
+            message = "You are not entitled to this data. Please upgrade your plan at https://polygon.io/pricing"
+            return 403, {}, dumps({"status": "NOT_AUTHORIZED", "request_id": "fake", "message": message})
+        if "cursor" in query:  # the SDK sends nothing but the next_url's query: the cursor carries the rest
+            params = dict(parse_qs(base64.urlsafe_b64decode(query["cursor"]).decode(), keep_blank_values=True))
+            filters = {k: v[-1] for k, v in params.items()}
+        else:
+            filters = {k: v for k, v in query.items() if k in SPLIT_FILTERS}
+        offset = int(filters.pop("offset", "0"))
+        size = min(int(filters.get("limit", "10") or 10), 1000, self.splits_page_size)
+        rows = [row for row in self.splits if self._split_matches(row, filters)]
+        page = rows[offset : offset + size]
+        body: dict[str, Any] = {"status": "OK", "request_id": "fake", "results": page}
+        if offset + size < len(rows):
+            cursor = base64.urlsafe_b64encode(urlencode({**filters, "offset": offset + size}).encode()).decode()
+            body["next_url"] = f"https://api.polygon.io/v3/reference/splits?cursor={cursor}"
+        return 200, {}, dumps(body)
+
+    def _split_matches(self, row: dict[str, Any], filters: dict[str, str]) -> bool:
+        day = str(row["execution_date"])
+        if "ticker" in filters and row["ticker"] != filters["ticker"]:
+            return False
+        if "reverse_split" in filters and (row["split_from"] > row["split_to"]) != (filters["reverse_split"] == "true"):
+            return False
+        if self.faults.splits_ignore_dates:
+            return True
+        checks = {
+            "execution_date": day.__eq__,
+            "execution_date.gte": day.__ge__,
+            "execution_date.gt": day.__gt__,
+            "execution_date.lte": day.__le__,
+            "execution_date.lt": day.__lt__,
+        }
+        return all(check(filters[name]) for name, check in checks.items() if name in filters)
 
     # -- helpers ---------------------------------------------------------------------------------------------
     def _trades_on(self, symbol: str, day: date) -> bool:
