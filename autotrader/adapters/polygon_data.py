@@ -575,6 +575,11 @@ class PolygonData:
             self._ensure([symbol], sessions)
         return self._frame(symbol, sessions)
 
+    @property
+    def vix_proxied(self) -> bool:
+        """Whether the volatility gauge is the proxy ETF (the plan has no index data): not on the VIX scale."""
+        return not self._vix_entitled
+
     def vix_daily(self, start: date, end: date) -> pd.DataFrame:
         if self._vix_entitled:
             try:

@@ -191,6 +191,11 @@ def _market_data(market: Any, calendar: MarketCalendar, clock: Any) -> Check:
     detail = f"SPY's last daily bar {last} ({behind} session(s) behind {expected}); volatility index: " + (
         f"{float(vix['close'].iloc[-1]):.2f}" if len(vix) else "no bars"
     )
+    if getattr(market, "vix_proxied", False):
+        detail += (
+            "; WARNING: the plan has no index data, the volatility gauge is the proxy ETF, whose price is not on"
+            " the VIX scale: review [risk] vix_bands or set market_regime_enabled = false"
+        )
     if behind > 1:
         return Check(
             "market data", False, detail, fix="the data source is stale: check its status and plan", exit_code=3

@@ -53,3 +53,12 @@ def test_the_same_commands_run_against_alpaca_and_polygon(cli, paper):
     assert not any(r.method in ("POST", "DELETE") for r in alpaca.requests)  # nothing to trade: nothing sent
     for text in (doctor.output, synced.output, daily.output):
         assert API_KEY not in text and SECRET_KEY not in text and POLYGON_KEY not in text
+
+
+def test_doctor_warns_when_the_volatility_gauge_is_the_proxy_etf(cli, paper):
+    config, _, polygon = paper
+    polygon.faults.indices_not_authorized = True  # a plan without index data: VIXY stands in for I:VIX
+    result = cli("doctor", "--json", "--config", config)
+    assert result.exit_code == 0, result.output
+    [data] = [c for c in json.loads(result.stdout)["checks"] if c["name"] == "market data"]
+    assert "not on the VIX scale" in data["detail"] and "vix_bands" in data["detail"]
