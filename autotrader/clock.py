@@ -90,6 +90,12 @@ class SessionState:
     early_close: bool = False
 
 
+# The broker's opening-auction window (Alpaca): market/limit-on-open orders are taken before 09:28 New York on a
+# session day, or from 19:00 (queued for the next open), or at any time on a day without a session.
+OPG_CUTOFF = time(9, 28)
+AUCTION_REOPEN = time(19, 0)
+
+
 class MarketCalendar:
     """NYSE sessions from exchange-calendars, flattened for fast lookups. Build with ``MarketCalendar.xnys()``."""
 
@@ -204,6 +210,13 @@ class MarketCalendar:
         while self._closes[i] <= at:
             i += 1
         return self._closes[i]
+
+    def opg_accepted(self, at: datetime) -> bool:
+        """Whether a market-on-open (``opg``) order is accepted at ``at`` (see ``OPG_CUTOFF``)."""
+        local = at.astimezone(ET)
+        if not self.is_session(local.date()):
+            return True
+        return local.time() < OPG_CUTOFF or local.time() >= AUCTION_REOPEN
 
     def at_et(self, day: date, hhmm: str) -> datetime:
         """``day`` at ``HH:MM`` New York time, in UTC (DST handled by zoneinfo)."""

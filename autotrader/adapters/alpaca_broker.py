@@ -76,10 +76,6 @@ BASE_URLS = {"paper": "https://paper-api.alpaca.markets", "live": "https://api.a
 API_KEY_ENV = "ALPACA_API_KEY"
 SECRET_KEY_ENV = "ALPACA_SECRET_KEY"
 
-# Alpaca takes market/limit-on-open orders until 09:28 ET, refuses them from then until 19:00 ET, and queues
-# those sent from 19:00 (or on a day without a session) for the next opening auction (reference A6).
-OPG_CUTOFF = clock_time(9, 28)
-AUCTION_REOPEN = clock_time(19, 0)
 
 ORDERS_PAGE_SIZE = 500  # GET /v2/orders: the largest page Alpaca serves
 ACTIVITIES_PAGE_SIZE = 100  # GET /v2/account/activities: likewise
@@ -579,11 +575,10 @@ class AlpacaBroker:
     def _check_auction_window(self, request: OrderRequest) -> None:
         if request.time_in_force != TimeInForce.OPG:
             return
-        local = self._clock.now().astimezone(ET)
-        if not self._calendar.is_session(local.date()):
-            return  # no session today: queued for the next one
-        if local.time() < OPG_CUTOFF or local.time() >= AUCTION_REOPEN:
-            return
+        now = self._clock.now()
+        if self._calendar.opg_accepted(now):
+            return  # before 09:28, from 19:00 or on a day without a session (queued for the next open)
+        local = now.astimezone(ET)
         raise OrderRejected(
             f"order {request.client_order_id}: Alpaca accepts market-on-open (opg) orders only before 09:28 ET "
             f"or from 19:00 ET; it is {local:%H:%M} ET on a session day (not sent)",

@@ -24,13 +24,13 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from autotrader.adapters.frames import EPOCH, to_ns
-from autotrader.clock import ET, MarketCalendar
+from autotrader.clock import AUCTION_REOPEN, ET, MarketCalendar
 from autotrader.domain.enums import BrokerOrderStatus, OrderClass, OrderType, Side, TimeInForce
 from autotrader.domain.models import (
     Account,
@@ -54,8 +54,6 @@ _EPS = 1e-9
 _RETRIES = 8  # optimistic-concurrency attempts before giving up (only another process can cause one)
 
 # Alpaca's auction windows (reference A6), in New York time.
-OPG_CUTOFF = time(9, 28)  # market/limit-on-open accepted before 09:28 ...
-AUCTION_REOPEN = time(19, 0)  # ... or from 19:00 (queued for the next open); CLS likewise from 19:00
 CLS_CUTOFF_BEFORE_CLOSE = timedelta(minutes=10)  # CLS refused from 15:50 (12:50 on a 13:00 early close)
 
 NOT_TRADABLE_SYMBOLS = frozenset({"VIX"})  # an index: data, never an order
@@ -993,8 +991,8 @@ class SimBroker:
         local = now.astimezone(ET)
         day = local.date()
         if not self._calendar.is_session(day) or local.time() >= AUCTION_REOPEN:
-            return  # a non-session day, or the evening: queued for the next session
-        if tif == TimeInForce.OPG and local.time() >= OPG_CUTOFF:
+            return  # a non-session day, or the evening: queued for the next session (CLS likewise)
+        if tif == TimeInForce.OPG and not self._calendar.opg_accepted(now):
             raise OrderRejected("opg orders must be submitted after 7:00pm and before 9:28am", reason="auction_window")
         if tif == TimeInForce.CLS and now >= self._calendar.session_close(day) - CLS_CUTOFF_BEFORE_CLOSE:
             cutoff = (self._calendar.session_close(day) - CLS_CUTOFF_BEFORE_CLOSE).astimezone(ET)

@@ -183,6 +183,26 @@ def open_intents(ledger: Ledger) -> list[dict[str, Any]]:
     return intents_with_status(ledger, OPEN_INTENT_STATUSES)
 
 
+def working_intents(
+    ledger: Ledger, book: str, *, side: str | None = None, step: str | None = None
+) -> list[dict[str, Any]]:
+    """A book's intents still open (planned to partly filled), each with ``remaining``: what is not filled yet."""
+    where, params = ["i.book = ?"], [book]
+    if side is not None:
+        where.append("i.side = ?")
+        params.append(side)
+    if step is not None:
+        where.append("i.step = ?")
+        params.append(step)
+    marks = ",".join("?" for _ in OPEN_INTENT_STATUSES)
+    return ledger.query(
+        "SELECT i.*, max(0, i.qty - COALESCE(o.filled_qty, 0)) AS remaining FROM order_intents i "
+        "LEFT JOIN orders o ON o.client_order_id = i.client_order_id "
+        f"WHERE {' AND '.join(where)} AND i.status IN ({marks})",
+        [*params, *(str(s) for s in OPEN_INTENT_STATUSES)],
+    )
+
+
 # -- broker orders -------------------------------------------------------------------------------------
 
 

@@ -25,6 +25,16 @@ from autotrader.policy import management as mg
 PRICE_COLUMNS = ("entry_price", "atr", "stop_price", "target_price", "target_one_price", "high_water", "last_price")
 
 
+def split_factor(splits: list[dict[str, Any]], symbol: str, at: str) -> float:
+    """How a quantity at ``at`` (UTC ISO) restates in today's units: the product of the ratios of the symbol's
+    splits effective after it (a price divides by the same factor, so cash is unchanged)."""
+    factor = 1.0
+    for split in splits:
+        if split["symbol"] == symbol and at < split["effective_at"]:
+            factor *= split["ratio"]
+    return factor
+
+
 def explain_splits(
     ctx: StepContext, diffs: list[dict[str, Any]], *, exclude: set[str]
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

@@ -32,7 +32,7 @@ from autotrader.domain.enums import (
     intent_status_from_broker,
 )
 from autotrader.domain.models import BrokerOrder, OrderIntent, OrderRequest
-from autotrader.domain.reports import Report
+from autotrader.domain.reports import OrderLine, Report
 from autotrader.errors import (
     AmbiguousOrderOutcome,
     DuplicateClientOrderId,
@@ -210,6 +210,28 @@ class OrderGateway:
             error_message=order.reject_reason if order.status == BrokerOrderStatus.REJECTED else None,
         )
         return target if changed else IntentStatus(repo.get_intent(self.ledger, order.client_order_id)["status"])  # type: ignore[index]
+
+
+def order_line(intent: OrderIntent, result: GatewayResult, **extra: Any) -> OrderLine:
+    """The report line of an intent the gateway drove (``extra``: the step's own fields, e.g. ``trace``)."""
+    r = intent.request
+    return OrderLine(
+        symbol=r.symbol,
+        side=str(r.side),
+        qty=r.qty,
+        type=str(r.type),
+        time_in_force=str(r.time_in_force),
+        client_order_id=intent.client_order_id,
+        book=str(intent.book),
+        leg=str(intent.leg),
+        reason=intent.reason,
+        tier=intent.tier,
+        status=str(result.status),
+        signal_id=intent.signal_id,
+        order_class=str(r.order_class),
+        position_key=intent.position_key,
+        **extra,
+    )
 
 
 def report_outcomes(report: Report, results: Iterable[GatewayResult], summary: str) -> None:

@@ -22,11 +22,10 @@ from dataclasses import replace
 from autotrader.domain.enums import Book, IntentStatus, LegKind, OrderType, Side, TimeInForce
 from autotrader.domain.ids import client_order_id
 from autotrader.domain.models import OrderIntent, OrderRequest
-from autotrader.domain.reports import OrderLine, Report, SkipLine
-from autotrader.ledger import repo
+from autotrader.domain.reports import Report, SkipLine
 from autotrader.pipeline import positions
 from autotrader.pipeline.context import StepContext
-from autotrader.pipeline.gateway import OrderGateway, report_outcomes
+from autotrader.pipeline.gateway import OrderGateway, order_line, report_outcomes
 from autotrader.policy import management as mg
 from autotrader.policy import sizing
 
@@ -52,19 +51,20 @@ def run_profittake(ctx: StepContext, *, book: str = str(Book.SIGNALS), preset: s
 
 def run_dipbuy(ctx: StepContext) -> Report:
     rules = positions.rules_from(ctx)
-    book: list[mg.Book] = []  # built at the first position with a tier due: most runs need none
+    book: mg.Book | None = None  # built at the first position with a tier due: most runs need none
 
     def decide(m: positions.Managed, market: mg.Market) -> mg.Decisions:
+        nonlocal book
         if mg.due_dip_tier(m.position, market.price, rules) is None:
             return mg.Decisions()
-        if not book:
-            book.append(_book(ctx, ctx.deps.broker.account()))  # type: ignore[attr-defined]
-        out = mg.decide_dip_buy(m.position, market, book[0], rules)
+        if book is None:
+            book = _book(ctx, ctx.deps.broker.account())  # type: ignore[attr-defined]
+        out = mg.decide_dip_buy(m.position, market, book, rules)
         for action in out.actions:  # the next position's room is what this one left
             cost = action.qty * market.price
-            held = dict(book[0].position_value)
+            held = dict(book.position_value)
             held[action.symbol] = held.get(action.symbol, 0.0) + cost
-            book[0] = replace(book[0], position_value=held, deployed=book[0].deployed + cost, cash=book[0].cash - cost)
+            book = replace(book, position_value=held, deployed=book.deployed + cost, cash=book.cash - cost)
         return out
 
     return _run(ctx, "dipbuy", decide, book=str(Book.SIGNALS))
@@ -123,10 +123,7 @@ def _run(
     # for what remains).
     for key in sorted({a.position_key for a in decisions.actions if a.side == "sell"}):
         p = by_key[key].position
-        protective = [
-            o for o in repo.open_sell_orders(ctx.ledger, p.book, p.symbol) if o["type"] != str(OrderType.MARKET)
-        ]
-        positions.cancel_orders(ctx, gateway, protective)
+        positions.cancel_orders(ctx, gateway, positions.protective_orders(ctx, p.book, p.symbol))
     results = {r.client_order_id: r for r in gateway.place(intents)}
     # A plan moves on (first target done, stop to break-even) only with its leg at the broker: a leg not sent
     # (market closed) or rejected leaves it as it was, so the next run tries again.
@@ -138,15 +135,7 @@ def _run(
     }
     positions.save_plans(ctx, {k: plan for k, plan in decisions.plans.items() if k not in unsent})
     for intent, action in zip(intents, decisions.actions, strict=True):
-        r, result = intent.request, results[intent.client_order_id]
-        report.orders.append(
-            OrderLine(
-                symbol=r.symbol, side=str(r.side), qty=r.qty, type=str(r.type), time_in_force=str(r.time_in_force),
-                client_order_id=intent.client_order_id, book=str(intent.book), leg=str(intent.leg),
-                reason=intent.reason, tier=intent.tier, status=str(result.status), signal_id=intent.signal_id,
-                trigger_price=action.trigger_price, position_key=action.position_key,
-            )
-        )  # fmt: skip
+        report.orders.append(order_line(intent, results[intent.client_order_id], trigger_price=action.trigger_price))
     protective = positions.maintain_protection(ctx, gateway, positions.refresh(ctx, preset=preset)) if intents else []
     report.fields["positions"] = [_position_json(m) for m in managed]
     report.fields["protective_orders"] = [

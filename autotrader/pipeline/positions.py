@@ -28,6 +28,7 @@ from autotrader.domain.models import OrderIntent, OrderRequest
 from autotrader.domain.money import to_tick, whole_shares
 from autotrader.ledger import repo
 from autotrader.pipeline.context import StepContext
+from autotrader.pipeline.corporate_actions import split_factor
 from autotrader.pipeline.gateway import GatewayResult, OrderGateway
 from autotrader.policy import management as mg
 from autotrader.policy.indicators import last_atr
@@ -184,15 +185,7 @@ def _entry_leg(fills: list[dict[str, Any]], splits: list[dict[str, Any]]) -> dic
     entry = [f for f in fills if f["broker_order_id"] == first and f["side"] == "buy"]
     if not entry:
         return None
-
-    def factor(filled_at: str) -> float:
-        f = 1.0
-        for s in splits:
-            if filled_at < s["effective_at"]:
-                f *= s["ratio"]
-        return f
-
-    qty = sum(f["qty"] * factor(f["filled_at"]) for f in entry)
+    qty = sum(f["qty"] * split_factor(splits, f["symbol"], f["filled_at"]) for f in entry)
     cost = sum(f["qty"] * f["price"] for f in entry)
     return {
         "qty": qty,
@@ -414,17 +407,17 @@ def maintain_protection(
         if book not in MANAGED_BOOKS or symbol in skip or repo.open_buy_orders(ledger, book, symbol):
             continue
         orders = repo.open_sell_orders(ledger, book, symbol)
-        protective = [o for o in orders if o["type"] != str(OrderType.MARKET)]
+        guarding = protective(orders)
         desired = _desired(m, orders, book_rules[book]) if m is not None else None
         if desired is KEEP:
             continue
-        if desired is None and not protective:
+        if desired is None and not guarding:
             continue
-        if desired is not None and _matches(protective, desired):
+        if desired is not None and _matches(guarding, desired):
             continue
         if desired is not None and repo.unsent_sell_intents(ledger, book, symbol):
             continue  # an earlier order's outcome is being settled: decide once it is known
-        cancel_orders(ctx, gateway, protective)
+        cancel_orders(ctx, gateway, guarding)
         if desired is not None:
             results.extend(gateway.place([_protective_intent(ctx, m, desired)]))  # type: ignore[arg-type]
     return results
@@ -456,7 +449,7 @@ def _desired(m: Managed, orders: list[dict[str, Any]], rules: mg.Rules) -> _Desi
         if target is not None and target <= m.price:
             target = None
         if stop is not None and stop >= m.price:
-            if any(o["type"] != str(OrderType.MARKET) for o in orders):
+            if protective(orders):
                 return KEEP
             cut = mg.loss_cut_level(p, rules) if rules.exits_enabled else None
             stop, leg = (cut, "loss_cut") if cut is not None and cut < m.price else (None, leg)
@@ -465,12 +458,12 @@ def _desired(m: Managed, orders: list[dict[str, Any]], rules: mg.Rules) -> _Desi
     return _Desired(qty, stop, leg, target)
 
 
-def _matches(protective: list[dict[str, Any]], desired: _Desired) -> bool:
-    roots = {o["parent_broker_order_id"] or o["broker_order_id"] for o in protective}
+def _matches(guarding: list[dict[str, Any]], desired: _Desired) -> bool:
+    roots = {o["parent_broker_order_id"] or o["broker_order_id"] for o in guarding}
     if len(roots) != 1:
         return False
-    stops = [o for o in protective if o["type"] in ("stop", "stop_limit", "trailing_stop")]
-    limits = [o for o in protective if o["type"] == "limit"]
+    stops = [o for o in guarding if o["type"] in ("stop", "stop_limit", "trailing_stop")]
+    limits = [o for o in guarding if o["type"] == "limit"]
     if len(stops) != (desired.stop is not None) or len(limits) != (desired.target is not None):
         return False
     if stops and (abs(stops[0]["stop_price"] - desired.stop) > 1e-6 or abs(stops[0]["qty"] - desired.qty) > 1e-9):
@@ -478,6 +471,15 @@ def _matches(protective: list[dict[str, Any]], desired: _Desired) -> bool:
     if limits and (abs(limits[0]["limit_price"] - desired.target) > 1e-6 or abs(limits[0]["qty"] - desired.qty) > 1e-9):
         return False
     return True
+
+
+def protective(orders: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The protective ones among working sell orders: every kind but market (market sells are exits)."""
+    return [o for o in orders if o["type"] != str(OrderType.MARKET)]
+
+
+def protective_orders(ctx: StepContext, book: str, symbol: str) -> list[dict[str, Any]]:
+    return protective(repo.open_sell_orders(ctx.ledger, book, symbol))
 
 
 def cancel_orders(ctx: StepContext, gateway: OrderGateway, orders: list[dict[str, Any]]) -> None:

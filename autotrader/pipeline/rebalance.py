@@ -21,30 +21,28 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from autotrader.clock import ET
+from autotrader.clock import AUCTION_REOPEN, ET, OPG_CUTOFF
 from autotrader.domain.enums import Book, LegKind, OrderType, Side, TimeInForce
 from autotrader.domain.ids import client_order_id
 from autotrader.domain.models import OrderIntent, OrderRequest
-from autotrader.domain.reports import OrderLine, Report, SkipLine
+from autotrader.domain.reports import Report, SkipLine
 from autotrader.errors import InputError
 from autotrader.ledger import repo
 from autotrader.pipeline import positions
 from autotrader.pipeline.context import StepContext
-from autotrader.pipeline.gateway import OrderGateway, report_outcomes
+from autotrader.pipeline.gateway import OrderGateway, order_line, report_outcomes
 from autotrader.policy import rebalance as rb
 
 STEP = "rebalance"
 BOOK = str(Book.REBALANCE)
 KV_STRATEGY = "rebalance.strategy"
-OPG_CUTOFF = time(9, 28)
-AUCTION_REOPEN = time(19, 0)
 
 
 def params_from(ctx: StepContext) -> rb.Params:
@@ -185,18 +183,11 @@ def run(ctx: StepContext, *, tickers: tuple[str, ...] | None = None, html: Path 
     # A sell needs the shares a trailing stop holds at the broker: cancel it first (sync re-places it).
     for line in plan.lines:
         if line.side == "sell" and line.qty > 0:
-            working = [o for o in repo.open_sell_orders(ctx.ledger, BOOK, line.symbol) if o["type"] != "market"]
-            positions.cancel_orders(ctx, gateway, working)
+            positions.cancel_orders(ctx, gateway, positions.protective_orders(ctx, BOOK, line.symbol))
     results_by_cid = {r.client_order_id: r for r in gateway.place(intents)}  # sells come first in the plan
     for intent in intents:
         r, result = intent.request, results_by_cid[intent.client_order_id]
-        report.orders.append(
-            OrderLine(
-                symbol=r.symbol, side=str(r.side), qty=r.qty, type=str(r.type), time_in_force=str(r.time_in_force),
-                client_order_id=intent.client_order_id, book=BOOK, leg=str(intent.leg), reason=intent.reason,
-                status=str(result.status),
-            )
-        )  # fmt: skip
+        report.orders.append(order_line(intent, result))
         log.line(f"order {r.side} {r.qty:g} {r.symbol} {r.type} {r.time_in_force}: {result.status} {result.message}")
     if tickers is None:  # a one-off --tickers run does not change what the book normally follows
         with ctx.ledger.write():
@@ -269,14 +260,8 @@ def held_symbols(ctx: StepContext) -> list[str]:
 def current_holdings(ctx: StepContext) -> dict[str, float]:
     """The book's positions plus what its working orders will still change (so a rerun does not double)."""
     held: dict[str, float] = {p.symbol: p.qty for p in repo.all_positions(ctx.ledger) if p.book == BOOK and p.qty}
-    marks = ",".join("?" for _ in repo.OPEN_INTENT_STATUSES)
-    for row in ctx.ledger.query(
-        "SELECT i.symbol, i.side, i.qty, COALESCE(o.filled_qty, 0) AS filled FROM order_intents i "
-        f"LEFT JOIN orders o ON o.client_order_id = i.client_order_id WHERE i.book = ? AND i.step = ? "
-        f"AND i.status IN ({marks})",
-        [BOOK, STEP, *(str(s) for s in repo.OPEN_INTENT_STATUSES)],
-    ):
-        remaining = max(0.0, row["qty"] - row["filled"])
+    for row in repo.working_intents(ctx.ledger, BOOK, step=STEP):
+        remaining = row["remaining"]
         held[row["symbol"]] = held.get(row["symbol"], 0.0) + (remaining if row["side"] == "buy" else -remaining)
     return held
 
@@ -284,20 +269,21 @@ def current_holdings(ctx: StepContext) -> dict[str, float]:
 def order_timing(ctx: StepContext) -> tuple[TimeInForce | None, str]:
     """How the deltas go out now: (tif, why)."""
     state, now = ctx.session, ctx.now
-    local = now.astimezone(ET).time()
+    calendar = ctx.deps.calendar  # type: ignore[attr-defined]
     if state.is_open:
         return TimeInForce.DAY, "market open: market orders"
-    if state.session_date is None or local >= AUCTION_REOPEN:
-        return TimeInForce.OPG, "market closed: market-on-open orders for the next session"
-    if state.open_at is not None and now < state.open_at:
-        if local < OPG_CUTOFF:
+    before_open = state.open_at is not None and now < state.open_at
+    if calendar.opg_accepted(now):
+        if before_open:
             return TimeInForce.OPG, "before the open: market-on-open orders"
+        return TimeInForce.OPG, "market closed: market-on-open orders for the next session"
+    if before_open:
         return None, (
             f"between {OPG_CUTOFF:%H:%M} and the open the broker takes no market-on-open order: rerun after the open"
         )
     return TimeInForce.DAY, (
-        "market closed, and market-on-open orders are taken only from 19:00: day market orders, queued by the "
-        "broker for the next session's open"
+        f"market closed, and market-on-open orders are taken only from {AUCTION_REOPEN:%H:%M}: day market orders, "
+        "queued by the broker for the next session's open"
     )
 
 
@@ -334,7 +320,7 @@ def _expiry(ctx: StepContext, tif: TimeInForce) -> datetime:
         return state.close_at
     nxt = calendar.next_open(ctx.now)
     day = nxt.astimezone(ET).date()
-    return calendar.at_et(day, "09:28") if tif == TimeInForce.OPG else nxt
+    return calendar.at_et(day, f"{OPG_CUTOFF:%H:%M}") if tif == TimeInForce.OPG else nxt
 
 
 def _num(x: float | None, places: int = 4) -> float | None:

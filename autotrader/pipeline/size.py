@@ -23,30 +23,19 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any
 
-from autotrader.clock import ET
-from autotrader.domain.enums import Book, IntentStatus, LegKind, OrderClass, OrderType, Side, TimeInForce
+from autotrader.clock import ET, OPG_CUTOFF
+from autotrader.domain.enums import Book, LegKind, OrderClass, OrderType, Side, TimeInForce
 from autotrader.domain.ids import client_order_id
 from autotrader.domain.models import Account, OrderIntent, OrderRequest
 from autotrader.domain.money import to_tick
-from autotrader.domain.reports import OrderLine, Report, SkipLine
+from autotrader.domain.reports import Report, SkipLine
 from autotrader.ledger import repo
 from autotrader.pipeline.context import StepContext
-from autotrader.pipeline.gateway import OrderGateway, report_outcomes
+from autotrader.pipeline.gateway import OrderGateway, order_line, report_outcomes
 from autotrader.policy import sizing
 
 STEP = "size"
 SECTOR_TTL = timedelta(hours=24)
-OPG_CUTOFF = "09:28"  # Alpaca accepts market-on-open orders until 09:28 New York
-OPEN_INTENTS = tuple(
-    str(s)
-    for s in (
-        IntentStatus.PLANNED,
-        IntentStatus.SUBMITTING,
-        IntentStatus.UNKNOWN,
-        IntentStatus.ACCEPTED,
-        IntentStatus.PARTIALLY_FILLED,
-    )
-)
 
 
 def entry_timing(ctx: StepContext) -> tuple[TimeInForce | None, str]:
@@ -58,9 +47,9 @@ def entry_timing(ctx: StepContext) -> tuple[TimeInForce | None, str]:
     size = ctx.settings.size
     if not state.is_open:
         if state.open_at is not None and now < state.open_at:
-            if now < calendar.at_et(state.session_date, OPG_CUTOFF):
+            if calendar.opg_accepted(now):
                 return TimeInForce.OPG, "before the open: entries go market-on-open"
-            return None, f"between {OPG_CUTOFF} and the open: too late for market-on-open, too early to trade"
+            return None, f"between {OPG_CUTOFF:%H:%M} and the open: too late for market-on-open, too early to trade"
         return None, f"market closed ({state.reason})"
     start = calendar.at_et(state.session_date, size.trading_window_start)
     end = min(calendar.at_et(state.session_date, size.trading_window_end), state.close_at or now)
@@ -177,16 +166,10 @@ def book_state(ctx: StepContext, account: Account) -> sizing.BookState:
             held.add(p.symbol)
     # Open (submitted, not yet filled) buys count as deployed: the seed's SUBMITTED + FILLED.
     pending_buys = 0.0
-    marks = ",".join("?" for _ in OPEN_INTENTS)
-    for row in ledger.query(
-        f"SELECT i.symbol, i.qty, i.limit_price, i.extra_json, COALESCE(o.filled_qty, 0) AS filled "
-        f"FROM order_intents i LEFT JOIN orders o ON o.client_order_id = i.client_order_id "
-        f"WHERE i.book = ? AND i.side = 'buy' AND i.status IN ({marks})",
-        [str(Book.SIGNALS), *OPEN_INTENTS],
-    ):
+    for row in repo.working_intents(ledger, str(Book.SIGNALS), side="buy"):
         extra = json.loads(row["extra_json"]) if row["extra_json"] else {}
         price = row["limit_price"] or extra.get("reference_price") or 0.0
-        pending = max(0.0, row["qty"] - row["filled"]) * price
+        pending = row["remaining"] * price
         pending_buys += pending
         deployed += pending
         position_value[row["symbol"]] += pending
@@ -365,25 +348,14 @@ def run(ctx: StepContext) -> Report:
     traces = {d.signal_id: d.to_json()["trace"] for d in decisions}
     for intent in intents:
         r = intent.request
-        result = results[intent.client_order_id]
         report.orders.append(
-            OrderLine(
-                symbol=r.symbol,
-                side=str(r.side),
-                qty=r.qty,
-                type=str(r.type),
-                time_in_force=str(r.time_in_force),
-                client_order_id=intent.client_order_id,
-                book=str(intent.book),
-                leg=str(intent.leg),
-                reason=intent.reason,
-                status=str(result.status),
+            order_line(
+                intent,
+                results[intent.client_order_id],
                 limit_price=r.limit_price,
                 stop_price=r.stop_loss_stop_price,
-                trace=traces[intent.signal_id],  # type: ignore[index]
-                signal_id=intent.signal_id,
-                order_class=str(r.order_class),
                 take_profit=r.take_profit_limit_price,
+                trace=traces[intent.signal_id],  # type: ignore[index]
             )
         )
     for decision in decisions:
@@ -408,7 +380,7 @@ def entry_deadline(ctx: StepContext, tif: TimeInForce) -> datetime:
     day = state.session_date
     assert day is not None
     if tif == TimeInForce.OPG:
-        return calendar.at_et(day, OPG_CUTOFF)
+        return calendar.at_et(day, f"{OPG_CUTOFF:%H:%M}")
     end = calendar.at_et(day, ctx.settings.size.trading_window_end)
     return min(end, state.close_at) if state.close_at else end
 

@@ -17,6 +17,7 @@ from autotrader.clock import ET
 from autotrader.ledger import repo
 from autotrader.pipeline import outcomes
 from autotrader.pipeline.context import StepContext
+from autotrader.pipeline.corporate_actions import split_factor
 from autotrader.policy.attribution import Attribution, LegFill, Trade, attribute, split_trades
 from autotrader.policy.outcomes import RuleExit
 
@@ -113,20 +114,11 @@ def load(ctx: StepContext) -> list[TradeView]:
     rows = [r for r in repo.leg_fills(ctx.ledger) if r["filled_at"] <= as_of]
     if not rows:
         return []
+    # Fills before a split are restated in post-split units: the same cash, and quantities that add up.
     splits = repo.splits(ctx.ledger)
-
-    def factor(symbol: str, filled_at: str) -> float:
-        """Fills before a split are restated in post-split units (qty × ratio, price ÷ ratio): the same cash,
-        and quantities that add up across the split."""
-        f = 1.0
-        for s in splits:
-            if s["symbol"] == symbol and filled_at < s["effective_at"]:
-                f *= s["ratio"]
-        return f
-
     fills = []
     for r in rows:
-        k = factor(r["symbol"], r["filled_at"]) if splits else 1.0
+        k = split_factor(splits, r["symbol"], r["filled_at"])
         fills.append(
             LegFill(
                 r["fill_id"], r["book"], r["symbol"], r["side"], r["qty"] * k, r["price"] / k, r["commission"],
