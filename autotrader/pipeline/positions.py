@@ -26,6 +26,7 @@ from autotrader.domain.enums import Book, LegKind, OrderClass, OrderType, Side, 
 from autotrader.domain.ids import client_order_id
 from autotrader.domain.models import OrderIntent, OrderRequest
 from autotrader.domain.money import to_tick, whole_shares
+from autotrader.errors import InputError
 from autotrader.ledger import repo
 from autotrader.pipeline.context import StepContext
 from autotrader.pipeline.corporate_actions import split_factor
@@ -375,7 +376,15 @@ def _split_gap(ctx: StepContext, state: dict[str, Any], price: float) -> str | N
 
 
 def clear_halts(ctx: StepContext, symbols: tuple[str, ...]) -> None:
-    """A human looked: forget the halt and the last price (the next run starts from the price it sees)."""
+    """A human looked: forget the halt and the last price (the next run starts from the price it sees).
+    A symbol with no halted position is bad input (exit 2): a typo must not pass for a cleared halt."""
+    halted = {s["symbol"] for s in repo.position_states(ctx.ledger) if s["halted_reason"]}
+    unknown = [s for s in symbols if s not in halted]
+    if unknown:
+        raise InputError(
+            f"--clear-halt {', '.join(unknown)}: no halted position",
+            hint=f"halted now: {', '.join(sorted(halted)) or 'none'}",
+        )
     with ctx.ledger.write():
         for state in repo.position_states(ctx.ledger):
             if state["symbol"] in symbols:

@@ -35,6 +35,8 @@ def run(ctx: StepContext, *, clear_halt: tuple[str, ...] = ()) -> Report:
     gateway = OrderGateway(ledger, broker, deps.clock, run_id=ctx.run_id, log=ctx.log)  # type: ignore[attr-defined]
     report = ctx.report()
 
+    if clear_halt:  # checked before anything is reconciled: a bad symbol changes nothing
+        positions.clear_halts(ctx, clear_halt)
     settled = gateway.resolve_in_flight()
 
     orders_after = repo.parse_utc(repo.kv_get(ledger, "sync.orders_after"))
@@ -73,8 +75,6 @@ def run(ctx: StepContext, *, clear_halt: tuple[str, ...] = ()) -> Report:
     for fill_id in unexplained_fills:
         diffs.append({"kind": "fill_without_order", "fill_id": fill_id})
 
-    if clear_halt:
-        positions.clear_halts(ctx, clear_halt)
     managed = positions.refresh(ctx)
     disputed = frozenset(d["symbol"] for d in diffs if "symbol" in d)
     protected = positions.maintain_protection(ctx, gateway, managed, skip=disputed)

@@ -451,3 +451,15 @@ def test_bad_reference_rows_name_file_and_line(tmp_path: Path, lines: list[str],
         LocalFilesReference(tmp_path).sector("ACME")
     assert f"reference.csv:{line}: " in caught.value.message
     assert fragment in caught.value.message
+
+
+def test_splits_are_read_sorted_and_bad_rows_name_file_and_line(tmp_path: Path) -> None:
+    write(tmp_path, "splits.csv", ["symbol,ex_date,ratio", "BBB,2026-06-02,0.1", "AAA,2026-03-10,2"])
+    assert data(tmp_path).splits() == [("AAA", date(2026, 3, 10), 2.0), ("BBB", date(2026, 6, 2), 0.1)]
+    for row, fragment in [("AAA,2026-03-10,0", "must be a positive number"), ("aaa,2026-03-10,2", "not a ticker"),
+                          ("AAA,10/03/2026,2", "ex_date")]:  # fmt: skip
+        write(tmp_path, "splits.csv", ["symbol,ex_date,ratio", "CCC,2026-01-05,2", row])
+        with pytest.raises(DataError) as caught:
+            data(tmp_path).splits()
+        assert "splits.csv:3: " in caught.value.message and fragment in caught.value.message
+    assert LocalFilesData(tmp_path / "nowhere", SimulatedClock(LATER), CAL).splits() == []

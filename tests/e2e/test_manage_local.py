@@ -235,6 +235,8 @@ def test_clear_halt_lets_management_act_on_a_real_drop(tmp_path, cli):
     synced = run(cli, config, "sync", at="2026-03-11T10:00", ok=(3,))
     assert [d["kind"] for d in synced["diffs"]] == ["halted"] and "split" in synced["diffs"][0]["reason"]
     assert run(cli, config, "dipbuy", at="2026-03-11T10:01", ok=(3,))["orders"] == []
+    typo = cli("sync", "--clear-halt", "DDX", "--as-of", "2026-03-11T10:04", "--config", config)
+    assert typo.exit_code == 2 and "DDX: no halted position" in typo.output and "halted now: DDD" in typo.output
     cleared = run(cli, config, "sync", "--clear-halt", "DDD", at="2026-03-11T10:05")
     assert cleared["diffs"] == []
     dip = run(cli, config, "dipbuy", at="2026-03-11T10:10")
