@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from autotrader.clock import SessionState, SimulatedClock, SystemClock, parse_as_of, session_date_for
 from autotrader.domain.reports import Report
@@ -20,6 +21,10 @@ from autotrader.errors import AutotraderError, LockHeld, SafetyRefusal
 from autotrader.eventlog import EventLog
 from autotrader.ledger.db import Ledger, open_ledger
 from autotrader.settings import Config, Settings, config_path_from, load_config
+
+if TYPE_CHECKING:
+    # Only for the annotation: importing bootstrap at run time would pull the adapters in with the CLI.
+    from autotrader.bootstrap import Deps
 
 # How far --as-of may stray from the wall clock on a real broker outside --dry-run.
 MAX_REAL_BROKER_SKEW = timedelta(minutes=5)
@@ -29,7 +34,7 @@ MAX_REAL_BROKER_SKEW = timedelta(minutes=5)
 class StepContext:
     command: str
     config: Config
-    deps: object  # bootstrap.Deps (typed loosely to keep this module free of adapter imports)
+    deps: Deps
     ledger: Ledger
     dry_run: bool
     run_id: str
@@ -41,11 +46,11 @@ class StepContext:
 
     @property
     def now(self) -> datetime:
-        return self.deps.clock.now()  # type: ignore[attr-defined]
+        return self.deps.clock.now()
 
     @property
     def session(self) -> SessionState:
-        return self.deps.calendar.state(self.now)  # type: ignore[attr-defined]
+        return self.deps.calendar.state(self.now)
 
     @property
     def session_date(self) -> str:

@@ -75,7 +75,7 @@ def _split_for(ctx: StepContext, diff: dict[str, Any], exclude: set[str]) -> dic
     last_seen = [s["last_price"] for s in repo.position_states(ctx.ledger) if s["symbol"] == symbol and s["last_price"]]
     if not last_seen:  # no price seen by a run: the average cost is the best pre-split price the ledger has
         last_seen = [p.avg_cost for p in repo.all_positions(ctx.ledger) if p.symbol == symbol and p.avg_cost > 0]
-    quote = ctx.deps.market_data.latest_quote(symbol)  # type: ignore[attr-defined]
+    quote = ctx.deps.market_data.latest_quote(symbol)
     price_ratio = None
     # Price evidence counts only when the quote is from after the split took effect (daily-only data still
     # quotes yesterday's close during the session); then it must have moved by roughly the split, closer to

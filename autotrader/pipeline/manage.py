@@ -58,7 +58,7 @@ def run_dipbuy(ctx: StepContext) -> Report:
         if mg.due_dip_tier(m.position, market.price, rules) is None:
             return mg.Decisions()
         if book is None:
-            book = _book(ctx, ctx.deps.broker.account())  # type: ignore[attr-defined]
+            book = _book(ctx, ctx.deps.broker.account())
         out = mg.decide_dip_buy(m.position, market, book, rules)
         for action in out.actions:  # the next position's room is what this one left
             cost = action.qty * market.price
@@ -95,7 +95,7 @@ def _run(
 ) -> Report:
     report = ctx.report()
     report.fields["book"] = book
-    gateway = OrderGateway(ctx.ledger, ctx.deps.broker, ctx.deps.clock, run_id=ctx.run_id, log=ctx.log)  # type: ignore[attr-defined]
+    gateway = OrderGateway(ctx.ledger, ctx.deps.broker, ctx.deps.clock, run_id=ctx.run_id, log=ctx.log)
     managed = [
         m for m in positions.refresh(ctx, preset=preset) if m.position.book == book and m.position.category is not None
     ]

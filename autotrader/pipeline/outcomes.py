@@ -45,8 +45,8 @@ class SymbolHistory:
 
 
 def load_history(ctx: StepContext, symbol: str, start: date) -> SymbolHistory | None:
-    market = ctx.deps.market_data  # type: ignore[attr-defined]
-    calendar: MarketCalendar = ctx.deps.calendar  # type: ignore[attr-defined]
+    market = ctx.deps.market_data
+    calendar: MarketCalendar = ctx.deps.calendar
     if not market.has_symbol(symbol):
         return None
     end = ctx.now.astimezone(ET).date()

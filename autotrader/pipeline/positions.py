@@ -149,7 +149,7 @@ def refresh(ctx: StepContext, *, preset: str | None = None) -> list[Managed]:
             position = _position(ctx, p, key, state, [], None)
             out.append(Managed(position, None, state["signal_id"]))
             continue
-        quote = ctx.deps.market_data.latest_quote(p.symbol)  # type: ignore[attr-defined]
+        quote = ctx.deps.market_data.latest_quote(p.symbol)
         if quote is not None and splits and repo.utc_iso(quote.quoted_at) < splits[-1]["effective_at"]:
             quote = None  # a price from before the split is in old units: decide nothing on it
         price = quote.last if quote is not None else None
@@ -246,7 +246,7 @@ def _entry_protection(
 def _atr_before(ctx: StepContext, symbol: str, opened: datetime) -> float | None:
     """Wilder's ATR of the complete daily bars before the entry session."""
     entry_day = opened.astimezone(ET).date()
-    bars = ctx.deps.market_data.daily_bars(  # type: ignore[attr-defined]
+    bars = ctx.deps.market_data.daily_bars(
         symbol, entry_day - timedelta(days=ATR_LOOKBACK_DAYS), entry_day - timedelta(days=1)
     )
     if len(bars) < ctx.settings.exits.atr_period + 1:
@@ -262,7 +262,7 @@ def _high_since(
     """The highest price seen since the entry — the last trade, and the high of every complete session after
     the entry session — and when that was checked. The sessions are read once per day: the ones before the
     last check are already in the stored high-water mark."""
-    calendar = ctx.deps.calendar  # type: ignore[attr-defined]
+    calendar = ctx.deps.calendar
     high = price or 0.0
     last_complete = calendar.last_closed_session(ctx.now)
     first = opened.astimezone(ET).date() + timedelta(days=1)
@@ -272,7 +272,7 @@ def _high_since(
             return high, checked_at  # no session has completed since the last look
         first = max(first, checked.astimezone(ET).date())
     if last_complete >= first:
-        market = ctx.deps.market_data  # type: ignore[attr-defined]
+        market = ctx.deps.market_data
         bars = market.daily_bars(symbol, first, last_complete)
         if len(bars):
             highs = bars["high"].to_numpy(dtype=float)
@@ -334,7 +334,7 @@ def _position(
             if row["status"] != "filled":
                 pending_exit += max(0.0, row["qty"] - row["filled_qty"])
     opened = datetime.fromisoformat(p.opened_at)  # type: ignore[arg-type]
-    sessions = ctx.deps.calendar.sessions_between(  # type: ignore[attr-defined]
+    sessions = ctx.deps.calendar.sessions_between(
         opened.astimezone(ET).date(), ctx.now.astimezone(ET).date()
     )
     return mg.Position(
@@ -495,7 +495,7 @@ def cancel_orders(ctx: StepContext, gateway: OrderGateway, orders: list[dict[str
     """Cancel working orders, then record what the broker says of them (intents included)."""
     if not orders:
         return
-    broker = ctx.deps.broker  # type: ignore[attr-defined]
+    broker = ctx.deps.broker
     # Each working order by its own id: a filled bracket entry is not cancellable, its legs are; cancelling one
     # leg of a group cancels the rest, and cancelling a done order is not an error.
     ids = sorted({o["broker_order_id"] for o in orders})

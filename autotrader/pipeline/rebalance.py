@@ -80,8 +80,8 @@ def strategies_from(ctx: StepContext, tickers: tuple[str, ...] | None) -> list[r
 def run(ctx: StepContext, *, tickers: tuple[str, ...] | None = None, html: Path | None = None) -> Report:
     report = ctx.report()
     settings = ctx.settings.rebalance
-    market = ctx.deps.market_data  # type: ignore[attr-defined]
-    calendar = ctx.deps.calendar  # type: ignore[attr-defined]
+    market = ctx.deps.market_data
+    calendar = ctx.deps.calendar
     log = DailyLog(ctx)
     if tickers is not None:
         if not tickers:
@@ -127,7 +127,7 @@ def run(ctx: StepContext, *, tickers: tuple[str, ...] | None = None, html: Path 
     if selection.warning:
         report.notes.append(selection.warning)
 
-    account = ctx.deps.broker.account()  # type: ignore[attr-defined]
+    account = ctx.deps.broker.account()
     capital = account.equity * settings.capital_pct / 100 if settings.capital_pct > 0 else settings.capital
     weights = results[chosen].weights
     prices = latest_prices(ctx, sorted(set(weights) | set(held_symbols(ctx))), closes)
@@ -179,7 +179,7 @@ def run(ctx: StepContext, *, tickers: tuple[str, ...] | None = None, html: Path 
         return report
 
     intents = [_intent(ctx, line, tif) for line in plan.lines if line.qty > 0]
-    gateway = OrderGateway(ctx.ledger, ctx.deps.broker, ctx.deps.clock, run_id=ctx.run_id, log=ctx.log)  # type: ignore[attr-defined]
+    gateway = OrderGateway(ctx.ledger, ctx.deps.broker, ctx.deps.clock, run_id=ctx.run_id, log=ctx.log)
     # A sell needs the shares a trailing stop holds at the broker: cancel it first (sync re-places it).
     for line in plan.lines:
         if line.side == "sell" and line.qty > 0:
@@ -213,8 +213,8 @@ def load_closes(ctx: StepContext, symbols: list[str], first, last) -> pd.DataFra
     """Daily closes, one column per symbol, indexed by the calendar's sessions (NaN where a bar is missing),
     restated for the splits known to the data source or the ledger (a raw 2:1 split would look like a 50% loss
     to every return, Sharpe and drawdown of the backtest)."""
-    market = ctx.deps.market_data  # type: ignore[attr-defined]
-    calendar = ctx.deps.calendar  # type: ignore[attr-defined]
+    market = ctx.deps.market_data
+    calendar = ctx.deps.calendar
     sessions = pd.DatetimeIndex([pd.Timestamp(d) for d in calendar.sessions_between(first, last)], name="date")
     splits = {} if getattr(market, "split_adjusted", False) else known_splits(ctx)
     columns = {}
@@ -231,7 +231,7 @@ def known_splits(ctx: StepContext) -> dict[str, dict[Any, float]]:
     """symbol → {ex-date: ratio}: the data source's split list (local files' splits.csv) and the splits the
     ledger applied to positions (one event counted once, by its date)."""
     out: dict[str, dict[Any, float]] = {}
-    source = getattr(ctx.deps.market_data, "splits", None)  # type: ignore[attr-defined]
+    source = getattr(ctx.deps.market_data, "splits", None)
     for symbol, ex_date, ratio in source() if source is not None else ():
         out.setdefault(symbol, {})[ex_date] = ratio
     for row in repo.splits(ctx.ledger):
@@ -242,7 +242,7 @@ def known_splits(ctx: StepContext) -> dict[str, dict[Any, float]]:
 
 def latest_prices(ctx: StepContext, symbols: list[str], closes: pd.DataFrame) -> dict[str, float]:
     """The latest trade, else the last close the backtest saw."""
-    market = ctx.deps.market_data  # type: ignore[attr-defined]
+    market = ctx.deps.market_data
     out = {}
     for symbol in symbols:
         quote = market.latest_quote(symbol)
@@ -269,7 +269,7 @@ def current_holdings(ctx: StepContext) -> dict[str, float]:
 def order_timing(ctx: StepContext) -> tuple[TimeInForce | None, str]:
     """How the deltas go out now: (tif, why)."""
     state, now = ctx.session, ctx.now
-    calendar = ctx.deps.calendar  # type: ignore[attr-defined]
+    calendar = ctx.deps.calendar
     if state.is_open:
         return TimeInForce.DAY, "market open: market orders"
     before_open = state.open_at is not None and now < state.open_at
@@ -314,7 +314,7 @@ def _intent(ctx: StepContext, line: rb.OrderLine, tif: TimeInForce) -> OrderInte
 
 
 def _expiry(ctx: StepContext, tif: TimeInForce) -> datetime:
-    calendar = ctx.deps.calendar  # type: ignore[attr-defined]
+    calendar = ctx.deps.calendar
     state = ctx.session
     if state.is_open and state.close_at is not None:
         return state.close_at

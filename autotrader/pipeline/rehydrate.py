@@ -64,7 +64,7 @@ def run(ctx: StepContext) -> Report:
 
 
 def _snapshot(ctx: StepContext, loaded: list[trades.TradeView]) -> dict[str, Any]:
-    account = ctx.deps.broker.account()  # type: ignore[attr-defined]
+    account = ctx.deps.broker.account()
     positions = repo.all_positions(ctx.ledger)
     deployed: dict[str, float] = defaultdict(float)
     for p in positions:

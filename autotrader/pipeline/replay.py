@@ -31,7 +31,7 @@ def parse_day(text: str, option: str) -> date:
 
 
 def slot_instants(ctx: StepContext, start: date, end: date) -> list[datetime]:
-    calendar = ctx.deps.calendar  # type: ignore[attr-defined]
+    calendar = ctx.deps.calendar
     sessions = calendar.sessions_between(start, end)
     return [calendar.at_et(day, hhmm) for day in sessions for hhmm in ctx.settings.schedule.times]
 
@@ -39,7 +39,7 @@ def slot_instants(ctx: StepContext, start: date, end: date) -> list[datetime]:
 def validate_range(ctx: StepContext, start: date, end: date) -> None:
     if end < start:
         raise InputError(f"--end {end} is before --start {start}")
-    if not ctx.deps.calendar.sessions_between(start, end):  # type: ignore[attr-defined]
+    if not ctx.deps.calendar.sessions_between(start, end):
         raise InputError(f"no NYSE session between {start} and {end}")
     last_slot = slot_instants(ctx, start, end)[-1]
     if last_slot > ctx.now:
@@ -59,9 +59,9 @@ def run(
     orders into the simulated past without a step that makes them.
     """
     validate_range(ctx, start, end)
-    clock = ctx.deps.clock  # type: ignore[attr-defined]
+    clock = ctx.deps.clock
     instants = slot_instants(ctx, start, end)
-    sessions = ctx.deps.calendar.sessions_between(start, end)  # type: ignore[attr-defined]
+    sessions = ctx.deps.calendar.sessions_between(start, end)
     started = time.perf_counter()
     slots_run = 0
     exit_code = 0
@@ -80,7 +80,7 @@ def run(
             notes.extend(slot_report.notes)
             break
     elapsed = time.perf_counter() - started
-    account = ctx.deps.broker.account()  # type: ignore[attr-defined]
+    account = ctx.deps.broker.account()
     report = ctx.report()
     report.exit_code = exit_code
     report.ok = exit_code == 0

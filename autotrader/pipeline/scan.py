@@ -183,7 +183,7 @@ def run(ctx: StepContext, *, files: list[str] | None = None, preloaded: list[Raw
 
     as_of = ctx.now
     max_age = timedelta(days=ctx.settings.signals.max_age_days)
-    known_symbol = ctx.deps.market_data.has_symbol  # type: ignore[attr-defined]
+    known_symbol = ctx.deps.market_data.has_symbol
     # Everything is parsed before anything is decided: one structurally bad document and nothing imports.
     parsed = [
         signal_files.parse_document(d.origin, d.raw, as_of=as_of, max_age=max_age, known_symbol=known_symbol)

@@ -161,7 +161,7 @@ class Exports:
 def _hide_after(ctx: StepContext, frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     """No look-ahead at an earlier as-of: a row completed by a later run is pending at this as-of, and its
     numbers are not shown (they come from bars after it). Returns the frame without ``exit_date``."""
-    calendar = ctx.deps.calendar  # type: ignore[attr-defined]
+    calendar = ctx.deps.calendar
     dates = frame["exit_date"].dropna().unique()
     visible = {d: calendar.session_close(date.fromisoformat(d)) <= ctx.now for d in dates}
     seen = frame["exit_date"].map(visible).eq(True)

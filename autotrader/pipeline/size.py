@@ -41,7 +41,7 @@ SECTOR_TTL = timedelta(hours=24)
 def entry_timing(ctx: StepContext) -> tuple[TimeInForce | None, str]:
     """How entries may go out now: (``opg`` | ``day`` | None, why)."""
     state, now = ctx.session, ctx.now
-    calendar = ctx.deps.calendar  # type: ignore[attr-defined]
+    calendar = ctx.deps.calendar
     if state.session_date is None:
         return None, f"market closed ({state.reason})"
     size = ctx.settings.size
@@ -118,7 +118,7 @@ def sector_of(ctx: StepContext, symbol: str) -> str | None:
     cached = repo.cached_reference(ctx.ledger, symbol, "sector")
     if cached is not None and ctx.now - cached[1] < SECTOR_TTL:
         return cached[0]
-    value = ctx.deps.reference.sector(symbol)  # type: ignore[attr-defined]
+    value = ctx.deps.reference.sector(symbol)
     with ctx.ledger.write():
         repo.cache_reference(ctx.ledger, symbol, "sector", value, now=ctx.now)
     return value
@@ -130,7 +130,7 @@ def days_to_earnings(ctx: StepContext, symbol: str) -> int | None:
     if cached is not None and cached[1].astimezone(ET).date() == today:
         value = cached[0]
     else:
-        found = ctx.deps.reference.next_earnings(symbol, today)  # type: ignore[attr-defined]
+        found = ctx.deps.reference.next_earnings(symbol, today)
         value = found.isoformat() if found else None
         with ctx.ledger.write():
             repo.cache_reference(ctx.ledger, symbol, "next_earnings", value, now=ctx.now)
@@ -143,7 +143,7 @@ def days_to_earnings(ctx: StepContext, symbol: str) -> int | None:
 
 
 def _mark(ctx: StepContext, symbol: str, fallback: float) -> float:
-    quote = ctx.deps.market_data.latest_quote(symbol)  # type: ignore[attr-defined]
+    quote = ctx.deps.market_data.latest_quote(symbol)
     return quote.last if quote is not None else fallback
 
 
@@ -197,14 +197,14 @@ def book_state(ctx: StepContext, account: Account) -> sizing.BookState:
 def vix_level(ctx: StepContext) -> float | None:
     """The last complete daily close of the volatility index, or None."""
     today = ctx.now.astimezone(ET).date()
-    frame = ctx.deps.market_data.vix_daily(today - timedelta(days=14), today)  # type: ignore[attr-defined]
+    frame = ctx.deps.market_data.vix_daily(today - timedelta(days=14), today)
     return float(frame["close"].iloc[-1]) if len(frame) else None
 
 
 def risk_state(ctx: StepContext, account: Account) -> sizing.RiskState:
     from autotrader.pipeline import trades
 
-    market = ctx.deps.market_data  # type: ignore[attr-defined]
+    market = ctx.deps.market_data
     today = ctx.now.astimezone(ET).date()
     vix = vix_level(ctx)
     spy_close = spy_sma = None
@@ -260,16 +260,16 @@ def risk_state(ctx: StepContext, account: Account) -> sizing.RiskState:
 def _inputs(ctx: StepContext, signal: dict[str, Any], tif: TimeInForce) -> tuple:
     deps = ctx.deps
     symbol = signal["symbol"]
-    quote = deps.market_data.latest_quote(symbol)  # type: ignore[attr-defined]
+    quote = deps.market_data.latest_quote(symbol)
     quote_in = None
     if quote is not None:
         age = (ctx.now - quote.quoted_at).total_seconds()
         if tif == TimeInForce.OPG:
             # Before the open the last session's close is the freshest price there can be.
-            last_close = deps.calendar.session_close(deps.calendar.last_closed_session(ctx.now))  # type: ignore[attr-defined]
+            last_close = deps.calendar.session_close(deps.calendar.last_closed_session(ctx.now))
             age = 0.0 if quote.quoted_at >= last_close else age
         quote_in = sizing.QuoteIn(bid=quote.bid, ask=quote.ask, last=quote.last, age_seconds=max(0.0, age))
-    asset = deps.broker.asset(symbol)  # type: ignore[attr-defined]
+    asset = deps.broker.asset(symbol)
     asset_in = sizing.AssetIn(tradable=asset.tradable, fractionable=asset.fractionable) if asset else None
     signal_in = sizing.SignalIn(
         signal_id=signal["id"],
@@ -299,7 +299,7 @@ def run(ctx: StepContext) -> Report:
         report.notes.append("no new signals to size")
         return report
     # One account read per run: with a real broker every read is a request.
-    account = ctx.deps.broker.account()  # type: ignore[attr-defined]
+    account = ctx.deps.broker.account()
     book, risk = book_state(ctx, account), risk_state(ctx, account)
     report.fields["book"] = {
         "portfolio_value": book.portfolio_value,
@@ -343,7 +343,7 @@ def run(ctx: StepContext) -> Report:
             )
             if intent is not None:
                 intents.append(intent)
-    gateway = OrderGateway(ctx.ledger, ctx.deps.broker, ctx.deps.clock, run_id=ctx.run_id, log=ctx.log)  # type: ignore[attr-defined]
+    gateway = OrderGateway(ctx.ledger, ctx.deps.broker, ctx.deps.clock, run_id=ctx.run_id, log=ctx.log)
     results = {r.client_order_id: r for r in gateway.place(intents)}
     traces = {d.signal_id: d.to_json()["trace"] for d in decisions}
     for intent in intents:
@@ -375,7 +375,7 @@ def run(ctx: StepContext) -> Report:
 def entry_deadline(ctx: StepContext, tif: TimeInForce) -> datetime:
     """The last instant an entry decided now may still be sent: the market-on-open cut-off, or the end of the
     trading window (the close, if earlier). After it the decision is stale and is abandoned, never sent late."""
-    calendar = ctx.deps.calendar  # type: ignore[attr-defined]
+    calendar = ctx.deps.calendar
     state = ctx.session
     day = state.session_date
     assert day is not None

@@ -29,10 +29,10 @@ QTY_TOLERANCE = 1e-6
 
 def run(ctx: StepContext, *, clear_halt: tuple[str, ...] = ()) -> Report:
     deps = ctx.deps
-    broker = deps.broker  # type: ignore[attr-defined]
+    broker = deps.broker
     ledger = ctx.ledger
     now = ctx.now
-    gateway = OrderGateway(ledger, broker, deps.clock, run_id=ctx.run_id, log=ctx.log)  # type: ignore[attr-defined]
+    gateway = OrderGateway(ledger, broker, deps.clock, run_id=ctx.run_id, log=ctx.log)
     report = ctx.report()
 
     if clear_halt:  # checked before anything is reconciled: a bad symbol changes nothing

@@ -146,7 +146,7 @@ def load(ctx: StepContext) -> list[TradeView]:
 def _view(
     ctx: StepContext, trade: Trade, signal: dict[str, Any] | None, history: outcomes.SymbolHistory | None
 ) -> TradeView:
-    quote = ctx.deps.market_data.latest_quote(trade.symbol)  # type: ignore[attr-defined]
+    quote = ctx.deps.market_data.latest_quote(trade.symbol)
     mark = quote.last if quote is not None else trade.fills[-1].price
     pick_exit = None
     risk = None
