@@ -12,7 +12,18 @@ from dataclasses import dataclass
 from autotrader.clock import MarketCalendar
 from autotrader.errors import ConfigError, SafetyRefusal
 from autotrader.ledger.db import Ledger
-from autotrader.ports import Broker, Clock, MarketData, Reference, SignalSource
+from autotrader.ports import (
+    Broker,
+    BrokerCalendar,
+    Clock,
+    DataQuality,
+    MarketData,
+    RateLimitGauge,
+    Reference,
+    SignalSource,
+    SplitSource,
+    VolatilityProxy,
+)
 from autotrader.settings import Config
 
 
@@ -24,6 +35,12 @@ class Deps:
     calendar: MarketCalendar
     clock: Clock
     signal_sources: tuple[SignalSource, ...] = ()
+    # What the adapters offer beyond their ports (see ports.py), checked once here; None where absent.
+    split_source: SplitSource | None = None
+    data_quality: DataQuality | None = None
+    volatility_proxy: VolatilityProxy | None = None
+    broker_calendar: BrokerCalendar | None = None
+    rate_limit: RateLimitGauge | None = None
 
 
 def check_live_safety(config: Config) -> None:
@@ -133,6 +150,9 @@ def build_deps(config: Config, ledger: Ledger, clock: Clock, *, force_sim: bool 
         from autotrader.adapters.alpaca_broker import build_alpaca_broker
 
         broker = build_alpaca_broker(config, clock)
+    # The broker's extras are read from the adapter itself: the dry-run wrapper only guards submissions.
+    broker_calendar = broker if isinstance(broker, BrokerCalendar) else None
+    rate_limit = broker if isinstance(broker, RateLimitGauge) else None
     if dry_run:
         from autotrader.adapters.dry_run import DryRunBroker
 
@@ -144,6 +164,11 @@ def build_deps(config: Config, ledger: Ledger, clock: Clock, *, force_sim: bool 
         calendar=calendar,
         clock=clock,
         signal_sources=build_signal_sources(config, market_data, calendar, clock),
+        split_source=market_data if isinstance(market_data, SplitSource) else None,
+        data_quality=market_data if isinstance(market_data, DataQuality) else None,
+        volatility_proxy=market_data if isinstance(market_data, VolatilityProxy) else None,
+        broker_calendar=broker_calendar,
+        rate_limit=rate_limit,
     )
 
 

@@ -14,6 +14,7 @@ a minute bar after its minute has ended. That single rule is what keeps replay f
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
@@ -26,6 +27,7 @@ from autotrader.domain.models import (
     Fill,
     OrderRequest,
     Quote,
+    SessionHours,
 )
 
 if TYPE_CHECKING:
@@ -116,6 +118,60 @@ class Broker(Protocol):
 
     def clock(self) -> BrokerClock:
         """The broker's view of time and the session."""
+        ...
+
+
+# -- optional capabilities -------------------------------------------------------------------------------------
+# Some adapters can do more than their port asks. Each extra is a small Protocol here; ``bootstrap`` checks the
+# adapters against them once and hands the pipeline either the capability or None (``Deps``), so no step has to
+# guess at an adapter's attributes.
+
+#: ``(symbol, ex-date, ratio)``: ratio is new shares per old share (2 for a 2:1 split, 0.1 for 1:10).
+SplitEvent = tuple[str, date, float]
+
+
+@runtime_checkable
+class SplitSource(Protocol):
+    """Market data that knows the splits of the symbols it serves (prices themselves stay unadjusted)."""
+
+    def splits(self) -> list[SplitEvent]:
+        """The known splits up to the clock's date, never one dated after it."""
+        ...
+
+
+@runtime_checkable
+class DataQuality(Protocol):
+    """Market data that sets aside symbols whose bars failed validation during this run."""
+
+    @property
+    def rejected(self) -> Mapping[str, str]:
+        """symbol → why its data was set aside for this run (its frames are empty, its quote None)."""
+        ...
+
+
+@runtime_checkable
+class VolatilityProxy(Protocol):
+    """Market data whose volatility gauge may be a proxy ETF instead of the VIX index itself."""
+
+    @property
+    def vix_proxied(self) -> bool:
+        """True when ``vix_daily`` serves the proxy, whose price is not on the VIX scale."""
+        ...
+
+
+@runtime_checkable
+class BrokerCalendar(Protocol):
+    """A broker that publishes its own trading calendar (compared with XNYS by ``doctor``)."""
+
+    def calendar(self, start: date, end: date) -> list[SessionHours]: ...
+
+
+@runtime_checkable
+class RateLimitGauge(Protocol):
+    """A broker that reports its request budget."""
+
+    def rate_limit(self) -> tuple[float, float] | None:
+        """``(remaining, limit)`` for the current window, or None before any request has reported one."""
         ...
 
 

@@ -53,3 +53,39 @@ def make_intent(
         reason="test",
         attempt=attempt,
     )
+
+
+class NoReference:
+    """A Reference that knows no sectors and no earnings dates."""
+
+    def sector(self, symbol: str) -> str | None:
+        return None
+
+    def next_earnings(self, symbol: str, on_or_after: object) -> None:
+        return None
+
+
+def make_deps(clock, **overrides):
+    """A real ``Deps`` for step tests: a memory broker and static prices unless the test passes its own parts.
+
+    Optional capabilities (split source, data quality, ...) are read from the market data the way bootstrap
+    reads them, so a test that hands in an adapter gets what a real run would."""
+    from autotrader.bootstrap import Deps
+    from autotrader.clock import MarketCalendar
+    from autotrader.ports import DataQuality, SplitSource, VolatilityProxy
+    from tests.fakes.memory_broker import MemoryBroker
+    from tests.fakes.static_market import StaticMarketData
+
+    market = overrides.pop("market_data", None) or StaticMarketData(clock, {})
+    parts = {
+        "broker": MemoryBroker(time_source=clock),
+        "market_data": market,
+        "reference": NoReference(),
+        "calendar": MarketCalendar.xnys(),
+        "clock": clock,
+        "split_source": market if isinstance(market, SplitSource) else None,
+        "data_quality": market if isinstance(market, DataQuality) else None,
+        "volatility_proxy": market if isinstance(market, VolatilityProxy) else None,
+    }
+    parts.update(overrides)
+    return Deps(**parts)

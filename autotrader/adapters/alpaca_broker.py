@@ -51,6 +51,7 @@ from autotrader.domain.models import (
     BrokerPosition,
     Fill,
     OrderRequest,
+    SessionHours,
 )
 from autotrader.errors import (
     AmbiguousOrderOutcome,
@@ -121,15 +122,6 @@ _CODE_DAY_TRADING = 40310100
 
 _ORDER_CLASSES = frozenset(c.value for c in OrderClass)  # anything else (options' mleg) reads as simple
 _SIDES = {"buy": Side.BUY, "sell": Side.SELL, "sell_short": Side.SELL, "buy_to_cover": Side.BUY}
-
-
-@dataclass(frozen=True, slots=True)
-class SessionHours:
-    """One trading session from Alpaca's calendar: its New York date and its open and close (UTC)."""
-
-    session: date
-    open_at: datetime
-    close_at: datetime
 
 
 @dataclass(frozen=True, slots=True)

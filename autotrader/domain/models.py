@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 
 from autotrader.domain.enums import Book, LegKind, OrderClass, OrderType, Side, TimeInForce
 
@@ -253,3 +253,12 @@ class Signal:
 
         parts = [self.source, self.symbol, self.category, str(self.side), self.generated_at.isoformat()]
         return hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]
+
+
+@dataclass(frozen=True, slots=True)
+class SessionHours:
+    """One trading session as a broker publishes it: its New York date and its open and close (UTC)."""
+
+    session: date
+    open_at: datetime
+    close_at: datetime

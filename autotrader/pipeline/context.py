@@ -25,6 +25,7 @@ from autotrader.settings import Config, Settings, config_path_from, load_config
 if TYPE_CHECKING:
     # Only for the annotation: importing bootstrap at run time would pull the adapters in with the CLI.
     from autotrader.bootstrap import Deps
+    from autotrader.ports import Broker
 
 # How far --as-of may stray from the wall clock on a real broker outside --dry-run.
 MAX_REAL_BROKER_SKEW = timedelta(minutes=5)
@@ -183,8 +184,8 @@ def invoke(
     return Outcome(command, exit_code, report=report, error=failure, as_of=clock.now(), dry_run=dry_run)
 
 
-def _refuse_time_travel(broker: object, at: datetime, dry_run: bool) -> None:
-    if dry_run or getattr(broker, "time_travel", False):
+def _refuse_time_travel(broker: Broker, at: datetime, dry_run: bool) -> None:
+    if dry_run or broker.time_travel:
         return
     skew = abs(datetime.now(UTC) - at)
     if skew > MAX_REAL_BROKER_SKEW:

@@ -20,12 +20,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from autotrader.clock import MarketCalendar, SimulatedClock, SystemClock
 from autotrader.domain.reports import Report
 from autotrader.errors import AutotraderError, ConfigError
+from autotrader.ports import BrokerCalendar, Clock, RateLimitGauge
 from autotrader.settings import Config
+
+if TYPE_CHECKING:
+    from autotrader.bootstrap import Deps
 
 MAX_CLOCK_SKEW = timedelta(seconds=5)
 CALENDAR_DAYS = 30
@@ -114,18 +118,13 @@ def _live_checks(config: Config, at: datetime) -> list[Check]:
         except AutotraderError as error:
             return [Check("adapters", False, error.message, fix=error.hint or "", exit_code=error.exit_code)]
         checks.append(_guarded("broker", lambda: _broker(deps.broker, clock, skew=present)))
-        checks.append(_guarded("calendar", lambda: _calendar(deps.broker, deps.calendar, clock)))
-        checks.append(_guarded("market data", lambda: _market_data(deps.market_data, deps.calendar, clock)))
+        checks.append(_guarded("calendar", lambda: _calendar(deps.broker_calendar, deps.calendar, clock)))
+        checks.append(_guarded("market data", lambda: _market_data(deps, clock)))
         checks.append(_guarded("reference", lambda: _reference(deps.reference)))
-        checks.append(_guarded("rate limits", lambda: _rate_limits(config, deps.broker)))
+        checks.append(_guarded("rate limits", lambda: _rate_limits(config, deps.rate_limit)))
     finally:
         ledger.close()
     return checks
-
-
-def _unwrapped(broker: Any) -> Any:
-    """The adapter itself under the dry-run wrapper (for what only some adapters offer: calendar, rate limit)."""
-    return getattr(broker, "inner", broker)
 
 
 def _guarded(name: str, check: Callable[[], Check]) -> Check:
@@ -140,7 +139,7 @@ def _guarded(name: str, check: Callable[[], Check]) -> Check:
 
 def _broker(broker: Any, clock: Any, *, skew: bool) -> Check:
     account = broker.account()
-    if getattr(broker, "time_travel", False):
+    if broker.time_travel:
         return Check("broker", True, f"simulated: equity {account.equity:,.2f}, cash {account.cash:,.2f}")
     if not skew:
         return Check("broker", True, f"equity {account.equity:,.2f}; clock skew not checked (--as-of)")
@@ -155,13 +154,12 @@ def _broker(broker: Any, clock: Any, *, skew: bool) -> Check:
     return Check("broker", True, detail)
 
 
-def _calendar(broker: Any, calendar: MarketCalendar, clock: Any) -> Check:
-    published = getattr(_unwrapped(broker), "calendar", None)
+def _calendar(published: BrokerCalendar | None, calendar: MarketCalendar, clock: Clock) -> Check:
     if published is None:
         return Check("calendar", True, "the broker uses the toolkit's XNYS calendar")
     today = clock.now().date()
     end = today + timedelta(days=CALENDAR_DAYS)
-    theirs = {s.session: (s.open_at, s.close_at) for s in published(today, end)}
+    theirs = {s.session: (s.open_at, s.close_at) for s in published.calendar(today, end)}
     ours = {d: (calendar.session_open(d), calendar.session_close(d)) for d in calendar.sessions_between(today, end)}
     differences = [
         f"{d}: broker {theirs.get(d, 'closed')}, XNYS {ours.get(d, 'closed')}"
@@ -177,7 +175,8 @@ def _calendar(broker: Any, calendar: MarketCalendar, clock: Any) -> Check:
     return Check("calendar", True, f"{len(ours)} sessions in the next {CALENDAR_DAYS} days agree with the broker")
 
 
-def _market_data(market: Any, calendar: MarketCalendar, clock: Any) -> Check:
+def _market_data(deps: Deps, clock: Clock) -> Check:
+    market, calendar = deps.market_data, deps.calendar
     now = clock.now()
     expected = calendar.last_closed_session(now)
     bars = market.daily_bars("SPY", expected - timedelta(days=10), expected)
@@ -191,7 +190,7 @@ def _market_data(market: Any, calendar: MarketCalendar, clock: Any) -> Check:
     detail = f"SPY's last daily bar {last} ({behind} session(s) behind {expected}); volatility index: " + (
         f"{float(vix['close'].iloc[-1]):.2f}" if len(vix) else "no bars"
     )
-    if getattr(market, "vix_proxied", False):
+    if deps.volatility_proxy is not None and deps.volatility_proxy.vix_proxied:
         detail += (
             "; WARNING: the plan has no index data, the volatility gauge is the proxy ETF, whose price is not on"
             " the VIX scale: review [risk] vix_bands or set market_regime_enabled = false"
@@ -209,10 +208,9 @@ def _reference(reference: Any) -> Check:
     return Check("reference", True, f"sectors: {known or 'none known'}")
 
 
-def _rate_limits(config: Config, broker: Any) -> Check:
+def _rate_limits(config: Config, gauge: RateLimitGauge | None) -> Check:
     parts = []
-    real = _unwrapped(broker)
-    seen = real.rate_limit() if hasattr(real, "rate_limit") else None
+    seen = gauge.rate_limit() if gauge is not None else None
     ok = True
     if seen is not None:
         remaining, limit = seen

@@ -276,12 +276,11 @@ def _high_since(
         bars = market.daily_bars(symbol, first, last_complete)
         if len(bars):
             highs = bars["high"].to_numpy(dtype=float)
-            if not getattr(market, "split_adjusted", False):
-                # Raw prices: a session before a split is in old units.
-                days = [d.date() for d in bars.index]
-                for split in repo.splits(ctx.ledger, symbol):
-                    ex_day = datetime.fromisoformat(split["effective_at"]).astimezone(ET).date()
-                    highs = highs / np.array([split["ratio"] if d < ex_day else 1.0 for d in days])
+            # Every adapter serves unadjusted prices: a session before a split is in old units.
+            days = [d.date() for d in bars.index]
+            for split in repo.splits(ctx.ledger, symbol):
+                ex_day = datetime.fromisoformat(split["effective_at"]).astimezone(ET).date()
+                highs = highs / np.array([split["ratio"] if d < ex_day else 1.0 for d in days])
             high = max(high, float(np.nanmax(highs)))
     return high, repo.utc_iso(ctx.now)
 

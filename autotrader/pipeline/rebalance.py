@@ -134,7 +134,7 @@ def run(ctx: StepContext, *, tickers: tuple[str, ...] | None = None, html: Path 
     targets = rb.target_shares(weights, prices, capital)
     current = current_holdings(ctx)
     # A held symbol the data cannot price or rejected for this run is held as it is, never sold blind.
-    rejected = getattr(market, "rejected", {}) or {}
+    rejected = ctx.deps.data_quality.rejected if ctx.deps.data_quality is not None else {}
     for symbol, qty in current.items():
         blind = symbol not in prices or symbol in rejected or (symbol in closes and closes[symbol].isna().all())
         if qty > 0 and blind and symbol not in targets:
@@ -216,7 +216,7 @@ def load_closes(ctx: StepContext, symbols: list[str], first, last) -> pd.DataFra
     market = ctx.deps.market_data
     calendar = ctx.deps.calendar
     sessions = pd.DatetimeIndex([pd.Timestamp(d) for d in calendar.sessions_between(first, last)], name="date")
-    splits = {} if getattr(market, "split_adjusted", False) else known_splits(ctx)
+    splits = known_splits(ctx)  # every adapter serves unadjusted prices
     columns = {}
     for symbol in symbols:
         bars = market.daily_bars(symbol, first, last)
@@ -231,8 +231,8 @@ def known_splits(ctx: StepContext) -> dict[str, dict[Any, float]]:
     """symbol → {ex-date: ratio}: the data source's split list (local files' splits.csv) and the splits the
     ledger applied to positions (one event counted once, by its date)."""
     out: dict[str, dict[Any, float]] = {}
-    source = getattr(ctx.deps.market_data, "splits", None)
-    for symbol, ex_date, ratio in source() if source is not None else ():
+    source = ctx.deps.split_source
+    for symbol, ex_date, ratio in source.splits() if source is not None else ():
         out.setdefault(symbol, {})[ex_date] = ratio
     for row in repo.splits(ctx.ledger):
         ex_date = datetime.fromisoformat(row["effective_at"]).astimezone(ET).date()

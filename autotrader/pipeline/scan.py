@@ -139,7 +139,7 @@ def builtin_documents(ctx: StepContext) -> list[RawDocument]:
     day = ctx.now.astimezone(ET).date()
     return [
         RawDocument(name, text.encode("utf-8"), builtin=True)
-        for source in getattr(ctx.deps, "signal_sources", ())
+        for source in ctx.deps.signal_sources
         for name, text in source.documents(day)
     ]
 

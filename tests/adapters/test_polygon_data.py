@@ -643,11 +643,12 @@ def test_the_rebalancers_split_lookup_reads_polygon_splits(server, ledger):
     from types import SimpleNamespace
 
     from autotrader.pipeline.rebalance import known_splits
+    from tests.factories import make_deps
 
     server.splits = [split_row("AAPL", "2025-06-02", 1, 2)]
     data = make_data(server, ledger, et(WED, "20:00"))
     data.has_symbol("AAPL")
-    ctx = SimpleNamespace(deps=SimpleNamespace(market_data=data), ledger=ledger)
+    ctx = SimpleNamespace(deps=make_deps(SimulatedClock(et(WED, "20:00")), market_data=data), ledger=ledger)
     assert known_splits(ctx) == {"AAPL": {date(2025, 6, 2): 2.0}}
 
 

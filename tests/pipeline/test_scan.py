@@ -9,14 +9,15 @@ from types import SimpleNamespace
 
 import pytest
 
-from autotrader.clock import MarketCalendar, SimulatedClock
+from autotrader.clock import SimulatedClock
 from autotrader.errors import InputError
 from autotrader.eventlog import EventLog
 from autotrader.ledger.db import open_ledger
 from autotrader.pipeline import scan
 from autotrader.pipeline.context import StepContext
 from autotrader.settings import default_config
-from tests.factories import et
+from tests.factories import et, make_deps
+from tests.fakes.static_market import StaticMarketData
 
 HEADER = "symbol,category,source,conviction,entry,stop,target,generated_at"
 AAPL = "AAPL,long_term,alpha,7,100,90,130,2026-03-02T08:00:00-05:00"
@@ -53,12 +54,8 @@ def world(tmp_path):
     def run(*, files=None, sources=(), ledger_path: Path | None = None, dry_run=False, preloaded=None):
         ledger = open_ledger(ledger_path or config.ledger_path, snapshot=dry_run)
         ledgers.append(ledger)
-        deps = SimpleNamespace(
-            clock=clock,
-            calendar=MarketCalendar.xnys(),
-            market_data=SimpleNamespace(has_symbol={"AAPL", "MSFT", "XOM"}.__contains__),
-            signal_sources=tuple(sources),
-        )
+        market = StaticMarketData(clock, {"AAPL": 100.0, "MSFT": 100.0, "XOM": 100.0})
+        deps = make_deps(clock, market_data=market, signal_sources=tuple(sources))
         ctx = StepContext(
             "scan", config, deps, ledger, dry_run, "run-1", EventLog(None, run_id="r", command="scan", mode="sim")
         )

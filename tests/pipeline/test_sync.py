@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import pytest
 
-from autotrader.clock import MarketCalendar, SimulatedClock
+from autotrader.clock import SimulatedClock
 from autotrader.domain.enums import IntentStatus
 from autotrader.eventlog import EventLog
 from autotrader.ledger import repo
@@ -15,7 +13,7 @@ from autotrader.pipeline import sync
 from autotrader.pipeline.context import StepContext
 from autotrader.pipeline.gateway import OrderGateway
 from autotrader.settings import default_config
-from tests.factories import et, make_intent
+from tests.factories import et, make_deps, make_intent
 from tests.fakes.memory_broker import Crash, Faults, MemoryBroker
 from tests.fakes.static_market import StaticMarketData
 
@@ -25,9 +23,7 @@ def world(tmp_path):
     clock = SimulatedClock(et("2026-03-02 10:00"))
     ledger = open_ledger(tmp_path / "ledger.db")
     broker = MemoryBroker(time_source=clock)
-    deps = SimpleNamespace(
-        broker=broker, clock=clock, calendar=MarketCalendar.xnys(), market_data=StaticMarketData(clock, {"AAPL": 100.0})
-    )
+    deps = make_deps(clock, broker=broker, market_data=StaticMarketData(clock, {"AAPL": 100.0}))
     log = EventLog(None, run_id="r", command="sync", mode="sim")
 
     def run_sync():
