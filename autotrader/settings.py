@@ -346,13 +346,13 @@ class ExitsSection(Section):
     loss_cut_pct: PerCategoryPct = Field(
         default_factory=lambda: PerCategoryPct(long_term=25.0, swing=8.0, day_trade=3.0)
     )
-    atr_categories: list[Category] = Field(default_factory=lambda: ["swing", "day_trade"])
+    atr_categories: list[Category] = Field(default_factory=lambda: list[Category](["swing", "day_trade"]))
     atr_period: int = Field(14, ge=2, le=200)
     stop_atr_multiplier: float = Field(1.5, gt=0, le=20)
     target_one_atr_multiplier: float = Field(1.5, gt=0, le=50)
     target_two_atr_multiplier: float = Field(3.0, gt=0, le=100)
     partial_exit_pct: float = Field(50.0, gt=0, lt=100)
-    trail_categories: list[Category] = Field(default_factory=lambda: ["swing"])
+    trail_categories: list[Category] = Field(default_factory=lambda: list[Category](["swing"]))
     trail_pct: float = Field(4.0, gt=0, lt=100)
     trail_activation_pct: float = Field(6.0, ge=0, le=1000)
     max_holding_days: PerCategorySessions = Field(

@@ -111,7 +111,9 @@ def charts(rows: list[dict[str, Any]], series: pd.DataFrame, *, horizons: list[i
 
     fig, ax = plt.subplots(figsize=(8, 3.6))
     conviction = [r for r in rows if r["group"] == "conviction"]
-    labels, means, errs = [], [], [[], []]
+    labels: list[str] = []
+    means: list[float] = []
+    errs: list[list[float]] = [[], []]
     for row in conviction:
         mean, ci = row["excess_return_mean"].get(str(primary)), row["excess_return_ci"].get(str(primary))
         labels.append(row["key"])

@@ -51,6 +51,13 @@ class Ledger:
         else:
             self.conn.execute("COMMIT")
 
+    def table(self, name: str) -> sqlite_utils.db.Table:
+        """A table by name (sqlite-utils types ``db[name]`` as table-or-view; the ledger's writes need a table)."""
+        table = self.db[name]
+        if not isinstance(table, sqlite_utils.db.Table):
+            raise TypeError(f"{name} is a view, not a table")
+        return table
+
     def query(self, sql: str, params: Any = ()) -> list[dict[str, Any]]:
         return list(self.db.query(sql, params))
 

@@ -147,9 +147,9 @@ def _broker(broker: Any, clock: Any, *, skew: bool) -> Check:
     broker_clock = broker.clock()
     after = clock.now()
     local = before + (after - before) / 2  # the round trip's midpoint, the fairest local instant
-    skew = abs(broker_clock.timestamp - local)
-    detail = f"equity {account.equity:,.2f}; broker clock {skew.total_seconds():.2f} s from this machine's"
-    if skew > MAX_CLOCK_SKEW:
+    offset = abs(broker_clock.timestamp - local)
+    detail = f"equity {account.equity:,.2f}; broker clock {offset.total_seconds():.2f} s from this machine's"
+    if offset > MAX_CLOCK_SKEW:
         return Check("broker", False, detail, fix="synchronise this machine's clock (NTP/chrony)", exit_code=5)
     return Check("broker", True, detail)
 

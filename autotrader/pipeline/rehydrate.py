@@ -75,7 +75,7 @@ def _snapshot(ctx: StepContext, loaded: list[trades.TradeView]) -> dict[str, Any
         if view.trade.closed_at is None and view.category is not None:
             by_category[view.category] += view.trade.open_qty * view.average_cost
     session_date = ctx.session_date
-    snapshot = {
+    snapshot: dict[str, Any] = {
         "session_date": session_date,
         "equity": round(account.equity, 2),
         "cash": round(account.cash, 2),

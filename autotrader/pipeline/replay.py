@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import date, datetime
 
+from autotrader.clock import SimulatedClock
 from autotrader.domain.reports import Report
 from autotrader.errors import InputError
 from autotrader.ledger import repo
@@ -60,6 +61,8 @@ def run(
     """
     validate_range(ctx, start, end)
     clock = ctx.deps.clock
+    # replay always runs on a simulated clock (invoke's simulated_clock): it moves the clock slot by slot.
+    assert isinstance(clock, SimulatedClock)
     instants = slot_instants(ctx, start, end)
     sessions = ctx.deps.calendar.sessions_between(start, end)
     started = time.perf_counter()

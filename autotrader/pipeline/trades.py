@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from autotrader.clock import ET
-from autotrader.ledger import repo
+from autotrader.ledger import repo, scoring
 from autotrader.pipeline import outcomes
 from autotrader.pipeline.context import StepContext
 from autotrader.pipeline.corporate_actions import split_factor
@@ -126,10 +126,7 @@ def load(ctx: StepContext) -> list[TradeView]:
             )
         )  # fmt: skip
     signal_ids = sorted({f.signal_id for f in fills if f.signal_id is not None})
-    signals = {}
-    if signal_ids:
-        marks = ",".join("?" for _ in signal_ids)
-        signals = {s["id"]: s for s in ctx.ledger.query(f"SELECT * FROM signals WHERE id IN ({marks})", signal_ids)}
+    signals = scoring.signals_by_id(ctx.ledger, signal_ids)
     views = []
     histories: dict[str, outcomes.SymbolHistory | None] = {}
     for trade in split_trades(fills):
@@ -168,7 +165,9 @@ def _view(
                 start, end = history.spy.open[entry_idx], history.spy.close[exit_idx]
                 if start == start and end == end:  # not NaN
                     benchmark = float(end / start - 1)
-    x = pick_exit.exit_price if pick_exit is not None and pick_exit.status == "complete" else mark
+    x = mark  # X: the pick's rule-exit price once complete, else the mark
+    if pick_exit is not None and pick_exit.status == "complete" and pick_exit.exit_price is not None:
+        x = pick_exit.exit_price
     return TradeView(
         trade=trade,
         signal=signal,

@@ -214,7 +214,7 @@ def _utc_naive_ns(instant: datetime | np.datetime64) -> np.datetime64:
     return pd.Timestamp(instant).tz_convert("UTC").tz_localize(None).to_datetime64()
 
 
-def _opens_ns(session_opens: ArrayLike) -> np.ndarray:
+def _opens_ns(session_opens: ArrayLike | Sequence[datetime]) -> np.ndarray:
     if isinstance(session_opens, np.ndarray) and np.issubdtype(session_opens.dtype, np.datetime64):
         return session_opens.astype("datetime64[ns]", copy=False)
     index = pd.DatetimeIndex(session_opens)
@@ -223,7 +223,9 @@ def _opens_ns(session_opens: ArrayLike) -> np.ndarray:
     return index.to_numpy(dtype="datetime64[ns]")
 
 
-def entry_session_index(session_opens: ArrayLike, generated_at: datetime | np.datetime64) -> int | None:
+def entry_session_index(
+    session_opens: ArrayLike | Sequence[datetime], generated_at: datetime | np.datetime64
+) -> int | None:
     """Index of the entry session: the first session whose open instant is at or after ``generated_at``.
 
     ``session_opens``: the sessions' open instants in UTC, ascending, aligned with the bars — a naive

@@ -1,0 +1,115 @@
+"""Reads behind the scorecard: signals, their outcomes and rule exits inside a window, and one signal's lineage.
+
+The scorecard reads hundreds of thousands of outcome rows, so these return plain tuples in a stated column
+order (straight into a DataFrame), not dicts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from autotrader.ledger.db import Ledger
+from autotrader.ledger.repo import utc_iso
+
+SIGNAL_COLUMNS = ("signal_id", "category", "source", "conviction", "generated_at")
+OUTCOME_COLUMNS = ("signal_id", "horizon", "status", "ret", "excess", "hit", "exit_date")
+RULE_EXIT_COLUMNS = ("signal_id", "status", "r_multiple", "ret", "holding_sessions", "exit_date")
+
+
+@dataclass(frozen=True)
+class SignalWindow:
+    """Which signals a scorecard covers: generated in [``generated_from``, ``generated_to``] (None: no lower
+    bound) and, when given, only these categories and sources."""
+
+    generated_to: datetime
+    generated_from: datetime | None = None
+    categories: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+
+    def where(self) -> tuple[str, list[Any]]:
+        # Stored instants are UTC ISO text of one fixed format: the bounds are converted the same way and
+        # compared as text.
+        clauses, params = ["s.generated_at <= ?"], [utc_iso(self.generated_to)]
+        if self.generated_from is not None:
+            clauses.append("s.generated_at >= ?")
+            params.append(utc_iso(self.generated_from))
+        for column, values in (("category", self.categories), ("source", self.sources)):
+            if values:
+                clauses.append(f"s.{column} IN ({','.join('?' for _ in values)})")
+                params.extend(values)
+        return " AND ".join(clauses), params
+
+
+def _rows(ledger: Ledger, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+    return ledger.conn.execute(sql, params).fetchall()
+
+
+def signal_keys(ledger: Ledger, window: SignalWindow) -> list[tuple[Any, ...]]:
+    """One tuple per signal in the window, columns ``SIGNAL_COLUMNS``."""
+    where, params = window.where()
+    return _rows(
+        ledger, f"SELECT s.id, s.category, s.source, s.conviction, s.generated_at FROM signals s WHERE {where}", params
+    )
+
+
+def outcome_numbers(ledger: Ledger, window: SignalWindow) -> list[tuple[Any, ...]]:
+    """One tuple per (signal, horizon) outcome of the window's signals, columns ``OUTCOME_COLUMNS``."""
+    where, params = window.where()
+    return _rows(
+        ledger,
+        f"SELECT o.signal_id, o.horizon, o.status, o.ret, o.excess, o.hit, o.exit_date FROM signal_outcomes o "
+        f"JOIN signals s ON s.id = o.signal_id WHERE {where}",
+        params,
+    )
+
+
+def rule_exit_numbers(ledger: Ledger, window: SignalWindow) -> list[tuple[Any, ...]]:
+    """One tuple per rule exit of the window's signals, columns ``RULE_EXIT_COLUMNS``."""
+    where, params = window.where()
+    return _rows(
+        ledger,
+        f"SELECT r.signal_id, r.status, r.r_multiple, r.ret, r.holding_sessions, r.exit_date FROM signal_rule_exits r "
+        f"JOIN signals s ON s.id = r.signal_id WHERE {where}",
+        params,
+    )
+
+
+@dataclass(frozen=True)
+class SignalRecord:
+    """What the ledger holds about one signal, for its lineage: the signal row, the decisions about it, the
+    intents it led to, its outcomes per horizon and its rule exit."""
+
+    signal: dict[str, Any]
+    decisions: list[dict[str, Any]]
+    intents: list[dict[str, Any]]
+    outcomes: list[dict[str, Any]]
+    rule_exit: dict[str, Any] | None
+
+
+def signal_record(ledger: Ledger, signal_id: int) -> SignalRecord | None:
+    """None when there is no such signal."""
+    signal = ledger.query("SELECT * FROM signals WHERE id = ?", [signal_id])
+    if not signal:
+        return None
+    exits = ledger.query("SELECT * FROM signal_rule_exits WHERE signal_id = ?", [signal_id])
+    return SignalRecord(
+        signal=signal[0],
+        decisions=ledger.query("SELECT * FROM decisions WHERE signal_id = ? ORDER BY id", [signal_id]),
+        intents=ledger.query(
+            "SELECT client_order_id, step, leg, tier, side, qty, type, status, broker_order_id, reason, created_at "
+            "FROM order_intents WHERE signal_id = ? ORDER BY created_at",
+            [signal_id],
+        ),
+        outcomes=ledger.query("SELECT * FROM signal_outcomes WHERE signal_id = ? ORDER BY horizon", [signal_id]),
+        rule_exit=exits[0] if exits else None,
+    )
+
+
+def signals_by_id(ledger: Ledger, signal_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """The signal rows with these ids, by id."""
+    if not signal_ids:
+        return {}
+    marks = ",".join("?" for _ in signal_ids)
+    return {s["id"]: s for s in ledger.query(f"SELECT * FROM signals WHERE id IN ({marks})", signal_ids)}
