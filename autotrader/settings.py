@@ -23,6 +23,7 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlparse
 
 from pydantic import (
+    AfterValidator,
     AliasChoices,
     BaseModel,
     ConfigDict,
@@ -248,7 +249,7 @@ class SizeSection(Section):
         return self
 
 
-def _loopback_only(url: str | None, field: str) -> str | None:
+def _loopback_only(url: str | None) -> str | None:
     """Base URL overrides exist for tests against local fake servers; anything else could be a live endpoint."""
     if url is None:
         return None
@@ -258,14 +259,17 @@ def _loopback_only(url: str | None, field: str) -> str | None:
     except ValueError:
         ok = host == "localhost"
     if not ok:
-        raise ValueError(f"{field} may only point at a loopback address (127.0.0.0/8, ::1, localhost)")
+        raise ValueError("base_url may only point at a loopback address (127.0.0.0/8, ::1, localhost)")
     return url.rstrip("/")
+
+
+LoopbackUrl = Annotated[str | None, AfterValidator(_loopback_only)]
 
 
 class BrokerSection(Section):
     kind: Literal["sim", "alpaca"] = "sim"
     mode: Literal["paper", "live"] = "paper"
-    base_url: str | None = None
+    base_url: LoopbackUrl = None
     starting_cash: float = Field(1_000_000.0, gt=0, le=1e12, description="Simulated broker only")
     slippage_bps: float = Field(5.0, ge=0, le=1000, description="Simulated broker only")
     commission_per_share: float = Field(0.0, ge=0, le=1, description="Simulated broker only")
@@ -274,38 +278,23 @@ class BrokerSection(Section):
     timeout_seconds: float = Field(10.0, gt=0, le=300, description="Alpaca: HTTP timeout per request")
     max_retries: int = Field(3, ge=0, le=10, description="Alpaca: retries of reads and cancels (never of orders)")
 
-    @field_validator("base_url")
-    @classmethod
-    def _loopback(cls, v: str | None) -> str | None:
-        return _loopback_only(v, "base_url")
-
 
 class DataSection(Section):
     kind: Literal["synthetic", "local", "polygon"] = "synthetic"
     path: str = "data"
     seed: int = Field(42, ge=0, le=2**31 - 1)
     symbols: list[Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9.\-]{0,9}$")]] = Field(default_factory=list)
-    base_url: str | None = None
+    base_url: LoopbackUrl = None
     requests_per_minute: float = Field(5.0, gt=0, le=100_000, description="Polygon: client-side rate limit")
     timeout_seconds: float = Field(10.0, gt=0, le=300, description="Polygon: HTTP timeout per request")
     vix_symbol: str = Field("I:VIX", pattern=r"^[A-Z:.\-]{1,12}$")
     vix_proxy: str = Field("VIXY", pattern=r"^[A-Z.\-]{1,10}$", description="Used when the plan lacks indices")
     max_bar_age_sessions: int = Field(1, ge=0, le=30, description="Polygon: a last daily bar older than this is stale")
 
-    @field_validator("base_url")
-    @classmethod
-    def _loopback(cls, v: str | None) -> str | None:
-        return _loopback_only(v, "base_url")
-
 
 class ReferenceSection(Section):
     kind: Literal["auto", "synthetic", "local", "polygon", "finnhub"] = "auto"
-    base_url: str | None = None
-
-    @field_validator("base_url")
-    @classmethod
-    def _loopback(cls, v: str | None) -> str | None:
-        return _loopback_only(v, "base_url")
+    base_url: LoopbackUrl = None
 
 
 class SignalsSection(Section):
