@@ -11,7 +11,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from autotrader.domain.enums import INTENT_TRANSITIONS, Book, IntentStatus, Side
+from autotrader.domain.enums import (
+    IN_FLIGHT_INTENT_STATUSES,
+    INTENT_TRANSITIONS,
+    OPEN_INTENT_STATUSES,
+    TERMINAL_BROKER_STATUSES,
+    Book,
+    IntentStatus,
+    Side,
+)
 from autotrader.domain.models import BrokerOrder, Fill, OrderIntent, Signal
 from autotrader.ledger.db import Ledger
 
@@ -168,15 +176,6 @@ def intents_with_status(ledger: Ledger, statuses: tuple[IntentStatus, ...]) -> l
         f"SELECT * FROM order_intents WHERE status IN ({marks}) ORDER BY created_at, client_order_id",
         [str(s) for s in statuses],
     )
-
-
-OPEN_INTENT_STATUSES = (
-    IntentStatus.PLANNED,
-    IntentStatus.SUBMITTING,
-    IntentStatus.UNKNOWN,
-    IntentStatus.ACCEPTED,
-    IntentStatus.PARTIALLY_FILLED,
-)
 
 
 def open_intents(ledger: Ledger) -> list[dict[str, Any]]:
@@ -573,7 +572,7 @@ def cache_reference(ledger: Ledger, symbol: str, kind: str, value: str | None, *
 
 # Intent statuses that mean "this leg was sent (or is being sent)": a tier in one of them has fired.
 LIVE_INTENT_STATUSES = (*(str(s) for s in OPEN_INTENT_STATUSES), str(IntentStatus.FILLED))
-_TERMINAL_ORDER = ("filled", "canceled", "expired", "replaced", "rejected", "done_for_day")
+_TERMINAL_ORDER = tuple(sorted(str(s) for s in TERMINAL_BROKER_STATUSES))  # as SQL parameters
 
 
 def position_key(book: str, symbol: str, opened_at: str) -> str:
@@ -673,10 +672,10 @@ def open_buy_orders(ledger: Ledger, book: str, symbol: str) -> list[dict[str, An
 
 def unsent_sell_intents(ledger: Ledger, book: str, symbol: str) -> list[dict[str, Any]]:
     """Sell intents not yet known to the broker as orders (planned, submitting, unknown)."""
+    marks = ",".join("?" for _ in IN_FLIGHT_INTENT_STATUSES)
     return ledger.query(
-        "SELECT * FROM order_intents WHERE book = ? AND symbol = ? AND side = 'sell' "
-        "AND status IN ('planned', 'submitting', 'unknown')",
-        [book, symbol],
+        f"SELECT * FROM order_intents WHERE book = ? AND symbol = ? AND side = 'sell' AND status IN ({marks})",
+        [book, symbol, *(str(s) for s in IN_FLIGHT_INTENT_STATUSES)],
     )
 
 
