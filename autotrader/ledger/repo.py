@@ -433,12 +433,6 @@ def record_import(
     return import_id, ids
 
 
-def signals_since(ledger: Ledger, since: datetime | None = None) -> list[dict[str, Any]]:
-    if since is None:
-        return ledger.query("SELECT * FROM signals ORDER BY id")
-    return ledger.query("SELECT * FROM signals WHERE generated_at >= ? ORDER BY id", [utc_iso(since)])
-
-
 # -- trades, snapshots, reviews -----------------------------------------------------------------------
 
 
