@@ -249,6 +249,38 @@ def order_book(ledger: Ledger, broker_order_id: str) -> str | None:
     return ledger.scalar("SELECT book FROM orders WHERE broker_order_id = ?", [broker_order_id])
 
 
+@dataclass(frozen=True)
+class OrderProgress:
+    """What the ledger last recorded of a broker order: enough to tell whether the broker's view moved."""
+
+    status: str
+    filled_qty: float
+    filled_avg_price: float | None
+
+
+def order_progress(ledger: Ledger) -> dict[str, OrderProgress]:
+    """Broker order id → its recorded status and fill progress, for every order in the ledger."""
+    rows = ledger.query("SELECT broker_order_id, status, filled_qty, filled_avg_price FROM orders")
+    return {r["broker_order_id"]: OrderProgress(r["status"], r["filled_qty"], r["filled_avg_price"]) for r in rows}
+
+
+@dataclass(frozen=True)
+class OrderRef:
+    broker_order_id: str
+    client_order_id: str
+
+
+def open_orders_with_client_id(ledger: Ledger) -> list[OrderRef]:
+    """Orders the ledger still holds as open (no terminal status yet) that carry a client order id."""
+    marks = ",".join("?" for _ in _TERMINAL_ORDER)
+    rows = ledger.query(
+        f"SELECT broker_order_id, client_order_id FROM orders "
+        f"WHERE status NOT IN ({marks}) AND client_order_id IS NOT NULL",
+        _TERMINAL_ORDER,
+    )
+    return [OrderRef(r["broker_order_id"], r["client_order_id"]) for r in rows]
+
+
 # -- fills and positions -------------------------------------------------------------------------------
 
 
