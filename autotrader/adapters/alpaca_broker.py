@@ -89,7 +89,7 @@ _FORBIDDEN_REASONS = (
     ("opg orders", RejectReason.AUCTION_WINDOW),
     ("cls orders", RejectReason.AUCTION_WINDOW),
     ("short", RejectReason.SHORTING_NOT_ALLOWED),
-    ("fractional", RejectReason.NOT_FRACTIONABLE),
+    ("fraction", RejectReason.NOT_FRACTIONABLE),  # "not fractionable", "fractional orders must be..."
     ("day trad", RejectReason.DAY_TRADING_PROTECTION),
 )
 _UNPROCESSABLE_REASONS = (
@@ -98,8 +98,7 @@ _UNPROCESSABLE_REASONS = (
     ("not tradable", RejectReason.NOT_TRADABLE),
     ("not active", RejectReason.NOT_TRADABLE),
     ("wash trade", RejectReason.WASH_TRADE),
-    ("fractionable", RejectReason.NOT_FRACTIONABLE),
-    ("fractional", RejectReason.NOT_FRACTIONABLE),
+    ("fraction", RejectReason.NOT_FRACTIONABLE),
     ("buying power", RejectReason.INSUFFICIENT_BUYING_POWER),
 )
 _DUPLICATE_ID = re.compile(r"client[ _]order[ _]id must be unique", re.IGNORECASE)

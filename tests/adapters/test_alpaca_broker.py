@@ -438,6 +438,11 @@ def test_an_exhausted_budget_makes_even_an_order_wait_for_the_reset(server, brok
         ),
         (
             403,
+            {"code": 40310000, "message": "requested asset is not fractionable"},
+            RejectReason.NOT_FRACTIONABLE,
+        ),
+        (
+            403,
             {"code": 40310000, "message": "opg orders must be submitted after 7:00pm and before 9:28am"},
             RejectReason.AUCTION_WINDOW,
         ),
@@ -450,7 +455,18 @@ def test_an_exhausted_budget_makes_even_an_order_wait_for_the_reset(server, brok
         (422, {"code": 40010001, "message": "qty must be > 0"}, RejectReason.INVALID_ORDER),
         (422, "", RejectReason.INVALID_ORDER),  # alpaca-py's own fixtures: a bare 422 with no body at all
     ],
-    ids=["buying-power", "pdt", "wash-trade", "qty", "opg-window", "sub-penny", "asset", "validation", "empty"],
+    ids=[
+        "buying-power",
+        "pdt",
+        "wash-trade",
+        "qty",
+        "not-fractionable",
+        "opg-window",
+        "sub-penny",
+        "asset",
+        "validation",
+        "empty",
+    ],
 )
 def test_refusals_map_to_rejections_with_stable_reasons(status, body, expected, server, broker):
     server.inject("POST", ORDERS, status=status, body=body)
