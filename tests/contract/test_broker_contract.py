@@ -1,6 +1,8 @@
 """The Broker contract: what every ``ports.Broker`` implementation must do, written against the protocol only.
 
-Each test runs once per harness in ``tests/contract/harness.py`` (today: the embedded simulator).
+Each test runs once per harness in ``tests/contract/harness.py`` (the embedded simulator, and the Alpaca adapter
+against a loopback fake of Alpaca). A rejection is checked down to its ``RejectReason``: every implementation
+refuses the same request with the same word.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from datetime import timedelta
 
 import pytest
 
-from autotrader.domain.enums import BrokerOrderStatus, OrderType, Side
+from autotrader.domain.enums import BrokerOrderStatus, OrderClass, OrderType, RejectReason, Side, TimeInForce
 from autotrader.domain.models import OrderRequest
 from autotrader.errors import DuplicateClientOrderId, OrderNotFound, OrderRejected
 from autotrader.ports import Broker
@@ -122,8 +124,9 @@ def test_cancelling_an_unknown_order_raises_order_not_found(harness):
 def test_an_oversized_buy_is_rejected_and_creates_nothing(harness):
     broker = harness.broker
     too_many = math.ceil(broker.account().buying_power / harness.price * 2)
-    with pytest.raises(OrderRejected):
+    with pytest.raises(OrderRejected) as caught:
         broker.submit(market(harness, "ct-big-1", qty=too_many))
+    assert caught.value.reason == RejectReason.INSUFFICIENT_BUYING_POWER
     assert broker.order_by_client_id("ct-big-1") is None
     assert broker.orders(status="all") == []
 
@@ -137,16 +140,72 @@ def test_a_sub_penny_limit_is_rejected(harness):
         type=OrderType.LIMIT,
         limit_price=round(harness.price * 0.9, 2) + 0.005,
     )
-    with pytest.raises(OrderRejected):
+    with pytest.raises(OrderRejected) as caught:
         harness.broker.submit(request)
+    assert caught.value.reason == RejectReason.SUB_PENNY
     assert harness.broker.order_by_client_id("ct-penny-1") is None
 
 
 def test_an_unknown_symbol_is_rejected(harness):
     request = OrderRequest(client_order_id="ct-sym-1", symbol=harness.unknown_symbol, side=Side.BUY, qty=1)
-    with pytest.raises(OrderRejected):
+    with pytest.raises(OrderRejected) as caught:
         harness.broker.submit(request)
+    assert caught.value.reason == RejectReason.NOT_TRADABLE
     assert harness.broker.order_by_client_id("ct-sym-1") is None
+
+
+def test_a_symbol_the_broker_does_not_trade_is_rejected(harness):
+    harness.make_untradable(harness.symbol)
+    with pytest.raises(OrderRejected) as caught:
+        harness.broker.submit(market(harness, "ct-untradable-1"))
+    assert caught.value.reason == RejectReason.NOT_TRADABLE
+    assert harness.broker.order_by_client_id("ct-untradable-1") is None
+
+
+def test_selling_more_than_is_held_is_rejected(harness):
+    broker = harness.broker
+    broker.submit(market(harness, "ct-held-1", qty=5))
+    harness.advance_to(harness.start + SETTLE)
+    with pytest.raises(OrderRejected) as caught:
+        broker.submit(market(harness, "ct-oversell-1", qty=6, side=Side.SELL))
+    assert caught.value.reason == RejectReason.INSUFFICIENT_QTY
+    assert broker.order_by_client_id("ct-oversell-1") is None
+
+
+def test_market_on_open_during_the_session_is_rejected(harness):
+    request = OrderRequest(
+        client_order_id="ct-opg-1", symbol=harness.symbol, side=Side.BUY, qty=1, time_in_force=TimeInForce.OPG
+    )
+    with pytest.raises(OrderRejected) as caught:
+        harness.broker.submit(request)
+    assert caught.value.reason == RejectReason.AUCTION_WINDOW
+    assert harness.broker.order_by_client_id("ct-opg-1") is None
+
+
+def test_a_fractional_bracket_is_rejected(harness):
+    request = OrderRequest(
+        client_order_id="ct-frac-1",
+        symbol=harness.symbol,
+        side=Side.BUY,
+        qty=1.5,
+        order_class=OrderClass.BRACKET,
+        take_profit_limit_price=round(harness.price * 1.1, 2),
+        stop_loss_stop_price=round(harness.price * 0.9, 2),
+    )
+    with pytest.raises(OrderRejected) as caught:
+        harness.broker.submit(request)
+    assert caught.value.reason == RejectReason.NOT_FRACTIONABLE
+    assert harness.broker.order_by_client_id("ct-frac-1") is None
+
+
+def test_a_limit_order_without_a_limit_price_is_rejected(harness):
+    request = OrderRequest(
+        client_order_id="ct-nolimit-1", symbol=harness.symbol, side=Side.BUY, qty=1, type=OrderType.LIMIT
+    )
+    with pytest.raises(OrderRejected) as caught:
+        harness.broker.submit(request)
+    assert caught.value.reason == RejectReason.INVALID_ORDER
+    assert harness.broker.order_by_client_id("ct-nolimit-1") is None
 
 
 def test_equity_is_cash_plus_position_value(harness):
