@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -183,3 +185,9 @@ def test_a_fill_without_a_known_order_halts_and_is_not_recorded(world):
     assert report.exit_code == 3 and report.fields["new_fills"] == 0
     assert {"kind": "fill_without_order", "fill_id": "f-x"} in report.fields["diffs"]
     assert repo.get_position(ledger, "signals", "AAPL") is None
+
+
+def test_sync_leaves_its_sql_to_the_ledger_repo():
+    source = Path(sync.__file__).read_text(encoding="utf-8")
+    assert not re.search(r"\b(SELECT|INSERT|UPDATE|DELETE)\b", source)
+    assert ".query(" not in source and ".execute(" not in source
