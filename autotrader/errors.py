@@ -1,4 +1,4 @@
-"""One exception hierarchy. Each class carries the process exit code it maps to (ARCHITECTURE §8).
+"""One exception hierarchy. Each class carries the process exit code it maps to (``ExitCode``).
 
 The CLI catches ``AutotraderError`` once, at the top, prints ``message`` (and ``hint``) without a
 traceback and exits with ``exit_code``. Anything else is a bug: exit 1 with the trace in the log.
@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from autotrader.domain.enums import ExitCode, RejectReason
+
 
 class AutotraderError(Exception):
     """Base class of every expected failure."""
 
-    exit_code: ClassVar[int] = 1
+    exit_code: ClassVar[ExitCode] = ExitCode.FAILURE
     code: ClassVar[str] = "error"
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
@@ -27,7 +29,7 @@ class AutotraderError(Exception):
 class InputError(AutotraderError):
     """Bad input: a config file, a data file, a signal file or a command-line value. Nothing was written."""
 
-    exit_code = 2
+    exit_code = ExitCode.BAD_INPUT
     code = "bad_input"
 
 
@@ -43,28 +45,17 @@ class DataError(InputError):
     code = "bad_data"
 
 
-class ReconciliationError(AutotraderError):
-    """The broker and the ledger disagree, or an order's outcome is unknown: buying halts."""
-
-    exit_code = 3
-    code = "reconciliation"
-
-    def __init__(self, message: str, *, hint: str | None = None, diffs: list[dict] | None = None) -> None:
-        super().__init__(message, hint=hint)
-        self.diffs = diffs or []
-
-
 class LockHeld(AutotraderError):
     """Another run holds this workspace's lock."""
 
-    exit_code = 4
+    exit_code = ExitCode.LOCKED
     code = "locked"
 
 
 class SafetyRefusal(AutotraderError):
     """A safety rule refused the run (live without confirmation, clock skew, time travel on a real broker)."""
 
-    exit_code = 5
+    exit_code = ExitCode.SAFETY
     code = "safety"
 
 
@@ -74,14 +65,14 @@ class TransientError(AutotraderError):
     This is the only type the retry policy retries.
     """
 
-    exit_code = 75
+    exit_code = ExitCode.TEMPORARY
     code = "temporary"
 
 
 class BrokerError(AutotraderError):
     """The broker refused or failed a request."""
 
-    exit_code = 1
+    exit_code = ExitCode.FAILURE
     code = "broker"
 
 
@@ -90,9 +81,9 @@ class OrderRejected(BrokerError):
 
     code = "order_rejected"
 
-    def __init__(self, message: str, *, reason: str = "rejected", hint: str | None = None) -> None:
+    def __init__(self, message: str, *, reason: RejectReason = RejectReason.REJECTED, hint: str | None = None) -> None:
         super().__init__(message, hint=hint)
-        self.reason = reason
+        self.reason = RejectReason(reason)  # a word outside the vocabulary is a bug: ValueError
 
 
 class DuplicateClientOrderId(BrokerError):
@@ -111,14 +102,3 @@ class OrderNotFound(BrokerError):
     """The broker definitively does not know this order."""
 
     code = "not_found"
-
-
-EXIT_CODES: dict[int, str] = {
-    0: "done (including 'market closed, nothing to do')",
-    1: "unexpected failure (a bug), or a failed `status --check`",
-    2: "bad input or config; nothing written",
-    3: "broker/ledger disagreement or unknown order outcome; buying halted",
-    4: "another run holds the workspace lock",
-    5: "safety refusal",
-    75: "temporary failure after bounded retries; safe to rerun",
-}

@@ -5,7 +5,7 @@ sent when, and reads every answer itself. Responses are taken as raw JSON (``raw
 into ``autotrader.domain.models``, leniently: alpaca-py's own pydantic models refuse an order status they do
 not know and insist on account fields Alpaca has since removed, and a broker answer must never crash a run.
 
-How requests behave (ARCHITECTURE §6, reliability §3.4-3.5):
+How requests behave:
 
 * alpaca-py's own retry loop (429 and 504, three times, for every method *including* order creation) is
   switched off, and every request gets an HTTP timeout: the SDK sets none.
@@ -42,7 +42,7 @@ from requests.adapters import HTTPAdapter
 from tenacity import RetryError, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from autotrader.clock import ET, MarketCalendar
-from autotrader.domain.enums import BrokerOrderStatus, OrderClass, OrderType, Side, TimeInForce
+from autotrader.domain.enums import BrokerOrderStatus, OrderClass, OrderType, RejectReason, Side, TimeInForce
 from autotrader.domain.models import (
     Account,
     Asset,
@@ -82,40 +82,25 @@ ORDERS_PAGE_SIZE = 500  # GET /v2/orders: the largest page Alpaca serves
 ACTIVITIES_PAGE_SIZE = 100  # GET /v2/account/activities: likewise
 MAX_PAGES = 10_000  # a runaway pager is a bug, not a big account
 
-# The stable ``OrderRejected.reason`` values this adapter produces (the simulator uses the same words).
-REASON_BUYING_POWER = "insufficient_buying_power"
-REASON_QTY = "insufficient_qty"
-REASON_WASH_TRADE = "wash_trade"
-REASON_AUCTION_WINDOW = "auction_window"
-REASON_DAY_TRADING = "day_trading_protection"
-REASON_SHORTING = "shorting_not_allowed"
-REASON_FRACTIONAL = "not_fractionable"
-REASON_SUB_PENNY = "sub_penny"
-REASON_NOT_TRADABLE = "not_tradable"
-REASON_INVALID = "invalid_order"
-REASON_FORBIDDEN = "forbidden"
-REASON_REJECTED = "rejected"
-
-# Alpaca reuses 40310000 for several refusals: the message tells them apart (reliability §1.4).
+# Alpaca reuses 40310000 for several refusals: the message tells them apart.
 _FORBIDDEN_REASONS = (
-    ("buying power", REASON_BUYING_POWER),
-    ("insufficient qty", REASON_QTY),
-    ("wash trade", REASON_WASH_TRADE),
-    ("opg orders", REASON_AUCTION_WINDOW),
-    ("cls orders", REASON_AUCTION_WINDOW),
-    ("short", REASON_SHORTING),
-    ("fractional", REASON_FRACTIONAL),
-    ("day trad", REASON_DAY_TRADING),
+    ("buying power", RejectReason.INSUFFICIENT_BUYING_POWER),
+    ("insufficient qty", RejectReason.INSUFFICIENT_QTY),
+    ("wash trade", RejectReason.WASH_TRADE),
+    ("opg orders", RejectReason.AUCTION_WINDOW),
+    ("cls orders", RejectReason.AUCTION_WINDOW),
+    ("short", RejectReason.SHORTING_NOT_ALLOWED),
+    ("fraction", RejectReason.NOT_FRACTIONABLE),  # "not fractionable", "fractional orders must be..."
+    ("day trad", RejectReason.DAY_TRADING_PROTECTION),
 )
 _UNPROCESSABLE_REASONS = (
-    ("sub-penny", REASON_SUB_PENNY),
-    ("not found", REASON_NOT_TRADABLE),
-    ("not tradable", REASON_NOT_TRADABLE),
-    ("not active", REASON_NOT_TRADABLE),
-    ("wash trade", REASON_WASH_TRADE),
-    ("fractionable", REASON_FRACTIONAL),
-    ("fractional", REASON_FRACTIONAL),
-    ("buying power", REASON_BUYING_POWER),
+    ("sub-penny", RejectReason.SUB_PENNY),
+    ("not found", RejectReason.NOT_TRADABLE),
+    ("not tradable", RejectReason.NOT_TRADABLE),
+    ("not active", RejectReason.NOT_TRADABLE),
+    ("wash trade", RejectReason.WASH_TRADE),
+    ("fraction", RejectReason.NOT_FRACTIONABLE),
+    ("buying power", RejectReason.INSUFFICIENT_BUYING_POWER),
 )
 _DUPLICATE_ID = re.compile(r"client[ _]order[ _]id must be unique", re.IGNORECASE)
 _CODE_DAY_TRADING = 40310100
@@ -538,17 +523,17 @@ class AlpacaBroker:
             return self._auth_error(failure)
         if status == 403:
             if failure.code == _CODE_DAY_TRADING:
-                reason = REASON_DAY_TRADING
+                reason = RejectReason.DAY_TRADING_PROTECTION
             else:
-                reason = next((r for key, r in _FORBIDDEN_REASONS if key in text), REASON_FORBIDDEN)
+                reason = next((r for key, r in _FORBIDDEN_REASONS if key in text), RejectReason.FORBIDDEN)
         elif status == 422:
-            reason = next((r for key, r in _UNPROCESSABLE_REASONS if key in text), REASON_INVALID)
+            reason = next((r for key, r in _UNPROCESSABLE_REASONS if key in text), RejectReason.INVALID_ORDER)
         elif status == 404:
-            reason = REASON_NOT_TRADABLE
+            reason = RejectReason.NOT_TRADABLE
         elif status == 400:
-            reason = REASON_INVALID
+            reason = RejectReason.INVALID_ORDER
         else:
-            reason = REASON_REJECTED
+            reason = RejectReason.REJECTED
         return OrderRejected(f"order {cid} rejected by Alpaca: {failure.describe()}", reason=reason)
 
     @staticmethod
@@ -574,7 +559,7 @@ class AlpacaBroker:
         raise OrderRejected(
             f"order {request.client_order_id}: Alpaca accepts market-on-open (opg) orders only before 09:28 ET "
             f"or from 19:00 ET; it is {local:%H:%M} ET on a session day (not sent)",
-            reason=REASON_AUCTION_WINDOW,
+            reason=RejectReason.AUCTION_WINDOW,
         )
 
     def _await_cancel(self, broker_order_id: str) -> None:
@@ -681,9 +666,9 @@ def _sdk_order_request(request: OrderRequest) -> Any:
         problems = "; ".join(str(e.get("msg", "")) for e in error.errors(include_url=False, include_input=False))
         raise OrderRejected(
             f"order {request.client_order_id} is not a valid Alpaca order (not sent): {problems}",
-            reason=REASON_INVALID,
+            reason=RejectReason.INVALID_ORDER,
         ) from None
-    raise OrderRejected(f"order type {request.type!s} is not supported", reason=REASON_INVALID)
+    raise OrderRejected(f"order type {request.type!s} is not supported", reason=RejectReason.INVALID_ORDER)
 
 
 # -- responses: Alpaca JSON → domain values ---------------------------------------------------------------------

@@ -31,7 +31,7 @@ import numpy as np
 
 from autotrader.adapters.frames import EPOCH, to_ns
 from autotrader.clock import AUCTION_REOPEN, ET, MarketCalendar
-from autotrader.domain.enums import BrokerOrderStatus, OrderClass, OrderType, Side, TimeInForce
+from autotrader.domain.enums import BrokerOrderStatus, OrderClass, OrderType, RejectReason, Side, TimeInForce
 from autotrader.domain.models import (
     Account,
     Asset,
@@ -897,7 +897,7 @@ class SimBroker:
             why = "requested asset is not fractionable"
             if self.fractionable and oclass == OrderClass.SIMPLE:
                 why = "fractional orders must be market orders with time_in_force day"
-            raise OrderRejected(why, reason="not_fractionable")
+            raise OrderRejected(why, reason=RejectReason.NOT_FRACTIONABLE)
         self._check_auction_window(tif, now)
         quote = self._md.latest_quote(symbol)
         last = quote.last if quote is not None else self._last_close(symbol, now)
@@ -923,21 +923,22 @@ class SimBroker:
             raise DuplicateClientOrderId("client_order_id must be unique")
         if taken:
             raise OrderRejected(
-                f"client_order_id {sorted(taken)[0]} (a derived leg id) is already in use", reason="invalid_order"
+                f"client_order_id {sorted(taken)[0]} (a derived leg id) is already in use",
+                reason=RejectReason.INVALID_ORDER,
             )
 
     def _check_tradable(self, symbol: str) -> None:
         if symbol not in NOT_TRADABLE_SYMBOLS and not self._md.has_symbol(symbol):
-            raise OrderRejected(f'asset "{symbol}" not found', reason="not_tradable")
+            raise OrderRejected(f'asset "{symbol}" not found', reason=RejectReason.NOT_TRADABLE)
         if symbol in NOT_TRADABLE_SYMBOLS or symbol in self.untradable:
-            raise OrderRejected(f"asset {symbol} is not tradable", reason="not_tradable")
+            raise OrderRejected(f"asset {symbol} is not tradable", reason=RejectReason.NOT_TRADABLE)
 
     def _check_shape(self, req: OrderRequest) -> None:
         """The request-level rules (alpaca-py checks some client-side, the server the rest)."""
         otype, tif, oclass = req.type, req.time_in_force, req.order_class
 
         def bad(message: str) -> OrderRejected:
-            return OrderRejected(message, reason="invalid_order")
+            return OrderRejected(message, reason=RejectReason.INVALID_ORDER)
 
         if oclass == OrderClass.OCO:
             if otype != OrderType.LIMIT:
@@ -983,7 +984,7 @@ class SimBroker:
             if value is not None and not is_on_tick(value):
                 raise OrderRejected(
                     f"invalid {name} {value}. sub-penny increment does not fulfill minimum pricing criteria",
-                    reason="sub_penny",
+                    reason=RejectReason.SUB_PENNY,
                 )
 
     def _check_auction_window(self, tif: str, now: datetime) -> None:
@@ -993,11 +994,14 @@ class SimBroker:
         if not self._calendar.is_session(day) or local.time() >= AUCTION_REOPEN:
             return  # a non-session day, or the evening: queued for the next session (CLS likewise)
         if tif == TimeInForce.OPG and not self._calendar.opg_accepted(now):
-            raise OrderRejected("opg orders must be submitted after 7:00pm and before 9:28am", reason="auction_window")
+            raise OrderRejected(
+                "opg orders must be submitted after 7:00pm and before 9:28am", reason=RejectReason.AUCTION_WINDOW
+            )
         if tif == TimeInForce.CLS and now >= self._calendar.session_close(day) - CLS_CUTOFF_BEFORE_CLOSE:
             cutoff = (self._calendar.session_close(day) - CLS_CUTOFF_BEFORE_CLOSE).astimezone(ET)
             raise OrderRejected(
-                f"cls orders must be submitted after 7:00pm and before {cutoff:%-I:%M}pm", reason="auction_window"
+                f"cls orders must be submitted after 7:00pm and before {cutoff:%-I:%M}pm",
+                reason=RejectReason.AUCTION_WINDOW,
             )
 
     def _check_bracket_prices(self, req: OrderRequest, last: float | None) -> None:
@@ -1009,25 +1013,35 @@ class SimBroker:
         tp, sl = req.take_profit_limit_price, req.stop_loss_stop_price
         if req.side == Side.BUY:
             if tp is not None and tp < round(base + 0.01, 4):
-                raise OrderRejected("take_profit.limit_price must be >= base_price + 0.01", reason="invalid_order")
+                raise OrderRejected(
+                    "take_profit.limit_price must be >= base_price + 0.01", reason=RejectReason.INVALID_ORDER
+                )
             if sl is not None and sl > round(base - 0.01, 4):
-                raise OrderRejected("stop_loss.stop_price must be <= base_price - 0.01", reason="invalid_order")
+                raise OrderRejected(
+                    "stop_loss.stop_price must be <= base_price - 0.01", reason=RejectReason.INVALID_ORDER
+                )
         else:
             if tp is not None and tp > round(base - 0.01, 4):
-                raise OrderRejected("take_profit.limit_price must be <= base_price - 0.01", reason="invalid_order")
+                raise OrderRejected(
+                    "take_profit.limit_price must be <= base_price - 0.01", reason=RejectReason.INVALID_ORDER
+                )
             if sl is not None and sl < round(base + 0.01, 4):
-                raise OrderRejected("stop_loss.stop_price must be >= base_price + 0.01", reason="invalid_order")
+                raise OrderRejected(
+                    "stop_loss.stop_price must be >= base_price + 0.01", reason=RejectReason.INVALID_ORDER
+                )
 
     def _check_buying_power(self, req: OrderRequest, cash: float, open_orders: list[_Order]) -> None:
         price = self._buy_reference_price(req.symbol, req.type, req.limit_price, req.stop_price, {})
         if price is None:
-            raise OrderRejected(f"no recent price for {req.symbol}: cannot check buying power", reason="no_price")
+            raise OrderRejected(
+                f"no recent price for {req.symbol}: cannot check buying power", reason=RejectReason.NO_PRICE
+            )
         cost = req.qty * price
         buying_power = cash - self._reserved_buy_cost(open_orders)
         if cost > buying_power + _EPS:
             raise OrderRejected(
                 "insufficient buying power",
-                reason="insufficient_buying_power",
+                reason=RejectReason.INSUFFICIENT_BUYING_POWER,
                 hint=f"cost {cost:.2f} > buying power {buying_power:.2f}",
             )
 
@@ -1040,7 +1054,7 @@ class SimBroker:
             raise OrderRejected(
                 f"insufficient qty available for order (requested: {_fmt_qty(req.qty)}, "
                 f"available: {_fmt_qty(max(available, 0.0))})",
-                reason="insufficient_qty",
+                reason=RejectReason.INSUFFICIENT_QTY,
             )
 
     def _rows_for(self, req: OrderRequest, now: datetime, active_from: datetime, last: float | None) -> list[dict]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
+from enum import IntEnum, StrEnum
 
 
 class Side(StrEnum):
@@ -70,10 +70,12 @@ class BrokerOrderStatus(StrEnum):
 
     @staticmethod
     def is_terminal(status: str) -> bool:
-        return status in _TERMINAL_BROKER
+        return status in TERMINAL_BROKER_STATUSES
 
 
-_TERMINAL_BROKER = frozenset(
+# The broker statuses after which an order never changes again: the one definition the adapters, the
+# ledger's queries and sync share.
+TERMINAL_BROKER_STATUSES: frozenset[BrokerOrderStatus] = frozenset(
     {
         BrokerOrderStatus.FILLED,
         BrokerOrderStatus.CANCELED,
@@ -86,7 +88,7 @@ _TERMINAL_BROKER = frozenset(
 
 
 class IntentStatus(StrEnum):
-    """Life of an order intent in the ledger (reliability §3.4).
+    """Life of an order intent in the ledger.
 
     PLANNED → SUBMITTING → {ACCEPTED | REJECTED | UNKNOWN} → PARTIALLY_FILLED → {FILLED | CANCELED | EXPIRED};
     ABANDONED is a local decision (e.g. a stale intent from an earlier session), never a broker fact.
@@ -105,7 +107,7 @@ class IntentStatus(StrEnum):
 
     @property
     def is_terminal(self) -> bool:
-        return self in _TERMINAL_INTENT
+        return self in TERMINAL_INTENT_STATUSES
 
     @property
     def needs_resolution(self) -> bool:
@@ -113,7 +115,7 @@ class IntentStatus(StrEnum):
         return self in (IntentStatus.SUBMITTING, IntentStatus.UNKNOWN)
 
 
-_TERMINAL_INTENT = frozenset(
+TERMINAL_INTENT_STATUSES: frozenset[IntentStatus] = frozenset(
     {
         IntentStatus.FILLED,
         IntentStatus.CANCELED,
@@ -121,6 +123,15 @@ _TERMINAL_INTENT = frozenset(
         IntentStatus.REJECTED,
         IntentStatus.ABANDONED,
     }
+)
+# Every other status: the intent may still trade.
+OPEN_INTENT_STATUSES: tuple[IntentStatus, ...] = tuple(s for s in IntentStatus if s not in TERMINAL_INTENT_STATUSES)
+# Intents the broker may not know yet (never sent, being sent, or sent with an unclear outcome): the gateway
+# resolves them by client order id before anything else is sent.
+IN_FLIGHT_INTENT_STATUSES: tuple[IntentStatus, ...] = (
+    IntentStatus.PLANNED,
+    IntentStatus.SUBMITTING,
+    IntentStatus.UNKNOWN,
 )
 
 # Allowed transitions; anything else is a bug and is refused by the ledger repo.
@@ -197,3 +208,37 @@ class LegKind(StrEnum):
     TIME_EXIT = "time_exit"
     REBALANCE = "rebalance"
     EXTERNAL = "external"
+
+
+class RejectReason(StrEnum):
+    """Why a broker definitively refused an order (``OrderRejected.reason``, the intent's ``error_code``).
+
+    Every broker adapter maps its refusals onto these words, so a rejection reads the same from the
+    simulator and from Alpaca; the broker contract suite checks that they agree.
+    """
+
+    INSUFFICIENT_BUYING_POWER = "insufficient_buying_power"
+    INSUFFICIENT_QTY = "insufficient_qty"  # selling more than is held (also how a short sale is refused)
+    WASH_TRADE = "wash_trade"
+    AUCTION_WINDOW = "auction_window"  # a market-on-open/close order outside the window the broker takes it
+    DAY_TRADING_PROTECTION = "day_trading_protection"
+    SHORTING_NOT_ALLOWED = "shorting_not_allowed"
+    NOT_FRACTIONABLE = "not_fractionable"
+    SUB_PENNY = "sub_penny"  # a price off the tick: >= $1 at most 2 decimals, < $1 at most 4
+    NOT_TRADABLE = "not_tradable"  # an unknown symbol, or one the broker does not trade
+    INVALID_ORDER = "invalid_order"  # the request itself is malformed (missing price, bad bracket legs...)
+    FORBIDDEN = "forbidden"  # a trading refusal the broker did not explain further
+    NO_PRICE = "no_price"  # the simulator has no recent price to check buying power against
+    REJECTED = "rejected"  # any other definitive refusal
+
+
+class ExitCode(IntEnum):
+    """The process exit codes: every command ends with one of these, and cron reads them."""
+
+    OK = 0  # done, including "market closed, nothing to do"
+    FAILURE = 1  # an unexpected failure (a bug; the trace is in the day's log), or a failed `status --check`
+    BAD_INPUT = 2  # bad input or config; nothing written
+    HALTED = 3  # broker and ledger disagree, or an order's outcome is unknown: buying halted until resolved
+    LOCKED = 4  # another run holds the workspace lock
+    SAFETY = 5  # a safety rule refused the run
+    TEMPORARY = 75  # a temporary failure (network, rate limit) after bounded retries; safe to rerun

@@ -11,7 +11,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from autotrader.domain.enums import INTENT_TRANSITIONS, Book, IntentStatus, Side
+from autotrader.domain.enums import (
+    IN_FLIGHT_INTENT_STATUSES,
+    INTENT_TRANSITIONS,
+    OPEN_INTENT_STATUSES,
+    TERMINAL_BROKER_STATUSES,
+    Book,
+    IntentStatus,
+    Side,
+)
 from autotrader.domain.models import BrokerOrder, Fill, OrderIntent, Signal
 from autotrader.ledger.db import Ledger
 
@@ -170,15 +178,6 @@ def intents_with_status(ledger: Ledger, statuses: tuple[IntentStatus, ...]) -> l
     )
 
 
-OPEN_INTENT_STATUSES = (
-    IntentStatus.PLANNED,
-    IntentStatus.SUBMITTING,
-    IntentStatus.UNKNOWN,
-    IntentStatus.ACCEPTED,
-    IntentStatus.PARTIALLY_FILLED,
-)
-
-
 def open_intents(ledger: Ledger) -> list[dict[str, Any]]:
     return intents_with_status(ledger, OPEN_INTENT_STATUSES)
 
@@ -248,6 +247,38 @@ def upsert_order(ledger: Ledger, order: BrokerOrder, *, book: str, now: datetime
 
 def order_book(ledger: Ledger, broker_order_id: str) -> str | None:
     return ledger.scalar("SELECT book FROM orders WHERE broker_order_id = ?", [broker_order_id])
+
+
+@dataclass(frozen=True)
+class OrderProgress:
+    """What the ledger last recorded of a broker order: enough to tell whether the broker's view moved."""
+
+    status: str
+    filled_qty: float
+    filled_avg_price: float | None
+
+
+def order_progress(ledger: Ledger) -> dict[str, OrderProgress]:
+    """Broker order id → its recorded status and fill progress, for every order in the ledger."""
+    rows = ledger.query("SELECT broker_order_id, status, filled_qty, filled_avg_price FROM orders")
+    return {r["broker_order_id"]: OrderProgress(r["status"], r["filled_qty"], r["filled_avg_price"]) for r in rows}
+
+
+@dataclass(frozen=True)
+class OrderRef:
+    broker_order_id: str
+    client_order_id: str
+
+
+def open_orders_with_client_id(ledger: Ledger) -> list[OrderRef]:
+    """Orders the ledger still holds as open (no terminal status yet) that carry a client order id."""
+    marks = ",".join("?" for _ in _TERMINAL_ORDER)
+    rows = ledger.query(
+        f"SELECT broker_order_id, client_order_id FROM orders "
+        f"WHERE status NOT IN ({marks}) AND client_order_id IS NOT NULL",
+        _TERMINAL_ORDER,
+    )
+    return [OrderRef(r["broker_order_id"], r["client_order_id"]) for r in rows]
 
 
 # -- fills and positions -------------------------------------------------------------------------------
@@ -474,12 +505,6 @@ def record_import(
     return import_id, ids
 
 
-def signals_since(ledger: Ledger, since: datetime | None = None) -> list[dict[str, Any]]:
-    if since is None:
-        return ledger.query("SELECT * FROM signals ORDER BY id")
-    return ledger.query("SELECT * FROM signals WHERE generated_at >= ? ORDER BY id", [utc_iso(since)])
-
-
 # -- trades, snapshots, reviews -----------------------------------------------------------------------
 
 
@@ -613,7 +638,7 @@ def cache_reference(ledger: Ledger, symbol: str, kind: str, value: str | None, *
 
 # Intent statuses that mean "this leg was sent (or is being sent)": a tier in one of them has fired.
 LIVE_INTENT_STATUSES = (*(str(s) for s in OPEN_INTENT_STATUSES), str(IntentStatus.FILLED))
-_TERMINAL_ORDER = ("filled", "canceled", "expired", "replaced", "rejected", "done_for_day")
+_TERMINAL_ORDER = tuple(sorted(str(s) for s in TERMINAL_BROKER_STATUSES))  # as SQL parameters
 
 
 def position_key(book: str, symbol: str, opened_at: str) -> str:
@@ -713,10 +738,10 @@ def open_buy_orders(ledger: Ledger, book: str, symbol: str) -> list[dict[str, An
 
 def unsent_sell_intents(ledger: Ledger, book: str, symbol: str) -> list[dict[str, Any]]:
     """Sell intents not yet known to the broker as orders (planned, submitting, unknown)."""
+    marks = ",".join("?" for _ in IN_FLIGHT_INTENT_STATUSES)
     return ledger.query(
-        "SELECT * FROM order_intents WHERE book = ? AND symbol = ? AND side = 'sell' "
-        "AND status IN ('planned', 'submitting', 'unknown')",
-        [book, symbol],
+        f"SELECT * FROM order_intents WHERE book = ? AND symbol = ? AND side = 'sell' AND status IN ({marks})",
+        [book, symbol, *(str(s) for s in IN_FLIGHT_INTENT_STATUSES)],
     )
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from autotrader.clock import SessionState, SimulatedClock, SystemClock, parse_as_of, session_date_for
+from autotrader.domain.enums import ExitCode
 from autotrader.domain.reports import Report
 from autotrader.errors import AutotraderError, LockHeld, SafetyRefusal
 from autotrader.eventlog import EventLog
@@ -127,7 +128,7 @@ def invoke(
     clock = SimulatedClock(at or datetime.now(UTC)) if (at is not None or simulated_clock) else SystemClock()
     ledger: Ledger | None = None
     recorded = False
-    exit_code = 1
+    exit_code: int = ExitCode.FAILURE
     report: Report | None = None
     failure: AutotraderError | None = None
     try:
@@ -162,7 +163,7 @@ def invoke(
         failure = AutotraderError(
             f"unexpected error: {type(error).__name__}: {error}", hint="see the log for the trace"
         )
-        exit_code = 1
+        exit_code = ExitCode.FAILURE
         log.exception("crash", error)
     finally:
         if ledger is not None:

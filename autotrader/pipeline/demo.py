@@ -16,7 +16,7 @@ from autotrader.clock import MarketCalendar
 from autotrader.errors import InputError
 
 MARKER = ".autotrader-demo"
-DEFAULT_SESSIONS = 21
+DEFAULT_SESSIONS = 21  # about a month of sessions: `demo --sessions` and `demo_range` default to it
 
 
 def default_config_text() -> str:
@@ -47,7 +47,7 @@ def create_workspace(folder: Path) -> Path:
     return folder.resolve()
 
 
-def demo_range(now: datetime, sessions: int, last_slot: str = "16:30") -> tuple[date, date]:
+def demo_range(now: datetime, sessions: int = DEFAULT_SESSIONS, last_slot: str = "16:30") -> tuple[date, date]:
     """The last ``sessions`` sessions whose every slot (up to ``last_slot`` ET) is in the past at ``now``."""
     if not 1 <= sessions <= 2520:
         raise InputError(f"--sessions: must be between 1 and 2520, got {sessions}")

@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from autotrader.clock import MarketCalendar, SimulatedClock, SystemClock
+from autotrader.domain.enums import ExitCode
 from autotrader.domain.reports import Report
 from autotrader.errors import AutotraderError, ConfigError
 from autotrader.ports import BrokerCalendar, Clock, RateLimitGauge
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
 MAX_CLOCK_SKEW = timedelta(seconds=5)
 CALENDAR_DAYS = 30
 # The more serious first: the exit code is that of the first failing kind in this order.
-SEVERITY = (2, 5, 3, 75, 1)
+SEVERITY = (ExitCode.BAD_INPUT, ExitCode.SAFETY, ExitCode.HALTED, ExitCode.TEMPORARY, ExitCode.FAILURE)
 
 
 @dataclass
@@ -43,7 +44,7 @@ class Check:
     ok: bool
     detail: str
     fix: str = ""
-    exit_code: int = 0
+    exit_code: int = ExitCode.OK
 
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "ok": self.ok, "detail": self.detail, "fix": self.fix}
@@ -85,7 +86,7 @@ def run(config: Config, at: datetime, dry_run: bool) -> Report:
             not missing,
             ", ".join(named) or "no keys needed (simulated broker, offline data)",
             fix=f"set {', '.join(missing)} in the environment or the workspace's .env" if missing else "",
-            exit_code=2 if missing else 0,
+            exit_code=ExitCode.BAD_INPUT if missing else ExitCode.OK,
         )
     )
     if not missing:
@@ -98,7 +99,7 @@ def run(config: Config, at: datetime, dry_run: bool) -> Report:
     if failed:
         report.ok = False
         codes = {c.exit_code for c in failed}
-        report.exit_code = next((code for code in SEVERITY if code in codes), 1)
+        report.exit_code = next((code for code in SEVERITY if code in codes), ExitCode.FAILURE)
     return report
 
 
@@ -131,9 +132,11 @@ def _guarded(name: str, check: Callable[[], Check]) -> Check:
     try:
         return check()
     except ConfigError as error:
-        return Check(name, False, error.message, fix=error.hint or "check the keys and settings", exit_code=2)
+        return Check(
+            name, False, error.message, fix=error.hint or "check the keys and settings", exit_code=ExitCode.BAD_INPUT
+        )
     except AutotraderError as error:
-        code = 75 if error.exit_code in (1, 75) else error.exit_code
+        code = ExitCode.TEMPORARY if error.exit_code in (ExitCode.FAILURE, ExitCode.TEMPORARY) else error.exit_code
         return Check(name, False, error.message, fix=error.hint or "check the network and try again", exit_code=code)
 
 
@@ -150,7 +153,9 @@ def _broker(broker: Any, clock: Any, *, skew: bool) -> Check:
     offset = abs(broker_clock.timestamp - local)
     detail = f"equity {account.equity:,.2f}; broker clock {offset.total_seconds():.2f} s from this machine's"
     if offset > MAX_CLOCK_SKEW:
-        return Check("broker", False, detail, fix="synchronise this machine's clock (NTP/chrony)", exit_code=5)
+        return Check(
+            "broker", False, detail, fix="synchronise this machine's clock (NTP/chrony)", exit_code=ExitCode.SAFETY
+        )
     return Check("broker", True, detail)
 
 
@@ -170,7 +175,7 @@ def _calendar(published: BrokerCalendar | None, calendar: MarketCalendar, clock:
         return Check(
             "calendar", False, "; ".join(differences[:3]),
             fix="update exchange-calendars (pip install -U exchange-calendars) or report the broker's calendar",
-            exit_code=3,
+            exit_code=ExitCode.HALTED,
         )  # fmt: skip
     return Check("calendar", True, f"{len(ours)} sessions in the next {CALENDAR_DAYS} days agree with the broker")
 
@@ -182,7 +187,11 @@ def _market_data(deps: Deps, clock: Clock) -> Check:
     bars = market.daily_bars("SPY", expected - timedelta(days=10), expected)
     if not len(bars):
         return Check(
-            "market data", False, "no daily bars for SPY in the last 10 days", fix="check the data source", exit_code=3
+            "market data",
+            False,
+            "no daily bars for SPY in the last 10 days",
+            fix="check the data source",
+            exit_code=ExitCode.HALTED,
         )
     last = bars.index[-1].date()
     behind = len(calendar.sessions_between(last, expected)) - 1
@@ -197,7 +206,11 @@ def _market_data(deps: Deps, clock: Clock) -> Check:
         )
     if behind > 1:
         return Check(
-            "market data", False, detail, fix="the data source is stale: check its status and plan", exit_code=3
+            "market data",
+            False,
+            detail,
+            fix="the data source is stale: check its status and plan",
+            exit_code=ExitCode.HALTED,
         )
     return Check("market data", True, detail)
 
@@ -220,5 +233,11 @@ def _rate_limits(config: Config, gauge: RateLimitGauge | None) -> Check:
         parts.append(f"Polygon limited here to {config.settings.data.requests_per_minute:g} requests/minute")
     detail = "; ".join(parts) or "no rate limits apply (simulated broker, offline data)"
     if not ok:
-        return Check("rate limits", False, detail, fix="another process is using the same keys heavily", exit_code=75)
+        return Check(
+            "rate limits",
+            False,
+            detail,
+            fix="another process is using the same keys heavily",
+            exit_code=ExitCode.TEMPORARY,
+        )
     return Check("rate limits", True, detail)

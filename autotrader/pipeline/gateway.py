@@ -1,12 +1,13 @@
-"""The order gateway: the one path every order takes (ARCHITECTURE §6, reliability §3.4).
+"""The order gateway: the one path every order takes.
 
 1. The intent is stored with its deterministic client_order_id, status PLANNED, and committed before any
    network call.
 2. It is marked SUBMITTING (committed), then sent once. Submission is never retried blindly.
-3. A definitive rejection is recorded as REJECTED. An ambiguous outcome (timeout, 5xx, 429, "client_order_id
-   must be unique") is resolved by looking the order up by client_order_id: found → adopted; proven absent
-   → sent again under the same id (a late landing of the first attempt would then be refused as a
-   duplicate, never doubled); still unclear → UNKNOWN, and the step ends with exit 3.
+3. A definitive rejection is recorded as REJECTED. An ambiguous outcome (timeout, 5xx, 429, or the broker
+   refusing the client_order_id as a duplicate) is resolved by looking the order up by client_order_id:
+   found → adopted; proven absent → sent again under the same id (a late landing of the first attempt would
+   then be refused as a duplicate, never doubled), except after a duplicate refusal (the broker says the id
+   is taken: never guess); still unclear → UNKNOWN, and the step ends with exit 3.
 4. An intent found SUBMITTING or UNKNOWN by a later run (the previous one crashed or was unsure) is resolved
    the same way before anything else; if it was planned in an earlier session and never reached the broker
    it is ABANDONED: a rerun never trades yesterday's decision.
@@ -23,7 +24,9 @@ from typing import Any
 
 from autotrader.clock import session_date_for
 from autotrader.domain.enums import (
+    IN_FLIGHT_INTENT_STATUSES,
     BrokerOrderStatus,
+    ExitCode,
     IntentStatus,
     OrderClass,
     OrderType,
@@ -79,9 +82,7 @@ class OrderGateway:
 
     def resolve_in_flight(self) -> list[GatewayResult]:
         """Settle every intent a previous run left PLANNED, SUBMITTING or UNKNOWN (called by ``sync``)."""
-        rows = repo.intents_with_status(
-            self.ledger, (IntentStatus.PLANNED, IntentStatus.SUBMITTING, IntentStatus.UNKNOWN)
-        )
+        rows = repo.intents_with_status(self.ledger, IN_FLIGHT_INTENT_STATUSES)
         return [self._drive(row["client_order_id"]) for row in rows]
 
     def adopt(self, order: BrokerOrder) -> IntentStatus | None:
@@ -133,12 +134,16 @@ class OrderGateway:
         except (DuplicateClientOrderId, AmbiguousOrderOutcome, TransientError) as doubt:
             fresh = repo.get_intent(self.ledger, cid)
             assert fresh is not None
-            return self._resolve(fresh, cause=str(doubt), sent=True)
+            duplicate = isinstance(doubt, DuplicateClientOrderId)
+            return self._resolve(fresh, cause=str(doubt), sent=True, duplicate=duplicate)
         status = self.adopt(order)
         self.log.event("order_accepted", client_order_id=cid, broker_order_id=order.broker_order_id)
         return GatewayResult(cid, status or IntentStatus.ACCEPTED, order.broker_order_id, "sent", sent=True)
 
-    def _resolve(self, row: dict[str, Any], *, cause: str, sent: bool = False) -> GatewayResult:
+    def _resolve(
+        self, row: dict[str, Any], *, cause: str, sent: bool = False, duplicate: bool = False
+    ) -> GatewayResult:
+        """Look the order up by client order id. ``duplicate``: the broker refused the id as already taken."""
         cid = row["client_order_id"]
         try:
             found = self.broker.order_by_client_id(cid)
@@ -153,7 +158,7 @@ class OrderGateway:
         # The broker definitively has no such order.
         if self._is_stale(row):
             return self._abandon(row, f"never reached the broker ({cause}) and its session has passed")
-        if sent and "unique" in cause.lower():
+        if duplicate:
             # The broker says the id is taken yet cannot find it: never guess.
             return self._unknown(row, f"{cause}; but no order has this id", sent=sent)
         resent = self._submit(row)
@@ -243,7 +248,7 @@ def report_outcomes(report: Report, results: Iterable[GatewayResult], summary: s
     report.notes.append(summary + (f", {len(rejected)} rejected by the broker" if rejected else ""))
     report.notes.extend(f"rejected {r.client_order_id}: {r.message}" for r in rejected)
     if unknown:
-        report.exit_code, report.ok = 3, False
+        report.exit_code, report.ok = ExitCode.HALTED, False
         report.notes.append(f"{len(unknown)} order(s) with unknown outcome: buying halted until resolved")
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 
-from autotrader.domain.enums import Book, IntentStatus, LegKind, OrderType, Side, TimeInForce
+from autotrader.domain.enums import Book, ExitCode, IntentStatus, LegKind, OrderType, Side, TimeInForce
 from autotrader.domain.ids import client_order_id
 from autotrader.domain.models import OrderIntent, OrderRequest
 from autotrader.domain.reports import Report, SkipLine
@@ -147,7 +147,7 @@ def _run(
     for m in halted:
         report.notes.append(f"{m.position.symbol} halted: {m.position.halted_reason}")
     if halted:
-        report.exit_code, report.ok = 3, False
+        report.exit_code, report.ok = ExitCode.HALTED, False
     return report
 
 

@@ -36,7 +36,6 @@ from autotrader.policy.indicators import last_atr
 
 MANAGED_BOOKS = (str(Book.SIGNALS), str(Book.REBALANCE))
 REBALANCE_CATEGORY = "rebalance"  # the rebalance book's positions: only its trailing profit taker applies
-EXIT_LEGS = ("loss_cut", "time_exit", "profit_take", "target", "stop", "trail")
 PROTECTIVE_STEP = "protect"
 ATR_LOOKBACK_DAYS = 200  # calendar days of daily bars for the ATR at entry: ~140 sessions, plenty for seeding
 

@@ -15,6 +15,7 @@ from dataclasses import replace
 from datetime import date, datetime
 
 from autotrader.clock import SimulatedClock
+from autotrader.domain.enums import ExitCode
 from autotrader.domain.reports import Report
 from autotrader.errors import InputError
 from autotrader.ledger import repo
@@ -67,7 +68,7 @@ def run(
     sessions = ctx.deps.calendar.sessions_between(start, end)
     started = time.perf_counter()
     slots_run = 0
-    exit_code = 0
+    exit_code: int = ExitCode.OK
     failed_at: str | None = None
     notes: list[str] = []
     for i, at in enumerate(instants):
@@ -77,7 +78,7 @@ def run(
             before_slot(slot_ctx, i)
         slot_report = _recorded(slot_ctx)
         slots_run += 1
-        if slot_report.exit_code != 0:
+        if slot_report.exit_code != ExitCode.OK:
             exit_code = slot_report.exit_code
             failed_at = at.isoformat()
             notes.extend(slot_report.notes)
@@ -86,7 +87,7 @@ def run(
     account = ctx.deps.broker.account()
     report = ctx.report()
     report.exit_code = exit_code
-    report.ok = exit_code == 0
+    report.ok = exit_code == ExitCode.OK
     report.notes.extend(notes)
     counts = repo.counts(ctx.ledger)
     report.fields.update(
@@ -107,7 +108,7 @@ def run(
     report.notes.insert(
         0, f"replayed {len(sessions)} sessions ({slots_run} slots) from {start} to {end} in {elapsed:.2f}s"
     )
-    if exit_code == 0:
+    if exit_code == ExitCode.OK:
         _append_scorecard(ctx, report)
     return report
 

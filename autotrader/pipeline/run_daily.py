@@ -7,6 +7,7 @@ steps outside the session are skipped with the reason (exit 0: "market closed" i
 
 from __future__ import annotations
 
+from autotrader.domain.enums import ExitCode
 from autotrader.domain.reports import Report
 from autotrader.pipeline.context import StepContext
 from autotrader.pipeline.steps import STEPS
@@ -49,10 +50,10 @@ def run(ctx: StepContext) -> Report:
         report.orders.extend(step_report.orders)
         report.skipped.extend(step_report.skipped)
         report.notes.extend(f"{name}: {note}" for note in step_report.notes)
-        if step_report.exit_code != 0 and report.exit_code == 0:
+        if step_report.exit_code != ExitCode.OK and report.exit_code == ExitCode.OK:
             report.exit_code = step_report.exit_code
             report.ok = False
-        if step_report.exit_code == 3:
+        if step_report.exit_code == ExitCode.HALTED:
             halted = True
     if not state.is_open:
         report.notes.insert(0, f"market {('closed: ' + state.reason) if state.session_date is None else state.reason}")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from autotrader.domain.enums import Book, Side
+from autotrader.domain.enums import Book, ExitCode, Side
 from autotrader.domain.reports import Report
 from autotrader.ledger import repo
 from autotrader.ledger.db import Ledger
@@ -154,5 +154,5 @@ def run(config, now: datetime, dry_run: bool, *, check_freshness: bool, max_age:
         report.notes.append(verdict.message)
         if not verdict.ok:
             report.ok = False
-            report.exit_code = 1
+            report.exit_code = ExitCode.FAILURE
     return report

@@ -1,4 +1,4 @@
-"""``sync``: reconcile the broker into the ledger (ARCHITECTURE §6.4, reliability §3.4.5).
+"""``sync``: reconcile the broker into the ledger.
 
 1. Settle intents a previous run left in flight (the gateway's resolution rules).
 2. Refresh every broker order since the last sync: ours update their intents; ones the ledger did not
@@ -6,19 +6,29 @@
 3. Record new fills exactly once (by fill id) and apply them to their book's position.
 4. Check that, per symbol, the books sum to the broker's position. Any unexplained difference is reported
    with the numbers and the run exits 3: buying halts until a human looks.
+
+Each stage reads what it needs, decides in a pure function (a frozen plan), then applies it. The stages run
+in this order because each one reads what the one before wrote (a fill's book comes from its adopted order,
+the position check from the recorded fills).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import timedelta
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
 
-from autotrader.domain.enums import Book, IntentStatus
+from autotrader.domain.enums import Book, ExitCode, IntentStatus
+from autotrader.domain.models import BrokerOrder, BrokerPosition, Fill
 from autotrader.domain.reports import Report
 from autotrader.ledger import repo
+from autotrader.ledger.db import Ledger
 from autotrader.pipeline import corporate_actions, positions
 from autotrader.pipeline.context import StepContext
-from autotrader.pipeline.gateway import OrderGateway
+from autotrader.pipeline.gateway import GatewayResult, OrderGateway
+from autotrader.ports import Broker
 
 # Fills are fetched from a little before the newest one we hold: ids make the overlap harmless, and it
 # catches executions the broker stamps slightly out of order.
@@ -27,143 +37,64 @@ ORDER_OVERLAP = timedelta(days=7)
 QTY_TOLERANCE = 1e-6
 
 
-def run(ctx: StepContext, *, clear_halt: tuple[str, ...] = ()) -> Report:
-    deps = ctx.deps
-    broker = deps.broker
-    ledger = ctx.ledger
-    now = ctx.now
-    gateway = OrderGateway(ledger, broker, deps.clock, run_id=ctx.run_id, log=ctx.log)
-    report = ctx.report()
+# -- plans: what to write, decided from what was read ----------------------------------------------------------
 
-    if clear_halt:  # checked before anything is reconciled: a bad symbol changes nothing
-        positions.clear_halts(ctx, clear_halt)
-    settled = gateway.resolve_in_flight()
 
-    orders_after = repo.parse_utc(repo.kv_get(ledger, "sync.orders_after"))
-    broker_orders = _orders_to_refresh(ledger, broker, orders_after)
-    external = 0
-    known = {
-        row["broker_order_id"]: (row["status"], row["filled_qty"], row["filled_avg_price"])
-        for row in ledger.query("SELECT broker_order_id, status, filled_qty, filled_avg_price FROM orders")
-    }
-    for order in broker_orders:
-        if _unchanged(order, known):
-            continue  # the ledger already holds exactly this: nothing to write
-        status = gateway.adopt(order)
-        if status is None and repo.order_book(ledger, order.broker_order_id) == Book.EXTERNAL:
-            external += 1
+@dataclass(frozen=True)
+class OrdersPlan:
+    seen: tuple[BrokerOrder, ...]  # every order refreshed, oldest first
+    to_adopt: tuple[BrokerOrder, ...]  # those whose status or fills differ from the ledger's record
+    watermark: datetime | None  # the newest submission seen: the next sync lists orders from there
 
-    fills_after = repo.last_fill_at(ledger)
-    new_fills = 0
-    unexplained_fills: dict[str, str] = {}  # fill id -> symbol
-    for fill in broker.fills(after=fills_after - FILL_OVERLAP if fills_after else None):
-        book = repo.order_book(ledger, fill.broker_order_id)
+
+@dataclass(frozen=True)
+class FillsPlan:
+    to_record: tuple[tuple[Fill, str], ...]  # each fill with the book of its order
+    unexplained: Mapping[str, str]  # fill id → symbol: fills of orders the ledger does not hold
+
+
+@dataclass(frozen=True)
+class SyncOutcome:
+    settled: tuple[GatewayResult, ...]
+    orders_seen: int
+    external_orders: int
+    new_fills: int
+    diffs: tuple[dict[str, Any], ...]
+    splits: tuple[dict[str, Any], ...]
+    protective_orders: tuple[GatewayResult, ...]
+
+
+def plan_orders(orders: Sequence[BrokerOrder], recorded: Mapping[str, repo.OrderProgress]) -> OrdersPlan:
+    newest = max((o.submitted_at for o in orders if o.submitted_at), default=None)
+    changed = tuple(o for o in orders if not _unchanged(o, recorded))
+    return OrdersPlan(seen=tuple(orders), to_adopt=changed, watermark=newest)
+
+
+def plan_fills(fills: Iterable[Fill], books: Mapping[str, str | None]) -> FillsPlan:
+    """``books``: broker order id → the book the ledger holds it in (None: an order it does not hold)."""
+    to_record: list[tuple[Fill, str]] = []
+    unexplained: dict[str, str] = {}
+    for fill in fills:
+        book = books.get(fill.broker_order_id)
         if book is None:
             # A fill of an order the broker did not list (older than our window): look it up once.
-            unexplained_fills[fill.fill_id] = fill.symbol
-            continue
-        with ledger.write():
-            if repo.record_fill(ledger, fill, book=book, run_id=ctx.run_id, now=now):
-                new_fills += 1
-                ctx.log.event(
-                    "fill", fill_id=fill.fill_id, symbol=fill.symbol, qty=fill.qty, price=fill.price, book=book
-                )
-
-    diffs = _position_diffs(ledger, broker.positions())
-    # A quantity change that a split explains is applied, not reported (never where fills are unexplained).
-    diffs, applied_splits = corporate_actions.explain_splits(ctx, diffs, exclude=set(unexplained_fills.values()))
-    for fill_id in unexplained_fills:
-        diffs.append({"kind": "fill_without_order", "fill_id": fill_id})
-
-    managed = positions.refresh(ctx)
-    disputed = frozenset(d["symbol"] for d in diffs if "symbol" in d)
-    protected = positions.maintain_protection(ctx, gateway, managed, skip=disputed)
-    for m in managed:
-        if m.position.halted_reason:
-            diffs.append({"kind": "halted", "symbol": m.position.symbol, "reason": m.position.halted_reason})
-
-    with ledger.write():
-        if broker_orders:
-            newest = max((o.submitted_at for o in broker_orders if o.submitted_at), default=None)
-            if newest is not None:
-                repo.kv_set(ledger, "sync.orders_after", repo.utc_iso(newest), now=now)
-        repo.kv_set(ledger, "sync.last_at", repo.utc_iso(now), now=now)
-
-    unknown = [r for r in settled if r.status == IntentStatus.UNKNOWN]
-    report.fields.update(
-        {
-            "settled": [
-                {"client_order_id": r.client_order_id, "status": str(r.status), "message": r.message} for r in settled
-            ],
-            "orders_seen": len(broker_orders),
-            "external_orders": external,
-            "new_fills": new_fills,
-            "diffs": diffs,
-            "unknown_intents": [r.client_order_id for r in unknown],
-            "splits": applied_splits,
-            "protective_orders": [
-                {"client_order_id": r.client_order_id, "status": str(r.status), "message": r.message} for r in protected
-            ],
-        }
-    )
-    report.notes.append(
-        f"{len(broker_orders)} broker orders seen, {new_fills} new fills recorded, {len(settled)} in-flight settled"
-    )
-    if diffs or unknown:
-        report.ok = False
-        report.exit_code = 3
-        if diffs:
-            report.notes.append(f"{len(diffs)} unexplained difference(s) between broker and ledger: buying halted")
-        if unknown:
-            report.notes.append(f"{len(unknown)} order(s) with unknown outcome: buying halted until resolved")
-    return report
+            unexplained[fill.fill_id] = fill.symbol
+        else:
+            to_record.append((fill, book))
+    return FillsPlan(tuple(to_record), unexplained)
 
 
-def _orders_to_refresh(ledger, broker, orders_after) -> list:
-    """Orders submitted since the watermark (new ones, ours or external), every open order (a GTC exit
-    submitted long ago can fill today), and each order the ledger still holds as open but the broker no
-    longer lists as open (it ended: look it up once to learn how)."""
-    found = {
-        o.broker_order_id: o
-        for o in broker.orders(status="all", after=orders_after - ORDER_OVERLAP if orders_after else None)
-    }
-    for order in broker.orders(status="open"):
-        found.setdefault(order.broker_order_id, order)
-    seen = set(found)
-    for order in found.values():
-        seen.update(leg.broker_order_id for leg in order.legs)
-    terminal = [str(s) for s in ("filled", "canceled", "expired", "replaced", "rejected", "done_for_day")]
-    marks = ",".join("?" for _ in terminal)
-    for row in ledger.query(
-        f"SELECT broker_order_id, client_order_id FROM orders "
-        f"WHERE status NOT IN ({marks}) AND client_order_id IS NOT NULL",
-        terminal,
-    ):
-        if row["broker_order_id"] in seen:
-            continue
-        order = broker.order_by_client_id(row["client_order_id"])
-        if order is not None:
-            found.setdefault(order.broker_order_id, order)
-    return sorted(
-        found.values(), key=lambda o: (o.submitted_at.isoformat() if o.submitted_at else "", o.broker_order_id)
-    )
-
-
-def _unchanged(order, known: dict) -> bool:
-    seen = known.get(order.broker_order_id)
-    if seen != (str(order.status), order.filled_qty, order.filled_avg_price):
-        return False
-    return all(_unchanged(leg, known) for leg in order.legs)
-
-
-def _position_diffs(ledger, broker_positions) -> list[dict]:
+def position_diffs(
+    ledger_positions: Iterable[repo.PositionRow], broker_positions: Iterable[BrokerPosition]
+) -> list[dict[str, Any]]:
+    """Per symbol, where the sum of the books differs from the broker's position."""
     ledger_qty: dict[str, float] = defaultdict(float)
     by_book: dict[str, dict[str, float]] = defaultdict(dict)
-    for position in repo.all_positions(ledger):
+    for position in ledger_positions:
         ledger_qty[position.symbol] += position.qty
         by_book[position.symbol][position.book] = position.qty
     broker_qty = {p.symbol: p.qty for p in broker_positions}
-    diffs = []
+    diffs: list[dict[str, Any]] = []
     for symbol in sorted(set(ledger_qty) | set(broker_qty)):
         ours, theirs = ledger_qty.get(symbol, 0.0), broker_qty.get(symbol, 0.0)
         if abs(ours - theirs) > QTY_TOLERANCE:
@@ -178,3 +109,166 @@ def _position_diffs(ledger, broker_positions) -> list[dict]:
                 }
             )
     return diffs
+
+
+def _unchanged(order: BrokerOrder, recorded: Mapping[str, repo.OrderProgress]) -> bool:
+    progress = repo.OrderProgress(str(order.status), order.filled_qty, order.filled_avg_price)
+    if recorded.get(order.broker_order_id) != progress:
+        return False
+    return all(_unchanged(leg, recorded) for leg in order.legs)
+
+
+# -- the step ------------------------------------------------------------------------------------------------
+
+
+def run(ctx: StepContext, *, clear_halt: tuple[str, ...] = ()) -> Report:
+    ledger, broker = ctx.ledger, ctx.deps.broker
+    gateway = OrderGateway(ledger, broker, ctx.deps.clock, run_id=ctx.run_id, log=ctx.log)
+    if clear_halt:  # checked before anything is reconciled: a bad symbol changes nothing
+        positions.clear_halts(ctx, clear_halt)
+    settled = gateway.resolve_in_flight()
+
+    orders = plan_orders(_orders_to_refresh(ledger, broker), repo.order_progress(ledger))
+    external = _adopt(gateway, ledger, orders.to_adopt)
+
+    fills = _gather_fills(ledger, broker)
+    fill_plan = plan_fills(fills, {f.broker_order_id: repo.order_book(ledger, f.broker_order_id) for f in fills})
+    new_fills = _record_fills(ctx, fill_plan.to_record)
+
+    diffs = position_diffs(repo.all_positions(ledger), broker.positions())
+    # A quantity change that a split explains is applied, not reported (never where fills are unexplained).
+    diffs, applied_splits = corporate_actions.explain_splits(ctx, diffs, exclude=set(fill_plan.unexplained.values()))
+    diffs.extend({"kind": "fill_without_order", "fill_id": fill_id} for fill_id in fill_plan.unexplained)
+    protected, halted = _maintain_positions(
+        ctx, gateway, disputed=frozenset(d["symbol"] for d in diffs if "symbol" in d)
+    )
+
+    _save_watermarks(ledger, orders.watermark, now=ctx.now)
+    outcome = SyncOutcome(
+        settled=tuple(settled),
+        orders_seen=len(orders.seen),
+        external_orders=external,
+        new_fills=new_fills,
+        diffs=(*diffs, *halted),
+        splits=tuple(applied_splits),
+        protective_orders=tuple(protected),
+    )
+    return _report(ctx.report(), outcome)
+
+
+# -- gathering -----------------------------------------------------------------------------------------------
+
+
+def _orders_to_refresh(ledger: Ledger, broker: Broker) -> list[BrokerOrder]:
+    """Orders submitted since the watermark (new ones, ours or external), every open order (a GTC exit
+    submitted long ago can fill today), and each order the ledger still holds as open but the broker no
+    longer lists as open (it ended: look it up once to learn how)."""
+    orders_after = repo.parse_utc(repo.kv_get(ledger, "sync.orders_after"))
+    found = {
+        o.broker_order_id: o
+        for o in broker.orders(status="all", after=orders_after - ORDER_OVERLAP if orders_after else None)
+    }
+    for order in broker.orders(status="open"):
+        found.setdefault(order.broker_order_id, order)
+    seen = set(found)
+    for order in found.values():
+        seen.update(leg.broker_order_id for leg in order.legs)
+    for ref in repo.open_orders_with_client_id(ledger):
+        if ref.broker_order_id in seen:
+            continue
+        looked_up = broker.order_by_client_id(ref.client_order_id)
+        if looked_up is not None:
+            found.setdefault(looked_up.broker_order_id, looked_up)
+    return sorted(
+        found.values(), key=lambda o: (o.submitted_at.isoformat() if o.submitted_at else "", o.broker_order_id)
+    )
+
+
+def _gather_fills(ledger: Ledger, broker: Broker) -> list[Fill]:
+    fills_after = repo.last_fill_at(ledger)
+    return broker.fills(after=fills_after - FILL_OVERLAP if fills_after else None)
+
+
+# -- applying ------------------------------------------------------------------------------------------------
+
+
+def _adopt(gateway: OrderGateway, ledger: Ledger, orders: Iterable[BrokerOrder]) -> int:
+    """Record each order (ours update their intents); returns how many the ledger did not create."""
+    external = 0
+    for order in orders:
+        status = gateway.adopt(order)
+        if status is None and repo.order_book(ledger, order.broker_order_id) == Book.EXTERNAL:
+            external += 1
+    return external
+
+
+def _record_fills(ctx: StepContext, fills: Iterable[tuple[Fill, str]]) -> int:
+    """Record each fill into its book (a fill id already held is ignored); returns how many were new."""
+    new = 0
+    for fill, book in fills:
+        with ctx.ledger.write():
+            if repo.record_fill(ctx.ledger, fill, book=book, run_id=ctx.run_id, now=ctx.now):
+                new += 1
+                ctx.log.event(
+                    "fill", fill_id=fill.fill_id, symbol=fill.symbol, qty=fill.qty, price=fill.price, book=book
+                )
+    return new
+
+
+def _maintain_positions(
+    ctx: StepContext, gateway: OrderGateway, *, disputed: frozenset[str]
+) -> tuple[list[GatewayResult], list[dict[str, Any]]]:
+    """Refresh the positions' state and keep their protective orders matching, except for symbols in
+    dispute; returns the protective orders' results and a difference per halted position."""
+    managed = positions.refresh(ctx)
+    protected = positions.maintain_protection(ctx, gateway, managed, skip=disputed)
+    halted = [
+        {"kind": "halted", "symbol": m.position.symbol, "reason": m.position.halted_reason}
+        for m in managed
+        if m.position.halted_reason
+    ]
+    return protected, halted
+
+
+def _save_watermarks(ledger: Ledger, orders_after: datetime | None, *, now: datetime) -> None:
+    with ledger.write():
+        if orders_after is not None:
+            repo.kv_set(ledger, "sync.orders_after", repo.utc_iso(orders_after), now=now)
+        repo.kv_set(ledger, "sync.last_at", repo.utc_iso(now), now=now)
+
+
+# -- the report ----------------------------------------------------------------------------------------------
+
+
+def _report(report: Report, outcome: SyncOutcome) -> Report:
+    unknown = [r.client_order_id for r in outcome.settled if r.status == IntentStatus.UNKNOWN]
+    report.fields.update(
+        {
+            "settled": [_result_line(r) for r in outcome.settled],
+            "orders_seen": outcome.orders_seen,
+            "external_orders": outcome.external_orders,
+            "new_fills": outcome.new_fills,
+            "diffs": list(outcome.diffs),
+            "unknown_intents": unknown,
+            "splits": list(outcome.splits),
+            "protective_orders": [_result_line(r) for r in outcome.protective_orders],
+        }
+    )
+    report.notes.append(
+        f"{outcome.orders_seen} broker orders seen, {outcome.new_fills} new fills recorded, "
+        f"{len(outcome.settled)} in-flight settled"
+    )
+    if outcome.diffs or unknown:
+        report.ok = False
+        report.exit_code = ExitCode.HALTED
+        if outcome.diffs:
+            report.notes.append(
+                f"{len(outcome.diffs)} unexplained difference(s) between broker and ledger: buying halted"
+            )
+        if unknown:
+            report.notes.append(f"{len(unknown)} order(s) with unknown outcome: buying halted until resolved")
+    return report
+
+
+def _result_line(result: GatewayResult) -> dict[str, Any]:
+    return {"client_order_id": result.client_order_id, "status": str(result.status), "message": result.message}

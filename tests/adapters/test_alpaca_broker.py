@@ -27,20 +27,20 @@ from pydantic import SecretStr
 
 from autotrader.adapters.alpaca_broker import (
     BASE_URLS,
-    REASON_AUCTION_WINDOW,
-    REASON_BUYING_POWER,
-    REASON_DAY_TRADING,
-    REASON_INVALID,
-    REASON_NOT_TRADABLE,
-    REASON_QTY,
-    REASON_SUB_PENNY,
-    REASON_WASH_TRADE,
     AlpacaBroker,
     AlpacaRequestFailed,
     build_alpaca_broker,
 )
 from autotrader.clock import SimulatedClock
-from autotrader.domain.enums import BrokerOrderStatus, IntentStatus, OrderClass, OrderType, Side, TimeInForce
+from autotrader.domain.enums import (
+    BrokerOrderStatus,
+    IntentStatus,
+    OrderClass,
+    OrderType,
+    RejectReason,
+    Side,
+    TimeInForce,
+)
 from autotrader.domain.models import OrderRequest
 from autotrader.errors import (
     AmbiguousOrderOutcome,
@@ -280,14 +280,14 @@ def test_an_unanswered_post_and_lookup_leave_the_intent_unknown_until_a_later_ru
 @pytest.mark.parametrize(
     ("setup", "reason"),
     [
-        (lambda s: None, REASON_BUYING_POWER),
-        (lambda s: setattr(s, "pdt_protection", True), REASON_DAY_TRADING),
+        (lambda s: None, RejectReason.INSUFFICIENT_BUYING_POWER),
+        (lambda s: setattr(s, "pdt_protection", True), RejectReason.DAY_TRADING_PROTECTION),
     ],
     ids=["buying-power", "day-trading-protection"],
 )
 def test_a_definitive_rejection_is_recorded_once_and_never_resent(setup, reason, server, clock, broker, ledger):
     setup(server)
-    qty = 10 if reason != REASON_BUYING_POWER else 1_000  # 1000 x $200 is twice the buying power
+    qty = 10 if reason != RejectReason.INSUFFICIENT_BUYING_POWER else 1_000  # 1000 x $200 is twice the buying power
     intent = make_intent(at=clock.now(), qty=qty)
 
     result = gateway(ledger, broker, clock).place([intent])[0]
@@ -416,29 +416,57 @@ def test_an_exhausted_budget_makes_even_an_order_wait_for_the_reset(server, brok
 @pytest.mark.parametrize(
     ("status", "body", "expected"),
     [
-        (403, {"code": 40310000, "message": "insufficient buying power", "buying_power": "5"}, REASON_BUYING_POWER),
-        (403, {"code": 40310100, "message": "trade denied due to pattern day trading protection"}, REASON_DAY_TRADING),
-        (403, {"code": 40310000, "message": "potential wash trade detected. use complex orders"}, REASON_WASH_TRADE),
+        (
+            403,
+            {"code": 40310000, "message": "insufficient buying power", "buying_power": "5"},
+            RejectReason.INSUFFICIENT_BUYING_POWER,
+        ),
+        (
+            403,
+            {"code": 40310100, "message": "trade denied due to pattern day trading protection"},
+            RejectReason.DAY_TRADING_PROTECTION,
+        ),
+        (
+            403,
+            {"code": 40310000, "message": "potential wash trade detected. use complex orders"},
+            RejectReason.WASH_TRADE,
+        ),
         (
             403,
             {"code": 40310000, "message": "insufficient qty available for order (requested: 15, available: 11)"},
-            REASON_QTY,
+            RejectReason.INSUFFICIENT_QTY,
+        ),
+        (
+            403,
+            {"code": 40310000, "message": "requested asset is not fractionable"},
+            RejectReason.NOT_FRACTIONABLE,
         ),
         (
             403,
             {"code": 40310000, "message": "opg orders must be submitted after 7:00pm and before 9:28am"},
-            REASON_AUCTION_WINDOW,
+            RejectReason.AUCTION_WINDOW,
         ),
         (
             422,
             {"code": 42210000, "message": "invalid limit_price 11.055. sub-penny increment does not fulfill"},
-            REASON_SUB_PENNY,
+            RejectReason.SUB_PENNY,
         ),
-        (422, {"code": 42210000, "message": 'asset "ZZZZ" not found'}, REASON_NOT_TRADABLE),
-        (422, {"code": 40010001, "message": "qty must be > 0"}, REASON_INVALID),
-        (422, "", REASON_INVALID),  # alpaca-py's own fixtures: a bare 422 with no body at all
+        (422, {"code": 42210000, "message": 'asset "ZZZZ" not found'}, RejectReason.NOT_TRADABLE),
+        (422, {"code": 40010001, "message": "qty must be > 0"}, RejectReason.INVALID_ORDER),
+        (422, "", RejectReason.INVALID_ORDER),  # alpaca-py's own fixtures: a bare 422 with no body at all
     ],
-    ids=["buying-power", "pdt", "wash-trade", "qty", "opg-window", "sub-penny", "asset", "validation", "empty"],
+    ids=[
+        "buying-power",
+        "pdt",
+        "wash-trade",
+        "qty",
+        "not-fractionable",
+        "opg-window",
+        "sub-penny",
+        "asset",
+        "validation",
+        "empty",
+    ],
 )
 def test_refusals_map_to_rejections_with_stable_reasons(status, body, expected, server, broker):
     server.inject("POST", ORDERS, status=status, body=body)
@@ -471,10 +499,10 @@ def test_the_servers_own_rules_are_mapped(server, broker):
     with pytest.raises(OrderRejected) as short:
         broker.submit(market("rule-4", side=Side.SELL))
     assert [e.value.reason for e in (too_big, penny, unknown, short)] == [
-        REASON_BUYING_POWER,
-        REASON_SUB_PENNY,
-        REASON_NOT_TRADABLE,
-        REASON_QTY,
+        RejectReason.INSUFFICIENT_BUYING_POWER,
+        RejectReason.SUB_PENNY,
+        RejectReason.NOT_TRADABLE,
+        RejectReason.INSUFFICIENT_QTY,
     ]
     assert server.orders == {}
 
@@ -484,7 +512,7 @@ def test_a_request_the_sdk_refuses_is_rejected_without_being_sent(server, broker
     request = market("bad-1", order_class=OrderClass.BRACKET, take_profit_limit_price=220.0)
     with pytest.raises(OrderRejected) as caught:
         broker.submit(request)
-    assert caught.value.reason == REASON_INVALID
+    assert caught.value.reason == RejectReason.INVALID_ORDER
     assert server.posted_orders() == []
 
 
@@ -712,7 +740,7 @@ def test_market_on_open_is_sent_only_inside_alpacas_window(new_york_time, accept
     else:
         with pytest.raises(OrderRejected) as caught:
             broker.submit(request)
-        assert caught.value.reason == REASON_AUCTION_WINDOW
+        assert caught.value.reason == RejectReason.AUCTION_WINDOW
         assert "09:28" in caught.value.message
         assert server.posted_orders() == []
 

@@ -43,6 +43,10 @@ class BrokerHarness(ABC):
     def advance_to(self, at: datetime) -> None:
         """Move the broker's world forward to ``at`` (UTC, aware) and let it process what happened meanwhile."""
 
+    @abstractmethod
+    def make_untradable(self, symbol: str) -> None:
+        """From now on the broker knows ``symbol`` but refuses to trade it (a halted or delisted asset)."""
+
     def close(self) -> None:  # noqa: B027 - optional hook, a no-op unless the harness holds something
         """Release what the harness holds (connections, servers)."""
 
@@ -111,6 +115,9 @@ class SimHarness(BrokerHarness):
     def advance_to(self, at: datetime) -> None:
         self.clock.set(at)
 
+    def make_untradable(self, symbol: str) -> None:
+        self.broker.untradable = self.broker.untradable | {symbol}
+
     def close(self) -> None:
         self.ledger.close()
 
@@ -155,6 +162,9 @@ class AlpacaHarness(BrokerHarness):
     def advance_to(self, at: datetime) -> None:
         self.server.advance_to(at)
         self.clock.set(at)
+
+    def make_untradable(self, symbol: str) -> None:
+        self.server.untradable.add(symbol)
 
     def close(self) -> None:
         self.server.close()

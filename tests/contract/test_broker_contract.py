@@ -1,6 +1,8 @@
 """The Broker contract: what every ``ports.Broker`` implementation must do, written against the protocol only.
 
-Each test runs once per harness in ``tests/contract/harness.py`` (today: the embedded simulator).
+Each test runs once per harness in ``tests/contract/harness.py`` (the embedded simulator, and the Alpaca adapter
+against a loopback fake of Alpaca). A rejection is checked down to its ``RejectReason``: every implementation
+refuses the same request with the same word.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from datetime import timedelta
 
 import pytest
 
-from autotrader.domain.enums import BrokerOrderStatus, OrderType, Side
+from autotrader.domain.enums import BrokerOrderStatus, OrderClass, OrderType, RejectReason, Side, TimeInForce
 from autotrader.domain.models import OrderRequest
 from autotrader.errors import DuplicateClientOrderId, OrderNotFound, OrderRejected
 from autotrader.ports import Broker
@@ -119,34 +121,69 @@ def test_cancelling_an_unknown_order_raises_order_not_found(harness):
         harness.broker.cancel(harness.unknown_order_id)
 
 
+def assert_rejected(h: BrokerHarness, request: OrderRequest, reason: RejectReason) -> None:
+    """``request`` is refused with ``reason``, and the broker keeps no order for it."""
+    with pytest.raises(OrderRejected) as caught:
+        h.broker.submit(request)
+    assert caught.value.reason == reason
+    assert h.broker.order_by_client_id(request.client_order_id) is None
+
+
 def test_an_oversized_buy_is_rejected_and_creates_nothing(harness):
-    broker = harness.broker
-    too_many = math.ceil(broker.account().buying_power / harness.price * 2)
-    with pytest.raises(OrderRejected):
-        broker.submit(market(harness, "ct-big-1", qty=too_many))
-    assert broker.order_by_client_id("ct-big-1") is None
-    assert broker.orders(status="all") == []
+    too_many = math.ceil(harness.broker.account().buying_power / harness.price * 2)
+    assert_rejected(harness, market(harness, "ct-big-1", qty=too_many), RejectReason.INSUFFICIENT_BUYING_POWER)
+    assert harness.broker.orders(status="all") == []
 
 
-def test_a_sub_penny_limit_is_rejected(harness):
-    request = OrderRequest(
-        client_order_id="ct-penny-1",
-        symbol=harness.symbol,
-        side=Side.BUY,
-        qty=1,
-        type=OrderType.LIMIT,
-        limit_price=round(harness.price * 0.9, 2) + 0.005,
-    )
-    with pytest.raises(OrderRejected):
-        harness.broker.submit(request)
-    assert harness.broker.order_by_client_id("ct-penny-1") is None
+def _sub_penny_limit(h: BrokerHarness) -> OrderRequest:
+    limit = round(h.price * 0.9, 2) + 0.005
+    return OrderRequest("ct-penny-1", h.symbol, Side.BUY, 1, type=OrderType.LIMIT, limit_price=limit)
 
 
-def test_an_unknown_symbol_is_rejected(harness):
-    request = OrderRequest(client_order_id="ct-sym-1", symbol=harness.unknown_symbol, side=Side.BUY, qty=1)
-    with pytest.raises(OrderRejected):
-        harness.broker.submit(request)
-    assert harness.broker.order_by_client_id("ct-sym-1") is None
+def _unknown_symbol(h: BrokerHarness) -> OrderRequest:
+    return OrderRequest("ct-sym-1", h.unknown_symbol, Side.BUY, 1)
+
+
+def _market_on_open_in_session(h: BrokerHarness) -> OrderRequest:
+    return OrderRequest("ct-opg-1", h.symbol, Side.BUY, 1, time_in_force=TimeInForce.OPG)
+
+
+def _fractional_bracket(h: BrokerHarness) -> OrderRequest:
+    tp, sl = round(h.price * 1.1, 2), round(h.price * 0.9, 2)
+    return OrderRequest(
+        "ct-frac-1", h.symbol, Side.BUY, 1.5, order_class=OrderClass.BRACKET,
+        take_profit_limit_price=tp, stop_loss_stop_price=sl,
+    )  # fmt: skip
+
+
+def _limit_without_price(h: BrokerHarness) -> OrderRequest:
+    return OrderRequest("ct-nolimit-1", h.symbol, Side.BUY, 1, type=OrderType.LIMIT)
+
+
+@pytest.mark.parametrize(
+    ("build", "reason"),
+    [
+        (_sub_penny_limit, RejectReason.SUB_PENNY),
+        (_unknown_symbol, RejectReason.NOT_TRADABLE),
+        (_market_on_open_in_session, RejectReason.AUCTION_WINDOW),  # every test starts at 10:00 ET
+        (_fractional_bracket, RejectReason.NOT_FRACTIONABLE),
+        (_limit_without_price, RejectReason.INVALID_ORDER),
+    ],
+    ids=["sub-penny", "unknown-symbol", "opg-in-session", "fractional-bracket", "limit-without-price"],
+)
+def test_a_request_the_broker_refuses_is_rejected_with_its_reason(harness, build, reason):
+    assert_rejected(harness, build(harness), reason)
+
+
+def test_a_symbol_the_broker_does_not_trade_is_rejected(harness):
+    harness.make_untradable(harness.symbol)
+    assert_rejected(harness, market(harness, "ct-untradable-1"), RejectReason.NOT_TRADABLE)
+
+
+def test_selling_more_than_is_held_is_rejected(harness):
+    harness.broker.submit(market(harness, "ct-held-1", qty=5))
+    harness.advance_to(harness.start + SETTLE)
+    assert_rejected(harness, market(harness, "ct-oversell-1", qty=6, side=Side.SELL), RejectReason.INSUFFICIENT_QTY)
 
 
 def test_equity_is_cash_plus_position_value(harness):

@@ -9,6 +9,7 @@ import pytest
 from autotrader.clock import SimulatedClock
 from autotrader.domain.enums import IntentStatus
 from autotrader.domain.ids import client_order_id
+from autotrader.errors import AmbiguousOrderOutcome, DuplicateClientOrderId
 from autotrader.eventlog import EventLog
 from autotrader.ledger import repo
 from autotrader.ledger.db import open_ledger
@@ -110,6 +111,43 @@ def test_duplicate_client_order_id_is_adopted_not_doubled(world):
     result = gateway().place([intent])[0]
     assert result.status == IntentStatus.ACCEPTED and "adopted" in result.message
     assert len(broker.orders_by_cid) == 1
+
+
+class _RefusesFirstSubmit(MemoryBroker):
+    """Answers the first submit with ``refusal`` without storing the order (it never landed)."""
+
+    refusal: Exception | None = None
+
+    def submit(self, request):
+        if self.refusal is not None:
+            error, self.refusal = self.refusal, None
+            self.submits_received += 1
+            raise error
+        return super().submit(request)
+
+
+def _gateway_for(ledger, broker, clock) -> OrderGateway:
+    return OrderGateway(ledger, broker, clock, run_id="r", log=EventLog(None, run_id="r", command="t", mode="t"))
+
+
+def test_a_duplicate_refusal_with_no_such_order_is_unknown_whatever_its_wording(world):
+    clock, ledger, _, _ = world
+    broker = _RefusesFirstSubmit(time_source=clock)
+    broker.refusal = DuplicateClientOrderId("id already taken")  # the type says duplicate, not the words
+    intent = make_intent(at=clock.now())
+    result = _gateway_for(ledger, broker, clock).place([intent])[0]
+    assert result.status == IntentStatus.UNKNOWN  # the broker says the id is taken: never send it again
+    assert broker.submits_received == 1 and broker.orders_by_cid == {}
+
+
+def test_an_ambiguous_outcome_mentioning_unique_is_resent_once_proven_absent(world):
+    clock, ledger, _, _ = world
+    broker = _RefusesFirstSubmit(time_source=clock)
+    broker.refusal = AmbiguousOrderOutcome("502 from a proxy: upstream must be unique-ly addressed")
+    intent = make_intent(at=clock.now())
+    result = _gateway_for(ledger, broker, clock).place([intent])[0]
+    assert result.status == IntentStatus.ACCEPTED
+    assert broker.submits_received == 2 and list(broker.orders_by_cid) == [intent.client_order_id]
 
 
 def test_lookup_failure_leaves_the_outcome_unknown_and_is_resolved_later(world):

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
 from autotrader.clock import SimulatedClock
-from autotrader.domain.enums import IntentStatus
+from autotrader.domain.enums import IntentStatus, OrderType, Side, TimeInForce
+from autotrader.domain.models import BrokerOrder, Fill
 from autotrader.eventlog import EventLog
 from autotrader.ledger import repo
 from autotrader.ledger.db import open_ledger
@@ -132,3 +136,55 @@ def test_an_unknown_outcome_halts_with_exit_3(world):
     report = run_sync()
     assert report.exit_code == 3
     assert report.fields["unknown_intents"] == [intent.client_order_id]
+
+
+# -- the pure plans -------------------------------------------------------------------------------------------
+
+
+def _order(oid: str, status: str = "accepted", filled: float = 0.0, at=None, legs=()) -> BrokerOrder:
+    return BrokerOrder(
+        oid, f"c-{oid}", "AAPL", Side.BUY, 10, OrderType.MARKET, TimeInForce.DAY, status, filled,
+        100.0 if filled else None, submitted_at=at, legs=legs,
+    )  # fmt: skip
+
+
+def test_plan_orders_adopts_only_what_moved_legs_included_and_keeps_the_newest_submission():
+    t1, t2 = et("2026-03-02 10:00"), et("2026-03-02 11:00")
+    leg = _order("leg", status="new")
+    same = _order("same", at=t1)
+    parent = _order("parent", at=t2, legs=(leg,))
+    filled = _order("filled", status="filled", filled=10, at=t1)
+    recorded = {
+        "same": repo.OrderProgress("accepted", 0.0, None),
+        "parent": repo.OrderProgress("accepted", 0.0, None),
+        "leg": repo.OrderProgress("held", 0.0, None),  # the leg moved: the parent is adopted again
+        "filled": repo.OrderProgress("accepted", 0.0, None),
+    }
+    plan = sync.plan_orders([same, parent, filled], recorded)
+    assert [o.broker_order_id for o in plan.to_adopt] == ["parent", "filled"]
+    assert plan.watermark == t2 and len(plan.seen) == 3
+    assert sync.plan_orders([], recorded).watermark is None
+
+
+def test_plan_fills_sets_aside_fills_of_orders_the_ledger_does_not_hold():
+    at = et("2026-03-02 10:00")
+    ours = Fill("f-1", "b-1", "AAPL", Side.BUY, 5, 100.0, at)
+    stray = Fill("f-2", "b-9", "MSFT", Side.BUY, 1, 300.0, at)
+    plan = sync.plan_fills([ours, stray], {"b-1": "signals", "b-9": None})
+    assert plan.to_record == ((ours, "signals"),)
+    assert dict(plan.unexplained) == {"f-2": "MSFT"}
+
+
+def test_a_fill_without_a_known_order_halts_and_is_not_recorded(world):
+    clock, ledger, broker, run_sync, gateway = world
+    broker.fills_list.append(Fill("f-x", "b-unknown", "AAPL", Side.BUY, 2, 100.0, clock.now()))
+    report = run_sync()
+    assert report.exit_code == 3 and report.fields["new_fills"] == 0
+    assert {"kind": "fill_without_order", "fill_id": "f-x"} in report.fields["diffs"]
+    assert repo.get_position(ledger, "signals", "AAPL") is None
+
+
+def test_sync_leaves_its_sql_to_the_ledger_repo():
+    source = Path(sync.__file__).read_text(encoding="utf-8")
+    assert not re.search(r"\b(SELECT|INSERT|UPDATE|DELETE)\b", source)
+    assert ".query(" not in source and ".execute(" not in source

@@ -10,11 +10,13 @@ import typer
 from autotrader.cli.commands.replay import render_summary
 from autotrader.cli.options import AsOfOption, ConfigOption, DryRunOption, JsonOption
 from autotrader.cli.runner import finish
+from autotrader.domain.enums import ExitCode
+from autotrader.pipeline.demo import DEFAULT_SESSIONS
 
 
 def demo(
     folder: Annotated[Path, typer.Option("--dir", help="Workspace folder to create.")] = Path("autotrader-demo"),
-    sessions: Annotated[int, typer.Option("--sessions", help="How many past sessions to replay.")] = 21,
+    sessions: Annotated[int, typer.Option("--sessions", help="How many past sessions to replay.")] = DEFAULT_SESSIONS,
     dry_run: DryRunOption = False,
     json_output: JsonOption = False,
     as_of: AsOfOption = None,
@@ -28,7 +30,7 @@ def demo(
     from autotrader.settings import load_config
 
     if config is not None:
-        outcome = Outcome("demo", 2, error=_config_not_used())
+        outcome = Outcome("demo", ExitCode.BAD_INPUT, error=_config_not_used())
         finish(outcome, json_output=json_output)
     scratch = None
     try:
