@@ -10,9 +10,10 @@
 The key travels in the ``X-Finnhub-Token`` header, not the SDK's default ``token=`` query parameter: URLs
 end up in urllib3's debug log and in connection-error messages, headers do not.
 
-Requests go through the same rate limiter and retry policy as the Polygon adapter (60 a minute, the free
-tier's limit), with the SDK's timeout set; answers are cached in the ledger's ``reference_cache`` (sectors
-for ``SECTOR_TTL``, an earnings date for the New York day it was fetched on).
+Requests go through the request budget of ``autotrader.adapters.http`` (the rate limiter, at 60 a minute,
+the free tier's limit, and the one retry policy), with the SDK's timeout set; answers are cached in the
+ledger's ``reference_cache`` (sectors for ``SECTOR_TTL``, an earnings date for the New York day it was
+fetched on).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from collections.abc import Callable
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from autotrader.adapters.polygon_data import RateLimiter, RetryableRequest, call_with_retries, retry_after_seconds
+from autotrader.adapters.http import DEFAULT_TIMEOUT_SECONDS, RateLimiter, RequestBudget, no_answer, retryable_status
 from autotrader.clock import ET
 from autotrader.errors import ConfigError, DataError
 from autotrader.ledger import repo
@@ -125,13 +126,13 @@ class FinnhubReference:
         *,
         base_url: str | None = None,
         requests_per_minute: float = FREE_TIER_REQUESTS_PER_MINUTE,
-        timeout_seconds: float = 10.0,
+        timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
         limiter: RateLimiter | None = None,
     ) -> None:
         import finnhub
 
         self.limiter = limiter or RateLimiter(requests_per_minute)
-        self.requests = 0
+        self._budget = RequestBudget(self.limiter)
         self._ledger = ledger
         self._clock = clock
         self._client = finnhub.Client(api_key=api_key)
@@ -141,6 +142,11 @@ class FinnhubReference:
         self._client.DEFAULT_TIMEOUT = timeout_seconds
         if base_url:
             self._client.API_URL = base_url.rstrip("/") + "/api/v1"
+
+    @property
+    def requests(self) -> int:
+        """HTTP requests sent so far (retries included)."""
+        return self._budget.requests
 
     def sector(self, symbol: str) -> str | None:
         now = self._clock.now()
@@ -188,17 +194,13 @@ class FinnhubReference:
         import requests
         from finnhub.exceptions import FinnhubAPIException, FinnhubRequestException
 
-        def attempt() -> T:
-            self.limiter.acquire()
-            self.requests += 1
+        def send() -> T:
             try:
                 return request()
             except FinnhubAPIException as e:
                 status = int(e.status_code)
                 if status == 429 or status >= 500:
-                    reason = "rate limited (HTTP 429)" if status == 429 else f"server error (HTTP {status})"
-                    retry_after = retry_after_seconds(e.response.headers.get("Retry-After"))
-                    raise RetryableRequest(reason, retry_after=retry_after) from None
+                    raise retryable_status(status, e.response.headers.get("Retry-After")) from None
                 if status == 401:
                     raise ConfigError(
                         "Finnhub rejected the API key (HTTP 401)",
@@ -208,12 +210,11 @@ class FinnhubReference:
                     raise FinnhubNotEntitled(f"Finnhub {what}: not included in this plan (HTTP 403)") from None
                 raise DataError(f"Finnhub {what}: HTTP {status}") from None
             except (requests.Timeout, requests.ConnectionError) as e:
-                # The exception's text can hold the URL: only its type is reported.
-                raise RetryableRequest(f"no answer from Finnhub ({type(e).__name__})") from None
+                raise no_answer("Finnhub", e) from None
             except FinnhubRequestException:
                 raise DataError(f"Finnhub {what}: the answer is not JSON") from None
 
-        return call_with_retries(attempt, sleep=self.limiter.sleep, what=f"Finnhub {what}")
+        return self._budget.call(send, what=f"Finnhub {what}")
 
 
 def _next_date(answer: Any, symbol: str, on_or_after: date) -> date | None:

@@ -11,7 +11,7 @@ from datetime import date
 import pytest
 
 from autotrader.adapters.finnhub_reference import FinnhubReference, sector_for_industry
-from autotrader.adapters.polygon_data import MAX_ATTEMPTS, RateLimiter
+from autotrader.adapters.http import MAX_ATTEMPTS, RateLimiter
 from autotrader.adapters.sic_sectors import PolygonReference
 from autotrader.clock import MarketCalendar, SimulatedClock
 from autotrader.errors import ConfigError, TransientError

@@ -16,14 +16,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from autotrader.adapters import polygon_data
-from autotrader.adapters.polygon_data import (
-    MAX_ATTEMPTS,
-    PolygonApi,
-    PolygonData,
-    RateLimiter,
-    bar_problem,
-)
+from autotrader.adapters import http
+from autotrader.adapters.http import MAX_ATTEMPTS, RateLimiter
+from autotrader.adapters.polygon_data import PolygonApi, PolygonData, bar_problem
 from autotrader.adapters.sic_sectors import ETF, PolygonReference, sector_for_sic
 from autotrader.clock import MarketCalendar, SimulatedClock
 from autotrader.errors import ConfigError, TransientError
@@ -520,7 +515,7 @@ def test_the_sdk_retries_are_off_and_timeouts_set(server, ledger):
     data = make_data(server, ledger, et(WED, "20:00"), timeout=3.0)
     assert data.api.client.retries == 0  # every retry goes through the limiter and the one policy
     assert data.api._pool._timeout.read_timeout == 3.0 and data.api._pool._timeout.connect_timeout == 3.0
-    assert polygon_data.MAX_ATTEMPTS >= 2
+    assert http.MAX_ATTEMPTS >= 2
 
 
 # -- splits ---------------------------------------------------------------------------------------------------
