@@ -11,9 +11,9 @@ The key travels in the ``X-Finnhub-Token`` header, not the SDK's default ``token
 end up in urllib3's debug log and in connection-error messages, headers do not.
 
 Requests go through the request budget of ``autotrader.adapters.http`` (the rate limiter, at 60 a minute,
-the free tier's limit, and the one retry policy), with the SDK's timeout set; answers are cached in the
-ledger's ``reference_cache`` (sectors for ``SECTOR_TTL``, an earnings date for the New York day it was
-fetched on).
+the free tier's limit, and the one retry policy), with the SDK's timeout set. This adapter only fetches:
+``CachedReference`` (``adapters/cached_reference``), wired in by the bootstrap, keeps the answers in the
+ledger.
 """
 
 from __future__ import annotations
@@ -24,13 +24,9 @@ from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from autotrader.adapters.http import DEFAULT_TIMEOUT_SECONDS, RateLimiter, RequestBudget, no_answer, retryable_status
-from autotrader.clock import ET
 from autotrader.errors import ConfigError, DataError
-from autotrader.ledger import repo
-from autotrader.ports import Clock
 
 if TYPE_CHECKING:
-    from autotrader.ledger.db import Ledger
     from autotrader.settings import Config
 
 log = logging.getLogger(__name__)
@@ -38,7 +34,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 FREE_TIER_REQUESTS_PER_MINUTE = 60.0
-SECTOR_TTL = timedelta(days=7)
 EARNINGS_LOOKAHEAD = timedelta(days=120)  # a quarter and then some: the next report is always inside
 
 # Finnhub industry labels (as ``finnhubIndustry`` spells them) to GICS-like sectors.
@@ -106,12 +101,10 @@ def sector_for_industry(industry: str | None) -> str | None:
 
 
 class FinnhubReference:
-    """Reference data from Finnhub, rate-limited and cached in the ledger.
+    """Reference data from Finnhub, through the request budget.
 
     Args:
         api_key: the Finnhub key (sent in a header only).
-        ledger: holds the ``reference_cache`` table.
-        clock: the Clock port; cache ages and "today" are measured on it.
         base_url: a loopback test server (``http://127.0.0.1:PORT``); None for the vendor.
         requests_per_minute: the client-side budget.
         timeout_seconds: the HTTP timeout of each request.
@@ -121,8 +114,6 @@ class FinnhubReference:
     def __init__(
         self,
         api_key: str,
-        ledger: Ledger,
-        clock: Clock,
         *,
         base_url: str | None = None,
         requests_per_minute: float = FREE_TIER_REQUESTS_PER_MINUTE,
@@ -133,8 +124,6 @@ class FinnhubReference:
 
         self.limiter = limiter or RateLimiter(requests_per_minute)
         self._budget = RequestBudget(self.limiter)
-        self._ledger = ledger
-        self._clock = clock
         self._client = finnhub.Client(api_key=api_key)
         # Header authentication instead of the token query parameter (see the module docstring).
         self._client._session.params.pop("token", None)
@@ -149,28 +138,14 @@ class FinnhubReference:
         return self._budget.requests
 
     def sector(self, symbol: str) -> str | None:
-        now = self._clock.now()
-        cached = repo.cached_reference(self._ledger, symbol, "sector")
-        if cached is not None and now - cached[1] < SECTOR_TTL:
-            return cached[0]
         try:
             profile = self._call(lambda: self._client.company_profile2(symbol=symbol), f"company profile of {symbol}")
         except FinnhubNotEntitled as e:
             log.warning("finnhub: %s; sector unknown", e)
             profile = {}
-        sector = sector_for_industry(profile.get("finnhubIndustry")) if isinstance(profile, dict) else None
-        with self._ledger.write():
-            repo.cache_reference(self._ledger, symbol, "sector", sector, now=now)
-        return sector
+        return sector_for_industry(profile.get("finnhubIndustry")) if isinstance(profile, dict) else None
 
     def next_earnings(self, symbol: str, on_or_after: date) -> date | None:
-        now = self._clock.now()
-        today = now.astimezone(ET).date()
-        # The cached row answers "from today", the question the sizing step asks, for the day it was fetched.
-        if on_or_after == today:
-            cached = repo.cached_reference(self._ledger, symbol, "next_earnings")
-            if cached is not None and cached[1].astimezone(ET).date() == today:
-                return date.fromisoformat(cached[0]) if cached[0] else None
         until = on_or_after + EARNINGS_LOOKAHEAD
         try:
             answer = self._call(
@@ -182,13 +157,7 @@ class FinnhubReference:
         except FinnhubNotEntitled as e:
             log.warning("finnhub: %s; next earnings unknown", e)
             answer = {}
-        found = _next_date(answer, symbol, on_or_after)
-        if on_or_after == today:
-            with self._ledger.write():
-                repo.cache_reference(
-                    self._ledger, symbol, "next_earnings", found.isoformat() if found else None, now=now
-                )
-        return found
+        return _next_date(answer, symbol, on_or_after)
 
     def _call(self, request: Callable[[], T], what: str) -> T:
         import requests
@@ -233,7 +202,7 @@ def _next_date(answer: Any, symbol: str, on_or_after: date) -> date | None:
     return min(found) if found else None
 
 
-def build_finnhub_reference(config: Config, ledger: Ledger, clock: Clock) -> FinnhubReference:
+def build_finnhub_reference(config: Config) -> FinnhubReference:
     """``FinnhubReference`` from ``[reference]`` and FINNHUB_API_KEY.
 
     Raises:
@@ -247,8 +216,6 @@ def build_finnhub_reference(config: Config, ledger: Ledger, clock: Clock) -> Fin
         )
     return FinnhubReference(
         key.get_secret_value(),
-        ledger,
-        clock,
         base_url=config.settings.reference.base_url,
         timeout_seconds=config.settings.data.timeout_seconds,
     )
