@@ -83,7 +83,10 @@ def build_reference(
 ) -> Reference:
     """The reference source ``[reference] kind`` names. ``auto`` follows ``[data] kind``; with Polygon it is
     Finnhub when FINNHUB_API_KEY is set (sectors and earnings dates), else Polygon's SIC-code sectors (earnings
-    unknown: the ``[risk] unknown_earnings`` policy applies). Polygon and Finnhub cache in the ledger."""
+    unknown: the ``[risk] unknown_earnings`` policy applies).
+
+    Polygon and Finnhub are asked over the network, so they come wrapped in the one ``CachedReference``
+    (ledger-backed; the adapters only fetch). The offline sources are not cached: they answer from memory."""
     kind = config.settings.reference.kind
     data_kind = config.settings.data.kind
     if kind == "auto":
@@ -94,18 +97,8 @@ def build_reference(
     if kind in ("polygon", "finnhub"):
         if ledger is None or clock is None:
             raise ValueError(f"[reference] kind = {kind!r} needs the ledger and the clock")
-        if kind == "finnhub":
-            from autotrader.adapters.finnhub_reference import build_finnhub_reference
-
-            return build_finnhub_reference(config, ledger, clock)
-        from autotrader.adapters.polygon_data import PolygonData, build_polygon_data
-        from autotrader.adapters.sic_sectors import PolygonReference
-
-        # Same key, same rate limit: share the market data's client when it is Polygon's.
-        if not isinstance(market_data, PolygonData):
-            market_data = build_polygon_data(config, clock, MarketCalendar.xnys(), ledger)
-        assert isinstance(market_data, PolygonData)
-        return PolygonReference(market_data.api, ledger, clock)
+        source = _network_reference(config, kind, market_data, ledger, clock)
+        return _cached_reference(config, source, kind, ledger, clock)
     if kind == "local":
         from autotrader.adapters.local_files import LocalFilesReference
 
@@ -116,6 +109,35 @@ def build_reference(
     if not isinstance(market_data, SyntheticMarketData):
         raise ConfigError("[reference] kind = 'synthetic' needs [data] kind = 'synthetic'")
     return SyntheticReference(market_data)
+
+
+def _network_reference(config: Config, kind: str, market_data: MarketData, ledger: Ledger, clock: Clock) -> Reference:
+    if kind == "finnhub":
+        from autotrader.adapters.finnhub_reference import build_finnhub_reference
+
+        return build_finnhub_reference(config)
+    from autotrader.adapters.polygon_data import PolygonData, build_polygon_data
+    from autotrader.adapters.sic_sectors import PolygonReference
+
+    # Same key, same rate limit: share the market data's client when it is Polygon's.
+    if not isinstance(market_data, PolygonData):
+        market_data = build_polygon_data(config, clock, MarketCalendar.xnys(), ledger)
+    assert isinstance(market_data, PolygonData)
+    return PolygonReference(market_data.api)
+
+
+def _cached_reference(config: Config, source: Reference, kind: str, ledger: Ledger, clock: Clock) -> Reference:
+    from datetime import timedelta
+
+    from autotrader.adapters.cached_reference import FINNHUB_SECTOR_TTL, POLYGON_SECTOR_TTL, CachedReference
+
+    return CachedReference(
+        source,
+        ledger,
+        clock,
+        sector_ttl=FINNHUB_SECTOR_TTL if kind == "finnhub" else POLYGON_SECTOR_TTL,
+        unknown_sector_ttl=timedelta(hours=config.settings.reference.unknown_sector_retry_hours),
+    )
 
 
 def build_sim_broker(config: Config, ledger: Ledger, market_data: MarketData, calendar: MarketCalendar, clock: Clock):

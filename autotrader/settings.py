@@ -158,6 +158,7 @@ class RiskSection(Section):
     earnings_blackout_days: int = Field(3, ge=0, le=60)
     kelly_adaptive_enabled: bool = False
     unknown_earnings: Literal["allow", "skip"] = "allow"
+    unknown_sector: Literal["skip", "own_bucket"] = "own_bucket"
     vix_bands: list[VixBandSetting] = Field(
         default_factory=lambda: [
             VixBandSetting(above=30, multiplier=0.5, pause_long_term=True),
@@ -295,6 +296,9 @@ class DataSection(Section):
 class ReferenceSection(Section):
     kind: Literal["auto", "synthetic", "local", "polygon", "finnhub"] = "auto"
     base_url: LoopbackUrl = None
+    unknown_sector_retry_hours: float = Field(
+        24.0, gt=0, le=720, description="Polygon/Finnhub: ask again for a sector the source did not know"
+    )
 
 
 class SignalsSection(Section):

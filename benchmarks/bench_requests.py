@@ -26,7 +26,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from autotrader.adapters.polygon_data import PolygonApi, PolygonData, RateLimiter  # noqa: E402
+from autotrader.adapters.http import RateLimiter  # noqa: E402
+from autotrader.adapters.polygon_data import PolygonApi, PolygonData  # noqa: E402
 from autotrader.clock import MarketCalendar, SimulatedClock  # noqa: E402
 from autotrader.ledger.db import open_ledger  # noqa: E402
 from tests.fakes.polygon_server import FakePolygon, FakeTimer  # noqa: E402

@@ -10,9 +10,10 @@
 The key travels in the ``X-Finnhub-Token`` header, not the SDK's default ``token=`` query parameter: URLs
 end up in urllib3's debug log and in connection-error messages, headers do not.
 
-Requests go through the same rate limiter and retry policy as the Polygon adapter (60 a minute, the free
-tier's limit), with the SDK's timeout set; answers are cached in the ledger's ``reference_cache`` (sectors
-for ``SECTOR_TTL``, an earnings date for the New York day it was fetched on).
+Requests go through the request budget of ``autotrader.adapters.http`` (the rate limiter, at 60 a minute,
+the free tier's limit, and the one retry policy), with the SDK's timeout set. This adapter only fetches:
+``CachedReference`` (``adapters/cached_reference``), wired in by the bootstrap, keeps the answers in the
+ledger.
 """
 
 from __future__ import annotations
@@ -22,14 +23,10 @@ from collections.abc import Callable
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from autotrader.adapters.polygon_data import RateLimiter, RetryableRequest, call_with_retries, retry_after_seconds
-from autotrader.clock import ET
+from autotrader.adapters.http import DEFAULT_TIMEOUT_SECONDS, RateLimiter, RequestBudget, no_answer, retryable_status
 from autotrader.errors import ConfigError, DataError
-from autotrader.ledger import repo
-from autotrader.ports import Clock
 
 if TYPE_CHECKING:
-    from autotrader.ledger.db import Ledger
     from autotrader.settings import Config
 
 log = logging.getLogger(__name__)
@@ -37,7 +34,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 FREE_TIER_REQUESTS_PER_MINUTE = 60.0
-SECTOR_TTL = timedelta(days=7)
 EARNINGS_LOOKAHEAD = timedelta(days=120)  # a quarter and then some: the next report is always inside
 
 # Finnhub industry labels (as ``finnhubIndustry`` spells them) to GICS-like sectors.
@@ -105,12 +101,10 @@ def sector_for_industry(industry: str | None) -> str | None:
 
 
 class FinnhubReference:
-    """Reference data from Finnhub, rate-limited and cached in the ledger.
+    """Reference data from Finnhub, through the request budget.
 
     Args:
         api_key: the Finnhub key (sent in a header only).
-        ledger: holds the ``reference_cache`` table.
-        clock: the Clock port; cache ages and "today" are measured on it.
         base_url: a loopback test server (``http://127.0.0.1:PORT``); None for the vendor.
         requests_per_minute: the client-side budget.
         timeout_seconds: the HTTP timeout of each request.
@@ -120,20 +114,16 @@ class FinnhubReference:
     def __init__(
         self,
         api_key: str,
-        ledger: Ledger,
-        clock: Clock,
         *,
         base_url: str | None = None,
         requests_per_minute: float = FREE_TIER_REQUESTS_PER_MINUTE,
-        timeout_seconds: float = 10.0,
+        timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
         limiter: RateLimiter | None = None,
     ) -> None:
         import finnhub
 
         self.limiter = limiter or RateLimiter(requests_per_minute)
-        self.requests = 0
-        self._ledger = ledger
-        self._clock = clock
+        self._budget = RequestBudget(self.limiter)
         self._client = finnhub.Client(api_key=api_key)
         # Header authentication instead of the token query parameter (see the module docstring).
         self._client._session.params.pop("token", None)
@@ -142,29 +132,20 @@ class FinnhubReference:
         if base_url:
             self._client.API_URL = base_url.rstrip("/") + "/api/v1"
 
+    @property
+    def requests(self) -> int:
+        """HTTP requests sent so far (retries included)."""
+        return self._budget.requests
+
     def sector(self, symbol: str) -> str | None:
-        now = self._clock.now()
-        cached = repo.cached_reference(self._ledger, symbol, "sector")
-        if cached is not None and now - cached[1] < SECTOR_TTL:
-            return cached[0]
         try:
             profile = self._call(lambda: self._client.company_profile2(symbol=symbol), f"company profile of {symbol}")
         except FinnhubNotEntitled as e:
             log.warning("finnhub: %s; sector unknown", e)
             profile = {}
-        sector = sector_for_industry(profile.get("finnhubIndustry")) if isinstance(profile, dict) else None
-        with self._ledger.write():
-            repo.cache_reference(self._ledger, symbol, "sector", sector, now=now)
-        return sector
+        return sector_for_industry(profile.get("finnhubIndustry")) if isinstance(profile, dict) else None
 
     def next_earnings(self, symbol: str, on_or_after: date) -> date | None:
-        now = self._clock.now()
-        today = now.astimezone(ET).date()
-        # The cached row answers "from today", the question the sizing step asks, for the day it was fetched.
-        if on_or_after == today:
-            cached = repo.cached_reference(self._ledger, symbol, "next_earnings")
-            if cached is not None and cached[1].astimezone(ET).date() == today:
-                return date.fromisoformat(cached[0]) if cached[0] else None
         until = on_or_after + EARNINGS_LOOKAHEAD
         try:
             answer = self._call(
@@ -176,29 +157,19 @@ class FinnhubReference:
         except FinnhubNotEntitled as e:
             log.warning("finnhub: %s; next earnings unknown", e)
             answer = {}
-        found = _next_date(answer, symbol, on_or_after)
-        if on_or_after == today:
-            with self._ledger.write():
-                repo.cache_reference(
-                    self._ledger, symbol, "next_earnings", found.isoformat() if found else None, now=now
-                )
-        return found
+        return _next_date(answer, symbol, on_or_after)
 
     def _call(self, request: Callable[[], T], what: str) -> T:
         import requests
         from finnhub.exceptions import FinnhubAPIException, FinnhubRequestException
 
-        def attempt() -> T:
-            self.limiter.acquire()
-            self.requests += 1
+        def send() -> T:
             try:
                 return request()
             except FinnhubAPIException as e:
                 status = int(e.status_code)
                 if status == 429 or status >= 500:
-                    reason = "rate limited (HTTP 429)" if status == 429 else f"server error (HTTP {status})"
-                    retry_after = retry_after_seconds(e.response.headers.get("Retry-After"))
-                    raise RetryableRequest(reason, retry_after=retry_after) from None
+                    raise retryable_status(status, e.response.headers.get("Retry-After")) from None
                 if status == 401:
                     raise ConfigError(
                         "Finnhub rejected the API key (HTTP 401)",
@@ -208,12 +179,11 @@ class FinnhubReference:
                     raise FinnhubNotEntitled(f"Finnhub {what}: not included in this plan (HTTP 403)") from None
                 raise DataError(f"Finnhub {what}: HTTP {status}") from None
             except (requests.Timeout, requests.ConnectionError) as e:
-                # The exception's text can hold the URL: only its type is reported.
-                raise RetryableRequest(f"no answer from Finnhub ({type(e).__name__})") from None
+                raise no_answer("Finnhub", e) from None
             except FinnhubRequestException:
                 raise DataError(f"Finnhub {what}: the answer is not JSON") from None
 
-        return call_with_retries(attempt, sleep=self.limiter.sleep, what=f"Finnhub {what}")
+        return self._budget.call(send, what=f"Finnhub {what}")
 
 
 def _next_date(answer: Any, symbol: str, on_or_after: date) -> date | None:
@@ -232,7 +202,7 @@ def _next_date(answer: Any, symbol: str, on_or_after: date) -> date | None:
     return min(found) if found else None
 
 
-def build_finnhub_reference(config: Config, ledger: Ledger, clock: Clock) -> FinnhubReference:
+def build_finnhub_reference(config: Config) -> FinnhubReference:
     """``FinnhubReference`` from ``[reference]`` and FINNHUB_API_KEY.
 
     Raises:
@@ -246,8 +216,6 @@ def build_finnhub_reference(config: Config, ledger: Ledger, clock: Clock) -> Fin
         )
     return FinnhubReference(
         key.get_secret_value(),
-        ledger,
-        clock,
         base_url=config.settings.reference.base_url,
         timeout_seconds=config.settings.data.timeout_seconds,
     )

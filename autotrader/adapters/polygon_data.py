@@ -11,11 +11,11 @@ Requests and their budget:
     ticker, kept for the process and in the ledger: the first listing covers three years; after it, a day's
     first run asks only for the days since the last listing and the month before them (a split listed late
     is picked up), usually one page, and the other runs of the day ask nothing.
-  - Every HTTP request, pagination pages and retries included, goes through one ``RateLimiter``
-    (``[data] requests_per_minute``, 5 on the free tier) and one retry policy: 429, 5xx, timeouts and
-    dropped connections are retried a bounded number of times, honouring ``Retry-After``, then raise
-    ``TransientError`` (exit 75, safe to rerun). The SDK's own urllib3 retries are switched off so that
-    nothing bypasses the limiter.
+  - Every HTTP request, pagination pages and retries included, goes through the request budget of
+    ``autotrader.adapters.http``: one ``RateLimiter`` (``[data] requests_per_minute``, 5 on the free tier)
+    and one retry policy: 429, 5xx, timeouts and dropped connections are retried a bounded number of
+    times, honouring ``Retry-After``, then raise ``TransientError`` (exit 75, safe to rerun). The SDK's own
+    urllib3 retries are switched off so that nothing bypasses the limiter.
 
 Bars are requested unadjusted (``adjusted=false``) and stored as sent: split-adjusted history changes
 whenever a split happens, and a cache of it would mix two price scales. Prices match what the broker fills.
@@ -40,25 +40,14 @@ from __future__ import annotations
 
 import logging
 import math
-import threading
-import time
-from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import numpy as np
 import pandas as pd
-from tenacity import (
-    RetryCallState,
-    Retrying,
-    retry_if_exception_type,
-    stop_after_attempt,
-    stop_after_delay,
-    wait_exponential_jitter,
-)
 
 from autotrader.adapters.frames import (
     daily_frame,
@@ -70,9 +59,16 @@ from autotrader.adapters.frames import (
     require_aware,
     to_ns,
 )
+from autotrader.adapters.http import (
+    DEFAULT_TIMEOUT_SECONDS,
+    RateLimiter,
+    RequestBudget,
+    no_answer,
+    retryable_status,
+)
 from autotrader.clock import ET, MarketCalendar
 from autotrader.domain.models import Quote
-from autotrader.errors import AutotraderError, ConfigError, DataError, TransientError
+from autotrader.errors import AutotraderError, ConfigError, DataError
 from autotrader.ledger import bar_cache, repo
 from autotrader.ledger.bar_cache import CachedBar, GroupedSession
 from autotrader.ports import Clock
@@ -83,15 +79,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
-
-#: Attempts per request (the first one included) before a retryable failure becomes a TransientError.
-MAX_ATTEMPTS = 4
-#: Give up retrying one request after this long, whatever the attempt count.
-MAX_RETRY_SECONDS = 300.0
-#: A server's Retry-After is honoured up to this many seconds: a longer ask is capped, and if the server
-#: still refuses, the bounded attempts end the run with a TransientError (rerun later) instead of a long stall.
-MAX_RETRY_AFTER_SECONDS = 65.0
 #: Statuses worth another try: rate limited, or the server (or a proxy in front of it) failed.
 RETRYABLE_STATUSES = frozenset({429, 499, 500, 502, 503, 504})
 #: A session's daily bar is trusted as final only when fetched this long after its close: late prints and
@@ -113,111 +100,6 @@ SPLITS_RECHECK = timedelta(days=30)
 SPLITS_KEY = "polygon.splits"
 _MINUTE_NS = 60 * 10**9
 _INDEX_PREFIX = "I:"
-
-
-# -- request budget: rate limiter and retry policy -----------------------------------------------------
-
-
-class RateLimiter:
-    """At most ``capacity`` requests in any ``window`` seconds: a sliding log of grant instants.
-
-    A sliding window rather than a token bucket: a bucket refilled at 5/min that starts full lets 10
-    requests through in the first minute, which a server counting per minute refuses.
-
-    Args:
-        requests_per_minute: the budget; a fraction (e.g. 0.5) spaces single requests further apart.
-        monotonic: the time source, in seconds (injectable so tests run on a fake clock).
-        sleep: how to wait (injectable, paired with ``monotonic``).
-    """
-
-    def __init__(
-        self,
-        requests_per_minute: float,
-        *,
-        monotonic: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        if not requests_per_minute > 0:
-            raise ValueError("requests_per_minute must be > 0")
-        self.capacity = max(1, math.floor(requests_per_minute))
-        self.window = 60.0 * self.capacity / requests_per_minute
-        self.sleep = sleep
-        self._monotonic = monotonic
-        self._recent: deque[float] = deque()
-        self._lock = threading.Lock()
-        self.granted = 0
-        #: Grant instants (``monotonic`` seconds), most recent last, for diagnostics and tests.
-        self.history: deque[float] = deque(maxlen=100_000)
-
-    def acquire(self) -> float:
-        """Wait until a request may go out; returns the instant it was granted."""
-        with self._lock:
-            while True:
-                now = self._monotonic()
-                while self._recent and now - self._recent[0] >= self.window:
-                    self._recent.popleft()
-                if len(self._recent) < self.capacity:
-                    self._recent.append(now)
-                    self.history.append(now)
-                    self.granted += 1
-                    return now
-                # At least a millisecond: float rounding must not turn this into a busy loop.
-                self.sleep(max(self._recent[0] + self.window - now, 0.001))
-
-
-class RetryableRequest(Exception):
-    """A failure worth another try (rate limit, server error, timeout). Internal to the retry policy."""
-
-    def __init__(self, reason: str, *, retry_after: float | None = None) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.retry_after = retry_after
-
-
-def retry_after_seconds(value: str | None) -> float | None:
-    """A Retry-After header in seconds; None when absent or not a number (an HTTP date: back off instead)."""
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        return None
-    return seconds if math.isfinite(seconds) and seconds >= 0 else None
-
-
-_backoff = wait_exponential_jitter(initial=1.0, max=30.0, jitter=1.0)
-
-
-def _wait(state: RetryCallState) -> float:
-    error = state.outcome.exception() if state.outcome else None
-    retry_after = getattr(error, "retry_after", None)
-    if retry_after is not None:
-        return min(retry_after, MAX_RETRY_AFTER_SECONDS)
-    return _backoff(state)
-
-
-def call_with_retries(attempt: Callable[[], T], *, sleep: Callable[[float], None], what: str) -> T:
-    """Run ``attempt`` under the one retry policy of the data adapters.
-
-    ``attempt`` raises ``RetryableRequest`` for what may pass (429, 5xx, timeout, dropped connection); any
-    other exception goes straight through. After ``MAX_ATTEMPTS`` the failure becomes ``TransientError``,
-    whose message names ``what`` and the last reason, never a URL's query or a header.
-    """
-    retrying = Retrying(
-        stop=stop_after_attempt(MAX_ATTEMPTS) | stop_after_delay(MAX_RETRY_SECONDS),
-        wait=_wait,
-        retry=retry_if_exception_type(RetryableRequest),
-        sleep=sleep,
-        reraise=True,
-    )
-    try:
-        return retrying(attempt)
-    except RetryableRequest as e:
-        attempts = retrying.statistics.get("attempt_number", MAX_ATTEMPTS)
-        raise TransientError(
-            f"{what}: {e.reason} (gave up after {attempts} attempts)",
-            hint="a temporary failure or a spent rate limit; rerun later",
-        ) from None
 
 
 # -- the HTTP layer --------------------------------------------------------------------------------------
@@ -244,26 +126,28 @@ def _body_message(data: bytes) -> str:
 
 
 class _BudgetedPool:
-    """Stands in for the SDK's urllib3 PoolManager: each request waits for the rate limiter, gets the
-    timeout, is retried by the one policy, and comes back only as a 200 (other answers become exceptions).
+    """Stands in for the SDK's urllib3 PoolManager: each request goes through the request budget (rate
+    limiter and retry policy), gets the timeout, and comes back only as a 200 (other answers become
+    exceptions).
 
     The SDK calls ``request`` for every page it fetches, so pagination is budgeted like any request.
     """
 
     def __init__(self, pool: Any, limiter: RateLimiter, timeout: Any) -> None:
         self._pool = pool
-        self._limiter = limiter
+        self._budget = RequestBudget(limiter)
         self._timeout = timeout
-        self.requests = 0
+
+    @property
+    def requests(self) -> int:
+        return self._budget.requests
 
     def request(self, method: str, url: str, fields: Any = None, headers: Any = None, **_: Any) -> Any:
         import urllib3
 
         path = urlsplit(url).path
 
-        def attempt() -> Any:
-            self._limiter.acquire()
-            self.requests += 1
+        def send() -> Any:
             log.debug("polygon: %s %s", method, path)
             try:
                 # retries=False: urllib3 neither retries nor sleeps on its own, so nothing escapes the
@@ -272,13 +156,12 @@ class _BudgetedPool:
                     method, url, fields=fields, headers=headers, retries=False, timeout=self._timeout
                 )
             except urllib3.exceptions.HTTPError as e:
-                raise RetryableRequest(f"no answer from Polygon ({type(e).__name__})") from None
+                raise no_answer("Polygon", e) from None
             status = response.status
             if status == 200:
                 return response
             if status in RETRYABLE_STATUSES:
-                reason = "rate limited (HTTP 429)" if status == 429 else f"server error (HTTP {status})"
-                raise RetryableRequest(reason, retry_after=retry_after_seconds(response.headers.get("Retry-After")))
+                raise retryable_status(status, response.headers.get("Retry-After"))
             message = _body_message(response.data)
             if status == 401:
                 raise ConfigError(
@@ -291,7 +174,7 @@ class _BudgetedPool:
                 raise PolygonNotFound(f"Polygon {path}: not found (HTTP 404: {message})")
             raise DataError(f"Polygon {path}: unexpected answer HTTP {status}: {message}")
 
-        return call_with_retries(attempt, sleep=self._limiter.sleep, what=f"Polygon {method} {path}")
+        return self._budget.call(send, what=f"Polygon {method} {path}")
 
 
 class PolygonApi:
@@ -313,7 +196,7 @@ class PolygonApi:
         *,
         base_url: str | None = None,
         requests_per_minute: float = 5.0,
-        timeout_seconds: float = 10.0,
+        timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
         limiter: RateLimiter | None = None,
     ) -> None:
         import urllib3

@@ -9,28 +9,21 @@ Technology here, Communication Services in GICS). Funds carry no SIC code and ge
 Earnings dates need a paid add-on on Polygon (Benzinga), so ``next_earnings`` answers None and the
 configured ``[risk] unknown_earnings`` policy decides. Use Finnhub (``FINNHUB_API_KEY``) for real dates.
 
-One ticker-details request per symbol, on the same rate limit as the market data (one key, one budget),
-cached in the ledger's ``reference_cache`` for ``SECTOR_TTL``: SIC codes rarely change, and at 5 requests
-a minute a lookup is worth keeping.
+One ticker-details request per symbol (memoized for the process), on the same rate limit as the market
+data (one key, one budget). This adapter only fetches: ``CachedReference`` (``adapters/cached_reference``),
+wired in by the bootstrap, keeps the answers in the ledger.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import date, timedelta
-from typing import TYPE_CHECKING
+from datetime import date
 
 from autotrader.adapters.polygon_data import PolygonApi, PolygonNotEntitled
-from autotrader.ledger import repo
-from autotrader.ports import Clock
-
-if TYPE_CHECKING:
-    from autotrader.ledger.db import Ledger
 
 log = logging.getLogger(__name__)
 
 ETF = "ETF"
-SECTOR_TTL = timedelta(days=30)
 FUND_TYPES = frozenset({"ETF", "ETN", "ETV", "ETS", "FUND"})
 
 # (first code, last code, sector). Ranges overlap on purpose: the narrowest range containing a code wins,
@@ -117,25 +110,17 @@ def sector_for_sic(code: int | str | None) -> str | None:
 
 
 class PolygonReference:
-    """Reference data from Polygon's ticker details, cached in the ledger.
+    """Reference data from Polygon's ticker details.
 
     Args:
         api: the budgeted Polygon client (shared with ``PolygonData``: one key, one rate limit).
-        ledger: holds the ``reference_cache`` table.
-        clock: the Clock port; cache ages are measured on it.
     """
 
-    def __init__(self, api: PolygonApi, ledger: Ledger, clock: Clock) -> None:
+    def __init__(self, api: PolygonApi) -> None:
         self._api = api
-        self._ledger = ledger
-        self._clock = clock
         self._warned_not_entitled = False
 
     def sector(self, symbol: str) -> str | None:
-        now = self._clock.now()
-        cached = repo.cached_reference(self._ledger, symbol, "sector")
-        if cached is not None and now - cached[1] < SECTOR_TTL:
-            return cached[0]
         try:
             details = self._api.ticker_details(symbol)
         except PolygonNotEntitled:
@@ -143,10 +128,7 @@ class PolygonReference:
                 self._warned_not_entitled = True
                 log.warning("polygon: the plan has no ticker details; sectors are unknown")
             return None
-        sector = sector_of_details(details)
-        with self._ledger.write():
-            repo.cache_reference(self._ledger, symbol, "sector", sector, now=now)
-        return sector
+        return sector_of_details(details)
 
     def next_earnings(self, symbol: str, on_or_after: date) -> date | None:
         """Always None: Polygon's earnings calendar is a paid add-on; the unknown-earnings policy applies."""

@@ -620,15 +620,24 @@ def portfolio_value(ledger: Ledger, configured: float) -> float:
 # -- reference cache ------------------------------------------------------------------------------------
 
 
-def cached_reference(ledger: Ledger, symbol: str, kind: str) -> tuple[str | None, datetime] | None:
-    """(value, fetched_at) of a cached reference fact, or None when never fetched."""
+@dataclass(frozen=True)
+class CachedReferenceRow:
+    """A cached reference fact: its value (None: the source did not know) and when the source was asked."""
+
+    value: str | None
+    fetched_at: datetime
+
+
+def cached_reference(ledger: Ledger, symbol: str, kind: str) -> CachedReferenceRow | None:
+    """The cached reference fact (``kind`` is ``sector`` or ``next_earnings``), or None when never fetched."""
     rows = ledger.query("SELECT value, fetched_at FROM reference_cache WHERE symbol = ? AND kind = ?", [symbol, kind])
     if not rows:
         return None
-    return rows[0]["value"], datetime.fromisoformat(rows[0]["fetched_at"])
+    return CachedReferenceRow(rows[0]["value"], datetime.fromisoformat(rows[0]["fetched_at"]))
 
 
 def cache_reference(ledger: Ledger, symbol: str, kind: str, value: str | None, *, now: datetime) -> None:
+    """Store a fact just fetched from the source; ``now`` is the fetch instant, never a read's."""
     ledger.table("reference_cache").upsert(
         {"symbol": symbol, "kind": kind, "value": value, "fetched_at": utc_iso(now)}, pk=("symbol", "kind")
     )

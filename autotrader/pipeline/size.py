@@ -8,7 +8,8 @@
    from the last rehydrate, cash, deployed capital, positions, sector exposure, open positions, entries
    today), the risk state (VIX, SPY against its moving average, drawdown from the snapshots' equity peak,
    today's P&L, consecutive losing trades, Kelly statistics per category from closed trades), and per
-   signal the latest quote, the asset, the sector (cached 24 h) and the days to earnings (cached per day).
+   signal the latest quote, the asset, the sector and the days to earnings (from the Reference port; a
+   networked source is cached once, by ``adapters/cached_reference``, never here).
 4. ``policy.sizing.decide_all`` decides in order, with a trace of every base size, multiplier and cap.
 5. Every decision is stored (``decisions``, one per signal); ordered ones become entry intents that go
    through the order gateway. A bracket cannot be market-on-open at Alpaca, so before the open a
@@ -35,7 +36,6 @@ from autotrader.pipeline.gateway import OrderGateway, order_line, report_outcome
 from autotrader.policy import sizing
 
 STEP = "size"
-SECTOR_TTL = timedelta(hours=24)
 
 
 def entry_timing(ctx: StepContext) -> tuple[TimeInForce | None, str]:
@@ -88,6 +88,7 @@ def rules_from(ctx: StepContext) -> sizing.Rules:
         earnings_avoid_enabled=s.risk.earnings_avoid_enabled,
         earnings_blackout_days=s.risk.earnings_blackout_days,
         unknown_earnings=s.risk.unknown_earnings,
+        unknown_sector=s.risk.unknown_sector,
         max_open_positions=s.size.max_open_positions,
         max_new_trades_per_day=s.size.max_new_trades_per_day,
         min_cash=s.size.min_cash,
@@ -111,32 +112,17 @@ def undecided_signals(ctx: StepContext) -> list[dict[str, Any]]:
     )
 
 
-# -- reference facts, cached in the ledger ----------------------------------------------------------------
+# -- reference facts ------------------------------------------------------------------------------------------
 
 
 def sector_of(ctx: StepContext, symbol: str) -> str | None:
-    cached = repo.cached_reference(ctx.ledger, symbol, "sector")
-    if cached is not None and ctx.now - cached[1] < SECTOR_TTL:
-        return cached[0]
-    value = ctx.deps.reference.sector(symbol)
-    with ctx.ledger.write():
-        repo.cache_reference(ctx.ledger, symbol, "sector", value, now=ctx.now)
-    return value
+    return ctx.deps.reference.sector(symbol)
 
 
 def days_to_earnings(ctx: StepContext, symbol: str) -> int | None:
     today = ctx.now.astimezone(ET).date()
-    cached = repo.cached_reference(ctx.ledger, symbol, "next_earnings")
-    if cached is not None and cached[1].astimezone(ET).date() == today:
-        value = cached[0]
-    else:
-        found = ctx.deps.reference.next_earnings(symbol, today)
-        value = found.isoformat() if found else None
-        with ctx.ledger.write():
-            repo.cache_reference(ctx.ledger, symbol, "next_earnings", value, now=ctx.now)
-    if value is None:
-        return None
-    return (datetime.fromisoformat(value).date() - today).days
+    found = ctx.deps.reference.next_earnings(symbol, today)
+    return (found - today).days if found is not None else None
 
 
 # -- the book and the risk state -----------------------------------------------------------------------------
@@ -157,9 +143,8 @@ def book_state(ctx: StepContext, account: Account) -> sizing.BookState:
         if p.book == Book.EXTERNAL or p.qty <= 0:
             continue
         value = p.qty * _mark(ctx, p.symbol, p.avg_cost)
-        sector = sector_of(ctx, p.symbol)
-        if sector is not None:
-            sector_exposure[sector] += value
+        # Unknown sectors add up in one bucket, which the policy caps under unknown_sector = "own_bucket".
+        sector_exposure[sizing.sector_bucket(sector_of(ctx, p.symbol))] += value
         if p.book == Book.SIGNALS:
             deployed += p.qty * p.avg_cost
             position_value[p.symbol] += value
@@ -174,9 +159,7 @@ def book_state(ctx: StepContext, account: Account) -> sizing.BookState:
         deployed += pending
         position_value[row["symbol"]] += pending
         held.add(row["symbol"])
-        sector = sector_of(ctx, row["symbol"])
-        if sector is not None:
-            sector_exposure[sector] += pending
+        sector_exposure[sizing.sector_bucket(sector_of(ctx, row["symbol"]))] += pending
     today = ctx.session_date
     new_today = ledger.scalar(
         "SELECT count(*) FROM order_intents WHERE book = ? AND leg = ? AND session_date = ?",

@@ -44,7 +44,9 @@ For one buy signal, in this order (the first failing rule skips it; the trace en
    - max position: ``room = PV × max_position_pct/100 − held``; ``D > room`` → ``D = room`` (reduced),
      or skip when ``room < min``.
    - allocation: ``deployed + D > max_total_allocation`` → skip (the seed skips; it does not reduce).
-   - sector (when known): ``room = PV × max_sector_pct/100 − exposure[sector]``; reduce or skip as above.
+   - sector: ``room = PV × max_sector_pct/100 − exposure[sector]``; reduce or skip as above. An unknown
+     sector (None) skips the signal under ``unknown_sector = "skip"``; under ``"own_bucket"`` every
+     unknown-sector holding and entry counts in one bucket, ``UNKNOWN_SECTOR``, capped like a sector.
    - cash: ``room = cash − min_cash``; reduce or skip as above.
 6. **Quantity** ``q = floor(D / P)`` whole shares, or ``floor(D / P × 10⁴) / 10⁴`` when ``fractional_shares``
    and the asset is fractionable and the order is not a bracket; skip when ``q < 1`` (whole) or the notional
@@ -90,6 +92,7 @@ __all__ = [
     "decide",
     "decide_all",
     "kelly_multiplier_range",
+    "sector_bucket",
 ]
 
 CATEGORIES = ("long_term", "swing", "day_trade")
@@ -98,6 +101,8 @@ CATEGORIES = ("long_term", "swing", "day_trade")
 FRACTION_DECIMALS = 4
 #: Alpaca's smallest fractional (notional) order.
 MIN_FRACTIONAL_NOTIONAL = 1.0
+#: The sector-exposure key of symbols whose sector is unknown (``unknown_sector = "own_bucket"``).
+UNKNOWN_SECTOR = "unknown sector"
 #: Daily-P&L throttle: (share of the target reached, multiplier), highest first (seed 003).
 DAILY_PNL_STEPS = ((0.9, 0.25), (0.8, 0.5))
 
@@ -217,6 +222,7 @@ class Rules:
     earnings_avoid_enabled: bool = True
     earnings_blackout_days: int = 3
     unknown_earnings: str = "allow"  # or "skip"
+    unknown_sector: str = "own_bucket"  # or "skip"
     max_open_positions: int = 20
     max_new_trades_per_day: int = 10
     min_cash: float = 10_000.0
@@ -239,6 +245,8 @@ class Rules:
             raise ValueError(f"kelly_clamp must satisfy 0 <= lo <= hi, got {self.kelly_clamp!r}")
         if self.unknown_earnings not in ("allow", "skip"):
             raise ValueError(f"unknown_earnings must be 'allow' or 'skip', got {self.unknown_earnings!r}")
+        if self.unknown_sector not in ("skip", "own_bucket"):
+            raise ValueError(f"unknown_sector must be 'skip' or 'own_bucket', got {self.unknown_sector!r}")
         if self.long_term_entry not in ("market", "limit"):
             raise ValueError(f"long_term_entry must be 'market' or 'limit', got {self.long_term_entry!r}")
 
@@ -1012,6 +1020,11 @@ def _multipliers(s: SignalIn, dollars: float, risk: RiskState, rules: Rules, t: 
 # ---------------------------------------------------------------------------------------------------- 5. caps
 
 
+def sector_bucket(sector: str | None) -> str:
+    """The key a symbol's exposure counts under: its sector, or ``UNKNOWN_SECTOR`` when it is unknown."""
+    return UNKNOWN_SECTOR if sector is None else sector
+
+
 def _caps(
     s: SignalIn,
     dollars: float,
@@ -1085,9 +1098,13 @@ def _caps(
         dollars_after=dollars,
     )
 
-    if sector is None:
-        t.add("sector_cap", {"sector": None}, "sector unknown: no sector cap", dollars_after=dollars)
+    if sector is None and rules.unknown_sector == "skip":
+        t.skip(
+            "sector_cap", {"sector": None, "unknown_sector": "skip"}, "sector unknown ([risk] unknown_sector = skip)"
+        )
     else:
+        unknown = sector is None
+        sector = sector_bucket(sector)
         exposure = book.sector_exposure.get(sector, 0.0) or 0.0
         sector_limit = pv * rules.max_sector_pct / 100
         sector_room = sector_limit - exposure
@@ -1099,6 +1116,8 @@ def _caps(
             "room": sector_room,
             "dollars": dollars,
         }
+        if unknown:
+            sec["unknown_sector"] = "own_bucket"
         if dollars > sector_room:
             if sector_room < smallest:
                 t.skip(
@@ -1278,7 +1297,8 @@ def decide_all(
     """Decide ``items`` in order; each ordered decision updates the book the next one sees.
 
     After an order of notional N in symbol X (sector K): deployed += N, cash −= N, position_value[X] += N,
-    sector_exposure[K] += N (when K is known), open_positions += 1 when X was not held, new_trades_today += 1.
+    sector_exposure[K] += N (``UNKNOWN_SECTOR`` when K is unknown), open_positions += 1 when X was not held,
+    new_trades_today += 1.
     The caller's book is not modified.
     """
     positions = dict(book.position_value)
@@ -1298,8 +1318,8 @@ def decide_all(
         if held <= 0:
             open_positions += 1
         positions[signal.symbol] = held + notional
-        if sector is not None:
-            sectors[sector] = (sectors.get(sector, 0.0) or 0.0) + notional
+        bucket = sector_bucket(sector)
+        sectors[bucket] = (sectors.get(bucket, 0.0) or 0.0) + notional
         deployed += notional
         cash -= notional
         trades_today += 1

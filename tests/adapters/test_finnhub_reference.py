@@ -1,17 +1,18 @@
 """FinnhubReference through the real finnhub-python against a loopback fake: sectors, next earnings, the
-ledger cache, the rate limit, 429 and timeouts, the key kept out of URLs, errors and logs, and the
-bootstrap's choice between Finnhub and Polygon's SIC sectors."""
+ledger cache in front of it, the rate limit, 429 and timeouts, the key kept out of URLs, errors and logs,
+and the bootstrap's choice between Finnhub and Polygon's SIC sectors."""
 
 from __future__ import annotations
 
 import logging
 import traceback
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 
+from autotrader.adapters.cached_reference import FINNHUB_SECTOR_TTL, POLYGON_SECTOR_TTL, CachedReference
 from autotrader.adapters.finnhub_reference import FinnhubReference, sector_for_industry
-from autotrader.adapters.polygon_data import MAX_ATTEMPTS, RateLimiter
+from autotrader.adapters.http import MAX_ATTEMPTS, RateLimiter
 from autotrader.adapters.sic_sectors import PolygonReference
 from autotrader.clock import MarketCalendar, SimulatedClock
 from autotrader.errors import ConfigError, TransientError
@@ -40,8 +41,6 @@ def ledger(tmp_path):
 
 def make_reference(
     server: FakeFinnhub,
-    ledger,
-    day: date = WED,
     *,
     key: str = KEY,
     timer: FakeTimer | None = None,
@@ -50,16 +49,27 @@ def make_reference(
 ) -> FinnhubReference:
     timer = timer or FakeTimer()
     limiter = RateLimiter(rpm, monotonic=timer.monotonic, sleep=timer.sleep)
+    return FinnhubReference(key, base_url=server.url, timeout_seconds=timeout, limiter=limiter)
+
+
+def make_cached(server: FakeFinnhub, ledger, day: date = WED) -> CachedReference:
+    """The adapter behind the ledger cache, as the bootstrap wires it."""
     clock = SimulatedClock(CAL.at_et(day, "09:45"))
-    return FinnhubReference(key, ledger, clock, base_url=server.url, timeout_seconds=timeout, limiter=limiter)
+    return CachedReference(
+        make_reference(server),
+        ledger,
+        clock,
+        sector_ttl=FINNHUB_SECTOR_TTL,
+        unknown_sector_ttl=timedelta(days=1),
+    )
 
 
-def test_it_is_a_reference(server, ledger):
-    assert isinstance(make_reference(server, ledger), Reference)
+def test_it_is_a_reference(server):
+    assert isinstance(make_reference(server), Reference)
 
 
-def test_sectors_come_from_the_finnhub_industry(server, ledger):
-    reference = make_reference(server, ledger)
+def test_sectors_come_from_the_finnhub_industry(server):
+    reference = make_reference(server)
     assert reference.sector("AAPL") == "Information Technology"
     assert reference.sector("JPM") == "Financials"
     assert reference.sector("XOM") == "Energy"
@@ -77,15 +87,15 @@ def test_industry_labels_map_to_gics_like_sectors():
 
 
 def test_sectors_are_cached_in_the_ledger_across_runs(server, ledger):
-    assert make_reference(server, ledger).sector("AAPL") == "Information Technology"
-    assert make_reference(server, ledger, date(2026, 3, 5)).sector("AAPL") == "Information Technology"
+    assert make_cached(server, ledger).sector("AAPL") == "Information Technology"
+    assert make_cached(server, ledger, date(2026, 3, 5)).sector("AAPL") == "Information Technology"
     assert server.counts["profile2"] == 1
-    make_reference(server, ledger, date(2026, 3, 20)).sector("AAPL")  # older than the cache keeps
+    make_cached(server, ledger, date(2026, 3, 20)).sector("AAPL")  # older than the cache keeps
     assert server.counts["profile2"] == 2
 
 
-def test_next_earnings_is_the_first_scheduled_date_on_or_after(server, ledger):
-    reference = make_reference(server, ledger)
+def test_next_earnings_is_the_first_scheduled_date_on_or_after(server):
+    reference = make_reference(server)
     assert reference.next_earnings("AAPL", WED) == date(2026, 4, 30)
     assert reference.next_earnings("AAPL", date(2026, 4, 30)) == date(2026, 4, 30)
     assert reference.next_earnings("JPM", date(2026, 4, 15)) is None  # nothing in the window
@@ -95,24 +105,24 @@ def test_next_earnings_is_the_first_scheduled_date_on_or_after(server, ledger):
 
 
 def test_next_earnings_from_today_is_cached_for_the_day(server, ledger):
-    make_reference(server, ledger).next_earnings("AAPL", WED)
-    assert make_reference(server, ledger).next_earnings("AAPL", WED) == date(2026, 4, 30)
+    make_cached(server, ledger).next_earnings("AAPL", WED)
+    assert make_cached(server, ledger).next_earnings("AAPL", WED) == date(2026, 4, 30)
     assert server.counts["earnings"] == 1
     tomorrow = date(2026, 3, 5)
-    assert make_reference(server, ledger, tomorrow).next_earnings("AAPL", tomorrow) == date(2026, 4, 30)
+    assert make_cached(server, ledger, tomorrow).next_earnings("AAPL", tomorrow) == date(2026, 4, 30)
     assert server.counts["earnings"] == 2
 
 
-def test_a_forbidden_symbol_is_unknown_not_an_error(server, ledger):
+def test_a_forbidden_symbol_is_unknown_not_an_error(server):
     server.faults.forbidden = {"ORP.PA"}
-    reference = make_reference(server, ledger)
+    reference = make_reference(server)
     assert reference.sector("ORP.PA") is None
     assert reference.next_earnings("ORP.PA", WED) is None
 
 
-def test_requests_stay_within_the_rate(server, ledger):
+def test_requests_stay_within_the_rate(server):
     timer = FakeTimer()
-    reference = make_reference(server, ledger, timer=timer, rpm=60)
+    reference = make_reference(server, timer=timer, rpm=60)
     for i in range(70):
         reference.sector(f"X{i:02d}")
     stamps = list(reference.limiter.history)
@@ -121,49 +131,49 @@ def test_requests_stay_within_the_rate(server, ledger):
     assert timer.now == pytest.approx(60.0)
 
 
-def test_429_is_retried_then_succeeds(server, ledger):
+def test_429_is_retried_then_succeeds(server):
     server.faults.rate_limit = 2
     timer = FakeTimer()
-    assert make_reference(server, ledger, timer=timer).sector("AAPL") == "Information Technology"
+    assert make_reference(server, timer=timer).sector("AAPL") == "Information Technology"
     assert server.total == 3 and len(timer.slept) == 2
 
 
-def test_persistent_429s_end_in_a_transient_error(server, ledger):
+def test_persistent_429s_end_in_a_transient_error(server):
     server.faults.rate_limit = 100
     server.faults.retry_after = "3"
     timer = FakeTimer()
     with pytest.raises(TransientError, match=r"Finnhub company profile of AAPL: rate limited"):
-        make_reference(server, ledger, timer=timer).sector("AAPL")
+        make_reference(server, timer=timer).sector("AAPL")
     assert server.total == MAX_ATTEMPTS and timer.slept == [3.0] * (MAX_ATTEMPTS - 1)
 
 
-def test_a_response_that_never_comes_times_out_into_a_transient_error(server, ledger):
+def test_a_response_that_never_comes_times_out_into_a_transient_error(server):
     server.faults.hang = 100
     with pytest.raises(TransientError, match=r"no answer from Finnhub \(ReadTimeout\)"):
-        make_reference(server, ledger, timeout=0.2).next_earnings("AAPL", WED)
+        make_reference(server, timeout=0.2).next_earnings("AAPL", WED)
     assert server.total == MAX_ATTEMPTS
 
 
-def test_the_key_travels_in_a_header_and_never_appears_in_urls_errors_or_logs(ledger, caplog):
+def test_the_key_travels_in_a_header_and_never_appears_in_urls_errors_or_logs(caplog):
     canary = "CANARY-finnhub-41c0b7e2"
     caplog.set_level(logging.DEBUG)  # urllib3 logs every URL at debug level
     errors: list[BaseException] = []
     with FakeFinnhub(api_key=canary) as server:
-        assert make_reference(server, ledger, key=canary).sector("AAPL") == "Information Technology"
+        assert make_reference(server, key=canary).sector("AAPL") == "Information Technology"
         server.faults.rate_limit = 100
         with pytest.raises(TransientError) as limited:
-            make_reference(server, ledger, key=canary).sector("JPM")
+            make_reference(server, key=canary).sector("JPM")
         errors.append(limited.value)
         server.faults.rate_limit, server.faults.hang = 0, 100
         with pytest.raises(TransientError) as hung:
-            make_reference(server, ledger, key=canary, timeout=0.1).sector("XOM")
+            make_reference(server, key=canary, timeout=0.1).sector("XOM")
         errors.append(hung.value)
         assert all(r.headers.get("x-finnhub-token") == canary and "token" not in r.query for r in server.log)
     with (
         FakeFinnhub(api_key="another-key") as wrong,
         pytest.raises(ConfigError, match="rejected the API key") as refused,
     ):
-        make_reference(wrong, ledger, key=canary).sector("MSFT")
+        make_reference(wrong, key=canary).sector("MSFT")
     assert "FINNHUB_API_KEY" in (refused.value.hint or "")
     errors.append(refused.value)
     assert caplog.records
@@ -197,7 +207,8 @@ def test_auto_with_polygon_data_uses_finnhub_when_its_key_is_set(server, polygon
     )
     clock = SimulatedClock(CAL.at_et(WED, "09:45"))
     reference = build_reference(config, build_market_data(config, clock, CAL, ledger), ledger=ledger, clock=clock)
-    assert isinstance(reference, FinnhubReference)
+    assert isinstance(reference, CachedReference) and isinstance(reference.source, FinnhubReference)
+    assert reference.sector_ttl == FINNHUB_SECTOR_TTL
     assert reference.next_earnings("AAPL", WED) == date(2026, 4, 30)
     assert server.counts["earnings"] == 1 and polygon.total == 0
 
@@ -209,7 +220,8 @@ def test_auto_without_a_finnhub_key_falls_back_to_polygon_sic_sectors(polygon, l
     config = _load(write_config, f'[data]\nkind = "polygon"\nbase_url = "{polygon.url}"\n')
     clock = SimulatedClock(CAL.at_et(WED, "09:45"))
     reference = build_reference(config, build_market_data(config, clock, CAL, ledger), ledger=ledger, clock=clock)
-    assert isinstance(reference, PolygonReference)
+    assert isinstance(reference, CachedReference) and isinstance(reference.source, PolygonReference)
+    assert reference.sector_ttl == POLYGON_SECTOR_TTL
     assert reference.sector("JPM") == "Financials" and polygon.counts["ticker_details"] == 1
     assert reference.next_earnings("JPM", WED) is None
 

@@ -16,14 +16,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from autotrader.adapters import polygon_data
-from autotrader.adapters.polygon_data import (
-    MAX_ATTEMPTS,
-    PolygonApi,
-    PolygonData,
-    RateLimiter,
-    bar_problem,
-)
+from autotrader.adapters import http
+from autotrader.adapters.cached_reference import POLYGON_SECTOR_TTL, CachedReference
+from autotrader.adapters.http import MAX_ATTEMPTS, RateLimiter
+from autotrader.adapters.polygon_data import PolygonApi, PolygonData, bar_problem
 from autotrader.adapters.sic_sectors import ETF, PolygonReference, sector_for_sic
 from autotrader.clock import MarketCalendar, SimulatedClock
 from autotrader.errors import ConfigError, TransientError
@@ -83,7 +79,7 @@ def expected_daily(symbol: str, sessions: list[date]) -> np.ndarray:
 def test_it_implements_the_ports(server, ledger):
     data = make_data(server, ledger, et(WED, "10:30"))
     assert isinstance(data, MarketData)
-    assert isinstance(PolygonReference(data.api, ledger, SimulatedClock(et(WED, "10:30"))), Reference)
+    assert isinstance(PolygonReference(data.api), Reference)
 
 
 def test_daily_frame_follows_the_port_rules_and_stops_at_the_last_closed_session(server, ledger):
@@ -461,17 +457,22 @@ def test_sic_codes_map_to_sectors(code, sector):
     assert sector_for_sic(code) == sector
 
 
+def cached(reference: PolygonReference, ledger, at: datetime) -> CachedReference:
+    return CachedReference(
+        reference, ledger, SimulatedClock(at), sector_ttl=POLYGON_SECTOR_TTL, unknown_sector_ttl=timedelta(days=1)
+    )
+
+
 def test_polygon_reference_sectors_from_ticker_details_cached_in_the_ledger(server, ledger):
-    clock = SimulatedClock(et(WED, "10:30"))
     data = make_data(server, ledger, et(WED, "10:30"))
-    reference = PolygonReference(data.api, ledger, clock)
+    reference = cached(PolygonReference(data.api), ledger, et(WED, "10:30"))
     assert reference.sector("AAPL") == "Information Technology"
     assert reference.sector("JPM") == "Financials"
     assert reference.sector("SPY") == ETF  # funds have no SIC code
     assert reference.sector("NOPE") is None  # 404
     assert reference.next_earnings("AAPL", WED) is None  # not on Polygon's free plan: the policy decides
     assert server.counts["ticker_details"] == 4
-    fresh = PolygonReference(make_data(server, ledger, et(THU, "10:30")).api, ledger, SimulatedClock(et(THU, "10:30")))
+    fresh = cached(PolygonReference(make_data(server, ledger, et(THU, "10:30")).api), ledger, et(THU, "09:00"))
     assert fresh.sector("AAPL") == "Information Technology" and fresh.sector("NOPE") is None
     assert server.counts["ticker_details"] == 4  # answered from the ledger by another run
 
@@ -479,7 +480,7 @@ def test_polygon_reference_sectors_from_ticker_details_cached_in_the_ledger(serv
 def test_has_symbol_and_sector_share_one_ticker_details_request(server, ledger):
     data = make_data(server, ledger, et(WED, "10:30"))
     assert data.has_symbol("XOM")
-    assert PolygonReference(data.api, ledger, SimulatedClock(et(WED, "10:30"))).sector("XOM") == "Energy"
+    assert PolygonReference(data.api).sector("XOM") == "Energy"
     assert server.counts["ticker_details"] == 1
 
 
@@ -504,7 +505,8 @@ def test_bootstrap_builds_polygon_data_from_the_config(server, ledger, write_con
     assert data.api.limiter.capacity == 7
     assert len(data.daily_bars("AAPL", date(2026, 3, 2), WED)) == 3
     reference = build_reference(config, data, ledger=ledger, clock=clock)
-    assert isinstance(reference, PolygonReference)  # no FINNHUB_API_KEY: SIC sectors
+    assert isinstance(reference, CachedReference) and reference.sector_ttl == POLYGON_SECTOR_TTL
+    assert isinstance(reference.source, PolygonReference)  # no FINNHUB_API_KEY: SIC sectors
     assert reference.sector("MSFT") == "Information Technology"
 
 
@@ -520,7 +522,7 @@ def test_the_sdk_retries_are_off_and_timeouts_set(server, ledger):
     data = make_data(server, ledger, et(WED, "20:00"), timeout=3.0)
     assert data.api.client.retries == 0  # every retry goes through the limiter and the one policy
     assert data.api._pool._timeout.read_timeout == 3.0 and data.api._pool._timeout.connect_timeout == 3.0
-    assert polygon_data.MAX_ATTEMPTS >= 2
+    assert http.MAX_ATTEMPTS >= 2
 
 
 # -- splits ---------------------------------------------------------------------------------------------------

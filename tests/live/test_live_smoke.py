@@ -69,11 +69,7 @@ def test_polygon_daily_bars_for_spy(tmp_path):
 
 
 @needs("FINNHUB_API_KEY")
-def test_finnhub_sector(tmp_path):
+def test_finnhub_sector():
     from autotrader.adapters.finnhub_reference import FinnhubReference
-    from autotrader.ledger.db import open_ledger
 
-    ledger = open_ledger(tmp_path / "ledger.db")
-    reference = FinnhubReference(KEYS["FINNHUB_API_KEY"], ledger, SystemClock())
-    assert reference.sector("AAPL")
-    ledger.close()
+    assert FinnhubReference(KEYS["FINNHUB_API_KEY"]).sector("AAPL")

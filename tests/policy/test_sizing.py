@@ -354,9 +354,9 @@ def test_sector_cap_skips_when_not_one_share_fits(exposure):
     skipped(d, f"sector cap: {SECTOR} ${exposure:,.0f} + $20,000 > 30% of $1,000,000 = $300,000", at="sector_cap")
 
 
-def test_unknown_sector_has_no_sector_cap():
+def test_unknown_sector_is_not_capped_by_the_known_sectors():
     d = run(sig("swing"), sector=None, book=make_book(sector_exposure={SECTOR: 1e9}))
-    assert d.notional == 20_000 and step(d, "sector_cap").effect == "sector unknown: no sector cap"
+    assert d.notional == 20_000 and step(d, "sector_cap").inputs["unknown_sector"] == "own_bucket"
 
 
 def test_cash_cap_reduces_to_the_cash_above_the_reserve():
