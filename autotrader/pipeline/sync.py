@@ -14,7 +14,7 @@ from collections import defaultdict
 from datetime import timedelta
 
 from autotrader.domain.enums import Book, IntentStatus
-from autotrader.domain.reports import Report
+from autotrader.domain.reports import SyncReport
 from autotrader.ledger import repo
 from autotrader.pipeline import corporate_actions, positions
 from autotrader.pipeline.context import StepContext
@@ -27,7 +27,7 @@ ORDER_OVERLAP = timedelta(days=7)
 QTY_TOLERANCE = 1e-6
 
 
-def run(ctx: StepContext, *, clear_halt: tuple[str, ...] = ()) -> Report:
+def run(ctx: StepContext, *, clear_halt: tuple[str, ...] = ()) -> SyncReport:
     deps = ctx.deps
     broker = deps.broker
     ledger = ctx.ledger
@@ -116,7 +116,7 @@ def run(ctx: StepContext, *, clear_halt: tuple[str, ...] = ()) -> Report:
             report.notes.append(f"{len(diffs)} unexplained difference(s) between broker and ledger: buying halted")
         if unknown:
             report.notes.append(f"{len(unknown)} order(s) with unknown outcome: buying halted until resolved")
-    return report
+    return report.build(SyncReport)
 
 
 def _orders_to_refresh(ledger, broker, orders_after) -> list:
