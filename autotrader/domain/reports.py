@@ -246,7 +246,7 @@ class ReportDraft:
     notes: list[str] = field(default_factory=list)
     fields: dict[str, Any] = field(default_factory=dict)
 
-    def build(self, kind: type[R] = Report, **more: Any) -> R:  # type: ignore[assignment]
+    def build(self, kind: type[R], **more: Any) -> R:
         return kind.from_json(
             {
                 "command": self.command,

@@ -30,9 +30,6 @@ def _render(report: RunDailyReport) -> None:
     render.table(
         f"slot: {report.slot}",
         ["step", "ok", "orders", "skipped", "notes"],
-        [
-            [s.command, s.ok, len(s.orders), len(s.skipped), s.reason or "; ".join(s.notes or ())]
-            for s in report.steps
-        ],
+        [[s.command, s.ok, len(s.orders), len(s.skipped), s.reason or "; ".join(s.notes or ())] for s in report.steps],
     )
     render.render_orders(report)

@@ -59,9 +59,7 @@ def render_scorecard(report: ScorecardReport | LineageReport) -> None:
     render_rows(report.rows, report.calibration, report.horizons, report.primary_horizon)
 
 
-def render_rows(
-    rows: Sequence[ScorecardRow], calibration: Calibration, horizons: Sequence[str], primary: str
-) -> None:
+def render_rows(rows: Sequence[ScorecardRow], calibration: Calibration, horizons: Sequence[str], primary: str) -> None:
     """The scorecard's tables (also the end of ``replay`` and ``demo``); per-horizon figures are keyed by horizon."""
     for group in ("category", "source", "conviction"):
         render.table(
