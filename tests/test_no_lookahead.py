@@ -88,10 +88,10 @@ def _replay(workspace: Path) -> dict:
         columns = [row[1] for row in conn.execute(f"PRAGMA table_info({table})") if row[1] != "run_id"]
         tables[table] = conn.execute(f"SELECT {', '.join(columns)} FROM {table} ORDER BY 1").fetchall()
     conn.close()
-    fields = outcome.report.fields
+    report = outcome.report
     return {
-        "equity": fields["final_equity"],
-        "cash": fields["final_cash"],
+        "equity": report.final_equity,
+        "cash": report.final_cash,
         **{k: json.dumps(v) for k, v in tables.items()},
     }
 

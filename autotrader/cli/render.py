@@ -1,12 +1,16 @@
-"""Output: one JSON object on stdout (``--json``), or rich text for people. Errors go to stderr."""
+"""Output: one JSON object on stdout (``--json``), or rich text for people. Errors go to stderr.
+
+Each command has one renderer, which receives that command's typed report (``domain/reports.py``).
+"""
 
 from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
+from autotrader.domain.reports import Report
 from autotrader.errors import AutotraderError
 
 
@@ -43,18 +47,18 @@ def print_error(error: AutotraderError) -> None:
         console.print(f"[dim]hint[/]: {escape(error.hint)}")
 
 
-def print_notes(title: str, payload: dict[str, Any]) -> None:
+def print_notes(title: str, report: Report) -> None:
     from rich.markup import escape
 
     console = _console()
-    flag = " [yellow](dry run: nothing sent, ledger unchanged)[/]" if payload.get("dry_run") else ""
-    status = "[green]ok[/]" if payload.get("ok") else f"[red]exit {payload.get('exit_code')}[/]"
-    console.print(f"[bold]{escape(title)}[/] as of {payload.get('as_of')}  {status}{flag}")
-    for note in payload.get("notes", []):
+    flag = " [yellow](dry run: nothing sent, ledger unchanged)[/]" if report.dry_run else ""
+    status = "[green]ok[/]" if report.ok else f"[red]exit {report.exit_code}[/]"
+    console.print(f"[bold]{escape(title)}[/] as of {report.as_of.isoformat()}  {status}{flag}")
+    for note in report.notes:
         console.print(f"  {escape(str(note))}")
 
 
-def table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
+def table(title: str, columns: list[str], rows: Sequence[Sequence[Any]]) -> None:
     from rich.table import Table
 
     if not rows:
@@ -70,26 +74,17 @@ def table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
     _console().print(t)
 
 
-def render_orders(payload: dict[str, Any]) -> None:
+def render_orders(report: Report) -> None:
     table(
         "orders",
         ["symbol", "side", "qty", "type", "tif", "book", "leg", "client_order_id", "reason"],
         [
-            [
-                o["symbol"],
-                o["side"],
-                o["qty"],
-                o["type"],
-                o["time_in_force"],
-                o["book"],
-                o["leg"],
-                o["client_order_id"],
-                o["reason"],
-            ]
-            for o in payload.get("orders", [])
+            [o.symbol, o.side, o.qty, o.type, o.time_in_force, o.book, o.leg, o.client_order_id, o.reason]
+            for o in report.orders
         ],
     )
-    table("skipped", ["symbol", "reason"], [[s["symbol"], s["reason"]] for s in payload.get("skipped", [])])
+    table("skipped", ["symbol", "reason"], [[s.symbol, s.reason] for s in report.skipped])
 
 
-Renderer = Callable[[dict[str, Any]], None]
+# A renderer takes its own command's report type; ``finish`` hands it the report the command returned.
+Renderer = Callable[[Any], None]

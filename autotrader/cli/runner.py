@@ -22,10 +22,9 @@ def finish(
             )
         render.print_error(outcome.error)
     elif outcome.report is not None:
-        payload = outcome.report.to_json()
         if json_output:
-            render.print_json(payload)
+            render.print_json(outcome.report.to_json())
         else:
-            render.print_notes(title or outcome.command, payload)
-            (renderer or render.render_orders)(payload)
+            render.print_notes(title or outcome.command, outcome.report)
+            (renderer or render.render_orders)(outcome.report)
     raise typer.Exit(outcome.exit_code)

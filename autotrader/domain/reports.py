@@ -1,18 +1,143 @@
-"""Reports: what a step did, or would do under --dry-run. The CLI renders them; ``--json`` dumps them.
+"""Reports: what a step did, or would do under --dry-run. The CLI renders them; ``--json`` prints ``to_json()``.
 
-The JSON shape is the contract of ARCHITECTURE §8: ``command, as_of, dry_run, ok, orders, skipped`` plus
-command-specific fields, which may be added to but never renamed.
+Every command's result is a frozen, typed report: the envelope every command shares (``Report``: command,
+as_of, dry_run, ok, exit_code, orders, skipped, notes) and, per command, a subclass whose fields are that
+command's part of the ``--json`` contract, in the order they are printed. Fields may be added to a report
+but never renamed or removed: scripts and monitors read them. Nested rows with a fixed shape are typed
+(``Diff``, ``SettledOrder``, ``Check``...); a ``dict`` is used only where the keys are open-ended (a
+horizon, a book, a size trace).
+
+A field declared with ``optional()`` is left out of the JSON while it is ``None`` (the step did not get that
+far, or the option that produces it was not given); every other field is always printed, ``null`` or not.
+
+A step fills a mutable ``ReportDraft`` as it goes (``ctx.report()``: orders, skipped lines, notes, the exit
+code and its command-specific fields) and ends with ``draft.build(SomeReport)``, which freezes it into the
+typed report. ``build`` is where the shape is checked: a field the report does not declare, or a required
+one missing, is an error, and a nested row given as a mapping is parsed into its typed row.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import types
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar, TypeVar, Union, get_args, get_origin, get_type_hints
+
+_OMIT_IF_NONE = "omit_if_none"
+_JSON_NAME = "json_name"
+_INTERNAL = "internal"
+
+R = TypeVar("R", bound="Row")
+
+
+def optional(default: Any = None) -> Any:
+    """A field printed only when it is not ``None``."""
+    return field(default=default, metadata={_OMIT_IF_NONE: True})
+
+
+def _json(value: Any) -> Any:
+    if isinstance(value, Row):
+        return value.to_json()
+    if isinstance(value, (list, tuple)):
+        return [_json(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _json(v) for k, v in value.items()}
+    return value
 
 
 @dataclass(frozen=True)
-class OrderLine:
+class Row:
+    """A typed piece of a report: ``to_json`` gives its fields in order, ``from_json`` parses a mapping back."""
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            if f.metadata.get(_INTERNAL):
+                continue
+            value = getattr(self, f.name)
+            if value is None and f.metadata.get(_OMIT_IF_NONE):
+                continue
+            out[f.metadata.get(_JSON_NAME, f.name)] = _json(value)
+        return out
+
+    @classmethod
+    def json_fields(cls) -> tuple[str, ...]:
+        """The JSON keys this row can print, in order."""
+        return tuple(f.metadata.get(_JSON_NAME, f.name) for f in fields(cls) if not f.metadata.get(_INTERNAL))
+
+    @classmethod
+    def always_printed(cls) -> tuple[str, ...]:
+        """The JSON keys printed whatever the values are (not ``optional()``)."""
+        return tuple(
+            f.metadata.get(_JSON_NAME, f.name)
+            for f in fields(cls)
+            if not f.metadata.get(_INTERNAL) and not f.metadata.get(_OMIT_IF_NONE)
+        )
+
+    @classmethod
+    def nested(cls, name: str) -> type[Row] | None:
+        """The row type of field ``name`` (or of its elements), when it is a typed row."""
+        return _row_type(_hints(cls)[_attribute(cls, name)])
+
+    @classmethod
+    def from_json(cls: type[R], data: Mapping[str, Any]) -> R:
+        by_json = {f.metadata.get(_JSON_NAME, f.name): f.name for f in fields(cls)}
+        unknown = [key for key in data if key not in by_json]
+        if unknown:
+            raise TypeError(f"{cls.__name__}: no field {', '.join(map(repr, unknown))}")
+        hints = _hints(cls)
+        return cls(**{by_json[k]: _coerce(hints[by_json[k]], v) for k, v in data.items()})
+
+
+_HINTS: dict[type, dict[str, Any]] = {}
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    if cls not in _HINTS:
+        _HINTS[cls] = get_type_hints(cls)
+    return _HINTS[cls]
+
+
+def _attribute(cls: type[Row], json_name: str) -> str:
+    return next(f.name for f in fields(cls) if f.metadata.get(_JSON_NAME, f.name) == json_name)
+
+
+def _row_type(hint: Any) -> type[Row] | None:
+    if isinstance(hint, type) and issubclass(hint, Row):
+        return hint
+    origin = get_origin(hint)
+    if origin is tuple or origin in (Union, types.UnionType):
+        for arg in get_args(hint):
+            found = _row_type(arg)
+            if found is not None:
+                return found
+    return None
+
+
+def _coerce(hint: Any, value: Any) -> Any:
+    """``value`` as the type ``hint`` names: mappings become rows, sequences of rows tuples of rows."""
+    if value is None:
+        return None
+    if get_origin(hint) in (Union, types.UnionType):
+        present = [arg for arg in get_args(hint) if arg is not type(None)]
+        return _coerce(present[0], value) if len(present) == 1 else value
+    if get_origin(hint) is tuple:
+        element = get_args(hint)[0]
+        return tuple(_coerce(element, v) for v in value)
+    row = _row_type(hint)
+    if row is None or isinstance(value, row):
+        return value
+    if isinstance(value, SkipLine):
+        value = value.to_json()
+    return row.from_json(value)
+
+
+# -- the envelope's lines -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OrderLine(Row):
     symbol: str
     side: str
     qty: float
@@ -36,34 +161,678 @@ class OrderLine:
 
 @dataclass(frozen=True)
 class SkipLine:
+    """A skipped line as a step notes it in its draft; ``build`` types it as the report's skip row."""
+
     symbol: str
     reason: str
     detail: dict[str, Any] = field(default_factory=dict)
 
+    def to_json(self) -> dict[str, Any]:
+        return {"symbol": self.symbol, "reason": self.reason, **self.detail}
+
+
+@dataclass(frozen=True)
+class Skip(Row):
+    symbol: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class ScanSkip(Skip):
+    line: int
+    file: str
+
+
+@dataclass(frozen=True)
+class SizeSkip(Skip):
+    signal_id: int
+    trace: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class ManageSkip(Skip):
+    position_key: str
+    trigger_price: float | None = optional()  # a leg decided but not sent (market closed)
+
+
+@dataclass(frozen=True)
+class RebalanceSkip(Skip):
+    target: float
+    current: float
+
+
+# -- the envelope ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class Report(Row):
+    COMMANDS: ClassVar[tuple[str, ...]] = ()  # the commands whose result this is (``--json`` contract docs)
+    ENVELOPE: ClassVar[tuple[str, ...]] = (
+        "command", "as_of", "dry_run", "ok", "exit_code", "orders", "skipped", "notes",
+    )  # fmt: skip
+
+    command: str
+    as_of: datetime
+    dry_run: bool
+    ok: bool = True
+    exit_code: int = 0
+    orders: tuple[OrderLine, ...] = ()
+    skipped: tuple[Skip, ...] = ()
+    notes: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        out = super().to_json()
+        out["as_of"] = self.as_of.isoformat()
+        return out
+
+    @classmethod
+    def command_fields(cls) -> tuple[str, ...]:
+        """This command's own JSON fields, after the envelope."""
+        return tuple(name for name in cls.json_fields() if name not in Report.ENVELOPE)
+
 
 @dataclass
-class Report:
+class ReportDraft:
+    """The report while a step runs: lines and notes are appended, the exit code set, ``fields`` filled;
+    ``build`` freezes it into the command's typed report."""
+
     command: str
     as_of: datetime
     dry_run: bool
     ok: bool = True
     exit_code: int = 0
     orders: list[OrderLine] = field(default_factory=list)
-    skipped: list[SkipLine] = field(default_factory=list)
+    skipped: list[SkipLine | Skip] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     fields: dict[str, Any] = field(default_factory=dict)
 
-    def to_json(self) -> dict[str, Any]:
-        payload: dict[str, Any] = {
-            "command": self.command,
-            "as_of": self.as_of.isoformat(),
-            "dry_run": self.dry_run,
-            "ok": self.ok,
-            "exit_code": self.exit_code,
-            "orders": [asdict(o) for o in self.orders],
-            "skipped": [{"symbol": s.symbol, "reason": s.reason, **s.detail} for s in self.skipped],
-            "notes": list(self.notes),
-        }
-        for key, value in self.fields.items():
-            payload.setdefault(key, value)
-        return payload
+    def build(self, kind: type[R], **more: Any) -> R:
+        return kind.from_json(
+            {
+                "command": self.command,
+                "as_of": self.as_of,
+                "dry_run": self.dry_run,
+                "ok": self.ok,
+                "exit_code": self.exit_code,
+                "orders": self.orders,
+                "skipped": self.skipped,
+                "notes": self.notes,
+                **self.fields,
+                **more,
+            }
+        )
+
+
+# -- sync -----------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SettledOrder(Row):
+    """What the gateway made of one order: its intent's status and the broker's message."""
+
+    client_order_id: str
+    status: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Diff(Row):
+    """An unexplained difference between broker and ledger (``kind``: position_mismatch, fill_without_order,
+    halted); each kind prints the fields it has."""
+
+    kind: str
+    symbol: str | None = optional()
+    fill_id: str | None = optional()
+    broker_qty: float | None = optional()
+    ledger_qty: float | None = optional()
+    by_book: dict[str, float] | None = optional()
+    difference: float | None = optional()
+    reason: str | None = optional()
+
+
+@dataclass(frozen=True)
+class SplitApplied(Row):
+    symbol: str
+    ratio: float
+    ledger_qty: float
+    broker_qty: float
+    price_ratio: float | None
+    cash_in_lieu_shares: float
+    effective_at: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class SyncReport(Report):
+    COMMANDS = ("sync",)
+    settled: tuple[SettledOrder, ...]
+    orders_seen: int
+    external_orders: int
+    new_fills: int
+    diffs: tuple[Diff, ...]
+    unknown_intents: tuple[str, ...]
+    splits: tuple[SplitApplied, ...]
+    protective_orders: tuple[SettledOrder, ...]
+
+
+# -- scan -----------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ImportedSignal(Row):
+    id: int
+    symbol: str
+    category: str
+    source: str
+    conviction: float | None
+
+
+@dataclass(frozen=True)
+class ScanDocument(Row):
+    origin: str
+    status: str  # imported | duplicate | empty
+    rows: int
+    imported: int
+    skipped: int
+    archived_to: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScanReport(Report):
+    COMMANDS = ("scan",)
+    skipped: tuple[ScanSkip, ...] = ()
+    imported: int
+    signals: tuple[ImportedSignal, ...]
+    documents: tuple[ScanDocument, ...]
+
+
+# -- size -----------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SizeBook(Row):
+    portfolio_value: float
+    cash: float
+    deployed: float
+    open_positions: int
+    new_trades_today: int
+
+
+@dataclass(frozen=True)
+class SizeRisk(Row):
+    vix: float | None
+    spy_close: float | None
+    spy_sma: float | None
+    drawdown_pct: float
+    daily_pnl: float
+    consecutive_losses: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class SizeReport(Report):
+    COMMANDS = ("size",)
+    skipped: tuple[SizeSkip, ...] = ()
+    timing: str
+    book: SizeBook | None = optional()  # absent when nothing was sized (outside the window, no new signal)
+    risk: SizeRisk | None = optional()
+
+
+# -- dipbuy / profittake --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ManagedPosition(Row):
+    position_key: str
+    symbol: str
+    category: str | None
+    qty: float
+    avg_cost: float
+    original_qty: float
+    entry_price: float
+    price: float | None
+    sessions_held: int | None
+    stop: float | None
+    stop_leg: str | None
+    target: float | None
+    target_one: float | None
+    target_one_done: bool
+    high_water: float | None
+    trail_active: bool
+    fired: tuple[str, ...]
+    halted: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ManageReport(Report):
+    COMMANDS = ("dipbuy", "profittake")
+    skipped: tuple[ManageSkip, ...] = ()
+    book: str
+    positions: tuple[ManagedPosition, ...]
+    protective_orders: tuple[SettledOrder, ...]
+
+
+# -- rebalance ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StrategyResult(Row):
+    name: str
+    tickers: tuple[str, ...]
+    nav: float
+    cagr: float | None
+    sharpe: float | None
+    max_drawdown: float | None
+    momentum: float | None
+    psr: float | None  # the winner's probabilistic Sharpe ratio against the runner-up
+    rebalances: int
+    weights: dict[str, float]
+
+
+@dataclass(frozen=True)
+class Selection(Row):
+    psr_vs_runner_up: float | None
+    deflated_sharpe: float | None
+    significant: bool
+    significance_level: float
+    strategies_tried: int
+    held_before: str | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class Target(Row):
+    symbol: str
+    shares: float
+    weight: float
+    price: float | None
+
+
+@dataclass(frozen=True)
+class Delta(Row):
+    symbol: str
+    side: str
+    qty: float
+    target: float
+    current: float
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class RebalanceReport(Report):
+    COMMANDS = ("rebalance",)
+    skipped: tuple[RebalanceSkip, ...] = ()
+    strategies: tuple[StrategyResult, ...]
+    winner: str
+    runner_up: str | None
+    selected: str
+    selection: Selection
+    capital: float
+    targets: tuple[Target, ...]
+    deltas: tuple[Delta, ...]
+    buy_scale: float
+    timing: str
+    html: str | None = optional()  # with --html: the report written
+
+
+# -- scorecard ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RefreshCounts(Row):
+    """What a refresh of the signals' outcomes did."""
+
+    signals: int
+    completed_horizons: int
+    pending_horizons: int
+    no_data: int
+
+
+@dataclass(frozen=True)
+class RuleExitStats(Row):
+    signals: int
+    win_rate: float | None
+    expectancy_r: float | None
+    sqn: float | None
+    avg_holding_sessions: float | None
+
+
+@dataclass(frozen=True)
+class TradeStats(Row):
+    trades: int
+    closed: int
+    win_rate: float | None
+    avg_win: float | None
+    avg_loss: float | None
+    profit_factor: float | None
+    expectancy_r: float | None
+    sqn: float | None
+    pnl: float
+    avg_holding_days: float | None
+
+
+@dataclass(frozen=True)
+class ManagementAlpha(Row):
+    total: float
+    by_action: dict[str, float]  # per action and per "action:tier"
+
+
+@dataclass(frozen=True)
+class ScorecardRow(Row):
+    """One (group, key) of the scorecard; the per-horizon figures are keyed by the horizon in sessions."""
+
+    group: str  # category | source | conviction
+    key: str
+    signals: int
+    traded: int
+    pending: int
+    hit_rate: dict[str, float | None]
+    hit_rate_ci: dict[str, Any]
+    excess_return_mean: dict[str, float | None]
+    excess_return_median: dict[str, float | None]
+    excess_return_ci: dict[str, Any]
+    excess_return_median_ci: dict[str, Any]
+    completed: dict[str, int]
+    rule_exit: RuleExitStats
+    pick_only: TradeStats
+    managed: TradeStats
+    management_alpha: ManagementAlpha
+    verdict: str
+
+
+@dataclass(frozen=True)
+class CalibrationBucket(Row):
+    key: str
+    signals: int
+    excess_return_mean: float | None
+    hit_rate: float | None
+
+
+@dataclass(frozen=True)
+class Calibration(Row):
+    horizon: str
+    signals: int
+    buckets: tuple[CalibrationBucket, ...]
+    spearman: float | None
+    spearman_ci: Any  # [lo, hi], or None below the minimum sample
+    statement: str
+
+
+@dataclass(frozen=True)
+class ScorecardFilters(Row):
+    since: str | None
+    until: str | None
+    category: tuple[str, ...]
+    source: tuple[str, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScorecardReport(Report):
+    COMMANDS = ("scorecard",)
+    refreshed: RefreshCounts | None = optional()  # when the run refreshed pending outcomes first
+    rows: tuple[ScorecardRow, ...]
+    calibration: Calibration
+    horizons: tuple[str, ...]
+    primary_horizon: str
+    filters: ScorecardFilters
+    signals_total: int
+    written: tuple[str, ...] | None = optional()  # with --csv/--html: the files written
+
+
+@dataclass(frozen=True, kw_only=True)
+class LineageReport(Report):
+    """``scorecard --signal ID``: signal → decisions → orders → fills → management legs → exit."""
+
+    COMMANDS = ("scorecard --signal",)
+    lineage: dict[str, Any]
+
+
+# -- rehydrate ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SnapshotPosition(Row):
+    book: str
+    symbol: str
+    qty: float
+    avg_cost: float
+
+
+@dataclass(frozen=True)
+class Snapshot(Row):
+    session_date: str
+    equity: float
+    cash: float
+    deployed: dict[str, float]  # per book
+    by_category: dict[str, float]
+    positions: tuple[SnapshotPosition, ...]
+
+
+@dataclass(frozen=True)
+class ManagementLeg(Row):
+    action: str
+    tier: int
+    qty: float
+    price: float
+    value_vs_pick: float
+    realized_pnl: float
+
+
+@dataclass(frozen=True)
+class PickExit(Row):
+    reason: str | None
+    price: float | None
+    status: str | None
+
+
+@dataclass(frozen=True)
+class TradeReview(Row):
+    trade_id: str
+    signal_id: int | None
+    book: str
+    symbol: str
+    category: str | None
+    source: str | None
+    conviction: float | None
+    opened_at: str
+    closed_at: str | None
+    holding_days: float | None
+    entry_qty: float
+    entry_price: float
+    exit_reason: str | None
+    managed_pnl: float
+    pick_pnl: float
+    management_alpha: float
+    management: tuple[ManagementLeg, ...]
+    r_multiple: float | None
+    pick_r_multiple: float | None
+    pick_exit: PickExit | None
+    mfe: float | None
+    mae: float | None
+    trade_return: float | None = field(metadata={_JSON_NAME: "return"})
+    benchmark_return: float | None
+    beat_benchmark: bool | None
+    reviewer_exit_code: int | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RehydrateReport(Report):
+    COMMANDS = ("rehydrate",)
+    sync_diffs: tuple[Diff, ...] | None = optional()  # when the sync it starts with failed
+    outcomes: RefreshCounts
+    snapshot: Snapshot
+    reviews: tuple[TradeReview, ...]
+    portfolio_value: float
+
+
+# -- run-daily, replay, demo ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SessionState(Row):
+    open: bool
+    reason: str
+    session_date: str | None
+
+
+@dataclass(frozen=True)
+class StepRun(Row):
+    """One step of a run-daily slot: what it did, or why it did not run (``ran`` false, ``reason``)."""
+
+    command: str
+    ok: bool
+    ran: bool
+    reason: str | None = optional()
+    exit_code: int | None = optional()
+    orders: tuple[OrderLine, ...] = ()
+    skipped: tuple[Skip, ...] = ()
+    notes: tuple[str, ...] | None = optional()
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunDailyReport(Report):
+    COMMANDS = ("run-daily",)
+    slot: str
+    session: SessionState
+    steps: tuple[StepRun, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReplayReport(Report):
+    COMMANDS = ("replay",)
+    start: str
+    end: str
+    sessions: int
+    slots: int
+    seconds: float
+    sessions_per_second: float | None
+    final_equity: float
+    final_cash: float
+    orders_total: int
+    fills_total: int
+    failed_at: str | None  # the slot that stopped the replay (its exit code is the report's)
+    # The scorecard at the replay's last instant, when every slot succeeded.
+    rows: tuple[ScorecardRow, ...] | None = optional()
+    calibration: Calibration | None = optional()
+    horizons: tuple[str, ...] | None = optional()
+    primary_horizon: str | None = optional()
+    signals_total: int | None = optional()
+
+
+@dataclass(frozen=True, kw_only=True)
+class DemoReport(ReplayReport):
+    COMMANDS = ("demo",)
+    workspace: str | None  # None under --dry-run (a throw-away folder)
+
+    @classmethod
+    def of(cls, replayed: ReplayReport, *, workspace: str | None, notes: Sequence[str]) -> DemoReport:
+        """The demo's report: its replay's, with the workspace it made and the notes on where to look."""
+        values = {f.name: getattr(replayed, f.name) for f in fields(replayed)}
+        values["notes"] = (*replayed.notes, *notes)
+        return cls(**values, workspace=workspace)
+
+
+# -- status, doctor, config -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunRecord(Row):
+    command: str
+    as_of: str
+    mode: str
+    started_at: str
+    ended_at: str | None
+    exit_code: int | None
+    error: str | None
+
+
+@dataclass(frozen=True)
+class SuccessfulRun(Row):
+    command: str
+    as_of: str
+    started_at: str
+    ended_at: str | None
+
+
+@dataclass(frozen=True)
+class OpenIntent(Row):
+    client_order_id: str
+    symbol: str
+    side: str
+    qty: float
+    status: str
+    book: str
+    leg: str
+    session_date: str
+
+
+@dataclass(frozen=True)
+class LedgerPosition(Row):
+    symbol: str
+    book: str
+    qty: float
+    avg_cost: float
+    realized_pnl: float
+
+
+@dataclass(frozen=True)
+class FreshnessCheck(Row):
+    ok: bool
+    message: str
+    max_age_seconds: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class StatusReport(Report):
+    COMMANDS = ("status",)
+    mode: str
+    ledger: str
+    ledger_exists: bool
+    last_runs: tuple[RunRecord, ...]
+    last_success: SuccessfulRun | None
+    open_intents: tuple[OpenIntent, ...]
+    orders_total: int
+    fills_total: int
+    intents_total: int | None = optional()  # absent while there is no ledger
+    positions: tuple[LedgerPosition, ...]
+    deployed_usd: float
+    deployed_by_book: dict[str, float]
+    check: FreshnessCheck | None = optional()  # with --check
+
+
+@dataclass(frozen=True)
+class Check(Row):
+    """One doctor check: what it found and, when it failed, what to fix and the exit code it stands for."""
+
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+    exit_code: int = field(default=0, metadata={_INTERNAL: True})
+
+
+@dataclass(frozen=True, kw_only=True)
+class DoctorReport(Report):
+    COMMANDS = ("doctor",)
+    checks: tuple[Check, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConfigReport(Report):
+    COMMANDS = ("config show", "config check")
+    config_path: str
+    workspace: str
+    mode: str
+    ledger: str
+    keys_present: tuple[str, ...]
+    settings: dict[str, Any] | None = optional()  # config show only
+    kelly_multiplier_range: tuple[float, float]
+
+
+REPORTS: tuple[type[Report], ...] = (
+    SyncReport, ScanReport, SizeReport, ManageReport, RebalanceReport, ScorecardReport, LineageReport,
+    RehydrateReport, RunDailyReport, ReplayReport, DemoReport, StatusReport, DoctorReport, ConfigReport,
+)  # fmt: skip
+
+
+def report_for(command: str) -> type[Report]:
+    """The report type a command prints (``config show``, ``scorecard --signal``... as the README names them)."""
+    return next(kind for kind in REPORTS if command in kind.COMMANDS)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from autotrader.clock import SessionState, SimulatedClock, SystemClock, parse_as_of, session_date_for
 from autotrader.domain.enums import ExitCode
-from autotrader.domain.reports import Report
+from autotrader.domain.reports import Report, ReportDraft
 from autotrader.errors import AutotraderError, LockHeld, SafetyRefusal
 from autotrader.eventlog import EventLog
 from autotrader.ledger.db import Ledger, open_ledger
@@ -58,8 +58,9 @@ class StepContext:
     def session_date(self) -> str:
         return session_date_for(self.now)
 
-    def report(self, **kwargs: object) -> Report:
-        return Report(command=self.command, as_of=self.now, dry_run=self.dry_run, **kwargs)  # type: ignore[arg-type]
+    def report(self) -> ReportDraft:
+        """The draft this step fills; it ends with ``draft.build(TheStepsReport)``."""
+        return ReportDraft(command=self.command, as_of=self.now, dry_run=self.dry_run)
 
 
 @dataclass
@@ -170,13 +171,12 @@ def invoke(
             if recorded:
                 from autotrader.ledger import repo
 
-                summary = report.to_json() if report is not None else None
                 repo.finish_run(
                     ledger,
                     run_id=run_id,
                     exit_code=exit_code,
                     ended_at=datetime.now(UTC),
-                    summary=_compact(summary),
+                    summary=_compact(report),
                     error=failure.message if failure else None,
                 )
             ledger.close()
@@ -196,15 +196,15 @@ def _refuse_time_travel(broker: Broker, at: datetime, dry_run: bool) -> None:
         )
 
 
-def _compact(summary: dict | None) -> dict | None:
+def _compact(report: Report | None) -> dict[str, object] | None:
     """What the runs row keeps of a report: counts and notes, not every line."""
-    if summary is None:
+    if report is None:
         return None
     return {
-        "ok": summary.get("ok"),
-        "orders": len(summary.get("orders", [])),
-        "skipped": len(summary.get("skipped", [])),
-        "notes": summary.get("notes", [])[:10],
+        "ok": report.ok,
+        "orders": len(report.orders),
+        "skipped": len(report.skipped),
+        "notes": list(report.notes[:10]),
     }
 
 

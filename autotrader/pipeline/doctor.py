@@ -18,13 +18,12 @@ data disagreement), 75 (a source did not answer: network, outage, rate limit).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from autotrader.clock import MarketCalendar, SimulatedClock, SystemClock
 from autotrader.domain.enums import ExitCode
-from autotrader.domain.reports import Report
+from autotrader.domain.reports import Check, DoctorReport, ReportDraft
 from autotrader.errors import AutotraderError, ConfigError
 from autotrader.ports import BrokerCalendar, Clock, RateLimitGauge
 from autotrader.settings import Config
@@ -36,18 +35,6 @@ MAX_CLOCK_SKEW = timedelta(seconds=5)
 CALENDAR_DAYS = 30
 # The more serious first: the exit code is that of the first failing kind in this order.
 SEVERITY = (ExitCode.BAD_INPUT, ExitCode.SAFETY, ExitCode.HALTED, ExitCode.TEMPORARY, ExitCode.FAILURE)
-
-
-@dataclass
-class Check:
-    name: str
-    ok: bool
-    detail: str
-    fix: str = ""
-    exit_code: int = ExitCode.OK
-
-    def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "ok": self.ok, "detail": self.detail, "fix": self.fix}
 
 
 def needed_keys(config: Config) -> list[tuple[str, str, bool]]:
@@ -65,8 +52,8 @@ def needed_keys(config: Config) -> list[tuple[str, str, bool]]:
     return keys
 
 
-def run(config: Config, at: datetime, dry_run: bool) -> Report:
-    report = Report(command="doctor", as_of=at, dry_run=dry_run)
+def run(config: Config, at: datetime, dry_run: bool) -> DoctorReport:
+    report = ReportDraft(command="doctor", as_of=at, dry_run=dry_run)
     checks: list[Check] = []
     s = config.settings
     checks.append(
@@ -92,7 +79,6 @@ def run(config: Config, at: datetime, dry_run: bool) -> Report:
     if not missing:
         checks.extend(_live_checks(config, at))
     failed = [c for c in checks if not c.ok]
-    report.fields["checks"] = [c.to_json() for c in checks]
     report.notes.append(
         f"{len(checks)} checks, {len(failed)} failed" + (f": {', '.join(c.name for c in failed)}" if failed else "")
     )
@@ -100,7 +86,7 @@ def run(config: Config, at: datetime, dry_run: bool) -> Report:
         report.ok = False
         codes = {c.exit_code for c in failed}
         report.exit_code = next((code for code in SEVERITY if code in codes), ExitCode.FAILURE)
-    return report
+    return report.build(DoctorReport, checks=checks)
 
 
 def _live_checks(config: Config, at: datetime) -> list[Check]:

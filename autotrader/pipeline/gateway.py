@@ -35,7 +35,7 @@ from autotrader.domain.enums import (
     intent_status_from_broker,
 )
 from autotrader.domain.models import BrokerOrder, OrderIntent, OrderRequest
-from autotrader.domain.reports import OrderLine, Report
+from autotrader.domain.reports import OrderLine, ReportDraft
 from autotrader.errors import (
     AmbiguousOrderOutcome,
     DuplicateClientOrderId,
@@ -239,7 +239,7 @@ def order_line(intent: OrderIntent, result: GatewayResult, **extra: Any) -> Orde
     )
 
 
-def report_outcomes(report: Report, results: Iterable[GatewayResult], summary: str) -> None:
+def report_outcomes(report: ReportDraft, results: Iterable[GatewayResult], summary: str) -> None:
     """The notes every order-sending step ends with: ``summary`` with the rejections counted, each rejection
     with its reason, and exit 3 when an order's outcome is unknown (buying halts until it is resolved)."""
     results = list(results)

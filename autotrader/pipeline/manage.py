@@ -22,7 +22,7 @@ from dataclasses import replace
 from autotrader.domain.enums import Book, ExitCode, IntentStatus, LegKind, OrderType, Side, TimeInForce
 from autotrader.domain.ids import client_order_id
 from autotrader.domain.models import OrderIntent, OrderRequest
-from autotrader.domain.reports import Report, SkipLine
+from autotrader.domain.reports import ManageReport, Report, SkipLine
 from autotrader.pipeline import positions
 from autotrader.pipeline.context import StepContext
 from autotrader.pipeline.gateway import OrderGateway, order_line, report_outcomes
@@ -148,7 +148,7 @@ def _run(
         report.notes.append(f"{m.position.symbol} halted: {m.position.halted_reason}")
     if halted:
         report.exit_code, report.ok = ExitCode.HALTED, False
-    return report
+    return report.build(ManageReport)
 
 
 def _intent(ctx: StepContext, step: str, action: mg.Action, m: positions.Managed) -> OrderIntent:

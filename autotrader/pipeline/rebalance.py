@@ -32,7 +32,7 @@ from autotrader.clock import AUCTION_REOPEN, ET, OPG_CUTOFF
 from autotrader.domain.enums import Book, LegKind, OrderType, Side, TimeInForce
 from autotrader.domain.ids import client_order_id
 from autotrader.domain.models import OrderIntent, OrderRequest
-from autotrader.domain.reports import Report, SkipLine
+from autotrader.domain.reports import RebalanceReport, Report, ReportDraft, SkipLine
 from autotrader.errors import InputError
 from autotrader.ledger import repo
 from autotrader.pipeline import positions
@@ -176,7 +176,7 @@ def run(ctx: StepContext, *, tickers: tuple[str, ...] | None = None, html: Path 
         report.notes.append(f"no orders now: {timing}")
         log.line(f"no orders: {timing}")
         _finish(ctx, report, results, html, log)
-        return report
+        return report.build(RebalanceReport)
 
     intents = [_intent(ctx, line, tif) for line in plan.lines if line.qty > 0]
     gateway = OrderGateway(ctx.ledger, ctx.deps.broker, ctx.deps.clock, run_id=ctx.run_id, log=ctx.log)
@@ -194,16 +194,16 @@ def run(ctx: StepContext, *, tickers: tuple[str, ...] | None = None, html: Path 
             repo.kv_set(ctx.ledger, KV_STRATEGY, chosen, now=ctx.now)
     report_outcomes(report, results_by_cid.values(), f"{chosen}: {len(intents)} order(s) ({timing})")
     _finish(ctx, report, results, html, log)
-    return report
+    return report.build(RebalanceReport)
 
 
-def _finish(ctx: StepContext, report: Report, results: dict[str, rb.Backtest], html: Path | None, log: DailyLog):
+def _finish(ctx: StepContext, report: ReportDraft, results: dict[str, rb.Backtest], html: Path | None, log: DailyLog):
     log.write()
     if html is not None:
         from autotrader.exports.rebalance import write_html
 
         try:
-            write_html(html, report.to_json(), {name: r.nav for name, r in results.items()})
+            write_html(html, report.build(RebalanceReport).to_json(), {name: r.nav for name, r in results.items()})
             report.fields["html"] = str(html)
         except InputError as error:  # the orders are out already: say so, do not pretend nothing happened
             report.notes.append(error.message)

@@ -22,7 +22,7 @@ from collections import defaultdict
 from typing import Any
 
 from autotrader.domain.enums import Book
-from autotrader.domain.reports import Report
+from autotrader.domain.reports import RehydrateReport
 from autotrader.ledger import repo
 from autotrader.pipeline import outcomes, sync, trades
 from autotrader.pipeline.context import StepContext
@@ -30,13 +30,13 @@ from autotrader.pipeline.context import StepContext
 REVIEWER_OUTPUT_LIMIT = 64 * 1024
 
 
-def run(ctx: StepContext) -> Report:
+def run(ctx: StepContext) -> RehydrateReport:
     report = ctx.report()
     synced = sync.run(ctx)
     report.notes.extend(f"sync: {note}" for note in synced.notes)
     if synced.exit_code:
         report.exit_code, report.ok = synced.exit_code, False
-        report.fields["sync_diffs"] = synced.fields.get("diffs", [])
+        report.fields["sync_diffs"] = synced.diffs
 
     refreshed = outcomes.refresh(ctx)
     report.fields["outcomes"] = refreshed
@@ -60,7 +60,7 @@ def run(ctx: StepContext) -> Report:
         repo.kv_set(ctx.ledger, repo.PORTFOLIO_VALUE_KEY, repr(snapshot["equity"]), now=ctx.now)
     report.fields["portfolio_value"] = snapshot["equity"]
     report.notes.append(f"portfolio value for sizing: {snapshot['equity']:,.2f} (broker equity)")
-    return report
+    return report.build(RehydrateReport)
 
 
 def _snapshot(ctx: StepContext, loaded: list[trades.TradeView]) -> dict[str, Any]:

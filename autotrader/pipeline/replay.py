@@ -16,7 +16,7 @@ from datetime import date, datetime
 
 from autotrader.clock import SimulatedClock
 from autotrader.domain.enums import ExitCode
-from autotrader.domain.reports import Report
+from autotrader.domain.reports import ReplayReport, ReportDraft, RunDailyReport
 from autotrader.errors import InputError
 from autotrader.ledger import repo
 from autotrader.pipeline import run_daily
@@ -54,7 +54,7 @@ def validate_range(ctx: StepContext, start: date, end: date) -> None:
 
 def run(
     ctx: StepContext, start: date, end: date, *, before_slot: Callable[[StepContext, int], None] | None = None
-) -> Report:
+) -> ReplayReport:
     """Replay [start, end]; ``ctx`` must carry a SimulatedClock and the replay ledger.
 
     ``before_slot(ctx, i)`` runs at each slot's instant before its steps: how tests and benchmarks put
@@ -110,20 +110,25 @@ def run(
     )
     if exit_code == ExitCode.OK:
         _append_scorecard(ctx, report)
-    return report
+    return report.build(ReplayReport)
 
 
-def _append_scorecard(ctx: StepContext, report: Report) -> None:
+def _append_scorecard(ctx: StepContext, report: ReportDraft) -> None:
     """End with the scorecard of everything the replay imported and traded, at its last instant."""
     from autotrader.pipeline import scorecard
 
     card = scorecard.run(ctx, scorecard.Filters())
-    for key in ("rows", "calibration", "horizons", "primary_horizon", "signals_total"):
-        report.fields[key] = card.fields[key]
+    report.fields.update(
+        rows=card.rows,
+        calibration=card.calibration,
+        horizons=card.horizons,
+        primary_horizon=card.primary_horizon,
+        signals_total=card.signals_total,
+    )
     report.notes.extend(card.notes)
 
 
-def _recorded(ctx: StepContext) -> Report:
+def _recorded(ctx: StepContext) -> RunDailyReport:
     """One slot as cron would run it: a runs row with its exit code, in the replay ledger."""
     if not ctx.dry_run:
         repo.start_run(
@@ -142,7 +147,7 @@ def _recorded(ctx: StepContext) -> Report:
             run_id=ctx.run_id,
             exit_code=report.exit_code,
             ended_at=ctx.now,
-            summary={"slot": report.fields.get("slot"), "orders": len(report.orders)},
+            summary={"slot": report.slot, "orders": len(report.orders)},
             error=None,
         )
     return report

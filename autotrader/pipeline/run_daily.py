@@ -8,44 +8,42 @@ steps outside the session are skipped with the reason (exit 0: "market closed" i
 from __future__ import annotations
 
 from autotrader.domain.enums import ExitCode
-from autotrader.domain.reports import Report
+from autotrader.domain.reports import RunDailyReport, SessionState, StepRun
 from autotrader.pipeline.context import StepContext
 from autotrader.pipeline.steps import STEPS
 from autotrader.policy.schedule import BUYING_STEPS, ORDER_STEPS, slot_for
 
 
-def run(ctx: StepContext) -> Report:
+def run(ctx: StepContext) -> RunDailyReport:
     now = ctx.now
     state = ctx.session
     slot = slot_for(now, state)
     report = ctx.report()
-    report.fields["slot"] = slot.name
-    report.fields["session"] = {
-        "open": state.is_open,
-        "reason": state.reason,
-        "session_date": state.session_date.isoformat() if state.session_date else None,
-    }
-    steps_out = []
+    session = SessionState(
+        open=state.is_open,
+        reason=state.reason,
+        session_date=state.session_date.isoformat() if state.session_date else None,
+    )
+    steps_out: list[StepRun] = []
     halted = False
     for name in slot.steps:
         closed = name in ORDER_STEPS and slot.name not in ("intraday", "premarket")
         if closed or (name in BUYING_STEPS and halted):
             why = f"market closed ({state.reason})" if closed else "buying halted by an earlier step"
-            steps_out.append({"command": name, "ok": True, "ran": False, "reason": why, "orders": [], "skipped": []})
+            steps_out.append(StepRun(command=name, ok=True, ran=False, reason=why))
             report.notes.append(f"{name}: nothing to do, {why}")
             continue
         step_report = STEPS[name](ctx)
-        payload = step_report.to_json()
         steps_out.append(
-            {
-                "command": name,
-                "ok": step_report.ok,
-                "ran": True,
-                "exit_code": step_report.exit_code,
-                "orders": payload["orders"],
-                "skipped": payload["skipped"],
-                "notes": payload["notes"],
-            }
+            StepRun(
+                command=name,
+                ok=step_report.ok,
+                ran=True,
+                exit_code=step_report.exit_code,
+                orders=step_report.orders,
+                skipped=step_report.skipped,
+                notes=step_report.notes,
+            )
         )
         report.orders.extend(step_report.orders)
         report.skipped.extend(step_report.skipped)
@@ -57,5 +55,4 @@ def run(ctx: StepContext) -> Report:
             halted = True
     if not state.is_open:
         report.notes.insert(0, f"market {('closed: ' + state.reason) if state.session_date is None else state.reason}")
-    report.fields["steps"] = steps_out
-    return report
+    return report.build(RunDailyReport, slot=slot.name, session=session, steps=steps_out)

@@ -34,7 +34,7 @@ from typing import Any
 
 from autotrader.clock import ET
 from autotrader.domain.models import Signal
-from autotrader.domain.reports import Report, SkipLine
+from autotrader.domain.reports import ReportDraft, ScanReport, SkipLine
 from autotrader.errors import InputError
 from autotrader.ledger import repo
 from autotrader.pipeline.context import StepContext
@@ -169,14 +169,14 @@ class Intake:
         check_structure(documents)
         self.documents = documents
 
-    def run(self, ctx: StepContext) -> Report:
+    def run(self, ctx: StepContext) -> ScanReport:
         return run(ctx, files=self.files, preloaded=self.documents)
 
 
 # -- the step --------------------------------------------------------------------------------------
 
 
-def run(ctx: StepContext, *, files: list[str] | None = None, preloaded: list[RawDocument] | None = None) -> Report:
+def run(ctx: StepContext, *, files: list[str] | None = None, preloaded: list[RawDocument] | None = None) -> ScanReport:
     reads_inbox = owns_inbox(ctx)
     documents = list(preloaded) if preloaded is not None else read_documents(ctx.config, files, inbox=reads_inbox)
     documents += builtin_documents(ctx)
@@ -214,7 +214,7 @@ def run(ctx: StepContext, *, files: list[str] | None = None, preloaded: list[Raw
         for plan in plans:
             if plan.archive_to is not None:
                 _archive(ctx.config, plan, report)
-    return report
+    return report.build(ScanReport)
 
 
 def _plan(
@@ -263,7 +263,7 @@ def _free_name(folder: Path, name: str, taken: set[Path]) -> Path:
     return candidate
 
 
-def _archive(config: Config, plan: _Plan, report: Report) -> None:
+def _archive(config: Config, plan: _Plan, report: ReportDraft) -> None:
     source, target = plan.doc.path, plan.archive_to
     assert source is not None and target is not None
     try:
@@ -276,7 +276,7 @@ def _archive(config: Config, plan: _Plan, report: Report) -> None:
         report.notes.append(f"could not archive {plan.doc.origin}: {e.strerror}; the next scan will move it")
 
 
-def _report(ctx: StepContext, plans: list[_Plan], reads_inbox: bool) -> Report:
+def _report(ctx: StepContext, plans: list[_Plan], reads_inbox: bool) -> ReportDraft:
     report = ctx.report()
     signals: list[dict[str, Any]] = []
     documents: list[dict[str, Any]] = []

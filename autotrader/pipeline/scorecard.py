@@ -18,7 +18,7 @@ import pandas as pd
 
 from autotrader.clock import ET
 from autotrader.domain.models import CATEGORIES
-from autotrader.domain.reports import Report
+from autotrader.domain.reports import ScorecardReport
 from autotrader.errors import InputError
 from autotrader.ledger import scoring
 from autotrader.ledger.scoring import SignalWindow
@@ -159,7 +159,7 @@ def _frame(rows: list[tuple[Any, ...]], columns: tuple[str, ...]) -> pd.DataFram
     return pd.DataFrame.from_records(rows, columns=list(columns))
 
 
-def run(ctx: StepContext, filters: Filters, exports: Exports | None = None, *, refresh: bool = True) -> Report:
+def run(ctx: StepContext, filters: Filters, exports: Exports | None = None, *, refresh: bool = True) -> ScorecardReport:
     settings = ctx.settings.scorecard
     report = ctx.report()
     if refresh:
@@ -210,9 +210,10 @@ def run(ctx: StepContext, filters: Filters, exports: Exports | None = None, *, r
     )
     report.notes.append(calibration.get("statement", ""))
     if exports is not None:
-        report.fields["written"] = [str(p) for p in _export(ctx, exports, rows, calibration, data)]
-        report.notes.extend(f"wrote {path}" for path in report.fields["written"])
-    return report
+        written = [str(p) for p in _export(ctx, exports, rows, calibration, data)]
+        report.fields["written"] = written
+        report.notes.extend(f"wrote {path}" for path in written)
+    return report.build(ScorecardReport)
 
 
 def _export(

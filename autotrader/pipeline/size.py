@@ -29,7 +29,7 @@ from autotrader.domain.enums import Book, LegKind, OrderClass, OrderType, Side, 
 from autotrader.domain.ids import client_order_id
 from autotrader.domain.models import Account, OrderIntent, OrderRequest
 from autotrader.domain.money import to_tick
-from autotrader.domain.reports import Report, SkipLine
+from autotrader.domain.reports import Report, SizeReport, SkipLine
 from autotrader.ledger import repo
 from autotrader.pipeline.context import StepContext
 from autotrader.pipeline.gateway import OrderGateway, order_line, report_outcomes
@@ -276,11 +276,11 @@ def run(ctx: StepContext) -> Report:
     report.fields["timing"] = why
     if tif is None:
         report.notes.append(f"no entries now: {why}")
-        return report
+        return report.build(SizeReport)
     signals = undecided_signals(ctx)
     if not signals:
         report.notes.append("no new signals to size")
-        return report
+        return report.build(SizeReport)
     # One account read per run: with a real broker every read is a request.
     account = ctx.deps.broker.account()
     book, risk = book_state(ctx, account), risk_state(ctx, account)
@@ -352,7 +352,7 @@ def run(ctx: StepContext) -> Report:
             )
     summary = f"{len(signals)} signal(s): {len(intents)} ordered ({why}), {len(report.skipped)} skipped"
     report_outcomes(report, results.values(), summary)
-    return report
+    return report.build(SizeReport)
 
 
 def entry_deadline(ctx: StepContext, tif: TimeInForce) -> datetime:

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from autotrader.domain.enums import Book, ExitCode, Side
-from autotrader.domain.reports import Report
+from autotrader.domain.reports import ReportDraft, StatusReport
 from autotrader.ledger import repo
 from autotrader.ledger.db import Ledger
 
@@ -130,7 +130,7 @@ def _human(delta: timedelta) -> str:
     return f"{seconds / 86400:.1f}d"
 
 
-def run(config, now: datetime, dry_run: bool, *, check_freshness: bool, max_age: timedelta | None) -> Report:
+def run(config, now: datetime, dry_run: bool, *, check_freshness: bool, max_age: timedelta | None) -> StatusReport:
     """The ``status`` report from the mode's ledger, opened read-only."""
     from autotrader.ledger.db import open_ledger_readonly
 
@@ -140,7 +140,7 @@ def run(config, now: datetime, dry_run: bool, *, check_freshness: bool, max_age:
     finally:
         if ledger is not None:
             ledger.close()
-    report = Report(command="status", as_of=now, dry_run=dry_run, fields=data)
+    report = ReportDraft(command="status", as_of=now, dry_run=dry_run, fields=dict(data))
     if not data["ledger_exists"]:
         report.notes.append(f"no ledger yet at {config.ledger_path}: nothing has run in this workspace")
     if check_freshness:
@@ -155,4 +155,4 @@ def run(config, now: datetime, dry_run: bool, *, check_freshness: bool, max_age:
         if not verdict.ok:
             report.ok = False
             report.exit_code = ExitCode.FAILURE
-    return report
+    return report.build(StatusReport)

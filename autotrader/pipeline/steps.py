@@ -49,7 +49,7 @@ def _rebalance(ctx: StepContext) -> Report:
         # The seed trades the deltas at the next open: the evening slots wait for the broker's auction window.
         report = ctx.report()
         report.notes.append(f"waiting for the market-on-open window (from 19:00 New York): {why}")
-        return report
+        return report.build(Report)
     return rebalance.run(ctx)
 
 
@@ -65,7 +65,7 @@ def _rebalance_profittake(ctx: StepContext) -> Report:
 def _disabled(ctx: StepContext) -> Report:
     report = ctx.report()
     report.notes.append("[rebalance] enabled = false: nothing to do")
-    return report
+    return report.build(Report)
 
 
 def _rehydrate(ctx: StepContext) -> Report:

@@ -22,7 +22,7 @@ from typing import Any
 
 from autotrader.domain.enums import Book, ExitCode, IntentStatus
 from autotrader.domain.models import BrokerOrder, BrokerPosition, Fill
-from autotrader.domain.reports import Report
+from autotrader.domain.reports import ReportDraft, SyncReport
 from autotrader.ledger import repo
 from autotrader.ledger.db import Ledger
 from autotrader.pipeline import corporate_actions, positions
@@ -121,7 +121,7 @@ def _unchanged(order: BrokerOrder, recorded: Mapping[str, repo.OrderProgress]) -
 # -- the step ------------------------------------------------------------------------------------------------
 
 
-def run(ctx: StepContext, *, clear_halt: tuple[str, ...] = ()) -> Report:
+def run(ctx: StepContext, *, clear_halt: tuple[str, ...] = ()) -> SyncReport:
     ledger, broker = ctx.ledger, ctx.deps.broker
     gateway = OrderGateway(ledger, broker, ctx.deps.clock, run_id=ctx.run_id, log=ctx.log)
     if clear_halt:  # checked before anything is reconciled: a bad symbol changes nothing
@@ -240,7 +240,7 @@ def _save_watermarks(ledger: Ledger, orders_after: datetime | None, *, now: date
 # -- the report ----------------------------------------------------------------------------------------------
 
 
-def _report(report: Report, outcome: SyncOutcome) -> Report:
+def _report(report: ReportDraft, outcome: SyncOutcome) -> SyncReport:
     unknown = [r.client_order_id for r in outcome.settled if r.status == IntentStatus.UNKNOWN]
     report.fields.update(
         {
@@ -267,7 +267,7 @@ def _report(report: Report, outcome: SyncOutcome) -> Report:
             )
         if unknown:
             report.notes.append(f"{len(unknown)} order(s) with unknown outcome: buying halted until resolved")
-    return report
+    return report.build(SyncReport)
 
 
 def _result_line(result: GatewayResult) -> dict[str, Any]:

@@ -20,7 +20,7 @@ def order_step(monkeypatch):
         calls.append(ctx.now.isoformat())
         report = ctx.report()
         report.orders.append(OrderLine("AAPL", "buy", 1, "market", "day", "cid", "signals", "entry", "test"))
-        return report
+        return report.build(Report)
 
     monkeypatch.setitem(steps.STEPS, "size", fake_size)
     monkeypatch.setattr(run_daily, "ORDER_STEPS", frozenset({"size"}))
@@ -58,7 +58,7 @@ def test_a_reconciliation_halt_stops_later_order_steps(cli, write_config, order_
         report = ctx.report()
         report.exit_code, report.ok = 3, False
         report.notes.append("1 unexplained difference")
-        return report
+        return report.build(Report)
 
     monkeypatch.setitem(steps.STEPS, "sync", halting_sync)
     result = cli("run-daily", "--json", "--as-of", "2026-11-30T10:30:00-05:00", "--config", str(write_config("")))

@@ -74,12 +74,12 @@ def test_inbox_documents_import_in_name_order_and_move_to_the_archive(world):
     (world.inbox / "notes.txt").write_text("not a signal file")
     report, ledger = world.run()
 
-    documents = report.fields["documents"]
+    documents = report.to_json()["documents"]
     assert [d["origin"] for d in documents] == ["signals/inbox/a.csv", "signals/inbox/a.json", "signals/inbox/b.csv"]
     assert [d["status"] for d in documents] == ["imported"] * 3
-    assert report.fields["imported"] == 3
-    assert [s["symbol"] for s in report.fields["signals"]] == ["AAPL", "XOM", "MSFT"]
-    assert [(s.symbol, s.detail) for s in report.skipped] == [("ZZZZ", {"line": 3, "file": "signals/inbox/b.csv"})]
+    assert report.imported == 3
+    assert [s.symbol for s in report.signals] == ["AAPL", "XOM", "MSFT"]
+    assert [(s.symbol, s.line, s.file) for s in report.skipped] == [("ZZZZ", 3, "signals/inbox/b.csv")]
 
     day = world.archive / "2026-03-02"
     assert sorted(p.name for p in day.iterdir()) == ["a.csv", "a.json", "b.csv"]
@@ -109,11 +109,11 @@ def test_inbox_documents_import_in_name_order_and_move_to_the_archive(world):
 def test_the_same_document_twice_imports_once_and_the_duplicate_is_archived_with_a_suffix(world):
     (world.inbox / "a.csv").write_text(doc(AAPL, MSFT))
     first, ledger = world.run()
-    assert first.fields["imported"] == 2
+    assert first.imported == 2
     (world.inbox / "a.csv").write_text(doc(AAPL, MSFT))  # the source dropped the very same file again
     second, _ = world.run()
-    assert second.fields["imported"] == 0 and second.fields["signals"] == []
-    assert second.fields["documents"] == [
+    assert second.imported == 0 and second.signals == ()
+    assert second.to_json()["documents"] == [
         {
             "origin": "signals/inbox/a.csv",
             "status": "duplicate",
@@ -137,7 +137,7 @@ def test_a_name_taken_in_the_archive_gets_the_next_free_suffix(world):
     (day / "a-1.csv").write_text("older still")
     (world.inbox / "a.csv").write_text(doc(AAPL))
     report, _ = world.run()
-    assert report.fields["documents"][0]["archived_to"] == "signals/archive/2026-03-02/a-2.csv"
+    assert report.documents[0].archived_to == "signals/archive/2026-03-02/a-2.csv"
     assert (day / "a-2.csv").read_text() == doc(AAPL)
     assert (day / "a.csv").read_text() == "older"
 
@@ -149,8 +149,8 @@ def test_duplicate_rows_already_stored_or_earlier_in_the_run_are_skipped(world):
     (world.inbox / "b.csv").write_text(doc(MSFT, AAPL))
     (world.inbox / "c.csv").write_text(doc(XOM, MSFT))
     report, ledger = world.run()
-    assert [s["symbol"] for s in report.fields["signals"]] == ["MSFT", "XOM"]
-    skipped = [(s.detail["file"], s.detail["line"], s.reason) for s in report.skipped]
+    assert [s.symbol for s in report.signals] == ["MSFT", "XOM"]
+    skipped = [(s.file, s.line, s.reason) for s in report.skipped]
     assert skipped == [
         ("signals/inbox/b.csv", 3, "duplicate: this signal is already stored"),
         ("signals/inbox/c.csv", 3, "duplicate of signals/inbox/b.csv:2"),
@@ -185,8 +185,8 @@ def test_a_crash_between_commit_and_move_leaves_the_file_and_the_next_scan_archi
     assert (world.inbox / "a.csv").exists()
     monkeypatch.undo()
     report, ledger = world.run()
-    assert report.fields["imported"] == 0
-    assert report.fields["documents"][0]["status"] == "duplicate"
+    assert report.imported == 0
+    assert report.documents[0].status == "duplicate"
     assert (world.archive / "2026-03-02" / "a.csv").exists() and not (world.inbox / "a.csv").exists()
     assert ledger.scalar("SELECT count(*) FROM signals") == 1
 
@@ -199,7 +199,7 @@ def test_a_file_that_cannot_be_moved_is_reported_not_fatal(world, monkeypatch):
 
     monkeypatch.setattr(scan.shutil, "move", refuse)
     report, ledger = world.run()
-    assert report.exit_code == 0 and report.fields["imported"] == 1
+    assert report.exit_code == 0 and report.imported == 1
     assert any("could not archive signals/inbox/a.csv" in note for note in report.notes)
     assert ledger.scalar("SELECT count(*) FROM signals") == 1
 
@@ -210,8 +210,8 @@ def test_given_files_outside_the_inbox_are_never_moved_but_inbox_ones_are(world,
     (world.inbox / "in.csv").write_text(doc(MSFT))
     (world.inbox / "other.csv").write_text(doc(XOM))
     report, _ = world.run(files=[str(outside), str(world.inbox / "in.csv")])
-    assert [d["origin"] for d in report.fields["documents"]] == [str(outside), str(world.inbox / "in.csv")]
-    assert [d["archived_to"] for d in report.fields["documents"]] == [None, "signals/archive/2026-03-02/in.csv"]
+    assert [d.origin for d in report.documents] == [str(outside), str(world.inbox / "in.csv")]
+    assert [d.archived_to for d in report.documents] == [None, "signals/archive/2026-03-02/in.csv"]
     assert outside.exists()
     assert sorted(p.name for p in world.inbox.iterdir()) == ["other.csv"]  # only the given files are read
 
@@ -225,12 +225,12 @@ def test_built_in_sources_are_imported_for_the_new_york_session_date_and_never_m
     source = Source([("fake-2026-03-02.csv", doc(AAPL, MSFT))])
     report, _ = world.run(sources=[source])
     assert [str(d) for d in source.asked] == ["2026-03-02"]
-    assert report.fields["documents"] == [
+    assert report.to_json()["documents"] == [
         {"origin": "fake-2026-03-02.csv", "status": "imported", "rows": 2, "imported": 2, "skipped": 0,
          "archived_to": None}
     ]  # fmt: skip
     again, _ = world.run(sources=[source])
-    assert again.fields["imported"] == 0 and again.fields["documents"][0]["status"] == "duplicate"
+    assert again.imported == 0 and again.documents[0].status == "duplicate"
     assert not any("duplicate document" in note for note in again.notes)  # routine for a built-in source
     world.clock.set(et("2026-03-02 23:30"))  # still the 2nd in New York (the 3rd in UTC)
     world.run(sources=[source])
@@ -248,14 +248,14 @@ def test_rows_are_judged_at_the_as_of(world):
     (world.inbox / "a.csv").write_text(doc(AAPL, XOM))
     world.clock.set(et("2026-03-02 08:45"))  # XOM's row is stamped 09:00: not yet generated at 08:45
     report, _ = world.run()
-    assert [s["symbol"] for s in report.fields["signals"]] == ["AAPL"]
+    assert [s.symbol for s in report.signals] == ["AAPL"]
     assert "generated in the future" in report.skipped[0].reason
 
 
 def test_an_empty_document_is_recorded_and_archived(world):
     (world.inbox / "a.csv").write_text(HEADER + "\n")
     report, ledger = world.run()
-    assert report.fields["documents"][0]["status"] == "empty"
+    assert report.documents[0].status == "empty"
     assert ledger.scalar("SELECT rows_total FROM signal_imports") == 0
     assert not (world.inbox / "a.csv").exists()
 
@@ -266,8 +266,8 @@ def test_dry_run_moves_nothing_and_leaves_the_file_ledger_alone(world):
     (world.inbox / "b.csv").write_text(doc(MSFT))
     before = world.config.ledger_path.read_bytes()
     report, _ = world.run(dry_run=True)
-    assert report.fields["imported"] == 1  # the same report a real run would give
-    assert report.fields["documents"][0]["archived_to"] == "signals/archive/2026-03-02/b.csv"
+    assert report.imported == 1  # the same report a real run would give
+    assert report.documents[0].archived_to == "signals/archive/2026-03-02/b.csv"
     assert (world.inbox / "b.csv").exists() and not (world.archive / "2026-03-02" / "b.csv").exists()
     assert world.config.ledger_path.read_bytes() == before
 
@@ -275,7 +275,7 @@ def test_dry_run_moves_nothing_and_leaves_the_file_ledger_alone(world):
 def test_a_scratch_ledger_never_reads_or_moves_the_inbox(world, tmp_path):
     (world.inbox / "a.csv").write_text(doc(AAPL))
     report, _ = world.run(ledger_path=tmp_path / "ledger-replay.db", sources=[Source([("f.csv", doc(MSFT))])])
-    assert [d["origin"] for d in report.fields["documents"]] == ["f.csv"]
+    assert [d.origin for d in report.documents] == ["f.csv"]
     assert (world.inbox / "a.csv").exists()
     assert any("inbox not read" in note for note in report.notes)
 
@@ -297,4 +297,4 @@ def test_preloaded_documents_are_imported_as_read(world):
     intake.prepare(world.config)
     (world.inbox / "a.csv").write_text(doc(MSFT))  # changed afterwards: not what was checked
     report, _ = world.run(preloaded=intake.documents)
-    assert [s["symbol"] for s in report.fields["signals"]] == ["AAPL"]
+    assert [s.symbol for s in report.signals] == ["AAPL"]

@@ -48,13 +48,13 @@ def test_fills_are_recorded_once_and_positions_follow(world):
     broker.fill(intent.client_order_id, 100.0, qty=4)
     broker.fill(intent.client_order_id, 103.0, qty=6)
     report = run_sync()
-    assert report.exit_code == 0 and report.fields["new_fills"] == 2
+    assert report.exit_code == 0 and report.new_fills == 2
     position = repo.get_position(ledger, "signals", "AAPL")
     assert position.qty == 10
     assert position.avg_cost == pytest.approx((4 * 100 + 6 * 103) / 10)
     assert IntentStatus(repo.get_intent(ledger, intent.client_order_id)["status"]) == IntentStatus.FILLED
     again = run_sync()
-    assert again.fields["new_fills"] == 0
+    assert again.new_fills == 0
     assert repo.get_position(ledger, "signals", "AAPL").qty == 10
 
 
@@ -65,7 +65,7 @@ def test_replayed_fill_events_are_ignored(world):
     broker.fill(intent.client_order_id, 50.0)
     broker.fills_list.append(broker.fills_list[0])  # the broker sends the same execution twice
     report = run_sync()
-    assert report.fields["new_fills"] == 1
+    assert report.new_fills == 1
     assert repo.get_position(ledger, "signals", "AAPL").qty == 5
 
 
@@ -90,7 +90,7 @@ def test_orders_the_ledger_did_not_create_are_external(world):
     broker.place_external("TSLA", 3, 200.0)
     report = run_sync()
     assert report.exit_code == 0
-    assert report.fields["external_orders"] == 1
+    assert report.external_orders == 1
     assert repo.get_position(ledger, "external", "TSLA").qty == 3
 
 
@@ -103,7 +103,7 @@ def test_an_unexplained_position_difference_exits_3_with_the_numbers(world):
     broker.held["AAPL"] = 20  # e.g. a split, or a transfer, with no fill to explain it
     report = run_sync()
     assert report.exit_code == 3 and not report.ok
-    diff = report.fields["diffs"][0]
+    diff = report.to_json()["diffs"][0]
     assert diff == {
         "kind": "position_mismatch",
         "symbol": "AAPL",
@@ -124,7 +124,7 @@ def test_sync_settles_an_intent_a_crashed_run_left_behind(world):
     with pytest.raises(Crash):
         gateway().place([crashed])
     report = run_sync()
-    assert [s["status"] for s in report.fields["settled"]] == ["accepted"]
+    assert [s.status for s in report.settled] == ["accepted"]
     assert broker.submits_received == 2
 
 
@@ -135,7 +135,7 @@ def test_an_unknown_outcome_halts_with_exit_3(world):
     gateway().place([intent])
     report = run_sync()
     assert report.exit_code == 3
-    assert report.fields["unknown_intents"] == [intent.client_order_id]
+    assert report.unknown_intents == (intent.client_order_id,)
 
 
 # -- the pure plans -------------------------------------------------------------------------------------------
@@ -179,8 +179,8 @@ def test_a_fill_without_a_known_order_halts_and_is_not_recorded(world):
     clock, ledger, broker, run_sync, gateway = world
     broker.fills_list.append(Fill("f-x", "b-unknown", "AAPL", Side.BUY, 2, 100.0, clock.now()))
     report = run_sync()
-    assert report.exit_code == 3 and report.fields["new_fills"] == 0
-    assert {"kind": "fill_without_order", "fill_id": "f-x"} in report.fields["diffs"]
+    assert report.exit_code == 3 and report.new_fills == 0
+    assert any(d.kind == "fill_without_order" and d.fill_id == "f-x" for d in report.diffs)
     assert repo.get_position(ledger, "signals", "AAPL") is None
 
 

@@ -2,43 +2,44 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 
 from autotrader.cli import render
 from autotrader.cli.options import AsOfOption, ConfigOption, DryRunOption, JsonOption
 from autotrader.cli.runner import finish
 
+if TYPE_CHECKING:
+    from autotrader.domain.reports import ConfigReport
+
 config_app = typer.Typer(help="Show or check the configuration.", no_args_is_help=True, add_completion=False)
 
 
 def _run(command: str, config: str | None, as_of: str | None, dry_run: bool):
-    from autotrader.domain.reports import Report
+    from autotrader.domain.reports import ConfigReport, ReportDraft
     from autotrader.pipeline.context import invoke_readonly
     from autotrader.settings import redacted_dump
 
     def body(cfg, now, dry):
-        report = Report(command=command, as_of=now, dry_run=dry)
-        report.fields.update(
-            {
-                "config_path": str(cfg.config_path),
-                "workspace": str(cfg.workspace),
-                "mode": cfg.settings.mode_name,
-                "ledger": str(cfg.ledger_path),
-                "keys_present": cfg.secrets.present(),
-            }
-        )
-        if command == "config show":
-            report.fields["settings"] = redacted_dump(cfg)
-        report.notes.append(f"{cfg.config_path}: valid ({cfg.settings.mode_name} mode, ledger {cfg.ledger_path})")
         risk = cfg.settings.risk
         low, high = risk.kelly_range()
-        report.fields["kelly_multiplier_range"] = [low, high]
-        report.notes.append(
+        notes = [
+            f"{cfg.config_path}: valid ({cfg.settings.mode_name} mode, ledger {cfg.ledger_path})",
             f"half-Kelly ({risk.kelly_mode} mode, {'on' if risk.kelly_adaptive_enabled else 'off'}): "
             f"the multiplier can range over [{low:g}, {high:g}]"
-            + (" - the seed's formula can only shrink positions (f/2 <= 0.5)" if risk.kelly_mode == "seed" else "")
+            + (" - the seed's formula can only shrink positions (f/2 <= 0.5)" if risk.kelly_mode == "seed" else ""),
+        ]
+        return ReportDraft(command=command, as_of=now, dry_run=dry, notes=notes).build(
+            ConfigReport,
+            config_path=str(cfg.config_path),
+            workspace=str(cfg.workspace),
+            mode=cfg.settings.mode_name,
+            ledger=str(cfg.ledger_path),
+            keys_present=cfg.secrets.present(),
+            settings=redacted_dump(cfg) if command == "config show" else None,
+            kelly_multiplier_range=(low, high),
         )
-        return report
 
     return invoke_readonly(command, body, config_path=config, as_of=as_of, dry_run=dry_run)
 
@@ -51,7 +52,7 @@ def show(
     config: ConfigOption = None,
 ) -> None:
     """Print the effective settings (file + environment); API keys show only as set or not."""
-    finish(_run("config show", config, as_of, dry_run), json_output=json_output, renderer=_render_settings)
+    finish(_run("config show", config, as_of, dry_run), json_output=json_output, renderer=_render)
 
 
 @config_app.command("check")
@@ -62,12 +63,13 @@ def check(
     config: ConfigOption = None,
 ) -> None:
     """Validate the configuration; exit 2 naming the file, line and allowed range when it is wrong."""
-    finish(_run("config check", config, as_of, dry_run), json_output=json_output, renderer=lambda p: None)
+    finish(_run("config check", config, as_of, dry_run), json_output=json_output, renderer=_render)
 
 
-def _render_settings(payload: dict) -> None:
+def _render(report: ConfigReport) -> None:
+    """``config check`` prints its notes only; ``config show`` adds the settings, one row per key."""
     rows = []
-    for section, values in payload["settings"].items():
+    for section, values in (report.settings or {}).items():
         if isinstance(values, dict):
             for key, value in values.items():
                 rows.append([section, key, value])

@@ -23,6 +23,7 @@ def demo(
     config: ConfigOption = None,
 ) -> None:
     """Create a fresh workspace and replay about a month of synthetic sessions through every step."""
+    from autotrader.domain.reports import DemoReport
     from autotrader.errors import AutotraderError
     from autotrader.pipeline import demo as step
     from autotrader.pipeline import replay
@@ -47,16 +48,12 @@ def demo(
 
     def body(ctx):
         start, end = step.demo_range(ctx.now, sessions, ctx.settings.schedule.times[-1])
-        report = replay.run(ctx, start, end)
-        report.command = "demo"
+        replayed = replay.run(ctx, start, end)
         if scratch is None:
-            report.fields["workspace"] = str(workspace)
-            report.notes.append(f"workspace: {workspace}")
-            report.notes.append(f"inspect it: autotrader status --config {workspace / 'config.toml'}")
-        else:
-            report.fields["workspace"] = None
-            report.notes.append(f"dry run: rehearsed in a temporary folder; {folder} was not created")
-        return report
+            notes = (f"workspace: {workspace}", f"inspect it: autotrader status --config {workspace / 'config.toml'}")
+            return DemoReport.of(replayed, workspace=str(workspace), notes=notes)
+        notes = (f"dry run: rehearsed in a temporary folder; {folder} was not created",)
+        return DemoReport.of(replayed, workspace=None, notes=notes)
 
     outcome = invoke(
         "demo",

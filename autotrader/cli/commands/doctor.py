@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from autotrader.cli import render
 from autotrader.cli.options import AsOfOption, ConfigOption, DryRunOption, JsonOption
 from autotrader.cli.runner import finish
+
+if TYPE_CHECKING:
+    from autotrader.domain.reports import DoctorReport
 
 
 def doctor(
@@ -23,9 +28,9 @@ def doctor(
     finish(outcome, json_output=json_output, renderer=_render)
 
 
-def _render(payload: dict) -> None:
+def _render(report: DoctorReport) -> None:
     render.table(
         "checks",
         ["check", "ok", "found", "fix"],
-        [[c["name"], "ok" if c["ok"] else "FAIL", c["detail"], c["fix"]] for c in payload.get("checks", [])],
+        [[c.name, "ok" if c.ok else "FAIL", c.detail, c.fix] for c in report.checks],
     )

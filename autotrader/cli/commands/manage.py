@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from autotrader.cli import render
 from autotrader.cli.options import AsOfOption, ConfigOption, DryRunOption, JsonOption
 from autotrader.cli.runner import finish
+
+if TYPE_CHECKING:
+    from autotrader.domain.reports import ManageReport
 
 
 class ManagedBook(StrEnum):
@@ -64,25 +67,21 @@ def profittake(
     finish(outcome, json_output=json_output, renderer=render_legs)
 
 
-def render_legs(payload: dict) -> None:
+def render_legs(report: ManageReport) -> None:
     render.table(
         "management legs",
         ["symbol", "side", "qty", "leg", "tier", "trigger", "status", "reason"],
-        [
-            [o["symbol"], o["side"], o["qty"], o["leg"], o["tier"], o.get("trigger_price"), o["status"], o["reason"]]
-            for o in payload.get("orders", [])
-        ],
-    )  # fmt: skip
+        [[o.symbol, o.side, o.qty, o.leg, o.tier, o.trigger_price, o.status, o.reason] for o in report.orders],
+    )
     render.table(
         "positions",
         ["symbol", "category", "qty", "avg cost", "price", "stop", "target", "high-water", "fired"],
         [
-            [p["symbol"], p["category"], p["qty"], p["avg_cost"], p["price"], p["stop"], p["target"],
-             p["high_water"], ", ".join(p["fired"])]
-            for p in payload.get("positions", [])
+            [p.symbol, p.category, p.qty, p.avg_cost, p.price, p.stop, p.target, p.high_water, ", ".join(p.fired)]
+            for p in report.positions
         ],
-    )  # fmt: skip
-    render.table("skipped", ["symbol", "reason"], [[s["symbol"], s["reason"]] for s in payload.get("skipped", [])])
+    )
+    render.table("skipped", ["symbol", "reason"], [[s.symbol, s.reason] for s in report.skipped])
 
 
 def _check_preset(config, *, book: str, preset: str | None) -> None:

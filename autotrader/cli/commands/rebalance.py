@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from autotrader.cli import render
 from autotrader.cli.options import AsOfOption, ConfigOption, DryRunOption, JsonOption
 from autotrader.cli.runner import finish
+
+if TYPE_CHECKING:
+    from autotrader.domain.reports import RebalanceReport
 
 
 def rebalance(
@@ -39,43 +42,40 @@ def rebalance(
     finish(outcome, json_output=json_output, renderer=_render)
 
 
-def _render(payload: dict) -> None:
-    winner = payload.get("winner")
+def _render(report: RebalanceReport) -> None:
     render.table(
         "strategies",
         ["strategy", "final NAV", "CAGR", "Sharpe", "max drawdown", "PSR vs runner-up", "winner"],
         [
-            [s["name"], s["nav"], s["cagr"], s["sharpe"], s["max_drawdown"], s["psr"],
-             "yes" if s["name"] == winner else ""]
-            for s in payload.get("strategies", [])
+            [s.name, s.nav, s.cagr, s.sharpe, s.max_drawdown, s.psr, "yes" if s.name == report.winner else ""]
+            for s in report.strategies
         ],
-    )  # fmt: skip
-    selection = payload.get("selection") or {}
-    if selection:
-        render.table(
-            "selection",
-            ["", ""],
-            [
-                ["winner / runner-up", f"{payload.get('winner')} / {payload.get('runner_up')}"],
-                ["PSR vs runner-up", selection.get("psr_vs_runner_up")],
-                [f"deflated Sharpe ({selection.get('strategies_tried')} tried)", selection.get("deflated_sharpe")],
-                ["significant", selection.get("significant")],
-                ["traded", f"{payload.get('selected')}: {selection.get('reason')}"],
-                ["capital / buy scale", f"{payload.get('capital')} / {payload.get('buy_scale')}"],
-                ["timing", payload.get("timing")],
-            ],
-        )
+    )
+    selection = report.selection
     render.table(
-        f"targets ({payload.get('selected')})",
+        "selection",
+        ["", ""],
+        [
+            ["winner / runner-up", f"{report.winner} / {report.runner_up}"],
+            ["PSR vs runner-up", selection.psr_vs_runner_up],
+            [f"deflated Sharpe ({selection.strategies_tried} tried)", selection.deflated_sharpe],
+            ["significant", selection.significant],
+            ["traded", f"{report.selected}: {selection.reason}"],
+            ["capital / buy scale", f"{report.capital} / {report.buy_scale}"],
+            ["timing", report.timing],
+        ],
+    )
+    render.table(
+        f"targets ({report.selected})",
         ["symbol", "weight", "shares", "price"],
-        [[t["symbol"], t["weight"], t["shares"], t["price"]] for t in payload.get("targets", [])],
+        [[t.symbol, t.weight, t.shares, t.price] for t in report.targets],
     )
     render.table(
         "deltas",
         ["symbol", "side", "qty", "target", "current", "reason"],
-        [[d["symbol"], d["side"], d["qty"], d["target"], d["current"], d["reason"]] for d in payload.get("deltas", [])],
+        [[d.symbol, d.side, d.qty, d.target, d.current, d.reason] for d in report.deltas],
     )
-    render.render_orders(payload)
+    render.render_orders(report)
 
 
 def _check_input(symbols: tuple[str, ...] | None, html: Path | None, config) -> None:

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from autotrader.cli import render
 from autotrader.cli.options import AsOfOption, ConfigOption, DryRunOption, JsonOption
 from autotrader.cli.runner import finish
+
+if TYPE_CHECKING:
+    from autotrader.domain.reports import RehydrateReport
 
 
 def rehydrate(
@@ -21,19 +26,19 @@ def rehydrate(
     finish(outcome, json_output=json_output, renderer=_render)
 
 
-def _render(payload: dict) -> None:
-    snapshot = payload.get("snapshot") or {}
+def _render(report: RehydrateReport) -> None:
+    snapshot = report.snapshot
     render.table(
-        f"snapshot {snapshot.get('session_date')}",
+        f"snapshot {snapshot.session_date}",
         ["equity", "cash", "deployed by book", "deployed by category"],
-        [[snapshot.get("equity"), snapshot.get("cash"), snapshot.get("deployed"), snapshot.get("by_category")]],
+        [[snapshot.equity, snapshot.cash, snapshot.deployed, snapshot.by_category]],
     )
     render.table(
         "closed trades reviewed",
         ["symbol", "category", "exit", "managed P&L", "pick-only P&L", "management alpha", "R", "beat SPY"],
         [
-            [r["symbol"], r["category"], r["exit_reason"], r["managed_pnl"], r["pick_pnl"], r["management_alpha"],
-             r["r_multiple"], r["beat_benchmark"]]
-            for r in payload.get("reviews", [])
+            [r.symbol, r.category, r.exit_reason, r.managed_pnl, r.pick_pnl, r.management_alpha, r.r_multiple,
+             r.beat_benchmark]
+            for r in report.reviews
         ],
     )  # fmt: skip

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from autotrader.cli import render
 from autotrader.cli.options import AsOfOption, ConfigOption, DryRunOption, JsonOption
 from autotrader.cli.runner import finish
+
+if TYPE_CHECKING:
+    from autotrader.domain.reports import ReplayReport
 
 
 def replay(
@@ -43,23 +46,23 @@ def replay(
     finish(outcome, json_output=json_output, renderer=render_summary)
 
 
-def render_summary(payload: dict) -> None:
-    from autotrader.cli.commands.scorecard import render_scorecard
+def render_summary(report: ReplayReport) -> None:
+    from autotrader.cli.commands.scorecard import render_rows
 
-    if payload.get("rows"):
-        render_scorecard(payload)
+    if report.rows and report.calibration is not None:
+        render_rows(report.rows, report.calibration, report.horizons or (), report.primary_horizon or "")
     render.table(
         "replay",
         ["sessions", "slots", "seconds", "sessions/s", "orders", "fills", "final equity"],
         [
             [
-                payload.get("sessions"),
-                payload.get("slots"),
-                payload.get("seconds"),
-                payload.get("sessions_per_second"),
-                payload.get("orders_total"),
-                payload.get("fills_total"),
-                payload.get("final_equity"),
+                report.sessions,
+                report.slots,
+                report.seconds,
+                report.sessions_per_second,
+                report.orders_total,
+                report.fills_total,
+                report.final_equity,
             ]
         ],
     )

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from autotrader.cli import render
 from autotrader.cli.options import AsOfOption, ConfigOption, DryRunOption, JsonOption
 from autotrader.cli.runner import finish
+
+if TYPE_CHECKING:
+    from autotrader.domain.reports import RunDailyReport
 
 
 def run_daily(
@@ -21,19 +26,10 @@ def run_daily(
     finish(outcome, json_output=json_output, renderer=_render, title="run-daily")
 
 
-def _render(payload: dict) -> None:
+def _render(report: RunDailyReport) -> None:
     render.table(
-        f"slot: {payload.get('slot')}",
+        f"slot: {report.slot}",
         ["step", "ok", "orders", "skipped", "notes"],
-        [
-            [
-                s["command"],
-                s["ok"],
-                len(s["orders"]),
-                len(s["skipped"]),
-                s.get("reason") or "; ".join(s.get("notes", [])),
-            ]
-            for s in payload.get("steps", [])
-        ],
+        [[s.command, s.ok, len(s.orders), len(s.skipped), s.reason or "; ".join(s.notes or ())] for s in report.steps],
     )
-    render.render_orders(payload)
+    render.render_orders(report)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from autotrader.cli import render
 from autotrader.cli.options import AsOfOption, ConfigOption, DryRunOption, JsonOption
 from autotrader.cli.runner import finish
+
+if TYPE_CHECKING:
+    from autotrader.domain.reports import ScanReport
 
 FileOption = Annotated[
     list[str] | None,
@@ -41,22 +44,19 @@ def scan(
     finish(outcome, json_output=json_output, renderer=_render)
 
 
-def _render(payload: dict) -> None:
+def _render(report: ScanReport) -> None:
     render.table(
         "imported signals",
         ["id", "symbol", "category", "source", "conviction"],
-        [[s["id"], s["symbol"], s["category"], s["source"], s["conviction"]] for s in payload.get("signals", [])],
+        [[s.id, s.symbol, s.category, s.source, s.conviction] for s in report.signals],
     )
     render.table(
         "skipped rows",
         ["file", "line", "symbol", "reason"],
-        [[s.get("file"), s.get("line"), s["symbol"], s["reason"]] for s in payload.get("skipped", [])],
+        [[s.file, s.line, s.symbol, s.reason] for s in report.skipped],
     )
     render.table(
         "documents",
         ["origin", "status", "rows", "imported", "skipped", "archived to"],
-        [
-            [d["origin"], d["status"], d["rows"], d["imported"], d["skipped"], d["archived_to"]]
-            for d in payload.get("documents", [])
-        ],
+        [[d.origin, d.status, d.rows, d.imported, d.skipped, d.archived_to] for d in report.documents],
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -10,6 +11,7 @@ import typer
 from autotrader.cli import render
 from autotrader.cli.options import AsOfOption, ConfigOption, DryRunOption, JsonOption
 from autotrader.cli.runner import finish
+from autotrader.domain.reports import Calibration, LineageReport, ScorecardReport, ScorecardRow
 
 
 def scorecard(
@@ -31,9 +33,7 @@ def scorecard(
 
     def body(ctx):
         if signal is not None:
-            report = ctx.report()
-            report.fields["lineage"] = step.lineage(ctx, signal)
-            return report
+            return ctx.report().build(LineageReport, lineage=step.lineage(ctx, signal))
         filters = step.Filters.parse(since, until, category or [], source or [])
         return step.run(ctx, filters, step.Exports(csv_dir, html_file) if (csv_dir or html_file) else None)
 
@@ -52,45 +52,41 @@ def _num(value, digits: int = 2) -> str:
     return text[1:] if text.startswith("-") and not text.strip("-0.,") else text  # no "-0"
 
 
-def render_scorecard(payload: dict) -> None:
-    if "lineage" in payload:
-        render.print_json(payload["lineage"])
+def render_scorecard(report: ScorecardReport | LineageReport) -> None:
+    if isinstance(report, LineageReport):
+        render.print_json(report.lineage)
         return
-    horizons = payload.get("horizons", [])
-    primary = payload.get("primary_horizon")
-    rows = payload.get("rows", [])
+    render_rows(report.rows, report.calibration, report.horizons, report.primary_horizon)
+
+
+def render_rows(rows: Sequence[ScorecardRow], calibration: Calibration, horizons: Sequence[str], primary: str) -> None:
+    """The scorecard's tables (also the end of ``replay`` and ``demo``); per-horizon figures are keyed by horizon."""
     for group in ("category", "source", "conviction"):
         render.table(
             f"was the pick good? by {group} · hit rate at {'/'.join(horizons)} sessions · excess over SPY and "
             f"verdict at {primary}",
             [group, "signals", "traded", "pending", "hit rate", f"excess {primary} [95% CI]", "verdict"],
             [
-                [r["key"], r["signals"], r["traded"], r["pending"],
-                 " ".join(_pct(r["hit_rate"].get(h), 0) for h in horizons),
-                 f"{_pct(r['excess_return_mean'].get(primary))} "
-                 f"[{' .. '.join(_pct(v) for v in (r['excess_return_ci'].get(primary) or [None, None]))}]",
-                 r["verdict"]]
-                for r in rows if r["group"] == group
+                [r.key, r.signals, r.traded, r.pending,
+                 " ".join(_pct(r.hit_rate.get(h), 0) for h in horizons),
+                 f"{_pct(r.excess_return_mean.get(primary))} "
+                 f"[{' .. '.join(_pct(v) for v in (r.excess_return_ci.get(primary) or [None, None]))}]",
+                 r.verdict]
+                for r in rows if r.group == group
             ],
         )  # fmt: skip
     render.table(
         "did management add value? pick-only = the entry held to its rule exit; alpha = managed − pick-only",
         ["category", "rule-exit R", "trades", "pick-only P&L", "managed P&L", "alpha", "alpha by action"],
         [
-            [r["key"], _num(r["rule_exit"].get("expectancy_r")), r["pick_only"]["trades"],
-             _num(r["pick_only"].get("pnl"), 0), _num(r["managed"].get("pnl"), 0),
-             _num(r["management_alpha"].get("total"), 0),
-             ", ".join(f"{k} {v:,.0f}" for k, v in r["management_alpha"].get("by_action", {}).items() if ":" not in k)
-             or "–"]
-            for r in rows if r["group"] == "category"
+            [r.key, _num(r.rule_exit.expectancy_r), r.pick_only.trades, _num(r.pick_only.pnl, 0),
+             _num(r.managed.pnl, 0), _num(r.management_alpha.total, 0),
+             ", ".join(f"{k} {v:,.0f}" for k, v in r.management_alpha.by_action.items() if ":" not in k) or "–"]
+            for r in rows if r.group == "category"
         ],
     )  # fmt: skip
-    calibration = payload.get("calibration") or {}
     render.table(
-        f"conviction calibration at {calibration.get('horizon')} sessions: {calibration.get('statement', '')}",
+        f"conviction calibration at {calibration.horizon} sessions: {calibration.statement}",
         ["conviction", "signals", "mean excess", "hit rate"],
-        [
-            [b.get("key"), b.get("signals"), _pct(b.get("excess_return_mean")), _pct(b.get("hit_rate"))]
-            for b in calibration.get("buckets", [])
-        ],
+        [[b.key, b.signals, _pct(b.excess_return_mean), _pct(b.hit_rate)] for b in calibration.buckets],
     )

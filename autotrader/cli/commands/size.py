@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from autotrader.cli import render
 from autotrader.cli.options import AsOfOption, ConfigOption, DryRunOption, JsonOption
 from autotrader.cli.runner import finish
+
+if TYPE_CHECKING:
+    from autotrader.domain.reports import SizeReport
 
 
 def size(
@@ -21,22 +26,23 @@ def size(
     finish(outcome, json_output=json_output, renderer=render_size)
 
 
-def _steps(trace: list[dict] | None) -> str:
+def _steps(trace: list[dict[str, Any]] | None) -> str:
+    # A trace is open-ended (each overlay records its own inputs); the steps that changed the size say so.
     return " → ".join(step["effect"] for step in (trace or []) if step.get("effect"))
 
 
-def render_size(payload: dict) -> None:
+def render_size(report: SizeReport) -> None:
     render.table(
         "entry orders",
         ["symbol", "qty", "type", "tif", "class", "stop", "target", "status", "how the size was reached"],
         [
-            [o["symbol"], o["qty"], o["type"], o["time_in_force"], o["order_class"], o["stop_price"], o["take_profit"],
-             o["status"], _steps(o.get("trace"))]
-            for o in payload.get("orders", [])
+            [o.symbol, o.qty, o.type, o.time_in_force, o.order_class, o.stop_price, o.take_profit, o.status,
+             _steps(o.trace)]
+            for o in report.orders
         ],
     )  # fmt: skip
     render.table(
         "skipped signals",
         ["symbol", "signal", "why"],
-        [[s["symbol"], s.get("signal_id"), s["reason"]] for s in payload.get("skipped", [])],
+        [[s.symbol, s.signal_id, s.reason] for s in report.skipped],
     )

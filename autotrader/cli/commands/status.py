@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from autotrader.cli import render
 from autotrader.cli.options import AsOfOption, ConfigOption, DryRunOption, JsonOption
 from autotrader.cli.runner import finish
+
+if TYPE_CHECKING:
+    from autotrader.domain.reports import StatusReport
 
 
 def status(
@@ -34,35 +37,32 @@ def status(
     finish(outcome, json_output=json_output, renderer=_render)
 
 
-def _render(payload: dict) -> None:
+def _render(report: StatusReport) -> None:
     render.table(
-        f"mode {payload['mode']} · ledger {payload['ledger']}",
+        f"mode {report.mode} · ledger {report.ledger}",
         ["orders", "fills", "open intents", "deployed (signals book)", "deployed by book"],
         [
             [
-                payload["orders_total"],
-                payload["fills_total"],
-                len(payload["open_intents"]),
-                payload["deployed_usd"],
-                payload["deployed_by_book"],
+                report.orders_total,
+                report.fills_total,
+                len(report.open_intents),
+                report.deployed_usd,
+                report.deployed_by_book,
             ]
         ],
     )
     render.table(
         "last runs",
         ["command", "as of", "started", "exit", "error"],
-        [[r["command"], r["as_of"], r["started_at"], r["exit_code"], r["error"]] for r in payload["last_runs"]],
+        [[r.command, r.as_of, r.started_at, r.exit_code, r.error] for r in report.last_runs],
     )
     render.table(
         "open intents",
         ["client_order_id", "symbol", "side", "qty", "status", "book", "leg"],
-        [
-            [i["client_order_id"], i["symbol"], i["side"], i["qty"], i["status"], i["book"], i["leg"]]
-            for i in payload["open_intents"]
-        ],
+        [[i.client_order_id, i.symbol, i.side, i.qty, i.status, i.book, i.leg] for i in report.open_intents],
     )
     render.table(
         "positions",
         ["book", "symbol", "qty", "avg cost", "realized P&L"],
-        [[p["book"], p["symbol"], p["qty"], p["avg_cost"], p["realized_pnl"]] for p in payload["positions"]],
+        [[p.book, p.symbol, p.qty, p.avg_cost, p.realized_pnl] for p in report.positions],
     )

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from autotrader.cli import render
 from autotrader.cli.options import AsOfOption, ConfigOption, DryRunOption, JsonOption
 from autotrader.cli.runner import finish
+
+if TYPE_CHECKING:
+    from autotrader.domain.reports import SyncReport
 
 
 def sync(
@@ -37,26 +40,23 @@ def sync(
     finish(outcome, json_output=json_output, renderer=_render)
 
 
-def _render(payload: dict) -> None:
+def _render(report: SyncReport) -> None:
     render.table(
         "differences",
         ["kind", "symbol", "broker qty", "ledger qty", "by book"],
         [
-            [d["kind"], d.get("symbol", d.get("fill_id")), d.get("broker_qty"), d.get("ledger_qty"),
-             d.get("by_book") or d.get("reason")]
-            for d in payload.get("diffs", [])
+            [d.kind, d.symbol if d.symbol is not None else d.fill_id, d.broker_qty, d.ledger_qty,
+             d.by_book or d.reason]
+            for d in report.diffs
         ],
     )  # fmt: skip
     render.table(
         "splits applied",
         ["symbol", "ratio", "ledger qty", "broker qty", "effective"],
-        [
-            [s["symbol"], s["ratio"], s["ledger_qty"], s["broker_qty"], s["effective_at"]]
-            for s in payload.get("splits", [])
-        ],
+        [[s.symbol, s.ratio, s.ledger_qty, s.broker_qty, s.effective_at] for s in report.splits],
     )
     render.table(
         "settled in-flight orders",
         ["client_order_id", "status", "message"],
-        [[s["client_order_id"], s["status"], s["message"]] for s in payload.get("settled", [])],
+        [[s.client_order_id, s.status, s.message] for s in report.settled],
     )
