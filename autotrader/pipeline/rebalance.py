@@ -53,7 +53,8 @@ def params_from(ctx: StepContext) -> rb.Params:
         sharpe_lookback=s.sharpe_lookback,
         top_n=s.top_n,
         cooldown_days=s.cooldown_days,
-        drawdown_threshold=s.drawdown_threshold,
+        drawdown_stop=s.drawdown_stop,
+        momentum_filter=s.momentum_filter,
         pm_momentum_lookback=s.pm_momentum_lookback,
     )
 

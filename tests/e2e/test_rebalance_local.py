@@ -17,7 +17,7 @@ from autotrader.clock import MarketCalendar
 CAL = MarketCalendar.xnys()
 LAST = date(2026, 3, 13)  # the last complete session at the as-of instants below (a Friday)
 BACKTEST_DAYS = 80
-S, L, C, TOP, THRESHOLD, CAPITAL = 10, 5, 5, 2, 0.10, 100_000.0
+S, L, C, TOP, STOP_PCT, CAPITAL = 10, 5, 5, 2, 10.0, 100_000.0
 STRATEGIES = {"ROT3": ["AAA", "BBB", "CCC"], "ROT4": ["AAA", "BBB", "CCC", "DDD"], "HOLD": ["BBB", "CCC"]}
 CONFIG = f"""
 [data]
@@ -35,7 +35,7 @@ sharpe_lookback = {S}
 lookback_days = {L}
 cooldown_days = {C}
 top_n = {TOP}
-drawdown_threshold = {THRESHOLD}
+drawdown_stop = {STOP_PCT}
 capital = {CAPITAL}
 [rebalance.groups]
 a = ["AAA", "BBB", "CCC"]
@@ -83,7 +83,7 @@ def independent_backtest(closes: dict[str, list[float]], tickers: list[str], kin
                 shares = {k: CAPITAL / len(tickers) / closes[k][t] for k in tickers}
                 cash = 0.0
             continue
-        if any(shares.values()) and nav <= (1 - THRESHOLD) * peak:  # a stop-out acts at any close
+        if any(shares.values()) and nav <= (1 - STOP_PCT / 100) * peak:  # a stop-out acts at any close
             shares, cash, peak, last_rebalance = {k: 0.0 for k in tickers}, nav, nav, t
             continue
         if last_rebalance is not None and t - last_rebalance < C:
