@@ -95,7 +95,8 @@ def run(ctx: StepContext, *, tickers: tuple[str, ...] | None = None, html: Path 
     if universe.left_out:
         report.notes.append(f"left out, unknown to the data source: {', '.join(universe.left_out)}")
     last = ctx.deps.calendar.last_closed_session(ctx.now)
-    first = ctx.deps.calendar.sessions_back(last, settings.backtest_days)
+    # The window is backtest_days sessions including the last one, so the first is backtest_days − 1 before it.
+    first = ctx.deps.calendar.sessions_back(last, settings.backtest_days - 1)
     closes = load_closes(ctx, list(universe.symbols), first, last)
     log.line(f"market data: {len(universe.symbols)} tickers, {len(closes)} sessions {first}..{last}")
 

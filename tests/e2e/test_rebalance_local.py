@@ -49,7 +49,13 @@ HOLD = {{ groups = ["h"], kind = "buy_hold" }}
 
 
 def sessions() -> list[date]:
+    """The sessions in the data files: the BACKTEST_DAYS sessions of the window and one more before it, which
+    the backtest must not see."""
     return CAL.sessions_between(CAL.sessions_back(LAST, BACKTEST_DAYS), LAST)
+
+
+def window(closes: dict[str, list[float]]) -> dict[str, list[float]]:
+    return {symbol: series[-BACKTEST_DAYS:] for symbol, series in closes.items()}
 
 
 def make_closes() -> dict[str, list[float]]:
@@ -129,7 +135,7 @@ def run(cli, config: str, *args: str, at: str, ok: tuple[int, ...] = (0,)) -> di
 
 def test_the_dry_run_picks_what_an_independent_computation_picks(world, cli):
     folder, config, closes = world
-    expected = {name: independent_backtest(closes, tickers, "buy_hold" if name == "HOLD" else "rotation")
+    expected = {name: independent_backtest(window(closes), tickers, "buy_hold" if name == "HOLD" else "rotation")
                 for name, tickers in STRATEGIES.items()}  # fmt: skip
     winner = max(expected, key=lambda name: expected[name][0])
     payload = run(cli, config, "--dry-run", at="2026-03-13T19:05")
@@ -150,6 +156,21 @@ def test_the_dry_run_picks_what_an_independent_computation_picks(world, cli):
     strategies = {s["name"]: s for s in payload["strategies"]}
     assert strategies[winner]["psr"] == payload["selection"]["psr_vs_runner_up"]
     assert payload["selection"]["strategies_tried"] == 3
+
+
+def test_the_window_is_exactly_backtest_days_sessions(world, cli):
+    folder, config, closes = world
+    run(cli, config, "--dry-run", at="2026-03-13T19:05")
+    log = (folder / "logs" / "rebalance-20260313.log").read_text()
+    first = sessions()[1]  # sessions()[0] is the one session of the files before the window
+    assert f"{BACKTEST_DAYS} sessions {first}..{LAST}" in log
+    # The session before the window changes nothing: drop it from the files, and the decision is the same.
+    with_extra = run(cli, config, "--dry-run", at="2026-03-13T19:05")
+    for symbol in closes:
+        path = folder / "market" / f"{symbol}.csv"
+        header, _, *rows = path.read_text().splitlines()
+        path.write_text("\n".join([header, *rows]) + "\n")
+    assert run(cli, config, "--dry-run", at="2026-03-13T19:05")["strategies"] == with_extra["strategies"]
 
 
 @pytest.mark.parametrize(
