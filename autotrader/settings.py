@@ -414,10 +414,11 @@ class RebalanceSection(Section):
     capital_pct: float = Field(0.0, ge=0, le=100, description="> 0: percent of broker equity instead of capital")
     tolerance_pct: float = Field(2.0, ge=0, le=100)
     backtest_days: int = Field(504, ge=40, le=10_000, description="Sessions of history each backtest runs over")
-    lookback_days: int = Field(10, ge=1, le=500)
+    momentum_filter: bool = Field(True, description="Only tickers up over the last lookback_days sessions are eligible")
+    lookback_days: int = Field(10, ge=1, le=500, description="The momentum filter's lookback (sessions)")
     sharpe_lookback: int = Field(30, ge=2, le=1000)
     cooldown_days: int = Field(5, ge=1, le=1000)
-    drawdown_threshold: float = Field(0.10, gt=0, lt=1)
+    drawdown_stop: float = Field(10.0, ge=0, lt=100, description="Percent under its peak that moves a strategy to cash")
     pm_momentum_lookback: int = Field(10, ge=1, le=1000)
     top_n: int = Field(3, ge=1, le=100)
     significance_level: float = Field(0.95, gt=0, lt=1)
@@ -427,13 +428,27 @@ class RebalanceSection(Section):
     profit_taker_preset: str = "moderate"
     profit_taker_presets: dict[str, TrailPreset] = Field(default_factory=_default_presets, min_length=1)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed(cls, data: Any) -> Any:
+        # The drawdown rule's setting was a fraction named drawdown_threshold; say what it is now.
+        if isinstance(data, dict) and "drawdown_threshold" in data:
+            raise ValueError(
+                "drawdown_threshold is now drawdown_stop, in percent, 0 = off "
+                "(drawdown_threshold = 0.10 is drawdown_stop = 10.0)"
+            )
+        return data
+
     @model_validator(mode="after")
     def _enough_history(self) -> RebalanceSection:
-        needed = max(self.sharpe_lookback, self.lookback_days, self.pm_momentum_lookback)
+        lookbacks = {"sharpe_lookback": self.sharpe_lookback, "pm_momentum_lookback": self.pm_momentum_lookback}
+        if self.momentum_filter:
+            lookbacks["lookback_days"] = self.lookback_days
+        needed = max(lookbacks.values())
         if self.backtest_days <= needed:
             raise ValueError(
-                f"backtest_days ({self.backtest_days}) must be more than sharpe_lookback, lookback_days and "
-                f"pm_momentum_lookback (largest: {needed})"
+                f"backtest_days ({self.backtest_days}) must be more than {', '.join(sorted(lookbacks))} "
+                f"(largest: {needed})"
             )
         return self
 

@@ -17,10 +17,16 @@
    day market orders, which the broker queues for the next session. Deterministic client order ids: the
    same evening's rerun places nothing new.
 6. A human-readable log per day (``logs/rebalance-YYYYMMDD.log``), the report, and ``--html`` NAV curves.
+
+:func:`run` composes: :func:`gather_universe` and :func:`load_closes` → :func:`choose` (pure: a frozen
+:class:`Choice`) → :func:`gather_book` → :func:`plan_orders` (pure: a frozen :class:`OrderPlan`) →
+:func:`describe` (the report, identical in a dry run) → :func:`apply` (the orders, when the timing allows one).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -32,13 +38,14 @@ from autotrader.clock import AUCTION_REOPEN, ET, OPG_CUTOFF
 from autotrader.domain.enums import Book, LegKind, OrderType, Side, TimeInForce
 from autotrader.domain.ids import client_order_id
 from autotrader.domain.models import OrderIntent, OrderRequest
-from autotrader.domain.reports import RebalanceReport, Report, ReportDraft, SkipLine
+from autotrader.domain.reports import RebalanceReport, ReportDraft, SkipLine
 from autotrader.errors import InputError
 from autotrader.ledger import repo
 from autotrader.pipeline import positions
 from autotrader.pipeline.context import StepContext
 from autotrader.pipeline.gateway import OrderGateway, order_line, report_outcomes
 from autotrader.policy import rebalance as rb
+from autotrader.settings import RebalanceSection
 
 STEP = "rebalance"
 BOOK = str(Book.REBALANCE)
@@ -53,7 +60,8 @@ def params_from(ctx: StepContext) -> rb.Params:
         sharpe_lookback=s.sharpe_lookback,
         top_n=s.top_n,
         cooldown_days=s.cooldown_days,
-        drawdown_threshold=s.drawdown_threshold,
+        drawdown_stop=s.drawdown_stop,
+        momentum_filter=s.momentum_filter,
         pm_momentum_lookback=s.pm_momentum_lookback,
     )
 
@@ -77,12 +85,58 @@ def strategies_from(ctx: StepContext, tickers: tuple[str, ...] | None) -> list[r
     return out
 
 
-def run(ctx: StepContext, *, tickers: tuple[str, ...] | None = None, html: Path | None = None) -> Report:
-    report = ctx.report()
+def run(ctx: StepContext, *, tickers: tuple[str, ...] | None = None, html: Path | None = None) -> RebalanceReport:
+    """Gather the strategies and their closes, choose one (pure), gather the book, plan its orders (pure), then
+    report the plan and, when the timing allows, place it."""
     settings = ctx.settings.rebalance
-    market = ctx.deps.market_data
-    calendar = ctx.deps.calendar
+    report = ctx.report()
     log = DailyLog(ctx)
+    universe = gather_universe(ctx, tickers)
+    if universe.left_out:
+        report.notes.append(f"left out, unknown to the data source: {', '.join(universe.left_out)}")
+    last = ctx.deps.calendar.last_closed_session(ctx.now)
+    # The window is backtest_days sessions including the last one, so the first is backtest_days − 1 before it.
+    first = ctx.deps.calendar.sessions_back(last, settings.backtest_days - 1)
+    closes = load_closes(ctx, list(universe.symbols), first, last)
+    log.line(f"market data: {len(universe.symbols)} tickers, {len(closes)} sessions {first}..{last}")
+
+    choice = choose(closes, universe.strategies, params_from(ctx), settings, repo.kv_get(ctx.ledger, KV_STRATEGY))
+    _log_choice(log, choice)
+    if choice.selection.warning:
+        report.notes.append(choice.selection.warning)
+
+    book = gather_book(ctx, closes, choice.weights)
+    orders = plan_orders(choice, book, settings, *order_timing(ctx))
+    report.notes.extend(orders.notes)
+    log.line(
+        f"account: equity {book.equity:,.2f}, buying power {book.buying_power:,.2f}; capital {orders.capital:,.2f}"
+    )
+    describe(report, settings, choice, book, orders)
+    if orders.tif is None:
+        report.notes.append(f"no orders now: {orders.timing}")
+        log.line(f"no orders: {orders.timing}")
+    else:
+        apply(ctx, report, orders, orders.tif, choice.chosen, log, remember=tickers is None)
+    _finish(ctx, report, choice.results, html, log)
+    return report.build(RebalanceReport)
+
+
+# ------------------------------------------------------------------------------------------- gather, choose
+
+
+@dataclass(frozen=True)
+class Universe:
+    """The strategies this run backtests, cut down to the tickers the data source knows."""
+
+    strategies: tuple[rb.Strategy, ...]
+    symbols: tuple[str, ...]  # every ticker of the strategies, sorted
+    left_out: tuple[str, ...]  # configured tickers the data source does not know
+
+
+def gather_universe(ctx: StepContext, tickers: tuple[str, ...] | None) -> Universe:
+    """The strategies over the known tickers. A ``--tickers`` ticker the data source does not know is bad input;
+    a configured one is left out (and a strategy left with none is dropped)."""
+    market = ctx.deps.market_data
     if tickers is not None:
         if not tickers:
             raise InputError("--tickers: give at least one ticker (e.g. --tickers GLD,SPY,QQQ)")
@@ -92,58 +146,133 @@ def run(ctx: StepContext, *, tickers: tuple[str, ...] | None = None, html: Path 
     strategies = strategies_from(ctx, tickers)
     universe = sorted({t for st in strategies for t in st.tickers})
     missing = [t for t in universe if not market.has_symbol(t)]
-    if missing:
-        report.notes.append(f"left out, unknown to the data source: {', '.join(missing)}")
-        strategies = [
-            rb.Strategy(st.name, tuple(t for t in st.tickers if t not in missing), st.kind)
-            for st in strategies
-            if any(t not in missing for t in st.tickers)
-        ]
-        universe = [t for t in universe if t not in missing]
-    if not strategies:
+    known = [
+        rb.Strategy(st.name, tuple(t for t in st.tickers if t not in missing), st.kind)
+        for st in strategies
+        if any(t not in missing for t in st.tickers)
+    ]
+    if not known:
         raise InputError(
             "rebalance: the data source knows none of the strategies' tickers",
             hint="check [rebalance] groups against the data ([data] kind and path)",
         )
-    last = calendar.last_closed_session(ctx.now)
-    first = calendar.sessions_back(last, settings.backtest_days)
-    closes = load_closes(ctx, universe, first, last)
-    log.line(f"market data: {len(universe)} tickers, {len(closes)} sessions {first}..{last}")
+    return Universe(tuple(known), tuple(t for t in universe if t not in missing), tuple(missing))
 
-    params = params_from(ctx)
+
+@dataclass(frozen=True)
+class Choice:
+    """Every strategy's backtest, the selection, and the strategy to trade (with why)."""
+
+    results: Mapping[str, rb.Backtest]
+    selection: rb.Selection
+    held_before: str | None  # the strategy the book followed until now (kv rebalance.strategy)
+    chosen: str
+    why: str
+
+    @property
+    def weights(self) -> dict[str, float]:
+        return self.results[self.chosen].weights
+
+
+def choose(
+    closes: pd.DataFrame,
+    strategies: Sequence[rb.Strategy],
+    params: rb.Params,
+    settings: RebalanceSection,
+    held_before: str | None,
+) -> Choice:
+    """Backtest each strategy on ``closes``, select the best final NAV, and apply the ``min_significance`` guard
+    against the strategy the book holds. Pure."""
     try:
         results = {st.name: rb.backtest(closes[list(st.tickers)], st, params) for st in strategies}
     except ValueError as error:  # too little history for the parameters
         raise InputError(f"rebalance: {error}", hint="raise [rebalance] backtest_days or check the data") from None
     selection = rb.select(results, level=settings.significance_level)
-    held_strategy = repo.kv_get(ctx.ledger, KV_STRATEGY)
-    chosen, why = rb.keep_current(selection, held_strategy, results, settings.min_significance)
-    for name, result in results.items():
+    chosen, why = rb.keep_current(selection, held_before, results, settings.min_significance)
+    return Choice(results, selection, held_before, chosen, why)
+
+
+def _log_choice(log: DailyLog, choice: Choice) -> None:
+    for name, result in choice.results.items():
         log.line(
             f"strategy {name}: NAV {result.final_nav:,.2f}, CAGR {result.cagr:.2%}, Sharpe {result.sharpe:.2f}, "
             f"max drawdown {result.max_drawdown:.2%}"
         )
-    log.line(f"winner {selection.winner} (PSR vs runner-up {selection.psr_vs_runner_up:.3f}); trading {chosen}: {why}")
-    if selection.warning:
-        report.notes.append(selection.warning)
+    selection = choice.selection
+    log.line(
+        f"winner {selection.winner} (PSR vs runner-up {selection.psr_vs_runner_up:.3f}); "
+        f"trading {choice.chosen}: {choice.why}"
+    )
 
+
+# ------------------------------------------------------------------------------------------- the book, plan
+
+
+@dataclass(frozen=True)
+class BookInputs:
+    """What the book's orders are planned from: the account, prices and holdings as this run finds them."""
+
+    equity: float
+    buying_power: float
+    prices: Mapping[str, float]  # symbol → latest price (the chosen strategy's and the book's symbols)
+    current: Mapping[str, float]  # symbol → held plus what working orders will still change
+    unusable: Mapping[str, str]  # held symbol → why this run has no usable data for it
+
+
+def gather_book(ctx: StepContext, closes: pd.DataFrame, weights: Mapping[str, float]) -> BookInputs:
     account = ctx.deps.broker.account()
-    capital = account.equity * settings.capital_pct / 100 if settings.capital_pct > 0 else settings.capital
-    weights = results[chosen].weights
     prices = latest_prices(ctx, sorted(set(weights) | set(held_symbols(ctx))), closes)
-    targets = rb.target_shares(weights, prices, capital)
     current = current_holdings(ctx)
-    # A held symbol the data cannot price or rejected for this run is held as it is, never sold blind.
     rejected = ctx.deps.data_quality.rejected if ctx.deps.data_quality is not None else {}
-    for symbol, qty in current.items():
-        blind = symbol not in prices or symbol in rejected or (symbol in closes and closes[symbol].isna().all())
-        if qty > 0 and blind and symbol not in targets:
-            targets[symbol] = int(qty) if float(qty).is_integer() else qty  # type: ignore[assignment]
-            report.notes.append(f"{symbol}: no usable data this run ({rejected.get(symbol, 'no bars')}): held as it is")
-    plan = rb.deltas(targets, current, prices, tolerance_pct=settings.tolerance_pct, buying_power=account.buying_power)
-    log.line(f"account: equity {account.equity:,.2f}, buying power {account.buying_power:,.2f}; capital {capital:,.2f}")
+    unusable = {
+        symbol: rejected.get(symbol, "no bars")
+        for symbol, qty in current.items()
+        if qty > 0
+        and (symbol not in prices or symbol in rejected or (symbol in closes and closes[symbol].isna().all()))
+    }
+    return BookInputs(account.equity, account.buying_power, prices, current, unusable)
 
-    tif, timing = order_timing(ctx)
+
+@dataclass(frozen=True)
+class OrderPlan:
+    """The book's whole-share targets, the deltas that reach them, and how they go out now."""
+
+    capital: float
+    targets: Mapping[str, float]  # whole shares; a held symbol without usable data keeps its own quantity
+    notes: tuple[str, ...]
+    deltas: rb.Plan
+    tif: TimeInForce | None  # None: no order can go out now (see timing)
+    timing: str
+
+
+def plan_orders(
+    choice: Choice, book: BookInputs, settings: RebalanceSection, tif: TimeInForce | None, timing: str
+) -> OrderPlan:
+    """The chosen weights × the book's capital ÷ price, then the deltas. Pure."""
+    capital = book.equity * settings.capital_pct / 100 if settings.capital_pct > 0 else settings.capital
+    targets: dict[str, float] = dict(rb.target_shares(choice.weights, book.prices, capital))
+    notes = []
+    # A held symbol the data cannot price or rejected for this run is held as it is, never sold blind.
+    for symbol, qty in book.current.items():
+        if symbol in book.unusable and symbol not in targets:
+            targets[symbol] = int(qty) if float(qty).is_integer() else qty
+            notes.append(f"{symbol}: no usable data this run ({book.unusable[symbol]}): held as it is")
+    plan = rb.deltas(
+        targets, book.current, book.prices, tolerance_pct=settings.tolerance_pct, buying_power=book.buying_power
+    )
+    return OrderPlan(capital, targets, tuple(notes), plan, tif, timing)
+
+
+# ----------------------------------------------------------------------------------------- report, apply
+
+
+def describe(
+    report: ReportDraft, settings: RebalanceSection, choice: Choice, book: BookInputs, orders: OrderPlan
+) -> None:
+    """The plan in the report: the ``--json`` fields and the skipped deltas (the same in a dry run)."""
+    results, selection, chosen, why = choice.results, choice.selection, choice.chosen, choice.why
+    held_strategy, weights, prices = choice.held_before, choice.weights, book.prices
+    capital, targets, plan, timing = orders.capital, orders.targets, orders.deltas, orders.timing
     report.fields.update(
         {
             "strategies": [_strategy_json(name, r, selection) for name, r in results.items()],
@@ -172,12 +301,21 @@ def run(ctx: StepContext, *, tickers: tuple[str, ...] | None = None, html: Path 
     for line in plan.lines:
         if line.qty <= 0:
             report.skipped.append(SkipLine(line.symbol, line.reason, {"target": line.target, "current": line.current}))
-    if tif is None:
-        report.notes.append(f"no orders now: {timing}")
-        log.line(f"no orders: {timing}")
-        _finish(ctx, report, results, html, log)
-        return report.build(RebalanceReport)
 
+
+def apply(
+    ctx: StepContext,
+    report: ReportDraft,
+    orders: OrderPlan,
+    tif: TimeInForce,
+    chosen: str,
+    log: DailyLog,
+    *,
+    remember: bool,
+) -> None:
+    """Place the plan's orders (sells first, as ``tif``) and remember the strategy the book now follows, unless
+    this is a one-off ``--tickers`` run (``remember=False``)."""
+    timing, plan = orders.timing, orders.deltas
     intents = [_intent(ctx, line, tif) for line in plan.lines if line.qty > 0]
     gateway = OrderGateway(ctx.ledger, ctx.deps.broker, ctx.deps.clock, run_id=ctx.run_id, log=ctx.log)
     # A sell needs the shares a trailing stop holds at the broker: cancel it first (sync re-places it).
@@ -189,15 +327,15 @@ def run(ctx: StepContext, *, tickers: tuple[str, ...] | None = None, html: Path 
         r, result = intent.request, results_by_cid[intent.client_order_id]
         report.orders.append(order_line(intent, result))
         log.line(f"order {r.side} {r.qty:g} {r.symbol} {r.type} {r.time_in_force}: {result.status} {result.message}")
-    if tickers is None:  # a one-off --tickers run does not change what the book normally follows
+    if remember:
         with ctx.ledger.write():
             repo.kv_set(ctx.ledger, KV_STRATEGY, chosen, now=ctx.now)
     report_outcomes(report, results_by_cid.values(), f"{chosen}: {len(intents)} order(s) ({timing})")
-    _finish(ctx, report, results, html, log)
-    return report.build(RebalanceReport)
 
 
-def _finish(ctx: StepContext, report: ReportDraft, results: dict[str, rb.Backtest], html: Path | None, log: DailyLog):
+def _finish(
+    ctx: StepContext, report: ReportDraft, results: Mapping[str, rb.Backtest], html: Path | None, log: DailyLog
+):
     log.write()
     if html is not None:
         from autotrader.exports.rebalance import write_html

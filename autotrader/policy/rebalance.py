@@ -8,12 +8,12 @@ no bar (a close ≤ 0 counts as no bar); ``r[t] = close[t] / close[t−1] − 1`
 With :class:`Params`:
 
 - ``capital`` (100,000): the starting NAV.
-- **Start.** The first eligible session is row ``t₀ = max(sharpe_lookback, lookback_days)``: the first with
-  ``sharpe_lookback`` returns and a ``lookback_days`` return inside the frame. The NAV series starts there, so
-  every strategy backtested on the same frame starts on the same date and their final NAVs compare. A frame with
-  ``T ≤ t₀`` rows is a ``ValueError``.
-- **Momentum filter** (``lookback_days`` = L, 10): at a rebalance at row t a ticker is eligible only if
-  ``close[t] / close[t − L] − 1 > 0`` (both closes present).
+- **Start.** The first eligible session is row ``t₀ = max(sharpe_lookback, lookback_days)`` (``sharpe_lookback``
+  alone without the momentum filter): the first with ``sharpe_lookback`` returns and a ``lookback_days`` return
+  inside the frame. The NAV series starts there, so every strategy backtested on the same frame starts on the
+  same date and their final NAVs compare. A frame with ``T ≤ t₀`` rows is a ``ValueError``.
+- **Momentum filter** (``momentum_filter``, on; ``lookback_days`` = L, 10): at a rebalance at row t a ticker is
+  eligible only if ``close[t] / close[t − L] − 1 > 0`` (both closes present). Off, the ranking alone decides.
 - **Ranking** (``sharpe_lookback`` = S, 30): the Sharpe ratio of ``r[t−S+1 .. t]``, ``mean / std × √252``
   (sample std, ddof=1, risk-free 0). A ticker with a missing return in the window, or a zero std (below
   ``ZERO_STD`` = 1e-12: the float noise of a constant-return window), is not eligible.
@@ -29,11 +29,13 @@ With :class:`Params`:
 - **Cooldown** (``cooldown_days`` = c, 5): the first rebalance is at t₀; after that every session at which
   ≥ c sessions have passed since the previous rebalance (or drawdown exit) is a rebalance, so without a drawdown
   exit rebalances fall on rows ``t₀, t₀ + c, t₀ + 2c, …``.
-- **Drawdown** (``drawdown_threshold``, 0.10): the running peak follows the NAV at every close. At any close
-  where the strategy holds something and ``NAV ≤ (1 − drawdown_threshold) × peak``, it liquidates to cash at
-  that close (reason ``"drawdown"``), whether or not a rebalance is due: a stop-out does not wait for the
-  calendar. The exit restarts the cooldown and resets the peak to that NAV, so the strategy re-enters at the
+- **Drawdown stop** (``drawdown_stop``, 10 percent; 0 = off): the running peak follows the NAV at every close. At
+  any close where the strategy holds something and ``NAV ≤ (1 − drawdown_stop / 100) × peak``, it liquidates to
+  cash at that close (reason ``"drawdown"``), whether or not a rebalance is due: a stop-out does not wait for
+  the calendar. The exit restarts the cooldown and resets the peak to that NAV, so the strategy re-enters at the
   next rebalance c sessions later if anything is eligible.
+- With ``momentum_filter=False`` and ``drawdown_stop=0`` a rotation is only "rank by Sharpe → top ``top_n`` →
+  equal weight", rebalanced every ``cooldown_days`` sessions.
 - ``kind="buy_hold"``: at t₀, equal weight over the strategy's tickers that have a close at or before t₀ (the
   last one), then never rebalanced; no drawdown rule, no cooldown.
 
@@ -42,11 +44,11 @@ The rebalances are listed as ``(date, weights, reason)`` with ``reason`` one of 
 fractions of its NAV (cash implied): at a rebalance close the new target weights, otherwise those weights as the
 prices have drifted them. :attr:`Backtest.target_weights` are the weights set at the last rebalance.
 
-**Metrics** (on the NAV series from t₀): ``final_nav``; ``cagr = (final / capital)^(365.25 / days) − 1`` over the
-calendar days from the first to the last date; ``sharpe`` = mean / std (ddof=1) × √252 of the daily NAV returns
-(NaN for a zero std or fewer than two returns); ``max_drawdown`` = the largest ``1 − NAV / running peak`` (a
-positive fraction); ``momentum`` = the NAV return over the last ``pm_momentum_lookback`` sessions (reported
-only: selection is on final NAV, as the seed's script does).
+**Metrics** (on the NAV series from t₀): ``final_nav``; ``cagr = (final / capital)^(365.25 / days) − 1`` with
+``days`` the *calendar* days from the first to the last date (not sessions / 252); ``sharpe`` = mean / std
+(ddof=1) × √252 of the daily NAV returns (NaN for a zero std or fewer than two returns); ``max_drawdown`` = the
+largest ``1 − NAV / running peak`` (a positive fraction); ``momentum`` = the NAV return over the last
+``pm_momentum_lookback`` sessions (reported only: selection is on final NAV, as the seed's script does).
 
 **Selection** (:func:`select`): the winner has the highest final NAV (ties: the earlier name in the input
 order), the runner-up the next. For the winner's daily returns: the probabilistic Sharpe ratio against the
@@ -91,6 +93,7 @@ __all__ = [
     "deflated_sharpe",
     "deltas",
     "expected_max_sharpe",
+    "first_row",
     "keep_current",
     "max_drawdown",
     "per_period_sharpe",
@@ -122,7 +125,8 @@ class Params:
     sharpe_lookback: int = 30
     top_n: int = 3
     cooldown_days: int = 5
-    drawdown_threshold: float = 0.10
+    drawdown_stop: float = 10.0  # percent below the running peak; 0 = no stop-out
+    momentum_filter: bool = True
     pm_momentum_lookback: int = 10
     cost_bps: float = 0.0
 
@@ -140,8 +144,8 @@ class Params:
             value = getattr(self, name)
             if int(value) != value or value < low:
                 problems.append(f"{name} must be an integer ≥ {low}, got {value}")
-        if not 0 < self.drawdown_threshold <= 1:
-            problems.append(f"drawdown_threshold must be in (0, 1], got {self.drawdown_threshold}")
+        if not 0 <= self.drawdown_stop < 100:
+            problems.append(f"drawdown_stop must be a percent in [0, 100) (0 = off), got {self.drawdown_stop}")
         if not self.cost_bps >= 0:
             problems.append(f"cost_bps must be ≥ 0, got {self.cost_bps}")
         if problems:
@@ -226,8 +230,9 @@ def per_period_sharpe(returns: ArrayLike) -> float:
 
 
 def cagr(nav: pd.Series, start: float | None = None) -> float:
-    """``(final / start)^(365.25 / days) − 1``, days = calendar days from the first to the last date of ``nav``;
-    ``start`` defaults to the first NAV. NaN for fewer than one day or a non-positive start or end."""
+    """``(final / start)^(365.25 / days) − 1``, days = calendar days from the first to the last date of ``nav``
+    (calendar days / 365.25, not sessions / 252); ``start`` defaults to the first NAV. NaN for fewer than one day
+    or a non-positive start or end."""
     if len(nav) < 2:
         return NAN
     days = (pd.Timestamp(nav.index[-1]) - pd.Timestamp(nav.index[0])).days
@@ -270,9 +275,15 @@ def _prices(closes: pd.DataFrame, strategy: Strategy) -> np.ndarray:
     return prices
 
 
+def first_row(params: Params) -> int:
+    """t₀: the first row with ``sharpe_lookback`` returns and, when the momentum filter is on, a
+    ``lookback_days`` return inside the frame."""
+    return max(params.sharpe_lookback, params.lookback_days if params.momentum_filter else 0)
+
+
 def _ranked(params: Params, prices: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """For each rebalance row: (eligible mask, Sharpe) per ticker, shapes (len(rows), K)."""
-    lookback, window = params.lookback_days, params.sharpe_lookback
+    window = params.sharpe_lookback
     with np.errstate(invalid="ignore", divide="ignore"):
         returns = prices[1:] / prices[:-1] - 1.0  # returns[j] is the return of row j + 1
         # windows[w] = returns[w : w + S], the S returns ending at row w + S
@@ -280,9 +291,27 @@ def _ranked(params: Params, prices: np.ndarray, rows: np.ndarray) -> tuple[np.nd
         mean = windows.mean(axis=-1)
         std = windows.std(axis=-1, ddof=1)
         sharpe = mean / std * math.sqrt(PERIODS_PER_YEAR)
-        momentum = prices[rows] / prices[rows - lookback] - 1.0
-    eligible = (momentum > 0) & (std > ZERO_STD) & np.isfinite(sharpe)
+    eligible = (std > ZERO_STD) & np.isfinite(sharpe)
+    if params.momentum_filter:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            momentum = prices[rows] / prices[rows - params.lookback_days] - 1.0
+        eligible &= momentum > 0
     return eligible, sharpe
+
+
+def _top(eligible: np.ndarray, sharpe: np.ndarray, top_n: int) -> tuple[np.ndarray, list[int]]:
+    """The weights of one rebalance (``1/top_n`` for each of the best ``top_n`` eligible tickers, ties in ticker
+    order) and the chosen columns, highest Sharpe first."""
+    score = np.where(eligible, sharpe, -np.inf)
+    order = np.argsort(-score, kind="stable")[:top_n]
+    chosen = [int(i) for i in order if eligible[i]]
+    target = np.zeros(eligible.size)
+    target[chosen] = 1.0 / top_n
+    return target, chosen
+
+
+def _stopped_out(pre: float, peak: float, params: Params) -> bool:
+    return params.drawdown_stop > 0 and pre <= (1.0 - params.drawdown_stop / 100) * peak
 
 
 def _trade(pre: float, weights: np.ndarray, held: np.ndarray, price: np.ndarray, cost_bps: float):
@@ -294,88 +323,101 @@ def _trade(pre: float, weights: np.ndarray, held: np.ndarray, price: np.ndarray,
     return post, units, post - float(invested.sum())
 
 
+@dataclass
+class _Run:
+    """One backtest's state as it moves through the rows (mutable; never leaves this module)."""
+
+    nav: np.ndarray  # NAV at each close, filled from t₀
+    units: np.ndarray
+    cash: float
+    target: np.ndarray  # the weights set at the last rebalance
+    rebalances: list[Rebalance]
+
+
+def _buy_hold(params: Params, tickers: tuple[str, ...], filled: np.ndarray, valued: np.ndarray, dates, t0: int) -> _Run:
+    """Equal weight at t₀ over the tickers with a close by then, held as quantities to the end."""
+    total, count = filled.shape
+    have = np.isfinite(filled[t0])
+    target = np.where(have, 1.0 / max(int(have.sum()), 1), 0.0)
+    nav = np.empty(total)
+    nav[t0], units, cash = _trade(params.capital, target, np.zeros(count), filled[t0], params.cost_bps)
+    nav[t0 + 1 :] = cash + valued[t0 + 1 :] @ units
+    initial = Rebalance(dates[t0], {tickers[i]: float(target[i]) for i in np.flatnonzero(have)}, "initial")
+    return _Run(nav, units, cash, target, [initial])
+
+
+def _rotation(
+    params: Params, tickers: tuple[str, ...], prices: np.ndarray, filled: np.ndarray, valued: np.ndarray, dates, t0: int
+) -> _Run:
+    """Top ``top_n`` by Sharpe every ``cooldown_days`` sessions, with the drawdown stop checked at every close."""
+    total, count = prices.shape
+    rows = np.arange(t0, total)
+    eligible, sharpe = _ranked(params, prices, rows)
+    run = _Run(np.empty(total), np.zeros(count), params.capital, np.zeros(count), [])
+    peak = params.capital
+    last_rebalance = t0
+    for t in range(t0, total):
+        pre = params.capital if t == t0 else float(run.cash + valued[t] @ run.units)
+        peak = max(peak, pre)
+        held = run.units * valued[t]
+        if t != t0 and run.units.any() and _stopped_out(pre, peak, params):
+            # The stop-out acts at any close, cooldown or not, and restarts the cooldown.
+            run.target = np.zeros(count)
+            post, run.units, run.cash = _trade(pre, run.target, held, filled[t], params.cost_bps)
+            peak = post
+            last_rebalance = t
+            run.rebalances.append(Rebalance(dates[t], {}, "drawdown"))
+        elif t == t0 or t - last_rebalance >= params.cooldown_days:
+            run.target, chosen = _top(eligible[t - t0], sharpe[t - t0], params.top_n)
+            post, run.units, run.cash = _trade(pre, run.target, held, filled[t], params.cost_bps)
+            peak = max(peak, post)
+            last_rebalance = t
+            reason = "initial" if t == t0 else "scheduled"
+            run.rebalances.append(Rebalance(dates[t], {tickers[i]: float(run.target[i]) for i in chosen}, reason))
+        else:
+            post = pre
+        run.nav[t] = post
+    return run
+
+
 def backtest(closes: pd.DataFrame, strategy: Strategy, params: Params | None = None) -> Backtest:
     """Backtest ``strategy`` on ``closes`` (see the module docstring for the exact rules)."""
     params = params or Params()
     prices = _prices(closes, strategy)
-    dates = closes.index
-    total, count = prices.shape
-    t0 = max(params.sharpe_lookback, params.lookback_days)
+    total = prices.shape[0]
+    t0 = first_row(params)
     if total <= t0:
-        raise ValueError(
-            f"strategy {strategy.name}: {total} sessions; the backtest needs more than {t0} "
-            f"(max(sharpe_lookback, lookback_days))"
-        )
+        needed = "max(sharpe_lookback, lookback_days)" if params.momentum_filter else "sharpe_lookback"
+        raise ValueError(f"strategy {strategy.name}: {total} sessions; the backtest needs more than {t0} ({needed})")
     filled = _forward_fill(prices)
     valued = np.nan_to_num(filled, nan=0.0)  # only held tickers count, and a held ticker always has a close
-    nav = np.empty(total)
-    units = np.zeros(count)
-    cash = params.capital
-    tickers = strategy.tickers
-    rebalances: list[Rebalance] = []
-    target = np.zeros(count)
-
     if strategy.kind == "buy_hold":
-        have = np.isfinite(filled[t0])
-        target = np.where(have, 1.0 / max(int(have.sum()), 1), 0.0)
-        nav[t0], units, cash = _trade(params.capital, target, np.zeros(count), filled[t0], params.cost_bps)
-        rebalances.append(Rebalance(dates[t0], {tickers[i]: float(target[i]) for i in np.flatnonzero(have)}, "initial"))
-        last = t0
+        run = _buy_hold(params, strategy.tickers, filled, valued, closes.index, t0)
     else:
-        rows = np.arange(t0, total)
-        eligible, sharpe = _ranked(params, prices, rows)
-        floor = 1.0 - params.drawdown_threshold
-        peak = params.capital
-        last_rebalance = t0
-        for t in rows:
-            pre = params.capital if t == t0 else float(cash + valued[t] @ units)
-            peak = max(peak, pre)
-            held = units * valued[t]
-            if t != t0 and units.any() and pre <= floor * peak:
-                # The stop-out acts at any close, cooldown or not, and restarts the cooldown.
-                target = np.zeros(count)
-                post, units, cash = _trade(pre, target, held, filled[t], params.cost_bps)
-                peak = post
-                last_rebalance = t
-                rebalances.append(Rebalance(dates[t], {}, "drawdown"))
-            elif t == t0 or t - last_rebalance >= params.cooldown_days:
-                k = t - t0
-                score = np.where(eligible[k], sharpe[k], -np.inf)
-                order = np.argsort(-score, kind="stable")[: params.top_n]
-                chosen = [i for i in order if eligible[k, i]]
-                target = np.zeros(count)
-                target[chosen] = 1.0 / params.top_n
-                post, units, cash = _trade(pre, target, held, filled[t], params.cost_bps)
-                peak = max(peak, post)
-                last_rebalance = t
-                reason = "initial" if t == t0 else "scheduled"
-                rebalances.append(Rebalance(dates[t], {tickers[i]: float(target[i]) for i in chosen}, reason))
-            else:
-                post = pre
-            nav[t] = post
-        last = total - 1
-    if last + 1 < total:
-        nav[last + 1 :] = cash + valued[last + 1 :] @ units
+        run = _rotation(params, strategy.tickers, prices, filled, valued, closes.index, t0)
+    return _result(strategy, params, run, valued[-1], closes.index, t0)
 
+
+def _result(strategy: Strategy, params: Params, run: _Run, last_prices: np.ndarray, dates, t0: int) -> Backtest:
+    tickers, nav = strategy.tickers, run.nav
     series = pd.Series(nav[t0:], index=dates[t0:], name=strategy.name)
-    values = units * valued[-1]
-    weights = {tickers[i]: float(values[i] / nav[-1]) for i in np.flatnonzero(units > 0)}
+    values = run.units * last_prices
+    weights = {tickers[i]: float(values[i] / nav[-1]) for i in np.flatnonzero(run.units > 0)}
     daily = np.diff(nav[t0:]) / nav[t0:-1]
     window = params.pm_momentum_lookback
     momentum = float(nav[-1] / nav[-1 - window] - 1.0) if series.size > window else NAN
-    sharpe_pp = per_period_sharpe(daily)
     return Backtest(
         name=strategy.name,
         kind=strategy.kind,
         tickers=tickers,
         nav=series,
         weights=weights,
-        target_weights={tickers[i]: float(target[i]) for i in np.flatnonzero(target > 0)},
-        rebalances=rebalances,
+        target_weights={tickers[i]: float(run.target[i]) for i in np.flatnonzero(run.target > 0)},
+        rebalances=run.rebalances,
         daily_returns=daily,
         final_nav=float(nav[-1]),
         cagr=cagr(series, start=params.capital),
-        sharpe=sharpe_pp * math.sqrt(PERIODS_PER_YEAR),
+        sharpe=per_period_sharpe(daily) * math.sqrt(PERIODS_PER_YEAR),
         max_drawdown=max_drawdown(series.to_numpy()),
         momentum=momentum,
         sessions=int(series.size),
@@ -541,8 +583,54 @@ def target_shares(weights: Mapping[str, float], prices: Mapping[str, float], cap
     return out
 
 
+def _untargeted(symbol: str, targets: Mapping[str, float], held: float) -> OrderLine:
+    """A symbol with no target, or a target of 0 shares: sell what is held, else nothing to do."""
+    target = int(targets.get(symbol, 0))
+    if held > 0:
+        why = "held, not targeted: sell all" if symbol not in targets else "target 0 shares: sell all"
+        return OrderLine(symbol, "sell", _qty(held), target, held, why)
+    return OrderLine(symbol, "hold", 0, target, held, "target 0 shares")
+
+
+def _to_target(symbol: str, target: int, held: float, prices: Mapping[str, float], tolerance_pct: float) -> OrderLine:
+    """The whole-share trade from ``held`` to a positive ``target``, or a skipped line (qty 0) saying why not."""
+    delta = target - held
+    side = "buy" if delta > 0 else "sell"
+    if delta == 0:
+        return OrderLine(symbol, "hold", 0, target, held, "at target")
+    if abs(delta) < tolerance_pct / 100 * target:
+        return OrderLine(
+            symbol, side, 0, target, held, f"delta {delta:+g} under {tolerance_pct:g}% of the target {target}"
+        )
+    if _whole(abs(delta)) < 1:
+        return OrderLine(symbol, side, 0, target, held, f"delta {delta:+g} under one share")
+    if side == "sell":
+        return OrderLine(symbol, "sell", _whole(-delta), target, held, "sell to target")
+    if _price(prices, symbol) is None:
+        return OrderLine(symbol, "buy", 0, target, held, "no price: buy not sized")
+    return OrderLine(symbol, "buy", _whole(delta), target, held, "buy to target")
+
+
+def _scaled(buys: list[OrderLine], scale: float) -> tuple[list[OrderLine], list[OrderLine]]:
+    """Every buy × ``scale``, floored to whole shares: (buys still at least one share, buys now skipped)."""
+    kept, dropped = [], []
+    why = f"buy to target, scaled ×{scale:.4f} for buying power"
+    for line in buys:
+        qty = int(math.floor(line.qty * scale))
+        if qty >= 1:
+            kept.append(OrderLine(line.symbol, "buy", qty, line.target, line.current, why))
+        else:
+            dropped.append(OrderLine(line.symbol, "buy", 0, line.target, line.current, f"{why}: under one share"))
+    return kept, dropped
+
+
+def _notional(lines: list[OrderLine], prices: Mapping[str, float]) -> float:
+    """Σ qty × price; a line without a price adds nothing (a buy always has one: it is not sized without)."""
+    return sum(line.qty * (_price(prices, line.symbol) or 0.0) for line in lines)
+
+
 def deltas(
-    targets: Mapping[str, int],
+    targets: Mapping[str, float],
     current: Mapping[str, float],
     prices: Mapping[str, float],
     tolerance_pct: float = 2.0,
@@ -550,54 +638,26 @@ def deltas(
     buying_power: float,
 ) -> Plan:
     """The orders that take ``current`` holdings to ``targets`` (see the module docstring)."""
-    sells: list[OrderLine] = []
-    buys: list[OrderLine] = []
-    skipped: list[OrderLine] = []
-    held_symbols = {s for s, q in current.items() if q > 0}
-    for symbol in sorted(set(targets) | held_symbols):
+    lines = []
+    for symbol in sorted(set(targets) | {s for s, q in current.items() if q > 0}):
         held = float(current.get(symbol, 0.0))
         if symbol not in targets or targets[symbol] <= 0:
-            target = int(targets.get(symbol, 0))
-            if held > 0:
-                why = "held, not targeted: sell all" if symbol not in targets else "target 0 shares: sell all"
-                sells.append(OrderLine(symbol, "sell", _qty(held), target, held, why))
-            else:
-                skipped.append(OrderLine(symbol, "hold", 0, target, held, "target 0 shares"))
-            continue
-        target = int(targets[symbol])
-        delta = target - held
-        side = "buy" if delta > 0 else "sell"
-        if delta == 0:
-            skipped.append(OrderLine(symbol, "hold", 0, target, held, "at target"))
-        elif abs(delta) < tolerance_pct / 100 * target:
-            why = f"delta {delta:+g} under {tolerance_pct:g}% of the target {target}"
-            skipped.append(OrderLine(symbol, side, 0, target, held, why))
-        elif _whole(abs(delta)) < 1:
-            skipped.append(OrderLine(symbol, side, 0, target, held, f"delta {delta:+g} under one share"))
-        elif side == "sell":
-            sells.append(OrderLine(symbol, "sell", _whole(-delta), target, held, "sell to target"))
-        elif _price(prices, symbol) is None:
-            skipped.append(OrderLine(symbol, "buy", 0, target, held, "no price: buy not sized"))
+            lines.append(_untargeted(symbol, targets, held))
         else:
-            buys.append(OrderLine(symbol, "buy", _whole(delta), target, held, "buy to target"))
+            lines.append(_to_target(symbol, int(targets[symbol]), held, prices, tolerance_pct))
+    sells = [line for line in lines if line.qty > 0 and line.side == "sell"]
+    buys = [line for line in lines if line.qty > 0 and line.side == "buy"]
+    skipped = [line for line in lines if line.qty <= 0]
 
-    proceeds = sum(line.qty * (_price(prices, line.symbol) or 0.0) for line in sells)
+    proceeds = _notional(sells, prices)
     available = buying_power + proceeds
-    needed = sum(line.qty * _price(prices, line.symbol) for line in buys)
+    needed = _notional(buys, prices)
     scale = 1.0
     if needed > available:
         scale = max(available, 0.0) / needed
-        scaled = []
-        for line in buys:
-            qty = int(math.floor(line.qty * scale))
-            why = f"buy to target, scaled ×{scale:.4f} for buying power"
-            if qty >= 1:
-                scaled.append(OrderLine(line.symbol, "buy", qty, line.target, line.current, why))
-            else:
-                skipped.append(OrderLine(line.symbol, "buy", 0, line.target, line.current, f"{why}: under one share"))
-        buys = scaled
-        skipped.sort(key=lambda line: line.symbol)
-    notional = sum(line.qty * _price(prices, line.symbol) for line in buys)
+        buys, dropped = _scaled(buys, scale)
+        skipped = sorted(skipped + dropped, key=lambda line: line.symbol)
+    notional = _notional(buys, prices)
     return Plan(
         lines=tuple(sells + buys + skipped),
         buy_scale=scale,

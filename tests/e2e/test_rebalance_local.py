@@ -17,7 +17,7 @@ from autotrader.clock import MarketCalendar
 CAL = MarketCalendar.xnys()
 LAST = date(2026, 3, 13)  # the last complete session at the as-of instants below (a Friday)
 BACKTEST_DAYS = 80
-S, L, C, TOP, THRESHOLD, CAPITAL = 10, 5, 5, 2, 0.10, 100_000.0
+S, L, C, TOP, STOP_PCT, CAPITAL = 10, 5, 5, 2, 10.0, 100_000.0
 STRATEGIES = {"ROT3": ["AAA", "BBB", "CCC"], "ROT4": ["AAA", "BBB", "CCC", "DDD"], "HOLD": ["BBB", "CCC"]}
 CONFIG = f"""
 [data]
@@ -35,7 +35,7 @@ sharpe_lookback = {S}
 lookback_days = {L}
 cooldown_days = {C}
 top_n = {TOP}
-drawdown_threshold = {THRESHOLD}
+drawdown_stop = {STOP_PCT}
 capital = {CAPITAL}
 [rebalance.groups]
 a = ["AAA", "BBB", "CCC"]
@@ -49,7 +49,13 @@ HOLD = {{ groups = ["h"], kind = "buy_hold" }}
 
 
 def sessions() -> list[date]:
+    """The sessions in the data files: the BACKTEST_DAYS sessions of the window and one more before it, which
+    the backtest must not see."""
     return CAL.sessions_between(CAL.sessions_back(LAST, BACKTEST_DAYS), LAST)
+
+
+def window(closes: dict[str, list[float]]) -> dict[str, list[float]]:
+    return {symbol: series[-BACKTEST_DAYS:] for symbol, series in closes.items()}
 
 
 def make_closes() -> dict[str, list[float]]:
@@ -64,10 +70,12 @@ def make_closes() -> dict[str, list[float]]:
     return out
 
 
-def independent_backtest(closes: dict[str, list[float]], tickers: list[str], kind: str):
+def independent_backtest(
+    closes: dict[str, list[float]], tickers: list[str], kind: str, momentum: bool = True, stop_pct: float = STOP_PCT
+):
     """The README's rules, written as a plain loop: returns (final NAV, weights at the last close)."""
     n = len(closes[tickers[0]])
-    t0 = max(S, L)
+    t0 = max(S, L) if momentum else S
     shares = {k: 0.0 for k in tickers}
     cash = CAPITAL
     peak = CAPITAL
@@ -83,7 +91,7 @@ def independent_backtest(closes: dict[str, list[float]], tickers: list[str], kin
                 shares = {k: CAPITAL / len(tickers) / closes[k][t] for k in tickers}
                 cash = 0.0
             continue
-        if any(shares.values()) and nav <= (1 - THRESHOLD) * peak:  # a stop-out acts at any close
+        if stop_pct and any(shares.values()) and nav <= (1 - stop_pct / 100) * peak:  # it acts at any close
             shares, cash, peak, last_rebalance = {k: 0.0 for k in tickers}, nav, nav, t
             continue
         if last_rebalance is not None and t - last_rebalance < C:
@@ -91,7 +99,7 @@ def independent_backtest(closes: dict[str, list[float]], tickers: list[str], kin
         last_rebalance = t
         scored = []
         for i, k in enumerate(tickers):
-            if closes[k][t] / closes[k][t - L] - 1 <= 0:
+            if momentum and closes[k][t] / closes[k][t - L] - 1 <= 0:
                 continue
             window = [closes[k][j] / closes[k][j - 1] - 1 for j in range(t - S + 1, t + 1)]
             mean = sum(window) / S
@@ -129,8 +137,7 @@ def run(cli, config: str, *args: str, at: str, ok: tuple[int, ...] = (0,)) -> di
 
 def test_the_dry_run_picks_what_an_independent_computation_picks(world, cli):
     folder, config, closes = world
-    expected = {name: independent_backtest(closes, tickers, "buy_hold" if name == "HOLD" else "rotation")
-                for name, tickers in STRATEGIES.items()}  # fmt: skip
+    expected = {name: independent_backtest(window(closes), tickers, kind(name)) for name, tickers in STRATEGIES.items()}
     winner = max(expected, key=lambda name: expected[name][0])
     payload = run(cli, config, "--dry-run", at="2026-03-13T19:05")
     navs = {s["name"]: s["nav"] for s in payload["strategies"]}
@@ -150,6 +157,65 @@ def test_the_dry_run_picks_what_an_independent_computation_picks(world, cli):
     strategies = {s["name"]: s for s in payload["strategies"]}
     assert strategies[winner]["psr"] == payload["selection"]["psr_vs_runner_up"]
     assert payload["selection"]["strategies_tried"] == 3
+
+
+def test_the_window_is_exactly_backtest_days_sessions(world, cli):
+    folder, config, closes = world
+    run(cli, config, "--dry-run", at="2026-03-13T19:05")
+    log = (folder / "logs" / "rebalance-20260313.log").read_text()
+    first = sessions()[1]  # sessions()[0] is the one session of the files before the window
+    assert f"{BACKTEST_DAYS} sessions {first}..{LAST}" in log
+    # The session before the window changes nothing: drop it from the files, and the decision is the same.
+    with_extra = run(cli, config, "--dry-run", at="2026-03-13T19:05")
+    for symbol in closes:
+        path = folder / "market" / f"{symbol}.csv"
+        header, _, *rows = path.read_text().splitlines()
+        path.write_text("\n".join([header, *rows]) + "\n")
+    assert run(cli, config, "--dry-run", at="2026-03-13T19:05")["strategies"] == with_extra["strategies"]
+
+
+def kind(name: str) -> str:
+    return "buy_hold" if name == "HOLD" else "rotation"
+
+
+@pytest.mark.parametrize(
+    ("momentum", "stop_pct"),
+    [(False, STOP_PCT), (True, 5.0), (False, 0.0)],  # (False, 0.0) is the seed's simplified backtest
+)
+def test_the_momentum_filter_and_the_drawdown_stop_are_settings(world, cli, momentum, stop_pct):
+    folder, config, closes = world
+    today = {name: independent_backtest(window(closes), tickers, kind(name)) for name, tickers in STRATEGIES.items()}
+    expected = {
+        name: independent_backtest(window(closes), tickers, kind(name), momentum=momentum, stop_pct=stop_pct)
+        for name, tickers in STRATEGIES.items()
+    }
+    assert {n: v[0] for n, v in expected.items()} != {n: v[0] for n, v in today.items()}  # the setting matters here
+    settings = f"drawdown_stop = {stop_pct}\nmomentum_filter = {str(momentum).lower()}\n"
+    (folder / "config.toml").write_text(CONFIG.replace(f"drawdown_stop = {STOP_PCT}\n", settings))
+    payload = run(cli, config, "--dry-run", at="2026-03-13T19:05")
+    navs = {s["name"]: s["nav"] for s in payload["strategies"]}
+    assert navs == pytest.approx({name: round(v[0], 2) for name, v in expected.items()}, abs=0.01)
+    assert payload["winner"] == max(expected, key=lambda name: expected[name][0])
+
+
+@pytest.mark.parametrize(
+    ("setting", "words"),
+    [
+        ("drawdown_stop = -1.0", "greater than or equal to 0"),
+        ("drawdown_stop = 100.0", "less than 100"),
+        ("momentum_filter = 3", "valid boolean"),
+        ("drawdown_threshold = 0.1", "drawdown_threshold is now drawdown_stop, in percent"),
+    ],
+)
+def test_the_rule_settings_are_checked_strictly(world, cli, setting, words):
+    folder, config, _ = world
+    text = CONFIG.replace(f"drawdown_stop = {STOP_PCT}\n", f"{setting}\n")
+    (folder / "config.toml").write_text(text)
+    lines = text.splitlines()
+    # The old key is no key of the section any more: the error names the section's line.
+    where = lines.index("[rebalance]" if "threshold" in setting else setting) + 1
+    result = cli("config", "check", "--config", config)
+    assert result.exit_code == 2 and words in result.output and f"config.toml:{where}:" in result.output, result.output
 
 
 @pytest.mark.parametrize(

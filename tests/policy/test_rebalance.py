@@ -62,14 +62,14 @@ def reference_backtest(prices: dict[str, list[float]], p: Params) -> tuple[list[
     """A plain day-by-day loop over Python lists: (NAV per session from the first eligible one, picks)."""
     names = list(prices)
     sessions = len(prices[names[0]])
-    first = max(p.sharpe_lookback, p.lookback_days)
+    first = max(p.sharpe_lookback, p.lookback_days if p.momentum_filter else 0)
     cash, units, peak = p.capital, {}, p.capital
     navs, picks = [], []
     due = first
     for t in range(first, sessions):
         value = cash + sum(q * prices[n][t] for n, q in units.items())
         peak = max(peak, value)
-        if units and value <= (1 - p.drawdown_threshold) * peak:
+        if units and p.drawdown_stop > 0 and value <= (1 - p.drawdown_stop / 100) * peak:
             cash, units, peak = value, {}, value
             picks.append((t, []))
             due = t + p.cooldown_days
@@ -78,7 +78,7 @@ def reference_backtest(prices: dict[str, list[float]], p: Params) -> tuple[list[
             scores = {}
             for n in names:
                 series = prices[n]
-                if series[t] / series[t - p.lookback_days] - 1 <= 0:
+                if p.momentum_filter and series[t] / series[t - p.lookback_days] - 1 <= 0:
                     continue
                 rets = [series[j] / series[j - 1] - 1 for j in range(t - p.sharpe_lookback + 1, t + 1)]
                 if statistics.stdev(rets) <= 1e-12:
@@ -148,7 +148,7 @@ def test_hand_case_metrics_match_the_reference_navs():
 
 def test_rebalances_fall_every_cooldown_sessions_and_reset_to_equal_weights():
     closes = random_closes(200, 6, seed=3)
-    p = Params(sharpe_lookback=20, lookback_days=5, cooldown_days=7, top_n=3, drawdown_threshold=0.99)
+    p = Params(sharpe_lookback=20, lookback_days=5, cooldown_days=7, top_n=3, drawdown_stop=99.0)
     bt = backtest(closes, Strategy("R", tuple(closes.columns)), p)
     rows = [closes.index.get_loc(r.date) for r in bt.rebalances]
     assert rows == list(range(20, 200, 7))
@@ -189,7 +189,7 @@ def test_constant_return_window_and_missing_data_are_not_eligible():
 
 
 def test_drawdown_at_the_threshold_exits_resets_the_peak_and_re_enters():
-    p = Params(sharpe_lookback=3, lookback_days=2, cooldown_days=2, top_n=1, drawdown_threshold=0.10)
+    p = Params(sharpe_lookback=3, lookback_days=2, cooldown_days=2, top_n=1, drawdown_stop=10.0)
     # Buy 1,000 X at 100 (row 3); peak 120,000 at row 4; row 5 is due with NAV 108,000 = 0.9 × 120,000 → cash.
     # Rows 6, 7: 108,000 in cash, the new peak; row 7 re-enters X at 112 (momentum 112/108 > 0). Had the peak
     # stayed at 120,000, row 7 would be a second drawdown exit.
@@ -208,7 +208,7 @@ def test_drawdown_at_the_threshold_exits_resets_the_peak_and_re_enters():
 
 
 def test_a_drawdown_inside_the_cooldown_exits_at_once_and_restarts_the_cooldown():
-    p = Params(sharpe_lookback=3, lookback_days=2, cooldown_days=2, top_n=1, drawdown_threshold=0.10)
+    p = Params(sharpe_lookback=3, lookback_days=2, cooldown_days=2, top_n=1, drawdown_stop=10.0)
     # Bought 1,000 X at 100 (row 3). Row 4 closes at 85 (NAV 85,000 ≤ 90,000): out at once, although the next
     # rebalance was due at row 5. The cooldown restarts: rows 5 stays in cash, row 6 may re-enter (97/95 > 1).
     bt = backtest(frame({"X": [96, 98, 97, 100, 85, 95, 97, 99]}), Strategy("R", ("X",)), p)
@@ -220,6 +220,85 @@ def test_a_drawdown_inside_the_cooldown_exits_at_once_and_restarts_the_cooldown(
     assert bt.nav.iloc[1] == pytest.approx(85_000)
     assert bt.nav.iloc[2] == pytest.approx(85_000)  # in cash while X recovers to 95
     assert bt.final_nav == pytest.approx(85_000 * 99 / 97)
+
+
+def test_the_momentum_filter_keeps_a_falling_ticker_out_and_can_be_switched_off():
+    # X jumps and falls back: its three returns (+20%, −16.7%, +19%) have a positive Sharpe, but over the last
+    # 2 sessions it is down (119 / 120 − 1 < 0). Rebalances at row 3 only (cooldown 10).
+    closes = frame({"X": [100, 120, 100, 119, 125, 130]})
+    on = Params(sharpe_lookback=3, lookback_days=2, cooldown_days=10, top_n=1)
+    assert on.momentum_filter  # today's default
+    filtered = backtest(closes, Strategy("R", ("X",)), on)
+    assert filtered.rebalances[0].weights == {}  # not eligible: all cash
+    assert filtered.final_nav == pytest.approx(100_000.0)
+    ranked_only = backtest(closes, Strategy("R", ("X",)), replace(on, momentum_filter=False))
+    assert ranked_only.rebalances[0].weights == {"X": 1.0}
+    assert ranked_only.final_nav == pytest.approx(100_000 * 130 / 119)
+    # Off, lookback_days no longer delays the start: t₀ = sharpe_lookback = 3, not lookback_days = 5.
+    long = replace(on, lookback_days=5)
+    assert backtest(closes, Strategy("R", ("X",)), long).nav.index[0] == closes.index[5]
+    assert backtest(closes, Strategy("R", ("X",)), replace(long, momentum_filter=False)).nav.index[0] == closes.index[3]
+
+
+def test_the_drawdown_stop_off_holds_through_the_fall():
+    # The case of the stop-out above: with drawdown_stop = 0, row 5 (NAV 108,000 = 0.9 × the 120,000 peak) is an
+    # ordinary rebalance that keeps X (108 / 100 − 1 > 0), and so is row 7: 1,000 X to the end.
+    x = [96, 98, 97, 100, 120, 108, 110, 112, 116]
+    p = Params(sharpe_lookback=3, lookback_days=2, cooldown_days=2, top_n=1, drawdown_stop=0.0)
+    bt = backtest(frame({"X": x}), Strategy("R", ("X",)), p)
+    assert [(r.reason, r.weights) for r in bt.rebalances] == [
+        ("initial", {"X": 1.0}),
+        ("scheduled", {"X": 1.0}),
+        ("scheduled", {"X": 1.0}),
+    ]
+    assert bt.final_nav == pytest.approx(116_000.0)
+    stopped = backtest(frame({"X": x}), Strategy("R", ("X",)), replace(p, drawdown_stop=10.0))
+    assert stopped.final_nav == pytest.approx(108_000 * 116 / 112)
+    # A 20% stop lets the 10% dip pass, like no stop at all.
+    assert backtest(frame({"X": x}), Strategy("R", ("X",)), replace(p, drawdown_stop=20.0)).final_nav == bt.final_nav
+
+
+@pytest.mark.parametrize("momentum_filter", [True, False])
+@pytest.mark.parametrize("drawdown_stop", [5.0, 0.0])
+def test_every_combination_of_the_two_rules_matches_the_reference_loop(momentum_filter, drawdown_stop):
+    closes = random_closes(90, 5, seed=21)
+    p = Params(sharpe_lookback=12, lookback_days=6, cooldown_days=4, top_n=2, drawdown_stop=drawdown_stop,
+               momentum_filter=momentum_filter)  # fmt: skip
+    bt = backtest(closes, Strategy("R", tuple(closes.columns)), p)
+    navs, picks = reference_backtest({c: closes[c].tolist() for c in closes.columns}, p)
+    assert bt.nav.to_numpy() == pytest.approx(navs, rel=1e-10)
+    assert [sorted(r.weights) for r in bt.rebalances] == [sorted(names) for _, names in picks]
+    assert any(r.reason == "drawdown" for r in bt.rebalances) == (drawdown_stop > 0)
+
+
+def test_each_rule_changes_which_strategy_wins():
+    # Three single-ticker rotations, rebalanced at rows 3, 5, 7 (S = 3, L = 2, cooldown 2, top 1), from row 3.
+    closes = frame({
+        "DIP": [96, 98, 97, 100, 120, 105, 112, 118, 125],  # 12.5% off its peak at row 5, then recovers
+        "JUMP": [100, 120, 100, 119, 125, 130, 136, 142, 150],  # down over the 2 sessions to row 3, then up
+        "STEADY": [100, 101, 102, 103, 107, 111, 115, 118, 122],
+    })  # fmt: skip
+    strategies = [Strategy(name, (name,)) for name in closes.columns]
+    base = Params(sharpe_lookback=3, lookback_days=2, cooldown_days=2, top_n=1)
+
+    def navs(p: Params) -> dict[str, float]:
+        return {s.name: backtest(closes, s, p).final_nav for s in strategies}
+
+    def winner(p: Params) -> str:
+        return select({s.name: backtest(closes, s, p) for s in strategies}).winner
+
+    # Both rules (today's defaults): DIP is stopped out at row 5 (105,000 ≤ 0.9 × 120,000) and re-enters at 118
+    # on row 7; JUMP is filtered out at row 3 (119 / 120 − 1 < 0) and enters at 130 on row 5.
+    assert navs(base) == pytest.approx(
+        {"DIP": 105_000 * 125 / 118, "JUMP": 100_000 * 150 / 130, "STEADY": 100_000 * 122 / 103}
+    )
+    assert winner(base) == "STEADY"
+    # No drawdown stop: DIP is held from 100 to 125.
+    assert navs(replace(base, drawdown_stop=0.0))["DIP"] == pytest.approx(125_000)
+    assert winner(replace(base, drawdown_stop=0.0)) == "DIP"
+    # No momentum filter: JUMP is bought at 119 on row 3.
+    assert navs(replace(base, momentum_filter=False))["JUMP"] == pytest.approx(100_000 * 150 / 119)
+    assert winner(replace(base, momentum_filter=False)) == "JUMP"
 
 
 def test_buy_hold_never_rebalances_and_drifts():
@@ -262,7 +341,7 @@ def test_costs_are_charged_on_traded_notional():
 def test_no_look_ahead_the_decision_at_d_ignores_later_rows():
     closes = random_closes(160, 6, seed=5)
     strategy = Strategy("R", tuple(closes.columns))
-    p = Params(sharpe_lookback=20, lookback_days=5, cooldown_days=3, top_n=2, drawdown_threshold=0.05)
+    p = Params(sharpe_lookback=20, lookback_days=5, cooldown_days=3, top_n=2, drawdown_stop=5.0)
     full = backtest(closes, strategy, p)
     assert any(r.reason == "drawdown" for r in full.rebalances)  # the case exercises the drawdown rule too
     rebalance_rows = {closes.index.get_loc(r.date) for r in full.rebalances}
@@ -295,8 +374,10 @@ def test_extra_columns_are_ignored_and_bad_inputs_are_rejected():
         Strategy("R", ("A",), "momentum")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="sharpe_lookback"):
         Params(sharpe_lookback=1)
-    with pytest.raises(ValueError, match="drawdown_threshold"):
-        Params(drawdown_threshold=0.0)
+    for bad in (-1.0, 100.0):
+        with pytest.raises(ValueError, match="drawdown_stop"):
+            Params(drawdown_stop=bad)
+    assert Params(drawdown_stop=0.0).drawdown_stop == 0.0  # 0 is "off", not an error
 
 
 # ------------------------------------------------------------------------------------------------------- metrics
