@@ -34,6 +34,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock_time
+from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import requests
@@ -128,7 +129,7 @@ class AlpacaRequestFailed(BrokerError):
     def __init__(self, message: str, *, status: int | None, code: int | None) -> None:
         super().__init__(message)
         self.status = status
-        self.code = code
+        self.api_code = code  # Alpaca's numeric error code (``code`` is this toolkit's error kind)
 
 
 # -- HTTP plumbing -------------------------------------------------------------------------------------------
@@ -348,7 +349,7 @@ class AlpacaBroker:
                 hint="the gateway looks it up by client order id before anything else is sent",
             ) from None
         try:
-            return _order(raw)
+            return _order(_raw(raw))
         except (BrokerError, KeyError, TypeError, ValueError) as error:
             # Accepted (2xx), but the answer cannot be read: the order exists; find it by client order id.
             raise AmbiguousOrderOutcome(
@@ -387,7 +388,7 @@ class AlpacaBroker:
                 direction=Sort.ASC,
                 nested=True,
             )
-            page = _as_list(self._read("list orders", lambda q=query: self._client.get_orders(q)), "orders")
+            page = _as_list(self._read("list orders", partial(self._client.get_orders, query)), "orders")
             parsed = [self._parsed(_order, item) for item in page]
             fresh = [o for o in parsed if o.broker_order_id not in found]
             for order in fresh:
@@ -435,7 +436,7 @@ class AlpacaBroker:
         previous_ids: list[str] | None = None
         for _ in range(MAX_PAGES):
             query = dict(params, page_token=token) if token else dict(params)
-            raw = self._read("list fills", lambda q=query: self._client.get("/account/activities/FILL", q))
+            raw = self._read("list fills", partial(self._client.get, "/account/activities/FILL", query))
             page = _as_list(raw, "account activities")
             ids = [str(item.get("id")) if isinstance(item, dict) else "" for item in page]
             if ids == previous_ids:
@@ -453,7 +454,7 @@ class AlpacaBroker:
         return sorted(result, key=lambda f: (f.filled_at, f.fill_id))
 
     def clock(self) -> BrokerClock:
-        raw = self._read("read the clock", self._client.get_clock)
+        raw = _raw(self._read("read the clock", self._client.get_clock))
         return self._parsed(
             lambda: BrokerClock(
                 timestamp=_required_time(raw, "timestamp"),
@@ -705,6 +706,13 @@ def _network_summary(error: requests.RequestException) -> str:
 
 def _reveal(secret: SecretStr | str) -> str:
     return secret.get_secret_value() if isinstance(secret, SecretStr) else str(secret)
+
+
+def _raw(value: Any) -> dict[str, Any]:
+    """One JSON object from the SDK (the client is built with ``raw_data=True``, so answers are dicts)."""
+    if not isinstance(value, dict):
+        raise BrokerError(f"Alpaca sent {type(value).__name__} where an object was expected")
+    return value
 
 
 def _as_list(raw: Any, what: str) -> list[Any]:

@@ -294,8 +294,13 @@ def bar_problem(
     return None
 
 
-def _values(agg: Any) -> tuple[float | None, ...]:
-    return tuple(_number(getattr(agg, name, None)) for name in ("open", "high", "low", "close", "volume"))
+OHLCV = tuple[float | None, float | None, float | None, float | None, float | None]
+
+
+def _values(agg: Any) -> OHLCV:
+    """Open, high, low, close, volume of a vendor bar object (None where absent or unreadable)."""
+    o, h, low, c, v = (_number(getattr(agg, name, None)) for name in ("open", "high", "low", "close", "volume"))
+    return o, h, low, c, v
 
 
 def _is_index(symbol: str) -> bool:

@@ -499,7 +499,7 @@ class SimBroker:
 
     def fills(self, *, after: datetime | None = None) -> list[Fill]:
         self.advance()
-        sql, params = "SELECT * FROM sim_fills", ()
+        sql, params = "SELECT * FROM sim_fills", tuple[str, ...]()
         if after is not None:
             sql, params = sql + " WHERE filled_at > ?", (_ts(after),)
         return [
