@@ -73,7 +73,9 @@ def rules_from(ctx: StepContext) -> sizing.Rules:
         fractional_shares=s.sizing.fractional_shares,
         max_total_allocation=s.account.max_total_allocation,
         market_regime_enabled=s.risk.market_regime_enabled,
-        vix_bands=tuple(sizing.VixBand(b.above, b.multiplier, b.pause_long_term) for b in s.risk.vix_bands),
+        vix_bands=tuple(
+            sizing.VixBand(b.edge, b.multiplier, b.pause_long_term, b.inclusive) for b in s.risk.vix_bands
+        ),
         spy_below_sma_multiplier=s.risk.spy_below_sma_multiplier,
         kelly_adaptive_enabled=s.risk.kelly_adaptive_enabled,
         kelly_mode=s.risk.kelly_mode,

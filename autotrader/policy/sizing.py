@@ -29,8 +29,10 @@ For one buy signal, in this order (the first failing rule skips it; the trace en
      key's; below the lowest key, or missing, skips)
    - swing / day trade without a stop:  ``D₀ = PV × base_allocation_pct/100`` (conviction not applied)
 4. **Multipliers** ``D = D₀ × Π mᵢ``:
-   - VIX band (``market_regime_enabled``): the first band, by descending ``above``, with ``VIX > above``;
-     defaults VIX > 30 → 0.5, (25, 30] → 0.6, (15, 25] → 1.0, otherwise 1.1; VIX unknown → 1.0.
+   - VIX band (``market_regime_enabled``): the first band, by descending edge ``above``, that holds the VIX:
+     ``VIX > above``, or ``VIX ≥ above`` when the band is ``inclusive``; defaults VIX > 30 → 0.5,
+     (25, 30] → 0.6, [15, 25] → 1.0, [0, 15) → 1.1, so 30 is in 25–30, 25 and 15 are normal (× 1.0);
+     VIX unknown, or under every band → 1.0.
    - SPY trend (``market_regime_enabled``): ``spy_close < spy_sma`` → ``spy_below_sma_multiplier``.
    - half-Kelly (``kelly_adaptive_enabled`` and the category has ``trades ≥ kelly_min_trades``):
      ``W = wins/trades``, ``f = (W·avgWin − (1 − W)·avgLoss) / avgWin``;
@@ -167,9 +169,19 @@ class RiskState:
 
 @dataclass(frozen=True)
 class VixBand:
+    """A VIX level of ``above`` or more: strictly more unless ``inclusive`` (then ``above`` itself belongs here)."""
+
     above: float
     multiplier: float
     pause_long_term: bool = False
+    inclusive: bool = False
+
+    def holds(self, vix: float) -> bool:
+        return vix >= self.above if self.inclusive else vix > self.above
+
+    def edge(self) -> str:
+        """The band's lower edge as a condition on the VIX: "> 30" or "≥ 15"."""
+        return f"{'≥' if self.inclusive else '>'} {_num(self.above)}"
 
 
 @dataclass(frozen=True)
@@ -196,8 +208,8 @@ class Rules:
     vix_bands: tuple[VixBand, ...] = (
         VixBand(30, 0.5, True),
         VixBand(25, 0.6),
-        VixBand(15, 1.0),
-        VixBand(0, 1.1),
+        VixBand(15, 1.0, inclusive=True),
+        VixBand(0, 1.1, inclusive=True),
     )
     spy_below_sma_multiplier: float = 0.8
     kelly_adaptive_enabled: bool = False
@@ -454,7 +466,8 @@ def _upper(symbols: frozenset[str]) -> frozenset[str]:
 
 @lru_cache(maxsize=64)
 def _vix_bands_desc(bands: tuple[VixBand, ...]) -> tuple[VixBand, ...]:
-    return tuple(sorted(bands, key=lambda b: b.above, reverse=True))
+    # Highest edge first; at an equal edge the band strictly above it first (it holds the higher levels).
+    return tuple(sorted(bands, key=lambda b: (b.above, not b.inclusive), reverse=True))
 
 
 @lru_cache(maxsize=64)
@@ -462,16 +475,26 @@ def _drawdown_bands_desc(bands: tuple[DrawdownBand, ...]) -> tuple[DrawdownBand,
     return tuple(sorted(bands, key=lambda b: b.above_pct, reverse=True))
 
 
-def vix_band(vix: float | None, rules: Rules) -> tuple[VixBand | None, float | None]:
-    """The band the VIX falls in and the band's upper bound (None for the top band), or (None, None)."""
+def vix_band(vix: float | None, rules: Rules) -> tuple[VixBand | None, VixBand | None]:
+    """The band the VIX falls in and the band just above it, whose edge is its upper bound (None for the top
+    band); (None, None) when the VIX is unknown or under every band."""
     if not _known(vix):
         return None, None
-    upper: float | None = None
+    upper: VixBand | None = None
     for band in _vix_bands_desc(rules.vix_bands):
-        if vix > band.above:  # type: ignore[operator]
+        if band.holds(vix):  # type: ignore[arg-type]
             return band, upper
-        upper = band.above
+        upper = band
     return None, None
+
+
+def _vix_where(band: VixBand, upper: VixBand | None) -> str:
+    """Where the band lies: "> 30", or an interval whose brackets say which edges belong to it: "(25, 30]"."""
+    if upper is None:
+        return band.edge()
+    low = "[" if band.inclusive else "("
+    high = ")" if upper.inclusive else "]"
+    return f"in {low}{_num(band.above)}, {_num(upper.above)}{high}"
 
 
 def _drawdown_band(drawdown_pct: float, rules: Rules) -> DrawdownBand | None:
@@ -791,9 +814,9 @@ def gate_regime_pause(c: Case) -> Verdict:
     if band is None or not band.pause_long_term:
         return _passes("regime_pause", pause, f"VIX {_num(vix)}: no pause")
     if category == "long_term":
-        return _fails("regime_pause", pause, f"regime: VIX {_num(vix)} > {_num(band.above)} pauses new long-term buys")
+        return _fails("regime_pause", pause, f"regime: VIX {_num(vix)} {band.edge()} pauses new long-term buys")
     return _passes(
-        "regime_pause", pause, f"VIX {_num(vix)} > {_num(band.above)} pauses long-term buys only: {category} allowed"
+        "regime_pause", pause, f"VIX {_num(vix)} {band.edge()} pauses long-term buys only: {category} allowed"
     )
 
 
@@ -996,13 +1019,19 @@ def multiplier_vix(c: Case) -> Factor:
     if not rules.market_regime_enabled:
         return Factor("regime_vix", {"enabled": False}, "regime overlay off: × 1", 1.0)
     band, upper = vix_band(vix, rules)
-    inputs: Inputs = {"vix": vix, "band_above": band.above if band else None, "band_upper": upper}
+    inputs: Inputs = {
+        "vix": vix,
+        "band_above": band.above if band else None,
+        "band_upper": upper.above if upper else None,
+    }
     if not _known(vix):
         return Factor("regime_vix", inputs, "VIX unknown: × 1", 1.0)
     if band is None:
-        lowest = min((b.above for b in rules.vix_bands), default=None)
-        return Factor("regime_vix", inputs, f"VIX {_num(vix)} in no band (lowest above {_num(lowest)}): × 1", 1.0)
-    where = f"> {_num(band.above)}" if upper is None else f"in ({_num(band.above)}, {_num(upper)}]"
+        lowest = min(rules.vix_bands, key=lambda b: b.above, default=None)
+        edge = "at least" if lowest is not None and lowest.inclusive else "above"
+        shown = f"lowest {edge} {_num(lowest.above if lowest else None)}"
+        return Factor("regime_vix", inputs, f"VIX {_num(vix)} in no band ({shown}): × 1", 1.0)
+    where = _vix_where(band, upper)
     return Factor("regime_vix", inputs, f"VIX {_num(vix)} {where}: × {_num(band.multiplier)}", band.multiplier)
 
 
