@@ -32,7 +32,9 @@ from autotrader.domain.reports import Report, SkipLine
 from autotrader.ledger import repo
 from autotrader.pipeline.context import StepContext
 from autotrader.pipeline.gateway import OrderGateway, order_line, report_outcomes
+from autotrader.pipeline.rules import rules_from_settings
 from autotrader.policy import sizing
+from autotrader.settings import Settings
 
 STEP = "size"
 SECTOR_TTL = timedelta(hours=24)
@@ -61,46 +63,27 @@ def entry_timing(ctx: StepContext) -> tuple[TimeInForce | None, str]:
     return TimeInForce.DAY, "in the session and the trading window"
 
 
-def rules_from(ctx: StepContext) -> sizing.Rules:
-    s = ctx.settings
-    return sizing.Rules(
-        use_dynamic_sizing=s.sizing.use_dynamic_sizing,
-        base_allocation_pct=s.sizing.base_allocation_pct,
-        max_position_pct=s.sizing.max_position_pct,
-        risk_per_trade_pct=s.sizing.risk_per_trade_pct,
-        position_size=s.sizing.position_size,
-        conviction_multipliers=s.sizing.multipliers(),
-        fractional_shares=s.sizing.fractional_shares,
-        max_total_allocation=s.account.max_total_allocation,
-        market_regime_enabled=s.risk.market_regime_enabled,
-        vix_bands=tuple(
-            sizing.VixBand(b.edge, b.multiplier, b.pause_long_term, b.inclusive) for b in s.risk.vix_bands
-        ),
-        spy_below_sma_multiplier=s.risk.spy_below_sma_multiplier,
-        kelly_adaptive_enabled=s.risk.kelly_adaptive_enabled,
-        kelly_mode=s.risk.kelly_mode,
-        kelly_reference_fraction=s.risk.kelly_reference_fraction,
-        kelly_min_trades=s.risk.kelly_min_trades,
-        kelly_clamp=(s.risk.kelly_min_multiplier, s.risk.kelly_max_multiplier),
-        drawdown_bands=tuple(sizing.DrawdownBand(b.above_pct, b.multiplier) for b in s.risk.drawdown_bands),
-        daily_profit_target=s.risk.daily_profit_target,
-        max_daily_loss=s.risk.max_daily_loss,
-        max_consecutive_losses=s.risk.max_consecutive_losses,
-        max_sector_pct=s.risk.max_sector_pct,
-        earnings_avoid_enabled=s.risk.earnings_avoid_enabled,
-        earnings_blackout_days=s.risk.earnings_blackout_days,
-        unknown_earnings=s.risk.unknown_earnings,
-        max_open_positions=s.size.max_open_positions,
-        max_new_trades_per_day=s.size.max_new_trades_per_day,
-        min_cash=s.size.min_cash,
-        allow_symbols=frozenset(s.size.allow_symbols),
-        deny_symbols=frozenset(s.size.deny_symbols),
-        one_position_per_symbol=s.size.one_position_per_symbol,
-        max_price_drift_pct=s.size.max_price_drift_pct,
-        max_spread_bps=s.size.max_spread_bps,
-        max_quote_age_seconds=s.size.max_quote_age_minutes * 60,
-        long_term_entry=s.sizing.long_term_entry,
+def sizing_rules(settings: Settings) -> sizing.Rules:
+    """The sizing rules: each field is the setting of the same name in ``[account]``, ``[sizing]``,
+    ``[risk]`` or ``[size]``; only the fields below differ from their setting in name, unit or shape."""
+    s = settings
+    return rules_from_settings(
+        sizing.Rules,
+        (s.account, s.sizing, s.risk, s.size),
+        derived={
+            "conviction_multipliers": s.sizing.multipliers(),
+            "vix_bands": tuple(
+                sizing.VixBand(b.edge, b.multiplier, b.pause_long_term, b.inclusive) for b in s.risk.vix_bands
+            ),
+            "kelly_clamp": (s.risk.kelly_min_multiplier, s.risk.kelly_max_multiplier),
+            "drawdown_bands": tuple(sizing.DrawdownBand(b.above_pct, b.multiplier) for b in s.risk.drawdown_bands),
+            "max_quote_age_seconds": s.size.max_quote_age_minutes * 60,
+        },
     )
+
+
+def rules_from(ctx: StepContext) -> sizing.Rules:
+    return sizing_rules(ctx.settings)
 
 
 def undecided_signals(ctx: StepContext) -> list[dict[str, Any]]:
