@@ -16,7 +16,6 @@ from __future__ import annotations
 import dataclasses
 import typing
 from collections.abc import Mapping, Sequence
-from functools import cache
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
@@ -41,6 +40,7 @@ def rules_from_settings(
     unknown = sorted(set(derived) - set(names))
     if unknown:
         raise RulesMappingError(f"{rules_type.__name__} has no field {', '.join(unknown)} (given in derived)")
+    containers = _containers(rules_type)
     values: dict[str, Any] = {}
     for name in names:
         if name in derived:
@@ -55,11 +55,10 @@ def rules_from_settings(
                 f"{rules_type.__name__}.{name} needs exactly one setting of that name, found in {where}: "
                 "add the setting, or give the field in derived"
             )
-        values[name] = _as_field(getattr(owners[0], name), _containers(rules_type).get(name))
+        values[name] = _as_field(getattr(owners[0], name), containers.get(name))
     return rules_type(**values)
 
 
-@cache
 def _containers(rules_type: type) -> dict[str, type]:
     """The fields of ``rules_type`` declared as a tuple or a frozenset, with that container type."""
     hints = typing.get_type_hints(rules_type)
