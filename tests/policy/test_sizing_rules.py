@@ -305,20 +305,17 @@ def test_check_spread():
 # ---------------------------------------------------------------------------------------------- multipliers
 
 
-@pytest.mark.parametrize(
-    ("vix", "multiplier", "effect"),
-    [
-        (14.99, 1.1, "VIX 14.99 in [0, 15): × 1.1"),
-        (15.0, 1.0, "VIX 15 in [15, 25]: × 1"),
-        (25.0, 1.0, "VIX 25 in [15, 25]: × 1"),
-        (30.0, 0.6, "VIX 30 in (25, 30]: × 0.6"),
-        (30.01, 0.5, "VIX 30.01 > 30: × 0.5"),
-        (None, 1.0, "VIX unknown: × 1"),
-    ],
-)
-def test_multiplier_vix_at_the_band_edges(vix, multiplier, effect):
-    factor = sizing.multiplier_vix(case(risk=risk(vix=vix)))
-    assert (factor.name, factor.multiplier, factor.effect) == ("regime_vix", multiplier, effect)
+def test_multiplier_vix_reads_the_edges_as_configured():
+    # The default bands: 15 opens the normal band, 30 closes the 25–30 band.
+    assert sizing.multiplier_vix(case(risk=risk(vix=15.0))).effect == "VIX 15 in [15, 25]: × 1"
+    assert sizing.multiplier_vix(case(risk=risk(vix=30.0))).effect == "VIX 30 in (25, 30]: × 0.6"
+    # The same levels with the opposite edges.
+    flipped = Rules(vix_bands=(VixBand(30, 0.5, inclusive=True), VixBand(15, 1.0), VixBand(0, 1.1, inclusive=True)))
+    at_15 = sizing.multiplier_vix(case(risk=risk(vix=15.0), rules=flipped))
+    assert (at_15.multiplier, at_15.effect) == (1.1, "VIX 15 in [0, 15]: × 1.1")
+    at_30 = sizing.multiplier_vix(case(risk=risk(vix=30.0), rules=flipped))
+    assert (at_30.multiplier, at_30.effect) == (0.5, "VIX 30 ≥ 30: × 0.5")
+    assert sizing.multiplier_vix(case(risk=risk(vix=20.0), rules=flipped)).effect == "VIX 20 in (15, 30): × 1"
 
 
 def test_multiplier_vix_under_every_band_or_switched_off():
