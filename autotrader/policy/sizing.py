@@ -4,7 +4,11 @@ No I/O, no clock, no ledger, no settings: the ``size`` pipeline gathers the inpu
 earnings distance, book, risk state) and maps its settings onto :class:`Rules`. Every decision carries a
 trace, one :class:`TraceStep` per rule, whose numbers are the numbers the computation used.
 
-For one buy signal, in this order (the first failing rule skips it; the trace ends at that rule):
+For one buy signal, in this order (the first failing rule skips it; the trace ends at that rule). The gates,
+pre-trade checks, multipliers and caps are small named functions, listed in order in ``GATES``,
+``PRE_TRADE_CHECKS``, ``MULTIPLIERS`` and ``CAPS``; each reads the whole :class:`Case` and returns its trace
+step with what it found (a :class:`Verdict`, a :class:`Factor`, or the size a cap leaves: :class:`Capped`),
+so a rule is added, moved or tested on its own.
 
 1. **Gates.** side is ``buy`` (the toolkit opens longs only); the signal's prices are positive; the category
    is known; the symbol is not denied and is allowed when an allow list is set; the asset is known and
@@ -38,7 +42,7 @@ For one buy signal, in this order (the first failing rule skips it; the trace en
      ``W = wins/trades``, ``f = (W·avgWin − (1 − W)·avgLoss) / avgWin``;
      seed mode ``m = clamp(f/2, lo, hi)``; normalized mode ``m = clamp((f/2) / kelly_reference_fraction, lo, hi)``;
      ``f ≤ 0`` (or no average win) → ``lo``; fewer trades → 1.0. Since ``f ≤ W ≤ 1``, ``f/2 ≤ 0.5``: the seed
-     mode can only shrink a position (ARCHITECTURE §9); see :func:`kelly_multiplier_range`.
+     mode can only shrink a position; see :func:`kelly_multiplier_range`.
    - drawdown band: the first band, by descending ``above_pct``, with ``drawdown_pct > above_pct``
      (defaults > 15% → 0 = no entries, > 10% → 0.5, > 5% → 0.75).
    - daily P&L (target T > 0): ``daily_pnl ≥ 0.9·T`` → 0.25; ``≥ 0.8·T`` → 0.5.
@@ -100,7 +104,8 @@ CATEGORIES = ("long_term", "swing", "day_trade")
 FRACTION_DECIMALS = 4
 #: Alpaca's smallest fractional (notional) order.
 MIN_FRACTIONAL_NOTIONAL = 1.0
-#: Daily-P&L throttle: (share of the target reached, multiplier), highest first (seed 003).
+#: Daily-P&L throttle: (share of the target reached, multiplier), highest first: at 90% of the day's profit
+#: target new sizes are quartered, at 80% halved.
 DAILY_PNL_STEPS = ((0.9, 0.25), (0.8, 0.5))
 
 

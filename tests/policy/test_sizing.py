@@ -1,4 +1,4 @@
-"""The sizing engine, rule by rule, with the seeds' numbers (seed 000 layers 1 and 4, seeds 003 and 004)."""
+"""The sizing engine through decide(), rule by rule, with the worked numbers of the sizing rules."""
 
 from __future__ import annotations
 
