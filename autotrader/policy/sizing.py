@@ -82,20 +82,29 @@ from typing import Any, NamedTuple, NoReturn
 from autotrader.domain.money import tick_size, to_tick, whole_shares
 
 __all__ = [
+    "CAPS",
+    "GATES",
+    "MULTIPLIERS",
+    "PRE_TRADE_CHECKS",
     "AssetIn",
     "BookState",
+    "Capped",
+    "Case",
     "Decision",
     "DrawdownBand",
+    "Factor",
     "KellyStats",
     "QuoteIn",
     "RiskState",
     "Rules",
     "SignalIn",
     "TraceStep",
+    "Verdict",
     "VixBand",
     "decide",
     "decide_all",
     "kelly_multiplier_range",
+    "vix_band",
 ]
 
 CATEGORIES = ("long_term", "swing", "day_trade")
