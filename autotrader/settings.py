@@ -141,9 +141,34 @@ class ProfitTakeSection(Section):
 
 
 class VixBandSetting(Section):
-    above: float = Field(ge=0, le=200)
+    """One VIX band, from its lower edge up to the next band's: ``above = x`` holds a VIX strictly greater
+    than x, ``at_least = x`` a VIX of x or more. Each band names exactly one of the two, so which band a
+    VIX exactly on an edge belongs to is written in the file, not left to the code."""
+
+    above: float | None = Field(None, ge=0, le=200)
+    at_least: float | None = Field(None, ge=0, le=200)
     multiplier: float = Field(ge=0, le=10)
     pause_long_term: bool = False
+
+    @model_validator(mode="after")
+    def _one_edge(self) -> VixBandSetting:
+        if (self.above is None) == (self.at_least is None):
+            raise ValueError(
+                "a VIX band needs exactly one lower edge: `above = x` (VIX > x) or `at_least = x` (VIX >= x)"
+            )
+        return self
+
+    @property
+    def edge(self) -> float:
+        """The lower edge, whichever key gives it."""
+        edge = self.at_least if self.above is None else self.above
+        assert edge is not None  # _one_edge
+        return edge
+
+    @property
+    def inclusive(self) -> bool:
+        """Whether a VIX exactly at the edge belongs to this band."""
+        return self.at_least is not None
 
 
 class DrawdownBandSetting(Section):
@@ -163,8 +188,8 @@ class RiskSection(Section):
         default_factory=lambda: [
             VixBandSetting(above=30, multiplier=0.5, pause_long_term=True),
             VixBandSetting(above=25, multiplier=0.6),
-            VixBandSetting(above=15, multiplier=1.0),
-            VixBandSetting(above=0, multiplier=1.1),
+            VixBandSetting(at_least=15, multiplier=1.0),
+            VixBandSetting(at_least=0, multiplier=1.1),
         ],
         min_length=1,
     )
@@ -190,10 +215,10 @@ class RiskSection(Section):
     @classmethod
     def _vix_descending(cls, bands: list[VixBandSetting]) -> list[VixBandSetting]:
         for i in range(1, len(bands)):
-            if bands[i].above >= bands[i - 1].above:
+            if bands[i].edge >= bands[i - 1].edge:
                 raise ValueError(
-                    f"vix_bands must be ordered by strictly decreasing `above`: band {i + 1} ({bands[i].above:g}) "
-                    f"is not below band {i} ({bands[i - 1].above:g})"
+                    f"vix_bands must be ordered by strictly decreasing edge (`above` / `at_least`): band {i + 1} "
+                    f"({bands[i].edge:g}) is not below band {i} ({bands[i - 1].edge:g})"
                 )
         return bands
 

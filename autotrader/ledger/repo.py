@@ -608,6 +608,115 @@ def save_review(
     )
 
 
+# -- sizing: signals to decide, their decisions, the book's working buys, the equity curve --------------
+
+
+@dataclass(frozen=True)
+class SignalRow:
+    """A stored signal, as the steps that act on it read it."""
+
+    id: int
+    symbol: str
+    category: str
+    side: str
+    conviction: int | None
+    entry: float | None
+    stop: float | None
+    target: float | None
+    generated_at: datetime
+
+
+def undecided_signals(ledger: Ledger, step: str, *, since: datetime, until: datetime) -> list[SignalRow]:
+    """Signals generated between ``since`` and ``until`` (both included) that ``step`` has not decided yet,
+    oldest first."""
+    rows = ledger.query(
+        "SELECT s.* FROM signals s WHERE NOT EXISTS "
+        "(SELECT 1 FROM decisions d WHERE d.signal_id = s.id AND d.step = ?) "
+        "AND s.generated_at <= ? AND s.generated_at >= ? ORDER BY s.generated_at, s.id",
+        [step, utc_iso(until), utc_iso(since)],
+    )
+    return [
+        SignalRow(
+            id=r["id"],
+            symbol=r["symbol"],
+            category=r["category"],
+            side=r["side"],
+            conviction=r["conviction"],
+            entry=r["entry"],
+            stop=r["stop"],
+            target=r["target"],
+            generated_at=datetime.fromisoformat(r["generated_at"]),
+        )
+        for r in rows
+    ]
+
+
+def record_decision(
+    ledger: Ledger,
+    *,
+    signal_id: int,
+    step: str,
+    outcome: str,
+    reason: str,
+    trace: list[dict[str, Any]],
+    client_order_id: str | None,
+    run_id: str,
+    now: datetime,
+) -> bool:
+    """Store a step's decision on a signal with its trace; a signal already decided by the step keeps its
+    first decision (False)."""
+    cursor = ledger.conn.execute(
+        "INSERT OR IGNORE INTO decisions (signal_id, step, outcome, reason, trace_json, client_order_id, "
+        "decided_at, run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [signal_id, step, outcome, reason, json.dumps(trace, default=str), client_order_id, utc_iso(now), run_id],
+    )
+    return cursor.rowcount > 0
+
+
+def intent_extra(row: dict[str, Any], column: str = "extra_json") -> dict[str, Any]:
+    """The extra fields an intent was stored with (``OrderIntent.extra``), decoded; {} when it has none."""
+    text = row.get(column)
+    return json.loads(text) if text else {}
+
+
+@dataclass(frozen=True)
+class WorkingBuy:
+    """An open buy intent of a book: what is not filled yet, and the prices it was sized with."""
+
+    symbol: str
+    remaining: float
+    limit_price: float | None
+    extra: dict[str, Any]
+
+
+def working_buys(ledger: Ledger, book: str) -> list[WorkingBuy]:
+    return [
+        WorkingBuy(r["symbol"], r["remaining"], r["limit_price"], intent_extra(r))
+        for r in working_intents(ledger, book, side="buy")
+    ]
+
+
+def intents_on(ledger: Ledger, *, book: str, leg: str, session_date: str) -> int:
+    """How many intents of the leg kind the book has made on the session (whatever became of them)."""
+    count = ledger.scalar(
+        "SELECT count(*) FROM order_intents WHERE book = ? AND leg = ? AND session_date = ?",
+        [book, leg, session_date],
+    )
+    return int(count or 0)
+
+
+def equity_curve(ledger: Ledger) -> list[float]:
+    """The snapshots' equity, one per session, oldest first."""
+    return [r["equity"] for r in ledger.query("SELECT equity FROM snapshots ORDER BY session_date")]
+
+
+def equity_before(ledger: Ledger, session_date: str) -> float | None:
+    """The equity of the last snapshot before ``session_date``, or None."""
+    return ledger.scalar(
+        "SELECT equity FROM snapshots WHERE session_date < ? ORDER BY session_date DESC LIMIT 1", [session_date]
+    )
+
+
 PORTFOLIO_VALUE_KEY = "account.portfolio_value"
 
 

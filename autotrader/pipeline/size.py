@@ -19,21 +19,25 @@
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING
 
 from autotrader.clock import ET, OPG_CUTOFF
 from autotrader.domain.enums import Book, LegKind, OrderClass, OrderType, Side, TimeInForce
 from autotrader.domain.ids import client_order_id
 from autotrader.domain.models import Account, OrderIntent, OrderRequest
 from autotrader.domain.money import to_tick
-from autotrader.domain.reports import Report, SizeReport, SkipLine
+from autotrader.domain.reports import ReportDraft, SizeReport, SkipLine
 from autotrader.ledger import repo
 from autotrader.pipeline.context import StepContext
-from autotrader.pipeline.gateway import OrderGateway, order_line, report_outcomes
+from autotrader.pipeline.gateway import GatewayResult, OrderGateway, order_line, report_outcomes
+from autotrader.pipeline.rules import rules_from_settings
 from autotrader.policy import sizing
+from autotrader.settings import Settings
+
+if TYPE_CHECKING:  # trades imports numpy and the outcome engine: only the steps that need it load it
+    from autotrader.pipeline.trades import TradeView
 
 STEP = "size"
 
@@ -61,55 +65,32 @@ def entry_timing(ctx: StepContext) -> tuple[TimeInForce | None, str]:
     return TimeInForce.DAY, "in the session and the trading window"
 
 
+def sizing_rules(settings: Settings) -> sizing.Rules:
+    """The sizing rules: each field is the setting of the same name in ``[account]``, ``[sizing]``,
+    ``[risk]`` or ``[size]``; only the fields below differ from their setting in name, unit or shape."""
+    s = settings
+    return rules_from_settings(
+        sizing.Rules,
+        (s.account, s.sizing, s.risk, s.size),
+        derived={
+            "conviction_multipliers": s.sizing.multipliers(),
+            "vix_bands": tuple(
+                sizing.VixBand(b.edge, b.multiplier, b.pause_long_term, b.inclusive) for b in s.risk.vix_bands
+            ),
+            "kelly_clamp": (s.risk.kelly_min_multiplier, s.risk.kelly_max_multiplier),
+            "drawdown_bands": tuple(sizing.DrawdownBand(b.above_pct, b.multiplier) for b in s.risk.drawdown_bands),
+            "max_quote_age_seconds": s.size.max_quote_age_minutes * 60,
+        },
+    )
+
+
 def rules_from(ctx: StepContext) -> sizing.Rules:
-    s = ctx.settings
-    return sizing.Rules(
-        use_dynamic_sizing=s.sizing.use_dynamic_sizing,
-        base_allocation_pct=s.sizing.base_allocation_pct,
-        max_position_pct=s.sizing.max_position_pct,
-        risk_per_trade_pct=s.sizing.risk_per_trade_pct,
-        position_size=s.sizing.position_size,
-        conviction_multipliers=s.sizing.multipliers(),
-        fractional_shares=s.sizing.fractional_shares,
-        max_total_allocation=s.account.max_total_allocation,
-        market_regime_enabled=s.risk.market_regime_enabled,
-        vix_bands=tuple(sizing.VixBand(b.above, b.multiplier, b.pause_long_term) for b in s.risk.vix_bands),
-        spy_below_sma_multiplier=s.risk.spy_below_sma_multiplier,
-        kelly_adaptive_enabled=s.risk.kelly_adaptive_enabled,
-        kelly_mode=s.risk.kelly_mode,
-        kelly_reference_fraction=s.risk.kelly_reference_fraction,
-        kelly_min_trades=s.risk.kelly_min_trades,
-        kelly_clamp=(s.risk.kelly_min_multiplier, s.risk.kelly_max_multiplier),
-        drawdown_bands=tuple(sizing.DrawdownBand(b.above_pct, b.multiplier) for b in s.risk.drawdown_bands),
-        daily_profit_target=s.risk.daily_profit_target,
-        max_daily_loss=s.risk.max_daily_loss,
-        max_consecutive_losses=s.risk.max_consecutive_losses,
-        max_sector_pct=s.risk.max_sector_pct,
-        earnings_avoid_enabled=s.risk.earnings_avoid_enabled,
-        earnings_blackout_days=s.risk.earnings_blackout_days,
-        unknown_earnings=s.risk.unknown_earnings,
-        unknown_sector=s.risk.unknown_sector,
-        max_open_positions=s.size.max_open_positions,
-        max_new_trades_per_day=s.size.max_new_trades_per_day,
-        min_cash=s.size.min_cash,
-        allow_symbols=frozenset(s.size.allow_symbols),
-        deny_symbols=frozenset(s.size.deny_symbols),
-        one_position_per_symbol=s.size.one_position_per_symbol,
-        max_price_drift_pct=s.size.max_price_drift_pct,
-        max_spread_bps=s.size.max_spread_bps,
-        max_quote_age_seconds=s.size.max_quote_age_minutes * 60,
-        long_term_entry=s.sizing.long_term_entry,
-    )
+    return sizing_rules(ctx.settings)
 
 
-def undecided_signals(ctx: StepContext) -> list[dict[str, Any]]:
+def undecided_signals(ctx: StepContext) -> list[repo.SignalRow]:
     oldest = ctx.now - timedelta(days=ctx.settings.signals.max_age_days)
-    return ctx.ledger.query(
-        "SELECT s.* FROM signals s WHERE NOT EXISTS "
-        "(SELECT 1 FROM decisions d WHERE d.signal_id = s.id AND d.step = ?) "
-        "AND s.generated_at <= ? AND s.generated_at >= ? ORDER BY s.generated_at, s.id",
-        [STEP, repo.utc_iso(ctx.now), repo.utc_iso(oldest)],
-    )
+    return repo.undecided_signals(ctx.ledger, STEP, since=oldest, until=ctx.now)
 
 
 # -- reference facts ------------------------------------------------------------------------------------------
@@ -151,20 +132,15 @@ def book_state(ctx: StepContext, account: Account) -> sizing.BookState:
             held.add(p.symbol)
     # Open (submitted, not yet filled) buys count as deployed: the seed's SUBMITTED + FILLED.
     pending_buys = 0.0
-    for row in repo.working_intents(ledger, str(Book.SIGNALS), side="buy"):
-        extra = json.loads(row["extra_json"]) if row["extra_json"] else {}
-        price = row["limit_price"] or extra.get("reference_price") or 0.0
-        pending = row["remaining"] * price
+    for buy in repo.working_buys(ledger, str(Book.SIGNALS)):
+        price = buy.limit_price or buy.extra.get("reference_price") or 0.0
+        pending = buy.remaining * price
         pending_buys += pending
         deployed += pending
-        position_value[row["symbol"]] += pending
-        held.add(row["symbol"])
-        sector_exposure[sizing.sector_bucket(sector_of(ctx, row["symbol"]))] += pending
-    today = ctx.session_date
-    new_today = ledger.scalar(
-        "SELECT count(*) FROM order_intents WHERE book = ? AND leg = ? AND session_date = ?",
-        [str(Book.SIGNALS), str(LegKind.ENTRY), today],
-    )
+        position_value[buy.symbol] += pending
+        held.add(buy.symbol)
+        sector_exposure[sizing.sector_bucket(sector_of(ctx, buy.symbol))] += pending
+    new_today = repo.intents_on(ledger, book=str(Book.SIGNALS), leg=str(LegKind.ENTRY), session_date=ctx.session_date)
     return sizing.BookState(
         portfolio_value=repo.portfolio_value(ledger, ctx.settings.account.portfolio_value),
         # Cash the broker still shows may already be promised to our open buys that have not filled yet.
@@ -173,7 +149,7 @@ def book_state(ctx: StepContext, account: Account) -> sizing.BookState:
         position_value=dict(position_value),
         sector_exposure=dict(sector_exposure),
         open_positions=len(held),
-        new_trades_today=int(new_today or 0),
+        new_trades_today=new_today,
     )
 
 
@@ -184,36 +160,31 @@ def vix_level(ctx: StepContext) -> float | None:
     return float(frame["close"].iloc[-1]) if len(frame) else None
 
 
-def risk_state(ctx: StepContext, account: Account) -> sizing.RiskState:
-    from autotrader.pipeline import trades
-
+def spy_trend(ctx: StepContext) -> tuple[float | None, float | None]:
+    """SPY's last daily close and its ``spy_sma_days`` average, or (None, None) without enough bars."""
     market = ctx.deps.market_data
     today = ctx.now.astimezone(ET).date()
-    vix = vix_level(ctx)
-    spy_close = spy_sma = None
     days = ctx.settings.risk.spy_sma_days
-    if market.has_symbol("SPY"):
-        spy = market.daily_bars("SPY", today - timedelta(days=days * 2 + 14), today)
-        if len(spy) >= days:
-            spy_close = float(spy["close"].iloc[-1])
-            spy_sma = float(spy["close"].iloc[-days:].mean())
-    equity = account.equity
-    curve = [r["equity"] for r in ctx.ledger.query("SELECT equity FROM snapshots ORDER BY session_date")]
-    peak = max([*curve, equity])
-    drawdown = (peak - equity) / peak * 100 if peak > 0 else 0.0
-    previous = ctx.ledger.query(
-        "SELECT equity FROM snapshots WHERE session_date < ? ORDER BY session_date DESC LIMIT 1", [ctx.session_date]
-    )
-    daily_pnl = equity - previous[0]["equity"] if previous else 0.0
-    closed = sorted(
-        (v for v in trades.load(ctx) if v.trade.closed_at is not None and v.trade.book == Book.SIGNALS),
-        key=lambda v: v.trade.closed_at,  # type: ignore[arg-type, return-value]
-    )
+    if not market.has_symbol("SPY"):
+        return None, None
+    spy = market.daily_bars("SPY", today - timedelta(days=days * 2 + 14), today)
+    if len(spy) < days:
+        return None, None
+    return float(spy["close"].iloc[-1]), float(spy["close"].iloc[-days:].mean())
+
+
+def losing_streak(closed: list[TradeView]) -> int:
+    """How many of the most recent closed trades (``closed`` is oldest first) lost money."""
     streak = 0
     for view in reversed(closed):
         if view.attribution.managed_pnl >= 0:
             break
         streak += 1
+    return streak
+
+
+def kelly_stats(closed: list[TradeView]) -> dict[str, sizing.KellyStats]:
+    """Per category: trades, wins and the average win and loss as returns on the dollars invested."""
     per_category: dict[str, list[float]] = defaultdict(list)
     for view in closed:
         if view.category is not None:
@@ -229,20 +200,36 @@ def risk_state(ctx: StepContext, account: Account) -> sizing.RiskState:
             avg_win=sum(wins) / len(wins) if wins else 0.0,
             avg_loss=sum(losses) / len(losses) if losses else 0.0,
         )
+    return kelly
+
+
+def risk_state(ctx: StepContext, account: Account) -> sizing.RiskState:
+    from autotrader.pipeline import trades
+
+    spy_close, spy_sma = spy_trend(ctx)
+    equity = account.equity
+    peak = max([*repo.equity_curve(ctx.ledger), equity])
+    drawdown = (peak - equity) / peak * 100 if peak > 0 else 0.0
+    previous = repo.equity_before(ctx.ledger, ctx.session_date)
+    daily_pnl = equity - previous if previous is not None else 0.0
+    closed = sorted(
+        (v for v in trades.load(ctx) if v.trade.closed_at is not None and v.trade.book == Book.SIGNALS),
+        key=lambda v: v.trade.closed_at,  # type: ignore[arg-type, return-value]
+    )
     return sizing.RiskState(
-        vix=vix,
+        vix=vix_level(ctx),
         spy_close=spy_close,
         spy_sma=spy_sma,
         drawdown_pct=drawdown,
         daily_pnl=daily_pnl,
-        consecutive_losses=streak,
-        kelly=kelly,
+        consecutive_losses=losing_streak(closed),
+        kelly=kelly_stats(closed),
     )
 
 
-def _inputs(ctx: StepContext, signal: dict[str, Any], tif: TimeInForce) -> tuple:
+def _inputs(ctx: StepContext, signal: repo.SignalRow, tif: TimeInForce) -> tuple:
     deps = ctx.deps
-    symbol = signal["symbol"]
+    symbol = signal.symbol
     quote = deps.market_data.latest_quote(symbol)
     quote_in = None
     if quote is not None:
@@ -255,14 +242,14 @@ def _inputs(ctx: StepContext, signal: dict[str, Any], tif: TimeInForce) -> tuple
     asset = deps.broker.asset(symbol)
     asset_in = sizing.AssetIn(tradable=asset.tradable, fractionable=asset.fractionable) if asset else None
     signal_in = sizing.SignalIn(
-        signal_id=signal["id"],
+        signal_id=signal.id,
         symbol=symbol,
-        category=signal["category"],
-        side=signal["side"],
-        conviction=signal["conviction"],
-        entry=signal["entry"],
-        stop=signal["stop"],
-        target=signal["target"],
+        category=signal.category,
+        side=signal.side,
+        conviction=signal.conviction,
+        entry=signal.entry,
+        stop=signal.stop,
+        target=signal.target,
     )
     return signal_in, quote_in, asset_in, sector_of(ctx, symbol), days_to_earnings(ctx, symbol)
 
@@ -270,7 +257,7 @@ def _inputs(ctx: StepContext, signal: dict[str, Any], tif: TimeInForce) -> tuple
 # -- the step ---------------------------------------------------------------------------------------------------
 
 
-def run(ctx: StepContext) -> Report:
+def run(ctx: StepContext) -> SizeReport:
     report = ctx.report()
     tif, why = entry_timing(ctx)
     report.fields["timing"] = why
@@ -300,34 +287,47 @@ def run(ctx: StepContext) -> Report:
         "consecutive_losses": risk.consecutive_losses,
     }
     decisions = sizing.decide_all([_inputs(ctx, s, tif) for s in signals], book, risk, rules_from(ctx))
-    by_id = {s["id"]: s for s in signals}
+    intents = _record(ctx, decisions, {s.id: s for s in signals}, tif)
+    gateway = OrderGateway(ctx.ledger, ctx.deps.broker, ctx.deps.clock, run_id=ctx.run_id, log=ctx.log)
+    results = {r.client_order_id: r for r in gateway.place(intents)}
+    _report_decisions(report, decisions, intents, results)
+    summary = f"{len(signals)} signal(s): {len(intents)} ordered ({why}), {len(report.skipped)} skipped"
+    report_outcomes(report, results.values(), summary)
+    return report.build(SizeReport)
+
+
+def _record(
+    ctx: StepContext, decisions: list[sizing.Decision], signals: dict[int, repo.SignalRow], tif: TimeInForce
+) -> list[OrderIntent]:
+    """Store every decision, and an entry intent for each one that orders; return the intents."""
     intents: list[OrderIntent] = []
     expires = entry_deadline(ctx, tif)
     # Decisions and their intents commit together: a crash after this transaction leaves PLANNED intents
     # that the next run (or sync) sends while still in time, never an "ordered" decision with no intent.
     with ctx.ledger.write():
         for decision in decisions:
-            intent = _intent(ctx, decision, by_id[decision.signal_id], tif, expires) if decision.qty > 0 else None
+            intent = _intent(ctx, decision, signals[decision.signal_id], tif, expires) if decision.qty > 0 else None
             if intent is not None:
                 repo.insert_intent(ctx.ledger, intent, run_id=ctx.run_id, now=ctx.now)
-            ctx.ledger.conn.execute(
-                "INSERT OR IGNORE INTO decisions (signal_id, step, outcome, reason, trace_json, client_order_id, "
-                "decided_at, run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    decision.signal_id,
-                    STEP,
-                    decision.outcome,
-                    decision.reason,
-                    json.dumps(decision.to_json()["trace"], default=str),
-                    intent.client_order_id if intent else None,
-                    repo.utc_iso(ctx.now),
-                    ctx.run_id,
-                ],
-            )
-            if intent is not None:
                 intents.append(intent)
-    gateway = OrderGateway(ctx.ledger, ctx.deps.broker, ctx.deps.clock, run_id=ctx.run_id, log=ctx.log)
-    results = {r.client_order_id: r for r in gateway.place(intents)}
+            repo.record_decision(
+                ctx.ledger,
+                signal_id=decision.signal_id,
+                step=STEP,
+                outcome=decision.outcome,
+                reason=decision.reason,
+                trace=decision.to_json()["trace"],
+                client_order_id=intent.client_order_id if intent else None,
+                run_id=ctx.run_id,
+                now=ctx.now,
+            )
+    return intents
+
+
+def _report_decisions(
+    report: ReportDraft, decisions: list[sizing.Decision], intents: list[OrderIntent], results: dict[str, GatewayResult]
+) -> None:
+    """An order line, with its trace, for every intent placed; a skip line for every decision that skipped."""
     traces = {d.signal_id: d.to_json()["trace"] for d in decisions}
     for intent in intents:
         r = intent.request
@@ -350,9 +350,6 @@ def run(ctx: StepContext) -> Report:
                     {"signal_id": decision.signal_id, "trace": traces[decision.signal_id]},
                 )
             )
-    summary = f"{len(signals)} signal(s): {len(intents)} ordered ({why}), {len(report.skipped)} skipped"
-    report_outcomes(report, results.values(), summary)
-    return report.build(SizeReport)
 
 
 def entry_deadline(ctx: StepContext, tif: TimeInForce) -> datetime:
@@ -369,12 +366,12 @@ def entry_deadline(ctx: StepContext, tif: TimeInForce) -> datetime:
 
 
 def _intent(
-    ctx: StepContext, decision: sizing.Decision, signal: dict[str, Any], tif: TimeInForce, expires: datetime
+    ctx: StepContext, decision: sizing.Decision, signal: repo.SignalRow, tif: TimeInForce, expires: datetime
 ) -> OrderIntent:
     session = ctx.session_date
     cid = client_order_id(
         session_date=session, step=STEP, book=str(Book.SIGNALS), symbol=decision.symbol, leg=str(LegKind.ENTRY),
-        key=f"signal:{signal['id']}",
+        key=f"signal:{signal.id}",
     )  # fmt: skip
     bracket = decision.order_class == "bracket"
     attach_later = bracket and tif == TimeInForce.OPG  # Alpaca refuses a bracket with market-on-open
@@ -392,13 +389,13 @@ def _intent(
         take_profit_limit_price=decision.take_profit if order_class == OrderClass.BRACKET else None,
         stop_loss_stop_price=decision.stop_loss if order_class == OrderClass.BRACKET else None,
     )
-    extra = {"reference_price": decision.reference_price, "category": signal["category"]}
+    extra = {"reference_price": decision.reference_price, "category": signal.category}
     if attach_later:
         extra.update({"attach_take_profit": decision.take_profit, "attach_stop_loss": decision.stop_loss})
-    elif order_class != OrderClass.BRACKET and signal["stop"] is not None:
+    elif order_class != OrderClass.BRACKET and signal.stop is not None:
         # A stop without a target cannot be a bracket, yet the size assumed the stop: sync places it as a
         # protective stop order once the entry has filled.
-        extra["attach_stop_loss"] = to_tick(signal["stop"], direction="up")
+        extra["attach_stop_loss"] = to_tick(signal.stop, direction="up")
     return OrderIntent(
         client_order_id=cid,
         session_date=session,
@@ -408,7 +405,7 @@ def _intent(
         tier=0,
         request=request,
         reason=decision.reason,
-        signal_id=signal["id"],
+        signal_id=signal.id,
         extra=extra,
         expires_at=expires,
     )

@@ -4,7 +4,11 @@ No I/O, no clock, no ledger, no settings: the ``size`` pipeline gathers the inpu
 earnings distance, book, risk state) and maps its settings onto :class:`Rules`. Every decision carries a
 trace, one :class:`TraceStep` per rule, whose numbers are the numbers the computation used.
 
-For one buy signal, in this order (the first failing rule skips it; the trace ends at that rule):
+For one buy signal, in this order (the first failing rule skips it; the trace ends at that rule). The gates,
+pre-trade checks, multipliers and caps are small named functions, listed in order in ``GATES``,
+``PRE_TRADE_CHECKS``, ``MULTIPLIERS`` and ``CAPS``; each reads the whole :class:`Case` and returns its trace
+step with what it found (a :class:`Verdict`, a :class:`Factor`, or the size a cap leaves: :class:`Capped`),
+so a rule is added, moved or tested on its own.
 
 1. **Gates.** side is ``buy`` (the toolkit opens longs only); the signal's prices are positive; the category
    is known; the symbol is not denied and is allowed when an allow list is set; the asset is known and
@@ -29,14 +33,16 @@ For one buy signal, in this order (the first failing rule skips it; the trace en
      key's; below the lowest key, or missing, skips)
    - swing / day trade without a stop:  ``D₀ = PV × base_allocation_pct/100`` (conviction not applied)
 4. **Multipliers** ``D = D₀ × Π mᵢ``:
-   - VIX band (``market_regime_enabled``): the first band, by descending ``above``, with ``VIX > above``;
-     defaults VIX > 30 → 0.5, (25, 30] → 0.6, (15, 25] → 1.0, otherwise 1.1; VIX unknown → 1.0.
+   - VIX band (``market_regime_enabled``): the first band, by descending edge ``above``, that holds the VIX:
+     ``VIX > above``, or ``VIX ≥ above`` when the band is ``inclusive``; defaults VIX > 30 → 0.5,
+     (25, 30] → 0.6, [15, 25] → 1.0, [0, 15) → 1.1, so 30 is in 25–30, 25 and 15 are normal (× 1.0);
+     VIX unknown, or under every band → 1.0.
    - SPY trend (``market_regime_enabled``): ``spy_close < spy_sma`` → ``spy_below_sma_multiplier``.
    - half-Kelly (``kelly_adaptive_enabled`` and the category has ``trades ≥ kelly_min_trades``):
      ``W = wins/trades``, ``f = (W·avgWin − (1 − W)·avgLoss) / avgWin``;
      seed mode ``m = clamp(f/2, lo, hi)``; normalized mode ``m = clamp((f/2) / kelly_reference_fraction, lo, hi)``;
      ``f ≤ 0`` (or no average win) → ``lo``; fewer trades → 1.0. Since ``f ≤ W ≤ 1``, ``f/2 ≤ 0.5``: the seed
-     mode can only shrink a position (ARCHITECTURE §9); see :func:`kelly_multiplier_range`.
+     mode can only shrink a position; see :func:`kelly_multiplier_range`.
    - drawdown band: the first band, by descending ``above_pct``, with ``drawdown_pct > above_pct``
      (defaults > 15% → 0 = no entries, > 10% → 0.5, > 5% → 0.75).
    - daily P&L (target T > 0): ``daily_pnl ≥ 0.9·T`` → 0.25; ``≥ 0.8·T`` → 0.5.
@@ -69,30 +75,39 @@ the batch.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any, NoReturn
+from typing import Any, NamedTuple, NoReturn
 
 from autotrader.domain.money import tick_size, to_tick, whole_shares
 
 __all__ = [
+    "CAPS",
+    "GATES",
+    "MULTIPLIERS",
+    "PRE_TRADE_CHECKS",
     "AssetIn",
     "BookState",
+    "Capped",
+    "Case",
     "Decision",
     "DrawdownBand",
+    "Factor",
     "KellyStats",
     "QuoteIn",
     "RiskState",
     "Rules",
     "SignalIn",
     "TraceStep",
+    "Verdict",
     "VixBand",
     "decide",
     "decide_all",
     "kelly_multiplier_range",
     "sector_bucket",
+    "vix_band",
 ]
 
 CATEGORIES = ("long_term", "swing", "day_trade")
@@ -103,7 +118,8 @@ FRACTION_DECIMALS = 4
 MIN_FRACTIONAL_NOTIONAL = 1.0
 #: The sector-exposure key of symbols whose sector is unknown (``unknown_sector = "own_bucket"``).
 UNKNOWN_SECTOR = "unknown sector"
-#: Daily-P&L throttle: (share of the target reached, multiplier), highest first (seed 003).
+#: Daily-P&L throttle: (share of the target reached, multiplier), highest first: at 90% of the day's profit
+#: target new sizes are quartered, at 80% halved.
 DAILY_PNL_STEPS = ((0.9, 0.25), (0.8, 0.5))
 
 
@@ -172,9 +188,19 @@ class RiskState:
 
 @dataclass(frozen=True)
 class VixBand:
+    """A VIX level of ``above`` or more: strictly more unless ``inclusive`` (then ``above`` itself belongs here)."""
+
     above: float
     multiplier: float
     pause_long_term: bool = False
+    inclusive: bool = False
+
+    def holds(self, vix: float) -> bool:
+        return vix >= self.above if self.inclusive else vix > self.above
+
+    def edge(self) -> str:
+        """The band's lower edge as a condition on the VIX: "> 30" or "≥ 15"."""
+        return f"{'≥' if self.inclusive else '>'} {_num(self.above)}"
 
 
 @dataclass(frozen=True)
@@ -201,8 +227,8 @@ class Rules:
     vix_bands: tuple[VixBand, ...] = (
         VixBand(30, 0.5, True),
         VixBand(25, 0.6),
-        VixBand(15, 1.0),
-        VixBand(0, 1.1),
+        VixBand(15, 1.0, inclusive=True),
+        VixBand(0, 1.1, inclusive=True),
     )
     spy_below_sma_multiplier: float = 0.8
     kelly_adaptive_enabled: bool = False
@@ -344,6 +370,9 @@ def _pct(x: float) -> str:
 
 # -------------------------------------------------------------------------------------------------- machinery
 
+#: The numbers a trace step shows.
+Inputs = dict[str, float | str | int | bool | None]
+
 
 class _Skip(Exception):
     def __init__(self, reason: str) -> None:
@@ -362,16 +391,86 @@ class _Trace:
     def add(
         self,
         name: str,
-        inputs: dict[str, float | str | int | bool | None],
+        inputs: Inputs,
         effect: str,
         multiplier: float | None = None,
         dollars_after: float | None = None,
     ) -> None:
         self.steps.append(TraceStep(name, inputs, effect, multiplier, dollars_after))
 
-    def skip(self, name: str, inputs: dict[str, float | str | int | bool | None], reason: str) -> NoReturn:
+    def skip(self, name: str, inputs: Inputs, reason: str) -> NoReturn:
         self.steps.append(TraceStep(name, inputs, f"skip: {reason}"))
         raise _Skip(reason)
+
+    def record(self, step: TraceStep, skip: str | None) -> None:
+        """Add a rule's step; a rule that found a reason to skip stops the decision here."""
+        self.steps.append(step)
+        if skip is not None:
+            raise _Skip(skip)
+
+
+@dataclass(frozen=True)
+class Case:
+    """Everything one decision reads: the arguments of :func:`decide`, passed whole to every rule."""
+
+    signal: SignalIn
+    quote: QuoteIn | None
+    asset: AssetIn | None
+    sector: str | None
+    next_earnings_in_days: int | None
+    book: BookState
+    risk: RiskState
+    rules: Rules
+
+    @property
+    def price(self) -> float:
+        """The reference price: the ask (a buy pays the ask). Only read once the quote checks have passed."""
+        assert self.quote is not None, "the quote checks run before anything reads the price"
+        return self.quote.ask
+
+    @property
+    def fractional(self) -> bool:
+        """Whether the quantity may be fractional: the rules allow it, the asset does, and it is no bracket
+        (a bracket order must be in whole shares)."""
+        return (
+            self.rules.fractional_shares
+            and bool(self.asset and self.asset.fractionable)
+            and _order_shape(self.signal, self.rules).order_class != "bracket"
+        )
+
+
+class Verdict(NamedTuple):
+    """What one gate or pre-trade check found: its trace step, and the skip reason when it stops the signal."""
+
+    step: TraceStep
+    skip: str | None = None
+
+
+def _passes(name: str, inputs: Inputs, effect: str) -> Verdict:
+    return Verdict(TraceStep(name, inputs, effect))
+
+
+def _fails(name: str, inputs: Inputs, reason: str) -> Verdict:
+    return Verdict(TraceStep(name, inputs, f"skip: {reason}"), reason)
+
+
+class Factor(NamedTuple):
+    """What one multiplier does to the size: ``multiplier`` with the words ``effect`` that explain it."""
+
+    name: str
+    inputs: Inputs
+    effect: str
+    multiplier: float
+
+
+class Capped(NamedTuple):
+    """What one cap did: its trace step, the size after it, the name the summary gives it when it cut the
+    size, and the skip reason when not one order's worth is left."""
+
+    step: TraceStep
+    dollars: float
+    cut: str | None = None
+    skip: str | None = None
 
 
 def _positive_price(value: float | None) -> bool:
@@ -389,7 +488,8 @@ def _upper(symbols: frozenset[str]) -> frozenset[str]:
 
 @lru_cache(maxsize=64)
 def _vix_bands_desc(bands: tuple[VixBand, ...]) -> tuple[VixBand, ...]:
-    return tuple(sorted(bands, key=lambda b: b.above, reverse=True))
+    # Highest edge first; at an equal edge the band strictly above it first (it holds the higher levels).
+    return tuple(sorted(bands, key=lambda b: (b.above, not b.inclusive), reverse=True))
 
 
 @lru_cache(maxsize=64)
@@ -397,16 +497,26 @@ def _drawdown_bands_desc(bands: tuple[DrawdownBand, ...]) -> tuple[DrawdownBand,
     return tuple(sorted(bands, key=lambda b: b.above_pct, reverse=True))
 
 
-def vix_band(vix: float | None, rules: Rules) -> tuple[VixBand | None, float | None]:
-    """The band the VIX falls in and the band's upper bound (None for the top band), or (None, None)."""
+def vix_band(vix: float | None, rules: Rules) -> tuple[VixBand | None, VixBand | None]:
+    """The band the VIX falls in and the band just above it, whose edge is its upper bound (None for the top
+    band); (None, None) when the VIX is unknown or under every band."""
     if not _known(vix):
         return None, None
-    upper: float | None = None
+    upper: VixBand | None = None
     for band in _vix_bands_desc(rules.vix_bands):
-        if vix > band.above:  # type: ignore[operator]
+        if band.holds(vix):  # type: ignore[arg-type]
             return band, upper
-        upper = band.above
+        upper = band
     return None, None
+
+
+def _vix_where(band: VixBand, upper: VixBand | None) -> str:
+    """Where the band lies: "> 30", or an interval whose brackets say which edges belong to it: "(25, 30]"."""
+    if upper is None:
+        return band.edge()
+    low = "[" if band.inclusive else "("
+    high = ")" if upper.inclusive else "]"
+    return f"in {low}{_num(band.above)}, {_num(upper.above)}{high}"
 
 
 def _drawdown_band(drawdown_pct: float, rules: Rules) -> DrawdownBand | None:
@@ -427,11 +537,11 @@ def kelly_multiplier_range(rules: Rules) -> tuple[float, float]:
     return lo, max(lo, min(hi, top))
 
 
-def _kelly(stats: KellyStats | None, rules: Rules) -> tuple[float, str, dict[str, float | str | int | bool | None]]:
+def _kelly(stats: KellyStats | None, rules: Rules) -> tuple[float, str, Inputs]:
     """(multiplier, effect, inputs) of the half-Kelly overlay for one category's completed trades."""
     lo, hi = rules.kelly_clamp
     trades = stats.trades if stats is not None else 0
-    inputs: dict[str, float | str | int | bool | None] = {
+    inputs: Inputs = {
         "trades": trades,
         "min_trades": rules.kelly_min_trades,
         "mode": rules.kelly_mode,
@@ -470,13 +580,12 @@ def _kelly(stats: KellyStats | None, rules: Rules) -> tuple[float, str, dict[str
 # ------------------------------------------------------------------------------------------------- the engine
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Order:
     """What kind of order the signal becomes; known from the signal and the rules before any sizing."""
 
     order_type: str = "market"
     order_class: str = "simple"
-    reference_price: float | None = None
 
 
 def _order_shape(signal: SignalIn, rules: Rules) -> _Order:
@@ -504,10 +613,17 @@ def decide(
     rules: Rules,
 ) -> Decision:
     """Decide one signal against ``book``: an order (``ordered`` / ``reduced``) or a skip, with its trace."""
+    case = Case(signal, quote, asset, sector, next_earnings_in_days, book, risk, rules)
     trace = _Trace()
     order = _order_shape(signal, rules)
+    price: float | None = None  # known once the pre-trade checks pass; a later skip still reports it
     try:
-        return _decide(signal, quote, asset, sector, next_earnings_in_days, book, risk, rules, trace, order)
+        for gate in GATES:
+            trace.record(*gate(case))
+        for check in PRE_TRADE_CHECKS:
+            trace.record(*check(case))
+        price = case.price
+        return _sized(case, price, order, trace)
     except _Skip as skip:
         return Decision(
             signal_id=signal.signal_id,
@@ -515,7 +631,7 @@ def decide(
             outcome="skipped",
             qty=0.0,
             notional=0.0,
-            reference_price=order.reference_price,
+            reference_price=price,
             order_type=order.order_type,
             limit_price=None,
             order_class=order.order_class,
@@ -526,32 +642,18 @@ def decide(
         )
 
 
-def _decide(
-    s: SignalIn,
-    quote: QuoteIn | None,
-    asset: AssetIn | None,
-    sector: str | None,
-    days: int | None,
-    book: BookState,
-    risk: RiskState,
-    rules: Rules,
-    t: _Trace,
-    order: _Order,
-) -> Decision:
-    _gates(s, asset, days, book, risk, rules, t)
-    price = _pre_trade(s, quote, rules, t)
-    order.reference_price = price
-    dollars, base = _base(s, price, book, rules, t)
-    dollars = _multipliers(s, dollars, risk, rules, t)
-    fractional = rules.fractional_shares and bool(asset and asset.fractionable) and order.order_class != "bracket"
-    dollars, cut_by = _caps(s, dollars, price, fractional, sector, book, rules, t)
-    qty = _quantity(dollars, price, fractional, t)
+def _sized(c: Case, price: float, order: _Order, t: _Trace) -> Decision:
+    """Steps 3 to 7 for a signal that passed the gates and the pre-trade checks."""
+    s = c.signal
+    dollars, base = _base(c, price, t)
+    dollars = _multipliers(c, dollars, t)
+    dollars, cut_by = _caps(c, dollars, t)
+    qty = _quantity(dollars, price, c.fractional, t)
     notional = qty * price
-    limit_price, take_profit, stop_loss = _order(s, price, order, rules, t)
+    limit_price, take_profit, stop_loss = _order(s, price, order, c.rules, t)
 
-    shown_qty = _num(qty)
     summary = (
-        f"buy {shown_qty} {s.symbol} at ~{_px(price)} = {_usd(notional)}: base {_usd(base)}, sized {_usd(dollars)}"
+        f"buy {_num(qty)} {s.symbol} at ~{_px(price)} = {_usd(notional)}: base {_usd(base)}, sized {_usd(dollars)}"
     )
     if cut_by:
         summary += f" after {', '.join(cut_by)} cap{'s' if len(cut_by) > 1 else ''}"
@@ -577,261 +679,271 @@ def _decide(
 
 
 # ---------------------------------------------------------------------------------------------- 1. the gates
+#
+# Each gate reads the whole case and returns its trace step, failing or not; the first failing one skips.
 
 
-def _gates(
-    s: SignalIn, asset: AssetIn | None, days: int | None, book: BookState, risk: RiskState, rules: Rules, t: _Trace
-) -> None:
-    side = s.side.lower()
+def gate_side(c: Case) -> Verdict:
+    side = c.signal.side.lower()
     if side == "sell":
-        t.skip("side", {"side": s.side}, "short entries are not supported")
+        return _fails("side", {"side": c.signal.side}, "short entries are not supported")
     if side != "buy":
-        t.skip("side", {"side": s.side}, f"side {s.side!r} is not supported (buy only)")
-    t.add("side", {"side": side}, "buy: a long entry")
+        return _fails("side", {"side": c.signal.side}, f"side {c.signal.side!r} is not supported (buy only)")
+    return _passes("side", {"side": side}, "buy: a long entry")
 
-    prices: dict[str, float | str | int | bool | None] = {"entry": s.entry, "stop": s.stop, "target": s.target}
+
+def gate_signal_prices(c: Case) -> Verdict:
+    s = c.signal
+    prices: Inputs = {"entry": s.entry, "stop": s.stop, "target": s.target}
     for label, value in prices.items():
         if value is not None and not _positive_price(value):  # type: ignore[arg-type]
-            t.skip("signal_prices", prices, f"signal {label} {value!r} is not a positive price")
-    t.add("signal_prices", prices, "prices given are positive")
+            return _fails("signal_prices", prices, f"signal {label} {value!r} is not a positive price")
+    return _passes("signal_prices", prices, "prices given are positive")
 
-    if s.category not in CATEGORIES:
-        t.skip("category", {"category": s.category}, f"unknown category {s.category!r}")
-    t.add("category", {"category": s.category}, s.category)
 
-    symbol = s.symbol.upper()
-    lists: dict[str, float | str | int | bool | None] = {
+def gate_category(c: Case) -> Verdict:
+    category = c.signal.category
+    if category not in CATEGORIES:
+        return _fails("category", {"category": category}, f"unknown category {category!r}")
+    return _passes("category", {"category": category}, category)
+
+
+def gate_symbol_lists(c: Case) -> Verdict:
+    rules, symbol = c.rules, c.signal.symbol.upper()
+    lists: Inputs = {
         "symbol": symbol,
         "allow_symbols": len(rules.allow_symbols),
         "deny_symbols": len(rules.deny_symbols),
     }
     if symbol in _upper(rules.deny_symbols):
-        t.skip("symbol_lists", lists, f"{symbol} is on the deny list")
+        return _fails("symbol_lists", lists, f"{symbol} is on the deny list")
     if rules.allow_symbols and symbol not in _upper(rules.allow_symbols):
-        t.skip("symbol_lists", lists, f"{symbol} is not on the allow list ({len(rules.allow_symbols)} symbols)")
-    t.add("symbol_lists", lists, "allowed" if rules.allow_symbols else "not denied")
+        return _fails("symbol_lists", lists, f"{symbol} is not on the allow list ({len(rules.allow_symbols)} symbols)")
+    return _passes("symbol_lists", lists, "allowed" if rules.allow_symbols else "not denied")
 
+
+def gate_asset(c: Case) -> Verdict:
+    asset, symbol = c.asset, c.signal.symbol.upper()
     if asset is None:
-        t.skip("asset", {"known": False}, f"{symbol} is not a known asset at the broker")
+        return _fails("asset", {"known": False}, f"{symbol} is not a known asset at the broker")
     if not asset.tradable:
-        t.skip("asset", {"tradable": False}, f"{symbol} is not tradable at the broker")
-    t.add("asset", {"tradable": True, "fractionable": asset.fractionable}, "tradable")
+        return _fails("asset", {"tradable": False}, f"{symbol} is not tradable at the broker")
+    return _passes("asset", {"tradable": True, "fractionable": asset.fractionable}, "tradable")
 
-    held = book.position_value.get(s.symbol, 0.0) or 0.0
-    one: dict[str, float | str | int | bool | None] = {
-        "held": held,
-        "one_position_per_symbol": rules.one_position_per_symbol,
-    }
-    if rules.one_position_per_symbol and held > 0:
-        t.skip("one_position_per_symbol", one, f"one position per symbol: {symbol} already held ({_usd(held)})")
-    t.add("one_position_per_symbol", one, "not held" if held <= 0 else f"adding to {_usd(held)} held")
 
+def _held(c: Case) -> float:
+    """What the signals book already holds in the signal's symbol."""
+    return c.book.position_value.get(c.signal.symbol, 0.0) or 0.0
+
+
+def gate_one_position_per_symbol(c: Case) -> Verdict:
+    held, rule = _held(c), c.rules.one_position_per_symbol
+    one: Inputs = {"held": held, "one_position_per_symbol": rule}
+    if rule and held > 0:
+        symbol = c.signal.symbol.upper()
+        return _fails("one_position_per_symbol", one, f"one position per symbol: {symbol} already held ({_usd(held)})")
+    return _passes("one_position_per_symbol", one, "not held" if held <= 0 else f"adding to {_usd(held)} held")
+
+
+def gate_max_open_positions(c: Case) -> Verdict:
     # Adding to a symbol already held opens no new position, so only a new symbol counts against the limit.
-    opens = held <= 0
-    positions: dict[str, float | str | int | bool | None] = {
-        "open_positions": book.open_positions,
-        "max_open_positions": rules.max_open_positions,
-        "opens_new": opens,
-    }
-    if opens and book.open_positions >= rules.max_open_positions:
-        t.skip(
-            "max_open_positions",
-            positions,
-            f"max open positions reached: {book.open_positions} ≥ {rules.max_open_positions}",
-        )
-    t.add(
+    opens = _held(c) <= 0
+    count, limit = c.book.open_positions, c.rules.max_open_positions
+    positions: Inputs = {"open_positions": count, "max_open_positions": limit, "opens_new": opens}
+    if opens and count >= limit:
+        return _fails("max_open_positions", positions, f"max open positions reached: {count} ≥ {limit}")
+    return _passes(
         "max_open_positions",
         positions,
-        f"{book.open_positions} < {rules.max_open_positions} open positions"
-        if opens
-        else f"adds to an open position ({book.open_positions} open)",
+        f"{count} < {limit} open positions" if opens else f"adds to an open position ({count} open)",
     )
 
-    today: dict[str, float | str | int | bool | None] = {
-        "new_trades_today": book.new_trades_today,
-        "max_new_trades_per_day": rules.max_new_trades_per_day,
-    }
-    if book.new_trades_today >= rules.max_new_trades_per_day:
-        t.skip(
-            "max_new_trades_per_day",
-            today,
-            f"max new trades per day reached: {book.new_trades_today} ≥ {rules.max_new_trades_per_day}",
-        )
-    t.add("max_new_trades_per_day", today, f"{book.new_trades_today} < {rules.max_new_trades_per_day} trades today")
 
-    # Circuit breakers: they stop new entries; exits and protective stops are other steps' business.
-    losses: dict[str, float | str | int | bool | None] = {
-        "consecutive_losses": risk.consecutive_losses,
-        "max_consecutive_losses": rules.max_consecutive_losses,
-    }
-    if rules.max_consecutive_losses > 0 and risk.consecutive_losses >= rules.max_consecutive_losses:
-        t.skip(
-            "consecutive_losses",
-            losses,
-            f"paused after {risk.consecutive_losses} consecutive losing trades (max {rules.max_consecutive_losses})",
-        )
-    t.add(
+def gate_max_new_trades_per_day(c: Case) -> Verdict:
+    count, limit = c.book.new_trades_today, c.rules.max_new_trades_per_day
+    today: Inputs = {"new_trades_today": count, "max_new_trades_per_day": limit}
+    if count >= limit:
+        return _fails("max_new_trades_per_day", today, f"max new trades per day reached: {count} ≥ {limit}")
+    return _passes("max_new_trades_per_day", today, f"{count} < {limit} trades today")
+
+
+# Circuit breakers: they stop new entries; exits and protective stops are other steps' business. A limit of
+# zero or less switches its breaker off.
+
+
+def gate_consecutive_losses(c: Case) -> Verdict:
+    losses, limit = c.risk.consecutive_losses, c.rules.max_consecutive_losses
+    inputs: Inputs = {"consecutive_losses": losses, "max_consecutive_losses": limit}
+    if limit > 0 and losses >= limit:
+        return _fails("consecutive_losses", inputs, f"paused after {losses} consecutive losing trades (max {limit})")
+    return _passes(
         "consecutive_losses",
-        losses,
-        f"{risk.consecutive_losses} consecutive losses (pause at {rules.max_consecutive_losses})"
-        if rules.max_consecutive_losses > 0
-        else "breaker off",
+        inputs,
+        f"{losses} consecutive losses (pause at {limit})" if limit > 0 else "breaker off",
     )
 
-    loss: dict[str, float | str | int | bool | None] = {
-        "daily_pnl": risk.daily_pnl,
-        "max_daily_loss": rules.max_daily_loss,
-    }
-    if rules.max_daily_loss > 0 and risk.daily_pnl <= -rules.max_daily_loss:
-        t.skip(
-            "max_daily_loss",
-            loss,
-            f"max daily loss reached: P&L {_usd(risk.daily_pnl)} ≤ {_usd(-rules.max_daily_loss)}",
-        )
-    t.add(
-        "max_daily_loss",
-        loss,
-        f"P&L {_usd(risk.daily_pnl)} > {_usd(-rules.max_daily_loss)}" if rules.max_daily_loss > 0 else "breaker off",
+
+def gate_max_daily_loss(c: Case) -> Verdict:
+    pnl, limit = c.risk.daily_pnl, c.rules.max_daily_loss
+    inputs: Inputs = {"daily_pnl": pnl, "max_daily_loss": limit}
+    if limit > 0 and pnl <= -limit:
+        return _fails("max_daily_loss", inputs, f"max daily loss reached: P&L {_usd(pnl)} ≤ {_usd(-limit)}")
+    return _passes("max_daily_loss", inputs, f"P&L {_usd(pnl)} > {_usd(-limit)}" if limit > 0 else "breaker off")
+
+
+def gate_daily_profit_target(c: Case) -> Verdict:
+    pnl, target = c.risk.daily_pnl, c.rules.daily_profit_target
+    inputs: Inputs = {"daily_pnl": pnl, "daily_profit_target": target}
+    if target > 0 and pnl >= target:
+        return _fails("daily_profit_target", inputs, f"daily profit target reached: P&L {_usd(pnl)} ≥ {_usd(target)}")
+    return _passes(
+        "daily_profit_target", inputs, f"P&L {_usd(pnl)} < {_usd(target)} target" if target > 0 else "target off"
     )
 
-    target: dict[str, float | str | int | bool | None] = {
-        "daily_pnl": risk.daily_pnl,
-        "daily_profit_target": rules.daily_profit_target,
-    }
-    if rules.daily_profit_target > 0 and risk.daily_pnl >= rules.daily_profit_target:
-        t.skip(
-            "daily_profit_target",
-            target,
-            f"daily profit target reached: P&L {_usd(risk.daily_pnl)} ≥ {_usd(rules.daily_profit_target)}",
-        )
-    t.add(
-        "daily_profit_target",
-        target,
-        f"P&L {_usd(risk.daily_pnl)} < {_usd(rules.daily_profit_target)} target"
-        if rules.daily_profit_target > 0
-        else "target off",
-    )
 
-    earnings: dict[str, float | str | int | bool | None] = {
+def gate_earnings(c: Case) -> Verdict:
+    rules, days = c.rules, c.next_earnings_in_days
+    blackout = rules.earnings_blackout_days
+    earnings: Inputs = {
         "enabled": rules.earnings_avoid_enabled,
         "next_earnings_in_days": days,
-        "blackout_days": rules.earnings_blackout_days,
+        "blackout_days": blackout,
         "unknown_earnings": rules.unknown_earnings,
     }
     if not rules.earnings_avoid_enabled:
-        t.add("earnings", earnings, "earnings blackout off")
-    elif days is None:
+        return _passes("earnings", earnings, "earnings blackout off")
+    if days is None:
         if rules.unknown_earnings == "skip":
-            t.skip("earnings", earnings, "earnings date unknown (unknown_earnings = skip)")
-        t.add("earnings", earnings, "earnings date unknown: allowed (unknown_earnings = allow)")
-    elif days <= rules.earnings_blackout_days:
-        t.skip("earnings", earnings, f"earnings blackout: earnings in {days} days ≤ {rules.earnings_blackout_days}")
-    else:
-        t.add("earnings", earnings, f"earnings in {days} days > {rules.earnings_blackout_days}-day blackout")
+            return _fails("earnings", earnings, "earnings date unknown (unknown_earnings = skip)")
+        return _passes("earnings", earnings, "earnings date unknown: allowed (unknown_earnings = allow)")
+    if days <= blackout:
+        return _fails("earnings", earnings, f"earnings blackout: earnings in {days} days ≤ {blackout}")
+    return _passes("earnings", earnings, f"earnings in {days} days > {blackout}-day blackout")
 
-    band, _upper_bound = vix_band(risk.vix, rules)
-    pause: dict[str, float | str | int | bool | None] = {
+
+def gate_regime_pause(c: Case) -> Verdict:
+    """A VIX band with ``pause_long_term`` stops new long-term buys (other categories go on, sized down)."""
+    rules, vix, category = c.rules, c.risk.vix, c.signal.category
+    band, _upper_bound = vix_band(vix, rules)
+    pause: Inputs = {
         "enabled": rules.market_regime_enabled,
-        "vix": risk.vix,
-        "category": s.category,
+        "vix": vix,
+        "category": category,
         "band_above": band.above if band else None,
     }
-    if rules.market_regime_enabled and band is not None and band.pause_long_term and s.category == "long_term":
-        t.skip("regime_pause", pause, f"regime: VIX {_num(risk.vix)} > {_num(band.above)} pauses new long-term buys")
     if not rules.market_regime_enabled:
-        effect = "regime overlay off"
-    elif band is not None and band.pause_long_term:
-        effect = f"VIX {_num(risk.vix)} > {_num(band.above)} pauses long-term buys only: {s.category} allowed"
-    else:
-        effect = f"VIX {_num(risk.vix)}: no pause"
-    t.add("regime_pause", pause, effect)
+        return _passes("regime_pause", pause, "regime overlay off")
+    if band is None or not band.pause_long_term:
+        return _passes("regime_pause", pause, f"VIX {_num(vix)}: no pause")
+    if category == "long_term":
+        return _fails("regime_pause", pause, f"regime: VIX {_num(vix)} {band.edge()} pauses new long-term buys")
+    return _passes(
+        "regime_pause", pause, f"VIX {_num(vix)} {band.edge()} pauses long-term buys only: {category} allowed"
+    )
 
-    dd = _drawdown_band(risk.drawdown_pct, rules)
-    draw: dict[str, float | str | int | bool | None] = {
-        "drawdown_pct": risk.drawdown_pct,
+
+def gate_drawdown_pause(c: Case) -> Verdict:
+    drawdown = c.risk.drawdown_pct
+    dd = _drawdown_band(drawdown, c.rules)
+    draw: Inputs = {
+        "drawdown_pct": drawdown,
         "band_above_pct": dd.above_pct if dd else None,
         "band_multiplier": dd.multiplier if dd else None,
     }
     if dd is not None and dd.multiplier <= 0:
-        t.skip("drawdown_pause", draw, f"drawdown {_pct(risk.drawdown_pct)} > {_pct(dd.above_pct)}: no new entries")
-    t.add("drawdown_pause", draw, f"drawdown {_pct(risk.drawdown_pct)}: entries allowed")
+        return _fails("drawdown_pause", draw, f"drawdown {_pct(drawdown)} > {_pct(dd.above_pct)}: no new entries")
+    return _passes("drawdown_pause", draw, f"drawdown {_pct(drawdown)}: entries allowed")
+
+
+#: The gates, in the order they are tried.
+GATES: tuple[Callable[[Case], Verdict], ...] = (
+    gate_side,
+    gate_signal_prices,
+    gate_category,
+    gate_symbol_lists,
+    gate_asset,
+    gate_one_position_per_symbol,
+    gate_max_open_positions,
+    gate_max_new_trades_per_day,
+    gate_consecutive_losses,
+    gate_max_daily_loss,
+    gate_daily_profit_target,
+    gate_earnings,
+    gate_regime_pause,
+    gate_drawdown_pause,
+)
 
 
 # ----------------------------------------------------------------------------------------- 2. pre-trade checks
+#
+# The same shape as the gates; after ``check_quote`` has passed the quote is known and sane, and the
+# reference price (``Case.price``) is its ask.
 
 
-def _pre_trade(s: SignalIn, quote: QuoteIn | None, rules: Rules, t: _Trace) -> float:
-    """The reference price (the ask), once the quote is fresh, sane, near the signal's entry and tight."""
+def _quote(c: Case) -> QuoteIn:
+    assert c.quote is not None, "check_quote runs first and skips a missing quote"
+    return c.quote
+
+
+def check_quote(c: Case) -> Verdict:
+    quote = c.quote
     if quote is None:
-        t.skip("quote", {"quote": None}, "no quote")
-    q: dict[str, float | str | int | bool | None] = {"bid": quote.bid, "ask": quote.ask, "last": quote.last}
+        return _fails("quote", {"quote": None}, "no quote")
+    q: Inputs = {"bid": quote.bid, "ask": quote.ask, "last": quote.last}
     if not (_positive_price(quote.ask) and _positive_price(quote.bid) and quote.bid <= quote.ask):
-        t.skip("quote", q, f"invalid quote: bid {_num(quote.bid)}, ask {_num(quote.ask)}")
-    price = quote.ask
-    t.add("quote", q, f"reference price = ask {_px(price)} (a buy pays the ask)")
+        return _fails("quote", q, f"invalid quote: bid {_num(quote.bid)}, ask {_num(quote.ask)}")
+    return _passes("quote", q, f"reference price = ask {_px(quote.ask)} (a buy pays the ask)")
 
-    age: dict[str, float | str | int | bool | None] = {
-        "age_seconds": quote.age_seconds,
-        "max_quote_age_seconds": rules.max_quote_age_seconds,
-    }
-    if not quote.age_seconds <= rules.max_quote_age_seconds:  # NaN age counts as stale
-        t.skip(
-            "quote_age",
-            age,
-            f"stale quote: {_num(quote.age_seconds, 2)}s old (max {_num(rules.max_quote_age_seconds, 2)}s)",
+
+def check_quote_age(c: Case) -> Verdict:
+    age, limit = _quote(c).age_seconds, c.rules.max_quote_age_seconds
+    inputs: Inputs = {"age_seconds": age, "max_quote_age_seconds": limit}
+    if not age <= limit:  # NaN age counts as stale
+        return _fails("quote_age", inputs, f"stale quote: {_num(age, 2)}s old (max {_num(limit, 2)}s)")
+    return _passes("quote_age", inputs, f"quote {_num(age, 2)}s old ≤ {_num(limit, 2)}s")
+
+
+def check_drift(c: Case) -> Verdict:
+    entry, limit = c.signal.entry, c.rules.max_price_drift_pct
+    if entry is None:
+        return _passes("drift", {"entry": None}, "no signal entry: drift not measured")
+    # Drift compares the last trade with the signal's entry (a stale signal is not chased); without a last,
+    # the ask stands in.
+    quote = _quote(c)
+    last = quote.last if _positive_price(quote.last) else c.price
+    drift = abs(last - entry) / entry * 100
+    d: Inputs = {"last": last, "entry": entry, "drift_pct": drift, "max_price_drift_pct": limit}
+    if drift > limit:
+        return _fails(
+            "drift", d, f"price drifted {_pct(drift)} from the signal's entry {_px(entry)} (max {_pct(limit)})"
         )
-    t.add("quote_age", age, f"quote {_num(quote.age_seconds, 2)}s old ≤ {_num(rules.max_quote_age_seconds, 2)}s")
+    return _passes("drift", d, f"last {_px(last)} is {_pct(drift)} from the entry {_px(entry)} (max {_pct(limit)})")
 
-    if s.entry is None:
-        t.add("drift", {"entry": None}, "no signal entry: drift not measured")
-    else:
-        # Drift compares the last trade with the signal's entry (seed 004); without a last, the ask stands in.
-        last = quote.last if _positive_price(quote.last) else price
-        drift = abs(last - s.entry) / s.entry * 100
-        d: dict[str, float | str | int | bool | None] = {
-            "last": last,
-            "entry": s.entry,
-            "drift_pct": drift,
-            "max_price_drift_pct": rules.max_price_drift_pct,
-        }
-        if drift > rules.max_price_drift_pct:
-            t.skip(
-                "drift",
-                d,
-                f"price drifted {_pct(drift)} from the signal's entry {_px(s.entry)} "
-                f"(max {_pct(rules.max_price_drift_pct)})",
-            )
-        t.add(
-            "drift",
-            d,
-            f"last {_px(last)} is {_pct(drift)} from the entry {_px(s.entry)} (max {_pct(rules.max_price_drift_pct)})",
-        )
 
+def check_spread(c: Case) -> Verdict:
+    quote, limit = _quote(c), c.rules.max_spread_bps
     mid = (quote.ask + quote.bid) / 2
     bps = (quote.ask - quote.bid) / mid * 10_000
-    sp: dict[str, float | str | int | bool | None] = {
-        "bid": quote.bid,
-        "ask": quote.ask,
-        "spread_bps": bps,
-        "max_spread_bps": rules.max_spread_bps,
-    }
-    if bps > rules.max_spread_bps:
-        t.skip(
+    sp: Inputs = {"bid": quote.bid, "ask": quote.ask, "spread_bps": bps, "max_spread_bps": limit}
+    if bps > limit:
+        return _fails(
             "spread",
             sp,
-            f"spread {_num(bps, 2)} bps > {_num(rules.max_spread_bps)} bps "
-            f"(bid {_px(quote.bid)}, ask {_px(quote.ask)})",
+            f"spread {_num(bps, 2)} bps > {_num(limit)} bps (bid {_px(quote.bid)}, ask {_px(quote.ask)})",
         )
-    t.add("spread", sp, f"spread {_num(bps, 2)} bps ≤ {_num(rules.max_spread_bps)} bps")
-    return price
+    return _passes("spread", sp, f"spread {_num(bps, 2)} bps ≤ {_num(limit)} bps")
+
+
+#: The pre-trade checks, in order.
+PRE_TRADE_CHECKS: tuple[Callable[[Case], Verdict], ...] = (check_quote, check_quote_age, check_drift, check_spread)
 
 
 # ---------------------------------------------------------------------------------------------- 3. base size
 
 
-def _base(s: SignalIn, price: float, book: BookState, rules: Rules, t: _Trace) -> tuple[float, float]:
+def _base(c: Case, price: float, t: _Trace) -> tuple[float, float]:
     """(dollars, base dollars): the size before the multipliers."""
-    pv = book.portfolio_value
+    s, rules, pv = c.signal, c.rules, c.book.portfolio_value
     if not rules.use_dynamic_sizing:
         dollars = rules.position_size
         t.add(
@@ -844,37 +956,14 @@ def _base(s: SignalIn, price: float, book: BookState, rules: Rules, t: _Trace) -
     if not (_known(pv) and pv > 0):
         t.skip("base", {"portfolio_value": pv}, f"portfolio value {_usd(pv)} is not positive")
 
-    # The seed sizes long-term holds (its "Suggested Finds") by conviction, and scanner trades with a stop by
-    # the risk to the stop: a long-term signal's stop shapes its protective order, not its size.
+    # Long-term holds (suggested finds) are sized by conviction, scanner trades with a stop by the risk to
+    # the stop: a long-term signal's stop shapes its protective order, not its size.
     if s.stop is not None and s.category != "long_term":
-        entry = s.entry if s.entry is not None else price
-        inputs: dict[str, float | str | int | bool | None] = {
-            "method": "risk",
-            "portfolio_value": pv,
-            "risk_per_trade_pct": rules.risk_per_trade_pct,
-            "entry": entry,
-            "entry_from": "signal" if s.entry is not None else "ask",
-            "stop": s.stop,
-            "reference_price": price,
-        }
-        if s.stop >= entry:
-            t.skip("base", inputs, f"stop {_px(s.stop)} is not below the entry {_px(entry)} for a buy")
-        budget = pv * rules.risk_per_trade_pct / 100
-        per_share = entry - s.stop
-        shares = budget / per_share
-        dollars = shares * price
-        inputs.update(risk_budget=budget, risk_per_share=per_share, shares=shares)
-        t.add(
-            "base",
-            inputs,
-            f"risk-based: {_usd(pv)} × {_pct(rules.risk_per_trade_pct)} = {_usd(budget)} / "
-            f"|{_px(entry)} − {_px(s.stop)}| = {_num(shares)} shares × {_px(price)} = {_usd(dollars)}",
-            dollars_after=dollars,
-        )
+        dollars = _risk_base(c, s.stop, price, t)
         return dollars, dollars
 
     base = pv * rules.base_allocation_pct / 100
-    inputs = {"method": "allocation", "portfolio_value": pv, "base_allocation_pct": rules.base_allocation_pct}
+    inputs: Inputs = {"method": "allocation", "portfolio_value": pv, "base_allocation_pct": rules.base_allocation_pct}
     if s.category != "long_term":
         t.add(
             "base",
@@ -884,10 +973,44 @@ def _base(s: SignalIn, price: float, book: BookState, rules: Rules, t: _Trace) -
             dollars_after=base,
         )
         return base, base
-
     t.add("base", inputs, f"{_usd(pv)} × {_pct(rules.base_allocation_pct)} = {_usd(base)}", dollars_after=base)
+    return _conviction(s, base, rules, t), base
+
+
+def _risk_base(c: Case, stop: float, price: float, t: _Trace) -> float:
+    """Shares = the risk budget over the loss per share to the stop, priced at the reference price."""
+    s, pv, pct = c.signal, c.book.portfolio_value, c.rules.risk_per_trade_pct
+    entry = s.entry if s.entry is not None else price
+    inputs: Inputs = {
+        "method": "risk",
+        "portfolio_value": pv,
+        "risk_per_trade_pct": pct,
+        "entry": entry,
+        "entry_from": "signal" if s.entry is not None else "ask",
+        "stop": stop,
+        "reference_price": price,
+    }
+    if stop >= entry:
+        t.skip("base", inputs, f"stop {_px(stop)} is not below the entry {_px(entry)} for a buy")
+    budget = pv * pct / 100
+    per_share = entry - stop
+    shares = budget / per_share
+    dollars = shares * price
+    inputs.update(risk_budget=budget, risk_per_share=per_share, shares=shares)
+    t.add(
+        "base",
+        inputs,
+        f"risk-based: {_usd(pv)} × {_pct(pct)} = {_usd(budget)} / "
+        f"|{_px(entry)} − {_px(stop)}| = {_num(shares)} shares × {_px(price)} = {_usd(dollars)}",
+        dollars_after=dollars,
+    )
+    return dollars
+
+
+def _conviction(s: SignalIn, base: float, rules: Rules, t: _Trace) -> float:
+    """The long-term base times the multiplier of the largest conviction key at or below the signal's."""
     table = rules.conviction_multipliers
-    conv: dict[str, float | str | int | bool | None] = {"conviction": s.conviction}
+    conv: Inputs = {"conviction": s.conviction}
     if not table:
         t.skip("conviction", conv, "no conviction multipliers configured")
     lowest, top = min(table), max(table)
@@ -904,120 +1027,113 @@ def _base(s: SignalIn, price: float, book: BookState, rules: Rules, t: _Trace) -
     t.add("conviction", conv, f"conviction {s.conviction}{note}: × {_num(m)} = {_usd(dollars)}", m, dollars)
     if dollars <= 0:
         t.skip("conviction", conv, f"conviction {s.conviction} multiplier {_num(m)} leaves no size")
-    return dollars, base
+    return dollars
 
 
 # ---------------------------------------------------------------------------------------------- 4. multipliers
+#
+# Each multiplier reads the case and returns its factor; they compound in order, and a product that leaves
+# no size skips at the multiplier that zeroed it.
 
 
-def _multipliers(s: SignalIn, dollars: float, risk: RiskState, rules: Rules, t: _Trace) -> float:
-    def apply(name: str, inputs: dict[str, float | str | int | bool | None], effect: str, m: float) -> None:
-        nonlocal dollars
-        dollars *= m
-        t.add(name, inputs, f"{effect} → {_usd(dollars)}", m, dollars)
-        if dollars <= 0:
-            t.skip(name, inputs, f"{name}: {effect} leaves no size")
-
-    # Regime: VIX band, then SPY's trend.
+def multiplier_vix(c: Case) -> Factor:
+    rules, vix = c.rules, c.risk.vix
     if not rules.market_regime_enabled:
-        apply("regime_vix", {"enabled": False}, "regime overlay off: × 1", 1.0)
-        apply("regime_spy_sma", {"enabled": False}, "regime overlay off: × 1", 1.0)
-    else:
-        band, upper = vix_band(risk.vix, rules)
-        vix: dict[str, float | str | int | bool | None] = {
-            "vix": risk.vix,
-            "band_above": band.above if band else None,
-            "band_upper": upper,
-        }
-        if not _known(risk.vix):
-            apply("regime_vix", vix, "VIX unknown: × 1", 1.0)
-        elif band is None:
-            lowest = min((b.above for b in rules.vix_bands), default=None)
-            apply("regime_vix", vix, f"VIX {_num(risk.vix)} in no band (lowest above {_num(lowest)}): × 1", 1.0)
-        elif upper is None:
-            apply(
-                "regime_vix",
-                vix,
-                f"VIX {_num(risk.vix)} > {_num(band.above)}: × {_num(band.multiplier)}",
-                band.multiplier,
-            )
-        else:
-            apply(
-                "regime_vix",
-                vix,
-                f"VIX {_num(risk.vix)} in ({_num(band.above)}, {_num(upper)}]: × {_num(band.multiplier)}",
-                band.multiplier,
-            )
-
-        spy: dict[str, float | str | int | bool | None] = {
-            "spy_close": risk.spy_close,
-            "spy_sma": risk.spy_sma,
-            "below_multiplier": rules.spy_below_sma_multiplier,
-        }
-        if not (_known(risk.spy_close) and _known(risk.spy_sma)):
-            apply("regime_spy_sma", spy, "SPY trend unknown: × 1", 1.0)
-        elif risk.spy_close < risk.spy_sma:  # type: ignore[operator]
-            apply(
-                "regime_spy_sma",
-                spy,
-                f"SPY {_px(risk.spy_close)} below its SMA {_px(risk.spy_sma)}: "
-                f"× {_num(rules.spy_below_sma_multiplier)}",
-                rules.spy_below_sma_multiplier,
-            )
-        else:
-            apply("regime_spy_sma", spy, f"SPY {_px(risk.spy_close)} at or above its SMA {_px(risk.spy_sma)}: × 1", 1.0)
-
-    if not rules.kelly_adaptive_enabled:
-        apply("kelly", {"enabled": False}, "half-Kelly off: × 1", 1.0)
-    else:
-        m, effect, inputs = _kelly(risk.kelly.get(s.category), rules)
-        inputs["category"] = s.category
-        apply("kelly", inputs, f"{s.category}: {effect}", m)
-
-    dd = _drawdown_band(risk.drawdown_pct, rules)
-    draw: dict[str, float | str | int | bool | None] = {
-        "drawdown_pct": risk.drawdown_pct,
-        "band_above_pct": dd.above_pct if dd else None,
+        return Factor("regime_vix", {"enabled": False}, "regime overlay off: × 1", 1.0)
+    band, upper = vix_band(vix, rules)
+    inputs: Inputs = {
+        "vix": vix,
+        "band_above": band.above if band else None,
+        "band_upper": upper.above if upper else None,
     }
-    if dd is None:
-        lowest = min((b.above_pct for b in rules.drawdown_bands), default=None)
-        shown = f" ≤ {_pct(lowest)}" if lowest is not None else " (no bands)"
-        apply("drawdown", draw, f"drawdown {_pct(risk.drawdown_pct)}{shown}: × 1", 1.0)
-    else:
-        apply(
-            "drawdown",
-            draw,
-            f"drawdown {_pct(risk.drawdown_pct)} > {_pct(dd.above_pct)}: × {_num(dd.multiplier)}",
-            dd.multiplier,
-        )
+    if not _known(vix):
+        return Factor("regime_vix", inputs, "VIX unknown: × 1", 1.0)
+    if band is None:
+        lowest = min(rules.vix_bands, key=lambda b: b.above, default=None)
+        edge = "at least" if lowest is not None and lowest.inclusive else "above"
+        shown = f"lowest {edge} {_num(lowest.above if lowest else None)}"
+        return Factor("regime_vix", inputs, f"VIX {_num(vix)} in no band ({shown}): × 1", 1.0)
+    where = _vix_where(band, upper)
+    return Factor("regime_vix", inputs, f"VIX {_num(vix)} {where}: × {_num(band.multiplier)}", band.multiplier)
 
-    target = rules.daily_profit_target
-    pnl: dict[str, float | str | int | bool | None] = {"daily_pnl": risk.daily_pnl, "daily_profit_target": target}
+
+def multiplier_spy_trend(c: Case) -> Factor:
+    rules, risk = c.rules, c.risk
+    if not rules.market_regime_enabled:
+        return Factor("regime_spy_sma", {"enabled": False}, "regime overlay off: × 1", 1.0)
+    below = rules.spy_below_sma_multiplier
+    spy: Inputs = {"spy_close": risk.spy_close, "spy_sma": risk.spy_sma, "below_multiplier": below}
+    if not (_known(risk.spy_close) and _known(risk.spy_sma)):
+        return Factor("regime_spy_sma", spy, "SPY trend unknown: × 1", 1.0)
+    close, sma = _px(risk.spy_close), _px(risk.spy_sma)
+    if risk.spy_close < risk.spy_sma:  # type: ignore[operator]
+        return Factor("regime_spy_sma", spy, f"SPY {close} below its SMA {sma}: × {_num(below)}", below)
+    return Factor("regime_spy_sma", spy, f"SPY {close} at or above its SMA {sma}: × 1", 1.0)
+
+
+def multiplier_kelly(c: Case) -> Factor:
+    if not c.rules.kelly_adaptive_enabled:
+        return Factor("kelly", {"enabled": False}, "half-Kelly off: × 1", 1.0)
+    category = c.signal.category
+    m, effect, inputs = _kelly(c.risk.kelly.get(category), c.rules)
+    inputs["category"] = category
+    return Factor("kelly", inputs, f"{category}: {effect}", m)
+
+
+def multiplier_drawdown(c: Case) -> Factor:
+    drawdown = c.risk.drawdown_pct
+    dd = _drawdown_band(drawdown, c.rules)
+    draw: Inputs = {"drawdown_pct": drawdown, "band_above_pct": dd.above_pct if dd else None}
+    if dd is None:
+        lowest = min((b.above_pct for b in c.rules.drawdown_bands), default=None)
+        shown = f" ≤ {_pct(lowest)}" if lowest is not None else " (no bands)"
+        return Factor("drawdown", draw, f"drawdown {_pct(drawdown)}{shown}: × 1", 1.0)
+    return Factor(
+        "drawdown", draw, f"drawdown {_pct(drawdown)} > {_pct(dd.above_pct)}: × {_num(dd.multiplier)}", dd.multiplier
+    )
+
+
+def multiplier_daily_pnl(c: Case) -> Factor:
+    """Near today's profit target, new sizes shrink (``DAILY_PNL_STEPS``)."""
+    pnl, target = c.risk.daily_pnl, c.rules.daily_profit_target
+    inputs: Inputs = {"daily_pnl": pnl, "daily_profit_target": target}
     if target <= 0:
-        apply("daily_pnl", pnl, "no daily profit target: × 1", 1.0)
-    else:
-        share = risk.daily_pnl / target
-        pnl["share_of_target"] = share
-        for level, m in DAILY_PNL_STEPS:
-            if risk.daily_pnl >= level * target:
-                apply(
-                    "daily_pnl",
-                    pnl,
-                    f"daily P&L {_usd(risk.daily_pnl)} ≥ {_pct(level * 100)} of the {_usd(target)} target: × {_num(m)}",
-                    m,
-                )
-                break
-        else:
-            apply(
-                "daily_pnl",
-                pnl,
-                f"daily P&L {_usd(risk.daily_pnl)} is {_pct(share * 100)} of the {_usd(target)} target: × 1",
-                1.0,
-            )
+        return Factor("daily_pnl", inputs, "no daily profit target: × 1", 1.0)
+    share = pnl / target
+    inputs["share_of_target"] = share
+    for level, m in DAILY_PNL_STEPS:
+        if pnl >= level * target:
+            effect = f"daily P&L {_usd(pnl)} ≥ {_pct(level * 100)} of the {_usd(target)} target: × {_num(m)}"
+            return Factor("daily_pnl", inputs, effect, m)
+    return Factor(
+        "daily_pnl", inputs, f"daily P&L {_usd(pnl)} is {_pct(share * 100)} of the {_usd(target)} target: × 1", 1.0
+    )
+
+
+#: The multipliers, in the order they compound.
+MULTIPLIERS: tuple[Callable[[Case], Factor], ...] = (
+    multiplier_vix,
+    multiplier_spy_trend,
+    multiplier_kelly,
+    multiplier_drawdown,
+    multiplier_daily_pnl,
+)
+
+
+def _multipliers(c: Case, dollars: float, t: _Trace) -> float:
+    for multiplier in MULTIPLIERS:
+        f = multiplier(c)
+        dollars *= f.multiplier
+        t.add(f.name, f.inputs, f"{f.effect} → {_usd(dollars)}", f.multiplier, dollars)
+        if dollars <= 0:
+            t.skip(f.name, f.inputs, f"{f.name}: {f.effect} leaves no size")
     return dollars
 
 
 # ---------------------------------------------------------------------------------------------------- 5. caps
+#
+# Each cap reads the case and the size so far and returns what it did: kept the size, cut it to the room
+# left, or skipped because the room left is less than one order's worth (``_smallest``).
 
 
 def sector_bucket(sector: str | None) -> str:
@@ -1025,155 +1141,152 @@ def sector_bucket(sector: str | None) -> str:
     return UNKNOWN_SECTOR if sector is None else sector
 
 
-def _caps(
-    s: SignalIn,
-    dollars: float,
-    price: float,
-    fractional: bool,
-    sector: str | None,
-    book: BookState,
-    rules: Rules,
-    t: _Trace,
-) -> tuple[float, list[str]]:
-    """(dollars, names of the caps that cut them). A cap that leaves less than one order's worth skips."""
-    pv = book.portfolio_value
-    smallest = MIN_FRACTIONAL_NOTIONAL if fractional else price
-    smallest_text = f"the {_usd(MIN_FRACTIONAL_NOTIONAL)} minimum" if fractional else f"one share at {_px(price)}"
-    cut_by: list[str] = []
+def _smallest(c: Case) -> tuple[float, str]:
+    """The smallest order: one share at the reference price, or the fractional minimum; and how to say it."""
+    if c.fractional:
+        return MIN_FRACTIONAL_NOTIONAL, f"the {_usd(MIN_FRACTIONAL_NOTIONAL)} minimum"
+    return c.price, f"one share at {_px(c.price)}"
 
-    # Max position: the whole position, including what is already held, stays within the limit.
-    held = book.position_value.get(s.symbol, 0.0) or 0.0
-    limit = pv * rules.max_position_pct / 100
+
+def _room_cap(
+    c: Case,
+    name: str,
+    cut: str,
+    inputs: Inputs,
+    dollars: float,
+    room: float,
+    *,
+    kept: Callable[[], str],
+    cut_to: Callable[[], str],
+    skip: Callable[[], str],
+) -> Capped:
+    """A cap that cuts the size to ``room``, or skips (``skip`` completed with the smallest order) when less
+    than one order's worth is left. The words are built only for the branch taken."""
+    if not dollars > room:
+        return Capped(TraceStep(name, inputs, kept(), dollars_after=dollars), dollars)
+    smallest, smallest_text = _smallest(c)
+    if room < smallest:
+        reason = f"{skip()} {smallest_text}"
+        return Capped(TraceStep(name, inputs, f"skip: {reason}"), dollars, skip=reason)
+    return Capped(TraceStep(name, inputs, cut_to(), dollars_after=room), room, cut=cut)
+
+
+def cap_max_position(c: Case, dollars: float) -> Capped:
+    """The whole position, including what is already held, stays within ``max_position_pct``."""
+    pv, pct, symbol = c.book.portfolio_value, c.rules.max_position_pct, c.signal.symbol
+    held = _held(c)
+    limit = pv * pct / 100
     room = limit - held
-    pos: dict[str, float | str | int | bool | None] = {
+    inputs: Inputs = {
         "portfolio_value": pv,
-        "max_position_pct": rules.max_position_pct,
+        "max_position_pct": pct,
         "limit": limit,
         "held": held,
         "room": room,
         "dollars": dollars,
     }
-    if dollars > room:
-        if room < smallest:
-            t.skip(
-                "max_position",
-                pos,
-                f"max position: {s.symbol} holds {_usd(held)} of the {_usd(limit)} limit "
-                f"({_pct(rules.max_position_pct)} of {_usd(pv)}); room {_usd(room)} is less than {smallest_text}",
-            )
-        cut_by.append("max_position")
-        t.add(
-            "max_position",
-            pos,
-            f"{_usd(held)} held + {_usd(dollars)} > {_pct(rules.max_position_pct)} of "
-            f"{_usd(pv)} = {_usd(limit)}: reduced to {_usd(room)}",
-            dollars_after=room,
-        )
-        dollars = room
-    else:
-        t.add(
-            "max_position",
-            pos,
-            f"{_usd(held)} held + {_usd(dollars)} ≤ {_usd(limit)} ({_pct(rules.max_position_pct)} of {_usd(pv)})",
-            dollars_after=dollars,
-        )
-
-    # Allocation cap: the seed skips the trade rather than shrinking it.
-    alloc: dict[str, float | str | int | bool | None] = {
-        "deployed": book.deployed,
-        "dollars": dollars,
-        "max_total_allocation": rules.max_total_allocation,
-    }
-    if book.deployed + dollars > rules.max_total_allocation:
-        t.skip(
-            "allocation_cap",
-            alloc,
-            f"allocation cap: deployed {_amt(book.deployed)} + new {_amt(dollars)} > "
-            f"{_amt(rules.max_total_allocation)}",
-        )
-    t.add(
-        "allocation_cap",
-        alloc,
-        f"deployed {_amt(book.deployed)} + new {_amt(dollars)} ≤ {_amt(rules.max_total_allocation)}",
-        dollars_after=dollars,
+    return _room_cap(
+        c,
+        "max_position",
+        "max_position",
+        inputs,
+        dollars,
+        room,
+        kept=lambda: f"{_usd(held)} held + {_usd(dollars)} ≤ {_usd(limit)} ({_pct(pct)} of {_usd(pv)})",
+        cut_to=lambda: (
+            f"{_usd(held)} held + {_usd(dollars)} > {_pct(pct)} of {_usd(pv)} = {_usd(limit)}: reduced to {_usd(room)}"
+        ),
+        skip=lambda: (
+            f"max position: {symbol} holds {_usd(held)} of the {_usd(limit)} limit ({_pct(pct)} of {_usd(pv)}); "
+            f"room {_usd(room)} is less than"
+        ),
     )
 
-    if sector is None and rules.unknown_sector == "skip":
-        t.skip(
-            "sector_cap", {"sector": None, "unknown_sector": "skip"}, "sector unknown ([risk] unknown_sector = skip)"
-        )
-    else:
-        unknown = sector is None
-        sector = sector_bucket(sector)
-        exposure = book.sector_exposure.get(sector, 0.0) or 0.0
-        sector_limit = pv * rules.max_sector_pct / 100
-        sector_room = sector_limit - exposure
-        sec: dict[str, float | str | int | bool | None] = {
-            "sector": sector,
-            "exposure": exposure,
-            "max_sector_pct": rules.max_sector_pct,
-            "limit": sector_limit,
-            "room": sector_room,
-            "dollars": dollars,
-        }
-        if unknown:
-            sec["unknown_sector"] = "own_bucket"
-        if dollars > sector_room:
-            if sector_room < smallest:
-                t.skip(
-                    "sector_cap",
-                    sec,
-                    f"sector cap: {sector} {_usd(exposure)} + {_usd(dollars)} > "
-                    f"{_pct(rules.max_sector_pct)} of {_usd(pv)} = {_usd(sector_limit)}; room {_usd(sector_room)} "
-                    f"is less than {smallest_text}",
-                )
-            cut_by.append("sector")
-            t.add(
-                "sector_cap",
-                sec,
-                f"{sector} {_usd(exposure)} + {_usd(dollars)} > {_usd(sector_limit)} "
-                f"({_pct(rules.max_sector_pct)}): reduced to {_usd(sector_room)}",
-                dollars_after=sector_room,
-            )
-            dollars = sector_room
-        else:
-            t.add(
-                "sector_cap",
-                sec,
-                f"{sector} {_usd(exposure)} + {_usd(dollars)} ≤ {_usd(sector_limit)} ({_pct(rules.max_sector_pct)})",
-                dollars_after=dollars,
-            )
 
-    available = book.cash - rules.min_cash
-    cash: dict[str, float | str | int | bool | None] = {
-        "cash": book.cash,
-        "min_cash": rules.min_cash,
-        "available": available,
+def cap_allocation(c: Case, dollars: float) -> Capped:
+    """Deployed capital plus the new order within ``max_total_allocation``: over it the trade is skipped,
+    not shrunk, as the seed's sizing does."""
+    deployed, limit = c.book.deployed, c.rules.max_total_allocation
+    alloc: Inputs = {"deployed": deployed, "dollars": dollars, "max_total_allocation": limit}
+    if deployed + dollars > limit:
+        reason = f"allocation cap: deployed {_amt(deployed)} + new {_amt(dollars)} > {_amt(limit)}"
+        return Capped(TraceStep("allocation_cap", alloc, f"skip: {reason}"), dollars, skip=reason)
+    effect = f"deployed {_amt(deployed)} + new {_amt(dollars)} ≤ {_amt(limit)}"
+    return Capped(TraceStep("allocation_cap", alloc, effect, dollars_after=dollars), dollars)
+
+
+def cap_sector(c: Case, dollars: float) -> Capped:
+    """The sector, across every book we manage, within ``max_sector_pct``. An unknown sector is skipped under
+    ``unknown_sector = "skip"``; under ``"own_bucket"`` it is capped as the one ``UNKNOWN_SECTOR`` bucket."""
+    unknown = c.sector is None
+    if unknown and c.rules.unknown_sector == "skip":
+        reason = "sector unknown ([risk] unknown_sector = skip)"
+        inputs_skip: Inputs = {"sector": None, "unknown_sector": "skip"}
+        return Capped(TraceStep("sector_cap", inputs_skip, f"skip: {reason}"), dollars, skip=reason)
+    sector = sector_bucket(c.sector)
+    pv, pct = c.book.portfolio_value, c.rules.max_sector_pct
+    exposure = c.book.sector_exposure.get(sector, 0.0) or 0.0
+    limit = pv * pct / 100
+    room = limit - exposure
+    inputs: Inputs = {
+        "sector": sector,
+        "exposure": exposure,
+        "max_sector_pct": pct,
+        "limit": limit,
+        "room": room,
         "dollars": dollars,
     }
-    if dollars > available:
-        if available < smallest:
-            t.skip(
-                "cash",
-                cash,
-                f"cash: {_usd(book.cash)} − reserve {_usd(rules.min_cash)} leaves {_usd(available)}, "
-                f"less than {smallest_text}",
-            )
-        cut_by.append("cash")
-        t.add(
-            "cash",
-            cash,
-            f"{_usd(dollars)} > cash {_usd(book.cash)} − reserve {_usd(rules.min_cash)}: reduced to {_usd(available)}",
-            dollars_after=available,
-        )
-        dollars = available
-    else:
-        t.add(
-            "cash",
-            cash,
-            f"{_usd(dollars)} ≤ cash {_usd(book.cash)} − reserve {_usd(rules.min_cash)}",
-            dollars_after=dollars,
-        )
+    if unknown:
+        inputs["unknown_sector"] = "own_bucket"
+    return _room_cap(
+        c,
+        "sector_cap",
+        "sector",
+        inputs,
+        dollars,
+        room,
+        kept=lambda: f"{sector} {_usd(exposure)} + {_usd(dollars)} ≤ {_usd(limit)} ({_pct(pct)})",
+        cut_to=lambda: (
+            f"{sector} {_usd(exposure)} + {_usd(dollars)} > {_usd(limit)} ({_pct(pct)}): reduced to {_usd(room)}"
+        ),
+        skip=lambda: (
+            f"sector cap: {sector} {_usd(exposure)} + {_usd(dollars)} > {_pct(pct)} of {_usd(pv)} = {_usd(limit)}; "
+            f"room {_usd(room)} is less than"
+        ),
+    )
+
+
+def cap_cash(c: Case, dollars: float) -> Capped:
+    """The order leaves at least ``min_cash`` in cash."""
+    cash, reserve = c.book.cash, c.rules.min_cash
+    available = cash - reserve
+    inputs: Inputs = {"cash": cash, "min_cash": reserve, "available": available, "dollars": dollars}
+    return _room_cap(
+        c,
+        "cash",
+        "cash",
+        inputs,
+        dollars,
+        available,
+        kept=lambda: f"{_usd(dollars)} ≤ cash {_usd(cash)} − reserve {_usd(reserve)}",
+        cut_to=lambda: f"{_usd(dollars)} > cash {_usd(cash)} − reserve {_usd(reserve)}: reduced to {_usd(available)}",
+        skip=lambda: f"cash: {_usd(cash)} − reserve {_usd(reserve)} leaves {_usd(available)}, less than",
+    )
+
+
+#: The caps, in order; each sees the size the previous one left.
+CAPS: tuple[Callable[[Case, float], Capped], ...] = (cap_max_position, cap_allocation, cap_sector, cap_cash)
+
+
+def _caps(c: Case, dollars: float, t: _Trace) -> tuple[float, list[str]]:
+    """(dollars, names of the caps that cut them)."""
+    cut_by: list[str] = []
+    for cap in CAPS:
+        result = cap(c, dollars)
+        t.record(result.step, result.skip)
+        if result.cut is not None:
+            cut_by.append(result.cut)
+        dollars = result.dollars
     return dollars, cut_by
 
 

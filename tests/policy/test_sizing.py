@@ -1,4 +1,4 @@
-"""The sizing engine, rule by rule, with the seeds' numbers (seed 000 layers 1 and 4, seeds 003 and 004)."""
+"""The sizing engine through decide(), rule by rule, with the worked numbers of the sizing rules."""
 
 from __future__ import annotations
 
@@ -184,12 +184,18 @@ def test_flat_size_when_dynamic_sizing_is_off():
 @pytest.mark.parametrize(
     ("vix", "multiplier", "effect"),
     [
-        (14, 1.1, "VIX 14 in (0, 15]: × 1.1"),
-        (15, 1.1, "VIX 15 in (0, 15]: × 1.1"),
-        (20, 1.0, "VIX 20 in (15, 25]: × 1"),
-        (25, 1.0, "VIX 25 in (15, 25]: × 1"),
+        (0, 1.1, "VIX 0 in [0, 15): × 1.1"),
+        (14, 1.1, "VIX 14 in [0, 15): × 1.1"),
+        (14.99, 1.1, "VIX 14.99 in [0, 15): × 1.1"),
+        # "15–25" is the normal band and "< 15" excludes 15: exactly 15 is × 1.0.
+        (15, 1.0, "VIX 15 in [15, 25]: × 1"),
+        (20, 1.0, "VIX 20 in [15, 25]: × 1"),
+        (25, 1.0, "VIX 25 in [15, 25]: × 1"),
+        (25.01, 0.6, "VIX 25.01 in (25, 30]: × 0.6"),
         (27.4, 0.6, "VIX 27.4 in (25, 30]: × 0.6"),
+        # "VIX > 30" excludes 30: it is in 25–30.
         (30, 0.6, "VIX 30 in (25, 30]: × 0.6"),
+        (30.01, 0.5, "VIX 30.01 > 30: × 0.5"),
         (31, 0.5, "VIX 31 > 30: × 0.5"),
         (None, 1.0, "VIX unknown: × 1"),
     ],

@@ -1,0 +1,76 @@
+"""Settings → policy rules, by field name, in one place.
+
+A policy's rules are a frozen dataclass that knows nothing of settings; a step builds them with
+:func:`rules_from_settings`. Every rule field takes the setting of the same name from the one settings
+section that has it; only the fields whose setting differs in name, unit or shape are spelled out, in
+``derived``. A new setting therefore needs two lines: the setting in ``settings.py`` and the field, of the
+same name, in the rule dataclass.
+
+The mapping is strict so that it cannot drift: a rule field no section provides (and ``derived`` does not
+give), a name found in two of the sections, and a ``derived`` key that is not a rule field are errors, the
+first time the rules are built (a default of the dataclass is never used silently).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from collections.abc import Mapping, Sequence
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+
+R = TypeVar("R")
+
+
+class RulesMappingError(TypeError):
+    """The settings sections and a rules dataclass do not line up: a programming error, not a user's."""
+
+
+def rules_from_settings(
+    rules_type: type[R], sections: Sequence[BaseModel], derived: Mapping[str, Any] | None = None
+) -> R:
+    """An instance of the dataclass ``rules_type`` whose fields come from ``sections`` by name.
+
+    ``derived`` gives the fields that have no setting of their own name (or need a conversion) explicitly.
+    A list setting becomes the field's container when the field is a tuple or a frozenset.
+    """
+    derived = dict(derived or {})
+    names = [f.name for f in dataclasses.fields(rules_type)]  # type: ignore[arg-type]
+    unknown = sorted(set(derived) - set(names))
+    if unknown:
+        raise RulesMappingError(f"{rules_type.__name__} has no field {', '.join(unknown)} (given in derived)")
+    containers = _containers(rules_type)
+    values: dict[str, Any] = {}
+    for name in names:
+        if name in derived:
+            values[name] = derived[name]
+            continue
+        owners = [s for s in sections if name in type(s).model_fields]
+        if len(owners) != 1:
+            where = ", ".join(type(s).__name__ for s in owners) or "none of " + ", ".join(
+                type(s).__name__ for s in sections
+            )
+            raise RulesMappingError(
+                f"{rules_type.__name__}.{name} needs exactly one setting of that name, found in {where}: "
+                "add the setting, or give the field in derived"
+            )
+        values[name] = _as_field(getattr(owners[0], name), containers.get(name))
+    return rules_type(**values)
+
+
+def _containers(rules_type: type) -> dict[str, type]:
+    """The fields of ``rules_type`` declared as a tuple or a frozenset, with that container type."""
+    hints = typing.get_type_hints(rules_type)
+    found: dict[str, type] = {}
+    for name, hint in hints.items():
+        origin = typing.get_origin(hint) or hint
+        if origin in (tuple, frozenset):
+            found[name] = origin
+    return found
+
+
+def _as_field(value: Any, container: type | None) -> Any:
+    if container is not None and isinstance(value, list):
+        return container(value)
+    return value
