@@ -20,8 +20,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from autotrader.domain.enums import Book, IntentStatus, LegKind, OrderType, Side, TimeInForce
-from autotrader.domain.ids import client_order_id
-from autotrader.domain.models import OrderIntent, OrderRequest
+from autotrader.domain.models import OrderIntent
 from autotrader.domain.reports import Report, SkipLine
 from autotrader.pipeline import positions
 from autotrader.pipeline.context import StepContext
@@ -153,33 +152,23 @@ def _run(
 
 def _intent(ctx: StepContext, step: str, action: mg.Action, m: positions.Managed) -> OrderIntent:
     p = m.position
-    leg = LegKind(action.leg)
-    cid = client_order_id(
-        session_date=ctx.session_date, step=step, book=p.book, symbol=p.symbol, leg=str(leg), tier=action.tier,
+    return OrderIntent.create(
+        session_date=ctx.session_date,
+        step=step,
+        book=Book(p.book),
+        leg=LegKind(action.leg),
+        tier=action.tier,
         key=p.key,
-    )  # fmt: skip
-    request = OrderRequest(
-        client_order_id=cid,
         symbol=p.symbol,
         side=Side(action.side),
         qty=action.qty,
         type=OrderType.MARKET,
         time_in_force=TimeInForce.DAY,
-    )
-    state = ctx.session
-    return OrderIntent(
-        client_order_id=cid,
-        session_date=ctx.session_date,
-        step=step,
-        book=Book(p.book),
-        leg=leg,
-        tier=action.tier,
-        request=request,
         reason=action.reason,
         signal_id=m.signal_id,
         position_key=p.key,
         extra={"trigger_price": action.trigger_price, "reference_price": m.price},
-        expires_at=state.close_at,
+        expires_at=ctx.session.close_at,
     )
 
 

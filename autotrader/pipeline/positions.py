@@ -23,8 +23,7 @@ import numpy as np
 
 from autotrader.clock import ET
 from autotrader.domain.enums import Book, LegKind, OrderClass, OrderType, Side, TimeInForce
-from autotrader.domain.ids import client_order_id
-from autotrader.domain.models import OrderIntent, OrderRequest
+from autotrader.domain.models import OrderIntent, OrderTerms
 from autotrader.domain.money import to_tick, whole_shares
 from autotrader.errors import InputError
 from autotrader.ledger import repo
@@ -524,40 +523,36 @@ def cancel_orders(ctx: StepContext, gateway: OrderGateway, orders: list[dict[str
 def _protective_intent(ctx: StepContext, m: Managed, d: _Desired) -> OrderIntent:
     p = m.position
     earlier = [r for r in repo.position_intents(ctx.ledger, p.key) if r["step"] == PROTECTIVE_STEP]
-    attempt = len(earlier)
     leg = LegKind.TARGET if d.target is not None and d.stop is not None else LegKind(d.stop_leg if d.stop else "target")
-    cid = client_order_id(
-        session_date=ctx.session_date, step=PROTECTIVE_STEP, book=p.book, symbol=p.symbol, leg=str(leg),
-        attempt=attempt, key=f"{p.key}|{d.qty:g}|{d.stop}|{d.target}",
-    )  # fmt: skip
-    if d.stop is not None and d.target is not None:
-        request = OrderRequest(
-            client_order_id=cid, symbol=p.symbol, side=Side.SELL, qty=d.qty, type=OrderType.LIMIT,
-            time_in_force=TimeInForce.GTC, order_class=OrderClass.OCO,
-            take_profit_limit_price=to_tick(d.target), stop_loss_stop_price=to_tick(d.stop),
-        )  # fmt: skip
-    elif d.stop is not None:
-        request = OrderRequest(
-            client_order_id=cid, symbol=p.symbol, side=Side.SELL, qty=d.qty, type=OrderType.STOP,
-            time_in_force=TimeInForce.GTC, stop_price=to_tick(d.stop),
-        )  # fmt: skip
-    else:
-        request = OrderRequest(
-            client_order_id=cid, symbol=p.symbol, side=Side.SELL, qty=d.qty, type=OrderType.LIMIT,
-            time_in_force=TimeInForce.GTC, limit_price=to_tick(d.target),  # type: ignore[arg-type]
-        )  # fmt: skip
     parts = [f"stop {d.stop:.2f} ({d.stop_leg})" if d.stop else None, f"target {d.target:.2f}" if d.target else None]
-    return OrderIntent(
-        client_order_id=cid,
+    return OrderIntent.create(
         session_date=ctx.session_date,
         step=PROTECTIVE_STEP,
         book=Book(p.book),
         leg=leg,
         tier=2 if leg == LegKind.TARGET else 0,
-        request=request,
+        attempt=len(earlier),
+        id_tier=0,
+        key=f"{p.key}|{d.qty:g}|{d.stop}|{d.target}",  # new levels are a new order
+        symbol=p.symbol,
+        side=Side.SELL,
+        qty=d.qty,
+        **_protective_terms(d),
         reason=f"protective order for {d.qty:g} shares: " + ", ".join(x for x in parts if x),
         signal_id=m.signal_id,
         position_key=p.key,
-        attempt=attempt,
         extra={"stop_leg": d.stop_leg} if d.stop is not None else {},
     )
+
+
+def _protective_terms(d: _Desired) -> OrderTerms:
+    """Good-till-cancelled: an OCO of the target limit and the stop, or whichever of the two there is."""
+    if d.stop is not None and d.target is not None:
+        return OrderTerms(
+            type=OrderType.LIMIT, time_in_force=TimeInForce.GTC, order_class=OrderClass.OCO,
+            take_profit_limit_price=to_tick(d.target), stop_loss_stop_price=to_tick(d.stop),
+        )  # fmt: skip
+    if d.stop is not None:
+        return OrderTerms(type=OrderType.STOP, time_in_force=TimeInForce.GTC, stop_price=to_tick(d.stop))
+    assert d.target is not None  # _desired returns no order with neither
+    return OrderTerms(type=OrderType.LIMIT, time_in_force=TimeInForce.GTC, limit_price=to_tick(d.target))
