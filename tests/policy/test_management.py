@@ -1,5 +1,5 @@
-"""Position management, rule by rule, with the seed's numbers (seed 000 layers 2 and 3, the loss cut, the ATR
-exit ladder, trailing, time stops), and its invariants over random price paths."""
+"""Position management, rule by rule, with the default tiers' numbers (dip-buys, profit-takes, the loss cut,
+the ATR exit ladder, trailing, time stops), and its invariants over random price paths."""
 
 from __future__ import annotations
 
