@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+from autotrader.clock import SessionState
 from autotrader.domain.enums import Book, IntentStatus, LegKind, OrderType, Side, TimeInForce
 from autotrader.domain.models import OrderIntent
 from autotrader.domain.reports import Report, SkipLine
@@ -115,7 +116,7 @@ def _run(
         m for m in positions.refresh(ctx, preset=preset) if m.position.book == book and m.position.category is not None
     ]
     priced = [(m, positions.market_for(ctx, m.price)) for m in managed if m.price is not None]
-    plan = plan_legs(ctx, step, managed, decide(priced))
+    plan = plan_legs(step, managed, decide(priced), session=ctx.session, session_date=ctx.session_date)
     report.skipped.extend(plan.skipped)
     results = _send(ctx, gateway, plan)
     for action, intent in plan.legs:
@@ -146,7 +147,9 @@ class LegPlan:
     cancel_first: tuple[mg.Position, ...]  # positions selling: their protective order goes first
 
 
-def plan_legs(ctx: StepContext, step: str, managed: list[positions.Managed], decisions: mg.Decisions) -> LegPlan:
+def plan_legs(
+    step: str, managed: list[positions.Managed], decisions: mg.Decisions, *, session: SessionState, session_date: str
+) -> LegPlan:
     """The decisions as intents, or as skip lines while the market is closed (management legs are market day
     orders and go out only in the regular session)."""
     skipped = [
@@ -155,16 +158,16 @@ def plan_legs(ctx: StepContext, step: str, managed: list[positions.Managed], dec
         if m.price is None
     ]
     skipped += [SkipLine(s.symbol, s.reason, {"position_key": s.position_key}) for s in decisions.skipped]
-    if not ctx.session.is_open:
+    if not session.is_open:
         skipped += [
-            SkipLine(a.symbol, f"{a.leg} tier {a.tier}: {a.reason}; not sent, market closed ({ctx.session.reason})",
+            SkipLine(a.symbol, f"{a.leg} tier {a.tier}: {a.reason}; not sent, market closed ({session.reason})",
                      {"position_key": a.position_key, "trigger_price": a.trigger_price})
             for a in decisions.actions
         ]  # fmt: skip
         held_back = frozenset(a.position_key for a in decisions.actions)
         return LegPlan(tuple(skipped), (), held_back, dict(decisions.plans), ())
     by_key = {m.position.key: m for m in managed}
-    legs = tuple((a, _intent(ctx, step, a, by_key[a.position_key])) for a in decisions.actions)
+    legs = tuple((a, _intent(session_date, session, step, a, by_key[a.position_key])) for a in decisions.actions)
     # A sell needs the shares its protective order holds at the broker: that order is cancelled first (and
     # re-placed for what remains).
     selling = sorted({a.position_key for a in decisions.actions if a.side == "sell"})
@@ -184,10 +187,12 @@ def _send(ctx: StepContext, gateway: OrderGateway, plan: LegPlan) -> dict[str, G
     return results
 
 
-def _intent(ctx: StepContext, step: str, action: mg.Action, m: positions.Managed) -> OrderIntent:
+def _intent(
+    session_date: str, session: SessionState, step: str, action: mg.Action, m: positions.Managed
+) -> OrderIntent:
     p = m.position
     return OrderIntent.create(
-        session_date=ctx.session_date,
+        session_date=session_date,
         step=step,
         book=Book(p.book),
         leg=LegKind(action.leg),
@@ -202,7 +207,7 @@ def _intent(ctx: StepContext, step: str, action: mg.Action, m: positions.Managed
         signal_id=m.signal_id,
         position_key=p.key,
         extra={"trigger_price": action.trigger_price, "reference_price": m.price},
-        expires_at=ctx.session.close_at,
+        expires_at=session.close_at,
     )
 
 
