@@ -543,25 +543,25 @@ def maintain_protection(
     symbols = {(r["book"], r["symbol"]) for r in repo.working_sell_symbols(ledger)}
     for book, symbol in sorted(symbols | set(held)):
         m = held.get((book, symbol))
-        if m is not None and m.position.category is None:
-            continue  # not ours to manage: its orders stay as they are
-        if book not in MANAGED_BOOKS or symbol in skip or repo.open_buy_orders(ledger, book, symbol):
+        if not _ours_to_protect(ctx, m, book, symbol, skip):
             continue
         orders = repo.open_sell_orders(ledger, book, symbol)
         guarding = protective(orders)
         desired = _desired(m, orders, book_rules[book]) if m is not None else None
-        if desired is KEEP:
-            continue
-        if desired is None and not guarding:
-            continue
-        if desired is not None and _matches(guarding, desired):
+        if not _must_replace(guarding, desired):
             continue
         if desired is not None and repo.unsent_sell_intents(ledger, book, symbol):
             continue  # an earlier order's outcome is being settled: decide once it is known
         cancel_orders(ctx, gateway, guarding)
-        if desired is not None:
-            results.extend(gateway.place([_protective_intent(ctx, m, desired)]))  # type: ignore[arg-type]
+        if m is not None and desired is not None:
+            results.extend(gateway.place([_protective_intent(ctx, m, desired)]))
     return results
+
+
+def _ours_to_protect(ctx: StepContext, m: Managed | None, book: str, symbol: str, skip: frozenset[str]) -> bool:
+    if m is not None and m.position.category is None:
+        return False  # not ours to manage: its orders stay as they are
+    return book in MANAGED_BOOKS and symbol not in skip and not repo.open_buy_orders(ctx.ledger, book, symbol)
 
 
 @dataclass(frozen=True)
@@ -575,6 +575,15 @@ class _Desired:
 KEEP = _Desired(0.0, None, "", None)  # leave the protective orders at the broker as they are
 
 
+def _must_replace(guarding: list[dict[str, Any]], desired: _Desired | None) -> bool:
+    """Whether the protective orders at the broker go (and ``desired``, if any, takes their place)."""
+    if desired is KEEP:
+        return False
+    if desired is None:
+        return bool(guarding)
+    return not _matches(guarding, desired)
+
+
 def _desired(m: Managed, orders: list[dict[str, Any]], rules: mg.Rules) -> _Desired | None:
     p = m.position
     exiting = sum(o["qty"] - o["filled_qty"] for o in orders if o["type"] == str(OrderType.MARKET))
@@ -583,20 +592,26 @@ def _desired(m: Managed, orders: list[dict[str, Any]], rules: mg.Rules) -> _Desi
     target = p.plan.target_price
     if qty <= 0 or (stop is None and target is None):
         return None
-    if m.price is not None:
-        # A stop at or above the market would fill at once and a target below it too: the run's exits handle
-        # those. Until they do, the protection already at the broker stays; without one, the loss-cut level
-        # (when it is below the market) is the safety net.
-        if target is not None and target <= m.price:
-            target = None
-        if stop is not None and stop >= m.price:
-            if protective(orders):
-                return KEEP
-            cut = mg.loss_cut_level(p, rules) if rules.exits_enabled else None
-            stop, leg = (cut, "loss_cut") if cut is not None and cut < m.price else (None, leg)
-        if stop is None and target is None:
-            return None
-    return _Desired(qty, stop, leg, target)
+    desired = _Desired(qty, stop, leg, target)
+    return desired if m.price is None else _fit_to_price(p, m.price, desired, orders, rules)
+
+
+def _fit_to_price(
+    p: mg.Position, price: float, d: _Desired, orders: list[dict[str, Any]], rules: mg.Rules
+) -> _Desired | None:
+    """A stop at or above the market would fill at once and a target below it too: the run's exits handle
+    those. Until they do, the protection already at the broker stays; without one, the loss-cut level (when
+    it is below the market) is the safety net."""
+    target = d.target if d.target is not None and d.target > price else None
+    stop, leg = d.stop, d.stop_leg
+    if stop is not None and stop >= price:
+        if protective(orders):
+            return KEEP
+        cut = mg.loss_cut_level(p, rules) if rules.exits_enabled else None
+        stop, leg = (cut, "loss_cut") if cut is not None and cut < price else (None, leg)
+    if stop is None and target is None:
+        return None
+    return _Desired(d.qty, stop, leg, target)
 
 
 def _matches(guarding: list[dict[str, Any]], desired: _Desired) -> bool:
@@ -605,13 +620,16 @@ def _matches(guarding: list[dict[str, Any]], desired: _Desired) -> bool:
         return False
     stops = [o for o in guarding if o["type"] in ("stop", "stop_limit", "trailing_stop")]
     limits = [o for o in guarding if o["type"] == "limit"]
-    if len(stops) != (desired.stop is not None) or len(limits) != (desired.target is not None):
-        return False
-    if stops and (abs(stops[0]["stop_price"] - desired.stop) > 1e-6 or abs(stops[0]["qty"] - desired.qty) > 1e-9):
-        return False
-    if limits and (abs(limits[0]["limit_price"] - desired.target) > 1e-6 or abs(limits[0]["qty"] - desired.qty) > 1e-9):
-        return False
-    return True
+    return _leg_matches(stops, "stop_price", desired.stop, desired.qty) and _leg_matches(
+        limits, "limit_price", desired.target, desired.qty
+    )
+
+
+def _leg_matches(orders: list[dict[str, Any]], price_column: str, price: float | None, qty: float) -> bool:
+    """No order where no price is wanted; else exactly one, at that price and for that quantity."""
+    if price is None:
+        return not orders
+    return len(orders) == 1 and abs(orders[0][price_column] - price) <= 1e-6 and abs(orders[0]["qty"] - qty) <= 1e-9
 
 
 def protective(orders: list[dict[str, Any]]) -> list[dict[str, Any]]:
