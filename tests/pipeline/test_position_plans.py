@@ -1,6 +1,6 @@
 """The pure halves of position management: ``positions.plan_refresh`` (what each position's state becomes
-from what the ledger and the market said) and ``manage.plan_legs`` (decisions as intents or skip lines).
-No ledger, broker or clock: the inputs are built by hand."""
+from what the ledger and the market said), ``manage.plan_legs`` (decisions as intents or skip lines) and
+the split match of ``corporate_actions``. No ledger, broker or clock: the inputs are built by hand."""
 
 from __future__ import annotations
 
@@ -138,3 +138,14 @@ def test_a_position_without_a_quote_is_skipped_first():
     plan = manage.plan_legs("dipbuy", [managed(None)], decisions(), session=OPEN, session_date="2026-03-09")
     assert [s.reason for s in plan.skipped] == ["no quote: nothing decided", "some tier skipped"]
     assert plan.legs == ()
+
+
+def test_a_quantity_change_matches_a_split_or_a_reverse_split_with_cash_in_lieu():
+    from autotrader.pipeline.corporate_actions import _price_agrees, _quantity_ratio
+
+    ratios = tuple(EXITS.split_ratios)
+    assert _quantity_ratio(10, 20, ratios, 3.0) == (2.0, 0.0)
+    assert _quantity_ratio(105, 10, ratios, 3.0) == (0.1, 0.5)  # 1-for-10: 10.5 rounds down, 0.5 paid in cash
+    assert _quantity_ratio(10, 13, ratios, 3.0) is None
+    assert _quantity_ratio(0, 10, ratios, 3.0) is None
+    assert _price_agrees(2.05, 2.0) and not _price_agrees(1.3, 2.0)  # 1.3 is nearer no move than the split
