@@ -6,8 +6,7 @@ from datetime import UTC, datetime
 
 from autotrader.clock import ET, session_date_for
 from autotrader.domain.enums import Book, LegKind, OrderType, Side, TimeInForce
-from autotrader.domain.ids import client_order_id
-from autotrader.domain.models import OrderIntent, OrderRequest
+from autotrader.domain.models import OrderIntent
 
 
 def et(text: str) -> datetime:
@@ -29,29 +28,20 @@ def make_intent(
     type: OrderType = OrderType.MARKET,
     limit_price: float | None = None,
 ) -> OrderIntent:
-    session = session_date_for(at)
-    cid = client_order_id(
-        session_date=session, step=step, book=str(book), symbol=symbol, leg=str(leg), tier=tier, attempt=attempt
-    )
-    request = OrderRequest(
-        client_order_id=cid,
+    return OrderIntent.create(
+        session_date=session_date_for(at),
+        step=step,
+        book=book,
+        leg=leg,
+        tier=tier,
+        attempt=attempt,
         symbol=symbol,
         side=side,
         qty=qty,
         type=type,
         time_in_force=TimeInForce.DAY,
         limit_price=limit_price,
-    )
-    return OrderIntent(
-        client_order_id=cid,
-        session_date=session,
-        step=step,
-        book=book,
-        leg=leg,
-        tier=tier,
-        request=request,
         reason="test",
-        attempt=attempt,
     )
 
 

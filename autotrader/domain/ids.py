@@ -2,8 +2,9 @@
 
 A client_order_id is built from (session date, step, book, symbol, leg, tier, attempt): the same decision in
 the same trading session always gets the same id, so a rerun or a crash recovery can never mint a second
-order (ARCHITECTURE §6). It stays within 48 characters, the strictest limit Alpaca has documented, and keeps
-a readable prefix so a human can tell an order's origin from the broker's dashboard.
+order. It stays within 48 characters, the strictest limit Alpaca has documented, and keeps a readable prefix
+so a human can tell an order's origin from the broker's dashboard. Steps do not call it themselves:
+``OrderIntent.create`` derives the id from the fields the intent stores.
 """
 
 from __future__ import annotations

@@ -10,8 +10,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any, TypedDict, Unpack
 
 from autotrader.domain.enums import Book, LegKind, OrderClass, OrderType, Side, TimeInForce
+from autotrader.domain.ids import client_order_id
 
 
 def _require_finite(name: str, value: float | None, *, positive: bool = False, allow_zero: bool = False) -> None:
@@ -214,9 +216,72 @@ class OrderIntent:
     extra: dict = field(default_factory=dict)
     expires_at: datetime | None = None  # not sent after this instant (None: not after its session date)
 
+    @classmethod
+    def create(
+        cls,
+        *,
+        session_date: str,
+        step: str,
+        book: Book,
+        leg: LegKind,
+        symbol: str,
+        side: Side,
+        qty: float,
+        tier: int = 0,
+        attempt: int = 0,
+        key: str = "",
+        id_tier: int | None = None,
+        reason: str = "",
+        signal_id: int | None = None,
+        position_key: str | None = None,
+        extra: dict[str, Any] | None = None,
+        expires_at: datetime | None = None,
+        **order: Unpack[OrderTerms],
+    ) -> OrderIntent:
+        """The one way a step builds an intent: its client order id is derived from the fields the intent
+        stores (session date, step, book, symbol, leg, tier, attempt), so the id and the intent cannot
+        disagree. ``key`` tells apart decisions that share all of those (see ``client_order_id``).
+
+        ``id_tier``: the tier the id is derived from when it is not the stored one. Only protective orders
+        use it: their ids have always been minted with tier 0 while an OCO stores the final target's tier 2,
+        and an id must never change for the same decision (a rerun would not recognise its own order)."""
+        cid = client_order_id(
+            session_date=session_date, step=step, book=str(book), symbol=symbol, leg=str(leg),
+            tier=tier if id_tier is None else id_tier, attempt=attempt, key=key,
+        )  # fmt: skip
+        return cls(
+            client_order_id=cid,
+            session_date=session_date,
+            step=step,
+            book=book,
+            leg=leg,
+            tier=tier,
+            request=OrderRequest(client_order_id=cid, symbol=symbol, side=side, qty=qty, **order),
+            reason=reason,
+            signal_id=signal_id,
+            position_key=position_key,
+            attempt=attempt,
+            extra=extra or {},
+            expires_at=expires_at,
+        )
+
     @property
     def symbol(self) -> str:
         return self.request.symbol
+
+
+class OrderTerms(TypedDict, total=False):
+    """What an order says beyond its symbol, side and quantity: ``OrderRequest``'s optional fields."""
+
+    type: OrderType
+    time_in_force: TimeInForce
+    limit_price: float | None
+    stop_price: float | None
+    trail_percent: float | None
+    order_class: OrderClass
+    take_profit_limit_price: float | None
+    stop_loss_stop_price: float | None
+    stop_loss_limit_price: float | None
 
 
 CATEGORIES = ("long_term", "swing", "day_trade")

@@ -873,6 +873,54 @@ def mark_orders_canceled(ledger: Ledger, broker_order_ids: list[str], *, now: da
         )
 
 
+# -- what a position's management reads of its entry and its orders ------------------------------------------
+
+
+@dataclass(frozen=True)
+class EntrySignal:
+    """What the signal behind an entry says about the position it opened."""
+
+    category: str
+    stop: float | None
+    target: float | None
+
+
+def entry_signal(ledger: Ledger, signal_id: int) -> EntrySignal | None:
+    rows = ledger.query("SELECT category, stop, target FROM signals WHERE id = ?", [signal_id])
+    return EntrySignal(rows[0]["category"], rows[0]["stop"], rows[0]["target"]) if rows else None
+
+
+@dataclass(frozen=True)
+class EntryLevels:
+    """The stop and target an entry intent carried: a bracket's legs, else those to attach after its fill
+    (a market-on-open entry cannot be a bracket)."""
+
+    stop: float | None
+    target: float | None
+
+
+def entry_levels(ledger: Ledger, client_order_id: str) -> EntryLevels | None:
+    row = get_intent(ledger, client_order_id)
+    if row is None:
+        return None
+    extra = intent_extra(row)
+    return EntryLevels(
+        stop=row["stop_loss_stop_price"] or extra.get("attach_stop_loss"),
+        target=row["take_profit_limit_price"] or extra.get("attach_take_profit"),
+    )
+
+
+def client_order_ids(ledger: Ledger, broker_order_ids: list[str]) -> dict[str, str | None]:
+    """Broker order id → our client order id, for those of the orders the ledger has."""
+    if not broker_order_ids:
+        return {}
+    marks = ",".join("?" for _ in broker_order_ids)
+    rows = ledger.query(
+        f"SELECT broker_order_id, client_order_id FROM orders WHERE broker_order_id IN ({marks})", broker_order_ids
+    )
+    return {r["broker_order_id"]: r["client_order_id"] for r in rows}
+
+
 def record_split(
     ledger: Ledger, *, symbol: str, ratio: float, effective_at: datetime, detected_by: str, details: dict,
     run_id: str, now: datetime,

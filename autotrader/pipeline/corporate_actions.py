@@ -16,6 +16,7 @@ them, so quantities add up across the split and no P&L moves.
 from __future__ import annotations
 
 import math
+from datetime import datetime
 from typing import Any
 
 from autotrader.ledger import repo
@@ -55,35 +56,17 @@ def _split_for(ctx: StepContext, diff: dict[str, Any], exclude: set[str]) -> dic
     if diff.get("kind") != "position_mismatch" or diff["symbol"] in exclude:
         return None
     ours, theirs = diff["ledger_qty"], diff["broker_qty"]
-    if ours <= 0 or theirs <= 0:
-        return None
     exits = ctx.settings.exits
-    ratios = tuple(exits.split_ratios)
-    ratio = mg.split_ratio(theirs / ours, ratios, exits.split_tolerance_pct)
-    cash_in_lieu = 0.0
-    if ratio is None:
-        # A reverse split rounds each holding down and pays the fraction in cash.
-        for r in ratios:
-            if math.floor(ours / r + 1e-9) == theirs:
-                ratio, cash_in_lieu = 1 / r, ours / r - theirs
-                break
-    if ratio is None:
+    found = _quantity_ratio(ours, theirs, tuple(exits.split_ratios), exits.split_tolerance_pct)
+    if found is None:
         return None
+    ratio, cash_in_lieu = found
     symbol = diff["symbol"]
     state = ctx.session
     effective = state.open_at if state.open_at is not None and ctx.now > state.open_at else ctx.now
-    last_seen = [s["last_price"] for s in repo.position_states(ctx.ledger) if s["symbol"] == symbol and s["last_price"]]
-    if not last_seen:  # no price seen by a run: the average cost is the best pre-split price the ledger has
-        last_seen = [p.avg_cost for p in repo.all_positions(ctx.ledger) if p.symbol == symbol and p.avg_cost > 0]
-    quote = ctx.deps.market_data.latest_quote(symbol)
-    price_ratio = None
-    # Price evidence counts only when the quote is from after the split took effect (daily-only data still
-    # quotes yesterday's close during the session); then it must have moved by roughly the split, closer to
-    # the ratio than to no move at all.
-    if last_seen and quote is not None and quote.quoted_at >= effective:
-        price_ratio = last_seen[0] / quote.last  # > 1 when the price fell, as it does in a split
-        if abs(math.log(price_ratio / ratio)) >= abs(math.log(ratio)) / 2:
-            return None
+    price_ratio = _price_ratio(ctx, symbol, effective)
+    if price_ratio is not None and not _price_agrees(price_ratio, ratio):
+        return None
     return {
         "symbol": symbol,
         "ratio": ratio,
@@ -93,6 +76,40 @@ def _split_for(ctx: StepContext, diff: dict[str, Any], exclude: set[str]) -> dic
         "cash_in_lieu_shares": cash_in_lieu,
         "effective_at": repo.utc_iso(effective),
     }
+
+
+def _quantity_ratio(
+    ours: float, theirs: float, ratios: tuple[float, ...], tolerance_pct: float
+) -> tuple[float, float] | None:
+    """The split ratio a quantity change matches, and the shares paid as cash in lieu (a reverse split rounds
+    each holding down and pays the fraction in cash); None when it matches none."""
+    if ours <= 0 or theirs <= 0:
+        return None
+    ratio = mg.split_ratio(theirs / ours, ratios, tolerance_pct)
+    if ratio is not None:
+        return ratio, 0.0
+    for r in ratios:
+        if math.floor(ours / r + 1e-9) == theirs:
+            return 1 / r, ours / r - theirs
+    return None
+
+
+def _price_ratio(ctx: StepContext, symbol: str, effective: datetime) -> float | None:
+    """The last price seen before over the quote now, or None without evidence. It counts only when the quote
+    is from after the split took effect (daily-only data still quotes yesterday's close during the session)."""
+    last_seen = [s["last_price"] for s in repo.position_states(ctx.ledger) if s["symbol"] == symbol and s["last_price"]]
+    if not last_seen:  # no price seen by a run: the average cost is the best pre-split price the ledger has
+        last_seen = [p.avg_cost for p in repo.all_positions(ctx.ledger) if p.symbol == symbol and p.avg_cost > 0]
+    quote = ctx.deps.market_data.latest_quote(symbol)
+    if not last_seen or quote is None or quote.quoted_at < effective:
+        return None
+    return last_seen[0] / quote.last
+
+
+def _price_agrees(price_ratio: float, ratio: float) -> bool:
+    """The price moved by roughly the split (``price_ratio`` > 1 when it fell, as it does in a split): closer
+    to the ratio than to no move at all."""
+    return abs(math.log(price_ratio / ratio)) < abs(math.log(ratio)) / 2
 
 
 def _apply(ctx: StepContext, split: dict[str, Any]) -> None:

@@ -17,57 +17,72 @@ Management orders are market day orders and go out only while the regular sessio
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
+from autotrader.clock import SessionState
 from autotrader.domain.enums import Book, ExitCode, IntentStatus, LegKind, OrderType, Side, TimeInForce
-from autotrader.domain.ids import client_order_id
-from autotrader.domain.models import OrderIntent, OrderRequest
-from autotrader.domain.reports import ManageReport, Report, SkipLine
+from autotrader.domain.models import OrderIntent
+from autotrader.domain.reports import ManageReport, SkipLine
 from autotrader.pipeline import positions
 from autotrader.pipeline.context import StepContext
-from autotrader.pipeline.gateway import OrderGateway, order_line, report_outcomes
+from autotrader.pipeline.gateway import GatewayResult, OrderGateway, order_line, report_outcomes
 from autotrader.policy import management as mg
 from autotrader.policy import sizing
 
+Priced = tuple[positions.Managed, mg.Market]  # a managed position with a quote, and the market it is decided on
 
-def run_profittake(ctx: StepContext, *, book: str = str(Book.SIGNALS), preset: str | None = None) -> Report:
+
+def run_profittake(ctx: StepContext, *, book: str = str(Book.SIGNALS), preset: str | None = None) -> ManageReport:
     """The signals book: exits, then profit-take tiers. The rebalance book: its trailing profit taker only
     (``preset``: conservative | moderate | aggressive, default ``[rebalance] profit_taker_preset``)."""
     rules = positions.rules_for(ctx, book, preset)
     minutes = ctx.settings.exits.day_trade_flat_minutes_before_close
 
-    def decide(m: positions.Managed, market: mg.Market) -> mg.Decisions:
-        out = mg.decide_exits(m.position, market, rules, flat_minutes_before_close=minutes)
-        if all(a.leg == "target" and a.tier == 1 for a in out.actions):  # no full exit: the tiers may trim
-            sold = sum(a.qty for a in out.actions)
-            rest = mg.decide_profit_takes(
-                replace(m.position, pending_exit_qty=m.position.pending_exit_qty + sold), market, rules
-            )
-            out.add(mg.Decisions(rest.actions, rest.skipped, {}))
+    def decide(priced: list[Priced]) -> mg.Decisions:
+        out = mg.Decisions()
+        for m, market in priced:
+            out.add(_exits_then_tiers(m.position, market, rules, minutes))
         return out
 
     return _run(ctx, "profittake", decide, book=book, preset=preset)
 
 
-def run_dipbuy(ctx: StepContext) -> Report:
-    rules = positions.rules_from(ctx)
-    book: mg.Book | None = None  # built at the first position with a tier due: most runs need none
+def _exits_then_tiers(position: mg.Position, market: mg.Market, rules: mg.Rules, minutes: float) -> mg.Decisions:
+    out = mg.decide_exits(position, market, rules, flat_minutes_before_close=minutes)
+    if all(a.leg == "target" and a.tier == 1 for a in out.actions):  # no full exit: the tiers may trim
+        sold = sum(a.qty for a in out.actions)
+        rest = mg.decide_profit_takes(
+            replace(position, pending_exit_qty=position.pending_exit_qty + sold), market, rules
+        )
+        out.add(mg.Decisions(rest.actions, rest.skipped, {}))
+    return out
 
-    def decide(m: positions.Managed, market: mg.Market) -> mg.Decisions:
-        nonlocal book
-        if mg.due_dip_tier(m.position, market.price, rules) is None:
-            return mg.Decisions()
-        if book is None:
-            book = _book(ctx, ctx.deps.broker.account())
-        out = mg.decide_dip_buy(m.position, market, book, rules)
-        for action in out.actions:  # the next position's room is what this one left
+
+def run_dipbuy(ctx: StepContext) -> ManageReport:
+    rules = positions.rules_from(ctx)
+
+    def decide(priced: list[Priced]) -> mg.Decisions:
+        # The account is read only when a tier is due: most runs need none.
+        due = any(mg.due_dip_tier(m.position, market.price, rules) is not None for m, market in priced)
+        return decide_dip_buys(priced, _book(ctx, ctx.deps.broker.account()) if due else None, rules)
+
+    return _run(ctx, "dipbuy", decide, book=str(Book.SIGNALS))
+
+
+def decide_dip_buys(priced: list[Priced], book: mg.Book | None, rules: mg.Rules) -> mg.Decisions:
+    """Each position's dip-buy in turn; the next position's room is what the ones before it left."""
+    out = mg.Decisions()
+    for m, market in priced:
+        if book is None or mg.due_dip_tier(m.position, market.price, rules) is None:
+            continue
+        decided = mg.decide_dip_buy(m.position, market, book, rules)
+        for action in decided.actions:
             cost = action.qty * market.price
             held = dict(book.position_value)
             held[action.symbol] = held.get(action.symbol, 0.0) + cost
             book = replace(book, position_value=held, deployed=book.deployed + cost, cash=book.cash - cost)
-        return out
-
-    return _run(ctx, "dipbuy", decide, book=str(Book.SIGNALS))
+        out.add(decided)
+    return out
 
 
 def _book(ctx: StepContext, account) -> mg.Book:
@@ -88,60 +103,30 @@ def _book(ctx: StepContext, account) -> mg.Book:
 def _run(
     ctx: StepContext,
     step: str,
-    decide: Callable[[positions.Managed, mg.Market], mg.Decisions],
+    decide: Callable[[list[Priced]], mg.Decisions],
     *,
     book: str,
     preset: str | None = None,
-) -> Report:
+) -> ManageReport:
+    """Gather the book's managed positions, decide (the step's policy), plan the legs, send them, report."""
     report = ctx.report()
     report.fields["book"] = book
     gateway = OrderGateway(ctx.ledger, ctx.deps.broker, ctx.deps.clock, run_id=ctx.run_id, log=ctx.log)
     managed = [
         m for m in positions.refresh(ctx, preset=preset) if m.position.book == book and m.position.category is not None
     ]
-    decisions = mg.Decisions()
-    for m in managed:
-        if m.price is None:
-            report.skipped.append(
-                SkipLine(m.position.symbol, "no quote: nothing decided", {"position_key": m.position.key})
-            )
-            continue
-        decisions.add(decide(m, positions.market_for(ctx, m.price)))
-    for skip in decisions.skipped:
-        report.skipped.append(SkipLine(skip.symbol, skip.reason, {"position_key": skip.position_key}))
-    actions_decided = list(decisions.actions)
-    if decisions.actions and not ctx.session.is_open:
-        for a in decisions.actions:
-            report.skipped.append(
-                SkipLine(a.symbol, f"{a.leg} tier {a.tier}: {a.reason}; not sent, market closed ({ctx.session.reason})",
-                         {"position_key": a.position_key, "trigger_price": a.trigger_price})
-            )  # fmt: skip
-        decisions.actions.clear()
-    by_key = {m.position.key: m for m in managed}
-    intents = [_intent(ctx, step, a, by_key[a.position_key]) for a in decisions.actions]
-    # A sell needs the shares its protective order holds at the broker: cancel that first (re-placed below
-    # for what remains).
-    for key in sorted({a.position_key for a in decisions.actions if a.side == "sell"}):
-        p = by_key[key].position
-        positions.cancel_orders(ctx, gateway, positions.protective_orders(ctx, p.book, p.symbol))
-    results = {r.client_order_id: r for r in gateway.place(intents)}
-    # A plan moves on (first target done, stop to break-even) only with its leg at the broker: a leg not sent
-    # (market closed) or rejected leaves it as it was, so the next run tries again.
-    unsent = {a.position_key for a in actions_decided if a not in decisions.actions}
-    unsent |= {
-        a.position_key
-        for a, i in zip(decisions.actions, intents, strict=True)
-        if results[i.client_order_id].status == IntentStatus.REJECTED
-    }
-    positions.save_plans(ctx, {k: plan for k, plan in decisions.plans.items() if k not in unsent})
-    for intent, action in zip(intents, decisions.actions, strict=True):
+    priced = [(m, positions.market_for(ctx, m.price)) for m in managed if m.price is not None]
+    plan = plan_legs(step, managed, decide(priced), session=ctx.session, session_date=ctx.session_date)
+    report.skipped.extend(plan.skipped)
+    results = _send(ctx, gateway, plan)
+    for action, intent in plan.legs:
         report.orders.append(order_line(intent, results[intent.client_order_id], trigger_price=action.trigger_price))
-    protective = positions.maintain_protection(ctx, gateway, positions.refresh(ctx, preset=preset)) if intents else []
+    protective = positions.maintain_protection(ctx, gateway, positions.refresh(ctx, preset=preset)) if plan.legs else []
     report.fields["positions"] = [_position_json(m) for m in managed]
     report.fields["protective_orders"] = [
         {"client_order_id": r.client_order_id, "status": str(r.status), "message": r.message} for r in protective
     ]
-    summary = f"{len(managed)} position(s): {len(intents)} leg(s) sent, {len(report.skipped)} skipped"
+    summary = f"{len(managed)} position(s): {len(plan.legs)} leg(s) sent, {len(report.skipped)} skipped"
     report_outcomes(report, results.values(), summary)
     halted = [m for m in managed if m.position.halted_reason]
     for m in halted:
@@ -151,35 +136,78 @@ def _run(
     return report.build(ManageReport)
 
 
-def _intent(ctx: StepContext, step: str, action: mg.Action, m: positions.Managed) -> OrderIntent:
+@dataclass(frozen=True)
+class LegPlan:
+    """What a management run will do, decided before anything is sent."""
+
+    skipped: tuple[SkipLine, ...]
+    legs: tuple[tuple[mg.Action, OrderIntent], ...]  # to send, in the order decided
+    held_back: frozenset[str]  # position keys with a leg decided but not sent (the market is closed)
+    plans: dict[str, mg.Plan]  # position key -> its plan once this run's legs are at the broker
+    cancel_first: tuple[mg.Position, ...]  # positions selling: their protective order goes first
+
+
+def plan_legs(
+    step: str, managed: list[positions.Managed], decisions: mg.Decisions, *, session: SessionState, session_date: str
+) -> LegPlan:
+    """The decisions as intents, or as skip lines while the market is closed (management legs are market day
+    orders and go out only in the regular session)."""
+    skipped = [
+        SkipLine(m.position.symbol, "no quote: nothing decided", {"position_key": m.position.key})
+        for m in managed
+        if m.price is None
+    ]
+    skipped += [SkipLine(s.symbol, s.reason, {"position_key": s.position_key}) for s in decisions.skipped]
+    if not session.is_open:
+        skipped += [
+            SkipLine(a.symbol, f"{a.leg} tier {a.tier}: {a.reason}; not sent, market closed ({session.reason})",
+                     {"position_key": a.position_key, "trigger_price": a.trigger_price})
+            for a in decisions.actions
+        ]  # fmt: skip
+        held_back = frozenset(a.position_key for a in decisions.actions)
+        return LegPlan(tuple(skipped), (), held_back, dict(decisions.plans), ())
+    by_key = {m.position.key: m for m in managed}
+    legs = tuple((a, _intent(session_date, session, step, a, by_key[a.position_key])) for a in decisions.actions)
+    # A sell needs the shares its protective order holds at the broker: that order is cancelled first (and
+    # re-placed for what remains).
+    selling = sorted({a.position_key for a in decisions.actions if a.side == "sell"})
+    return LegPlan(tuple(skipped), legs, frozenset(), dict(decisions.plans), tuple(by_key[k].position for k in selling))
+
+
+def _send(ctx: StepContext, gateway: OrderGateway, plan: LegPlan) -> dict[str, GatewayResult]:
+    """Cancel what must go first, place the legs, and move on the plans of those that reached the broker."""
+    for p in plan.cancel_first:
+        positions.cancel_orders(ctx, gateway, positions.protective_orders(ctx, p.book, p.symbol))
+    results = {r.client_order_id: r for r in gateway.place([intent for _, intent in plan.legs])}
+    # A plan moves on (first target done, stop to break-even) only with its leg at the broker: a leg not sent
+    # (market closed) or rejected leaves it as it was, so the next run tries again.
+    rejected = {a.position_key for a, i in plan.legs if results[i.client_order_id].status == IntentStatus.REJECTED}
+    unsent = plan.held_back | rejected
+    positions.save_plans(ctx, {k: p for k, p in plan.plans.items() if k not in unsent})
+    return results
+
+
+def _intent(
+    session_date: str, session: SessionState, step: str, action: mg.Action, m: positions.Managed
+) -> OrderIntent:
     p = m.position
-    leg = LegKind(action.leg)
-    cid = client_order_id(
-        session_date=ctx.session_date, step=step, book=p.book, symbol=p.symbol, leg=str(leg), tier=action.tier,
+    return OrderIntent.create(
+        session_date=session_date,
+        step=step,
+        book=Book(p.book),
+        leg=LegKind(action.leg),
+        tier=action.tier,
         key=p.key,
-    )  # fmt: skip
-    request = OrderRequest(
-        client_order_id=cid,
         symbol=p.symbol,
         side=Side(action.side),
         qty=action.qty,
         type=OrderType.MARKET,
         time_in_force=TimeInForce.DAY,
-    )
-    state = ctx.session
-    return OrderIntent(
-        client_order_id=cid,
-        session_date=ctx.session_date,
-        step=step,
-        book=Book(p.book),
-        leg=leg,
-        tier=action.tier,
-        request=request,
         reason=action.reason,
         signal_id=m.signal_id,
         position_key=p.key,
         extra={"trigger_price": action.trigger_price, "reference_price": m.price},
-        expires_at=state.close_at,
+        expires_at=session.close_at,
     )
 
 

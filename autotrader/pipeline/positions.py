@@ -14,8 +14,7 @@ that closed keeps no protective order.
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,8 +22,7 @@ import numpy as np
 
 from autotrader.clock import ET
 from autotrader.domain.enums import Book, LegKind, OrderClass, OrderType, Side, TimeInForce
-from autotrader.domain.ids import client_order_id
-from autotrader.domain.models import OrderIntent, OrderRequest
+from autotrader.domain.models import OrderIntent, OrderTerms, Quote
 from autotrader.domain.money import to_tick, whole_shares
 from autotrader.errors import InputError
 from autotrader.ledger import repo
@@ -33,6 +31,7 @@ from autotrader.pipeline.corporate_actions import split_factor
 from autotrader.pipeline.gateway import GatewayResult, OrderGateway
 from autotrader.policy import management as mg
 from autotrader.policy.indicators import last_atr
+from autotrader.settings import ExitsSection
 
 MANAGED_BOOKS = (str(Book.SIGNALS), str(Book.REBALANCE))
 REBALANCE_CATEGORY = "rebalance"  # the rebalance book's positions: only its trailing profit taker applies
@@ -108,77 +107,126 @@ def market_for(ctx: StepContext, price: float) -> mg.Market:
     return mg.Market(price=price, now=ctx.now, session_open=state.is_open, minutes_to_close=minutes)
 
 
-# -- refresh -------------------------------------------------------------------------------------------------
+# -- refresh: gather what the ledger and the market say, plan the new states (pure), write them ------------
 
 
 def refresh(ctx: StepContext, *, preset: str | None = None) -> list[Managed]:
     """Bring ``position_state`` up to date with the ledger's positions and the market; return them."""
-    ledger, now = ctx.ledger, ctx.now
     book_rules = {book: rules_for(ctx, book, preset) for book in MANAGED_BOOKS}
     # A one-off preset decides this run; the stored trail keeps following the configured one.
-    stored_rules = {book: rules_for(ctx, book) for book in MANAGED_BOOKS} if preset else book_rules
-    open_states = {r["position_key"]: r for r in repo.position_states(ledger)}
-    held = [p for p in repo.all_positions(ledger) if p.book in MANAGED_BOOKS and p.qty > 0 and p.opened_at is not None]
-    # What every position needs from the ledger, in a few queries rather than a few per position.
-    keys = [repo.position_key(p.book, p.symbol, p.opened_at) for p in held]  # type: ignore[arg-type]
-    intents = repo.position_intents_of(ledger, keys)
-    dip_buys = repo.last_dip_buys(ledger)
-    all_splits = repo.splits(ledger)
-    out: list[Managed] = []
-    changed: list[dict[str, Any]] = []
-    seen: set[str] = set()
-    for p, key in zip(held, keys, strict=True):
-        seen.add(key)
-        known = open_states.get(key)
-        if known is not None and known["category"] is None:  # unmanaged, already remembered: nothing to do
-            out.append(Managed(_position(ctx, p, key, known, [], None), None, known["signal_id"]))
-            continue
-        splits = [s for s in all_splits if s["symbol"] == p.symbol]
-        fills = repo.life_fills(ledger, p.book, p.symbol, p.opened_at)  # type: ignore[arg-type]
-        entry = _entry_leg(fills, splits)
-        if entry is None:
-            continue  # fills not in yet (or split adjustments only): nothing to manage this run
-        rules = book_rules[p.book]
-        state = open_states.get(key) or _new_state(ctx, p, key, entry, rules)
-        state = {**state, "original_qty": entry["qty"], "entry_price": entry["price"]}
-        if state["category"] is None:
-            # No originating signal (nothing we can manage): remembered, never priced or traded.
-            if state != open_states.get(key):
-                changed.append(state)
-            position = _position(ctx, p, key, state, [], None)
-            out.append(Managed(position, None, state["signal_id"]))
-            continue
-        quote = ctx.deps.market_data.latest_quote(p.symbol)
-        if quote is not None and splits and repo.utc_iso(quote.quoted_at) < splits[-1]["effective_at"]:
-            quote = None  # a price from before the split is in old units: decide nothing on it
-        price = quote.last if quote is not None else None
-        position = _position(ctx, p, key, state, intents.get(key, []), dip_buys.get((p.book, p.symbol)))
-        high, high_at = _high_since(ctx, p.symbol, position.opened_at, price, state.get("high_water_at"))
-        plan = mg.advance_plan(position, high, rules)
-        stored = plan if preset is None else mg.advance_plan(position, high, stored_rules[p.book])
-        state = {**state, **_plan_columns(stored), "high_water_at": high_at}
-        if quote is not None and (
-            state.get("last_price_at") is None or repo.utc_iso(quote.quoted_at) > state["last_price_at"]
-        ):
-            state["halted_reason"] = state.get("halted_reason") or _split_gap(ctx, state, quote.last)
-            state["last_price"], state["last_price_at"] = quote.last, repo.utc_iso(quote.quoted_at)
-        if state != open_states.get(key):
-            changed.append(state)
-        out.append(
-            Managed(replace(position, plan=plan, halted_reason=state["halted_reason"]), price, state["signal_id"])
-        )
-    stale = [k for k in open_states if k not in seen]
-    if changed or stale:
-        with ledger.write():
-            for state in changed:
-                repo.save_position_state(ledger, state, now=now)
-            for key in stale:
-                repo.save_position_state(ledger, {"position_key": key, "closed_at": repo.utc_iso(now)}, now=now)
-    return out
+    stored_rules = {book: rules_for(ctx, book) for book in MANAGED_BOOKS} if preset else None
+    ledgered = _read_ledger(ctx)
+    looks = [_look(ctx, ledgered, held, book_rules[held.row.book]) for held in ledgered.held]
+    plan = plan_refresh(
+        looks, book_rules, stored_rules, ctx.settings.exits, stale=ledgered.stale, closed_at=repo.utc_iso(ctx.now)
+    )
+    _write_states(ctx, plan)
+    return list(plan.managed)
 
 
-def _entry_leg(fills: list[dict[str, Any]], splits: list[dict[str, Any]]) -> dict[str, Any] | None:
+@dataclass(frozen=True)
+class _Held:
+    row: repo.PositionRow
+    key: str
+    opened_at: str  # as the ledger stores it
+    opened: datetime
+
+
+@dataclass(frozen=True)
+class _Ledgered:
+    """What every position needs from the ledger, in a few queries rather than a few per position."""
+
+    held: list[_Held]
+    states: dict[str, dict[str, Any]]  # position key -> its open ``position_state`` row
+    intents: dict[str, list[dict[str, Any]]]  # position key -> its management intents
+    dip_buys: dict[tuple[str, str], datetime]
+    splits: list[dict[str, Any]]
+
+    @property
+    def stale(self) -> list[str]:
+        """The remembered lives no longer held: they closed."""
+        held = {h.key for h in self.held}
+        return [k for k in self.states if k not in held]
+
+
+def _read_ledger(ctx: StepContext) -> _Ledgered:
+    ledger = ctx.ledger
+    held = [
+        _Held(p, repo.position_key(p.book, p.symbol, p.opened_at), p.opened_at, datetime.fromisoformat(p.opened_at))
+        for p in repo.all_positions(ledger)
+        if p.book in MANAGED_BOOKS and p.qty > 0 and p.opened_at is not None
+    ]
+    return _Ledgered(
+        held=held,
+        states={r["position_key"]: r for r in repo.position_states(ledger)},
+        intents=repo.position_intents_of(ledger, [h.key for h in held]),
+        dip_buys=repo.last_dip_buys(ledger),
+        splits=repo.splits(ledger),
+    )
+
+
+@dataclass(frozen=True)
+class _Entry:
     """The entry leg of a life: every fill of its first order, in post-split units."""
+
+    qty: float  # the original quantity the tiers are measured in
+    price: float
+    client_order_id: str | None
+    signal_id: int | None
+
+
+@dataclass(frozen=True)
+class _Origin:
+    """Where a life seen for the first time came from, read once to create its state row."""
+
+    category: str | None  # None: no originating signal, nothing to manage
+    stop: float | None
+    target: float | None
+    atr: float | None  # Wilder's ATR before the entry session, for the ATR categories
+
+
+@dataclass(frozen=True)
+class _Look:
+    """What the run reads for one held position. The market is read only for a position that is managed."""
+
+    held: _Held
+    known: dict[str, Any] | None  # its stored state, None at the first sight of the life
+    sessions_held: int
+    intents: list[dict[str, Any]] = field(default_factory=list)
+    last_dip_buy_at: datetime | None = None
+    entry: _Entry | None = None  # None: fills not in yet (or split adjustments only)
+    origin: _Origin | None = None  # only at the first sight
+    splits: list[dict[str, Any]] = field(default_factory=list)  # the symbol's, oldest first
+    quote: Quote | None = None
+    sessions_high: float | None = None  # the highest high of the sessions completed since the last look
+    high_checked_at: str | None = None
+
+
+def _look(ctx: StepContext, ledgered: _Ledgered, held: _Held, rules: mg.Rules) -> _Look:
+    p, known = held.row, ledgered.states.get(held.key)
+    sessions_held = _sessions_held(ctx, held.opened)
+    if known is not None and known["category"] is None:  # unmanaged, already remembered: nothing to read
+        return _Look(held, known, sessions_held)
+    splits = [s for s in ledgered.splits if s["symbol"] == p.symbol]
+    entry = _entry_leg(repo.life_fills(ctx.ledger, p.book, p.symbol, held.opened_at), splits)
+    if entry is None:
+        return _Look(held, known, sessions_held)
+    origin = _origin(ctx, held, entry, rules) if known is None else None
+    category = origin.category if origin is not None else known["category"] if known is not None else None
+    if category is None:
+        return _Look(held, known, sessions_held, entry=entry, origin=origin)
+    quote = ctx.deps.market_data.latest_quote(p.symbol)
+    checked_at = known.get("high_water_at") if known is not None else None
+    sessions_high, high_checked_at = _sessions_high(ctx, p.symbol, held.opened, checked_at, splits)
+    return _Look(
+        held, known, sessions_held,
+        intents=ledgered.intents.get(held.key, []), last_dip_buy_at=ledgered.dip_buys.get((p.book, p.symbol)),
+        entry=entry, origin=origin, splits=splits, quote=quote,
+        sessions_high=sessions_high, high_checked_at=high_checked_at,
+    )  # fmt: skip
+
+
+def _entry_leg(fills: list[dict[str, Any]], splits: list[dict[str, Any]]) -> _Entry | None:
     if not fills:
         return None
     first = fills[0]["broker_order_id"]
@@ -187,59 +235,25 @@ def _entry_leg(fills: list[dict[str, Any]], splits: list[dict[str, Any]]) -> dic
         return None
     qty = sum(f["qty"] * split_factor(splits, f["symbol"], f["filled_at"]) for f in entry)
     cost = sum(f["qty"] * f["price"] for f in entry)
-    return {
-        "qty": qty,
-        "price": cost / qty,
-        "client_order_id": entry[0]["client_order_id"],
-        "signal_id": entry[0]["signal_id"],
-        "filled_at": entry[0]["filled_at"],
-    }
+    return _Entry(qty, cost / qty, entry[0]["client_order_id"], entry[0]["signal_id"])
 
 
-def _new_state(ctx: StepContext, p: repo.PositionRow, key: str, entry: dict[str, Any], rules: mg.Rules) -> dict:
-    ledger = ctx.ledger
-    intent = repo.get_intent(ledger, entry["client_order_id"]) if entry["client_order_id"] else None
-    signal = None
-    if entry["signal_id"] is not None:
-        rows = ledger.query("SELECT * FROM signals WHERE id = ?", [entry["signal_id"]])
-        signal = rows[0] if rows else None
-    category = signal["category"] if signal else (REBALANCE_CATEGORY if p.book == str(Book.REBALANCE) else None)
-    stop, target = _entry_protection(intent, signal)
-    opened = datetime.fromisoformat(p.opened_at)  # type: ignore[arg-type]
-    atr = _atr_before(ctx, p.symbol, opened) if category in rules.atr_categories else None
-    plan = mg.initial_plan(category, entry["price"], atr, stop, target, rules)
-    return {
-        "position_key": key,
-        "book": p.book,
-        "symbol": p.symbol,
-        "opened_at": p.opened_at,
-        "signal_id": entry["signal_id"],
-        "category": category,
-        "original_qty": entry["qty"],
-        "entry_price": entry["price"],
-        "atr": atr,
-        **_plan_columns(plan),
-        "last_price": None,
-        "last_price_at": None,
-        "halted_reason": None,
-        "closed_at": None,
-    }
-
-
-def _entry_protection(
-    intent: dict[str, Any] | None, signal: dict[str, Any] | None
-) -> tuple[float | None, float | None]:
-    """The stop and target the entry carried (a bracket's legs, or those to attach after a market-on-open
-    fill), else the signal's own."""
-    stop = target = None
-    if intent is not None:
-        extra = json.loads(intent["extra_json"]) if intent["extra_json"] else {}
-        stop = intent["stop_loss_stop_price"] or extra.get("attach_stop_loss")
-        target = intent["take_profit_limit_price"] or extra.get("attach_take_profit")
+def _origin(ctx: StepContext, held: _Held, entry: _Entry, rules: mg.Rules) -> _Origin:
+    """The category, and the stop and target the entry carried (a bracket's legs, or those to attach after a
+    market-on-open fill), else the signal's own."""
+    levels = repo.entry_levels(ctx.ledger, entry.client_order_id) if entry.client_order_id else None
+    signal = repo.entry_signal(ctx.ledger, entry.signal_id) if entry.signal_id is not None else None
     if signal is not None:
-        stop = stop if stop is not None else signal.get("stop")
-        target = target if target is not None else signal.get("target")
-    return stop, target
+        category: str | None = signal.category
+    else:
+        category = REBALANCE_CATEGORY if held.row.book == str(Book.REBALANCE) else None
+    stop = levels.stop if levels is not None else None
+    target = levels.target if levels is not None else None
+    if signal is not None:
+        stop = stop if stop is not None else signal.stop
+        target = target if target is not None else signal.target
+    atr = _atr_before(ctx, held.row.symbol, held.opened) if category in rules.atr_categories else None
+    return _Origin(category, stop, target, atr)
 
 
 def _atr_before(ctx: StepContext, symbol: str, opened: datetime) -> float | None:
@@ -255,33 +269,143 @@ def _atr_before(ctx: StepContext, symbol: str, opened: datetime) -> float | None
     )
 
 
-def _high_since(
-    ctx: StepContext, symbol: str, opened: datetime, price: float | None, checked_at: str | None
-) -> tuple[float, str]:
-    """The highest price seen since the entry — the last trade, and the high of every complete session after
-    the entry session — and when that was checked. The sessions are read once per day: the ones before the
-    last check are already in the stored high-water mark."""
+def _sessions_held(ctx: StepContext, opened: datetime) -> int:
+    """Trading sessions since the entry, the entry session counting as 1."""
+    sessions = ctx.deps.calendar.sessions_between(opened.astimezone(ET).date(), ctx.now.astimezone(ET).date())
+    return max(1, len(sessions))
+
+
+def _sessions_high(
+    ctx: StepContext, symbol: str, opened: datetime, checked_at: str | None, splits: list[dict[str, Any]]
+) -> tuple[float | None, str]:
+    """The high of every complete session after the entry session not yet looked at (None: none), and when
+    that was checked. The sessions are read once per day: the ones before the last check are already in the
+    stored high-water mark."""
     calendar = ctx.deps.calendar
-    high = price or 0.0
     last_complete = calendar.last_closed_session(ctx.now)
     first = opened.astimezone(ET).date() + timedelta(days=1)
     if checked_at is not None:
         checked = datetime.fromisoformat(checked_at)
         if checked >= calendar.session_close(last_complete):
-            return high, checked_at  # no session has completed since the last look
+            return None, checked_at  # no session has completed since the last look
         first = max(first, checked.astimezone(ET).date())
-    if last_complete >= first:
-        market = ctx.deps.market_data
-        bars = market.daily_bars(symbol, first, last_complete)
-        if len(bars):
-            highs = bars["high"].to_numpy(dtype=float)
-            # Every adapter serves unadjusted prices: a session before a split is in old units.
-            days = [d.date() for d in bars.index]
-            for split in repo.splits(ctx.ledger, symbol):
-                ex_day = datetime.fromisoformat(split["effective_at"]).astimezone(ET).date()
-                highs = highs / np.array([split["ratio"] if d < ex_day else 1.0 for d in days])
-            high = max(high, float(np.nanmax(highs)))
-    return high, repo.utc_iso(ctx.now)
+    if last_complete < first:
+        return None, repo.utc_iso(ctx.now)
+    bars = ctx.deps.market_data.daily_bars(symbol, first, last_complete)
+    if not len(bars):
+        return None, repo.utc_iso(ctx.now)
+    highs = bars["high"].to_numpy(dtype=float)
+    # Every adapter serves unadjusted prices: a session before a split is in old units.
+    days = [d.date() for d in bars.index]
+    for split in splits:
+        ex_day = datetime.fromisoformat(split["effective_at"]).astimezone(ET).date()
+        highs = highs / np.array([split["ratio"] if d < ex_day else 1.0 for d in days])
+    return float(np.nanmax(highs)), repo.utc_iso(ctx.now)
+
+
+# -- the plan (pure) -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RefreshPlan:
+    """What refresh decided: the positions as management sees them, and what to remember of them."""
+
+    managed: tuple[Managed, ...]
+    save: tuple[dict[str, Any], ...]  # state rows that changed, whole
+    close: tuple[str, ...]  # position keys of lives that ended
+    closed_at: str
+
+
+def plan_refresh(
+    looks: list[_Look],
+    book_rules: dict[str, mg.Rules],
+    stored_rules: dict[str, mg.Rules] | None,
+    exits: ExitsSection,
+    *,
+    stale: list[str],
+    closed_at: str,
+) -> RefreshPlan:
+    """Each position's state after this run: created at the first sight of a life, the high-water mark, trail
+    and stop ratcheted from what the market reached, the last price remembered (a gap matching a split ratio
+    halts the position). ``stored_rules``: those the stored trail follows when a one-off preset decides."""
+    managed: list[Managed] = []
+    save: list[dict[str, Any]] = []
+    for look in looks:
+        book = look.held.row.book
+        m, state = _plan_position(look, book_rules[book], stored_rules[book] if stored_rules else None, exits)
+        if m is not None:
+            managed.append(m)
+        if state is not None and state != look.known:
+            save.append(state)
+    return RefreshPlan(tuple(managed), tuple(save), tuple(stale), closed_at)
+
+
+def _plan_position(
+    look: _Look, rules: mg.Rules, stored_rules: mg.Rules | None, exits: ExitsSection
+) -> tuple[Managed | None, dict[str, Any] | None]:
+    """One position as management sees it, and its state row after this run (None: nothing to store)."""
+    known, entry = look.known, look.entry
+    if known is not None and known["category"] is None:
+        return Managed(_position(look, known, managed=False), None, known["signal_id"]), None
+    if entry is None:
+        return None, None  # nothing to manage this run
+    if known is None:
+        assert look.origin is not None  # read at the first sight of a life
+        state = _new_state(look.held, entry, look.origin, rules)
+    else:
+        state = known
+    state = {**state, "original_qty": entry.qty, "entry_price": entry.price}
+    if state["category"] is None:
+        # No originating signal (nothing we can manage): remembered, never priced or traded.
+        return Managed(_position(look, state, managed=False), None, state["signal_id"]), state
+    quote = _usable_quote(look.quote, look.splits)
+    price = quote.last if quote is not None else None
+    position = _position(look, state, managed=True)
+    high = max(price or 0.0, look.sessions_high) if look.sessions_high is not None else price or 0.0
+    plan = mg.advance_plan(position, high, rules)
+    stored = plan if stored_rules is None else mg.advance_plan(position, high, stored_rules)
+    state = {**state, **_plan_columns(stored), "high_water_at": look.high_checked_at}
+    if quote is not None:
+        state = _seen_price(state, quote, exits)
+    position = replace(position, plan=plan, halted_reason=state["halted_reason"])
+    return Managed(position, price, state["signal_id"]), state
+
+
+def _new_state(held: _Held, entry: _Entry, origin: _Origin, rules: mg.Rules) -> dict[str, Any]:
+    p = held.row
+    plan = mg.initial_plan(origin.category, entry.price, origin.atr, origin.stop, origin.target, rules)
+    return {
+        "position_key": held.key,
+        "book": p.book,
+        "symbol": p.symbol,
+        "opened_at": p.opened_at,
+        "signal_id": entry.signal_id,
+        "category": origin.category,
+        "original_qty": entry.qty,
+        "entry_price": entry.price,
+        "atr": origin.atr,
+        **_plan_columns(plan),
+        "last_price": None,
+        "last_price_at": None,
+        "halted_reason": None,
+        "closed_at": None,
+    }
+
+
+def _usable_quote(quote: Quote | None, splits: list[dict[str, Any]]) -> Quote | None:
+    """A price from before the symbol's last split is in old units: decide nothing on it."""
+    if quote is not None and splits and repo.utc_iso(quote.quoted_at) < splits[-1]["effective_at"]:
+        return None
+    return quote
+
+
+def _seen_price(state: dict[str, Any], quote: Quote, exits: ExitsSection) -> dict[str, Any]:
+    """Remember a price newer than the last one seen, halting the position on a gap that looks like a split."""
+    seen_at = repo.utc_iso(quote.quoted_at)
+    if state.get("last_price_at") is not None and seen_at <= state["last_price_at"]:
+        return state
+    halted = state.get("halted_reason") or _split_gap(exits, state, quote.last)
+    return {**state, "halted_reason": halted, "last_price": quote.last, "last_price_at": seen_at}
 
 
 def _plan_columns(plan: mg.Plan) -> dict[str, Any]:
@@ -308,35 +432,12 @@ def _plan_of(state: dict[str, Any]) -> mg.Plan:
     )
 
 
-def save_plans(ctx: StepContext, plans: dict[str, mg.Plan]) -> None:
-    with ctx.ledger.write():
-        for key, plan in plans.items():
-            repo.save_position_state(ctx.ledger, {"position_key": key, **_plan_columns(plan)}, now=ctx.now)
-
-
-def _position(
-    ctx: StepContext,
-    p: repo.PositionRow,
-    key: str,
-    state: dict[str, Any],
-    intents: list[dict[str, Any]],
-    last_dip_buy_at: datetime | None,
-) -> mg.Position:
-    fired = set()
-    pending_exit = 0.0
-    for row in intents:
-        live = row["status"] in repo.LIVE_INTENT_STATUSES or row["filled_qty"] > 0
-        if live and row["step"] != PROTECTIVE_STEP:
-            fired.add((row["leg"], int(row["tier"])))
-        if row["side"] == "sell" and row["step"] != PROTECTIVE_STEP and row["status"] in repo.LIVE_INTENT_STATUSES:
-            if row["status"] != "filled":
-                pending_exit += max(0.0, row["qty"] - row["filled_qty"])
-    opened = datetime.fromisoformat(p.opened_at)  # type: ignore[arg-type]
-    sessions = ctx.deps.calendar.sessions_between(
-        opened.astimezone(ET).date(), ctx.now.astimezone(ET).date()
-    )
+def _position(look: _Look, state: dict[str, Any], *, managed: bool) -> mg.Position:
+    """``managed``: with the legs already fired and the last dip-buy (an unmanaged position has none)."""
+    p = look.held.row
+    fired, pending_exit = _fired(look.intents) if managed else (frozenset(), 0.0)
     return mg.Position(
-        key=key,
+        key=look.held.key,
         book=p.book,
         symbol=p.symbol,
         category=state["category"],
@@ -344,23 +445,37 @@ def _position(
         avg_cost=p.avg_cost,
         original_qty=state["original_qty"],
         entry_price=state["entry_price"],
-        opened_at=opened,
-        sessions_held=max(1, len(sessions)),
+        opened_at=look.held.opened,
+        sessions_held=look.sessions_held,
         plan=_plan_of(state),
-        fired=frozenset(fired),
-        last_dip_buy_at=last_dip_buy_at,
+        fired=fired,
+        last_dip_buy_at=look.last_dip_buy_at if managed else None,
         halted_reason=state.get("halted_reason"),
         pending_exit_qty=pending_exit,
     )
 
 
-def _split_gap(ctx: StepContext, state: dict[str, Any], price: float) -> str | None:
+def _fired(intents: list[dict[str, Any]]) -> tuple[frozenset[tuple[str, int]], float]:
+    """The (leg, tier) legs sent in this life, and the shares promised to exits still working."""
+    fired = set()
+    pending_exit = 0.0
+    for row in intents:
+        if row["step"] == PROTECTIVE_STEP:
+            continue
+        live = row["status"] in repo.LIVE_INTENT_STATUSES
+        if live or row["filled_qty"] > 0:
+            fired.add((row["leg"], int(row["tier"])))
+        if row["side"] == "sell" and live and row["status"] != "filled":
+            pending_exit += max(0.0, row["qty"] - row["filled_qty"])
+    return frozenset(fired), pending_exit
+
+
+def _split_gap(exits: ExitsSection, state: dict[str, Any], price: float) -> str | None:
     """A jump from the last price a run saw that matches a split ratio, with no split recorded since: the
     data (or the broker) has a corporate action the ledger does not. Nothing may fire on it."""
     last = state.get("last_price")
     if not last:
         return None
-    exits = ctx.settings.exits
     ratio = mg.split_ratio(last / price, tuple(exits.split_ratios), exits.split_tolerance_pct)
     if ratio is None:
         return None
@@ -368,6 +483,25 @@ def _split_gap(ctx: StepContext, state: dict[str, Any], price: float) -> str | N
         f"price {price:.2f} is {last / price:g}x below/above the last seen {last:.2f}, matching a "
         f"{ratio:g}-for-1 split the ledger has not seen; clear with `autotrader sync --clear-halt {state['symbol']}`"
     )
+
+
+# -- apply ---------------------------------------------------------------------------------------------------
+
+
+def _write_states(ctx: StepContext, plan: RefreshPlan) -> None:
+    if not plan.save and not plan.close:
+        return
+    with ctx.ledger.write():
+        for state in plan.save:
+            repo.save_position_state(ctx.ledger, state, now=ctx.now)
+        for key in plan.close:
+            repo.save_position_state(ctx.ledger, {"position_key": key, "closed_at": plan.closed_at}, now=ctx.now)
+
+
+def save_plans(ctx: StepContext, plans: dict[str, mg.Plan]) -> None:
+    with ctx.ledger.write():
+        for key, plan in plans.items():
+            repo.save_position_state(ctx.ledger, {"position_key": key, **_plan_columns(plan)}, now=ctx.now)
 
 
 # -- protective orders ---------------------------------------------------------------------------------------
@@ -409,25 +543,25 @@ def maintain_protection(
     symbols = {(r["book"], r["symbol"]) for r in repo.working_sell_symbols(ledger)}
     for book, symbol in sorted(symbols | set(held)):
         m = held.get((book, symbol))
-        if m is not None and m.position.category is None:
-            continue  # not ours to manage: its orders stay as they are
-        if book not in MANAGED_BOOKS or symbol in skip or repo.open_buy_orders(ledger, book, symbol):
+        if not _ours_to_protect(ctx, m, book, symbol, skip):
             continue
         orders = repo.open_sell_orders(ledger, book, symbol)
         guarding = protective(orders)
         desired = _desired(m, orders, book_rules[book]) if m is not None else None
-        if desired is KEEP:
-            continue
-        if desired is None and not guarding:
-            continue
-        if desired is not None and _matches(guarding, desired):
+        if not _must_replace(guarding, desired):
             continue
         if desired is not None and repo.unsent_sell_intents(ledger, book, symbol):
             continue  # an earlier order's outcome is being settled: decide once it is known
         cancel_orders(ctx, gateway, guarding)
-        if desired is not None:
-            results.extend(gateway.place([_protective_intent(ctx, m, desired)]))  # type: ignore[arg-type]
+        if m is not None and desired is not None:
+            results.extend(gateway.place([_protective_intent(ctx, m, desired)]))
     return results
+
+
+def _ours_to_protect(ctx: StepContext, m: Managed | None, book: str, symbol: str, skip: frozenset[str]) -> bool:
+    if m is not None and m.position.category is None:
+        return False  # not ours to manage: its orders stay as they are
+    return book in MANAGED_BOOKS and symbol not in skip and not repo.open_buy_orders(ctx.ledger, book, symbol)
 
 
 @dataclass(frozen=True)
@@ -441,6 +575,15 @@ class _Desired:
 KEEP = _Desired(0.0, None, "", None)  # leave the protective orders at the broker as they are
 
 
+def _must_replace(guarding: list[dict[str, Any]], desired: _Desired | None) -> bool:
+    """Whether the protective orders at the broker go (and ``desired``, if any, takes their place)."""
+    if desired is KEEP:
+        return False
+    if desired is None:
+        return bool(guarding)
+    return not _matches(guarding, desired)
+
+
 def _desired(m: Managed, orders: list[dict[str, Any]], rules: mg.Rules) -> _Desired | None:
     p = m.position
     exiting = sum(o["qty"] - o["filled_qty"] for o in orders if o["type"] == str(OrderType.MARKET))
@@ -449,20 +592,26 @@ def _desired(m: Managed, orders: list[dict[str, Any]], rules: mg.Rules) -> _Desi
     target = p.plan.target_price
     if qty <= 0 or (stop is None and target is None):
         return None
-    if m.price is not None:
-        # A stop at or above the market would fill at once and a target below it too: the run's exits handle
-        # those. Until they do, the protection already at the broker stays; without one, the loss-cut level
-        # (when it is below the market) is the safety net.
-        if target is not None and target <= m.price:
-            target = None
-        if stop is not None and stop >= m.price:
-            if protective(orders):
-                return KEEP
-            cut = mg.loss_cut_level(p, rules) if rules.exits_enabled else None
-            stop, leg = (cut, "loss_cut") if cut is not None and cut < m.price else (None, leg)
-        if stop is None and target is None:
-            return None
-    return _Desired(qty, stop, leg, target)
+    desired = _Desired(qty, stop, leg, target)
+    return desired if m.price is None else _fit_to_price(p, m.price, desired, orders, rules)
+
+
+def _fit_to_price(
+    p: mg.Position, price: float, d: _Desired, orders: list[dict[str, Any]], rules: mg.Rules
+) -> _Desired | None:
+    """A stop at or above the market would fill at once and a target below it too: the run's exits handle
+    those. Until they do, the protection already at the broker stays; without one, the loss-cut level (when
+    it is below the market) is the safety net."""
+    target = d.target if d.target is not None and d.target > price else None
+    stop, leg = d.stop, d.stop_leg
+    if stop is not None and stop >= price:
+        if protective(orders):
+            return KEEP
+        cut = mg.loss_cut_level(p, rules) if rules.exits_enabled else None
+        stop, leg = (cut, "loss_cut") if cut is not None and cut < price else (None, leg)
+    if stop is None and target is None:
+        return None
+    return _Desired(d.qty, stop, leg, target)
 
 
 def _matches(guarding: list[dict[str, Any]], desired: _Desired) -> bool:
@@ -471,13 +620,16 @@ def _matches(guarding: list[dict[str, Any]], desired: _Desired) -> bool:
         return False
     stops = [o for o in guarding if o["type"] in ("stop", "stop_limit", "trailing_stop")]
     limits = [o for o in guarding if o["type"] == "limit"]
-    if len(stops) != (desired.stop is not None) or len(limits) != (desired.target is not None):
-        return False
-    if stops and (abs(stops[0]["stop_price"] - desired.stop) > 1e-6 or abs(stops[0]["qty"] - desired.qty) > 1e-9):
-        return False
-    if limits and (abs(limits[0]["limit_price"] - desired.target) > 1e-6 or abs(limits[0]["qty"] - desired.qty) > 1e-9):
-        return False
-    return True
+    return _leg_matches(stops, "stop_price", desired.stop, desired.qty) and _leg_matches(
+        limits, "limit_price", desired.target, desired.qty
+    )
+
+
+def _leg_matches(orders: list[dict[str, Any]], price_column: str, price: float | None, qty: float) -> bool:
+    """No order where no price is wanted; else exactly one, at that price and for that quantity."""
+    if price is None:
+        return not orders
+    return len(orders) == 1 and abs(orders[0][price_column] - price) <= 1e-6 and abs(orders[0]["qty"] - qty) <= 1e-9
 
 
 def protective(orders: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -501,14 +653,7 @@ def cancel_orders(ctx: StepContext, gateway: OrderGateway, orders: list[dict[str
         broker.cancel(order_id)
         ctx.log.event("order_cancel", broker_order_id=order_id)
     roots = {o["parent_broker_order_id"] or o["broker_order_id"] for o in orders}
-    root_ids = {
-        r["broker_order_id"]: r["client_order_id"]
-        for r in ctx.ledger.query(
-            f"SELECT broker_order_id, client_order_id FROM orders "
-            f"WHERE broker_order_id IN ({','.join('?' for _ in roots)})",
-            sorted(roots),
-        )
-    }
+    root_ids = repo.client_order_ids(ctx.ledger, sorted(roots))
     unresolved = list(ids)
     for root, cid in sorted(root_ids.items()):
         order = broker.order_by_client_id(cid) if cid else None
@@ -523,40 +668,36 @@ def cancel_orders(ctx: StepContext, gateway: OrderGateway, orders: list[dict[str
 def _protective_intent(ctx: StepContext, m: Managed, d: _Desired) -> OrderIntent:
     p = m.position
     earlier = [r for r in repo.position_intents(ctx.ledger, p.key) if r["step"] == PROTECTIVE_STEP]
-    attempt = len(earlier)
     leg = LegKind.TARGET if d.target is not None and d.stop is not None else LegKind(d.stop_leg if d.stop else "target")
-    cid = client_order_id(
-        session_date=ctx.session_date, step=PROTECTIVE_STEP, book=p.book, symbol=p.symbol, leg=str(leg),
-        attempt=attempt, key=f"{p.key}|{d.qty:g}|{d.stop}|{d.target}",
-    )  # fmt: skip
-    if d.stop is not None and d.target is not None:
-        request = OrderRequest(
-            client_order_id=cid, symbol=p.symbol, side=Side.SELL, qty=d.qty, type=OrderType.LIMIT,
-            time_in_force=TimeInForce.GTC, order_class=OrderClass.OCO,
-            take_profit_limit_price=to_tick(d.target), stop_loss_stop_price=to_tick(d.stop),
-        )  # fmt: skip
-    elif d.stop is not None:
-        request = OrderRequest(
-            client_order_id=cid, symbol=p.symbol, side=Side.SELL, qty=d.qty, type=OrderType.STOP,
-            time_in_force=TimeInForce.GTC, stop_price=to_tick(d.stop),
-        )  # fmt: skip
-    else:
-        request = OrderRequest(
-            client_order_id=cid, symbol=p.symbol, side=Side.SELL, qty=d.qty, type=OrderType.LIMIT,
-            time_in_force=TimeInForce.GTC, limit_price=to_tick(d.target),  # type: ignore[arg-type]
-        )  # fmt: skip
     parts = [f"stop {d.stop:.2f} ({d.stop_leg})" if d.stop else None, f"target {d.target:.2f}" if d.target else None]
-    return OrderIntent(
-        client_order_id=cid,
+    return OrderIntent.create(
         session_date=ctx.session_date,
         step=PROTECTIVE_STEP,
         book=Book(p.book),
         leg=leg,
         tier=2 if leg == LegKind.TARGET else 0,
-        request=request,
+        attempt=len(earlier),
+        id_tier=0,
+        key=f"{p.key}|{d.qty:g}|{d.stop}|{d.target}",  # new levels are a new order
+        symbol=p.symbol,
+        side=Side.SELL,
+        qty=d.qty,
+        **_protective_terms(d),
         reason=f"protective order for {d.qty:g} shares: " + ", ".join(x for x in parts if x),
         signal_id=m.signal_id,
         position_key=p.key,
-        attempt=attempt,
         extra={"stop_leg": d.stop_leg} if d.stop is not None else {},
     )
+
+
+def _protective_terms(d: _Desired) -> OrderTerms:
+    """Good-till-cancelled: an OCO of the target limit and the stop, or whichever of the two there is."""
+    if d.stop is not None and d.target is not None:
+        return OrderTerms(
+            type=OrderType.LIMIT, time_in_force=TimeInForce.GTC, order_class=OrderClass.OCO,
+            take_profit_limit_price=to_tick(d.target), stop_loss_stop_price=to_tick(d.stop),
+        )  # fmt: skip
+    if d.stop is not None:
+        return OrderTerms(type=OrderType.STOP, time_in_force=TimeInForce.GTC, stop_price=to_tick(d.stop))
+    assert d.target is not None  # _desired returns no order with neither
+    return OrderTerms(type=OrderType.LIMIT, time_in_force=TimeInForce.GTC, limit_price=to_tick(d.target))

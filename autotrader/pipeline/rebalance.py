@@ -36,8 +36,7 @@ import pandas as pd
 
 from autotrader.clock import AUCTION_REOPEN, ET, OPG_CUTOFF
 from autotrader.domain.enums import Book, LegKind, OrderType, Side, TimeInForce
-from autotrader.domain.ids import client_order_id
-from autotrader.domain.models import OrderIntent, OrderRequest
+from autotrader.domain.models import OrderIntent
 from autotrader.domain.reports import RebalanceReport, ReportDraft, SkipLine
 from autotrader.errors import InputError
 from autotrader.ledger import repo
@@ -426,26 +425,17 @@ def order_timing(ctx: StepContext) -> tuple[TimeInForce | None, str]:
 
 
 def _intent(ctx: StepContext, line: rb.OrderLine, tif: TimeInForce) -> OrderIntent:
-    cid = client_order_id(
-        session_date=ctx.session_date, step=STEP, book=BOOK, symbol=line.symbol, leg=str(LegKind.REBALANCE),
+    return OrderIntent.create(
+        session_date=ctx.session_date,
+        step=STEP,
+        book=Book.REBALANCE,
+        leg=LegKind.REBALANCE,
         key=line.side,
-    )  # fmt: skip
-    request = OrderRequest(
-        client_order_id=cid,
         symbol=line.symbol,
         side=Side(line.side),
         qty=float(line.qty),
         type=OrderType.MARKET,
         time_in_force=tif,
-    )
-    return OrderIntent(
-        client_order_id=cid,
-        session_date=ctx.session_date,
-        step=STEP,
-        book=Book.REBALANCE,
-        leg=LegKind.REBALANCE,
-        tier=0,
-        request=request,
         reason=line.reason,
         expires_at=_expiry(ctx, tif),
     )

@@ -25,8 +25,7 @@ from typing import TYPE_CHECKING
 
 from autotrader.clock import ET, OPG_CUTOFF
 from autotrader.domain.enums import Book, LegKind, OrderClass, OrderType, Side, TimeInForce
-from autotrader.domain.ids import client_order_id
-from autotrader.domain.models import Account, OrderIntent, OrderRequest
+from autotrader.domain.models import Account, OrderIntent
 from autotrader.domain.money import to_tick
 from autotrader.domain.reports import ReportDraft, SizeReport, SkipLine
 from autotrader.ledger import repo
@@ -368,16 +367,22 @@ def entry_deadline(ctx: StepContext, tif: TimeInForce) -> datetime:
 def _intent(
     ctx: StepContext, decision: sizing.Decision, signal: repo.SignalRow, tif: TimeInForce, expires: datetime
 ) -> OrderIntent:
-    session = ctx.session_date
-    cid = client_order_id(
-        session_date=session, step=STEP, book=str(Book.SIGNALS), symbol=decision.symbol, leg=str(LegKind.ENTRY),
-        key=f"signal:{signal.id}",
-    )  # fmt: skip
     bracket = decision.order_class == "bracket"
     attach_later = bracket and tif == TimeInForce.OPG  # Alpaca refuses a bracket with market-on-open
     order_class = OrderClass.BRACKET if bracket and not attach_later else OrderClass.SIMPLE
-    request = OrderRequest(
-        client_order_id=cid,
+    extra = {"reference_price": decision.reference_price, "category": signal.category}
+    if attach_later:
+        extra.update({"attach_take_profit": decision.take_profit, "attach_stop_loss": decision.stop_loss})
+    elif order_class != OrderClass.BRACKET and signal.stop is not None:
+        # A stop without a target cannot be a bracket, yet the size assumed the stop: sync places it as a
+        # protective stop order once the entry has filled.
+        extra["attach_stop_loss"] = to_tick(signal.stop, direction="up")
+    return OrderIntent.create(
+        session_date=ctx.session_date,
+        step=STEP,
+        book=Book.SIGNALS,
+        leg=LegKind.ENTRY,
+        key=f"signal:{signal.id}",
         symbol=decision.symbol,
         side=Side.BUY,
         qty=decision.qty,
@@ -388,22 +393,6 @@ def _intent(
         order_class=order_class,
         take_profit_limit_price=decision.take_profit if order_class == OrderClass.BRACKET else None,
         stop_loss_stop_price=decision.stop_loss if order_class == OrderClass.BRACKET else None,
-    )
-    extra = {"reference_price": decision.reference_price, "category": signal.category}
-    if attach_later:
-        extra.update({"attach_take_profit": decision.take_profit, "attach_stop_loss": decision.stop_loss})
-    elif order_class != OrderClass.BRACKET and signal.stop is not None:
-        # A stop without a target cannot be a bracket, yet the size assumed the stop: sync places it as a
-        # protective stop order once the entry has filled.
-        extra["attach_stop_loss"] = to_tick(signal.stop, direction="up")
-    return OrderIntent(
-        client_order_id=cid,
-        session_date=session,
-        step=STEP,
-        book=Book.SIGNALS,
-        leg=LegKind.ENTRY,
-        tier=0,
-        request=request,
         reason=decision.reason,
         signal_id=signal.id,
         extra=extra,

@@ -1,25 +1,25 @@
 """Active management of open positions: dip-buys, profit-takes, loss cuts, stops, targets, trailing and time
 exits. Pure: positions, prices and rules in; decisions out. Nothing here reads a clock, a ledger or a broker.
 
-Every decision is one *management leg* of one position life (seed 000 Layers 2 and 3, its loss cut, and the
-exit rules of seeds 001 and 003), so the scorecard can price management apart from the pick.
+Every decision is one *management leg* of one position life (a dip-buy or profit-take tier, a loss cut, a
+stop, a target, a trail, a time exit), so the scorecard can price management apart from the pick.
 
-Semantics, where the seeds are terse:
+The rules:
 
-- **Dip-buys** (long-term only). The dip is measured from ``dip_buy_reference``: the average cost (the seed;
+- **Dip-buys** (long-term only). The dip is measured from ``dip_buy_reference``: the average cost (default;
   after tier 1 the average falls, so tier 2 fires further below the first entry than its label says) or the
   entry leg's price. One add-on per run at most: the lowest tier not yet fired whose threshold is crossed;
   its size is ``add_pct`` of the *original* quantity, cut to keep the position under ``max_position_pct`` of
   the portfolio, the signals book under its allocation cap and cash above ``min_cash``.
-- **Profit-takes** (long-term only). The gain is measured from the average cost (the seed). Every crossed tier
+- **Profit-takes** (long-term only). The gain is measured from the average cost. Every crossed tier
   not yet fired fires, lowest first, each trimming ``trim_pct`` of the position left by the tier before it;
   a trim never takes the position below ``min_hold_pct`` of the original quantity (it is cut to fit; a tier
   with nothing left above that floor is skipped with the reason, not fired, so it may still fire once
   dip-buys have raised the quantity).
-- **Exits** (every category; the first that applies wins): the day-trade close-out and the time stop, the
-  loss cut, a stop the price is already through (the broker's stop should have fired: it may be missing or
-  the price gapped), the final target, then the first target's partial exit (which moves the stop to
-  break-even).
+- **Exits** (every category; the first of ``EXIT_RULES`` that applies wins): the day-trade close-out and the
+  time stop, the loss cut, a stop the price is already through (the broker's stop should have fired: it may
+  be missing or the price gapped), the final target, then the first target's partial exit (which moves the
+  stop to break-even).
 - **The protective stop** at the broker is the highest of the trade stop (the signal's stop or entry −
   ATR × multiplier, raised to break-even after the first target and to the trail once it is active; it only
   ever rises) and the loss-cut level (which follows the average cost).
@@ -250,10 +250,10 @@ def protective_stop(position: Position, plan: Plan, rules: Rules) -> tuple[float
 
 
 def decide_exits(position: Position, market: Market, rules: Rules, *, flat_minutes_before_close: float) -> Decisions:
-    """At most one exit for the position (the first rule that applies), or the first target's partial exit."""
+    """At most one exit for the position (the first of ``EXIT_RULES`` that applies), or the first target's
+    partial exit."""
     out = Decisions()
-    plan = position.plan
-    out.plans[position.key] = plan
+    out.plans[position.key] = position.plan
     if not rules.exits_enabled or position.category is None:
         return out
     if position.halted_reason:
@@ -263,56 +263,84 @@ def decide_exits(position: Position, market: Market, rules: Rules, *, flat_minut
     qty = _shares(position.qty - position.pending_exit_qty, rules.fractional_shares)
     if qty <= 0:
         return out
-    price = market.price
+    for rule in EXIT_RULES:
+        hit = rule(position, market, rules, flat_minutes_before_close)
+        if hit is not None:
+            out.actions.append(Action(position.key, position.symbol, "sell", qty, *hit))
+            return out
+    out.add(_first_target(position, market, rules, qty))
+    return out
 
-    def sell_all(leg: str, tier: int, trigger: float, reason: str) -> Decisions:
-        out.actions.append(Action(position.key, position.symbol, "sell", qty, leg, tier, trigger, reason))
+
+_Exit = tuple[str, int, float, str]  # leg, tier, trigger price, reason: a full exit
+
+
+def _day_trade_close_out(p: Position, market: Market, rules: Rules, flat_minutes: float) -> _Exit | None:
+    if p.category != "day_trade" or market.minutes_to_close is None or market.minutes_to_close > flat_minutes + EPS:
+        return None
+    return "time_exit", 1, market.price, f"day trade flat {flat_minutes:g} min before the close"
+
+
+def _time_stop(p: Position, market: Market, rules: Rules, flat_minutes: float) -> _Exit | None:
+    max_sessions = rules.max_holding_sessions.get(p.category or "")
+    if max_sessions is None or p.sessions_held <= max_sessions:
+        return None
+    reason = f"held {p.sessions_held} sessions, more than the {max_sessions:g} allowed for {p.category}"
+    return "time_exit", 0, market.price, reason
+
+
+def _loss_cut(p: Position, market: Market, rules: Rules, flat_minutes: float) -> _Exit | None:
+    cut = loss_cut_level(p, rules)
+    if cut is None or market.price > cut + EPS:
+        return None
+    change = (market.price / p.avg_cost - 1) * 100
+    reason = (
+        f"{_pct(change)} from average cost {p.avg_cost:.2f}: loss cut at "
+        f"-{rules.loss_cut_pct[p.category or '']:g}% ({cut:.2f})"
+    )
+    return "loss_cut", 0, cut, reason
+
+
+def _stop_through(p: Position, market: Market, rules: Rules, flat_minutes: float) -> _Exit | None:
+    """The broker's stop should have fired: it may be missing, or the price gapped through it."""
+    stop = p.plan.stop_price
+    if stop is None or market.price > stop + EPS:
+        return None
+    return p.plan.stop_leg, 0, stop, f"price {market.price:.2f} at or through the stop {stop:.2f}"
+
+
+def _final_target(p: Position, market: Market, rules: Rules, flat_minutes: float) -> _Exit | None:
+    target = p.plan.target_price
+    if target is None or market.price < target - EPS:
+        return None
+    return "target", 2, target, f"price {market.price:.2f} reached the final target {target:.2f}"
+
+
+# The full exits, in the order they are tried: the first that applies wins.
+EXIT_RULES = (_day_trade_close_out, _time_stop, _loss_cut, _stop_through, _final_target)
+
+
+def _first_target(position: Position, market: Market, rules: Rules, qty: float) -> Decisions:
+    """The first target's partial exit: sell ``partial_exit_pct`` of the position (at most ``qty``) and raise
+    the stop to break-even."""
+    out = Decisions()
+    plan, price = position.plan, market.price
+    if plan.target_one_price is None or plan.target_one_done or price < plan.target_one_price - EPS:
         return out
-
-    if (
-        position.category == "day_trade"
-        and market.minutes_to_close is not None
-        and market.minutes_to_close <= flat_minutes_before_close + EPS
-    ):
-        return sell_all("time_exit", 1, price, f"day trade flat {flat_minutes_before_close:g} min before the close")
-    max_sessions = rules.max_holding_sessions.get(position.category)
-    if max_sessions is not None and position.sessions_held > max_sessions:
-        return sell_all(
-            "time_exit", 0, price,
-            f"held {position.sessions_held} sessions, more than the {max_sessions:g} allowed for {position.category}",
+    part = min(_shares(position.qty * rules.partial_exit_pct / 100, rules.fractional_shares), qty)
+    breakeven = to_tick(position.entry_price)
+    new_plan = replace(plan, target_one_done=True)
+    if new_plan.stop_price is None or breakeven > new_plan.stop_price + EPS:
+        new_plan = replace(new_plan, stop_price=breakeven, stop_leg="stop")
+    out.plans[position.key] = new_plan
+    if part > 0:
+        out.actions.append(
+            Action(
+                position.key, position.symbol, "sell", part, "target", 1, plan.target_one_price,
+                f"price {price:.2f} reached the first target {plan.target_one_price:.2f}: sell "
+                f"{rules.partial_exit_pct:g}%, stop to break-even {breakeven:.2f}",
+            )
         )  # fmt: skip
-    cut = loss_cut_level(position, rules)
-    if cut is not None and price <= cut + EPS:
-        change = (price / position.avg_cost - 1) * 100
-        return sell_all(
-            "loss_cut", 0, cut,
-            f"{_pct(change)} from average cost {position.avg_cost:.2f}: loss cut at "
-            f"-{rules.loss_cut_pct[position.category]:g}% ({cut:.2f})",
-        )  # fmt: skip
-    if plan.stop_price is not None and price <= plan.stop_price + EPS:
-        return sell_all(
-            plan.stop_leg, 0, plan.stop_price, f"price {price:.2f} at or through the stop {plan.stop_price:.2f}"
-        )
-    if plan.target_price is not None and price >= plan.target_price - EPS:
-        return sell_all(
-            "target", 2, plan.target_price, f"price {price:.2f} reached the final target {plan.target_price:.2f}"
-        )
-    if plan.target_one_price is not None and not plan.target_one_done and price >= plan.target_one_price - EPS:
-        part = _shares(position.qty * rules.partial_exit_pct / 100, rules.fractional_shares)
-        part = min(part, qty)
-        breakeven = to_tick(position.entry_price)
-        new_plan = replace(plan, target_one_done=True)
-        if new_plan.stop_price is None or breakeven > new_plan.stop_price + EPS:
-            new_plan = replace(new_plan, stop_price=breakeven, stop_leg="stop")
-        out.plans[position.key] = new_plan
-        if part > 0:
-            out.actions.append(
-                Action(
-                    position.key, position.symbol, "sell", part, "target", 1, plan.target_one_price,
-                    f"price {price:.2f} reached the first target {plan.target_one_price:.2f}: sell "
-                    f"{rules.partial_exit_pct:g}%, stop to break-even {breakeven:.2f}",
-                )
-            )  # fmt: skip
     return out
 
 
@@ -379,14 +407,9 @@ def due_dip_tier(position: Position, price: float, rules: Rules) -> tuple[int, D
 
 
 def decide_dip_buy(position: Position, market: Market, book: Book, rules: Rules) -> Decisions:
+    """The due tier's add-on (see ``due_dip_tier``), unless one of ``DIP_GUARDS`` stops it; cut to the room
+    under the position cap, the allocation cap and the cash floor."""
     out = Decisions()
-    if not rules.dip_buy_enabled or position.category != "long_term":
-        return out
-
-    def skip(reason: str) -> Decisions:
-        out.skipped.append(Skip(position.key, position.symbol, reason))
-        return out
-
     due = due_dip_tier(position, market.price, rules)
     if due is None:
         return out
@@ -394,26 +417,71 @@ def decide_dip_buy(position: Position, market: Market, book: Book, rules: Rules)
     reference = _dip_reference(position, rules)
     dip = (1 - market.price / reference) * 100
     label = f"dip-buy tier {number} ({_pct(-dip)} from {rules.dip_buy_reference.replace('_', ' ')} {reference:.2f})"
-    if position.halted_reason:
-        return skip(f"{label}: halted: {position.halted_reason}")
-    if position.pending_exit_qty > 0:
-        return skip(f"{label}: an exit of {position.pending_exit_qty:g} shares is being sent")
-    cut = loss_cut_level(position, rules) if rules.exits_enabled else None
-    if cut is not None and market.price <= cut + EPS:
-        return skip(f"{label}: at or below the loss cut ({cut:.2f}): no averaging down into an exit")
-    if not market.session_open:
-        return skip(f"{label}: only in the regular session")
-    if book.regime_paused and not rules.dip_buy_when_regime_paused:
-        return skip(f"{label}: the market regime pauses new long-term buys")
-    if position.last_dip_buy_at is not None:
-        ready_at = position.last_dip_buy_at + timedelta(hours=rules.dip_buy_cooldown_hours)
-        if market.now < ready_at:
-            return skip(f"{label}: cooldown until {ready_at.isoformat(timespec='minutes')}")
+
+    def skip(reason: str) -> Decisions:
+        out.skipped.append(Skip(position.key, position.symbol, f"{label}: {reason}"))
+        return out
+
+    guarded = next((r for guard in DIP_GUARDS if (r := guard(position, market, book, rules)) is not None), None)
+    if guarded is not None:
+        return skip(guarded)
     wanted = _shares(position.original_qty * tier.add_pct / 100, rules.fractional_shares)
     if wanted <= 0:
-        return skip(f"{label}: {tier.add_pct:g}% of the original {position.original_qty:g} shares rounds to zero")
-    price = market.price
-    held = book.position_value.get(position.symbol, 0.0)
+        return skip(f"{tier.add_pct:g}% of the original {position.original_qty:g} shares rounds to zero")
+    qty, binding = _dip_room(position, market.price, book, rules, wanted)
+    if qty <= 0:
+        return skip(f"no room under the {binding}")
+    cut_note = f" (cut to {qty:g} by the {binding})" if qty < wanted else ""
+    trigger = to_tick(reference * (1 - tier.dip_pct / 100))
+    out.actions.append(
+        Action(
+            position.key, position.symbol, "buy", qty, "dip_buy", number, trigger,
+            f"{label} <= -{tier.dip_pct:g}%: add {tier.add_pct:g}% of the original {position.original_qty:g} "
+            f"shares{cut_note}",
+        )
+    )  # fmt: skip
+    return out
+
+
+def _halted(p: Position, market: Market, book: Book, rules: Rules) -> str | None:
+    return f"halted: {p.halted_reason}" if p.halted_reason else None
+
+
+def _exit_pending(p: Position, market: Market, book: Book, rules: Rules) -> str | None:
+    return f"an exit of {p.pending_exit_qty:g} shares is being sent" if p.pending_exit_qty > 0 else None
+
+
+def _into_loss_cut(p: Position, market: Market, book: Book, rules: Rules) -> str | None:
+    cut = loss_cut_level(p, rules) if rules.exits_enabled else None
+    if cut is None or market.price > cut + EPS:
+        return None
+    return f"at or below the loss cut ({cut:.2f}): no averaging down into an exit"
+
+
+def _outside_session(p: Position, market: Market, book: Book, rules: Rules) -> str | None:
+    return None if market.session_open else "only in the regular session"
+
+
+def _regime_paused(p: Position, market: Market, book: Book, rules: Rules) -> str | None:
+    if book.regime_paused and not rules.dip_buy_when_regime_paused:
+        return "the market regime pauses new long-term buys"
+    return None
+
+
+def _cooling_down(p: Position, market: Market, book: Book, rules: Rules) -> str | None:
+    if p.last_dip_buy_at is None:
+        return None
+    ready_at = p.last_dip_buy_at + timedelta(hours=rules.dip_buy_cooldown_hours)
+    return f"cooldown until {ready_at.isoformat(timespec='minutes')}" if market.now < ready_at else None
+
+
+# What stops a due dip-buy, in the order they are checked: the first that applies is the reason given.
+DIP_GUARDS = (_halted, _exit_pending, _into_loss_cut, _outside_session, _regime_paused, _cooling_down)
+
+
+def _dip_room(p: Position, price: float, book: Book, rules: Rules, wanted: float) -> tuple[float, str]:
+    """``wanted`` shares cut to the tightest of the room left (and the limit that bound it, "" if none)."""
+    held = book.position_value.get(p.symbol, 0.0)
     room = [
         ("max position", book.portfolio_value * rules.max_position_pct / 100 - held),
         ("allocation cap", rules.max_total_allocation - book.deployed),
@@ -424,18 +492,7 @@ def decide_dip_buy(position: Position, market: Market, book: Book, rules: Rules)
         fits = _shares(max(0.0, dollars) / price, rules.fractional_shares)
         if fits < qty:
             qty, binding = fits, name
-    if qty <= 0:
-        return skip(f"{label}: no room under the {binding}")
-    cut = f" (cut to {qty:g} by the {binding})" if qty < wanted else ""
-    trigger = to_tick(reference * (1 - tier.dip_pct / 100))
-    out.actions.append(
-        Action(
-            position.key, position.symbol, "buy", qty, "dip_buy", number, trigger,
-            f"{label} <= -{tier.dip_pct:g}%: add {tier.add_pct:g}% of the original {position.original_qty:g} "
-            f"shares{cut}",
-        )
-    )  # fmt: skip
-    return out
+    return qty, binding
 
 
 # -- splits --------------------------------------------------------------------------------------------------

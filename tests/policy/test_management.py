@@ -1,5 +1,5 @@
-"""Position management, rule by rule, with the seed's numbers (seed 000 layers 2 and 3, the loss cut, the ATR
-exit ladder, trailing, time stops), and its invariants over random price paths."""
+"""Position management, rule by rule, with the default tiers' numbers (dip-buys, profit-takes, the loss cut,
+the ATR exit ladder, trailing, time stops), and its invariants over random price paths."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from autotrader.policy import management as mg
 from autotrader.policy.management import (
     Action,
     Book,
@@ -782,3 +783,59 @@ def test_no_dip_buy_into_an_exit():
     # A sell of the position already on its way (e.g. a profit-take or a time exit sent this slot).
     exiting = pos(qty=100, avg_cost=100.0, original_qty=100, pending_exit_qty=100)
     assert "exit of 100 shares is being sent" in skip_reason(decide_dip_buy(exiting, mkt(94.0), make_book(), Rules()))
+
+
+# -- the rules one by one ------------------------------------------------------------------------------------
+
+
+def test_each_exit_rule_alone_and_the_order_they_are_tried_in():
+    rules = Rules()
+    day = pos("day_trade", sessions_held=1)
+    assert mg._day_trade_close_out(day, mkt(100, minutes_to_close=FLAT), rules, FLAT)[:3] == ("time_exit", 1, 100)
+    assert mg._day_trade_close_out(day, mkt(100, minutes_to_close=FLAT + 1), rules, FLAT) is None
+    assert mg._day_trade_close_out(pos("swing"), mkt(100, minutes_to_close=1), rules, FLAT) is None
+    assert mg._time_stop(pos("swing", sessions_held=21), mkt(100), rules, FLAT)[:2] == ("time_exit", 0)
+    assert mg._time_stop(pos("swing", sessions_held=20), mkt(100), rules, FLAT) is None
+    assert mg._loss_cut(pos("swing"), mkt(92), rules, FLAT)[:3] == ("loss_cut", 0, 92.0)
+    assert mg._loss_cut(pos("swing"), mkt(92.01), rules, FLAT) is None
+    trail = pos("swing", plan=Plan(stop_price=95.0, stop_leg="trail", target_price=110.0))
+    assert mg._stop_through(trail, mkt(95), rules, FLAT)[:3] == ("trail", 0, 95.0)
+    assert mg._stop_through(trail, mkt(95.01), rules, FLAT) is None
+    assert mg._final_target(trail, mkt(110), rules, FLAT)[:3] == ("target", 2, 110.0)
+    assert mg._final_target(trail, mkt(109.99), rules, FLAT) is None
+    assert [r.__name__ for r in mg.EXIT_RULES] == [
+        "_day_trade_close_out", "_time_stop", "_loss_cut", "_stop_through", "_final_target",
+    ]  # fmt: skip
+    # A day trade past its time stop and through its loss cut at the close-out minute: the close-out wins.
+    late = pos("day_trade", sessions_held=3, plan=Plan(stop_price=99.0))
+    out = decide_exits(late, mkt(90, minutes_to_close=FLAT), rules, flat_minutes_before_close=FLAT)
+    assert [(a.leg, a.tier) for a in out.actions] == [("time_exit", 1)]
+
+
+def test_each_dip_guard_alone_and_the_first_one_is_the_reason_given():
+    rules = Rules()
+    book, ok = make_book(), pos()
+    for guard in mg.DIP_GUARDS:
+        assert guard(ok, mkt(94), book, rules) is None, guard.__name__
+    assert mg._halted(pos(halted_reason="gap"), mkt(94), book, rules) == "halted: gap"
+    assert "exit of 5 shares" in mg._exit_pending(pos(pending_exit_qty=5), mkt(94), book, rules)
+    assert "loss cut" in mg._into_loss_cut(ok, mkt(75), book, rules)
+    assert mg._into_loss_cut(ok, mkt(75), book, replace(rules, exits_enabled=False)) is None
+    assert mg._outside_session(ok, mkt(94, session_open=False), book, rules) == "only in the regular session"
+    assert "regime" in mg._regime_paused(ok, mkt(94), make_book(regime_paused=True), rules)
+    paused, allowed = make_book(regime_paused=True), replace(rules, dip_buy_when_regime_paused=True)
+    assert mg._regime_paused(ok, mkt(94), paused, allowed) is None
+    recent = pos(last_dip_buy_at=T0 - timedelta(hours=23))
+    assert "cooldown until" in mg._cooling_down(recent, mkt(94), book, rules)
+    assert mg._cooling_down(pos(last_dip_buy_at=T0 - timedelta(hours=24)), mkt(94), book, rules) is None
+    # Halted and out of session at once: the halt is the reason, being first.
+    out = decide_dip_buy(pos(halted_reason="gap"), mkt(94, session_open=False), book, rules)
+    assert out.actions == [] and out.skipped[0].reason.endswith(": halted: gap")
+
+
+def test_dip_room_is_the_tightest_limit():
+    rules = Rules()
+    assert mg._dip_room(pos(), 100.0, make_book(), rules, 50) == (50, "")
+    assert mg._dip_room(pos(), 100.0, make_book(cash=13_000.0), rules, 50) == (30, "cash")
+    assert mg._dip_room(pos(), 100.0, make_book(deployed=249_000.0), rules, 50) == (10, "allocation cap")
+    assert mg._dip_room(pos(), 100.0, make_book(position_value={"AAPL": 48_000.0}), rules, 50) == (20, "max position")
