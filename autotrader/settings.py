@@ -764,7 +764,7 @@ def _build(document: dict[str, Any], path: Path | None, text: str, *, workspace:
     workspace_dir = workspace_dir.resolve()
     env_file = workspace_dir / ".env"
     try:
-        secrets = Secrets(_env_file=env_file if env_file.is_file() else None)  # type: ignore[call-arg]
+        secrets = Secrets(_env_file=env_file if env_file.is_file() else None)
     except ValidationError as e:
         # Only names, never input values: pydantic would echo the secret (pydantic-settings#256).
         fields = ", ".join(".".join(str(p) for p in err["loc"]) for err in e.errors())

@@ -188,7 +188,7 @@ class _PacedAdapter(HTTPAdapter):
         self._timeout = timeout
         self._gate = gate
 
-    def send(self, request, stream=False, timeout=None, verify=True, cert=None, proxies=None):  # type: ignore[override]
+    def send(self, request, stream=False, timeout=None, verify=True, cert=None, proxies=None):
         self._gate.wait()
         response = super().send(
             request,

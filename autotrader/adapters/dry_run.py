@@ -46,7 +46,7 @@ class DryRunBroker:
     def fills(self, *, after: datetime | None = None) -> list[Fill]:
         return self.inner.fills(after=after)
 
-    def clock(self) -> BrokerClock:  # type: ignore[override]
+    def clock(self) -> BrokerClock:
         return self.inner.clock()
 
     def order_by_client_id(self, client_order_id: str) -> BrokerOrder | None:

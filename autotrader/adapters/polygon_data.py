@@ -215,8 +215,8 @@ class PolygonApi:
             **options,
         )
         self._pool = _BudgetedPool(self.client.client, self.limiter, timeout)
-        self.client.client = self._pool  # type: ignore[assignment]
-        self.client.vx.client = _BudgetedPool(self.client.vx.client, self.limiter, timeout)  # type: ignore[assignment]
+        self.client.client = self._pool
+        self.client.vx.client = _BudgetedPool(self.client.vx.client, self.limiter, timeout)
         self._details: dict[str, Any] = {}
 
     @property

@@ -7,7 +7,6 @@ last successful step run into a non-zero exit for a monitor.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -50,7 +49,7 @@ def collect(ledger: Ledger | None, *, mode: str, ledger_path: str, now: datetime
             deployed_by_book[p.book] = deployed_by_book.get(p.book, 0.0) + p.qty * p.avg_cost
     for row in intents:
         if row["side"] == Side.BUY and row["book"] != Book.EXTERNAL:
-            extra = json.loads(row["extra_json"]) if row.get("extra_json") else {}
+            extra = repo.intent_extra(row)
             price = row["limit_price"] or extra.get("reference_price") or row["stop_price"] or 0.0
             deployed_by_book[row["book"]] = deployed_by_book.get(row["book"], 0.0) + row["qty"] * price
     return {
