@@ -98,6 +98,13 @@ def _require_increasing(values: list[float], what: str) -> None:
             )
 
 
+def _require_decreasing(values: list[float], what: str) -> None:
+    """Bands are read from the top down (the first that holds applies): each edge below the one before."""
+    for i in range(1, len(values)):
+        if values[i] >= values[i - 1]:
+            raise ValueError(f"{what}: band {i + 1} ({values[i]:g}) is not below band {i} ({values[i - 1]:g})")
+
+
 class DipBuySection(Section):
     dip_buy_enabled: bool = True
     dip_buy_tiers: list[DipTier] = Field(
@@ -214,23 +221,17 @@ class RiskSection(Section):
     @field_validator("vix_bands")
     @classmethod
     def _vix_descending(cls, bands: list[VixBandSetting]) -> list[VixBandSetting]:
-        for i in range(1, len(bands)):
-            if bands[i].edge >= bands[i - 1].edge:
-                raise ValueError(
-                    f"vix_bands must be ordered by strictly decreasing edge (`above` / `at_least`): band {i + 1} "
-                    f"({bands[i].edge:g}) is not below band {i} ({bands[i - 1].edge:g})"
-                )
+        _require_decreasing(
+            [b.edge for b in bands], "vix_bands must be ordered by strictly decreasing edge (`above` / `at_least`)"
+        )
         return bands
 
     @field_validator("drawdown_bands")
     @classmethod
     def _drawdown_descending(cls, bands: list[DrawdownBandSetting]) -> list[DrawdownBandSetting]:
-        for i in range(1, len(bands)):
-            if bands[i].above_pct >= bands[i - 1].above_pct:
-                raise ValueError(
-                    f"drawdown_bands must be ordered by strictly decreasing above_pct: band {i + 1} "
-                    f"({bands[i].above_pct:g}) is not below band {i} ({bands[i - 1].above_pct:g})"
-                )
+        _require_decreasing(
+            [b.above_pct for b in bands], "drawdown_bands must be ordered by strictly decreasing above_pct"
+        )
         return bands
 
     @model_validator(mode="after")
