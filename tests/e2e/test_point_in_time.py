@@ -21,7 +21,7 @@ from tests.e2e.test_scorecard_hand_case import DAYS, row
 #        open   high   low    close
 SPY = [(100.0, 101.0, 99.0, 100.5), (100.5, 102.0, 100.0, 101.0), (101.0, 102.0, 100.0, 101.5),
        (101.5, 103.0, 101.0, 102.0), (102.0, 103.0, 101.0, 102.5), (102.5, 104.0, 102.0, 103.0),
-       (500.0, 519.6, 499.9, 519.5), (103.5, 105.0, 103.0, 104.0), (104.0, 105.0, 103.0, 104.5),
+       (103.0, 103.392, 102.998, 103.39), (103.5, 105.0, 103.0, 104.0), (104.0, 105.0, 103.0, 104.5),
        (104.5, 106.0, 104.0, 105.0)]  # fmt: skip
 AAA = [(50.0, 51.0, 49.0, 50.5), (51.0, 53.0, 50.5, 52.0), (52.0, 54.0, 51.5, 53.0), (53.0, 56.0, 52.5, 55.0),
        (58.0, 59.0, 56.0, 57.0), (57.0, 58.0, 55.0, 56.0), (60.0, 70.0, 59.98, 63.90), (64.0, 65.0, 63.0, 64.5),
@@ -59,9 +59,10 @@ def aaa_minute(m: int) -> tuple[float, float, float, float]:
 
 
 def spy_minute(m: int) -> tuple[float, float, float, float]:
-    o = round(500.0 + 0.05 * m, 2)
-    c = round(o + 0.05, 2)
-    return o, round(c + 0.1, 2), round(o - 0.1, 2), c
+    """SPY's bar m minutes after the 03-10 open: open 103.000 + 0.001·m, close 0.001 higher."""
+    o = round(103.0 + 0.001 * m, 3)
+    c = round(o + 0.001, 3)
+    return o, round(c + 0.002, 3), round(o - 0.002, 3), c
 
 
 def _write_market(folder: Path, *, minutes: bool = True) -> None:
@@ -77,7 +78,7 @@ def _write_market(folder: Path, *, minutes: bool = True) -> None:
         for m in range(390):
             at = (MINUTE_SESSION_OPEN + timedelta(minutes=m)).isoformat()
             o, h, lo, c = bar(m)
-            lines.append(f"{at},{o:.2f},{h:.2f},{lo:.2f},{c:.2f},1000")
+            lines.append(f"{at},{o:.3f},{h:.3f},{lo:.3f},{c:.3f},1000")
         (folder / f"{symbol}.1m.csv").write_text("\n".join(lines) + "\n")
 
 
@@ -173,10 +174,10 @@ def test_an_intraday_arrival_with_minute_data_enters_at_the_next_minutes_open(wo
     assert (outcome["entry_date"], outcome["entry_price"]) == ("2026-03-10", pytest.approx(61.06))
     assert outcome["entry_at"] == "2026-03-10T15:16:00.000000+00:00"
     # h1 = the entry minute → the 03-10 close 63.90. SPY over the same window: its 11:16 bar opens at
-    # 500.00 + 0.05·106 = 505.30, and it closes at 519.50.
+    # 103.000 + 0.001·106 = 103.106, and it closes at 103.390 (not its session open, 103.000).
     assert outcome["ret"] == pytest.approx(63.90 / 61.06 - 1)
-    assert outcome["benchmark_ret"] == pytest.approx(519.50 / 505.30 - 1)
-    assert outcome["excess"] == pytest.approx((63.90 / 61.06 - 1) - (519.50 / 505.30 - 1))
+    assert outcome["benchmark_ret"] == pytest.approx(103.39 / 103.106 - 1)
+    assert outcome["excess"] == pytest.approx((63.90 / 61.06 - 1) - (103.39 / 103.106 - 1))
     # Excursions only from the entry on: the best high after 11:16 is the last bar's 63.92 (the 70.00 spike
     # at 10:00 came before the signal could be seen); the worst low is the entry bar's 61.04.
     assert outcome["mfe"] == pytest.approx(63.92 / 61.06 - 1)
