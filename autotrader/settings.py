@@ -527,6 +527,12 @@ class ScorecardSection(Section):
         ],
         min_length=1,
     )
+    late_tolerance_minutes: float = Field(
+        60.0,
+        ge=0,
+        le=10_080,
+        description="A signal imported more than this many minutes after its generated_at is counted as late",
+    )
 
     @field_validator("horizons")
     @classmethod

@@ -174,3 +174,15 @@ def test_repository_config_lists_every_setting():
                 assert f"# {key} = " in (root / "config.toml").read_text()
                 continue
             assert key in document[section], f"[{section}] {key} missing from config.toml"
+
+
+@pytest.mark.parametrize("value", ["-1", "nan", "20000", "'an hour'"])
+def test_late_tolerance_is_validated(write_config, value):
+    message = _error(write_config(f"[scorecard]\nlate_tolerance_minutes = {value}\n"))
+    assert "config.toml:2" in message and "scorecard.late_tolerance_minutes" in message
+
+
+def test_late_tolerance_reads_from_the_file(write_config):
+    settings = load_config(write_config("[scorecard]\nlate_tolerance_minutes = 15\n")).settings
+    assert settings.scorecard.late_tolerance_minutes == 15
+    assert Settings().scorecard.late_tolerance_minutes == 60

@@ -484,3 +484,21 @@ def _bar_cache(db: sqlite_utils.Database) -> None:
         );
         """
     )
+
+
+@migrations(name="0009_point_in_time_scoring")
+def _point_in_time_scoring(db: sqlite_utils.Database) -> None:
+    # Outcomes are scored from when a signal became knowable (the later of its claimed generated_at and its
+    # import), entering at the first price after that instant: a minute bar's open for an arrival during a
+    # session with minute data, else the next session's open. Each row records that instant and the entry's.
+    #
+    # Rows stored before this rule entered at the first session open after the *claimed* time: a backdated
+    # file was credited for moves made before anyone could act on it, and an arrival during a session
+    # skipped to the next day. They are deleted rather than patched or marked: outcomes are derived data,
+    # recomputed from bars by the next refresh (rehydrate, scorecard) for every signal that has no final
+    # row, exactly as for a newly imported signal. From that refresh on, a complete row is final again and
+    # is never recomputed. Signals themselves, decisions and trades are untouched.
+    for table in ("signal_outcomes", "signal_rule_exits"):
+        db.execute(f"ALTER TABLE {table} ADD COLUMN knowable_at TEXT")
+        db.execute(f"ALTER TABLE {table} ADD COLUMN entry_at TEXT")
+        db.execute(f"DELETE FROM {table}")

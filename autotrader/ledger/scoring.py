@@ -21,12 +21,14 @@ RULE_EXIT_COLUMNS = ("signal_id", "status", "r_multiple", "ret", "holding_sessio
 @dataclass(frozen=True)
 class SignalWindow:
     """Which signals a scorecard covers: generated in [``generated_from``, ``generated_to``] (None: no lower
-    bound) and, when given, only these categories and sources."""
+    bound), imported by ``known_by`` when given (a scorecard at an earlier instant does not see a signal
+    autotrader had not yet seen, whatever time it claims) and, when given, only these categories and sources."""
 
     generated_to: datetime
     generated_from: datetime | None = None
     categories: tuple[str, ...] = ()
     sources: tuple[str, ...] = ()
+    known_by: datetime | None = None
 
     def where(self) -> tuple[str, list[Any]]:
         # Stored instants are UTC ISO text of one fixed format: the bounds are converted the same way and
@@ -35,6 +37,9 @@ class SignalWindow:
         if self.generated_from is not None:
             clauses.append("s.generated_at >= ?")
             params.append(utc_iso(self.generated_from))
+        if self.known_by is not None:
+            clauses.append("s.import_id IN (SELECT id FROM signal_imports WHERE imported_at <= ?)")
+            params.append(utc_iso(self.known_by))
         for column, values in (("category", self.categories), ("source", self.sources)):
             if values:
                 clauses.append(f"s.{column} IN ({','.join('?' for _ in values)})")
@@ -74,6 +79,22 @@ def rule_exit_numbers(ledger: Ledger, window: SignalWindow) -> list[tuple[Any, .
         f"JOIN signals s ON s.id = r.signal_id WHERE {where}",
         params,
     )
+
+
+def late_signal_ids(ledger: Ledger, window: SignalWindow, *, tolerance_minutes: float) -> list[int]:
+    """Ids of the window's signals imported more than ``tolerance_minutes`` after their claimed generated_at.
+
+    The delay is compared in whole milliseconds (SQLite's julianday keeps no finer), so an import exactly at
+    the tolerance is on time.
+    """
+    where, params = window.where()
+    rows = _rows(
+        ledger,
+        f"SELECT s.id FROM signals s JOIN signal_imports i ON i.id = s.import_id WHERE {where} "
+        f"AND round((julianday(i.imported_at) - julianday(s.generated_at)) * 86400000) > ?",
+        [*params, round(tolerance_minutes * 60_000)],
+    )
+    return [int(r[0]) for r in rows]
 
 
 @dataclass(frozen=True)

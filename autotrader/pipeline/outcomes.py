@@ -2,13 +2,28 @@
 the pick's rule exit. Computed only from bars complete at the as-of instant; an incomplete horizon stays
 ``pending`` and is recomputed by the next refresh, a complete one is final.
 
+Point in time: a signal is scored from when it became knowable, the later of its claimed ``generated_at``
+and its import (``signal_imports.imported_at``; under ``replay``/``demo`` that is the simulated instant of
+the scan). The scoring entry is the first price after that instant:
+
+- arriving while a session is open (after its open, before its close) and the symbol has 1-minute bars
+  from then on in that session: the open of the first bar starting at or after the instant. The session's
+  high and low count only from that bar on; SPY's benchmark window starts at the open of its own bar of the
+  same minute (no such SPY bar: no benchmark figures for the signal, never a different window);
+- otherwise (between sessions, exactly at an open, or no minute bar after the arrival): the next session's
+  open, and SPY's open of that session.
+
+Horizon h still counts sessions: it exits at the close of the h-th session counting the entry session as 1,
+so an intraday entry's horizon 1 runs from the entry minute to that session's close. Each row stores its
+``knowable_at`` and ``entry_at`` (the entry instant) beside the entry date and price.
+
 Shared by ``rehydrate`` (which stores them) and ``scorecard`` (which reads them).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -37,6 +52,7 @@ class SymbolHistory:
     bars: policy.Bars
     spy: policy.BenchmarkBars | None
     opens: list[datetime]
+    closes: list[datetime]
 
     def complete_from(self, entry_idx: int) -> int:
         """Sessions from the entry (counted as 1) that are complete and have a bar, up to the first gap."""
@@ -53,7 +69,8 @@ def load_history(ctx: StepContext, symbol: str, start: date) -> SymbolHistory | 
     frame = market.daily_bars(symbol, start, end)
     if frame.empty:
         empty = np.array([], dtype=float)
-        return SymbolHistory(policy.Bars(np.array([], dtype="datetime64[D]"), empty, empty, empty, empty), None, [])
+        no_days = np.array([], dtype="datetime64[D]")
+        return SymbolHistory(policy.Bars(no_days, empty, empty, empty, empty), None, [], [])
     # Every session from the first bar to the last session closed at the as-of.
     sessions = calendar.sessions_between(frame.index[0].date(), calendar.last_closed_session(ctx.now))
     index = pd.DatetimeIndex([pd.Timestamp(day) for day in sessions]).as_unit("ns")
@@ -61,7 +78,8 @@ def load_history(ctx: StepContext, symbol: str, start: date) -> SymbolHistory | 
     bars = policy.Bars.from_frame(aligned)
     spy_frame = market.daily_bars(BENCHMARK, start, end) if market.has_symbol(BENCHMARK) else None
     spy = policy.BenchmarkBars.from_frame(spy_frame, bars.dates) if spy_frame is not None else None
-    return SymbolHistory(bars, spy, [calendar.session_open(day) for day in sessions])
+    opens = [calendar.session_open(day) for day in sessions]
+    return SymbolHistory(bars, spy, opens, [calendar.session_close(day) for day in sessions])
 
 
 def entry_index(history: SymbolHistory, at: datetime) -> int | None:
@@ -69,6 +87,78 @@ def entry_index(history: SymbolHistory, at: datetime) -> int | None:
     if not history.opens:
         return None
     return policy.entry_session_index(history.opens, at)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """Where a signal's scoring starts: session ``idx`` of the history at instant ``at`` and ``price``.
+    ``history`` is the symbol's history as seen from the entry (``policy.enter_intraday`` for an entry
+    inside a session; the history itself for an entry at a session open)."""
+
+    idx: int
+    at: datetime
+    price: float
+    history: SymbolHistory
+
+
+class MinuteBars:
+    """The minute bars intraday entries need, for one refresh: SPY's minutes of a session are read once
+    however many signals arrive during it."""
+
+    def __init__(self, ctx: StepContext) -> None:
+        self._market = ctx.deps.market_data
+        self._spy: dict[datetime, pd.Series] = {}
+
+    def after(self, symbol: str, start: datetime, end: datetime) -> pd.DataFrame:
+        """The symbol's complete minute bars starting in [start, end), with an open price."""
+        frame = self._market.minute_bars(symbol, start, end)
+        return frame[frame["open"].notna()] if len(frame) else frame
+
+    def benchmark_open(self, minute: datetime, session_open: datetime, session_close: datetime) -> float:
+        """SPY's open in the bar starting at ``minute`` (NaN when SPY has no bar at that minute)."""
+        if session_open not in self._spy:
+            frame = self._market.minute_bars(BENCHMARK, session_open, session_close)
+            self._spy[session_open] = frame["open"] if len(frame) else pd.Series(dtype=float)
+        opens = self._spy[session_open]
+        stamp = pd.Timestamp(minute)
+        return float(opens[stamp]) if stamp in opens.index else float("nan")
+
+
+def find_entry(symbol: str, history: SymbolHistory, knowable: datetime, minutes: MinuteBars) -> Entry | None:
+    """The first price after ``knowable`` (module docstring); None while there is none in the history yet,
+    or when the entry session has no daily bar (the entry itself is unknown: pending, never guessed)."""
+    if history.opens:
+        during = policy.session_in_progress(history.opens, history.closes, knowable)
+        if during is not None:
+            entry = _intraday_entry(symbol, history, during, knowable, minutes)
+            if entry is not None:
+                return entry
+    idx = entry_index(history, knowable)
+    if idx is None or np.isnan(history.bars.open[idx]):
+        return None
+    return Entry(idx, history.opens[idx], float(history.bars.open[idx]), history)
+
+
+def _intraday_entry(
+    symbol: str, history: SymbolHistory, idx: int, knowable: datetime, minutes: MinuteBars
+) -> Entry | None:
+    """The open of the first minute bar starting at or after ``knowable`` in session ``idx`` (None: no bar)."""
+    session_open, session_close = history.opens[idx], history.closes[idx]
+    frame = minutes.after(symbol, knowable, session_close)
+    if frame.empty:
+        return None
+    at = frame.index[0].to_pydatetime()
+    price = float(frame["open"].iloc[0])
+    bars, spy = policy.enter_intraday(
+        history.bars,
+        history.spy,
+        idx,
+        price=price,
+        high=float(frame["high"].max()),
+        low=float(frame["low"].min()),
+        benchmark_price=minutes.benchmark_open(at, session_open, session_close),
+    )
+    return Entry(idx, at, price, replace(history, bars=bars, spy=spy))
 
 
 def risk_per_share(ctx: StepContext, signal: dict[str, Any], entry_price: float) -> float:
@@ -118,11 +208,12 @@ def refresh(ctx: StepContext) -> dict[str, int]:
         by_symbol[signal["symbol"]].append(signal)
     outcome_rows: list[dict[str, Any]] = []
     exit_rows: list[dict[str, Any]] = []
+    minutes = MinuteBars(ctx)
     for symbol, signals in sorted(by_symbol.items()):
         earliest = min(datetime.fromisoformat(s["generated_at"]) for s in signals)
         history = load_history(ctx, symbol, earliest.astimezone(ET).date() - LOOKBACK)
         for signal in signals:
-            rows, exit_row = _evaluate(ctx, signal, history, settings.horizons)
+            rows, exit_row = _evaluate(ctx, signal, history, settings.horizons, minutes)
             outcome_rows.extend({**row, "computed_at": now_iso} for row in rows)
             exit_rows.append({**exit_row, "computed_at": now_iso})
     if not todo:
@@ -142,12 +233,13 @@ def refresh(ctx: StepContext) -> dict[str, int]:
 
 
 OUTCOME_COLUMNS = (
-    "signal_id", "horizon", "status", "entry_date", "entry_price", "exit_date", "exit_price", "ret",
-    "benchmark_ret", "excess", "mfe", "mae", "hit", "computed_at",
+    "signal_id", "horizon", "status", "knowable_at", "entry_at", "entry_date", "entry_price", "exit_date",
+    "exit_price", "ret", "benchmark_ret", "excess", "mfe", "mae", "hit", "computed_at",
 )  # fmt: skip
 EXIT_COLUMNS = (
-    "signal_id", "status", "entry_date", "entry_price", "first_touch", "first_touch_date", "exit_date",
-    "exit_price", "exit_reason", "ret", "r_multiple", "holding_sessions", "computed_at",
+    "signal_id", "status", "knowable_at", "entry_at", "entry_date", "entry_price", "first_touch",
+    "first_touch_date", "exit_date", "exit_price", "exit_reason", "ret", "r_multiple", "holding_sessions",
+    "computed_at",
 )  # fmt: skip
 
 
@@ -156,49 +248,65 @@ def _complete(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> list[dict
     return [{column: row.get(column) for column in columns} for row in rows]
 
 
+def signal_knowable_at(signal: dict[str, Any]) -> datetime:
+    """When the signal became knowable: its claim, or its import when that came later."""
+    imported = signal.get("imported_at")
+    return policy.knowable_at(
+        datetime.fromisoformat(signal["generated_at"]), datetime.fromisoformat(imported) if imported else None
+    )
+
+
 def _evaluate(
-    ctx: StepContext, signal: dict[str, Any], history: SymbolHistory | None, horizons: list[int]
+    ctx: StepContext,
+    signal: dict[str, Any],
+    history: SymbolHistory | None,
+    horizons: list[int],
+    minutes: MinuteBars,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    base = {"signal_id": signal["id"]}
+    knowable = signal_knowable_at(signal)
+    base = {"signal_id": signal["id"], "knowable_at": repo.utc_iso(knowable)}
     if history is None:
         return [{**base, "horizon": h, "status": "no_data"} for h in horizons], {**base, "status": "no_data"}
-    idx = entry_index(history, datetime.fromisoformat(signal["generated_at"]))
-    if idx is None:
+    entry = find_entry(signal["symbol"], history, knowable, minutes)
+    if entry is None:
         return [{**base, "horizon": h, "status": "pending"} for h in horizons], {**base, "status": "pending"}
-    bars = history.bars
-    entry_date = bars.session_date(idx).isoformat()
-    entry_price = float(bars.open[idx])
-    if np.isnan(entry_price):  # no bar for the entry session: the entry itself is unknown
-        return [{**base, "horizon": h, "status": "pending"} for h in horizons], {**base, "status": "pending"}
-    complete = history.complete_from(idx)
-    rows = []
-    for outcome in policy.forward_outcomes(signal["side"], idx, bars, history.spy, horizons, complete):
-        rows.append(
-            {
-                **base,
-                "horizon": outcome.horizon,
-                "status": outcome.status,
-                "entry_date": entry_date,
-                "entry_price": entry_price,
-                "exit_date": outcome.exit_date.isoformat() if outcome.exit_date else None,
-                "exit_price": outcome.exit_price,
-                "ret": outcome.ret,
-                "benchmark_ret": outcome.benchmark_return,
-                "excess": outcome.excess_return,
-                "mfe": outcome.mfe,
-                "mae": outcome.mae,
-                "hit": None if outcome.hit is None else int(outcome.hit),
-            }
-        )
-    touch = policy.first_touch(
-        signal["side"], idx, bars, signal["stop"], signal["target"], complete, horizon_sessions(ctx, signal)
+    seen = entry.history
+    base.update(
+        entry_at=repo.utc_iso(entry.at),
+        entry_date=seen.bars.session_date(entry.idx).isoformat(),
+        entry_price=entry.price,
     )
-    exit_ = rule_exit_from(ctx, signal, history, idx, entry_price)
-    exit_row = {
-        **base,
+    complete = seen.complete_from(entry.idx)
+    rows = [
+        {**base, **_outcome_fields(outcome)}
+        for outcome in policy.forward_outcomes(signal["side"], entry.idx, seen.bars, seen.spy, horizons, complete)
+    ]
+    return rows, {**base, **_exit_fields(ctx, signal, entry, complete)}
+
+
+def _outcome_fields(outcome: policy.HorizonOutcome) -> dict[str, Any]:
+    return {
+        "horizon": outcome.horizon,
+        "status": outcome.status,
+        "exit_date": outcome.exit_date.isoformat() if outcome.exit_date else None,
+        "exit_price": outcome.exit_price,
+        "ret": outcome.ret,
+        "benchmark_ret": outcome.benchmark_return,
+        "excess": outcome.excess_return,
+        "mfe": outcome.mfe,
+        "mae": outcome.mae,
+        "hit": None if outcome.hit is None else int(outcome.hit),
+    }
+
+
+def _exit_fields(ctx: StepContext, signal: dict[str, Any], entry: Entry, complete: int) -> dict[str, Any]:
+    bars = entry.history.bars
+    touch = policy.first_touch(
+        signal["side"], entry.idx, bars, signal["stop"], signal["target"], complete, horizon_sessions(ctx, signal)
+    )
+    exit_ = rule_exit_from(ctx, signal, entry.history, entry.idx, entry.price)
+    return {
         "status": exit_.status,
-        "entry_date": entry_date,
-        "entry_price": entry_price,
         "first_touch": touch.kind,
         "first_touch_date": bars.session_date(touch.session_idx).isoformat() if touch.session_idx is not None else None,
         "exit_date": exit_.exit_date.isoformat() if exit_.exit_date else None,
@@ -208,4 +316,3 @@ def _evaluate(
         "r_multiple": exit_.r_multiple,
         "holding_sessions": exit_.holding_sessions,
     }
-    return rows, exit_row

@@ -62,6 +62,7 @@ class Filters:
             generated_from=datetime.combine(self.since, time(0), tzinfo=ET) if self.since else None,
             categories=self.categories,
             sources=self.sources,
+            known_by=as_of,
         )
 
     def admits(self, signal: dict[str, Any]) -> bool:
@@ -89,6 +90,9 @@ def load(ctx: StepContext, filters: Filters) -> ScorecardData:
     # Keys once per signal, then numbers per row: joining the text keys onto 400,000 outcome rows in
     # SQLite costs more than the whole aggregation.
     signal_frame = _frame(scoring.signal_keys(ctx.ledger, window), scoring.SIGNAL_COLUMNS)
+    tolerance = ctx.settings.scorecard.late_tolerance_minutes
+    late = scoring.late_signal_ids(ctx.ledger, window, tolerance_minutes=tolerance)
+    signal_frame["late"] = signal_frame["signal_id"].isin(late)
     outcome_rows = _frame(scoring.outcome_numbers(ctx.ledger, window), scoring.OUTCOME_COLUMNS)
     outcome_rows["hit"] = outcome_rows["hit"].map({1: True, 0: False})
     outcome_rows = _hide_after(ctx, outcome_rows, ["ret", "excess", "hit"])
@@ -209,6 +213,13 @@ def run(ctx: StepContext, filters: Filters, exports: Exports | None = None, *, r
         f"{settings.primary_horizon} sessions; management alpha = managed − pick-only P&L"
     )
     report.notes.append(calibration.get("statement", ""))
+    late_by_source = {r["key"]: r["late"] for r in rows if r["group"] == "source" and r.get("late")}
+    if late_by_source:
+        report.notes.append(
+            f"{sum(late_by_source.values())} signals imported more than {settings.late_tolerance_minutes:g} min "
+            f"after their generated_at (late), scored from their arrival: "
+            + ", ".join(f"{source} {n}" for source, n in late_by_source.items())
+        )
     if exports is not None:
         written = [str(p) for p in _export(ctx, exports, rows, calibration, data)]
         report.fields["written"] = written

@@ -14,15 +14,27 @@ Inputs
 
 Conventions
 -----------
-- The entry is the OPEN of the entry session (``entry_session_index``); horizon h exits at the CLOSE of
-  the h-th session counting the entry session as 1, so horizon 1 is the entry day's open → close.
+- A signal's clock starts when it became knowable (``knowable_at``): the later of its claimed
+  ``generated_at`` and the instant autotrader first saw it (its import). A backdated file is therefore
+  scored from its arrival, never credited for moves that had already happened.
+- The entry is the first price after that instant. Arriving while a session is open (strictly after its
+  open, before its close) with minute data for the symbol, it is the open of the first 1-minute bar
+  starting at or after the instant, and the session's bar is cut to the minutes from the entry on
+  (``enter_intraday``: open = the entry price, high/low = the extremes of those minutes, close unchanged).
+  Otherwise it is the OPEN of the next session (``entry_session_index``). Horizon h exits at the CLOSE of
+  the h-th session counting the entry session as 1, so horizon 1 is entry → the entry session's close
+  (the whole day, open → close, for an entry at the open).
+- The benchmark runs over the same window: from SPY's price at the entry instant (its session open, or
+  for an intraday entry the open of its 1-minute bar starting at the same minute; NaN, hence no
+  benchmark figures, when SPY has no such bar) to SPY's close of the exit session.
 - A side-adjusted return is s · (exit / entry − 1): what the signal's direction earned.
 - Daily bars cannot tell the order of events inside a session. If a session *opens* beyond a level, that
   level is known to come first and fills at the open (a gap: the open is worse than a stop, better than a
   target). Otherwise a bar whose range reaches both the stop and the target is ambiguous: ``first_touch``
   reports ``"both"`` and ``rule_exit`` counts it as the stop (conservative).
 - The whole entry-session bar counts for touches, including (for an actual fill after the open) any part
-  of the range printed before the fill: daily bars cannot separate it.
+  of the range printed before the fill: daily bars cannot separate it. A scoring entry inside a session
+  with minute data does separate it (``enter_intraday``).
 
 Every function is O(window) numpy work per signal; nothing here touches pandas except ``from_frame``.
 """
@@ -46,11 +58,14 @@ __all__ = [
     "HorizonOutcome",
     "RuleExit",
     "Touch",
+    "enter_intraday",
     "entry_session_index",
     "entry_session_indices",
     "first_touch",
     "forward_outcomes",
+    "knowable_at",
     "rule_exit",
+    "session_in_progress",
     "side_sign",
 ]
 
@@ -144,7 +159,8 @@ class HorizonOutcome:
 
     - ``price_return``  = exit / entry − 1 (the raw price change);
     - ``ret``           = s · price_return (side-adjusted);
-    - ``benchmark_return`` = SPY close(exit session) / SPY open(entry session) − 1;
+    - ``benchmark_return`` = SPY close(exit session) / SPY open(entry session) − 1 (after ``enter_intraday``
+      that open is SPY's price at the entry minute: the same window as the signal's);
     - ``excess_return`` = ret − s · benchmark_return: a buy is compared with buying SPY, a sell with
       shorting SPY over the same window (so a short that falls less than SPY has negative excess);
     - ``mfe`` = max(0, best side-adjusted excursion): buys max(high)/entry − 1, sells 1 − min(low)/entry,
@@ -248,6 +264,58 @@ def entry_session_indices(session_opens: ArrayLike, generated_at: ArrayLike) -> 
     index = np.searchsorted(opens, _opens_ns(generated_at), side="left").astype(np.int64)
     index[index >= len(opens)] = -1
     return index
+
+
+def knowable_at(generated_at: datetime, imported_at: datetime | None) -> datetime:
+    """When a signal became knowable: the later of its claimed ``generated_at`` and its import instant
+    (``None``: not known, the claim is taken). Both tz-aware."""
+    if imported_at is None:
+        return generated_at
+    return max(generated_at, imported_at)
+
+
+def session_in_progress(
+    session_opens: ArrayLike | Sequence[datetime], session_closes: ArrayLike | Sequence[datetime], at: datetime
+) -> int | None:
+    """Index of the session open at ``at``: strictly after its open and before its close. ``None`` between
+    sessions and exactly at an open (an arrival at the open enters at that session's open, as between
+    sessions). Opens and closes are aligned and ascending, in the forms ``entry_session_index`` takes."""
+    opens, closes = _opens_ns(session_opens), _opens_ns(session_closes)
+    if len(opens) != len(closes):
+        raise ValueError(f"{len(opens)} session opens but {len(closes)} closes")
+    instant = _utc_naive_ns(at)
+    index = int(np.searchsorted(opens, instant, side="left")) - 1
+    return index if index >= 0 and instant < closes[index] else None
+
+
+def enter_intraday(
+    bars: Bars,
+    spy: BenchmarkBars | None,
+    entry_idx: int,
+    *,
+    price: float,
+    high: float,
+    low: float,
+    benchmark_price: float,
+) -> tuple[Bars, BenchmarkBars | None]:
+    """The same history seen from an entry inside session ``entry_idx``: that session's open becomes the
+    entry ``price`` and its high/low the extremes of the minutes from the entry on, so neither the forward
+    outcomes nor the touches count any price printed before the entry; SPY's open there becomes
+    ``benchmark_price`` (its price at the same minute; NaN = unknown). Every other session is unchanged and
+    the inputs are not modified."""
+    if not 0 <= entry_idx < len(bars):
+        raise ValueError(f"entry_idx {entry_idx} outside the {len(bars)} bars")
+    if not price > 0:
+        raise ValueError(f"entry price must be > 0, got {price}")
+    columns = {name: getattr(bars, name).copy() for name in ("open", "high", "low")}
+    for name, value in (("open", price), ("high", high), ("low", low)):
+        columns[name][entry_idx] = value
+    seen = Bars(bars.dates, columns["open"], columns["high"], columns["low"], bars.close)
+    if spy is None:
+        return seen, None
+    spy_open = spy.open.copy()
+    spy_open[entry_idx] = benchmark_price
+    return seen, BenchmarkBars(open=spy_open, close=spy.close)
 
 
 def _check_entry(entry_idx: int, bars: Bars, complete_sessions: int) -> int:

@@ -24,7 +24,9 @@ Inputs (pandas DataFrames; extra columns are ignored; an empty frame may omit it
 Definitions (per row, i.e. per group key; "h" ranges over ``horizons``)
 ----------------------------------------------------------------------
 - ``signals``: distinct ``signal_id`` over all four inputs; ``traded``: distinct ``signal_id`` in ``trades``;
-  ``pending``: signals with no complete outcome at any of ``horizons``.
+  ``pending``: signals with no complete outcome at any of ``horizons``; ``late``: signals whose
+  ``outcomes`` rows say ``late`` (optional bool column: imported well after the time they claim, and scored
+  from their arrival; 0 without the column).
 - ``completed[h]``: complete outcome rows at h. ``hit_rate[h]`` = #hit / #complete (rows with a missing
   ``hit`` left out); ``hit_rate_ci[h]``: Wilson 95% interval (``metrics.wilson_interval``).
 - ``excess_return_mean[h]`` / ``excess_return_median[h]``: over complete rows with a finite ``excess``;
@@ -237,7 +239,7 @@ def build_rows(
 ) -> list[dict[str, Any]]:
     """The scorecard rows: one dict per (group, key), groups in ``GROUPS`` order. Definitions: module docstring.
 
-    Row shape: ``{group, key, signals, traded, pending, hit_rate: {h}, hit_rate_ci: {h}, excess_return_mean: {h},
+    Row shape: ``{group, key, signals, traded, pending, late, hit_rate: {h}, hit_rate_ci: {h}, excess_return_mean: {h},
     excess_return_median: {h}, excess_return_ci: {h}, completed: {h}, rule_exit: {...}, pick_only: {...},
     managed: {...}, management_alpha: {total, by_action}, verdict}`` with ``h`` the horizons as strings.
     Deterministic for a given ``rng`` state (it is consumed in row order by the bootstrap intervals).
@@ -265,6 +267,8 @@ def build_rows(
     complete = (outcomes["status"].to_numpy(dtype=object) == "complete") & (o_hidx >= 0)
     has_complete = ids.isin(pd.unique(outcomes["signal_id"].to_numpy()[complete]))
     t_first = ~pd.Index(trades["signal_id"]).duplicated(keep="first")
+    late_ids = outcomes["signal_id"][outcomes["late"].eq(True)] if "late" in outcomes.columns else []
+    is_late = ids.isin(pd.unique(np.asarray(late_ids)))
 
     excess = _floats(outcomes, "excess")[complete]
     hit = _floats(outcomes, "hit")[complete]
@@ -291,6 +295,7 @@ def build_rows(
         universe = np.concatenate(keys.codes)[first_mention]
         signals = np.bincount(universe, minlength=k)
         pending = np.bincount(universe[~has_complete[first_mention]], minlength=k)
+        late = np.bincount(universe[is_late[first_mention]], minlength=k)
         traded = np.bincount(t_codes[t_first], minlength=k)
         by_key_h = _split(o_codes[complete] * n_h + hidx, k * n_h)
         by_key_re = _split(re_codes[re_complete], k)
@@ -304,6 +309,7 @@ def build_rows(
                 "signals": int(signals[code]),
                 "traded": int(traded[code]),
                 "pending": int(pending[code]),
+                "late": int(late[code]),
             }
             hit_rate, hit_ci, mean, median, mean_ci, median_ci, completed = {}, {}, {}, {}, {}, {}, {}
             verdict_n = 0

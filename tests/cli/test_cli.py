@@ -200,6 +200,17 @@ def test_replay_and_demo(cli, tmp_path):
     # The synthetic feed's signals were imported, sized and traded: the account moved, the scorecard exists.
     assert payload["orders_total"] > 0 and payload["final_equity"] != 1_000_000.0
     assert {r["group"] for r in payload["rows"]} == {"category", "source", "conviction"}
+    # The simulated scan instant (the 09:00 slot, not the wall clock) is each import's time: the feed's 08:00
+    # documents arrive within the lateness tolerance and are scored from the session's open.
+    import sqlite3
+
+    conn = sqlite3.connect(tmp_path / "d" / "ledger-sim.db")
+    imported = conn.execute("SELECT DISTINCT imported_at FROM signal_imports ORDER BY 1").fetchall()
+    entries = conn.execute("SELECT DISTINCT entry_at FROM signal_rule_exits ORDER BY 1").fetchall()
+    conn.close()
+    assert imported == [(f"2026-03-0{d}T14:00:00.000000+00:00",) for d in (4, 5, 6)]
+    assert entries == [(f"2026-03-0{d}T14:30:00.000000+00:00",) for d in (4, 5, 6)]
+    assert all(r["late"] == 0 for r in payload["rows"])
     # Running the demo again replaces its own workspace...
     assert cli("demo", "--dir", str(tmp_path / "d"), "--sessions", "2", "--as-of", "2026-03-06T20:00").exit_code == 0
     # ...but never a folder it did not create.

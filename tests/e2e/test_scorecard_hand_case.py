@@ -1,7 +1,8 @@
 """The scorecard through the command line equals an independent hand computation.
 
 Hand-made daily bars (local files) for SPY and two symbols over ten March 2026 sessions, four signals
-imported with `scan`, one traded position with a profit-take leg, and `scorecard --json` at the close of
+imported with `scan` as they were published (each at its own generated_at, so none is late and each is
+scored from its claimed time), one traded position with a profit-take leg, and `scorecard --json` at the close of
 the tenth session. Every expected figure below is worked out by hand from the tables, in the comments.
 """
 
@@ -55,6 +56,18 @@ bootstrap_resamples = 500
 """
 
 
+def _scan_as_published(runner, app, workspace: Path, config: str) -> None:
+    """One document per generated_at, each scanned at that instant: every signal arrives on time."""
+    header, *lines = SIGNALS.strip().splitlines()
+    for n, generated_at in enumerate(dict.fromkeys(line.split(",")[9] for line in lines)):
+        document = workspace / f"signals-{n}.csv"
+        document.write_text("\n".join([header, *(li for li in lines if li.split(",")[9] == generated_at)]) + "\n")
+        scanned = runner.invoke(app, ["scan", "--file", str(document), "--json", "--as-of", generated_at,
+                                      "--config", config])  # fmt: skip
+        assert scanned.exit_code == 0, scanned.output
+        assert json.loads(scanned.stdout)["imported"] >= 1
+
+
 def _write_bars(folder: Path, symbol: str, rows) -> None:
     lines = ["date,open,high,low,close,volume"]
     lines += [f"{day},{o},{h},{lo},{c},1000000" for day, (o, h, lo, c) in zip(DAYS, rows, strict=True)]
@@ -94,13 +107,9 @@ def payload(tmp_path_factory):
     _write_bars(market, "SPY", SPY)
     _write_bars(market, "AAA", AAA)
     _write_bars(market, "BBB", BBB)
-    (workspace / "signals.csv").write_text(SIGNALS)
     runner = CliRunner()
     config = str(workspace / "config.toml")
-    scanned = runner.invoke(app, ["scan", "--file", str(workspace / "signals.csv"), "--json",
-                                  "--as-of", "2026-03-12T20:30:00-04:00", "--config", config])  # fmt: skip
-    assert scanned.exit_code == 0, scanned.output
-    assert json.loads(scanned.stdout)["imported"] == 4
+    _scan_as_published(runner, app, workspace, config)
     ledger = open_ledger(workspace / "ledger-sim.db")
     first = ledger.query("SELECT id FROM signals WHERE symbol = 'AAA' AND category = 'long_term'")[0]["id"]
     _trade(ledger, first)
@@ -287,12 +296,9 @@ def test_a_missing_bar_leaves_the_horizon_pending_instead_of_shifting_it(tmp_pat
         f"{day},{o},{h},{lo},{c},1000000" for day, (o, h, lo, c) in zip(DAYS, BBB, strict=True) if day != "2026-03-04"
     ]
     (market / "BBB.csv").write_text("\n".join(lines) + "\n")
-    (tmp_path / "signals.csv").write_text(SIGNALS)
     runner = CliRunner()
     config = str(tmp_path / "config.toml")
-    scan_args = ["scan", "--file", str(tmp_path / "signals.csv"), "--as-of", "2026-03-12T20:30:00-04:00"]
-    scanned = runner.invoke(app, [*scan_args, "--config", config])
-    assert scanned.exit_code == 0, scanned.output
+    _scan_as_published(runner, app, tmp_path, config)
     result = runner.invoke(app, ["scorecard", "--json", "--as-of", "2026-03-13T17:00:00-04:00", "--config", config])
     assert result.exit_code == 0, result.output
     swing = row(json.loads(result.stdout), "category", "swing")

@@ -26,11 +26,14 @@ from autotrader.domain.enums import Side
 from autotrader.policy.outcomes import (
     Bars,
     BenchmarkBars,
+    enter_intraday,
     entry_session_index,
     entry_session_indices,
     first_touch,
     forward_outcomes,
+    knowable_at,
     rule_exit,
+    session_in_progress,
 )
 
 DATES = np.array(
@@ -328,3 +331,59 @@ def test_rule_exit_rejects_bad_input(kwargs, message):
     }
     with pytest.raises(ValueError, match=message):
         rule_exit(**arguments)
+
+
+# ------------------------------------------------------------------------------------------------ point in time
+
+CLOSES = OPENS + np.timedelta64(390, "m")  # 21:00 UTC before daylight time, 20:00 after
+
+
+def test_knowable_at_is_the_later_of_the_claim_and_the_import():
+    claimed = datetime(2026, 3, 3, 8, 0, tzinfo=NY)
+    imported = datetime(2026, 3, 5, 20, 0, tzinfo=NY)
+    assert knowable_at(claimed, imported) == imported  # a backdated file: its arrival
+    assert knowable_at(imported, claimed) == imported  # imported before the time it claims: the claim
+    assert knowable_at(claimed, None) == claimed
+
+
+@pytest.mark.parametrize(
+    ("at", "expected"),
+    [
+        (datetime(2026, 3, 2, 12, 0, tzinfo=UTC), None),  # before the first open
+        (datetime(2026, 3, 2, 14, 30, tzinfo=UTC), None),  # exactly at the open: the open itself is the entry
+        (datetime(2026, 3, 2, 14, 30, 1, tzinfo=UTC), 0),
+        (datetime(2026, 3, 9, 15, 59, tzinfo=NY), 5),
+        (datetime(2026, 3, 9, 16, 0, tzinfo=NY), None),  # at the close: between sessions
+        (datetime(2026, 3, 7, 12, 0, tzinfo=UTC), None),  # a Saturday
+    ],
+)
+def test_session_in_progress(at, expected):
+    assert session_in_progress(OPENS, CLOSES, at) == expected
+
+
+def test_enter_intraday_scores_only_the_minutes_from_the_entry():
+    # A buy entering inside session 5 (open 91, range 90 … 112, close 110) at 100.00, where the minutes from
+    # the entry on ranged 99 … 104; SPY was at 402 that minute. Horizon 1: 110/100 − 1 = 0.10; SPY 405/402 − 1;
+    # MFE 104/100 − 1 = 0.04 (the 112 printed before the entry is not counted), MAE 99/100 − 1 = −0.01.
+    bars, spy = enter_intraday(BARS, SPY, 5, price=100.0, high=104.0, low=99.0, benchmark_price=402.0)
+    (h1, h2) = forward_outcomes("buy", 5, bars, spy, [1, 2], complete_sessions=3)
+    assert h1.entry_price == 100.0 and h1.exit_price == 110
+    assert h1.ret == pytest.approx(0.10)
+    assert h1.benchmark_return == pytest.approx(405 / 402 - 1)
+    assert h1.excess_return == pytest.approx(0.10 - (405 / 402 - 1))
+    assert h1.mfe == pytest.approx(0.04) and h1.mae == pytest.approx(-0.01)
+    # Horizon 2 reaches the next, untouched session: high 111, close 109.
+    assert h2.ret == pytest.approx(0.09) and h2.mfe == pytest.approx(0.11)
+    assert h2.benchmark_return == pytest.approx(404 / 402 - 1)
+    # A target at 110 was reached at 112 before the entry only: the first touch is the next session's 111.
+    touch = first_touch("buy", 5, bars, None, 110.5, complete_sessions=3, max_sessions=3)
+    assert touch.kind == "target" and touch.session_idx == 6
+    # The inputs are unchanged.
+    assert BARS.open[5] == 91 and BARS.high[5] == 112 and SPY.open[5] == 399
+
+
+def test_enter_intraday_without_a_benchmark_minute_gives_no_benchmark_figures():
+    bars, spy = enter_intraday(BARS, SPY, 5, price=100.0, high=104.0, low=99.0, benchmark_price=float("nan"))
+    (h1,) = forward_outcomes("buy", 5, bars, spy, [1], complete_sessions=1)
+    assert h1.ret == pytest.approx(0.10)
+    assert h1.benchmark_return is None and h1.excess_return is None
