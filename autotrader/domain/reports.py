@@ -524,6 +524,7 @@ class ScorecardRow(Row):
     signals: int
     traded: int
     pending: int
+    late: int  # imported more than [scorecard] late_tolerance_minutes after their claimed time
     hit_rate: dict[str, float | None]
     hit_rate_ci: dict[str, Any]
     excess_return_mean: dict[str, float | None]
