@@ -37,7 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike
 
-from autotrader.policy.inference import block_bootstrap_means
+from autotrader.policy.inference import block_bootstrap_means, block_length
 
 __all__ = [
     "ESTIMATION_WINDOW",
@@ -235,16 +235,18 @@ def event_profile(
 
     A source that chases price shows a curve that climbs into the entry (CAR(−20) well below 0). The band is
     the percentile interval of the date-block bootstrap (:func:`~autotrader.policy.inference.block_bootstrap_means`,
-    clustered on ``dates``, default the entry sessions; ``block`` default ``post``), so events on the same or
-    neighbouring dates move together. An event contributes at an offset only if every AR between it and the
-    entry exists. The offsets −pre … −11 lie inside the estimation window, where the ARs average 0 by design.
+    clustered on ``dates``, default the entry sessions; ``block`` default :func:`block_length` of ``post``), so
+    events on the same or neighbouring dates move together. An event contributes at an offset only if every AR
+    between it and the entry exists. The offsets −pre … −11 lie inside the estimation window, where the ARs
+    average 0 by design.
     """
     ar = paths(stock, market, symbol, entry, range(-pre + 1, post + 1), model=model, side=side)
     before = -np.cumsum(ar[:, :pre][:, ::-1], axis=1)[:, ::-1]  # offsets −pre … −1
     after = np.cumsum(ar[:, pre:], axis=1)  # offsets 1 … post
     curves = np.concatenate([before, np.zeros((len(ar), 1)), after], axis=1)
     labels = np.asarray(entry).ravel() if dates is None else np.asarray(dates).ravel()
-    means, draws = block_bootstrap_means(curves, labels, rng, block=block or post, resamples=resamples)
+    length = block or block_length(post, len(np.unique(labels)))
+    means, draws = block_bootstrap_means(curves, labels, rng, block=length, resamples=resamples)
     quantile = np.nanquantile if np.isnan(draws).any() else np.quantile  # nanquantile is much the slower
     with np.errstate(invalid="ignore"):
         lo, hi = quantile(draws, [(1 - level) / 2, (1 + level) / 2], axis=0)

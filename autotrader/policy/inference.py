@@ -11,7 +11,8 @@ Usage (``values`` = one number per signal, e.g. its side-adjusted cumulative abn
 
     from autotrader.policy import inference as inf
     rng = np.random.default_rng(seed)
-    row = inf.block_bootstrap_mean(values, dates, rng, block=h)     # mean, 95% interval, robust se, p, deff
+    block = inf.block_length(h, len(np.unique(dates)))
+    row = inf.block_bootstrap_mean(values, dates, rng, block=block)  # mean, 95% interval, robust se, p, deff
     q = inf.bh_qvalues([r.p_value for r in rows])                    # one q per row, all rows and horizons
     hits = inf.binomial_vs_base(n_hits, n, base_rate)                # hit rate vs its universe's base rate
     plc = inf.placebo_test(values, dates, pool_values, pool_dates, rng, draws=200)
@@ -46,6 +47,7 @@ __all__ = [
     "binomial_vs_base",
     "block_bootstrap_mean",
     "block_bootstrap_means",
+    "block_length",
     "block_starts",
     "cusum_drop",
     "evidence_needed",
@@ -90,6 +92,18 @@ class MeanInference:
     iid_se: float  # iid_sd / √n, the standard error if every signal were independent
     design_effect: float  # se² / iid_se²: how many times the variance dependence inflates
     effective_n: float  # n / design_effect: the number of independent signals the sample is worth
+
+
+def block_length(horizon: int, n_dates: int) -> int:
+    """The recommended block length, in distinct entry dates: ``max(h, min(3h, ⌊D/10⌋))``.
+
+    Signals whose h-session windows overlap are dependent, so a block must span at least h dates. A block of
+    exactly h still misses part of that dependence (the blocks' variance of the mean falls short by about a
+    third for overlapping windows), so three horizons are used when the sample holds at least ten such
+    blocks; fewer blocks make the interval itself noisy, so the length then shrinks back toward h.
+    """
+    h = max(1, int(horizon))
+    return max(h, min(3 * h, int(n_dates) // 10))
 
 
 def block_starts(n_dates: int, block: int, resamples: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -199,8 +213,8 @@ def block_bootstrap_mean(
     """The mean of ``values`` (NaN ignored) with a circular moving-block bootstrap over entry dates.
 
     ``dates`` labels each value's entry session (ints, datetimes, strings: anything sortable). The distinct
-    dates are sorted and resampled in blocks of ``block`` consecutive distinct dates (use at least the horizon
-    in sessions, so every pair of signals whose holding windows overlap can land in the same block), each date
+    dates are sorted and resampled in blocks of ``block`` consecutive distinct dates (at least the horizon in
+    sessions, so signals whose holding windows overlap can land in the same block: :func:`block_length`), each date
     carrying all its signals (:func:`block_bootstrap_means`). With θ* the ``resamples`` bootstrap means:
 
     - ``lo, hi``: the (1 − level)/2 and (1 + level)/2 quantiles of θ* (numpy's linear interpolation);
