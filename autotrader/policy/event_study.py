@@ -31,13 +31,14 @@ Usage (a DataFrame of returns ``df`` indexed by session, one column per symbol):
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-from autotrader.policy.inference import block_bootstrap_means, block_length
+from autotrader.policy.inference import block_bootstrap_means, block_length, small_sample_widening
 
 __all__ = [
     "ESTIMATION_WINDOW",
@@ -234,10 +235,12 @@ def event_profile(
         CAR(τ) = Σ_{s=1..τ} AR[entry+s]  (τ > 0),   0  (τ = 0),   −Σ_{s=τ+1..0} AR[entry+s]  (τ < 0)
 
     A source that chases price shows a curve that climbs into the entry (CAR(−20) well below 0). The band is
-    the percentile interval of the date-block bootstrap (:func:`~autotrader.policy.inference.block_bootstrap_means`,
-    clustered on ``dates``, default the entry sessions; ``block`` default :func:`block_length` of ``post``), so
-    events on the same or neighbouring dates move together. An event contributes at an offset only if every AR
-    between it and the entry exists. The offsets −pre … −11 lie inside the estimation window, where the ARs
+    the percentile interval of the date-block bootstrap
+    (:func:`~autotrader.policy.inference.block_bootstrap_means`, clustered on ``dates``, default the entry
+    sessions; ``block`` default :func:`block_length` of ``post``), widened for few blocks as in
+    :func:`~autotrader.policy.inference.block_bootstrap_mean` (NaN with a single block), so events on the same
+    or neighbouring dates move together. An event contributes at an offset only if every AR between it and
+    the entry exists. The offsets −pre … −11 lie inside the estimation window, where the ARs
     average 0 by design.
     """
     ar = paths(stock, market, symbol, entry, range(-pre + 1, post + 1), model=model, side=side)
@@ -245,9 +248,12 @@ def event_profile(
     after = np.cumsum(ar[:, pre:], axis=1)  # offsets 1 … post
     curves = np.concatenate([before, np.zeros((len(ar), 1)), after], axis=1)
     labels = np.asarray(entry).ravel() if dates is None else np.asarray(dates).ravel()
-    length = block or block_length(post, len(np.unique(labels)))
+    n_dates = len(np.unique(labels))
+    length = min(block or block_length(post, n_dates), max(1, n_dates))
     means, draws = block_bootstrap_means(curves, labels, rng, block=length, resamples=resamples)
-    quantile = np.nanquantile if np.isnan(draws).any() else np.quantile  # nanquantile is much the slower
-    with np.errstate(invalid="ignore"):
-        lo, hi = quantile(draws, [(1 - level) / 2, (1 + level) / 2], axis=0)
+    widened = means + small_sample_widening(-(-n_dates // length), level) * (draws - means)  # NaN: one block
+    quantile = np.nanquantile if np.isnan(widened).any() else np.quantile  # nanquantile is much the slower
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN column (one block) is a NaN band
+        lo, hi = quantile(widened, [(1 - level) / 2, (1 + level) / 2], axis=0)
     return Profile(np.arange(-pre, post + 1), means, lo, hi, (~np.isnan(curves)).sum(axis=0), level)

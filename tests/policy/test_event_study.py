@@ -122,3 +122,12 @@ def test_bad_inputs_raise():
         es.cumulative_abnormal(stock, market, [0], [100], model, (0,))
     with pytest.raises(ValueError):
         es.cumulative_abnormal(stock, market, [0], [100], model, (1,), side=[2])
+
+
+def test_event_profile_band_is_none_from_a_single_block():
+    stock, market, rng = _panel(seed=2)
+    symbol, entry = np.array([0, 1, 2, 3, 0, 1]), np.array([300, 300, 301, 302, 303, 304])
+    model = es.market_model(stock, market, symbol, entry)
+    profile = es.event_profile(stock, market, symbol, entry, model, rng, post=30, resamples=50)
+    assert np.isnan(profile.lo).all() and np.isnan(profile.hi).all()  # 5 dates, one 30-session block
+    assert np.isfinite(profile.mean[:45]).all()
