@@ -623,19 +623,35 @@ class SyntheticMarketData:
         The world's hidden truth, not clock-limited (like the earnings schedule): only the synthetic feed
         reads it, on the morning of the session it publishes for, and tests.
         """
-        news = _news(self._calendar, self._seed, symbol) if symbol in self._symbols else None
+        news = self._news_of(symbol)
         span = _span(self._calendar)
         i = int(np.searchsorted(span.ordinals, session.toordinal()))
         if news is None or i >= len(span.dates) or span.dates[i] != session:
             return None
         e = int(news.episode[i])
-        start, pick_days = int(news.starts[e]), int(news.pick_days[e])
+        return self._episode(symbol, news, e, day=i - int(news.starts[e]))
+
+    def episodes(self, symbol: str, start: date, end: date) -> list[NewsEpisode]:
+        """Every news episode of the symbol that begins in [start, end], seen from its first session (tests)."""
+        news = self._news_of(symbol)
+        if news is None:
+            return []
+        ordinals = _span(self._calendar).ordinals[news.starts]
+        lo = int(np.searchsorted(ordinals, start.toordinal(), side="left"))
+        hi = int(np.searchsorted(ordinals, end.toordinal(), side="right"))
+        return [self._episode(symbol, news, e, day=0) for e in range(lo, hi)]
+
+    def _news_of(self, symbol: str) -> _News | None:
+        return _news(self._calendar, self._seed, symbol) if symbol in self._symbols else None
+
+    def _episode(self, symbol: str, news: _News, e: int, *, day: int) -> NewsEpisode:
+        pick_days = int(news.pick_days[e])
         kind = NEWS_KINDS[int(news.kinds[e])]
         return NewsEpisode(
             symbol=symbol,
             kind=kind,
-            start=span.dates[start],
-            day=i - start,
+            start=_span(self._calendar).dates[int(news.starts[e])],
+            day=day,
             pick_days=pick_days,
             sessions=pick_days + NEWS_HORIZON - 1,
             daily_drift=self.news_drift(kind),
