@@ -296,7 +296,8 @@ class SyntheticSignalFeed:
 def _swing_levels(frame: pd.DataFrame, entry: float) -> tuple[float, float]:
     """Stop at entry - 2 x ATR(14), target at entry + 3 x ATR(14) (Wilder); -5 % / +8 % when ATR cannot give
     valid levels (too little history, or a stop at or below zero)."""
-    atr = last_atr(*(frame[c].to_numpy(dtype=float) for c in ("high", "low", "close")), period=ATR_PERIOD)
+    high, low, close = (frame[c].to_numpy(dtype=float) for c in ("high", "low", "close"))
+    atr = last_atr(high, low, close, period=ATR_PERIOD)
     if atr is not None:
         stop, target = _cents(entry - 2 * atr), _cents(entry + 3 * atr)
         if 0 < stop < entry < target:
