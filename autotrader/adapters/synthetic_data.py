@@ -9,6 +9,7 @@ The model, per seed:
   earnings days, and a lognormal volume that rises with the size of the move;
 - a VIX-like index driven by the regime and the factor's realised volatility, mean-reverting, jumping up
   when the factor falls;
+- **news episodes**, the world's hidden abnormal returns (below);
 - for every session, a Brownian bridge from that day's open to its close gives the 1-minute bars; the
   daily high/low *are* the max/min of those minutes, so both views agree exactly.
 
@@ -20,6 +21,28 @@ Two properties matter more than realism:
 - **No look-ahead.** A symbol's whole daily path is generated once over a fixed span of XNYS sessions
   and only sliced afterwards, so a bar's value never depends on the requested range or on the clock; the
   clock only decides which complete bars are returned (the rule of ``autotrader.ports``).
+
+News episodes (known truth for the scorecard's statistics)
+-----------------------------------------------------------
+The timeline of every large-cap and defensive stock (``NEWS_STYLES``; growth and speculative names and the
+funds have none) is cut into consecutive episodes. An episode has a number of *pick days* k, uniform on
+1..``NEWS_MAX_PICK_DAYS``, and lasts ``k + NEWS_HORIZON - 1`` sessions: exactly the union of the windows of
+k picks made on its first k sessions and held ``NEWS_HORIZON`` sessions each. Its *kind* is drawn
+independently of everything else: ``good`` (the news the synthetic catalyst desk publishes), ``bad`` (what
+the synthetic hype desk chases) or ``hidden`` (nobody publishes it). Each kind carries a daily abnormal
+log drift (``news_drift``): good +25 %/yr, bad -12 %/yr, and hidden whatever makes the mean over kinds
+exactly zero (about -58 %/yr), so a stock's long-run abnormal return stays nil and a market model
+estimated over earlier sessions is unbiased (earlier episodes' kinds are independent of the current one's).
+
+The drift of a session is added to its *open-to-close* log return only (the overnight gap carries none) and
+outside the mean reversion, so any window from a session's open to a later session's close collects
+exactly (live sessions in it) x drift, whatever else happens. Hence, for a pick entered at the open of one
+of its episode's pick days, the expected cumulative abnormal *log* return over h <= ``NEWS_HORIZON``
+sessions, sum of (log r - a - b log r_m) with the symbol's own market-model a and b, is exactly drift x h;
+beyond, the episode's remaining sessions count and later episodes add zero in expectation. In simple
+returns the same holds to a relative error of order the daily variance (below 0.1 %). The ``no_skill``
+world (``world="no_skill"``, for tests) has the very same episodes with zero drift: identical noise,
+no abnormal return anywhere.
 """
 
 from __future__ import annotations
@@ -119,6 +142,20 @@ _INTRADAY_SHARE = 0.85  # share of the day's sd that unfolds between the open an
 _NORMAL_MINUTES = 390
 _MINUTE_NS = 60 * 10**9
 _BLOCK = 64  # sessions per lazily generated block of intraday bridges
+
+# -- news episodes (see the module doc) --------------------------------------------------------------
+GOOD, BAD, HIDDEN = "good", "bad", "hidden"
+NEWS_KINDS: tuple[str, ...] = (GOOD, BAD, HIDDEN)
+NEWS_STYLES: frozenset[str] = frozenset({"large", "defensive"})
+NEWS_HORIZON = 10  # sessions each pick of an episode is held: the swing horizon of the demo feed
+NEWS_MAX_PICK_DAYS = 4
+# Shares of episodes by kind, and the annual abnormal drift of the published kinds. The good share is large
+# on purpose: the catalyst desk must hold about 25 names at a time for a +25 %/yr edge against ~20 %/yr
+# idiosyncratic volatility to show within a quarter of a year (t ~ 0.25/0.21 x sqrt(0.21 yr x 25 names)).
+_NEWS_SHARE = np.array([0.62, 0.14, 0.24])
+_NEWS_ANNUAL = np.array([0.25, -0.12, 0.0])
+_NEWS_ANNUAL[2] = -float(_NEWS_SHARE[:2] @ _NEWS_ANNUAL[:2]) / float(_NEWS_SHARE[2])  # the mean is exactly 0
+WORLDS: tuple[str, ...] = ("default", "no_skill")
 
 # -- counter-based random numbers ------------------------------------------------------------------
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
@@ -303,6 +340,41 @@ def _earnings_index(calendar: MarketCalendar, symbol: str) -> tuple[int, ...]:
     return tuple(found)
 
 
+@dataclass(frozen=True, slots=True)
+class _News:
+    starts: np.ndarray  # int64 span index of each episode's first session (ascending; the first is 0)
+    pick_days: np.ndarray  # int64 k per episode
+    kinds: np.ndarray  # int64 index into NEWS_KINDS per episode
+    episode: np.ndarray  # int64 episode number of every session of the span
+
+
+def _has_news(symbol: str) -> bool:
+    return symbol not in _FUNDS and _STOCK_STYLES.get(symbol, _EXTRA_STYLE) in NEWS_STYLES
+
+
+@cache
+def _news(calendar: MarketCalendar, seed: int, symbol: str) -> _News | None:
+    """The symbol's episodes over the span (None for a name without news). Independent of the world."""
+    if not _has_news(symbol):
+        return None
+    n = len(_span(calendar).dates)
+    most = n // NEWS_HORIZON + 1  # episodes last at least NEWS_HORIZON sessions
+    pick_days = 1 + (_series_uniforms(_stable_key(seed, symbol, "news", "days"), most) * NEWS_MAX_PICK_DAYS)
+    pick_days = pick_days.astype(np.int64)
+    starts = np.concatenate([[0], np.cumsum(pick_days + NEWS_HORIZON - 1)[:-1]])
+    keep = starts < n
+    kind_u = _series_uniforms(_stable_key(seed, symbol, "news", "kind"), most)
+    kinds = np.searchsorted(np.cumsum(_NEWS_SHARE)[:-1], kind_u, side="right").astype(np.int64)
+    starts, pick_days, kinds = starts[keep], pick_days[keep], kinds[keep]
+    episode = np.searchsorted(starts, np.arange(n), side="right") - 1
+    return _News(starts, pick_days, kinds, episode)
+
+
+def _news_daily_drift(world: str) -> np.ndarray:
+    """Daily abnormal log drift per kind in ``world``."""
+    return _NEWS_ANNUAL / 252.0 if world == "default" else np.zeros(len(NEWS_KINDS))
+
+
 @lru_cache(maxsize=8)
 def _variance_profile(n_minutes: int) -> np.ndarray:
     """Share of the day's variance per minute: U-shaped (busy open and close), summing to n/390."""
@@ -359,7 +431,7 @@ def _cents(prices: np.ndarray) -> np.ndarray:
 class _SymbolPath:
     """One symbol's daily path over the span; intraday bridges (hence high/low) are filled in lazily."""
 
-    def __init__(self, calendar: MarketCalendar, seed: int, symbol: str) -> None:
+    def __init__(self, calendar: MarketCalendar, seed: int, symbol: str, world: str) -> None:
         span, market = _span(calendar), _market(calendar, seed)
         profile = _profile(symbol)
         n = len(span.dates)
@@ -383,15 +455,19 @@ class _SymbolPath:
         # y_t = d^t * sum_{s<=t} d^-s * e_s with d = 1 - kappa; d^-n stays small (~e^7) over the span.
         decay = (1.0 - _MEAN_REVERSION) ** np.arange(1, n + 1)
         deviation = decay * np.cumsum(shock / decay)
-        log_path = np.concatenate([[0.0], trend * np.arange(1, n + 1) + deviation])
+        # News drift is added outside the mean reversion, which would otherwise pull part of it back.
+        news = _news(calendar, seed, symbol)
+        drift = np.zeros(n) if news is None else _news_daily_drift(world)[news.kinds][news.episode]
+        log_path = np.concatenate([[0.0], trend * np.arange(1, n + 1) + deviation + np.cumsum(drift)])
         # Scale so the price is ``profile.start`` at the anchor: plausible prices when the toolkit runs.
         anchor = int(np.searchsorted(span.ordinals, _PRICE_ANCHOR.toordinal()))
         log_path += np.log(profile.start) - log_path[anchor + 1]
         log_close = log_path[1:]
         move = np.diff(log_path)
 
-        # Part of each day's move happens overnight; an earnings surprise happens entirely overnight.
-        gap = 0.3 * (move - jump) + 0.25 * idio_sd * _series_normals(_stable_key(seed, symbol, "gap"), n) + jump
+        # Part of each day's move happens overnight; an earnings surprise happens entirely overnight; news
+        # drift never does (it belongs to the open-to-close part, so a pick entered at an open collects it all).
+        gap = 0.3 * (move - jump - drift) + 0.25 * idio_sd * _series_normals(_stable_key(seed, symbol, "gap"), n) + jump
         close = np.maximum(np.round(np.exp(log_close), 2), 0.01)
         previous_close = np.concatenate([[max(round(float(np.exp(log_path[0])), 2), 0.01)], close[:-1]])
         open_ = np.maximum(np.round(previous_close * np.exp(gap), 2), 0.01)
@@ -438,8 +514,8 @@ class _SymbolPath:
 
 
 @cache
-def _symbol_path(calendar: MarketCalendar, seed: int, symbol: str) -> _SymbolPath:
-    return _SymbolPath(calendar, seed, symbol)
+def _symbol_path(calendar: MarketCalendar, seed: int, symbol: str, world: str = "default") -> _SymbolPath:
+    return _SymbolPath(calendar, seed, symbol, world)
 
 
 @lru_cache(maxsize=1024)
@@ -468,6 +544,19 @@ def _apportion(total: float, weight: np.ndarray) -> np.ndarray:
 # -- the adapter -----------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class NewsEpisode:
+    """One news episode of one symbol, as seen from one of its sessions (see the module doc)."""
+
+    symbol: str
+    kind: str  # one of NEWS_KINDS
+    start: date  # its first session
+    day: int  # the session's position in the episode, 0 = its first session
+    pick_days: int  # k: the sessions a source that knows it picks the symbol (days 0..k-1)
+    sessions: int  # its length, k + NEWS_HORIZON - 1
+    daily_drift: float  # abnormal log drift added to each of its sessions' open-to-close return
+
+
 class SyntheticMarketData:
     """Deterministic synthetic bars for ``DEFAULT_UNIVERSE`` plus ``extra_symbols``, and a VIX series.
 
@@ -476,6 +565,7 @@ class SyntheticMarketData:
         calendar: the XNYS calendar (``MarketCalendar.xnys()``).
         seed: the world; the same (seed, symbol) gives the same bars in every process.
         extra_symbols: tickers to add to the universe (modelled as ordinary large caps with earnings).
+        world: ``"default"``, or ``"no_skill"`` (tests only): the same episodes without any news drift.
     """
 
     def __init__(
@@ -485,10 +575,14 @@ class SyntheticMarketData:
         *,
         seed: int = 42,
         extra_symbols: Iterable[str] = (),
+        world: str = "default",
     ) -> None:
+        if world not in WORLDS:
+            raise ValueError(f"world must be one of {', '.join(WORLDS)}, got {world!r}")
         self._clock = clock
         self._calendar = calendar
         self._seed = int(seed)
+        self._world = world
         self._symbols = frozenset(DEFAULT_UNIVERSE) | frozenset(extra_symbols)
 
     # -- extras beyond the port --------------------------------------------------------------------
@@ -507,20 +601,61 @@ class SyntheticMarketData:
         dates = _span(self._calendar).dates
         return [dates[i] for i in _earnings_index(self._calendar, symbol)]
 
-    def expected_annual_drift(self, symbol: str) -> float:
-        """The demo's hidden truth: the trend of the symbol's log price, per year (x 252 sessions).
+    @property
+    def world(self) -> str:
+        return self._world
 
-        It is the market's mean daily drift over the span plus the symbol's own alpha, exactly what the
-        generator compounds (beta only scales the market's moves around that mean). Real markets have no
-        such number; only the synthetic signal feed's long-term sources peek at it (the "good" one, through
-        noise, to prefer high drifts; the "poor" one to prefer low ones), so that the demo holds a source
-        whose skill is real and a scorecard can find it. Not clock-limited: it is a parameter, not a bar.
-        0.0 for unknown symbols and VIX.
+    def beta(self, symbol: str) -> float | None:
+        """The symbol's generating beta to the market factor (a vendor's published beta, say). None if unknown."""
+        return _profile(symbol).beta if symbol in self._symbols else None
+
+    def news_drift(self, kind: str) -> float:
+        """The daily abnormal log drift of an episode of ``kind`` in this world (for the feed and for tests)."""
+        return float(_news_daily_drift(self._world)[NEWS_KINDS.index(kind)])
+
+    def news_symbols(self) -> tuple[str, ...]:
+        """The symbols whose timeline carries news episodes, sorted."""
+        return tuple(s for s in self.universe if _has_news(s))
+
+    def news(self, symbol: str, session: date) -> NewsEpisode | None:
+        """The news episode ``session`` falls in, for a symbol with news; None otherwise or outside the span.
+
+        The world's hidden truth, not clock-limited (like the earnings schedule): only the synthetic feed
+        reads it, on the morning of the session it publishes for, and tests.
         """
-        if symbol not in self._symbols:
-            return 0.0
-        market = _market(self._calendar, self._seed)
-        return 252.0 * (float(market.returns.mean()) + _profile(symbol).alpha)
+        news = self._news_of(symbol)
+        span = _span(self._calendar)
+        i = int(np.searchsorted(span.ordinals, session.toordinal()))
+        if news is None or i >= len(span.dates) or span.dates[i] != session:
+            return None
+        e = int(news.episode[i])
+        return self._episode(symbol, news, e, day=i - int(news.starts[e]))
+
+    def episodes(self, symbol: str, start: date, end: date) -> list[NewsEpisode]:
+        """Every news episode of the symbol that begins in [start, end], seen from its first session (tests)."""
+        news = self._news_of(symbol)
+        if news is None:
+            return []
+        ordinals = _span(self._calendar).ordinals[news.starts]
+        lo = int(np.searchsorted(ordinals, start.toordinal(), side="left"))
+        hi = int(np.searchsorted(ordinals, end.toordinal(), side="right"))
+        return [self._episode(symbol, news, e, day=0) for e in range(lo, hi)]
+
+    def _news_of(self, symbol: str) -> _News | None:
+        return _news(self._calendar, self._seed, symbol) if symbol in self._symbols else None
+
+    def _episode(self, symbol: str, news: _News, e: int, *, day: int) -> NewsEpisode:
+        pick_days = int(news.pick_days[e])
+        kind = NEWS_KINDS[int(news.kinds[e])]
+        return NewsEpisode(
+            symbol=symbol,
+            kind=kind,
+            start=_span(self._calendar).dates[int(news.starts[e])],
+            day=day,
+            pick_days=pick_days,
+            sessions=pick_days + NEWS_HORIZON - 1,
+            daily_drift=self.news_drift(kind),
+        )
 
     # -- MarketData --------------------------------------------------------------------------------
     def has_symbol(self, symbol: str) -> bool:
@@ -534,7 +669,7 @@ class SyntheticMarketData:
         lo, hi = self._daily_range(start, end)
         if hi <= lo:
             return empty_daily_frame()
-        path = _symbol_path(self._calendar, self._seed, symbol)
+        path = _symbol_path(self._calendar, self._seed, symbol, self._world)
         path.ensure_range(lo, hi)
         rows = slice(lo, hi)
         columns = [path.open[rows], path.high[rows], path.low[rows], path.close[rows], path.volume[rows]]
@@ -560,7 +695,7 @@ class SyntheticMarketData:
         last = int(np.searchsorted(span.opens_ns, stop_ns, side="left"))
         if stop_ns <= start_ns or last <= first:
             return empty_minute_frame()
-        path = _symbol_path(self._calendar, self._seed, symbol)
+        path = _symbol_path(self._calendar, self._seed, symbol, self._world)
         starts, chunks = [], []
         for i in range(first, last):
             n_minutes = int(span.minutes[i])
@@ -580,7 +715,7 @@ class SyntheticMarketData:
         done = (now_ns - int(span.opens_ns[i])) // _MINUTE_NS if i >= 0 else 0
         in_session = i >= 0 and now_ns < span.closes_ns[i]
         if symbol != VIX_SYMBOL and in_session and done >= 1:
-            path = _symbol_path(self._calendar, self._seed, symbol)
+            path = _symbol_path(self._calendar, self._seed, symbol, self._world)
             last = float(path.minutes(i)[done - 1, 3])
             quoted_ns = int(span.opens_ns[i]) + int(done) * _MINUTE_NS
             return quote_from_last(symbol, last, quoted_ns, path.spread_bps)
@@ -591,7 +726,7 @@ class SyntheticMarketData:
         if symbol == VIX_SYMBOL:  # an index has no book: bid = ask = last
             vix_close = float(_market(self._calendar, self._seed).vix[j, 3])
             return quote_from_last(symbol, vix_close, int(span.closes_ns[j]))
-        path = _symbol_path(self._calendar, self._seed, symbol)
+        path = _symbol_path(self._calendar, self._seed, symbol, self._world)
         return quote_from_last(symbol, float(path.close[j]), int(span.closes_ns[j]), path.spread_bps)
 
     # -- helpers -----------------------------------------------------------------------------------

@@ -1,29 +1,42 @@
-"""``SyntheticSignalFeed``: the synthetic world's own daily recommendations, clearly labelled as a demo.
+"""``SyntheticSignalFeed``: the synthetic world's own daily recommendations, clearly labelled as a demo, whose
+true edge is known exactly so that the scorecard's statistics can be tested against it.
 
 Four pretend sources publish one CSV document each at 08:00 New York on every session day (nothing before
-that instant, nothing on a non-session day), 8-12 rows in all, deterministic for (seed, session):
+that instant, nothing on a non-session day), deterministic for (seed, session):
 
-=================================  ==========  =========================================================
-source                             category    how it picks (and why it is good or poor)
-=================================  ==========  =========================================================
-``synthetic:quality-compounders``  long_term   the stocks with the highest generating drift, seen through
-                                               estimation noise (``expected_annual_drift`` is the world's
-                                               hidden truth). Real skill, but modest: drifts differ by a few
-                                               percent a year against 15-55 % volatility. Its conviction
-                                               rises with the true drift, plus noise: mildly informative.
-``synthetic:hype-desk``            long_term   names from the weakest third of the drifts, with loud,
-                                               uninformative conviction (7-10). Poor by construction.
-``synthetic:breakout-scanner``     swing       20-session momentum leaders up to the previous close; entry =
-                                               previous close, stop = entry - 2 x ATR(14), target = entry +
-                                               3 x ATR(14) (Wilder), horizon 10 sessions. No hidden truth.
-``synthetic:coinflip-daytrades``   day_trade   random names; stop -1 %, target +2 %, horizon 1. No skill.
-=================================  ==========  =========================================================
+================================  =========  ===========================================================
+source                            category   how it picks, and its true edge
+================================  =========  ===========================================================
+``synthetic:catalyst-desk``       swing      the first k sessions of every *good* news episode (see
+                                             ``synthetic_data``): about 6 picks a session, the same name
+                                             on up to 4 consecutive days, horizon 10. Strong: +25 %/yr
+                                             abnormal return (about +1 % per 10 sessions).
+``synthetic:hype-desk``           swing      the same for *bad* episodes, loud conviction (7-10): about
+                                             1.5 picks a session. Poor: -12 %/yr abnormal.
+``synthetic:high-beta-scanner``   long_term  2-3 names a session from the ten highest-beta stocks (growth
+                                             and speculative names, beta 1.3-2.1), horizon 60, conviction
+                                             rising with beta. No abnormal return at all: its raw excess
+                                             over SPY is (beta - 1) x the market's move, positive in any
+                                             rising market; only a market-model adjustment exposes it.
+``synthetic:coinflip-daytrades``  day_trade  2-3 random names of the whole universe; stop -1 %, target
+                                             +2 %, horizon 1. No skill.
+================================  =========  ===========================================================
+
+The truth (``true_abnormal_return``, ``truth``; for tests only, nothing in the pipeline reads it) is exact by
+construction, not estimated: a source's picks are decided from the world's news schedule and its own seeded
+draws, never from prices after publication, and the world adds each episode's drift to the prices
+(``synthetic_data``'s module doc). For the two news desks, a pick entered at the open of its session
+collects the episode's daily drift d on each of the next h <= 10 sessions: expected cumulative abnormal
+log return d x h (summed daily ``log r - a - b log r_m`` with the symbol's own market model). Past 10
+sessions the episode's remaining sessions count (the same name picked on later days keeps it alive) and
+later episodes add zero in expectation. The other two sources pick independently of the news, whose kinds
+average to zero drift: their truth is exactly 0 at every horizon. In the ``no_skill`` world every truth is 0.
 
 Every row says ``note = "synthetic demo signal"`` and every source name starts with ``synthetic:``, so demo
 recommendations can never be mistaken for real ones. Only public ``MarketData`` methods read bars, and only
-up to the previous session's close, so the clock rule of ``autotrader.ports`` keeps the feed honest in replay.
-Random numbers come from blake2b of (seed, session, source, ...) - no stream state, so a source's picks do
-not depend on which other sources ran or in what order.
+up to the previous session's close (entries and ATR levels), so the clock rule of ``autotrader.ports``
+keeps the feed honest in replay. Random numbers come from blake2b of (seed, session, source, ...) - no
+stream state, so a source's picks do not depend on which other sources ran or in what order.
 """
 
 from __future__ import annotations
@@ -32,54 +45,65 @@ import csv
 import hashlib
 import io
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import date, datetime
-from statistics import NormalDist
 
+import numpy as np
 import pandas as pd
 
-from autotrader.adapters.synthetic_data import FUNDS, SyntheticMarketData
+from autotrader.adapters.synthetic_data import (
+    BAD,
+    FUNDS,
+    GOOD,
+    NEWS_HORIZON,
+    NEWS_MAX_PICK_DAYS,
+    NewsEpisode,
+    SyntheticMarketData,
+)
 from autotrader.clock import ET, MarketCalendar
+from autotrader.policy.indicators import last_atr
 from autotrader.ports import Clock
 
 PUBLISH_AT = "08:00"  # New York time, on each session day
 NOTE = "synthetic demo signal"
-QUALITY = "synthetic:quality-compounders"
+CATALYST = "synthetic:catalyst-desk"
 HYPE = "synthetic:hype-desk"
-BREAKOUT = "synthetic:breakout-scanner"
+HIGH_BETA = "synthetic:high-beta-scanner"
 COINFLIP = "synthetic:coinflip-daytrades"
-SOURCES: tuple[str, ...] = (QUALITY, HYPE, BREAKOUT, COINFLIP)
+SOURCES: tuple[str, ...] = (CATALYST, HYPE, HIGH_BETA, COINFLIP)
 
 HEADER = ("symbol", "category", "source", "side", "conviction", "entry", "stop", "target", "horizon_days",
           "generated_at", "note")  # fmt: skip
 
 # Sessions of history read for each symbol (up to the previous close): enough for a settled Wilder ATR(14).
 LOOKBACK_SESSIONS = 60
-MOMENTUM_SESSIONS = 20
 ATR_PERIOD = 14
+HIGH_BETA_POOL = 10
+LONG_TERM_HORIZON = 60
 
-# How wrong the quality source's estimate of a drift is (annual, like the drift): large enough that its
-# picks rotate among the better names rather than repeating the top three forever.
-QUALITY_NOISE = 0.03
-# The hype desk picks among the weakest third of the drifts. It has no taste for volatility on purpose: in
-# this world (as in any lognormal one) a more volatile name has a *higher* arithmetic mean return for the
-# same drift (+sigma^2/2), so preferring volatile names handed the "poor" source a convexity bonus that beat
-# the good source's mean 60-session return in most seeds we tried.
-HYPE_POOL = 1 / 3
-HYPE_NOISE = 0.03
-
-_NORMAL = NormalDist()
+_CATEGORY = {CATALYST: "swing", HYPE: "swing", HIGH_BETA: "long_term", COINFLIP: "day_trade"}
+_HORIZON = {CATALYST: NEWS_HORIZON, HYPE: NEWS_HORIZON, HIGH_BETA: LONG_TERM_HORIZON, COINFLIP: 1}
+_NEWS_KIND = {CATALYST: GOOD, HYPE: BAD}
 
 Pick = dict[str, object]
+
+
+@dataclass(frozen=True)
+class SourceTruth:
+    """What a synthetic source really earns (tests only). Abnormal means beyond the symbol's market model."""
+
+    source: str
+    category: str
+    horizon_sessions: int  # the horizon_days of its picks
+    daily_abnormal: float  # expected abnormal log return per held session
+    annual_abnormal: float  # daily_abnormal x 252
+    pick_beta: float  # expected beta of the names it picks (each name equally likely)
 
 
 def _unit(*parts: object) -> float:
     """A number in (0, 1) from the parts' text, identical in every process."""
     digest = hashlib.blake2b("|".join(str(p) for p in parts).encode(), digest_size=8).digest()
     return (int.from_bytes(digest, "little") + 0.5) / 2.0**64
-
-
-def _normal(*parts: object) -> float:
-    return _NORMAL.inv_cdf(_unit(*parts))
 
 
 def _cents(value: float) -> float:
@@ -90,19 +114,19 @@ def _clamp_conviction(value: float) -> int:
     return int(min(10, max(1, round(value))))
 
 
-def wilder_atr(frame: pd.DataFrame, period: int = ATR_PERIOD) -> float | None:
-    """Wilder's ATR at the last bar: seeded with the simple mean of the first ``period`` true ranges (the
-    TA-Lib convention), then ``atr = (atr * (period - 1) + tr) / period``. None with too little history."""
-    high, low, close = frame["high"].tolist(), frame["low"].tolist(), frame["close"].tolist()
-    true_ranges = [
-        max(high[i] - low[i], abs(high[i] - close[i - 1]), abs(low[i] - close[i - 1])) for i in range(1, len(close))
-    ]
-    if len(true_ranges) < period:
-        return None
-    atr = sum(true_ranges[:period]) / period
-    for tr in true_ranges[period:]:
-        atr = (atr * (period - 1) + tr) / period
-    return atr
+def news_window_sessions(horizon_sessions: int, hold: int = NEWS_HORIZON, most: int = NEWS_MAX_PICK_DAYS) -> float:
+    """Expected sessions of its own episode inside a news pick's first ``horizon_sessions`` sessions.
+
+    A pick on day j (0-based) of an episode with k pick days has k + hold - 1 - j of the episode's sessions
+    from its entry on. Episodes have k uniform on 1..most, and an episode with k pick days holds k picks,
+    so a random pick comes from such an episode with probability proportional to k and has j uniform on
+    0..k-1: the mean is sum over k and j of min(h, k + hold - 1 - j), divided by sum of k.
+    """
+    h = int(horizon_sessions)
+    if h < 1:
+        raise ValueError(f"horizon_sessions must be >= 1, got {horizon_sessions}")
+    total = sum(min(h, k + hold - 1 - j) for k in range(1, most + 1) for j in range(k))
+    return total / sum(range(1, most + 1))
 
 
 class SyntheticSignalFeed:
@@ -129,7 +153,6 @@ class SyntheticSignalFeed:
             raise ValueError(f"unknown synthetic sources: {', '.join(sorted(unknown))}")
         # Documents are a pure function of (seed, session) once published: replay asks every slot, so keep them.
         self._published: dict[date, list[tuple[str, str]]] = {}
-        self._truth: dict[str, float] | None = None
 
     def published_at(self, session: date) -> datetime:
         return self._calendar.at_et(session, PUBLISH_AT)
@@ -141,13 +164,50 @@ class SyntheticSignalFeed:
             self._published[session] = self._build(session)
         return list(self._published[session])
 
+    # -- the known truth (tests only) --------------------------------------------------------------
+    def truth(self, source: str) -> SourceTruth:
+        """The source's true edge in this feed's world. For tests only: no pipeline step reads it."""
+        if source not in SOURCES:
+            raise ValueError(f"unknown synthetic source: {source}")
+        kind = _NEWS_KIND.get(source)
+        daily = self._data.news_drift(kind) if kind is not None else 0.0
+        return SourceTruth(
+            source=source,
+            category=_CATEGORY[source],
+            horizon_sessions=_HORIZON[source],
+            daily_abnormal=daily,
+            annual_abnormal=252.0 * daily,
+            pick_beta=float(np.mean([self._data.beta(s) for s in self._candidates(source)])),
+        )
+
+    def true_abnormal_return(self, source: str, horizon_sessions: int) -> float:
+        """Expected cumulative abnormal log return of one of the source's picks over ``horizon_sessions``
+        sessions from its entry (the open of its publication session; horizon 1 = that session's open to its
+        close). Exact, not estimated; for tests only."""
+        truth = self.truth(source)
+        if truth.daily_abnormal == 0.0:
+            return 0.0
+        return truth.daily_abnormal * news_window_sessions(horizon_sessions)
+
+    def _candidates(self, source: str) -> tuple[str, ...]:
+        """The names a source may pick, each equally likely in the long run."""
+        if source in _NEWS_KIND:
+            return self._data.news_symbols()
+        if source == HIGH_BETA:
+            return self._high_beta_pool()
+        return self._data.universe
+
+    def _high_beta_pool(self) -> tuple[str, ...]:
+        stocks = [s for s in self._data.universe if s not in FUNDS]
+        return tuple(sorted(stocks, key=lambda s: (-(self._data.beta(s) or 0.0), s))[:HIGH_BETA_POOL])
+
     # -- building ----------------------------------------------------------------------------------
     def _build(self, session: date) -> list[tuple[str, str]]:
         history = _History(self._data, self._calendar, session)
         makers: dict[str, Callable[[date, _History], list[Pick]]] = {
-            QUALITY: self._quality,
+            CATALYST: self._catalyst,
             HYPE: self._hype,
-            BREAKOUT: self._breakout,
+            HIGH_BETA: self._high_beta,
             COINFLIP: self._coinflip,
         }
         generated_at = self.published_at(session).astimezone(ET).isoformat()
@@ -162,70 +222,54 @@ class SyntheticSignalFeed:
     def _count(self, session: date, source: str) -> int:
         return 2 + int(_unit(self._seed, session, source, "count") < 0.5)
 
-    def _stocks(self) -> list[str]:
-        return [s for s in self._data.universe if s not in FUNDS]
+    def _news_today(self, session: date, kind: str) -> list[NewsEpisode]:
+        """Episodes of ``kind`` on one of their pick days this session: what a desk that knows them picks."""
+        found = (self._data.news(s, session) for s in self._data.news_symbols())
+        return [e for e in found if e is not None and e.kind == kind and e.day < e.pick_days]
 
-    def _drifts(self) -> dict[str, float]:
-        """The hidden truth the long-term sources peek at (a constant of the world: computed once)."""
-        if self._truth is None:
-            self._truth = {s: self._data.expected_annual_drift(s) for s in self._stocks()}
-        return self._truth
-
-    def _quality(self, session: date, history: _History) -> list[Pick]:
-        stocks = self._stocks()
-        truth = self._drifts()
-        estimate = {s: truth[s] + QUALITY_NOISE * _normal(self._seed, session, QUALITY, s) for s in stocks}
-        ranked = sorted(stocks, key=lambda s: truth[s])
-        percentile = {s: i / (len(ranked) - 1) for i, s in enumerate(ranked)}
+    def _news_picks(
+        self, session: date, history: _History, source: str, conviction: Callable[[str], float]
+    ) -> list[Pick]:
+        # Every episode is published, whatever its prices: a pick that depended on the path would change
+        # what the source truly earns. Levels come from the previous close and ATR, never filter a pick.
         picks = []
-        for symbol in sorted(stocks, key=lambda s: -estimate[s]):
-            entry = history.last_close(symbol)
+        for episode in self._news_today(session, _NEWS_KIND[source]):
+            entry = history.last_close(episode.symbol)
             if entry is None:
                 continue
-            conviction = 3 + 7 * percentile[symbol] + 1.2 * _normal(self._seed, session, QUALITY, symbol, "conviction")
-            picks.append(_long_term(symbol, entry, _clamp_conviction(conviction), stop=0.85, target=1.30))
-            if len(picks) == self._count(session, QUALITY):
-                break
+            stop, target = _swing_levels(history.bars(episode.symbol), entry)
+            picks.append(
+                {"symbol": episode.symbol, "category": "swing", "entry": entry, "stop": stop, "target": target,
+                 "conviction": _clamp_conviction(conviction(episode.symbol)), "horizon_days": NEWS_HORIZON}
+            )  # fmt: skip
         return picks
+
+    def _catalyst(self, session: date, history: _History) -> list[Pick]:
+        # Conviction says nothing: every good episode carries the same drift.
+        return self._news_picks(
+            session, history, CATALYST, lambda s: 5 + 4 * _unit(self._seed, session, CATALYST, s, "conviction")
+        )
 
     def _hype(self, session: date, history: _History) -> list[Pick]:
-        truth = self._drifts()
-        pool = sorted(truth, key=lambda s: (truth[s], s))[: max(3, round(len(truth) * HYPE_POOL))]
-        score = {s: -truth[s] + HYPE_NOISE * _normal(self._seed, session, HYPE, s) for s in pool}
+        return self._news_picks(
+            session, history, HYPE, lambda s: 6.5 + 4 * _unit(self._seed, session, HYPE, s, "conviction")
+        )
+
+    def _high_beta(self, session: date, history: _History) -> list[Pick]:
+        pool = self._high_beta_pool()
+        order = sorted(pool, key=lambda s: _unit(self._seed, session, HIGH_BETA, s))
         picks = []
-        for symbol in sorted(pool, key=lambda s: -score[s]):
+        for symbol in order:
             entry = history.last_close(symbol)
             if entry is None:
                 continue
-            conviction = 6.5 + 4 * _unit(self._seed, session, HYPE, symbol, "conviction")  # loud, and says nothing
-            picks.append(_long_term(symbol, entry, _clamp_conviction(conviction), stop=0.80, target=1.50))
-            if len(picks) == self._count(session, HYPE):
-                break
-        return picks
-
-    def _breakout(self, session: date, history: _History) -> list[Pick]:
-        momentum = {}
-        for symbol in self._data.universe:
-            frame = history.bars(symbol)
-            if len(frame) > MOMENTUM_SESSIONS:
-                closes = frame["close"]
-                momentum[symbol] = float(closes.iloc[-1] / closes.iloc[-1 - MOMENTUM_SESSIONS] - 1.0)
-        picks = []
-        for symbol in sorted((s for s in momentum if momentum[s] > 0), key=lambda s: (-momentum[s], s)):
-            frame = history.bars(symbol)
-            atr = wilder_atr(frame)
-            entry = _cents(float(frame["close"].iloc[-1]))
-            if atr is None:
-                continue
-            stop, target = _cents(entry - 2 * atr), _cents(entry + 3 * atr)
-            if not 0 < stop < entry < target:
-                continue
-            conviction = 4 + 12 * momentum[symbol] + _normal(self._seed, session, BREAKOUT, symbol)
+            beta = self._data.beta(symbol) or 1.0
+            conviction = 5 + 4 * (beta - 1.2) + _unit(self._seed, session, HIGH_BETA, symbol, "conviction")
             picks.append(
-                {"symbol": symbol, "category": "swing", "conviction": _clamp_conviction(conviction), "entry": entry,
-                 "stop": stop, "target": target, "horizon_days": 10}
+                {"symbol": symbol, "category": "long_term", "conviction": _clamp_conviction(conviction), "entry": entry,
+                 "stop": _cents(entry * 0.80), "target": _cents(entry * 1.40), "horizon_days": LONG_TERM_HORIZON}
             )  # fmt: skip
-            if len(picks) == self._count(session, BREAKOUT):
+            if len(picks) == self._count(session, HIGH_BETA):
                 break
         return picks
 
@@ -237,7 +281,7 @@ class SyntheticSignalFeed:
             if entry is None:
                 continue
             stop, target = _cents(entry * 0.99), _cents(entry * 1.02)
-            if not 0 < stop < entry < target:
+            if not 0 < stop < entry < target:  # only under $0.50, which no synthetic name reaches in practice
                 continue
             conviction = 1 + 10 * _unit(self._seed, session, COINFLIP, symbol, "conviction") - 0.5
             picks.append(
@@ -249,9 +293,16 @@ class SyntheticSignalFeed:
         return picks
 
 
-def _long_term(symbol: str, entry: float, conviction: int, *, stop: float, target: float) -> Pick:
-    return {"symbol": symbol, "category": "long_term", "conviction": conviction, "entry": entry,
-            "stop": _cents(entry * stop), "target": _cents(entry * target), "horizon_days": 60}  # fmt: skip
+def _swing_levels(frame: pd.DataFrame, entry: float) -> tuple[float, float]:
+    """Stop at entry - 2 x ATR(14), target at entry + 3 x ATR(14) (Wilder); -5 % / +8 % when ATR cannot give
+    valid levels (too little history, or a stop at or below zero)."""
+    high, low, close = (frame[c].to_numpy(dtype=float) for c in ("high", "low", "close"))
+    atr = last_atr(high, low, close, period=ATR_PERIOD)
+    if atr is not None:
+        stop, target = _cents(entry - 2 * atr), _cents(entry + 3 * atr)
+        if 0 < stop < entry < target:
+            return stop, target
+    return _cents(entry * 0.95), _cents(entry * 1.08)
 
 
 def _csv(source: str, generated_at: str, picks: list[Pick]) -> str:

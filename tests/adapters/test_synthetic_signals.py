@@ -1,11 +1,11 @@
 """The synthetic demo feed: labelled, deterministic, published at 08:00 New York, honest about time, and its
-"good" source really is better than its "poor" one (modestly: this is a demo, not magic)."""
+strong source really beats its poor one by about what the world's truth says (tests/adapters/
+test_synthetic_world.py checks the truth itself)."""
 
 from __future__ import annotations
 
 import csv
 import io
-import math
 from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
@@ -13,8 +13,8 @@ import pandas as pd
 import pytest
 
 from autotrader.adapters import synthetic_signals as feed_module
-from autotrader.adapters.synthetic_data import FUNDS, SyntheticMarketData
-from autotrader.adapters.synthetic_signals import BREAKOUT, COINFLIP, HYPE, QUALITY, SyntheticSignalFeed
+from autotrader.adapters.synthetic_data import SyntheticMarketData
+from autotrader.adapters.synthetic_signals import CATALYST, COINFLIP, HIGH_BETA, HYPE, SyntheticSignalFeed
 from autotrader.clock import MarketCalendar, SimulatedClock
 from autotrader.domain.models import CATEGORIES
 from autotrader.policy.signal_files import parse_document
@@ -41,7 +41,7 @@ def test_it_is_a_signal_source_named_synthetic():
 
 
 def test_published_at_eight_new_york_on_session_days_only():
-    feed, _, clock = make_feed(et("2026-03-02 07:59"), sources=(QUALITY,))
+    feed, _, clock = make_feed(et("2026-03-02 07:59"), sources=(COINFLIP,))
     assert feed.documents(SESSION) == []
     clock.set(et("2026-03-02 08:00"))
     assert feed.documents(SESSION) != []
@@ -58,12 +58,12 @@ def test_published_at_eight_new_york_on_session_days_only():
 def test_labelled_valid_in_every_category_with_convictions_and_cent_prices():
     feed, data, _ = make_feed(et("2026-03-20 09:00"))
     sessions = CAL.sessions_between(date(2026, 3, 2), date(2026, 3, 13))
+    seen: set[tuple[str, str]] = set()
     for session in sessions:
         documents = feed.documents(session)
         table = rows(documents)
-        assert 6 <= len(table) <= 12
-        assert {r["category"] for r in table} == set(CATEGORIES)
-        assert {r["source"] for r in table} == {QUALITY, HYPE, BREAKOUT, COINFLIP}
+        assert 5 <= len(table) <= 25
+        seen |= {(r["source"], r["category"]) for r in table}
         for name, text in documents:
             assert name.startswith("synthetic-") and name.endswith(f"-{session}.csv")
             parsed = parse_document(
@@ -83,14 +83,17 @@ def test_labelled_valid_in_every_category_with_convictions_and_cent_prices():
                 assert signal.stop < signal.entry < signal.target
         for row in table:
             assert row["entry"] == f"{float(row['entry']):.2f}"
+    # Every source publishes (a news desk may skip a day without news), each in its one category.
+    assert seen == {(CATALYST, "swing"), (HYPE, "swing"), (HIGH_BETA, "long_term"), (COINFLIP, "day_trade")}
+    assert {category for _, category in seen} == set(CATEGORIES)
 
 
 def test_deterministic_for_seed_and_session():
     at = et("2026-03-02 09:00")
     first = make_feed(at)[0].documents(SESSION)
     assert make_feed(at)[0].documents(SESSION) == first
-    other_world = make_feed(at, seed=43, sources=(QUALITY, COINFLIP))[0].documents(SESSION)
-    assert other_world != [d for d in first if "quality" in d[0] or "coinflip" in d[0]]
+    other_world = make_feed(at, seed=43, sources=(CATALYST, COINFLIP))[0].documents(SESSION)
+    assert other_world != [d for d in first if "catalyst" in d[0] or "coinflip" in d[0]]
     assert make_feed(at)[0].documents(date(2026, 3, 3)) == []
 
 
@@ -125,25 +128,24 @@ def _wilder_atr(high, low, close, period=14):
     return atr
 
 
-def test_breakout_scanner_levels_from_previous_close_and_wilder_atr():
-    feed, data, _ = make_feed(et("2026-03-02 09:00"), sources=(BREAKOUT,))
+def test_news_desk_levels_from_previous_close_and_wilder_atr():
+    feed, data, _ = make_feed(et("2026-03-02 09:00"), sources=(CATALYST, HYPE))
     table = rows(feed.documents(SESSION))
-    momentum, atr, close = {}, {}, {}
-    for symbol in data.universe:
-        frame = data.daily_bars(symbol, date(2025, 11, 1), date(2026, 2, 27))
-        closes = frame["close"].to_numpy()
-        momentum[symbol] = closes[-1] / closes[-21] - 1
-        recent = frame.iloc[-61:]
-        atr[symbol] = _wilder_atr(*(recent[c].to_numpy() for c in ("high", "low", "close")))
-        close[symbol] = closes[-1]
-    leaders = sorted(momentum, key=lambda s: -momentum[s])[: len(table)]
-    assert [r["symbol"] for r in table] == leaders
+    assert table
     for r in table:
-        s = r["symbol"]
+        frame = data.daily_bars(r["symbol"], date(2025, 11, 1), date(2026, 2, 27)).iloc[-61:]
+        close = float(frame["close"].iloc[-1])
+        atr = _wilder_atr(*(frame[c].to_numpy() for c in ("high", "low", "close")))
         assert r["category"] == "swing" and r["horizon_days"] == "10"
-        assert float(r["entry"]) == pytest.approx(close[s])
-        assert float(r["stop"]) == pytest.approx(close[s] - 2 * atr[s], abs=0.006)
-        assert float(r["target"]) == pytest.approx(close[s] + 3 * atr[s], abs=0.006)
+        assert float(r["entry"]) == pytest.approx(close)
+        assert float(r["stop"]) == pytest.approx(close - 2 * atr, abs=0.006)
+        assert float(r["target"]) == pytest.approx(close + 3 * atr, abs=0.006)
+        assert (7 if r["source"] == HYPE else 5) <= int(r["conviction"]) <= (10 if r["source"] == HYPE else 9)
+
+
+def test_swing_levels_fall_back_to_percentages_without_atr():
+    thin = pd.DataFrame({"high": [10.0], "low": [9.0], "close": [9.5]})
+    assert feed_module._swing_levels(thin, 100.0) == (95.0, 108.0)
 
 
 def test_coinflip_day_trades_levels():
@@ -154,50 +156,36 @@ def test_coinflip_day_trades_levels():
         assert float(r["stop"]) == round(entry * 0.99, 2) and float(r["target"]) == round(entry * 1.02, 2)
 
 
-def test_expected_annual_drift_is_the_hidden_truth():
-    data = SyntheticMarketData(SimulatedClock(datetime(2026, 3, 2, tzinfo=UTC)), CAL, seed=42)
-    funds = {data.expected_annual_drift(s) for s in FUNDS}
-    assert len(funds) == 1  # funds carry no alpha: the market's drift only
-    market = funds.pop()
-    stocks = [data.expected_annual_drift(s) for s in data.universe if s not in FUNDS]
-    assert all(abs(d - market) <= 0.05 + 1e-12 for d in stocks)  # alpha is within ±5 % a year
-    assert len(set(stocks)) == len(stocks)
-    assert data.expected_annual_drift("NOPE") == 0.0
-    other = SyntheticMarketData(SimulatedClock(datetime(2026, 3, 2, tzinfo=UTC)), CAL, seed=7)
-    assert other.expected_annual_drift("AAPL") - other.expected_annual_drift("SPY") == pytest.approx(
-        data.expected_annual_drift("AAPL") - market
-    )  # a name's own alpha does not depend on the seed
-
-
-def test_the_good_source_beats_the_poor_one_over_two_years():
-    """Mean 60-session forward return (open of the signal's session to the close 59 sessions later) and the
-    share of picks that rose, over every other session of 2025-2026. The gap is real but modest: drifts differ
-    by a few percent a year against double-digit volatility."""
-    horizon = 60
-    feed, data, _ = make_feed(datetime(2030, 1, 1, tzinfo=UTC), sources=(QUALITY, HYPE))
-    sessions = CAL.sessions_between(date(2025, 1, 1), date(2026, 12, 31))[::2]
-    picks: dict[str, list[tuple[date, str, int]]] = {QUALITY: [], HYPE: []}
+def test_the_strong_source_beats_the_poor_one_by_about_the_truth():
+    """Mean 10-session return beyond SPY x beta (the world's beta: the truth's own market model, no estimation)
+    of every pick of a year, per news desk. Their gap is about the truth's (+25 % vs -12 % a year, 10 sessions
+    held: 1.76 %), within four standard errors clustered by symbol."""
+    horizon = 10
+    feed, data, _ = make_feed(datetime(2030, 1, 1, tzinfo=UTC), sources=(CATALYST, HYPE))
+    sessions = CAL.sessions_between(date(2025, 1, 2), date(2025, 12, 31))
+    spy = data.daily_bars("SPY", date(2025, 1, 1), date(2026, 3, 31))
+    frames: dict[str, pd.DataFrame] = {}
+    by_source: dict[str, dict[str, list[float]]] = {CATALYST: {}, HYPE: {}}
     for session in sessions:
         for r in rows(feed.documents(session)):
-            picks[r["source"]].append((session, r["symbol"], int(r["conviction"])))
-    frames: dict[str, object] = {}
-    returns: dict[str, list[float]] = {QUALITY: [], HYPE: []}
-    for source, chosen in picks.items():
-        for session, symbol, _ in chosen:
+            symbol = r["symbol"]
             if symbol not in frames:
-                frames[symbol] = data.daily_bars(symbol, date(2025, 1, 1), date(2027, 6, 30))
+                frames[symbol] = data.daily_bars(symbol, date(2025, 1, 1), date(2026, 3, 31))
             frame = frames[symbol]
             i = frame.index.get_loc(pd.Timestamp(session))
-            returns[source].append(frame["close"].iloc[i + horizon - 1] / frame["open"].iloc[i] - 1)
-    good, poor = np.array(returns[QUALITY]), np.array(returns[HYPE])
-    assert len(good) >= 2 * len(sessions) and len(poor) >= 2 * len(sessions)
-    assert good.mean() > poor.mean() + 0.01
-    assert (good > 0).mean() > (poor > 0).mean()
+            stock = np.log(frame["close"].iloc[i + horizon - 1] / frame["open"].iloc[i])
+            market = np.log(spy["close"].iloc[i + horizon - 1] / spy["open"].iloc[i])
+            by_source[r["source"]].setdefault(symbol, []).append(stock - data.beta(symbol) * market)
 
-    # The good source's conviction is mildly informative: it rises with the (hidden) drift of its picks.
-    drift = np.array([data.expected_annual_drift(s) for _, s, _ in picks[QUALITY]])
-    conviction = np.array([c for _, _, c in picks[QUALITY]], dtype=float)
-    correlation = float(np.corrcoef(drift, conviction)[0, 1])
-    assert 0.1 < correlation < 0.9 and not math.isnan(correlation)
-    # ... and the poor one's is loud and says nothing.
-    assert min(c for _, _, c in picks[HYPE]) >= 7
+    def mean_and_se(groups: dict[str, list[float]]) -> tuple[float, float]:
+        sums = np.array([sum(v) for v in groups.values()])
+        counts = np.array([len(v) for v in groups.values()])
+        mean = sums.sum() / counts.sum()
+        return mean, float(np.sqrt(((sums - mean * counts) ** 2).sum()) / counts.sum())
+
+    (good, good_se), (poor, poor_se) = mean_and_se(by_source[CATALYST]), mean_and_se(by_source[HYPE])
+    gap = feed.true_abnormal_return(CATALYST, horizon) - feed.true_abnormal_return(HYPE, horizon)
+    assert gap == pytest.approx((0.25 + 0.12) / 252 * horizon)
+    assert good > poor
+    assert abs((good - poor) - gap) < 4 * np.hypot(good_se, poor_se)
+    assert sum(map(len, by_source[CATALYST].values())) > 4 * sum(map(len, by_source[HYPE].values())) > 0
