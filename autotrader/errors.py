@@ -1,4 +1,4 @@
-"""One exception hierarchy. Each class carries the process exit code it maps to (ARCHITECTURE §8).
+"""One exception hierarchy. Each class carries the process exit code it maps to: one code per kind of failure.
 
 The CLI catches ``AutotraderError`` once, at the top, prints ``message`` (and ``hint``) without a
 traceback and exits with ``exit_code``. Anything else is a bug: exit 1 with the trace in the log.

@@ -1,4 +1,4 @@
-"""No look-ahead: what happens at a date is identical whether or not later data exists (ARCHITECTURE §4).
+"""No look-ahead: what happens at a date is identical whether or not later data exists.
 
 Two workspaces read the same market from local CSV files; in one the files stop at the end of the
 replay, in the other they go on for weeks. The same orders are placed at the first slot and the same

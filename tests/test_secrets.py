@@ -1,4 +1,4 @@
-"""Secrets never appear in output, logs, the ledger or any file a run writes (reliability I1)."""
+"""Secrets never appear in output, logs, the ledger or any file a run writes."""
 
 from __future__ import annotations
 

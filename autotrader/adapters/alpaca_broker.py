@@ -5,7 +5,7 @@ sent when, and reads every answer itself. Responses are taken as raw JSON (``raw
 into ``autotrader.domain.models``, leniently: alpaca-py's own pydantic models refuse an order status they do
 not know and insist on account fields Alpaca has since removed, and a broker answer must never crash a run.
 
-How requests behave (ARCHITECTURE §6, reliability §3.4-3.5):
+How requests behave (an order is sent at most once; every other call is bounded in time):
 
 * alpaca-py's own retry loop (429 and 504, three times, for every method *including* order creation) is
   switched off, and every request gets an HTTP timeout: the SDK sets none.
@@ -95,7 +95,7 @@ REASON_INVALID = "invalid_order"
 REASON_FORBIDDEN = "forbidden"
 REASON_REJECTED = "rejected"
 
-# Alpaca reuses 40310000 for several refusals: the message tells them apart (reliability §1.4).
+# Alpaca reuses 40310000 for several refusals: the message tells them apart.
 _FORBIDDEN_REASONS = (
     ("buying power", REASON_BUYING_POWER),
     ("insufficient qty", REASON_QTY),

@@ -86,7 +86,7 @@ _TERMINAL_BROKER = frozenset(
 
 
 class IntentStatus(StrEnum):
-    """Life of an order intent in the ledger (reliability §3.4).
+    """Life of an order intent in the ledger: stored before it is sent, settled after.
 
     PLANNED → SUBMITTING → {ACCEPTED | REJECTED | UNKNOWN} → PARTIALLY_FILLED → {FILLED | CANCELED | EXPIRED};
     ABANDONED is a local decision (e.g. a stale intent from an earlier session), never a broker fact.

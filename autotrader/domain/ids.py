@@ -2,7 +2,7 @@
 
 A client_order_id is built from (session date, step, book, symbol, leg, tier, attempt): the same decision in
 the same trading session always gets the same id, so a rerun or a crash recovery can never mint a second
-order (ARCHITECTURE §6). It stays within 48 characters, the strictest limit Alpaca has documented, and keeps
+order. It stays within 48 characters, the strictest limit Alpaca has documented, and keeps
 a readable prefix so a human can tell an order's origin from the broker's dashboard.
 """
 

@@ -1,6 +1,6 @@
 """Reports: what a step did, or would do under --dry-run. The CLI renders them; ``--json`` dumps them.
 
-The JSON shape is the contract of ARCHITECTURE §8: ``command, as_of, dry_run, ok, orders, skipped`` plus
+The JSON shape is the ``--json`` contract scripts rely on: ``command, as_of, dry_run, ok, orders, skipped`` plus
 command-specific fields, which may be added to but never renamed.
 """
 

@@ -1,4 +1,4 @@
-"""The order gateway: the one path every order takes (ARCHITECTURE §6, reliability §3.4).
+"""The order gateway: the one path every order takes, so no decision ever becomes two broker orders.
 
 1. The intent is stored with its deterministic client_order_id, status PLANNED, and committed before any
    network call.

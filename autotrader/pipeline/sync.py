@@ -1,4 +1,4 @@
-"""``sync``: reconcile the broker into the ledger (ARCHITECTURE §6.4, reliability §3.4.5).
+"""``sync``: reconcile the broker into the ledger: what the broker holds is checked, never assumed.
 
 1. Settle intents a previous run left in flight (the gateway's resolution rules).
 2. Refresh every broker order since the last sync: ours update their intents; ones the ledger did not

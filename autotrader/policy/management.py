@@ -1,10 +1,10 @@
 """Active management of open positions: dip-buys, profit-takes, loss cuts, stops, targets, trailing and time
 exits. Pure: positions, prices and rules in; decisions out. Nothing here reads a clock, a ledger or a broker.
 
-Every decision is one *management leg* of one position life (seed 000 Layers 2 and 3, its loss cut, and the
-exit rules of seeds 001 and 003), so the scorecard can price management apart from the pick.
+Every decision is one *management leg* of one position life (dip-buy and profit-take tiers, the loss cut, and the
+stop, target, trailing and time exits), so the scorecard can price management apart from the pick.
 
-Semantics, where the seeds are terse:
+Semantics, where a rule needs a precise reading:
 
 - **Dip-buys** (long-term only). The dip is measured from ``dip_buy_reference``: the average cost (the seed;
   after tier 1 the average falls, so tier 2 fires further below the first entry than its label says) or the

@@ -36,7 +36,7 @@ For one buy signal, in this order (the first failing rule skips it; the trace en
      ``W = wins/trades``, ``f = (W·avgWin − (1 − W)·avgLoss) / avgWin``;
      seed mode ``m = clamp(f/2, lo, hi)``; normalized mode ``m = clamp((f/2) / kelly_reference_fraction, lo, hi)``;
      ``f ≤ 0`` (or no average win) → ``lo``; fewer trades → 1.0. Since ``f ≤ W ≤ 1``, ``f/2 ≤ 0.5``: the seed
-     mode can only shrink a position (ARCHITECTURE §9); see :func:`kelly_multiplier_range`.
+     mode can only shrink a position, never enlarge it; see :func:`kelly_multiplier_range`.
    - drawdown band: the first band, by descending ``above_pct``, with ``drawdown_pct > above_pct``
      (defaults > 15% → 0 = no entries, > 10% → 0.5, > 5% → 0.75).
    - daily P&L (target T > 0): ``daily_pnl ≥ 0.9·T`` → 0.25; ``≥ 0.8·T`` → 0.5.
@@ -98,7 +98,7 @@ CATEGORIES = ("long_term", "swing", "day_trade")
 FRACTION_DECIMALS = 4
 #: Alpaca's smallest fractional (notional) order.
 MIN_FRACTIONAL_NOTIONAL = 1.0
-#: Daily-P&L throttle: (share of the target reached, multiplier), highest first (seed 003).
+#: Daily-P&L throttle: (share of the target reached, multiplier), highest first: near the day's target, entries shrink.
 DAILY_PNL_STEPS = ((0.9, 0.25), (0.8, 0.5))
 
 
@@ -777,7 +777,7 @@ def _pre_trade(s: SignalIn, quote: QuoteIn | None, rules: Rules, t: _Trace) -> f
     if s.entry is None:
         t.add("drift", {"entry": None}, "no signal entry: drift not measured")
     else:
-        # Drift compares the last trade with the signal's entry (seed 004); without a last, the ask stands in.
+        # Drift compares the last trade with the signal's entry (a run-away price is not chased); else the ask.
         last = quote.last if _positive_price(quote.last) else price
         drift = abs(last - s.entry) / s.entry * 100
         d: dict[str, float | str | int | bool | None] = {

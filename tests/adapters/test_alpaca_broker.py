@@ -1,6 +1,6 @@
 """``AlpacaBroker`` through the real alpaca-py SDK, against the loopback fake in ``tests/fakes/alpaca_server.py``.
 
-What is proven here (reliability checklist groups A, C, D, E, I):
+What is proven here:
   - every order intent ends as exactly one broker order, whatever the server does to the POST (accept then
     504, 429 with or without a reset time, 422 duplicate, a text 500, an answer that never comes), and a
     kill between the broker accepting an order and the ledger storing its id is healed by the next run;

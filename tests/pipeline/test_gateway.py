@@ -1,4 +1,4 @@
-"""The order gateway: every order exactly once, through reruns, crashes and ambiguous outcomes (ARCHITECTURE §6)."""
+"""The order gateway: every order exactly once, through reruns, crashes and ambiguous outcomes."""
 
 from __future__ import annotations
 

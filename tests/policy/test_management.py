@@ -1,4 +1,4 @@
-"""Position management, rule by rule, with the seed's numbers (seed 000 layers 2 and 3, the loss cut, the ATR
+"""Position management, rule by rule, with worked numbers (dip-buy and profit-take tiers, the loss cut, the ATR
 exit ladder, trailing, time stops), and its invariants over random price paths."""
 
 from __future__ import annotations

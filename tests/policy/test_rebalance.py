@@ -1,4 +1,4 @@
-"""The strategy rebalancer (seed 002): backtest rules against hand-worked cases and an independent day-by-day
+"""The strategy rebalancer: backtest rules against hand-worked cases and an independent day-by-day
 loop, no look-ahead, the metrics, the probabilistic and deflated Sharpe ratios, selection, and the order plan."""
 
 from __future__ import annotations

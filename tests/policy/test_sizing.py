@@ -1,4 +1,4 @@
-"""The sizing engine, rule by rule, with the seeds' numbers (seed 000 layers 1 and 4, seeds 003 and 004)."""
+"""The sizing engine, rule by rule, with worked numbers (base size, multipliers, caps, gates and pre-trade checks)."""
 
 from __future__ import annotations
 
