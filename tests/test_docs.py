@@ -142,15 +142,23 @@ def test_the_citation_pattern_catches_the_known_forms(text):
 
 
 def test_no_comment_or_doc_cites_a_document_outside_the_repository():
-    files = [ROOT / "README.md"]
-    for folder in ("autotrader", "tests", "docs"):
-        files += [p for p in (ROOT / folder).rglob("*") if p.suffix in {".py", ".md", ".toml"}]
+    files = [ROOT / name for name in ("README.md", "config.toml", "crontab.example")]
+    for folder in ("autotrader", "tests", "docs", "benchmarks", ".ci"):
+        files += [p for p in (ROOT / folder).rglob("*") if p.suffix in {".py", ".md", ".toml", ""} and p.is_file()]
     this_file = Path(__file__).resolve()
     found = []
     for path in files:
         if path.resolve() == this_file:
             continue  # the examples above
-        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-            found += [f"{path.relative_to(ROOT)}:{number}: {hit}" for hit in _citations_in(line)]
+        text = path.read_text(encoding="utf-8")
+        for hit in OUTSIDE_CITATIONS.finditer(text):
+            found.append(f"{path.relative_to(ROOT)}:{text.count(chr(10), 0, hit.start()) + 1}: {hit.group(0)}")
     assert len(files) > 50
     assert found == [], "say the rule itself instead of citing a document outside the repository"
+
+
+def test_the_readme_names_the_whole_suite_and_the_fast_lane():
+    note = README.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    assert "runs the whole suite" in note and "`.ci/run` runs exactly that" in note
+    assert '`.venv/bin/pytest -n 2 -m "not slow"` is the fast lane' in note
+    assert '"slow: ' in (ROOT / "pyproject.toml").read_text(encoding="utf-8")  # the marker is declared
