@@ -1,4 +1,4 @@
-"""Small shared fixtures: an isolated environment, a workspace with a config file, a CLI runner."""
+"""Shared test setup: the fast lane's Hypothesis profile, an isolated environment, a workspace, a CLI runner."""
 
 from __future__ import annotations
 
@@ -7,8 +7,18 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+from tests.properties import FAST_PROFILE
 
 ISOLATED_PREFIXES = ("AUTOTRADER_", "ALPACA_", "APCA_", "MASSIVE_", "POLYGON_", "FINNHUB_")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The fast lane (``-m "not slow"``) samples each Hypothesis property more thinly (tests/properties.py);
+    the whole suite, and any run naming ``--hypothesis-profile``, keeps the full example counts."""
+    if "not slow" in (config.option.markexpr or "") and not config.getoption("--hypothesis-profile"):
+        settings.load_profile(FAST_PROFILE)
 
 
 @pytest.fixture(autouse=True)

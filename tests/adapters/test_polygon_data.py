@@ -179,6 +179,7 @@ def universe(n: int) -> tuple[str, ...]:
     return tuple(f"S{i:03d}" for i in range(n))
 
 
+@pytest.mark.slow
 def test_a_warm_daily_sync_of_500_symbols_costs_at_most_3_requests(server, ledger):
     symbols = universe(500)
     server.symbols = (*symbols, "VIXY")

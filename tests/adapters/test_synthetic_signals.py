@@ -55,6 +55,7 @@ def test_published_at_eight_new_york_on_session_days_only():
     assert feed.documents(date(2026, 4, 13)) == []  # a session, but not yet published at the clock
 
 
+@pytest.mark.slow
 def test_labelled_valid_in_every_category_with_convictions_and_cent_prices():
     feed, data, _ = make_feed(et("2026-03-20 09:00"))
     sessions = CAL.sessions_between(date(2026, 3, 2), date(2026, 3, 13))
@@ -169,6 +170,7 @@ def test_expected_annual_drift_is_the_hidden_truth():
     )  # a name's own alpha does not depend on the seed
 
 
+@pytest.mark.slow
 def test_the_good_source_beats_the_poor_one_over_two_years():
     """Mean 60-session forward return (open of the signal's session to the close 59 sessions later) and the
     share of picks that rose, over every other session of 2025-2026. The gap is real but modest: drifts differ

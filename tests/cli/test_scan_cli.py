@@ -202,6 +202,7 @@ def test_dry_run_moves_nothing_and_leaves_the_ledger_byte_identical(run, ws):
     assert _ledger(ws).read_bytes() == before
 
 
+@pytest.mark.slow
 def test_run_daily_imports_the_days_synthetic_feed_once(run, write_config):
     config = write_config("")  # synthetic data, with the demo feed
     first = run("run-daily", "--json", "--as-of", "2026-03-03T10:00:00-05:00", "--config", str(config))

@@ -36,6 +36,7 @@ def paper(write_config, monkeypatch):
             polygon.stop()
 
 
+@pytest.mark.slow
 def test_the_same_commands_run_against_alpaca_and_polygon(cli, paper):
     config, alpaca, polygon = paper
     doctor = cli("doctor", "--json", "--config", config)

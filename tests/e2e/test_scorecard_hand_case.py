@@ -232,6 +232,7 @@ def test_bad_filters_exit_2(hand_workspace, args):
     assert "Traceback" not in result.output
 
 
+@pytest.mark.slow
 def test_csv_and_html_exports(hand_workspace, tmp_path):
     html_file = tmp_path / "report" / "scorecard.html"
     result = _scorecard(hand_workspace, "--csv", str(tmp_path / "csv"), "--html", str(html_file))

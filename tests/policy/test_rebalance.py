@@ -259,6 +259,7 @@ def test_costs_are_charged_on_traded_notional():
     assert bt.final_nav < free.final_nav
 
 
+@pytest.mark.slow
 def test_no_look_ahead_the_decision_at_d_ignores_later_rows():
     closes = random_closes(160, 6, seed=5)
     strategy = Strategy("R", tuple(closes.columns))
