@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import os
-from collections.abc import Callable
+import shutil
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -28,6 +30,20 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: item.path not in slow_files)  # stable: the order within each part stays
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _cli_built_once() -> Iterator[None]:
+    """Typer's CliRunner rebuilds the click command from the app (every signature and type hint) on each
+    invoke, about 19 ms of CPU each time, hundreds of times a run. ``autotrader`` builds it once per process;
+    so do the tests, by caching what the runner calls. The command built is the same: the app never changes."""
+    import typer.main
+    import typer.testing
+
+    patch = pytest.MonkeyPatch()
+    patch.setattr(typer.testing, "_get_command", functools.cache(typer.main.get_command))
+    yield
+    patch.undo()
+
+
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No test sees the developer's keys or overrides, and relative paths land in a temp folder."""
@@ -36,6 +52,29 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
             monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("COLUMNS", "200")
     monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def _migrated_ledger_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from autotrader.ledger.db import open_ledger
+
+    path = tmp_path_factory.mktemp("template") / "ledger.db"
+    open_ledger(path).close()
+    return path
+
+
+@pytest.fixture
+def migrated_ledger(_migrated_ledger_template: Path) -> Callable[[Path], Path]:
+    """Put an already-migrated ledger file at ``path`` and return ``path``: ``open_ledger`` then has nothing to
+    apply. For tests of what is stored, not of migrating: migrating a new file costs ~65 ms of CPU (sqlite-utils
+    splits each script character by character), and every CLI test and tests/ledger still migrate from scratch."""
+
+    def place(path: Path) -> Path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(_migrated_ledger_template, path)
+        return path
+
+    return place
 
 
 @pytest.fixture

@@ -32,8 +32,8 @@ def server():
 
 
 @pytest.fixture
-def ledger(tmp_path):
-    opened = open_ledger(tmp_path / "ledger.db")
+def ledger(tmp_path, migrated_ledger):
+    opened = open_ledger(migrated_ledger(tmp_path / "ledger.db"))
     yield opened
     opened.close()
 
@@ -137,6 +137,7 @@ def test_persistent_429s_end_in_a_transient_error(server, ledger):
     assert server.total == MAX_ATTEMPTS and timer.slept == [3.0] * (MAX_ATTEMPTS - 1)
 
 
+@pytest.mark.slow  # waits out a real socket timeout
 def test_a_response_that_never_comes_times_out_into_a_transient_error(server, ledger):
     server.faults.hang = 100
     with pytest.raises(TransientError, match=r"no answer from Finnhub \(ReadTimeout\)"):

@@ -50,8 +50,8 @@ def server():
 
 
 @pytest.fixture
-def ledger(tmp_path):
-    opened = open_ledger(tmp_path / "ledger.db")
+def ledger(tmp_path, migrated_ledger):
+    opened = open_ledger(migrated_ledger(tmp_path / "ledger.db"))
     yield opened
     opened.close()
 
@@ -387,6 +387,7 @@ def test_persistent_429s_end_in_a_transient_error_after_bounded_retries(server, 
     assert timer.slept == [7.0] * (MAX_ATTEMPTS - 1)  # Retry-After honoured between attempts
 
 
+@pytest.mark.slow  # waits out a real socket timeout
 def test_a_response_that_never_comes_times_out_into_a_transient_error(server, ledger):
     server.faults.hang = 100
     data = make_data(server, ledger, et(WED, "20:00"), timeout=0.2)
