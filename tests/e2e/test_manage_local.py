@@ -19,6 +19,8 @@ from autotrader.clock import ET, MarketCalendar
 from autotrader.ledger import repo
 from autotrader.ledger.db import open_ledger
 
+pytestmark = pytest.mark.slow  # whole commands run end to end over a workspace
+
 CAL = MarketCalendar.xnys()
 CONFIG = """
 [data]
@@ -176,7 +178,6 @@ def test_management_alpha_changes_by_exactly_the_legs_pnl(long_term, cli, tmp_pa
 # -- splits ------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.slow
 def test_a_two_for_one_split_fires_no_tier(tmp_path, cli):
     bars = {
         "CCC": {date(2026, 3, 9): bar(100), date(2026, 3, 10): bar(100), date(2026, 3, 11): bar(50),
@@ -424,7 +425,6 @@ def test_a_trail_above_the_price_keeps_the_broker_protection_until_the_exit(tmp_
     assert [(o["leg"], o["trigger_price"]) for o in out["orders"]] == [("trail", 105.6)]
 
 
-@pytest.mark.slow
 def test_a_first_target_not_sent_is_not_marked_done(tmp_path, cli):
     bars = {
         "GGG": {date(2026, 3, 9): bar(100), date(2026, 3, 10): bar(104), date(2026, 3, 11): bar(104)},

@@ -14,6 +14,8 @@ import pytest
 from tests.fakes.alpaca_server import API_KEY, SECRET_KEY, FakeAlpacaServer
 from tests.fakes.polygon_server import FakePolygon
 
+pytestmark = pytest.mark.slow  # whole commands run end to end over a workspace
+
 POLYGON_KEY = "test-polygon-key"
 
 
@@ -36,7 +38,6 @@ def paper(write_config, monkeypatch):
             polygon.stop()
 
 
-@pytest.mark.slow
 def test_the_same_commands_run_against_alpaca_and_polygon(cli, paper):
     config, alpaca, polygon = paper
     doctor = cli("doctor", "--json", "--config", config)

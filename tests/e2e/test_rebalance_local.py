@@ -14,6 +14,8 @@ import pytest
 
 from autotrader.clock import MarketCalendar
 
+pytestmark = pytest.mark.slow  # whole commands run end to end over a workspace
+
 CAL = MarketCalendar.xnys()
 LAST = date(2026, 3, 13)  # the last complete session at the as-of instants below (a Friday)
 BACKTEST_DAYS = 80
@@ -193,7 +195,6 @@ def test_buys_are_scaled_down_to_the_buying_power(world, cli):
     assert 30000 * 0.9 < spent <= 30000
 
 
-@pytest.mark.slow
 def test_unknown_tickers_are_bad_input_and_html_draws_the_curves(world, cli):
     folder, config, _ = world
     bad = cli("rebalance", "--tickers", "AAA,ZZZZ", "--as-of", "2026-03-13T19:05", "--config", config)
@@ -206,7 +207,6 @@ def test_unknown_tickers_are_bad_input_and_html_draws_the_curves(world, cli):
     assert "data:image/png;base64," in text and payload["winner"] in text
 
 
-@pytest.mark.slow
 def test_later_bars_change_nothing_and_the_profit_taker_trails_the_book(world, cli):
     folder, config, closes = world
     expected = run(cli, config, "--dry-run", at="2026-03-13T19:05")

@@ -19,6 +19,8 @@ from autotrader.domain.models import BrokerOrder, Fill, OrderIntent, OrderReques
 from autotrader.ledger import repo
 from autotrader.ledger.db import open_ledger
 
+pytestmark = pytest.mark.slow  # whole commands run end to end over a workspace
+
 DAYS = ["2026-03-02", "2026-03-03", "2026-03-04", "2026-03-05", "2026-03-06",
         "2026-03-09", "2026-03-10", "2026-03-11", "2026-03-12", "2026-03-13"]  # fmt: skip
 #        open   high   low    close
@@ -232,7 +234,6 @@ def test_bad_filters_exit_2(hand_workspace, args):
     assert "Traceback" not in result.output
 
 
-@pytest.mark.slow
 def test_csv_and_html_exports(hand_workspace, tmp_path):
     html_file = tmp_path / "report" / "scorecard.html"
     result = _scorecard(hand_workspace, "--csv", str(tmp_path / "csv"), "--html", str(html_file))
