@@ -44,7 +44,7 @@ class Deps:
 
 
 def check_live_safety(config: Config) -> None:
-    """Live trading needs two independent confirmations (ARCHITECTURE §3): refuse before any request."""
+    """Live trading needs two independent confirmations (config and environment): refuse before any request."""
     settings = config.settings
     if settings.broker.kind == "alpaca" and settings.broker.mode == "live":
         if os.environ.get("AUTOTRADER_LIVE_CONFIRM", "").strip().lower() != "yes":

@@ -1,7 +1,7 @@
 """The JSON-lines event log: one file per (UTC) day under ``logs/``, one object per line.
 
 One writer at a time is guaranteed by the workspace lock (``status`` and ``config`` do not write here),
-and a file per day means no in-process rotation, which is unsafe across processes (reliability §1.13).
+and a file per day means no in-process rotation, which is unsafe while another process may be appending.
 Every line passes through a redaction step that replaces the configured secret values, so a key can never
 reach the log even if some code tried to log it.
 """

@@ -241,7 +241,7 @@ class RiskSection(Section):
         return self
 
     def kelly_range(self) -> tuple[float, float]:
-        """What the Kelly multiplier can actually be, given the formula (ARCHITECTURE §9).
+        """What the Kelly multiplier can actually be, given the formula.
 
         f = (W·avgWin − (1−W)·avgLoss)/avgWin ≤ W ≤ 1, so f/2 ≤ 0.5: the seed's formula can only shrink
         a position; "normalized" divides f/2 by the reference fraction so a strong edge can size up.
@@ -252,7 +252,7 @@ class RiskSection(Section):
 
 
 class SizeSection(Section):
-    """Gates and pre-trade checks of the `size` step (seeds 001 and 004)."""
+    """Gates and pre-trade checks of the `size` step: what a signal must pass before it gets an order."""
 
     max_open_positions: int = Field(20, ge=1, le=10_000)
     max_new_trades_per_day: int = Field(10, ge=1, le=10_000)
@@ -433,7 +433,7 @@ def _default_presets() -> dict[str, TrailPreset]:
 
 
 class RebalanceSection(Section):
-    """The nightly strategy rebalancer (seed 002) and its book's intraday profit taker."""
+    """The nightly strategy rebalancer and its book's intraday profit taker."""
 
     enabled: bool = False
     capital: float = Field(100_000.0, gt=0, le=1e12, description="Dollars for the rebalance book (the seed's CAPITAL)")

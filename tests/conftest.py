@@ -1,14 +1,47 @@
-"""Small shared fixtures: an isolated environment, a workspace with a config file, a CLI runner."""
+"""Shared test setup: the fast lane's Hypothesis profile, an isolated environment, a workspace, a CLI runner."""
 
 from __future__ import annotations
 
+import functools
 import os
-from collections.abc import Callable
+import shutil
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+from tests.properties import FAST_PROFILE
 
 ISOLATED_PREFIXES = ("AUTOTRADER_", "ALPACA_", "APCA_", "MASSIVE_", "POLYGON_", "FINNHUB_")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The fast lane (``-m "not slow"``) samples each Hypothesis property more thinly (tests/properties.py);
+    the whole suite, and any run naming ``--hypothesis-profile``, keeps the full example counts."""
+    if "not slow" in (config.option.markexpr or "") and not config.getoption("--hypothesis-profile"):
+        settings.load_profile(FAST_PROFILE)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Modules holding a slow test run first, whole and in their own order, so that with ``-n 2`` the long
+    tests start early and the short ones fill in at the end, instead of one long test finishing alone."""
+    slow_files = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow_files)  # stable: the order within each part stays
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _cli_built_once() -> Iterator[None]:
+    """Typer's CliRunner rebuilds the click command from the app (every signature and type hint) on each
+    invoke, about 19 ms of CPU each time, hundreds of times a run. ``autotrader`` builds it once per process;
+    so do the tests, by caching what the runner calls. The command built is the same: the app never changes."""
+    import typer.main
+    import typer.testing
+
+    patch = pytest.MonkeyPatch()
+    patch.setattr(typer.testing, "_get_command", functools.cache(typer.main.get_command))
+    yield
+    patch.undo()
 
 
 @pytest.fixture(autouse=True)
@@ -19,6 +52,29 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
             monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("COLUMNS", "200")
     monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def _migrated_ledger_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from autotrader.ledger.db import open_ledger
+
+    path = tmp_path_factory.mktemp("template") / "ledger.db"
+    open_ledger(path).close()
+    return path
+
+
+@pytest.fixture
+def migrated_ledger(_migrated_ledger_template: Path) -> Callable[[Path], Path]:
+    """Put an already-migrated ledger file at ``path`` and return ``path``: ``open_ledger`` then has nothing to
+    apply. For tests of what is stored, not of migrating: migrating a new file costs ~65 ms of CPU (sqlite-utils
+    splits each script character by character), and every CLI test and tests/ledger still migrate from scratch."""
+
+    def place(path: Path) -> Path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(_migrated_ledger_template, path)
+        return path
+
+    return place
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""No look-ahead: what happens at a date is identical whether or not later data exists (ARCHITECTURE §4).
+"""No look-ahead: what happens at a date is identical whether or not later data exists.
 
 Two workspaces read the same market from local CSV files; in one the files stop at the end of the
 replay, in the other they go on for weeks. The same orders are placed at the first slot and the same
@@ -22,32 +22,51 @@ from autotrader.pipeline import replay
 from autotrader.pipeline.context import invoke
 from autotrader.pipeline.gateway import OrderGateway
 
+pytestmark = pytest.mark.slow  # two replays over minute files
+
 SYMBOLS = ("AAPL", "XOM", "JPM")
 REPLAY = (date(2026, 3, 2), date(2026, 3, 6))
-FULL_UNTIL = date(2026, 4, 10)
+# The long workspace's files go on past the replay: daily bars for five weeks, minute bars for two.
+DAILY_UNTIL = date(2026, 4, 10)
+MINUTES_UNTIL = date(2026, 3, 20)
+
+Rows = dict[str, list[list[object]]]
 
 
-def _write_market(folder: Path, until: date) -> None:
-    """CSV files cut from the synthetic market: daily from February, minutes for the replay's sessions."""
+def _csv_rows(frame, stamps: list[str]) -> list[list[object]]:
+    """One row per bar: its date or timestamp, then the values as floats (as a row of the frame reads)."""
+    return [[stamp, *values] for stamp, values in zip(stamps, frame.astype(float).to_numpy().tolist(), strict=True)]
+
+
+def _market_rows() -> Rows:
+    """CSV rows cut from the synthetic market, generated once: daily from February, minutes from the replay."""
     calendar = MarketCalendar.xnys()
     source = SyntheticMarketData(SimulatedClock(datetime(2027, 1, 1, tzinfo=UTC)), calendar, seed=7)
-    folder.mkdir(parents=True)
+    rows: Rows = {}
     for symbol in (*SYMBOLS, "VIX"):
-        daily = source.daily_bars(symbol, date(2026, 2, 2), until)
-        with (folder / f"{symbol}.csv").open("w", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(["date", "open", "high", "low", "close", "volume"])
-            for day, row in daily.iterrows():
-                writer.writerow([day.date().isoformat(), *row.tolist()])
+        daily = source.daily_bars(symbol, date(2026, 2, 2), DAILY_UNTIL)
+        rows[f"{symbol}.csv"] = _csv_rows(daily, [day.date().isoformat() for day in daily.index])
         if symbol == "VIX":
             continue
-        with (folder / f"{symbol}.1m.csv").open("w", newline="") as handle:
+        minute_rows = rows[f"{symbol}.1m.csv"] = []
+        for day in calendar.sessions_between(REPLAY[0], MINUTES_UNTIL):
+            minutes = source.minute_bars(symbol, calendar.session_open(day), calendar.session_close(day))
+            minute_rows += _csv_rows(minutes, [at.isoformat() for at in minutes.index])
+    return rows
+
+
+def _write_market(folder: Path, rows: Rows, until: date | None) -> None:
+    """The files, whole (``until`` None) or cut after ``until``'s session: the same rows up to there."""
+    folder.mkdir(parents=True)
+    for name, body in rows.items():
+        header = ["timestamp" if name.endswith(".1m.csv") else "date", "open", "high", "low", "close", "volume"]
+        if until is not None:
+            # ISO text sorts by date, and every minute row starts with its New York session date
+            body = [row for row in body if str(row[0])[:10] <= until.isoformat()]
+        with (folder / name).open("w", newline="") as handle:
             writer = csv.writer(handle)
-            writer.writerow(["timestamp", "open", "high", "low", "close", "volume"])
-            for day in calendar.sessions_between(REPLAY[0], until):
-                minutes = source.minute_bars(symbol, calendar.session_open(day), calendar.session_close(day))
-                for at, row in minutes.iterrows():
-                    writer.writerow([at.isoformat(), *row.tolist()])
+            writer.writerow(header)
+            writer.writerows(body)
 
 
 def _replay(workspace: Path) -> dict:
@@ -99,8 +118,9 @@ def _replay(workspace: Path) -> dict:
 @pytest.fixture(scope="module")
 def results(tmp_path_factory):
     base = tmp_path_factory.mktemp("lookahead")
-    _write_market(base / "short" / "market", REPLAY[1])
-    _write_market(base / "long" / "market", FULL_UNTIL)
+    rows = _market_rows()
+    _write_market(base / "short" / "market", rows, REPLAY[1])
+    _write_market(base / "long" / "market", rows, None)
     return _replay(base / "short"), _replay(base / "long")
 
 

@@ -1,8 +1,10 @@
-"""Secrets never appear in output, logs, the ledger or any file a run writes (reliability I1)."""
+"""Secrets never appear in output, logs, the ledger or any file a run writes."""
 
 from __future__ import annotations
 
 from pathlib import Path
+
+import pytest
 
 CANARIES = ("PKCANARYKEY0123456789", "SECRETCANARY0123456789abcdef")
 
@@ -15,6 +17,7 @@ def _contains_canary(data: bytes) -> bool:
     return False
 
 
+@pytest.mark.slow
 def test_no_canary_anywhere(cli, write_config, monkeypatch, tmp_path):
     config = write_config("")
     (config.parent / ".env").write_text(f"ALPACA_API_KEY={CANARIES[0]}\n")

@@ -53,7 +53,7 @@ _MINUTE_NS = 60 * 10**9
 _EPS = 1e-9
 _RETRIES = 8  # optimistic-concurrency attempts before giving up (only another process can cause one)
 
-# Alpaca's auction windows (reference A6), in New York time.
+# Alpaca's auction windows, in New York time.
 CLS_CUTOFF_BEFORE_CLOSE = timedelta(minutes=10)  # CLS refused from 15:50 (12:50 on a 13:00 early close)
 
 NOT_TRADABLE_SYMBOLS = frozenset({"VIX"})  # an index: data, never an order

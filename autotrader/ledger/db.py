@@ -2,12 +2,12 @@
 
 Why BEGIN IMMEDIATE: a deferred transaction that reads and then writes fails at once with "database is
 locked" if another connection committed in between, ignoring busy_timeout; an immediate one takes the
-write lock up front and waits (reliability §3.3, V6). sqlite-utils' ``db.atomic()`` issues a plain
+write lock up front and waits. sqlite-utils' ``db.atomic()`` issues a plain
 ``BEGIN``, so writes go through ``Ledger.write()`` instead; inside it, ``atomic()`` nests as a savepoint.
 
 ``--dry-run`` opens a *snapshot*: an in-memory copy of the file (or an empty, migrated database when there
 is no file yet). Every step then runs exactly as it would for real, against the copy, and the file on disk
-stays byte-identical (ARCHITECTURE §7). No code path needs to know it is a dry run.
+stays byte-identical. No code path needs to know it is a dry run.
 """
 
 from __future__ import annotations

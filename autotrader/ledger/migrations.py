@@ -2,7 +2,7 @@
 
 Never edit a migration that has shipped: add a new one. ``apply_migrations`` is safe to run on every
 start (sqlite-utils records what it applied), and refuses a ledger written by a *newer* autotrader
-rather than guess at a schema it does not know (reliability J1).
+rather than guess at a schema it does not know.
 
 Conventions: plural snake_case tables, timestamps are UTC ISO-8601 text ending in ``_at``, quantities
 ``qty``, money columns in dollars; JSON payloads in text columns named ``*_json``.
@@ -44,7 +44,7 @@ def _foundation(db: sqlite_utils.Database) -> None:
         );
         CREATE INDEX runs_command_started ON runs (command, started_at);
 
-        -- An order we decided to send, stored before any network call (ARCHITECTURE §6).
+        -- An order we decided to send, stored before any network call, so a crash is settled by looking it up.
         CREATE TABLE order_intents (
             client_order_id TEXT PRIMARY KEY,
             session_date TEXT NOT NULL,
@@ -144,7 +144,7 @@ def _foundation(db: sqlite_utils.Database) -> None:
 
 @migrations(name="0002_sim_broker")
 def _sim_broker(db: sqlite_utils.Database) -> None:
-    # The simulated broker's own state. It lives in the ledger file (ARCHITECTURE §3) but only the
+    # The simulated broker's own state. It lives in the ledger file (a demo needs nothing else) but only the
     # SimBroker adapter reads or writes these tables: to the pipeline it is as remote as Alpaca.
     db.executescript(
         """

@@ -74,7 +74,7 @@ class Outcome:
 
 
 class WorkspaceLock:
-    """One run per workspace: a kernel lock (flock) released even on kill -9 (reliability §3.2, V5)."""
+    """One run per workspace: a kernel lock (flock), freed even on kill -9, so no stale lock blocks the next run."""
 
     def __init__(self, path: Path) -> None:
         from filelock import FileLock

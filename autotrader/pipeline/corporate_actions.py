@@ -1,4 +1,4 @@
-"""Splits: a split must never look like a dip or a rally (reliability group G).
+"""Splits: a split must never look like a dip or a rally, or management would trade on it.
 
 A broker applies a split overnight: the position's quantity changes with no fill. ``explain_splits`` takes
 ``sync``'s position differences and, where the broker's quantity is the ledger's times a known split ratio

@@ -1,4 +1,4 @@
-"""``rebalance``: backtest the ticker-group strategies, pick the best NAV, trade the deltas (seed 002).
+"""``rebalance``: backtest the ticker-group strategies, pick the best NAV, trade the deltas.
 
 1. The universe: every ticker of every strategy (``[rebalance] groups`` and ``strategies``), or, with
    ``--tickers``, each strategy's tickers that are in the given list (strategies left empty are dropped).

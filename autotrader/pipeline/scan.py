@@ -4,7 +4,7 @@
    plus every document the built-in sources (``deps.signal_sources``) have published for the New York
    date of the as-of.
 2. Parse all of them (``policy.signal_files``). One structurally bad document and the run stops with exit 2
-   before anything is written: never a partial set (reliability §4, H6).
+   before anything is written: never a partial set, which a rerun could not tell from a whole one.
 3. Decide duplicates: a document whose SHA-256 is already in ``signal_imports`` (or earlier in this run) is
    a duplicate and stores nothing; a row whose ``Signal.dedupe_key`` is already stored (or earlier in this
    run) is skipped.

@@ -1,6 +1,6 @@
 """Technical indicators with their standard definitions. Pure, numpy only.
 
-Seeding follows TA-Lib, which is what users compare against (ARCHITECTURE §9): the first average is the
+Seeding follows TA-Lib, which is what users compare their charts against: the first average is the
 simple mean of the first ``period`` values, and Wilder's smoothing continues from there.
 """
 

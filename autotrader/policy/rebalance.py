@@ -1,4 +1,4 @@
-"""The nightly strategy rebalancer (seed 002): backtest ticker-group strategies on daily closes, select the one
+"""The nightly strategy rebalancer: backtest ticker-group strategies on daily closes, select the one
 with the highest final NAV (with a significance guard), and turn its holdings into whole-share deltas. Pure:
 numpy and pandas only; nothing here reads a clock, a ledger, a broker or a file.
 

@@ -1,6 +1,6 @@
 """Signal documents (CSV or JSON) → validated ``Signal`` values plus the rows skipped and why. Pure.
 
-Two kinds of problem, two outcomes (reliability §4, checklist H6/H7):
+Two kinds of problem, two outcomes (a file that cannot be trusted imports nothing; a bad row is skipped alone):
 
 - **Structural** (the document cannot be trusted as a whole): not UTF-8, zero bytes, a missing required or an
   unknown column, a row with the wrong number of fields, an unterminated quote, a value that does not parse

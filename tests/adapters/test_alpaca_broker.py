@@ -1,6 +1,6 @@
 """``AlpacaBroker`` through the real alpaca-py SDK, against the loopback fake in ``tests/fakes/alpaca_server.py``.
 
-What is proven here (reliability checklist groups A, C, D, E, I):
+What is proven here:
   - every order intent ends as exactly one broker order, whatever the server does to the POST (accept then
     504, 429 with or without a reset time, 422 duplicate, a text 500, an answer that never comes), and a
     kill between the broker accepting an order and the ledger storing its id is healed by the next run;
@@ -117,8 +117,8 @@ def broker(make_broker) -> AlpacaBroker:
 
 
 @pytest.fixture
-def ledger(tmp_path):
-    opened = open_ledger(tmp_path / "ledger-paper.db")
+def ledger(tmp_path, migrated_ledger):
+    opened = open_ledger(migrated_ledger(tmp_path / "ledger-paper.db"))
     yield opened
     opened.close()
 
@@ -260,6 +260,7 @@ def test_a_kill_after_the_broker_accepted_is_healed_by_the_rerun(server, clock, 
     assert server.count("GET", BY_CLIENT_ID) == 1
 
 
+@pytest.mark.slow  # waits out a real socket timeout
 def test_an_unanswered_post_and_lookup_leave_the_intent_unknown_until_a_later_run(
     server, clock, make_broker, ledger, waits
 ):
@@ -343,6 +344,7 @@ def test_an_order_post_is_never_retried(status, server, broker):
     assert len(server.posted_orders()) == 1
 
 
+@pytest.mark.slow  # waits out a real socket timeout
 def test_a_post_that_never_answers_is_ambiguous_not_a_hang(server, make_broker):
     broker = make_broker(timeout_seconds=TINY_TIMEOUT)
     server.inject("POST", ORDERS, process_first=True, delay=NEVER)
@@ -370,6 +372,7 @@ def test_reads_give_up_after_max_retries_with_a_temporary_error(server, make_bro
     assert server.count("GET", "/v2/positions") == 3
 
 
+@pytest.mark.slow  # waits out a real socket timeout
 def test_a_read_that_never_answers_times_out_and_is_bounded(server, make_broker):
     broker = make_broker(timeout_seconds=TINY_TIMEOUT, max_retries=1)
     server.inject("GET", "/v2/clock", delay=NEVER, times=5)

@@ -33,8 +33,8 @@ def server():
 
 
 @pytest.fixture
-def ledger(tmp_path):
-    opened = open_ledger(tmp_path / "ledger.db")
+def ledger(tmp_path, migrated_ledger):
+    opened = open_ledger(migrated_ledger(tmp_path / "ledger.db"))
     yield opened
     opened.close()
 

@@ -46,8 +46,8 @@ def server():
 
 
 @pytest.fixture
-def ledger(tmp_path):
-    opened = open_ledger(tmp_path / "ledger.db")
+def ledger(tmp_path, migrated_ledger):
+    opened = open_ledger(migrated_ledger(tmp_path / "ledger.db"))
     yield opened
     opened.close()
 
@@ -175,6 +175,7 @@ def universe(n: int) -> tuple[str, ...]:
     return tuple(f"S{i:03d}" for i in range(n))
 
 
+@pytest.mark.slow
 def test_a_warm_daily_sync_of_500_symbols_costs_at_most_3_requests(server, ledger):
     symbols = universe(500)
     server.symbols = (*symbols, "VIXY")
@@ -382,6 +383,7 @@ def test_persistent_429s_end_in_a_transient_error_after_bounded_retries(server, 
     assert timer.slept == [7.0] * (MAX_ATTEMPTS - 1)  # Retry-After honoured between attempts
 
 
+@pytest.mark.slow  # waits out a real socket timeout
 def test_a_response_that_never_comes_times_out_into_a_transient_error(server, ledger):
     server.faults.hang = 100
     data = make_data(server, ledger, et(WED, "20:00"), timeout=0.2)

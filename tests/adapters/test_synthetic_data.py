@@ -73,6 +73,7 @@ print(h.hexdigest())
 """
 
 
+@pytest.mark.slow
 def test_same_seed_gives_the_same_bars_in_another_process(capsys: pytest.CaptureFixture[str]) -> None:
     # Arrange: a child with a fixed str-hash salt; this process has another (would expose any hash()).
     repo = Path(__file__).resolve().parents[2]

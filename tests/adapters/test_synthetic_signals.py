@@ -55,6 +55,7 @@ def test_published_at_eight_new_york_on_session_days_only():
     assert feed.documents(date(2026, 4, 13)) == []  # a session, but not yet published at the clock
 
 
+@pytest.mark.slow
 def test_labelled_valid_in_every_category_with_convictions_and_cent_prices():
     feed, data, _ = make_feed(et("2026-03-20 09:00"))
     sessions = CAL.sessions_between(date(2026, 3, 2), date(2026, 3, 13))

@@ -163,6 +163,7 @@ def test_a_held_lock_exits_4_at_once(cli, write_config):
     assert not (config.parent / "ledger-sim.db").exists()
 
 
+@pytest.mark.slow
 def test_a_second_run_during_a_long_replay_exits_4_within_a_second(write_config):
     config = write_config("")
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -192,6 +193,7 @@ def test_a_second_run_during_a_long_replay_exits_4_within_a_second(write_config)
         replay.wait()
 
 
+@pytest.mark.slow
 def test_replay_and_demo(cli, tmp_path):
     result = cli("demo", "--dir", str(tmp_path / "d"), "--sessions", "3", "--json", "--as-of", "2026-03-06T20:00")
     assert result.exit_code == 0, result.output
@@ -232,6 +234,7 @@ def test_replay_rejects_future_and_inverted_ranges(cli, write_config):
     assert bad.exit_code == 2
 
 
+@pytest.mark.slow
 def test_replay_writes_only_its_own_ledger(cli, write_config):
     config = write_config("")
     cli("sync", "--as-of", AS_OF, "--config", str(config))
@@ -262,6 +265,7 @@ def test_live_mode_without_confirmation_is_refused(cli, write_config):
     assert not (config.parent / "ledger-live.db").exists()
 
 
+@pytest.mark.slow
 def test_demo_and_replay_dry_runs_write_nothing(cli, write_config, tmp_path):
     result = cli("demo", "--dry-run", "--dir", str(tmp_path / "d"), "--sessions", "2", "--as-of", "2026-03-06T20:00")
     assert result.exit_code == 0, result.output

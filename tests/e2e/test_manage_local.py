@@ -19,6 +19,8 @@ from autotrader.clock import ET, MarketCalendar
 from autotrader.ledger import repo
 from autotrader.ledger.db import open_ledger
 
+pytestmark = pytest.mark.slow  # whole commands run end to end over a workspace
+
 CAL = MarketCalendar.xnys()
 CONFIG = """
 [data]

@@ -14,6 +14,8 @@ import pytest
 from tests.fakes.alpaca_server import API_KEY, SECRET_KEY, FakeAlpacaServer
 from tests.fakes.polygon_server import FakePolygon
 
+pytestmark = pytest.mark.slow  # whole commands run end to end over a workspace
+
 POLYGON_KEY = "test-polygon-key"
 
 

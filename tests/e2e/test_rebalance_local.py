@@ -14,6 +14,8 @@ import pytest
 
 from autotrader.clock import MarketCalendar
 
+pytestmark = pytest.mark.slow  # whole commands run end to end over a workspace
+
 CAL = MarketCalendar.xnys()
 LAST = date(2026, 3, 13)  # the last complete session at the as-of instants below (a Friday)
 BACKTEST_DAYS = 80

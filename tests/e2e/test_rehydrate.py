@@ -16,6 +16,8 @@ from autotrader.ledger import repo
 from autotrader.ledger.db import open_ledger
 from tests.e2e.test_scorecard_hand_case import AAA, BBB, CONFIG, SIGNALS, SPY, _write_bars
 
+pytestmark = pytest.mark.slow  # whole commands run end to end over a workspace
+
 REVIEWER = """
 import json, sys
 trade = json.load(sys.stdin)

@@ -20,6 +20,8 @@ from autotrader.domain.models import BrokerOrder, Fill, OrderIntent, OrderReques
 from autotrader.ledger import repo
 from autotrader.ledger.db import open_ledger
 
+pytestmark = pytest.mark.slow  # whole commands run end to end over a workspace
+
 DAYS = ["2026-03-02", "2026-03-03", "2026-03-04", "2026-03-05", "2026-03-06",
         "2026-03-09", "2026-03-10", "2026-03-11", "2026-03-12", "2026-03-13"]  # fmt: skip
 #        open   high   low    close

@@ -11,6 +11,8 @@ import pytest
 
 from autotrader.clock import MarketCalendar
 
+pytestmark = pytest.mark.slow  # whole commands run end to end over a workspace
+
 CONFIG = """
 [data]
 kind = "local"

@@ -1,6 +1,6 @@
 """A fake Alpaca trading API on 127.0.0.1, for driving the real alpaca-py SDK in tests.
 
-It serves what ``AlpacaBroker`` calls, with the JSON shapes alpaca-py requires (reference A3-A8): decimals as
+It serves what ``AlpacaBroker`` calls, with the JSON shapes alpaca-py requires: decimals as
 strings, calendar times as ``HH:MM``, ``order_class`` ``""`` for simple orders, order legs nested only when
 asked (``nested=True``), 204 with an empty body for a cancel, ``{"code", "message"}`` error bodies (except a
 401, which has no code), and ``X-RateLimit-*`` headers on every answer.
@@ -8,7 +8,7 @@ asked (``nested=True``), 204 with an empty body for a cancel, ``{"code", "messag
 State is one account: cash, positions, orders (with bracket/OTO/OCO legs) and FILL activities. Time is
 whatever the test says (``set_now``/``advance_to``); advancing fills working market orders, and limit and stop
 orders the symbol's price reaches, at that price (``auto_fill``), and ``fill()`` executes any quantity at any
-price. Alpaca's order rules that matter to the toolkit are enforced (A6): a client_order_id is unique across
+price. Alpaca's order rules that matter to the toolkit are enforced: a client_order_id is unique across
 every order the account ever had, sub-penny prices and unknown symbols get 422, a buy beyond buying power or a
 sell beyond the shares held gets 403, market-on-open outside its window gets 403.
 

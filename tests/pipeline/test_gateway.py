@@ -1,4 +1,4 @@
-"""The order gateway: every order exactly once, through reruns, crashes and ambiguous outcomes (ARCHITECTURE §6)."""
+"""The order gateway: every order exactly once, through reruns, crashes and ambiguous outcomes."""
 
 from __future__ import annotations
 
@@ -19,9 +19,9 @@ from tests.fakes.memory_broker import Crash, Faults, MemoryBroker
 
 
 @pytest.fixture
-def world(tmp_path):
+def world(tmp_path, migrated_ledger):
     clock = SimulatedClock(et("2026-03-02 10:00"))
-    ledger = open_ledger(tmp_path / "ledger.db")
+    ledger = open_ledger(migrated_ledger(tmp_path / "ledger.db"))
     broker = MemoryBroker(time_source=clock)
 
     def gateway() -> OrderGateway:

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from autotrader.policy.attribution import LegFill, attribute, split_trades
+from tests.properties import examples
 
 T0 = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 
@@ -96,7 +97,7 @@ fills_strategy = st.lists(
 )
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(
     entry_qty=st.integers(1, 1000),
     entry_price=st.floats(1, 500, allow_nan=False),

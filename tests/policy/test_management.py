@@ -30,6 +30,7 @@ from autotrader.policy.management import (
     protective_stop,
     split_ratio,
 )
+from tests.properties import examples
 
 T0 = datetime(2024, 3, 5, 15, 0, tzinfo=UTC)
 PV = 1_000_000.0
@@ -709,7 +710,7 @@ def lives(draw):
     return entry, original, rules, cash, other_value, other_deployed, path
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(lives())
 def test_invariants_over_a_price_path(life):
     entry, original, rules, cash, other_value, other_deployed, path = life

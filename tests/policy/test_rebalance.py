@@ -1,4 +1,4 @@
-"""The strategy rebalancer (seed 002): backtest rules against hand-worked cases and an independent day-by-day
+"""The strategy rebalancer: backtest rules against hand-worked cases and an independent day-by-day
 loop, no look-ahead, the metrics, the probabilistic and deflated Sharpe ratios, selection, and the order plan."""
 
 from __future__ import annotations
@@ -338,6 +338,7 @@ def test_costs_are_charged_on_traded_notional():
     assert bt.final_nav < free.final_nav
 
 
+@pytest.mark.slow
 def test_no_look_ahead_the_decision_at_d_ignores_later_rows():
     closes = random_closes(160, 6, seed=5)
     strategy = Strategy("R", tuple(closes.columns))

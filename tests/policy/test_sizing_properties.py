@@ -16,6 +16,7 @@ from autotrader.policy.sizing import (
     SignalIn,
     decide_all,
 )
+from tests.properties import examples
 
 SYMBOLS = tuple(f"S{i:02d}" for i in range(12))
 SECTORS = ("Energy", "Financials")
@@ -163,7 +164,7 @@ def check_invariants(batch, book: BookState, rules_: Rules, decisions) -> None:
     assert deployed <= max(book.deployed, rules_.max_total_allocation) * (1 + SLACK)
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(100), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(scenarios())
 def test_the_caps_hold_across_any_batch(scenario):
     batch, book, risk, rules_ = scenario
@@ -210,7 +211,7 @@ def tight_batches(draw):
 NEUTRAL = RiskState(vix=None, spy_close=None, spy_sma=None, drawdown_pct=0, daily_pnl=0, consecutive_losses=0, kelly={})
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(tight_batches())
 def test_the_caps_hold_when_a_batch_runs_into_them(tight):
     batch, book, rules_ = tight
@@ -219,7 +220,7 @@ def test_the_caps_hold_when_a_batch_runs_into_them(tight):
     assert decisions[0].outcome != "skipped"  # the first buy always fits something: every cap starts with room
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=examples(25), deadline=None)
 @given(scenarios())
 def test_deciding_twice_gives_the_same_decisions_and_json(scenario):
     batch, book, risk, rules_ = scenario
@@ -230,6 +231,7 @@ def test_deciding_twice_gives_the_same_decisions_and_json(scenario):
         assert data["trace"] and all(step["effect"] for step in data["trace"])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "wanted",
     [
