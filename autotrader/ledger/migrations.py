@@ -25,9 +25,32 @@ MIGRATION_SET = "autotrader"
 migrations = Migrations(MIGRATION_SET)
 
 
+def run_script(db: sqlite_utils.Database, script: str) -> None:
+    """Run a migration's SQL statements one by one inside the caller's transaction.
+
+    sqlite-utils' ``executescript`` finds statement ends by asking SQLite after every character, which costs
+    most of a new ledger's set-up (tens of milliseconds, and the test suite opens hundreds of ledgers). A
+    statement can only end at a semicolon, so this asks only there; a semicolon inside a string literal or a
+    trigger body leaves the statement incomplete and the text runs on to the next one.
+    """
+    import sqlite3
+
+    pending = ""
+    pieces = script.split(";")
+    for i, piece in enumerate(pieces):
+        pending += piece if i == len(pieces) - 1 else piece + ";"
+        if pending.strip() and sqlite3.complete_statement(pending):
+            db.execute(pending.strip())
+            pending = ""
+    if pending.strip():  # a last statement may omit its semicolon
+        if not sqlite3.complete_statement(pending + ";"):
+            raise ValueError(f"migration SQL ends inside a statement: {pending.strip()[:80]!r}")
+        db.execute(pending.strip())
+
+
 @migrations(name="0001_foundation")
 def _foundation(db: sqlite_utils.Database) -> None:
-    db.executescript(
+    run_script(db,
         """
         CREATE TABLE runs (
             id INTEGER PRIMARY KEY,
@@ -146,7 +169,7 @@ def _foundation(db: sqlite_utils.Database) -> None:
 def _sim_broker(db: sqlite_utils.Database) -> None:
     # The simulated broker's own state. It lives in the ledger file (a demo needs nothing else) but only the
     # SimBroker adapter reads or writes these tables: to the pipeline it is as remote as Alpaca.
-    db.executescript(
+    run_script(db,
         """
         CREATE TABLE sim_account (
             id INTEGER PRIMARY KEY CHECK (id = 1),
@@ -227,7 +250,7 @@ def apply_migrations(ledger: Ledger) -> None:
 def _signals(db: sqlite_utils.Database) -> None:
     # Recommendations and what became of them. Signals are immutable once stored (triggers refuse
     # UPDATE and DELETE): the scorecard must be computed from exactly what the source said.
-    db.executescript(
+    run_script(db,
         """
         CREATE TABLE signal_imports (
             id INTEGER PRIMARY KEY,
@@ -322,7 +345,7 @@ def _signals(db: sqlite_utils.Database) -> None:
 
 @migrations(name="0004_rehydrate")
 def _rehydrate(db: sqlite_utils.Database) -> None:
-    db.executescript(
+    run_script(db,
         """
         -- End-of-day portfolio, one row per session (rehydrate is idempotent per session date).
         CREATE TABLE snapshots (
@@ -357,7 +380,7 @@ def _rehydrate(db: sqlite_utils.Database) -> None:
 def _reference_cache(db: sqlite_utils.Database) -> None:
     # Sectors (kept 24 hours) and next earnings dates (kept for the New York day they were fetched on),
     # so a slot's sizing does not ask the reference source again for every signal.
-    db.executescript(
+    run_script(db,
         """
         CREATE TABLE reference_cache (
             symbol TEXT NOT NULL,
@@ -379,7 +402,7 @@ def _intent_expiry(db: sqlite_utils.Database) -> None:
 
 @migrations(name="0007_position_management")
 def _position_management(db: sqlite_utils.Database) -> None:
-    db.executescript(
+    run_script(db,
         """
         -- What management remembers about one life of a position (it opens when the book's quantity leaves
         -- zero). The high-water mark lives here so a trailing stop survives restarts; the stop only ratchets up.
@@ -442,7 +465,7 @@ def _bar_cache(db: sqlite_utils.Database) -> None:
     # Daily bars from the market-data vendor, so a run pays requests only for sessions it has never seen.
     # Bars are stored as the vendor sent them (unadjusted); ``problem`` records why a bar is unusable
     # (bad price, duplicated, out of order), so the symbol is skipped whenever a window includes it.
-    db.executescript(
+    run_script(db,
         """
         CREATE TABLE bar_cache (
             symbol TEXT NOT NULL,

@@ -98,3 +98,25 @@ def test_snapshot_never_touches_the_file(tmp_path):
     missing = tmp_path / "none.db"
     open_ledger(missing, snapshot=True).close()
     assert not missing.exists()
+
+
+def test_run_script_runs_each_statement_once_and_keeps_semicolons_inside_strings_and_triggers(tmp_path):
+    import sqlite_utils
+
+    from autotrader.ledger.migrations import run_script
+
+    db = sqlite_utils.Database(tmp_path / "s.db")
+    run_script(
+        db,
+        """
+        CREATE TABLE t (id INTEGER PRIMARY KEY, note TEXT);
+        INSERT INTO t (note) VALUES ('a; b');
+        CREATE TRIGGER t_no_delete BEFORE DELETE ON t BEGIN SELECT RAISE(ABORT, 'no; deletes'); END;
+        INSERT INTO t (note) VALUES ('c')
+        """,
+    )
+    assert [r["note"] for r in db.query("SELECT note FROM t ORDER BY id")] == ["a; b", "c"]
+    with pytest.raises(sqlite3.IntegrityError, match="no; deletes"):
+        db.execute("DELETE FROM t")
+    with pytest.raises(ValueError, match="ends inside a statement"):
+        run_script(db, "CREATE TRIGGER x BEFORE DELETE ON t BEGIN SELECT 1;")
