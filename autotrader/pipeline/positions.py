@@ -29,6 +29,7 @@ from autotrader.ledger import repo
 from autotrader.pipeline.context import StepContext
 from autotrader.pipeline.corporate_actions import split_factor
 from autotrader.pipeline.gateway import GatewayResult, OrderGateway
+from autotrader.pipeline.rules import rules_from_settings
 from autotrader.policy import management as mg
 from autotrader.policy.indicators import last_atr
 from autotrader.settings import ExitsSection
@@ -62,31 +63,20 @@ def rules_for(ctx: StepContext, book: str, preset: str | None = None) -> mg.Rule
 
 
 def rules_from(ctx: StepContext) -> mg.Rules:
+    """The management rules from the settings: each field from the setting of its name (``rules_from_settings``);
+    only the tiers, the per-category tables and the trail's reference are spelled out."""
     s = ctx.settings
-    return mg.Rules(
-        dip_buy_enabled=s.dipbuy.dip_buy_enabled,
-        dip_buy_tiers=tuple(mg.DipTier(t.dip_pct, t.add_pct) for t in s.dipbuy.dip_buy_tiers),
-        dip_buy_cooldown_hours=s.dipbuy.dip_buy_cooldown_hours,
-        dip_buy_reference=s.dipbuy.dip_buy_reference,
-        dip_buy_when_regime_paused=s.dipbuy.dip_buy_when_regime_paused,
-        profit_take_enabled=s.profittake.profit_take_enabled,
-        profit_take_tiers=tuple(mg.ProfitTier(t.gain_pct, t.trim_pct) for t in s.profittake.profit_take_tiers),
-        min_hold_pct=s.profittake.min_hold_pct,
-        exits_enabled=s.exits.exits_enabled,
-        loss_cut_pct={c: s.exits.loss_cut_pct.of(c) for c in ("long_term", "swing", "day_trade")},
-        atr_categories=frozenset(s.exits.atr_categories),
-        stop_atr_multiplier=s.exits.stop_atr_multiplier,
-        target_one_atr_multiplier=s.exits.target_one_atr_multiplier,
-        target_two_atr_multiplier=s.exits.target_two_atr_multiplier,
-        partial_exit_pct=s.exits.partial_exit_pct,
-        trail_categories=frozenset(s.exits.trail_categories),
-        trail_pct=s.exits.trail_pct,
-        trail_activation_pct=s.exits.trail_activation_pct,
-        max_holding_sessions={c: s.exits.max_holding_days.of(c) for c in ("long_term", "swing", "day_trade")},
-        max_position_pct=s.sizing.max_position_pct,
-        max_total_allocation=s.account.max_total_allocation,
-        min_cash=s.size.min_cash,
-        fractional_shares=s.sizing.fractional_shares,
+    categories = ("long_term", "swing", "day_trade")
+    return rules_from_settings(
+        mg.Rules,
+        (s.dipbuy, s.profittake, s.exits, s.sizing, s.account, s.size),
+        derived={
+            "dip_buy_tiers": tuple(mg.DipTier(t.dip_pct, t.add_pct) for t in s.dipbuy.dip_buy_tiers),
+            "profit_take_tiers": tuple(mg.ProfitTier(t.gain_pct, t.trim_pct) for t in s.profittake.profit_take_tiers),
+            "loss_cut_pct": {c: s.exits.loss_cut_pct.of(c) for c in categories},
+            "max_holding_sessions": {c: s.exits.max_holding_days.of(c) for c in categories},
+            "trail_from_avg_cost": False,  # the signals book measures activation from the entry; a preset may not
+        },
     )
 
 
