@@ -172,9 +172,7 @@ def _panels(ctx: StepContext, events: pd.DataFrame, panel: Panel, trades: pd.Dat
         "ranking": research.ranking_panel(events, list(settings.horizons)),
         "leaderboard": research.leaderboard_rows(events, rng, resamples=resamples),
         "event_window": research.event_window_rows(events, panel.stock, panel.market, rng, resamples=resamples),
-        "execution": research.execution_rows(
-            events, fills, lost_signals(ctx, window), legs, rng, resamples=resamples
-        ),  # fmt: skip
+        "execution": research.execution_rows(events, fills, lost_signals(ctx, window), legs, rng, resamples=resamples),
         "stability": stability,
     }
     notes = [
