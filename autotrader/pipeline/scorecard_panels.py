@@ -175,9 +175,4 @@ def _panels(ctx: StepContext, events: pd.DataFrame, panel: Panel, trades: pd.Dat
         "execution": research.execution_rows(events, fills, lost_signals(ctx, window), legs, rng, resamples=resamples),
         "stability": stability,
     }
-    notes = [
-        f"stability alarm: {row['source']}'s abnormal returns dropped (CUSUM) from {row['alarm_date']}"
-        for row in stability
-        if row["alarm_date"] is not None
-    ]
-    return fields, notes
+    return fields, research.alarm_notes(stability)

@@ -241,6 +241,15 @@ def stability_rows(events: pd.DataFrame, dates: Sequence[str], *, window: int = 
     return rows
 
 
+def alarm_notes(stability: Sequence[dict[str, Any]]) -> list[str]:
+    """One report note per source whose CUSUM alarm fired, so notifications can announce it."""
+    return [
+        f"stability alarm: {row['source']}'s abnormal returns dropped (CUSUM) from {row['alarm_date']}"
+        for row in stability
+        if row["alarm_date"] is not None
+    ]
+
+
 # ---------------------------------------------------------------------------------------------- execution
 
 

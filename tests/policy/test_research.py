@@ -215,6 +215,9 @@ def test_cusum_alarms_on_the_source_whose_edge_breaks_and_not_on_the_steady_one(
     broken = events[events["source"] == "broken"]
     assert rows["broken"]["last"] == pytest.approx(broken[broken["entry"] >= 140]["car"].mean())
     assert rows["broken"]["rolling"][-1] == {"date": "d199", "mean": rows["broken"]["last"], "n": 60}
+    assert research.alarm_notes(list(rows.values())) == [
+        f"stability alarm: broken's abnormal returns dropped (CUSUM) from {alarm}"
+    ]
 
 
 # ---------------------------------------------------------------------------------------------- execution
