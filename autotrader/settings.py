@@ -533,6 +533,7 @@ class ScorecardSection(Section):
         le=10_080,
         description="A signal imported more than this many minutes after its generated_at is counted as late",
     )
+    placebo_draws: int = Field(200, ge=10, le=100_000, description="Random-pick portfolios per source in the placebo")
 
     @field_validator("horizons")
     @classmethod

@@ -565,6 +565,139 @@ class ScorecardFilters(Row):
     source: tuple[str, ...]
 
 
+# The scorecard's report-level panels (``policy.research``); figures that cannot be computed are None.
+
+
+@dataclass(frozen=True)
+class CalendarTimeRow(Row):
+    source: str
+    category: str
+    horizon: int  # sessions each pick is held in the portfolio
+    signals: int
+    sessions: int  # sessions with a live pick and a market return (0: too few for a regression)
+    mean_live: float | None = optional()  # average live picks per such session
+    alpha: float | None = optional()  # per session
+    alpha_annual: float | None = optional()  # 252 × alpha
+    beta: float | None = optional()
+    alpha_t: float | None = optional()  # Newey–West
+    alpha_p: float | None = optional()
+    sharpe: float | None = optional()  # annualised
+    psr: float | None = optional()  # probabilistic Sharpe ratio vs 0
+    min_track_record: float | None = optional()  # sessions (None: the Sharpe does not beat 0)
+
+
+@dataclass(frozen=True)
+class PlaceboRow(Row):
+    source: str
+    signals: int
+    observed: float | None  # the source's mean abnormal return at the primary horizon
+    placebo_mean: float | None
+    placebo_sd: float | None
+    p_value: float | None  # (1 + #{placebo ≥ observed}) / (draws + 1)
+    draws: int
+
+
+@dataclass(frozen=True)
+class RankingRow(Row):
+    key: str  # a source, or "all"
+    signals: int
+    ic_mean: dict[str, float | None]  # per horizon: mean per-date Spearman IC
+    ic_t: dict[str, float | None]
+    ic_t_hac: dict[str, float | None]
+    ic_dates: dict[str, int]
+    brier: float | None
+
+
+@dataclass(frozen=True)
+class ReliabilityBucket(Row):
+    conviction: int
+    predicted: float  # conviction / 10
+    observed: float  # share that beat the benchmark at the primary horizon
+    signals: int
+
+
+@dataclass(frozen=True)
+class Ranking(Row):
+    probability_rule: str
+    sources: tuple[RankingRow, ...]
+    reliability: tuple[ReliabilityBucket, ...]
+    brier: float | None
+
+
+@dataclass(frozen=True)
+class LeaderboardRow(Row):
+    rank: int
+    source: str
+    signals: int
+    mean: float | None
+    se: float | None  # date-block bootstrap
+    shrunk_mean: float | None  # normal-normal empirical Bayes
+    shrink_weight: float | None  # share of the source's own mean that survives
+    beat_rate: float | None
+    shrunk_beat_rate: float | None  # beta-binomial
+
+
+@dataclass(frozen=True)
+class EventPoint(Row):
+    offset: int  # sessions from the entry
+    mean: float | None  # mean CAR
+    lo: float | None
+    hi: float | None
+    n: int
+
+
+@dataclass(frozen=True)
+class EventWindowRow(Row):
+    category: str
+    source: str
+    signals: int
+    level: float
+    points: tuple[EventPoint, ...]
+
+
+@dataclass(frozen=True)
+class ActionAlpha(Row):
+    action: str
+    positions: int
+    mean: float | None  # per position
+    lo: float | None  # 95% bootstrap over positions
+    hi: float | None
+    total: float | None
+
+
+@dataclass(frozen=True)
+class ExecutionRow(Row):
+    source: str
+    category: str
+    signals: int
+    traded: int
+    fill_rate: float
+    slippage_vs_signal_bps: float | None
+    slippage_vs_entry_bps: float | None
+    lost: dict[str, int]  # signals skipped, per sizing gate
+    pick_all: float | None  # mean abnormal return at the primary horizon, all signals
+    pick_traded: float | None  # the same, traded signals only
+    management: tuple[ActionAlpha, ...]
+
+
+@dataclass(frozen=True)
+class RollingPoint(Row):
+    date: str
+    mean: float | None
+    n: int
+
+
+@dataclass(frozen=True)
+class StabilityRow(Row):
+    source: str
+    window: int  # sessions
+    signals: int
+    last: float | None
+    rolling: tuple[RollingPoint, ...]
+    alarm_date: str | None  # first CUSUM alarm (entry date), None when the edge holds
+    alarm_statistic: float | None
+
+
 @dataclass(frozen=True, kw_only=True)
 class ScorecardReport(Report):
     COMMANDS = ("scorecard",)
@@ -576,6 +709,13 @@ class ScorecardReport(Report):
     filters: ScorecardFilters
     signals_total: int
     written: tuple[str, ...] | None = optional()  # with --csv/--html: the files written
+    calendar_time: tuple[CalendarTimeRow, ...] | None = optional()
+    placebo: tuple[PlaceboRow, ...] | None = optional()
+    ranking: Ranking | None = optional()
+    leaderboard: tuple[LeaderboardRow, ...] | None = optional()
+    event_window: tuple[EventWindowRow, ...] | None = optional()
+    execution: tuple[ExecutionRow, ...] | None = optional()
+    stability: tuple[StabilityRow, ...] | None = optional()
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -134,3 +134,43 @@ def signals_by_id(ledger: Ledger, signal_ids: list[int]) -> dict[int, dict[str, 
         return {}
     marks = ",".join("?" for _ in signal_ids)
     return {s["id"]: s for s in ledger.query(f"SELECT * FROM signals WHERE id IN ({marks})", signal_ids)}
+
+
+# -- the scorecard's panels: entries, the universe and the decisions that lost signals ----------------------
+
+ENTRY_COLUMNS = ("signal_id", "symbol", "side", "signal_entry", "entry_date", "entry_price")
+DECISION_COLUMNS = ("signal_id", "outcome", "reason", "trace_json")
+
+
+def signal_entries(ledger: Ledger, window: SignalWindow) -> list[tuple[Any, ...]]:
+    """One tuple per window signal with a scoring entry, columns ``ENTRY_COLUMNS``: its symbol, side, the
+    entry price it stated (or None) and the scoring entry (date and price) its outcomes share."""
+    where, params = window.where()
+    return _rows(
+        ledger,
+        f"SELECT s.id, s.symbol, s.side, s.entry, MIN(o.entry_date), MIN(o.entry_price) FROM signals s "
+        f"JOIN signal_outcomes o ON o.signal_id = s.id WHERE {where} AND o.entry_date IS NOT NULL GROUP BY s.id",
+        params,
+    )
+
+
+def universe_symbols(ledger: Ledger, known_by: datetime) -> list[str]:
+    """Every symbol any signal imported by ``known_by`` names, whatever its source or category."""
+    rows = _rows(
+        ledger,
+        "SELECT DISTINCT s.symbol FROM signals s JOIN signal_imports i ON i.id = s.import_id "
+        "WHERE i.imported_at <= ? ORDER BY s.symbol",
+        [utc_iso(known_by)],
+    )
+    return [str(r[0]) for r in rows]
+
+
+def skipped_decisions(ledger: Ledger, window: SignalWindow) -> list[tuple[Any, ...]]:
+    """The window's decisions that did not order (outcome ``skipped``), columns ``DECISION_COLUMNS``."""
+    where, params = window.where()
+    return _rows(
+        ledger,
+        f"SELECT d.signal_id, d.outcome, d.reason, d.trace_json FROM decisions d JOIN signals s ON s.id = d.signal_id "
+        f"WHERE {where} AND d.outcome = 'skipped' ORDER BY d.id",
+        params,
+    )

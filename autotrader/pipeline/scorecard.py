@@ -22,7 +22,7 @@ from autotrader.domain.reports import ScorecardReport
 from autotrader.errors import InputError
 from autotrader.ledger import scoring
 from autotrader.ledger.scoring import SignalWindow
-from autotrader.pipeline import outcomes, trades
+from autotrader.pipeline import outcomes, scorecard_panels, trades
 from autotrader.pipeline.context import StepContext
 from autotrader.policy import scorecard as policy
 
@@ -117,6 +117,7 @@ def load(ctx: StepContext, filters: Filters) -> ScorecardData:
                 "holding_days": view.holding_days(ctx.now),
                 "pick_holding_days": view.pick_exit.holding_sessions if view.pick_exit else None,
                 "closed": view.trade.closed_at is not None,
+                "entry_fill_price": view.trade.entry_price,
             }
         )
         for leg in attribution.legs:
@@ -125,7 +126,7 @@ def load(ctx: StepContext, filters: Filters) -> ScorecardData:
                  "pnl_vs_pick": leg.pnl_vs_pick}
             )  # fmt: skip
     trade_columns = ["signal_id", "category", "source", "conviction", "pick_pnl", "pick_r", "managed_pnl",
-                     "managed_r", "holding_days", "pick_holding_days", "closed"]  # fmt: skip
+                     "managed_r", "holding_days", "pick_holding_days", "closed", "entry_fill_price"]  # fmt: skip
     leg_columns = ["signal_id", "category", "source", "conviction", "action", "tier", "pnl_vs_pick"]
     return ScorecardData(
         outcomes=outcome_frame,
@@ -220,6 +221,10 @@ def run(ctx: StepContext, filters: Filters, exports: Exports | None = None, *, r
             f"after their generated_at (late), scored from their arrival: "
             + ", ".join(f"{source} {n}" for source, n in late_by_source.items())
         )
+    keys = data.outcomes[["signal_id", "category", "source", "conviction"]].drop_duplicates("signal_id")
+    panels, panel_notes = scorecard_panels.build(ctx, filters.window(ctx.now), keys, data.trades, data.legs)
+    report.fields.update(panels)
+    report.notes.extend(panel_notes)
     if exports is not None:
         written = [str(p) for p in _export(ctx, exports, rows, calibration, data)]
         report.fields["written"] = written

@@ -11,7 +11,19 @@ import typer
 from autotrader.cli import render
 from autotrader.cli.options import AsOfOption, ConfigOption, DryRunOption, JsonOption
 from autotrader.cli.runner import finish
-from autotrader.domain.reports import Calibration, LineageReport, ScorecardReport, ScorecardRow
+from autotrader.domain.reports import (
+    CalendarTimeRow,
+    Calibration,
+    EventWindowRow,
+    ExecutionRow,
+    LeaderboardRow,
+    LineageReport,
+    PlaceboRow,
+    Ranking,
+    ScorecardReport,
+    ScorecardRow,
+    StabilityRow,
+)
 
 
 def scorecard(
@@ -57,6 +69,13 @@ def render_scorecard(report: ScorecardReport | LineageReport) -> None:
         render.print_json(report.lineage)
         return
     render_rows(report.rows, report.calibration, report.horizons, report.primary_horizon)
+    render_leaderboard(report.leaderboard)
+    render_calendar_time(report.calendar_time)
+    render_placebo(report.placebo)
+    render_ranking(report.ranking)
+    render_event_window(report.event_window)
+    render_execution(report.execution)
+    render_stability(report.stability)
 
 
 def render_rows(rows: Sequence[ScorecardRow], calibration: Calibration, horizons: Sequence[str], primary: str) -> None:
@@ -89,4 +108,77 @@ def render_rows(rows: Sequence[ScorecardRow], calibration: Calibration, horizons
         f"conviction calibration at {calibration.horizon} sessions: {calibration.statement}",
         ["conviction", "signals", "mean excess", "hit rate"],
         [[b.key, b.signals, _pct(b.excess_return_mean), _pct(b.hit_rate)] for b in calibration.buckets],
+    )
+
+
+def render_leaderboard(rows: Sequence[LeaderboardRow] | None) -> None:
+    render.table(
+        "leaderboard: sources by shrunk mean abnormal return at the primary horizon (few or clustered signals "
+        "are pulled toward the average)",
+        ["source", "signals", "mean AR", "± se", "shrunk", "beat rate", "shrunk beat rate"],
+        [[r.source, r.signals, _pct(r.mean), _pct(r.se), _pct(r.shrunk_mean), _pct(r.beat_rate, 0),
+          _pct(r.shrunk_beat_rate, 0)] for r in rows or ()],
+    )  # fmt: skip
+
+
+def render_calendar_time(rows: Sequence[CalendarTimeRow] | None) -> None:
+    render.table(
+        "calendar-time portfolio (equal weight, live picks) regressed on SPY · Newey–West t",
+        ["source", "category", "sessions", "alpha/yr", "t", "beta", "Sharpe", "PSR", "min track"],
+        [[r.source, r.category, r.sessions, _pct(r.alpha_annual), _num(r.alpha_t), _num(r.beta), _num(r.sharpe),
+          _pct(r.psr, 0), _num(r.min_track_record, 0)] for r in rows or ()],
+    )  # fmt: skip
+
+
+def render_placebo(rows: Sequence[PlaceboRow] | None) -> None:
+    render.table(
+        "placebo: the source's mean abnormal return against random picks on the same days",
+        ["source", "signals", "mean AR", "placebo mean", "p (empirical)"],
+        [[r.source, r.signals, _pct(r.observed), _pct(r.placebo_mean), _num(r.p_value, 3)] for r in rows or ()],
+    )
+
+
+def render_ranking(ranking: Ranking | None) -> None:
+    if ranking is None:
+        return
+    horizons = list(ranking.sources[-1].ic_mean) if ranking.sources else []
+    render.table(
+        f"ranking skill: mean per-date rank IC of conviction vs abnormal return at {'/'.join(horizons)} sessions "
+        f"(HAC t) · Brier of {ranking.probability_rule.split(' =')[0]}",
+        ["source", "IC by horizon", "t", "Brier"],
+        [[r.key, " ".join(_num(r.ic_mean.get(h)) for h in horizons),
+          " ".join(_num(r.ic_t_hac.get(h), 1) for h in horizons), _num(r.brier, 3)] for r in ranking.sources],
+    )  # fmt: skip
+
+
+def render_event_window(rows: Sequence[EventWindowRow] | None) -> None:
+    def at(row: EventWindowRow, offset: int) -> str:
+        point = next((p for p in row.points if p.offset == offset), None)
+        return _pct(point.mean) if point else "–"
+
+    render.table(
+        "event window: mean abnormal CAR around the entry (a climb before 0 = the source chases price)",
+        ["source", "category", "signals", "CAR −20", "+5", "+20", "+60"],
+        [[r.source, r.category, r.signals, at(r, -20), at(r, 5), at(r, 20), at(r, 60)] for r in rows or ()],
+    )
+
+
+def render_execution(rows: Sequence[ExecutionRow] | None) -> None:
+    render.table(
+        "what was traded vs recommended: fill rate, entry slippage (bps vs the signal's price / the scoring "
+        "entry), signals lost per gate, mean abnormal return of all vs traded signals",
+        ["source", "category", "fill rate", "slippage", "lost (most by)", "AR all", "AR traded"],
+        [[r.source, r.category, _pct(r.fill_rate, 0),
+          f"{_num(r.slippage_vs_signal_bps, 0)} / {_num(r.slippage_vs_entry_bps, 0)}",
+          f"{sum(r.lost.values())} ({max(r.lost, key=lambda k: r.lost[k])})" if r.lost else "0",
+          _pct(r.pick_all), _pct(r.pick_traded)]
+         for r in rows or ()],
+    )  # fmt: skip
+
+
+def render_stability(rows: Sequence[StabilityRow] | None) -> None:
+    render.table(
+        "stability: mean abnormal return over the last 60 entry sessions; CUSUM alarm when the edge breaks",
+        ["source", "signals", "rolling mean", "alarm"],
+        [[r.source, r.signals, _pct(r.last), r.alarm_date or "none"] for r in rows or ()],
     )
