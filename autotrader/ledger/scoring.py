@@ -14,7 +14,9 @@ from autotrader.ledger.db import Ledger
 from autotrader.ledger.repo import utc_iso
 
 SIGNAL_COLUMNS = ("signal_id", "category", "source", "conviction", "generated_at")
-OUTCOME_COLUMNS = ("signal_id", "horizon", "status", "ret", "excess", "hit", "exit_date")
+OUTCOME_COLUMNS = (
+    "signal_id", "horizon", "status", "ret", "excess", "hit", "abnormal", "beta_fallback", "entry_date", "exit_date",
+)  # fmt: skip
 RULE_EXIT_COLUMNS = ("signal_id", "status", "r_multiple", "ret", "holding_sessions", "exit_date")
 
 
@@ -64,7 +66,8 @@ def outcome_numbers(ledger: Ledger, window: SignalWindow) -> list[tuple[Any, ...
     where, params = window.where()
     return _rows(
         ledger,
-        f"SELECT o.signal_id, o.horizon, o.status, o.ret, o.excess, o.hit, o.exit_date FROM signal_outcomes o "
+        f"SELECT o.signal_id, o.horizon, o.status, o.ret, o.excess, o.hit, o.abnormal, o.beta_fallback, "
+        f"o.entry_date, o.exit_date FROM signal_outcomes o "
         f"JOIN signals s ON s.id = o.signal_id WHERE {where}",
         params,
     )

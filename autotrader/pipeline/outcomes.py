@@ -17,6 +17,11 @@ Horizon h still counts sessions: it exits at the close of the h-th session count
 so an intraday entry's horizon 1 runs from the entry minute to that session's close. Each row stores its
 ``knowable_at`` and ``entry_at`` (the entry instant) beside the entry date and price.
 
+Abnormal return: each row also stores ``abnormal``, the side-adjusted cumulative abnormal log return of the
+same window under the symbol's market model (α, β of daily log returns on SPY's over sessions −250 … −11
+before the entry; ``policy.market_fit``), with that ``beta`` and ``beta_fallback`` = 1 when fewer than 60
+sessions of history forced α = 0, β = 1. The excess over SPY (simple returns) is kept beside it.
+
 Shared by ``rehydrate`` (which stores them) and ``scorecard`` (which reads them).
 """
 
@@ -36,8 +41,9 @@ from autotrader.pipeline.context import StepContext
 from autotrader.policy import outcomes as policy
 
 BENCHMARK = "SPY"
-# Daily bars are fetched from a little before the earliest entry: enough for the entry session.
-LOOKBACK = timedelta(days=10)
+# Daily bars are fetched from well before the earliest entry: the market model's estimation window reaches
+# 250 sessions back (about 365 calendar days), plus room for holidays.
+LOOKBACK = timedelta(days=380)
 
 
 @dataclass(frozen=True)
@@ -234,7 +240,8 @@ def refresh(ctx: StepContext) -> dict[str, int]:
 
 OUTCOME_COLUMNS = (
     "signal_id", "horizon", "status", "knowable_at", "entry_at", "entry_date", "entry_price", "exit_date",
-    "exit_price", "ret", "benchmark_ret", "excess", "mfe", "mae", "hit", "computed_at",
+    "exit_price", "ret", "benchmark_ret", "excess", "mfe", "mae", "hit", "abnormal", "beta", "beta_fallback",
+    "computed_at",
 )  # fmt: skip
 EXIT_COLUMNS = (
     "signal_id", "status", "knowable_at", "entry_at", "entry_date", "entry_price", "first_touch",
@@ -277,10 +284,11 @@ def _evaluate(
         entry_price=entry.price,
     )
     complete = seen.complete_from(entry.idx)
-    rows = [
-        {**base, **_outcome_fields(outcome)}
-        for outcome in policy.forward_outcomes(signal["side"], entry.idx, seen.bars, seen.spy, horizons, complete)
-    ]
+    fit = policy.market_fit(seen.bars, seen.spy, entry.idx)
+    if fit is not None:
+        base.update(beta=fit.beta, beta_fallback=int(fit.fallback))
+    outcomes = policy.forward_outcomes(signal["side"], entry.idx, seen.bars, seen.spy, horizons, complete, fit)
+    rows = [{**base, **_outcome_fields(outcome)} for outcome in outcomes]
     return rows, {**base, **_exit_fields(ctx, signal, entry, complete)}
 
 
@@ -296,6 +304,7 @@ def _outcome_fields(outcome: policy.HorizonOutcome) -> dict[str, Any]:
         "mfe": outcome.mfe,
         "mae": outcome.mae,
         "hit": None if outcome.hit is None else int(outcome.hit),
+        "abnormal": outcome.abnormal_return,
     }
 
 

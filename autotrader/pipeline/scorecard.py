@@ -95,7 +95,7 @@ def load(ctx: StepContext, filters: Filters) -> ScorecardData:
     signal_frame["late"] = signal_frame["signal_id"].isin(late)
     outcome_rows = _frame(scoring.outcome_numbers(ctx.ledger, window), scoring.OUTCOME_COLUMNS)
     outcome_rows["hit"] = outcome_rows["hit"].map({1: True, 0: False})
-    outcome_rows = _hide_after(ctx, outcome_rows, ["ret", "excess", "hit"])
+    outcome_rows = _hide_after(ctx, outcome_rows, ["ret", "excess", "hit", "abnormal"])
     outcome_frame = signal_frame.merge(outcome_rows, on="signal_id", how="inner")
     exit_rows = _frame(scoring.rule_exit_numbers(ctx.ledger, window), scoring.RULE_EXIT_COLUMNS)
     exit_rows = _hide_after(ctx, exit_rows, ["r_multiple", "ret", "holding_sessions"])
