@@ -41,9 +41,12 @@ from autotrader.pipeline.context import StepContext
 from autotrader.policy import outcomes as policy
 
 BENCHMARK = "SPY"
-# Daily bars are fetched from well before the earliest entry: the market model's estimation window reaches
-# 250 sessions back (about 365 calendar days), plus room for holidays.
-LOOKBACK = timedelta(days=380)
+# Daily bars are fetched from a little before the earliest entry: enough for the entry session.
+LOOKBACK = timedelta(days=10)
+# A signal without a stored market model needs its symbol's history from further back: the estimation window
+# reaches 250 sessions before the entry (about 365 calendar days), plus room for holidays. The fit uses only
+# sessions before the entry, so it is stored with the outcomes and later refreshes reuse it.
+MODEL_LOOKBACK = timedelta(days=380)
 
 
 @dataclass(frozen=True)
@@ -215,11 +218,14 @@ def refresh(ctx: StepContext) -> dict[str, int]:
     outcome_rows: list[dict[str, Any]] = []
     exit_rows: list[dict[str, Any]] = []
     minutes = MinuteBars(ctx)
+    stored = repo.stored_market_fits(ctx.ledger, [s["id"] for s in todo])
+    fits = {sid: policy.MarketFit(*fit) for sid, fit in stored.items()}
     for symbol, signals in sorted(by_symbol.items()):
         earliest = min(datetime.fromisoformat(s["generated_at"]) for s in signals)
-        history = load_history(ctx, symbol, earliest.astimezone(ET).date() - LOOKBACK)
+        lookback = LOOKBACK if all(s["id"] in fits for s in signals) else MODEL_LOOKBACK
+        history = load_history(ctx, symbol, earliest.astimezone(ET).date() - lookback)
         for signal in signals:
-            rows, exit_row = _evaluate(ctx, signal, history, settings.horizons, minutes)
+            rows, exit_row = _evaluate(ctx, signal, history, settings.horizons, minutes, fits.get(signal["id"]))
             outcome_rows.extend({**row, "computed_at": now_iso} for row in rows)
             exit_rows.append({**exit_row, "computed_at": now_iso})
     if not todo:
@@ -240,8 +246,8 @@ def refresh(ctx: StepContext) -> dict[str, int]:
 
 OUTCOME_COLUMNS = (
     "signal_id", "horizon", "status", "knowable_at", "entry_at", "entry_date", "entry_price", "exit_date",
-    "exit_price", "ret", "benchmark_ret", "excess", "mfe", "mae", "hit", "abnormal", "beta", "beta_fallback",
-    "computed_at",
+    "exit_price", "ret", "benchmark_ret", "excess", "mfe", "mae", "hit", "abnormal", "alpha", "beta",
+    "beta_fallback", "computed_at",
 )  # fmt: skip
 EXIT_COLUMNS = (
     "signal_id", "status", "knowable_at", "entry_at", "entry_date", "entry_price", "first_touch",
@@ -269,6 +275,7 @@ def _evaluate(
     history: SymbolHistory | None,
     horizons: list[int],
     minutes: MinuteBars,
+    stored_fit: policy.MarketFit | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     knowable = signal_knowable_at(signal)
     base = {"signal_id": signal["id"], "knowable_at": repo.utc_iso(knowable)}
@@ -284,9 +291,9 @@ def _evaluate(
         entry_price=entry.price,
     )
     complete = seen.complete_from(entry.idx)
-    fit = policy.market_fit(seen.bars, seen.spy, entry.idx)
+    fit = stored_fit or policy.market_fit(seen.bars, seen.spy, entry.idx)
     if fit is not None:
-        base.update(beta=fit.beta, beta_fallback=int(fit.fallback))
+        base.update(alpha=fit.alpha, beta=fit.beta, beta_fallback=int(fit.fallback))
     outcomes = policy.forward_outcomes(signal["side"], entry.idx, seen.bars, seen.spy, horizons, complete, fit)
     rows = [{**base, **_outcome_fields(outcome)} for outcome in outcomes]
     return rows, {**base, **_exit_fields(ctx, signal, entry, complete)}

@@ -69,7 +69,7 @@ def _pct_interval(mean: float | None, ci: Sequence[float] | None) -> str:
     digits = 2 if values and max(abs(v) for v in values) < 0.01 else 1
     text = "–" if mean is None else f"{mean * 100:+.{digits}f}%"
     if ci:
-        text += f" [{ci[0] * 100:+.{digits}f} .. {ci[1] * 100:+.{digits}f}]"
+        text += f" [{ci[0] * 100:+.{digits}f}, {ci[1] * 100:+.{digits}f}]"
     return text
 
 
@@ -79,11 +79,11 @@ def _q(value: float | None) -> str:
     return "<0.001" if value < 0.001 else f"{value:.3f}" if value < 0.1 else f"{value:.2f}"
 
 
-def _needs_note(row: ScorecardRow) -> str:
+def _needs_note(row: ScorecardRow) -> str | None:
     more = row.needs_more
     if not more:
-        return ""
-    return f"needs ~{more['signals']:,} more signals (~{more['sessions']:,} more sessions)"
+        return None
+    return f"{row.key}: needs ~{more['signals']:,} more signals (~{more['sessions']:,} more sessions at its pace)"
 
 
 def _verdict_cells(r: ScorecardRow, fallback: str) -> list[object]:
@@ -94,8 +94,6 @@ def _verdict_cells(r: ScorecardRow, fallback: str) -> list[object]:
         _pct_interval(r.abnormal_return_mean.get(h), r.abnormal_return_ci.get(h)),
         _q(r.abnormal_return_q.get(h)),
         f"{_pct(beat, 0)} vs {_pct(base, 0)}",
-        _pct(r.excess_return_mean.get(h)),
-        _needs_note(r),
     ]  # fmt: skip
 
 
@@ -105,12 +103,14 @@ def render_rows(rows: Sequence[ScorecardRow], calibration: Calibration, horizons
     Each row is shown at its own primary horizon (``h``): ``primary`` is the horizon of rows that mix
     categories."""
     for group in ("category", "source", "conviction"):
+        in_group = [r for r in rows if r.group == group]
         render.table(
-            f"was the pick good? by {group} · at each row's primary horizon h (sessions) · abnormal return over "
-            f"the market model [95% date-block CI], BH q-value, beat rate vs base rate, excess over SPY",
-            [group, "n", "h", "verdict", "abnormal [95% CI]", "q", "beat vs base", "excess", "note"],
-            [_verdict_cells(r, primary) for r in rows if r.group == group],
+            f"was the pick good? by {group} · at each row's primary horizon h (sessions): abnormal return over "
+            f"its market model [95% date-block CI], BH q-value, beat rate vs base rate",
+            [group, "n", "h", "verdict", "abnormal [95% CI]", "q", "beat vs base"],
+            [_verdict_cells(r, primary) for r in in_group],
         )
+        render.lines([note for note in map(_needs_note, in_group) if note])
     render.table(
         "did management add value? pick-only = the entry held to its rule exit; alpha = managed − pick-only",
         ["category", "rule-exit R", "trades", "pick-only P&L", "managed P&L", "alpha", "alpha by action"],
