@@ -272,8 +272,13 @@ def build_rows(
     o_ret = _floats(outcomes, "ret")[complete]
     o_dates = _entry_dates(outcomes)[complete]
     o_category = outcomes["category"].to_numpy(dtype=object)
-    peers = [verdict_rules.date_shares(abnormal, o_dates, hidx), verdict_rules.date_shares(
-        abnormal, o_dates, np.char.add(hidx.astype(str), np.char.add(":", o_category[complete].astype(str))))]
+    # Base-rate pools: every signal entered on the same session at the same horizon (for category rows), and
+    # those of the same category (for source and conviction rows).
+    same_category = np.char.add(hidx.astype(str), np.char.add(":", o_category[complete].astype(str)))
+    peers = [
+        verdict_rules.date_shares(abnormal, o_dates, hidx),
+        verdict_rules.date_shares(abnormal, o_dates, same_category),
+    ]
     fallback_flags = _optional_floats(outcomes, "beta_fallback") == 1
     categories = pd.concat([frame["category"] for frame in frames], ignore_index=True).astype(str).to_numpy()
     re_complete = rule_exits["status"].to_numpy(dtype=object) == "complete"

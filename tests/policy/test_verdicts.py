@@ -85,7 +85,8 @@ def _frame(horizons=(1,), ours=OURS, peers=PEERS, categories=("swing", "swing"))
             for i, value in enumerate(values):
                 rows.append({"signal_id": sid, "category": category, "source": source, "conviction": np.nan,
                              "horizon": h, "status": "complete", "ret": value + 0.01, "excess": value,
-                             "hit": value + 0.01 > 0, "abnormal": value * h, "entry_date": DATES[i // per_date]})  # fmt: skip
+                             "hit": value + 0.01 > 0, "abnormal": value * h,
+                             "entry_date": DATES[i // per_date]})  # fmt: skip
                 sid += 1
     return pd.DataFrame(rows)
 
