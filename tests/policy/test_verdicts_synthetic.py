@@ -9,6 +9,7 @@ the code the scorecard runs. Windows are the demo's length (63 sessions of picks
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 
 import numpy as np
@@ -29,6 +30,8 @@ LATE = datetime(2035, 6, 1, tzinfo=UTC)
 SPAN = list(synthetic_data._span(CAL).dates)
 DESKS = ((CATALYST, GOOD), (HYPE, BAD))
 WINDOW = 63
+# The big versions take minutes: run them with AUTOTRADER_LONG_CHECKS=1.
+LONG = pytest.mark.skipif(not os.environ.get("AUTOTRADER_LONG_CHECKS"), reason="set AUTOTRADER_LONG_CHECKS=1")
 PRIMARY = 10  # the swing category's primary horizon: both desks publish swing picks
 HORIZONS = (1, 5, 10, 20, 60)
 
@@ -106,6 +109,7 @@ def coverage(seeds: range, windows: int, resamples: int = 1000) -> tuple[float, 
     return block_hits / cases, iid_hits / cases, cases
 
 
+@pytest.mark.slow
 def test_the_date_block_interval_covers_the_true_edge_and_the_iid_one_does_not():
     block, iid, cases = coverage(range(11, 12), windows=12)
     assert cases == 24
@@ -115,6 +119,7 @@ def test_the_date_block_interval_covers_the_true_edge_and_the_iid_one_does_not()
 
 
 @pytest.mark.slow
+@LONG
 def test_coverage_over_fifty_seeds():
     block, iid, cases = coverage(range(100, 150), windows=10)
     print(f"coverage over {cases} cases: date-block {block:.3f}, iid {iid:.3f}")
@@ -156,6 +161,7 @@ def false_discoveries(seeds: range, windows: int, resamples: int = 500) -> tuple
     return ours / reports, old / reports, reports
 
 
+@pytest.mark.slow
 def test_false_discoveries_stay_near_the_fdr_without_skill():
     ours, old, reports = false_discoveries(range(21, 22), windows=10)
     assert reports == 10
@@ -164,6 +170,7 @@ def test_false_discoveries_stay_near_the_fdr_without_skill():
 
 
 @pytest.mark.slow
+@LONG
 def test_false_discoveries_over_many_seeds():
     ours, old, reports = false_discoveries(range(200, 240), windows=10)
     print(f"reports with any 'beats SPY' over {reports} no-skill reports: {ours:.3f} (iid rule {old:.3f})")
