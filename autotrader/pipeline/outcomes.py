@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, replace
+from functools import cached_property
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -63,6 +64,15 @@ class SymbolHistory:
     opens: list[datetime]
     closes: list[datetime]
 
+    @cached_property
+    def opens_ns(self) -> np.ndarray:
+        """The opens as naive UTC ``datetime64[ns]``, converted once: every signal of the symbol searches them."""
+        return policy.instants_ns(self.opens)
+
+    @cached_property
+    def closes_ns(self) -> np.ndarray:
+        return policy.instants_ns(self.closes)
+
     def complete_from(self, entry_idx: int) -> int:
         """Sessions from the entry (counted as 1) that are complete and have a bar, up to the first gap."""
         missing = np.isnan(self.bars.close[entry_idx:])
@@ -95,7 +105,7 @@ def entry_index(history: SymbolHistory, at: datetime) -> int | None:
     """The session whose open is the first at or after ``at`` among the complete sessions (None: not yet)."""
     if not history.opens:
         return None
-    return policy.entry_session_index(history.opens, at)
+    return policy.entry_session_index(history.opens_ns, at)
 
 
 @dataclass(frozen=True)
@@ -137,7 +147,7 @@ def find_entry(symbol: str, history: SymbolHistory, knowable: datetime, minutes:
     """The first price after ``knowable`` (module docstring); None while there is none in the history yet,
     or when the entry session has no daily bar (the entry itself is unknown: pending, never guessed)."""
     if history.opens:
-        during = policy.session_in_progress(history.opens, history.closes, knowable)
+        during = policy.session_in_progress(history.opens_ns, history.closes_ns, knowable)
         if during is not None:
             entry = _intraday_entry(symbol, history, during, knowable, minutes)
             if entry is not None:

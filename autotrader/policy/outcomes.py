@@ -67,6 +67,7 @@ __all__ = [
     "entry_session_indices",
     "first_touch",
     "forward_outcomes",
+    "instants_ns",
     "knowable_at",
     "market_fit",
     "rule_exit",
@@ -278,6 +279,12 @@ def _utc_naive_ns(instant: datetime | np.datetime64) -> np.datetime64:
     if instant.tzinfo is None or instant.utcoffset() is None:
         raise ValueError(f"generated_at must be timezone-aware, got naive {instant!r}")
     return pd.Timestamp(instant).tz_convert("UTC").tz_localize(None).to_datetime64()
+
+
+def instants_ns(instants: ArrayLike | Sequence[datetime]) -> np.ndarray:
+    """Instants (tz-aware datetimes, or naive ``datetime64`` meaning UTC) as naive UTC ``datetime64[ns]``: the
+    form the session searches below take without converting again."""
+    return _opens_ns(instants)
 
 
 def _opens_ns(session_opens: ArrayLike | Sequence[datetime]) -> np.ndarray:
