@@ -355,6 +355,17 @@ class PerCategorySessions(PerCategory):
     day_trade: float = Field(ge=1, le=2520)
 
 
+class PrimaryHorizons(Section):
+    """The horizon, in sessions, each category's verdict is read at (each one of ``[scorecard] horizons``)."""
+
+    long_term: int = Field(60, ge=1, le=2520)
+    swing: int = Field(10, ge=1, le=2520)
+    day_trade: int = Field(1, ge=1, le=2520)
+
+    def of(self, category: str) -> int:
+        return int(getattr(self, category))
+
+
 Category = Literal["long_term", "swing", "day_trade"]
 
 
@@ -505,8 +516,16 @@ class ConvictionBucket(Section):
 
 
 class ScorecardSection(Section):
-    horizons: list[Annotated[int, Field(ge=1, le=2520)]] = Field(default_factory=lambda: [1, 5, 20, 60], min_length=1)
-    primary_horizon: int = Field(20, ge=1, le=2520)
+    horizons: list[Annotated[int, Field(ge=1, le=2520)]] = Field(
+        default_factory=lambda: [1, 5, 10, 20, 60], min_length=1
+    )
+    primary_horizon: int = Field(
+        20, ge=1, le=2520, description="Verdict horizon of rows whose signals are of more than one category"
+    )
+    primary_horizons: PrimaryHorizons = Field(
+        default_factory=PrimaryHorizons, description="Verdict horizon of each category's rows"
+    )
+    fdr: float = Field(0.10, gt=0, lt=1, description="False discovery rate a verdict's q-value must be below")
     min_signals: int = Field(20, ge=2, le=1_000_000)
     bootstrap_resamples: int = Field(2000, ge=100, le=100_000)
     seed: int = Field(7, ge=0, le=2**31 - 1)
@@ -555,6 +574,10 @@ class ScorecardSection(Section):
     def _primary_is_a_horizon(self) -> ScorecardSection:
         if self.primary_horizon not in self.horizons:
             raise ValueError(f"primary_horizon {self.primary_horizon} must be one of horizons {self.horizons}")
+        for category in ("long_term", "swing", "day_trade"):
+            h = self.primary_horizons.of(category)
+            if h not in self.horizons:
+                raise ValueError(f"primary_horizons.{category} {h} must be one of horizons {self.horizons}")
         return self
 
 

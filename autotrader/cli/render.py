@@ -58,6 +58,15 @@ def print_notes(title: str, report: Report) -> None:
         console.print(f"  {escape(str(note))}")
 
 
+def lines(texts: Sequence[str], indent: str = "  ") -> None:
+    """Plain lines under a table (nothing for none)."""
+    from rich.markup import escape
+
+    console = _console()
+    for text in texts:
+        console.print(f"{indent}{escape(text)}")
+
+
 def table(title: str, columns: list[str], rows: Sequence[Sequence[Any]]) -> None:
     from rich.table import Table
 

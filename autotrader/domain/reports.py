@@ -493,6 +493,7 @@ class RuleExitStats(Row):
     expectancy_r: float | None
     sqn: float | None
     avg_holding_sessions: float | None
+    expectancy_r_ci: Any  # [lo, hi] of the mean R (date-block bootstrap), None below two exits
 
 
 @dataclass(frozen=True)
@@ -536,7 +537,22 @@ class ScorecardRow(Row):
     pick_only: TradeStats
     managed: TradeStats
     management_alpha: ManagementAlpha
-    verdict: str
+    verdict: str  # at primary_horizon, from the abnormal return's interval and q-value
+    # Market-model abnormal return per horizon: mean, 95% date-block bootstrap interval, p and BH q-value.
+    abnormal_return_mean: dict[str, float | None]
+    abnormal_return_ci: dict[str, Any]
+    abnormal_return_p: dict[str, float | None]
+    abnormal_return_q: dict[str, float | None]
+    # Share with an abnormal return > 0 (the headline hit rate), its Wilson interval, the date-matched base
+    # rate of the same category's signals and the binomial test against it; up_rate = share with ret > 0.
+    beat_rate: dict[str, float | None]
+    beat_rate_ci: dict[str, Any]
+    base_rate: dict[str, float | None]
+    beat_rate_p: dict[str, float | None]
+    up_rate: dict[str, float | None]
+    beta_fallback: int  # signals whose beta fell back to 1 (too little history)
+    primary_horizon: str  # the horizon this row's verdict is read at
+    needs_more: dict[str, int] | None  # {signals, sessions} still needed for a verdict, or None
 
 
 @dataclass(frozen=True)
@@ -708,6 +724,8 @@ class ScorecardReport(Report):
     primary_horizon: str
     filters: ScorecardFilters
     signals_total: int
+    hypotheses: int  # p-values the Benjamini-Hochberg step covered (rows x horizons)
+    fdr: float  # [scorecard] fdr: a verdict needs its q-value below this
     written: tuple[str, ...] | None = optional()  # with --csv/--html: the files written
     calendar_time: tuple[CalendarTimeRow, ...] | None = optional()
     placebo: tuple[PlaceboRow, ...] | None = optional()

@@ -525,3 +525,18 @@ def _point_in_time_scoring(db: sqlite_utils.Database) -> None:
         db.execute(f"ALTER TABLE {table} ADD COLUMN knowable_at TEXT")
         db.execute(f"ALTER TABLE {table} ADD COLUMN entry_at TEXT")
         db.execute(f"DELETE FROM {table}")
+
+
+@migrations(name="0010_abnormal_returns")
+def _abnormal_returns(db: sqlite_utils.Database) -> None:
+    # Each outcome row gains its market-model abnormal return (side-adjusted cumulative abnormal log return
+    # over the row's window), the alpha and beta it used, and whether they fell back to 0 and 1 for lack of
+    # history. The fit uses only sessions before the entry, so once stored it is reused by later refreshes.
+    # Rows stored before have none; like the point-in-time change they are deleted, not patched: the next
+    # refresh (rehydrate, scorecard) recomputes them from bars once, and complete rows are final from then on.
+    # Rule exits do not depend on the market model and stay.
+    db.execute("ALTER TABLE signal_outcomes ADD COLUMN abnormal REAL")
+    db.execute("ALTER TABLE signal_outcomes ADD COLUMN alpha REAL")
+    db.execute("ALTER TABLE signal_outcomes ADD COLUMN beta REAL")
+    db.execute("ALTER TABLE signal_outcomes ADD COLUMN beta_fallback INTEGER")
+    db.execute("DELETE FROM signal_outcomes")

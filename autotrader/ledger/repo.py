@@ -424,6 +424,22 @@ def final_outcomes(ledger: Ledger) -> tuple[set[tuple[int, int]], set[int]]:
     return horizons, exits
 
 
+def stored_market_fits(ledger: Ledger, signal_ids: list[int]) -> dict[int, tuple[float, float, bool]]:
+    """``(alpha, beta, fallback)`` already stored for these signals' outcomes, by signal id (any horizon's row:
+    the fit depends on the entry only)."""
+    found: dict[int, tuple[float, float, bool]] = {}
+    for i in range(0, len(signal_ids), 500):
+        chunk = signal_ids[i : i + 500]
+        marks = ",".join("?" for _ in chunk)
+        for sid, alpha, beta, fallback in ledger.conn.execute(
+            f"SELECT signal_id, alpha, beta, beta_fallback FROM signal_outcomes WHERE signal_id IN ({marks}) "
+            f"AND alpha IS NOT NULL AND beta IS NOT NULL GROUP BY signal_id",
+            chunk,
+        ):
+            found[int(sid)] = (float(alpha), float(beta), bool(fallback))
+    return found
+
+
 def save_outcomes(ledger: Ledger, outcomes: list[dict[str, Any]], rule_exits: list[dict[str, Any]]) -> None:
     """Store outcome rows (one per signal and horizon) and rule-exit rows (one per signal), in one transaction."""
     with ledger.write():

@@ -14,8 +14,10 @@ from autotrader.ledger.db import Ledger
 from autotrader.ledger.repo import utc_iso
 
 SIGNAL_COLUMNS = ("signal_id", "category", "source", "conviction", "generated_at")
-OUTCOME_COLUMNS = ("signal_id", "horizon", "status", "ret", "excess", "hit", "exit_date")
-RULE_EXIT_COLUMNS = ("signal_id", "status", "r_multiple", "ret", "holding_sessions", "exit_date")
+OUTCOME_COLUMNS = (
+    "signal_id", "horizon", "status", "ret", "excess", "hit", "abnormal", "beta_fallback", "entry_date", "exit_date",
+)  # fmt: skip
+RULE_EXIT_COLUMNS = ("signal_id", "status", "r_multiple", "ret", "holding_sessions", "entry_date", "exit_date")
 
 
 @dataclass(frozen=True)
@@ -64,7 +66,8 @@ def outcome_numbers(ledger: Ledger, window: SignalWindow) -> list[tuple[Any, ...
     where, params = window.where()
     return _rows(
         ledger,
-        f"SELECT o.signal_id, o.horizon, o.status, o.ret, o.excess, o.hit, o.exit_date FROM signal_outcomes o "
+        f"SELECT o.signal_id, o.horizon, o.status, o.ret, o.excess, o.hit, o.abnormal, o.beta_fallback, "
+        f"o.entry_date, o.exit_date FROM signal_outcomes o "
         f"JOIN signals s ON s.id = o.signal_id WHERE {where}",
         params,
     )
@@ -75,7 +78,8 @@ def rule_exit_numbers(ledger: Ledger, window: SignalWindow) -> list[tuple[Any, .
     where, params = window.where()
     return _rows(
         ledger,
-        f"SELECT r.signal_id, r.status, r.r_multiple, r.ret, r.holding_sessions, r.exit_date FROM signal_rule_exits r "
+        f"SELECT r.signal_id, r.status, r.r_multiple, r.ret, r.holding_sessions, r.entry_date, r.exit_date "
+        f"FROM signal_rule_exits r "
         f"JOIN signals s ON s.id = r.signal_id WHERE {where}",
         params,
     )

@@ -1,4 +1,4 @@
-"""``demo``: a fresh workspace, about a month of synthetic sessions replayed through the real steps.
+"""``demo``: a fresh workspace, about a quarter of a year of synthetic sessions replayed through the real steps.
 
 The workspace gets the embedded default ``config.toml`` (simulated broker, synthetic data), so everything
 the demo did can be inspected afterwards with ``--config <dir>/config.toml`` (``status``, ``sync``...).
@@ -16,7 +16,9 @@ from autotrader.clock import MarketCalendar
 from autotrader.errors import InputError
 
 MARKER = ".autotrader-demo"
-DEFAULT_SESSIONS = 21  # about a month of sessions: `demo --sessions` and `demo_range` default to it
+# About a quarter of a year: the strong synthetic source needs about that long to earn a "beats SPY" verdict
+# from the dependence-robust, false-discovery-controlled statistics. `demo --sessions` and `demo_range` use it.
+DEFAULT_SESSIONS = 63
 
 
 def default_config_text() -> str:

@@ -17,6 +17,11 @@ Horizon h still counts sessions: it exits at the close of the h-th session count
 so an intraday entry's horizon 1 runs from the entry minute to that session's close. Each row stores its
 ``knowable_at`` and ``entry_at`` (the entry instant) beside the entry date and price.
 
+Abnormal return: each row also stores ``abnormal``, the side-adjusted cumulative abnormal log return of the
+same window under the symbol's market model (α, β of daily log returns on SPY's over sessions −250 … −11
+before the entry; ``policy.market_fit``), with that ``beta`` and ``beta_fallback`` = 1 when fewer than 60
+sessions of history forced α = 0, β = 1. The excess over SPY (simple returns) is kept beside it.
+
 Shared by ``rehydrate`` (which stores them) and ``scorecard`` (which reads them).
 """
 
@@ -25,6 +30,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -38,6 +44,10 @@ from autotrader.policy import outcomes as policy
 BENCHMARK = "SPY"
 # Daily bars are fetched from a little before the earliest entry: enough for the entry session.
 LOOKBACK = timedelta(days=10)
+# A signal without a stored market model needs its symbol's history from further back: the estimation window
+# reaches 250 sessions before the entry (about 365 calendar days), plus room for holidays. The fit uses only
+# sessions before the entry, so it is stored with the outcomes and later refreshes reuse it.
+MODEL_LOOKBACK = timedelta(days=380)
 
 
 @dataclass(frozen=True)
@@ -53,6 +63,15 @@ class SymbolHistory:
     spy: policy.BenchmarkBars | None
     opens: list[datetime]
     closes: list[datetime]
+
+    @cached_property
+    def opens_ns(self) -> np.ndarray:
+        """The opens as naive UTC ``datetime64[ns]``, converted once: every signal of the symbol searches them."""
+        return policy.instants_ns(self.opens)
+
+    @cached_property
+    def closes_ns(self) -> np.ndarray:
+        return policy.instants_ns(self.closes)
 
     def complete_from(self, entry_idx: int) -> int:
         """Sessions from the entry (counted as 1) that are complete and have a bar, up to the first gap."""
@@ -86,7 +105,7 @@ def entry_index(history: SymbolHistory, at: datetime) -> int | None:
     """The session whose open is the first at or after ``at`` among the complete sessions (None: not yet)."""
     if not history.opens:
         return None
-    return policy.entry_session_index(history.opens, at)
+    return policy.entry_session_index(history.opens_ns, at)
 
 
 @dataclass(frozen=True)
@@ -128,7 +147,7 @@ def find_entry(symbol: str, history: SymbolHistory, knowable: datetime, minutes:
     """The first price after ``knowable`` (module docstring); None while there is none in the history yet,
     or when the entry session has no daily bar (the entry itself is unknown: pending, never guessed)."""
     if history.opens:
-        during = policy.session_in_progress(history.opens, history.closes, knowable)
+        during = policy.session_in_progress(history.opens_ns, history.closes_ns, knowable)
         if during is not None:
             entry = _intraday_entry(symbol, history, during, knowable, minutes)
             if entry is not None:
@@ -209,11 +228,14 @@ def refresh(ctx: StepContext) -> dict[str, int]:
     outcome_rows: list[dict[str, Any]] = []
     exit_rows: list[dict[str, Any]] = []
     minutes = MinuteBars(ctx)
+    stored = repo.stored_market_fits(ctx.ledger, [s["id"] for s in todo])
+    fits = {sid: policy.MarketFit(*fit) for sid, fit in stored.items()}
     for symbol, signals in sorted(by_symbol.items()):
         earliest = min(datetime.fromisoformat(s["generated_at"]) for s in signals)
-        history = load_history(ctx, symbol, earliest.astimezone(ET).date() - LOOKBACK)
+        lookback = LOOKBACK if all(s["id"] in fits for s in signals) else MODEL_LOOKBACK
+        history = load_history(ctx, symbol, earliest.astimezone(ET).date() - lookback)
         for signal in signals:
-            rows, exit_row = _evaluate(ctx, signal, history, settings.horizons, minutes)
+            rows, exit_row = _evaluate(ctx, signal, history, settings.horizons, minutes, fits.get(signal["id"]))
             outcome_rows.extend({**row, "computed_at": now_iso} for row in rows)
             exit_rows.append({**exit_row, "computed_at": now_iso})
     if not todo:
@@ -234,7 +256,8 @@ def refresh(ctx: StepContext) -> dict[str, int]:
 
 OUTCOME_COLUMNS = (
     "signal_id", "horizon", "status", "knowable_at", "entry_at", "entry_date", "entry_price", "exit_date",
-    "exit_price", "ret", "benchmark_ret", "excess", "mfe", "mae", "hit", "computed_at",
+    "exit_price", "ret", "benchmark_ret", "excess", "mfe", "mae", "hit", "abnormal", "alpha", "beta",
+    "beta_fallback", "computed_at",
 )  # fmt: skip
 EXIT_COLUMNS = (
     "signal_id", "status", "knowable_at", "entry_at", "entry_date", "entry_price", "first_touch",
@@ -262,6 +285,7 @@ def _evaluate(
     history: SymbolHistory | None,
     horizons: list[int],
     minutes: MinuteBars,
+    stored_fit: policy.MarketFit | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     knowable = signal_knowable_at(signal)
     base = {"signal_id": signal["id"], "knowable_at": repo.utc_iso(knowable)}
@@ -277,10 +301,11 @@ def _evaluate(
         entry_price=entry.price,
     )
     complete = seen.complete_from(entry.idx)
-    rows = [
-        {**base, **_outcome_fields(outcome)}
-        for outcome in policy.forward_outcomes(signal["side"], entry.idx, seen.bars, seen.spy, horizons, complete)
-    ]
+    fit = stored_fit or policy.market_fit(seen.bars, seen.spy, entry.idx)
+    if fit is not None:
+        base.update(alpha=fit.alpha, beta=fit.beta, beta_fallback=int(fit.fallback))
+    outcomes = policy.forward_outcomes(signal["side"], entry.idx, seen.bars, seen.spy, horizons, complete, fit)
+    rows = [{**base, **_outcome_fields(outcome)} for outcome in outcomes]
     return rows, {**base, **_exit_fields(ctx, signal, entry, complete)}
 
 
@@ -296,6 +321,7 @@ def _outcome_fields(outcome: policy.HorizonOutcome) -> dict[str, Any]:
         "mfe": outcome.mfe,
         "mae": outcome.mae,
         "hit": None if outcome.hit is None else int(outcome.hit),
+        "abnormal": outcome.abnormal_return,
     }
 
 

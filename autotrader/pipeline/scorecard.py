@@ -95,7 +95,7 @@ def load(ctx: StepContext, filters: Filters) -> ScorecardData:
     signal_frame["late"] = signal_frame["signal_id"].isin(late)
     outcome_rows = _frame(scoring.outcome_numbers(ctx.ledger, window), scoring.OUTCOME_COLUMNS)
     outcome_rows["hit"] = outcome_rows["hit"].map({1: True, 0: False})
-    outcome_rows = _hide_after(ctx, outcome_rows, ["ret", "excess", "hit"])
+    outcome_rows = _hide_after(ctx, outcome_rows, ["ret", "excess", "hit", "abnormal"])
     outcome_frame = signal_frame.merge(outcome_rows, on="signal_id", how="inner")
     exit_rows = _frame(scoring.rule_exit_numbers(ctx.ledger, window), scoring.RULE_EXIT_COLUMNS)
     exit_rows = _hide_after(ctx, exit_rows, ["r_multiple", "ret", "holding_sessions"])
@@ -186,6 +186,8 @@ def run(ctx: StepContext, filters: Filters, exports: Exports | None = None, *, r
         conviction_buckets=buckets,
         rng=rng,
         resamples=settings.bootstrap_resamples,
+        primary_horizons=settings.primary_horizons.model_dump(),
+        fdr=settings.fdr,
     )
     calibration = policy.calibration(
         data.outcomes.drop(columns=["generated_at"]),
@@ -207,11 +209,14 @@ def run(ctx: StepContext, filters: Filters, exports: Exports | None = None, *, r
                 "source": list(filters.sources),
             },
             "signals_total": int(data.outcomes["signal_id"].nunique()) if len(data.outcomes) else 0,
+            "hypotheses": policy.hypotheses(rows),
+            "fdr": settings.fdr,
         }
     )
     report.notes.append(
-        f"{report.fields['signals_total']} signals, {len(data.trades)} traded; verdicts at "
-        f"{settings.primary_horizon} sessions; management alpha = managed − pick-only P&L"
+        f"{report.fields['signals_total']} signals, {len(data.trades)} traded; verdicts on the market-model "
+        f"abnormal return at each row's primary horizon ({_horizons_note(settings)}), needing q < {settings.fdr:g} "
+        f"over {report.fields['hypotheses']} tests; management alpha = managed − pick-only P&L"
     )
     report.notes.append(calibration.get("statement", ""))
     late_by_source = {r["key"]: r["late"] for r in rows if r["group"] == "source" and r.get("late")}
@@ -230,6 +235,14 @@ def run(ctx: StepContext, filters: Filters, exports: Exports | None = None, *, r
         report.fields["written"] = written
         report.notes.extend(f"wrote {path}" for path in written)
     return report.build(ScorecardReport)
+
+
+def _horizons_note(settings: Any) -> str:
+    per = settings.primary_horizons
+    return (
+        f"day_trade {per.day_trade}, swing {per.swing}, long_term {per.long_term} sessions; "
+        f"mixed rows {settings.primary_horizon}"
+    )
 
 
 def _export(

@@ -37,9 +37,8 @@ HISTORY = timedelta(days=400)
 
 
 def _primary(settings: Settings, category: str) -> int:
-    """The horizon (sessions) a category's verdict is judged at."""
-    del category  # one primary horizon for every category until per-category horizons are configured
-    return int(settings.scorecard.primary_horizon)
+    """The horizon (sessions) a category's verdict is judged at: ``[scorecard] primary_horizons``."""
+    return int(settings.scorecard.primary_horizons.of(category))
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,8 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 import pandas as pd
 
+from autotrader.policy import event_study
+
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
 
@@ -56,6 +58,8 @@ __all__ = [
     "Bars",
     "BenchmarkBars",
     "HorizonOutcome",
+    "MarketFit",
+    "abnormal_return",
     "RuleExit",
     "Touch",
     "enter_intraday",
@@ -63,7 +67,9 @@ __all__ = [
     "entry_session_indices",
     "first_touch",
     "forward_outcomes",
+    "instants_ns",
     "knowable_at",
+    "market_fit",
     "rule_exit",
     "session_in_progress",
     "side_sign",
@@ -166,7 +172,9 @@ class HorizonOutcome:
     - ``mfe`` = max(0, best side-adjusted excursion): buys max(high)/entry − 1, sells 1 − min(low)/entry,
       over the entry session through the exit session; ``mae`` = min(0, worst): buys min(low)/entry − 1,
       sells 1 − max(high)/entry. So mfe ≥ 0 ≥ mae always;
-    - ``hit`` = ret > 0 (strictly).
+    - ``hit`` = ret > 0 (strictly);
+    - ``abnormal_return``: the side-adjusted cumulative abnormal *log* return of the same window under the
+      symbol's market model (``abnormal_return``); ``None`` without a fit or a benchmark price.
     """
 
     horizon: int
@@ -182,6 +190,49 @@ class HorizonOutcome:
     mfe: float | None = None
     mae: float | None = None
     hit: bool | None = None
+    abnormal_return: float | None = None
+
+
+@dataclass(frozen=True)
+class MarketFit:
+    """A symbol's market model at one entry: ``log r = alpha + beta · log r_m`` per session, on daily
+    close-to-close log returns over sessions entry−250 … entry−11 (``event_study.market_model``); with fewer
+    than 60 usable sessions alpha = 0, beta = 1 and ``fallback`` is set."""
+
+    alpha: float
+    beta: float
+    fallback: bool
+
+
+def _log_returns(close: np.ndarray) -> np.ndarray:
+    """Close-to-close log return of each session (NaN for the first and wherever a close is missing)."""
+    out = np.full(len(close), np.nan)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out[1:] = np.log(close[1:] / close[:-1])
+    return out
+
+
+def market_fit(bars: Bars, spy: BenchmarkBars | None, entry_idx: int) -> MarketFit | None:
+    """The market model of ``bars`` on ``spy`` for an entry at session ``entry_idx`` (None without SPY).
+
+    Only sessions that ended before the entry's estimation cut-off count, so nothing the signal could react
+    to, and nothing after it, enters its beta."""
+    if spy is None:
+        return None
+    stock = _log_returns(bars.close)[:, None]
+    model = event_study.market_model(stock, _log_returns(spy.close), [0], [entry_idx])
+    return MarketFit(float(model.alpha[0]), float(model.beta[0]), bool(model.fallback[0]))
+
+
+def abnormal_return(
+    sign: int, fit: MarketFit, horizon: int, entry: float, exit_price: float, spy_entry: float, spy_exit: float
+) -> float | None:
+    """``sign · (log(exit/entry) − horizon · alpha − beta · log(spy_exit/spy_entry))``: the cumulative
+    abnormal log return from the entry instant to the exit close, the sum of the per-session abnormal log
+    returns over the window (its first session counted from the entry); None when a price is missing."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        car = np.log(exit_price / entry) - horizon * fit.alpha - fit.beta * np.log(spy_exit / spy_entry)
+    return float(sign * car) if np.isfinite(car) else None
 
 
 @dataclass(frozen=True)
@@ -228,6 +279,12 @@ def _utc_naive_ns(instant: datetime | np.datetime64) -> np.datetime64:
     if instant.tzinfo is None or instant.utcoffset() is None:
         raise ValueError(f"generated_at must be timezone-aware, got naive {instant!r}")
     return pd.Timestamp(instant).tz_convert("UTC").tz_localize(None).to_datetime64()
+
+
+def instants_ns(instants: ArrayLike | Sequence[datetime]) -> np.ndarray:
+    """Instants (tz-aware datetimes, or naive ``datetime64`` meaning UTC) as naive UTC ``datetime64[ns]``: the
+    form the session searches below take without converting again."""
+    return _opens_ns(instants)
 
 
 def _opens_ns(session_opens: ArrayLike | Sequence[datetime]) -> np.ndarray:
@@ -338,6 +395,7 @@ def forward_outcomes(
     spy: BenchmarkBars | None,
     horizons: Sequence[int],
     complete_sessions: int,
+    fit: MarketFit | None = None,
 ) -> list[HorizonOutcome]:
     """One ``HorizonOutcome`` per horizon (same order), entering at ``bars.open[entry_idx]``.
 
@@ -375,6 +433,9 @@ def forward_outcomes(
         high_move = float(running_high[h - 1]) / entry - 1.0
         low_move = float(running_low[h - 1]) / entry - 1.0
         best, worst = (high_move, low_move) if sign > 0 else (-low_move, -high_move)
+        abnormal = None
+        if fit is not None and spy is not None:
+            abnormal = abnormal_return(sign, fit, h, entry, exit_price, spy_entry, float(spy.close[exit_idx]))
         out.append(
             HorizonOutcome(
                 horizon=h,
@@ -390,6 +451,7 @@ def forward_outcomes(
                 mfe=max(0.0, best),
                 mae=min(0.0, worst),
                 hit=bool(ret > 0),
+                abnormal_return=abnormal,
             )
         )
     return out

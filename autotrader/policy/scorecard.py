@@ -56,18 +56,21 @@ Output is JSON-ready: horizon keys are strings, every number is a python int/flo
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from autotrader.policy import metrics
+from autotrader.policy import inference, metrics
+from autotrader.policy import verdicts as verdict_rules
+from autotrader.policy.verdicts import verdict
 
 __all__ = [
     "DEFAULT_CONVICTION_BUCKETS",
     "GROUPS",
     "build_rows",
+    "hypotheses",
     "calibration",
     "conviction_labels",
     "verdict",
@@ -190,17 +193,6 @@ def _split(codes: np.ndarray, size: int) -> list[np.ndarray]:
     return np.split(order, np.cumsum(np.bincount(codes, minlength=size))[:-1])
 
 
-def verdict(n: int, ci: list[float] | None, min_signals: int) -> str:
-    """The row's verdict from the primary horizon's sample size and excess-return interval (module docstring)."""
-    if n < min_signals:
-        return f"too few signals: {n} < {min_signals}"
-    if ci is not None and ci[0] > 0:
-        return "beats SPY"
-    if ci is not None and ci[1] < 0:
-        return "trails SPY"
-    return "no evidence"
-
-
 def _trade_block(
     pnl: np.ndarray, closed: np.ndarray, r: np.ndarray | None, holding: np.ndarray | None
 ) -> dict[str, Any]:
@@ -236,6 +228,8 @@ def build_rows(
     rng: np.random.Generator,
     resamples: int = 2000,
     exact_above: int = 5000,
+    primary_horizons: Mapping[str, int] | None = None,
+    fdr: float = 0.10,
 ) -> list[dict[str, Any]]:
     """The scorecard rows: one dict per (group, key), groups in ``GROUPS`` order. Definitions: module docstring.
 
@@ -248,8 +242,9 @@ def build_rows(
     Vectorised: each input is split by key once per group; per-key work is numpy on that key's rows.
     """
     horizons = [int(h) for h in horizons]
-    if primary_horizon not in horizons:
-        raise ValueError(f"primary_horizon {primary_horizon} is not one of the horizons {horizons}")
+    for h in [primary_horizon, *(primary_horizons or {}).values()]:
+        if h not in horizons:
+            raise ValueError(f"primary_horizon {h} is not one of the horizons {horizons}")
     _check_buckets(conviction_buckets)
     outcomes = _require(outcomes, OUTCOME_COLUMNS, "outcomes")
     rule_exits = _require(rule_exits, RULE_EXIT_COLUMNS, "rule_exits")
@@ -273,10 +268,24 @@ def build_rows(
     excess = _floats(outcomes, "excess")[complete]
     hit = _floats(outcomes, "hit")[complete]
     hidx = o_hidx[complete]
+    abnormal = _optional_floats(outcomes, "abnormal")[complete]
+    o_ret = _floats(outcomes, "ret")[complete]
+    o_dates = _entry_dates(outcomes)[complete]
+    o_category = outcomes["category"].to_numpy(dtype=object)
+    # Base-rate pools: every signal entered on the same session at the same horizon (for category rows), and
+    # those of the same category (for source and conviction rows).
+    same_category = np.char.add(hidx.astype(str), np.char.add(":", o_category[complete].astype(str)))
+    peers = [
+        verdict_rules.date_shares(abnormal, o_dates, hidx),
+        verdict_rules.date_shares(abnormal, o_dates, same_category),
+    ]
+    fallback_flags = _optional_floats(outcomes, "beta_fallback") == 1
+    categories = pd.concat([frame["category"] for frame in frames], ignore_index=True).astype(str).to_numpy()
     re_complete = rule_exits["status"].to_numpy(dtype=object) == "complete"
     re_ret = _floats(rule_exits, "ret")[re_complete]
     re_r = _floats(rule_exits, "r_multiple")[re_complete]
     re_hold = _floats(rule_exits, "holding_sessions")[re_complete]
+    re_dates = _entry_dates(rule_exits)[re_complete]
     closed = trades["closed"].to_numpy(dtype=object, na_value=False).astype(bool)
     pick_pnl, managed_pnl = _floats(trades, "pick_pnl"), _floats(trades, "managed_pnl")
     pick_r, hold = _floats(trades, "pick_r"), _floats(trades, "holding_days")
@@ -288,6 +297,7 @@ def build_rows(
 
     n_h = len(horizons)
     rows: list[dict[str, Any]] = []
+    estimates: list[dict[str, verdict_rules.Estimate]] = []
     for group in GROUPS:
         keys = _Keys(group, frames, conviction_buckets)
         k = len(keys.keys)
@@ -301,6 +311,9 @@ def build_rows(
         by_key_re = _split(re_codes[re_complete], k)
         by_key_t = _split(t_codes, k)
         alpha_by_key = _actions_by_key(l_codes, leg_action, leg_tier, leg_pnl)
+        fallbacks = _distinct_per_code(o_codes[fallback_flags], outcomes["signal_id"].to_numpy()[fallback_flags], k)
+        key_categories = pd.Series(categories[first_mention]).groupby(universe).unique()
+        base = peers[0] if group == "category" else peers[1]
 
         for code, key in enumerate(keys.keys):
             row: dict[str, Any] = {
@@ -310,9 +323,14 @@ def build_rows(
                 "traded": int(traded[code]),
                 "pending": int(pending[code]),
                 "late": int(late[code]),
+                "beta_fallback": int(fallbacks[code]),
+                "primary_horizon": str(
+                    verdict_rules.row_primary_horizon(key_categories.get(code, []), primary_horizons, primary_horizon)
+                ),
             }
+            by_h: dict[str, dict[str, Any]] = {}
+            estimates.append({})
             hit_rate, hit_ci, mean, median, mean_ci, median_ci, completed = {}, {}, {}, {}, {}, {}, {}
-            verdict_n = 0
             for i, h in enumerate(horizons):
                 index = by_key_h[code * n_h + i]
                 hits = hit[index]
@@ -331,8 +349,8 @@ def build_rows(
                 median_ci[name] = _interval(
                     metrics.bootstrap_ci(values, "median", rng, resamples=resamples, exact_above=exact_above)
                 )
-                if h == primary_horizon:
-                    verdict_n = len(values)
+                sample = verdict_rules.HorizonSample(abnormal[index], o_dates[index], base[index], o_ret[index])
+                by_h[name], estimates[-1][name] = verdict_rules.horizon_figures(sample, h, rng, resamples=resamples)
             row.update(
                 hit_rate=hit_rate,
                 hit_rate_ci=hit_ci,
@@ -342,6 +360,7 @@ def build_rows(
                 excess_return_median_ci=median_ci,
                 completed=completed,
             )
+            row.update({field: {h: figures[field] for h, figures in by_h.items()} for field in _VERDICT_FIELDS})
             index = by_key_re[code]
             row["rule_exit"] = {
                 "signals": int(len(index)),
@@ -349,6 +368,7 @@ def build_rows(
                 "expectancy_r": _num(metrics.expectancy_r(re_r[index])),
                 "sqn": _num(metrics.sqn(re_r[index])),
                 "avg_holding_sessions": _num(_nanmean(re_hold[index])),
+                "expectancy_r_ci": _r_interval(re_r[index], re_dates[index], re_hold[index], rng, resamples),
             }
             index = by_key_t[code]
             row["pick_only"] = _trade_block(
@@ -361,9 +381,55 @@ def build_rows(
                 "total": row["managed"]["pnl"] - row["pick_only"]["pnl"],
                 "by_action": alpha_by_key.get(code, {}),
             }
-            row["verdict"] = verdict(verdict_n, mean_ci[str(primary_horizon)], min_signals)
             rows.append(row)
+    verdict_rules.settle(rows, estimates, min_signals=min_signals, fdr=fdr)
     return rows
+
+
+_VERDICT_FIELDS = (
+    "abnormal_return_mean", "abnormal_return_ci", "abnormal_return_p", "beat_rate", "beat_rate_ci", "base_rate",
+    "beat_rate_p", "up_rate",
+)  # fmt: skip
+
+
+def hypotheses(rows: Sequence[dict[str, Any]]) -> int:
+    """How many p-values the rows' Benjamini–Hochberg step covered (every row and horizon with a q-value)."""
+    return sum(q is not None for row in rows for q in row.get("abnormal_return_q", {}).values())
+
+
+def _optional_floats(frame: pd.DataFrame, column: str) -> np.ndarray:
+    """The column as floats, all NaN when the frame does not have it."""
+    return _floats(frame, column) if column in frame.columns else np.full(len(frame), np.nan)
+
+
+def _entry_dates(frame: pd.DataFrame) -> np.ndarray:
+    """Each row's entry session (ISO text); without an ``entry_date`` column each signal is its own date."""
+    if "entry_date" in frame.columns:
+        return frame["entry_date"].astype(object).where(frame["entry_date"].notna(), None).to_numpy(dtype=object)
+    return frame["signal_id"].astype(str).to_numpy(dtype=object)
+
+
+def _distinct_per_code(codes: np.ndarray, ids: np.ndarray, size: int) -> np.ndarray:
+    """How many distinct ids each code 0..size−1 has."""
+    if len(codes) == 0:
+        return np.zeros(size, dtype=np.int64)
+    pairs = pd.DataFrame({"code": codes, "id": ids}).drop_duplicates()
+    return np.bincount(pairs["code"].to_numpy(dtype=np.int64), minlength=size)
+
+
+def _r_interval(
+    r: np.ndarray, dates: np.ndarray, holding: np.ndarray, rng: np.random.Generator, resamples: int
+) -> list[float] | None:
+    """95% interval of the mean rule-exit R, by the date-block bootstrap over entry sessions with blocks as
+    long as the median holding time, since exits held over overlapping sessions move together."""
+    keep = ~np.isnan(r)
+    if keep.sum() < 2:
+        return None
+    held = holding[keep]
+    horizon = int(np.nanmedian(held)) if np.isfinite(held).any() else 1
+    block = inference.block_length(max(1, horizon), len(pd.unique(dates[keep])))
+    mean = inference.block_bootstrap_mean(r[keep], dates[keep], rng, block=block, resamples=resamples)
+    return _interval((mean.lo, mean.hi))
 
 
 def _actions_by_key(

@@ -53,6 +53,7 @@ synthetic_feed = false
 [scorecard]
 horizons = [1, 5]
 primary_horizon = 5
+primary_horizons = { long_term = 5, swing = 5, day_trade = 5 }
 min_signals = 2
 bootstrap_resamples = 500
 """

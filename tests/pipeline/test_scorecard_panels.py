@@ -18,6 +18,15 @@ def test_a_lost_signal_is_counted_under_the_rule_whose_trace_step_skipped():
     assert _gate(None) == "unknown"
 
 
-def test_the_primary_horizon_falls_back_to_the_scorecard_setting():
-    settings = Settings.model_validate({"scorecard": {"primary_horizon": 5, "horizons": [1, 5]}})
-    assert [_primary(settings, c) for c in ("day_trade", "swing", "long_term")] == [5, 5, 5]
+def test_the_panels_judge_each_category_at_its_primary_horizon():
+    assert [_primary(Settings(), c) for c in ("day_trade", "swing", "long_term")] == [1, 10, 60]
+    settings = Settings.model_validate(
+        {
+            "scorecard": {
+                "horizons": [1, 5],
+                "primary_horizon": 5,
+                "primary_horizons": {"day_trade": 1, "swing": 5, "long_term": 5},
+            }
+        }
+    )
+    assert [_primary(settings, c) for c in ("day_trade", "swing", "long_term")] == [1, 5, 5]

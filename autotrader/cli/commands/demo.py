@@ -22,7 +22,7 @@ def demo(
     as_of: AsOfOption = None,
     config: ConfigOption = None,
 ) -> None:
-    """Create a fresh workspace and replay about a month of synthetic sessions through every step."""
+    """Create a fresh workspace and replay about a quarter of a year of synthetic sessions through every step."""
     from autotrader.domain.reports import DemoReport
     from autotrader.errors import AutotraderError
     from autotrader.pipeline import demo as step

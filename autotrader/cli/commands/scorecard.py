@@ -78,27 +78,64 @@ def render_scorecard(report: ScorecardReport | LineageReport) -> None:
     render_stability(report.stability)
 
 
+def _r_interval(mean: float | None, ci: Sequence[float] | None) -> str:
+    return _num(mean) + (f" [{_num(ci[0])} .. {_num(ci[1])}]" if ci else "")
+
+
+def _pct_interval(mean: float | None, ci: Sequence[float] | None) -> str:
+    """``+1.2% [−0.3% .. +2.8%]``: two decimals when every figure is below 1% in size, else one."""
+    values = [v for v in (mean, *(ci or ())) if v is not None]
+    digits = 2 if values and max(abs(v) for v in values) < 0.01 else 1
+    text = "–" if mean is None else f"{mean * 100:+.{digits}f}%"
+    if ci:
+        text += f" [{ci[0] * 100:+.{digits}f}, {ci[1] * 100:+.{digits}f}]"
+    return text
+
+
+def _q(value: float | None) -> str:
+    if value is None:
+        return "–"
+    return "<0.001" if value < 0.001 else f"{value:.3f}" if value < 0.1 else f"{value:.2f}"
+
+
+def _needs_note(row: ScorecardRow) -> str | None:
+    more = row.needs_more
+    if not more:
+        return None
+    return f"{row.key}: needs ~{more['signals']:,} more signals (~{more['sessions']:,} more sessions at its pace)"
+
+
+def _verdict_cells(r: ScorecardRow, fallback: str) -> list[object]:
+    h = r.primary_horizon or fallback
+    beat, base = r.beat_rate.get(h), r.base_rate.get(h)
+    return [
+        r.key, r.completed.get(h, 0), h, r.verdict,
+        _pct_interval(r.abnormal_return_mean.get(h), r.abnormal_return_ci.get(h)),
+        _q(r.abnormal_return_q.get(h)),
+        f"{_pct(beat, 0)} vs {_pct(base, 0)}",
+    ]  # fmt: skip
+
+
 def render_rows(rows: Sequence[ScorecardRow], calibration: Calibration, horizons: Sequence[str], primary: str) -> None:
-    """The scorecard's tables (also the end of ``replay`` and ``demo``); per-horizon figures are keyed by horizon."""
+    """The scorecard's tables (also the end of ``replay`` and ``demo``); per-horizon figures are keyed by horizon.
+
+    Each row is shown at its own primary horizon (``h``): ``primary`` is the horizon of rows that mix
+    categories."""
     for group in ("category", "source", "conviction"):
+        in_group = [r for r in rows if r.group == group]
         render.table(
-            f"was the pick good? by {group} · hit rate at {'/'.join(horizons)} sessions · excess over SPY and "
-            f"verdict at {primary}",
-            [group, "signals", "traded", "pending", "hit rate", f"excess {primary} [95% CI]", "verdict"],
-            [
-                [r.key, r.signals, r.traded, r.pending,
-                 " ".join(_pct(r.hit_rate.get(h), 0) for h in horizons),
-                 f"{_pct(r.excess_return_mean.get(primary))} "
-                 f"[{' .. '.join(_pct(v) for v in (r.excess_return_ci.get(primary) or [None, None]))}]",
-                 r.verdict]
-                for r in rows if r.group == group
-            ],
-        )  # fmt: skip
+            f"was the pick good? by {group} · at each row's primary horizon h (sessions): abnormal return over "
+            f"its market model [95% date-block CI], BH q-value, beat rate vs base rate",
+            [group, "n", "h", "verdict", "abnormal [95% CI]", "q", "beat vs base"],
+            [_verdict_cells(r, primary) for r in in_group],
+        )
+        render.lines([note for note in map(_needs_note, in_group) if note])
     render.table(
         "did management add value? pick-only = the entry held to its rule exit; alpha = managed − pick-only",
         ["category", "rule-exit R", "trades", "pick-only P&L", "managed P&L", "alpha", "alpha by action"],
         [
-            [r.key, _num(r.rule_exit.expectancy_r), r.pick_only.trades, _num(r.pick_only.pnl, 0),
+            [r.key, _r_interval(r.rule_exit.expectancy_r, r.rule_exit.expectancy_r_ci), r.pick_only.trades,
+             _num(r.pick_only.pnl, 0),
              _num(r.managed.pnl, 0), _num(r.management_alpha.total, 0),
              ", ".join(f"{k} {v:,.0f}" for k, v in r.management_alpha.by_action.items() if ":" not in k) or "–"]
             for r in rows if r.group == "category"
