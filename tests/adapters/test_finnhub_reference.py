@@ -147,6 +147,7 @@ def test_persistent_429s_end_in_a_transient_error(server):
     assert server.total == MAX_ATTEMPTS and timer.slept == [3.0] * (MAX_ATTEMPTS - 1)
 
 
+@pytest.mark.slow
 def test_a_response_that_never_comes_times_out_into_a_transient_error(server):
     server.faults.hang = 100
     with pytest.raises(TransientError, match=r"no answer from Finnhub \(ReadTimeout\)"):

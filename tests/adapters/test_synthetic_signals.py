@@ -157,6 +157,7 @@ def test_coinflip_day_trades_levels():
         assert float(r["stop"]) == round(entry * 0.99, 2) and float(r["target"]) == round(entry * 1.02, 2)
 
 
+@pytest.mark.slow
 def test_the_strong_source_beats_the_poor_one_by_about_the_truth():
     """Mean 10-session return beyond SPY x beta (the world's beta: the truth's own market model, no estimation)
     of every pick of a year, per news desk. Their gap is about the truth's (+25 % vs -12 % a year, 10 sessions

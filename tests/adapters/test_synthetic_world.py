@@ -216,6 +216,7 @@ def test_the_drift_of_a_window_is_exactly_the_episodes_drift_whatever_the_noise(
     assert np.abs((o1[1:] - c1[:-1]) - (o0[1:] - c0[:-1])).max() < 0.001
 
 
+@pytest.mark.slow
 def test_realized_market_model_car_matches_the_truth_for_every_kind():
     """Mean CAR of all pick days of each kind over the span of three seeds, with a market model the test fits
     itself, against the truth; tolerance four clustered standard errors. Random entries (every third session of
@@ -254,6 +255,7 @@ def rows_of(f: SyntheticSignalFeed, session: date) -> list[dict[str, str]]:
     return [row for _, text in f.documents(session) for row in csv.DictReader(io.StringIO(text))]
 
 
+@pytest.mark.slow
 def test_news_desks_publish_exactly_their_episodes_pick_days_and_cluster():
     data = world(42)
     f = feed(data, sources=(CATALYST, HYPE))
