@@ -941,6 +941,11 @@ def client_order_ids(ledger: Ledger, broker_order_ids: list[str]) -> dict[str, s
     return {r["broker_order_id"]: r["client_order_id"] for r in rows}
 
 
+def floor_position_quantities(ledger: Ledger, symbol: str) -> None:
+    """Round every book's long quantity of ``symbol`` down to whole shares (a reverse split's cash in lieu)."""
+    ledger.conn.execute("UPDATE positions SET qty = floor(qty + 1e-9) WHERE symbol = ? AND qty > 0", [symbol])
+
+
 def record_split(
     ledger: Ledger, *, symbol: str, ratio: float, effective_at: datetime, detected_by: str, details: dict,
     run_id: str, now: datetime,

@@ -121,7 +121,7 @@ def _apply(ctx: StepContext, split: dict[str, Any]) -> None:
         )  # fmt: skip
         if split["cash_in_lieu_shares"]:
             # The fraction left as cash: the ledger holds what the broker holds.
-            ledger.conn.execute("UPDATE positions SET qty = floor(qty + 1e-9) WHERE symbol = ? AND qty > 0", [symbol])
+            repo.floor_position_quantities(ledger, symbol)
         for state in repo.position_states(ledger):
             if state["symbol"] != symbol:
                 continue
