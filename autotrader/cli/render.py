@@ -8,10 +8,12 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from autotrader.domain.reports import Report
 from autotrader.errors import AutotraderError
+
+if TYPE_CHECKING:  # the report types cost tens of milliseconds to build: not on `--help`'s path
+    from autotrader.domain.reports import Report
 
 
 def _console(stderr: bool = False):

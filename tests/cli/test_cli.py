@@ -276,3 +276,18 @@ def test_demo_and_replay_dry_runs_write_nothing(cli, write_config, tmp_path):
     )
     assert replay.exit_code == 0 and json.loads(replay.stdout)["sessions"] == 2
     assert not (config.parent / "ledger-replay.db").exists()
+
+
+def test_help_loads_no_heavy_module():
+    # `autotrader --help` must start at once: the data libraries and the report types (dozens of dataclasses)
+    # load only when a command runs.
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, autotrader.cli.app; "
+        "print(sorted(m for m in ('pandas', 'numpy', 'pydantic', 'autotrader.domain.reports', 'scipy') "
+        "if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

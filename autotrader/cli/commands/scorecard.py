@@ -4,26 +4,28 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from autotrader.cli import render
 from autotrader.cli.options import AsOfOption, ConfigOption, DryRunOption, JsonOption
 from autotrader.cli.runner import finish
-from autotrader.domain.reports import (
-    CalendarTimeRow,
-    Calibration,
-    EventWindowRow,
-    ExecutionRow,
-    LeaderboardRow,
-    LineageReport,
-    PlaceboRow,
-    Ranking,
-    ScorecardReport,
-    ScorecardRow,
-    StabilityRow,
-)
+
+if TYPE_CHECKING:  # the report types are built when a command runs, not on `--help`'s path
+    from autotrader.domain.reports import (
+        CalendarTimeRow,
+        Calibration,
+        EventWindowRow,
+        ExecutionRow,
+        LeaderboardRow,
+        LineageReport,
+        PlaceboRow,
+        Ranking,
+        ScorecardReport,
+        ScorecardRow,
+        StabilityRow,
+    )
 
 
 def scorecard(
@@ -40,6 +42,7 @@ def scorecard(
     config: ConfigOption = None,
 ) -> None:
     """Per category, source and conviction: was the pick good, and did management add value?"""
+    from autotrader.domain.reports import LineageReport
     from autotrader.pipeline import scorecard as step
     from autotrader.pipeline.context import invoke
 
@@ -65,6 +68,8 @@ def _num(value, digits: int = 2) -> str:
 
 
 def render_scorecard(report: ScorecardReport | LineageReport) -> None:
+    from autotrader.domain.reports import LineageReport
+
     if isinstance(report, LineageReport):
         render.print_json(report.lineage)
         return
