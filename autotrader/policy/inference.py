@@ -486,6 +486,7 @@ def cusum_drop(
     k: float | None = None,
     mu0: float | None = None,
     sigma: float | None = None,
+    min_t: float = 2.0,
 ) -> CusumAlarm | None:
     """A one-sided Page CUSUM that raises an alarm when a source's mean value drops to zero or below.
 
@@ -498,7 +499,10 @@ def cusum_drop(
 
     and the alarm is the first signal with Sᵢ > h (default 5 standard deviations: for k = 0.5 that is about
     a false alarm per ~900 in-control signals, and ~10 signals to detect a drop of one σ). None when there is
-    no alarm, no positive in-control edge to lose (μ₀ ≤ 0), σ is not positive, or too few signals.
+    no alarm, no in-control edge to lose, σ is not positive, or too few signals. When μ₀ and σ come from the
+    warm-up, the edge must be established there (its t-statistic √warmup·μ₀/σ at least ``min_t``): a source
+    with no skill has a positive warm-up mean half the time, and an alarm that its "edge" dropped would be
+    a false claim.
     """
     t, x = _in_entry_order(dates, values)
     if len(x) <= warmup or (warmup < 2 and (mu0 is None or sigma is None)):
@@ -506,6 +510,8 @@ def cusum_drop(
     m0 = float(x[:warmup].mean()) if mu0 is None else float(mu0)
     s0 = float(x[:warmup].std(ddof=1)) if sigma is None else float(sigma)
     if not (m0 > 0 and s0 > 0):
+        return None
+    if mu0 is None and m0 * np.sqrt(warmup) / s0 < min_t:
         return None
     ref = m0 / (2 * s0) if k is None else float(k)
     step = -(x[warmup:] - m0) / s0 - ref

@@ -313,3 +313,14 @@ def test_newey_west_lags_rule():
     assert inf.newey_west_lags(100) == 4
     assert inf.newey_west_lags(1000) == math.floor(4 * 10 ** (2 / 9))  # 6
     assert inf.ols_hac([1.0, 2.0], np.ones((2, 2)), 1) is None  # singular
+
+
+def test_cusum_needs_an_established_edge_before_it_can_say_the_edge_dropped():
+    # A warm-up whose mean is positive only by noise (t ≈ 1.8 < 2), then a run of losses: nothing was lost.
+    warm = [0.1, -0.05] * 15
+    values = np.array(warm + [-0.05] * 60)
+    dates = np.arange(len(values))
+    assert inf.cusum_drop(dates, values) is None
+    # The same run after a warm-up that does establish an edge raises the alarm.
+    strong = np.array([0.1, 0.0] * 15 + [-0.05] * 60)
+    assert inf.cusum_drop(dates, strong) is not None
