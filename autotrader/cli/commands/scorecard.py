@@ -148,7 +148,8 @@ def render_rows(rows: Sequence[ScorecardRow], calibration: Calibration, horizons
     )  # fmt: skip
     render.table(
         f"conviction calibration at {calibration.horizon} sessions: {calibration.statement}",
-        ["conviction", "signals", "mean excess", "hit rate"],
+        # The calibration's hit is a positive raw return: label it as the up rate the rows show apart.
+        ["conviction", "signals", "mean excess over SPY", "up rate (raw return > 0)"],
         [[b.key, b.signals, _pct(b.excess_return_mean), _pct(b.hit_rate)] for b in calibration.buckets],
     )
 
