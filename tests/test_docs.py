@@ -141,6 +141,7 @@ def test_the_citation_pattern_catches_the_known_forms(text):
     assert _citations_in(text)
 
 
+@pytest.mark.slow
 def test_no_comment_or_doc_cites_a_document_outside_the_repository():
     files = [ROOT / name for name in ("README.md", "config.toml", "crontab.example")]
     for folder in ("autotrader", "tests", "docs", "benchmarks", ".ci"):

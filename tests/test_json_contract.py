@@ -236,6 +236,7 @@ def workspace(cli, write_config, tmp_path):
     return config
 
 
+@pytest.mark.slow
 def test_each_command_prints_exactly_its_report_types_fields(cli, workspace):
     config = str(workspace)
     printed: dict[str, dict[str, Any]] = {}

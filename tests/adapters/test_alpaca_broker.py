@@ -826,6 +826,7 @@ def _alpaca_config(write_config, monkeypatch, body: str, *, key: str | None = CA
     return load_config(write_config('[broker]\nkind = "alpaca"\n' + body))
 
 
+@pytest.mark.slow
 def test_canary_keys_never_reach_exceptions_logs_or_reprs(write_config, monkeypatch, caplog, clock):
     caplog.set_level(logging.DEBUG)  # every logger, urllib3 included, at its most talkative
     with FakeAlpacaServer(now=START, prices={"AAPL": 200.0}, api_key=CANARY_KEY, secret_key=CANARY_SECRET) as fake:

@@ -155,6 +155,7 @@ def test_a_response_that_never_comes_times_out_into_a_transient_error(server):
     assert server.total == MAX_ATTEMPTS
 
 
+@pytest.mark.slow
 def test_the_key_travels_in_a_header_and_never_appears_in_urls_errors_or_logs(caplog):
     canary = "CANARY-finnhub-41c0b7e2"
     caplog.set_level(logging.DEBUG)  # urllib3 logs every URL at debug level

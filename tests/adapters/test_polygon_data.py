@@ -402,6 +402,7 @@ def _all_text(error: BaseException) -> str:
     return "".join(traceback.format_exception(error)) + repr(error) + str(getattr(error, "hint", ""))
 
 
+@pytest.mark.slow
 def test_the_key_never_appears_in_errors_or_logs(ledger, caplog):
     canary = "CANARY-polygon-7f3e9a1d"
     caplog.set_level(logging.DEBUG)  # urllib3 and the SDK included

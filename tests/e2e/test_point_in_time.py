@@ -129,6 +129,7 @@ def _outcome(root: Path, symbol: str, category: str, horizon: int) -> dict:
     return dict(row)
 
 
+@pytest.mark.slow
 def test_a_backdated_file_scores_from_the_first_price_after_its_import(world):
     root, _ = world
     outcome = _outcome(root, "AAA", "long_term", 1)
@@ -207,6 +208,7 @@ def test_without_any_minute_data_the_intraday_arrival_waits_for_the_next_open(tm
     assert outcome["benchmark_ret"] == pytest.approx(104.0 / 103.5 - 1)
 
 
+@pytest.mark.slow
 def test_an_earlier_scorecard_does_not_see_a_signal_imported_after_it(world):
     root, _ = world
     # At 03-05 17:00 the backdated AAA pick (claiming 03-03, imported 03-05 20:00) had not been seen yet.
@@ -217,6 +219,7 @@ def test_an_earlier_scorecard_does_not_see_a_signal_imported_after_it(world):
     assert again["rows"] == world[1]["rows"]
 
 
+@pytest.mark.slow
 def test_the_migration_recomputes_old_rows_once_and_new_complete_rows_stay_final(tmp_path):
     import sqlite_utils
 

@@ -172,9 +172,9 @@ class FakeAlpacaServer:
         server = _Server(("127.0.0.1", 0), _Handler)
         server.fake = self
         self._httpd = server
-        # A short poll interval: shutdown() waits for the serving loop to notice, up to one interval.
+        # A 2 ms poll interval: shutdown() waits for the serving loop to notice, up to one interval, once per test.
         self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.02}, name="fake-alpaca", daemon=True
+            target=server.serve_forever, kwargs={"poll_interval": 0.002}, name="fake-alpaca", daemon=True
         )
         self._thread.start()
         return self

@@ -8,10 +8,11 @@ import sqlite3
 import numpy as np
 import pandas as pd
 import pytest
-import statsmodels.api as sm
 from scipy.stats import binomtest
+from statsmodels.regression.linear_model import OLS
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import proportion_confint
+from statsmodels.tools.tools import add_constant
 
 from autotrader.policy import inference
 from autotrader.policy import outcomes as policy
@@ -37,7 +38,7 @@ def test_market_fit_and_abnormal_return_match_statsmodels_ols():
     y = np.diff(np.log(close))[entry - 251 : entry - 11]
     x = np.diff(np.log(spy_close))[entry - 251 : entry - 11]
     assert len(y) == 240
-    ols = sm.OLS(y, sm.add_constant(x)).fit()
+    ols = OLS(y, add_constant(x)).fit()
     assert fit is not None and not fit.fallback
     assert fit.alpha == pytest.approx(ols.params[0], abs=1e-12) and fit.beta == pytest.approx(ols.params[1], rel=1e-9)
     # A sell over 3 sessions: −(log(55/50) − 3α − β log(101/100)).
