@@ -44,10 +44,11 @@ class Deps:
 
 
 def check_live_safety(config: Config) -> None:
-    """Live trading needs two independent confirmations (config and environment): refuse before any request."""
+    """Live trading needs two independent confirmations (config and environment): refuse before any request.
+    The confirmation is exactly ``yes``: a ``YES`` or `` yes`` is not read as a deliberate choice to risk money."""
     settings = config.settings
     if settings.broker.kind == "alpaca" and settings.broker.mode == "live":
-        if os.environ.get("AUTOTRADER_LIVE_CONFIRM", "").strip().lower() != "yes":
+        if os.environ.get("AUTOTRADER_LIVE_CONFIRM", "") != "yes":
             raise SafetyRefusal(
                 "live trading refused: [broker] mode = 'live' also needs AUTOTRADER_LIVE_CONFIRM=yes",
                 hint="set AUTOTRADER_LIVE_CONFIRM=yes in the environment of the live cron job only",

@@ -265,6 +265,15 @@ def test_live_mode_without_confirmation_is_refused(cli, write_config):
     assert not (config.parent / "ledger-live.db").exists()
 
 
+@pytest.mark.parametrize("confirm", ["YES", "Yes", " yes", "yes ", "y", "true", ""])
+def test_live_mode_is_confirmed_only_by_exactly_yes(cli, write_config, monkeypatch, confirm):
+    monkeypatch.setenv("AUTOTRADER_LIVE_CONFIRM", confirm)
+    config = write_config("[broker]\nkind = 'alpaca'\nmode = 'live'\n")
+    result = cli("sync", "--config", str(config))
+    assert result.exit_code == 5 and "AUTOTRADER_LIVE_CONFIRM=yes" in result.stderr
+    assert not (config.parent / "ledger-live.db").exists()
+
+
 @pytest.mark.slow
 def test_demo_and_replay_dry_runs_write_nothing(cli, write_config, tmp_path):
     result = cli("demo", "--dry-run", "--dir", str(tmp_path / "d"), "--sessions", "2", "--as-of", "2026-03-06T20:00")
