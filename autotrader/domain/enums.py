@@ -229,6 +229,7 @@ class RejectReason(StrEnum):
     INVALID_ORDER = "invalid_order"  # the request itself is malformed (missing price, bad bracket legs...)
     FORBIDDEN = "forbidden"  # a trading refusal the broker did not explain further
     NO_PRICE = "no_price"  # the simulator has no recent price to check buying power against
+    CREDENTIALS_REFUSED = "credentials_refused"  # the broker refused the keys (401): it did not act on the order
     REJECTED = "rejected"  # any other definitive refusal
 
 

@@ -30,6 +30,7 @@ from autotrader.domain.enums import (
     IntentStatus,
     OrderClass,
     OrderType,
+    RejectReason,
     Side,
     TimeInForce,
     intent_status_from_broker,
@@ -38,6 +39,7 @@ from autotrader.domain.models import BrokerOrder, OrderIntent, OrderRequest
 from autotrader.domain.reports import OrderLine, ReportDraft
 from autotrader.errors import (
     AmbiguousOrderOutcome,
+    ConfigError,
     DuplicateClientOrderId,
     OrderRejected,
     TransientError,
@@ -131,6 +133,20 @@ class OrderGateway:
                 )
             self.log.event("order_rejected", client_order_id=cid, reason=rejection.reason, message=rejection.message)
             return GatewayResult(cid, IntentStatus.REJECTED, None, rejection.message, sent=True)
+        except ConfigError as refused:
+            # The broker refused the keys before looking at the order: a definitive "not placed", so the intent
+            # is settled as rejected instead of waiting in `submitting`; the run still stops on the bad config.
+            with self.ledger.write():
+                repo.transition_intent(
+                    self.ledger,
+                    cid,
+                    IntentStatus.REJECTED,
+                    now=self.clock.now(),
+                    error_code=RejectReason.CREDENTIALS_REFUSED,
+                    error_message=refused.message,
+                )
+            self.log.event("order_rejected", client_order_id=cid, reason=RejectReason.CREDENTIALS_REFUSED)
+            raise
         except (DuplicateClientOrderId, AmbiguousOrderOutcome, TransientError) as doubt:
             fresh = repo.get_intent(self.ledger, cid)
             assert fresh is not None

@@ -9,7 +9,7 @@ import pytest
 from autotrader.clock import SimulatedClock
 from autotrader.domain.enums import IntentStatus
 from autotrader.domain.ids import client_order_id
-from autotrader.errors import AmbiguousOrderOutcome, DuplicateClientOrderId
+from autotrader.errors import AmbiguousOrderOutcome, ConfigError, DuplicateClientOrderId
 from autotrader.eventlog import EventLog
 from autotrader.ledger import repo
 from autotrader.ledger.db import open_ledger
@@ -65,6 +65,21 @@ def test_an_intent_is_stored_before_it_is_sent(world):
     row = repo.get_intent(ledger, intent.client_order_id)
     assert row is not None and IntentStatus(row["status"]) == IntentStatus.SUBMITTING
     assert broker.submits_received == 0
+
+
+def test_refused_keys_settle_the_intent_as_rejected_and_stop_the_run(world, monkeypatch):
+    clock, ledger, broker, gateway = world
+    intent = make_intent(at=clock.now())
+
+    def refuse(request):
+        raise ConfigError("Alpaca rejected the API keys (401)")
+
+    monkeypatch.setattr(broker, "submit", refuse)
+    with pytest.raises(ConfigError):
+        gateway().place([intent])
+    row = repo.get_intent(ledger, intent.client_order_id)
+    assert IntentStatus(row["status"]) == IntentStatus.REJECTED
+    assert row["error_code"] == "credentials_refused" and broker.submits_received == 0
 
 
 def test_rerun_places_nothing_new(world):
