@@ -61,6 +61,10 @@ class RateLimiter:
         requests_per_minute: the budget; a fraction (e.g. 0.5) spaces single requests further apart.
         monotonic: the time source, in seconds (injectable so tests run on a fake clock).
         sleep: how to wait (injectable, paired with ``monotonic``).
+        margin_seconds: how much longer than the window a grant waits for the oldest one to age out. The server
+            counts requests by their arrival, which network jitter can bring closer together than their
+            departures: a request sent exactly one window after the first of a full window can arrive inside it
+            and be refused with a 429.
     """
 
     def __init__(
@@ -69,11 +73,13 @@ class RateLimiter:
         *,
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        margin_seconds: float = 1.0,
     ) -> None:
         if not requests_per_minute > 0:
             raise ValueError("requests_per_minute must be > 0")
         self.capacity = max(1, math.floor(requests_per_minute))
         self.window = 60.0 * self.capacity / requests_per_minute
+        self.margin = margin_seconds
         self.sleep = sleep
         self._monotonic = monotonic
         self._recent: deque[float] = deque()
@@ -87,7 +93,7 @@ class RateLimiter:
         with self._lock:
             while True:
                 now = self._monotonic()
-                while self._recent and now - self._recent[0] >= self.window:
+                while self._recent and now - self._recent[0] >= self.window + self.margin:
                     self._recent.popleft()
                 if len(self._recent) < self.capacity:
                     self._recent.append(now)
@@ -95,7 +101,7 @@ class RateLimiter:
                     self.granted += 1
                     return now
                 # At least a millisecond: float rounding must not turn this into a busy loop.
-                self.sleep(max(self._recent[0] + self.window - now, 0.001))
+                self.sleep(max(self._recent[0] + self.window + self.margin - now, 0.001))
 
 
 class RetryableRequest(Exception):

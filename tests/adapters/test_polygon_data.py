@@ -242,10 +242,20 @@ def test_the_rate_limiter_grants_at_most_the_budget_in_any_window():
     timer = FakeTimer()
     limiter = RateLimiter(5, monotonic=timer.monotonic, sleep=timer.sleep)
     grants = [limiter.acquire() for _ in range(11)]
-    assert grants == [0.0] * 5 + [60.0] * 5 + [120.0]
+    # A second's margin past each window: a request is never sent exactly at the edge.
+    assert grants == [0.0] * 5 + [61.0] * 5 + [122.0]
     half = RateLimiter(0.5, monotonic=timer.monotonic, sleep=timer.sleep)
     first, second = half.acquire(), half.acquire()
-    assert second - first == pytest.approx(120.0)
+    assert second - first == pytest.approx(121.0)
+
+
+def test_the_rate_limiter_does_not_grant_exactly_at_the_window_edge():
+    timer = FakeTimer()
+    limiter = RateLimiter(5, monotonic=timer.monotonic, sleep=timer.sleep)
+    for _ in range(5):
+        limiter.acquire()
+    timer.now = 60.0  # exactly one window after the first five: a server could still count them
+    assert limiter.acquire() == pytest.approx(61.0)
 
 
 def test_a_cold_backfill_stays_within_the_configured_rate(server, ledger):
