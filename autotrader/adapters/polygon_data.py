@@ -98,6 +98,9 @@ SPLITS_YEARS = 3
 SPLITS_RECHECK = timedelta(days=30)
 #: Where the ledger keeps the split listing (the ``kv`` table, one JSON value).
 SPLITS_KEY = "polygon.splits"
+#: The New York date on which the splits endpoint definitively refused (404, or 403 outside the plan): later runs
+#: that day do not ask again, since the answer will not change within the day and each ask costs a request.
+SPLITS_REFUSED_KEY = "polygon.splits.refused_on"
 _MINUTE_NS = 60 * 10**9
 _INDEX_PREFIX = "I:"
 
@@ -593,12 +596,21 @@ class PolygonData:
         if stored is not None and stored.covers(first, last):
             self._split_listing = stored
             return stored
+        today = self._clock.now().astimezone(ET).date().isoformat()
+        if repo.kv_get(self._ledger, SPLITS_REFUSED_KEY) == today:
+            log.info("polygon: the splits endpoint refused earlier today; not asked again until tomorrow")
+            self._splits_failed = True
+            self._split_listing = held or stored
+            return self._split_listing
         extends = stored is not None and stored.first <= first <= stored.through < last
         since = max(first, stored.through - SPLITS_RECHECK) if stored is not None and extends else first
         try:
             fetched = self._fetch_splits(since, last)
         except (AutotraderError, TypeError, ValueError, KeyError, AttributeError) as error:
             self._splits_failed = True
+            if isinstance(error, PolygonNotFound | PolygonNotEntitled):
+                with self._ledger.write():
+                    repo.kv_set(self._ledger, SPLITS_REFUSED_KEY, today, now=self._clock.now())
             log.warning(
                 "polygon: could not list splits (%s: %s); a split missing from the list is not restated this run",
                 type(error).__name__,

@@ -619,6 +619,27 @@ def test_a_failure_to_list_splits_gives_none_with_one_warning(server, ledger, ca
     assert KEY not in caplog.text
 
 
+def test_a_refused_splits_listing_is_not_asked_again_until_the_next_day(server, ledger, caplog):
+    server.faults.splits_not_authorized = True
+    with caplog.at_level(logging.WARNING, logger="autotrader"):
+        assert make_data(server, ledger, et(WED, "10:30")).splits() == []
+        assert make_data(server, ledger, et(WED, "12:55")).splits() == []  # a later run the same day
+    assert server.counts["splits"] == 1
+    assert len([r for r in caplog.records if "split" in r.getMessage()]) == 1  # the refusal warns once
+    assert make_data(server, ledger, et(THU, "10:30")).splits() == []
+    assert server.counts["splits"] == 2  # the next day asks again
+
+
+def test_a_failed_splits_listing_from_a_server_error_is_asked_again_by_the_next_run(server, ledger):
+    server.faults.server_error = 100
+    assert make_data(server, ledger, et(WED, "10:30")).splits() == []
+    server.faults.server_error = 0
+    server.splits = [split_row("AAPL", "2025-06-02", 1, 2)]
+    data = make_data(server, ledger, et(WED, "12:55"))
+    data.has_symbol("AAPL")
+    assert data.splits() == [("AAPL", date(2025, 6, 2), 2.0)]
+
+
 def test_splits_are_cached_for_the_process_and_in_the_ledger_for_the_day(server, ledger):
     server.splits = [split_row("AAPL", "2025-06-02", 1, 2)]
     data = make_data(server, ledger, et(WED, "10:30"))
