@@ -148,6 +148,7 @@ INTENT_TRANSITIONS: dict[IntentStatus, frozenset[IntentStatus]] = {
             IntentStatus.UNKNOWN,
             IntentStatus.SUBMITTING,
             IntentStatus.ABANDONED,  # proven never to have reached the broker, and its session has passed
+            IntentStatus.PLANNED,  # proven never to have reached the broker: sent again by a later run
         }
     ),
     IntentStatus.UNKNOWN: frozenset(

@@ -50,6 +50,9 @@ from autotrader.ledger.db import Ledger
 from autotrader.ports import Broker, Clock
 
 # A proven-absent order is re-sent under the same id at most this many times in total.
+#: Sends of one intent within one run. A send the broker provably did not receive (its lookup by client order id
+#: finds nothing) does not count against the order's life: after this many in a run, the intent goes back to
+#: PLANNED and a later run (the next slot, or ``sync``) sends it again under the same id, within its window.
 MAX_SUBMIT_ATTEMPTS = 2
 
 
@@ -69,6 +72,7 @@ class OrderGateway:
         self.clock = clock
         self.run_id = run_id
         self.log = log
+        self._sends: dict[str, int] = {}  # client order id -> sends in this run
 
     # -- public ------------------------------------------------------------------------------------
     def place(self, intents: Sequence[OrderIntent]) -> list[GatewayResult]:
@@ -107,8 +111,7 @@ class OrderGateway:
 
     def _submit(self, row: dict[str, Any]) -> GatewayResult:
         cid = row["client_order_id"]
-        if row["submit_attempts"] >= MAX_SUBMIT_ATTEMPTS:
-            return self._unknown(row, "submit attempts exhausted without a definitive answer")
+        self._sends[cid] = self._sends.get(cid, 0) + 1
         with self.ledger.write():
             repo.transition_intent(
                 self.ledger,
@@ -177,6 +180,8 @@ class OrderGateway:
         if duplicate:
             # The broker says the id is taken yet cannot find it: never guess.
             return self._unknown(row, f"{cause}; but no order has this id", sent=sent)
+        if self._sends.get(cid, 0) >= MAX_SUBMIT_ATTEMPTS:
+            return self._defer(row, f"the broker has not received it ({cause}); sent again by a later run")
         resent = self._submit(row)
         return GatewayResult(resent.client_order_id, resent.status, resent.broker_order_id, resent.message, True)
 
@@ -186,6 +191,15 @@ class OrderGateway:
             repo.transition_intent(self.ledger, cid, IntentStatus.UNKNOWN, now=self.clock.now(), error_message=why)
         self.log.event("order_unknown", client_order_id=cid, why=why)
         return GatewayResult(cid, IntentStatus.UNKNOWN, None, why, sent=sent)
+
+    def _defer(self, row: dict[str, Any], why: str) -> GatewayResult:
+        """Back to PLANNED: the broker provably has no order under this id, so it is not in doubt (not UNKNOWN,
+        which halts buying); the next run that drives it sends it under the same id, unless its window passed."""
+        cid = row["client_order_id"]
+        with self.ledger.write():
+            repo.transition_intent(self.ledger, cid, IntentStatus.PLANNED, now=self.clock.now(), error_message=why)
+        self.log.event("order_deferred", client_order_id=cid, why=why)
+        return GatewayResult(cid, IntentStatus.PLANNED, None, why, sent=True)
 
     def _abandon(self, row: dict[str, Any], why: str) -> GatewayResult:
         cid = row["client_order_id"]
@@ -261,8 +275,10 @@ def report_outcomes(report: ReportDraft, results: Iterable[GatewayResult], summa
     results = list(results)
     rejected = [r for r in results if r.status == IntentStatus.REJECTED]
     unknown = [r for r in results if r.status == IntentStatus.UNKNOWN]
+    deferred = [r for r in results if r.status == IntentStatus.PLANNED]
     report.notes.append(summary + (f", {len(rejected)} rejected by the broker" if rejected else ""))
     report.notes.extend(f"rejected {r.client_order_id}: {r.message}" for r in rejected)
+    report.notes.extend(f"not yet placed {r.client_order_id}: {r.message}" for r in deferred)
     if unknown:
         report.exit_code, report.ok = ExitCode.HALTED, False
         report.notes.append(f"{len(unknown)} order(s) with unknown outcome: buying halted until resolved")

@@ -39,6 +39,7 @@ class Faults:
     lose_response: int = 0  # next N submits are accepted, then the caller sees a timeout
     duplicate_on_submit: int = 0  # next N submits are refused as duplicates (after being accepted earlier)
     transient_lookup: int = 0  # next N lookups by client id fail with a temporary error
+    refuse_unacted: int = 0  # next N submits fail with a temporary error (a 429 or 500) the broker did not act on
     reject_reason: str | None = None  # every submit is rejected with this reason
 
 
@@ -92,6 +93,9 @@ class MemoryBroker:
             self.faults.crash_before_send -= 1
             raise Crash("killed before the request left")
         self.submits_received += 1
+        if self.faults.refuse_unacted:
+            self.faults.refuse_unacted -= 1
+            raise TransientError("HTTP 429: too many requests (nothing was placed)")
         if self.faults.reject_reason:
             raise OrderRejected(self.faults.reject_reason, reason=self.faults.reject_reason)
         if request.client_order_id in self.orders_by_cid:

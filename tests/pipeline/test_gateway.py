@@ -82,6 +82,42 @@ def test_refused_keys_settle_the_intent_as_rejected_and_stop_the_run(world, monk
     assert row["error_code"] == "credentials_refused" and broker.submits_received == 0
 
 
+def test_an_order_the_broker_provably_never_received_is_retried_later_not_declared_unknown(world):
+    clock, ledger, broker, gateway = world
+    intent = make_intent(at=clock.now())
+    broker.faults = Faults(refuse_unacted=2)  # two 429s the broker did not act on
+    first = gateway().place([intent])[0]
+    assert first.status == IntentStatus.PLANNED and first.sent
+    assert broker.submits_received == 2 and not broker.orders_by_cid
+    clock.set(clock.now() + timedelta(minutes=30))
+    again = gateway().resolve_in_flight()  # the next sync, same session
+    assert [r.status for r in again] == [IntentStatus.ACCEPTED]
+    assert broker.submits_received == 3 and list(broker.orders_by_cid) == [intent.client_order_id]
+
+
+def test_a_run_that_cannot_place_an_order_does_not_halt_and_says_so(world):
+    from autotrader.domain.reports import ReportDraft
+    from autotrader.pipeline.gateway import report_outcomes
+
+    clock, ledger, broker, gateway = world
+    broker.faults = Faults(refuse_unacted=2)
+    results = gateway().place([make_intent(at=clock.now())])
+    report = ReportDraft(command="size", as_of=clock.now(), dry_run=False)
+    report_outcomes(report, results, "1 order")
+    assert report.exit_code == 0 and report.ok
+    assert any(note.startswith("not yet placed") for note in report.notes)
+
+
+def test_an_unplaced_order_past_its_session_is_abandoned_not_sent(world):
+    clock, ledger, broker, gateway = world
+    intent = make_intent(at=clock.now())
+    broker.faults = Faults(refuse_unacted=2)
+    gateway().place([intent])
+    clock.set(clock.now() + timedelta(days=1))
+    (late,) = gateway().resolve_in_flight()
+    assert late.status == IntentStatus.ABANDONED and broker.submits_received == 2
+
+
 def test_rerun_places_nothing_new(world):
     clock, ledger, broker, gateway = world
     intents = [make_intent(at=clock.now(), symbol=s) for s in ("AAPL", "MSFT")]
