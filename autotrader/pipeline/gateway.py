@@ -125,30 +125,11 @@ class OrderGateway:
         try:
             order = self.broker.submit(request)
         except OrderRejected as rejection:
-            with self.ledger.write():
-                repo.transition_intent(
-                    self.ledger,
-                    cid,
-                    IntentStatus.REJECTED,
-                    now=self.clock.now(),
-                    error_code=rejection.reason,
-                    error_message=rejection.message,
-                )
-            self.log.event("order_rejected", client_order_id=cid, reason=rejection.reason, message=rejection.message)
-            return GatewayResult(cid, IntentStatus.REJECTED, None, rejection.message, sent=True)
+            return self._reject(cid, rejection.reason, rejection.message)
         except ConfigError as refused:
             # The broker refused the keys before looking at the order: a definitive "not placed", so the intent
             # is settled as rejected instead of waiting in `submitting`; the run still stops on the bad config.
-            with self.ledger.write():
-                repo.transition_intent(
-                    self.ledger,
-                    cid,
-                    IntentStatus.REJECTED,
-                    now=self.clock.now(),
-                    error_code=RejectReason.CREDENTIALS_REFUSED,
-                    error_message=refused.message,
-                )
-            self.log.event("order_rejected", client_order_id=cid, reason=RejectReason.CREDENTIALS_REFUSED)
+            self._reject(cid, RejectReason.CREDENTIALS_REFUSED, refused.message)
             raise
         except (DuplicateClientOrderId, AmbiguousOrderOutcome, TransientError) as doubt:
             fresh = repo.get_intent(self.ledger, cid)
@@ -191,6 +172,15 @@ class OrderGateway:
             repo.transition_intent(self.ledger, cid, IntentStatus.UNKNOWN, now=self.clock.now(), error_message=why)
         self.log.event("order_unknown", client_order_id=cid, why=why)
         return GatewayResult(cid, IntentStatus.UNKNOWN, None, why, sent=sent)
+
+    def _reject(self, cid: str, reason: str, message: str) -> GatewayResult:
+        """A definitive refusal: REJECTED with its reason, never sent again."""
+        with self.ledger.write():
+            repo.transition_intent(
+                self.ledger, cid, IntentStatus.REJECTED, now=self.clock.now(), error_code=reason, error_message=message
+            )
+        self.log.event("order_rejected", client_order_id=cid, reason=reason, message=message)
+        return GatewayResult(cid, IntentStatus.REJECTED, None, message, sent=True)
 
     def _defer(self, row: dict[str, Any], why: str) -> GatewayResult:
         """Back to PLANNED: the broker provably has no order under this id, so it is not in doubt (not UNKNOWN,
