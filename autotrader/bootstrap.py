@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import TypedDict
 
 from autotrader.clock import MarketCalendar
 from autotrader.errors import ConfigError, SafetyRefusal
@@ -22,6 +23,7 @@ from autotrader.ports import (
     Reference,
     SignalSource,
     SplitSource,
+    UniverseDailyBars,
     VolatilityProxy,
 )
 from autotrader.settings import Config
@@ -41,6 +43,7 @@ class Deps:
     volatility_proxy: VolatilityProxy | None = None
     broker_calendar: BrokerCalendar | None = None
     rate_limit: RateLimitGauge | None = None
+    universe_bars: UniverseDailyBars | None = None
 
 
 def check_live_safety(config: Config) -> None:
@@ -187,12 +190,27 @@ def build_deps(config: Config, ledger: Ledger, clock: Clock, *, force_sim: bool 
         calendar=calendar,
         clock=clock,
         signal_sources=build_signal_sources(config, market_data, calendar, clock),
-        split_source=market_data if isinstance(market_data, SplitSource) else None,
-        data_quality=market_data if isinstance(market_data, DataQuality) else None,
-        volatility_proxy=market_data if isinstance(market_data, VolatilityProxy) else None,
         broker_calendar=broker_calendar,
         rate_limit=rate_limit,
+        **market_capabilities(market_data),
     )
+
+
+class MarketCapabilities(TypedDict):
+    split_source: SplitSource | None
+    data_quality: DataQuality | None
+    volatility_proxy: VolatilityProxy | None
+    universe_bars: UniverseDailyBars | None
+
+
+def market_capabilities(market_data: MarketData) -> MarketCapabilities:
+    """The optional capabilities (``Deps`` fields) the market data adapter offers, None where it does not."""
+    return {
+        "split_source": market_data if isinstance(market_data, SplitSource) else None,
+        "data_quality": market_data if isinstance(market_data, DataQuality) else None,
+        "volatility_proxy": market_data if isinstance(market_data, VolatilityProxy) else None,
+        "universe_bars": market_data if isinstance(market_data, UniverseDailyBars) else None,
+    }
 
 
 def build_signal_sources(
