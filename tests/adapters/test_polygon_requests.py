@@ -4,7 +4,7 @@ request per session of history, whatever the number of symbols)."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import pytest
 
@@ -24,11 +24,12 @@ CAL = MarketCalendar.xnys()
 KEY = "test-polygon-key"
 WED = date(2026, 3, 4)
 UNIVERSE = tuple(f"S{i:03d}" for i in range(60))
+HELD = ("AAPL", "MSFT", "NVDA", "AMZN", "GOOGL", "META")
 
 
 @pytest.fixture
 def server():
-    with FakePolygon(api_key=KEY, symbols=(*UNIVERSE, "SPY", "VIXY")) as fake:
+    with FakePolygon(api_key=KEY, symbols=(*UNIVERSE, *HELD, "SPY", "VIXY")) as fake:
         yield fake
 
 
@@ -67,3 +68,42 @@ def test_a_cold_universe_load_costs_about_one_request_per_session_not_per_symbol
     assert server.counts["grouped"] == 40
     assert server.counts["ticker_details"] == 0 and server.counts["aggs"] == 0
     assert server.total <= 40 + 1  # and the one market-wide splits listing
+
+
+# -- intraday: quotes ---------------------------------------------------------------------------------------
+
+
+def waiting_polygon(server: FakePolygon, ledger, clock: SimulatedClock) -> PolygonData:
+    """The adapter at the free tier's 5 a minute, its rate limiter's waits moving the clock as they would in a
+    real run (nothing really sleeps)."""
+    timer = FakeTimer()
+
+    def sleep(seconds: float) -> None:
+        timer.sleep(seconds)
+        clock.set(clock.now() + timedelta(seconds=seconds))
+
+    api = PolygonApi(KEY, base_url=server.url, limiter=RateLimiter(5, monotonic=timer.monotonic, sleep=sleep))
+    return PolygonData(api, ledger, clock, CAL)
+
+
+def test_the_steps_of_one_slot_share_each_quote_although_the_limiter_carries_them_into_later_minutes(server, ledger):
+    clock = SimulatedClock(CAL.at_et(WED, "10:30"))
+    data = waiting_polygon(server, ledger, clock)
+    for _ in range(3):  # profit taker, dip buyer, sizing: each asks the quote of every held symbol
+        quotes = [data.latest_quote(symbol) for symbol in HELD]
+    assert all(q is not None for q in quotes)
+    assert clock.now() > CAL.at_et(WED, "10:31")  # six requests at 5 a minute: the clock moved on
+    assert server.counts["aggs"] == len(HELD)  # one minute-bar request per symbol, not one per step and minute
+
+
+def test_a_quote_is_asked_again_for_the_next_slot_and_never_served_to_an_earlier_clock(server, ledger):
+    clock = SimulatedClock(CAL.at_et(WED, "11:00"))
+    data = waiting_polygon(server, ledger, clock)
+    first = data.latest_quote("AAPL")
+    clock.set(CAL.at_et(WED, "11:30"))  # the next slot: a fresh quote
+    later = data.latest_quote("AAPL")
+    clock.set(CAL.at_et(WED, "10:30"))  # an earlier clock (replay, --as-of): the later quote would be look-ahead
+    earlier = data.latest_quote("AAPL")
+    assert server.counts["aggs"] == 3
+    assert first is not None and later is not None and earlier is not None
+    assert earlier.quoted_at <= CAL.at_et(WED, "10:30") < first.quoted_at < later.quoted_at
