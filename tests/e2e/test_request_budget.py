@@ -45,7 +45,8 @@ def workspace(write_config, monkeypatch):
         FakePolygon(api_key=POLYGON_KEY, symbols=(*HELD, "SPY", "VIXY")) as polygon,
     ):
         config = write_config(
-            f'[broker]\nkind = "alpaca"\nbase_url = "{alpaca.url}"\n[data]\nkind = "polygon"\nbase_url = "{polygon.url}"\n'
+            f'[broker]\nkind = "alpaca"\nbase_url = "{alpaca.url}"\n'
+            f'[data]\nkind = "polygon"\nbase_url = "{polygon.url}"\n'
         )
         inbox = config.parent / "signals" / "inbox"
         inbox.mkdir(parents=True, exist_ok=True)
