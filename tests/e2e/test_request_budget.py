@@ -12,6 +12,7 @@ import time_machine
 
 from autotrader.adapters import http, polygon_data
 from autotrader.clock import ET
+from autotrader.ledger.db import open_ledger
 from tests.fakes.alpaca_server import API_KEY, SECRET_KEY, FakeAlpacaServer
 from tests.fakes.polygon_server import FakePolygon, FakeTimer, minute_bar
 
@@ -77,3 +78,29 @@ def test_a_warm_intraday_slot_costs_at_most_three_requests_plus_one_quote_per_he
     assert spent <= 3 + len(HELD)
     spent, _ = slot(START + timedelta(days=1, minutes=30))  # a later slot the same day: the quotes only
     assert spent <= len(HELD)
+
+
+def test_a_dry_run_fills_the_bar_cache_so_the_next_run_does_not_pay_again(cli, write_config, monkeypatch):
+    monkeypatch.setenv("MASSIVE_API_KEY", POLYGON_KEY)
+    with FakePolygon(api_key=POLYGON_KEY, symbols=(*HELD, "SPY", "VIXY")) as polygon:
+        config = write_config(f'[data]\nkind = "polygon"\nbase_url = "{polygon.url}"\nrequests_per_minute = 100000.0\n')
+        args = ("rebalance", "--dry-run", "--json", "--tickers", ",".join(HELD), "--as-of", "2026-03-04T20:00")
+
+        def spent() -> tuple[int, int]:
+            before = polygon.total
+            result = cli(*args, "--config", str(config))
+            assert result.exit_code == 0, result.output
+            return polygon.total - before, polygon.counts["aggs"] + polygon.counts["grouped"]
+
+        cold, bars_cold = spent()
+        warm, bars_warm = spent()
+        assert bars_cold > 0 and cold > 0
+        assert warm == 0 and bars_warm == bars_cold  # the second dry run found every bar (and the splits) cached
+        ledger = open_ledger(config.parent / "ledger-sim.db")
+        try:
+            assert ledger.scalar("SELECT COUNT(*) FROM bar_cache") > 0
+            # Trading state is untouched: no run recorded, no order, no position.
+            for table in ("runs", "order_intents", "positions", "sim_orders"):
+                assert ledger.scalar(f"SELECT COUNT(*) FROM {table}") == 0, table
+        finally:
+            ledger.close()
