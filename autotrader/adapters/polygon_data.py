@@ -72,6 +72,7 @@ from autotrader.domain.models import Quote
 from autotrader.errors import AutotraderError, ConfigError, DataError
 from autotrader.ledger import bar_cache, repo
 from autotrader.ledger.bar_cache import CachedBar, GroupedSession
+from autotrader.policy.request_budget import GROUPED_SESSION_LIMIT
 from autotrader.ports import Clock
 
 if TYPE_CHECKING:
@@ -85,9 +86,6 @@ RETRYABLE_STATUSES = frozenset({429, 499, 500, 502, 503, 504})
 #: A session's daily bar is trusted as final only when fetched this long after its close: late prints and
 #: the 15-minute delay of the free tier can still change it just after the bell.
 SETTLE = timedelta(minutes=60)
-#: Missing sessions up to this many are filled with grouped-daily requests (one per session, useful to the
-#: whole universe); more, for few symbols, with one per-symbol aggregates request each.
-GROUPED_SESSION_LIMIT = 5
 #: Page size asked of the aggregates endpoint (its maximum).
 AGGS_LIMIT = 50_000
 #: Page size asked of the splits endpoint (its maximum).

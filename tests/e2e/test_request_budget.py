@@ -79,6 +79,18 @@ def test_a_warm_intraday_slot_costs_at_most_three_requests_plus_one_quote_per_he
     spent, _ = slot(START + timedelta(days=1, minutes=30))  # a later slot the same day: the quotes only
     assert spent <= len(HELD)
 
+    # doctor states that budget for this workspace: its positions, the configured rate.
+    alpaca.advance_to(START + timedelta(days=1, minutes=45))
+    with time_machine.travel(alpaca.now, tick=False):
+        doctor = cli("doctor", "--json", "--config", config)
+    assert doctor.exit_code == 0, doctor.output
+    report = json.loads(doctor.stdout)
+    [intraday] = [r for r in report["requests"] if r["slot"] == "intraday"]
+    assert intraday["requests"] == 3 + len(HELD) and intraday["minutes"] == 1.0  # 5 at once, 4 a window later
+    assert f"{len(HELD)} quote(s)" in intraday["detail"]
+    [line] = [c for c in report["checks"] if c["name"] == "requests"]
+    assert line["ok"] and "intraday <= 9 (1 min at 5/min)" in line["detail"]
+
 
 def test_a_dry_run_fills_the_bar_cache_so_the_next_run_does_not_pay_again(cli, write_config, monkeypatch):
     monkeypatch.setenv("MASSIVE_API_KEY", POLYGON_KEY)
