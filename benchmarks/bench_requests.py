@@ -108,26 +108,16 @@ def intraday_slots(folder: Path, held: int) -> None:
     import time_machine
     from typer.testing import CliRunner
 
-    from autotrader.adapters import http, polygon_data
+    from autotrader.adapters import polygon_data
     from autotrader.cli.app import app
     from autotrader.clock import ET
     from tests.fakes.alpaca_server import API_KEY, SECRET_KEY, FakeAlpacaServer
-    from tests.fakes.polygon_server import minute_bar
+    from tests.fakes.polygon_server import free_tier_limiters, minute_bar
 
     symbols = tuple(f"H{i:02d}" for i in range(held))
     start = datetime(LAST.year, LAST.month, LAST.day, 10, 0, tzinfo=ET)
     travel: list[time_machine.Traveller] = []
-
-    def free_tier(requests_per_minute: float) -> http.RateLimiter:
-        timer = FakeTimer()
-
-        def wait(seconds: float) -> None:
-            timer.sleep(seconds)
-            travel[-1].shift(timedelta(seconds=seconds))
-
-        return http.RateLimiter(5, monotonic=timer.monotonic, sleep=wait)
-
-    polygon_data.RateLimiter = free_tier  # type: ignore[misc]  # the CLI builds its limiter from this name
+    polygon_data.RateLimiter = free_tier_limiters(travel)  # the CLI builds its limiter from this name
     os.environ.update(ALPACA_API_KEY=API_KEY, ALPACA_SECRET_KEY=SECRET_KEY, MASSIVE_API_KEY=KEY)
     workspace = folder / "ws"
     (workspace / "signals" / "inbox").mkdir(parents=True)

@@ -10,11 +10,11 @@ from datetime import datetime, timedelta
 import pytest
 import time_machine
 
-from autotrader.adapters import http, polygon_data
+from autotrader.adapters import polygon_data
 from autotrader.clock import ET
 from autotrader.ledger.db import open_ledger
 from tests.fakes.alpaca_server import API_KEY, SECRET_KEY, FakeAlpacaServer
-from tests.fakes.polygon_server import FakePolygon, FakeTimer, minute_bar
+from tests.fakes.polygon_server import FakePolygon, free_tier_limiters, minute_bar
 
 pytestmark = pytest.mark.slow  # whole run-daily slots end to end over a workspace
 
@@ -29,17 +29,7 @@ def workspace(write_config, monkeypatch):
     monkeypatch.setenv("ALPACA_SECRET_KEY", SECRET_KEY)
     monkeypatch.setenv("MASSIVE_API_KEY", POLYGON_KEY)
     travel: list[time_machine.Traveller] = []
-
-    def free_tier(requests_per_minute: float) -> http.RateLimiter:
-        timer = FakeTimer()
-
-        def wait(seconds: float) -> None:
-            timer.sleep(seconds)
-            travel[-1].shift(timedelta(seconds=seconds))
-
-        return http.RateLimiter(5, monotonic=timer.monotonic, sleep=wait)
-
-    monkeypatch.setattr(polygon_data, "RateLimiter", free_tier)
+    monkeypatch.setattr(polygon_data, "RateLimiter", free_tier_limiters(travel))
     prices = {s: minute_bar(s, START)[3] for s in HELD} | {"SPY": 500.0}
     with (
         FakeAlpacaServer(now=START, prices=prices, cash=1_000_000.0) as alpaca,
