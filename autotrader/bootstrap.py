@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TypedDict
 
 from autotrader.clock import MarketCalendar
 from autotrader.errors import ConfigError, SafetyRefusal
-from autotrader.ledger.db import Ledger
+from autotrader.ledger.db import Ledger, open_ledger
 from autotrader.ports import (
     Broker,
     BrokerCalendar,
@@ -22,6 +24,7 @@ from autotrader.ports import (
     Reference,
     SignalSource,
     SplitSource,
+    UniverseDailyBars,
     VolatilityProxy,
 )
 from autotrader.settings import Config
@@ -41,6 +44,7 @@ class Deps:
     volatility_proxy: VolatilityProxy | None = None
     broker_calendar: BrokerCalendar | None = None
     rate_limit: RateLimitGauge | None = None
+    universe_bars: UniverseDailyBars | None = None
 
 
 def check_live_safety(config: Config) -> None:
@@ -158,13 +162,36 @@ def build_sim_broker(config: Config, ledger: Ledger, market_data: MarketData, ca
     )
 
 
-def build_deps(config: Config, ledger: Ledger, clock: Clock, *, force_sim: bool = False, dry_run: bool = False) -> Deps:
+def open_bar_cache(config: Config, path: Path, *, dry_run: bool) -> Ledger | None:
+    """Under ``dry_run``, the ledger file itself for the market data's daily-bar cache, when the data source
+    keeps one (Polygon); None otherwise (the run's own ledger serves).
+
+    Cached bars are reference data, the vendor's record of past sessions, not trading state: a dry run that
+    fetched them and then threw them away with its in-memory snapshot would pay the same requests again on
+    every dry run (a cold 500-symbol universe: about a request per session of history, an hour at 5 a minute).
+    So a dry run reads and fills the bar cache of the real file (created if there is none yet) while
+    everything else it does stays in the snapshot. ``doctor`` does not call this: it writes nothing."""
+    if not dry_run or config.settings.data.kind != "polygon":
+        return None
+    return open_ledger(path)
+
+
+def build_deps(
+    config: Config,
+    ledger: Ledger,
+    clock: Clock,
+    *,
+    force_sim: bool = False,
+    dry_run: bool = False,
+    bar_cache: Ledger | None = None,
+) -> Deps:
     """Wire the adapters the configuration asks for. ``force_sim`` is replay's: the simulated broker always.
 
-    Under ``dry_run`` the broker is wrapped so that reads go through and nothing is ever sent.
+    Under ``dry_run`` the broker is wrapped so that reads go through and nothing is ever sent. ``bar_cache``
+    (``open_bar_cache``) is where the market data caches daily bars when that is not ``ledger``.
     """
     calendar = MarketCalendar.xnys()
-    market_data = build_market_data(config, clock, calendar, ledger)
+    market_data = build_market_data(config, clock, calendar, bar_cache or ledger)
     reference = build_reference(config, market_data, ledger=ledger, clock=clock)
     if force_sim or config.settings.broker.kind == "sim":
         broker: Broker = build_sim_broker(config, ledger, market_data, calendar, clock)
@@ -187,12 +214,27 @@ def build_deps(config: Config, ledger: Ledger, clock: Clock, *, force_sim: bool 
         calendar=calendar,
         clock=clock,
         signal_sources=build_signal_sources(config, market_data, calendar, clock),
-        split_source=market_data if isinstance(market_data, SplitSource) else None,
-        data_quality=market_data if isinstance(market_data, DataQuality) else None,
-        volatility_proxy=market_data if isinstance(market_data, VolatilityProxy) else None,
         broker_calendar=broker_calendar,
         rate_limit=rate_limit,
+        **market_capabilities(market_data),
     )
+
+
+class MarketCapabilities(TypedDict):
+    split_source: SplitSource | None
+    data_quality: DataQuality | None
+    volatility_proxy: VolatilityProxy | None
+    universe_bars: UniverseDailyBars | None
+
+
+def market_capabilities(market_data: MarketData) -> MarketCapabilities:
+    """The optional capabilities (``Deps`` fields) the market data adapter offers, None where it does not."""
+    return {
+        "split_source": market_data if isinstance(market_data, SplitSource) else None,
+        "data_quality": market_data if isinstance(market_data, DataQuality) else None,
+        "volatility_proxy": market_data if isinstance(market_data, VolatilityProxy) else None,
+        "universe_bars": market_data if isinstance(market_data, UniverseDailyBars) else None,
+    }
 
 
 def build_signal_sources(

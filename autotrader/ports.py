@@ -14,7 +14,7 @@ a minute bar after its minute has ended. That single rule is what keeps replay f
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
@@ -136,6 +136,21 @@ class SplitSource(Protocol):
 
     def splits(self) -> list[SplitEvent]:
         """The known splits up to the clock's date, never one dated after it."""
+        ...
+
+
+@runtime_checkable
+class UniverseDailyBars(Protocol):
+    """Market data that fetches the daily bars of a whole universe at once, cheaper than symbol by symbol.
+
+    Polygon's grouped-daily endpoint answers one session for every symbol in one request: a step about to read
+    the daily bars of many symbols calls ``sync_daily`` first, so that a cold cache costs about one request per
+    session of history instead of one (or two) per symbol. The bars are then read through ``daily_bars`` as
+    usual, which finds them cached."""
+
+    def sync_daily(self, symbols: Iterable[str], start: date, end: date) -> object:
+        """Bring the cache up to date for these symbols over sessions in [start, end] in the fewest requests;
+        returns what was done (for diagnostics only: steps read bars through ``daily_bars``)."""
         ...
 
 

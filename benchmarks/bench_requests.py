@@ -10,7 +10,12 @@ the rate limiter on a simulated clock (its waits advance the clock instead of sl
 - a cold one-year backfill of 10 symbols one at a time through the port (``daily_bars``), with the fake's
   pages cut to 100 bars so that ``next_url`` pagination is budgeted too;
 - the next day's daily sync of the same universe with the warm cache, through the port: ``daily_bars`` for
-  every symbol plus ``vix_daily`` (the adapter's promise: at most 3 requests).
+  every symbol plus ``vix_daily`` (the adapter's promise: at most 3 requests);
+- a cold load of the universe through the rebalancer's loader (``gather_universe`` then ``load_closes``, as
+  ``rebalance`` runs them): requests per session of history (goal: about 1);
+- a warm intraday slot of ``run-daily`` through the CLI, alpaca-py and massive against the loopback fakes, with
+  ``--held`` positions at the real 5 requests a minute (the limiter's waits move the travelled clock): the next
+  session's first slot and a later one (goal: at most 3 + one quote per held symbol).
 """
 
 from __future__ import annotations
@@ -60,10 +65,107 @@ def report(label: str, requests: int, timer: FakeTimer, limiter: RateLimiter, wa
     )
 
 
+def rebalancer_load(server: FakePolygon, folder: Path, universe: tuple[str, ...], rpm: float, days: int) -> None:
+    from autotrader.eventlog import EventLog
+    from autotrader.pipeline import rebalance
+    from autotrader.pipeline.context import StepContext
+    from autotrader.settings import default_config
+    from tests.factories import make_deps
+
+    timer = FakeTimer()
+    ledger = open_ledger(folder / "rebalance.db", durable=False)
+    data = adapter(server, ledger, LAST, rpm, timer)
+    calendar = MarketCalendar.xnys()
+    ctx = StepContext(
+        "rebalance",
+        default_config(folder),
+        make_deps(data._clock, market_data=data, calendar=calendar),
+        ledger,
+        False,
+        "bench",
+        EventLog(None, run_id="bench", command="rebalance", mode="sim"),
+    )
+    last = calendar.last_closed_session(ctx.now)
+    first = calendar.sessions_back(last, days - 1)
+    before = server.total
+    started = time.perf_counter()
+    known = rebalance.gather_universe(ctx, universe, first, last)
+    closes = rebalance.load_closes(ctx, list(known.symbols), first, last)
+    spent = server.total - before
+    print(
+        f"cold rebalancer load, {len(known.symbols)} symbols x {len(closes)} sessions: {spent} requests = "
+        f"{spent / len(closes):.2f} per session of history ({dict(server.counts)} in all; simulated "
+        f"{timer.now / 60:.1f} min) [{time.perf_counter() - started:.1f} s wall]"
+    )
+    ledger.close()
+
+
+def intraday_slots(folder: Path, held: int) -> None:
+    import json
+    import os
+    from datetime import datetime, timedelta
+
+    import time_machine
+    from typer.testing import CliRunner
+
+    from autotrader.adapters import polygon_data
+    from autotrader.cli.app import app
+    from autotrader.clock import ET
+    from tests.fakes.alpaca_server import API_KEY, SECRET_KEY, FakeAlpacaServer
+    from tests.fakes.polygon_server import free_tier_limiters, minute_bar
+
+    symbols = tuple(f"H{i:02d}" for i in range(held))
+    start = datetime(LAST.year, LAST.month, LAST.day, 10, 0, tzinfo=ET)
+    travel: list[time_machine.Traveller] = []
+    polygon_data.RateLimiter = free_tier_limiters(travel)  # the CLI builds its limiter from this name
+    os.environ.update(ALPACA_API_KEY=API_KEY, ALPACA_SECRET_KEY=SECRET_KEY, MASSIVE_API_KEY=KEY)
+    workspace = folder / "ws"
+    (workspace / "signals" / "inbox").mkdir(parents=True)
+    prices = {s: minute_bar(s, start)[3] for s in symbols} | {"SPY": 500.0}
+    with (
+        FakeAlpacaServer(now=start, prices=prices, cash=10_000_000.0) as alpaca,
+        FakePolygon(api_key=KEY, symbols=(*symbols, "SPY", "VIXY")) as polygon,
+    ):
+        config = workspace / "config.toml"
+        config.write_text(
+            f'[broker]\nkind = "alpaca"\nbase_url = "{alpaca.url}"\n'
+            f'[data]\nkind = "polygon"\nbase_url = "{polygon.url}"\n'
+        )
+        rows = "".join(f"{s},long_term,bench,8,,,,,{start.isoformat()}\n" for s in symbols)
+        (workspace / "signals" / "inbox" / "picks.csv").write_text(
+            "symbol,category,source,conviction,entry,stop,target,horizon_days,generated_at\n" + rows
+        )
+        runner = CliRunner()
+
+        def slot(at: datetime) -> tuple[int, str]:
+            alpaca.advance_to(max(at, alpaca.now))
+            before = polygon.total
+            with time_machine.travel(at, tick=False) as traveller:
+                travel.append(traveller)
+                result = runner.invoke(app, ["run-daily", "--json", "--config", str(config)])
+                ended = datetime.now(ET)
+            report = json.loads(result.stdout)
+            [profittake] = [s for s in report["steps"] if s["command"] == "profittake"]
+            return polygon.total - before, f"{profittake['notes'][0]}; ended {ended:%H:%M:%S}"
+
+        slot(start)  # cold: the picks are looked up, sized and bought
+        for label, at in (
+            ("next session's first slot", start + timedelta(days=1)),
+            ("a later slot that day", start + timedelta(days=1, minutes=30)),
+        ):
+            spent, detail = slot(at)
+            print(
+                f"warm intraday slot ({label}, {at:%H:%M}): {spent} requests for {held} held symbols, "
+                f"goal <= 3 + {held} ({detail})" + ("" if spent <= 3 + held else "  <-- over the goal")
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--symbols", type=int, default=500)
     parser.add_argument("--rpm", type=float, default=5.0)
+    parser.add_argument("--history", type=int, default=252, help="sessions of the rebalancer's cold load")
+    parser.add_argument("--held", type=int, default=8, help="positions held through the intraday slots")
     args = parser.parse_args()
     calendar = MarketCalendar.xnys()
     universe = tuple(f"S{i:03d}" for i in range(args.symbols))
@@ -114,6 +216,12 @@ def main() -> None:
             f"({dict(server.counts)} in all) [{time.perf_counter() - started:.1f} s wall]"
             + ("" if spent <= 3 else "  <-- over the budget of 3")
         )
+
+        server.counts.clear()
+        rebalancer_load(server, Path(folder), universe, args.rpm, args.history)
+
+    with tempfile.TemporaryDirectory() as folder:
+        intraday_slots(Path(folder), args.held)
 
 
 if __name__ == "__main__":

@@ -60,9 +60,8 @@ def make_deps(clock, **overrides):
 
     Optional capabilities (split source, data quality, ...) are read from the market data the way bootstrap
     reads them, so a test that hands in an adapter gets what a real run would."""
-    from autotrader.bootstrap import Deps
+    from autotrader.bootstrap import Deps, market_capabilities
     from autotrader.clock import MarketCalendar
-    from autotrader.ports import DataQuality, SplitSource, VolatilityProxy
     from tests.fakes.memory_broker import MemoryBroker
     from tests.fakes.static_market import StaticMarketData
 
@@ -73,9 +72,7 @@ def make_deps(clock, **overrides):
         "reference": NoReference(),
         "calendar": MarketCalendar.xnys(),
         "clock": clock,
-        "split_source": market if isinstance(market, SplitSource) else None,
-        "data_quality": market if isinstance(market, DataQuality) else None,
-        "volatility_proxy": market if isinstance(market, VolatilityProxy) else None,
+        **market_capabilities(market),
     }
     parts.update(overrides)
     return Deps(**parts)

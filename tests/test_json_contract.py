@@ -150,7 +150,7 @@ def _draft(**fields: Any) -> ReportDraft:
 
 
 def test_a_report_is_frozen():
-    report = _draft().build(reports.DoctorReport, checks=[reports.Check("config", True, "ok")])
+    report = _draft().build(reports.DoctorReport, checks=[reports.Check("config", True, "ok")], requests=[])
     with pytest.raises(dataclasses.FrozenInstanceError):
         report.ok = False  # type: ignore[misc]
     assert report.checks == (reports.Check("config", True, "ok"),)

@@ -30,7 +30,8 @@ quote None from then on, so nothing is ever decided on it.
 ``latest_quote``: the free tier has no last-trade, last-quote or snapshot endpoints (NOT_AUTHORIZED), so a
 quote is the close of the last complete regular-session minute bar while the market is open (minute
 aggregates are on the free tier, 15 minutes delayed: ``quoted_at`` says how old it is), else the last daily
-close, with bid = ask = last.
+close, with bid = ask = last. A quote serves every step of a slot (``QUOTE_REUSE``): one request per held
+symbol per slot, however long the rate limiter makes the slot.
 
 No look-ahead: a daily bar is served once its session has closed at the adapter's clock, a minute bar once
 its minute has ended; vendor bars past that point are dropped, never cached.
@@ -71,6 +72,7 @@ from autotrader.domain.models import Quote
 from autotrader.errors import AutotraderError, ConfigError, DataError
 from autotrader.ledger import bar_cache, repo
 from autotrader.ledger.bar_cache import CachedBar, GroupedSession
+from autotrader.policy.request_budget import GROUPED_SESSION_LIMIT
 from autotrader.ports import Clock
 
 if TYPE_CHECKING:
@@ -84,9 +86,6 @@ RETRYABLE_STATUSES = frozenset({429, 499, 500, 502, 503, 504})
 #: A session's daily bar is trusted as final only when fetched this long after its close: late prints and
 #: the 15-minute delay of the free tier can still change it just after the bell.
 SETTLE = timedelta(minutes=60)
-#: Missing sessions up to this many are filled with grouped-daily requests (one per session, useful to the
-#: whole universe); more, for few symbols, with one per-symbol aggregates request each.
-GROUPED_SESSION_LIMIT = 5
 #: Page size asked of the aggregates endpoint (its maximum).
 AGGS_LIMIT = 50_000
 #: Page size asked of the splits endpoint (its maximum).
@@ -101,6 +100,12 @@ SPLITS_KEY = "polygon.splits"
 #: The New York date on which the splits endpoint definitively refused (404, or 403 outside the plan): later runs
 #: that day do not ask again, since the answer will not change within the day and each ask costs a request.
 SPLITS_REFUSED_KEY = "polygon.splits.refused_on"
+#: How long a quote stays good for the same process. One ``run-daily`` slot quotes a held symbol in several
+#: steps (profit taker, dip buyer, sizing); at the free tier's 5 requests a minute the rate limiter's waits
+#: carry those steps into later minutes, and a quote per step and minute tripled a slot's requests. Slots are at
+#: least 25 minutes apart, so each still starts from fresh quotes; within one, a price a few minutes older is
+#: the cost (the free tier's minute bars are 15 minutes late anyway).
+QUOTE_REUSE = timedelta(minutes=5)
 _MINUTE_NS = 60 * 10**9
 _INDEX_PREFIX = "I:"
 
@@ -424,7 +429,7 @@ class PolygonData:
         self._empty_sessions: set[date] = set()
         self._fetched_ranges: dict[str, list[tuple[date, date]]] = {}
         self._known: dict[str, bool] = {}
-        self._quotes: dict[tuple[str, int], Quote | None] = {}
+        self._quotes: dict[str, tuple[datetime, Quote | None]] = {}
         self._vix_entitled = True
         self._minutes_entitled = True
         # Symbols asked about in this run; splits() lists theirs (and the tracked symbols').
@@ -530,16 +535,18 @@ class PolygonData:
     def latest_quote(self, symbol: str) -> Quote | None:
         """The last complete regular-session minute bar while the market is open, else the last daily close.
 
-        bid = ask = last: aggregates carry trades, not the book. Memoized per symbol and clock minute.
+        bid = ask = last: aggregates carry trades, not the book. A quote fetched by this process less than
+        ``QUOTE_REUSE`` before the clock is served again (``quote_reusable``): the steps of one slot share it.
         """
         self._asked.add(symbol)
         if symbol in self.rejected:
             return None
         now = self._clock.now()
-        key = (symbol, to_ns(now) // _MINUTE_NS)
-        if key not in self._quotes:
-            self._quotes[key] = self._quote(symbol, now)
-        return None if symbol in self.rejected else self._quotes[key]
+        held = self._quotes.get(symbol)
+        if held is None or not quote_reusable(held[0], now):
+            held = (now, self._quote(symbol, now))
+            self._quotes[symbol] = held
+        return None if symbol in self.rejected else held[1]
 
     # -- beyond the port -----------------------------------------------------------------------------
     def sync_daily(self, symbols: Iterable[str], start: date, end: date) -> DailySync:
@@ -851,6 +858,12 @@ class PolygonData:
             return None
         session = daily.index[-1].date()
         return quote_from_last(symbol, float(daily["close"].iloc[-1]), to_ns(self._calendar.session_close(session)))
+
+
+def quote_reusable(fetched_at: datetime, now: datetime) -> bool:
+    """Whether a quote fetched at ``fetched_at`` may answer at ``now``: not from the clock's future (a replay or
+    an ``--as-of`` clock can move backwards: a later quote would be look-ahead) and younger than QUOTE_REUSE."""
+    return fetched_at <= now < fetched_at + QUOTE_REUSE
 
 
 def _order_problem(previous_ns: int | None, stamp_ns: int, label: str) -> str | None:

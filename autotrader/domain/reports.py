@@ -968,10 +968,22 @@ class Check(Row):
     exit_code: int = field(default=0, metadata={_INTERNAL: True})
 
 
+@dataclass(frozen=True)
+class SlotRequests(Row):
+    """The market-data requests one ``run-daily`` slot is expected to cost at most, and the minutes the rate
+    limiter needs for them at the configured rate."""
+
+    slot: str
+    requests: int
+    minutes: float
+    detail: str
+
+
 @dataclass(frozen=True, kw_only=True)
 class DoctorReport(Report):
     COMMANDS = ("doctor",)
     checks: tuple[Check, ...]
+    requests: tuple[SlotRequests, ...]  # empty when the data source sends no requests (synthetic, local)
 
 
 @dataclass(frozen=True, kw_only=True)

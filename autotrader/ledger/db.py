@@ -6,8 +6,9 @@ write lock up front and waits. sqlite-utils' ``db.atomic()`` issues a plain
 ``BEGIN``, so writes go through ``Ledger.write()`` instead; inside it, ``atomic()`` nests as a savepoint.
 
 ``--dry-run`` opens a *snapshot*: an in-memory copy of the file (or an empty, migrated database when there
-is no file yet). Every step then runs exactly as it would for real, against the copy, and the file on disk
-stays byte-identical. No code path needs to know it is a dry run.
+is no file yet). Every step then runs exactly as it would for real, against the copy, and the file's trading
+state stays byte-identical. No code path needs to know it is a dry run. (Polygon's daily-bar cache, reference
+data, is the one part a dry run reads from and writes to the file itself: ``bootstrap.open_bar_cache``.)
 """
 
 from __future__ import annotations

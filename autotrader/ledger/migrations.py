@@ -50,7 +50,8 @@ def run_script(db: sqlite_utils.Database, script: str) -> None:
 
 @migrations(name="0001_foundation")
 def _foundation(db: sqlite_utils.Database) -> None:
-    run_script(db,
+    run_script(
+        db,
         """
         CREATE TABLE runs (
             id INTEGER PRIMARY KEY,
@@ -161,7 +162,7 @@ def _foundation(db: sqlite_utils.Database) -> None:
             value TEXT NOT NULL,
             updated_at TEXT NOT NULL
         );
-        """
+        """,
     )
 
 
@@ -169,7 +170,8 @@ def _foundation(db: sqlite_utils.Database) -> None:
 def _sim_broker(db: sqlite_utils.Database) -> None:
     # The simulated broker's own state. It lives in the ledger file (a demo needs nothing else) but only the
     # SimBroker adapter reads or writes these tables: to the pipeline it is as remote as Alpaca.
-    run_script(db,
+    run_script(
+        db,
         """
         CREATE TABLE sim_account (
             id INTEGER PRIMARY KEY CHECK (id = 1),
@@ -219,7 +221,7 @@ def _sim_broker(db: sqlite_utils.Database) -> None:
             qty REAL NOT NULL,
             avg_entry_price REAL NOT NULL
         );
-        """
+        """,
     )
 
 
@@ -250,7 +252,8 @@ def apply_migrations(ledger: Ledger) -> None:
 def _signals(db: sqlite_utils.Database) -> None:
     # Recommendations and what became of them. Signals are immutable once stored (triggers refuse
     # UPDATE and DELETE): the scorecard must be computed from exactly what the source said.
-    run_script(db,
+    run_script(
+        db,
         """
         CREATE TABLE signal_imports (
             id INTEGER PRIMARY KEY,
@@ -339,13 +342,14 @@ def _signals(db: sqlite_utils.Database) -> None:
             holding_sessions INTEGER,
             computed_at TEXT NOT NULL
         );
-        """
+        """,
     )
 
 
 @migrations(name="0004_rehydrate")
 def _rehydrate(db: sqlite_utils.Database) -> None:
-    run_script(db,
+    run_script(
+        db,
         """
         -- End-of-day portfolio, one row per session (rehydrate is idempotent per session date).
         CREATE TABLE snapshots (
@@ -372,7 +376,7 @@ def _rehydrate(db: sqlite_utils.Database) -> None:
             reviewer_exit_code INTEGER,
             reviewed_at TEXT NOT NULL
         );
-        """
+        """,
     )
 
 
@@ -380,7 +384,8 @@ def _rehydrate(db: sqlite_utils.Database) -> None:
 def _reference_cache(db: sqlite_utils.Database) -> None:
     # Sectors (kept 24 hours) and next earnings dates (kept for the New York day they were fetched on),
     # so a slot's sizing does not ask the reference source again for every signal.
-    run_script(db,
+    run_script(
+        db,
         """
         CREATE TABLE reference_cache (
             symbol TEXT NOT NULL,
@@ -389,7 +394,7 @@ def _reference_cache(db: sqlite_utils.Database) -> None:
             fetched_at TEXT NOT NULL,
             PRIMARY KEY (symbol, kind)
         );
-        """
+        """,
     )
 
 
@@ -402,7 +407,8 @@ def _intent_expiry(db: sqlite_utils.Database) -> None:
 
 @migrations(name="0007_position_management")
 def _position_management(db: sqlite_utils.Database) -> None:
-    run_script(db,
+    run_script(
+        db,
         """
         -- What management remembers about one life of a position (it opens when the book's quantity leaves
         -- zero). The high-water mark lives here so a trailing stop survives restarts; the stop only ratchets up.
@@ -456,7 +462,7 @@ def _position_management(db: sqlite_utils.Database) -> None:
             applied_at TEXT NOT NULL,
             PRIMARY KEY (symbol, ex_date)
         );
-        """
+        """,
     )
 
 
@@ -465,7 +471,8 @@ def _bar_cache(db: sqlite_utils.Database) -> None:
     # Daily bars from the market-data vendor, so a run pays requests only for sessions it has never seen.
     # Bars are stored as the vendor sent them (unadjusted); ``problem`` records why a bar is unusable
     # (bad price, duplicated, out of order), so the symbol is skipped whenever a window includes it.
-    run_script(db,
+    run_script(
+        db,
         """
         CREATE TABLE bar_cache (
             symbol TEXT NOT NULL,
@@ -505,7 +512,7 @@ def _bar_cache(db: sqlite_utils.Database) -> None:
             fetched_at TEXT NOT NULL,
             PRIMARY KEY (symbol, first_session, last_session)
         );
-        """
+        """,
     )
 
 

@@ -121,13 +121,14 @@ def invoke(
     except AutotraderError as error:
         return Outcome(command, error.exit_code, error=error, as_of=at, dry_run=dry_run)
 
-    from autotrader.bootstrap import build_deps, check_live_safety
+    from autotrader.bootstrap import build_deps, check_live_safety, open_bar_cache
 
     run_id = uuid.uuid4().hex
     mode = ledger_mode or config.settings.mode_name
     log = EventLog(config.logs_dir, run_id=run_id, command=command, mode=mode, secrets=config.secrets.values())
     clock = SimulatedClock(at or datetime.now(UTC)) if (at is not None or simulated_clock) else SystemClock()
     ledger: Ledger | None = None
+    bar_cache: Ledger | None = None
     recorded = False
     exit_code: int = ExitCode.FAILURE
     report: Report | None = None
@@ -138,7 +139,8 @@ def invoke(
             if prepare is not None:
                 prepare(config)
             ledger = open_ledger(config.ledger_path_for(mode), snapshot=dry_run, durable=durable, empty=fresh)
-            deps = build_deps(config, ledger, clock, force_sim=force_sim, dry_run=dry_run)
+            bar_cache = open_bar_cache(config, config.ledger_path_for(mode), dry_run=dry_run)
+            deps = build_deps(config, ledger, clock, force_sim=force_sim, dry_run=dry_run, bar_cache=bar_cache)
             _refuse_time_travel(deps.broker, clock.now(), dry_run)
             log.event("run_start", as_of=clock.now().isoformat(), dry_run=dry_run)
             if not dry_run:
@@ -180,6 +182,8 @@ def invoke(
                     error=failure.message if failure else None,
                 )
             ledger.close()
+        if bar_cache is not None:
+            bar_cache.close()
     if not isinstance(failure, LockHeld):
         log.event("run_end", exit_code=exit_code, run_id=run_id)
     return Outcome(command, exit_code, report=report, error=failure, as_of=clock.now(), dry_run=dry_run)

@@ -9,7 +9,10 @@ in the copy), nothing ever sent to the broker. Checks, in order:
 4. calendar: the broker's sessions (when it publishes them) agree with XNYS over the next 30 days;
 5. market data: SPY's latest complete daily bar is at most one session old; the volatility index answers;
 6. reference: a sector for SPY's fellow large caps (information only);
-7. rate limits: the broker's remaining requests in its window; the data source's configured rate.
+7. rate limits: the broker's remaining requests in its window; the data source's configured rate;
+8. requests (Polygon data): the most requests each slot should cost for the held positions, the rebalancer's
+   universe and the bar cache, and the minutes the rate limiter needs for them (``requests`` in the report);
+   an intraday slot that would outlast the crontab's shortest timeout fails.
 
 The exit code is the most serious failure's: 2 (a key or setting to fix), 5 (clock skew), 3 (calendar or
 data disagreement), 75 (a source did not answer: network, outage, rate limit).
@@ -23,15 +26,20 @@ from typing import TYPE_CHECKING, Any
 
 from autotrader.clock import MarketCalendar, SimulatedClock, SystemClock
 from autotrader.domain.enums import ExitCode
-from autotrader.domain.reports import Check, DoctorReport, ReportDraft
+from autotrader.domain.reports import Check, DoctorReport, ReportDraft, SlotRequests
 from autotrader.errors import AutotraderError, ConfigError
+from autotrader.ledger import bar_cache, repo
+from autotrader.policy import request_budget as budget
 from autotrader.ports import BrokerCalendar, Clock, RateLimitGauge
 from autotrader.settings import Config
 
 if TYPE_CHECKING:
     from autotrader.bootstrap import Deps
+    from autotrader.ledger.db import Ledger
 
 MAX_CLOCK_SKEW = timedelta(seconds=5)
+#: The shortest timeout crontab.example gives an intraday slot (12:55 and 15:55, before the closes).
+SHORTEST_SLOT_MINUTES = 4
 CALENDAR_DAYS = 30
 # The more serious first: the exit code is that of the first failing kind in this order.
 SEVERITY = (ExitCode.BAD_INPUT, ExitCode.SAFETY, ExitCode.HALTED, ExitCode.TEMPORARY, ExitCode.FAILURE)
@@ -76,8 +84,10 @@ def run(config: Config, at: datetime, dry_run: bool) -> DoctorReport:
             exit_code=ExitCode.BAD_INPUT if missing else ExitCode.OK,
         )
     )
+    budget: list[SlotRequests] = []
     if not missing:
-        checks.extend(_live_checks(config, at))
+        live, budget = _live_checks(config, at)
+        checks.extend(live)
     failed = [c for c in checks if not c.ok]
     report.notes.append(
         f"{len(checks)} checks, {len(failed)} failed" + (f": {', '.join(c.name for c in failed)}" if failed else "")
@@ -86,11 +96,12 @@ def run(config: Config, at: datetime, dry_run: bool) -> DoctorReport:
         report.ok = False
         codes = {c.exit_code for c in failed}
         report.exit_code = next((code for code in SEVERITY if code in codes), ExitCode.FAILURE)
-    return report.build(DoctorReport, checks=checks)
+    return report.build(DoctorReport, checks=checks, requests=budget)
 
 
-def _live_checks(config: Config, at: datetime) -> list[Check]:
-    """The checks that talk to the broker and the data source, through the same adapters a run builds."""
+def _live_checks(config: Config, at: datetime) -> tuple[list[Check], list[SlotRequests]]:
+    """The checks that talk to the broker and the data source, through the same adapters a run builds, and the
+    requests each slot is expected to cost."""
     from autotrader.bootstrap import build_deps
     from autotrader.ledger.db import open_ledger
 
@@ -103,15 +114,53 @@ def _live_checks(config: Config, at: datetime) -> list[Check]:
         try:
             deps = build_deps(config, ledger, clock, dry_run=True)
         except AutotraderError as error:
-            return [Check("adapters", False, error.message, fix=error.hint or "", exit_code=error.exit_code)]
+            return [Check("adapters", False, error.message, fix=error.hint or "", exit_code=error.exit_code)], []
         checks.append(_guarded("broker", lambda: _broker(deps.broker, clock, skew=present)))
         checks.append(_guarded("calendar", lambda: _calendar(deps.broker_calendar, deps.calendar, clock)))
         checks.append(_guarded("market data", lambda: _market_data(deps, clock)))
         checks.append(_guarded("reference", lambda: _reference(deps.reference)))
         checks.append(_guarded("rate limits", lambda: _rate_limits(config, deps.rate_limit)))
+        budget = (
+            expected_requests(config, ledger, deps.calendar, clock) if config.settings.data.kind == "polygon" else []
+        )
+        if budget:
+            checks.append(_requests_check(config, budget))
     finally:
         ledger.close()
-    return checks
+    return checks, budget
+
+
+def expected_requests(config: Config, ledger: Ledger, calendar: MarketCalendar, clock: Clock) -> list[SlotRequests]:
+    """The most market-data requests each request-spending ``run-daily`` slot should cost with this ledger's
+    positions and bar cache and this configuration's universe and rate (``policy.request_budget``)."""
+    rpm = config.settings.data.requests_per_minute
+    held = {p.symbol for p in repo.all_positions(ledger)}
+    rows = [budget.intraday_budget(len(held), rpm)]
+    rebalance = config.settings.rebalance
+    if rebalance.enabled:
+        universe = {t for tickers in rebalance.groups.values() for t in tickers}
+        last = calendar.last_closed_session(clock.now())
+        window = calendar.sessions_between(calendar.sessions_back(last, rebalance.backtest_days - 1), last)
+        cached = set(bar_cache.grouped_sessions(ledger)) & set(window)
+        rows.append(budget.rebalance_budget(len(universe), len(window), len(cached), rpm))
+    return rows
+
+
+def _requests_check(config: Config, rows: list[SlotRequests]) -> Check:
+    rpm = config.settings.data.requests_per_minute
+    parts = [f"{r.slot} <= {r.requests} ({r.minutes:g} min at {rpm:g}/min)" for r in rows]
+    intraday = next(r for r in rows if r.slot == "intraday")
+    detail = "expected Polygon requests per slot: " + "; ".join(parts)
+    if intraday.minutes > SHORTEST_SLOT_MINUTES:
+        return Check(
+            "requests",
+            False,
+            detail,
+            fix=f"an intraday slot would outlast the crontab's {SHORTEST_SLOT_MINUTES}-minute timeout: hold fewer "
+            "symbols or raise [data] requests_per_minute with a paid plan",
+            exit_code=ExitCode.TEMPORARY,
+        )
+    return Check("requests", True, detail)
 
 
 def _guarded(name: str, check: Callable[[], Check]) -> Check:

@@ -39,6 +39,7 @@ import pandas as pd
 from autotrader.clock import ET, MarketCalendar
 from autotrader.ledger import repo
 from autotrader.pipeline.context import StepContext
+from autotrader.pipeline.prefetch import warm_daily_bars
 from autotrader.policy import outcomes as policy
 
 BENCHMARK = "SPY"
@@ -217,6 +218,14 @@ def _needs_work(ctx: StepContext) -> list[dict[str, Any]]:
     return repo.signals_needing_outcomes(ctx.ledger, horizons=horizons, generated_by=ctx.now)
 
 
+def _history_start(signals: list[dict[str, Any]], fits: dict[int, policy.MarketFit]) -> date:
+    """The first day of a symbol's history the refresh needs: its earliest signal less the lookback (the longer
+    one while a signal's market model is still to be fitted)."""
+    earliest = min(datetime.fromisoformat(s["generated_at"]) for s in signals)
+    lookback = LOOKBACK if all(s["id"] in fits for s in signals) else MODEL_LOOKBACK
+    return earliest.astimezone(ET).date() - lookback
+
+
 def refresh(ctx: StepContext) -> dict[str, int]:
     """Recompute every signal whose outcomes are not final; returns counts for the report."""
     settings = ctx.settings.scorecard
@@ -230,10 +239,12 @@ def refresh(ctx: StepContext) -> dict[str, int]:
     minutes = MinuteBars(ctx)
     stored = repo.stored_market_fits(ctx.ledger, [s["id"] for s in todo])
     fits = {sid: policy.MarketFit(*fit) for sid, fit in stored.items()}
+    starts = {symbol: _history_start(signals, fits) for symbol, signals in by_symbol.items()}
+    if starts:
+        # Every symbol's history (and the benchmark's) at once: one request per session, not per symbol.
+        warm_daily_bars(ctx, [*sorted(starts), BENCHMARK], min(starts.values()), ctx.now.astimezone(ET).date())
     for symbol, signals in sorted(by_symbol.items()):
-        earliest = min(datetime.fromisoformat(s["generated_at"]) for s in signals)
-        lookback = LOOKBACK if all(s["id"] in fits for s in signals) else MODEL_LOOKBACK
-        history = load_history(ctx, symbol, earliest.astimezone(ET).date() - lookback)
+        history = load_history(ctx, symbol, starts[symbol])
         for signal in signals:
             rows, exit_row = _evaluate(ctx, signal, history, settings.horizons, minutes, fits.get(signal["id"]))
             outcome_rows.extend({**row, "computed_at": now_iso} for row in rows)

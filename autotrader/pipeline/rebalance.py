@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,7 @@ from autotrader.ledger import repo
 from autotrader.pipeline import positions
 from autotrader.pipeline.context import StepContext
 from autotrader.pipeline.gateway import OrderGateway, order_line, report_outcomes
+from autotrader.pipeline.prefetch import warm_daily_bars
 from autotrader.policy import rebalance as rb
 from autotrader.settings import RebalanceSection
 
@@ -90,12 +91,12 @@ def run(ctx: StepContext, *, tickers: tuple[str, ...] | None = None, html: Path 
     settings = ctx.settings.rebalance
     report = ctx.report()
     log = DailyLog(ctx)
-    universe = gather_universe(ctx, tickers)
-    if universe.left_out:
-        report.notes.append(f"left out, unknown to the data source: {', '.join(universe.left_out)}")
     last = ctx.deps.calendar.last_closed_session(ctx.now)
     # The window is backtest_days sessions including the last one, so the first is backtest_days − 1 before it.
     first = ctx.deps.calendar.sessions_back(last, settings.backtest_days - 1)
+    universe = gather_universe(ctx, tickers, first, last)
+    if universe.left_out:
+        report.notes.append(f"left out, unknown to the data source: {', '.join(universe.left_out)}")
     closes = load_closes(ctx, list(universe.symbols), first, last)
     log.line(f"market data: {len(universe.symbols)} tickers, {len(closes)} sessions {first}..{last}")
 
@@ -132,18 +133,25 @@ class Universe:
     left_out: tuple[str, ...]  # configured tickers the data source does not know
 
 
-def gather_universe(ctx: StepContext, tickers: tuple[str, ...] | None) -> Universe:
+def gather_universe(ctx: StepContext, tickers: tuple[str, ...] | None, first: date, last: date) -> Universe:
     """The strategies over the known tickers. A ``--tickers`` ticker the data source does not know is bad input;
-    a configured one is left out (and a strategy left with none is dropped)."""
+    a configured one is left out (and a strategy left with none is dropped).
+
+    The daily bars of the whole universe over the backtest window [first, last] are fetched first, at once
+    (``prefetch``): a symbol with cached bars is known without asking the vendor, and ``load_closes`` then reads
+    every symbol from the cache. A cold 500-symbol universe costs about one request per session of history,
+    not one or two per symbol."""
     market = ctx.deps.market_data
     if tickers is not None:
         if not tickers:
             raise InputError("--tickers: give at least one ticker (e.g. --tickers GLD,SPY,QQQ)")
+        warm_daily_bars(ctx, tickers, first, last)
         unknown = [t for t in tickers if not market.has_symbol(t)]
         if unknown:
             raise InputError(f"--tickers: the data source does not know {', '.join(unknown)}")
     strategies = strategies_from(ctx, tickers)
     universe = sorted({t for st in strategies for t in st.tickers})
+    warm_daily_bars(ctx, universe, first, last)
     missing = [t for t in universe if not market.has_symbol(t)]
     known = [
         rb.Strategy(st.name, tuple(t for t in st.tickers if t not in missing), st.kind)
@@ -346,10 +354,12 @@ def _finish(
             report.notes.append(error.message)
 
 
-def load_closes(ctx: StepContext, symbols: list[str], first, last) -> pd.DataFrame:
+def load_closes(ctx: StepContext, symbols: list[str], first: date, last: date) -> pd.DataFrame:
     """Daily closes, one column per symbol, indexed by the calendar's sessions (NaN where a bar is missing),
     restated for the splits known to the data source or the ledger (a raw 2:1 split would look like a 50% loss
-    to every return, Sharpe and drawdown of the backtest)."""
+    to every return, Sharpe and drawdown of the backtest). The universe's bars are fetched at once first (a
+    no-op when ``gather_universe`` already did), then read symbol by symbol from the cache."""
+    warm_daily_bars(ctx, symbols, first, last)
     market = ctx.deps.market_data
     calendar = ctx.deps.calendar
     sessions = pd.DatetimeIndex([pd.Timestamp(d) for d in calendar.sessions_between(first, last)], name="date")

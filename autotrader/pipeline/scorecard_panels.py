@@ -27,6 +27,7 @@ import pandas as pd
 
 from autotrader.ledger import scoring
 from autotrader.pipeline.context import StepContext
+from autotrader.pipeline.prefetch import warm_daily_bars
 from autotrader.policy import event_study as es
 from autotrader.policy import research
 from autotrader.settings import Settings
@@ -61,9 +62,11 @@ def _closes(ctx: StepContext, symbol: str, start: date, end: date, index: pd.Dat
 def load_panel(ctx: StepContext, symbols: list[str], start: date) -> Panel | None:
     """The market panel of ``symbols`` (those the market data knows) from ``start``; None without SPY."""
     market_data, calendar = ctx.deps.market_data, ctx.deps.calendar
+    end = calendar.last_closed_session(ctx.now)
+    # The whole panel's bars at once (one request per session), before the per-symbol checks and reads.
+    warm_daily_bars(ctx, [BENCHMARK, *symbols], start, end)
     if not market_data.has_symbol(BENCHMARK):
         return None
-    end = calendar.last_closed_session(ctx.now)
     days = calendar.sessions_between(start, end)
     if len(days) < 2:
         return None

@@ -18,6 +18,7 @@ from autotrader.ledger import repo, scoring
 from autotrader.pipeline import outcomes
 from autotrader.pipeline.context import StepContext
 from autotrader.pipeline.corporate_actions import split_factor
+from autotrader.pipeline.prefetch import warm_daily_bars
 from autotrader.policy.attribution import Attribution, LegFill, Trade, attribute, split_trades
 from autotrader.policy.outcomes import RuleExit
 
@@ -129,7 +130,15 @@ def load(ctx: StepContext) -> list[TradeView]:
     signals = scoring.signals_by_id(ctx.ledger, signal_ids)
     views = []
     histories: dict[str, outcomes.SymbolHistory | None] = {}
-    for trade in split_trades(fills):
+    trades = split_trades(fills)
+    if fills:
+        # Every traded symbol's history (and the benchmark's) at once: one request per session, not per symbol.
+        first_fill = min(f.filled_at for f in fills).astimezone(ET).date()
+        traded = sorted({t.symbol for t in trades})
+        warm_daily_bars(
+            ctx, [*traded, outcomes.BENCHMARK], first_fill - outcomes.LOOKBACK, ctx.now.astimezone(ET).date()
+        )
+    for trade in trades:
         signal = signals.get(trade.signal_id) if trade.signal_id is not None else None
         if trade.symbol not in histories:
             first = min(f.filled_at for f in fills if f.symbol == trade.symbol)

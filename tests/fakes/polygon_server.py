@@ -193,6 +193,25 @@ class FakeTimer:
         self.now += seconds
 
 
+def free_tier_limiters(travelled: list[Any]) -> Any:
+    """A stand-in for ``polygon_data.RateLimiter`` (patched in its place) that builds the free tier's limiter,
+    5 requests a minute whatever the settings say, on a ``FakeTimer`` whose waits also shift the last
+    time-machine traveller in ``travelled``: a whole CLI run then spends its rate-limit waits in travelled time,
+    its clock moving on as a real run's would, without sleeping."""
+    from autotrader.adapters.http import RateLimiter
+
+    def build(requests_per_minute: float) -> RateLimiter:
+        timer = FakeTimer()
+
+        def wait(seconds: float) -> None:
+            timer.sleep(seconds)
+            travelled[-1].shift(timedelta(seconds=seconds))
+
+        return RateLimiter(5, monotonic=timer.monotonic, sleep=wait)
+
+    return build
+
+
 def dumps(payload: Any) -> bytes:
     # allow_nan: the vendor's JSON has no NaN, but a fault switch sends one, and Python's parser reads it.
     return json.dumps(payload, allow_nan=True).encode()

@@ -34,3 +34,9 @@ def _render(report: DoctorReport) -> None:
         ["check", "ok", "found", "fix"],
         [[c.name, "ok" if c.ok else "FAIL", c.detail, c.fix] for c in report.checks],
     )
+    if report.requests:
+        render.table(
+            "expected requests per slot",
+            ["slot", "at most", "minutes", "what"],
+            [[r.slot, str(r.requests), f"{r.minutes:g}", r.detail] for r in report.requests],
+        )
