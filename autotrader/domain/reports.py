@@ -299,6 +299,7 @@ class SplitApplied(Row):
     price_ratio: float | None
     cash_in_lieu_shares: float
     effective_at: str
+    listed_by_data_source: bool = False  # the data source listed it: its ex-date, no price evidence needed
 
 
 @dataclass(frozen=True, kw_only=True)
