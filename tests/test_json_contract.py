@@ -182,7 +182,8 @@ def test_an_optional_field_is_printed_only_when_set_and_a_null_field_always():
     draft = ReportDraft(command="size", as_of=NOW, dry_run=False, fields={"timing": "market closed"})
     assert set(draft.build(reports.SizeReport).to_json()) == {*Report.ENVELOPE, "timing"}
     split = {"symbol": "AAPL", "ratio": 2.0, "ledger_qty": 10, "broker_qty": 20, "price_ratio": None,
-             "cash_in_lieu_shares": 0, "effective_at": "2026-03-02T14:30:00Z"}  # fmt: skip
+             "cash_in_lieu_shares": 0, "effective_at": "2026-03-02T14:30:00Z",
+             "listed_by_data_source": False}  # fmt: skip
     assert reports.SplitApplied.from_json(split).to_json() == split  # price_ratio: null, printed
     assert reports.Diff(kind="fill_without_order", fill_id="f1").to_json() == {
         "kind": "fill_without_order",

@@ -72,6 +72,7 @@ from autotrader.domain.models import Quote
 from autotrader.errors import AutotraderError, ConfigError, DataError
 from autotrader.ledger import bar_cache, repo
 from autotrader.ledger.bar_cache import CachedBar, GroupedSession
+from autotrader.policy.bar_quality import bar_problem, order_problem
 from autotrader.policy.request_budget import GROUPED_SESSION_LIMIT
 from autotrader.ports import Clock
 
@@ -275,31 +276,6 @@ def _number(value: Any) -> float | None:
         return float(value)
     except (TypeError, ValueError):
         return None
-
-
-def bar_problem(
-    open_: float | None,
-    high: float | None,
-    low: float | None,
-    close: float | None,
-    volume: float | None,
-    *,
-    volume_required: bool = True,
-) -> str | None:
-    """Why a bar cannot be used, or None when it can."""
-    for name, value in (("open", open_), ("high", high), ("low", low), ("close", close)):
-        if value is None or not math.isfinite(value):
-            return f"{name} is missing or not a number"
-        if value <= 0:
-            return f"{name} is {value:g}; prices must be > 0"
-    assert high is not None and low is not None
-    if high < low:
-        return f"high {high:g} is below low {low:g}"
-    if volume is None or not math.isfinite(volume):
-        return "volume is missing or not a number" if volume_required else None
-    if volume < 0:
-        return f"volume is {volume:g}; volume must be >= 0"
-    return None
 
 
 OHLCV = tuple[float | None, float | None, float | None, float | None, float | None]
@@ -517,7 +493,7 @@ class PolygonData:
                 self._reject(symbol, "a minute bar has no timestamp")
                 return empty_minute_frame()
             bar_ns = int(stamp) * 10**6
-            problem = _order_problem(previous, bar_ns, _minute_label(bar_ns)) or bar_problem(
+            problem = order_problem(previous, bar_ns, _minute_label(bar_ns)) or bar_problem(
                 *_values(agg), volume_required=True
             )
             previous = bar_ns
@@ -770,7 +746,7 @@ class PolygonData:
             stamp_ns = int(stamp) * 10**6
             # Daily bars are stamped at midnight New York time of their session.
             day = datetime.fromtimestamp(int(stamp) / 1000, ET).date()
-            problem = _order_problem(previous, stamp_ns, day.isoformat())
+            problem = order_problem(previous, stamp_ns, day.isoformat())
             previous = stamp_ns
             if not (first <= day <= last) or latest is None or day > latest or not self._calendar.is_session(day):
                 continue  # outside the request, not yet complete at the clock, or not an NYSE session
@@ -864,14 +840,6 @@ def quote_reusable(fetched_at: datetime, now: datetime) -> bool:
     """Whether a quote fetched at ``fetched_at`` may answer at ``now``: not from the clock's future (a replay or
     an ``--as-of`` clock can move backwards: a later quote would be look-ahead) and younger than QUOTE_REUSE."""
     return fetched_at <= now < fetched_at + QUOTE_REUSE
-
-
-def _order_problem(previous_ns: int | None, stamp_ns: int, label: str) -> str | None:
-    if previous_ns is None or stamp_ns > previous_ns:
-        return None
-    if stamp_ns == previous_ns:
-        return f"the bar for {label} appears twice (duplicated)"
-    return f"the bar for {label} arrived after a later one (out of order)"
 
 
 def _minute_label(bar_ns: int) -> str:

@@ -299,6 +299,7 @@ class SplitApplied(Row):
     price_ratio: float | None
     cash_in_lieu_shares: float
     effective_at: str
+    listed_by_data_source: bool = False  # the data source listed it: its ex-date, no price evidence needed
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -367,11 +368,22 @@ class SizeRisk(Row):
     consecutive_losses: int
 
 
+@dataclass(frozen=True)
+class QuarantinedSymbol(Row):
+    """A symbol whose data failed validation, set aside (nothing buys it) for the New York session."""
+
+    symbol: str
+    session_date: str
+    reason: str
+    detected_at: str
+
+
 @dataclass(frozen=True, kw_only=True)
 class SizeReport(Report):
     COMMANDS = ("size",)
     skipped: tuple[SizeSkip, ...] = ()
     timing: str
+    quarantined: tuple[QuarantinedSymbol, ...] | None = optional()  # the session's; absent like ``book``
     book: SizeBook | None = optional()  # absent when nothing was sized (outside the window, no new signal)
     risk: SizeRisk | None = optional()
 

@@ -547,3 +547,22 @@ def _abnormal_returns(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE signal_outcomes ADD COLUMN beta REAL")
     db.execute("ALTER TABLE signal_outcomes ADD COLUMN beta_fallback INTEGER")
     db.execute("DELETE FROM signal_outcomes")
+
+
+@migrations(name="0011_quarantine")
+def _quarantine(db: sqlite_utils.Database) -> None:
+    # A symbol whose market data failed validation is set aside for the rest of its New York session: every
+    # later run of that session reads the row and buys nothing in it, even when the data then looks right
+    # (what was wrong once is not trusted the same day). The next session starts clean.
+    db.executescript(
+        """
+        CREATE TABLE quarantine (
+            symbol TEXT NOT NULL,
+            session_date TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            detected_at TEXT NOT NULL,
+            run_id TEXT,
+            PRIMARY KEY (symbol, session_date)
+        );
+        """
+    )

@@ -975,3 +975,33 @@ def splits(ledger: Ledger, symbol: str | None = None) -> list[dict[str, Any]]:
     return ledger.query(
         "SELECT * FROM corporate_actions WHERE kind = 'split' AND symbol = ? ORDER BY effective_at", [symbol]
     )
+
+
+# -- quarantine ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QuarantineRow:
+    """A symbol set aside for a New York session because its data failed validation."""
+
+    symbol: str
+    session_date: str
+    reason: str
+    detected_at: str
+
+
+def quarantined(ledger: Ledger, session_date: str) -> dict[str, QuarantineRow]:
+    """symbol → its quarantine for the session."""
+    rows = ledger.query(
+        "SELECT symbol, session_date, reason, detected_at FROM quarantine WHERE session_date = ? ORDER BY symbol",
+        [session_date],
+    )
+    return {r["symbol"]: QuarantineRow(**r) for r in rows}
+
+
+def quarantine(ledger: Ledger, row: QuarantineRow, *, run_id: str) -> None:
+    """Set a symbol aside for the session; the first reason found stays."""
+    ledger.conn.execute(
+        "INSERT OR IGNORE INTO quarantine (symbol, session_date, reason, detected_at, run_id) VALUES (?, ?, ?, ?, ?)",
+        (row.symbol, row.session_date, row.reason, row.detected_at, run_id),
+    )

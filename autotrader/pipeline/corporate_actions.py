@@ -3,8 +3,10 @@
 A broker applies a split overnight: the position's quantity changes with no fill. ``explain_splits`` takes
 ``sync``'s position differences and, where the broker's quantity is the ledger's times a known split ratio
 (``[exits] split_ratios``, or the inverse for a reverse split; a reverse split may leave a fraction paid in
-cash), and the price moved the other way by roughly the same ratio (judged when a quote from after the split
-exists, against the last price a run saw, else the average cost), applies the split to the ledger: every
+cash), and either the data source lists a split of that ratio since the ledger's last one (``listed_splits``:
+the vendor's word is the evidence, effective at its ex-date's open) or the price moved the other way by
+roughly the same ratio (judged when a quote from after the split exists, against the last price a run saw,
+else the average cost), applies the split to the ledger: every
 book's quantity × ratio and average cost ÷ ratio, the cost basis unchanged, and the position's remembered
 prices (entry, stop, targets, high-water mark, last price) ÷ ratio. Anything else stays a difference:
 buying halts (exit 3) until a human looks.
@@ -16,12 +18,24 @@ them, so quantities add up across the split and no P&L moves.
 from __future__ import annotations
 
 import math
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, time
 from typing import Any
 
+from autotrader.clock import ET
 from autotrader.ledger import repo
 from autotrader.pipeline.context import StepContext
 from autotrader.policy import management as mg
+
+
+@dataclass(frozen=True)
+class ListedSplit:
+    """A split the data source lists: ``ratio`` new shares per old, effective at its ex-date's open (UTC ISO)."""
+
+    symbol: str
+    ratio: float
+    effective_at: str
+
 
 PRICE_COLUMNS = ("entry_price", "atr", "stop_price", "target_price", "target_one_price", "high_water", "last_price")
 
@@ -34,6 +48,30 @@ def split_factor(splits: list[dict[str, Any]], symbol: str, at: str) -> float:
         if split["symbol"] == symbol and at < split["effective_at"]:
             factor *= split["ratio"]
     return factor
+
+
+def listed_splits(ctx: StepContext, symbol: str) -> list[ListedSplit]:
+    """The data source's splits of ``symbol`` (none when it lists no splits), oldest first, each effective at
+    its ex-date's session open (midnight New York on a day without a session), as a broker applies it."""
+    source = ctx.deps.split_source
+    if source is None:
+        return []
+    calendar = ctx.deps.calendar
+    out = []
+    for listed_symbol, ex_date, ratio in source.splits():
+        if listed_symbol != symbol:
+            continue
+        opens = calendar.session_open(ex_date) if calendar.is_session(ex_date) else None
+        effective = opens or datetime.combine(ex_date, time(), tzinfo=ET)
+        out.append(ListedSplit(symbol, ratio, repo.utc_iso(effective)))
+    return sorted(out, key=lambda s: s.effective_at)
+
+
+def unrecorded(listed: list[ListedSplit], recorded: list[dict[str, Any]], *, after: str) -> list[ListedSplit]:
+    """The listed splits effective after ``after`` (UTC ISO) and after every split the ledger recorded for the
+    symbol: a split the ledger applied later than its ex-date (the broker was late) stands for the listed one."""
+    since = max([after, *(r["effective_at"] for r in recorded if r["symbol"] in {s.symbol for s in listed})])
+    return [s for s in listed if s.effective_at > since]
 
 
 def explain_splits(
@@ -64,8 +102,16 @@ def _split_for(ctx: StepContext, diff: dict[str, Any], exclude: set[str]) -> dic
     symbol = diff["symbol"]
     state = ctx.session
     effective = state.open_at if state.open_at is not None and ctx.now > state.open_at else ctx.now
+    held = repo.all_positions(ctx.ledger)
+    opened = min((p.opened_at for p in held if p.symbol == symbol and p.opened_at), default="")
+    listed = [
+        s for s in unrecorded(listed_splits(ctx, symbol), repo.splits(ctx.ledger, symbol), after=opened)
+        if abs(s.ratio / ratio - 1) < 1e-6 and s.effective_at <= repo.utc_iso(ctx.now)
+    ]  # fmt: skip
     price_ratio = _price_ratio(ctx, symbol, effective)
-    if price_ratio is not None and not _price_agrees(price_ratio, ratio):
+    if listed:  # the data source reports this split: no price evidence needed, and its own date
+        effective = repo.parse_utc(listed[-1].effective_at)  # type: ignore[assignment]
+    elif price_ratio is not None and not _price_agrees(price_ratio, ratio):
         return None
     return {
         "symbol": symbol,
@@ -75,6 +121,7 @@ def _split_for(ctx: StepContext, diff: dict[str, Any], exclude: set[str]) -> dic
         "price_ratio": price_ratio,
         "cash_in_lieu_shares": cash_in_lieu,
         "effective_at": repo.utc_iso(effective),
+        "listed_by_data_source": bool(listed),
     }
 
 
@@ -117,7 +164,9 @@ def _apply(ctx: StepContext, split: dict[str, Any]) -> None:
     with ledger.write():
         repo.record_split(
             ledger, symbol=symbol, ratio=ratio, effective_at=repo.parse_utc(split["effective_at"]),  # type: ignore[arg-type]
-            detected_by="position quantity change without fills", details=split, run_id=ctx.run_id, now=ctx.now,
+            detected_by="position quantity change without fills"
+            + (", listed by the data source" if split.get("listed_by_data_source") else ""),
+            details=split, run_id=ctx.run_id, now=ctx.now,
         )  # fmt: skip
         if split["cash_in_lieu_shares"]:
             # The fraction left as cash: the ledger holds what the broker holds.

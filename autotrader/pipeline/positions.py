@@ -4,7 +4,9 @@
 the fills of the current life (its quantity is the *original* quantity the tiers are measured in), the
 signal and category, the legs already fired, and the ``position_state`` row (created at the first sight of a
 new life; high-water mark, trail and stop ratcheted from what the market reached; the last price seen, so
-that a price gap matching a split ratio is caught before it can look like a dip).
+that a split is caught before it can look like a dip or a loss: one the data source lists and the ledger
+has not applied, or a gap matching a split ratio between consecutive prices, each session's close against
+the previous one, halts the position).
 
 ``maintain_protection`` keeps, for every position, exactly one protective order at the broker matching the
 ledger: a stop (or an OCO of final-target limit and stop) for the shares not already promised to an exit.
@@ -27,7 +29,7 @@ from autotrader.domain.money import to_tick, whole_shares
 from autotrader.errors import InputError
 from autotrader.ledger import repo
 from autotrader.pipeline.context import StepContext
-from autotrader.pipeline.corporate_actions import split_factor
+from autotrader.pipeline.corporate_actions import ListedSplit, listed_splits, split_factor, unrecorded
 from autotrader.pipeline.gateway import GatewayResult, OrderGateway
 from autotrader.pipeline.rules import rules_from_settings
 from autotrader.policy import management as mg
@@ -111,6 +113,8 @@ def refresh(ctx: StepContext, *, preset: str | None = None) -> list[Managed]:
         looks, book_rules, stored_rules, ctx.settings.exits, stale=ledgered.stale, closed_at=repo.utc_iso(ctx.now)
     )
     _write_states(ctx, plan)
+    for symbol, key, reason in plan.halted:
+        ctx.log.event("position_halted", symbol=symbol, position_key=key, reason=reason)
     return list(plan.managed)
 
 
@@ -190,6 +194,10 @@ class _Look:
     quote: Quote | None = None
     sessions_high: float | None = None  # the highest high of the sessions completed since the last look
     high_checked_at: str | None = None
+    # Since the last price seen, up to the quote: each complete session's (close instant, close) before the
+    # quote's session, in today's units, and the splits the data source lists that the ledger has not applied.
+    closes: tuple[tuple[str, float], ...] = ()
+    listed: tuple[ListedSplit, ...] = ()
 
 
 def _look(ctx: StepContext, ledgered: _Ledgered, held: _Held, rules: mg.Rules) -> _Look:
@@ -208,12 +216,48 @@ def _look(ctx: StepContext, ledgered: _Ledgered, held: _Held, rules: mg.Rules) -
     quote = ctx.deps.market_data.latest_quote(p.symbol)
     checked_at = known.get("high_water_at") if known is not None else None
     sessions_high, high_checked_at = _sessions_high(ctx, p.symbol, held.opened, checked_at, splits)
+    since = known.get("last_price_at") if known is not None else None
+    closes, listed = _since_last_seen(ctx, p.symbol, since, quote, splits)
     return _Look(
         held, known, sessions_held,
         intents=ledgered.intents.get(held.key, []), last_dip_buy_at=ledgered.dip_buys.get((p.book, p.symbol)),
         entry=entry, origin=origin, splits=splits, quote=quote,
-        sessions_high=sessions_high, high_checked_at=high_checked_at,
+        sessions_high=sessions_high, high_checked_at=high_checked_at, closes=closes, listed=listed,
     )  # fmt: skip
+
+
+def _since_last_seen(
+    ctx: StepContext, symbol: str, since: str | None, quote: Quote | None, splits: list[dict[str, Any]]
+) -> tuple[tuple[tuple[str, float], ...], tuple[ListedSplit, ...]]:
+    """What happened between the last price a run saw (at ``since``) and ``quote``: the closes of the sessions
+    completed in between, before the quote's own session, and the data source's splits not yet applied.
+    Nothing is read when there is no newer quote to judge."""
+    if since is None or quote is None or repo.utc_iso(quote.quoted_at) <= since:
+        return (), ()
+    listed = unrecorded(listed_splits(ctx, symbol), splits, after=since)
+    calendar = ctx.deps.calendar
+    quote_day = quote.quoted_at.astimezone(ET).date()
+    first = datetime.fromisoformat(since).astimezone(ET).date()
+    if quote_day <= first:
+        return (), tuple(listed)
+    bars = ctx.deps.market_data.daily_bars(symbol, first, quote_day - timedelta(days=1))
+    days = [d.date() for d in bars.index]
+    closes = _in_todays_units(bars["close"].to_numpy(dtype=float), days, splits)
+    out = []
+    for day, close in zip(days, closes, strict=True):
+        closed_at = repo.utc_iso(calendar.session_close(day))
+        if since < closed_at and day < quote_day:
+            out.append((closed_at, float(close)))
+    return tuple(out), tuple(listed)
+
+
+def _in_todays_units(prices: np.ndarray, days: list[Any], splits: list[dict[str, Any]]) -> np.ndarray:
+    """Unadjusted prices (every adapter serves them) of sessions before a split the ledger applied, restated in
+    the units after it."""
+    for split in splits:
+        ex_day = datetime.fromisoformat(split["effective_at"]).astimezone(ET).date()
+        prices = prices / np.array([split["ratio"] if d < ex_day else 1.0 for d in days])
+    return prices
 
 
 def _entry_leg(fills: list[dict[str, Any]], splits: list[dict[str, Any]]) -> _Entry | None:
@@ -284,12 +328,7 @@ def _sessions_high(
     bars = ctx.deps.market_data.daily_bars(symbol, first, last_complete)
     if not len(bars):
         return None, repo.utc_iso(ctx.now)
-    highs = bars["high"].to_numpy(dtype=float)
-    # Every adapter serves unadjusted prices: a session before a split is in old units.
-    days = [d.date() for d in bars.index]
-    for split in splits:
-        ex_day = datetime.fromisoformat(split["effective_at"]).astimezone(ET).date()
-        highs = highs / np.array([split["ratio"] if d < ex_day else 1.0 for d in days])
+    highs = _in_todays_units(bars["high"].to_numpy(dtype=float), [d.date() for d in bars.index], splits)
     return float(np.nanmax(highs)), repo.utc_iso(ctx.now)
 
 
@@ -304,6 +343,7 @@ class RefreshPlan:
     save: tuple[dict[str, Any], ...]  # state rows that changed, whole
     close: tuple[str, ...]  # position keys of lives that ended
     closed_at: str
+    halted: tuple[tuple[str, str, str], ...] = ()  # (symbol, position key, reason) of halts new in this run
 
 
 def plan_refresh(
@@ -320,6 +360,7 @@ def plan_refresh(
     halts the position). ``stored_rules``: those the stored trail follows when a one-off preset decides."""
     managed: list[Managed] = []
     save: list[dict[str, Any]] = []
+    halted: list[tuple[str, str, str]] = []
     for look in looks:
         book = look.held.row.book
         m, state = _plan_position(look, book_rules[book], stored_rules[book] if stored_rules else None, exits)
@@ -327,7 +368,10 @@ def plan_refresh(
             managed.append(m)
         if state is not None and state != look.known:
             save.append(state)
-    return RefreshPlan(tuple(managed), tuple(save), tuple(stale), closed_at)
+            reason = state.get("halted_reason")
+            if reason and (look.known or {}).get("halted_reason") != reason:
+                halted.append((look.held.row.symbol, look.held.key, reason))
+    return RefreshPlan(tuple(managed), tuple(save), tuple(stale), closed_at, tuple(halted))
 
 
 def _plan_position(
@@ -351,12 +395,17 @@ def _plan_position(
     quote = _usable_quote(look.quote, look.splits)
     price = quote.last if quote is not None else None
     position = _position(look, state, managed=True)
-    high = max(price or 0.0, look.sessions_high) if look.sessions_high is not None else price or 0.0
-    plan = mg.advance_plan(position, high, rules)
-    stored = plan if stored_rules is None else mg.advance_plan(position, high, stored_rules)
-    state = {**state, **_plan_columns(stored), "high_water_at": look.high_checked_at}
     if quote is not None:
-        state = _seen_price(state, quote, exits)
+        state = _seen_price(state, quote, exits, look)
+    if state.get("halted_reason"):
+        # Prices that may be in other units than the position's move nothing: not the high-water mark, not
+        # the trail, not the sessions looked at.
+        plan = position.plan
+    else:
+        high = max(price or 0.0, look.sessions_high) if look.sessions_high is not None else price or 0.0
+        plan = mg.advance_plan(position, high, rules)
+        stored = plan if stored_rules is None else mg.advance_plan(position, high, stored_rules)
+        state = {**state, **_plan_columns(stored), "high_water_at": look.high_checked_at}
     position = replace(position, plan=plan, halted_reason=state["halted_reason"])
     return Managed(position, price, state["signal_id"]), state
 
@@ -389,13 +438,17 @@ def _usable_quote(quote: Quote | None, splits: list[dict[str, Any]]) -> Quote | 
     return quote
 
 
-def _seen_price(state: dict[str, Any], quote: Quote, exits: ExitsSection) -> dict[str, Any]:
-    """Remember a price newer than the last one seen, halting the position on a gap that looks like a split."""
+def _seen_price(state: dict[str, Any], quote: Quote, exits: ExitsSection, look: _Look) -> dict[str, Any]:
+    """Remember a price newer than the last one seen, halting the position on a split the ledger has not
+    applied: one the data source lists, or a gap that looks like one. A halted position keeps the last price
+    from before the halt: it is in the ledger's units, so a split applied later scales it like the rest."""
     seen_at = repo.utc_iso(quote.quoted_at)
     if state.get("last_price_at") is not None and seen_at <= state["last_price_at"]:
         return state
-    halted = state.get("halted_reason") or _split_gap(exits, state, quote.last)
-    return {**state, "halted_reason": halted, "last_price": quote.last, "last_price_at": seen_at}
+    halted = state.get("halted_reason") or _split_gap(exits, state, quote.last, look.closes, look.listed)
+    if halted:
+        return {**state, "halted_reason": halted}
+    return {**state, "halted_reason": None, "last_price": quote.last, "last_price_at": seen_at}
 
 
 def _plan_columns(plan: mg.Plan) -> dict[str, Any]:
@@ -460,19 +513,42 @@ def _fired(intents: list[dict[str, Any]]) -> tuple[frozenset[tuple[str, int]], f
     return frozenset(fired), pending_exit
 
 
-def _split_gap(exits: ExitsSection, state: dict[str, Any], price: float) -> str | None:
-    """A jump from the last price a run saw that matches a split ratio, with no split recorded since: the
-    data (or the broker) has a corporate action the ledger does not. Nothing may fire on it."""
-    last = state.get("last_price")
+def _split_gap(
+    exits: ExitsSection,
+    state: dict[str, Any],
+    price: float,
+    closes: tuple[tuple[str, float], ...],
+    listed: tuple[ListedSplit, ...],
+) -> str | None:
+    """Why the prices since the last one a run saw cannot be compared with the ledger's, or None.
+
+    A split the data source lists and the ledger has not applied: the prices after it are in new units and
+    the position in old ones. Otherwise each price against the one before it, the last seen, then each
+    session's close, then ``price``, so that the gap is always measured across one session (a reference
+    several sessions old adds their moves to the split's ratio and lets it slip past the tolerance): a jump
+    matching a split ratio is a corporate action the ledger does not know. Nothing may fire on either."""
+    last, symbol = state.get("last_price"), state["symbol"]
     if not last:
-        return None
-    ratio = mg.split_ratio(last / price, tuple(exits.split_ratios), exits.split_tolerance_pct)
-    if ratio is None:
-        return None
-    return (
-        f"price {price:.2f} is {last / price:g}x below/above the last seen {last:.2f}, matching a "
-        f"{ratio:g}-for-1 split the ledger has not seen; clear with `autotrader sync --clear-halt {state['symbol']}`"
-    )
+        return None  # nothing seen yet, or a halt just cleared: this price becomes the reference
+    for split in listed:
+        return (
+            f"the data source lists a {split.ratio:g}-for-1 split of {symbol} effective {split.effective_at} that "
+            "the ledger has not applied: nothing is decided on prices in two units until `autotrader sync` "
+            "applies it (when the broker's quantity shows it)"
+        )
+    chain = [(f"the last seen {last:.2f}", last)] + [(f"the {at[:10]} close {c:.2f}", c) for at, c in closes]
+    chain.append((f"price {price:.2f}", price))
+    for (before_label, before), (label, now) in zip(chain, chain[1:], strict=False):
+        if not (before > 0 and now > 0):
+            continue  # an unusable close is no evidence either way
+        ratio = mg.split_ratio(before / now, tuple(exits.split_ratios), exits.split_tolerance_pct)
+        if ratio is not None:
+            return (
+                f"{label} is {before / now:.4g}x below/above {before_label}, matching a {ratio:g}-for-1 split "
+                f"that neither the ledger nor the data source has; clear with "
+                f"`autotrader sync --clear-halt {symbol}`"
+            )
+    return None
 
 
 # -- apply ---------------------------------------------------------------------------------------------------

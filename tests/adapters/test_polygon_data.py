@@ -19,12 +19,13 @@ import pytest
 from autotrader.adapters import http
 from autotrader.adapters.cached_reference import POLYGON_SECTOR_TTL, CachedReference
 from autotrader.adapters.http import MAX_ATTEMPTS, RateLimiter
-from autotrader.adapters.polygon_data import PolygonApi, PolygonData, bar_problem
+from autotrader.adapters.polygon_data import PolygonApi, PolygonData
 from autotrader.adapters.sic_sectors import ETF, PolygonReference, sector_for_sic
 from autotrader.clock import MarketCalendar, SimulatedClock
 from autotrader.errors import ConfigError, TransientError
 from autotrader.ledger import bar_cache
 from autotrader.ledger.db import open_ledger
+from autotrader.policy.bar_quality import bar_problem
 from autotrader.ports import MarketData, Reference
 from tests.fakes.polygon_server import FakePolygon, FakeTimer, daily_bar, minute_bar, split_row
 

@@ -223,6 +223,57 @@ def test_a_split_like_gap_without_a_split_halts_the_symbol_until_cleared(tmp_pat
     assert halted["orders"] == [] and any("split" in s["reason"] for s in halted["skipped"])
 
 
+@pytest.fixture
+def split_after_a_rise(tmp_path):
+    """FFF, entered at 100, rises 4% the next session, then gaps to half on 2026-03-11; no run looks at
+    2026-03-10 or 2026-03-11, so the last price a run saw (100) is two sessions older than the gap."""
+    bars = {
+        "FFF": {date(2026, 3, 9): bar(100), date(2026, 3, 10): bar(104), date(2026, 3, 11): bar(52, open_=52),
+                date(2026, 3, 12): bar(52)},
+        "SPY": {d: bar(500) for d in CAL.sessions_between(date(2026, 3, 9), date(2026, 3, 12))},
+    }  # fmt: skip
+    return write_market(tmp_path, bars, {"FFF": 100.0, "SPY": 500.0})
+
+
+SPLIT_TOLERANCE = CONFIG + "[exits]\nsplit_tolerance_pct = 3.0\n"
+
+
+def test_a_reported_split_after_a_move_is_applied_and_never_sold_as_a_loss(tmp_path, cli, split_after_a_rise):
+    (split_after_a_rise / "splits.csv").write_text("symbol,ex_date,ratio\nFFF,2026-03-11,2\n")
+    config = enter(cli, tmp_path, ["FFF,long_term,finds,8,,,,,2026-03-09T08:00:00-04:00"], SPLIT_TOLERANCE)
+    run(cli, config, "sync", at="2026-03-10T10:00")  # the fill at 100; the last price seen: 100
+    # 100 / 52 is 1.92, 3.8% from a 2-for-1 split: against that old price alone the gap is a 48% loss.
+    taken = run(cli, config, "profittake", at="2026-03-12T10:00", ok=(0, 3))
+    assert [o for o in taken["orders"] if o["side"] == "sell"] == [], taken["orders"]
+    assert any("2-for-1 split" in s["reason"] for s in taken["skipped"])
+    synced = run(cli, config, "sync", at="2026-03-12T10:05")
+    assert synced["diffs"] == [] and [(s["symbol"], s["ratio"]) for s in synced["splits"]] == [("FFF", 2.0)]
+    conn = db(tmp_path)
+    position = conn.execute("SELECT qty, avg_cost FROM positions WHERE symbol = 'FFF'").fetchone()
+    assert tuple(position) == (400, 50.0)  # quantity x 2, average cost / 2: the cost basis is unchanged
+    after = run(cli, config, "profittake", at="2026-03-12T10:10")
+    assert after["orders"] == [] and [p["halted"] for p in after["positions"]] == [None]
+    sells = "SELECT count(*) FROM order_intents WHERE side = 'sell' AND step = 'profittake'"
+    assert conn.execute(sells).fetchone()[0] == 0
+
+
+def test_an_unreported_split_like_gap_after_a_move_halts_the_symbol(tmp_path, cli, split_after_a_rise):
+    config = enter(cli, tmp_path, ["FFF,long_term,finds,8,,,,,2026-03-09T08:00:00-04:00"], SPLIT_TOLERANCE)
+    run(cli, config, "sync", at="2026-03-10T10:00")
+    taken = run(cli, config, "profittake", at="2026-03-12T10:00", ok=(3,))
+    assert taken["orders"] == []
+    # Compared with the previous session's close (104 on 2026-03-10), 52 is exactly half.
+    [reason] = [p["halted"] for p in taken["positions"]]
+    assert "the 2026-03-10 close 104.00" in reason and "2-for-1 split" in reason
+    assert taken["skipped"] and all(s["reason"].endswith(reason) for s in taken["skipped"])
+    dip = run(cli, config, "dipbuy", at="2026-03-12T10:05", ok=(3,))
+    assert dip["orders"] == [] and any(s["reason"].endswith(reason) for s in dip["skipped"])
+    logged = [json.loads(line) for f in sorted(tmp_path.rglob("autotrader-*.jsonl")) for line in f.open()]
+    assert [(e["symbol"], e["reason"]) for e in logged if e["event"] == "position_halted"] == [("FFF", reason)]
+    conn = db(tmp_path)
+    assert conn.execute("SELECT count(*) FROM order_intents WHERE step IN ('profittake', 'dipbuy')").fetchone()[0] == 0
+
+
 def test_clear_halt_lets_management_act_on_a_real_drop(tmp_path, cli):
     # A loss cut far enough away that the broker's protective stop does not sell the gap itself.
     config_text = CONFIG + "[exits]\nloss_cut_pct = { long_term = 60.0, swing = 8.0, day_trade = 3.0 }\n"

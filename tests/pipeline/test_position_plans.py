@@ -11,6 +11,7 @@ from autotrader.domain.enums import LegKind, Side
 from autotrader.domain.models import Quote
 from autotrader.ledger import repo
 from autotrader.pipeline import manage, positions
+from autotrader.pipeline.corporate_actions import ListedSplit
 from autotrader.pipeline.positions import _Entry, _Held, _Look, _Origin, plan_refresh
 from autotrader.policy import management as mg
 from autotrader.settings import ExitsSection
@@ -149,3 +150,26 @@ def test_a_quantity_change_matches_a_split_or_a_reverse_split_with_cash_in_lieu(
     assert _quantity_ratio(10, 13, ratios, 3.0) is None
     assert _quantity_ratio(0, 10, ratios, 3.0) is None
     assert _price_agrees(2.05, 2.0) and not _price_agrees(1.3, 2.0)  # 1.3 is nearer no move than the split
+
+
+def test_a_split_gap_is_measured_from_the_previous_sessions_close_not_the_last_price_seen():
+    known = {**refreshed(first_look(quote=quote(100.0))).save[0]}
+    later = quote(52.0, NOW + timedelta(days=2))
+    # 100 → 52 is 1.92x, outside a 3% tolerance of 2; the session between closed at 104, exactly twice 52.
+    alone = refreshed(first_look(known=known, origin=None, quote=later))
+    assert alone.managed[0].position.halted_reason is None
+    closes = ((repo.utc_iso(NOW + timedelta(days=1)), 104.0),)
+    (m,) = refreshed(first_look(known=known, origin=None, quote=later, closes=closes)).managed
+    assert m.position.halted_reason and "close 104.00" in m.position.halted_reason
+    assert m.position.plan.high_water == known["high_water"]  # a halted price moves nothing
+
+
+def test_a_split_the_data_source_lists_halts_until_the_ledger_applies_it_and_keeps_the_old_price():
+    known = {**refreshed(first_look(quote=quote(100.0))).save[0]}
+    listed = (ListedSplit("AAPL", 2.0, repo.utc_iso(NOW + timedelta(hours=18))),)
+    plan = refreshed(first_look(known=known, origin=None, quote=quote(55.0, NOW + timedelta(days=1)), listed=listed))
+    (m,) = plan.managed
+    assert m.position.halted_reason and "lists a 2-for-1 split" in m.position.halted_reason
+    # The last price stays the one in the ledger's units: applying the split scales it with the rest.
+    assert (plan.save[0]["last_price"], plan.save[0]["last_price_at"]) == (100.0, known["last_price_at"])
+    assert plan.halted == (("AAPL", KEY, m.position.halted_reason),)
