@@ -23,6 +23,7 @@ from typing import Any
 from autotrader.domain.enums import Book, ExitCode, IntentStatus
 from autotrader.domain.models import BrokerOrder, BrokerPosition, Fill
 from autotrader.domain.reports import ReportDraft, SyncReport
+from autotrader.killpoints import kill_point
 from autotrader.ledger import repo
 from autotrader.ledger.db import Ledger
 from autotrader.pipeline import corporate_actions, positions
@@ -130,6 +131,7 @@ def run(ctx: StepContext, *, clear_halt: tuple[str, ...] = ()) -> SyncReport:
 
     orders = plan_orders(_orders_to_refresh(ledger, broker), repo.order_progress(ledger))
     external = _adopt(gateway, ledger, orders.to_adopt)
+    kill_point("mid_reconcile")  # orders adopted and committed, their fills not yet recorded
 
     fills = _gather_fills(ledger, broker)
     fill_plan = plan_fills(fills, {f.broker_order_id: repo.order_book(ledger, f.broker_order_id) for f in fills})
