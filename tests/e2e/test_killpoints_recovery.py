@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 
 from autotrader.cli.app import app
 from tests.conftest import ISOLATED_PREFIXES
-from tests.e2e.crash_harness import broker_orders, read, run_killed, violations
+from tests.e2e.crash_harness import broker_orders, read, run_killed, submits_per_order, violations
 
 pytestmark = pytest.mark.slow  # each test starts a child process and runs whole slots
 
@@ -78,6 +78,7 @@ def test_a_kill_in_the_order_gateway_then_rerunning_the_slots_converges(
     _run_slot(config, PREMARKET)
     _run_slot(config, INTRADAY)
     assert violations(config.parent) == []
+    assert set(submits_per_order(config.parent).values()) == {1}  # what the broker may have taken is never re-sent
     assert broker_orders(config.parent) == uninterrupted
 
 
@@ -92,4 +93,5 @@ def test_a_kill_half_way_through_reconcile_then_a_rerun_converges(tmp_path, unin
 
     _run_slot(config, INTRADAY)
     assert violations(config.parent) == []
+    assert set(submits_per_order(config.parent).values()) == {1}
     assert broker_orders(config.parent) == uninterrupted
