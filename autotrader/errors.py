@@ -59,6 +59,14 @@ class SafetyRefusal(AutotraderError):
     code = "safety"
 
 
+class StorageError(AutotraderError):
+    """The disk refused a write (full, over quota, failing). The transaction that hit it was rolled back, so the
+    ledger holds what it held before; once there is room the next run carries on from there."""
+
+    exit_code = ExitCode.STORAGE
+    code = "storage"
+
+
 class TransientError(AutotraderError):
     """A temporary failure (network, rate limit) after bounded retries; safe to rerun.
 

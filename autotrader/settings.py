@@ -35,11 +35,12 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
 
+from autotrader import killpoints
 from autotrader.errors import ConfigError
 
 ENV_PREFIX = "AUTOTRADER_"
 # Environment variables with the prefix that are not config overrides.
-NON_SETTING_ENV = {"AUTOTRADER_CONFIG", "AUTOTRADER_LIVE_CONFIRM"}
+NON_SETTING_ENV = {"AUTOTRADER_CONFIG", "AUTOTRADER_LIVE_CONFIRM", killpoints.ENV}
 
 
 class Section(BaseModel):

@@ -243,4 +243,5 @@ class ExitCode(IntEnum):
     HALTED = 3  # broker and ledger disagree, or an order's outcome is unknown: buying halted until resolved
     LOCKED = 4  # another run holds the workspace lock
     SAFETY = 5  # a safety rule refused the run
+    STORAGE = 74  # the ledger or a workspace file could not be written (disk full, I/O error): rolled back
     TEMPORARY = 75  # a temporary failure (network, rate limit) after bounded retries; safe to rerun

@@ -14,6 +14,8 @@ import hashlib
 import re
 
 _SAFE = re.compile(r"[^A-Za-z0-9.]")
+# The shape ``client_order_id`` returns; an id of this shape at the broker was minted by an autotrader ledger.
+_OURS = re.compile(r"at-\d{8}-[A-Z0-9.]{1,10}-[a-z]{2}\d+-[a-z2-7]{14}")
 
 _LEG_CODES = {
     "entry": "en",
@@ -54,3 +56,8 @@ def client_order_id(
     cid = f"at-{compact_date}-{readable_symbol}-{leg_code}{int(tier)}-{digest[:14]}"
     assert len(cid) <= 48, cid
     return cid
+
+
+def is_ours(client_order_id: str | None) -> bool:
+    """Whether an id has the shape this module mints (a person's order in the broker's app has another)."""
+    return bool(client_order_id) and _OURS.fullmatch(client_order_id or "") is not None

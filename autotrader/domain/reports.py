@@ -278,10 +278,12 @@ class SettledOrder(Row):
 @dataclass(frozen=True)
 class Diff(Row):
     """An unexplained difference between broker and ledger (``kind``: position_mismatch, fill_without_order,
-    halted); each kind prints the fields it has."""
+    order_without_intent, halted); each kind prints the fields it has."""
 
     kind: str
     symbol: str | None = optional()
+    client_order_id: str | None = optional()
+    broker_order_id: str | None = optional()
     fill_id: str | None = optional()
     broker_qty: float | None = optional()
     ledger_qty: float | None = optional()

@@ -13,6 +13,7 @@ data, is the one part a dry run reads from and writes to the file itself: ``boot
 
 from __future__ import annotations
 
+import errno
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,7 +22,7 @@ from typing import Any
 
 import sqlite_utils
 
-from autotrader.errors import ConfigError
+from autotrader.errors import ConfigError, StorageError
 
 BUSY_TIMEOUT_MS = 10_000
 
@@ -68,6 +69,31 @@ class Ledger:
 
     def close(self) -> None:
         self.conn.close()
+
+
+# What a disk that refuses writes looks like: SQLite's "database or disk is full" and its I/O errors (a write
+# past a file-size limit is one), and the operating system's no space, over quota, file too large.
+_STORAGE_SQLITE_CODES = frozenset({sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR})
+_STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+
+
+def storage_failure(error: BaseException, ledger_path: Path) -> StorageError | None:
+    """The ``StorageError`` for an error that says the disk refused a write; None for anything else."""
+    if isinstance(error, sqlite3.Error):
+        # Set only on errors SQLite itself returned (not on the sqlite3 module's own, e.g. a closed connection).
+        code: int | None = getattr(error, "sqlite_errorcode", None)
+        if code is None or code & 0xFF not in _STORAGE_SQLITE_CODES:
+            return None
+        where = f"the ledger {ledger_path}"
+    elif isinstance(error, OSError) and error.errno in _STORAGE_ERRNOS:
+        where = str(error.filename) if error.filename else "a workspace file"
+    else:
+        return None
+    return StorageError(
+        f"{where} could not be written: {error}",
+        hint="free disk space (or fix the disk) and rerun: the transaction that hit it was rolled back, "
+        "nothing of it was recorded",
+    )
 
 
 def _configure(conn: sqlite3.Connection, *, wal: bool, durable: bool = True) -> None:

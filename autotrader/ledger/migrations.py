@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from sqlite_utils.migrations import Migrations
 
 from autotrader.errors import ConfigError
+from autotrader.killpoints import kill_point
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -245,6 +246,12 @@ def apply_migrations(ledger: Ledger) -> None:
     if applied == _known_names():
         return
     with ledger.write() as db:
+        pending = pending_migrations(ledger)
+        # One migration at a time, all in the one transaction: a crash between two of them (the kill point)
+        # leaves the ledger as it was before the upgrade, and the next open applies the whole set again.
+        for later in pending[1:]:
+            migrations.apply(db, stop_before=later)
+            kill_point("mid_migration")
         migrations.apply(db)
 
 

@@ -7,6 +7,7 @@ the few that say they open their own transaction.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -140,6 +141,17 @@ def insert_intent(ledger: Ledger, intent: OrderIntent, *, run_id: str, now: date
 def get_intent(ledger: Ledger, client_order_id: str) -> dict[str, Any] | None:
     rows = ledger.query("SELECT * FROM order_intents WHERE client_order_id = ?", [client_order_id])
     return rows[0] if rows else None
+
+
+def intent_ids(ledger: Ledger, client_order_ids: Iterable[str]) -> set[str]:
+    """Those of ``client_order_ids`` the ledger holds an intent for."""
+    wanted = sorted(set(client_order_ids))
+    found: set[str] = set()
+    for start in range(0, len(wanted), 500):  # within SQLite's limit on bound parameters
+        chunk = wanted[start : start + 500]
+        sql = f"SELECT client_order_id FROM order_intents WHERE client_order_id IN ({', '.join('?' * len(chunk))})"
+        found.update(r["client_order_id"] for r in ledger.query(sql, chunk))
+    return found
 
 
 class IllegalTransition(RuntimeError):

@@ -20,7 +20,7 @@ from autotrader.domain.enums import ExitCode
 from autotrader.domain.reports import Report, ReportDraft
 from autotrader.errors import AutotraderError, LockHeld, SafetyRefusal
 from autotrader.eventlog import EventLog
-from autotrader.ledger.db import Ledger, open_ledger
+from autotrader.ledger.db import Ledger, open_ledger, storage_failure
 from autotrader.settings import Config, Settings, config_path_from, load_config
 
 if TYPE_CHECKING:
@@ -127,6 +127,7 @@ def invoke(
     mode = ledger_mode or config.settings.mode_name
     log = EventLog(config.logs_dir, run_id=run_id, command=command, mode=mode, secrets=config.secrets.values())
     clock = SimulatedClock(at or datetime.now(UTC)) if (at is not None or simulated_clock) else SystemClock()
+    ledger_path = config.ledger_path_for(mode)
     ledger: Ledger | None = None
     bar_cache: Ledger | None = None
     recorded = False
@@ -138,8 +139,8 @@ def invoke(
         with WorkspaceLock(config.lock_path):
             if prepare is not None:
                 prepare(config)
-            ledger = open_ledger(config.ledger_path_for(mode), snapshot=dry_run, durable=durable, empty=fresh)
-            bar_cache = open_bar_cache(config, config.ledger_path_for(mode), dry_run=dry_run)
+            ledger = open_ledger(ledger_path, snapshot=dry_run, durable=durable, empty=fresh)
+            bar_cache = open_bar_cache(config, ledger_path, dry_run=dry_run)
             deps = build_deps(config, ledger, clock, force_sim=force_sim, dry_run=dry_run, bar_cache=bar_cache)
             _refuse_time_travel(deps.broker, clock.now(), dry_run)
             log.event("run_start", as_of=clock.now().isoformat(), dry_run=dry_run)
@@ -162,31 +163,56 @@ def invoke(
     except AutotraderError as error:
         failure, exit_code = error, error.exit_code
         log.event("error", code=error.code, message=error.message, exit_code=exit_code)
-    except Exception as error:  # a bug: full trace in the log, exit 1
-        failure = AutotraderError(
-            f"unexpected error: {type(error).__name__}: {error}", hint="see the log for the trace"
-        )
-        exit_code = ExitCode.FAILURE
-        log.exception("crash", error)
+    except Exception as error:
+        storage = storage_failure(error, ledger_path)
+        if storage is not None:  # a full or failing disk is the machine's state, not a bug: a message, no trace
+            failure, exit_code = storage, storage.exit_code
+            log.event("error", code=storage.code, message=storage.message, exit_code=exit_code)
+        else:  # a bug: full trace in the log, exit 1
+            failure = AutotraderError(
+                f"unexpected error: {type(error).__name__}: {error}", hint="see the log for the trace"
+            )
+            exit_code = ExitCode.FAILURE
+            log.exception("crash", error)
     finally:
         if ledger is not None:
             if recorded:
-                from autotrader.ledger import repo
-
-                repo.finish_run(
-                    ledger,
-                    run_id=run_id,
-                    exit_code=exit_code,
-                    ended_at=datetime.now(UTC),
-                    summary=_compact(report),
-                    error=failure.message if failure else None,
-                )
+                _finish_run(ledger, ledger_path, log, run_id, exit_code, _compact(report), failure)
             ledger.close()
         if bar_cache is not None:
             bar_cache.close()
     if not isinstance(failure, LockHeld):
         log.event("run_end", exit_code=exit_code, run_id=run_id)
     return Outcome(command, exit_code, report=report, error=failure, as_of=clock.now(), dry_run=dry_run)
+
+
+def _finish_run(
+    ledger: Ledger,
+    ledger_path: Path,
+    log: EventLog,
+    run_id: str,
+    exit_code: int,
+    summary: dict[str, object] | None,
+    failure: AutotraderError | None,
+) -> None:
+    """Store the run's end in its ``runs`` row. On a disk still full the row keeps no end and no exit code (as
+    after a crash) and the outcome is reported all the same: the message, not a second error's trace."""
+    from autotrader.ledger import repo
+
+    try:
+        repo.finish_run(
+            ledger,
+            run_id=run_id,
+            exit_code=exit_code,
+            ended_at=datetime.now(UTC),
+            summary=summary,
+            error=failure.message if failure else None,
+        )
+    except Exception as error:
+        storage = storage_failure(error, ledger_path)
+        if storage is None:
+            raise
+        log.event("error", code=storage.code, message=f"the run's end was not recorded: {storage.message}")
 
 
 def _refuse_time_travel(broker: Broker, at: datetime, dry_run: bool) -> None:

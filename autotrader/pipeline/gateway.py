@@ -45,6 +45,7 @@ from autotrader.errors import (
     TransientError,
 )
 from autotrader.eventlog import EventLog
+from autotrader.killpoints import kill_point
 from autotrader.ledger import repo
 from autotrader.ledger.db import Ledger
 from autotrader.ports import Broker, Clock
@@ -81,6 +82,7 @@ class OrderGateway:
         for intent in intents:
             with self.ledger.write():
                 inserted = repo.insert_intent(self.ledger, intent, run_id=self.run_id, now=self.clock.now())
+            kill_point("after_intent_stored")
             if inserted:
                 self.log.event("intent_planned", client_order_id=intent.client_order_id, symbol=intent.symbol)
             results.append(self._drive(intent.client_order_id))
@@ -120,6 +122,7 @@ class OrderGateway:
                 now=self.clock.now(),
                 submit_attempts=row["submit_attempts"] + 1,
             )
+        kill_point("after_submit_committed")
         request = request_from_row(row)
         self.log.event("order_submit", client_order_id=cid, symbol=request.symbol, qty=request.qty)
         try:
@@ -136,6 +139,7 @@ class OrderGateway:
             assert fresh is not None
             duplicate = isinstance(doubt, DuplicateClientOrderId)
             return self._resolve(fresh, cause=str(doubt), sent=True, duplicate=duplicate)
+        kill_point("after_post_before_answer")
         status = self.adopt(order)
         self.log.event("order_accepted", client_order_id=cid, broker_order_id=order.broker_order_id)
         return GatewayResult(cid, status or IntentStatus.ACCEPTED, order.broker_order_id, "sent", sent=True)

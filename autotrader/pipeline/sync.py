@@ -15,14 +15,16 @@ the position check from the recorded fills).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from autotrader.domain import ids
 from autotrader.domain.enums import Book, ExitCode, IntentStatus
 from autotrader.domain.models import BrokerOrder, BrokerPosition, Fill
 from autotrader.domain.reports import ReportDraft, SyncReport
+from autotrader.killpoints import kill_point
 from autotrader.ledger import repo
 from autotrader.ledger.db import Ledger
 from autotrader.pipeline import corporate_actions, positions
@@ -44,6 +46,7 @@ QTY_TOLERANCE = 1e-6
 class OrdersPlan:
     seen: tuple[BrokerOrder, ...]  # every order refreshed, oldest first
     to_adopt: tuple[BrokerOrder, ...]  # those whose status or fills differ from the ledger's record
+    without_intent: tuple[BrokerOrder, ...]  # ours by their id, yet unknown to this ledger: not adopted
     watermark: datetime | None  # the newest submission seen: the next sync lists orders from there
 
 
@@ -64,10 +67,27 @@ class SyncOutcome:
     protective_orders: tuple[GatewayResult, ...]
 
 
-def plan_orders(orders: Sequence[BrokerOrder], recorded: Mapping[str, repo.OrderProgress]) -> OrdersPlan:
+def plan_orders(
+    orders: Sequence[BrokerOrder], recorded: Mapping[str, repo.OrderProgress], intents: Set[str]
+) -> OrdersPlan:
+    """``recorded``: what the ledger holds of each broker order; ``intents``: the client order ids among
+    ``orders`` the ledger holds an intent for."""
     newest = max((o.submitted_at for o in orders if o.submitted_at), default=None)
-    changed = tuple(o for o in orders if not _unchanged(o, recorded))
-    return OrdersPlan(seen=tuple(orders), to_adopt=changed, watermark=newest)
+    strays = tuple(o for o in orders if _without_intent(o, recorded, intents))
+    changed = tuple(o for o in orders if o not in strays and not _unchanged(o, recorded))
+    return OrdersPlan(seen=tuple(orders), to_adopt=changed, without_intent=strays, watermark=newest)
+
+
+def _without_intent(order: BrokerOrder, recorded: Mapping[str, repo.OrderProgress], intents: Set[str]) -> bool:
+    """An order bearing an id autotrader mints, which this ledger neither planned nor ever recorded: the ledger
+    is older than the account (restored from a copy) or another workspace trades it. Taking it for a person's
+    order (``external``) would hide that the ledger lost what it did, so it stays a difference: exit 3, no buying,
+    and its fills unexplained, until a human looks."""
+    return (
+        ids.is_ours(order.client_order_id)
+        and order.client_order_id not in intents
+        and order.broker_order_id not in recorded
+    )
 
 
 def plan_fills(fills: Iterable[Fill], books: Mapping[str, str | None]) -> FillsPlan:
@@ -128,8 +148,11 @@ def run(ctx: StepContext, *, clear_halt: tuple[str, ...] = ()) -> SyncReport:
         positions.clear_halts(ctx, clear_halt)
     settled = gateway.resolve_in_flight()
 
-    orders = plan_orders(_orders_to_refresh(ledger, broker), repo.order_progress(ledger))
+    listed = _orders_to_refresh(ledger, broker)
+    ours = repo.intent_ids(ledger, (o.client_order_id for o in listed))
+    orders = plan_orders(listed, repo.order_progress(ledger), ours)
     external = _adopt(gateway, ledger, orders.to_adopt)
+    kill_point("mid_reconcile")  # orders adopted and committed, their fills not yet recorded
 
     fills = _gather_fills(ledger, broker)
     fill_plan = plan_fills(fills, {f.broker_order_id: repo.order_book(ledger, f.broker_order_id) for f in fills})
@@ -139,6 +162,15 @@ def run(ctx: StepContext, *, clear_halt: tuple[str, ...] = ()) -> SyncReport:
     # A quantity change that a split explains is applied, not reported (never where fills are unexplained).
     diffs, applied_splits = corporate_actions.explain_splits(ctx, diffs, exclude=set(fill_plan.unexplained.values()))
     diffs.extend({"kind": "fill_without_order", "fill_id": fill_id} for fill_id in fill_plan.unexplained)
+    diffs.extend(
+        {
+            "kind": "order_without_intent",
+            "symbol": o.symbol,
+            "client_order_id": o.client_order_id,
+            "broker_order_id": o.broker_order_id,
+        }
+        for o in orders.without_intent
+    )
     protected, halted = _maintain_positions(
         ctx, gateway, disputed=frozenset(d["symbol"] for d in diffs if "symbol" in d)
     )

@@ -160,10 +160,10 @@ def test_plan_orders_adopts_only_what_moved_legs_included_and_keeps_the_newest_s
         "leg": repo.OrderProgress("held", 0.0, None),  # the leg moved: the parent is adopted again
         "filled": repo.OrderProgress("accepted", 0.0, None),
     }
-    plan = sync.plan_orders([same, parent, filled], recorded)
+    plan = sync.plan_orders([same, parent, filled], recorded, set())
     assert [o.broker_order_id for o in plan.to_adopt] == ["parent", "filled"]
     assert plan.watermark == t2 and len(plan.seen) == 3
-    assert sync.plan_orders([], recorded).watermark is None
+    assert sync.plan_orders([], recorded, set()).watermark is None
 
 
 def test_plan_fills_sets_aside_fills_of_orders_the_ledger_does_not_hold():
@@ -188,3 +188,38 @@ def test_sync_leaves_its_sql_to_the_ledger_repo():
     source = Path(sync.__file__).read_text(encoding="utf-8")
     assert not re.search(r"\b(SELECT|INSERT|UPDATE|DELETE)\b", source)
     assert ".query(" not in source and ".execute(" not in source
+
+
+def test_a_ledger_restored_from_an_older_copy_is_detected_and_buying_halts(world, tmp_path):
+    import sqlite3
+
+    from autotrader.pipeline import run_daily
+
+    clock, ledger, broker, run_sync, gateway = world
+    assert run_sync().exit_code == 0
+    backup = sqlite3.connect(tmp_path / "backup.db")
+    ledger.conn.backup(backup)  # the copy someone keeps
+    intent = make_intent(at=clock.now(), qty=10)
+    gateway().place([intent])
+    broker.fill(intent.client_order_id, 100.0)
+    assert run_sync().exit_code == 0 and repo.get_position(ledger, "signals", "AAPL").qty == 10
+
+    backup.backup(ledger.conn)  # ...restored over the ledger: it no longer knows the order it sent
+    backup.close()
+    report = run_sync()
+    assert report.exit_code == 3 and not report.ok
+    diffs = report.to_json()["diffs"]
+    assert {"kind": "order_without_intent", "symbol": "AAPL", "client_order_id": intent.client_order_id} in [
+        {k: d.get(k) for k in ("kind", "symbol", "client_order_id")} for d in diffs
+    ]
+    assert repo.get_position(ledger, "external", "AAPL") is None  # our own order is not taken for a stranger's
+
+    # The next slot's reconcile finds the same difference, so its buying steps do not run.
+    deps = make_deps(clock, broker=broker, market_data=StaticMarketData(clock, {"AAPL": 100.0}))
+    log = EventLog(None, run_id="r2", command="run-daily", mode="sim")
+    ctx = StepContext("run-daily", default_config(tmp_path), deps, ledger, False, "r2", log)
+    sent = broker.submits_received
+    daily = run_daily.run(ctx)
+    assert daily.exit_code == 3
+    assert {s.command: s.reason for s in daily.steps if not s.ran}["size"] == "buying halted by an earlier step"
+    assert broker.submits_received == sent
