@@ -178,6 +178,16 @@ def test_binomial_vs_base_is_the_exact_two_sided_test(hits, n, base):
     assert result.rate == hits / n
 
 
+@pytest.mark.parametrize(
+    ("hits", "n", "base"), [(5_210, 10_000, 0.5), (391, 1_000, 0.41), (0, 2_000, 0.001), (1, 1, 0.5)]
+)
+def test_binomial_vs_base_agrees_with_scipy_at_large_counts(hits, n, base):
+    from scipy.stats import binomtest
+
+    expected = binomtest(hits, n, base, alternative="two-sided").pvalue
+    assert inf.binomial_vs_base(hits, n, base).p_value == pytest.approx(expected, rel=1e-9, abs=1e-300)
+
+
 def test_binomial_vs_base_without_signals_or_base_rate():
     assert math.isnan(inf.binomial_vs_base(0, 0, 0.5).p_value)
     assert math.isnan(inf.binomial_vs_base(3, 5, 1.0).p_value)

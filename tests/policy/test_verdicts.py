@@ -1,4 +1,7 @@
-"""The scorecard's verdict figures against independent computations (statsmodels, scipy, hand-worked)."""
+"""The scorecard's verdict figures against independent computations (statsmodels, scipy, hand-worked).
+
+scipy.stats and statsmodels are imported inside the tests that use them: importing them costs each test
+worker about a second at collection, before any test runs."""
 
 from __future__ import annotations
 
@@ -8,11 +11,6 @@ import sqlite3
 import numpy as np
 import pandas as pd
 import pytest
-from scipy.stats import binomtest
-from statsmodels.regression.linear_model import OLS
-from statsmodels.stats.multitest import multipletests
-from statsmodels.stats.proportion import proportion_confint
-from statsmodels.tools.tools import add_constant
 
 from autotrader.policy import inference
 from autotrader.policy import outcomes as policy
@@ -23,6 +21,9 @@ EMPTY = pd.DataFrame()
 
 
 def test_market_fit_and_abnormal_return_match_statsmodels_ols():
+    from statsmodels.regression.linear_model import OLS
+    from statsmodels.tools.tools import add_constant
+
     rng = np.random.default_rng(5)
     n = 320
     market = rng.normal(0.0004, 0.01, n)
@@ -105,6 +106,9 @@ def _row(rows, group, key):
 
 
 def test_row_figures_against_scipy_and_statsmodels_and_by_hand():
+    from scipy.stats import binomtest
+    from statsmodels.stats.proportion import proportion_confint
+
     row = _row(_rows(_frame()), "source", "alpha")
     assert row["abnormal_return_mean"]["1"] == pytest.approx(np.mean(OURS))
     beats = sum(v > 0 for v in OURS)  # 6 of 8
@@ -139,6 +143,8 @@ def test_date_shares_by_hand():
 
 
 def test_q_values_are_benjamini_hochberg_over_every_row_and_horizon():
+    from statsmodels.stats.multitest import multipletests
+
     rows = _rows(_frame(horizons=(1, 5)), horizons=[1, 5])
     keys = [(i, h) for i, r in enumerate(rows) for h in ("1", "5") if r["abnormal_return_p"][h] is not None]
     p = [rows[i]["abnormal_return_p"][h] for i, h in keys]
