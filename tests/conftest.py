@@ -22,6 +22,19 @@ sys.dont_write_bytecode = False
 ISOLATED_PREFIXES = ("AUTOTRADER_", "ALPACA_", "APCA_", "MASSIVE_", "POLYGON_", "FINNHUB_")
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """The chaos lane's options (tests/chaos): declared here because pytest reads options only from the
+    conftest at the root of the test paths."""
+    group = parser.getgroup("chaos", "the seeded chaos campaign (tests/chaos)")
+    group.addoption(
+        "--chaos-runs",
+        type=int,
+        default=None,
+        help="run the chaos campaign over this many seeds (with -m chaos the default is 1000)",
+    )
+    group.addoption("--chaos-seed", type=int, default=None, help="replay one chaos seed (a failure prints it)")
+
+
 def pytest_configure(config: pytest.Config) -> None:
     """The fast lane (``-m "not slow"``) samples each Hypothesis property more thinly (tests/properties.py);
     the whole suite, and any run naming ``--hypothesis-profile``, keeps the full example counts."""

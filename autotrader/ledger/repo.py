@@ -378,6 +378,24 @@ def record_fill(ledger: Ledger, fill: Fill, *, book: str, run_id: str, now: date
     return True
 
 
+def recorded_fills(ledger: Ledger) -> list[Fill]:
+    """Every fill the ledger holds, whatever its book, oldest first: what reconciliation compares with the broker's."""
+    rows = ledger.query("SELECT * FROM fills ORDER BY filled_at, fill_id")
+    return [
+        Fill(
+            fill_id=r["fill_id"],
+            broker_order_id=r["broker_order_id"],
+            symbol=r["symbol"],
+            side=Side(r["side"]),
+            qty=r["qty"],
+            price=r["price"],
+            filled_at=parse_utc(r["filled_at"]),  # type: ignore[arg-type]
+            commission=r["commission"],
+        )
+        for r in rows
+    ]
+
+
 def last_fill_at(ledger: Ledger) -> datetime | None:
     return parse_utc(ledger.scalar("SELECT max(filled_at) FROM fills"))
 
