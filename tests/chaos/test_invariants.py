@@ -7,7 +7,7 @@ from datetime import time as clock_time
 
 import pytest
 
-from autotrader.domain.enums import IntentStatus, Side
+from autotrader.domain.enums import ExitCode, IntentStatus, Side
 from autotrader.domain.models import Fill
 from autotrader.ledger.repo import PositionRow
 from tests.chaos.harness import (
