@@ -101,9 +101,17 @@ class DuplicateClientOrderId(BrokerError):
 
 
 class AmbiguousOrderOutcome(BrokerError):
-    """The submit may or may not have reached the broker (timeout, 5xx, 429): resolve by client_order_id."""
+    """The submit may or may not have reached the broker (timeout, 5xx, 429): resolve by client_order_id.
+
+    ``in_flight``: no answer came (a timeout, a dropped connection), so the request may still be on its way and
+    a lookup that finds nothing proves nothing. An answered 429 or 5xx is not in flight: once the broker has
+    answered, a lookup that finds no order under the id shows it was not placed."""
 
     code = "ambiguous_outcome"
+
+    def __init__(self, message: str, *, hint: str | None = None, in_flight: bool = False) -> None:
+        super().__init__(message, hint=hint)
+        self.in_flight = in_flight
 
 
 class OrderNotFound(BrokerError):

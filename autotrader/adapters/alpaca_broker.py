@@ -347,6 +347,7 @@ class AlpacaBroker:
             raise AmbiguousOrderOutcome(
                 f"order {cid}: no answer from Alpaca ({_network_summary(error)}); it may have been placed",
                 hint="the gateway looks it up by client order id before anything else is sent",
+                in_flight=True,
             ) from None
         try:
             return _order(_raw(raw))

@@ -74,6 +74,7 @@ class OrderGateway:
         self.run_id = run_id
         self.log = log
         self._sends: dict[str, int] = {}  # client order id -> sends in this run
+        self._in_flight: set[str] = set()  # client order ids a request of this run got no answer for
 
     # -- public ------------------------------------------------------------------------------------
     def place(self, intents: Sequence[OrderIntent]) -> list[GatewayResult]:
@@ -104,6 +105,10 @@ class OrderGateway:
         assert row is not None, cid
         status = IntentStatus(row["status"])
         if status == IntentStatus.PLANNED:
+            if self._is_stale(row) and row["submit_attempts"] > 0:
+                # Sent before and deferred: the broker is asked once more before the intent is given up, in case
+                # an earlier request arrived after all.
+                return self._resolve(row, cause="its session has passed since it was deferred")
             if self._is_stale(row):
                 return self._abandon(row, "planned in an earlier session and never sent")
             return self._submit(row)
@@ -138,6 +143,8 @@ class OrderGateway:
             fresh = repo.get_intent(self.ledger, cid)
             assert fresh is not None
             duplicate = isinstance(doubt, DuplicateClientOrderId)
+            if isinstance(doubt, AmbiguousOrderOutcome) and doubt.in_flight:
+                self._in_flight.add(cid)
             return self._resolve(fresh, cause=str(doubt), sent=True, duplicate=duplicate)
         kill_point("after_post_before_answer")
         status = self.adopt(order)
@@ -165,6 +172,9 @@ class OrderGateway:
         if duplicate:
             # The broker says the id is taken yet cannot find it: never guess.
             return self._unknown(row, f"{cause}; but no order has this id", sent=sent)
+        if self._sends.get(cid, 0) >= MAX_SUBMIT_ATTEMPTS and cid in self._in_flight:
+            # A request that got no answer may still reach the broker: not finding it yet is no proof.
+            return self._unknown(row, f"{cause}; an earlier request got no answer and may still arrive", sent=sent)
         if self._sends.get(cid, 0) >= MAX_SUBMIT_ATTEMPTS:
             return self._defer(row, f"the broker has not received it ({cause}); sent again by a later run")
         resent = self._submit(row)
