@@ -224,6 +224,30 @@ def test_a_split_like_gap_without_a_split_halts_the_symbol_until_cleared(tmp_pat
 
 
 @pytest.fixture
+def halved(tmp_path):
+    """DDD, entered at 100 on 2026-03-09, opens and stays at 50 from 2026-03-10 with no split reported."""
+    bars = {
+        "DDD": {date(2026, 3, 9): bar(100), date(2026, 3, 10): bar(50, open_=50), date(2026, 3, 11): bar(50),
+                date(2026, 3, 12): bar(50)},
+        "SPY": {d: bar(500) for d in CAL.sessions_between(date(2026, 3, 9), date(2026, 3, 12))},
+    }  # fmt: skip
+    write_market(tmp_path, bars, {"DDD": 100.0, "SPY": 500.0})
+    return tmp_path
+
+
+def test_a_split_like_gap_before_the_first_look_halts_instead_of_selling(halved, cli):
+    tmp_path = halved
+    config = enter(cli, tmp_path, ["DDD,long_term,finds,8,,,,,2026-03-09T08:00:00-04:00"])
+    # No run looks at the position until after the gap: the first price seen (50) is half the entry (100).
+    synced = run(cli, config, "sync", at="2026-03-11T10:00", ok=(3,))
+    [diff] = synced["diffs"]
+    assert diff["kind"] == "halted" and "the entry price 100.00" in diff["reason"]
+    taken = run(cli, config, "profittake", at="2026-03-11T10:05", ok=(3,))
+    assert taken["orders"] == [] and [p["halted"] for p in taken["positions"]] == [diff["reason"]]
+    assert db(tmp_path).execute("SELECT count(*) FROM order_intents WHERE side = 'sell'").fetchone()[0] == 0
+
+
+@pytest.fixture
 def split_after_a_rise(tmp_path):
     """FFF, entered at 100, rises 4% the next session, then gaps to half on 2026-03-11; no run looks at
     2026-03-10 or 2026-03-11, so the last price a run saw (100) is two sessions older than the gap."""
@@ -274,15 +298,10 @@ def test_an_unreported_split_like_gap_after_a_move_halts_the_symbol(tmp_path, cl
     assert conn.execute("SELECT count(*) FROM order_intents WHERE step IN ('profittake', 'dipbuy')").fetchone()[0] == 0
 
 
-def test_clear_halt_lets_management_act_on_a_real_drop(tmp_path, cli):
+def test_clear_halt_lets_management_act_on_a_real_drop(halved, cli):
+    tmp_path = halved
     # A loss cut far enough away that the broker's protective stop does not sell the gap itself.
     config_text = CONFIG + "[exits]\nloss_cut_pct = { long_term = 60.0, swing = 8.0, day_trade = 3.0 }\n"
-    bars = {
-        "DDD": {date(2026, 3, 9): bar(100), date(2026, 3, 10): bar(50, open_=50), date(2026, 3, 11): bar(50),
-                date(2026, 3, 12): bar(50)},
-        "SPY": {d: bar(500) for d in CAL.sessions_between(date(2026, 3, 9), date(2026, 3, 12))},
-    }  # fmt: skip
-    write_market(tmp_path, bars, {"DDD": 100.0, "SPY": 500.0})
     config = enter(cli, tmp_path, ["DDD,long_term,finds,8,,,,,2026-03-09T08:00:00-04:00"], config_text)
     run(cli, config, "sync", at="2026-03-10T09:00")  # fill at 100 recorded; last price 100
     synced = run(cli, config, "sync", at="2026-03-11T10:00", ok=(3,))
