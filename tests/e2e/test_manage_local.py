@@ -151,6 +151,43 @@ def test_a_rerun_sends_nothing_new_and_a_tier_fires_once(long_term, cli):
     assert next_day["orders"] == []
 
 
+def drop_session(folder, symbol: str, day: date) -> None:
+    """Take one session's row out of a symbol's daily bars: its recent bars now miss a session."""
+    path = folder / "market" / f"{symbol}.csv"
+    path.write_text("".join(line for line in path.read_text().splitlines(True) if not line.startswith(f"{day},")))
+
+
+def test_a_dip_buy_of_a_symbol_whose_daily_bars_fail_is_held_back_for_the_session(long_term, cli):
+    folder, config = long_term
+    drop_session(folder, "AAA", date(2026, 3, 5))  # one of the five sessions before 2026-03-11
+    first = run(cli, config, "dipbuy", at="2026-03-11T10:00")
+    assert first["orders"] == []
+    [held] = first["quarantined"]
+    assert (held["symbol"], held["session_date"]) == ("AAA", "2026-03-11") and "2026-03-05 (missing)" in held["reason"]
+    assert any(s["symbol"] == "AAA" and held["reason"] in s["reason"] and s["position_key"] for s in first["skipped"])
+    logged = [json.loads(line) for f in sorted(folder.rglob("autotrader-*.jsonl")) for line in f.open()]
+    assert [(e["symbol"], e["reason"]) for e in logged if e["event"] == "quarantined"] == [("AAA", held["reason"])]
+    # A later run of the session reads the stored quarantine: still no dip-buy.
+    assert run(cli, config, "dipbuy", at="2026-03-11T11:00")["orders"] == []
+    conn = db(folder)
+    assert conn.execute("SELECT count(*) FROM order_intents WHERE step = 'dipbuy'").fetchone()[0] == 0
+    assert [tuple(r) for r in conn.execute("SELECT symbol, session_date FROM quarantine")] == [("AAA", "2026-03-11")]
+
+
+def test_a_quarantine_never_holds_back_an_exit_or_a_trim(long_term, cli):
+    folder, config = long_term
+    ledger = open_ledger(folder / "ledger-sim.db")
+    with ledger.write():
+        for symbol in ("AAA", "BBB"):  # set aside for the session by an earlier step
+            repo.quarantine(ledger, repo.QuarantineRow(symbol, "2026-03-11", "bad bars", "x"), run_id="test")
+    ledger.close()
+    dip = run(cli, config, "dipbuy", at="2026-03-11T10:00")
+    assert dip["orders"] == [] and [q["symbol"] for q in dip["quarantined"]] == ["AAA", "BBB"]
+    taken = run(cli, config, "profittake", at="2026-03-11T10:00")
+    assert [(o["symbol"], o["side"], o["leg"]) for o in taken["orders"]] == [("BBB", "sell", "profit_take")]
+    assert "quarantined" not in taken
+
+
 def test_management_alpha_changes_by_exactly_the_legs_pnl(long_term, cli, tmp_path_factory):
     folder, config = long_term
     # The same world without the profit-take, for comparison at the same instant.
