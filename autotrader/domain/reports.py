@@ -422,6 +422,7 @@ class ManageReport(Report):
     book: str
     positions: tuple[ManagedPosition, ...]
     protective_orders: tuple[SettledOrder, ...]
+    quarantined: tuple[QuarantinedSymbol, ...] | None = optional()  # dipbuy only: the session's quarantine
 
 
 # -- rebalance ------------------------------------------------------------------------------------------------
@@ -484,6 +485,7 @@ class RebalanceReport(Report):
     deltas: tuple[Delta, ...]
     buy_scale: float
     timing: str
+    quarantined: tuple[QuarantinedSymbol, ...]  # the session's quarantine: none of these is bought
     html: str | None = optional()  # with --html: the report written
 
 

@@ -2,7 +2,8 @@
 
 ``profittake`` runs the exits first (day-trade close-out, time stop, loss cut, a stop the price is through,
 final and first targets) and the long-term profit-take tiers for what they leave; ``dipbuy`` adds to
-long-term positions that fell. Both:
+long-term positions that fell, never a symbol quarantined for the session (``pipeline.quarantine``: the
+symbols with a tier due have their daily bars checked first; exits are never held back). Both:
 
 1. refresh the positions (``positions.refresh``: state, high-water mark, trail, split gaps);
 2. ask the pure policy (``policy.management``) what to do;
@@ -23,7 +24,7 @@ from autotrader.clock import SessionState
 from autotrader.domain.enums import Book, ExitCode, IntentStatus, LegKind, OrderType, Side, TimeInForce
 from autotrader.domain.models import OrderIntent
 from autotrader.domain.reports import ManageReport, SkipLine
-from autotrader.pipeline import positions
+from autotrader.pipeline import positions, quarantine
 from autotrader.pipeline.context import StepContext
 from autotrader.pipeline.gateway import GatewayResult, OrderGateway, order_line, report_outcomes
 from autotrader.policy import management as mg
@@ -61,12 +62,15 @@ def _exits_then_tiers(position: mg.Position, market: mg.Market, rules: mg.Rules,
 def run_dipbuy(ctx: StepContext) -> ManageReport:
     rules = positions.rules_from(ctx)
 
+    def due(priced: list[Priced]) -> list[Priced]:
+        return [(m, market) for m, market in priced if mg.due_dip_tier(m.position, market.price, rules) is not None]
+
     def decide(priced: list[Priced]) -> mg.Decisions:
         # The account is read only when a tier is due: most runs need none.
-        due = any(mg.due_dip_tier(m.position, market.price, rules) is not None for m, market in priced)
-        return decide_dip_buys(priced, _book(ctx, ctx.deps.broker.account()) if due else None, rules)
+        book = _book(ctx, ctx.deps.broker.account()) if due(priced) else None
+        return decide_dip_buys(priced, book, rules)
 
-    return _run(ctx, "dipbuy", decide, book=str(Book.SIGNALS))
+    return _run(ctx, "dipbuy", decide, book=str(Book.SIGNALS), buys=due)
 
 
 def decide_dip_buys(priced: list[Priced], book: mg.Book | None, rules: mg.Rules) -> mg.Decisions:
@@ -107,8 +111,12 @@ def _run(
     *,
     book: str,
     preset: str | None = None,
+    buys: Callable[[list[Priced]], list[Priced]] | None = None,
 ) -> ManageReport:
-    """Gather the book's managed positions, decide (the step's policy), plan the legs, send them, report."""
+    """Gather the book's managed positions, decide (the step's policy), plan the legs, send them, report.
+
+    ``buys``: for a step that buys, the priced positions it may buy now; their symbols are checked against the
+    session's quarantine, and the quarantined ones are left out of the decision (and listed in the report)."""
     report = ctx.report()
     report.fields["book"] = book
     gateway = OrderGateway(ctx.ledger, ctx.deps.broker, ctx.deps.clock, run_id=ctx.run_id, log=ctx.log)
@@ -116,7 +124,19 @@ def _run(
         m for m in positions.refresh(ctx, preset=preset) if m.position.book == book and m.position.category is not None
     ]
     priced = [(m, positions.market_for(ctx, m.price)) for m in managed if m.price is not None]
+    held_back: list[SkipLine] = []
+    if buys is not None:
+        candidates = buys(priced)
+        held = quarantine.gather(ctx, {m.position.symbol for m, _ in candidates})
+        report.fields["quarantined"] = quarantine.report_rows(held)
+        held_back = [
+            SkipLine(m.position.symbol, quarantine.why(held[m.position.symbol]), {"position_key": m.position.key})
+            for m, _ in candidates
+            if m.position.symbol in held
+        ]
+        priced = [(m, market) for m, market in priced if m.position.symbol not in held]
     plan = plan_legs(step, managed, decide(priced), session=ctx.session, session_date=ctx.session_date)
+    report.skipped.extend(held_back)
     report.skipped.extend(plan.skipped)
     results = _send(ctx, gateway, plan)
     for action, intent in plan.legs:

@@ -216,7 +216,8 @@ def _look(ctx: StepContext, ledgered: _Ledgered, held: _Held, rules: mg.Rules) -
     quote = ctx.deps.market_data.latest_quote(p.symbol)
     checked_at = known.get("high_water_at") if known is not None else None
     sessions_high, high_checked_at = _sessions_high(ctx, p.symbol, held.opened, checked_at, splits)
-    since = known.get("last_price_at") if known is not None else None
+    # A life never priced is measured from its entry: a first look after an ex-date has no other reference.
+    since = (known or {}).get("last_price_at") or held.opened_at
     closes, listed = _since_last_seen(ctx, p.symbol, since, quote, splits)
     return _Look(
         held, known, sessions_held,
@@ -227,12 +228,12 @@ def _look(ctx: StepContext, ledgered: _Ledgered, held: _Held, rules: mg.Rules) -
 
 
 def _since_last_seen(
-    ctx: StepContext, symbol: str, since: str | None, quote: Quote | None, splits: list[dict[str, Any]]
+    ctx: StepContext, symbol: str, since: str, quote: Quote | None, splits: list[dict[str, Any]]
 ) -> tuple[tuple[tuple[str, float], ...], tuple[ListedSplit, ...]]:
-    """What happened between the last price a run saw (at ``since``) and ``quote``: the closes of the sessions
-    completed in between, before the quote's own session, and the data source's splits not yet applied.
-    Nothing is read when there is no newer quote to judge."""
-    if since is None or quote is None or repo.utc_iso(quote.quoted_at) <= since:
+    """What happened between the last price a run saw (at ``since``; the entry for a life never priced) and
+    ``quote``: the closes of the sessions completed in between, before the quote's own session, and the data
+    source's splits not yet applied. Nothing is read when there is no newer quote to judge."""
+    if quote is None or repo.utc_iso(quote.quoted_at) <= since:
         return (), ()
     listed = unrecorded(listed_splits(ctx, symbol), splits, after=since)
     calendar = ctx.deps.calendar
@@ -443,7 +444,11 @@ def _seen_price(state: dict[str, Any], quote: Quote, exits: ExitsSection, look: 
     applied: one the data source lists, or a gap that looks like one. A halted position keeps the last price
     from before the halt: it is in the ledger's units, so a split applied later scales it like the rest."""
     seen_at = repo.utc_iso(quote.quoted_at)
-    if state.get("last_price_at") is not None and seen_at <= state["last_price_at"]:
+    if state.get("last_price_at") is None:
+        # Never priced: the entry is the first price in the ledger's units. Without it a first look after an
+        # ex-date would have nothing to measure the gap against, and the split would pass for a loss.
+        state = {**state, "last_price": state["entry_price"], "last_price_at": state["opened_at"]}
+    if seen_at <= state["last_price_at"]:
         return state
     halted = state.get("halted_reason") or _split_gap(exits, state, quote.last, look.closes, look.listed)
     if halted:
@@ -529,14 +534,15 @@ def _split_gap(
     matching a split ratio is a corporate action the ledger does not know. Nothing may fire on either."""
     last, symbol = state.get("last_price"), state["symbol"]
     if not last:
-        return None  # nothing seen yet, or a halt just cleared: this price becomes the reference
+        return None  # a halt just cleared: this price becomes the reference
     for split in listed:
         return (
             f"the data source lists a {split.ratio:g}-for-1 split of {symbol} effective {split.effective_at} that "
             "the ledger has not applied: nothing is decided on prices in two units until `autotrader sync` "
             "applies it (when the broker's quantity shows it)"
         )
-    chain = [(f"the last seen {last:.2f}", last)] + [(f"the {at[:10]} close {c:.2f}", c) for at, c in closes]
+    seen = "the entry price" if state["last_price_at"] == state["opened_at"] else "the last seen"
+    chain = [(f"{seen} {last:.2f}", last)] + [(f"the {at[:10]} close {c:.2f}", c) for at, c in closes]
     chain.append((f"price {price:.2f}", price))
     for (before_label, before), (label, now) in zip(chain, chain[1:], strict=False):
         if not (before > 0 and now > 0):

@@ -11,7 +11,9 @@
 4. Targets: the chosen strategy's current weights × the book's capital (``capital``, or ``capital_pct`` of
    equity) ÷ the latest price, whole shares. Deltas against the book's positions plus its orders still
    working; a delta under ``tolerance_pct`` of its target is skipped; sells first; buys checked against
-   buying power (plus the sells' proceeds) and scaled down together when short.
+   buying power (plus the sells' proceeds) and scaled down together when short. A symbol quarantined for the
+   session (``pipeline.quarantine``: the chosen strategy's symbols have their last daily bars checked) is not
+   bought (a skipped delta, listed in ``quarantined``); a sell of it goes ahead.
 5. Orders: market orders while the session is open; when it is closed, market-on-open while Alpaca takes
    them (from 19:00 New York until 09:28 on a session day, any time on a day without a session), otherwise
    day market orders, which the broker queues for the next session. Deterministic client order ids: the
@@ -40,7 +42,7 @@ from autotrader.domain.models import OrderIntent
 from autotrader.domain.reports import RebalanceReport, ReportDraft, SkipLine
 from autotrader.errors import InputError
 from autotrader.ledger import repo
-from autotrader.pipeline import positions
+from autotrader.pipeline import positions, quarantine
 from autotrader.pipeline.context import StepContext
 from autotrader.pipeline.gateway import OrderGateway, order_line, report_outcomes
 from autotrader.pipeline.prefetch import warm_daily_bars
@@ -111,6 +113,8 @@ def run(ctx: StepContext, *, tickers: tuple[str, ...] | None = None, html: Path 
     log.line(
         f"account: equity {book.equity:,.2f}, buying power {book.buying_power:,.2f}; capital {orders.capital:,.2f}"
     )
+    for row in book.quarantined.values():
+        log.line(f"{row.symbol}: not bought, {quarantine.why(row)}")
     describe(report, settings, choice, book, orders)
     if orders.tif is None:
         report.notes.append(f"no orders now: {orders.timing}")
@@ -224,10 +228,14 @@ class BookInputs:
     prices: Mapping[str, float]  # symbol → latest price (the chosen strategy's and the book's symbols)
     current: Mapping[str, float]  # symbol → held plus what working orders will still change
     unusable: Mapping[str, str]  # held symbol → why this run has no usable data for it
+    quarantined: Mapping[str, repo.QuarantineRow]  # the session's quarantine: symbols nothing may buy
 
 
 def gather_book(ctx: StepContext, closes: pd.DataFrame, weights: Mapping[str, float]) -> BookInputs:
+    """The account, prices and holdings, and the session's quarantine with every symbol the chosen strategy
+    weights checked (their daily bars are in the cache the backtest was read from)."""
     account = ctx.deps.broker.account()
+    held = quarantine.gather(ctx, [symbol for symbol, weight in weights.items() if weight > 0])
     prices = latest_prices(ctx, sorted(set(weights) | set(held_symbols(ctx))), closes)
     current = current_holdings(ctx)
     rejected = ctx.deps.data_quality.rejected if ctx.deps.data_quality is not None else {}
@@ -237,7 +245,7 @@ def gather_book(ctx: StepContext, closes: pd.DataFrame, weights: Mapping[str, fl
         if qty > 0
         and (symbol not in prices or symbol in rejected or (symbol in closes and closes[symbol].isna().all()))
     }
-    return BookInputs(account.equity, account.buying_power, prices, current, unusable)
+    return BookInputs(account.equity, account.buying_power, prices, current, unusable, held)
 
 
 @dataclass(frozen=True)
@@ -265,7 +273,13 @@ def plan_orders(
             targets[symbol] = int(qty) if float(qty).is_integer() else qty
             notes.append(f"{symbol}: no usable data this run ({book.unusable[symbol]}): held as it is")
     plan = rb.deltas(
-        targets, book.current, book.prices, tolerance_pct=settings.tolerance_pct, buying_power=book.buying_power
+        targets,
+        book.current,
+        book.prices,
+        tolerance_pct=settings.tolerance_pct,
+        buying_power=book.buying_power,
+        # A quarantined symbol is not bought this session; selling it (an exit) still goes ahead.
+        no_buy={symbol: quarantine.why(row) for symbol, row in book.quarantined.items()},
     )
     return OrderPlan(capital, targets, tuple(notes), plan, tif, timing)
 
@@ -303,6 +317,7 @@ def describe(
             "deltas": [_line_json(line) for line in plan.lines],
             "buy_scale": plan.buy_scale,
             "timing": timing,
+            "quarantined": quarantine.report_rows(dict(book.quarantined)),
         }
     )
     for line in plan.lines:

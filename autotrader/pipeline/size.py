@@ -11,11 +11,10 @@
    signal the latest quote, the asset, the sector and the days to earnings (from the Reference port; a
    networked source is cached once, by ``adapters/cached_reference``, never here).
 4. ``policy.sizing.decide_all`` decides in order, with a trace of every base size, multiplier and cap.
-5. Data quality first: a symbol whose last ``QUALITY_SESSIONS`` daily bars fail validation
-   (``policy.bar_quality``: a zero, NaN or negative price, a duplicated or out-of-order date, a missing
-   session, or the data source's own rejection) is quarantined in the ledger for the New York session, with
-   the reason (in the report's ``quarantined`` and the log): its signals are held back undecided, so nothing
-   buys it this session, and they are sized in a later session once its data is good.
+5. Data quality first (``pipeline.quarantine``): a symbol whose last daily bars fail validation is
+   quarantined in the ledger for the New York session, with the reason (in the report's ``quarantined`` and
+   the log): its signals are held back undecided, so nothing buys it this session, and they are sized in a
+   later session once its data is good.
 6. Every decision is stored (``decisions``, one per signal); ordered ones become entry intents that go
    through the order gateway. A bracket cannot be market-on-open at Alpaca, so before the open a
    bracket-worthy signal enters as a plain ``opg`` order carrying its stop and target, and ``sync``
@@ -34,19 +33,17 @@ from autotrader.domain.models import Account, OrderIntent
 from autotrader.domain.money import to_tick
 from autotrader.domain.reports import ReportDraft, SizeReport, SkipLine
 from autotrader.ledger import repo
+from autotrader.pipeline import quarantine
 from autotrader.pipeline.context import StepContext
 from autotrader.pipeline.gateway import GatewayResult, OrderGateway, order_line, report_outcomes
 from autotrader.pipeline.rules import rules_from_settings
 from autotrader.policy import sizing
-from autotrader.policy.bar_quality import daily_problem
 from autotrader.settings import Settings
 
 if TYPE_CHECKING:  # trades imports numpy and the outcome engine: only the steps that need it load it
     from autotrader.pipeline.trades import TradeView
 
 STEP = "size"
-#: Complete daily sessions, up to the last one, whose bars must all be present and valid before a buy.
-QUALITY_SESSIONS = 5
 
 
 def entry_timing(ctx: StepContext) -> tuple[TimeInForce | None, str]:
@@ -307,52 +304,16 @@ def run(ctx: StepContext) -> SizeReport:
     return report.build(SizeReport)
 
 
-def data_problem(ctx: StepContext, symbol: str) -> str | None:
-    """Why the symbol's recent daily bars cannot be bought on, or None (``policy.bar_quality``)."""
-    calendar = ctx.deps.calendar
-    last = calendar.last_closed_session(ctx.now)
-    sessions = calendar.sessions_between(calendar.sessions_back(last, QUALITY_SESSIONS - 1), last)
-    bars = ctx.deps.market_data.daily_bars(symbol, sessions[0], last)
-    rejected = ctx.deps.data_quality.rejected if ctx.deps.data_quality is not None else {}
-    if symbol in rejected:  # the source set it aside (and served nothing): its reason is the precise one
-        return rejected[symbol]
-    rows = bars[["open", "high", "low", "close", "volume"]].itertuples(index=False, name=None)
-    return daily_problem([d.date() for d in bars.index], list(rows), sessions)
-
-
-def plan_quarantine(
-    session_date: str, stored: dict[str, repo.QuarantineRow], found: dict[str, str | None], *, now: datetime
-) -> tuple[repo.QuarantineRow, ...]:
-    """The new quarantines: symbols checked this run whose data failed, not already set aside."""
-    detected = repo.utc_iso(now)
-    return tuple(
-        repo.QuarantineRow(symbol, session_date, reason, detected)
-        for symbol, reason in sorted(found.items())
-        if reason is not None and symbol not in stored
-    )
-
-
 def _quarantine(ctx: StepContext, report: ReportDraft, signals: list[repo.SignalRow]) -> list[repo.SignalRow]:
-    """Gather the session's quarantine and check the symbols not in it, store and log what is new, report it
-    all; return the signals whose symbol is not quarantined (the others stay undecided)."""
-    stored = repo.quarantined(ctx.ledger, ctx.session_date)
-    found = {symbol: data_problem(ctx, symbol) for symbol in sorted({s.symbol for s in signals} - set(stored))}
-    new = plan_quarantine(ctx.session_date, stored, found, now=ctx.now)
-    if new:
-        with ctx.ledger.write():
-            for row in new:
-                repo.quarantine(ctx.ledger, row, run_id=ctx.run_id)
-        for row in new:
-            ctx.log.event("quarantined", symbol=row.symbol, session_date=row.session_date, reason=row.reason)
-    held = {**stored, **{row.symbol: row for row in new}}
-    report.fields["quarantined"] = [
-        {"symbol": r.symbol, "session_date": r.session_date, "reason": r.reason, "detected_at": r.detected_at}
-        for r in held.values()
-    ]
+    """The session's quarantine, with the signals' symbols checked (``pipeline.quarantine``), in the report;
+    return the signals whose symbol is not quarantined (the others stay undecided)."""
+    held = quarantine.gather(ctx, {s.symbol for s in signals})
+    report.fields["quarantined"] = quarantine.report_rows(held)
     for signal in signals:
         if signal.symbol in held:
-            reason = f"quarantined for the session {ctx.session_date}: {held[signal.symbol].reason}"
-            report.skipped.append(SkipLine(signal.symbol, reason, {"signal_id": signal.id, "trace": []}))
+            report.skipped.append(
+                SkipLine(signal.symbol, quarantine.why(held[signal.symbol]), {"signal_id": signal.id, "trace": []})
+            )
     return [s for s in signals if s.symbol not in held]
 
 

@@ -3,8 +3,8 @@
 A bar is unusable with a missing, non-finite, zero or negative price, a high below its low, or a missing,
 non-finite or negative volume (where volume is required). A series is unusable when one of its bars is, when
 a date appears twice (duplicated) or after a later one (out of order), or when a session it should cover has
-no bar (missing). The Polygon adapter applies them to what the vendor sends; ``size`` applies them to the
-daily bars a symbol is bought on, whatever the source.
+no bar (missing). The Polygon adapter applies them to what the vendor sends; the buying steps apply them
+(``pipeline.quarantine``) to the daily bars a symbol is bought on, whatever the source.
 """
 
 from __future__ import annotations

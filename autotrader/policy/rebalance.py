@@ -62,7 +62,8 @@ selection carries a warning. :func:`keep_current` keeps the strategy the book al
 **Orders** (:func:`target_shares`, :func:`deltas`): targets are ``floor(weight × capital / price)`` whole
 shares. A delta is ``target − current``. A symbol held but not targeted is sold entirely (its whole quantity,
 fractional or not); a targeted one whose delta is under ``tolerance_pct`` % of its target is skipped; other
-deltas trade whole shares (floored). Sells come first. Buys are checked against ``buying_power`` plus the sells'
+deltas trade whole shares (floored); a buy of a symbol in ``no_buy`` (quarantined for the session) is a
+skipped line, while its sells go ahead. Sells come first. Buys are checked against ``buying_power`` plus the sells'
 proceeds at the given prices (a sell without a price adds none); when short, every buy is scaled by the same
 factor ``available / needed`` and floored to whole shares, and the factor is recorded in :attr:`Plan.buy_scale`.
 """
@@ -636,15 +637,21 @@ def deltas(
     tolerance_pct: float = 2.0,
     *,
     buying_power: float,
+    no_buy: Mapping[str, str] | None = None,
 ) -> Plan:
-    """The orders that take ``current`` holdings to ``targets`` (see the module docstring)."""
+    """The orders that take ``current`` holdings to ``targets`` (see the module docstring). ``no_buy``: symbol
+    → why it must not be bought now; its buy is a skipped line (its sells are not affected), and it takes no
+    share of the buying power."""
     lines = []
     for symbol in sorted(set(targets) | {s for s, q in current.items() if q > 0}):
         held = float(current.get(symbol, 0.0))
         if symbol not in targets or targets[symbol] <= 0:
             lines.append(_untargeted(symbol, targets, held))
         else:
-            lines.append(_to_target(symbol, int(targets[symbol]), held, prices, tolerance_pct))
+            line = _to_target(symbol, int(targets[symbol]), held, prices, tolerance_pct)
+            if line.side == "buy" and line.qty > 0 and no_buy and symbol in no_buy:
+                line = OrderLine(symbol, "buy", 0, line.target, held, f"not bought: {no_buy[symbol]}")
+            lines.append(line)
     sells = [line for line in lines if line.qty > 0 and line.side == "sell"]
     buys = [line for line in lines if line.qty > 0 and line.side == "buy"]
     skipped = [line for line in lines if line.qty <= 0]

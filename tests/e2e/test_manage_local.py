@@ -151,6 +151,43 @@ def test_a_rerun_sends_nothing_new_and_a_tier_fires_once(long_term, cli):
     assert next_day["orders"] == []
 
 
+def drop_session(folder, symbol: str, day: date) -> None:
+    """Take one session's row out of a symbol's daily bars: its recent bars now miss a session."""
+    path = folder / "market" / f"{symbol}.csv"
+    path.write_text("".join(line for line in path.read_text().splitlines(True) if not line.startswith(f"{day},")))
+
+
+def test_a_dip_buy_of_a_symbol_whose_daily_bars_fail_is_held_back_for_the_session(long_term, cli):
+    folder, config = long_term
+    drop_session(folder, "AAA", date(2026, 3, 5))  # one of the five sessions before 2026-03-11
+    first = run(cli, config, "dipbuy", at="2026-03-11T10:00")
+    assert first["orders"] == []
+    [held] = first["quarantined"]
+    assert (held["symbol"], held["session_date"]) == ("AAA", "2026-03-11") and "2026-03-05 (missing)" in held["reason"]
+    assert any(s["symbol"] == "AAA" and held["reason"] in s["reason"] and s["position_key"] for s in first["skipped"])
+    logged = [json.loads(line) for f in sorted(folder.rglob("autotrader-*.jsonl")) for line in f.open()]
+    assert [(e["symbol"], e["reason"]) for e in logged if e["event"] == "quarantined"] == [("AAA", held["reason"])]
+    # A later run of the session reads the stored quarantine: still no dip-buy.
+    assert run(cli, config, "dipbuy", at="2026-03-11T11:00")["orders"] == []
+    conn = db(folder)
+    assert conn.execute("SELECT count(*) FROM order_intents WHERE step = 'dipbuy'").fetchone()[0] == 0
+    assert [tuple(r) for r in conn.execute("SELECT symbol, session_date FROM quarantine")] == [("AAA", "2026-03-11")]
+
+
+def test_a_quarantine_never_holds_back_an_exit_or_a_trim(long_term, cli):
+    folder, config = long_term
+    ledger = open_ledger(folder / "ledger-sim.db")
+    with ledger.write():
+        for symbol in ("AAA", "BBB"):  # set aside for the session by an earlier step
+            repo.quarantine(ledger, repo.QuarantineRow(symbol, "2026-03-11", "bad bars", "x"), run_id="test")
+    ledger.close()
+    dip = run(cli, config, "dipbuy", at="2026-03-11T10:00")
+    assert dip["orders"] == [] and [q["symbol"] for q in dip["quarantined"]] == ["AAA", "BBB"]
+    taken = run(cli, config, "profittake", at="2026-03-11T10:00")
+    assert [(o["symbol"], o["side"], o["leg"]) for o in taken["orders"]] == [("BBB", "sell", "profit_take")]
+    assert "quarantined" not in taken
+
+
 def test_management_alpha_changes_by_exactly_the_legs_pnl(long_term, cli, tmp_path_factory):
     folder, config = long_term
     # The same world without the profit-take, for comparison at the same instant.
@@ -224,6 +261,30 @@ def test_a_split_like_gap_without_a_split_halts_the_symbol_until_cleared(tmp_pat
 
 
 @pytest.fixture
+def halved(tmp_path):
+    """DDD, entered at 100 on 2026-03-09, opens and stays at 50 from 2026-03-10 with no split reported."""
+    bars = {
+        "DDD": {date(2026, 3, 9): bar(100), date(2026, 3, 10): bar(50, open_=50), date(2026, 3, 11): bar(50),
+                date(2026, 3, 12): bar(50)},
+        "SPY": {d: bar(500) for d in CAL.sessions_between(date(2026, 3, 9), date(2026, 3, 12))},
+    }  # fmt: skip
+    write_market(tmp_path, bars, {"DDD": 100.0, "SPY": 500.0})
+    return tmp_path
+
+
+def test_a_split_like_gap_before_the_first_look_halts_instead_of_selling(halved, cli):
+    tmp_path = halved
+    config = enter(cli, tmp_path, ["DDD,long_term,finds,8,,,,,2026-03-09T08:00:00-04:00"])
+    # No run looks at the position until after the gap: the first price seen (50) is half the entry (100).
+    synced = run(cli, config, "sync", at="2026-03-11T10:00", ok=(3,))
+    [diff] = synced["diffs"]
+    assert diff["kind"] == "halted" and "the entry price 100.00" in diff["reason"]
+    taken = run(cli, config, "profittake", at="2026-03-11T10:05", ok=(3,))
+    assert taken["orders"] == [] and [p["halted"] for p in taken["positions"]] == [diff["reason"]]
+    assert db(tmp_path).execute("SELECT count(*) FROM order_intents WHERE side = 'sell'").fetchone()[0] == 0
+
+
+@pytest.fixture
 def split_after_a_rise(tmp_path):
     """FFF, entered at 100, rises 4% the next session, then gaps to half on 2026-03-11; no run looks at
     2026-03-10 or 2026-03-11, so the last price a run saw (100) is two sessions older than the gap."""
@@ -274,15 +335,10 @@ def test_an_unreported_split_like_gap_after_a_move_halts_the_symbol(tmp_path, cl
     assert conn.execute("SELECT count(*) FROM order_intents WHERE step IN ('profittake', 'dipbuy')").fetchone()[0] == 0
 
 
-def test_clear_halt_lets_management_act_on_a_real_drop(tmp_path, cli):
+def test_clear_halt_lets_management_act_on_a_real_drop(halved, cli):
+    tmp_path = halved
     # A loss cut far enough away that the broker's protective stop does not sell the gap itself.
     config_text = CONFIG + "[exits]\nloss_cut_pct = { long_term = 60.0, swing = 8.0, day_trade = 3.0 }\n"
-    bars = {
-        "DDD": {date(2026, 3, 9): bar(100), date(2026, 3, 10): bar(50, open_=50), date(2026, 3, 11): bar(50),
-                date(2026, 3, 12): bar(50)},
-        "SPY": {d: bar(500) for d in CAL.sessions_between(date(2026, 3, 9), date(2026, 3, 12))},
-    }  # fmt: skip
-    write_market(tmp_path, bars, {"DDD": 100.0, "SPY": 500.0})
     config = enter(cli, tmp_path, ["DDD,long_term,finds,8,,,,,2026-03-09T08:00:00-04:00"], config_text)
     run(cli, config, "sync", at="2026-03-10T09:00")  # fill at 100 recorded; last price 100
     synced = run(cli, config, "sync", at="2026-03-11T10:00", ok=(3,))

@@ -13,6 +13,8 @@ import numpy as np
 import pytest
 
 from autotrader.clock import MarketCalendar
+from autotrader.ledger import repo
+from autotrader.ledger.db import open_ledger
 
 pytestmark = pytest.mark.slow  # whole commands run end to end over a workspace
 
@@ -401,3 +403,46 @@ def test_a_held_symbol_without_data_is_held_not_sold(world, cli):
     payload = run(cli, config, "--dry-run", at="2026-03-16T19:05")
     assert gone not in {o["symbol"] for o in payload["orders"]}
     assert any(gone in note and "held as it is" in note for note in payload["notes"])
+
+
+def test_a_symbol_whose_daily_bars_fail_is_not_bought(world, cli):
+    folder, config, _ = world
+    clean = run(cli, config, "--dry-run", at="2026-03-13T19:05")
+    assert clean["quarantined"] == []
+    bought = sorted(o["symbol"] for o in clean["orders"])
+    bad, good = bought[0], bought[1:]
+    # A session missing from the symbol's last five daily bars (the backtest sees it as one missing close).
+    path = folder / "market" / f"{bad}.csv"
+    path.write_text("".join(line for line in path.read_text().splitlines(True) if not line.startswith("2026-03-11,")))
+    payload = run(cli, config, at="2026-03-13T19:05")
+    assert bad not in {o["symbol"] for o in payload["orders"]} and {o["symbol"] for o in payload["orders"]} == set(good)
+    [held] = payload["quarantined"]
+    assert (held["symbol"], held["session_date"]) == (bad, "2026-03-13") and "2026-03-11 (missing)" in held["reason"]
+    [line] = [d for d in payload["deltas"] if d["symbol"] == bad]
+    assert line["qty"] == 0 and line["target"] > 0 and held["reason"] in line["reason"]
+    assert any(s["symbol"] == bad and held["reason"] in s["reason"] for s in payload["skipped"])
+    assert f"{bad}: not bought" in (folder / "logs" / "rebalance-20260313.log").read_text()
+    logged = [json.loads(line) for f in sorted(folder.rglob("autotrader-*.jsonl")) for line in f.open()]
+    assert [(e["symbol"], e["reason"]) for e in logged if e["event"] == "quarantined"] == [(bad, held["reason"])]
+    conn = sqlite3.connect(folder / "ledger-sim.db")
+    assert conn.execute("SELECT count(*) FROM order_intents WHERE symbol = ?", [bad]).fetchone() == (0,)
+
+
+def test_a_quarantined_symbol_the_book_holds_is_still_sold(world, cli):
+    folder, config, _ = world
+    first = run(cli, config, at="2026-03-13T19:05")
+    held = sorted(o["symbol"] for o in first["orders"])
+    for symbol in ("AAA", "BBB", "CCC", "DDD"):  # one more flat session: the orders fill at its open
+        path = folder / "market" / f"{symbol}.csv"
+        close = path.read_text().splitlines()[-1].split(",")[4]
+        path.write_text(path.read_text() + f"2026-03-16,{close},{close},{close},{close},5000000\n")
+    assert cli("sync", "--as-of", "2026-03-16T17:00", "--config", config).exit_code == 0
+    sold, kept = held[0], held[1:]
+    ledger = open_ledger(folder / "ledger-sim.db")
+    with ledger.write():  # set aside for the session by an earlier step
+        repo.quarantine(ledger, repo.QuarantineRow(sold, "2026-03-16", "bad bars", "x"), run_id="test")
+    ledger.close()
+    # Only the other held symbols are targeted now: the quarantined one is sold all the same.
+    payload = run(cli, config, "--tickers", ",".join(kept), at="2026-03-16T19:05")
+    assert [q["symbol"] for q in payload["quarantined"]] == [sold]
+    assert [(o["symbol"], o["side"]) for o in payload["orders"] if o["symbol"] == sold] == [(sold, "sell")]

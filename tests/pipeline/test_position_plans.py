@@ -164,6 +164,22 @@ def test_a_split_gap_is_measured_from_the_previous_sessions_close_not_the_last_p
     assert m.position.plan.high_water == known["high_water"]  # a halted price moves nothing
 
 
+def test_a_first_look_after_an_ex_date_is_measured_against_the_entry_price():
+    # Entered at 100; the first price any run sees is 51, after a 2-for-1 split the ledger does not know of.
+    plan = refreshed(first_look(quote=quote(51.0)))
+    (m,) = plan.managed
+    assert m.position.halted_reason and "the entry price 100.00" in m.position.halted_reason
+    assert "2-for-1 split" in m.position.halted_reason and plan.halted == (("AAPL", KEY, m.position.halted_reason),)
+    # The entry stands as the last price seen, so a cleared halt starts from the next price, not the entry.
+    (state,) = plan.save
+    assert (state["last_price"], state["last_price_at"]) == (100.0, state["opened_at"])
+    cleared = {**state, "halted_reason": None, "last_price": None}
+    again = refreshed(first_look(known=cleared, origin=None, quote=quote(51.0, NOW + timedelta(minutes=5))))
+    assert again.managed[0].position.halted_reason is None and again.save[0]["last_price"] == 51.0
+    # A first look at a real loss is no split: the position is managed as it is.
+    assert refreshed(first_look(quote=quote(80.0))).managed[0].position.halted_reason is None
+
+
 def test_a_split_the_data_source_lists_halts_until_the_ledger_applies_it_and_keeps_the_old_price():
     known = {**refreshed(first_look(quote=quote(100.0))).save[0]}
     listed = (ListedSplit("AAPL", 2.0, repo.utc_iso(NOW + timedelta(hours=18))),)
