@@ -23,8 +23,8 @@ ISOLATED_PREFIXES = ("AUTOTRADER_", "ALPACA_", "APCA_", "MASSIVE_", "POLYGON_", 
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    """The chaos lane's options (tests/chaos): declared here because pytest reads options only from the
-    conftest at the root of the test paths."""
+    """The chaos lane's options (tests/chaos) and the order lifecycle model's (tests/model): declared here
+    because pytest reads options only from the conftest at the root of the test paths."""
     group = parser.getgroup("chaos", "the seeded chaos campaign (tests/chaos)")
     group.addoption(
         "--chaos-runs",
@@ -33,6 +33,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="run the chaos campaign over this many seeds (with -m chaos the default is 1000)",
     )
     group.addoption("--chaos-seed", type=int, default=None, help="replay one chaos seed (a failure prints it)")
+    model = parser.getgroup("model", "the order lifecycle model (tests/model)")
+    model.addoption("--model-examples", type=int, default=None, help="run the model over this many examples")
+    model.addoption("--model-steps", type=int, default=None, help="steps per example of the model")
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -2,7 +2,12 @@
 
 It keeps just enough state to be a believable broker (orders by client id, fills, positions) and lets a
 test inject the failures that matter for exactly-once ordering: a crash before the request leaves the
-process, an accepted order whose response is lost, a duplicate-id refusal, a failing lookup.
+process, an accepted order whose response is lost (a timeout, a 5xx, or the process dying before it reads the
+answer), a duplicate-id refusal, a failing lookup, a crash at any later call. The test controls play the
+market's side: fills (partial or full), a replayed fill, the close expiring day orders, a split, a trade
+someone made outside autotrader. Every POST is logged with its time (``posts``), and one under an id the
+broker already holds is counted (``repeat_posts``) before it is refused, so a test can prove no order was
+ever sent twice.
 """
 
 from __future__ import annotations
@@ -40,7 +45,10 @@ class Faults:
     duplicate_on_submit: int = 0  # next N submits are refused as duplicates (after being accepted earlier)
     transient_lookup: int = 0  # next N lookups by client id fail with a temporary error
     refuse_unacted: int = 0  # next N submits fail with a temporary error (a 429 or 500) the broker did not act on
+    fail_after_accept: int = 0  # next N submits are accepted, then the caller sees a temporary error (a 504)
+    crash_after_accept: int = 0  # next N submits are accepted, then the process dies before reading the answer
     reject_reason: str | None = None  # every submit is rejected with this reason
+    crash_on: str | None = None  # the next call of this Broker method (e.g. "fills") dies: a kill mid-step
 
 
 @dataclass
@@ -54,6 +62,8 @@ class MemoryBroker:
     held: dict[str, float] = field(default_factory=dict)
     submits_received: int = 0
     lookups: int = 0
+    posts: list[tuple[datetime, OrderRequest]] = field(default_factory=list)  # every submit received, when
+    repeat_posts: list[str] = field(default_factory=list)  # client ids POSTed while the broker held that id
     _seq: int = 0
 
     # -- test controls -------------------------------------------------------------------------------
@@ -72,27 +82,50 @@ class MemoryBroker:
         sign = 1 if order.side == Side.BUY else -1
         self.held[order.symbol] = self.held.get(order.symbol, 0.0) + sign * qty
 
-    def place_external(self, symbol: str, qty: float, price: float) -> str:
+    def place_external(self, symbol: str, qty: float, price: float, side: Side = Side.BUY) -> str:
         cid = f"manual-{len(self.orders_by_cid)}"
-        self._accept(OrderRequest(client_order_id=cid, symbol=symbol, side=Side.BUY, qty=qty))
+        self._accept(OrderRequest(client_order_id=cid, symbol=symbol, side=side, qty=qty))
         self.fill(cid, price)
         return cid
 
+    def replay_fill(self, fill_id: str) -> None:
+        """The broker reports an execution it already reported (same id) once more."""
+        self.fills_list.append(next(f for f in self.fills_list if f.fill_id == fill_id))
+
+    def expire(self, client_order_id: str) -> None:
+        """The session ended (or the auction passed) with the order still working: what is unfilled lapses."""
+        order = self.orders_by_cid[client_order_id]
+        if not BrokerOrderStatus.is_terminal(order.status):
+            at = self.time_source.now()
+            self.orders_by_cid[client_order_id] = replace(order, status=str(BrokerOrderStatus.EXPIRED), updated_at=at)
+
+    def split(self, symbol: str, ratio: float) -> None:
+        """A split overnight: the holding times ``ratio`` with no fill (a reverse split rounds down, the
+        fraction paid in cash). Working orders are not adjusted: a test splits only a symbol with none."""
+        if symbol in self.held:
+            self.held[symbol] = float(int(self.held[symbol] * ratio + 1e-9))
+
     # -- the Broker port ---------------------------------------------------------------------------
     def account(self) -> Account:
+        self._maybe_crash("account")
         return Account(equity=self.cash, cash=self.cash, buying_power=self.cash)
 
     def positions(self) -> list[BrokerPosition]:
+        self._maybe_crash("positions")
         return [BrokerPosition(s, q, 1.0) for s, q in sorted(self.held.items()) if abs(q) > 1e-9]
 
     def asset(self, symbol: str) -> Asset | None:
         return Asset(symbol)
 
     def submit(self, request: OrderRequest) -> BrokerOrder:
+        self._maybe_crash("submit")
         if self.faults.crash_before_send:
             self.faults.crash_before_send -= 1
             raise Crash("killed before the request left")
         self.submits_received += 1
+        self.posts.append((self.time_source.now(), request))
+        if request.client_order_id in self.orders_by_cid:
+            self.repeat_posts.append(request.client_order_id)
         if self.faults.refuse_unacted:
             self.faults.refuse_unacted -= 1
             raise TransientError("HTTP 429: too many requests (nothing was placed)")
@@ -108,9 +141,16 @@ class MemoryBroker:
         if self.faults.lose_response:
             self.faults.lose_response -= 1
             raise AmbiguousOrderOutcome("read timed out after the order was sent")
+        if self.faults.fail_after_accept:
+            self.faults.fail_after_accept -= 1
+            raise TransientError("HTTP 504: gateway timeout (the order was placed)")
+        if self.faults.crash_after_accept:
+            self.faults.crash_after_accept -= 1
+            raise Crash("killed after the POST, before its answer was stored")
         return order
 
     def order_by_client_id(self, client_order_id: str) -> BrokerOrder | None:
+        self._maybe_crash("order_by_client_id")
         self.lookups += 1
         if self.faults.transient_lookup:
             self.faults.transient_lookup -= 1
@@ -118,12 +158,14 @@ class MemoryBroker:
         return self.orders_by_cid.get(client_order_id)
 
     def orders(self, *, status: str = "all", after: datetime | None = None) -> list[BrokerOrder]:
+        self._maybe_crash("orders")
         out = [o for o in self.orders_by_cid.values() if after is None or (o.submitted_at and o.submitted_at > after)]
         if status == "open":
             out = [o for o in out if not BrokerOrderStatus.is_terminal(o.status)]
         return sorted(out, key=lambda o: (o.submitted_at, o.broker_order_id))
 
     def cancel(self, broker_order_id: str) -> None:
+        self._maybe_crash("cancel")
         for cid, order in self.orders_by_cid.items():
             if order.broker_order_id == broker_order_id:
                 if not BrokerOrderStatus.is_terminal(order.status):
@@ -132,11 +174,17 @@ class MemoryBroker:
         raise OrderNotFound(broker_order_id)
 
     def fills(self, *, after: datetime | None = None) -> list[Fill]:
+        self._maybe_crash("fills")
         return [f for f in self.fills_list if after is None or f.filled_at > after]
 
     def clock(self) -> BrokerClock:  # type: ignore[override]
         now = self.time_source.now()
         return BrokerClock(now, True, now + timedelta(days=1), now + timedelta(hours=1))
+
+    def _maybe_crash(self, method: str) -> None:
+        if self.faults.crash_on == method:
+            self.faults.crash_on = None
+            raise Crash(f"killed during {method}")
 
     def _accept(self, request: OrderRequest) -> BrokerOrder:
         self._seq += 1
