@@ -5,6 +5,9 @@ from __future__ import annotations
 import math
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
+#: Two share quantities closer than this are the same holding (the ledger's and the broker's, say).
+QTY_TOLERANCE = 1e-6
+
 
 def tick_size(price: float) -> Decimal:
     """US equities: $0.01 at or above $1, $0.0001 below (Reg NMS rule 612; Alpaca rejects sub-penny prices)."""

@@ -23,6 +23,7 @@ from datetime import datetime, time
 from typing import Any
 
 from autotrader.clock import ET
+from autotrader.domain.money import QTY_TOLERANCE
 from autotrader.ledger import repo
 from autotrader.pipeline.context import StepContext
 from autotrader.policy import management as mg
@@ -129,11 +130,15 @@ def _quantity_ratio(
     ours: float, theirs: float, ratios: tuple[float, ...], tolerance_pct: float
 ) -> tuple[float, float] | None:
     """The split ratio a quantity change matches, and the shares paid as cash in lieu (a reverse split rounds
-    each holding down and pays the fraction in cash); None when it matches none."""
+    each holding down and pays the fraction in cash); None when it matches none.
+
+    The ratio is recognised within ``tolerance_pct``, but it must then explain the broker's quantity exactly:
+    shares split by a whole ratio land on a whole number, and a change that is only near one (a split plus a
+    share bought after it) would leave the ledger holding what the broker does not."""
     if ours <= 0 or theirs <= 0:
         return None
     ratio = mg.split_ratio(theirs / ours, ratios, tolerance_pct)
-    if ratio is not None:
+    if ratio is not None and abs(ours * ratio - theirs) <= QTY_TOLERANCE:
         return ratio, 0.0
     for r in ratios:
         if math.floor(ours / r + 1e-9) == theirs:

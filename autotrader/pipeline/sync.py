@@ -23,6 +23,7 @@ from typing import Any
 from autotrader.domain import ids
 from autotrader.domain.enums import Book, ExitCode, IntentStatus
 from autotrader.domain.models import BrokerOrder, BrokerPosition, Fill
+from autotrader.domain.money import QTY_TOLERANCE
 from autotrader.domain.reports import ReportDraft, SyncReport
 from autotrader.killpoints import kill_point
 from autotrader.ledger import repo
@@ -36,7 +37,6 @@ from autotrader.ports import Broker
 # catches executions the broker stamps slightly out of order.
 FILL_OVERLAP = timedelta(days=1)
 ORDER_OVERLAP = timedelta(days=7)
-QTY_TOLERANCE = 1e-6
 
 
 # -- plans: what to write, decided from what was read ----------------------------------------------------------

@@ -223,3 +223,39 @@ def test_a_ledger_restored_from_an_older_copy_is_detected_and_buying_halts(world
     assert daily.exit_code == 3
     assert {s.command: s.reason for s in daily.steps if not s.ran}["size"] == "buying halted by an earlier step"
     assert broker.submits_received == sent
+
+
+
+def test_a_quantity_change_only_near_a_split_ratio_is_a_difference_not_a_split(tmp_path):
+    # Found by the order lifecycle model (tests/model): 16 shares, a 2-for-1 split, then one more share bought
+    # after it. The broker holds 33, the ledger 17 (16 + 1); 33 / 17 is within the ratio tolerance of 2, so the
+    # split was applied to all 17 and sync agreed with the broker (exit 0) while holding 34 against its 33.
+    clock = SimulatedClock(et("2026-03-02 10:00"))
+    market = StaticMarketData(clock, {"AAPL": 100.0})
+    broker = MemoryBroker(time_source=clock)
+    deps = make_deps(clock, broker=broker, market_data=market)
+    log = EventLog(None, run_id="r", command="sync", mode="sim")
+    ledger = open_ledger(tmp_path / "ledger.db")
+    try:
+        gateway = OrderGateway(ledger, broker, clock, run_id="r", log=log)
+
+        def run_sync():
+            return sync.run(StepContext("sync", default_config(tmp_path), deps, ledger, False, "r", log))
+
+        entry = make_intent(at=clock.now(), qty=16)
+        gateway.place([entry])
+        broker.fill(entry.client_order_id, 100.0)
+        assert run_sync().exit_code == 0
+        clock.set(et("2026-03-03 10:00"))
+        broker.held["AAPL"] = 32  # 2-for-1 overnight
+        market.prices["AAPL"] = 50.0
+        more = make_intent(at=clock.now(), qty=1, tier=1)
+        gateway.place([more])
+        broker.fill(more.client_order_id, 50.0)  # the broker now holds 33
+        report = run_sync()
+        assert report.exit_code == 3 and report.splits == ()
+        (diff,) = report.to_json()["diffs"]
+        assert (diff["kind"], diff["broker_qty"], diff["ledger_qty"]) == ("position_mismatch", 33, 17)
+        assert repo.get_position(ledger, "signals", "AAPL").qty == 17
+    finally:
+        ledger.close()
