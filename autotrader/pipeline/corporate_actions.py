@@ -96,7 +96,8 @@ def _split_for(ctx: StepContext, diff: dict[str, Any], exclude: set[str]) -> dic
         return None
     ours, theirs = diff["ledger_qty"], diff["broker_qty"]
     exits = ctx.settings.exits
-    found = _quantity_ratio(ours, theirs, tuple(exits.split_ratios), exits.split_tolerance_pct)
+    books = tuple(diff.get("by_book", {}).values()) or (ours,)
+    found = _quantity_ratio(ours, theirs, tuple(exits.split_ratios), exits.split_tolerance_pct, books=books)
     if found is None:
         return None
     ratio, cash_in_lieu = found
@@ -127,21 +128,23 @@ def _split_for(ctx: StepContext, diff: dict[str, Any], exclude: set[str]) -> dic
 
 
 def _quantity_ratio(
-    ours: float, theirs: float, ratios: tuple[float, ...], tolerance_pct: float
+    ours: float, theirs: float, ratios: tuple[float, ...], tolerance_pct: float, *, books: tuple[float, ...] = ()
 ) -> tuple[float, float] | None:
     """The split ratio a quantity change matches, and the shares paid as cash in lieu (a reverse split rounds
     each holding down and pays the fraction in cash); None when it matches none.
 
     The ratio is recognised within ``tolerance_pct``, but it must then explain the broker's quantity exactly:
     shares split by a whole ratio land on a whole number, and a change that is only near one (a split plus a
-    share bought after it) would leave the ledger holding what the broker does not."""
+    share bought after it) would leave the ledger holding what the broker does not. ``books``: the quantity of
+    each book (``ours`` in all, one book when empty); the ledger rounds each one down after a reverse split,
+    so their rounded sum must be the broker's."""
     if ours <= 0 or theirs <= 0:
         return None
     ratio = mg.split_ratio(theirs / ours, ratios, tolerance_pct)
     if ratio is not None and abs(ours * ratio - theirs) <= QTY_TOLERANCE:
         return ratio, 0.0
     for r in ratios:
-        if math.floor(ours / r + 1e-9) == theirs:
+        if sum(math.floor(q / r + 1e-9) if q > 0 else q / r for q in books or (ours,)) == theirs:
             return 1 / r, ours / r - theirs
     return None
 

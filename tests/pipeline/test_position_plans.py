@@ -149,6 +149,8 @@ def test_a_quantity_change_matches_a_split_or_a_reverse_split_with_cash_in_lieu(
     assert _quantity_ratio(105, 10, ratios, 3.0) == (0.1, 0.5)  # 1-for-10: 10.5 rounds down, 0.5 paid in cash
     assert _quantity_ratio(10, 13, ratios, 3.0) is None
     assert _quantity_ratio(17, 33, ratios, 3.0) is None  # near 2, yet no 2-for-1 split turns 17 into 33
+    assert _quantity_ratio(7, 2, ratios, 3.0) == (1 / 3, 7 / 3 - 2)  # one book: floor(7 / 3) is 2
+    assert _quantity_ratio(7, 2, ratios, 3.0, books=(2, 5)) is None  # each book rounds down: 0 + 1 is not 2
     assert _quantity_ratio(0, 10, ratios, 3.0) is None
     assert _price_agrees(2.05, 2.0) and not _price_agrees(1.3, 2.0)  # 1.3 is nearer no move than the split
 

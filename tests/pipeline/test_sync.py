@@ -259,3 +259,33 @@ def test_a_quantity_change_only_near_a_split_ratio_is_a_difference_not_a_split(t
         assert repo.get_position(ledger, "signals", "AAPL").qty == 17
     finally:
         ledger.close()
+
+
+def test_a_reverse_split_is_matched_only_when_each_books_rounding_gives_the_brokers_quantity(tmp_path):
+    # Found by the order lifecycle model (tests/model): the signals book holds 2 shares, the external book 5
+    # (7 in all), and the broker 2. floor(7 / 3) is 2, so a 1-for-3 reverse split seemed to explain it; but
+    # the ledger rounds each book down (2 / 3 → 0, 5 / 3 → 1) and ended at 1 share against the broker's 2,
+    # with exit 0.
+    clock = SimulatedClock(et("2026-03-02 10:00"))
+    broker = MemoryBroker(time_source=clock)
+    deps = make_deps(clock, broker=broker, market_data=StaticMarketData(clock, {"AAPL": 100.0}))
+    log = EventLog(None, run_id="r", command="sync", mode="sim")
+    ledger = open_ledger(tmp_path / "ledger.db")
+    try:
+        entry = make_intent(at=clock.now(), qty=2)
+        OrderGateway(ledger, broker, clock, run_id="r", log=log).place([entry])
+        broker.fill(entry.client_order_id, 100.0)
+        broker.place_external("AAPL", 5, 100.0)
+
+        def run_sync():
+            return sync.run(StepContext("sync", default_config(tmp_path), deps, ledger, False, "r", log))
+
+        assert run_sync().exit_code == 0
+        clock.set(et("2026-03-03 10:00"))
+        broker.held["AAPL"] = 2
+        deps.market_data.prices["AAPL"] = 300.0
+        report = run_sync()
+        assert report.exit_code == 3 and report.splits == ()
+        assert sum(p.qty for p in repo.all_positions(ledger) if p.symbol == "AAPL") == 7
+    finally:
+        ledger.close()
