@@ -50,8 +50,8 @@ import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
-    Bundle,
     RuleBasedStateMachine,
+    initialize,
     invariant,
     precondition,
     rule,
@@ -147,8 +147,6 @@ class OrderLifecycle(RuleBasedStateMachine):
     template: Path  # an already-migrated ledger file, copied for each example
     tally: type[Tally] = Tally
 
-    plans = Bundle("plans")
-
     def __init__(self) -> None:
         super().__init__()
         self.tally.examples += 1
@@ -163,6 +161,7 @@ class OrderLifecycle(RuleBasedStateMachine):
         self.calendar = self.deps.calendar
         self.config = default_config(self.folder)
         self.runs = 0
+        self.plans: list[OrderIntent] = []  # every intent a step decided, in order
         self.posts_checked = 0
         self.ledger: Ledger = open_ledger(self.path)
         self.alive = False
@@ -241,58 +240,56 @@ class OrderLifecycle(RuleBasedStateMachine):
             at = event
         self.clock.set(target)
 
+    @initialize(symbol=st.sampled_from(SYMBOLS), qty=st.integers(1, 40))
+    def a_held_position(self, symbol: str, qty: int) -> None:
+        """Each example starts holding a position the signals book bought and a reconcile recorded, so that an
+        exit can be decided from the first step."""
+        tif, expires = self._window() or (TimeInForce.DAY, self._now())
+        entry = OrderIntent.create(
+            session_date=session_date_for(self._now()), step="size", book=Book.SIGNALS, leg=LegKind.ENTRY,
+            key="signal:0", symbol=symbol, side=Side.BUY, qty=float(qty), time_in_force=tif, expires_at=expires,
+        )  # fmt: skip
+        self.gateway.place([entry])
+        self.broker.fill(entry.client_order_id, self.market.prices[symbol])
+        report = sync.run(self._sync_context())
+        assert report.exit_code == 0 and self._held_by_signals() == {symbol: qty}
+
     # -- rules: decisions and sends ---------------------------------------------------------------------------
     @precondition(lambda self: self._can_plan())
-    @rule(
-        target=plans,
-        symbol=st.sampled_from(SYMBOLS),
-        signal=st.integers(1, 3),
-        qty=st.integers(1, 40),
-        limit=st.booleans(),
-        fault=st.sampled_from(sorted(SUBMIT_FAULTS)),
-    )
+    @rule(data=st.data())
     @counted
-    def plan_entry(self, symbol: str, signal: int, qty: int, limit: bool, fault: str) -> OrderIntent:
+    def plan(self, data: st.DataObject) -> None:
+        """A step decides an order and sends it at once: an exit of a position the signals book holds (in the
+        session only, as management sends its legs), else an entry."""
+        exit = data.draw(st.booleans(), label="exit")
+        limit = data.draw(st.booleans(), label="limit")
+        fault = data.draw(st.sampled_from(sorted(SUBMIT_FAULTS)), label="fault")
         window = self._window()
         assert window is not None
         tif, expires = window
-        limit = limit and tif == TimeInForce.DAY  # before the open an entry goes market-on-open
-        price = self.market.prices[symbol]
+        held = self._held_by_signals() if tif == TimeInForce.DAY else {}
+        limit = limit and tif == TimeInForce.DAY  # before the open an order goes market-on-open
+        if exit and held:
+            symbol = data.draw(st.sampled_from(sorted(held)), label="symbol")
+            qty = data.draw(st.integers(1, int(held[symbol])), label="qty")
+            leg = data.draw(st.sampled_from(EXIT_LEGS), label="leg")
+            tier = data.draw(st.integers(0, 1), label="tier")
+            step, side, key, move = "manage", Side.SELL, f"signals|{symbol}", 0.99
+        else:
+            symbol = data.draw(st.sampled_from(SYMBOLS), label="symbol")
+            qty = data.draw(st.integers(1, 40), label="qty")
+            leg, tier = LegKind.ENTRY, 0
+            signal = data.draw(st.integers(1, 3), label="signal")  # a small pool: the same decision recurs
+            step, side, key, move = "size", Side.BUY, f"signal:{signal}", 1.01
         intent = OrderIntent.create(
-            session_date=session_date_for(self._now()), step="size", book=Book.SIGNALS, leg=LegKind.ENTRY,
-            key=f"signal:{signal}", symbol=symbol, side=Side.BUY, qty=float(qty),
-            type=OrderType.LIMIT if limit else OrderType.MARKET, time_in_force=tif,
-            limit_price=round(price * 1.01, 2) if limit else None, reason="model entry", expires_at=expires,
+            session_date=session_date_for(self._now()), step=step, book=Book.SIGNALS, leg=leg, tier=tier, key=key,
+            symbol=symbol, side=side, qty=float(qty), type=OrderType.LIMIT if limit else OrderType.MARKET,
+            time_in_force=tif, limit_price=round(self.market.prices[symbol] * move, 2) if limit else None,
+            reason=f"model {leg}", expires_at=expires,
         )  # fmt: skip
+        self.tally.rules[f"plan_{'entry' if leg == LegKind.ENTRY else 'exit'}"] += 1
+        self.plans.append(intent)
         self._place(intent, fault)
-        return intent
-
-    @precondition(lambda self: self.alive and self._in_session() and self._held_by_signals())
-    @rule(
-        target=plans,
-        data=st.data(),
-        leg=st.sampled_from(EXIT_LEGS),
-        tier=st.integers(0, 1),
-        limit=st.booleans(),
-        fault=st.sampled_from(sorted(SUBMIT_FAULTS)),
-    )
-    @counted
-    def plan_exit(self, data: st.DataObject, leg: LegKind, tier: int, limit: bool, fault: str) -> OrderIntent:
-        held = self._held_by_signals()
-        symbol = data.draw(st.sampled_from(sorted(held)), label="symbol")
-        qty = data.draw(st.integers(1, int(held[symbol])), label="qty")
-        window = self._window()
-        assert window is not None
-        tif, expires = window
-        price = self.market.prices[symbol]
-        intent = OrderIntent.create(
-            session_date=session_date_for(self._now()), step="manage", book=Book.SIGNALS, leg=leg, tier=tier,
-            key=f"signals|{symbol}", symbol=symbol, side=Side.SELL, qty=float(qty),
-            type=OrderType.LIMIT if limit else OrderType.MARKET, time_in_force=tif,
-            limit_price=round(price * 0.99, 2) if limit else None, reason="model exit", expires_at=expires,
-        )  # fmt: skip
-        self._place(intent, fault)
-        return intent
 
     def _held_by_signals(self) -> dict[str, float]:
         return {
@@ -301,12 +298,13 @@ class OrderLifecycle(RuleBasedStateMachine):
             if p.book == str(Book.SIGNALS) and p.qty >= 1
         }
 
-    @precondition(lambda self: self.alive)
-    @rule(intent=plans, fault=st.sampled_from(sorted(SUBMIT_FAULTS)))
+    @precondition(lambda self: self.alive and bool(self.plans))
+    @rule(data=st.data())
     @counted
-    def submit(self, intent: OrderIntent, fault: str) -> None:
-        """A rerun of the step that decided ``intent`` (the same decision, so the same client order id)."""
-        self._place(intent, fault)
+    def submit(self, data: st.DataObject) -> None:
+        """A rerun of a step that decided an intent before (the same decision, so the same client order id)."""
+        intent = data.draw(st.sampled_from(self.plans), label="intent")
+        self._place(intent, data.draw(st.sampled_from(sorted(SUBMIT_FAULTS)), label="fault"))
 
     def _place(self, intent: OrderIntent, fault: str) -> None:
         """The step stores the intent and sends it through the gateway, meeting ``fault`` at the broker."""
@@ -319,7 +317,8 @@ class OrderLifecycle(RuleBasedStateMachine):
             self.broker.faults = Faults(crash_on=self.broker.faults.crash_on)
 
     # -- rules: the market ------------------------------------------------------------------------------------
-    @rule(how=st.sampled_from(("minutes", "close", "next_open", "pre_open")), minutes=st.integers(1, 150))
+    # Mostly within the session; now and then across the close, to the next open or to the window before it.
+    @rule(how=st.sampled_from(("minutes", "minutes", "minutes", "close", "next_open", "pre_open")), minutes=st.integers(1, 90))
     @counted
     def tick(self, how: str, minutes: int) -> None:
         now = self._now()
@@ -337,10 +336,12 @@ class OrderLifecycle(RuleBasedStateMachine):
         self._advance_to(target)
 
     @precondition(lambda self: self._in_session() and self._fillable())
-    @rule(data=st.data(), full=st.booleans(), move=st.integers(-2, 2))
+    @rule(data=st.data())
     @counted
-    def fill(self, data: st.DataObject, full: bool, move: int) -> None:
+    def fill(self, data: st.DataObject) -> None:
         cid = data.draw(st.sampled_from(self._fillable()), label="order")
+        full = data.draw(st.booleans(), label="full")
+        move = data.draw(st.integers(-2, 2), label="price move %")
         order = self.broker.orders_by_cid[cid]
         remaining = int(round(order.qty - order.filled_qty))
         qty = remaining if full or remaining <= 1 else data.draw(st.integers(1, remaining - 1), label="qty")
@@ -351,32 +352,34 @@ class OrderLifecycle(RuleBasedStateMachine):
         """Working orders that trade in the session (a market-on-open order fills only in the auction)."""
         return [c for c in self._working() if self.broker.orders_by_cid[c].time_in_force != TimeInForce.OPG]
 
-    @precondition(lambda self: bool(self.broker.fills_list))
-    @rule(data=st.data())
-    @counted
-    def replay_fill(self, data: st.DataObject) -> None:
-        ids = sorted({f.fill_id for f in self.broker.fills_list})
-        self.broker.replay_fill(data.draw(st.sampled_from(ids), label="fill"))
-
-    @precondition(lambda self: not self._in_session() and self._splittable())
-    @rule(data=st.data(), ratio=st.sampled_from(SPLIT_RATIOS))
-    @counted
-    def split(self, data: st.DataObject, ratio: float) -> None:
-        symbol = data.draw(st.sampled_from(self._splittable()), label="symbol")
-        self.broker.split(symbol, ratio)
-        self.market.prices[symbol] = round(self.market.prices[symbol] / ratio, 2)
+    @rule(kind=st.sampled_from(("replay_fill", "split", "external_buy", "external_sell")), data=st.data())
+    def outside_event(self, kind: str, data: st.DataObject) -> None:
+        """What the broker does on its own: report a fill again, split a holding overnight, or carry out a
+        trade someone placed outside autotrader. One rule, so that together they come up as often as a fill."""
+        self.tally.rules[kind] += 1
+        if kind == "replay_fill":
+            ids = sorted({f.fill_id for f in self.broker.fills_list})
+            if ids:
+                self.broker.replay_fill(data.draw(st.sampled_from(ids), label="fill"))
+        elif kind == "split":
+            candidates = self._splittable()
+            if candidates and not self._in_session():  # a split takes effect overnight
+                symbol = data.draw(st.sampled_from(candidates), label="symbol")
+                ratio = data.draw(st.sampled_from(SPLIT_RATIOS), label="ratio")
+                self.broker.split(symbol, ratio)
+                self.market.prices[symbol] = round(self.market.prices[symbol] / ratio, 2)
+        else:
+            symbol = data.draw(st.sampled_from(SYMBOLS), label="symbol")
+            qty = data.draw(st.integers(1, 20), label="qty")
+            if kind == "external_sell" and self.broker.held.get(symbol, 0.0) < qty:
+                return  # nobody sells shares the account does not hold
+            side = Side.SELL if kind == "external_sell" else Side.BUY
+            self.broker.place_external(symbol, float(qty), self.market.prices[symbol], side=side)
 
     def _splittable(self) -> list[str]:
+        """Held symbols with no working order (the model's broker does not adjust orders for a split)."""
         working = {self.broker.orders_by_cid[c].symbol for c in self._working()}
         return sorted(s for s, q in self.broker.held.items() if q >= 1 and s not in working)
-
-    @rule(symbol=st.sampled_from(SYMBOLS), qty=st.integers(1, 20), sell=st.booleans())
-    @counted
-    def external_trade(self, symbol: str, qty: int, sell: bool) -> None:
-        if sell and self.broker.held.get(symbol, 0.0) < qty:
-            return  # nobody sells shares the account does not hold
-        side = Side.SELL if sell else Side.BUY
-        self.broker.place_external(symbol, float(qty), self.market.prices[symbol], side=side)
 
     # -- rules: crashes, restarts, reconciling ------------------------------------------------------------------
     @precondition(lambda self: self.alive)
@@ -423,11 +426,14 @@ class OrderLifecycle(RuleBasedStateMachine):
     @counted
     def reconcile(self) -> None:
         self.tally.reconciles += 1
-        ctx = StepContext("sync", self.config, self.deps, self.ledger, False, self.run_id, self.log)
+        ctx = self._sync_context()
         report = self._run(lambda: sync.run(ctx))
         if report is None:
             return
         self._check_after_reconcile(report.exit_code, report.to_json())
+
+    def _sync_context(self) -> StepContext:
+        return StepContext("sync", self.config, self.deps, self.ledger, False, self.run_id, self.log)
 
     # -- reading the ledger -------------------------------------------------------------------------------------
     def _intents(self) -> dict[str, dict[str, Any]]:
