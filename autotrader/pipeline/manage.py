@@ -147,7 +147,7 @@ def _run(
         {"client_order_id": r.client_order_id, "status": str(r.status), "message": r.message} for r in protective
     ]
     summary = f"{len(managed)} position(s): {len(plan.legs)} leg(s) sent, {len(report.skipped)} skipped"
-    report_outcomes(report, results.values(), summary)
+    report_outcomes(report, results.values(), summary, in_doubt=gateway.in_doubt())
     halted = [m for m in managed if m.position.halted_reason]
     for m in halted:
         report.notes.append(f"{m.position.symbol} halted: {m.position.halted_reason}")

@@ -42,7 +42,9 @@ class Faults:
     duplicate_on_submit: int = 0  # next N submits are refused as duplicates (after being accepted earlier)
     transient_lookup: int = 0  # next N lookups by client id fail with a temporary error
     refuse_unacted: int = 0  # next N submits fail with a temporary error (a 429 or 500) the broker did not act on
+    lose_request: int = 0  # next N submits time out before the broker acts: nothing placed, the caller cannot tell
     reject_reason: str | None = None  # every submit is rejected with this reason
+    unconfirmable: frozenset[str] = frozenset()  # client order ids whose every lookup fails with a temporary error
 
 
 @dataclass
@@ -113,6 +115,9 @@ class MemoryBroker:
         if self.faults.refuse_unacted:
             self.faults.refuse_unacted -= 1
             raise TransientError("HTTP 429: too many requests (nothing was placed)")
+        if self.faults.lose_request:
+            self.faults.lose_request -= 1
+            raise AmbiguousOrderOutcome("read timed out (the request never reached the order book)")
         if self.faults.reject_reason:
             raise OrderRejected(self.faults.reject_reason, reason=self.faults.reject_reason)
         if request.client_order_id in self.orders_by_cid:
@@ -129,8 +134,8 @@ class MemoryBroker:
 
     def order_by_client_id(self, client_order_id: str) -> BrokerOrder | None:
         self.lookups += 1
-        if self.faults.transient_lookup:
-            self.faults.transient_lookup -= 1
+        if self.faults.transient_lookup or client_order_id in self.faults.unconfirmable:
+            self.faults.transient_lookup = max(0, self.faults.transient_lookup - 1)
             raise TransientError("503 from the broker")
         return self.orders_by_cid.get(client_order_id)
 

@@ -144,3 +144,48 @@ def test_next_attempt_follows_the_attempts_that_ended_unfinished():
     # Any other state is that attempt's own: it is driven as it stands, never doubled.
     for status in (IntentStatus.PLANNED, IntentStatus.UNKNOWN, IntentStatus.REJECTED, IntentStatus.FILLED):
         assert manage.next_attempt(ids.__getitem__, {"cid-0": expired, "cid-1": status}) == 1
+
+
+# -- an order in doubt blocks buying, never exits ---------------------------------------------------------------
+
+
+def _in_doubt(clock, ledger, broker, symbol: str = "XXX") -> str:
+    """A buy the broker can neither confirm nor deny, for as long as the test runs."""
+    from tests.factories import make_intent
+
+    intent = make_intent(at=clock.now(), symbol=symbol)
+    broker.faults = Faults(lose_request=1, unconfirmable=frozenset({intent.client_order_id}))
+    log = EventLog(None, run_id="r", command="t", mode="sim")
+    OrderGateway(ledger, broker, clock, run_id="r", log=log).place([intent])
+    assert repo.get_intent(ledger, intent.client_order_id)["status"] == "unknown"
+    return intent.client_order_id
+
+
+def test_an_order_in_doubt_still_lets_the_exits_of_other_symbols_go_but_no_buy(world):
+    clock, ledger, broker, step = world
+    doubtful = _in_doubt(clock, ledger, broker)
+    synced, flat = _slot(clock, step, "15:56")
+    assert synced.exit_code == 3 and synced.unknown_intents == (doubtful,)
+    (close_out,) = [o for o in flat.orders if o.leg == "time_exit"]
+    assert close_out.status == "accepted" and close_out.client_order_id in broker.sent
+    assert flat.exit_code == 3  # sent, and the slot still reports the doubt
+    from tests.factories import make_intent
+
+    log = EventLog(None, run_id="r", command="t", mode="sim")
+    for at in ("15:56", "15:57"):  # this run and a later one: buys wait
+        clock.set(et(f"{DAY} {at}"))
+        buy = make_intent(at=clock.now(), symbol="YYY")
+        (held,) = OrderGateway(ledger, broker, clock, run_id="r", log=log).place([buy])
+        assert held.status == "planned" and buy.client_order_id not in broker.sent
+
+
+def test_the_run_that_creates_an_unknown_protective_order_exits_3_itself(world):
+    clock, ledger, broker, step = world
+    (oco,) = broker.working("DDD")
+    broker.cancel(oco.broker_order_id)  # gone at the broker: the next sync places protection again
+    broker.faults = Faults(lose_request=1, transient_lookup=1)
+    clock.set(et(f"{DAY} 11:00"))
+    report = step("sync")
+    (protective,) = report.protective_orders
+    assert protective.status == "unknown"
+    assert report.exit_code == 3 and report.unknown_intents == (protective.client_order_id,)
