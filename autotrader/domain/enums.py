@@ -161,6 +161,7 @@ INTENT_TRANSITIONS: dict[IntentStatus, frozenset[IntentStatus]] = {
             IntentStatus.EXPIRED,
             IntentStatus.REJECTED,
             IntentStatus.ABANDONED,
+            IntentStatus.PLANNED,  # proven never to have reached the broker, and held back (a buy while in doubt)
         }
     ),
     IntentStatus.ACCEPTED: frozenset(

@@ -2,7 +2,9 @@
 
 It keeps just enough state to be a believable broker (orders by client id, fills, positions) and lets a
 test inject the failures that matter for exactly-once ordering: a crash before the request leaves the
-process, an accepted order whose response is lost, a duplicate-id refusal, a failing lookup.
+process, an accepted order whose response is lost, a duplicate-id refusal, a failing lookup, and (through
+``fill`` and ``expire``) a day order that fills partly and then expires. An OCO is held the way Alpaca holds it:
+the take-profit limit is the parent, the stop its leg, and cancelling either cancels both.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from autotrader.domain.enums import BrokerOrderStatus, Side
+from autotrader.domain.enums import BrokerOrderStatus, OrderClass, OrderType, Side
 from autotrader.domain.models import (
     Account,
     Asset,
@@ -40,7 +42,9 @@ class Faults:
     duplicate_on_submit: int = 0  # next N submits are refused as duplicates (after being accepted earlier)
     transient_lookup: int = 0  # next N lookups by client id fail with a temporary error
     refuse_unacted: int = 0  # next N submits fail with a temporary error (a 429 or 500) the broker did not act on
+    lose_request: int = 0  # next N submits time out before the broker acts: nothing placed, the caller cannot tell
     reject_reason: str | None = None  # every submit is rejected with this reason
+    unconfirmable: frozenset[str] = frozenset()  # client order ids whose every lookup fails with a temporary error
 
 
 @dataclass
@@ -53,7 +57,9 @@ class MemoryBroker:
     fills_list: list[Fill] = field(default_factory=list)
     held: dict[str, float] = field(default_factory=dict)
     submits_received: int = 0
+    sent: list[str] = field(default_factory=list)  # the client order id of every submit that reached the broker
     lookups: int = 0
+    cancels: int = 0
     _seq: int = 0
 
     # -- test controls -------------------------------------------------------------------------------
@@ -71,6 +77,18 @@ class MemoryBroker:
         )
         sign = 1 if order.side == Side.BUY else -1
         self.held[order.symbol] = self.held.get(order.symbol, 0.0) + sign * qty
+
+    def expire(self, client_order_id: str) -> None:
+        """The broker ends the order (e.g. a day order after a partial fill): what is unfilled will never fill."""
+        order = self.orders_by_cid[client_order_id]
+        self.orders_by_cid[client_order_id] = self._ended(order, BrokerOrderStatus.EXPIRED)
+
+    def working(self, symbol: str, side: Side = Side.SELL) -> list[BrokerOrder]:
+        """The working orders of a symbol and side, roots only (an OCO is one entry)."""
+        return [
+            o for o in self.orders_by_cid.values()
+            if o.symbol == symbol and o.side == side and not BrokerOrderStatus.is_terminal(o.status)
+        ]  # fmt: skip
 
     def place_external(self, symbol: str, qty: float, price: float) -> str:
         cid = f"manual-{len(self.orders_by_cid)}"
@@ -93,9 +111,13 @@ class MemoryBroker:
             self.faults.crash_before_send -= 1
             raise Crash("killed before the request left")
         self.submits_received += 1
+        self.sent.append(request.client_order_id)
         if self.faults.refuse_unacted:
             self.faults.refuse_unacted -= 1
             raise TransientError("HTTP 429: too many requests (nothing was placed)")
+        if self.faults.lose_request:
+            self.faults.lose_request -= 1
+            raise AmbiguousOrderOutcome("read timed out (the request never reached the order book)")
         if self.faults.reject_reason:
             raise OrderRejected(self.faults.reject_reason, reason=self.faults.reject_reason)
         if request.client_order_id in self.orders_by_cid:
@@ -112,8 +134,8 @@ class MemoryBroker:
 
     def order_by_client_id(self, client_order_id: str) -> BrokerOrder | None:
         self.lookups += 1
-        if self.faults.transient_lookup:
-            self.faults.transient_lookup -= 1
+        if self.faults.transient_lookup or client_order_id in self.faults.unconfirmable:
+            self.faults.transient_lookup = max(0, self.faults.transient_lookup - 1)
             raise TransientError("503 from the broker")
         return self.orders_by_cid.get(client_order_id)
 
@@ -124,10 +146,12 @@ class MemoryBroker:
         return sorted(out, key=lambda o: (o.submitted_at, o.broker_order_id))
 
     def cancel(self, broker_order_id: str) -> None:
+        self.cancels += 1
         for cid, order in self.orders_by_cid.items():
-            if order.broker_order_id == broker_order_id:
+            # Cancelling any order of a group (an OCO's parent or its stop leg) cancels the group.
+            if broker_order_id in (order.broker_order_id, *(leg.broker_order_id for leg in order.legs)):
                 if not BrokerOrderStatus.is_terminal(order.status):
-                    self.orders_by_cid[cid] = replace(order, status=str(BrokerOrderStatus.CANCELED))
+                    self.orders_by_cid[cid] = self._ended(order, BrokerOrderStatus.CANCELED)
                 return
         raise OrderNotFound(broker_order_id)
 
@@ -140,6 +164,20 @@ class MemoryBroker:
 
     def _accept(self, request: OrderRequest) -> BrokerOrder:
         self._seq += 1
-        order = BrokerOrder.accepted(request, f"b-{self._seq}", self.time_source.now())
+        now = self.time_source.now()
+        order = BrokerOrder.accepted(request, f"b-{self._seq}", now)
+        if request.order_class == OrderClass.OCO:
+            stop = BrokerOrder(
+                f"b-{self._seq}-sl", f"{request.client_order_id}-sl", request.symbol, request.side, request.qty,
+                OrderType.STOP, request.time_in_force, "new", stop_price=request.stop_loss_stop_price,
+                order_class=OrderClass.OCO, submitted_at=now, updated_at=now,
+                parent_broker_order_id=order.broker_order_id,
+            )  # fmt: skip
+            order = replace(order, limit_price=request.take_profit_limit_price, legs=(stop,))
         self.orders_by_cid[request.client_order_id] = order
         return order
+
+    def _ended(self, order: BrokerOrder, status: BrokerOrderStatus) -> BrokerOrder:
+        at = self.time_source.now()
+        legs = tuple(replace(leg, status=str(status), updated_at=at) for leg in order.legs)
+        return replace(order, status=str(status), updated_at=at, legs=legs)
