@@ -136,7 +136,9 @@ IN_FLIGHT_INTENT_STATUSES: tuple[IntentStatus, ...] = (
 
 # Allowed transitions; anything else is a bug and is refused by the ledger repo.
 INTENT_TRANSITIONS: dict[IntentStatus, frozenset[IntentStatus]] = {
-    IntentStatus.PLANNED: frozenset({IntentStatus.SUBMITTING, IntentStatus.ABANDONED}),
+    # UNKNOWN from PLANNED: a deferred intent whose session passed is looked up before it is abandoned, and
+    # that lookup can fail; the intent is then in doubt until a later lookup settles it.
+    IntentStatus.PLANNED: frozenset({IntentStatus.SUBMITTING, IntentStatus.ABANDONED, IntentStatus.UNKNOWN}),
     IntentStatus.SUBMITTING: frozenset(
         {
             IntentStatus.ACCEPTED,
@@ -161,6 +163,7 @@ INTENT_TRANSITIONS: dict[IntentStatus, frozenset[IntentStatus]] = {
             IntentStatus.EXPIRED,
             IntentStatus.REJECTED,
             IntentStatus.ABANDONED,
+            IntentStatus.PLANNED,  # proven never to have reached the broker, and held back (a buy while in doubt)
         }
     ),
     IntentStatus.ACCEPTED: frozenset(

@@ -190,6 +190,15 @@ def intents_with_status(ledger: Ledger, statuses: tuple[IntentStatus, ...]) -> l
     )
 
 
+def unknown_intent_ids(ledger: Ledger) -> list[str]:
+    """The client order ids of the intents whose outcome the broker could not confirm (UNKNOWN)."""
+    rows = ledger.query(
+        "SELECT client_order_id FROM order_intents WHERE status = ? ORDER BY client_order_id",
+        [str(IntentStatus.UNKNOWN)],
+    )
+    return [r["client_order_id"] for r in rows]
+
+
 def open_intents(ledger: Ledger) -> list[dict[str, Any]]:
     return intents_with_status(ledger, OPEN_INTENT_STATUSES)
 

@@ -11,6 +11,9 @@
 4. An intent found SUBMITTING or UNKNOWN by a later run (the previous one crashed or was unsure) is resolved
    the same way before anything else; if it was planned in an earlier session and never reached the broker
    it is ABANDONED: a rerun never trades yesterday's decision.
+5. While any intent is UNKNOWN, no buy is sent (it stays PLANNED and goes out once the doubt is resolved,
+   within its window); sells still are (``policy.order_doubt``). A step ends with exit 3 while any order is
+   in doubt, including the run that created it.
 
 The gateway never holds a ledger transaction across a broker call, so a crash at any point leaves the
 ledger describing exactly what may have been sent.
@@ -18,7 +21,7 @@ ledger describing exactly what may have been sent.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,6 +51,7 @@ from autotrader.eventlog import EventLog
 from autotrader.killpoints import kill_point
 from autotrader.ledger import repo
 from autotrader.ledger.db import Ledger
+from autotrader.policy.order_doubt import doubt_exit_code, doubt_note, held_by_doubt
 from autotrader.ports import Broker, Clock
 
 # A proven-absent order is re-sent under the same id at most this many times in total.
@@ -90,9 +94,16 @@ class OrderGateway:
         return results
 
     def resolve_in_flight(self) -> list[GatewayResult]:
-        """Settle every intent a previous run left PLANNED, SUBMITTING or UNKNOWN (called by ``sync``)."""
+        """Settle every intent a previous run left PLANNED, SUBMITTING or UNKNOWN (called by ``sync``). Those
+        that may be at the broker are looked up first: a buy waiting behind one of them goes out in the same
+        run once it is resolved."""
         rows = repo.intents_with_status(self.ledger, IN_FLIGHT_INTENT_STATUSES)
+        rows.sort(key=lambda row: row["status"] == IntentStatus.PLANNED)  # stable: otherwise oldest first
         return [self._drive(row["client_order_id"]) for row in rows]
+
+    def in_doubt(self) -> list[str]:
+        """The client order ids of the intents whose outcome the broker cannot confirm (UNKNOWN)."""
+        return repo.unknown_intent_ids(self.ledger)
 
     def adopt(self, order: BrokerOrder) -> IntentStatus | None:
         """Record the broker's view of one of our orders (and its legs); returns the intent's new status."""
@@ -118,6 +129,9 @@ class OrderGateway:
 
     def _submit(self, row: dict[str, Any]) -> GatewayResult:
         cid = row["client_order_id"]
+        held = held_by_doubt(Side(row["side"]), [c for c in self.in_doubt() if c != cid])
+        if held is not None:
+            return self._hold(row, held)
         self._sends[cid] = self._sends.get(cid, 0) + 1
         with self.ledger.write():
             repo.transition_intent(
@@ -205,6 +219,15 @@ class OrderGateway:
         self.log.event("order_deferred", client_order_id=cid, why=why)
         return GatewayResult(cid, IntentStatus.PLANNED, None, why, sent=True)
 
+    def _hold(self, row: dict[str, Any], why: str) -> GatewayResult:
+        """Not sent now, and provably not at the broker: PLANNED, so a later run sends it under the same id."""
+        cid = row["client_order_id"]
+        if row["status"] != IntentStatus.PLANNED:
+            with self.ledger.write():
+                repo.transition_intent(self.ledger, cid, IntentStatus.PLANNED, now=self.clock.now(), error_message=why)
+        self.log.event("order_held", client_order_id=cid, why=why)
+        return GatewayResult(cid, IntentStatus.PLANNED, None, why, sent=False)
+
     def _abandon(self, row: dict[str, Any], why: str) -> GatewayResult:
         cid = row["client_order_id"]
         with self.ledger.write():
@@ -273,19 +296,22 @@ def order_line(intent: OrderIntent, result: GatewayResult, **extra: Any) -> Orde
     )
 
 
-def report_outcomes(report: ReportDraft, results: Iterable[GatewayResult], summary: str) -> None:
+def report_outcomes(
+    report: ReportDraft, results: Iterable[GatewayResult], summary: str, *, in_doubt: Collection[str]
+) -> None:
     """The notes every order-sending step ends with: ``summary`` with the rejections counted, each rejection
-    with its reason, and exit 3 when an order's outcome is unknown (buying halts until it is resolved)."""
+    with its reason, each order not yet placed, and exit 3 while an order's outcome is unknown (``in_doubt``:
+    the ledger's UNKNOWN intents when the step ends, whichever run created them)."""
     results = list(results)
     rejected = [r for r in results if r.status == IntentStatus.REJECTED]
-    unknown = [r for r in results if r.status == IntentStatus.UNKNOWN]
     deferred = [r for r in results if r.status == IntentStatus.PLANNED]
     report.notes.append(summary + (f", {len(rejected)} rejected by the broker" if rejected else ""))
     report.notes.extend(f"rejected {r.client_order_id}: {r.message}" for r in rejected)
     report.notes.extend(f"not yet placed {r.client_order_id}: {r.message}" for r in deferred)
-    if unknown:
-        report.exit_code, report.ok = ExitCode.HALTED, False
-        report.notes.append(f"{len(unknown)} order(s) with unknown outcome: buying halted until resolved")
+    code = doubt_exit_code(in_doubt)
+    if code != ExitCode.OK:
+        report.exit_code, report.ok = code, False
+        report.notes.append(doubt_note(in_doubt))
 
 
 def request_from_row(row: dict[str, Any]) -> OrderRequest:

@@ -8,22 +8,34 @@ symbols with a tier due have their daily bars checked first; exits are never hel
 1. refresh the positions (``positions.refresh``: state, high-water mark, trail, split gaps);
 2. ask the pure policy (``policy.management``) what to do;
 3. store each leg as an order intent (leg kind, tier, position key, signal) with a deterministic client order
-   id and send it through the order gateway: a rerun in the same session sends nothing new;
-4. keep the protective orders matching (a sell first cancels the position's protective order, which is
-   then re-placed for what remains).
+   id and send it through the order gateway: a rerun in the same session sends nothing new. A leg decided
+   again after its order ended unfinished (a day order that filled partly and then expired, or was cancelled)
+   is the next attempt, under an id of its own (``next_attempt``);
+4. keep the protective orders matching (a sell that will be sent first cancels the position's protective
+   order, which is then re-placed for what remains; a leg already settled touches nothing).
 
 Management orders are market day orders and go out only while the regular session is open.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
 from autotrader.clock import SessionState
-from autotrader.domain.enums import Book, ExitCode, IntentStatus, LegKind, OrderType, Side, TimeInForce
+from autotrader.domain.enums import (
+    IN_FLIGHT_INTENT_STATUSES,
+    Book,
+    ExitCode,
+    IntentStatus,
+    LegKind,
+    OrderType,
+    Side,
+    TimeInForce,
+)
 from autotrader.domain.models import OrderIntent
 from autotrader.domain.reports import ManageReport, SkipLine
+from autotrader.ledger import repo
 from autotrader.pipeline import positions, quarantine
 from autotrader.pipeline.context import StepContext
 from autotrader.pipeline.gateway import GatewayResult, OrderGateway, order_line, report_outcomes
@@ -135,19 +147,27 @@ def _run(
             if m.position.symbol in held
         ]
         priced = [(m, market) for m, market in priced if m.position.symbol not in held]
-    plan = plan_legs(step, managed, decide(priced), session=ctx.session, session_date=ctx.session_date)
+    known = {
+        row["client_order_id"]: IntentStatus(row["status"])
+        for rows in repo.position_intents_of(ctx.ledger, [m.position.key for m in managed]).values()
+        for row in rows
+    }
+    plan = plan_legs(step, managed, decide(priced), session=ctx.session, session_date=ctx.session_date, known=known)
     report.skipped.extend(held_back)
     report.skipped.extend(plan.skipped)
     results = _send(ctx, gateway, plan)
     for action, intent in plan.legs:
         report.orders.append(order_line(intent, results[intent.client_order_id], trigger_price=action.trigger_price))
-    protective = positions.maintain_protection(ctx, gateway, positions.refresh(ctx, preset=preset)) if plan.legs else []
+    # Protection changes only where this run changed something at the broker: a leg that was already settled
+    # (rejected earlier, say) leaves the position's protective order alone.
+    touched = plan.cancel_first or any(r.sent for r in results.values())
+    protective = positions.maintain_protection(ctx, gateway, positions.refresh(ctx, preset=preset)) if touched else []
     report.fields["positions"] = [_position_json(m) for m in managed]
     report.fields["protective_orders"] = [
         {"client_order_id": r.client_order_id, "status": str(r.status), "message": r.message} for r in protective
     ]
     summary = f"{len(managed)} position(s): {len(plan.legs)} leg(s) sent, {len(report.skipped)} skipped"
-    report_outcomes(report, results.values(), summary)
+    report_outcomes(report, results.values(), summary, in_doubt=gateway.in_doubt())
     halted = [m for m in managed if m.position.halted_reason]
     for m in halted:
         report.notes.append(f"{m.position.symbol} halted: {m.position.halted_reason}")
@@ -164,14 +184,45 @@ class LegPlan:
     legs: tuple[tuple[mg.Action, OrderIntent], ...]  # to send, in the order decided
     held_back: frozenset[str]  # position keys with a leg decided but not sent (the market is closed)
     plans: dict[str, mg.Plan]  # position key -> its plan once this run's legs are at the broker
-    cancel_first: tuple[mg.Position, ...]  # positions selling: their protective order goes first
+    cancel_first: tuple[mg.Position, ...]  # positions with a sell to send: their protective order goes first
+
+
+# An order that ended with these may be followed by another attempt at the same leg; any other ending is final
+# for the session (filled; rejected: the broker's refusal is definitive).
+ENDED_UNFINISHED: frozenset[IntentStatus] = frozenset({IntentStatus.EXPIRED, IntentStatus.CANCELED})
+
+
+def next_attempt(cid_of: Callable[[int], str], known: Mapping[str, IntentStatus]) -> int:
+    """The attempt a decided leg is, given the ledger's intents (``known``: client order id → status) and the id
+    each attempt has (``cid_of``): the first attempt whose id the ledger does not hold, or holds in any state but
+    ended-unfinished. So the remainder of an exit that filled partly and then expired is a new order under a new
+    id, yet a rerun (or a run after a crash between storing and sending) finds the same attempt again and the
+    gateway drives that intent as it stands: resolved, sent once, or left alone."""
+    attempt = 0
+    while known.get(cid_of(attempt)) in ENDED_UNFINISHED:
+        attempt += 1
+    return attempt
+
+
+def will_send(intent: OrderIntent, known: Mapping[str, IntentStatus]) -> bool:
+    """Whether the gateway may send this intent: it is new, or not yet known to have reached the broker."""
+    status = known.get(intent.client_order_id)
+    return status is None or status in IN_FLIGHT_INTENT_STATUSES
 
 
 def plan_legs(
-    step: str, managed: list[positions.Managed], decisions: mg.Decisions, *, session: SessionState, session_date: str
+    step: str,
+    managed: list[positions.Managed],
+    decisions: mg.Decisions,
+    *,
+    session: SessionState,
+    session_date: str,
+    known: Mapping[str, IntentStatus] | None = None,
 ) -> LegPlan:
     """The decisions as intents, or as skip lines while the market is closed (management legs are market day
-    orders and go out only in the regular session)."""
+    orders and go out only in the regular session). ``known``: the statuses of the positions' intents in the
+    ledger, by client order id (which attempt each leg is, and whether it will be sent)."""
+    known = known or {}
     skipped = [
         SkipLine(m.position.symbol, "no quote: nothing decided", {"position_key": m.position.key})
         for m in managed
@@ -187,10 +238,12 @@ def plan_legs(
         held_back = frozenset(a.position_key for a in decisions.actions)
         return LegPlan(tuple(skipped), (), held_back, dict(decisions.plans), ())
     by_key = {m.position.key: m for m in managed}
-    legs = tuple((a, _intent(session_date, session, step, a, by_key[a.position_key])) for a in decisions.actions)
+    legs = tuple(
+        (a, _attempt(session_date, session, step, a, by_key[a.position_key], known)) for a in decisions.actions
+    )
     # A sell needs the shares its protective order holds at the broker: that order is cancelled first (and
-    # re-placed for what remains).
-    selling = sorted({a.position_key for a in decisions.actions if a.side == "sell"})
+    # re-placed for what remains), but only for a sell that will be sent.
+    selling = sorted({a.position_key for a, i in legs if a.side == "sell" and will_send(i, known)})
     return LegPlan(tuple(skipped), legs, frozenset(), dict(decisions.plans), tuple(by_key[k].position for k in selling))
 
 
@@ -207,8 +260,22 @@ def _send(ctx: StepContext, gateway: OrderGateway, plan: LegPlan) -> dict[str, G
     return results
 
 
+def _attempt(
+    session_date: str,
+    session: SessionState,
+    step: str,
+    action: mg.Action,
+    m: positions.Managed,
+    known: Mapping[str, IntentStatus],
+) -> OrderIntent:
+    def at(attempt: int) -> OrderIntent:
+        return _intent(session_date, session, step, action, m, attempt)
+
+    return at(next_attempt(lambda n: at(n).client_order_id, known))
+
+
 def _intent(
-    session_date: str, session: SessionState, step: str, action: mg.Action, m: positions.Managed
+    session_date: str, session: SessionState, step: str, action: mg.Action, m: positions.Managed, attempt: int
 ) -> OrderIntent:
     p = m.position
     return OrderIntent.create(
@@ -217,6 +284,7 @@ def _intent(
         book=Book(p.book),
         leg=LegKind(action.leg),
         tier=action.tier,
+        attempt=attempt,
         key=p.key,
         symbol=p.symbol,
         side=Side(action.side),

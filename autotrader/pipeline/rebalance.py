@@ -352,7 +352,9 @@ def apply(
     if remember:
         with ctx.ledger.write():
             repo.kv_set(ctx.ledger, KV_STRATEGY, chosen, now=ctx.now)
-    report_outcomes(report, results_by_cid.values(), f"{chosen}: {len(intents)} order(s) ({timing})")
+    report_outcomes(
+        report, results_by_cid.values(), f"{chosen}: {len(intents)} order(s) ({timing})", in_doubt=gateway.in_doubt()
+    )
 
 
 def _finish(

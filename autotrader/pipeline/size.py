@@ -300,7 +300,7 @@ def run(ctx: StepContext) -> SizeReport:
     results = {r.client_order_id: r for r in gateway.place(intents)}
     _report_decisions(report, decisions, intents, results)
     summary = f"{len(signals)} signal(s): {len(intents)} ordered ({why}), {len(report.skipped)} skipped"
-    report_outcomes(report, results.values(), summary)
+    report_outcomes(report, results.values(), summary, in_doubt=gateway.in_doubt())
     return report.build(SizeReport)
 
 

@@ -5,7 +5,8 @@
    create are recorded in the ``external`` book and never touched.
 3. Record new fills exactly once (by fill id) and apply them to their book's position.
 4. Check that, per symbol, the books sum to the broker's position. Any unexplained difference is reported
-   with the numbers and the run exits 3: buying halts until a human looks.
+   with the numbers and the run exits 3: buying halts until a human looks. So does an order whose outcome
+   the broker cannot confirm, whether an earlier run left it or this one (a protective order) created it.
 
 Each stage reads what it needs, decides in a pure function (a frozen plan), then applies it. The stages run
 in this order because each one reads what the one before wrote (a fill's book comes from its adopted order,
@@ -21,7 +22,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from autotrader.domain import ids
-from autotrader.domain.enums import Book, ExitCode, IntentStatus
+from autotrader.domain.enums import Book, ExitCode
 from autotrader.domain.models import BrokerOrder, BrokerPosition, Fill
 from autotrader.domain.money import QTY_TOLERANCE
 from autotrader.domain.reports import ReportDraft, SyncReport
@@ -31,6 +32,7 @@ from autotrader.ledger.db import Ledger
 from autotrader.pipeline import corporate_actions, positions
 from autotrader.pipeline.context import StepContext
 from autotrader.pipeline.gateway import GatewayResult, OrderGateway
+from autotrader.policy.order_doubt import doubt_exit_code, doubt_note
 from autotrader.ports import Broker
 
 # Fills are fetched from a little before the newest one we hold: ids make the overlap harmless, and it
@@ -65,6 +67,7 @@ class SyncOutcome:
     diffs: tuple[dict[str, Any], ...]
     splits: tuple[dict[str, Any], ...]
     protective_orders: tuple[GatewayResult, ...]
+    in_doubt: tuple[str, ...]  # UNKNOWN intents once the sync is done, whichever run created them
 
 
 def plan_orders(
@@ -184,6 +187,7 @@ def run(ctx: StepContext, *, clear_halt: tuple[str, ...] = ()) -> SyncReport:
         diffs=(*diffs, *halted),
         splits=tuple(applied_splits),
         protective_orders=tuple(protected),
+        in_doubt=tuple(gateway.in_doubt()),
     )
     return _report(ctx.report(), outcome)
 
@@ -273,7 +277,7 @@ def _save_watermarks(ledger: Ledger, orders_after: datetime | None, *, now: date
 
 
 def _report(report: ReportDraft, outcome: SyncOutcome) -> SyncReport:
-    unknown = [r.client_order_id for r in outcome.settled if r.status == IntentStatus.UNKNOWN]
+    unknown = list(outcome.in_doubt)
     report.fields.update(
         {
             "settled": [_result_line(r) for r in outcome.settled],
@@ -290,7 +294,7 @@ def _report(report: ReportDraft, outcome: SyncOutcome) -> SyncReport:
         f"{outcome.orders_seen} broker orders seen, {outcome.new_fills} new fills recorded, "
         f"{len(outcome.settled)} in-flight settled"
     )
-    if outcome.diffs or unknown:
+    if outcome.diffs or doubt_exit_code(unknown) != ExitCode.OK:
         report.ok = False
         report.exit_code = ExitCode.HALTED
         if outcome.diffs:
@@ -298,7 +302,7 @@ def _report(report: ReportDraft, outcome: SyncOutcome) -> SyncReport:
                 f"{len(outcome.diffs)} unexplained difference(s) between broker and ledger: buying halted"
             )
         if unknown:
-            report.notes.append(f"{len(unknown)} order(s) with unknown outcome: buying halted until resolved")
+            report.notes.append(doubt_note(unknown))
     return report.build(SyncReport)
 
 

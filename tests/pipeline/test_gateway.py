@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from autotrader.clock import SimulatedClock
-from autotrader.domain.enums import IntentStatus
+from autotrader.domain.enums import IntentStatus, LegKind, Side
 from autotrader.domain.ids import client_order_id
 from autotrader.errors import AmbiguousOrderOutcome, ConfigError, DuplicateClientOrderId
 from autotrader.eventlog import EventLog
@@ -103,7 +103,7 @@ def test_a_run_that_cannot_place_an_order_does_not_halt_and_says_so(world):
     broker.faults = Faults(refuse_unacted=2)
     results = gateway().place([make_intent(at=clock.now())])
     report = ReportDraft(command="size", as_of=clock.now(), dry_run=False)
-    report_outcomes(report, results, "1 order")
+    report_outcomes(report, results, "1 order", in_doubt=gateway().in_doubt())
     assert report.exit_code == 0 and report.ok
     assert any(note.startswith("not yet placed") for note in report.notes)
 
@@ -253,3 +253,46 @@ def test_fills_move_the_intent_to_filled(world):
 
     gateway().adopt(replace(broker.orders_by_cid[intent.client_order_id], status="accepted"))
     assert _status(ledger, intent.client_order_id) == IntentStatus.FILLED
+
+
+def test_while_an_order_is_in_doubt_buys_wait_and_sells_go(world):
+    clock, ledger, broker, gateway = world
+    doubtful = make_intent(at=clock.now(), symbol="AAA")
+    broker.faults = Faults(lose_request=1, transient_lookup=1)
+    gateway().place([doubtful])  # the broker cannot confirm whether it has it
+    assert _status(ledger, doubtful.client_order_id) == IntentStatus.UNKNOWN
+    buy = make_intent(at=clock.now(), symbol="BBB")
+    sell = make_intent(at=clock.now(), symbol="CCC", side=Side.SELL, leg=LegKind.LOSS_CUT, step="profittake")
+    held, sent = gateway().place([buy, sell])
+    assert held.status == IntentStatus.PLANNED and not held.sent and "buying halted" in held.message
+    assert sent.status == IntentStatus.ACCEPTED
+    assert broker.sent == [doubtful.client_order_id, sell.client_order_id]
+    # The doubt resolves (the broker provably never got it: sent again under its id); the buy goes out after it.
+    settled = gateway().resolve_in_flight()
+    assert [r.client_order_id for r in settled] == [doubtful.client_order_id, buy.client_order_id]
+    assert [r.status for r in settled] == [IntentStatus.ACCEPTED, IntentStatus.ACCEPTED]
+    assert broker.sent == [doubtful.client_order_id, sell.client_order_id, doubtful.client_order_id,
+                           buy.client_order_id]  # fmt: skip
+
+
+def test_a_step_ends_with_exit_3_while_any_order_is_in_doubt(world):
+    from autotrader.domain.reports import ReportDraft
+    from autotrader.pipeline.gateway import report_outcomes
+
+    clock, ledger, broker, gateway = world
+    broker.faults = Faults(lose_request=1, transient_lookup=1)
+    gateway().place([make_intent(at=clock.now(), symbol="AAA")])
+    later = gateway()
+    results = later.place([make_intent(at=clock.now(), symbol="CCC", side=Side.SELL, leg=LegKind.LOSS_CUT)])
+    report = ReportDraft(command="profittake", as_of=clock.now(), dry_run=False)
+    report_outcomes(report, results, "1 order", in_doubt=later.in_doubt())
+    assert report.exit_code == 3 and not report.ok  # its own order went out; another is still in doubt
+    assert report.notes[-1] == "1 order(s) with unknown outcome: buying halted until resolved"
+
+
+def test_the_doubt_policy_holds_only_buys():
+    from autotrader.policy.order_doubt import doubt_exit_code, held_by_doubt
+
+    assert held_by_doubt(Side.SELL, ["x"]) is None and held_by_doubt(Side.BUY, []) is None
+    assert "1 order(s) with unknown outcome (x)" in (held_by_doubt(Side.BUY, ["x"]) or "")
+    assert (doubt_exit_code([]), doubt_exit_code(["x"])) == (0, 3)

@@ -131,11 +131,21 @@ def test_sync_settles_an_intent_a_crashed_run_left_behind(world):
 def test_an_unknown_outcome_halts_with_exit_3(world):
     clock, ledger, broker, run_sync, gateway = world
     intent = make_intent(at=clock.now())
-    broker.faults = Faults(lose_response=1, transient_lookup=2)
+    broker.faults = Faults(lose_request=1, transient_lookup=2)
     gateway().place([intent])
     report = run_sync()
     assert report.exit_code == 3
     assert report.unknown_intents == (intent.client_order_id,)
+
+
+def test_an_unknown_order_the_broker_lists_is_adopted_and_no_longer_halts(world):
+    clock, ledger, broker, run_sync, gateway = world
+    intent = make_intent(at=clock.now())
+    broker.faults = Faults(lose_response=1, transient_lookup=2)
+    gateway().place([intent])  # accepted, but neither the answer nor the lookup came back
+    report = run_sync()  # its lookup fails again; the broker's order list has it
+    assert repo.get_intent(ledger, intent.client_order_id)["status"] == "accepted"
+    assert report.exit_code == 0 and report.unknown_intents == ()
 
 
 # -- the pure plans -------------------------------------------------------------------------------------------
