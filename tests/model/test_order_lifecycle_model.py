@@ -34,11 +34,11 @@ The whole suite runs a small budget (``DEFAULT_EXAMPLES`` × ``DEFAULT_STEPS``);
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import tempfile
 import time
-import functools
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import replace
@@ -219,7 +219,8 @@ class OrderLifecycle(RuleBasedStateMachine):
         return self.calendar.is_open(self._now())
 
     def _working(self) -> list[str]:
-        return sorted(cid for cid, o in self.broker.orders_by_cid.items() if not BrokerOrderStatus.is_terminal(o.status))
+        orders = self.broker.orders_by_cid.items()
+        return sorted(cid for cid, o in orders if not BrokerOrderStatus.is_terminal(o.status))
 
     def _advance_to(self, target: datetime) -> None:
         """Move the clock to ``target``, letting each open and close on the way do what the exchange does:
@@ -292,11 +293,7 @@ class OrderLifecycle(RuleBasedStateMachine):
         self._place(intent, fault)
 
     def _held_by_signals(self) -> dict[str, float]:
-        return {
-            p.symbol: p.qty
-            for p in repo.all_positions(self.ledger)
-            if p.book == str(Book.SIGNALS) and p.qty >= 1
-        }
+        return {p.symbol: p.qty for p in repo.all_positions(self.ledger) if p.book == str(Book.SIGNALS) and p.qty >= 1}
 
     @precondition(lambda self: self.alive and bool(self.plans))
     @rule(data=st.data())
@@ -318,7 +315,10 @@ class OrderLifecycle(RuleBasedStateMachine):
 
     # -- rules: the market ------------------------------------------------------------------------------------
     # Mostly within the session; now and then across the close, to the next open or to the window before it.
-    @rule(how=st.sampled_from(("minutes", "minutes", "minutes", "close", "next_open", "pre_open")), minutes=st.integers(1, 90))
+    @rule(
+        how=st.sampled_from(("minutes", "minutes", "minutes", "close", "next_open", "pre_open")),
+        minutes=st.integers(1, 90),
+    )
     @counted
     def tick(self, how: str, minutes: int) -> None:
         now = self._now()
