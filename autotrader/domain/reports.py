@@ -576,7 +576,22 @@ class CalibrationBucket(Row):
     key: str
     signals: int
     excess_return_mean: float | None
-    hit_rate: float | None
+    hit_rate: float | None  # the up rate: raw return > 0
+    abnormal_return_mean: float | None
+    beat_rate: float | None  # abnormal return > 0
+
+
+@dataclass(frozen=True)
+class RankInformation(Row):
+    """The mean per-date rank IC of conviction against abnormal return, with its date-block interval."""
+
+    mean: float | None
+    lo: float | None
+    hi: float | None
+    p_value: float | None
+    t_hac: float | None  # Newey–West t over dates, h − 1 lags
+    dates: int
+    block: int  # bootstrap block length in dates
 
 
 @dataclass(frozen=True)
@@ -584,8 +599,9 @@ class Calibration(Row):
     horizon: str
     signals: int
     buckets: tuple[CalibrationBucket, ...]
-    spearman: float | None
-    spearman_ci: Any  # [lo, hi], or None below the minimum sample
+    spearman: float | None  # pooled over signals: descriptive only
+    spearman_ci: Any  # [lo, hi] as if signals were independent, or None below the minimum sample
+    rank_ic: RankInformation | None  # what the statement rests on; None with too few dates
     statement: str
 
 

@@ -115,7 +115,8 @@ def charts(rows: list[dict[str, Any]], series: pd.DataFrame, *, horizons: list[i
     means: list[float] = []
     errs: list[list[float]] = [[], []]
     for row in conviction:
-        mean, ci = row["excess_return_mean"].get(str(primary)), row["excess_return_ci"].get(str(primary))
+        at = str(row.get("primary_horizon") or primary)
+        mean, ci = row["abnormal_return_mean"].get(at), row["abnormal_return_ci"].get(at)
         labels.append(row["key"])
         means.append((mean or 0.0) * 100)
         errs[0].append(((mean - ci[0]) * 100) if mean is not None and ci else 0.0)
@@ -123,8 +124,8 @@ def charts(rows: list[dict[str, Any]], series: pd.DataFrame, *, horizons: list[i
     ax.bar(labels, means, yerr=errs, capsize=4, color="#4c72b0")
     ax.axhline(0, color="grey", linewidth=0.8)
     ax.set_xlabel("conviction")
-    ax.set_ylabel(f"mean excess return at {primary} sessions, %")
-    ax.set_title("Conviction calibration (95% bootstrap interval)")
+    ax.set_ylabel("mean abnormal return at the primary horizon, %")
+    ax.set_title("Conviction calibration (95% date-block bootstrap interval)")
     out["calibration"] = png(fig)
     plt.close(fig)
     return out

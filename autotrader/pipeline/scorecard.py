@@ -195,6 +195,7 @@ def run(ctx: StepContext, filters: Filters, exports: Exports | None = None, *, r
         rng=np.random.default_rng(settings.seed),
         conviction_buckets=buckets,
         min_signals=settings.min_signals,
+        ic_resamples=settings.bootstrap_resamples,
     )
     report.fields.update(
         {

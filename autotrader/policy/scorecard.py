@@ -57,6 +57,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -83,6 +84,7 @@ GROUPS: tuple[str, ...] = ("category", "source", "conviction")
 NO_CONVICTION = "none"
 UNBUCKETED = "other"
 MISSING = "(missing)"
+NAN = float("nan")
 
 _KEY_COLUMNS = ("signal_id", "category", "source", "conviction")
 OUTCOME_COLUMNS = (*_KEY_COLUMNS, "horizon", "status", "ret", "excess", "hit")
@@ -451,6 +453,10 @@ def _actions_by_key(
 # ---------------------------------------------------------------------------------------------- calibration
 
 
+#: The conviction statement needs at least this many entry dates with a rank IC (3+ ranked signals each).
+MIN_IC_DATES = 10
+
+
 def calibration(
     outcomes: pd.DataFrame,
     *,
@@ -459,21 +465,31 @@ def calibration(
     conviction_buckets: Sequence[Bucket] = DEFAULT_CONVICTION_BUCKETS,
     min_signals: int = 30,
     resamples: int = 500,
+    ic_resamples: int = 2000,
 ) -> dict[str, Any]:
-    """Did higher conviction do better? Over the complete outcome rows at ``primary_horizon``.
+    """Does higher conviction pick better signals? Over the complete outcome rows at ``primary_horizon``.
 
-    Returns ``{horizon, signals, buckets: [{key, signals, excess_return_mean, hit_rate}], spearman,
-    spearman_ci, statement}``:
+    Returns ``{horizon, signals, buckets: [{key, signals, excess_return_mean, hit_rate, abnormal_return_mean,
+    beat_rate}], spearman, spearman_ci, rank_ic, statement}``:
 
     - ``buckets``: every conviction bucket in order (empty ones included, with ``None`` figures), then
-      ``"none"`` and ``"other"`` when they have rows; mean excess return and hit rate (#hit / #rows) per bucket;
+      ``"none"`` and ``"other"`` when they have rows; per bucket the mean excess return over SPY, the up rate
+      (``hit``: #hit / #rows), the mean abnormal return and the beat rate (share with abnormal return > 0);
     - ``signals``: rows with a conviction and a finite excess return (one row per signal at one horizon);
-    - ``spearman``: Spearman's ρ between conviction and excess return over those rows (average ranks);
-    - ``spearman_ci``: its 95% interval, resampling signals (``metrics.spearman_bootstrap_ci``: ``resamples``
-      percentile-bootstrap resamples, exact ρ per resample, chunked; Fisher z above 5000 signals);
-    - ``statement``: fewer than ``min_signals`` signals → "too few signals: n < min_signals"; CI entirely
-      above 0 → "higher conviction did better"; entirely below → "higher conviction did worse"; otherwise
-      "no evidence that conviction matters".
+    - ``spearman``: Spearman's ρ between conviction and excess return pooled over those rows (average ranks),
+      and ``spearman_ci`` its 95% interval resampling signals as if independent
+      (``metrics.spearman_bootstrap_ci``): descriptive only, since picks that share dates and overlapping
+      windows are not independent; the statement does not rest on them;
+    - ``rank_ic``: per entry date, Spearman's ρ of conviction against the abnormal return
+      (``skill.rank_ic``: dates with 3+ signals and two distinct values of each); ``{mean, lo, hi, p_value,
+      t_hac, dates, block}``: the mean over dates with its 95% interval from a date-block bootstrap of the
+      per-date values (``inference.block_bootstrap_mean``, blocks of ``inference.block_length`` (h, dates)
+      dates, ``ic_resamples`` resamples), and the Newey–West t over dates with h − 1 lags beside it; None
+      without an abnormal return or an entry date, or with fewer than ``MIN_IC_DATES`` dates;
+    - ``statement``: fewer than ``min_signals`` signals → "too few signals: n < min_signals"; no rank IC →
+      "too few dates to judge conviction: …"; its interval entirely above 0 → "higher conviction ranked picks
+      better on the same day (…)"; entirely below → "… worse …"; otherwise "no evidence that conviction ranks
+      picks (…)".
     """
     _check_buckets(conviction_buckets)
     if not 1 <= resamples <= 500:
@@ -484,6 +500,8 @@ def calibration(
     conviction = _floats(outcomes, "conviction")[rows]
     excess = _floats(outcomes, "excess")[rows]
     hit = _floats(outcomes, "hit")[rows]
+    abnormal = _optional_floats(outcomes, "abnormal")[rows]
+    dates = _entry_dates(outcomes)[rows] if "entry_date" in outcomes.columns else None
     labels = conviction_labels(conviction, conviction_buckets)
 
     buckets = []
@@ -491,14 +509,16 @@ def calibration(
     order += [label for label in (NO_CONVICTION, UNBUCKETED) if (labels == label).any()]
     for label in order:
         mask = labels == label
-        values, hits = excess[mask], hit[mask]
-        values, hits = values[~np.isnan(values)], hits[~np.isnan(hits)]
+        values, hits, ar = excess[mask], hit[mask], abnormal[mask]
+        values, hits, ar = values[~np.isnan(values)], hits[~np.isnan(hits)], ar[~np.isnan(ar)]
         buckets.append(
             {
                 "key": label,
                 "signals": int(mask.sum()),
                 "excess_return_mean": _num(_mean(values)),
                 "hit_rate": _num(_mean(hits)),
+                "abnormal_return_mean": _num(_mean(ar)),
+                "beat_rate": _num(_mean((ar > 0).astype(np.float64))),
             }
         )
 
@@ -507,19 +527,64 @@ def calibration(
     n = len(x)
     rho = _num(metrics.spearman(x, y))
     ci = _interval(metrics.spearman_bootstrap_ci(x, y, rng, resamples=resamples)) if n >= min_signals else None
-    if n < min_signals:
-        statement = f"too few signals: {n} < {min_signals}"
-    elif ci is not None and ci[0] > 0:
-        statement = "higher conviction did better"
-    elif ci is not None and ci[1] < 0:
-        statement = "higher conviction did worse"
-    else:
-        statement = "no evidence that conviction matters"
+    ic = _rank_ic(dates, conviction, abnormal, primary_horizon, rng, ic_resamples) if dates is not None else None
     return {
         "horizon": str(primary_horizon),
         "signals": n,
         "buckets": buckets,
         "spearman": rho,
         "spearman_ci": ci,
-        "statement": statement,
+        "rank_ic": ic.as_json() if ic is not None and ic.dates >= MIN_IC_DATES else None,
+        "statement": _conviction_statement(n, min_signals, ic),
     }
+
+
+@dataclass(frozen=True)
+class _IC:
+    """The mean per-date rank IC with its dependence-robust interval (see :func:`calibration`)."""
+
+    mean: float
+    lo: float
+    hi: float
+    p_value: float
+    t_hac: float
+    dates: int
+    block: int
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "mean": _num(self.mean), "lo": _num(self.lo), "hi": _num(self.hi), "p_value": _num(self.p_value),
+            "t_hac": _num(self.t_hac), "dates": self.dates, "block": self.block,
+        }  # fmt: skip
+
+    def describe(self) -> str:
+        return f"mean rank IC {self.mean:+.3f} [{self.lo:+.3f}, {self.hi:+.3f}] over {self.dates} dates"
+
+
+def _rank_ic(
+    dates: np.ndarray, conviction: np.ndarray, abnormal: np.ndarray, horizon: int, rng: np.random.Generator,
+    resamples: int,
+) -> _IC | None:  # fmt: skip
+    from autotrader.policy import skill
+
+    known = np.array([d is not None for d in dates], dtype=bool)
+    ic = skill.rank_ic(dates[known], conviction[known], abnormal[known], maxlags=max(0, horizon - 1))
+    if ic.n_dates < MIN_IC_DATES:
+        return _IC(NAN, NAN, NAN, NAN, NAN, ic.n_dates, 0)
+    block = inference.block_length(horizon, ic.n_dates)
+    per_date = ic.per_date.to_numpy(dtype=np.float64)
+    fit = inference.block_bootstrap_mean(per_date, ic.per_date.index.to_numpy(), rng, block=block, resamples=resamples)
+    return _IC(ic.mean, fit.lo, fit.hi, fit.p_value, ic.t_stat_hac, ic.n_dates, block)
+
+
+def _conviction_statement(signals: int, min_signals: int, ic: _IC | None) -> str:
+    if signals < min_signals:
+        return f"too few signals: {signals} < {min_signals}"
+    if ic is None or ic.dates < MIN_IC_DATES:
+        dates = ic.dates if ic is not None else 0
+        return f"too few dates to judge conviction: {dates} with 3+ ranked signals < {MIN_IC_DATES}"
+    if ic.lo > 0:
+        return f"higher conviction ranked picks better on the same day ({ic.describe()})"
+    if ic.hi < 0:
+        return f"higher conviction ranked picks worse on the same day ({ic.describe()})"
+    return f"no evidence that conviction ranks picks ({ic.describe()})"

@@ -488,9 +488,12 @@ def test_build_rows_rejects_inconsistent_arguments():
 # ------------------------------------------------------------------------------------------------ calibration
 
 
-def _calibration_frame(conviction: np.ndarray, excess: np.ndarray, horizon: int = 20) -> pd.DataFrame:
+def _calibration_frame(
+    conviction: np.ndarray, excess: np.ndarray, horizon: int = 20, *, dates: np.ndarray | None = None,
+    abnormal: np.ndarray | None = None,
+) -> pd.DataFrame:  # fmt: skip
     n = len(conviction)
-    return pd.DataFrame(
+    frame = pd.DataFrame(
         {
             "signal_id": range(n),
             "category": "swing",
@@ -503,6 +506,10 @@ def _calibration_frame(conviction: np.ndarray, excess: np.ndarray, horizon: int 
             "hit": excess > 0,
         }
     )
+    if dates is not None:
+        frame["entry_date"] = [f"2026-{1 + d // 28:02d}-{1 + d % 28:02d}" for d in dates]
+        frame["abnormal"] = excess if abnormal is None else abnormal
+    return frame
 
 
 def _brute_spearman(x: list[float], y: list[float]) -> float:
@@ -518,20 +525,69 @@ def _brute_spearman(x: list[float], y: list[float]) -> float:
 @pytest.mark.parametrize(
     ("slope", "expected"),
     [
-        (0.01, "higher conviction did better"),
-        (-0.01, "higher conviction did worse"),
-        (0.0, "no evidence that conviction matters"),
+        (0.01, "higher conviction ranked picks better on the same day"),
+        (-0.01, "higher conviction ranked picks worse on the same day"),
+        (0.0, "no evidence that conviction ranks picks"),
     ],
 )
 def test_calibration_statement(slope, expected):
     rng = np.random.default_rng(40)
-    conviction = np.tile(np.arange(1.0, 11.0), 6)  # 60 signals, six at each level
-    noise = rng.normal(scale=0.01, size=60)
+    conviction = np.tile(np.arange(1.0, 11.0), 12)  # 120 signals over 40 dates, three per date
+    dates = np.repeat(np.arange(40), 3)
+    noise = rng.normal(scale=0.01, size=120)
     noise -= np.array([noise[conviction == c].mean() for c in conviction])  # no level differs on average
-    result = calibration(_calibration_frame(conviction, slope * conviction + noise), primary_horizon=20, rng=rng)
-    assert result["statement"] == expected
+    frame = _calibration_frame(conviction, slope * conviction + noise, dates=dates)
+    result = calibration(frame, primary_horizon=20, rng=rng)
+    assert result["statement"].startswith(expected)
     lo, hi = result["spearman_ci"]
     assert lo <= result["spearman"] <= hi
+    ic = result["rank_ic"]
+    assert ic["dates"] == 40 and ic["lo"] <= ic["mean"] <= ic["hi"]
+    assert ic["block"] == max(20, min(60, 40 // 10))  # at least the horizon: the windows overlap
+
+
+def test_conviction_that_only_times_good_days_is_not_ranking_skill():
+    """Signals of one day share its market: on good days every pick got a high conviction, but within a day
+    conviction says nothing about which pick did better. Pooled over signals as if independent, conviction
+    looks predictive; per entry date it ranks nothing, and the statement must say so."""
+    rng = np.random.default_rng(42)
+    days, per_day = 60, 5
+    shock = rng.normal(scale=0.05, size=days)
+    level = np.where(shock > 0, 8.0, 3.0)  # a conviction that follows the day's market
+    dates = np.repeat(np.arange(days), per_day)
+    conviction = np.repeat(level, per_day) + np.tile(np.arange(per_day) - 2.0, days) * 0.5
+    abnormal = np.repeat(shock, per_day) + rng.normal(scale=0.01, size=days * per_day)
+    result = calibration(
+        _calibration_frame(conviction, abnormal, 5, dates=dates), primary_horizon=5, rng=np.random.default_rng(1)
+    )
+    lo, _ = result["spearman_ci"]
+    assert lo > 0.3  # the pooled, iid view: a confident "higher conviction did better"
+    assert result["statement"].startswith("no evidence that conviction ranks picks"), result["statement"]
+    assert result["rank_ic"]["lo"] < 0 < result["rank_ic"]["hi"]
+
+
+def test_the_rank_ic_is_the_mean_of_scipys_per_date_spearman():
+    from scipy.stats import spearmanr
+
+    rng = np.random.default_rng(43)
+    dates = rng.integers(0, 30, size=200)
+    conviction = rng.integers(1, 11, size=200).astype(float)
+    abnormal = 0.002 * conviction + rng.normal(scale=0.02, size=200)
+    frame = _calibration_frame(conviction, abnormal, horizon=5, dates=dates)
+    result = calibration(frame, primary_horizon=5, rng=np.random.default_rng(2))
+    per_date = [
+        spearmanr(g["conviction"], g["abnormal"]).statistic for _, g in frame.groupby("entry_date") if len(g) >= 3
+    ]
+    assert result["rank_ic"]["dates"] == len(per_date)
+    assert result["rank_ic"]["mean"] == pytest.approx(float(np.mean(per_date)), abs=1e-12)
+
+
+def test_without_entry_dates_conviction_is_not_judged():
+    rng = np.random.default_rng(44)
+    conviction = np.tile(np.arange(1.0, 11.0), 6)
+    result = calibration(_calibration_frame(conviction, 0.01 * conviction), primary_horizon=20, rng=rng)
+    assert result["rank_ic"] is None
+    assert result["statement"] == "too few dates to judge conviction: 0 with 3+ ranked signals < 10"
 
 
 def test_calibration_numbers_against_independent_computations():

@@ -149,8 +149,12 @@ def render_rows(rows: Sequence[ScorecardRow], calibration: Calibration, horizons
     render.table(
         f"conviction calibration at {calibration.horizon} sessions: {calibration.statement}",
         # The calibration's hit is a positive raw return: label it as the up rate the rows show apart.
-        ["conviction", "signals", "mean excess over SPY", "up rate (raw return > 0)"],
-        [[b.key, b.signals, _pct(b.excess_return_mean), _pct(b.hit_rate)] for b in calibration.buckets],
+        ["conviction", "signals", "mean abnormal", "beat rate", "mean excess over SPY", "up rate (raw return > 0)"],
+        [
+            [b.key, b.signals, _pct(b.abnormal_return_mean), _pct(b.beat_rate, 0), _pct(b.excess_return_mean),
+             _pct(b.hit_rate, 0)]
+            for b in calibration.buckets
+        ],  # fmt: skip
     )
 
 
