@@ -15,10 +15,14 @@ the rows into pandas and aggregating - what ``autotrader scorecard --json`` does
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
+import tempfile
 import time
+from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -26,7 +30,13 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from autotrader.clock import MarketCalendar  # noqa: E402
+from autotrader.domain.reports import ScorecardReport  # noqa: E402
+from autotrader.ledger import bar_cache  # noqa: E402
+from autotrader.ledger.db import Ledger, open_ledger  # noqa: E402
+from autotrader.ledger.repo import utc_iso  # noqa: E402
 from autotrader.policy.scorecard import build_rows, calibration  # noqa: E402
+from tests.fakes.polygon_server import FakePolygon  # noqa: E402
 
 HORIZONS = (1, 5, 20, 60)
 CATEGORIES = ("long_term", "swing", "day_trade")
@@ -87,69 +97,174 @@ def run_once(frames: tuple[pd.DataFrame, ...]) -> float:
     return time.perf_counter() - started
 
 
-def _ledger(folder: Path, outcomes: pd.DataFrame, rule_exits: pd.DataFrame) -> Path:
-    """A workspace whose ledger holds the synthetic signals with final outcomes (no trades)."""
-    import sqlite3
+# -- the whole step from a ledger: signals, bars in the ledger's cache, outcomes scored by the step --------
 
-    from autotrader.ledger.db import open_ledger
-
-    (folder / "config.toml").write_text("[signals]\nsynthetic_feed = false\n")
-    path = folder / "ledger-sim.db"
-    open_ledger(path).close()
-    conn = sqlite3.connect(path)
-    now = "2026-01-02T00:00:00.000000+00:00"
-    conn.execute(
-        "INSERT INTO signal_imports (id, content_hash, origin, imported_at, rows_total, rows_imported, rows_skipped) "
-        "VALUES (1, 'bench', 'bench.csv', ?, 0, 0, 0)",
-        [now],
-    )
-    keys = rule_exits[["signal_id", "category", "source", "conviction"]]
-    conn.executemany(
-        "INSERT INTO signals (id, import_id, line, symbol, category, source, side, conviction, generated_at, "
-        "dedupe_key, created_at) VALUES (?, 1, ?, 'SPY', ?, ?, 'buy', ?, ?, ?, ?)",
-        [
-            (int(i) + 1, int(i) + 2, c, s, None if v != v else int(v), now, f"k{i}", now)
-            for i, c, s, v in keys.itertuples(index=False)
-        ],
-    )
-    final = outcomes.assign(status="complete", ret=outcomes["ret"].fillna(0.0), excess=outcomes["excess"].fillna(0.0))
-    conn.executemany(
-        "INSERT INTO signal_outcomes (signal_id, horizon, status, ret, excess, hit, exit_date, computed_at) "
-        "VALUES (?, ?, 'complete', ?, ?, ?, '2026-02-27', ?)",
-        [
-            (int(i) + 1, int(h), float(r), float(e), int(r > 0), now)
-            for i, h, r, e in final[["signal_id", "horizon", "ret", "excess"]].itertuples(index=False)
-        ],
-    )
-    conn.executemany(
-        "INSERT INTO signal_rule_exits (signal_id, status, r_multiple, ret, holding_sessions, exit_date, computed_at) "
-        "VALUES (?, 'complete', ?, ?, ?, '2026-02-27', ?)",
-        [
-            (int(i) + 1, float(r), float(t), int(h), now)
-            for i, r, t, h in rule_exits[["signal_id", "r_multiple", "ret", "holding_sessions"]].itertuples(index=False)
-        ],
-    )
-    conn.commit()
-    conn.close()
-    return folder / "config.toml"
+LAST_SESSION = date(2026, 3, 2)
+AS_OF = "2026-03-03T09:00:00-05:00"  # before the next open: every bar up to LAST_SESSION is settled
+KEY = "bench-polygon-key"
 
 
-def run_pipeline(config: Path) -> float:
+def _market(symbols: int, sessions: int, seed: int = 3) -> tuple[list[date], list[str], np.ndarray, np.ndarray]:
+    """Daily OHLC per symbol (sessions x symbols x 4) and SPY's, from a market model with betas 0.5-1.8."""
+    calendar = MarketCalendar.xnys()
+    days = calendar.sessions_between(LAST_SESSION - timedelta(days=sessions * 2), LAST_SESSION)[-sessions:]
+    rng = np.random.default_rng(seed)
+    spy = rng.normal(0.0004, 0.01, sessions)
+    stock = spy[:, None] * rng.uniform(0.5, 1.8, symbols) + rng.normal(0.0, 0.02, (sessions, symbols))
+    names = [f"S{i:04d}" for i in range(symbols)]
+
+    def ohlc(returns: np.ndarray) -> np.ndarray:
+        close = 50.0 * np.exp(np.cumsum(np.log1p(returns), axis=0))
+        gap = np.exp(rng.normal(0.0, 0.004, close.shape))
+        open_ = np.vstack([close[:1], close[:-1]]) * gap
+        wick = 1.0 + np.abs(rng.normal(0.0, 0.006, close.shape))
+        return np.stack([open_, np.maximum(open_, close) * wick, np.minimum(open_, close) / wick, close], axis=-1)
+
+    return days, names, ohlc(stock), ohlc(spy[:, None])[:, 0, :]
+
+
+def _store_bars(ledger: Ledger, days: list[date], names: list[str], bars: np.ndarray, spy: np.ndarray) -> None:
+    """The bars as the Polygon adapter caches them: every symbol tracked, each session a settled grouped response."""
+    calendar = MarketCalendar.xnys()
+    fetched = calendar.at_et(LAST_SESSION, "20:00")
+    symbols = [*names, "SPY"]
+    with ledger.write():
+        bar_cache.track(ledger, symbols, now=fetched)
+        for i, day in enumerate(days):
+            rows = [bar_cache.CachedBar(n, day, *map(float, bars[i, j]), 1e6, None) for j, n in enumerate(names)]
+            rows.append(bar_cache.CachedBar("SPY", day, *map(float, spy[i]), 50_000_000.0, None))
+            bar_cache.store_grouped_session(ledger, day, rows, response_rows=len(rows), now=fetched)
+
+
+def _store_signals(ledger: Ledger, days: list[date], names: list[str], signals: int, sources: int) -> None:
+    """Signals after the close of a session at least 300 sessions in (room for the panel's 400 days of history
+    and the market model's window), none traded."""
+    calendar = MarketCalendar.xnys()
+    rng = np.random.default_rng(11)
+    day = rng.integers(300, len(days) - 1, signals)
+    category = rng.choice(CATEGORIES, signals)
+    source = rng.choice([f"source_{i}" for i in range(sources)], signals)
+    conviction = rng.integers(1, 11, signals)
+    conviction_known = rng.random(signals) >= 0.1
+    side = np.where(rng.random(signals) < 0.1, "sell", "buy")
+    symbol = rng.integers(0, len(names), signals)
+    stamp = {d: utc_iso(calendar.at_et(d, "20:00")) for d in days}
+    imported = utc_iso(calendar.at_et(days[0], "08:00"))
+    with ledger.write():
+        ledger.conn.execute(
+            "INSERT INTO signal_imports (id, content_hash, origin, imported_at, rows_total, rows_imported, "
+            "rows_skipped) VALUES (1, 'bench', 'bench.csv', ?, ?, ?, 0)",
+            [imported, signals, signals],
+        )
+        ledger.conn.executemany(
+            "INSERT INTO signals (id, import_id, line, symbol, category, source, side, conviction, generated_at, "
+            "dedupe_key, created_at) VALUES (?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (i + 1, i + 2, names[symbol[i]], category[i], source[i], side[i],
+                 int(conviction[i]) if conviction_known[i] else None, stamp[days[day[i]]], f"k{i}", imported)
+                for i in range(signals)
+            ],
+        )  # fmt: skip
+
+
+class Phases:
+    """Wall time per named phase of the step, accumulated over one run (the functions wrapped in place)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    def wrap(self, owner: Any, name: str, label: str) -> None:
+        inner = getattr(owner, name)
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return inner(*args, **kwargs)
+            finally:
+                self.seconds[label] = self.seconds.get(label, 0.0) + time.perf_counter() - started
+
+        setattr(owner, name, timed)
+
+
+def _instrument(phases: Phases) -> None:
+    from autotrader.pipeline import outcomes, scorecard, scorecard_panels
+    from autotrader.policy import research
+    from autotrader.policy import scorecard as policy
+
+    phases.wrap(outcomes, "refresh", "outcome refresh")
+    phases.wrap(scorecard, "load", "load rows")
+    phases.wrap(policy, "build_rows", "build_rows")
+    phases.wrap(policy, "calibration", "calibration")
+    phases.wrap(scorecard_panels, "load_panel", "panel: market panel")
+    phases.wrap(scorecard_panels, "add_cars", "panel: abnormal returns")
+    phases.wrap(scorecard_panels, "placebo_pool", "panel: placebo pool")
+    for name in ("calendar_time_rows", "placebo_rows", "ranking_panel", "leaderboard_rows", "event_window_rows",
+                 "execution_rows", "stability_rows"):  # fmt: skip
+        phases.wrap(research, name, f"panel: {name}")
+
+
+def run_pipeline(config: Path, phases: Phases) -> float:
     from autotrader.pipeline import scorecard
     from autotrader.pipeline.context import invoke
 
+    phases.seconds.clear()
     started = time.perf_counter()
     outcome = invoke(
         "scorecard",
         lambda ctx: scorecard.run(ctx, scorecard.Filters()),
         config_path=str(config),
-        as_of="2026-03-02T17:00:00-05:00",
+        as_of=AS_OF,
         dry_run=False,
     )
     elapsed = time.perf_counter() - started
     if outcome.exit_code != 0:
         raise SystemExit(f"scorecard failed: {outcome.error}")
+    if not isinstance(outcome.report, ScorecardReport) or not outcome.report.leaderboard:
+        raise SystemExit("scorecard ran without its panels: the benchmark would time less than the step")
     return elapsed
+
+
+def whole_step(folder: Path, signals: int, sources: int, symbols: int, sessions: int, runs: int) -> None:
+    days, names, bars, spy = _market(symbols, sessions)
+    started = time.perf_counter()
+    ledger = open_ledger(folder / "ledger-sim.db")
+    _store_bars(ledger, days, names, bars, spy)
+    _store_signals(ledger, days, names, signals, sources)
+    ledger.close()
+    print(
+        f"ledger: {signals} signals on {symbols} symbols + SPY x {len(days)} sessions of cached bars "
+        f"[{time.perf_counter() - started:.1f} s to build]"
+    )
+    server = FakePolygon(api_key=KEY, symbols=()).start()
+    os.environ["MASSIVE_API_KEY"] = KEY
+    (folder / "config.toml").write_text(
+        f'[signals]\nsynthetic_feed = false\n\n[data]\nkind = "polygon"\nbase_url = "{server.url}"\n'
+        "requests_per_minute = 100000\n"
+    )
+    phases = Phases()
+    _instrument(phases)
+    try:
+        cold = run_pipeline(folder / "config.toml", phases)
+        print(f"first scorecard (scores {signals} x {len(HORIZONS)} outcomes from the cached bars): {cold:.2f} s")
+        _print_phases(phases.seconds, cold)
+        timings, per_phase = [], []
+        for _ in range(runs):
+            timings.append(run_pipeline(folder / "config.toml", phases))
+            per_phase.append(dict(phases.seconds))
+        median = statistics.median(timings)
+        print(
+            f"scorecard step from the ledger with every panel, outcomes stored: median {median:.2f} s over "
+            f"{runs} runs (min {min(timings):.2f}, max {max(timings):.2f}); vendor requests: {dict(server.counts)}"
+        )
+        _print_phases({k: statistics.median(p.get(k, 0.0) for p in per_phase) for k in per_phase[0]}, median)
+    finally:
+        server.stop()
+
+
+def _print_phases(seconds: dict[str, float], total: float) -> None:
+    for label, spent in seconds.items():
+        print(f"    {label:<34} {spent:6.2f} s")
+    print(f"    {'envelope, report and the rest':<34} {total - sum(seconds.values()):6.2f} s")
 
 
 def main() -> None:
@@ -157,6 +272,8 @@ def main() -> None:
     parser.add_argument("--signals", type=int, default=100_000)
     parser.add_argument("--sources", type=int, default=4)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--symbols", type=int, default=500)
+    parser.add_argument("--sessions", type=int, default=1260)
     args = parser.parse_args()
     frames = synthetic(args.signals, args.sources)
     timings = [run_once(frames) for _ in range(args.runs)]
@@ -165,16 +282,8 @@ def main() -> None:
         f"{len(CATEGORIES)} categories, {args.sources} sources: median {statistics.median(timings):.3f} s "
         f"over {args.runs} runs (min {min(timings):.3f}, max {max(timings):.3f})"
     )
-    import tempfile
-
     with tempfile.TemporaryDirectory() as folder:
-        config = _ledger(Path(folder), frames[0], frames[1])
-        run_pipeline(config)  # warm-up: imports, calendar
-        timings = [run_pipeline(config) for _ in range(args.runs)]
-    print(
-        f"scorecard step from the ledger (load + pending check + aggregate), {args.signals} signals with final "
-        f"outcomes: median {statistics.median(timings):.3f} s over {args.runs} runs"
-    )
+        whole_step(Path(folder), args.signals, args.sources, args.symbols, args.sessions, args.runs)
 
 
 if __name__ == "__main__":
