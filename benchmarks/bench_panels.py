@@ -2,11 +2,13 @@
 
     python benchmarks/bench_panels.py [--signals 100000] [--symbols 500] [--sessions 1260] [--runs 3]
 
-Builds a market panel of ``--symbols`` symbols over ``--sessions`` sessions (market-model returns with betas
-0.5–1.8) and ``--signals`` signals over 4 sources × 3 categories (conviction 1–10, a tenth sells, a third
-traded with one management leg), then times, from the panel in memory (no ledger or market-data reads):
+Builds a market panel of ``--symbols`` symbols over ``--sessions`` sessions (opens and closes from
+market-model returns with betas 0.5–1.8) and ``--signals`` signals over 4 sources × 3 categories (conviction
+1–10, a tenth sells, a third traded with one management leg) with the outcome rows the ledger would store
+for them (their abnormal return at 4 horizons, 1, 5, 20, 60, computed untimed by ``policy.outcomes``), then
+times, from the panel in memory (no ledger or market-data reads):
 
-- the abnormal returns: one market model per signal and its CARs at 4 horizons (1, 5, 20, 60);
+- the abnormal returns: the stored outcomes' values spread into one column per horizon;
 - every panel of ``pipeline/scorecard_panels``: calendar-time regressions per source and category, the
   placebo (200 draws), rank IC per horizon, reliability and Brier, the leaderboard (2,000 date-block
   resamples per source), the event window (2,000 resamples per source and category), execution (2,000
@@ -31,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from autotrader.pipeline import scorecard_panels as panels  # noqa: E402
+from autotrader.policy import outcomes as scoring  # noqa: E402
 from autotrader.policy import research  # noqa: E402
 
 HORIZONS = [1, 5, 20, 60]
@@ -45,8 +48,28 @@ def market(symbols: int, sessions: int, seed: int = 3) -> panels.Panel:
     spy = rng.normal(0.0004, 0.01, sessions)
     betas = rng.uniform(0.5, 1.8, symbols)
     stock = spy[:, None] * betas + rng.normal(0, 0.02, (sessions, symbols))
+    # Each session opens a small gap away from the previous close, then moves to its own close.
+    close, spy_close = 50 * np.exp(np.cumsum(stock, axis=0)), 100 * np.exp(np.cumsum(spy))
+    gap = np.exp(rng.normal(0, 0.004, (sessions, symbols + 1)))
+    opens = np.vstack([close[:1], close[:-1]]) * gap[:, :symbols]
+    spy_open = np.concatenate([spy_close[:1], spy_close[:-1]]) * gap[:, symbols]
     days = [d.date().isoformat() for d in pd.bdate_range("2021-01-04", periods=sessions)]
-    return panels.Panel(days, [f"S{i:04d}" for i in range(symbols)], stock, spy)
+    prices = scoring.PricePanel(opens, close, spy_open, spy_close)
+    return panels.Panel(days, [f"S{i:04d}" for i in range(symbols)], prices)
+
+
+def stored_outcomes(events: pd.DataFrame, panel: panels.Panel) -> pd.DataFrame:
+    """The outcome rows the ledger would hold: each signal's abnormal return at each horizon, entered at its
+    entry session's open (``policy.outcomes``, as ``rehydrate`` stores it); pending past the panel's end."""
+    placed = panels.place(events, panel)
+    symbol, entry = placed["symbol"].to_numpy(), placed["entry"].to_numpy()
+    model = scoring.market_fits(panel.prices.close, panel.prices.spy_close, symbol, entry)
+    rows = []
+    for h in HORIZONS:
+        car = scoring.abnormal_returns_from_open(panel.prices, symbol, entry, h, placed["side"].to_numpy(), model)
+        status = np.where(np.isnan(car), "pending", "complete")
+        rows.append(pd.DataFrame({"signal_id": placed["signal_id"], "horizon": h, "status": status, "abnormal": car}))
+    return pd.concat(rows, ignore_index=True)
 
 
 def signals(panel: panels.Panel, n: int, sources: int = 4, seed: int = 7) -> tuple[pd.DataFrame, ...]:
@@ -67,11 +90,11 @@ def signals(panel: panels.Panel, n: int, sources: int = 4, seed: int = 7) -> tup
     lost = pd.DataFrame({"signal_id": events["signal_id"].drop(traded.index), "gate": "allocation_cap"})
     legs = pd.DataFrame({"signal_id": traded["signal_id"], "action": rng.choice(["dip_buy", "profit_take"],
                          len(traded)), "pnl_vs_pick": rng.normal(1, 20, len(traded))})  # fmt: skip
-    return events, fills, lost, legs
+    return events, fills, lost, legs, stored_outcomes(events, panel)
 
 
 def run_once(panel: panels.Panel, frames: tuple[pd.DataFrame, ...]) -> dict[str, float]:
-    events, fills, lost, legs = frames
+    events, fills, lost, legs, outcomes = frames
     rng = np.random.default_rng(1)
     timings: dict[str, float] = {}
     started = time.perf_counter()
@@ -82,7 +105,7 @@ def run_once(panel: panels.Panel, frames: tuple[pd.DataFrame, ...]) -> dict[str,
         timings[name] = now - started
         started = now
 
-    placed = panels.add_cars(panels.place(events, panel), panel, HORIZONS)
+    placed = panels.add_cars(panels.place(events, panel), outcomes, HORIZONS)
     lap("abnormal returns")
     research.calendar_time_rows(placed, panel.stock, panel.market)
     lap("calendar time")

@@ -227,8 +227,7 @@ def run(ctx: StepContext, filters: Filters, exports: Exports | None = None, *, r
             f"after their generated_at (late), scored from their arrival: "
             + ", ".join(f"{source} {n}" for source, n in late_by_source.items())
         )
-    keys = data.outcomes[["signal_id", "category", "source", "conviction"]].drop_duplicates("signal_id")
-    panels, panel_notes = scorecard_panels.build(ctx, filters.window(ctx.now), keys, data.trades, data.legs)
+    panels, panel_notes = scorecard_panels.build(ctx, filters.window(ctx.now), data.outcomes, data.trades, data.legs)
     report.fields.update(panels)
     report.notes.extend(panel_notes)
     if exports is not None:

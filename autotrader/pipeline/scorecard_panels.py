@@ -1,15 +1,23 @@
-"""The scorecard's report-level panels (``policy.research``): gathers the signals' scoring entries, the
-universe's daily closes and SPY's from the market data, the entry fills and the decisions that lost signals,
-then hands plain frames and arrays to the pure aggregation.
+"""The scorecard's report-level panels (``policy.research``): gathers the signals' scoring entries and
+stored abnormal returns, the universe's daily opens and closes and SPY's from the market data, the entry
+fills and the decisions that lost signals, then hands plain frames and arrays to the pure aggregation.
 
 **Market panel.** Every NYSE session from 400 calendar days before the earliest entry (room for the market
-model's 250-session estimation window) to the last session closed at the as-of; one column of simple
-close-to-close returns per symbol, NaN where a bar is missing. Each symbol's bars are read once, SPY's once.
+model's 250-session estimation window) to the last session closed at the as-of; the opens and closes of
+every symbol, NaN where a bar is missing, and SPY's. Each symbol's bars are read once, SPY's once.
 
-**Abnormal returns.** Per signal, the market model of ``policy.event_study`` (α, β on sessions −250 … −11)
-and the cumulative abnormal return at each horizon, counted from the close of the entry session (the first
-return a signal earns is the next session's close-to-close; the entry session's own open-to-close move is
-left out, so no price before the entry can leak in).
+**Abnormal returns.** One definition, ``policy.outcomes.abnormal_returns``: side · (log(exit / entry) −
+h·α − β·log(SPY exit / SPY entry)) from the scoring entry (the first price after the signal became knowable,
+usually the session open) to the close of the h-th session, α and β from daily log returns on sessions
+−250 … −11. A signal's ``car_<h>`` (and ``car``, at its category's primary horizon) is the ``abnormal`` its
+stored outcome holds for that horizon, the very number the scorecard rows aggregate; NaN while pending.
+The placebo's random picks are computed by the same function, entered at the open of the pick's entry
+session (``placebo_pool``).
+
+The calendar-time portfolio and the event-window profile are a different object: daily returns of the
+sessions after the entry session (close to close, simple returns; the profile's market model fitted on
+those), so a portfolio can be formed per calendar session and a path drawn per day. Their +h value is close
+to, but not the same number as, ``car_<h>``.
 
 **Universe** (for the placebo): every symbol that any signal in the ledger names and the market data knows.
 A placebo pick on a day is one of those symbols, held over the same horizon in the same direction.
@@ -20,6 +28,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -28,7 +37,7 @@ import pandas as pd
 from autotrader.ledger import scoring
 from autotrader.pipeline.context import StepContext
 from autotrader.pipeline.prefetch import warm_daily_bars
-from autotrader.policy import event_study as es
+from autotrader.policy import outcomes as scoring_outcomes
 from autotrader.policy import research
 from autotrader.settings import Settings
 
@@ -44,19 +53,36 @@ def _primary(settings: Settings, category: str) -> int:
 
 @dataclass(frozen=True)
 class Panel:
-    """Daily returns, sessions × symbols, and SPY's on the same sessions."""
+    """Opens and closes, sessions × symbols, and SPY's on the same sessions (``prices``); the daily
+    close-to-close returns the calendar-time portfolio and the event window use are derived from them."""
 
     sessions: list[str]  # ISO dates
     symbols: list[str]
-    stock: np.ndarray
-    market: np.ndarray
+    prices: scoring_outcomes.PricePanel
+
+    @cached_property
+    def stock(self) -> np.ndarray:
+        """Simple close-to-close returns, sessions × symbols (NaN on the first session and around a gap)."""
+        return _simple_returns(self.prices.close)
+
+    @cached_property
+    def market(self) -> np.ndarray:
+        return _simple_returns(self.prices.spy_close)
 
 
-def _closes(ctx: StepContext, symbol: str, start: date, end: date, index: pd.DatetimeIndex) -> np.ndarray:
+def _simple_returns(close: np.ndarray) -> np.ndarray:
+    out = np.full(close.shape, np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out[1:] = close[1:] / close[:-1] - 1.0
+    return out
+
+
+def _bars(ctx: StepContext, symbol: str, start: date, end: date, index: pd.DatetimeIndex) -> pd.DataFrame:
+    """The symbol's open and close on every session of ``index`` (NaN where it has no bar)."""
     frame = ctx.deps.market_data.daily_bars(symbol, start, end)
     if frame.empty:
-        return np.full(len(index), np.nan)
-    return frame["close"].set_axis(frame.index.as_unit("ns").normalize()).reindex(index).to_numpy(dtype=np.float64)
+        return pd.DataFrame(np.nan, index=index, columns=["open", "close"])
+    return frame[["open", "close"]].set_axis(frame.index.as_unit("ns").normalize()).reindex(index)
 
 
 def load_panel(ctx: StepContext, symbols: list[str], start: date) -> Panel | None:
@@ -72,12 +98,18 @@ def load_panel(ctx: StepContext, symbols: list[str], start: date) -> Panel | Non
         return None
     index = pd.DatetimeIndex([pd.Timestamp(d) for d in days]).as_unit("ns")
     known = [s for s in symbols if market_data.has_symbol(s)]
-    closes = np.column_stack([_closes(ctx, s, start, end, index) for s in known]) if known else np.empty((len(days), 0))
-    spy = _closes(ctx, BENCHMARK, start, end, index)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        stock = np.vstack([np.full((1, len(known)), np.nan), closes[1:] / closes[:-1] - 1.0])
-        market = np.concatenate([[np.nan], spy[1:] / spy[:-1] - 1.0])
-    return Panel([d.isoformat() for d in days], known, stock, market)
+    frames = [_bars(ctx, s, start, end, index) for s in known]
+    spy = _bars(ctx, BENCHMARK, start, end, index)
+
+    def column(name: str) -> np.ndarray:
+        if not frames:
+            return np.empty((len(days), 0))
+        return np.column_stack([f[name].to_numpy(dtype=np.float64) for f in frames])
+
+    prices = scoring_outcomes.PricePanel(
+        column("open"), column("close"), spy["open"].to_numpy(dtype=np.float64), spy["close"].to_numpy(dtype=np.float64)
+    )
+    return Panel([d.isoformat() for d in days], known, prices)
 
 
 def _gate(trace_json: str | None) -> str:
@@ -113,12 +145,15 @@ def place(events: pd.DataFrame, panel: Panel) -> pd.DataFrame:
     return events
 
 
-def add_cars(events: pd.DataFrame, panel: Panel, horizons: list[int]) -> pd.DataFrame:
-    """``car_<h>`` per horizon and ``car`` at each event's primary horizon (market-model CARs)."""
+def add_cars(events: pd.DataFrame, outcomes: pd.DataFrame, horizons: list[int]) -> pd.DataFrame:
+    """``car_<h>`` per horizon and ``car`` at each event's primary horizon: the ``abnormal`` of the event's
+    stored outcome at that horizon (``outcomes``: signal_id, horizon, status, abnormal), NaN unless complete."""
     wanted = sorted({*horizons, *events["horizon"].astype(int)})
-    symbol, entry = events["symbol"].to_numpy(), events["entry"].to_numpy()
-    model = es.market_model(panel.stock, panel.market, symbol, entry)
-    cars = es.cumulative_abnormal(panel.stock, panel.market, symbol, entry, model, wanted, side=events["side"])
+    done = outcomes[(outcomes["status"] == "complete") & outcomes["horizon"].isin(wanted)]
+    values = pd.to_numeric(done["abnormal"], errors="coerce").to_numpy(dtype=np.float64)
+    index = pd.MultiIndex.from_arrays([done["signal_id"], done["horizon"].astype(int)])
+    wide = pd.Series(values, index=index).unstack()
+    cars = wide.reindex(index=events["signal_id"], columns=wanted).to_numpy(dtype=np.float64)
     out = events.assign(**{f"car_{h}": cars[:, j] for j, h in enumerate(wanted)})
     column = np.searchsorted(wanted, events["horizon"].to_numpy())
     out["car"] = cars[np.arange(len(events)), column] if len(events) else np.array([])
@@ -126,26 +161,30 @@ def add_cars(events: pd.DataFrame, panel: Panel, horizons: list[int]) -> pd.Data
 
 
 def placebo_pool(events: pd.DataFrame, panel: Panel) -> pd.DataFrame:
-    """Every universe symbol's CAR on each (entry session, side, horizon) some pick has."""
+    """Every universe symbol (panel column ``symbol``) entered at the open of each (entry session, side,
+    horizon) some pick has, and its abnormal return ``car`` there: the stored outcomes' formula
+    (``policy.outcomes.abnormal_returns_from_open``), with one market model per (symbol, entry session)."""
     days = events[["entry", "side", "horizon"]].drop_duplicates()
     entries = np.unique(days["entry"].to_numpy())
     k = len(panel.symbols)
-    symbol, entry = np.tile(np.arange(k), len(entries)), np.repeat(entries, k)
-    horizons = sorted(days["horizon"].astype(int).unique())
-    model = es.market_model(panel.stock, panel.market, symbol, entry)
-    cars = es.cumulative_abnormal(panel.stock, panel.market, symbol, entry, model, horizons)
-    grid = pd.DataFrame({"entry": entry, **{h: cars[:, j] for j, h in enumerate(horizons)}})
-    long = grid.melt(id_vars="entry", var_name="horizon", value_name="car")
-    long["horizon"] = long["horizon"].astype(np.int64)
-    pool = days.merge(long, on=["entry", "horizon"], how="inner")
-    pool["car"] = pool["car"] * pool["side"]
-    return pool
+    grid = pd.DataFrame({"entry": np.repeat(entries, k), "symbol": np.tile(np.arange(k), len(entries))})
+    model = scoring_outcomes.market_fits(panel.prices.close, panel.prices.spy_close, grid["symbol"], grid["entry"])
+    pool = days.merge(grid.reset_index(names="fit"), on="entry", how="inner")
+    pool["horizon"] = pool["horizon"].astype(np.int64)
+    pool["car"] = scoring_outcomes.abnormal_returns_from_open(
+        panel.prices, pool["symbol"], pool["entry"], pool["horizon"], pool["side"].to_numpy(),
+        model.take(pool["fit"]),
+    )  # fmt: skip
+    return pool.drop(columns="fit")
 
 
-def build(ctx: StepContext, window: scoring.SignalWindow, keys: pd.DataFrame, trades: pd.DataFrame,
+def build(ctx: StepContext, window: scoring.SignalWindow, outcomes: pd.DataFrame, trades: pd.DataFrame,
           legs: pd.DataFrame) -> tuple[dict[str, Any], list[str]]:  # fmt: skip
-    """The panels' report fields and their notes (stability alarms); empty without entries or market data."""
+    """The panels' report fields and their notes (stability alarms); empty without entries or market data.
+    ``outcomes``: the scorecard's outcome rows (keys signal_id, category, source, conviction; horizon, status,
+    abnormal), already hidden where they complete after the as-of."""
     settings = ctx.settings.scorecard
+    keys = outcomes[["signal_id", "category", "source", "conviction"]].drop_duplicates("signal_id")
     events = events_frame(ctx, keys, window)
     if events.empty:
         return {}, []
@@ -157,7 +196,7 @@ def build(ctx: StepContext, window: scoring.SignalWindow, keys: pd.DataFrame, tr
     events = place(events, panel)
     if events.empty:
         return {}, []
-    events = add_cars(events, panel, list(settings.horizons))
+    events = add_cars(events, outcomes, list(settings.horizons))
     return _panels(ctx, events, panel, trades, legs, window)
 
 

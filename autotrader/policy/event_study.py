@@ -17,6 +17,10 @@ are skipped). With fewer than 60 usable sessions, or a market without variance t
 return at horizon h is ``CAR_h = Σ_{j=1..h} AR[entry + j]``, NaN when any of those sessions is missing or
 beyond the panel (still pending).
 
+These daily paths serve the scorecard's event-window profile. A signal's own abnormal return at a horizon,
+which every scorecard figure reports, is ``policy.outcomes.abnormal_returns`` (from the entry instant, log
+returns; its ``market_fits`` run ``market_model`` here on daily log returns).
+
 Usage (a DataFrame of returns ``df`` indexed by session, one column per symbol)::
 
     from autotrader.policy import event_study as es
@@ -72,6 +76,11 @@ class MarketModel:
     beta: np.ndarray  # (E,)
     n_obs: np.ndarray  # (E,) usable sessions in the estimation window
     fallback: np.ndarray  # (E,) bool: too little history, α = 0 and β = 1
+
+    def take(self, index: ArrayLike) -> MarketModel:
+        """The models of events ``index`` (positions into these arrays), e.g. one fit shared by many rows."""
+        i = np.asarray(index, dtype=np.int64)
+        return MarketModel(self.alpha[i], self.beta[i], self.n_obs[i], self.fallback[i])
 
 
 def _events(symbol: ArrayLike, entry: ArrayLike, n_sessions: int, n_symbols: int) -> tuple[np.ndarray, np.ndarray]:

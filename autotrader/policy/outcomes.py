@@ -36,7 +36,16 @@ Conventions
   of the range printed before the fill: daily bars cannot separate it. A scoring entry inside a session
   with minute data does separate it (``enter_intraday``).
 
-Every function is O(window) numpy work per signal; nothing here touches pandas except ``from_frame``.
+Abnormal return
+---------------
+``abnormal_returns`` is the one definition every figure of the scorecard uses: s · (log(exit / entry) −
+h·α − β·log(SPY exit / SPY entry)) over the window above, α and β from ``market_fit`` (daily log returns on
+SPY's, sessions −250 … −11). ``forward_outcomes`` stores it per signal and horizon; the scorecard's panels
+read those stored values, and score the placebo's random picks by ``abnormal_returns_from_open`` (the same
+function over a panel of many symbols, entered at a session's open).
+
+The per-signal functions are O(window) numpy work; ``market_fits`` and ``abnormal_returns_from_open`` do
+many entries at once. Nothing here touches pandas except ``from_frame``.
 """
 
 from __future__ import annotations
@@ -59,7 +68,10 @@ __all__ = [
     "BenchmarkBars",
     "HorizonOutcome",
     "MarketFit",
+    "PricePanel",
     "abnormal_return",
+    "abnormal_returns",
+    "abnormal_returns_from_open",
     "RuleExit",
     "Touch",
     "enter_intraday",
@@ -69,7 +81,9 @@ __all__ = [
     "forward_outcomes",
     "instants_ns",
     "knowable_at",
+    "log_returns",
     "market_fit",
+    "market_fits",
     "rule_exit",
     "session_in_progress",
     "side_sign",
@@ -204,12 +218,21 @@ class MarketFit:
     fallback: bool
 
 
-def _log_returns(close: np.ndarray) -> np.ndarray:
-    """Close-to-close log return of each session (NaN for the first and wherever a close is missing)."""
-    out = np.full(len(close), np.nan)
+def log_returns(close: ArrayLike) -> np.ndarray:
+    """Close-to-close log return of each session along the first axis (NaN for the first session and wherever
+    a close is missing): ``close`` is one series (S,) or sessions × symbols (S, K)."""
+    close = np.asarray(close, dtype=np.float64)
+    out = np.full(close.shape, np.nan)
     with np.errstate(divide="ignore", invalid="ignore"):
         out[1:] = np.log(close[1:] / close[:-1])
     return out
+
+
+def market_fits(close: ArrayLike, spy_close: ArrayLike, symbol: ArrayLike, entry: ArrayLike) -> event_study.MarketModel:
+    """``market_fit`` of many entries at once: ``close`` is sessions × symbols (NaN where a bar is missing),
+    ``spy_close`` the benchmark's closes on the same sessions; event i is symbol column ``symbol[i]`` entered
+    at session ``entry[i]``. The model of ``event_study.market_model`` on daily log returns."""
+    return event_study.market_model(log_returns(close), log_returns(spy_close), symbol, entry)
 
 
 def market_fit(bars: Bars, spy: BenchmarkBars | None, entry_idx: int) -> MarketFit | None:
@@ -219,20 +242,94 @@ def market_fit(bars: Bars, spy: BenchmarkBars | None, entry_idx: int) -> MarketF
     to, and nothing after it, enters its beta."""
     if spy is None:
         return None
-    stock = _log_returns(bars.close)[:, None]
-    model = event_study.market_model(stock, _log_returns(spy.close), [0], [entry_idx])
+    model = market_fits(bars.close[:, None], spy.close, [0], [entry_idx])
     return MarketFit(float(model.alpha[0]), float(model.beta[0]), bool(model.fallback[0]))
+
+
+def abnormal_returns(
+    sign: ArrayLike,
+    alpha: ArrayLike,
+    beta: ArrayLike,
+    horizon: ArrayLike,
+    entry: ArrayLike,
+    exit_price: ArrayLike,
+    spy_entry: ArrayLike,
+    spy_exit: ArrayLike,
+) -> np.ndarray:
+    """``sign · (log(exit/entry) − horizon · alpha − beta · log(spy_exit/spy_entry))`` element by element (the
+    arguments broadcast): the one definition of a signal's abnormal return, which every figure of the
+    scorecard uses. NaN where a price is missing or not positive."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        car = np.log(np.divide(exit_price, entry)) - np.multiply(horizon, alpha)
+        car = np.multiply(sign, car - np.multiply(beta, np.log(np.divide(spy_exit, spy_entry))))
+    return np.where(np.isfinite(car), car, np.nan)
 
 
 def abnormal_return(
     sign: int, fit: MarketFit, horizon: int, entry: float, exit_price: float, spy_entry: float, spy_exit: float
 ) -> float | None:
-    """``sign · (log(exit/entry) − horizon · alpha − beta · log(spy_exit/spy_entry))``: the cumulative
-    abnormal log return from the entry instant to the exit close, the sum of the per-session abnormal log
-    returns over the window (its first session counted from the entry); None when a price is missing."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        car = np.log(exit_price / entry) - horizon * fit.alpha - fit.beta * np.log(spy_exit / spy_entry)
-    return float(sign * car) if np.isfinite(car) else None
+    """The cumulative abnormal log return from the entry instant to the exit close (``abnormal_returns``), the
+    sum of the per-session abnormal log returns over the window (its first session counted from the entry);
+    None when a price is missing."""
+    car = float(abnormal_returns(sign, fit.alpha, fit.beta, horizon, entry, exit_price, spy_entry, spy_exit))
+    return car if np.isfinite(car) else None
+
+
+@dataclass(frozen=True, eq=False)
+class PricePanel:
+    """Daily opens and closes of many symbols on the same sessions (sessions × symbols, NaN where a bar is
+    missing) and the benchmark's (SPY's) on those sessions: what ``abnormal_returns_from_open`` reads."""
+
+    open: np.ndarray
+    close: np.ndarray
+    spy_open: np.ndarray
+    spy_close: np.ndarray
+
+    def __post_init__(self) -> None:
+        for name in ("open", "close"):
+            object.__setattr__(self, name, np.asarray(getattr(self, name), dtype=np.float64))
+            if getattr(self, name).ndim != 2:
+                raise ValueError(f"{name} must be sessions x symbols, got shape {getattr(self, name).shape}")
+        for name in ("spy_open", "spy_close"):
+            object.__setattr__(self, name, _float_array(name, getattr(self, name)))
+        shapes = {self.open.shape, self.close.shape}
+        if len(shapes) != 1 or {len(self.spy_open), len(self.spy_close)} != {self.open.shape[0]}:
+            raise ValueError(f"price arrays differ in shape: {sorted(shapes)}, benchmark {len(self.spy_close)}")
+
+    def complete(self, symbol: np.ndarray, entry: np.ndarray, horizon: np.ndarray) -> np.ndarray:
+        """Whether every close of sessions entry … entry + horizon − 1 exists (``SymbolHistory.complete_from``
+        reaches the horizon): a window with a missing bar, or past the last session, is pending."""
+        gaps = np.concatenate([np.zeros((1, self.close.shape[1]), np.int64), np.isnan(self.close).cumsum(axis=0)])
+        end = entry + horizon
+        inside = end <= self.close.shape[0]
+        end = np.where(inside, end, entry)
+        return inside & (gaps[end, symbol] == gaps[entry, symbol])
+
+
+def abnormal_returns_from_open(
+    prices: PricePanel,
+    symbol: ArrayLike,
+    entry: ArrayLike,
+    horizon: ArrayLike,
+    sign: ArrayLike,
+    model: event_study.MarketModel,
+) -> np.ndarray:
+    """Per event, the abnormal return (``abnormal_returns``) of an entry at the OPEN of session ``entry[i]`` of
+    symbol column ``symbol[i]``, exiting at the close of the ``horizon[i]``-th session (the entry session
+    counted as 1), benchmarked on SPY's open and close of the same sessions, under ``model`` (from
+    ``market_fits`` for the same events): what ``forward_outcomes`` stores for a signal entered at that open.
+    NaN while the window is not complete (a missing close, or past the panel) or a price is missing."""
+    k, e = (np.asarray(a, dtype=np.int64).ravel() for a in (symbol, entry))
+    h = np.broadcast_to(np.asarray(horizon, dtype=np.int64).ravel(), e.shape)
+    if h.size and h.min() < 1:
+        raise ValueError(f"horizons must be >= 1, got {sorted(set(h.tolist()))}")
+    complete = prices.complete(k, e, h)
+    exit_idx = np.where(complete, e + h - 1, e)
+    car = abnormal_returns(
+        sign, model.alpha, model.beta, h, prices.open[e, k], prices.close[exit_idx, k],
+        prices.spy_open[e], prices.spy_close[exit_idx],
+    )  # fmt: skip
+    return np.where(complete, car, np.nan)
 
 
 @dataclass(frozen=True)

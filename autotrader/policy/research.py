@@ -5,11 +5,18 @@ the statistics themselves live in ``event_study``, ``calendar_time``, ``inferenc
 
 **Events.** One row per signal with an entry inside the market panel (``pipeline/scorecard_panels`` builds
 it): ``signal_id, source, category, conviction, symbol`` (column of the panel), ``entry`` (session index of
-the panel whose *close* starts the holding window: the first return a signal earns is the next session's
-close-to-close), ``date`` (that session, ISO), ``side`` (+1 buy, −1 sell), ``horizon`` (its category's
-primary horizon), ``car`` (its side-adjusted market-model cumulative abnormal return at that horizon, NaN
-while pending) and one ``car_<h>`` column per scorecard horizon. Values are side-adjusted throughout, so
-higher is always better.
+the panel of the signal's entry session), ``side`` (+1 buy, −1 sell), ``horizon`` (its category's primary
+horizon), ``car`` (its abnormal return at that horizon, NaN while pending) and one ``car_<h>`` column per
+scorecard horizon. ``car`` and ``car_<h>`` are the abnormal returns the scorecard rows use, one definition
+(``policy.outcomes.abnormal_returns``: from the scoring entry, usually the entry session's open, to the h-th
+close, log market model); the leaderboard, ranking, reliability, placebo, execution and stability panels read
+only them. Values are side-adjusted throughout, so higher is always better.
+
+**Daily paths.** The calendar-time portfolio and the event-window profile need a return per calendar
+session, so they are built from the panel's daily simple close-to-close returns of the sessions after the
+entry session (``event_study.paths``; the profile with its own simple-return market model): the same
+signals and sessions, but a different number from ``car_<h>``, which also counts the entry session from its
+open and compounds in logs.
 
 Every figure that cannot be computed (too few sessions, dates or signals) is ``None`` in the output.
 """
@@ -56,7 +63,8 @@ def _groups(events: pd.DataFrame, keys: list[str]) -> Iterable[tuple[tuple[str, 
 
 def calendar_time_rows(events: pd.DataFrame, stock: np.ndarray, market: np.ndarray) -> list[dict[str, Any]]:
     """Per source and category: the equal-weight portfolio of its live picks, each held over its primary
-    horizon (raw side-adjusted returns of sessions entry+1 … entry+h), regressed on the market
+    horizon (raw side-adjusted daily close-to-close returns of sessions entry+1 … entry+h, the sessions
+    after the entry session: a daily-return object, not the pick's ``car``), regressed on the market
     (:func:`autotrader.policy.calendar_time.calendar_time`)."""
     rows = []
     for (source, category), group in _groups(events, ["source", "category"]):
@@ -196,7 +204,9 @@ def event_window_rows(
     events: pd.DataFrame, stock: np.ndarray, market: np.ndarray, rng: np.random.Generator, *, resamples: int
 ) -> list[dict[str, Any]]:
     """Per category and source: mean CAR from 20 sessions before to 60 after the entry with the date-block
-    bootstrap band (:func:`autotrader.policy.event_study.event_profile`), printed every ``PROFILE_STEP``."""
+    bootstrap band (:func:`autotrader.policy.event_study.event_profile`), printed every ``PROFILE_STEP``: a
+    path of daily simple abnormal returns counted from the entry session's close (module docstring), not
+    the picks' ``car``."""
     rows = []
     for (category, source), group in _groups(events, ["category", "source"]):
         symbol, entry = group["symbol"].to_numpy(), group["entry"].to_numpy()
