@@ -404,6 +404,11 @@ class PolygonData:
         self._fetched_sessions: set[date] = set()
         self._empty_sessions: set[date] = set()
         self._fetched_ranges: dict[str, list[tuple[date, date]]] = {}
+        # Within one run the same symbol's bars are asked for by several phases (a universe sync, then each
+        # symbol's read): a range already made complete is not checked again, and a frame already read and
+        # checked is handed out again until a fetch stores new bars.
+        self._ensured: set[tuple[str, date, date]] = set()
+        self._checked: dict[tuple[str, date, date, date | None], pd.DataFrame] = {}
         self._known: dict[str, bool] = {}
         self._quotes: dict[str, tuple[datetime, Quote | None]] = {}
         self._vix_entitled = True
@@ -687,7 +692,16 @@ class PolygonData:
     def _ensure(self, symbols: list[str], sessions: list[date]) -> None:
         """Fetch what the cache lacks for these symbols over these sessions, in the fewest requests."""
         self._track(symbols)
-        missing = {s: m for s in symbols if s not in self.rejected and (m := self._missing(s, sessions))}
+        span = (sessions[0], sessions[-1])
+        missing = {
+            s: m
+            for s in symbols
+            if s not in self.rejected and (s, *span) not in self._ensured and (m := self._missing(s, sessions))
+        }
+        self._fetch_missing(missing)
+        self._ensured.update((s, *span) for s in symbols)
+
+    def _fetch_missing(self, missing: dict[str, list[date]]) -> None:
         if not missing:
             return
         union = sorted({d for m in missing.values() for d in m})
@@ -733,6 +747,7 @@ class PolygonData:
             session = bar_cache.store_grouped_session(self._ledger, day, bars, response_rows=len(results), now=now)
         self._grouped_state()[day] = session
         self._fetched_sessions.add(day)
+        self._checked.clear()
 
     def _fetch_symbol(self, symbol: str, first: date, last: date) -> None:
         aggs = self.api.daily_aggs(symbol, first, last)
@@ -768,9 +783,16 @@ class PolygonData:
         if covered is not None:
             self._ranges(symbol).append(covered)
         self._fetched_ranges.setdefault(symbol, []).append((first, last))
+        self._checked.clear()
 
     # -- reading and checking ----------------------------------------------------------------------------
     def _frame(self, symbol: str, sessions: list[date]) -> pd.DataFrame:
+        key = (symbol, sessions[0], sessions[-1], self._latest_closed())
+        if key not in self._checked:
+            self._checked[key] = self._read_checked(symbol, sessions)
+        return self._checked[key].copy()
+
+    def _read_checked(self, symbol: str, sessions: list[date]) -> pd.DataFrame:
         rows = bar_cache.read_bars(self._ledger, symbol, sessions[0], sessions[-1])
         for row in rows:
             problem = row.problem or bar_problem(

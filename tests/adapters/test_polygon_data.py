@@ -224,6 +224,32 @@ def test_a_session_fetched_just_after_the_close_is_fetched_again_by_a_later_run_
     assert server.total == 7
 
 
+def test_one_run_reads_and_checks_a_range_once_until_new_bars_arrive(server, ledger, monkeypatch):
+    from autotrader.ledger import bar_cache
+
+    reads: list[str] = []
+    real_read = bar_cache.read_bars
+
+    def counted(ledger, symbol, *args):
+        reads.append(symbol)
+        return real_read(ledger, symbol, *args)
+
+    monkeypatch.setattr(bar_cache, "read_bars", counted)
+    data = make_data(server, ledger, et(WED, "20:00"))
+    start = CAL.sessions_back(WED, 4)
+    data.sync_daily(["AAPL", "MSFT"], start, THU)  # the universe sync reads and checks each symbol once
+    first = data.daily_bars("AAPL", start, THU)
+    first.loc[first.index[-1], "close"] = -1.0  # a caller's edit stays in the caller's copy
+    again = data.daily_bars("AAPL", start, THU)
+    assert reads == ["AAPL", "MSFT"] and server.total == 5
+    np.testing.assert_allclose(again.to_numpy(), expected_daily("AAPL", CAL.sessions_between(start, WED)))
+    # The same instance, a session later: Thursday is fetched, and the frame read again includes it.
+    data._clock.set(et(THU, "20:00"))
+    later = data.daily_bars("AAPL", start, THU)
+    assert later.index[-1].date() == THU and server.counts["grouped"] == 6
+    np.testing.assert_allclose(later.to_numpy(), expected_daily("AAPL", CAL.sessions_between(start, THU)))
+
+
 def test_a_symbol_tracked_after_a_session_was_fetched_is_not_taken_as_absent_from_it(server, ledger):
     make_data(server, ledger, et(WED, "20:00")).sync_daily(["AAPL"], date(2026, 3, 2), WED)
     frame = make_data(server, ledger, et(WED, "21:00")).daily_bars("JPM", date(2026, 3, 2), WED)
