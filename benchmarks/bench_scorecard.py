@@ -1,15 +1,18 @@
-"""Time the scorecard's aggregation on a large synthetic input (medians of several runs; machines are noisy).
+"""Time the scorecard over 100,000 signals, the aggregation alone and the whole step (medians of several runs).
 
-    python benchmarks/bench_scorecard.py [--signals 100000] [--sources 4] [--runs 5]
+    python benchmarks/bench_scorecard.py [--signals 100000] [--sources 4] [--runs 5] [--symbols 500]
+                                         [--sessions 1260]
 
-Builds ``--signals`` signals over 3 categories and ``--sources`` sources (conviction 1-10, a tenth without),
-with 4 horizons (1, 5, 20, 60 sessions; the longer ones partly pending), one rule exit per signal, a
-trade for a third of the signals and three management legs per trade, then prints the median wall time of
-``build_rows`` + ``calibration`` over ``--runs`` runs.
+First ``build_rows`` + ``calibration`` on in-memory frames: ``--signals`` signals over 3 categories and
+``--sources`` sources (conviction 1-10, a tenth without), 4 horizons (1, 5, 20, 60 sessions; the longer ones
+partly pending), one rule exit per signal, a trade for a third of the signals and three management legs each.
 
-It then stores the same signals, outcomes and rule exits (all final) in a ledger and times the whole
-``scorecard`` step through the invocation envelope: opening the ledger, the pending-outcome check, loading
-the rows into pandas and aggregating - what ``autotrader scorecard --json`` does after start-up.
+Then the whole ``scorecard`` step as the owner runs it, through the invocation envelope: a ledger holding
+``--signals`` signals on ``--symbols`` symbols and ``--sessions`` sessions of their (and SPY's) daily bars in
+the Polygon cache, the data adapter pointed at a loopback fake server. The first run scores every outcome
+from the cached bars; the warm runs read them back, load the rows, aggregate and build every panel. It
+prints each run's phases (outcome refresh, loading, aggregation, market panel, each research panel) and the
+vendor requests made (none once the cache is warm).
 """
 
 from __future__ import annotations
