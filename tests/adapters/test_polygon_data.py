@@ -225,8 +225,6 @@ def test_a_session_fetched_just_after_the_close_is_fetched_again_by_a_later_run_
 
 
 def test_one_run_reads_and_checks_a_range_once_until_new_bars_arrive(server, ledger, monkeypatch):
-    from autotrader.ledger import bar_cache
-
     reads: list[str] = []
     real_read = bar_cache.read_bars
 
