@@ -52,7 +52,6 @@ import pandas as pd
 
 from autotrader.adapters.frames import (
     daily_frame,
-    day_ns,
     empty_daily_frame,
     empty_minute_frame,
     minute_frame,
@@ -72,7 +71,7 @@ from autotrader.domain.models import Quote
 from autotrader.errors import AutotraderError, ConfigError, DataError
 from autotrader.ledger import bar_cache, repo
 from autotrader.ledger.bar_cache import CachedBar, GroupedSession
-from autotrader.policy.bar_quality import bar_problem, order_problem
+from autotrader.policy.bar_quality import bar_problem, first_bad_bar, order_problem
 from autotrader.policy.request_budget import GROUPED_SESSION_LIMIT
 from autotrader.ports import Clock
 
@@ -409,6 +408,7 @@ class PolygonData:
         # checked is handed out again until a fetch stores new bars.
         self._ensured: set[tuple[str, date, date]] = set()
         self._checked: dict[tuple[str, date, date, date | None], pd.DataFrame] = {}
+        self._answered_days: dict[tuple[int | None, bool], frozenset[date]] = {}
         self._known: dict[str, bool] = {}
         self._quotes: dict[str, tuple[datetime, Quote | None]] = {}
         self._vix_entitled = True
@@ -662,8 +662,9 @@ class PolygonData:
         stored = self._ranges(symbol)
         fetched = self._fetched_ranges.get(symbol, ())
         flagged = bar_cache.problem_sessions(self._ledger, symbol, sessions[0], sessions[-1])
+        answered = self._answered(tracked_seq, _is_index(symbol))
         missing = []
-        for day in sessions:
+        for day in (d for d in sessions if d in flagged or d not in answered):
             session = grouped.get(day)
             in_grouped = session is not None and tracked_seq is not None and session.seq > tracked_seq
             # Fetched by this run (or found empty): asking again within the run would not change the answer.
@@ -681,6 +682,25 @@ class PolygonData:
                 continue
             missing.append(day)
         return missing
+
+    def _answered(self, tracked_seq: int | None, index: bool) -> frozenset[date]:
+        """Sessions that a symbol tracked at ``tracked_seq`` never needs fetched unless its bar there is
+        flagged: settled (or fetched by this run) in a grouped response after it was tracked, or found empty by
+        this run. ``_missing`` walks its rules only for the other sessions, which in a warm cache are none."""
+        key = (tracked_seq, index)
+        if key not in self._answered_days:
+            grouped = self._grouped_state()
+            days = set() if index else set(self._empty_sessions)
+            if tracked_seq is not None:
+                close = self._calendar.session_close
+                days.update(
+                    day
+                    for day, session in grouped.items()
+                    if session.seq > tracked_seq
+                    and (day in self._fetched_sessions or session.fetched_at >= close(day) + SETTLE)
+                )
+            self._answered_days[key] = frozenset(days)
+        return self._answered_days[key]
 
     def _track(self, symbols: list[str]) -> None:
         tracked = self._tracked_state()
@@ -728,6 +748,7 @@ class PolygonData:
             # fetched in the ledger (a later run asks again); this run does not ask again.
             log.info("polygon: no grouped daily bars yet for %s", day)
             self._empty_sessions.add(day)
+            self._answered_days.clear()
             return
         tracked = self._tracked_state()
         seen: set[str] = set()
@@ -747,6 +768,7 @@ class PolygonData:
             session = bar_cache.store_grouped_session(self._ledger, day, bars, response_rows=len(results), now=now)
         self._grouped_state()[day] = session
         self._fetched_sessions.add(day)
+        self._answered_days.clear()
         self._checked.clear()
 
     def _fetch_symbol(self, symbol: str, first: date, last: date) -> None:
@@ -793,32 +815,34 @@ class PolygonData:
         return self._checked[key].copy()
 
     def _read_checked(self, symbol: str, sessions: list[date]) -> pd.DataFrame:
-        rows = bar_cache.read_bars(self._ledger, symbol, sessions[0], sessions[-1])
-        for row in rows:
-            problem = row.problem or bar_problem(
-                row.open, row.high, row.low, row.close, row.volume, volume_required=not _is_index(symbol)
-            )
-            if problem:
-                self._reject(symbol, f"daily bar {row.session_date}: {problem}")
-                return empty_daily_frame()
+        bars = bar_cache.read_bars(self._ledger, symbol, sessions[0], sessions[-1])
+        flagged = [i for i, problem in enumerate(bars.problems) if problem]
+        bad = first_bad_bar(bars.values, volume_required=not _is_index(symbol))
+        first = min([*flagged[:1], *([] if bad is None else [bad])], default=None)
+        if first is not None:
+            row = map(float, bars.values[first])
+            problem = bars.problems[first] or bar_problem(*row, volume_required=not _is_index(symbol))
+            self._reject(symbol, f"daily bar {bars.days[first].item()}: {problem}")
+            return empty_daily_frame()
+        last_bar = bars.days[-1].item() if len(bars.days) else None
         latest = self._latest_closed()
-        if latest is not None and sessions[-1] == latest and self._stale(symbol, rows, sessions, latest):
+        if latest is not None and sessions[-1] == latest and self._stale(symbol, last_bar, sessions, latest):
             return empty_daily_frame()
-        if not rows:
+        if last_bar is None:
             return empty_daily_frame()
-        index = np.array([day_ns(r.session_date) for r in rows], dtype=np.int64)
-        values = np.array([[r.open, r.high, r.low, r.close, r.volume or 0.0] for r in rows], dtype=np.float64)
-        return daily_frame(index, values)
+        values = bars.values.copy()
+        volume = values[:, 4]
+        volume[np.isnan(volume)] = 0.0  # an index's missing volume
+        return daily_frame(bars.days.astype("datetime64[ns]").astype(np.int64), values)
 
-    def _stale(self, symbol: str, rows: list[CachedBar], sessions: list[date], latest: date) -> bool:
+    def _stale(self, symbol: str, last_bar: date | None, sessions: list[date], latest: date) -> bool:
         """Reject a symbol whose newest bar is older than allowed (a halt, a delisting, a vendor gap)."""
         limit = self.max_bar_age_sessions
-        if not rows:
+        if last_bar is None:
             if len(sessions) <= limit:
                 return False  # too short a window to tell
             self._reject(symbol, f"stale: no daily bar from {sessions[0]} to {latest}")
             return True
-        last_bar = rows[-1].session_date
         age = len(self._calendar.sessions_between(last_bar, latest)) - 1
         if age > limit:
             self._reject(

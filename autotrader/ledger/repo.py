@@ -451,15 +451,27 @@ def signals_needing_outcomes(ledger: Ledger, *, horizons: int, generated_by: dat
     )
 
 
-def final_outcomes(ledger: Ledger) -> tuple[set[tuple[int, int]], set[int]]:
-    """``(signal_id, horizon)`` of the complete outcomes and the signal ids of the complete rule exits."""
-    horizons = {
-        (int(r[0]), int(r[1]))
-        for r in ledger.conn.execute("SELECT signal_id, horizon FROM signal_outcomes WHERE status = 'complete'")
-    }
-    exits = {
-        int(r[0]) for r in ledger.conn.execute("SELECT signal_id FROM signal_rule_exits WHERE status = 'complete'")
-    }
+def final_outcomes(ledger: Ledger, signal_ids: list[int]) -> tuple[set[tuple[int, int]], set[int]]:
+    """Of these signals: ``(signal_id, horizon)`` of the complete outcomes and the ids of the complete rule
+    exits (asked per chunk of ids: a refresh touches the few unfinished signals of a ledger of 100,000s)."""
+    horizons: set[tuple[int, int]] = set()
+    exits: set[int] = set()
+    for i in range(0, len(signal_ids), 500):
+        chunk = signal_ids[i : i + 500]
+        marks = ",".join("?" for _ in chunk)
+        horizons.update(
+            (int(sid), int(h))
+            for sid, h in ledger.conn.execute(
+                f"SELECT signal_id, horizon FROM signal_outcomes WHERE signal_id IN ({marks}) AND status = 'complete'",
+                chunk,
+            )
+        )
+        exits.update(
+            int(sid)
+            for (sid,) in ledger.conn.execute(
+                f"SELECT signal_id FROM signal_rule_exits WHERE signal_id IN ({marks}) AND status = 'complete'", chunk
+            )
+        )
     return horizons, exits
 
 

@@ -252,7 +252,7 @@ def refresh(ctx: StepContext) -> dict[str, int]:
     if not todo:
         return {"signals": 0, "completed_horizons": 0, "pending_horizons": 0, "no_data": 0}
     # A complete row is final: a run at an earlier as-of must never turn it back into "pending".
-    final, final_exits = repo.final_outcomes(ctx.ledger)
+    final, final_exits = repo.final_outcomes(ctx.ledger, [s["id"] for s in todo])
     outcome_rows = [r for r in outcome_rows if (r["signal_id"], r["horizon"]) not in final]
     exit_rows = [r for r in exit_rows if r["signal_id"] not in final_exits]
     repo.save_outcomes(ctx.ledger, _complete(outcome_rows, OUTCOME_COLUMNS), _complete(exit_rows, EXIT_COLUMNS))

@@ -13,6 +13,8 @@ import math
 from collections.abc import Sequence
 from datetime import date
 
+import numpy as np
+
 
 def bar_problem(
     open_: float | None,
@@ -37,6 +39,20 @@ def bar_problem(
     if volume < 0:
         return f"volume is {volume:g}; volume must be >= 0"
     return None
+
+
+def first_bad_bar(values: np.ndarray, *, volume_required: bool = True) -> int | None:
+    """The position of the first row of ``values`` ((n, 5) open, high, low, close, volume; NaN for missing)
+    that :func:`bar_problem` rejects, or None: the same checks over whole columns at once, for readers of
+    thousands of bars (ask ``bar_problem`` for that row's reason)."""
+    prices, volume = values[:, :4], values[:, 4]
+    with np.errstate(invalid="ignore"):
+        good = np.isfinite(prices).all(axis=1) & (prices > 0).all(axis=1) & (values[:, 1] >= values[:, 2])
+        finite_volume = np.isfinite(volume)
+        good &= finite_volume | (not volume_required)
+        good &= ~(finite_volume & (volume < 0))
+    bad = np.flatnonzero(~good)
+    return int(bad[0]) if len(bad) else None
 
 
 def order_problem(previous: int | None, stamp: int, label: str) -> str | None:

@@ -334,3 +334,18 @@ def test_cusum_needs_an_established_edge_before_it_can_say_the_edge_dropped():
     # The same run after a warm-up that does establish an edge raises the alarm.
     strong = np.array([0.1, 0.0] * 15 + [-0.05] * 60)
     assert inf.cusum_drop(dates, strong) is not None
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [
+        np.array(["2026-03-04", "2026-03-02", "2026-03-04", "2026-03-03"], dtype=object),
+        np.array([7, 3, 3, 11, 7]),
+        np.array(["2026-03-04", "2026-03-02", "2026-03-04"], dtype="datetime64[D]"),
+        np.array([], dtype=object),
+    ],
+)
+def test_date_codes_match_numpys_sorted_distinct_labels_and_inverse(labels):
+    distinct, codes = inf.date_codes(labels)
+    expected_distinct, expected_codes = np.unique(labels, return_inverse=True)
+    assert list(distinct) == list(expected_distinct) and list(codes) == list(expected_codes)
