@@ -494,10 +494,22 @@ def stored_market_fits(ledger: Ledger, signal_ids: list[int]) -> dict[int, tuple
 def save_outcomes(ledger: Ledger, outcomes: list[dict[str, Any]], rule_exits: list[dict[str, Any]]) -> None:
     """Store outcome rows (one per signal and horizon) and rule-exit rows (one per signal), in one transaction."""
     with ledger.write():
-        if outcomes:
-            ledger.table("signal_outcomes").upsert_all(outcomes, pk=("signal_id", "horizon"))
-        if rule_exits:
-            ledger.table("signal_rule_exits").upsert_all(rule_exits, pk="signal_id")
+        _upsert(ledger, "signal_outcomes", outcomes, ("signal_id", "horizon"))
+        _upsert(ledger, "signal_rule_exits", rule_exits, ("signal_id",))
+
+
+def _upsert(ledger: Ledger, table: str, rows: list[dict[str, Any]], key: tuple[str, ...]) -> None:
+    """Insert or update rows that all carry the same columns, in one prepared statement: a refresh rewrites
+    tens of thousands of outcome rows, and a row-by-row conversion costs more than the writing."""
+    if not rows:
+        return
+    columns = list(rows[0])
+    updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in key)
+    sql = (
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)}) "
+        f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates}"
+    )
+    ledger.conn.executemany(sql, ([row[c] for c in columns] for row in rows))
 
 
 # -- signals -------------------------------------------------------------------------------------------
