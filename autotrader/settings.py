@@ -780,6 +780,7 @@ def default_config(workspace: Path) -> Config:
 
 def _build(document: dict[str, Any], path: Path | None, text: str, *, workspace: Path | None = None) -> Config:
     _reject_unknown_env()
+    _reject_wrong_types(document, path, text)
     try:
         settings = Settings(**document)
     except ValidationError as e:
@@ -818,6 +819,47 @@ def _reject_non_finite(node: Any, path: Path, text: str, trail: tuple[str, ...] 
         raise ConfigError(f"{where}: {'.'.join(trail)} = {node}: must be a finite number")
 
 
+# The errors strict validation adds to lax validation: a value of the wrong TOML type that pydantic would
+# otherwise convert ("off" or 1 for a switch, "20" for a count, 2.0 for a count).
+_TYPE_ERRORS = {"bool_type", "int_type", "float_type", "string_type", "int_from_float", "list_type", "dict_type"}
+
+
+def _reject_wrong_types(document: dict[str, Any], path: Path | None, text: str) -> None:
+    """Refuse a config-file value whose TOML type is not the setting's (``use_dynamic_sizing = "off"``,
+    ``max_open_positions = "20"``): a quoted number or a 0/1 switch is a typo, not an intent. Environment
+    overrides stay text converted by the setting's type, since text is all the environment holds."""
+    errors: list[Any] = []
+    for section, value in document.items():
+        field = Settings.model_fields.get(section)
+        model = field.annotation if field is not None else None
+        if not isinstance(value, dict) or not (isinstance(model, type) and issubclass(model, Section)):
+            continue  # an unknown section or a non-table: the full validation names it
+        try:
+            model.model_validate(value, strict=True)
+        except ValidationError as e:
+            errors.extend(
+                {**err, "loc": (section, *err["loc"]), "msg": _type_message(err["type"], err["input"])}
+                for err in e.errors(include_url=False)
+                if err["type"] in _TYPE_ERRORS
+            )
+    if errors:
+        raise ConfigError(_describe(errors, path, text), hint="write switches as true/false and numbers unquoted")
+
+
+def _type_message(kind: str, value: Any) -> str:
+    wanted = {
+        "bool_type": "true or false (unquoted)",
+        "int_type": "a whole number (unquoted)",
+        "int_from_float": "a whole number (unquoted)",
+        "float_type": "a number (unquoted)",
+        "string_type": "quoted text",
+        "list_type": "a list [ ... ]",
+        "dict_type": "a table",
+    }[kind]
+    shown = f"the text {value!r}" if isinstance(value, str) else f"{type(value).__name__} {value!r}"
+    return f"must be {wanted}, not {shown}"
+
+
 def _reject_unknown_env() -> None:
     sections = set(Settings.model_fields)
     for name in os.environ:
@@ -847,9 +889,10 @@ def _env_name(loc: tuple[Any, ...]) -> str | None:
     return None
 
 
-def _describe(error: ValidationError, path: Path | None, text: str) -> str:
+def _describe(error: ValidationError | list[Any], path: Path | None, text: str) -> str:
     lines = []
-    for err in error.errors(include_url=False, include_input=False):
+    errors = error if isinstance(error, list) else error.errors(include_url=False, include_input=False)
+    for err in errors:
         loc = tuple(err["loc"])
         dotted = ".".join(str(p) for p in loc) or "(root)"
         env = _env_name(loc)

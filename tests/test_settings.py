@@ -186,3 +186,28 @@ def test_late_tolerance_reads_from_the_file(write_config):
     settings = load_config(write_config("[scorecard]\nlate_tolerance_minutes = 15\n")).settings
     assert settings.scorecard.late_tolerance_minutes == 15
     assert Settings().scorecard.late_tolerance_minutes == 60
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "words"),
+    [
+        ('[sizing]\nuse_dynamic_sizing = "off"\n', 2, "sizing.use_dynamic_sizing: must be true or false (unquoted), not the text 'off'"),
+        ("[sizing]\nfractional_shares = 1\n", 2, "sizing.fractional_shares: must be true or false (unquoted), not int 1"),
+        ('[size]\n# the gate\nmax_open_positions = "20"\n', 3, "size.max_open_positions: must be a whole number (unquoted), not the text '20'"),
+        ("[data]\nseed = 4.0\n", 2, "data.seed: must be a whole number (unquoted), not float 4.0"),
+        ('[data]\nsymbols = "AAPL"\n', 2, "data.symbols: must be a list [ ... ], not the text 'AAPL'"),
+        ('[dipbuy]\ndip_buy_tiers = [{dip_pct = "5", add_pct = 50}]\n', 2, "dipbuy.dip_buy_tiers.0.dip_pct: must be a number"),
+    ],
+)  # fmt: skip
+def test_a_value_of_the_wrong_toml_type_is_refused_not_converted(write_config, text, line, words):
+    message = _error(write_config(text))
+    assert f"config.toml:{line}: {words}" in message
+
+
+def test_whole_numbers_are_numbers_and_environment_text_is_still_converted(write_config, monkeypatch):
+    settings = load_config(write_config("[sizing]\nbase_allocation_pct = 3\n")).settings
+    assert settings.sizing.base_allocation_pct == 3.0
+    monkeypatch.setenv("AUTOTRADER_SIZE__MAX_OPEN_POSITIONS", "12")
+    monkeypatch.setenv("AUTOTRADER_SIZING__USE_DYNAMIC_SIZING", "false")
+    settings = load_config(write_config("")).settings
+    assert settings.size.max_open_positions == 12 and settings.sizing.use_dynamic_sizing is False

@@ -207,7 +207,7 @@ def test_the_momentum_filter_and_the_drawdown_stop_are_settings(world, cli, mome
     [
         ("drawdown_stop = -1.0", "greater than or equal to 0"),
         ("drawdown_stop = 100.0", "less than 100"),
-        ("momentum_filter = 3", "valid boolean"),
+        ("momentum_filter = 3", "must be true or false (unquoted), not int 3"),
         ("drawdown_threshold = 0.1", "drawdown_threshold is now drawdown_stop, in percent"),
     ],
 )
