@@ -332,7 +332,7 @@ class SignalsSection(Section):
     inbox: str = "signals/inbox"
     archive: str = "signals/archive"
     max_age_days: float = Field(5.0, gt=0, le=3650)
-    synthetic_feed: bool = True
+    synthetic_feed: bool = Field(True, description="Synthetic data only; an error with a real broker")
 
 
 class PerCategory(Section):
@@ -793,6 +793,7 @@ def _build(document: dict[str, Any], path: Path | None, text: str, *, workspace:
             f"environment override: {e}",
             hint="list and table values are JSON, e.g. AUTOTRADER_SCORECARD__HORIZONS='[1, 5]'",
         ) from None
+    _reject_made_up_data_for_a_real_broker(settings, path, text)
     workspace_dir = workspace if workspace is not None else (path.parent if path else Path.cwd())
     workspace_dir = workspace_dir.resolve()
     env_file = workspace_dir / ".env"
@@ -803,6 +804,39 @@ def _build(document: dict[str, Any], path: Path | None, text: str, *, workspace:
         fields = ", ".join(".".join(str(p) for p in err["loc"]) for err in e.errors())
         raise ConfigError(f"invalid API key settings: {fields}") from None
     return Config(settings=settings, secrets=secrets, config_path=path, workspace=workspace_dir)
+
+
+def _origin(loc: tuple[str, str], path: Path | None, text: str, *, explicit: bool) -> str:
+    """Where a setting's value comes from, for a message: its environment variable, ``file:line``, or the
+    default."""
+    env = _env_name(loc)
+    if env:
+        return f"environment variable {env}"
+    line = locate_line(text, loc) if explicit and path is not None else None
+    return f"{path}:{line}" if line else "the default"
+
+
+def _reject_made_up_data_for_a_real_broker(settings: Settings, path: Path | None, text: str) -> None:
+    """A real broker (paper or live) must never be sent an order sized and priced from synthetic bars, nor act
+    on the synthetic world's demo recommendations: either is a configuration error, naming both settings."""
+    if settings.broker.kind == "sim":
+        return
+    broker = f"broker.kind = 'alpaca' ({_origin(('broker', 'kind'), path, text, explicit=True)})"
+    data_explicit = "kind" in settings.data.model_fields_set
+    feed_explicit = "synthetic_feed" in settings.signals.model_fields_set
+    made_up = []
+    if settings.data.kind == "synthetic":
+        made_up.append(f"data.kind = 'synthetic' ({_origin(('data', 'kind'), path, text, explicit=data_explicit)})")
+    if settings.signals.synthetic_feed and (feed_explicit or settings.data.kind == "synthetic"):
+        origin = _origin(("signals", "synthetic_feed"), path, text, explicit=feed_explicit)
+        made_up.append(f"signals.synthetic_feed = true ({origin})")
+    if made_up:
+        raise ConfigError(
+            f"{broker} with {' and '.join(made_up)}: a real broker never trades on made-up prices or "
+            "recommendations",
+            hint='set [data] kind = "polygon" (or "local") and [signals] synthetic_feed = false, '
+            'or use [broker] kind = "sim"',
+        )
 
 
 def _reject_non_finite(node: Any, path: Path, text: str, trail: tuple[str, ...] = ()) -> None:

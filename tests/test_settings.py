@@ -188,20 +188,22 @@ def test_late_tolerance_reads_from_the_file(write_config):
     assert Settings().scorecard.late_tolerance_minutes == 60
 
 
-@pytest.mark.parametrize(
-    ("text", "line", "words"),
-    [
-        ('[sizing]\nuse_dynamic_sizing = "off"\n', 2, "sizing.use_dynamic_sizing: must be true or false (unquoted), not the text 'off'"),
-        ("[sizing]\nfractional_shares = 1\n", 2, "sizing.fractional_shares: must be true or false (unquoted), not int 1"),
-        ('[size]\n# the gate\nmax_open_positions = "20"\n', 3, "size.max_open_positions: must be a whole number (unquoted), not the text '20'"),
-        ("[data]\nseed = 4.0\n", 2, "data.seed: must be a whole number (unquoted), not float 4.0"),
-        ('[data]\nsymbols = "AAPL"\n', 2, "data.symbols: must be a list [ ... ], not the text 'AAPL'"),
-        ('[dipbuy]\ndip_buy_tiers = [{dip_pct = "5", add_pct = 50}]\n', 2, "dipbuy.dip_buy_tiers.0.dip_pct: must be a number"),
-    ],
-)  # fmt: skip
-def test_a_value_of_the_wrong_toml_type_is_refused_not_converted(write_config, text, line, words):
+WRONG_TYPES = [
+    ('[sizing]\nuse_dynamic_sizing = "off"\n', 2, "sizing.use_dynamic_sizing",
+     "true or false (unquoted), not the text 'off'"),
+    ("[sizing]\nfractional_shares = 1\n", 2, "sizing.fractional_shares", "true or false (unquoted), not int 1"),
+    ('[size]\n# a gate\nmax_open_positions = "20"\n', 3, "size.max_open_positions",
+     "a whole number (unquoted), not the text '20'"),
+    ("[data]\nseed = 4.0\n", 2, "data.seed", "a whole number (unquoted), not float 4.0"),
+    ('[data]\nsymbols = "AAPL"\n', 2, "data.symbols", "a list [ ... ], not the text 'AAPL'"),
+    ('[dipbuy]\ndip_buy_tiers = [{dip_pct = "5", add_pct = 50}]\n', 2, "dipbuy.dip_buy_tiers.0.dip_pct", "a number"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("text", "line", "field", "words"), WRONG_TYPES)
+def test_a_value_of_the_wrong_toml_type_is_refused_not_converted(write_config, text, line, field, words):
     message = _error(write_config(text))
-    assert f"config.toml:{line}: {words}" in message
+    assert f"config.toml:{line}: {field}: must be {words}" in message
 
 
 def test_whole_numbers_are_numbers_and_environment_text_is_still_converted(write_config, monkeypatch):
@@ -211,3 +213,31 @@ def test_whole_numbers_are_numbers_and_environment_text_is_still_converted(write
     monkeypatch.setenv("AUTOTRADER_SIZING__USE_DYNAMIC_SIZING", "false")
     settings = load_config(write_config("")).settings
     assert settings.size.max_open_positions == 12 and settings.sizing.use_dynamic_sizing is False
+
+
+def test_a_real_broker_with_synthetic_data_names_both_settings(write_config):
+    message = _error(write_config('[broker]\nkind = "alpaca"\n'))
+    assert "broker.kind = 'alpaca' (" in message and "config.toml:2)" in message
+    assert (
+        "data.kind = 'synthetic' (the default)" in message and "signals.synthetic_feed = true (the default)" in message
+    )
+    message = _error(write_config('[broker]\nkind = "alpaca"\n\n[data]\nkind = "synthetic"\n'))
+    assert "data.kind = 'synthetic' (" in message and "config.toml:5)" in message
+
+
+def test_a_real_broker_with_the_synthetic_feed_asked_for_is_refused(write_config, monkeypatch):
+    message = _error(
+        write_config('[broker]\nkind = "alpaca"\n[data]\nkind = "polygon"\n[signals]\nsynthetic_feed = true\n')
+    )
+    assert "signals.synthetic_feed = true (" in message and "config.toml:6)" in message and "data.kind" not in message
+    monkeypatch.setenv("AUTOTRADER_SIGNALS__SYNTHETIC_FEED", "true")
+    message = _error(write_config('[broker]\nkind = "alpaca"\n[data]\nkind = "polygon"\n'))
+    assert "environment variable AUTOTRADER_SIGNALS__SYNTHETIC_FEED" in message
+
+
+def test_a_real_broker_with_real_data_and_the_simulator_with_anything_load(write_config):
+    real = load_config(write_config('[broker]\nkind = "alpaca"\n[data]\nkind = "polygon"\n')).settings
+    assert real.broker.kind == "alpaca" and real.signals.synthetic_feed  # inert: the feed needs synthetic data
+    quiet = '[broker]\nkind = "alpaca"\n[data]\nkind = "local"\n[signals]\nsynthetic_feed = false\n'
+    assert load_config(write_config(quiet)).settings.data.kind == "local"
+    assert load_config(write_config("[signals]\nsynthetic_feed = true\n")).settings.broker.kind == "sim"

@@ -60,6 +60,14 @@ def needed_keys(config: Config) -> list[tuple[str, str, bool]]:
     return keys
 
 
+def _setup_words(config: Config) -> str:
+    """The configured broker and data in words, for a check's detail ("simulated broker, offline data")."""
+    s = config.settings
+    broker = "simulated broker" if s.broker.kind == "sim" else f"Alpaca {s.broker.mode} account"
+    data = "Polygon data" if s.data.kind == "polygon" else f"offline {s.data.kind} data"
+    return f"{broker}, {data}"
+
+
 def run(config: Config, at: datetime, dry_run: bool) -> DoctorReport:
     report = ReportDraft(command="doctor", as_of=at, dry_run=dry_run)
     checks: list[Check] = []
@@ -79,7 +87,7 @@ def run(config: Config, at: datetime, dry_run: bool) -> DoctorReport:
         Check(
             "keys",
             not missing,
-            ", ".join(named) or "no keys needed (simulated broker, offline data)",
+            ", ".join(named) or f"no keys needed ({_setup_words(config)})",
             fix=f"set {', '.join(missing)} in the environment or the workspace's .env" if missing else "",
             exit_code=ExitCode.BAD_INPUT if missing else ExitCode.OK,
         )
@@ -115,7 +123,8 @@ def _live_checks(config: Config, at: datetime) -> tuple[list[Check], list[SlotRe
             deps = build_deps(config, ledger, clock, dry_run=True)
         except AutotraderError as error:
             return [Check("adapters", False, error.message, fix=error.hint or "", exit_code=error.exit_code)], []
-        checks.append(_guarded("broker", lambda: _broker(deps.broker, clock, skew=present)))
+        label = "simulated" if config.settings.broker.kind == "sim" else f"Alpaca {config.settings.broker.mode}"
+        checks.append(_guarded("broker", lambda: _broker(deps.broker, clock, skew=present, label=label)))
         checks.append(_guarded("calendar", lambda: _calendar(deps.broker_calendar, deps.calendar, clock)))
         checks.append(_guarded("market data", lambda: _market_data(deps, clock)))
         checks.append(_guarded("reference", lambda: _reference(deps.reference)))
@@ -175,18 +184,18 @@ def _guarded(name: str, check: Callable[[], Check]) -> Check:
         return Check(name, False, error.message, fix=error.hint or "check the network and try again", exit_code=code)
 
 
-def _broker(broker: Any, clock: Any, *, skew: bool) -> Check:
+def _broker(broker: Any, clock: Any, *, skew: bool, label: str) -> Check:
     account = broker.account()
     if broker.time_travel:
-        return Check("broker", True, f"simulated: equity {account.equity:,.2f}, cash {account.cash:,.2f}")
+        return Check("broker", True, f"{label}: equity {account.equity:,.2f}, cash {account.cash:,.2f}")
     if not skew:
-        return Check("broker", True, f"equity {account.equity:,.2f}; clock skew not checked (--as-of)")
+        return Check("broker", True, f"{label}: equity {account.equity:,.2f}; clock skew not checked (--as-of)")
     before = clock.now()
     broker_clock = broker.clock()
     after = clock.now()
     local = before + (after - before) / 2  # the round trip's midpoint, the fairest local instant
     offset = abs(broker_clock.timestamp - local)
-    detail = f"equity {account.equity:,.2f}; broker clock {offset.total_seconds():.2f} s from this machine's"
+    detail = f"{label}: equity {account.equity:,.2f}; broker clock {offset.total_seconds():.2f} s from this machine's"
     if offset > MAX_CLOCK_SKEW:
         return Check(
             "broker", False, detail, fix="synchronise this machine's clock (NTP/chrony)", exit_code=ExitCode.SAFETY
@@ -264,9 +273,11 @@ def _rate_limits(config: Config, gauge: RateLimitGauge | None) -> Check:
         remaining, limit = seen
         parts.append(f"broker {remaining:g} of {limit:g} requests left in this minute")
         ok = remaining >= 0.1 * limit
+    elif config.settings.broker.kind == "alpaca":
+        parts.append("the broker has not reported its rate limit yet")
     if config.settings.data.kind == "polygon":
         parts.append(f"Polygon limited here to {config.settings.data.requests_per_minute:g} requests/minute")
-    detail = "; ".join(parts) or "no rate limits apply (simulated broker, offline data)"
+    detail = "; ".join(parts) or f"no rate limits apply ({_setup_words(config)})"
     if not ok:
         return Check(
             "rate limits",

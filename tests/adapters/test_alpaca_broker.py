@@ -823,7 +823,7 @@ def _alpaca_config(write_config, monkeypatch, body: str, *, key: str | None = CA
             monkeypatch.delenv(name, raising=False)
         else:
             monkeypatch.setenv(name, value)
-    return load_config(write_config('[broker]\nkind = "alpaca"\n' + body))
+    return load_config(write_config('[broker]\nkind = "alpaca"\n' + body + '[data]\nkind = "local"\npath = "."\n'))
 
 
 @pytest.mark.slow

@@ -259,7 +259,7 @@ def test_a_day_log_gets_one_run_end_per_run(cli, write_config):
 
 
 def test_live_mode_without_confirmation_is_refused(cli, write_config):
-    config = write_config("[broker]\nkind = 'alpaca'\nmode = 'live'\n")
+    config = write_config("[broker]\nkind = 'alpaca'\nmode = 'live'\n[data]\nkind = 'local'\npath = '.'\n")
     result = cli("sync", "--config", str(config))
     assert result.exit_code == 5 and "AUTOTRADER_LIVE_CONFIRM" in result.stderr
     assert not (config.parent / "ledger-live.db").exists()
@@ -268,7 +268,7 @@ def test_live_mode_without_confirmation_is_refused(cli, write_config):
 @pytest.mark.parametrize("confirm", ["YES", "Yes", " yes", "yes ", "y", "true", ""])
 def test_live_mode_is_confirmed_only_by_exactly_yes(cli, write_config, monkeypatch, confirm):
     monkeypatch.setenv("AUTOTRADER_LIVE_CONFIRM", confirm)
-    config = write_config("[broker]\nkind = 'alpaca'\nmode = 'live'\n")
+    config = write_config("[broker]\nkind = 'alpaca'\nmode = 'live'\n[data]\nkind = 'local'\npath = '.'\n")
     result = cli("sync", "--config", str(config))
     assert result.exit_code == 5 and "AUTOTRADER_LIVE_CONFIRM=yes" in result.stderr
     assert not (config.parent / "ledger-live.db").exists()
@@ -300,3 +300,15 @@ def test_help_loads_no_heavy_module():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    "command", [("config", "check"), ("doctor",), ("scan",), ("run-daily",), ("size",), ("sync",)]
+)
+def test_every_command_refuses_a_real_broker_on_synthetic_data(cli, write_config, command):
+    config = write_config("[broker]\nkind = 'alpaca'\n")
+    result = cli(*command, "--config", str(config))
+    assert result.exit_code == 2, result.output
+    assert "broker.kind = 'alpaca'" in result.stderr and "data.kind = 'synthetic'" in result.stderr
+    assert "Traceback" not in result.output
+    assert not list(config.parent.glob("ledger-*.db"))  # refused before any ledger exists

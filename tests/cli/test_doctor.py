@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from autotrader.clock import MarketCalendar
 from tests.fakes.alpaca_server import API_KEY, SECRET_KEY, FakeAlpacaServer
 
 
@@ -38,7 +39,14 @@ def alpaca(monkeypatch):
 
 
 def alpaca_config(write_config, server) -> str:
-    return str(write_config(f'[broker]\nkind = "alpaca"\nbase_url = "{server.url}"\n'))
+    """A paper account at the fake server with local daily bars of SPY up to today (a real broker never runs
+    on synthetic data)."""
+    config = write_config(f'[broker]\nkind = "alpaca"\nbase_url = "{server.url}"\n[data]\nkind = "local"\npath = "."\n')
+    today = datetime.now(UTC).date()
+    days = MarketCalendar.xnys().sessions_between(today - timedelta(days=30), today)
+    rows = "".join(f"{d},400,401,399,400.5,1000000\n" for d in days)
+    (config.parent / "SPY.csv").write_text("date,open,high,low,close,volume\n" + rows)
+    return str(config)
 
 
 def test_missing_keys_are_named_and_exit_2(cli, write_config, alpaca):
@@ -79,3 +87,15 @@ def test_wrong_keys_are_a_configuration_failure(cli, write_config, alpaca, monke
     assert result.exit_code == 2
     assert not checks(json.loads(result.stdout))["broker"]["ok"]
     assert "PKWRONGWRONGWRONG" not in result.output and "SKWRONGWRONGWRONG" not in result.output
+
+
+def test_the_messages_name_the_configured_broker_not_the_simulator(cli, write_config, alpaca, monkeypatch):
+    monkeypatch.setenv("ALPACA_API_KEY", API_KEY)
+    monkeypatch.setenv("ALPACA_SECRET_KEY", SECRET_KEY)
+    result = cli("doctor", "--json", "--config", alpaca_config(write_config, alpaca))
+    found = checks(json.loads(result.stdout))
+    assert found["broker"]["detail"].startswith("Alpaca paper: equity 100,000.00")
+    assert "simulat" not in result.stdout.lower()
+    sim = checks(json.loads(cli("doctor", "--json", "--config", str(write_config("", folder="sim"))).stdout))
+    assert sim["broker"]["detail"].startswith("simulated: equity")
+    assert sim["keys"]["detail"] == "no keys needed (simulated broker, offline synthetic data)"

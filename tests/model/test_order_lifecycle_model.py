@@ -406,7 +406,8 @@ class OrderLifecycle(RuleBasedStateMachine):
 
     def _refused_live_run(self, confirm: str) -> None:
         config_file = self.folder / "live.toml"
-        config_file.write_text('[broker]\nkind = "alpaca"\nmode = "live"\n', encoding="utf-8")
+        live = '[broker]\nkind = "alpaca"\nmode = "live"\n[data]\nkind = "local"\npath = "."\n'
+        config_file.write_text(live, encoding="utf-8")
         posts, intents = len(self.broker.posts), self._intents()
         saved = os.environ.get("AUTOTRADER_LIVE_CONFIRM")
         os.environ["AUTOTRADER_LIVE_CONFIRM"] = confirm
