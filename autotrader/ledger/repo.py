@@ -75,6 +75,32 @@ def last_runs(ledger: Ledger, limit: int = 10) -> list[dict[str, Any]]:
     )
 
 
+@dataclass(frozen=True)
+class RunMark:
+    """A recorded run, as a message names it."""
+
+    run_id: str
+    command: str
+    as_of: datetime
+    started_at: datetime
+
+
+def latest_run(ledger: Ledger, *, excluding: frozenset[str]) -> RunMark | None:
+    """The recorded run (dry runs aside) with the latest as-of among the commands not in ``excluding``."""
+    marks = ",".join("?" for _ in excluding) or "''"
+    rows = ledger.query(
+        f"SELECT run_id, command, as_of, started_at FROM runs WHERE dry_run = 0 AND command NOT IN ({marks}) "
+        "ORDER BY as_of DESC, id DESC LIMIT 1",
+        sorted(excluding),
+    )
+    if not rows:
+        return None
+    row = rows[0]
+    return RunMark(
+        row["run_id"], row["command"], datetime.fromisoformat(row["as_of"]), datetime.fromisoformat(row["started_at"])
+    )
+
+
 def last_successful_run(
     ledger: Ledger, commands: tuple[str, ...], *, not_after: datetime | None = None
 ) -> dict[str, Any] | None:

@@ -30,6 +30,12 @@ if TYPE_CHECKING:
 
 # How far --as-of may stray from the wall clock on a real broker outside --dry-run.
 MAX_REAL_BROKER_SKEW = timedelta(minutes=5)
+# Commands whose --as-of may lie before the ledger's latest run, and whose own as-of does not move the ledger's
+# time: a replay (and the demo, one replay) simulates the past in a ledger of its own, and a scorecard at an
+# earlier instant shows what was knowable then without trading. Every other command changes the ledger's
+# state at its as-of, so it may not run before a run already recorded: an order planned in the past would
+# use prices that are no longer current, against positions that have moved on since.
+TIME_FREE_COMMANDS = frozenset({"replay", "demo", "scorecard"})
 
 
 @dataclass
@@ -140,6 +146,8 @@ def invoke(
             if prepare is not None:
                 prepare(config)
             ledger = open_ledger(ledger_path, snapshot=dry_run, durable=durable, empty=fresh)
+            if not dry_run and command not in TIME_FREE_COMMANDS:
+                _refuse_going_back(ledger, command, clock.now())
             bar_cache = open_bar_cache(config, ledger_path, dry_run=dry_run)
             deps = build_deps(config, ledger, clock, force_sim=force_sim, dry_run=dry_run, bar_cache=bar_cache)
             _refuse_time_travel(deps.broker, clock.now(), dry_run)
@@ -224,6 +232,22 @@ def _refuse_time_travel(broker: Broker, at: datetime, dry_run: bool) -> None:
             f"--as-of is {skew} away from now: a real broker trades only in the present",
             hint="use --dry-run to plan at another time, or `replay` to simulate the past",
         )
+
+
+def _refuse_going_back(ledger: Ledger, command: str, at: datetime) -> None:
+    from autotrader.errors import InputError
+    from autotrader.ledger import repo
+
+    latest = repo.latest_run(ledger, excluding=TIME_FREE_COMMANDS)
+    if latest is None or at >= latest.as_of:
+        return
+    raise InputError(
+        f"{command} at {at.isoformat()} is earlier than this ledger's latest run, {latest.command} at "
+        f"{latest.as_of.isoformat()} (run {latest.run_id[:12]}, started {latest.started_at:%Y-%m-%d %H:%M} UTC): "
+        "a ledger's time only moves forward",
+        hint="use --dry-run to plan at an earlier time, `replay` to simulate the past, or an --as-of not before "
+        f"{latest.as_of.isoformat()}",
+    )
 
 
 def _compact(report: Report | None) -> dict[str, object] | None:

@@ -131,13 +131,13 @@ def test_every_run_is_recorded_with_its_exit_code(cli, write_config):
 
 def test_run_daily_outside_the_session_does_nothing_and_says_why(cli, write_config):
     config = write_config("")
+    holiday = json.loads(cli("run-daily", "--json", "--as-of", "2026-11-26T10:00", "--config", str(config)).stdout)
+    assert holiday["slot"] == "closed" and "Thanksgiving" in holiday["notes"][0]
     result = cli("run-daily", "--json", "--as-of", "2026-11-27T14:00:00-05:00", "--config", str(config))
     assert result.exit_code == 0
     payload = json.loads(result.stdout)
     assert payload["orders"] == [] and payload["slot"] == "close"
     assert "early close" in payload["session"]["reason"]
-    holiday = json.loads(cli("run-daily", "--json", "--as-of", "2026-11-26T10:00", "--config", str(config)).stdout)
-    assert holiday["slot"] == "closed" and "Thanksgiving" in holiday["notes"][0]
 
 
 def test_status_check(cli, write_config):

@@ -106,7 +106,7 @@ def test_the_trace_says_the_unknown_sector_counted_in_its_own_bucket_by_default(
     assert "unknown_sector" not in sector_step(payload, "AAPL")["inputs"]
     (nope,) = [o for o in payload["orders"] if o["symbol"] == "NOPE"]
     # The next run counts NOPE's open entry in the unknown-sector bucket another unknown sector joins.
-    later = size_on(cli, workspace, write_config(workspace, finnhub.url), "2026-03-02", ("NEWCO",))
+    later = size_on(cli, workspace, write_config(workspace, finnhub.url), "2026-03-03", ("NEWCO",))
     assert sector_step(later, "NEWCO")["inputs"]["exposure"] == pytest.approx(nope["qty"] * PRICES["NOPE"])
 
 
