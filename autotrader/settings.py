@@ -52,7 +52,9 @@ Hhmm = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
 
 
 class AccountSection(Section):
-    portfolio_value: float = Field(1_000_000.0, gt=0, le=1e12, description="Auto-updated from broker equity")
+    portfolio_value: float = Field(
+        1_000_000.0, gt=0, le=1e12, description="Sizing capital when set; else the broker's equity (see sizing_capital)"
+    )
     max_total_allocation: float = Field(250_000.0, gt=0, le=1e12, description="Hard cap on deployed capital")
 
 
@@ -667,6 +669,16 @@ class Settings(BaseSettings):
         if self.broker.kind == "sim" and self.broker.mode == "live":
             raise ValueError("broker.mode = 'live' needs broker.kind = 'alpaca' (the simulator has no live mode)")
         return self
+
+    @property
+    def sizing_capital(self) -> Literal["pinned", "broker", "last_close"]:
+        """Where sizing's portfolio value comes from: ``pinned`` when ``[account] portfolio_value`` is set (file
+        or environment); else with a real broker its equity at each run (``broker``), never the default sized
+        for the simulator; else the equity the last end of day stored, or the default before one (``last_close``).
+        """
+        if "portfolio_value" in self.account.model_fields_set:
+            return "pinned"
+        return "last_close" if self.broker.kind == "sim" else "broker"
 
     @property
     def mode_name(self) -> str:

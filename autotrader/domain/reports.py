@@ -354,6 +354,7 @@ class ScanReport(Report):
 @dataclass(frozen=True)
 class SizeBook(Row):
     portfolio_value: float
+    portfolio_value_from: str  # pinned | broker equity | last close equity | default
     cash: float
     deployed: float
     open_positions: int
@@ -1028,6 +1029,7 @@ class ConfigReport(Report):
     keys_present: tuple[str, ...]
     settings: dict[str, Any] | None = optional()  # config show only
     kelly_multiplier_range: tuple[float, float]
+    sizing_capital: str  # pinned | broker | last_close (Settings.sizing_capital)
 
 
 REPORTS: tuple[type[Report], ...] = (

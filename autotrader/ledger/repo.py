@@ -829,10 +829,10 @@ def equity_before(ledger: Ledger, session_date: str) -> float | None:
 PORTFOLIO_VALUE_KEY = "account.portfolio_value"
 
 
-def portfolio_value(ledger: Ledger, configured: float) -> float:
-    """The portfolio value sizing uses: the last broker equity rehydrate stored, else the configured value."""
+def stored_portfolio_value(ledger: Ledger) -> float | None:
+    """The broker equity the last end of day (rehydrate) stored, or None before the first."""
     stored = kv_get(ledger, PORTFOLIO_VALUE_KEY)
-    return float(stored) if stored is not None else configured
+    return float(stored) if stored is not None else None
 
 
 # -- reference cache ------------------------------------------------------------------------------------

@@ -145,8 +145,9 @@ def book_state(ctx: StepContext, account: Account) -> sizing.BookState:
         held.add(buy.symbol)
         sector_exposure[sizing.sector_bucket(sector_of(ctx, buy.symbol))] += pending
     new_today = repo.intents_on(ledger, book=str(Book.SIGNALS), leg=str(LegKind.ENTRY), session_date=ctx.session_date)
+    portfolio_value, portfolio_value_from = sizing_capital(ctx, account)
     return sizing.BookState(
-        portfolio_value=repo.portfolio_value(ledger, ctx.settings.account.portfolio_value),
+        portfolio_value=portfolio_value,
         # Cash the broker still shows may already be promised to our open buys that have not filled yet.
         cash=account.cash - pending_buys,
         deployed=deployed,
@@ -154,7 +155,19 @@ def book_state(ctx: StepContext, account: Account) -> sizing.BookState:
         sector_exposure=dict(sector_exposure),
         open_positions=len(held),
         new_trades_today=new_today,
+        portfolio_value_from=portfolio_value_from,
     )
+
+
+def sizing_capital(ctx: StepContext, account: Account) -> tuple[float, str]:
+    """The portfolio value sizing uses and where it came from (``Settings.sizing_capital``)."""
+    rule = ctx.settings.sizing_capital
+    if rule == "pinned":
+        return ctx.settings.account.portfolio_value, "pinned"
+    if rule == "broker":
+        return account.equity, "broker equity"
+    stored = repo.stored_portfolio_value(ctx.ledger)
+    return (stored, "last close equity") if stored is not None else (ctx.settings.account.portfolio_value, "default")
 
 
 def vix_level(ctx: StepContext) -> float | None:
@@ -281,6 +294,7 @@ def run(ctx: StepContext) -> SizeReport:
     book, risk = book_state(ctx, account), risk_state(ctx, account)
     report.fields["book"] = {
         "portfolio_value": book.portfolio_value,
+        "portfolio_value_from": book.portfolio_value_from,
         "cash": round(book.cash, 2),
         "deployed": round(book.deployed, 2),
         "open_positions": book.open_positions,

@@ -163,6 +163,9 @@ class BookState:
     sector_exposure: dict[str, float]  # sector -> value held (all books we manage)
     open_positions: int  # symbols held in the signals book
     new_trades_today: int
+    # Where portfolio_value came from: "pinned" (the setting), "broker equity" (read this run), "last close
+    # equity" (stored at the last end of day) or "default" (the setting's default, before any end of day).
+    portfolio_value_from: str = "default"
 
 
 @dataclass(frozen=True)
@@ -963,7 +966,12 @@ def _base(c: Case, price: float, t: _Trace) -> tuple[float, float]:
         return dollars, dollars
 
     base = pv * rules.base_allocation_pct / 100
-    inputs: Inputs = {"method": "allocation", "portfolio_value": pv, "base_allocation_pct": rules.base_allocation_pct}
+    inputs: Inputs = {
+        "method": "allocation",
+        "portfolio_value": pv,
+        "portfolio_value_from": c.book.portfolio_value_from,
+        "base_allocation_pct": rules.base_allocation_pct,
+    }
     if s.category != "long_term":
         t.add(
             "base",
@@ -984,6 +992,7 @@ def _risk_base(c: Case, stop: float, price: float, t: _Trace) -> float:
     inputs: Inputs = {
         "method": "risk",
         "portfolio_value": pv,
+        "portfolio_value_from": c.book.portfolio_value_from,
         "risk_per_trade_pct": pct,
         "entry": entry,
         "entry_from": "signal" if s.entry is not None else "ask",
@@ -1421,7 +1430,10 @@ def decide_all(
     decisions: list[Decision] = []
     for signal, quote, asset, sector, days in items:
         # The dicts are shared with the per-decision book: decide() only reads them and keeps no reference.
-        current = BookState(book.portfolio_value, cash, deployed, positions, sectors, open_positions, trades_today)
+        current = BookState(
+            book.portfolio_value, cash, deployed, positions, sectors, open_positions, trades_today,
+            book.portfolio_value_from,
+        )  # fmt: skip
         decision = decide(signal, quote, asset, sector, days, current, risk, rules)
         decisions.append(decision)
         if decision.outcome == "skipped":

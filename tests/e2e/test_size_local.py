@@ -69,6 +69,8 @@ def test_size_dry_run_applies_the_seed_formulas(workspace, cli):
     assert orders["AAA"]["qty"] == 500
     steps = {step["name"]: step for step in orders["AAA"]["trace"]}
     assert steps["base"]["dollars_after"] == pytest.approx(200_000)
+    assert steps["base"]["inputs"]["portfolio_value_from"] == "default"  # the simulator before any end of day
+    assert payload["book"]["portfolio_value_from"] == "default"
     assert steps["max_position"]["dollars_after"] == pytest.approx(50_000)
     # Before the open a bracket cannot go market-on-open: a plain opg entry that carries its stop and target.
     assert orders["AAA"]["time_in_force"] == "opg" and orders["AAA"]["order_class"] == "simple"

@@ -12,6 +12,7 @@ from autotrader.cli.runner import finish
 
 if TYPE_CHECKING:
     from autotrader.domain.reports import ConfigReport
+    from autotrader.settings import Settings
 
 config_app = typer.Typer(help="Show or check the configuration.", no_args_is_help=True, add_completion=False)
 
@@ -29,6 +30,7 @@ def _run(command: str, config: str | None, as_of: str | None, dry_run: bool):
             f"half-Kelly ({risk.kelly_mode} mode, {'on' if risk.kelly_adaptive_enabled else 'off'}): "
             f"the multiplier can range over [{low:g}, {high:g}]"
             + (" - the seed's formula can only shrink positions (f/2 <= 0.5)" if risk.kelly_mode == "seed" else ""),
+            _capital_note(cfg.settings),
         ]
         return ReportDraft(command=command, as_of=now, dry_run=dry, notes=notes).build(
             ConfigReport,
@@ -39,9 +41,19 @@ def _run(command: str, config: str | None, as_of: str | None, dry_run: bool):
             keys_present=cfg.secrets.present(),
             settings=redacted_dump(cfg) if command == "config show" else None,
             kelly_multiplier_range=(low, high),
+            sizing_capital=cfg.settings.sizing_capital,
         )
 
     return invoke_readonly(command, body, config_path=config, as_of=as_of, dry_run=dry_run)
+
+
+def _capital_note(settings: Settings) -> str:
+    value = f"${settings.account.portfolio_value:,.0f}"
+    return {
+        "pinned": f"sizing capital: pinned at {value} by [account] portfolio_value",
+        "broker": "sizing capital: the broker's equity, read at each run ([account] portfolio_value not set)",
+        "last_close": f"sizing capital: the equity stored at the last end of day, {value} before the first",
+    }[settings.sizing_capital]
 
 
 @config_app.command("show")
