@@ -320,6 +320,10 @@ class DataSection(Section):
     vix_symbol: str = Field("I:VIX", pattern=r"^[A-Z:.\-]{1,12}$")
     vix_proxy: str = Field("VIXY", pattern=r"^[A-Z.\-]{1,10}$", description="Used when the plan lacks indices")
     max_bar_age_sessions: int = Field(1, ge=0, le=30, description="Polygon: a last daily bar older than this is stale")
+    max_daily_move_pct: float = Field(
+        50.0, gt=0, le=10_000, description="A close-to-close move beyond this, without a known split, quarantines"
+    )
+    max_price: float = Field(100_000.0, gt=0, le=1e9, description="A close above this quarantines the symbol")
 
 
 class ReferenceSection(Section):

@@ -16,7 +16,8 @@ from datetime import datetime
 
 from autotrader.ledger import repo
 from autotrader.pipeline.context import StepContext
-from autotrader.policy.bar_quality import daily_problem
+from autotrader.policy.bar_quality import daily_problem, implausible_price
+from autotrader.ports import SplitEvent
 
 #: Complete daily sessions, up to the last one, whose bars must all be present and valid before a buy.
 QUALITY_SESSIONS = 5
@@ -47,7 +48,21 @@ def data_problem(ctx: StepContext, symbol: str) -> str | None:
     if symbol in rejected:  # the source set it aside (and served nothing): its reason is the precise one
         return rejected[symbol]
     rows = bars[["open", "high", "low", "close", "volume"]].itertuples(index=False, name=None)
-    return daily_problem([d.date() for d in bars.index], list(rows), sessions)
+    days = [d.date() for d in bars.index]
+    problem = daily_problem(days, list(rows), sessions)
+    if problem is not None:
+        return problem
+    data = ctx.settings.data
+    splits = [day for listed, day, _ in _listed(ctx) if listed == symbol]
+    closes = [float(c) for c in bars["close"]]
+    return implausible_price(
+        days, closes, max_move_pct=data.max_daily_move_pct, max_price=data.max_price, split_days=splits
+    )
+
+
+def _listed(ctx: StepContext) -> list[SplitEvent]:
+    source = ctx.deps.split_source
+    return source.splits() if source is not None else []
 
 
 def plan_quarantine(

@@ -10,7 +10,7 @@ no bar (missing). The Polygon adapter applies them to what the vendor sends; the
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date
 
 import numpy as np
@@ -80,4 +80,29 @@ def daily_problem(days: Sequence[date], bars: Sequence[Bar], sessions: Sequence[
     for session in sessions:
         if session not in have:
             return f"no daily bar for the session {session} (missing)"
+    return None
+
+
+def implausible_price(
+    days: Sequence[date],
+    closes: Sequence[float],
+    *,
+    max_move_pct: float,
+    max_price: float,
+    split_days: Iterable[date] = (),
+) -> str | None:
+    """Why valid daily closes (oldest first) are not believable, or None: a close above ``max_price`` (a
+    999,999 that would be sized as real), or a close-to-close move beyond ``max_move_pct`` percent on a
+    session that is not a known split's ex-date (a split moves the price by its ratio and is not news)."""
+    splits = set(split_days)
+    for day, close in zip(days, closes, strict=True):
+        if close > max_price:
+            return f"daily bar {day}: close {close:,.2f} is above [data] max_price {max_price:,.0f}"
+    for i in range(1, len(closes)):
+        move = (closes[i] / closes[i - 1] - 1.0) * 100.0
+        if abs(move) > max_move_pct and days[i] not in splits:
+            return (
+                f"daily bar {days[i]}: close {closes[i]:,.2f} moved {move:+.0f}% from {closes[i - 1]:,.2f} with no "
+                f"known split (more than [data] max_daily_move_pct {max_move_pct:g}%)"
+            )
     return None

@@ -39,6 +39,11 @@ BAD = {
     "duplicated": (GOOD[:-1] + [GOOD[-2]] + GOOD[-1:], "duplicated"),
     "out_of_order": (GOOD[:-3] + [GOOD[-2], GOOD[-3]] + GOOD[-1:], "out of order"),
     "missing": ([(d, c) for d, c in GOOD if d != date(2026, 2, 27)], "2026-02-27 (missing)"),
+    "jump": (
+        [(d, 300.0 if d >= date(2026, 3, 2) else c) for d, c in GOOD],
+        "daily bar 2026-03-02: close 300.00 moved +200% from 100.00 with no known split",
+    ),
+    "absurd": ([(d, 999_999.0) for d, _ in GOOD], "close 999,999.00 is above [data] max_price 100,000"),
 }
 
 
@@ -100,3 +105,22 @@ def test_a_bad_daily_bar_quarantines_the_symbol_for_the_session(world, kind):
     market.daily["AAPL"] = daily(GOOD)  # through 2026-03-04, now complete
     later = run("2026-03-05 10:30")
     assert later["quarantined"] == [] and [o["symbol"] for o in later["orders"]] == ["AAPL"]
+
+
+class _Splits:
+    def __init__(self, events):
+        self.events = events
+
+    def splits(self):
+        return self.events
+
+
+def test_a_jump_on_a_known_splits_ex_date_is_not_implausible(world, tmp_path):
+    clock, market, ledger, run, _ = world
+    # A 1:3 reverse split on 2026-03-02 triples the unadjusted price: the vendor's word explains the move.
+    market.daily["AAPL"] = daily([(d, 300.0 if d >= date(2026, 3, 2) else c) for d, c in GOOD])
+    deps = make_deps(clock, market_data=market, split_source=_Splits([("AAPL", date(2026, 3, 2), 1 / 3)]))
+    config = default_config(tmp_path)
+    log = EventLog(tmp_path / "logs", run_id="split", command="size", mode="sim")
+    report = size.run(StepContext("size", config, deps, ledger, False, "split", log)).to_json()
+    assert report["quarantined"] == [] and [o["symbol"] for o in report["orders"]] == ["AAPL"]
