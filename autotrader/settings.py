@@ -263,6 +263,10 @@ class SizeSection(Section):
     allow_symbols: list[Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9.\-]{0,9}$")]] = Field(default_factory=list)
     deny_symbols: list[Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9.\-]{0,9}$")]] = Field(default_factory=list)
     one_position_per_symbol: bool = True
+    max_entries_per_symbol: int = Field(
+        0, ge=0, le=100, description="With one_position_per_symbol off: signals' entries per symbol (0: no limit)"
+    )
+    max_open_orders: int = Field(20, ge=0, le=10_000, description="Buy orders working at once (0: no limit)")
     trading_window_start: Hhmm = "09:35"
     trading_window_end: Hhmm = "15:45"
     max_price_drift_pct: float = Field(2.0, gt=0, le=100)

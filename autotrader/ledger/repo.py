@@ -805,6 +805,30 @@ def working_buys(ledger: Ledger, book: str) -> list[WorkingBuy]:
     ]
 
 
+# Entry intents that hold or may still take a position: what a count of a symbol's entries counts.
+_LIVE_ENTRY_STATUSES = ("planned", "submitting", "accepted", "partially_filled", "filled", "unknown")
+
+
+def entries_since_flat(ledger: Ledger, book: str) -> dict[str, int]:
+    """Symbol → the book's entry intents (one per signal) created since the symbol's last position closed
+    that hold or may still take a position (not canceled, expired, rejected or abandoned)."""
+    marks = ",".join("?" for _ in _LIVE_ENTRY_STATUSES)
+    rows = ledger.query(
+        f"""
+        SELECT i.symbol, count(*) AS entries FROM order_intents i
+        LEFT JOIN (
+            SELECT symbol, MAX(closed_at) AS flat_at FROM position_state
+            WHERE book = ? AND closed_at IS NOT NULL GROUP BY symbol
+        ) f ON f.symbol = i.symbol
+        WHERE i.book = ? AND i.leg = 'entry' AND i.status IN ({marks})
+            AND (f.flat_at IS NULL OR i.created_at > f.flat_at)
+        GROUP BY i.symbol
+        """,
+        [book, book, *_LIVE_ENTRY_STATUSES],
+    )
+    return {r["symbol"]: int(r["entries"]) for r in rows}
+
+
 def intents_on(ledger: Ledger, *, book: str, leg: str, session_date: str) -> int:
     """How many intents of the leg kind the book has made on the session (whatever became of them)."""
     count = ledger.scalar(

@@ -136,7 +136,8 @@ def book_state(ctx: StepContext, account: Account) -> sizing.BookState:
             held.add(p.symbol)
     # Open (submitted, not yet filled) buys count as deployed: the seed's SUBMITTED + FILLED.
     pending_buys = 0.0
-    for buy in repo.working_buys(ledger, str(Book.SIGNALS)):
+    working = repo.working_buys(ledger, str(Book.SIGNALS))
+    for buy in working:
         price = buy.limit_price or buy.extra.get("reference_price") or 0.0
         pending = buy.remaining * price
         pending_buys += pending
@@ -156,6 +157,8 @@ def book_state(ctx: StepContext, account: Account) -> sizing.BookState:
         open_positions=len(held),
         new_trades_today=new_today,
         portfolio_value_from=portfolio_value_from,
+        open_buy_orders=len(working),
+        entries_in_symbol=repo.entries_since_flat(ledger, str(Book.SIGNALS)),
     )
 
 

@@ -12,8 +12,10 @@ so a rule is added, moved or tested on its own.
 
 1. **Gates.** side is ``buy`` (the toolkit opens longs only); the signal's prices are positive; the category
    is known; the symbol is not denied and is allowed when an allow list is set; the asset is known and
-   tradable; no position in the symbol when ``one_position_per_symbol``; ``open_positions <
-   max_open_positions`` (adding to a held symbol opens nothing); ``new_trades_today < max_new_trades_per_day``.
+   tradable; no position in the symbol when ``one_position_per_symbol``, else fewer than
+   ``max_entries_per_symbol`` entries in it (0: no limit); ``open_positions < max_open_positions`` (adding to a
+   held symbol opens nothing); ``new_trades_today < max_new_trades_per_day``; ``open_buy_orders <
+   max_open_orders`` (0: no limit).
    Circuit breakers (block new entries only): ``consecutive_losses ≥ max_consecutive_losses``;
    ``daily_pnl ≤ −max_daily_loss``; ``daily_pnl ≥ daily_profit_target``. Earnings blackout: skip when
    ``next_earnings_in_days ≤ earnings_blackout_days``; an unknown date skips only under
@@ -166,6 +168,9 @@ class BookState:
     # Where portfolio_value came from: "pinned" (the setting), "broker equity" (read this run), "last close
     # equity" (stored at the last end of day) or "default" (the setting's default, before any end of day).
     portfolio_value_from: str = "default"
+    open_buy_orders: int = 0  # the book's buy orders working at the broker or about to be sent
+    # symbol -> entries (one per signal) in its current position or on their way, since it was last flat
+    entries_in_symbol: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -258,6 +263,8 @@ class Rules:
     allow_symbols: frozenset[str] = frozenset()
     deny_symbols: frozenset[str] = frozenset()
     one_position_per_symbol: bool = True
+    max_entries_per_symbol: int = 0  # 0: no limit
+    max_open_orders: int = 20  # 0: no limit
     max_price_drift_pct: float = 2.0
     max_spread_bps: float = 50.0
     max_quote_age_seconds: float = 900.0
@@ -748,6 +755,27 @@ def gate_one_position_per_symbol(c: Case) -> Verdict:
     return _passes("one_position_per_symbol", one, "not held" if held <= 0 else f"adding to {_usd(held)} held")
 
 
+def gate_max_entries_per_symbol(c: Case) -> Verdict:
+    """With add-ons allowed (``one_position_per_symbol`` off), how many signals' entries may stack in one
+    symbol: the seed's positions-per-symbol limit, counted in entries since the symbol was last flat."""
+    symbol = c.signal.symbol.upper()
+    count, limit = c.book.entries_in_symbol.get(symbol, 0), c.rules.max_entries_per_symbol
+    inputs: Inputs = {"entries_in_symbol": count, "max_entries_per_symbol": limit}
+    if limit > 0 and count >= limit:
+        why = f"max entries per symbol reached: {symbol} has {count} ≥ {limit}"
+        return _fails("max_entries_per_symbol", inputs, why)
+    effect = f"{count} < {limit} entries in {symbol}" if limit > 0 else "no limit"
+    return _passes("max_entries_per_symbol", inputs, effect)
+
+
+def gate_max_open_orders(c: Case) -> Verdict:
+    count, limit = c.book.open_buy_orders, c.rules.max_open_orders
+    inputs: Inputs = {"open_buy_orders": count, "max_open_orders": limit}
+    if limit > 0 and count >= limit:
+        return _fails("max_open_orders", inputs, f"max open orders reached: {count} buy orders working ≥ {limit}")
+    return _passes("max_open_orders", inputs, f"{count} < {limit} buy orders working" if limit > 0 else "no limit")
+
+
 def gate_max_open_positions(c: Case) -> Verdict:
     # Adding to a symbol already held opens no new position, so only a new symbol counts against the limit.
     opens = _held(c) <= 0
@@ -866,8 +894,10 @@ GATES: tuple[Callable[[Case], Verdict], ...] = (
     gate_symbol_lists,
     gate_asset,
     gate_one_position_per_symbol,
+    gate_max_entries_per_symbol,
     gate_max_open_positions,
     gate_max_new_trades_per_day,
+    gate_max_open_orders,
     gate_consecutive_losses,
     gate_max_daily_loss,
     gate_daily_profit_target,
@@ -1420,19 +1450,20 @@ def decide_all(
 
     After an order of notional N in symbol X (sector K): deployed += N, cash −= N, position_value[X] += N,
     sector_exposure[K] += N (``UNKNOWN_SECTOR`` when K is unknown), open_positions += 1 when X was not held,
-    new_trades_today += 1.
+    new_trades_today += 1, open_buy_orders += 1, entries_in_symbol[X] += 1.
     The caller's book is not modified.
     """
     positions = dict(book.position_value)
     sectors = dict(book.sector_exposure)
     deployed, cash = book.deployed, book.cash
     open_positions, trades_today = book.open_positions, book.new_trades_today
+    open_orders, entries = book.open_buy_orders, dict(book.entries_in_symbol)
     decisions: list[Decision] = []
     for signal, quote, asset, sector, days in items:
         # The dicts are shared with the per-decision book: decide() only reads them and keeps no reference.
         current = BookState(
             book.portfolio_value, cash, deployed, positions, sectors, open_positions, trades_today,
-            book.portfolio_value_from,
+            book.portfolio_value_from, open_orders, entries,
         )  # fmt: skip
         decision = decide(signal, quote, asset, sector, days, current, risk, rules)
         decisions.append(decision)
@@ -1448,4 +1479,6 @@ def decide_all(
         deployed += notional
         cash -= notional
         trades_today += 1
+        open_orders += 1
+        entries[signal.symbol.upper()] = entries.get(signal.symbol.upper(), 0) + 1
     return decisions

@@ -117,3 +117,30 @@ def test_equity_curve_and_the_equity_before_a_session(ledger):
     assert repo.equity_curve(ledger) == [100.0, 101.0, 103.0]
     assert repo.equity_before(ledger, "2026-03-09") == 101.0
     assert repo.equity_before(ledger, "2026-03-04") is None
+
+
+def test_entries_since_flat_count_the_live_entries_of_the_current_position_life(ledger):
+    def entry(symbol: str, at, status: str, *, leg=LegKind.ENTRY, attempt=0):
+        intent = make_intent(at=at, symbol=symbol, leg=leg, attempt=attempt)
+        with ledger.write():
+            repo.insert_intent(ledger, intent, run_id="r", now=at)
+            ledger.conn.execute(
+                "UPDATE order_intents SET status = ? WHERE client_order_id = ?", [status, intent.client_order_id]
+            )
+
+    day = timedelta(days=1)
+    entry("AAPL", NOW - 10 * day, "filled")  # before AAPL's last position closed: not counted
+    with ledger.write():
+        repo.save_position_state(
+            ledger,
+            {"position_key": "signals:AAPL:old", "book": "signals", "symbol": "AAPL", "opened_at": "x",
+             "original_qty": 1, "entry_price": 1, "closed_at": repo.utc_iso(NOW - 5 * day)},
+            now=NOW,
+        )  # fmt: skip
+    entry("AAPL", NOW - 2 * day, "filled")
+    entry("AAPL", NOW - day, "accepted", attempt=1)
+    entry("AAPL", NOW - day, "rejected", attempt=2)  # never took a position
+    entry("AAPL", NOW, "planned", leg=LegKind.DIP_BUY)  # an add-on by management, not a signal's entry
+    entry("MSFT", NOW, "abandoned")
+    entry("IBM", NOW, "unknown")
+    assert repo.entries_since_flat(ledger, "signals") == {"AAPL": 2, "IBM": 1}

@@ -76,8 +76,10 @@ def test_the_rules_run_in_the_documented_order():
         "gate_symbol_lists",
         "gate_asset",
         "gate_one_position_per_symbol",
+        "gate_max_entries_per_symbol",
         "gate_max_open_positions",
         "gate_max_new_trades_per_day",
+        "gate_max_open_orders",
         "gate_consecutive_losses",
         "gate_max_daily_loss",
         "gate_daily_profit_target",
@@ -187,6 +189,50 @@ def test_gate_max_new_trades_per_day():
         "max_new_trades_per_day",
         "max new trades per day reached: 10 ≥ 10",
     )
+
+
+def test_gate_max_open_orders_and_its_off_switch():
+    passes(
+        sizing.gate_max_open_orders(case(book=book(open_buy_orders=19))),
+        "max_open_orders",
+        "19 < 20 buy orders working",
+    )
+    fails(
+        sizing.gate_max_open_orders(case(book=book(open_buy_orders=20))),
+        "max_open_orders",
+        "max open orders reached: 20 buy orders working ≥ 20",
+    )
+    off = case(book=book(open_buy_orders=500), rules=Rules(max_open_orders=0))
+    passes(sizing.gate_max_open_orders(off), "max_open_orders", "no limit")
+
+
+def test_gate_max_entries_per_symbol_counts_the_symbols_entries():
+    stacked = book(entries_in_symbol={"AAPL": 2, "MSFT": 5})
+    rules = Rules(one_position_per_symbol=False, max_entries_per_symbol=3)
+    passes(
+        sizing.gate_max_entries_per_symbol(case(book=stacked, rules=rules)),
+        "max_entries_per_symbol",
+        "2 < 3 entries in AAPL",
+    )
+    full = book(entries_in_symbol={"AAPL": 3})
+    fails(
+        sizing.gate_max_entries_per_symbol(case(book=full, rules=rules)),
+        "max_entries_per_symbol",
+        "max entries per symbol reached: AAPL has 3 ≥ 3",
+    )
+    passes(sizing.gate_max_entries_per_symbol(case(book=full)), "max_entries_per_symbol", "no limit")
+
+
+def test_a_batch_counts_its_own_orders_against_both_limits():
+    rules = Rules(one_position_per_symbol=False, max_entries_per_symbol=2, max_open_orders=3)
+    items = [
+        (signal(symbol=s), case().quote, case().asset, "Energy", 30) for s in ("AAPL", "AAPL", "AAPL", "MSFT", "IBM")
+    ]
+    decisions = sizing.decide_all(items, book(), case().risk, rules)
+    outcomes = [(d.outcome, d.reason) for d in decisions]
+    assert [o for o, _ in outcomes] == ["ordered", "ordered", "skipped", "ordered", "skipped"]
+    assert "max entries per symbol reached: AAPL has 2 ≥ 2" in outcomes[2][1]
+    assert "max open orders reached: 3 buy orders working ≥ 3" in outcomes[4][1]
 
 
 def test_gate_consecutive_losses_and_its_off_switch():
