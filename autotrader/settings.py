@@ -220,6 +220,9 @@ class RiskSection(Section):
     daily_profit_target: float = Field(5_000.0, gt=0, le=1e12)
     max_daily_loss: float = Field(2_500.0, gt=0, le=1e12)
     max_consecutive_losses: int = Field(5, ge=1, le=1000)
+    streak_pause_sessions: int = Field(
+        5, ge=0, le=1000, description="Sessions a losing-streak pause lasts after the last loss (0: until resumed)"
+    )
 
     @field_validator("vix_bands")
     @classmethod

@@ -10,6 +10,7 @@ import typer
 
 from autotrader import __version__
 from autotrader.cli.commands.config import config_app
+from autotrader.cli.commands.control import halt, resume
 from autotrader.cli.commands.demo import demo
 from autotrader.cli.commands.doctor import doctor
 from autotrader.cli.commands.manage import dipbuy, profittake
@@ -44,6 +45,8 @@ app.command("scorecard")(scorecard)
 app.command("status")(status)
 app.command("doctor")(doctor)
 app.command("run-daily")(run_daily)
+app.command("halt")(halt)
+app.command("resume")(resume)
 app.command("replay")(replay)
 app.command("demo")(demo)
 app.add_typer(config_app, name="config")

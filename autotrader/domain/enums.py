@@ -248,3 +248,9 @@ class ExitCode(IntEnum):
     SAFETY = 5  # a safety rule refused the run
     STORAGE = 74  # the ledger or a workspace file could not be written (disk full, I/O error): rolled back
     TEMPORARY = 75  # a temporary failure (network, rate limit) after bounded retries; safe to rerun
+
+
+class Breaker(StrEnum):
+    """A circuit breaker the owner can end by hand (``autotrader resume --breaker``)."""
+
+    STREAK = "streak"  # the losing-streak pause of new entries

@@ -327,3 +327,16 @@ class SessionHours:
     session: date
     open_at: datetime
     close_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Halt:
+    """The owner's kill switch (``autotrader halt``), kept in the ledger until ``autotrader resume``.
+
+    While it holds no entry, dip-buy or rebalance order is sent; with ``exits`` no exit either (protective
+    orders already at the broker stay there: a halt stops sending, it does not flatten)."""
+
+    reason: str
+    exits: bool
+    since: datetime
+    run_id: str

@@ -972,6 +972,16 @@ class FreshnessCheck(Row):
     max_age_seconds: float
 
 
+@dataclass(frozen=True)
+class HaltState(Row):
+    """The owner's kill switch as stored: why, whether exits are held too, since when, by which run."""
+
+    reason: str
+    exits: bool
+    since: str
+    run_id: str
+
+
 @dataclass(frozen=True, kw_only=True)
 class StatusReport(Report):
     COMMANDS = ("status",)
@@ -987,7 +997,16 @@ class StatusReport(Report):
     positions: tuple[LedgerPosition, ...]
     deployed_usd: float
     deployed_by_book: dict[str, float]
+    halt: HaltState | None  # the owner's kill switch (`autotrader halt`), None when not halted
     check: FreshnessCheck | None = optional()  # with --check
+
+
+@dataclass(frozen=True, kw_only=True)
+class ControlReport(Report):
+    COMMANDS = ("halt", "resume")
+    halt: HaltState | None  # the kill switch after the command (None: not halted)
+    was: HaltState | None  # before it
+    streak_reset_at: str | None  # when the losing-streak pause was last ended by `resume --breaker streak`
 
 
 @dataclass(frozen=True)
@@ -1035,6 +1054,7 @@ class ConfigReport(Report):
 REPORTS: tuple[type[Report], ...] = (
     SyncReport, ScanReport, SizeReport, ManageReport, RebalanceReport, ScorecardReport, LineageReport,
     RehydrateReport, RunDailyReport, ReplayReport, DemoReport, StatusReport, DoctorReport, ConfigReport,
+    ControlReport,
 )  # fmt: skip
 
 

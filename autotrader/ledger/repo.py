@@ -21,7 +21,7 @@ from autotrader.domain.enums import (
     IntentStatus,
     Side,
 )
-from autotrader.domain.models import BrokerOrder, Fill, OrderIntent, Signal
+from autotrader.domain.models import BrokerOrder, Fill, Halt, OrderIntent, Signal
 from autotrader.ledger.db import Ledger
 
 
@@ -452,6 +452,45 @@ def kv_get(ledger: Ledger, key: str) -> str | None:
 
 def kv_set(ledger: Ledger, key: str, value: str, *, now: datetime) -> None:
     ledger.table("kv").upsert({"key": key, "value": value, "updated_at": utc_iso(now)}, pk="key")
+
+
+def kv_delete(ledger: Ledger, key: str) -> None:
+    ledger.conn.execute("DELETE FROM kv WHERE key = ?", [key])
+
+
+# -- the owner's controls --------------------------------------------------------------------------------
+
+HALT_KEY = "control.halt"
+STREAK_RESET_KEY = "control.streak_reset_at"
+
+
+def current_halt(ledger: Ledger) -> Halt | None:
+    """The kill switch, when ``autotrader halt`` set it and no ``resume`` has cleared it since."""
+    stored = kv_get(ledger, HALT_KEY)
+    if stored is None:
+        return None
+    data = json.loads(stored)
+    return Halt(data["reason"], bool(data["exits"]), datetime.fromisoformat(data["since"]), data["run_id"])
+
+
+def set_halt(ledger: Ledger, halt: Halt) -> None:
+    value = {"reason": halt.reason, "exits": halt.exits, "since": utc_iso(halt.since), "run_id": halt.run_id}
+    kv_set(ledger, HALT_KEY, json.dumps(value), now=halt.since)
+
+
+def clear_halt(ledger: Ledger) -> None:
+    kv_delete(ledger, HALT_KEY)
+
+
+def streak_reset_at(ledger: Ledger) -> datetime | None:
+    """When ``resume --breaker streak`` last ended the losing-streak pause: trades closed before it no longer
+    count toward a streak."""
+    stored = kv_get(ledger, STREAK_RESET_KEY)
+    return datetime.fromisoformat(stored) if stored is not None else None
+
+
+def set_streak_reset(ledger: Ledger, at: datetime) -> None:
+    kv_set(ledger, STREAK_RESET_KEY, utc_iso(at), now=at)
 
 
 # -- signal outcomes -----------------------------------------------------------------------------------

@@ -35,7 +35,9 @@ MAX_REAL_BROKER_SKEW = timedelta(minutes=5)
 # earlier instant shows what was knowable then without trading. Every other command changes the ledger's
 # state at its as-of, so it may not run before a run already recorded: an order planned in the past would
 # use prices that are no longer current, against positions that have moved on since.
-TIME_FREE_COMMANDS = frozenset({"replay", "demo", "scorecard"})
+# The kill switch (halt, resume) is always at hand, whatever a mistaken future-dated run left behind: it
+# sends nothing itself and stamps its change with the present.
+TIME_FREE_COMMANDS = frozenset({"replay", "demo", "scorecard", "halt", "resume"})
 
 
 @dataclass
@@ -65,8 +67,16 @@ class StepContext:
         return session_date_for(self.now)
 
     def report(self) -> ReportDraft:
-        """The draft this step fills; it ends with ``draft.build(TheStepsReport)``."""
-        return ReportDraft(command=self.command, as_of=self.now, dry_run=self.dry_run)
+        """The draft this step fills; it ends with ``draft.build(TheStepsReport)``. While the owner's kill switch
+        holds, its first note says so: every run reports the halt."""
+        from autotrader.ledger import repo
+        from autotrader.policy.kill_switch import describe
+
+        draft = ReportDraft(command=self.command, as_of=self.now, dry_run=self.dry_run)
+        halt = repo.current_halt(self.ledger)
+        if halt is not None:
+            draft.notes.append(describe(halt))
+        return draft
 
 
 @dataclass

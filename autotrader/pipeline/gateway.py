@@ -11,7 +11,10 @@
 4. An intent found SUBMITTING or UNKNOWN by a later run (the previous one crashed or was unsure) is resolved
    the same way before anything else; if it was planned in an earlier session and never reached the broker
    it is ABANDONED: a rerun never trades yesterday's decision.
-5. While any intent is UNKNOWN, no buy is sent (it stays PLANNED and goes out once the doubt is resolved,
+5. While the owner's kill switch holds (``autotrader halt``), no entry, dip-buy or rebalance order is sent (with
+   ``--exits`` no order at all): it stays PLANNED and goes out after ``resume`` if still inside its window
+   (``policy.kill_switch``).
+6. While any intent is UNKNOWN, no buy is sent (it stays PLANNED and goes out once the doubt is resolved,
    within its window); sells still are (``policy.order_doubt``). A step ends with exit 3 while any order is
    in doubt, including the run that created it.
 
@@ -51,6 +54,7 @@ from autotrader.eventlog import EventLog
 from autotrader.killpoints import kill_point
 from autotrader.ledger import repo
 from autotrader.ledger.db import Ledger
+from autotrader.policy.kill_switch import held_by_halt
 from autotrader.policy.order_doubt import doubt_exit_code, doubt_note, held_by_doubt
 from autotrader.ports import Broker, Clock
 
@@ -71,8 +75,12 @@ class GatewayResult:
 
 
 class OrderGateway:
-    def __init__(self, ledger: Ledger, broker: Broker, clock: Clock, *, run_id: str, log: EventLog) -> None:
+    def __init__(
+        self, ledger: Ledger, broker: Broker, clock: Clock, *, run_id: str, log: EventLog, overrides_halt: bool = False
+    ) -> None:
         self.ledger = ledger
+        # The owner's own instruction (flatten, cancel): sent even while ``autotrader halt`` holds.
+        self.overrides_halt = overrides_halt
         self.broker = broker
         self.clock = clock
         self.run_id = run_id
@@ -129,7 +137,8 @@ class OrderGateway:
 
     def _submit(self, row: dict[str, Any]) -> GatewayResult:
         cid = row["client_order_id"]
-        held = held_by_doubt(Side(row["side"]), [c for c in self.in_doubt() if c != cid])
+        held = held_by_halt(row["leg"], repo.current_halt(self.ledger)) if not self.overrides_halt else None
+        held = held or held_by_doubt(Side(row["side"]), [c for c in self.in_doubt() if c != cid])
         if held is not None:
             return self._hold(row, held)
         self._sends[cid] = self._sends.get(cid, 0) + 1

@@ -26,6 +26,7 @@ from autotrader.domain.reports import RehydrateReport
 from autotrader.ledger import repo
 from autotrader.pipeline import outcomes, sync, trades
 from autotrader.pipeline.context import StepContext
+from autotrader.policy.kill_switch import without_halt_note
 
 REVIEWER_OUTPUT_LIMIT = 64 * 1024
 
@@ -33,7 +34,7 @@ REVIEWER_OUTPUT_LIMIT = 64 * 1024
 def run(ctx: StepContext) -> RehydrateReport:
     report = ctx.report()
     synced = sync.run(ctx)
-    report.notes.extend(f"sync: {note}" for note in synced.notes)
+    report.notes.extend(f"sync: {note}" for note in without_halt_note(synced.notes))
     if synced.exit_code:
         report.exit_code, report.ok = synced.exit_code, False
         report.fields["sync_diffs"] = synced.diffs

@@ -11,6 +11,7 @@ from autotrader.domain.enums import ExitCode
 from autotrader.domain.reports import RunDailyReport, SessionState, StepRun
 from autotrader.pipeline.context import StepContext
 from autotrader.pipeline.steps import STEPS
+from autotrader.policy.kill_switch import without_halt_note
 from autotrader.policy.schedule import BUYING_STEPS, ORDER_STEPS, slot_for
 
 
@@ -34,6 +35,7 @@ def run(ctx: StepContext) -> RunDailyReport:
             report.notes.append(f"{name}: nothing to do, {why}")
             continue
         step_report = STEPS[name](ctx)
+        notes = without_halt_note(step_report.notes)
         steps_out.append(
             StepRun(
                 command=name,
@@ -42,12 +44,12 @@ def run(ctx: StepContext) -> RunDailyReport:
                 exit_code=step_report.exit_code,
                 orders=step_report.orders,
                 skipped=step_report.skipped,
-                notes=step_report.notes,
+                notes=notes,
             )
         )
         report.orders.extend(step_report.orders)
         report.skipped.extend(step_report.skipped)
-        report.notes.extend(f"{name}: {note}" for note in step_report.notes)
+        report.notes.extend(f"{name}: {note}" for note in notes)
         if step_report.exit_code != ExitCode.OK and report.exit_code == ExitCode.OK:
             report.exit_code = step_report.exit_code
             report.ok = False

@@ -24,7 +24,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from autotrader.clock import ET, OPG_CUTOFF
@@ -38,6 +38,7 @@ from autotrader.pipeline.context import StepContext
 from autotrader.pipeline.gateway import GatewayResult, OrderGateway, order_line, report_outcomes
 from autotrader.pipeline.rules import rules_from_settings
 from autotrader.policy import sizing
+from autotrader.policy.streak import Streak, losing_streak
 from autotrader.settings import Settings
 
 if TYPE_CHECKING:  # trades imports numpy and the outcome engine: only the steps that need it load it
@@ -193,16 +194,6 @@ def spy_trend(ctx: StepContext) -> tuple[float | None, float | None]:
     return float(spy["close"].iloc[-1]), float(spy["close"].iloc[-days:].mean())
 
 
-def losing_streak(closed: list[TradeView]) -> int:
-    """How many of the most recent closed trades (``closed`` is oldest first) lost money."""
-    streak = 0
-    for view in reversed(closed):
-        if view.attribution.managed_pnl >= 0:
-            break
-        streak += 1
-    return streak
-
-
 def kelly_stats(closed: list[TradeView]) -> dict[str, sizing.KellyStats]:
     """Per category: trades, wins and the average win and loss as returns on the dollars invested."""
     per_category: dict[str, list[float]] = defaultdict(list)
@@ -236,14 +227,41 @@ def risk_state(ctx: StepContext, account: Account) -> sizing.RiskState:
         (v for v in trades.load(ctx) if v.trade.closed_at is not None and v.trade.book == Book.SIGNALS),
         key=lambda v: v.trade.closed_at,  # type: ignore[arg-type, return-value]
     )
+    streak = streak_state(ctx, closed)
     return sizing.RiskState(
         vix=vix_level(ctx),
         spy_close=spy_close,
         spy_sma=spy_sma,
         drawdown_pct=drawdown,
         daily_pnl=daily_pnl,
-        consecutive_losses=losing_streak(closed),
+        consecutive_losses=streak.losses,
         kelly=kelly_stats(closed),
+        streak_resumes_on=streak.resumes_on.isoformat() if streak.resumes_on else None,
+    )
+
+
+def streak_state(ctx: StepContext, closed: list[TradeView]) -> Streak:
+    """The losing streak of the closed trades (oldest first) since the owner last ended a pause, with when the
+    pause it causes ends (``policy.streak``)."""
+    calendar, settings = ctx.deps.calendar, ctx.settings.risk
+    reset = repo.streak_reset_at(ctx.ledger)
+    closes = [
+        (v.trade.closed_at.astimezone(ET).date(), v.attribution.managed_pnl < 0)
+        for v in closed
+        if v.trade.closed_at is not None and (reset is None or v.trade.closed_at > reset)
+    ]
+
+    def resume_after(day: date) -> date:
+        for _ in range(settings.streak_pause_sessions):
+            day = calendar.next_session(day)
+        return day
+
+    return losing_streak(
+        closes,
+        limit=settings.max_consecutive_losses,
+        pause_sessions=settings.streak_pause_sessions,
+        today=ctx.now.astimezone(ET).date(),
+        resume_after=resume_after,
     )
 
 
@@ -287,6 +305,10 @@ def run(ctx: StepContext) -> SizeReport:
     signals = undecided_signals(ctx)
     if not signals:
         report.notes.append("no new signals to size")
+        return report.build(SizeReport)
+    if repo.current_halt(ctx.ledger) is not None:
+        # Not decided while halted: after `resume` they are sized at the prices of then, if still fresh.
+        report.notes.append(f"{len(signals)} new signal(s) wait undecided until `autotrader resume`")
         return report.build(SizeReport)
     signals = _quarantine(ctx, report, signals)
     if not signals:

@@ -12,9 +12,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from autotrader.domain.enums import Book, ExitCode, Side
+from autotrader.domain.models import Halt
 from autotrader.domain.reports import ReportDraft, StatusReport
 from autotrader.ledger import repo
 from autotrader.ledger.db import Ledger
+from autotrader.policy.kill_switch import describe
 
 # Commands whose success means "the bot is alive and trading": not status/config/replay/demo.
 STEP_COMMANDS = ("sync", "run-daily", "scan", "size", "dipbuy", "profittake", "rebalance", "rehydrate")
@@ -40,6 +42,7 @@ def collect(ledger: Ledger | None, *, mode: str, ledger_path: str, now: datetime
             "positions": [],
             "deployed_usd": 0.0,
             "deployed_by_book": {},
+            "halt": None,
         }
     positions = repo.all_positions(ledger)
     intents = repo.open_intents(ledger)
@@ -75,7 +78,14 @@ def collect(ledger: Ledger | None, *, mode: str, ledger_path: str, now: datetime
         ],
         "deployed_usd": round(deployed_by_book.get(Book.SIGNALS, 0.0), 2),
         "deployed_by_book": {k: round(v, 2) for k, v in deployed_by_book.items()},
+        "halt": _halt(repo.current_halt(ledger)),
     }
+
+
+def _halt(halt: Halt | None) -> dict[str, Any] | None:
+    if halt is None:
+        return None
+    return {"reason": halt.reason, "exits": halt.exits, "since": repo.utc_iso(halt.since), "run_id": halt.run_id}
 
 
 def check(status: dict[str, Any], *, now: datetime, max_age: timedelta) -> StatusCheck:
@@ -140,6 +150,9 @@ def run(config, now: datetime, dry_run: bool, *, check_freshness: bool, max_age:
         if ledger is not None:
             ledger.close()
     report = ReportDraft(command="status", as_of=now, dry_run=dry_run, fields=dict(data))
+    halt = data["halt"]
+    if halt is not None:
+        report.notes.append(describe(Halt(halt["reason"], halt["exits"], datetime.fromisoformat(halt["since"]), "")))
     if not data["ledger_exists"]:
         report.notes.append(f"no ledger yet at {config.ledger_path}: nothing has run in this workspace")
     if check_freshness:

@@ -192,6 +192,7 @@ class RiskState:
     daily_pnl: float  # today's P&L in dollars (negative = loss)
     consecutive_losses: int  # most recent closed trades, all books of signals
     kelly: dict[str, KellyStats]  # per category
+    streak_resumes_on: str | None = None  # while the losing-streak pause has an end: its first open session
 
 
 @dataclass(frozen=True)
@@ -803,10 +804,12 @@ def gate_max_new_trades_per_day(c: Case) -> Verdict:
 
 
 def gate_consecutive_losses(c: Case) -> Verdict:
-    losses, limit = c.risk.consecutive_losses, c.rules.max_consecutive_losses
-    inputs: Inputs = {"consecutive_losses": losses, "max_consecutive_losses": limit}
+    losses, limit, until = c.risk.consecutive_losses, c.rules.max_consecutive_losses, c.risk.streak_resumes_on
+    inputs: Inputs = {"consecutive_losses": losses, "max_consecutive_losses": limit, "resumes_on": until}
     if limit > 0 and losses >= limit:
-        return _fails("consecutive_losses", inputs, f"paused after {losses} consecutive losing trades (max {limit})")
+        ends = f"until {until}" if until else "until `autotrader resume --breaker streak`"
+        why = f"paused after {losses} consecutive losing trades (max {limit}) {ends}"
+        return _fails("consecutive_losses", inputs, why)
     return _passes(
         "consecutive_losses",
         inputs,

@@ -56,3 +56,26 @@ def test_config_check_says_which_rule_applies(cli, write_config):
 
     paper = json.loads(cli("config", "check", "--json", "--config", str(write_config(PAPER))).stdout)
     assert paper["sizing_capital"] == "broker" and "the broker's equity, read at each run" in " ".join(paper["notes"])
+
+
+def test_the_streak_counts_only_trades_closed_after_the_owner_ended_a_pause(write_config, ledger):
+    from autotrader.clock import ET, MarketCalendar
+    from autotrader.pipeline.size import streak_state
+
+    def view(day: int, pnl: float):
+        closed = datetime(2026, 3, day, 15, 0, tzinfo=ET)
+        return SimpleNamespace(trade=SimpleNamespace(closed_at=closed), attribution=SimpleNamespace(managed_pnl=pnl))
+
+    settings = load_config(write_config("[risk]\nmax_consecutive_losses = 3\nstreak_pause_sessions = 0\n")).settings
+    ctx = SimpleNamespace(
+        settings=settings,
+        ledger=ledger,
+        deps=SimpleNamespace(calendar=MarketCalendar.xnys()),
+        now=datetime(2026, 3, 20, 10, 0, tzinfo=ET),
+    )
+    closed = [view(2, -10.0), view(3, -5.0), view(4, -1.0)]
+    assert streak_state(ctx, closed).losses == 3  # paused, with no end of its own
+    with ledger.write():
+        repo.set_streak_reset(ledger, datetime(2026, 3, 4, 16, 0, tzinfo=ET))
+    assert streak_state(ctx, closed).losses == 0
+    assert streak_state(ctx, [*closed, view(5, -2.0)]).losses == 1

@@ -239,7 +239,12 @@ def test_gate_consecutive_losses_and_its_off_switch():
     fails(
         sizing.gate_consecutive_losses(case(risk=risk(consecutive_losses=5))),
         "consecutive_losses",
-        "paused after 5 consecutive losing trades (max 5)",
+        "paused after 5 consecutive losing trades (max 5) until `autotrader resume --breaker streak`",
+    )
+    fails(
+        sizing.gate_consecutive_losses(case(risk=risk(consecutive_losses=6, streak_resumes_on="2026-03-12"))),
+        "consecutive_losses",
+        "paused after 6 consecutive losing trades (max 5) until 2026-03-12",
     )
     off = case(risk=risk(consecutive_losses=50), rules=Rules(max_consecutive_losses=0))
     passes(sizing.gate_consecutive_losses(off), "consecutive_losses", "breaker off")
