@@ -344,6 +344,7 @@ class ReferenceSection(Section):
 class SignalsSection(Section):
     inbox: str = "signals/inbox"
     archive: str = "signals/archive"
+    rejected: str = "signals/rejected"
     max_age_days: float = Field(5.0, gt=0, le=3650)
     synthetic_feed: bool = Field(True, description="Synthetic data only; an error with a real broker")
 

@@ -170,6 +170,7 @@ def test_build_parses_nested_rows_and_types_the_skipped_lines():
         imported=1,
         signals=[{"id": 7, "symbol": "AAPL", "category": "swing", "source": "x", "conviction": 4.0}],
         documents=[],
+        rejected=[],
     )
     report = draft.build(reports.ScanReport)
     assert report.signals[0].symbol == "AAPL" and isinstance(report.signals[0], reports.ImportedSignal)

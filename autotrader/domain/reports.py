@@ -339,6 +339,13 @@ class ScanDocument(Row):
     archived_to: str | None
 
 
+@dataclass(frozen=True)
+class RejectedFile(Row):
+    origin: str
+    reason: str  # file:line and why
+    moved_to: str | None  # where it was set aside (None: left in the inbox, e.g. under --dry-run)
+
+
 @dataclass(frozen=True, kw_only=True)
 class ScanReport(Report):
     COMMANDS = ("scan",)
@@ -346,6 +353,7 @@ class ScanReport(Report):
     imported: int
     signals: tuple[ImportedSignal, ...]
     documents: tuple[ScanDocument, ...]
+    rejected: tuple[RejectedFile, ...]  # structurally bad inbox files set aside, nothing of them imported
 
 
 # -- size -----------------------------------------------------------------------------------------------------

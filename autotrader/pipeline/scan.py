@@ -3,8 +3,12 @@
 1. Gather: the inbox's ``*.csv`` and ``*.json`` sorted by name (or the ``--file`` paths, ``-`` = stdin),
    plus every document the built-in sources (``deps.signal_sources``) have published for the New York
    date of the as-of.
-2. Parse all of them (``policy.signal_files``). One structurally bad document and the run stops with exit 2
-   before anything is written: never a partial set, which a rerun could not tell from a whole one.
+2. Parse all of them (``policy.signal_files``). A structurally bad document given by hand (``--file``, stdin)
+   stops the run with exit 2 before anything is written: never a partial set, which a rerun could not tell
+   from a whole one. A structurally bad *inbox* file is set aside instead, as an unattended run must: it is
+   moved to ``<rejected>/<YYYY-MM-DD>/`` with ``<name>.reason.txt`` beside it (file:line and why), listed in
+   the report's ``rejected`` and logged as ``signal_file_rejected``, and the other documents import as
+   usual (one bad cell must not stop every later cron slot). Under ``--dry-run`` it is listed, not moved.
 3. Decide duplicates: a document whose SHA-256 is already in ``signal_imports`` (or earlier in this run) is
    a duplicate and stores nothing; a row whose ``Signal.dedupe_key`` is already stored (or earlier in this
    run) is skipped.
@@ -54,6 +58,7 @@ class RawDocument:
     raw: bytes
     path: Path | None = None  # the file on disk; None for stdin and built-in sources
     movable: bool = False  # an inbox file: archived once its import (or duplicate) is committed
+    from_inbox: bool = False  # read from the inbox by an unattended scan: set aside, not fatal, when bad
     builtin: bool = False  # from a built-in source (republished every slot: a duplicate is routine)
 
     @property
@@ -100,7 +105,10 @@ def _read_inbox(config: Config) -> list[RawDocument]:
         ),
         key=lambda p: p.name,
     )
-    return [RawDocument(_display(config, p), _read_bytes(p, _display(config, p)), p, movable=True) for p in paths]
+    return [
+        RawDocument(_display(config, p), _read_bytes(p, _display(config, p)), p, movable=True, from_inbox=True)
+        for p in paths
+    ]
 
 
 def _read_given(config: Config, name: str) -> RawDocument:
@@ -145,9 +153,22 @@ def builtin_documents(ctx: StepContext) -> list[RawDocument]:
 
 
 def check_structure(documents: list[RawDocument]) -> None:
-    """Raise ``InputError`` for the first structurally bad document (the row checks need the as-of: later)."""
+    """Raise ``InputError`` for the first structurally bad document given by hand (the row checks need the
+    as-of: later); a bad inbox file is the step's to set aside."""
     for doc in documents:
-        signal_files.read_rows(doc.origin, doc.raw)
+        if not doc.from_inbox:
+            signal_files.read_rows(doc.origin, doc.raw)
+
+
+def rejected_path(config: Config) -> Path:
+    return config.resolve(config.settings.signals.rejected)
+
+
+@dataclass(frozen=True)
+class _Rejected:
+    doc: RawDocument
+    reason: str
+    move_to: Path | None  # None under --dry-run, or for a document that is not a file in the inbox
 
 
 def owns_inbox(ctx: StepContext) -> bool:
@@ -184,13 +205,30 @@ def run(ctx: StepContext, *, files: list[str] | None = None, preloaded: list[Raw
     as_of = ctx.now
     max_age = timedelta(days=ctx.settings.signals.max_age_days)
     known_symbol = ctx.deps.market_data.has_symbol
-    # Everything is parsed before anything is decided: one structurally bad document and nothing imports.
-    parsed = [
-        signal_files.parse_document(d.origin, d.raw, as_of=as_of, max_age=max_age, known_symbol=known_symbol)
-        for d in documents
-    ]
-    archive_dir = ctx.config.resolve(ctx.settings.signals.archive) / as_of.astimezone(ET).date().isoformat()
-    plans = _plan(ctx, documents, parsed, archive_dir)
+    # Everything is parsed before anything is decided: one structurally bad document given by hand and nothing
+    # imports; a bad inbox file is set aside and the others go on.
+    day = as_of.astimezone(ET).date().isoformat()
+    parsed: list[ParsedDocument] = []
+    kept: list[RawDocument] = []
+    rejected: list[_Rejected] = []
+    taken: set[Path] = set()
+    for doc in documents:
+        try:
+            parsed.append(
+                signal_files.parse_document(
+                    doc.origin, doc.raw, as_of=as_of, max_age=max_age, known_symbol=known_symbol
+                )
+            )
+            kept.append(doc)
+        except InputError as error:
+            if not doc.from_inbox:
+                raise
+            move_to = None
+            if not ctx.dry_run and doc.path is not None:
+                move_to = _free_name(rejected_path(ctx.config) / day, doc.path.name, taken)
+            rejected.append(_Rejected(doc, error.message, move_to))
+    archive_dir = ctx.config.resolve(ctx.settings.signals.archive) / day
+    plans = _plan(ctx, kept, parsed, archive_dir)
 
     new = [p for p in plans if p.status != DUPLICATE]
     if new:
@@ -214,7 +252,26 @@ def run(ctx: StepContext, *, files: list[str] | None = None, preloaded: list[Raw
         for plan in plans:
             if plan.archive_to is not None:
                 _archive(ctx.config, plan, report)
+    report.fields["rejected"] = [_set_aside(ctx, r, report) for r in rejected]
     return report.build(ScanReport)
+
+
+def _set_aside(ctx: StepContext, rejected: _Rejected, report: ReportDraft) -> dict[str, Any]:
+    """Move a structurally bad inbox file out of the inbox with its reason beside it, and say so."""
+    doc, target = rejected.doc, rejected.move_to
+    moved: str | None = None
+    if target is not None and doc.path is not None:
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(str(doc.path), str(target))
+            target.with_name(target.name + ".reason.txt").write_text(rejected.reason + "\n", encoding="utf-8")
+            moved = _display(ctx.config, target)
+        except OSError as e:
+            report.notes.append(f"could not move {doc.origin} aside: {e.strerror}; the next scan will try again")
+    where = f"moved to {moved}" if moved else "left in the inbox" + (" (dry run)" if ctx.dry_run else "")
+    report.notes.append(f"rejected {doc.origin}, nothing of it imported ({where}): {rejected.reason}")
+    ctx.log.event("signal_file_rejected", file=doc.origin, reason=rejected.reason, moved_to=moved)
+    return {"origin": doc.origin, "reason": rejected.reason, "moved_to": moved}
 
 
 def _plan(

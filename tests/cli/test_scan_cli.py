@@ -1,4 +1,5 @@
-"""`autotrader scan` from the command line: exit 2 and nothing written for a bad file, the --json contract,
+"""`autotrader scan` from the command line: exit 2 and nothing written for a bad file given by hand, a bad inbox
+file set aside while the others import, the --json contract,
 --file and stdin, --dry-run, and run-daily importing the synthetic feed once."""
 
 from __future__ import annotations
@@ -81,26 +82,54 @@ BAD = [
 
 
 @pytest.mark.parametrize(("name", "raw", "where"), BAD)
-def test_a_structurally_bad_file_exits_2_and_writes_nothing(run, ws, name, raw, where):
-    (_inbox(ws) / "a-good.csv").write_text(doc(GOOD))  # a good file in the same run imports nothing either
-    (_inbox(ws) / name).write_bytes(raw)
-    result = run("scan", "--as-of", AS_OF, "--config", str(ws))
+def test_a_structurally_bad_file_given_by_hand_exits_2_and_writes_nothing(run, ws, tmp_path, name, raw, where):
+    good, bad = tmp_path / "a-good.csv", tmp_path / name
+    good.write_text(doc(GOOD))  # a good file in the same run imports nothing either
+    bad.write_bytes(raw)
+    result = run("scan", "--file", str(good), "--file", str(bad), "--as-of", AS_OF, "--config", str(ws))
     assert result.exit_code == 2, result.output
     stderr = " ".join(result.stderr.split())  # rich may wrap long lines
-    assert f"signals/inbox/{where}" in stderr
+    assert f"{tmp_path}/{where}" in stderr
     assert "hint" in stderr and "required: symbol, category, source, generated_at" in stderr  # what is allowed
     assert "Traceback" not in result.output
     assert not _ledger(ws).exists()  # not even a runs row
-    assert sorted(p.name for p in _inbox(ws).iterdir()) == sorted(["a-good.csv", name])
-    assert not (ws.parent / "signals" / "archive").exists()
+    assert good.exists() and bad.exists()
 
 
-def test_a_bad_file_leaves_an_existing_ledger_byte_identical(run, ws):
+@pytest.mark.parametrize(("name", "raw", "where"), BAD)
+def test_a_structurally_bad_inbox_file_is_set_aside_and_the_others_import(run, ws, name, raw, where):
+    (_inbox(ws) / "a-good.csv").write_text(doc(GOOD))
+    (_inbox(ws) / name).write_bytes(raw)
+    result = run("scan", "--json", "--as-of", AS_OF, "--config", str(ws))
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert payload["imported"] == 1 and [d["origin"] for d in payload["documents"]] == ["signals/inbox/a-good.csv"]
+    (rejected,) = payload["rejected"]
+    assert rejected["origin"] == f"signals/inbox/{name}" and f"signals/inbox/{where}" in rejected["reason"]
+    assert rejected["moved_to"] == f"signals/rejected/2026-03-02/{name}"
+    aside = ws.parent / rejected["moved_to"]
+    assert aside.read_bytes() == raw  # set aside as it came, with why beside it
+    assert (aside.parent / f"{name}.reason.txt").read_text().strip() == rejected["reason"]
+    assert list(_inbox(ws).iterdir()) == [] and any(
+        n.startswith(f"rejected signals/inbox/{name}") for n in payload["notes"]
+    )
+    logged = [json.loads(line) for f in (ws.parent / "logs").glob("*.jsonl") for line in f.open()]
+    assert [e["file"] for e in logged if e["event"] == "signal_file_rejected"] == [f"signals/inbox/{name}"]
+
+
+def test_a_bad_inbox_file_under_dry_run_is_listed_not_moved(run, ws):
+    (_inbox(ws) / "b.csv").write_text(doc(SWING) + "XOM,swing\n")
+    payload = json.loads(run("scan", "--json", "--dry-run", "--as-of", AS_OF, "--config", str(ws)).stdout)
+    assert payload["rejected"][0]["moved_to"] is None and "signals/inbox/b.csv:3" in payload["rejected"][0]["reason"]
+    assert (_inbox(ws) / "b.csv").exists() and not (ws.parent / "signals" / "rejected").exists()
+
+
+def test_a_bad_file_given_by_hand_leaves_an_existing_ledger_byte_identical(run, ws):
     (_inbox(ws) / "a.csv").write_text(doc(GOOD))
     assert run("scan", "--as-of", AS_OF, "--config", str(ws)).exit_code == 0
     before = _ledger(ws).read_bytes()
     (_inbox(ws) / "b.csv").write_text(doc(SWING) + "XOM,swing\n")
-    result = run("scan", "--json", "--as-of", AS_OF, "--config", str(ws))
+    result = run("scan", "--json", "--file", str(_inbox(ws) / "b.csv"), "--as-of", AS_OF, "--config", str(ws))
     assert result.exit_code == 2
     payload = json.loads(result.stdout)
     assert payload["ok"] is False and payload["error"]["code"] == "bad_input"

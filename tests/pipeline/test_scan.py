@@ -158,19 +158,36 @@ def test_duplicate_rows_already_stored_or_earlier_in_the_run_are_skipped(world):
     assert ledger.scalar("SELECT count(*) FROM signals") == 3
 
 
-def test_one_structurally_bad_document_imports_nothing_and_moves_nothing(world):
+def test_a_structurally_bad_inbox_document_is_set_aside_and_the_others_import(world):
     (world.inbox / "a.csv").write_text(doc(AAPL))
     (world.inbox / "b.csv").write_text(doc(MSFT) + "XOM,swing\n")  # a truncated last line
-    with pytest.raises(InputError, match=r"signals/inbox/b\.csv:3:"):
-        world.run()
+    report, _ = world.run()
+    (rejected,) = report.rejected
+    assert rejected.origin == "signals/inbox/b.csv" and "signals/inbox/b.csv:3:" in rejected.reason
+    ledger = open_ledger(world.config.ledger_path)
+    try:
+        assert ledger.scalar("SELECT count(*) FROM signal_imports") == 1
+        assert ledger.scalar("SELECT symbol FROM signals") == "AAPL"
+    finally:
+        ledger.close()
+    assert list(world.inbox.iterdir()) == []
+    # A second bad file of the same name the same day does not overwrite the first one set aside.
+    (world.inbox / "b.csv").write_text(doc(MSFT) + "XOM,swing\n")
+    again, _ = world.run()
+    assert again.rejected[0].moved_to == "signals/rejected/2026-03-02/b-1.csv"
+
+
+def test_a_structurally_bad_document_given_by_hand_imports_nothing(world, tmp_path):
+    good, bad = tmp_path / "a.csv", tmp_path / "b.csv"
+    good.write_text(doc(AAPL))
+    bad.write_text(doc(MSFT) + "XOM,swing\n")
+    with pytest.raises(InputError, match=r"b\.csv:3:"):
+        world.run(files=[str(good), str(bad)])
     ledger = open_ledger(world.config.ledger_path)
     try:
         assert ledger.scalar("SELECT count(*) FROM signal_imports") == 0
-        assert ledger.scalar("SELECT count(*) FROM signals") == 0
     finally:
         ledger.close()
-    assert sorted(p.name for p in world.inbox.iterdir()) == ["a.csv", "b.csv"]
-    assert not world.archive.exists()
 
 
 def test_a_crash_between_commit_and_move_leaves_the_file_and_the_next_scan_archives_it(world, monkeypatch):
