@@ -208,6 +208,11 @@ def transition_intent(
     return True
 
 
+def run_intents(ledger: Ledger, run_id: str) -> list[dict[str, Any]]:
+    """The intents a run stored, oldest first (what a step that failed part-way had already decided)."""
+    return ledger.query("SELECT * FROM order_intents WHERE run_id = ? ORDER BY created_at, client_order_id", [run_id])
+
+
 def intents_with_status(ledger: Ledger, statuses: tuple[IntentStatus, ...]) -> list[dict[str, Any]]:
     marks = ",".join("?" for _ in statuses)
     return ledger.query(

@@ -305,6 +305,29 @@ def order_line(intent: OrderIntent, result: GatewayResult, **extra: Any) -> Orde
     )
 
 
+def intent_line(row: dict[str, Any]) -> OrderLine:
+    """The report line of a stored intent as the ledger holds it now (its status included)."""
+    return OrderLine(
+        symbol=row["symbol"],
+        side=row["side"],
+        qty=row["qty"],
+        type=row["type"],
+        time_in_force=row["time_in_force"],
+        client_order_id=row["client_order_id"],
+        book=row["book"],
+        leg=row["leg"],
+        reason=row["reason"],
+        tier=row["tier"],
+        status=row["status"],
+        limit_price=row["limit_price"],
+        stop_price=row["stop_price"],
+        take_profit=row["take_profit_limit_price"],
+        order_class=row["order_class"],
+        signal_id=row["signal_id"],
+        position_key=row["position_key"],
+    )
+
+
 def report_outcomes(
     report: ReportDraft, results: Iterable[GatewayResult], summary: str, *, in_doubt: Collection[str]
 ) -> None:

@@ -78,10 +78,42 @@ def test_a_bug_exits_1_with_the_trace_in_the_log_only(cli, write_config, monkeyp
 
     monkeypatch.setitem(steps.STEPS, "sync", broken)
     config = write_config("")
-    result = cli("run-daily", "--as-of", "2026-11-30T10:30:00-05:00", "--config", str(config))
+    result = cli("run-daily", "--json", "--as-of", "2026-11-30T10:30:00-05:00", "--config", str(config))
     assert result.exit_code == 1
-    assert "boom" in result.stderr and "Traceback" not in result.output
+    assert "boom" in result.output and "Traceback" not in result.output
+    # The slot's table survives the failed step: sync failed with what, and no buying step ran after it.
+    steps_run = {s["command"]: s for s in json.loads(result.stdout)["steps"]}
+    assert steps_run["sync"]["ok"] is False and "RuntimeError: boom" in steps_run["sync"]["notes"][0]
+    assert all(
+        not s["ran"] and s["reason"] == "an earlier step failed"
+        for n, s in steps_run.items()
+        if n in ("dipbuy", "size")
+    )
     log = next((config.parent / "logs").glob("*.jsonl")).read_text()
     assert "Traceback" in log and "RuntimeError" in log
     status = json.loads(cli("status", "--json", "--config", str(config)).stdout)
     assert status["last_runs"][0]["exit_code"] == 1
+
+
+def test_an_order_sent_by_a_step_that_then_fails_is_in_the_slots_output(cli, write_config, monkeypatch):
+    from autotrader.domain.enums import LegKind, Side
+    from autotrader.errors import TransientError
+    from autotrader.pipeline.gateway import OrderGateway
+    from tests.factories import make_intent
+
+    def close_out_then_fail(ctx):
+        gateway = OrderGateway(ctx.ledger, ctx.deps.broker, ctx.deps.clock, run_id=ctx.run_id, log=ctx.log)
+        gateway.place(
+            [make_intent(at=ctx.now, symbol="AAPL", side=Side.SELL, leg=LegKind.TIME_EXIT, step="profittake")]
+        )
+        raise TransientError("quotes: HTTP 503 after 3 attempts")
+
+    monkeypatch.setitem(steps.STEPS, "profittake", close_out_then_fail)
+    config = write_config("")
+    result = cli("run-daily", "--json", "--as-of", "2026-11-30T15:55:00-05:00", "--config", str(config))
+    payload = json.loads(result.stdout)
+    assert result.exit_code == 75 and payload["exit_code"] == 75
+    failed = next(s for s in payload["steps"] if s["command"] == "profittake")
+    assert failed["ok"] is False and failed["exit_code"] == 75 and "HTTP 503" in failed["notes"][0]
+    assert [(o["symbol"], o["side"], o["leg"]) for o in failed["orders"]] == [("AAPL", "sell", "time_exit")]
+    assert [o["client_order_id"] for o in payload["orders"]] == [o["client_order_id"] for o in failed["orders"]]
