@@ -783,6 +783,13 @@ def load_config(path: Path) -> Config:
     return _build(document, path, text)
 
 
+def config_from_text(text: str, path: Path, *, workspace: Path) -> Config:
+    """A config file's text checked as ``load_config`` checks the file (before it is written, by ``init``)."""
+    document = tomllib.loads(text)
+    _reject_non_finite(document, path, text)
+    return _build(document, path, text, workspace=workspace)
+
+
 def _toml_error(path: Path, text: str, error: tomllib.TOMLDecodeError) -> str:
     """``file:line:column: message``; tomllib says "end of document" for an unclosed last value."""
     message = str(error)

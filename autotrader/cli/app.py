@@ -13,12 +13,14 @@ from autotrader.cli.commands.config import config_app
 from autotrader.cli.commands.control import halt, resume
 from autotrader.cli.commands.demo import demo
 from autotrader.cli.commands.doctor import doctor
+from autotrader.cli.commands.init import init
 from autotrader.cli.commands.manage import dipbuy, profittake
 from autotrader.cli.commands.rebalance import rebalance
 from autotrader.cli.commands.rehydrate import rehydrate
 from autotrader.cli.commands.replay import replay
 from autotrader.cli.commands.run_daily import run_daily
 from autotrader.cli.commands.scan import scan
+from autotrader.cli.commands.schedule import schedule
 from autotrader.cli.commands.scorecard import scorecard
 from autotrader.cli.commands.size import size
 from autotrader.cli.commands.status import status
@@ -49,6 +51,8 @@ app.command("halt")(halt)
 app.command("resume")(resume)
 app.command("replay")(replay)
 app.command("demo")(demo)
+app.command("init")(init)
+app.command("schedule")(schedule)
 app.add_typer(config_app, name="config")
 
 

@@ -13,8 +13,15 @@ if TYPE_CHECKING:
 
 
 def finish(
-    outcome: Outcome, *, json_output: bool, renderer: render.Renderer | None = None, title: str = ""
+    outcome: Outcome,
+    *,
+    json_output: bool,
+    renderer: render.Renderer | None = None,
+    title: str = "",
+    plain: bool = False,
 ) -> NoReturn:
+    """Print the outcome and exit with its code. ``plain``: the renderer's output is all there is (a file to
+    install, with no header line before it)."""
     if outcome.error is not None:
         if json_output:
             render.print_json(
@@ -25,6 +32,7 @@ def finish(
         if json_output:
             render.print_json(outcome.report.to_json())
         else:
-            render.print_notes(title or outcome.command, outcome.report)
+            if not plain:
+                render.print_notes(title or outcome.command, outcome.report)
             (renderer or render.render_orders)(outcome.report)
     raise typer.Exit(outcome.exit_code)

@@ -1059,10 +1059,26 @@ class ConfigReport(Report):
     sizing_capital: str  # pinned | broker | last_close (Settings.sizing_capital)
 
 
+@dataclass(frozen=True, kw_only=True)
+class InitReport(Report):
+    COMMANDS = ("init",)
+    workspace: str
+    broker: str
+    data: str
+    created: tuple[str, ...]  # folders and files made (what would be, under --dry-run)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScheduleReport(Report):
+    COMMANDS = ("schedule",)
+    format: str  # crontab | systemd
+    text: str  # what to install
+
+
 REPORTS: tuple[type[Report], ...] = (
     SyncReport, ScanReport, SizeReport, ManageReport, RebalanceReport, ScorecardReport, LineageReport,
     RehydrateReport, RunDailyReport, ReplayReport, DemoReport, StatusReport, DoctorReport, ConfigReport,
-    ControlReport,
+    ControlReport, InitReport, ScheduleReport,
 )  # fmt: skip
 
 

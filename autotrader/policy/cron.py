@@ -1,0 +1,122 @@
+"""The schedule as this machine's crontab or systemd user timers. Pure: text from the slot times and paths.
+
+Each ``[schedule] times`` entry becomes one weekday run of ``run-daily`` at that New York time; ``run-daily``
+decides from the NYSE calendar what the slot does (a holiday only syncs, an early close moves the day's end).
+A run is bounded by ``timeout`` so a hung one cannot hold the workspace lock into the next slot: the gap to
+the next slot less a margin, at most 30 minutes. Stderr goes to ``logs/cron.err``, the folder made first on
+the same line, so a fresh workspace never fails before autotrader starts. ``CRON_TZ`` makes cronie read the
+times in New York whatever the server's zone; Debian's default cron ignores it (there, use the systemd
+timers, whose ``OnCalendar`` carries the zone itself).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+ZONE = "America/New_York"
+MAX_TIMEOUT_MINUTES = 30
+
+
+@dataclass(frozen=True)
+class Paths:
+    executable: str  # the autotrader command, absolute
+    config: Path  # the workspace's config.toml, absolute
+    workspace: Path
+
+
+def _minutes(hhmm: str) -> int:
+    hours, minutes = hhmm.split(":")
+    return int(hours) * 60 + int(minutes)
+
+
+def timeouts(times: Sequence[str]) -> list[int]:
+    """Minutes each slot may run: the gap to the next slot less a fifth of it (at least a minute), at most 30
+    (the last slot of the day: 30). 30-minute slots get 24, the 12:55 before a 13:00 slot 4."""
+    marks = [_minutes(t) for t in times]
+    out = []
+    for i, mark in enumerate(marks):
+        if i + 1 == len(marks):
+            out.append(MAX_TIMEOUT_MINUTES)
+            continue
+        gap = marks[i + 1] - mark
+        out.append(max(1, min(MAX_TIMEOUT_MINUTES, gap - max(1, gap // 5))))
+    return out
+
+
+def crontab(times: Sequence[str], paths: Paths, *, status_max_age_hours: float) -> str:
+    logs = paths.workspace / "logs"
+    lines = [
+        "# autotrader's schedule for this workspace (autotrader schedule --print). Install: crontab FILE.",
+        "# Times are New York times through CRON_TZ, which cronie honours; Debian's default cron does not:",
+        "# there, use `autotrader schedule --print --systemd` instead.",
+        f"CRON_TZ={ZONE}",
+        "SHELL=/bin/sh",
+        "PATH=/usr/bin:/bin",
+        f"AUTOTRADER_CONFIG={paths.config}",
+        "",
+    ]
+    for hhmm, limit in zip(times, timeouts(times), strict=True):
+        hour, minute = hhmm.split(":")
+        lines.append(
+            f"{int(minute)} {int(hour)} * * 1-5  mkdir -p {logs} && timeout {limit}m {paths.executable} run-daily "
+            f">/dev/null 2>>{logs}/cron.err"
+        )
+    lines += [
+        "",
+        "# Monitoring: cron mails this line's output when no step has succeeded for a while.",
+        f"5 10-16 * * 1-5  {paths.executable} status --check --max-age {status_max_age_hours:g}h >/dev/null "
+        '|| echo "autotrader: status --check failed (stale runs or unknown orders)" >&2',
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def systemd_units(times: Sequence[str], paths: Paths, *, status_max_age_hours: float) -> str:
+    """Service and timer units for ``~/.config/systemd/user/``, one file after another, each headed by its
+    name; ``systemctl --user enable --now autotrader-run-daily.timer autotrader-status.timer`` starts them.
+    One service serves every slot, bounded by the longest slot's timeout: systemd does not start it again
+    while it is still running, so a slot that falls during a long run is skipped, never doubled."""
+    limit = max(timeouts(times))
+    calendar = "\n".join(f"OnCalendar=Mon..Fri {hhmm} {ZONE}" for hhmm in times)
+    env = f"Environment=AUTOTRADER_CONFIG={paths.config}"
+    parts = [
+        ("autotrader-run-daily.service", f"""[Unit]
+Description=autotrader: one schedule slot (run-daily)
+
+[Service]
+Type=oneshot
+WorkingDirectory={paths.workspace}
+{env}
+ExecStart={paths.executable} run-daily
+TimeoutStartSec={limit}min
+"""),
+        ("autotrader-run-daily.timer", f"""[Unit]
+Description=autotrader's schedule slots, New York time
+
+[Timer]
+{calendar}
+Persistent=false
+
+[Install]
+WantedBy=timers.target
+"""),
+        ("autotrader-status.service", f"""[Unit]
+Description=autotrader: fail when no step has succeeded for {status_max_age_hours:g} hours
+
+[Service]
+Type=oneshot
+{env}
+ExecStart={paths.executable} status --check --max-age {status_max_age_hours:g}h
+"""),
+        ("autotrader-status.timer", f"""[Unit]
+Description=autotrader's freshness check, hourly in market hours
+
+[Timer]
+OnCalendar=Mon..Fri 10..16:05 {ZONE}
+
+[Install]
+WantedBy=timers.target
+"""),
+    ]  # fmt: skip
+    return "\n".join(f"# ~/.config/systemd/user/{name}\n{body}" for name, body in parts)
