@@ -211,6 +211,7 @@ class LegKind(StrEnum):
     TRAIL = "trail"
     TIME_EXIT = "time_exit"
     REBALANCE = "rebalance"
+    FLATTEN = "flatten"  # the owner's `autotrader flatten`: sold at market, whatever management would do
     EXTERNAL = "external"
 
 

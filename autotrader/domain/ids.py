@@ -27,6 +27,7 @@ _LEG_CODES = {
     "trail": "tr",
     "time_exit": "tx",
     "rebalance": "rb",
+    "flatten": "fl",
 }
 
 

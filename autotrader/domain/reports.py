@@ -1075,10 +1075,64 @@ class ScheduleReport(Report):
     text: str  # what to install
 
 
+@dataclass(frozen=True)
+class ListedOrder(Row):
+    broker_order_id: str | None  # None: an intent the broker has not received (yet)
+    client_order_id: str | None
+    book: str
+    symbol: str
+    side: str
+    qty: float
+    type: str
+    status: str | None  # the broker's status as the ledger last recorded it
+    filled_qty: float
+    filled_avg_price: float | None
+    limit_price: float | None
+    stop_price: float | None
+    submitted_at: str | None
+    leg: str | None  # what the order did for its position (None: external)
+    intent_status: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class OrdersReport(Report):
+    COMMANDS = ("orders list", "orders show", "orders cancel", "orders cancel-all", "orders cancel-stale", "flatten")
+    listed: tuple[ListedOrder, ...]
+    canceled: tuple[str, ...]  # broker order ids this run canceled
+    record: dict[str, Any] | None = optional()  # orders show: {intent, order, fills, decision}
+
+
+@dataclass(frozen=True)
+class PositionView(Row):
+    symbol: str
+    book: str
+    ledger_qty: float
+    broker_qty: float  # the broker's whole position in the symbol (all books)
+    avg_cost: float
+    price: float | None
+    market_value: float | None
+    unrealized_pnl: float | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class PositionsReport(Report):
+    COMMANDS = ("positions",)
+    positions: tuple[PositionView, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class BalancesReport(Report):
+    COMMANDS = ("balances",)
+    equity: float
+    cash: float
+    buying_power: float
+    deployed_by_book: dict[str, float]  # at cost
+
+
 REPORTS: tuple[type[Report], ...] = (
     SyncReport, ScanReport, SizeReport, ManageReport, RebalanceReport, ScorecardReport, LineageReport,
     RehydrateReport, RunDailyReport, ReplayReport, DemoReport, StatusReport, DoctorReport, ConfigReport,
-    ControlReport, InitReport, ScheduleReport,
+    ControlReport, InitReport, ScheduleReport, OrdersReport, PositionsReport, BalancesReport,
 )  # fmt: skip
 
 

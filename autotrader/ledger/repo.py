@@ -1162,3 +1162,91 @@ def quarantine(ledger: Ledger, row: QuarantineRow, *, run_id: str) -> None:
         "INSERT OR IGNORE INTO quarantine (symbol, session_date, reason, detected_at, run_id) VALUES (?, ?, ?, ?, ?)",
         (row.symbol, row.session_date, row.reason, row.detected_at, run_id),
     )
+
+
+# -- the orders command group ----------------------------------------------------------------------------
+
+ORDER_LISTING = (
+    "o.broker_order_id, o.client_order_id, o.book, o.symbol, o.side, o.qty, o.type, o.time_in_force, "
+    "o.order_class, o.limit_price, o.stop_price, o.status, o.filled_qty, o.filled_avg_price, o.submitted_at, "
+    "o.parent_broker_order_id, i.leg, i.step, i.status AS intent_status, i.signal_id"
+)
+
+
+def orders_listing(
+    ledger: Ledger, *, status: str = "open", symbol: str | None = None, book: str | None = None
+) -> list[dict[str, Any]]:
+    """Broker orders as the ledger last recorded them (``status``: open, closed or all), newest first, with the
+    intent that made each (none for an external order)."""
+    clauses, params = ["1 = 1"], []
+    marks = ",".join("?" for _ in _TERMINAL_ORDER)
+    if status == "open":
+        clauses.append(f"o.status NOT IN ({marks})")
+        params += list(_TERMINAL_ORDER)
+    elif status == "closed":
+        clauses.append(f"o.status IN ({marks})")
+        params += list(_TERMINAL_ORDER)
+    if symbol is not None:
+        clauses.append("o.symbol = ?")
+        params.append(symbol)
+    if book is not None:
+        clauses.append("o.book = ?")
+        params.append(book)
+    return ledger.query(
+        f"SELECT {ORDER_LISTING} FROM orders o LEFT JOIN order_intents i ON i.client_order_id = o.client_order_id "
+        f"WHERE {' AND '.join(clauses)} ORDER BY o.submitted_at DESC, o.broker_order_id",
+        params,
+    )
+
+
+def unsent_intents(ledger: Ledger, *, symbol: str | None = None, book: str | None = None) -> list[dict[str, Any]]:
+    """Intents not (yet) known to the broker as an order: planned, submitting or unknown."""
+    marks = ",".join("?" for _ in IN_FLIGHT_INTENT_STATUSES)
+    clauses = [f"status IN ({marks})", "client_order_id NOT IN (SELECT client_order_id FROM orders "
+               "WHERE client_order_id IS NOT NULL)"]  # fmt: skip
+    params: list[Any] = [str(s) for s in IN_FLIGHT_INTENT_STATUSES]
+    for column, value in (("symbol", symbol), ("book", book)):
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            params.append(value)
+    return ledger.query(f"SELECT * FROM order_intents WHERE {' AND '.join(clauses)} ORDER BY created_at", params)
+
+
+@dataclass(frozen=True)
+class OrderRecord:
+    """What the ledger holds about one order: its intent, the broker's order, its fills, the decision."""
+
+    intent: dict[str, Any] | None
+    order: dict[str, Any] | None
+    fills: list[dict[str, Any]]
+    decision: dict[str, Any] | None
+
+
+def order_record(ledger: Ledger, ident: str) -> OrderRecord | None:
+    """By broker order id or client order id; None when the ledger knows neither."""
+    orders = ledger.query("SELECT * FROM orders WHERE broker_order_id = ? OR client_order_id = ?", [ident, ident])
+    order = orders[0] if orders else None
+    client_id = order["client_order_id"] if order is not None else ident
+    intent = get_intent(ledger, client_id) if client_id else None
+    if order is None and intent is None:
+        return None
+    fills = (
+        ledger.query("SELECT * FROM fills WHERE broker_order_id = ? ORDER BY filled_at", [order["broker_order_id"]])
+        if order is not None
+        else []
+    )
+    decisions = (
+        ledger.query("SELECT * FROM decisions WHERE client_order_id = ?", [intent["client_order_id"]])
+        if intent is not None
+        else []
+    )
+    return OrderRecord(intent, order, fills, decisions[0] if decisions else None)
+
+
+def open_orders_of(ledger: Ledger, book: str, symbol: str) -> list[dict[str, Any]]:
+    """Every working order (buys and sells, protective legs included) of a book and symbol."""
+    marks = ",".join("?" for _ in _TERMINAL_ORDER)
+    return ledger.query(
+        f"SELECT * FROM orders WHERE book = ? AND symbol = ? AND status NOT IN ({marks})",
+        [book, symbol, *_TERMINAL_ORDER],
+    )

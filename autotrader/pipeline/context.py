@@ -37,7 +37,10 @@ MAX_REAL_BROKER_SKEW = timedelta(minutes=5)
 # use prices that are no longer current, against positions that have moved on since.
 # The kill switch (halt, resume) is always at hand, whatever a mistaken future-dated run left behind: it
 # sends nothing itself and stamps its change with the present.
-TIME_FREE_COMMANDS = frozenset({"replay", "demo", "scorecard", "halt", "resume"})
+# The owner's reads (orders, positions, balances) look at the present and change nothing.
+TIME_FREE_COMMANDS = frozenset(
+    {"replay", "demo", "scorecard", "halt", "resume", "orders list", "orders show", "positions", "balances"}
+)
 
 
 @dataclass
