@@ -1129,10 +1129,27 @@ class BalancesReport(Report):
     deployed_by_book: dict[str, float]  # at cost
 
 
+@dataclass(frozen=True, kw_only=True)
+class PreviewReport(Report):
+    COMMANDS = ("preview bracket", "preview risk")
+    symbol: str
+    qty: float
+    price: float | None  # the reference price: the ask (or --price)
+    notional: float
+    portfolio_pct: float | None
+    allowed_qty: float  # what is left of qty after every cap
+    blocked_by: tuple[str, ...]  # why size would skip a signal in this symbol now
+    checks: tuple[dict[str, Any], ...]  # every gate and pre-trade check, as size traces them
+    multipliers: tuple[dict[str, Any], ...]
+    caps: tuple[dict[str, Any], ...]
+    bracket: dict[str, Any] | None = optional()  # preview bracket: the legs, risk and reward
+
+
 REPORTS: tuple[type[Report], ...] = (
     SyncReport, ScanReport, SizeReport, ManageReport, RebalanceReport, ScorecardReport, LineageReport,
     RehydrateReport, RunDailyReport, ReplayReport, DemoReport, StatusReport, DoctorReport, ConfigReport,
     ControlReport, InitReport, ScheduleReport, OrdersReport, PositionsReport, BalancesReport,
+    PreviewReport,
 )  # fmt: skip
 
 

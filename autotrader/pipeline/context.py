@@ -39,7 +39,19 @@ MAX_REAL_BROKER_SKEW = timedelta(minutes=5)
 # sends nothing itself and stamps its change with the present.
 # The owner's reads (orders, positions, balances) look at the present and change nothing.
 TIME_FREE_COMMANDS = frozenset(
-    {"replay", "demo", "scorecard", "halt", "resume", "orders list", "orders show", "positions", "balances"}
+    {
+        "replay",
+        "demo",
+        "scorecard",
+        "halt",
+        "resume",
+        "orders list",
+        "orders show",
+        "positions",
+        "balances",
+        "preview bracket",
+        "preview risk",
+    }
 )
 
 

@@ -266,8 +266,24 @@ def streak_state(ctx: StepContext, closed: list[TradeView]) -> Streak:
 
 
 def _inputs(ctx: StepContext, signal: repo.SignalRow, tif: TimeInForce) -> tuple:
+    signal_in = sizing.SignalIn(
+        signal_id=signal.id,
+        symbol=signal.symbol,
+        category=signal.category,
+        side=signal.side,
+        conviction=signal.conviction,
+        entry=signal.entry,
+        stop=signal.stop,
+        target=signal.target,
+    )
+    return (signal_in, *market_inputs(ctx, signal.symbol, tif))
+
+
+def market_inputs(
+    ctx: StepContext, symbol: str, tif: TimeInForce
+) -> tuple[sizing.QuoteIn | None, sizing.AssetIn | None, str | None, int | None]:
+    """What sizing reads of the market for one symbol: the quote (with its age), the asset, sector, earnings."""
     deps = ctx.deps
-    symbol = signal.symbol
     quote = deps.market_data.latest_quote(symbol)
     quote_in = None
     if quote is not None:
@@ -279,17 +295,7 @@ def _inputs(ctx: StepContext, signal: repo.SignalRow, tif: TimeInForce) -> tuple
         quote_in = sizing.QuoteIn(bid=quote.bid, ask=quote.ask, last=quote.last, age_seconds=max(0.0, age))
     asset = deps.broker.asset(symbol)
     asset_in = sizing.AssetIn(tradable=asset.tradable, fractionable=asset.fractionable) if asset else None
-    signal_in = sizing.SignalIn(
-        signal_id=signal.id,
-        symbol=symbol,
-        category=signal.category,
-        side=signal.side,
-        conviction=signal.conviction,
-        entry=signal.entry,
-        stop=signal.stop,
-        target=signal.target,
-    )
-    return signal_in, quote_in, asset_in, sector_of(ctx, symbol), days_to_earnings(ctx, symbol)
+    return quote_in, asset_in, sector_of(ctx, symbol), days_to_earnings(ctx, symbol)
 
 
 # -- the step ---------------------------------------------------------------------------------------------------

@@ -1485,3 +1485,51 @@ def decide_all(
         open_orders += 1
         entries[signal.symbol.upper()] = entries.get(signal.symbol.upper(), 0) + 1
     return decisions
+
+
+# --------------------------------------------------------------------------------------------------- preview
+
+
+@dataclass(frozen=True)
+class Overlays:
+    """Every rule ``size`` would apply to a buy of ``dollars`` (``preview risk``): all of them evaluated, none
+    stopping the others, so the owner sees each one that would bind."""
+
+    checks: tuple[TraceStep, ...]  # every gate and pre-trade check, passed or not
+    multipliers: tuple[TraceStep, ...]  # what each overlay would multiply size's own base size by
+    caps: tuple[TraceStep, ...]  # each cap applied in turn to the asked dollars
+    allowed_dollars: float  # what is left of the asked dollars after the caps (0 when one skips)
+    blocked_by: tuple[str, ...]  # the reasons a signal in this symbol would be skipped now
+
+
+def overlays(case: Case, dollars: float) -> Overlays:
+    """The gates all run; the pre-trade checks run until one fails (the later ones read a valid quote); the
+    multipliers and caps need that quote's price, so without it only the checks are shown."""
+    checks: list[TraceStep] = []
+    blocked: list[str] = []
+    for gate in GATES:
+        step, skip = gate(case)
+        checks.append(step)
+        blocked += [skip] if skip is not None else []
+    quote_ok = True
+    for check in PRE_TRADE_CHECKS:
+        step, skip = check(case)
+        checks.append(step)
+        if skip is not None:
+            blocked.append(skip)
+            quote_ok = check is not check_quote
+            break
+    if not quote_ok:
+        return Overlays(tuple(checks), (), (), 0.0, tuple(blocked))
+    multipliers = [TraceStep(f.name, f.inputs, f.effect, f.multiplier) for f in (m(case) for m in MULTIPLIERS)]
+    caps: list[TraceStep] = []
+    allowed = dollars
+    for cap in CAPS:
+        result = cap(case, allowed)
+        caps.append(result.step)
+        if result.skip is not None:
+            blocked.append(result.skip)
+            allowed = 0.0
+            break
+        allowed = result.dollars
+    return Overlays(tuple(checks), tuple(multipliers), tuple(caps), allowed, tuple(blocked))
