@@ -628,6 +628,19 @@ class ScheduleSection(Section):
         return times
 
 
+class ApprovalSection(Section):
+    """The manual approval gate of the first live weeks: entries wait for `autotrader approve`."""
+
+    required: bool = False
+    categories: list[Literal["long_term", "swing", "day_trade"]] = Field(
+        default_factory=list, description="Only these categories' entries need approval (empty: every one)"
+    )
+    expiry_minutes: float = Field(240.0, gt=0, le=10_080, description="An unapproved entry is abandoned after this")
+
+    def needs(self, category: str | None) -> bool:
+        return self.required and (not self.categories or category in self.categories)
+
+
 class StatusSection(Section):
     max_age_hours: float = Field(26.0, gt=0, le=24 * 366)
 
@@ -659,6 +672,7 @@ class Settings(BaseSettings):
     logs: LogsSection = LogsSection()
     schedule: ScheduleSection = ScheduleSection()
     status: StatusSection = StatusSection()
+    approval: ApprovalSection = ApprovalSection()
     scorecard: ScorecardSection = ScorecardSection()
     review: ReviewSection = ReviewSection()
     rebalance: RebalanceSection = RebalanceSection()

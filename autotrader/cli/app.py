@@ -9,6 +9,7 @@ from __future__ import annotations
 import typer
 
 from autotrader import __version__
+from autotrader.cli.commands.approvals import approvals, approve, reject
 from autotrader.cli.commands.config import config_app
 from autotrader.cli.commands.control import halt, resume
 from autotrader.cli.commands.demo import demo
@@ -50,6 +51,9 @@ app.command("status")(status)
 app.command("doctor")(doctor)
 app.command("run-daily")(run_daily)
 app.command("halt")(halt)
+app.command("approvals")(approvals)
+app.command("approve")(approve)
+app.command("reject")(reject)
 app.command("resume")(resume)
 app.command("replay")(replay)
 app.command("demo")(demo)

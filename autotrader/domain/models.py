@@ -340,3 +340,14 @@ class Halt:
     exits: bool
     since: datetime
     run_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Approval:
+    """The owner's answer to an entry that needs approval ([approval] required), kept with its intent."""
+
+    client_order_id: str
+    status: str  # pending | approved | rejected | expired
+    requested_at: datetime
+    expires_at: datetime
+    reason: str

@@ -1145,11 +1145,33 @@ class PreviewReport(Report):
     bracket: dict[str, Any] | None = optional()  # preview bracket: the legs, risk and reward
 
 
+@dataclass(frozen=True)
+class PendingApproval(Row):
+    client_order_id: str
+    symbol: str
+    side: str
+    qty: float
+    type: str
+    book: str
+    signal_id: int | None
+    requested_at: str
+    expires_at: str
+    expired: bool
+    trace: list[dict[str, Any]] | None  # the size decision's trace
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApprovalsReport(Report):
+    COMMANDS = ("approvals", "approve", "reject")
+    pending: tuple[PendingApproval, ...]  # still awaiting an answer after this command
+    decided: tuple[str, ...]  # the client order ids this command approved or rejected
+
+
 REPORTS: tuple[type[Report], ...] = (
     SyncReport, ScanReport, SizeReport, ManageReport, RebalanceReport, ScorecardReport, LineageReport,
     RehydrateReport, RunDailyReport, ReplayReport, DemoReport, StatusReport, DoctorReport, ConfigReport,
     ControlReport, InitReport, ScheduleReport, OrdersReport, PositionsReport, BalancesReport,
-    PreviewReport,
+    PreviewReport, ApprovalsReport,
 )  # fmt: skip
 
 

@@ -573,3 +573,21 @@ def _quarantine(db: sqlite_utils.Database) -> None:
         );
         """
     )
+
+
+@migrations(name="0012_approvals")
+def _approvals(db: sqlite_utils.Database) -> None:
+    # The manual approval gate: an entry that needs the owner's yes waits here, its intent PLANNED, until it
+    # is approved (the next run sends it, inside its window), rejected, or its approval expires (abandoned).
+    db.executescript(
+        """
+        CREATE TABLE approvals (
+            client_order_id TEXT PRIMARY KEY REFERENCES order_intents (client_order_id),
+            status TEXT NOT NULL CHECK (status IN ('pending', 'approved', 'rejected', 'expired')),
+            requested_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL,
+            decided_at TEXT,
+            reason TEXT NOT NULL DEFAULT ''
+        );
+        """
+    )

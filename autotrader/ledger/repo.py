@@ -21,7 +21,7 @@ from autotrader.domain.enums import (
     IntentStatus,
     Side,
 )
-from autotrader.domain.models import BrokerOrder, Fill, Halt, OrderIntent, Signal
+from autotrader.domain.models import Approval, BrokerOrder, Fill, Halt, OrderIntent, Signal
 from autotrader.ledger.db import Ledger
 
 
@@ -1250,3 +1250,47 @@ def open_orders_of(ledger: Ledger, book: str, symbol: str) -> list[dict[str, Any
         f"SELECT * FROM orders WHERE book = ? AND symbol = ? AND status NOT IN ({marks})",
         [book, symbol, *_TERMINAL_ORDER],
     )
+
+
+# -- the manual approval gate ------------------------------------------------------------------------------
+
+
+def request_approval(ledger: Ledger, client_order_id: str, *, now: datetime, expires_at: datetime) -> None:
+    """Inside the caller's transaction, with the intent it gates; a rerun keeps the first request."""
+    ledger.conn.execute(
+        "INSERT INTO approvals (client_order_id, status, requested_at, expires_at) VALUES (?, 'pending', ?, ?) "
+        "ON CONFLICT (client_order_id) DO NOTHING",
+        [client_order_id, utc_iso(now), utc_iso(expires_at)],
+    )
+
+
+def _approval(row: dict[str, Any]) -> Approval:
+    return Approval(
+        row["client_order_id"], row["status"], datetime.fromisoformat(row["requested_at"]),
+        datetime.fromisoformat(row["expires_at"]), row["reason"],
+    )  # fmt: skip
+
+
+def approval(ledger: Ledger, client_order_id: str) -> Approval | None:
+    rows = ledger.query("SELECT * FROM approvals WHERE client_order_id = ?", [client_order_id])
+    return _approval(rows[0]) if rows else None
+
+
+def pending_approvals(ledger: Ledger) -> list[dict[str, Any]]:
+    """Pending approvals whose intent still waits (an intent abandoned when its own window passed is no longer
+    asked about), with the intent and the decision (its size trace), oldest first."""
+    return ledger.query(
+        "SELECT a.*, i.symbol, i.side, i.qty, i.type, i.book, i.signal_id, i.status AS intent_status, "
+        "d.trace_json FROM approvals a JOIN order_intents i ON i.client_order_id = a.client_order_id "
+        "LEFT JOIN decisions d ON d.client_order_id = a.client_order_id "
+        "WHERE a.status = 'pending' AND i.status = 'planned' ORDER BY a.requested_at, a.client_order_id"
+    )
+
+
+def decide_approval(ledger: Ledger, client_order_id: str, status: str, *, now: datetime, reason: str = "") -> bool:
+    """Move a pending approval to ``status``; False when it was no longer pending."""
+    cursor = ledger.conn.execute(
+        "UPDATE approvals SET status = ?, decided_at = ?, reason = ? WHERE client_order_id = ? AND status = 'pending'",
+        [status, utc_iso(now), reason, client_order_id],
+    )
+    return cursor.rowcount == 1

@@ -51,6 +51,7 @@ TIME_FREE_COMMANDS = frozenset(
         "balances",
         "preview bracket",
         "preview risk",
+        "approvals",
     }
 )
 

@@ -14,7 +14,9 @@
 5. While the owner's kill switch holds (``autotrader halt``), no entry, dip-buy or rebalance order is sent (with
    ``--exits`` no order at all): it stays PLANNED and goes out after ``resume`` if still inside its window
    (``policy.kill_switch``).
-6. While any intent is UNKNOWN, no buy is sent (it stays PLANNED and goes out once the doubt is resolved,
+6. An entry awaiting the owner's approval (``[approval] required``) stays PLANNED until approved; a rejected
+   one, or one whose approval expired, is ABANDONED (``policy.approval``).
+7. While any intent is UNKNOWN, no buy is sent (it stays PLANNED and goes out once the doubt is resolved,
    within its window); sells still are (``policy.order_doubt``). A step ends with exit 3 while any order is
    in doubt, including the run that created it.
 
@@ -54,6 +56,7 @@ from autotrader.eventlog import EventLog
 from autotrader.killpoints import kill_point
 from autotrader.ledger import repo
 from autotrader.ledger.db import Ledger
+from autotrader.policy.approval import approval_gate
 from autotrader.policy.kill_switch import held_by_halt
 from autotrader.policy.order_doubt import doubt_exit_code, doubt_note, held_by_doubt
 from autotrader.ports import Broker, Clock
@@ -137,6 +140,13 @@ class OrderGateway:
 
     def _submit(self, row: dict[str, Any]) -> GatewayResult:
         cid = row["client_order_id"]
+        gate, why = approval_gate(repo.approval(self.ledger, cid), self.clock.now())
+        if gate == "abandon":
+            with self.ledger.write():
+                repo.decide_approval(self.ledger, cid, "expired", now=self.clock.now(), reason=why)
+            return self._abandon(row, why)
+        if gate == "wait":
+            return self._hold(row, why)
         held = held_by_halt(row["leg"], repo.current_halt(self.ledger)) if not self.overrides_halt else None
         held = held or held_by_doubt(Side(row["side"]), [c for c in self.in_doubt() if c != cid])
         if held is not None:

@@ -376,6 +376,9 @@ def _record(
             if intent is not None:
                 repo.insert_intent(ctx.ledger, intent, run_id=ctx.run_id, now=ctx.now)
                 intents.append(intent)
+                if ctx.settings.approval.needs(signals[decision.signal_id].category):
+                    repo.request_approval(ctx.ledger, intent.client_order_id, now=ctx.now,
+                                          expires_at=approval_deadline(ctx, intent))  # fmt: skip
             repo.record_decision(
                 ctx.ledger,
                 signal_id=decision.signal_id,
@@ -388,6 +391,12 @@ def _record(
                 now=ctx.now,
             )
     return intents
+
+
+def approval_deadline(ctx: StepContext, intent: OrderIntent) -> datetime:
+    """An approval is asked for at most ``[approval] expiry_minutes``, and never past the entry's own window."""
+    asked = ctx.now + timedelta(minutes=ctx.settings.approval.expiry_minutes)
+    return min(asked, intent.expires_at) if intent.expires_at is not None else asked
 
 
 def _report_decisions(
