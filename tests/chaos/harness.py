@@ -43,6 +43,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock_time
+from functools import partial
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -337,8 +338,13 @@ class ChaosRun:
         fault_rate: float = 0.7,
         kill_rate: float = 0.3,
         kill_points: tuple[str, ...] = tuple(sorted(killpoints.POINTS)),
+        owner: bool = False,
     ) -> None:
         self.seed = seed
+        # With ``owner``: the approval gate is on, and before a slot the owner may halt, resume, approve every
+        # waiting entry or flatten a held symbol, in the same slot's faults and kills.
+        self.owner = owner
+        self.owner_actions: Counter[str] = Counter()
         self.rng = random.Random(seed)
         self.workspace = workspace
         self.slot_range = slots
@@ -395,10 +401,36 @@ class ChaosRun:
             f'[broker]\nkind = "alpaca"\nbase_url = "{alpaca.url}"\ntimeout_seconds = {CLIENT_TIMEOUT}\n'
             f'[data]\nkind = "polygon"\nbase_url = "{polygon.url}"\ntimeout_seconds = {CLIENT_TIMEOUT}\n'
             # the fake answers at once; the free tier's 5 a minute would only add virtual waits
-            "requests_per_minute = 100000.0\n",
+            "requests_per_minute = 100000.0\n"
+            + ("[approval]\nrequired = true\nexpiry_minutes = 90.0\n" if self.owner else ""),
             encoding="utf-8",
         )
         return path
+
+    def _owner_action(self, at: datetime, config: Path) -> None:
+        """One of the owner's commands, chosen by the seed, run just before the slot (faults and kills armed)."""
+        if not self.owner or self.rng.random() >= 0.6:
+            return
+        from autotrader.pipeline import approvals, control, orders
+        from autotrader.pipeline.context import invoke
+
+        name = self.rng.choice(("halt", "halt --exits", "resume", "approve --all", "approve --all", "flatten"))
+        bodies = {
+            "halt": ("halt", partial(control.halt, reason="chaos", exits=False)),
+            "halt --exits": ("halt", partial(control.halt, reason="chaos", exits=True)),
+            "resume": ("resume", partial(control.resume, breaker=None)),
+            "approve --all": ("approve", partial(approvals.approve, ident=None, every=True)),
+            "flatten": (
+                "flatten",
+                partial(orders.flatten, scope=orders.Scope(symbol=self.rng.choice(SYMBOLS)), yes=True),
+            ),
+        }
+        command, body = bodies[name]
+        self.owner_actions[name] += 1
+        with time_machine.travel(at - timedelta(seconds=30), tick=True):
+            invoke(
+                command, body, config_path=str(config), as_of=(at - timedelta(seconds=30)).isoformat(), dry_run=False
+            )
 
     # -- one slot ---------------------------------------------------------------------------------------------
     def _slot(self, at: datetime, alpaca: ChaosAlpaca, polygon: FakePolygon, config: Path) -> SlotResult:
@@ -409,12 +441,17 @@ class ChaosRun:
         self._drop_signals(at)
         injected = self._inject(at, alpaca, polygon)
         self._arm()
+        killed: str | None = None
+        try:
+            self._owner_action(at, config)
+        except killpoints.Killed as kill:
+            killed = kill.point
+            killpoints.disarm()
 
         from autotrader.pipeline import run_daily
         from autotrader.pipeline.context import invoke
 
         waits = VirtualWaits()
-        killed: str | None = None
         exit_code: int | None = None
         reconciled = False
         started = time.perf_counter()
