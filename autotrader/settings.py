@@ -628,17 +628,30 @@ class ScheduleSection(Section):
         return times
 
 
+ApprovalBook = Literal["signals", "rebalance"]
+
+
+def _signals_book() -> list[ApprovalBook]:
+    return ["signals"]
+
+
 class ApprovalSection(Section):
     """The manual approval gate of the first live weeks: entries wait for `autotrader approve`."""
 
     required: bool = False
+    books: list[ApprovalBook] = Field(
+        default_factory=_signals_book, description="Whose buys need approval: signals entries, rebalance buys"
+    )
     categories: list[Literal["long_term", "swing", "day_trade"]] = Field(
         default_factory=list, description="Only these categories' entries need approval (empty: every one)"
     )
     expiry_minutes: float = Field(240.0, gt=0, le=10_080, description="An unapproved entry is abandoned after this")
 
-    def needs(self, category: str | None) -> bool:
-        return self.required and (not self.categories or category in self.categories)
+    def needs(self, book: str, category: str | None = None) -> bool:
+        """Whether a buy of ``book`` (a signals entry of ``category``) waits for the owner's approval."""
+        if not self.required or book not in self.books:
+            return False
+        return book != "signals" or not self.categories or category in self.categories
 
 
 class StatusSection(Section):

@@ -8,13 +8,23 @@ abandons it once that has passed), abandons a rejected one, and gives up on one 
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
 from autotrader.domain.enums import IntentStatus
+from autotrader.domain.models import OrderIntent
 from autotrader.domain.reports import ApprovalsReport, ReportDraft
 from autotrader.errors import InputError
 from autotrader.ledger import repo
 from autotrader.pipeline.context import StepContext
+
+
+def request_approval(ctx: StepContext, intent: OrderIntent) -> None:
+    """Inside the caller's transaction, with the intent it gates: asked for at most ``[approval]
+    expiry_minutes``, and never past the order's own window."""
+    asked = ctx.now + timedelta(minutes=ctx.settings.approval.expiry_minutes)
+    until = min(asked, intent.expires_at) if intent.expires_at is not None else asked
+    repo.request_approval(ctx.ledger, intent.client_order_id, now=ctx.now, expires_at=until)
 
 
 def _pending(ctx: StepContext) -> list[dict[str, Any]]:

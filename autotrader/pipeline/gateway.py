@@ -342,14 +342,17 @@ def report_outcomes(
     report: ReportDraft, results: Iterable[GatewayResult], summary: str, *, in_doubt: Collection[str]
 ) -> None:
     """The notes every order-sending step ends with: ``summary`` with the rejections counted, each rejection
-    with its reason, each order not yet placed, and exit 3 while an order's outcome is unknown (``in_doubt``:
-    the ledger's UNKNOWN intents when the step ends, whichever run created them)."""
+    with its reason, each order not yet placed, each one given up (an expired window or approval), and exit 3
+    while an order's outcome is unknown (``in_doubt``: the ledger's UNKNOWN intents when the step ends,
+    whichever run created them)."""
     results = list(results)
     rejected = [r for r in results if r.status == IntentStatus.REJECTED]
     deferred = [r for r in results if r.status == IntentStatus.PLANNED]
+    abandoned = [r for r in results if r.status == IntentStatus.ABANDONED]
     report.notes.append(summary + (f", {len(rejected)} rejected by the broker" if rejected else ""))
     report.notes.extend(f"rejected {r.client_order_id}: {r.message}" for r in rejected)
     report.notes.extend(f"not yet placed {r.client_order_id}: {r.message}" for r in deferred)
+    report.notes.extend(f"abandoned {r.client_order_id}: {r.message}" for r in abandoned)
     code = doubt_exit_code(in_doubt)
     if code != ExitCode.OK:
         report.exit_code, report.ok = code, False

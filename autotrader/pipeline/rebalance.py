@@ -43,6 +43,7 @@ from autotrader.domain.reports import RebalanceReport, ReportDraft, SkipLine
 from autotrader.errors import InputError
 from autotrader.ledger import repo
 from autotrader.pipeline import positions, quarantine
+from autotrader.pipeline.approvals import request_approval
 from autotrader.pipeline.context import StepContext
 from autotrader.pipeline.gateway import OrderGateway, order_line, report_outcomes
 from autotrader.pipeline.prefetch import warm_daily_bars
@@ -344,6 +345,12 @@ def apply(
     for line in plan.lines:
         if line.side == "sell" and line.qty > 0:
             positions.cancel_orders(ctx, gateway, positions.protective_orders(ctx, BOOK, line.symbol))
+    gated = [i for i in intents if i.request.side == Side.BUY and ctx.settings.approval.needs(str(BOOK))]
+    if gated:
+        with ctx.ledger.write():  # each buy and its approval request together: never one without the other
+            for intent in gated:
+                repo.insert_intent(ctx.ledger, intent, run_id=ctx.run_id, now=ctx.now)
+                request_approval(ctx, intent)
     results_by_cid = {r.client_order_id: r for r in gateway.place(intents)}  # sells come first in the plan
     for intent in intents:
         r, result = intent.request, results_by_cid[intent.client_order_id]

@@ -34,6 +34,7 @@ from autotrader.domain.money import to_tick
 from autotrader.domain.reports import ReportDraft, SizeReport, SkipLine
 from autotrader.ledger import repo
 from autotrader.pipeline import quarantine
+from autotrader.pipeline.approvals import request_approval
 from autotrader.pipeline.context import StepContext
 from autotrader.pipeline.gateway import GatewayResult, OrderGateway, order_line, report_outcomes
 from autotrader.pipeline.rules import rules_from_settings
@@ -376,9 +377,8 @@ def _record(
             if intent is not None:
                 repo.insert_intent(ctx.ledger, intent, run_id=ctx.run_id, now=ctx.now)
                 intents.append(intent)
-                if ctx.settings.approval.needs(signals[decision.signal_id].category):
-                    repo.request_approval(ctx.ledger, intent.client_order_id, now=ctx.now,
-                                          expires_at=approval_deadline(ctx, intent))  # fmt: skip
+                if ctx.settings.approval.needs(str(Book.SIGNALS), signals[decision.signal_id].category):
+                    request_approval(ctx, intent)
             repo.record_decision(
                 ctx.ledger,
                 signal_id=decision.signal_id,
@@ -391,12 +391,6 @@ def _record(
                 now=ctx.now,
             )
     return intents
-
-
-def approval_deadline(ctx: StepContext, intent: OrderIntent) -> datetime:
-    """An approval is asked for at most ``[approval] expiry_minutes``, and never past the entry's own window."""
-    asked = ctx.now + timedelta(minutes=ctx.settings.approval.expiry_minutes)
-    return min(asked, intent.expires_at) if intent.expires_at is not None else asked
 
 
 def _report_decisions(

@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from autotrader.domain import ids
-from autotrader.domain.enums import Book, ExitCode
+from autotrader.domain.enums import Book, ExitCode, IntentStatus
 from autotrader.domain.models import BrokerOrder, BrokerPosition, Fill
 from autotrader.domain.money import QTY_TOLERANCE
 from autotrader.domain.reports import ReportDraft, SyncReport
@@ -293,6 +293,9 @@ def _report(report: ReportDraft, outcome: SyncOutcome) -> SyncReport:
     report.notes.append(
         f"{outcome.orders_seen} broker orders seen, {outcome.new_fills} new fills recorded, "
         f"{len(outcome.settled)} in-flight settled"
+    )
+    report.notes.extend(
+        f"abandoned {r.client_order_id}: {r.message}" for r in outcome.settled if r.status == IntentStatus.ABANDONED
     )
     if outcome.diffs or doubt_exit_code(unknown) != ExitCode.OK:
         report.ok = False

@@ -105,8 +105,9 @@ def test_an_intraday_entry_whose_approval_expires_is_abandoned_with_the_reason(c
     daily = run(cli, config, "run-daily", at="2026-03-02T11:00")  # intraday: a day order inside the window
     [entry] = [o["client_order_id"] for o in daily["orders"] if o["leg"] == "entry"]
     assert _status(folder, entry) == "planned" and _sent(folder) == []
-    run(cli, config, "sync", at="2026-03-02T11:06")
+    later = run(cli, config, "sync", at="2026-03-02T11:06")
     assert _status(folder, entry) == "abandoned" and _sent(folder) == []
+    assert any(n.startswith(f"abandoned {entry}: ") and "approval expired" in n for n in later["notes"])
     with sqlite3.connect(folder / "ledger-sim.db") as conn:
         why = conn.execute("SELECT error_message FROM order_intents WHERE client_order_id = ?", [entry]).fetchone()[0]
         answer = conn.execute("SELECT status FROM approvals WHERE client_order_id = ?", [entry]).fetchone()[0]

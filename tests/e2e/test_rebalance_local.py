@@ -446,3 +446,22 @@ def test_a_quarantined_symbol_the_book_holds_is_still_sold(world, cli):
     payload = run(cli, config, "--tickers", ",".join(kept), at="2026-03-16T19:05")
     assert [q["symbol"] for q in payload["quarantined"]] == [sold]
     assert [(o["symbol"], o["side"]) for o in payload["orders"] if o["symbol"] == sold] == [(sold, "sell")]
+
+
+def test_rebalance_buys_wait_for_approval_when_the_book_needs_it(world, cli):
+    folder, config, _ = world
+    (folder / "config.toml").write_text(CONFIG + '\n[approval]\nrequired = true\nbooks = ["rebalance"]\n')
+    first = run(cli, config, at="2026-03-13T19:05")
+    buys = [o["client_order_id"] for o in first["orders"] if o["side"] == "buy"]
+    assert buys and all(o["status"] == "planned" for o in first["orders"])
+    conn = sqlite3.connect(folder / "ledger-sim.db")
+    assert conn.execute("SELECT count(*) FROM sim_orders").fetchone()[0] == 0
+    pending = json.loads(cli("approvals", "--json", "--as-of", "2026-03-13T19:06", "--config", config).stdout)[
+        "pending"
+    ]
+    assert sorted(p["client_order_id"] for p in pending) == sorted(buys)
+    assert cli("approve", "--all", "--as-of", "2026-03-13T19:07", "--config", config).exit_code == 0
+    assert cli("sync", "--as-of", "2026-03-13T19:08", "--config", config).exit_code == 0
+    sent = {r[0] for r in conn.execute("SELECT client_order_id FROM sim_orders")}
+    assert sent == set(buys)
+    conn.close()
