@@ -80,8 +80,9 @@ def test_chaos_campaign(request, tmp_path, capsys):
 
 
 @pytest.mark.slow
-# Seeds whose owner commands meet trading, faults and (104, 138) a kill point: 60 seeds scanned, none broke.
-@pytest.mark.parametrize("seed", (22, 25, 104, 138))
+# Seeds whose owner commands meet trading, faults and a kill point (60 seeds scanned, none broke; 22 and 25
+# trade and meet faults without a kill).
+@pytest.mark.parametrize("seed", (104, 138))
 def test_the_owners_commands_amid_faults_and_kills_never_send_an_intent_twice(seed, tmp_path):
     """halt, resume, approve --all and flatten run before random slots, under the same broker faults and kill
     points as run-daily, with the approval gate on: every invariant holds (one broker order per intent above
