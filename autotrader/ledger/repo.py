@@ -7,7 +7,7 @@ the few that say they open their own transaction.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -169,13 +169,19 @@ def get_intent(ledger: Ledger, client_order_id: str) -> dict[str, Any] | None:
     return rows[0] if rows else None
 
 
+def _in_chunks(values: Sequence[Any], size: int = 500) -> Iterator[tuple[list[Any], str]]:
+    """``values`` in chunks within SQLite's limit on bound parameters, each with its ``?, ?, ...`` marks."""
+    for start in range(0, len(values), size):
+        chunk = list(values[start : start + size])
+        yield chunk, ",".join("?" for _ in chunk)
+
+
 def intent_ids(ledger: Ledger, client_order_ids: Iterable[str]) -> set[str]:
     """Those of ``client_order_ids`` the ledger holds an intent for."""
     wanted = sorted(set(client_order_ids))
     found: set[str] = set()
-    for start in range(0, len(wanted), 500):  # within SQLite's limit on bound parameters
-        chunk = wanted[start : start + 500]
-        sql = f"SELECT client_order_id FROM order_intents WHERE client_order_id IN ({', '.join('?' * len(chunk))})"
+    for chunk, marks in _in_chunks(wanted):
+        sql = f"SELECT client_order_id FROM order_intents WHERE client_order_id IN ({marks})"
         found.update(r["client_order_id"] for r in ledger.query(sql, chunk))
     return found
 
@@ -526,9 +532,7 @@ def final_outcomes(ledger: Ledger, signal_ids: list[int]) -> tuple[set[tuple[int
     exits (asked per chunk of ids: a refresh touches the few unfinished signals of a ledger of 100,000s)."""
     horizons: set[tuple[int, int]] = set()
     exits: set[int] = set()
-    for i in range(0, len(signal_ids), 500):
-        chunk = signal_ids[i : i + 500]
-        marks = ",".join("?" for _ in chunk)
+    for chunk, marks in _in_chunks(signal_ids):
         horizons.update(
             (int(sid), int(h))
             for sid, h in ledger.conn.execute(
@@ -549,9 +553,7 @@ def stored_market_fits(ledger: Ledger, signal_ids: list[int]) -> dict[int, tuple
     """``(alpha, beta, fallback)`` already stored for these signals' outcomes, by signal id (any horizon's row:
     the fit depends on the entry only)."""
     found: dict[int, tuple[float, float, bool]] = {}
-    for i in range(0, len(signal_ids), 500):
-        chunk = signal_ids[i : i + 500]
-        marks = ",".join("?" for _ in chunk)
+    for chunk, marks in _in_chunks(signal_ids):
         for sid, alpha, beta, fallback in ledger.conn.execute(
             f"SELECT signal_id, alpha, beta, beta_fallback FROM signal_outcomes WHERE signal_id IN ({marks}) "
             f"AND alpha IS NOT NULL AND beta IS NOT NULL GROUP BY signal_id",
@@ -592,9 +594,7 @@ def import_exists(ledger: Ledger, content_hash: str) -> dict[str, Any] | None:
 
 def known_dedupe_keys(ledger: Ledger, keys: list[str]) -> set[str]:
     found: set[str] = set()
-    for i in range(0, len(keys), 500):
-        chunk = keys[i : i + 500]
-        marks = ",".join("?" for _ in chunk)
+    for chunk, marks in _in_chunks(keys):
         found.update(
             r[0] for r in ledger.conn.execute(f"SELECT dedupe_key FROM signals WHERE dedupe_key IN ({marks})", chunk)
         )
@@ -980,9 +980,7 @@ def position_intents(ledger: Ledger, key: str) -> list[dict[str, Any]]:
 def position_intents_of(ledger: Ledger, keys: list[str]) -> dict[str, list[dict[str, Any]]]:
     """``position_intents`` for several position lives at once."""
     out: dict[str, list[dict[str, Any]]] = {k: [] for k in keys}
-    for start in range(0, len(keys), 500):
-        chunk = keys[start : start + 500]
-        marks = ",".join("?" for _ in chunk)
+    for chunk, marks in _in_chunks(keys):
         for row in ledger.query(
             "SELECT i.*, COALESCE(o.filled_qty, 0) AS filled_qty, o.status AS order_status "
             "FROM order_intents i LEFT JOIN orders o ON o.client_order_id = i.client_order_id "

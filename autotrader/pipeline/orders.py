@@ -172,7 +172,8 @@ def _guards(row: dict[str, Any]) -> bool:
 def positions(ctx: StepContext, *, scope: Scope) -> PositionsReport:
     report = ctx.report()
     broker_qty = {p.symbol: p.qty for p in ctx.deps.broker.positions()}
-    ledgered = [p for p in repo.all_positions(ctx.ledger) if scope.admits({"book": p.book, "symbol": p.symbol})]
+    every = repo.all_positions(ctx.ledger)
+    ledgered = [p for p in every if scope.admits({"book": p.book, "symbol": p.symbol})]
     rows = []
     for p in ledgered:
         quote = ctx.deps.market_data.latest_quote(p.symbol)
@@ -184,7 +185,7 @@ def positions(ctx: StepContext, *, scope: Scope) -> PositionsReport:
             "unrealized_pnl": round((price - p.avg_cost) * p.qty, 2) if price is not None else None,
         })  # fmt: skip
     books: dict[str, float] = {}
-    for p in repo.all_positions(ctx.ledger):
+    for p in every:
         books[p.symbol] = books.get(p.symbol, 0.0) + p.qty
     for symbol, qty in sorted(broker_qty.items()):
         if abs(books.get(symbol, 0.0) - qty) > 1e-9:
@@ -222,10 +223,14 @@ def flatten(ctx: StepContext, *, scope: Scope, yes: bool) -> OrdersReport:
     canceled: list[str] = []
     intents: list[OrderIntent] = []
     for p in held:
-        working = [o for o in repo.open_orders_of(ctx.ledger, p.book, p.symbol) if not _is_flatten(o)]
+        sell = _flatten_intent(ctx, p)
+        # Its own market sell from an earlier run stays: the gateway recognises it by its id.
+        working = [
+            o for o in repo.open_orders_of(ctx.ledger, p.book, p.symbol) if o["client_order_id"] != sell.client_order_id
+        ]
         cancel_orders(ctx, gateway, working)
         canceled += [o["broker_order_id"] for o in working]
-        intents.append(_flatten_intent(ctx, p))
+        intents.append(sell)
     results = gateway.place(intents)
     for intent, result in zip(intents, results, strict=True):
         report.orders.append(order_line(intent, result))
@@ -236,11 +241,6 @@ def flatten(ctx: StepContext, *, scope: Scope, yes: bool) -> OrdersReport:
     )
     report_outcomes(report, results, summary, in_doubt=gateway.in_doubt())
     return report.build(OrdersReport, listed=[], canceled=canceled)
-
-
-def _is_flatten(order: dict[str, Any]) -> bool:
-    cid = order.get("client_order_id") or ""
-    return "-fl0-" in cid
 
 
 def _flatten_intent(ctx: StepContext, p: repo.PositionRow) -> OrderIntent:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -44,24 +45,32 @@ def _run(
            renderer=renderer)  # fmt: skip
 
 
-def _scope(symbol: str | None, book: str | None, include_external: bool = False) -> Any:
+def _scope(
+    command: str,
+    symbol: str | None,
+    book: str | None,
+    include_external: bool,
+    *,
+    json_output: bool,
+    dry_run: bool,
+    problem: str | None = None,
+) -> Any:
+    """The command's ``Scope``, or exit 2 (nothing opened, nothing written) for an unknown book or the
+    command's own ``problem`` with its options."""
     from autotrader.domain.enums import Book
     from autotrader.errors import InputError
+    from autotrader.pipeline.context import Outcome
     from autotrader.pipeline.orders import Scope
 
     books = [str(b) for b in Book]
-    if book is not None and book not in books:
-        raise InputError(f"--book {book!r}: unknown book", hint=f"allowed: {', '.join(books)}")
+    error = InputError(problem) if problem else None
+    if error is None and book is not None and book not in books:
+        error = InputError(f"--book {book!r}: unknown book", hint=f"allowed: {', '.join(books)}")
+    if error is not None:
+        finish(Outcome(command, error.exit_code, error=error, dry_run=dry_run), json_output=json_output)
     return Scope(
         symbol=symbol.upper() if symbol else None, book=book, include_external=include_external or book == "external"
     )
-
-
-def _bad(command: str, error: Exception, json_output: bool, dry_run: bool) -> None:
-    from autotrader.pipeline.context import Outcome
-
-    assert hasattr(error, "exit_code")
-    finish(Outcome(command, error.exit_code, error=error, dry_run=dry_run), json_output=json_output)  # type: ignore[arg-type]
 
 
 @orders_app.command("list")
@@ -75,17 +84,12 @@ def list_(
     config: ConfigOption = None,
 ) -> None:
     """Orders as the ledger last recorded them (with the intent behind each), and intents not yet sent."""
-    from functools import partial
-
-    from autotrader.errors import InputError
     from autotrader.pipeline import orders
 
-    try:
-        if status not in ("open", "closed", "all"):
-            raise InputError(f"--status {status!r}: unknown", hint="allowed: open, closed, all")
-        scope = _scope(symbol, book, include_external=True)
-    except InputError as error:
-        _bad("orders list", error, json_output, dry_run)
+    unknown = (
+        None if status in ("open", "closed", "all") else f"--status {status!r}: unknown (allowed: open, closed, all)"
+    )
+    scope = _scope("orders list", symbol, book, True, json_output=json_output, dry_run=dry_run, problem=unknown)
     _run("orders list", partial(orders.list_orders, status=status, scope=scope), config, as_of, dry_run, json_output,
          _render_orders)  # fmt: skip
 
@@ -99,8 +103,6 @@ def show(
     config: ConfigOption = None,
 ) -> None:
     """One order: its intent, the broker's order, its fills and the decision that made it."""
-    from functools import partial
-
     from autotrader.pipeline import orders
 
     _run("orders show", partial(orders.show, ident=ident), config, as_of, dry_run, json_output, _render_record)
@@ -116,8 +118,6 @@ def cancel(
     config: ConfigOption = None,
 ) -> None:
     """Cancel one working order at the broker (an intent never sent is abandoned instead)."""
-    from functools import partial
-
     from autotrader.pipeline import orders
 
     body = partial(orders.cancel, ident=ident, include_external=include_external)
@@ -136,15 +136,9 @@ def cancel_all(
     config: ConfigOption = None,
 ) -> None:
     """Cancel every working order in scope, protective orders included, and abandon the planned intents."""
-    from functools import partial
-
-    from autotrader.errors import InputError
     from autotrader.pipeline import orders
 
-    try:
-        scope = _scope(symbol, book, include_external)
-    except InputError as error:
-        _bad("orders cancel-all", error, json_output, dry_run)
+    scope = _scope("orders cancel-all", symbol, book, include_external, json_output=json_output, dry_run=dry_run)
     _run("orders cancel-all", partial(orders.cancel_all, scope=scope, yes=yes), config, as_of, dry_run, json_output,
          _render_orders)  # fmt: skip
 
@@ -162,17 +156,12 @@ def cancel_stale(
 ) -> None:
     """Cancel the working orders submitted more than N minutes ago; a position's protective orders stay."""
     from datetime import timedelta
-    from functools import partial
 
-    from autotrader.errors import InputError
     from autotrader.pipeline import orders
 
-    try:
-        if not minutes > 0:
-            raise InputError(f"--minutes {minutes:g}: must be > 0")
-        scope = _scope(symbol, book, include_external)
-    except InputError as error:
-        _bad("orders cancel-stale", error, json_output, dry_run)
+    problem = None if minutes > 0 else f"--minutes {minutes:g}: must be > 0"
+    scope = _scope("orders cancel-stale", symbol, book, include_external, json_output=json_output, dry_run=dry_run,
+                   problem=problem)  # fmt: skip
     body = partial(orders.cancel_all, scope=scope, yes=True, older_than=timedelta(minutes=minutes))
     _run("orders cancel-stale", body, config, as_of, dry_run, json_output, _render_orders)
 
@@ -186,15 +175,9 @@ def positions(
     config: ConfigOption = None,
 ) -> None:
     """Positions per book, the ledger's next to the broker's, with unrealized P&L at the latest price."""
-    from functools import partial
-
-    from autotrader.errors import InputError
     from autotrader.pipeline import orders
 
-    try:
-        scope = _scope(symbol, book, include_external=True)
-    except InputError as error:
-        _bad("positions", error, json_output, dry_run)
+    scope = _scope("positions", symbol, book, True, json_output=json_output, dry_run=dry_run)
     _run("positions", partial(orders.positions, scope=scope), config, as_of, dry_run, json_output, _render_positions)
 
 
@@ -223,17 +206,10 @@ def flatten(
 ) -> None:
     """Close positions: cancel their working and protective orders, then sell at market (a rerun never sells
     twice). Goes through a `halt`: it is the owner's own instruction."""
-    from functools import partial
-
-    from autotrader.errors import InputError
     from autotrader.pipeline import orders
 
-    try:
-        if (symbol is None) == (not all_):
-            raise InputError("flatten needs exactly one of --symbol S and --all")
-        scope = _scope(symbol, book, include_external)
-    except InputError as error:
-        _bad("flatten", error, json_output, dry_run)
+    problem = "flatten needs exactly one of --symbol S and --all" if (symbol is None) == (not all_) else None
+    scope = _scope("flatten", symbol, book, include_external, json_output=json_output, dry_run=dry_run, problem=problem)
     _run("flatten", partial(orders.flatten, scope=scope, yes=yes), config, as_of, dry_run, json_output, _render_orders)
 
 
