@@ -12,6 +12,8 @@ from autotrader.pipeline import size
 from autotrader.pipeline.context import StepContext
 from autotrader.policy import sizing
 
+CATEGORIES = ("long_term", "swing", "day_trade")
+
 
 def _overlays(ctx: StepContext, symbol: str, qty: float, category: str, price: float | None) -> dict[str, object]:
     tif, _ = size.entry_timing(ctx)
@@ -40,8 +42,25 @@ def _overlays(ctx: StepContext, symbol: str, qty: float, category: str, price: f
     }
 
 
-def risk(ctx: StepContext, *, symbol: str, qty: float, category: str) -> PreviewReport:
+def check_risk(qty: float, category: str) -> None:
+    """The options of ``preview risk``, checked before anything opens (``InputError``: exit 2)."""
     _positive("--qty", qty)
+    if category not in CATEGORIES:
+        raise InputError(f"--category {category!r}: unknown", hint=f"allowed: {', '.join(CATEGORIES)}")
+
+
+def check_bracket(qty: float, stop_pct: float, tp_pct: float, price: float | None) -> None:
+    """The options of ``preview bracket``, checked before anything opens (``InputError``: exit 2)."""
+    _positive("--qty", qty)
+    if not 0 < stop_pct < 100:
+        raise InputError(f"--stop-pct {stop_pct:g}: must be between 0 and 100 (exclusive)")
+    _positive("--tp-pct", tp_pct)
+    if price is not None:
+        _positive("--price", price)
+
+
+def risk(ctx: StepContext, *, symbol: str, qty: float, category: str) -> PreviewReport:
+    check_risk(qty, category)
     report = ctx.report()
     fields = _overlays(ctx, symbol.upper(), qty, category, None)
     report.notes.append(_summary(fields))
@@ -51,12 +70,7 @@ def risk(ctx: StepContext, *, symbol: str, qty: float, category: str) -> Preview
 def bracket(
     ctx: StepContext, *, symbol: str, qty: float, stop_pct: float, tp_pct: float, price: float | None
 ) -> PreviewReport:
-    _positive("--qty", qty)
-    if not 0 < stop_pct < 100:
-        raise InputError(f"--stop-pct {stop_pct:g}: must be between 0 and 100 (exclusive)")
-    _positive("--tp-pct", tp_pct)
-    if price is not None:
-        _positive("--price", price)
+    check_bracket(qty, stop_pct, tp_pct, price)
     report = ctx.report()
     fields = _overlays(ctx, symbol.upper(), qty, "swing", price)
     base = fields["price"]

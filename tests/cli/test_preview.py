@@ -76,5 +76,14 @@ def test_preview_bracket_prices_the_legs_on_the_ticks(cli, ws):
     "args", [("--qty", "0", "--stop-pct", "2", "--tp-pct", "5"), ("--qty", "1", "--stop-pct", "100", "--tp-pct", "5")]
 )
 def test_preview_bracket_refuses_nonsense(cli, write_config, args):
-    result = cli("preview", "bracket", "AAPL", *args, "--as-of", AT, "--config", str(write_config("")))
+    config = write_config("")
+    result = cli("preview", "bracket", "AAPL", *args, "--as-of", AT, "--config", str(config))
     assert result.exit_code == 2 and "Traceback" not in result.output
+    assert not list(config.parent.glob("ledger-*.db"))  # refused before the ledger is opened
+
+
+def test_preview_risk_refuses_an_unknown_category(cli, write_config):
+    config = write_config("")
+    result = cli("preview", "risk", "AAPL", "--qty", "1", "--category", "scalp", "--config", str(config))
+    assert result.exit_code == 2 and "long_term, swing, day_trade" in result.stderr
+    assert not list(config.parent.glob("ledger-*.db"))

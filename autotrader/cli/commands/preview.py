@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, Annotated
 
@@ -35,6 +36,7 @@ def risk(
     from autotrader.pipeline import preview
     from autotrader.pipeline.context import invoke
 
+    _checked("preview risk", lambda: preview.check_risk(qty, category), json_output, dry_run)
     body = partial(preview.risk, symbol=symbol, qty=qty, category=category)
     finish(invoke("preview risk", body, config_path=config, as_of=as_of, dry_run=dry_run), json_output=json_output,
            renderer=_render)  # fmt: skip
@@ -57,9 +59,21 @@ def bracket(
     from autotrader.pipeline import preview
     from autotrader.pipeline.context import invoke
 
+    _checked("preview bracket", lambda: preview.check_bracket(qty, stop_pct, tp_pct, price), json_output, dry_run)
     body = partial(preview.bracket, symbol=symbol, qty=qty, stop_pct=stop_pct, tp_pct=tp_pct, price=price)
     finish(invoke("preview bracket", body, config_path=config, as_of=as_of, dry_run=dry_run),
            json_output=json_output, renderer=_render)  # fmt: skip
+
+
+def _checked(command: str, check: Callable[[], None], json_output: bool, dry_run: bool) -> None:
+    """Exit 2 for bad options before the workspace is locked or the ledger opened: nothing is written."""
+    from autotrader.errors import InputError
+    from autotrader.pipeline.context import Outcome
+
+    try:
+        check()
+    except InputError as error:
+        finish(Outcome(command, error.exit_code, error=error, dry_run=dry_run), json_output=json_output)
 
 
 def _render(report: PreviewReport) -> None:
