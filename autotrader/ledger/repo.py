@@ -887,6 +887,38 @@ def equity_curve(ledger: Ledger) -> list[float]:
     return [r["equity"] for r in ledger.query("SELECT equity FROM snapshots ORDER BY session_date")]
 
 
+@dataclass(frozen=True)
+class SnapshotRow:
+    session_date: str
+    as_of: str
+    equity: float
+    cash: float
+    deployed: dict[str, float]  # per book
+    by_category: dict[str, float]
+    positions: list[dict[str, Any]]
+
+
+def snapshots(ledger: Ledger, *, until: str | None = None) -> list[SnapshotRow]:
+    """Every end-of-day snapshot up to ``until`` (a session date, inclusive), oldest first."""
+    rows = ledger.query(
+        "SELECT session_date, as_of, equity, cash, deployed_json, by_category_json, positions_json FROM snapshots "
+        "WHERE session_date <= ? ORDER BY session_date",
+        [until or "9999-12-31"],
+    )
+    return [
+        SnapshotRow(
+            session_date=r["session_date"],
+            as_of=r["as_of"],
+            equity=float(r["equity"]),
+            cash=float(r["cash"]),
+            deployed=json.loads(r["deployed_json"]),
+            by_category=json.loads(r["by_category_json"]),
+            positions=json.loads(r["positions_json"]),
+        )
+        for r in rows
+    ]
+
+
 def equity_before(ledger: Ledger, session_date: str) -> float | None:
     """The equity of the last snapshot before ``session_date``, or None."""
     return ledger.scalar(
