@@ -36,6 +36,11 @@ def optional(default: Any = None) -> Any:
     return field(default=default, metadata={_OMIT_IF_NONE: True})
 
 
+def plain_json(value: Any) -> Any:
+    """``value`` as ``--json`` prints it: rows as mappings, tuples as lists (what a report page reads)."""
+    return _json(value)
+
+
 def _json(value: Any) -> Any:
     if isinstance(value, Row):
         return value.to_json()
@@ -755,6 +760,18 @@ class StabilityRow(Row):
     alarm_statistic: float | None
 
 
+@dataclass(frozen=True)
+class CurveRow(Row):
+    """A calendar-time portfolio's path for a chart: growth of 1 in the picks (equal weight, each held over
+    its primary horizon) and in SPY over the same sessions, from the first session with a live pick."""
+
+    source: str
+    category: str
+    dates: tuple[str, ...]
+    portfolio: tuple[float, ...]
+    market: tuple[float, ...]
+
+
 @dataclass(frozen=True, kw_only=True)
 class ScorecardReport(Report):
     COMMANDS = ("scorecard",)
@@ -775,6 +792,8 @@ class ScorecardReport(Report):
     event_window: tuple[EventWindowRow, ...] | None = optional()
     execution: tuple[ExecutionRow, ...] | None = optional()
     stability: tuple[StabilityRow, ...] | None = optional()
+    # The HTML page's chart paths: drawn, not printed (``--json`` carries the regression, not the path).
+    curves: tuple[CurveRow, ...] = field(default=(), metadata={_INTERNAL: True})
 
 
 @dataclass(frozen=True, kw_only=True)

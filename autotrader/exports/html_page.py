@@ -11,6 +11,7 @@ import html
 import io
 import math
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 1.
 h1 { font-size: 1.5em; margin-bottom: 0.2em; } h2 { font-size: 1.2em; margin-top: 2em;
   border-bottom: 1px solid #d0d7de; padding-bottom: 0.2em; } h3 { font-size: 1.05em; margin-top: 1.5em; }
 p.lede { color: #57606a; margin-top: 0; }
-table { border-collapse: collapse; margin: 0.6em 0 1.4em; font-size: 0.9em; }
+table { border-collapse: collapse; margin: 0.6em 0 1.4em; font-size: 0.9em; max-width: 100%; }
 th, td { border-bottom: 1px solid #d8dee4; padding: 0.3em 0.7em; text-align: left; vertical-align: top; }
 th { background: #f6f8fa; font-weight: 600; } td.num, th.num { text-align: right;
   font-variant-numeric: tabular-nums; white-space: nowrap; }
@@ -77,6 +78,17 @@ def marks(*, dry_run: bool = False, simulated: bool = False) -> str:
     """The labels that say a page is not about real money: a dry run, a simulated broker."""
     labels = [label for label, on in (("dry run", dry_run), ("simulated", simulated)) if on]
     return "".join(f'<span class="mark">{label}</span>' for label in labels)
+
+
+@dataclass(frozen=True)
+class PageFacts:
+    """What every report page says at its top: its title, the instant it describes, and whether that is
+    simulated (a simulated broker or a replay) or a dry run."""
+
+    title: str
+    as_of: str  # New York time, to the minute
+    simulated: bool
+    dry_run: bool
 
 
 class Raw(str):

@@ -1,20 +1,28 @@
-"""Scorecard exports: CSV files for spreadsheets and one self-contained HTML page with PNG charts.
+"""Scorecard exports: CSV files for spreadsheets and one self-contained HTML page for an owner with a minute.
 
-The charts are drawn with matplotlib's Agg backend (no display needed) and embedded in the page as
-base64 PNGs, so the report is a single file that can be mailed or archived as is.
+The page reads top-down as the owner's questions come: which source and category is good (the verdict
+board), then per source why (its abnormal-return path around the entry, its beat rate against the base
+rate, its calendar-time portfolio against SPY, its ranking skill), then whether management added value
+(per action, tiers folded under their action so nothing is counted twice), then execution (fills,
+slippage, signals lost to each cap). Every figure on it is one of the ``--json`` report's fields, written
+by ``exports.fmt``; the charts are matplotlib PNGs embedded in the file (no network, no script), so the
+page can be mailed or archived as is.
 """
 
 from __future__ import annotations
 
 import csv
 import html
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from autotrader.domain.reports import CurveRow
 from autotrader.errors import InputError
-from autotrader.exports.html_page import image, png, pyplot, table, write_page
+from autotrader.exports import fmt
+from autotrader.exports.html_page import PageFacts, Raw, figure, grid, marks, png, pyplot, verdict, write_page
 
 SECTIONS = ("rule_exit", "pick_only", "managed")
 
@@ -69,123 +77,238 @@ def write_csv(
     return written
 
 
-def charts(rows: list[dict[str, Any]], series: pd.DataFrame, *, horizons: list[int], primary: int) -> dict[str, str]:
-    """The three charts as base64 PNGs: cumulative excess per category, hit rate by horizon, calibration."""
+
+def _at(row: dict[str, Any], field: str, h: str) -> Any:
+    return (row.get(field) or {}).get(h)
+
+
+def _needs(row: dict[str, Any]) -> str:
+    more = row.get("needs_more")
+    return f"~{fmt.count(more['signals'])} more signals" if more else ""
+
+
+def board(rows: list[dict[str, Any]], group: str) -> str:
+    """The verdict of every source (or category) at its own primary horizon, best evidence first."""
+    chosen = [r for r in rows if r["group"] == group]
+
+    def order(row: dict[str, Any]) -> tuple[int, float]:
+        rank = {"beats SPY": 0, "trails SPY": 1, "no evidence": 2}.get(row["verdict"], 3)
+        return rank, -(_at(row, "abnormal_return_mean", row["primary_horizon"]) or 0.0)
+
+    cells = []
+    # Sources and categories best evidence first; conviction buckets in their own order, low to high.
+    for r in chosen if group == "conviction" else sorted(chosen, key=order):
+        h = r["primary_horizon"]
+        cells.append([
+            r["key"], Raw(verdict(r["verdict"])),
+            fmt.pct_interval(_at(r, "abnormal_return_mean", h), _at(r, "abnormal_return_ci", h)),
+            fmt.count(r["completed"].get(h, 0)), h, fmt.q_value(_at(r, "abnormal_return_q", h)),
+            f"{fmt.pct(_at(r, 'beat_rate', h), 0)} vs {fmt.pct(_at(r, 'base_rate', h), 0)}", _needs(r),
+        ])  # fmt: skip
+    headers = [group, "verdict", "abnormal return [95% CI]", "n", "h", "q", "beat rate vs base", "for a verdict"]
+    return grid(headers, cells, numeric=(2, 3, 4, 5, 6), css=f"board board-{group}")
+
+
+def _event_axis(axis: Any, windows: list[dict[str, Any]]) -> None:
+    for window in windows:
+        points = window["points"]
+        offsets = [p["offset"] for p in points]
+        mean = [100 * (p["mean"] if p["mean"] is not None else float("nan")) for p in points]
+        lo = [100 * (p["lo"] if p["lo"] is not None else float("nan")) for p in points]
+        hi = [100 * (p["hi"] if p["hi"] is not None else float("nan")) for p in points]
+        line = axis.plot(offsets, mean, marker=".", label=f"{window['category']} (n {window['signals']:,})")[0]
+        axis.fill_between(offsets, lo, hi, color=line.get_color(), alpha=0.18, linewidth=0)
+    axis.axhline(0, color="grey", linewidth=0.8)
+    axis.axvline(0, color="grey", linewidth=0.8, linestyle=":")
+    axis.set_xlabel("sessions from the entry")
+    axis.set_ylabel("mean abnormal return, % (95% band)")
+    axis.set_title("Abnormal return around the entry")
+    if windows:
+        axis.legend(fontsize=8)
+
+
+def _curve_axis(axis: Any, curves: Sequence[CurveRow]) -> None:
+    import pandas as pd
+
+    for curve in curves:
+        dates = pd.to_datetime(list(curve.dates))
+        line = axis.plot(dates, [100 * v for v in curve.portfolio], label=f"picks ({curve.category})")[0]
+        axis.plot(dates, [100 * v for v in curve.market], color=line.get_color(), linestyle="--", alpha=0.7,
+                  label=f"SPY, same sessions ({curve.category})")  # fmt: skip
+    axis.set_ylabel("growth of 100")
+    axis.set_title("Calendar-time portfolio vs SPY")
+    axis.grid(alpha=0.3)
+    if curves:
+        axis.legend(fontsize=8)
+    axis.figure.autofmt_xdate()
+
+
+def source_chart(source: str, windows: list[dict[str, Any]], curves: Sequence[CurveRow]) -> str:
     plt = pyplot()
-
-    out: dict[str, str] = {}
-    fig, ax = plt.subplots(figsize=(8, 3.6))
-    if not series.empty:
-        for category, frame in series.sort_values("generated_at").groupby("category"):
-            ax.plot(frame["generated_at"], frame["excess"].cumsum() * 100, label=str(category))
-        ax.legend()
-    ax.set_title(f"Cumulative excess return over SPY at {primary} sessions, per category (sum of signals, %)")
-    ax.axhline(0, color="grey", linewidth=0.8)
-    fig.autofmt_xdate()
-    out["cumulative_excess"] = png(fig)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.4))
+    _event_axis(left, windows)
+    _curve_axis(right, curves)
+    data = png(fig)
     plt.close(fig)
+    return data
 
-    fig, ax = plt.subplots(figsize=(8, 3.6))
-    for row in (r for r in rows if r["group"] == "category"):
-        xs, ys, lo, hi = [], [], [], []
-        for h in horizons:
-            value, ci = row["hit_rate"].get(str(h)), row["hit_rate_ci"].get(str(h))
-            if value is None or ci is None:
-                continue
-            xs.append(h)
-            ys.append(value * 100)
-            lo.append((value - ci[0]) * 100)
-            hi.append((ci[1] - value) * 100)
-        if xs:
-            ax.errorbar(xs, ys, yerr=[lo, hi], marker="o", capsize=3, label=row["key"])
-    ax.axhline(50, color="grey", linewidth=0.8)
-    ax.set_xscale("log")
-    ax.set_xticks(horizons, [str(h) for h in horizons])
-    ax.set_xlabel("horizon (sessions)")
-    ax.set_ylabel("hit rate, % (95% Wilson)")
-    ax.set_title("Hit rate by horizon, per category")
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend()
-    out["hit_rate"] = png(fig)
-    plt.close(fig)
 
-    fig, ax = plt.subplots(figsize=(8, 3.6))
+def _by(rows: Sequence[dict[str, Any]] | None, source: str) -> list[dict[str, Any]]:
+    return [r for r in rows or () if r.get("source") == source or r.get("key") == source]
+
+
+def source_section(payload: dict[str, Any], row: dict[str, Any], curves: Sequence[CurveRow]) -> str:
+    """One source: its figures per category, then its chart."""
+    source = row["key"]
+    h = row["primary_horizon"]
+    calendar = {r["category"]: r for r in _by(payload.get("calendar_time"), source)}
+    placebo = next(iter(_by(payload.get("placebo"), source)), {})
+    ranking = next(iter(_by((payload.get("ranking") or {}).get("sources"), source)), {})
+    cells = []
+    for category, ct in sorted(calendar.items()):
+        cells.append([
+            category, fmt.count(ct["signals"]), fmt.pct(ct.get("alpha_annual"), signed=True),
+            fmt.ratio(ct.get("alpha_t")), fmt.ratio(ct.get("sharpe")), fmt.pct(ct.get("psr"), 0),
+            fmt.count(ct.get("sessions")),
+        ])  # fmt: skip
+    facts = (
+        f"At {h} session{'' if h == '1' else 's'}: beat rate {fmt.pct(_at(row, 'beat_rate', h), 0)} against "
+        f"a base rate of "
+        f"{fmt.pct(_at(row, 'base_rate', h), 0)} (the share of the same days' universe that beat its market "
+        f"model); up rate {fmt.pct(_at(row, 'up_rate', h), 0)}. Placebo p-value "
+        f"{fmt.q_value(placebo.get('p_value'))}: the chance that random picks on the same days, held alike, do at "
+        f"least as well. Ranking skill: rank IC "
+        f"{fmt.ratio(_at(ranking, 'ic_mean', h), 3)} (Newey–West t {fmt.ratio(_at(ranking, 'ic_t_hac', h))}), "
+        f"Brier score {fmt.ratio(ranking.get('brier'), 3)}."
+    )
+    windows = [w for w in payload.get("event_window") or () if w["source"] == source]
+    mine = [c for c in curves if c.source == source]
+    table_html = grid(
+        ["category", "signals", "alpha a year", "alpha t (HAC)", "Sharpe", "P(Sharpe > 0)", "sessions"],
+        cells, numeric=range(1, 7),
+    )  # fmt: skip
+    caption = f"{source}: mean abnormal return from 20 sessions before to 60 after the entry; its picks' " \
+        "calendar-time portfolio against SPY"  # fmt: skip
+    return (
+        f"<h3>{html.escape(source)} {verdict(row['verdict'])}</h3>\n<p>{html.escape(facts)}</p>\n{table_html}\n"
+        + (figure(caption, source_chart(source, windows, mine)) if windows or mine else "")
+    )
+
+
+def management(payload: dict[str, Any], rows: list[dict[str, Any]]) -> str:
+    """Per source and category: each action's worth against the pick held alone, per position with its
+    interval; tiers folded under their action (the action's line is their sum, never added to it)."""
+    tiers = {r["key"]: r["management_alpha"].get("by_action", {}) for r in rows if r["group"] == "source"}
+    parts = []
+    for ex in payload.get("execution") or ():
+        actions = ex.get("management") or []
+        if not actions:
+            continue
+        by_tier = tiers.get(ex["source"], {})
+        cells = []
+        for a in actions:
+            detail = {k: v for k, v in by_tier.items() if k.startswith(a["action"] + ":")}
+            inner = html.escape(
+                ", ".join(f"tier {k.split(':', 1)[1]} {fmt.usd(v, signed=True)}" for k, v in detail.items())
+            )
+            folded = f"<details><summary>{len(detail)} tiers</summary>{inner}</details>" if len(detail) > 1 else inner
+            interval = (
+                f"{fmt.usd(a['mean'], signed=True)} [{fmt.usd(a['lo'], signed=True)}, {fmt.usd(a['hi'], signed=True)}]"
+                if a.get("lo") is not None else fmt.usd(a.get("mean"), signed=True)
+            )  # fmt: skip
+            cells.append([a["action"], fmt.count(a["positions"]), interval, fmt.usd(a.get("total"), signed=True),
+                          Raw(folded)])  # fmt: skip
+        parts.append(f"<h3>{html.escape(ex['source'])} · {html.escape(ex['category'])}</h3>")
+        parts.append(grid(["action", "positions", "per position [95% CI]", "total", "tiers"], cells, numeric=(1, 2, 3)))
+    totals = [
+        [r["key"], fmt.count(r["pick_only"]["trades"]), fmt.usd(r["pick_only"]["pnl"], signed=True),
+         fmt.usd(r["managed"]["pnl"], signed=True), fmt.usd(r["management_alpha"]["total"], signed=True)]
+        for r in rows if r["group"] == "category"
+    ]  # fmt: skip
+    summary = grid(["category", "trades", "pick-only P&L", "managed P&L", "management added"], totals,
+                   numeric=(1, 2, 3, 4))  # fmt: skip
+    return summary + "".join(parts) if parts else summary + '<p class="muted">No management action yet.</p>'
+
+
+def execution(payload: dict[str, Any]) -> str:
+    cells = []
+    for ex in payload.get("execution") or ():
+        ranked = sorted(ex["lost"].items(), key=lambda kv: -kv[1])
+        lost = Raw("<br>".join(html.escape(f"{gate} {fmt.count(n)}") for gate, n in ranked) or "none")
+        cells.append([
+            ex["source"], ex["category"], fmt.count(ex["signals"]), fmt.count(ex["traded"]),
+            fmt.pct(ex["fill_rate"], 0),
+            fmt.sig(ex.get("slippage_vs_signal_bps"), 2), fmt.sig(ex.get("slippage_vs_entry_bps"), 2),
+            f"{fmt.pct(ex.get('pick_traded'), signed=True)} vs {fmt.pct(ex.get('pick_all'), signed=True)}",
+            lost,
+        ])  # fmt: skip
+    headers = ["source", "category", "signals", "traded", "fill rate", "slippage vs signal (bps)",
+               "vs open (bps)", "picks traded vs all", "lost to caps"]  # fmt: skip
+    return grid(headers, cells, numeric=(2, 3, 4, 5, 6, 7))
+
+
+def calibration_chart(rows: list[dict[str, Any]], primary: str) -> str:
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(7, 3.2))
     conviction = [r for r in rows if r["group"] == "conviction"]
     labels: list[str] = []
     means: list[float] = []
-    errs: list[list[float]] = [[], []]
+    errors: list[list[float]] = [[], []]
     for row in conviction:
-        at = str(row.get("primary_horizon") or primary)
-        mean, ci = row["abnormal_return_mean"].get(at), row["abnormal_return_ci"].get(at)
+        h = row.get("primary_horizon") or primary
+        mean, ci = _at(row, "abnormal_return_mean", h), _at(row, "abnormal_return_ci", h)
         labels.append(row["key"])
         means.append((mean or 0.0) * 100)
-        errs[0].append(((mean - ci[0]) * 100) if mean is not None and ci else 0.0)
-        errs[1].append(((ci[1] - mean) * 100) if mean is not None and ci else 0.0)
-    ax.bar(labels, means, yerr=errs, capsize=4, color="#4c72b0")
+        errors[0].append((mean - ci[0]) * 100 if mean is not None and ci else 0.0)
+        errors[1].append((ci[1] - mean) * 100 if mean is not None and ci else 0.0)
+    ax.bar(labels, means, yerr=errors, capsize=4, color="#4c72b0")
     ax.axhline(0, color="grey", linewidth=0.8)
     ax.set_xlabel("conviction")
-    ax.set_ylabel("mean abnormal return at the primary horizon, %")
-    ax.set_title("Conviction calibration (95% date-block bootstrap interval)")
-    out["calibration"] = png(fig)
+    ax.set_ylabel("mean abnormal return, %")
+    ax.set_title("Does higher conviction earn more? (95% date-block intervals)")
+    data = png(fig)
     plt.close(fig)
-    return out
+    return data
 
 
-def write_html(
-    path: Path,
-    rows: list[dict[str, Any]],
-    calibration: dict[str, Any],
-    series: pd.DataFrame,
-    *,
-    horizons: list[int],
-    primary: int,
-    title: str,
-) -> Path:
-    images = charts(rows, series, horizons=horizons, primary=primary)
-    p = str(primary)
-    quality = [
-        ("group", "group"),
-        ("key", "key"),
-        ("signals", "signals"),
-        ("traded", "traded"),
-        ("pending", "pending"),
-        *[(f"hit {h}", f"hit_rate.{h}") for h in horizons],
-        (f"excess mean {p}", f"excess_return_mean.{p}"),
-        (f"excess 95% CI {p}", f"excess_return_ci.{p}"),
-        (f"excess median {p}", f"excess_return_median.{p}"),
-        ("verdict", "verdict"),
-    ]
-    management = [
-        ("group", "group"),
-        ("key", "key"),
-        ("rule-exit win rate", "rule_exit.win_rate"),
-        ("rule-exit expectancy R", "rule_exit.expectancy_r"),
-        ("trades", "pick_only.trades"),
-        ("pick-only P&L", "pick_only.pnl"),
-        ("pick-only win rate", "pick_only.win_rate"),
-        ("pick-only PF", "pick_only.profit_factor"),
-        ("pick-only SQN", "pick_only.sqn"),
-        ("managed P&L", "managed.pnl"),
-        ("managed win rate", "managed.win_rate"),
-        ("management alpha", "management_alpha.total"),
-    ]
-    alpha_rows = [
-        {"group": r["group"], "key": r["key"], "action": action, "pnl": value}
-        for r in rows
-        for action, value in sorted(r["management_alpha"].get("by_action", {}).items())
-    ]
-    statement = html.escape(str(calibration.get("statement", "")))
-    body = f"""<h2>Was the pick good?</h2>
-{table(rows, quality, flatten_row)}
-{image("cumulative excess return per category", images["cumulative_excess"])}
-{image("hit rate by horizon", images["hit_rate"])}
-<h2>Did management add value?</h2>
-<p>Pick-only: the entry alone held to its rule exit. Managed: the same positions with their dip-buys,
-profit-takes and exits. Management alpha = managed − pick-only, by action below.</p>
-{table(rows, management, flatten_row)}
-{table(alpha_rows, [("group", "group"), ("key", "key"), ("action", "action"), ("P&L vs pick", "pnl")])}
-<h2>Conviction calibration</h2>
-<p>{statement}</p>
-{image("conviction calibration", images["calibration"])}"""
-    write_page(path, title, body)
-    return path
+def robustness(payload: dict[str, Any]) -> str:
+    """The shrunk leaderboard and each source's stability alarm: what keeps a lucky streak from a verdict."""
+    alarms = {r["source"]: r.get("alarm_date") for r in payload.get("stability") or ()}
+    cells = [
+        [r["rank"], r["source"], fmt.count(r["signals"]), fmt.pct(r.get("mean"), 2, signed=True),
+         fmt.pct(r.get("shrunk_mean"), 2, signed=True), fmt.pct(r.get("shrunk_beat_rate"), 0),
+         f"edge broke on {alarms[r['source']]}" if alarms.get(r["source"]) else "holds"]
+        for r in payload.get("leaderboard") or ()
+    ]  # fmt: skip
+    headers = ["rank", "source", "signals", "mean abnormal", "shrunk mean", "shrunk beat rate", "stability"]
+    return grid(headers, cells, numeric=(0, 2, 3, 4, 5))
+
+
+def write_html(path: Path, payload: dict[str, Any], curves: Sequence[CurveRow], facts: PageFacts) -> Path:
+    """The page from the report's own fields (``payload``: what ``--json`` prints) and the curves."""
+    rows = list(payload.get("rows") or [])
+    primary = str(payload.get("primary_horizon", ""))
+    traded = sum(r["traded"] for r in rows if r["group"] == "category")
+    lede = (
+        f"As of {facts.as_of} · {fmt.count(payload.get('signals_total', 0))} signals, {fmt.count(traded)} traded · "
+        f"a verdict needs its abnormal return's 95% interval clear of zero and a q-value under "
+        f"{fmt.sig(payload.get('fdr'), 2)} over {fmt.count(payload.get('hypotheses', 0))} tests, at each row's "
+        f"primary horizon h (sessions)."
+    )
+    calibration = payload.get("calibration") or {}
+    sources = [r for r in rows if r["group"] == "source"]
+    body = "\n".join([
+        f'<p class="lede">{html.escape(lede)}</p>',
+        "<h2>Verdict board</h2>", board(rows, "source"), board(rows, "category"),
+        "<h2>Per source</h2>", *(source_section(payload, r, curves) for r in sources),
+        "<h2>Did management add value?</h2>",
+        "<p>Pick-only: the entry alone, held to its rule exit. Managed: the same positions with their dip-buys, "
+        "profit-takes and exits. Each action's line is its worth against the pick held alone.</p>",
+        management(payload, rows),
+        "<h2>Execution quality</h2>", execution(payload),
+        "<h2>Conviction calibration</h2>", f"<p>{html.escape(str(calibration.get('statement', '')))}</p>",
+        board(rows, "conviction"),
+        figure("Mean abnormal return per conviction bucket", calibration_chart(rows, primary)),
+        "<h2>Robustness</h2>", robustness(payload),
+    ])  # fmt: skip
+    return write_page(path, facts.title, body, heading_marks=marks(dry_run=facts.dry_run, simulated=facts.simulated))

@@ -8,7 +8,7 @@ trades cut from fills, then aggregates per category, per source and per convicti
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ from autotrader.clock import ET
 from autotrader.domain.models import CATEGORIES
 from autotrader.domain.reports import ScorecardReport
 from autotrader.errors import InputError
+from autotrader.exports.html_page import PageFacts
 from autotrader.ledger import scoring
 from autotrader.ledger.scoring import SignalWindow
 from autotrader.pipeline import outcomes, scorecard_panels, trades
@@ -164,7 +165,16 @@ def _frame(rows: list[tuple[Any, ...]], columns: tuple[str, ...]) -> pd.DataFram
     return pd.DataFrame.from_records(rows, columns=list(columns))
 
 
-def run(ctx: StepContext, filters: Filters, exports: Exports | None = None, *, refresh: bool = True) -> ScorecardReport:
+def run(
+    ctx: StepContext,
+    filters: Filters,
+    exports: Exports | None = None,
+    *,
+    refresh: bool = True,
+    curves: bool = False,
+) -> ScorecardReport:
+    """The scorecard at the as-of; ``exports`` are written after it is built. ``curves``: keep the
+    calendar-time paths a page draws (always kept when ``exports`` has an HTML page)."""
     settings = ctx.settings.scorecard
     report = ctx.report()
     if refresh:
@@ -227,14 +237,17 @@ def run(ctx: StepContext, filters: Filters, exports: Exports | None = None, *, r
             f"after their generated_at (late), scored from their arrival: "
             + ", ".join(f"{source} {n}" for source, n in late_by_source.items())
         )
-    panels, panel_notes = scorecard_panels.build(ctx, filters.window(ctx.now), data.outcomes, data.trades, data.legs)
-    report.fields.update(panels)
-    report.notes.extend(panel_notes)
-    if exports is not None:
-        written = [str(p) for p in _export(ctx, exports, rows, calibration, data)]
-        report.fields["written"] = written
-        report.notes.extend(f"wrote {path}" for path in written)
-    return report.build(ScorecardReport)
+    panels = scorecard_panels.build(
+        ctx, filters.window(ctx.now), data.outcomes, data.trades, data.legs,
+        curves=curves or (exports is not None and exports.html_path is not None),
+    )  # fmt: skip
+    report.fields.update(panels.fields, curves=panels.curves)
+    report.notes.extend(panels.notes)
+    card = report.build(ScorecardReport)
+    if exports is None:
+        return card
+    written = tuple(str(p) for p in _export(ctx, exports, card, data))
+    return replace(card, written=written, notes=card.notes + tuple(f"wrote {path}" for path in written))
 
 
 def _horizons_note(settings: Any) -> str:
@@ -245,29 +258,28 @@ def _horizons_note(settings: Any) -> str:
     )
 
 
-def _export(
-    ctx: StepContext, exports: Exports, rows: list[dict[str, Any]], calibration: dict[str, Any], data: ScorecardData
-) -> list[Path]:
+def _export(ctx: StepContext, exports: Exports, card: ScorecardReport, data: ScorecardData) -> list[Path]:
     from autotrader.exports import scorecard as export
 
-    settings = ctx.settings.scorecard
     written: list[Path] = []
+    payload = card.to_json()
     if exports.csv_dir is not None:
-        written.extend(export.write_csv(exports.csv_dir, rows, calibration, data.outcomes))
+        written.extend(export.write_csv(exports.csv_dir, payload["rows"], payload["calibration"], data.outcomes))
     if exports.html_path is not None:
-        title = f"autotrader scorecard as of {ctx.now.astimezone(ET):%Y-%m-%d %H:%M} New York"
-        written.append(
-            export.write_html(
-                exports.html_path,
-                rows,
-                calibration,
-                excess_series(data, settings.primary_horizon),
-                horizons=settings.horizons,
-                primary=settings.primary_horizon,
-                title=title,
-            )
-        )
+        written.append(export.write_html(exports.html_path, payload, card.curves, page_facts(ctx, "scorecard")))
     return written
+
+
+def page_facts(ctx: StepContext, what: str) -> PageFacts:
+    """The heading every report page of this run shares: its title, as-of and simulated/dry-run marks."""
+    from autotrader.exports.fmt import ny_time
+
+    return PageFacts(
+        title=f"autotrader {what}",
+        as_of=ny_time(ctx.now),
+        simulated=ctx.settings.broker.kind == "sim" or ctx.log.mode == "replay",
+        dry_run=ctx.dry_run,
+    )
 
 
 def excess_series(data: ScorecardData, primary: int) -> pd.DataFrame:

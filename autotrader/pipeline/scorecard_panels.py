@@ -178,26 +178,39 @@ def placebo_pool(events: pd.DataFrame, panel: Panel) -> pd.DataFrame:
     return pool.drop(columns="fit")
 
 
+@dataclass(frozen=True)
+class Panels:
+    fields: dict[str, Any]  # the report's panel fields
+    notes: list[str]  # the stability alarms
+    curves: list[dict[str, Any]]  # calendar-time paths for the HTML page's charts (only when asked for)
+
+
+NO_PANELS = Panels({}, [], [])
+
+
 def build(ctx: StepContext, window: scoring.SignalWindow, outcomes: pd.DataFrame, trades: pd.DataFrame,
-          legs: pd.DataFrame) -> tuple[dict[str, Any], list[str]]:  # fmt: skip
+          legs: pd.DataFrame, *, curves: bool = False) -> Panels:  # fmt: skip
     """The panels' report fields and their notes (stability alarms); empty without entries or market data.
     ``outcomes``: the scorecard's outcome rows (keys signal_id, category, source, conviction; horizon, status,
-    abnormal), already hidden where they complete after the as-of."""
+    abnormal), already hidden where they complete after the as-of. ``curves``: also the calendar-time paths
+    a chart draws (the HTML page's; the terminal and ``--json`` show the regression, not the path)."""
     settings = ctx.settings.scorecard
     keys = outcomes[["signal_id", "category", "source", "conviction"]].drop_duplicates("signal_id")
     events = events_frame(ctx, keys, window)
     if events.empty:
-        return {}, []
+        return NO_PANELS
     start = date.fromisoformat(str(events["entry_date"].min())) - HISTORY
     universe = sorted({*scoring.universe_symbols(ctx.ledger, ctx.now), *events["symbol"]})
     panel = load_panel(ctx, universe, start)
     if panel is None:
-        return {}, []
+        return NO_PANELS
     events = place(events, panel)
     if events.empty:
-        return {}, []
+        return NO_PANELS
     events = add_cars(events, outcomes, list(settings.horizons))
-    return _panels(ctx, events, panel, trades, legs, window)
+    fields, notes = _panels(ctx, events, panel, trades, legs, window)
+    paths = research.calendar_time_curves(events, panel.stock, panel.market, panel.sessions) if curves else []
+    return Panels(fields, notes, paths)
 
 
 def _panels(ctx: StepContext, events: pd.DataFrame, panel: Panel, trades: pd.DataFrame, legs: pd.DataFrame,

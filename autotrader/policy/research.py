@@ -84,6 +84,30 @@ def calendar_time_rows(events: pd.DataFrame, stock: np.ndarray, market: np.ndarr
     return rows
 
 
+def calendar_time_curves(
+    events: pd.DataFrame, stock: np.ndarray, market: np.ndarray, sessions: Sequence[str]
+) -> list[dict[str, Any]]:
+    """Per source and category, the path of :func:`calendar_time_rows`' portfolio for a chart: growth of 1 in
+    the picks and in the market (SPY) over the same sessions, from the first session with a live pick to the
+    last; a session with no live pick holds cash (growth unchanged) while the market moves on."""
+    curves = []
+    for (source, category), group in _groups(events, ["source", "category"]):
+        h = int(group["horizon"].iloc[0])
+        raw = es.paths(stock, market, group["symbol"], group["entry"], range(1, h + 1), side=group["side"])
+        series, live = ct.portfolio_returns(group["entry"].to_numpy(), raw, len(market))
+        active = np.flatnonzero(live > 0)
+        if active.size == 0:
+            continue
+        span = slice(int(active[0]), int(active[-1]) + 1)
+        picks = np.cumprod(1.0 + np.nan_to_num(series[span], nan=0.0))
+        spy = np.cumprod(1.0 + np.nan_to_num(market[span], nan=0.0))
+        curves.append(
+            {"source": source, "category": category, "dates": tuple(sessions[span]),
+             "portfolio": tuple(float(v) for v in picks), "market": tuple(float(v) for v in spy)}
+        )  # fmt: skip
+    return curves
+
+
 # ----------------------------------------------------------------------------------------------- placebo
 
 

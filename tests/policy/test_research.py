@@ -245,3 +245,17 @@ def test_execution_rows_by_hand():
     assert action["action"] == "profit_take" and action["positions"] == 2
     assert action["mean"] == pytest.approx(6.0) and action["total"] == pytest.approx(12.0)
     assert action["lo"] == pytest.approx(-3.0) and action["hi"] == pytest.approx(15.0)  # only two positions
+
+
+def test_calendar_time_curves_compound_the_live_picks_against_the_market_on_the_same_sessions():
+    # Session returns of one symbol and of the market; a long pick entered at session 0 and a short one at
+    # session 1, each held two sessions (1-2 and 2-3): session 2 holds both, equal weight.
+    stock = np.array([[np.nan], [0.01], [0.02], [-0.01], [0.03]])
+    market = np.array([np.nan, 0.0, 0.01, 0.0, 0.01])
+    events = _events([("s", "swing", 0, 0, 1.0, 5), ("s", "swing", 0, 1, -1.0, 5)], horizon=2)
+    sessions = ["d0", "d1", "d2", "d3", "d4"]
+    (curve,) = research.calendar_time_curves(events, stock, market, sessions)
+    assert curve["dates"] == ("d1", "d2", "d3")
+    day = [0.01, (0.02 - 0.02) / 2, 0.01]  # long 1%; long +2% and short −2%; short of −1%
+    assert curve["portfolio"] == pytest.approx(np.cumprod([1 + r for r in day]))
+    assert curve["market"] == pytest.approx([1.0, 1.01, 1.01])
