@@ -20,6 +20,8 @@ from autotrader.ports import (
     Clock,
     DataQuality,
     MarketData,
+    Monitor,
+    Notifier,
     RateLimitGauge,
     Reference,
     SignalSource,
@@ -57,6 +59,31 @@ def check_live_safety(config: Config) -> None:
                 "live trading refused: [broker] mode = 'live' also needs AUTOTRADER_LIVE_CONFIRM=yes",
                 hint="set AUTOTRADER_LIVE_CONFIRM=yes in the environment of the live cron job only",
             )
+
+
+def build_monitor(config: Config, mode: str) -> Monitor | None:
+    """The ``[monitor]`` outlets that are configured, or None when neither is. One metrics file per mode
+    (``autotrader_<mode>.prom``): a paper and a live workspace may share the collector's folder."""
+    settings = config.settings.monitor
+    if settings.ping_url is None and settings.textfile_dir is None:
+        return None
+    from autotrader.adapters.monitoring import ServiceMonitor
+
+    folder = config.resolve(settings.textfile_dir) if settings.textfile_dir is not None else None
+    return ServiceMonitor(
+        ping_url=settings.ping_url.get_secret_value() if settings.ping_url is not None else None,
+        timeout_seconds=settings.timeout_seconds,
+        textfile=folder / f"autotrader_{mode}.prom" if folder is not None else None,
+    )
+
+
+def build_notifier(config: Config) -> Notifier | None:
+    """The ``[notify] urls`` behind the ``Notifier`` port, or None when there are none (nothing is imported)."""
+    if not config.notify_urls:
+        return None
+    from autotrader.adapters.apprise_notifier import AppriseNotifier
+
+    return AppriseNotifier(config.notify_urls, timeout_seconds=config.settings.notify.timeout_seconds)
 
 
 def build_market_data(config: Config, clock: Clock, calendar: MarketCalendar, ledger: Ledger) -> MarketData:

@@ -14,9 +14,10 @@ a minute bar after its minute has ended. That single rule is what keeps replay f
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
 from autotrader.domain.models import (
     Account,
@@ -32,6 +33,8 @@ from autotrader.domain.models import (
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from autotrader.policy.alerts import Alert
 
 
 @runtime_checkable
@@ -121,6 +124,28 @@ class Broker(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class Delivery:
+    """What became of one alert at one URL. ``target`` is the URL as output may show it (scheme and host)."""
+
+    target: str
+    key: str
+    ok: bool
+    error: str | None = None  # why not, without the URL or anything filled into it
+
+
+@runtime_checkable
+class Notifier(Protocol):
+    """Where a run's alerts go: each configured URL takes the alerts at or above its own level.
+
+    Sending never raises and never changes a run's outcome: every delivery says whether it went, and why not."""
+
+    def send(self, alerts: Sequence[Alert], *, every_url: bool = False) -> list[Delivery]:
+        """Send each alert, in order, to every URL whose level it reaches (``every_url``: to every URL, whatever
+        its level, as ``notify test`` does): one ``Delivery`` per alert and URL tried."""
+        ...
+
+
 # -- optional capabilities -------------------------------------------------------------------------------------
 # Some adapters can do more than their port asks. Each extra is a small Protocol here; ``bootstrap`` checks the
 # adapters against them once and hands the pipeline either the capability or None (``Deps``), so no step has to
@@ -203,4 +228,45 @@ class SignalSource(Protocol):
     def documents(self, session: date) -> list[tuple[str, str]]:
         """``(origin, csv_text)`` pairs this source publishes for the session, only those already published
         at the source's clock (never the future)."""
+        ...
+
+
+# -- monitoring ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MetricSample:
+    labels: tuple[str, ...]  # the values, in the order of ``Metric.labels``
+    value: float
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One metric family in Prometheus' terms. A counter's name is written without ``_total`` (the format adds it)."""
+
+    name: str
+    help: str
+    kind: Literal["gauge", "counter"]
+    labels: tuple[str, ...]
+    samples: tuple[MetricSample, ...]
+
+
+@runtime_checkable
+class Monitor(Protocol):
+    """Where runs show that they are alive: an uptime service's ping URL, a metrics file for a scraper.
+
+    Neither may ever change a run's outcome: each call answers why it failed instead of raising."""
+
+    #: What a log line may say about where the pings go: the ping URL's host. Never the URL, which holds the
+    #: check's key. None when no ping URL is configured.
+    ping_host: str | None
+
+    def ping(self, event: str, run_id: str) -> str | None:
+        """Tell the uptime service ``start`` or an exit code (``"0"``, ``"3"``) for the run ``run_id``, within the
+        timeout. None once it answered, else why not (refused, timed out, an HTTP error), without the URL."""
+        ...
+
+    def publish(self, metrics: Sequence[Metric]) -> str | None:
+        """Replace the published metrics with these, atomically: a reader sees the old file or the new one, never
+        half of it. None once written, else why not."""
         ...

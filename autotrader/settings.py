@@ -605,6 +605,11 @@ class LedgerSection(Section):
     dir: str = "."
 
 
+class ReportSection(Section):
+    # A folder, not a file: rehydrate writes one page per session into it and never deletes one.
+    dir: str = Field("reports", description="Where rehydrate writes each evening's YYYY-MM-DD.html; \"\" for none")
+
+
 class LogsSection(Section):
     dir: str = "logs"
 
@@ -654,8 +659,84 @@ class ApprovalSection(Section):
         return book != "signals" or not self.categories or category in self.categories
 
 
+AlertLevelName = Literal["INFO", "WARNING", "CRITICAL"]
+# A URL is ``scheme://...`` (apprise picks the service by its scheme); ${NAME} placeholders are filled later.
+_URL_SHAPE = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://\S+$")
+
+
+class NotifyTarget(Section):
+    """One notification URL (any apprise URL) and the least serious alert it receives."""
+
+    url: str
+    level: AlertLevelName = "INFO"
+
+    @field_validator("url")
+    @classmethod
+    def _looks_like_a_url(cls, url: str) -> str:
+        # The message never repeats the URL: it may hold a token.
+        if not _URL_SHAPE.match(url):
+            raise ValueError("must be an apprise URL, scheme://... (e.g. ntfys://ntfy.sh/TOPIC)")
+        return url
+
+
+class NotifySection(Section):
+    """Notifications through apprise after each run (see the README's "Notifications")."""
+
+    urls: list[NotifyTarget] = Field(
+        default_factory=list, description='A URL ("scheme://...", every alert) or { url = "...", level = "WARNING" }'
+    )
+    large_loss_usd: float = Field(1000.0, gt=0, le=1e12, description="An open position's unrealized loss to announce")
+    unusual_volume_multiple: float = Field(
+        3.0, gt=1, le=1000, description="A held symbol's session volume at this multiple of its average is announced"
+    )
+    volume_average_sessions: int = Field(20, ge=2, le=250, description="Sessions the average volume is taken over")
+    shadow: bool = Field(False, description="After each size run, a summary of every signal, traded or not")
+    timeout_seconds: float = Field(10.0, gt=0, le=120, description="How long one URL may take to answer")
+
+    @field_validator("urls", mode="before")
+    @classmethod
+    def _plain_urls(cls, value: Any) -> Any:
+        """A bare string is a URL that takes every alert (level INFO)."""
+        if not isinstance(value, list):
+            return value
+        out = []
+        for entry in value:
+            if isinstance(entry, str):
+                entry = {"url": entry}
+            elif not isinstance(entry, dict | NotifyTarget):
+                raise ValueError('each entry is a URL in quotes or a table { url = "...", level = "WARNING" }')
+            out.append(entry)
+        return out
+
+
 class StatusSection(Section):
     max_age_hours: float = Field(26.0, gt=0, le=24 * 366)
+
+
+def _http_url(url: SecretStr | None) -> SecretStr | None:
+    """An uptime service's ping URL. The message never repeats the value: the URL is the check's key."""
+    if url is None:
+        return None
+    try:
+        parts = urlparse(url.get_secret_value())
+        ok = parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:  # e.g. an unclosed [ in the host
+        ok = False
+    if not ok:
+        raise ValueError("[monitor] ping_url must be an http:// or https:// URL, e.g. https://hc-ping.com/<uuid>")
+    return url
+
+
+class MonitorSection(Section):
+    """Monitoring that notices silence: a ping per cron run to an uptime service, and a metrics file."""
+
+    ping_url: Annotated[SecretStr | None, AfterValidator(_http_url)] = Field(
+        None, description="healthchecks.io-style check URL: <url>/start when a run begins, <url>/<exit code> at its end"
+    )
+    timeout_seconds: float = Field(5.0, gt=0, le=60, description="Seconds a ping may take before it counts as failed")
+    textfile_dir: str | None = Field(
+        None, description="node_exporter textfile collector folder: autotrader_<mode>.prom is written there"
+    )
 
 
 class Settings(BaseSettings):
@@ -685,9 +766,12 @@ class Settings(BaseSettings):
     logs: LogsSection = LogsSection()
     schedule: ScheduleSection = ScheduleSection()
     status: StatusSection = StatusSection()
+    monitor: MonitorSection = MonitorSection()
     approval: ApprovalSection = ApprovalSection()
+    notify: NotifySection = NotifySection()
     scorecard: ScorecardSection = ScorecardSection()
     review: ReviewSection = ReviewSection()
+    report: ReportSection = ReportSection()
     rebalance: RebalanceSection = RebalanceSection()
 
     @classmethod
@@ -747,6 +831,30 @@ class Secrets(BaseSettings):
 
 
 @dataclass(frozen=True)
+class NotifyUrl:
+    """A ``[notify] urls`` entry with its ${NAME} placeholders filled: a secret, like an API key."""
+
+    url: SecretStr
+    level: AlertLevelName
+    label: str  # what output and logs may show: the scheme and, when it is a plain host name, the host
+    parts: tuple[str, ...] = ()  # the values filled in, each as secret as the whole URL
+
+    def secret_values(self) -> list[str]:
+        return [self.url.get_secret_value(), *self.parts]
+
+
+def mask_url(url: str) -> str:
+    """``scheme://host`` with everything else left out (user, password, path, query: where tokens live). The
+    host is shown only when it is a host name or address (``ntfy.sh``, ``127.0.0.1``): some services put
+    their token where the host goes (``tgram://BOT_TOKEN/CHAT``), and that shows as ``…``."""
+    scheme, _, rest = url.partition("://")
+    host = re.split(r"[/?#]", rest.rsplit("@", 1)[-1], maxsplit=1)[0]
+    host = host.rsplit(":", 1)[0] if host.count(":") == 1 else host  # a port, not an IPv6 address
+    named = re.fullmatch(r"[A-Za-z0-9.\-]+", host) is not None and ("." in host or host.lower() == "localhost")
+    return f"{scheme.lower()}://{host.lower() if named else '…'}"
+
+
+@dataclass(frozen=True)
 class Config:
     """Loaded settings plus where they came from."""
 
@@ -754,6 +862,11 @@ class Config:
     secrets: Secrets
     config_path: Path | None  # None: embedded defaults
     workspace: Path
+    notify_urls: tuple[NotifyUrl, ...] = ()  # [notify] urls, expanded
+
+    def secret_values(self) -> list[str]:
+        """Every secret value (API keys, notification URLs and what filled them), for the log's redaction only."""
+        return [*self.secrets.values(), *(value for target in self.notify_urls for value in target.secret_values())]
 
     def resolve(self, relative: str) -> Path:
         path = Path(relative).expanduser()
@@ -769,6 +882,12 @@ class Config:
     @property
     def logs_dir(self) -> Path:
         return self.resolve(self.settings.logs.dir)
+
+    @property
+    def reports_dir(self) -> Path | None:
+        """Where rehydrate writes the evening's daily report; None when ``[report] dir = ""`` turns it off."""
+        folder = self.settings.report.dir.strip()
+        return self.resolve(folder) if folder else None
 
     @property
     def lock_path(self) -> Path:
@@ -861,7 +980,43 @@ def _build(document: dict[str, Any], path: Path | None, text: str, *, workspace:
         # Only names, never input values: pydantic would echo the secret (pydantic-settings#256).
         fields = ", ".join(".".join(str(p) for p in err["loc"]) for err in e.errors())
         raise ConfigError(f"invalid API key settings: {fields}") from None
-    return Config(settings=settings, secrets=secrets, config_path=path, workspace=workspace_dir)
+    notify_urls = _notify_urls(settings, path, text, env_file if env_file.is_file() else None)
+    return Config(
+        settings=settings, secrets=secrets, config_path=path, workspace=workspace_dir, notify_urls=notify_urls
+    )
+
+
+_PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def _notify_urls(settings: Settings, path: Path | None, text: str, env_file: Path | None) -> tuple[NotifyUrl, ...]:
+    """``[notify] urls`` with each ``${NAME}`` filled from the environment, else the workspace's ``.env``, so a
+    token never has to sit in config.toml. A name set in neither (or set empty) is a config error naming the
+    entry and the variable, never a value."""
+    if not settings.notify.urls:
+        return ()
+    from dotenv import dotenv_values
+
+    dotenv = dotenv_values(env_file) if env_file is not None else {}
+    out = []
+    for i, target in enumerate(settings.notify.urls):
+        parts: list[str] = []
+
+        def fill(match: re.Match[str], i: int = i, parts: list[str] = parts) -> str:
+            name = match.group(1)
+            value = os.environ.get(name) or dotenv.get(name)
+            if not value:
+                where = _origin(("notify", "urls"), path, text, explicit=True)
+                raise ConfigError(
+                    f"{where}: notify.urls.{i}: ${{{name}}} is not set in the environment or the workspace's .env",
+                    hint=f"add {name}=... to the .env beside config.toml (or export it for the cron job)",
+                )
+            parts.append(value)
+            return value
+
+        url = _PLACEHOLDER.sub(fill, target.url)
+        out.append(NotifyUrl(SecretStr(url), target.level, mask_url(target.url), tuple(parts)))
+    return tuple(out)
 
 
 def _origin(loc: tuple[str, str], path: Path | None, text: str, *, explicit: bool) -> str:
@@ -1053,5 +1208,7 @@ def _common(a: tuple[str, ...], b: tuple[str, ...]) -> int:
 def redacted_dump(config: Config) -> dict[str, Any]:
     """The effective settings plus which keys are set (never their values), for ``config show``."""
     data = config.settings.model_dump(mode="json")
+    # A notification URL can carry a token even where it has no ${NAME}: only its scheme and host are shown.
+    data["notify"]["urls"] = [{"url": mask_url(t.url), "level": t.level} for t in config.settings.notify.urls]
     data["secrets"] = {name: ("**********" if name in config.secrets.present() else None) for name, _ in config.secrets}
     return data

@@ -427,19 +427,20 @@ def record_fill(ledger: Ledger, fill: Fill, *, book: str, run_id: str, now: date
 def recorded_fills(ledger: Ledger) -> list[Fill]:
     """Every fill the ledger holds, whatever its book, oldest first: what reconciliation compares with the broker's."""
     rows = ledger.query("SELECT * FROM fills ORDER BY filled_at, fill_id")
-    return [
-        Fill(
-            fill_id=r["fill_id"],
-            broker_order_id=r["broker_order_id"],
-            symbol=r["symbol"],
-            side=Side(r["side"]),
-            qty=r["qty"],
-            price=r["price"],
-            filled_at=parse_utc(r["filled_at"]),  # type: ignore[arg-type]
-            commission=r["commission"],
-        )
-        for r in rows
-    ]
+    return [_fill(r) for r in rows]
+
+
+def _fill(r: dict[str, Any]) -> Fill:
+    return Fill(
+        fill_id=r["fill_id"],
+        broker_order_id=r["broker_order_id"],
+        symbol=r["symbol"],
+        side=Side(r["side"]),
+        qty=r["qty"],
+        price=r["price"],
+        filled_at=parse_utc(r["filled_at"]),  # type: ignore[arg-type]
+        commission=r["commission"],
+    )
 
 
 def last_fill_at(ledger: Ledger) -> datetime | None:
@@ -898,25 +899,40 @@ class SnapshotRow:
     positions: list[dict[str, Any]]
 
 
+_SNAPSHOT_COLUMNS = "session_date, as_of, equity, cash, deployed_json, by_category_json, positions_json"
+
+
 def snapshots(ledger: Ledger, *, until: str | None = None) -> list[SnapshotRow]:
     """Every end-of-day snapshot up to ``until`` (a session date, inclusive), oldest first."""
     rows = ledger.query(
-        "SELECT session_date, as_of, equity, cash, deployed_json, by_category_json, positions_json FROM snapshots "
-        "WHERE session_date <= ? ORDER BY session_date",
+        f"SELECT {_SNAPSHOT_COLUMNS} FROM snapshots WHERE session_date <= ? ORDER BY session_date",
         [until or "9999-12-31"],
     )
-    return [
-        SnapshotRow(
-            session_date=r["session_date"],
-            as_of=r["as_of"],
-            equity=float(r["equity"]),
-            cash=float(r["cash"]),
-            deployed=json.loads(r["deployed_json"]),
-            by_category=json.loads(r["by_category_json"]),
-            positions=json.loads(r["positions_json"]),
-        )
-        for r in rows
-    ]
+    return [_snapshot_row(r) for r in rows]
+
+
+def latest_snapshot(ledger: Ledger) -> SnapshotRow | None:
+    """The newest end-of-day snapshot, or None before the first."""
+    rows = ledger.query(f"SELECT {_SNAPSHOT_COLUMNS} FROM snapshots ORDER BY session_date DESC LIMIT 1")
+    return _snapshot_row(rows[0]) if rows else None
+
+
+def _snapshot_row(r: dict[str, Any]) -> SnapshotRow:
+    return SnapshotRow(
+        session_date=r["session_date"],
+        as_of=r["as_of"],
+        equity=float(r["equity"]),
+        cash=float(r["cash"]),
+        deployed=json.loads(r["deployed_json"]),
+        by_category=json.loads(r["by_category_json"]),
+        positions=json.loads(r["positions_json"]),
+    )
+
+
+def trade_reviews(ledger: Ledger) -> list[dict[str, Any]]:
+    """Every stored review of a closed trade (``TradeReview``'s JSON), in the order the trades closed."""
+    rows = ledger.query("SELECT review_json FROM trade_reviews ORDER BY closed_at, trade_id")
+    return [json.loads(r["review_json"]) for r in rows]
 
 
 def equity_before(ledger: Ledger, session_date: str) -> float | None:
@@ -1306,14 +1322,17 @@ def approval(ledger: Ledger, client_order_id: str) -> Approval | None:
     return _approval(rows[0]) if rows else None
 
 
-def pending_approvals(ledger: Ledger) -> list[dict[str, Any]]:
+def pending_approvals(ledger: Ledger, *, run_id: str | None = None) -> list[dict[str, Any]]:
     """Pending approvals whose intent still waits (an intent abandoned when its own window passed is no longer
-    asked about), with the intent and the decision (its size trace), oldest first."""
+    asked about), with the intent and the decision (its size trace), oldest first; with ``run_id``, only those
+    whose intent that run made."""
+    by_run = " AND i.run_id = ?" if run_id is not None else ""
     return ledger.query(
         "SELECT a.*, i.symbol, i.side, i.qty, i.type, i.book, i.signal_id, i.status AS intent_status, "
         "d.trace_json FROM approvals a JOIN order_intents i ON i.client_order_id = a.client_order_id "
         "LEFT JOIN decisions d ON d.client_order_id = a.client_order_id "
-        "WHERE a.status = 'pending' AND i.status = 'planned' ORDER BY a.requested_at, a.client_order_id"
+        f"WHERE a.status = 'pending' AND i.status = 'planned'{by_run} ORDER BY a.requested_at, a.client_order_id",
+        [run_id] if run_id is not None else [],
     )
 
 
@@ -1324,3 +1343,262 @@ def decide_approval(ledger: Ledger, client_order_id: str, status: str, *, now: d
         [status, utc_iso(now), reason, client_order_id],
     )
     return cursor.rowcount == 1
+
+
+# -- the daily report: one New York day's rows -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DayIntent:
+    """An intent of one session date with its broker order as last synced (none yet: nothing filled)."""
+
+    client_order_id: str
+    created_at: str
+    step: str
+    book: str
+    symbol: str
+    side: str
+    qty: float
+    type: str
+    leg: str
+    tier: int
+    status: str
+    filled_qty: float
+    filled_avg_price: float | None
+    error_message: str | None
+
+
+def day_intents(ledger: Ledger, session_date: str, *, until: datetime) -> list[DayIntent]:
+    """The intents decided for ``session_date`` (created by ``until``), oldest first."""
+    rows = ledger.query(
+        "SELECT i.client_order_id, i.created_at, i.step, i.book, i.symbol, i.side, i.qty, i.type, i.leg, i.tier, "
+        "i.status, i.error_message, o.filled_qty, o.filled_avg_price FROM order_intents i "
+        "LEFT JOIN orders o ON o.client_order_id = i.client_order_id "
+        "WHERE i.session_date = ? AND i.created_at <= ? ORDER BY i.created_at, i.client_order_id",
+        [session_date, utc_iso(until)],
+    )
+    return [
+        DayIntent(
+            r["client_order_id"], r["created_at"], r["step"], r["book"], r["symbol"], r["side"], r["qty"], r["type"],
+            r["leg"], r["tier"], r["status"], r["filled_qty"] or 0.0, r["filled_avg_price"], r["error_message"],
+        )  # fmt: skip
+        for r in rows
+    ]
+
+
+@dataclass(frozen=True)
+class ReceivedSignal:
+    id: int
+    source: str
+    category: str
+    symbol: str
+
+
+def signals_received(ledger: Ledger, start: datetime, end: datetime) -> list[ReceivedSignal]:
+    """Signals stored (imported: when autotrader first saw them) in [start, end)."""
+    rows = ledger.query(
+        "SELECT id, source, category, symbol FROM signals WHERE created_at >= ? AND created_at < ? ORDER BY id",
+        [utc_iso(start), utc_iso(end)],
+    )
+    return [ReceivedSignal(r["id"], r["source"], r["category"], r["symbol"]) for r in rows]
+
+
+@dataclass(frozen=True)
+class DecisionRow:
+    signal_id: int
+    source: str
+    category: str
+    symbol: str
+    outcome: str  # ordered | reduced | skipped
+    reason: str
+    rule: str | None  # the last rule of its trace: for a skip, the one that stopped it
+
+
+def decisions_between(ledger: Ledger, start: datetime, end: datetime, *, step: str) -> list[DecisionRow]:
+    """``step``'s decisions made in [start, end), with their signal's source and category, oldest first."""
+    rows = ledger.query(
+        "SELECT d.signal_id, s.source, s.category, s.symbol, d.outcome, d.reason, d.trace_json FROM decisions d "
+        "JOIN signals s ON s.id = d.signal_id WHERE d.step = ? AND d.decided_at >= ? AND d.decided_at < ? "
+        "ORDER BY d.decided_at, d.id",
+        [step, utc_iso(start), utc_iso(end)],
+    )
+    out = []
+    for r in rows:
+        trace = json.loads(r["trace_json"]) if r["trace_json"] else []
+        rule = trace[-1].get("name") if trace and isinstance(trace[-1], dict) else None
+        out.append(
+            DecisionRow(r["signal_id"], r["source"], r["category"], r["symbol"], r["outcome"], r["reason"], rule)
+        )
+    return out
+
+
+@dataclass(frozen=True)
+class RunRow:
+    run_id: str
+    command: str
+    as_of: str
+    exit_code: int | None
+    error: str | None
+    notes: tuple[str, ...]  # the first ten of the run's report, as its summary keeps them
+
+
+def runs_between(ledger: Ledger, start: datetime, end: datetime) -> list[RunRow]:
+    """The recorded runs (dry runs are not) whose as-of lies in [start, end), in as-of order."""
+    rows = ledger.query(
+        "SELECT run_id, command, as_of, exit_code, error, summary_json FROM runs "
+        "WHERE dry_run = 0 AND as_of >= ? AND as_of < ? ORDER BY as_of, id",
+        [utc_iso(start), utc_iso(end)],
+    )
+    out = []
+    for r in rows:
+        summary = json.loads(r["summary_json"]) if r["summary_json"] else {}
+        notes = tuple(str(n) for n in summary.get("notes", ())) if isinstance(summary, dict) else ()
+        out.append(RunRow(r["run_id"], r["command"], r["as_of"], r["exit_code"], r["error"], notes))
+    return out
+
+
+# -- monitoring: what the metrics file says ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CommandRuns:
+    """One command's latest recorded run, and the latest of its runs that recorded an end."""
+
+    command: str
+    started_at: datetime  # of the latest run
+    in_progress: bool  # the latest run has no end yet: running, or killed before it could record one
+    ended_at: datetime | None  # of the latest run that ended
+    exit_code: int | None  # and its exit code
+
+
+def command_runs(ledger: Ledger) -> list[CommandRuns]:
+    rows = ledger.query(
+        "SELECT r.command, r.started_at, r.ended_at IS NULL AS in_progress, e.ended_at, e.exit_code FROM runs r "
+        "LEFT JOIN runs e ON e.id = (SELECT max(id) FROM runs WHERE command = r.command AND ended_at IS NOT NULL) "
+        "WHERE r.id IN (SELECT max(id) FROM runs GROUP BY command) ORDER BY r.command"
+    )
+    return [
+        CommandRuns(
+            r["command"], datetime.fromisoformat(r["started_at"]), bool(r["in_progress"]), parse_utc(r["ended_at"]),
+            r["exit_code"],
+        )
+        for r in rows
+    ]  # fmt: skip
+
+
+def orders_and_fills_between(ledger: Ledger, since: datetime, until: datetime) -> tuple[int, int]:
+    """How many orders were submitted and how many fills executed in [since, until)."""
+    window = [utc_iso(since), utc_iso(until)]
+    orders = ledger.scalar("SELECT count(*) FROM orders WHERE submitted_at >= ? AND submitted_at < ?", window)
+    fills = ledger.scalar("SELECT count(*) FROM fills WHERE filled_at >= ? AND filled_at < ?", window)
+    return int(orders or 0), int(fills or 0)
+
+
+@dataclass(frozen=True)
+class SignalTally:
+    """What became of one source's signals at a step: ``skipped`` counts them by the rule that skipped them
+    (the last step of the decision's trace)."""
+
+    source: str
+    imported: int
+    traded: int  # ordered in full or reduced
+    skipped: dict[str, int]
+
+
+def signal_tallies(ledger: Ledger, step: str) -> list[SignalTally]:
+    imported = {r["source"]: r["n"] for r in ledger.query("SELECT source, count(*) AS n FROM signals GROUP BY source")}
+    traded: dict[str, int] = {}
+    skipped: dict[str, dict[str, int]] = {}
+    decided = ledger.query(
+        "SELECT s.source, d.outcome, CASE WHEN d.outcome = 'skipped' THEN "
+        "coalesce(json_extract(d.trace_json, '$[#-1].name'), 'unknown') END AS rule, count(*) AS n "
+        "FROM decisions d JOIN signals s ON s.id = d.signal_id WHERE d.step = ? GROUP BY 1, 2, 3",
+        [step],
+    )
+    for r in decided:
+        if r["outcome"] == "skipped":
+            skipped.setdefault(r["source"], {})[r["rule"]] = r["n"]
+        else:
+            traded[r["source"]] = traded.get(r["source"], 0) + r["n"]
+    return [
+        SignalTally(source, count, traded.get(source, 0), skipped.get(source, {}))
+        for source, count in sorted(imported.items())
+    ]
+
+
+@dataclass(frozen=True)
+class RuleCheck:
+    """A rule's verdict at the latest decision that reached it."""
+
+    rule: str
+    failed: bool  # the rule skipped that signal
+    decided_at: datetime
+
+
+def latest_rule_checks(ledger: Ledger, step: str, rules: Sequence[str], *, window: int = 200) -> list[RuleCheck]:
+    """For each of ``rules`` (trace step names), its verdict at the newest of the step's last ``window``
+    decisions whose trace reached it; a rule none of them reached is left out. A decision's trace lists every
+    rule up to the one that skipped it, so a rule failed exactly when it is the last step of a skip."""
+    marks = ",".join("?" for _ in rules)
+    rows = ledger.query(
+        "SELECT json_extract(j.value, '$.name') AS rule, d.decided_at, "
+        "d.outcome = 'skipped' AND j.key = json_array_length(d.trace_json) - 1 AS failed "
+        "FROM (SELECT id, outcome, trace_json, decided_at FROM decisions WHERE step = ? ORDER BY id DESC LIMIT ?) d, "
+        f"json_each(d.trace_json) j WHERE json_extract(j.value, '$.name') IN ({marks}) ORDER BY d.id DESC",
+        [step, window, *rules],
+    )
+    latest: dict[str, RuleCheck] = {}
+    for r in rows:
+        latest.setdefault(r["rule"], RuleCheck(r["rule"], bool(r["failed"]), datetime.fromisoformat(r["decided_at"])))
+    return [latest[rule] for rule in rules if rule in latest]
+
+
+@dataclass(frozen=True)
+class CachedAnswers:
+    """Vendor answers of one kind the ledger holds, and how many of them were fetched in a window. The ledger
+    does not count requests: each answer cost at least one."""
+
+    kind: str
+    total: int
+    fetched: int
+
+
+def cached_answers(ledger: Ledger, since: datetime, until: datetime) -> list[CachedAnswers]:
+    """Grouped-daily sessions and per-symbol bar ranges (Polygon), and reference facts by kind (sectors,
+    earnings dates; Polygon or Finnhub), each with those fetched in [since, until)."""
+    fetched = "count(CASE WHEN fetched_at >= ? AND fetched_at < ? THEN 1 END)"
+    window = [utc_iso(since), utc_iso(until)]
+    rows = ledger.query(
+        f"SELECT 'grouped_daily' AS kind, count(*) AS total, {fetched} AS fetched FROM bar_cache_sessions "
+        f"UNION ALL SELECT 'aggregates', count(*), {fetched} FROM bar_cache_ranges "
+        f"UNION ALL SELECT kind, count(*), {fetched} FROM reference_cache GROUP BY kind",
+        window * 3,
+    )
+    return [CachedAnswers(r["kind"], r["total"], r["fetched"]) for r in rows]
+
+
+# -- notifications -------------------------------------------------------------------------------------------
+
+
+def run_fills(ledger: Ledger, run_id: str) -> list[Fill]:
+    """The fills a run recorded, oldest first."""
+    rows = ledger.query("SELECT * FROM fills WHERE run_id = ? ORDER BY filled_at, fill_id", [run_id])
+    return [_fill(r) for r in rows]
+
+
+def notified(ledger: Ledger, keys: Sequence[str]) -> set[str]:
+    """Those of the alert ``keys`` already sent (or being sent) by an earlier run."""
+    found: set[str] = set()
+    for chunk, marks in _in_chunks(sorted(set(keys))):
+        found.update(r["key"] for r in ledger.query(f"SELECT key FROM notifications WHERE key IN ({marks})", chunk))
+    return found
+
+
+def record_notifications(
+    ledger: Ledger, alerts: Iterable[tuple[str, str, str]], *, run_id: str, now: datetime
+) -> None:
+    """Remember ``(key, level, title)`` of each alert about to be sent; a key already known keeps its first row."""
+    ledger.conn.executemany(
+        "INSERT OR IGNORE INTO notifications (key, level, title, run_id, created_at) VALUES (?, ?, ?, ?, ?)",
+        [(key, level, title, run_id, utc_iso(now)) for key, level, title in alerts],
+    )

@@ -37,7 +37,8 @@ MAX_REAL_BROKER_SKEW = timedelta(minutes=5)
 # use prices that are no longer current, against positions that have moved on since.
 # The kill switch (halt, resume) is always at hand, whatever a mistaken future-dated run left behind: it
 # sends nothing itself and stamps its change with the present.
-# The owner's reads (orders, positions, balances) look at the present and change nothing.
+# The owner's reads (orders, positions, balances) look at the present and change nothing; the daily report
+# reads any day's rows and writes only the page asked for.
 TIME_FREE_COMMANDS = frozenset(
     {
         "replay",
@@ -52,6 +53,7 @@ TIME_FREE_COMMANDS = frozenset(
         "preview bracket",
         "preview risk",
         "approvals",
+        "report",
     }
 )
 
@@ -65,6 +67,9 @@ class StepContext:
     dry_run: bool
     run_id: str
     log: EventLog
+    # A slot of `replay` or `demo`: the schedule over past sessions. What a step leaves outside the ledger for
+    # the owner of the present (the evening's report page) is not made for a simulated history.
+    replaying: bool = False
 
     @property
     def settings(self) -> Settings:
@@ -157,7 +162,7 @@ def invoke(
 
     run_id = uuid.uuid4().hex
     mode = ledger_mode or config.settings.mode_name
-    log = EventLog(config.logs_dir, run_id=run_id, command=command, mode=mode, secrets=config.secrets.values())
+    log = EventLog(config.logs_dir, run_id=run_id, command=command, mode=mode, secrets=config.secret_values())
     clock = SimulatedClock(at or datetime.now(UTC)) if (at is not None or simulated_clock) else SystemClock()
     ledger_path = config.ledger_path_for(mode)
     ledger: Ledger | None = None
@@ -166,6 +171,7 @@ def invoke(
     exit_code: int = ExitCode.FAILURE
     report: Report | None = None
     failure: AutotraderError | None = None
+    ctx: StepContext | None = None
     try:
         check_live_safety(config)
         with WorkspaceLock(config.lock_path):
@@ -180,6 +186,7 @@ def invoke(
             log.event("run_start", as_of=clock.now().isoformat(), dry_run=dry_run)
             if not dry_run:
                 from autotrader.ledger import repo
+                from autotrader.pipeline.monitor import RunWatch
 
                 repo.start_run(
                     ledger,
@@ -191,6 +198,7 @@ def invoke(
                     started_at=datetime.now(UTC),
                 )
                 recorded = True
+                watch = RunWatch.begin(config, ledger, log, clock, command=command, mode=mode, run_id=run_id)
             ctx = StepContext(command, config, deps, ledger, dry_run, run_id, log)
             report = body(ctx)
             exit_code = report.exit_code
@@ -212,6 +220,12 @@ def invoke(
         if ledger is not None:
             if recorded:
                 _finish_run(ledger, ledger_path, log, run_id, exit_code, _compact(report), failure)
+                # No report and no failure: a kill point or Ctrl-C tears the run down; like kill -9, it tells no end.
+                watch.ended(exit_code, finished=report is not None or failure is not None)
+            from autotrader.pipeline import notify  # after the run's end is recorded: it cannot change it
+
+            end = notify.RunEnd(command, run_id, clock.now(), dry_run, exit_code, report, failure)
+            report = notify.after_run(config, ledger, log, ctx, end).report
             ledger.close()
         if bar_cache is not None:
             bar_cache.close()
