@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from autotrader.errors import AutotraderError
@@ -69,20 +70,82 @@ def lines(texts: Sequence[str], indent: str = "  ") -> None:
         console.print(f"{indent}{escape(text)}")
 
 
+# The widest a column is kept from shrinking: a word longer than this (an order id) folds; shorter ones
+# (symbol, accepted, profit_take) never split across lines.
+WORD_CAP = 24
+
+
+def _widths(columns: list[str], cells: list[list[str]], width: int) -> list[int]:
+    """Each column's width so the table fits ``width`` (two spaces between columns): its natural width
+    while that fits; otherwise the columns with the most room above their longest word give way first (their
+    text wraps between words), and only when every column is down to its longest word (capped at
+    ``WORD_CAP``) do words fold."""
+    texts = [[header, *(row[i] for row in cells)] for i, header in enumerate(columns)]
+    natural = [max(len(line) for text in column for line in (text.splitlines() or [""])) for column in texts]
+    words = [min(max((len(w) for text in column for w in text.split()), default=1), WORD_CAP) for column in texts]
+    widths = [max(n, 1) for n in natural]
+    room = width - 2 * (len(columns) - 1)
+    while sum(widths) > room:
+        slack = [w - floor for w, floor in zip(widths, words, strict=True)]
+        i = max(range(len(widths)), key=lambda j: (slack[j], widths[j]))
+        if slack[i] <= 0:
+            i = max(range(len(widths)), key=lambda j: widths[j])
+            if widths[i] <= 4:
+                break  # a console too narrow for any table: let it wrap as it must
+        widths[i] -= 1
+    return widths
+
+
 def table(title: str, columns: list[str], rows: Sequence[Sequence[Any]]) -> None:
+    """A table for a person: plain values (``fmt.plain``: no Python reprs), no markup read from the data
+    (a ``[rebalance]`` in a reason stays visible), and words kept whole at the console's width."""
+    from rich import box
     from rich.table import Table
+    from rich.text import Text
+
+    from autotrader.exports.fmt import plain
 
     if not rows:
         return
-    t = Table(title=title, title_justify="left")
+    console = _console()
+    cells = [["" if v is None else (v if isinstance(v, str) else plain(v)) for v in row] for row in rows]
+    widths = _widths(columns, cells, console.width)
+    t = Table(title=Text(title), title_justify="left", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
+              collapse_padding=True)  # fmt: skip
     for i, column in enumerate(columns):
         # The first column names the row: keep it on one line (long names are cut with an ellipsis).
         t.add_column(
-            column, no_wrap=i == 0, overflow="ellipsis" if i == 0 else "fold", max_width=34 if i == 0 else None
-        )
-    for row in rows:
-        t.add_row(*("" if v is None else str(v) for v in row))
-    _console().print(t)
+            Text(column), no_wrap=i == 0, overflow="ellipsis" if i == 0 else "fold",
+            width=min(widths[i], 34) if i == 0 else widths[i],
+        )  # fmt: skip
+    for row in cells:
+        t.add_row(*(Text(v) for v in row))
+    console.print(t)
+
+
+def wants_progress(json_output: bool, stream: Any = None) -> bool:
+    """A progress bar only for a person at a terminal: never with ``--json``, never into a pipe or a file
+    (cron's mail, a log) where it would be a smear of control characters."""
+    stream = sys.stdout if stream is None else stream
+    return not json_output and bool(getattr(stream, "isatty", lambda: False)())
+
+
+@contextmanager
+def progress(label: str, enabled: bool) -> Iterator[Callable[[int, int], None] | None]:
+    """A transient bar on stderr, advanced by the callback it yields (``done, total``); None when disabled."""
+    if not enabled:
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=_console(stderr=True), transient=True) as bar:
+        task = bar.add_task(label, total=None)
+
+        def advance(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield advance
 
 
 def render_orders(report: Report) -> None:

@@ -465,6 +465,7 @@ class Selection(Row):
     strategies_tried: int
     held_before: str | None
     reason: str
+    warning: str | None = optional()  # why the winner's edge may be noise (one strategy, or PSR below the level)
 
 
 @dataclass(frozen=True)
@@ -904,6 +905,9 @@ class StepRun(Row):
     orders: tuple[OrderLine, ...] = ()
     skipped: tuple[Skip, ...] = ()
     notes: tuple[str, ...] | None = optional()
+    # The step's own typed report (a rejected file, a position's price...) for what the run announces
+    # (``policy.alerts``); never printed: the row above is the step's part of the JSON contract.
+    report: Report | None = field(default=None, metadata={_INTERNAL: True}, compare=False, repr=False)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -912,6 +916,29 @@ class RunDailyReport(Report):
     slot: str
     session: SessionState
     steps: tuple[StepRun, ...]
+
+
+@dataclass(frozen=True)
+class PerformanceFigures(Row):
+    """An equity (or price) path's figures (``policy.performance``); None where the sample cannot say."""
+
+    start: str
+    end: str
+    sessions: int
+    start_value: float
+    end_value: float
+    total_return: float | None
+    cagr: float | None
+    sharpe: float | None
+    sortino: float | None
+    max_drawdown: float | None
+
+
+@dataclass(frozen=True)
+class PerformanceComparison(Row):
+    account: PerformanceFigures
+    benchmark: PerformanceFigures | None  # SPY over the account's own sessions; None without its closes
+    excess_return: float | None  # account total return − SPY's
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -928,6 +955,9 @@ class ReplayReport(Report):
     orders_total: int
     fills_total: int
     failed_at: str | None  # the slot that stopped the replay (its exit code is the report's)
+    # From the starting cash (the close before the first session) through each evening's snapshot, vs SPY.
+    performance: PerformanceComparison | None = optional()
+    html: str | None = optional()  # with --html: the page written
     # The scorecard at the replay's last instant, when every slot succeeded.
     rows: tuple[ScorecardRow, ...] | None = optional()
     calibration: Calibration | None = optional()
@@ -940,13 +970,16 @@ class ReplayReport(Report):
 class DemoReport(ReplayReport):
     COMMANDS = ("demo",)
     workspace: str | None  # None under --dry-run (a throw-away folder)
+    reports: tuple[str, ...]  # the pages it left in the workspace (none under --dry-run)
 
     @classmethod
-    def of(cls, replayed: ReplayReport, *, workspace: str | None, notes: Sequence[str]) -> DemoReport:
-        """The demo's report: its replay's, with the workspace it made and the notes on where to look."""
+    def of(
+        cls, replayed: ReplayReport, *, workspace: str | None, notes: Sequence[str], reports: Sequence[str]
+    ) -> DemoReport:
+        """The demo's report: its replay's, with the workspace it made, the pages and where to look."""
         values = {f.name: getattr(replayed, f.name) for f in fields(replayed)}
         values["notes"] = (*replayed.notes, *notes)
-        return cls(**values, workspace=workspace)
+        return cls(**values, workspace=workspace, reports=tuple(reports))
 
 
 # -- status, doctor, config -----------------------------------------------------------------------------------
@@ -1095,6 +1128,20 @@ class ScheduleReport(Report):
 
 
 @dataclass(frozen=True)
+class NotifyTargetResult(Row):
+    target: str  # the URL's scheme and host only: the rest may hold a token
+    level: str  # the least serious alert it takes
+    sent: bool
+    error: str | None  # why not (never the URL)
+
+
+@dataclass(frozen=True, kw_only=True)
+class NotifyReport(Report):
+    COMMANDS = ("notify test",)
+    targets: tuple[NotifyTargetResult, ...]  # one per [notify] urls entry, in order
+
+
+@dataclass(frozen=True)
 class ListedOrder(Row):
     broker_order_id: str | None  # None: an intent the broker has not received (yet)
     client_order_id: str | None
@@ -1186,11 +1233,167 @@ class ApprovalsReport(Report):
     decided: tuple[str, ...]  # the client order ids this command approved or rejected
 
 
+# -- report (the daily report) --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DaySummary(Row):
+    """The day's money: the equity at its end and its change, and what was realized and is still open."""
+
+    equity: float | None  # the day's snapshot; for today before rehydrate, the broker's equity now
+    equity_from: str | None  # "snapshot" | "broker" | None (a past day without a snapshot)
+    cash: float | None
+    previous_date: str | None  # the last snapshot before the day
+    previous_equity: float | None
+    equity_change: float | None  # equity − previous_equity: everything, open positions' moves included
+    equity_change_pct: float | None  # a fraction of previous_equity
+    realized_pnl: float  # the day's sells at average cost in our books, net of the day's commissions
+    commissions: float
+    unrealized_pnl: float | None  # the open positions listed, at their last daily close
+    drawdown: float | None  # the equity's fall from its running peak at the day's end (a fraction)
+
+
+@dataclass(frozen=True)
+class CurvePoint(Row):
+    date: str
+    equity: float
+    spy: float | None  # SPY's close that session
+    drawdown: float  # the equity's fall from its running peak (a fraction)
+
+
+@dataclass(frozen=True)
+class DeployedPath(Row):
+    """Capital deployed at cost in one book or category over the snapshots: its path, not a return."""
+
+    group: str  # "book" | "category"
+    key: str
+    start: str  # the first snapshot that has it
+    first: float
+    last: float
+    change: float
+    peak: float
+
+
+@dataclass(frozen=True)
+class DayPosition(Row):
+    book: str
+    symbol: str
+    qty: float
+    avg_cost: float
+    price: float | None  # the last daily close at or before the day (None: no bar)
+    price_date: str | None
+    market_value: float | None
+    unrealized_pnl: float | None
+
+
+@dataclass(frozen=True)
+class DayOrder(Row):
+    """An order intent decided that day, with what the broker did with it as last synced."""
+
+    client_order_id: str
+    created_at: str
+    step: str
+    book: str
+    symbol: str
+    side: str
+    qty: float
+    type: str
+    leg: str
+    tier: int
+    status: str  # the intent's
+    filled_qty: float
+    filled_avg_price: float | None
+    error: str | None
+
+
+@dataclass(frozen=True)
+class DayFill(Row):
+    filled_at: str
+    book: str
+    symbol: str
+    side: str
+    qty: float
+    price: float
+    commission: float
+    leg: str
+    tier: int
+    signal_id: int | None
+    client_order_id: str | None
+    realized_pnl: float | None  # a sell's (price − average cost) × qty, before commission; None for a buy
+
+
+@dataclass(frozen=True)
+class BreakerState(Row):
+    name: str
+    tripped: bool
+    detail: str
+
+
+@dataclass(frozen=True)
+class SignalTally(Row):
+    source: str
+    category: str
+    received: int  # imported that day
+    traded: int  # sized that day into an order (ordered or reduced)
+    skipped: int  # sized that day into a skip
+
+
+@dataclass(frozen=True)
+class SkipTally(Row):
+    reason: str  # the sizing rule that stopped the signal
+    signals: int
+    example: str  # one of those skips' words, with its numbers
+
+
+@dataclass(frozen=True)
+class DayRun(Row):
+    command: str
+    as_of: str
+    exit_code: int | None  # None: no end recorded (killed, or its end could not be stored)
+    error: str | None
+    notes: tuple[str, ...]  # the first ten, as the runs row keeps them
+
+
+@dataclass(frozen=True)
+class Problem(Row):
+    level: str  # "error" | "warning"
+    command: str
+    as_of: str  # the first run that said it
+    message: str
+    count: int  # runs that said the same
+
+
+@dataclass(frozen=True, kw_only=True)
+class DailyReport(Report):
+    COMMANDS = ("report",)
+    date: str  # the New York day reported
+    trading_day: bool  # an NYSE session
+    mode: str
+    simulated: bool  # a simulated broker: no real money
+    summary: DaySummary
+    performance: PerformanceComparison | None  # from the snapshots up to the day; None before the first
+    curve: tuple[CurvePoint, ...]
+    deployed: tuple[DeployedPath, ...]
+    positions_from: str | None  # "ledger" (today) | "snapshot" (a past day) | None (no snapshot that day)
+    positions: tuple[DayPosition, ...]
+    day_orders: tuple[DayOrder, ...]
+    fills: tuple[DayFill, ...]
+    halt: HaltState | None
+    breakers: tuple[BreakerState, ...]  # as the next `size` would find them, at the as-of
+    approvals: tuple[PendingApproval, ...]
+    signals: tuple[SignalTally, ...]
+    skip_reasons: tuple[SkipTally, ...]
+    runs: tuple[DayRun, ...]
+    problems: tuple[Problem, ...]
+    html: str | None = optional()  # with --html: the page written
+
+
 REPORTS: tuple[type[Report], ...] = (
     SyncReport, ScanReport, SizeReport, ManageReport, RebalanceReport, ScorecardReport, LineageReport,
     RehydrateReport, RunDailyReport, ReplayReport, DemoReport, StatusReport, DoctorReport, ConfigReport,
     ControlReport, InitReport, ScheduleReport, OrdersReport, PositionsReport, BalancesReport,
-    PreviewReport, ApprovalsReport,
+    PreviewReport, ApprovalsReport, DailyReport,
+    NotifyReport,
 )  # fmt: skip
 
 

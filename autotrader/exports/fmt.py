@@ -88,6 +88,16 @@ def count(value: int | float | None) -> str:
     return f"{round(value):,}"
 
 
+def shares(value: float | None) -> str:
+    """A quantity of shares: whole ones as a count (``1,200``), fractional ones to four decimals (``0.5``)."""
+    if _missing(value):
+        return DASH
+    assert value is not None
+    if abs(value - round(value)) < 1e-9:
+        return _signed(f"{round(value):,}")
+    return _signed(f"{value:,.4f}".rstrip("0"))
+
+
 def q_value(value: float | None) -> str:
     """A q- or p-value: ``<0.001``, three decimals below 0.1, two above."""
     if _missing(value):
@@ -116,6 +126,16 @@ def ny_time(when: datetime | str | None) -> str:
     return f"{instant.astimezone(ET):%Y-%m-%d %H:%M} ET"
 
 
+def number(value: float | None, decimals: int = 4) -> str:
+    """A quantity or amount as stored, without float noise: ``1277.0`` → ``1,277``, ``242207.13`` →
+    ``242,207.13``, ``0.09373`` → ``0.0937`` (at most ``decimals`` decimals, trailing zeros dropped)."""
+    if _missing(value):
+        return DASH
+    assert value is not None
+    text = f"{value:,.{decimals}f}".rstrip("0").rstrip(".")
+    return _signed(text)
+
+
 def plain(value: object) -> str:
     """Any value as text for a person: no Python reprs (``True`` → ``yes``, a dict → ``key: value, ...``)."""
     if value is None:
@@ -123,7 +143,7 @@ def plain(value: object) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, float):
-        return sig(value)
+        return number(value)
     if isinstance(value, int):
         return count(value)
     if isinstance(value, dict):

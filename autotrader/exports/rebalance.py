@@ -8,7 +8,8 @@ from typing import Any
 
 import pandas as pd
 
-from autotrader.exports.html_page import image, png, pyplot, table, write_page
+from autotrader.exports import fmt
+from autotrader.exports.html_page import PageFacts, figure, grid, marks, png, pyplot, write_page
 
 
 def nav_chart(navs: dict[str, pd.Series]) -> str:
@@ -27,41 +28,38 @@ def nav_chart(navs: dict[str, pd.Series]) -> str:
     return data
 
 
-def write_html(path: Path, payload: dict[str, Any], navs: dict[str, pd.Series]) -> Path:
+def write_html(path: Path, payload: dict[str, Any], navs: dict[str, pd.Series], facts: PageFacts) -> Path:
     selection = payload.get("selection", {})
+    winner = payload.get("winner")
     strategies = [
-        ("strategy", "name"), ("final NAV", "nav"), ("CAGR", "cagr"), ("Sharpe", "sharpe"),
-        ("max drawdown", "max_drawdown"), ("NAV momentum", "momentum"), ("rebalances", "rebalances"),
+        [s["name"], fmt.usd(s.get("nav")), fmt.pct(s.get("cagr"), signed=True), fmt.ratio(s.get("sharpe")),
+         fmt.pct(s.get("max_drawdown")), fmt.pct(s.get("momentum"), signed=True), fmt.count(s.get("rebalances")),
+         "winner" if s["name"] == winner else ""]
+        for s in payload.get("strategies", [])
     ]  # fmt: skip
     summary = (
-        f"Winner: <b>{html.escape(str(payload.get('winner')))}</b> (runner-up "
-        f"{html.escape(str(payload.get('runner_up')))}); probabilistic Sharpe ratio against the runner-up "
-        f"{selection.get('psr_vs_runner_up')}, deflated Sharpe over {selection.get('strategies_tried')} strategies "
-        f"{selection.get('deflated_sharpe')}. Traded: <b>{html.escape(str(payload.get('selected')))}</b> — "
-        f"{html.escape(str(selection.get('reason', '')))}."
+        f"Winner: {winner} (runner-up {payload.get('runner_up') or 'none'}); probabilistic Sharpe ratio against "
+        f"the runner-up {fmt.ratio(selection.get('psr_vs_runner_up'), 3)}, deflated Sharpe over "
+        f"{fmt.count(selection.get('strategies_tried'))} strategies {fmt.ratio(selection.get('deflated_sharpe'), 3)}. "
+        f"Traded: {payload.get('selected')} — {selection.get('reason', '')}."
     )
-    body = f"""<p>{summary}</p>
-{table(payload.get("strategies", []), strategies)}
-{image("backtest NAV per strategy", nav_chart(navs))}
-<h2>Targets</h2>
-{
-        table(
-            payload.get("targets", []),
-            [("symbol", "symbol"), ("weight", "weight"), ("shares", "shares"), ("price", "price")],
-        )
-    }
-<h2>Deltas</h2>
-{
-        table(
-            payload.get("deltas", []),
-            [
-                ("symbol", "symbol"),
-                ("side", "side"),
-                ("qty", "qty"),
-                ("target", "target"),
-                ("current", "current"),
-                ("reason", "reason"),
-            ],
-        )
-    }"""
-    return write_page(path, f"autotrader rebalance {payload.get('as_of', '')}", body)
+    # The terminal's caution, kept on the page: a winner that is not significant may have won by luck.
+    warning = selection.get("warning")
+    body = "\n".join([
+        f"<p>{html.escape(summary)}</p>",
+        f'<p class="warn">{html.escape(warning)}</p>' if warning else "",
+        grid(["strategy", "final NAV", "CAGR", "Sharpe", "max drawdown", "NAV momentum", "rebalances", ""],
+             strategies, numeric=range(1, 7), css="strategies"),
+        figure("Backtest NAV per strategy", nav_chart(navs)),
+        "<h2>Targets</h2>",
+        grid(["symbol", "weight", "shares", "price"],
+             [[t["symbol"], fmt.pct(t.get("weight")), fmt.number(t.get("shares")), fmt.number(t.get("price"), 2)]
+              for t in payload.get("targets", [])], numeric=(1, 2, 3), css="targets"),
+        "<h2>Deltas</h2>",
+        grid(["symbol", "side", "qty", "target", "current", "reason"],
+             [[d["symbol"], d["side"], fmt.number(d.get("qty")), fmt.number(d.get("target")),
+               fmt.number(d.get("current")), d.get("reason", "")] for d in payload.get("deltas", [])],
+             numeric=(2, 3, 4), css="deltas"),
+    ])  # fmt: skip
+    heading = marks(simulated=facts.simulated, dry_run=facts.dry_run)
+    return write_page(path, f"{facts.title} as of {facts.as_of}", body, heading_marks=heading)

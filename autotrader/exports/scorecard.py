@@ -286,18 +286,24 @@ def robustness(payload: dict[str, Any]) -> str:
 
 def write_html(path: Path, payload: dict[str, Any], curves: Sequence[CurveRow], facts: PageFacts) -> Path:
     """The page from the report's own fields (``payload``: what ``--json`` prints) and the curves."""
+    body = body_html(payload, curves, facts.as_of)
+    return write_page(path, facts.title, body, heading_marks=marks(dry_run=facts.dry_run, simulated=facts.simulated))
+
+
+def body_html(payload: dict[str, Any], curves: Sequence[CurveRow], as_of: str) -> str:
+    """The scorecard's sections (a replay's page ends with them too)."""
     rows = list(payload.get("rows") or [])
     primary = str(payload.get("primary_horizon", ""))
     traded = sum(r["traded"] for r in rows if r["group"] == "category")
     lede = (
-        f"As of {facts.as_of} · {fmt.count(payload.get('signals_total', 0))} signals, {fmt.count(traded)} traded · "
+        f"As of {as_of} · {fmt.count(payload.get('signals_total', 0))} signals, {fmt.count(traded)} traded · "
         f"a verdict needs its abnormal return's 95% interval clear of zero and a q-value under "
         f"{fmt.sig(payload.get('fdr'), 2)} over {fmt.count(payload.get('hypotheses', 0))} tests, at each row's "
         f"primary horizon h (sessions)."
     )
     calibration = payload.get("calibration") or {}
     sources = [r for r in rows if r["group"] == "source"]
-    body = "\n".join([
+    return "\n".join([
         f'<p class="lede">{html.escape(lede)}</p>',
         "<h2>Verdict board</h2>", board(rows, "source"), board(rows, "category"),
         "<h2>Per source</h2>", *(source_section(payload, r, curves) for r in sources),
@@ -311,4 +317,3 @@ def write_html(path: Path, payload: dict[str, Any], curves: Sequence[CurveRow], 
         figure("Mean abnormal return per conviction bucket", calibration_chart(rows, primary)),
         "<h2>Robustness</h2>", robustness(payload),
     ])  # fmt: skip
-    return write_page(path, facts.title, body, heading_marks=marks(dry_run=facts.dry_run, simulated=facts.simulated))

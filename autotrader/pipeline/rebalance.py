@@ -309,6 +309,7 @@ def describe(
                 "strategies_tried": len(results),
                 "held_before": held_strategy,
                 "reason": why,
+                "warning": selection.warning,
             },
             "capital": round(capital, 2),
             "targets": [
@@ -370,9 +371,11 @@ def _finish(
     log.write()
     if html is not None:
         from autotrader.exports.rebalance import write_html
+        from autotrader.pipeline.scorecard import page_facts
 
+        navs = {name: r.nav for name, r in results.items()}
         try:
-            write_html(html, report.build(RebalanceReport).to_json(), {name: r.nav for name, r in results.items()})
+            write_html(html, report.build(RebalanceReport).to_json(), navs, page_facts(ctx, "rebalance"))
             report.fields["html"] = str(html)
         except InputError as error:  # the orders are out already: say so, do not pretend nothing happened
             report.notes.append(error.message)

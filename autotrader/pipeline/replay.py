@@ -11,16 +11,23 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date, datetime
+from pathlib import Path
+
+import pandas as pd
 
 from autotrader.clock import SimulatedClock
 from autotrader.domain.enums import ExitCode
-from autotrader.domain.reports import ReplayReport, ReportDraft, RunDailyReport
+from autotrader.domain.reports import ReplayReport, ReportDraft, RunDailyReport, ScorecardReport
 from autotrader.errors import InputError
+from autotrader.exports import fmt
 from autotrader.ledger import repo
 from autotrader.pipeline import run_daily
 from autotrader.pipeline.context import StepContext
+from autotrader.pipeline.notify import Notified, after_slot, replay_note
+from autotrader.pipeline.scorecard_panels import BENCHMARK
+from autotrader.policy import performance
 
 REPLAY_MODE = "replay"
 
@@ -53,12 +60,22 @@ def validate_range(ctx: StepContext, start: date, end: date) -> None:
 
 
 def run(
-    ctx: StepContext, start: date, end: date, *, before_slot: Callable[[StepContext, int], None] | None = None
+    ctx: StepContext,
+    start: date,
+    end: date,
+    *,
+    before_slot: Callable[[StepContext, int], None] | None = None,
+    html: Path | None = None,
+    notify: bool = False,
+    progress: Callable[[int, int], None] | None = None,
 ) -> ReplayReport:
     """Replay [start, end]; ``ctx`` must carry a SimulatedClock and the replay ledger.
 
     ``before_slot(ctx, i)`` runs at each slot's instant before its steps: how tests and benchmarks put
-    orders into the simulated past without a step that makes them.
+    orders into the simulated past without a step that makes them. ``html``: also write the replay's page
+    (equity and drawdown against SPY, the trades, the replayed signals' scorecard). ``notify``: send each slot's
+    alerts as cron's run of it would have (``pipeline.notify``; the replay itself announces nothing).
+    ``progress(done, total)`` is told of each slot run (the terminal's progress bar).
     """
     validate_range(ctx, start, end)
     clock = ctx.deps.clock
@@ -71,19 +88,26 @@ def run(
     exit_code: int = ExitCode.OK
     failed_at: str | None = None
     notes: list[str] = []
+    announced: list[Notified] = []
     for i, at in enumerate(instants):
         clock.set(at)
-        slot_ctx = replace(ctx, command="run-daily", run_id=uuid.uuid4().hex)
+        slot_ctx = replace(ctx, command="run-daily", run_id=uuid.uuid4().hex, replaying=True)
         if before_slot is not None:
             before_slot(slot_ctx, i)
         slot_report = _recorded(slot_ctx)
+        if notify:
+            announced.append(after_slot(slot_ctx, slot_report))
         slots_run += 1
+        if progress is not None:
+            progress(slots_run, len(instants))
         if slot_report.exit_code != ExitCode.OK:
             exit_code = slot_report.exit_code
             failed_at = at.isoformat()
             notes.extend(slot_report.notes)
             break
     elapsed = time.perf_counter() - started
+    if notify:
+        notes.append(replay_note(announced, dry_run=ctx.dry_run))
     account = ctx.deps.broker.account()
     report = ctx.report()
     report.exit_code = exit_code
@@ -108,16 +132,59 @@ def run(
     report.notes.insert(
         0, f"replayed {len(sessions)} sessions ({slots_run} slots) from {start} to {end} in {elapsed:.2f}s"
     )
+    paths = equity_paths(ctx, start, end)
+    comparison = performance.compare(paths.equity, paths.benchmark)
+    if comparison is not None:
+        report.fields["performance"] = performance.comparison_fields(comparison)
+        report.notes.append(summary_line(comparison))
     if exit_code == ExitCode.OK:
-        _append_scorecard(ctx, report)
+        card = _append_scorecard(ctx, report, curves=html is not None)
+        if html is not None:
+            report.fields["html"] = str(_write_page(ctx, html, report, card, paths))
+            report.notes.append(f"wrote {report.fields['html']}")
     return report.build(ReplayReport)
 
 
-def _append_scorecard(ctx: StepContext, report: ReportDraft) -> None:
+@dataclass(frozen=True)
+class EquityPaths:
+    equity: pd.Series  # by session date: the starting cash on the session before the first, then each snapshot
+    benchmark: pd.Series | None  # SPY's closes over the same span
+
+
+def equity_paths(ctx: StepContext, start: date, end: date) -> EquityPaths:
+    """The replay's account from its starting cash (at the close before its first session, when nothing was
+    held) through every evening's snapshot, and SPY's closes over the same sessions."""
+    calendar = ctx.deps.calendar
+    before = calendar.previous_session(start)
+    values = {before.isoformat(): ctx.settings.broker.starting_cash}
+    values |= {s.session_date: s.equity for s in repo.snapshots(ctx.ledger, until=end.isoformat())
+               if s.session_date >= start.isoformat()}  # fmt: skip
+    equity = pd.Series(values, dtype="float64")
+    equity.index = pd.to_datetime(equity.index)
+    bars = ctx.deps.market_data.daily_bars(BENCHMARK, before, end)
+    return EquityPaths(equity, None if bars.empty else bars["close"])
+
+
+def summary_line(c: performance.Comparison) -> str:
+    """The line a backtester's user looks for: return, CAGR, drawdown and Sharpe, against SPY alike."""
+    a, b = c.account, c.benchmark
+    line = (
+        f"total return {fmt.pct(a.total_return, signed=True)}, CAGR {fmt.pct(a.cagr, signed=True)}, max drawdown "
+        f"{fmt.pct(a.max_drawdown)}, Sharpe {fmt.ratio(a.sharpe)} over {a.sessions - 1} sessions"
+    )
+    if b is not None:
+        line += (
+            f"; SPY {fmt.pct(b.total_return, signed=True)}, CAGR {fmt.pct(b.cagr, signed=True)}, max drawdown "
+            f"{fmt.pct(b.max_drawdown)}, Sharpe {fmt.ratio(b.sharpe)}"
+        )
+    return line
+
+
+def _append_scorecard(ctx: StepContext, report: ReportDraft, *, curves: bool) -> ScorecardReport:
     """End with the scorecard of everything the replay imported and traded, at its last instant."""
     from autotrader.pipeline import scorecard
 
-    card = scorecard.run(ctx, scorecard.Filters())
+    card = scorecard.run(ctx, scorecard.Filters(), curves=curves)
     report.fields.update(
         rows=card.rows,
         calibration=card.calibration,
@@ -126,6 +193,25 @@ def _append_scorecard(ctx: StepContext, report: ReportDraft) -> None:
         signals_total=card.signals_total,
     )
     report.notes.extend(card.notes)
+    return card
+
+
+def _write_page(
+    ctx: StepContext, path: Path, report: ReportDraft, card: ScorecardReport, paths: EquityPaths
+) -> Path:
+    from autotrader.domain.reports import plain_json
+    from autotrader.exports import replay as page
+    from autotrader.pipeline.scorecard import page_facts
+
+    return page.write_html(
+        path,
+        plain_json(report.fields),
+        card,
+        paths.equity,
+        paths.benchmark,
+        repo.trade_reviews(ctx.ledger),
+        page_facts(ctx, f"replay {report.fields['start']} to {report.fields['end']}"),
+    )
 
 
 def _recorded(ctx: StepContext) -> RunDailyReport:

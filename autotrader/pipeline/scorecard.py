@@ -137,6 +137,26 @@ def load(ctx: StepContext, filters: Filters) -> ScorecardData:
     )
 
 
+LEDGERS = ("main", "replay")
+
+
+def ledger_choice(name: str) -> dict[str, Any]:
+    """``--ledger``'s arguments to ``invoke``: the mode's own ledger, or the last replay's. Both checks run
+    before any ledger is opened, so a bad value or a missing replay ledger creates no file."""
+    if name == "main":
+        return {}
+    from autotrader.pipeline.replay import REPLAY_MODE
+
+    def check(config: Any) -> None:
+        if name not in LEDGERS:
+            raise InputError(f"--ledger {name!r}: expected one of {', '.join(LEDGERS)}")
+        path = config.ledger_path_for(REPLAY_MODE)
+        if not path.exists():
+            raise InputError(f"--ledger replay: no replay ledger at {path}", hint="run `autotrader replay` first")
+
+    return {"ledger_mode": REPLAY_MODE, "prepare": check}
+
+
 @dataclass(frozen=True)
 class Exports:
     csv_dir: Path | None = None

@@ -4,8 +4,9 @@ Pure: a series of equity values by session in, numbers out. The definitions are 
 figure here can be checked by hand or against any other tool:
 
 - total return: final / first − 1;
-- CAGR: (final / first)^(365.25 / calendar days) − 1 (``rebalance.cagr``); over a few weeks it is a large,
-  noisy number, which is why the sessions it rests on are always shown beside it;
+- CAGR: (final / first)^(365.25 / calendar days) − 1 (``rebalance.cagr``), given only over at least
+  ``MIN_CAGR_SESSIONS`` daily returns: a week's +2% compounds to an "annual" +190%, a figure no sample that
+  short supports;
 - Sharpe: mean / standard deviation (ddof = 1) of the daily simple returns × √252, risk-free rate 0;
 - Sortino: mean daily return / downside deviation × √252, the downside deviation being
   √(mean(min(r, 0)²)) over every session (target 0; Sortino and Price's definition, as empyrical computes it);
@@ -26,6 +27,8 @@ import pandas as pd
 from autotrader.policy.rebalance import cagr, max_drawdown
 
 ANNUAL_SESSIONS = 252
+#: Daily returns (a quarter of a year) before a CAGR is stated rather than left undefined.
+MIN_CAGR_SESSIONS = 63
 NAN = float("nan")
 
 
@@ -73,6 +76,13 @@ def sortino(returns: np.ndarray) -> float:
     return NAN if downside <= 1e-15 else float(returns.mean()) / downside * math.sqrt(ANNUAL_SESSIONS)
 
 
+def drawdowns(values: pd.Series) -> pd.Series:
+    """Each session's fall from the running peak, ``1 − value / peak`` (0 at a new high): the path whose
+    largest value is ``max_drawdown``, and whose last is the drawdown an account is in now."""
+    array = values.to_numpy(dtype=np.float64)
+    return pd.Series(1.0 - array / np.maximum.accumulate(array), index=values.index)
+
+
 def measure(values: pd.Series) -> Performance | None:
     """The figures of one equity (or price) series indexed by session date; None when it is empty or not
     positive at its start (nothing to compound from)."""
@@ -90,7 +100,7 @@ def measure(values: pd.Series) -> Performance | None:
         start_value=first,
         end_value=last,
         total_return=last / first - 1.0,
-        cagr=cagr(series),
+        cagr=cagr(series) if returns.size >= MIN_CAGR_SESSIONS else NAN,
         sharpe=sharpe(returns),
         sortino=sortino(returns),
         max_drawdown=max_drawdown(series.to_numpy()),
@@ -112,3 +122,24 @@ def compare(equity: pd.Series, benchmark: pd.Series | None) -> Comparison | None
             bench = None  # a benchmark missing the first or last session would compare different spans
     excess = account.total_return - bench.total_return if bench is not None else NAN
     return Comparison(account=account, benchmark=bench, excess_return=excess)
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+def figures(p: Performance) -> dict[str, object]:
+    """One path's figures as the reports print them: NaN (undefined for the sample) becomes None."""
+    return {
+        "start": p.start, "end": p.end, "sessions": p.sessions, "start_value": p.start_value,
+        "end_value": p.end_value, "total_return": _finite(p.total_return), "cagr": _finite(p.cagr),
+        "sharpe": _finite(p.sharpe), "sortino": _finite(p.sortino), "max_drawdown": _finite(p.max_drawdown),
+    }  # fmt: skip
+
+
+def comparison_fields(c: Comparison) -> dict[str, object]:
+    return {
+        "account": figures(c.account),
+        "benchmark": figures(c.benchmark) if c.benchmark is not None else None,
+        "excess_return": _finite(c.excess_return),
+    }

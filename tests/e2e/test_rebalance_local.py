@@ -271,8 +271,22 @@ def test_unknown_tickers_are_bad_input_and_html_draws_the_curves(world, cli):
     payload = run(cli, config, "--dry-run", "--tickers", "AAA,BBB", "--html", str(page), at="2026-03-13T19:05")
     assert {s["name"] for s in payload["strategies"]} == {"ROT3", "ROT4", "HOLD"}
     assert all(set(s["tickers"]) <= {"AAA", "BBB"} for s in payload["strategies"])
-    text = page.read_text()
-    assert "data:image/png;base64," in text and payload["winner"] in text
+    from tests import page_reader
+
+    shown = page_reader.read(page.read_text())
+    assert shown.images == 1 and shown.title.startswith("autotrader rebalance as of 2026-03-13 19:05 ET")
+    assert "simulated" in shown.headings[0] and "dry run" in shown.headings[0]
+    table = {r["strategy"]: r for r in shown.table("strategies").records()}
+    for s in payload["strategies"]:
+        assert page_reader.shows(table[s["name"]]["final NAV"], s["nav"])
+        assert page_reader.shows(table[s["name"]]["Sharpe"], s["sharpe"])
+        assert page_reader.shows(table[s["name"]]["max drawdown"], s["max_drawdown"])
+    assert table[payload["winner"]][""] == "winner"
+    # The terminal's caution is on the page whenever the selection is not significant.
+    warning = payload["selection"].get("warning")
+    assert (warning is not None) == (not payload["selection"]["significant"] or payload["runner_up"] is None)
+    if warning:
+        assert warning in shown.text
 
 
 def test_later_bars_change_nothing_and_the_profit_taker_trails_the_book(world, cli):

@@ -128,5 +128,10 @@ def test_scorecard_lineage_of_a_traded_signal(workspace, cli):
     assert [o["leg"] for o in lineage["orders"]] == ["entry", "stop"]
     assert [f["leg"] for f in lineage["trades"][0]["fills"]] == ["entry", "stop"]
     assert lineage["trades"][0]["exit_reason"] == "stop"
+    # For a person: the same history as text in the order it happened, no JSON braces, times in New York.
+    text = cli("scorecard", "--signal", str(signal), "--as-of", "2026-03-13T17:00", "--config", config).stdout
+    assert "{" not in text and f"signal {signal}: buy BBB · swing" in text and " ET" in text
+    assert text.index("orders") < text.index("fills")
+    assert "exit stop" in text
     missing = cli("scorecard", "--signal", "999", "--config", config)
     assert missing.exit_code == 2

@@ -35,4 +35,5 @@ def test_times_are_new_york_to_the_minute():
 
 def test_plain_values_not_python_reprs():
     assert fmt.plain(True) == "yes" and fmt.plain(None) == "–"
-    assert fmt.plain({"signals": 243_281.29, "rebalance": 0.0}) == "signals: 243,000, rebalance: 0"
+    assert fmt.plain({"signals": 243_281.29, "rebalance": 0.0}) == "signals: 243,281.29, rebalance: 0"
+    assert fmt.plain(1277.0) == "1,277" and fmt.plain(0.093734) == "0.0937" and fmt.plain(-0.00001) == "0"

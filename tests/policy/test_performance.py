@@ -16,7 +16,8 @@ def _series(values, start="2026-01-05"):
     return pd.Series(values, index=index)
 
 
-def test_figures_match_their_textbook_definitions():
+def test_figures_match_their_textbook_definitions(monkeypatch):
+    monkeypatch.setattr(performance, "MIN_CAGR_SESSIONS", 4)
     equity = _series([100.0, 110.0, 99.0, 108.9, 107.0])
     got = performance.measure(equity)
     assert got is not None
@@ -49,3 +50,10 @@ def test_the_benchmark_is_measured_on_the_accounts_own_sessions():
     assert got.excess_return == pytest.approx(0.03 - (410 / 404 - 1))
     missing_last = performance.compare(equity, spy.iloc[:3])
     assert missing_last is not None and missing_last.benchmark is None and math.isnan(missing_last.excess_return)
+
+
+def test_no_cagr_is_stated_for_less_than_a_quarter_of_returns():
+    short = performance.measure(_series([100.0 * 1.001**i for i in range(63)]))  # 62 returns
+    assert short is not None and math.isnan(short.cagr) and short.total_return > 0
+    quarter = performance.measure(_series([100.0 * 1.001**i for i in range(64)]))
+    assert quarter is not None and quarter.cagr > 0

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from autotrader.cli import render
 from autotrader.cli.commands.replay import render_summary
 from autotrader.cli.options import AsOfOption, ConfigOption, DryRunOption, JsonOption
 from autotrader.cli.runner import finish
@@ -23,10 +24,8 @@ def demo(
     config: ConfigOption = None,
 ) -> None:
     """Create a fresh workspace and replay about a quarter of a year of synthetic sessions through every step."""
-    from autotrader.domain.reports import DemoReport
     from autotrader.errors import AutotraderError
     from autotrader.pipeline import demo as step
-    from autotrader.pipeline import replay
     from autotrader.pipeline.context import Outcome, invoke
     from autotrader.settings import load_config
 
@@ -47,13 +46,8 @@ def demo(
         finish(Outcome("demo", error.exit_code, error=error, dry_run=dry_run), json_output=json_output)
 
     def body(ctx):
-        start, end = step.demo_range(ctx.now, sessions, ctx.settings.schedule.times[-1])
-        replayed = replay.run(ctx, start, end)
-        if scratch is None:
-            notes = (f"workspace: {workspace}", f"inspect it: autotrader status --config {workspace / 'config.toml'}")
-            return DemoReport.of(replayed, workspace=str(workspace), notes=notes)
-        notes = (f"dry run: rehearsed in a temporary folder; {folder} was not created",)
-        return DemoReport.of(replayed, workspace=None, notes=notes)
+        with render.progress("demo", render.wants_progress(json_output)) as advance:
+            return step.run(ctx, sessions, workspace=None if scratch is not None else workspace, progress=advance)
 
     outcome = invoke(
         "demo",
@@ -66,7 +60,13 @@ def demo(
     )
     if scratch is not None:
         scratch.cleanup()
-    finish(outcome, json_output=json_output, renderer=render_summary, title="demo")
+    finish(outcome, json_output=json_output, renderer=render_demo, title="demo")
+
+
+def render_demo(report) -> None:
+    """The replay's summary, then where to look: the pages the demo wrote, last, where the eye ends up."""
+    render_summary(report)
+    render.lines([f"open: {page}" for page in report.reports], indent="")
 
 
 def _config_not_used():

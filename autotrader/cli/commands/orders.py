@@ -11,6 +11,7 @@ import typer
 from autotrader.cli import render
 from autotrader.cli.options import AsOfOption, ConfigOption, DryRunOption, JsonOption
 from autotrader.cli.runner import finish
+from autotrader.exports import fmt
 
 if TYPE_CHECKING:
     from autotrader.domain.reports import BalancesReport, OrdersReport, PositionsReport
@@ -217,9 +218,10 @@ def _render_orders(report: OrdersReport) -> None:
     render.render_orders(report)
     render.table(
         "orders",
-        ["broker id", "book", "symbol", "side", "qty", "type", "status", "filled", "leg"],
-        [[o.broker_order_id or o.client_order_id, o.book, o.symbol, o.side, o.qty, o.type, o.status or o.intent_status,
-          o.filled_qty, o.leg] for o in report.listed],
+        ["broker id", "book", "symbol", "side", "filled/qty", "type", "status", "leg"],
+        [[o.broker_order_id or o.client_order_id, o.book, o.symbol, o.side,
+          f"{fmt.number(o.filled_qty)}/{fmt.number(o.qty)}", o.type, o.status or o.intent_status, o.leg]
+         for o in report.listed],
     )  # fmt: skip
 
 
@@ -227,7 +229,8 @@ def _render_record(report: OrdersReport) -> None:
     _render_orders(report)
     record = report.record or {}
     render.table("fills", ["fill id", "qty", "price", "filled at"],
-                 [[f["fill_id"], f["qty"], f["price"], f["filled_at"]] for f in record.get("fills", [])])  # fmt: skip
+                 [[f["fill_id"], fmt.number(f["qty"]), fmt.number(f["price"], 2), fmt.ny_time(f["filled_at"])]
+                  for f in record.get("fills", [])])  # fmt: skip
     decision = record.get("decision")
     if decision:
         render.table("decision", ["signal", "outcome", "reason"],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -17,6 +18,12 @@ if TYPE_CHECKING:
 def replay(
     start: Annotated[str, typer.Option("--start", help="First session to replay (YYYY-MM-DD).")],
     end: Annotated[str, typer.Option("--end", help="Last session to replay (YYYY-MM-DD).")],
+    html_file: Annotated[
+        Path | None, typer.Option("--html", help="Also write a page: equity vs SPY, trades, the scorecard.")
+    ] = None,
+    notify: Annotated[
+        bool, typer.Option("--notify", help="Send each replayed slot's alerts to [notify] urls: a rehearsal.")
+    ] = False,
     dry_run: DryRunOption = False,
     json_output: JsonOption = False,
     as_of: AsOfOption = None,
@@ -27,7 +34,12 @@ def replay(
     from autotrader.pipeline.context import invoke
 
     def body(ctx):
-        return step.run(ctx, step.parse_day(start, "--start"), step.parse_day(end, "--end"))
+        # Like every report page, the one asked for is written under --dry-run too: the ledger is what a dry run
+        # leaves untouched, not the file the owner named.
+        page = html_file
+        with render.progress("replaying", render.wants_progress(json_output)) as advance:
+            return step.run(ctx, step.parse_day(start, "--start"), step.parse_day(end, "--end"), html=page,
+                            notify=notify, progress=advance)  # fmt: skip
 
     outcome = invoke(
         "replay",
@@ -48,21 +60,17 @@ def replay(
 
 def render_summary(report: ReplayReport) -> None:
     from autotrader.cli.commands.scorecard import render_rows
+    from autotrader.domain.reports import plain_json
+    from autotrader.exports import fmt
+    from autotrader.exports.replay import PERFORMANCE_HEADERS, performance_rows
 
     if report.rows and report.calibration is not None:
         render_rows(report.rows, report.calibration, report.horizons or (), report.primary_horizon or "")
     render.table(
         "replay",
-        ["sessions", "slots", "seconds", "sessions/s", "orders", "fills", "final equity"],
-        [
-            [
-                report.sessions,
-                report.slots,
-                report.seconds,
-                report.sessions_per_second,
-                report.orders_total,
-                report.fills_total,
-                report.final_equity,
-            ]
-        ],
-    )
+        ["sessions", "slots", "orders", "fills", "final equity", "time"],
+        [[fmt.count(report.sessions), fmt.count(report.slots), fmt.count(report.orders_total),
+          fmt.count(report.fills_total), fmt.usd(report.final_equity), f"{report.seconds:.1f} s"]],
+    )  # fmt: skip
+    comparison = plain_json(report.performance) if report.performance is not None else None
+    render.table("performance", PERFORMANCE_HEADERS[:7], [row[:7] for row in performance_rows(comparison)])

@@ -36,6 +36,9 @@ def scorecard(
     csv_dir: Annotated[Path | None, typer.Option("--csv", help="Also write CSV files into this folder.")] = None,
     html_file: Annotated[Path | None, typer.Option("--html", help="Also write an HTML report with charts.")] = None,
     signal: Annotated[int | None, typer.Option("--signal", help="Show one signal's lineage instead.")] = None,
+    ledger: Annotated[
+        str, typer.Option("--ledger", help="'main' (this mode's ledger) or 'replay' (the last replay's).")
+    ] = "main",
     dry_run: DryRunOption = False,
     json_output: JsonOption = False,
     as_of: AsOfOption = None,
@@ -52,26 +55,29 @@ def scorecard(
         filters = step.Filters.parse(since, until, category or [], source or [])
         return step.run(ctx, filters, step.Exports(csv_dir, html_file) if (csv_dir or html_file) else None)
 
-    outcome = invoke("scorecard", body, config_path=config, as_of=as_of, dry_run=dry_run)
+    outcome = invoke(
+        "scorecard", body, config_path=config, as_of=as_of, dry_run=dry_run, **step.ledger_choice(ledger)
+    )
     finish(outcome, json_output=json_output, renderer=render_scorecard)
 
 
 def _pct(value, digits: int = 1) -> str:
-    return "–" if value is None else f"{value * 100:.{digits}f}%"
+    from autotrader.exports import fmt
+
+    return fmt.pct(value, digits, signed=digits > 0 and value is not None and value < 0)
 
 
 def _num(value, digits: int = 2) -> str:
-    if value is None:
-        return "–"
-    text = f"{value:,.{digits}f}"
-    return text[1:] if text.startswith("-") and not text.strip("-0.,") else text  # no "-0"
+    from autotrader.exports import fmt
+
+    return fmt.number(value, digits) if value is None or abs(value) >= 1000 else fmt.ratio(value, digits)
 
 
 def render_scorecard(report: ScorecardReport | LineageReport) -> None:
     from autotrader.domain.reports import LineageReport
 
     if isinstance(report, LineageReport):
-        render.print_json(report.lineage)
+        render_lineage(report.lineage)
         return
     render_rows(report.rows, report.calibration, report.horizons, report.primary_horizon)
     render_leaderboard(report.leaderboard)
@@ -83,24 +89,64 @@ def render_scorecard(report: ScorecardReport | LineageReport) -> None:
     render_stability(report.stability)
 
 
+def render_lineage(lineage: dict) -> None:
+    """One signal's history for a person, in the order it happened: the pick, what sizing decided, the
+    orders, the trade's fills and what management did, then how the pick itself scored (``--json`` has all)."""
+    from autotrader.exports import fmt
+
+    s = lineage["signal"]
+    prices = ", ".join(f"{k} {fmt.number(s[k], 2)}" for k in ("entry", "stop", "target") if s.get(k) is not None)
+    render.lines([
+        f"signal {s['id']}: {s['side']} {s['symbol']} · {s['category']} · {s['source']} · conviction "
+        f"{fmt.plain(s.get('conviction'))}" + (f" · {prices}" if prices else ""),
+        f"generated {fmt.ny_time(s['generated_at'])}, imported {fmt.ny_time(s['created_at'])}"
+        + (f" · {s['note']}" if s.get("note") else ""),
+    ], indent="")  # fmt: skip
+    render.table("decisions", ["step", "outcome", "when", "reason"],
+                 [[d["step"], d["outcome"], fmt.ny_time(d["decided_at"]), d["reason"]] for d in lineage["decisions"]])
+    render.table("orders", ["leg", "side", "qty", "type", "status", "created", "client order id"],
+                 [[f"{o['leg']} {o['tier']}" if o["tier"] else o["leg"], o["side"], fmt.number(o["qty"]), o["type"],
+                   o["status"], fmt.ny_time(o["created_at"]), o["client_order_id"]] for o in lineage["orders"]])
+    for t in lineage["trades"]:
+        render.lines([
+            f"trade {t['trade_id']}: {fmt.usd(t['managed_pnl'], signed=True)} managed, "
+            f"{fmt.usd(t['pick_pnl'], signed=True)} pick-only, management {fmt.usd(t['management_alpha'], signed=True)}"
+            f" · exit {t.get('exit_reason') or 'open'}",
+        ], indent="")  # fmt: skip
+        render.table(
+            "fills",
+            ["filled", "leg", "side", "qty", "price"],
+            [[fmt.ny_time(f["filled_at"]), f"{f['leg']} {f['tier']}" if f["tier"] else f["leg"], f["side"],
+              fmt.number(f["qty"]), fmt.number(f["price"], 2)] for f in t["fills"]],
+        )  # fmt: skip
+    render.table("how the pick scored", ["horizon", "status", "entry", "exit", "return", "vs SPY", "abnormal"],
+                 [[o["horizon"], o["status"], o.get("entry_date"), o.get("exit_date"),
+                   fmt.pct(o.get("ret"), signed=True), fmt.pct(o.get("excess"), signed=True),
+                   fmt.pct(o.get("abnormal"), signed=True)]
+                  for o in lineage["outcomes"]])  # fmt: skip
+    rule = lineage.get("rule_exit")
+    if rule:
+        render.lines([
+            f"rule exit ({rule['status']}): {rule.get('exit_reason') or 'not yet'} on {rule.get('exit_date') or '–'}, "
+            f"return {fmt.pct(rule.get('ret'), signed=True)}, R {fmt.ratio(rule.get('r_multiple'))}",
+        ], indent="")  # fmt: skip
+
+
 def _r_interval(mean: float | None, ci: Sequence[float] | None) -> str:
     return _num(mean) + (f" [{_num(ci[0])} .. {_num(ci[1])}]" if ci else "")
 
 
 def _pct_interval(mean: float | None, ci: Sequence[float] | None) -> str:
-    """``+1.2% [−0.3% .. +2.8%]``: two decimals when every figure is below 1% in size, else one."""
-    values = [v for v in (mean, *(ci or ())) if v is not None]
-    digits = 2 if values and max(abs(v) for v in values) < 0.01 else 1
-    text = "–" if mean is None else f"{mean * 100:+.{digits}f}%"
-    if ci:
-        text += f" [{ci[0] * 100:+.{digits}f}, {ci[1] * 100:+.{digits}f}]"
-    return text
+    """``+1.2% [−0.3%, +2.8%]``: two decimals when every figure is below 1% in size, else one."""
+    from autotrader.exports import fmt
+
+    return fmt.pct_interval(mean, ci)
 
 
 def _q(value: float | None) -> str:
-    if value is None:
-        return "–"
-    return "<0.001" if value < 0.001 else f"{value:.3f}" if value < 0.1 else f"{value:.2f}"
+    from autotrader.exports import fmt
+
+    return fmt.q_value(value)
 
 
 def _needs_note(row: ScorecardRow) -> str | None:

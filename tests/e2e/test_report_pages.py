@@ -1,0 +1,122 @@
+"""The report pages a replay leaves behind: what they say equals the ``--json`` output, and they load in a
+real browser (headless Chromium from the system's packages) with their charts and tables."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from tests import page_reader
+
+pytestmark = pytest.mark.slow  # a replay of a week through every step, once for the module
+
+AS_OF = "2026-03-16T20:00"
+START, END = "2026-03-09", "2026-03-13"
+
+
+@pytest.fixture(scope="module")
+def replayed(tmp_path_factory):
+    from typer.testing import CliRunner
+
+    from autotrader.cli.app import app
+
+    workspace = tmp_path_factory.mktemp("pages")
+    (workspace / "config.toml").write_text("")
+    page = workspace / "reports" / "replay.html"
+    config = str(workspace / "config.toml")
+    result = CliRunner().invoke(app, ["replay", "--start", START, "--end", END, "--html", str(page), "--json",
+                                      "--as-of", AS_OF, "--config", config])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    return workspace, json.loads(result.stdout), page
+
+
+def test_the_replay_summary_is_the_account_against_spy_from_its_snapshots(replayed):
+    workspace, payload, _ = replayed
+    conn = sqlite3.connect(workspace / "ledger-replay.db")
+    equity = [e for (e,) in conn.execute("SELECT equity FROM snapshots ORDER BY session_date")]
+    conn.close()
+    account = payload["performance"]["account"]
+    # Five evenings' snapshots after the starting cash at the close before the first session.
+    assert len(equity) == 5 and account["sessions"] == 6 and account["end"] == END
+    assert account["start_value"] == 1_000_000.0 and account["end_value"] == pytest.approx(equity[-1])
+    assert account["total_return"] == pytest.approx(equity[-1] / 1_000_000.0 - 1)
+    worst = max(1 - e / max([1_000_000.0, *equity[: i + 1]]) for i, e in enumerate(equity))
+    assert account["max_drawdown"] == pytest.approx(max(worst, 0.0))
+    assert account["cagr"] is None  # five sessions support no annual figure
+    spy = payload["performance"]["benchmark"]
+    assert spy["start"] == account["start"] and spy["end"] == END
+    assert payload["performance"]["excess_return"] == pytest.approx(account["total_return"] - spy["total_return"])
+
+
+def test_the_replay_page_says_what_the_json_says(replayed):
+    workspace, payload, page_path = replayed
+    assert payload["html"] == str(page_path)
+    page = page_reader.read(page_path.read_text())
+    assert "simulated" in page.headings[0] and f"{START} to {END}" in page.title
+    assert {"Performance against SPY", "Trades", "Verdict board"} <= set(page.headings)
+    rows = {r[""]: r for r in page.table("performance").records()}
+    for name, figures in (("account", payload["performance"]["account"]), ("SPY", payload["performance"]["benchmark"])):
+        assert page_reader.shows(rows[name]["total return"], figures["total_return"])
+        assert page_reader.shows(rows[name]["max drawdown"], figures["max_drawdown"])
+        assert page_reader.shows(rows[name]["Sharpe"], figures["sharpe"])
+        assert rows[name]["CAGR"] == "–"
+    conn = sqlite3.connect(workspace / "ledger-replay.db")
+    closed = conn.execute("SELECT COUNT(*) FROM trade_reviews").fetchone()[0]
+    conn.close()
+    assert len(page.table("trades").rows) == closed > 0
+    assert page.images >= 2  # the equity/drawdown chart and at least one source's chart
+
+
+def test_the_scorecard_reads_the_replay_ledger_and_never_makes_one(replayed, cli, tmp_path):
+    workspace, payload, _ = replayed
+    config = str(workspace / "config.toml")
+    card = cli("scorecard", "--ledger", "replay", "--json", "--as-of", AS_OF, "--config", config)
+    assert card.exit_code == 0, card.output
+    assert json.loads(card.stdout)["signals_total"] == payload["signals_total"] > 0
+    (tmp_path / "config.toml").write_text("")
+    missing = cli("scorecard", "--ledger", "replay", "--config", str(tmp_path / "config.toml"))
+    assert missing.exit_code == 2 and "no replay ledger" in missing.stderr
+    assert not (tmp_path / "ledger-replay.db").exists() and not (tmp_path / "ledger-sim.db").exists()
+
+
+def _chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def test_every_report_loads_in_a_real_browser(replayed, tmp_path):
+    """Headless Chromium opens each page from disk with the network cut off: no script error, no request
+    leaving the file, every chart decoded, the verdict board and the tables on screen; a screenshot of each
+    is left in the test's temporary folder."""
+    browser_path = _chromium()
+    if browser_path is None:
+        if os.environ.get("CI"):
+            pytest.fail("CI installs Debian's chromium (.ci/run); it is missing")
+        pytest.skip("no chromium on this machine (apt install chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    _, _, replay_page = replayed
+    pages = {"replay": replay_page}
+    flags = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+             "--disable-sync", "--no-first-run"]  # fmt: skip
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=browser_path, args=flags)
+        context = browser.new_context(viewport={"width": 1200, "height": 900}, offline=True)
+        for name, path in pages.items():
+            page = context.new_page()
+            problems: list[str] = []
+            page.on("pageerror", lambda error, problems=problems: problems.append(str(error)))
+            page.on("console", lambda m, problems=problems: problems.append(m.text) if m.type == "error" else None)
+            page.on("request", lambda r, problems=problems: None if r.url.startswith(("file:", "data:"))
+                    else problems.append(f"request to {r.url}"))  # fmt: skip
+            page.goto(Path(path).as_uri(), wait_until="load")
+            assert problems == [], (name, problems)
+            images = page.eval_on_selector_all("img", "els => els.map(e => e.complete && e.naturalWidth > 0)")
+            assert images and all(images), name
+            assert page.locator("table.board-source").is_visible() and page.locator("span.verdict").count() > 0
+            page.screenshot(path=str(tmp_path / f"{name}.png"), full_page=True)
+            assert (tmp_path / f"{name}.png").stat().st_size > 10_000
+        browser.close()
