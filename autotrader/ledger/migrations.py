@@ -591,3 +591,22 @@ def _approvals(db: sqlite_utils.Database) -> None:
         );
         """
     )
+
+
+@migrations(name="0013_notifications")
+def _notifications(db: sqlite_utils.Database) -> None:
+    # Each alert a run raised, by its event key (``policy.alerts``), stored before it is sent: an event seen
+    # by several runs (a breaker that holds all day, a loss priced by every slot) is sent once, and a crash
+    # mid-send never sends it again. No URL is stored, only what the message was about.
+    run_script(
+        db,
+        """
+        CREATE TABLE notifications (
+            key TEXT PRIMARY KEY,
+            level TEXT NOT NULL,
+            title TEXT NOT NULL,
+            run_id TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        """
+    )

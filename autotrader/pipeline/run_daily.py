@@ -74,6 +74,7 @@ def run(ctx: StepContext) -> RunDailyReport:
                 orders=step_report.orders,
                 skipped=step_report.skipped,
                 notes=notes,
+                report=step_report,
             )
         )
         report.orders.extend(step_report.orders)
