@@ -696,9 +696,10 @@ class NotifySection(Section):
     @field_validator("urls", mode="before")
     @classmethod
     def _plain_urls(cls, value: Any) -> Any:
-        """A bare string is a URL that takes every alert (level INFO)."""
+        """A bare string is a URL that takes every alert (level INFO). Anything but a list is refused here, in
+        words: the type check's message would quote the value, and a URL can hold a token."""
         if not isinstance(value, list):
-            return value
+            raise ValueError('must be a list: urls = ["scheme://...", { url = "...", level = "WARNING" }]')
         out = []
         for entry in value:
             if isinstance(entry, str):
@@ -848,7 +849,8 @@ def mask_url(url: str) -> str:
     host is shown only when it is a host name or address (``ntfy.sh``, ``127.0.0.1``): some services put
     their token where the host goes (``tgram://BOT_TOKEN/CHAT``), and that shows as ``…``."""
     scheme, _, rest = url.partition("://")
-    host = re.split(r"[/?#]", rest.rsplit("@", 1)[-1], maxsplit=1)[0]
+    netloc = re.split(r"[/?#]", rest, maxsplit=1)[0]  # an address in the query (mailto's ?to=) is no host
+    host = netloc.rsplit("@", 1)[-1]
     host = host.rsplit(":", 1)[0] if host.count(":") == 1 else host  # a port, not an IPv6 address
     named = re.fullmatch(r"[A-Za-z0-9.\-]+", host) is not None and ("." in host or host.lower() == "localhost")
     return f"{scheme.lower()}://{host.lower() if named else '…'}"

@@ -15,7 +15,7 @@ from autotrader.errors import ConfigError, TransientError
 from autotrader.pipeline import replay
 from autotrader.pipeline.context import invoke
 from autotrader.pipeline.steps import STEPS
-from autotrader.settings import load_config
+from autotrader.settings import load_config, mask_url
 from tests.fakes.notify_receiver import Receiver, dead_url
 
 TOKEN = "tok3nCANARY0123456789"  # filled in from .env: it must never show anywhere
@@ -106,9 +106,40 @@ def test_notify_test_sends_one_message_to_every_url_whatever_its_level(cli, writ
         assert TOKEN not in output and str(receiver.port) not in output
 
 
-def test_notify_test_without_urls_is_bad_input(cli, write_config):
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("ntfys://ntfy.sh/my-topic", "ntfys://ntfy.sh"),
+        ("json://127.0.0.1:8080/hook?+X-Token=abc", "json://127.0.0.1"),
+        ("mailtos://me:pa/ss@gmail.com?to=you@example.com", "mailtos://…"),  # a password with a slash: no host seen
+        ("mailtos://me:secret@gmail.com?to=you@example.com", "mailtos://gmail.com"),
+        ("tgram://123456:AAE-bot-token/987", "tgram://…"),  # Telegram's token stands where a host would
+        ("discord://webhook-id/webhook-token", "discord://…"),
+    ],
+)
+def test_a_url_shows_only_its_scheme_and_a_host_name(url, shown):
+    assert mask_url(url) == shown
+
+
+def test_urls_that_are_not_a_list_are_refused_without_quoting_them(write_config):
+    with pytest.raises(ConfigError) as raised:
+        load_config(write_config(f'[notify]\nurls = "json://h.example/{TOKEN}"\n'))
+    assert "notify.urls: Value error, must be a list" in raised.value.message and TOKEN not in raised.value.message
+    with pytest.raises(ConfigError) as raised:
+        load_config(write_config(f'[notify]\nurls = ["h.example/{TOKEN}"]\n'))
+    assert "notify.urls.0.url" in raised.value.message and TOKEN not in raised.value.message
+
+
+def test_notify_test_without_urls_is_bad_input_and_under_dry_run_sends_nothing(cli, write_config):
     result = cli("notify", "test", "--config", str(write_config("")))
     assert result.exit_code == 2 and "[notify] urls is empty" in result.stderr
+    dry = cli(
+        "notify", "test", "--dry-run", "--json", "--config", str(write_config(f'[notify]\nurls = ["{dead_url()}"]\n'))
+    )
+    assert dry.exit_code == 0
+    assert json.loads(dry.stdout)["targets"] == [
+        {"target": "json://127.0.0.1", "level": "INFO", "sent": False, "error": "not sent (--dry-run)"}
+    ]
 
 
 @pytest.mark.slow  # four runs, each opening a ledger
