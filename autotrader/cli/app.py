@@ -22,6 +22,7 @@ from autotrader.cli.commands.preview import preview_app
 from autotrader.cli.commands.rebalance import rebalance
 from autotrader.cli.commands.rehydrate import rehydrate
 from autotrader.cli.commands.replay import replay
+from autotrader.cli.commands.report import report
 from autotrader.cli.commands.run_daily import run_daily
 from autotrader.cli.commands.scan import scan
 from autotrader.cli.commands.schedule import schedule
@@ -48,6 +49,7 @@ app.command("profittake")(profittake)
 app.command("rebalance")(rebalance)
 app.command("rehydrate")(rehydrate)
 app.command("scorecard")(scorecard)
+app.command("report")(report)
 app.command("status")(status)
 app.command("doctor")(doctor)
 app.command("run-daily")(run_daily)

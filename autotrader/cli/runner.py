@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, NoReturn
+from collections.abc import Callable
+from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 import typer
 
@@ -10,6 +11,8 @@ from autotrader.cli import render
 
 if TYPE_CHECKING:
     from autotrader.pipeline.context import Outcome
+
+T = TypeVar("T")
 
 
 def finish(
@@ -36,3 +39,15 @@ def finish(
                 render.print_notes(title or outcome.command, outcome.report)
             (renderer or render.render_orders)(outcome.report)
     raise typer.Exit(outcome.exit_code)
+
+
+def check_options(command: str, check: Callable[[], T], json_output: bool, dry_run: bool) -> T:
+    """``check()``'s value (the options parsed); for bad options exit 2 before the workspace is locked or the
+    ledger opened: nothing is written."""
+    from autotrader.errors import InputError
+    from autotrader.pipeline.context import Outcome
+
+    try:
+        return check()
+    except InputError as error:
+        finish(Outcome(command, error.exit_code, error=error, dry_run=dry_run), json_output=json_output)

@@ -22,6 +22,7 @@ from autotrader.domain.enums import (
     Side,
 )
 from autotrader.domain.models import Approval, BrokerOrder, Fill, Halt, OrderIntent, Signal
+from autotrader.domain.reports import DayOrder
 from autotrader.ledger.db import Ledger
 
 
@@ -1348,28 +1349,9 @@ def decide_approval(ledger: Ledger, client_order_id: str, status: str, *, now: d
 # -- the daily report: one New York day's rows -------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class DayIntent:
-    """An intent of one session date with its broker order as last synced (none yet: nothing filled)."""
-
-    client_order_id: str
-    created_at: str
-    step: str
-    book: str
-    symbol: str
-    side: str
-    qty: float
-    type: str
-    leg: str
-    tier: int
-    status: str
-    filled_qty: float
-    filled_avg_price: float | None
-    error_message: str | None
-
-
-def day_intents(ledger: Ledger, session_date: str, *, until: datetime) -> list[DayIntent]:
-    """The intents decided for ``session_date`` (created by ``until``), oldest first."""
+def day_intents(ledger: Ledger, session_date: str, *, until: datetime) -> list[DayOrder]:
+    """The intents decided for ``session_date`` (created by ``until``), oldest first, each with its broker order
+    as last synced (none yet: nothing filled)."""
     rows = ledger.query(
         "SELECT i.client_order_id, i.created_at, i.step, i.book, i.symbol, i.side, i.qty, i.type, i.leg, i.tier, "
         "i.status, i.error_message, o.filled_qty, o.filled_avg_price FROM order_intents i "
@@ -1378,7 +1360,7 @@ def day_intents(ledger: Ledger, session_date: str, *, until: datetime) -> list[D
         [session_date, utc_iso(until)],
     )
     return [
-        DayIntent(
+        DayOrder(
             r["client_order_id"], r["created_at"], r["step"], r["book"], r["symbol"], r["side"], r["qty"], r["type"],
             r["leg"], r["tier"], r["status"], r["filled_qty"] or 0.0, r["filled_avg_price"], r["error_message"],
         )  # fmt: skip

@@ -27,7 +27,8 @@ def request_approval(ctx: StepContext, intent: OrderIntent) -> None:
     repo.request_approval(ctx.ledger, intent.client_order_id, now=ctx.now, expires_at=until)
 
 
-def _pending(ctx: StepContext) -> list[dict[str, Any]]:
+def awaiting(ctx: StepContext) -> list[dict[str, Any]]:
+    """The entries still awaiting the owner's answer (``PendingApproval`` rows), oldest first."""
     out = []
     for row in repo.pending_approvals(ctx.ledger):
         out.append({
@@ -41,19 +42,19 @@ def _pending(ctx: StepContext) -> list[dict[str, Any]]:
 
 
 def _build(ctx: StepContext, report: ReportDraft, decided: list[str]) -> ApprovalsReport:
-    return report.build(ApprovalsReport, pending=_pending(ctx), decided=decided)
+    return report.build(ApprovalsReport, pending=awaiting(ctx), decided=decided)
 
 
 def list_pending(ctx: StepContext) -> ApprovalsReport:
     report = ctx.report()
-    pending = _pending(ctx)
+    pending = awaiting(ctx)
     report.notes.append(f"{len(pending)} entr{'y' if len(pending) == 1 else 'ies'} awaiting approval")
     return _build(ctx, report, [])
 
 
 def approve(ctx: StepContext, *, ident: str | None, every: bool) -> ApprovalsReport:
     report = ctx.report()
-    waiting = {p["client_order_id"]: p for p in _pending(ctx)}
+    waiting = {p["client_order_id"]: p for p in awaiting(ctx)}
     targets = [cid for cid, p in waiting.items() if not p["expired"]] if every else [_known(ctx, ident)]
     decided = []
     with ctx.ledger.write():

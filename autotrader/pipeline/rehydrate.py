@@ -8,6 +8,8 @@
    optional external reviewer (``[review] command``) gets each trade as JSON on stdin and its answer is
    stored with it.
 5. The portfolio value sizing uses is set to the broker's equity.
+6. The day's report is written to ``[report] dir``/YYYY-MM-DD.html (``pipeline.report.evening``); a page that
+   cannot be written is a note, never a failure of the bookkeeping above.
 
 Running it twice for the same session changes nothing the second time: every write is keyed (snapshot by
 session date, review by trade id, outcomes by signal and horizon).
@@ -25,6 +27,7 @@ from autotrader.domain.enums import Book
 from autotrader.domain.reports import RehydrateReport
 from autotrader.ledger import repo
 from autotrader.pipeline import outcomes, sync, trades
+from autotrader.pipeline import report as daily_report
 from autotrader.pipeline.context import StepContext
 from autotrader.policy.kill_switch import without_halt_note
 
@@ -61,6 +64,7 @@ def run(ctx: StepContext) -> RehydrateReport:
         repo.kv_set(ctx.ledger, repo.PORTFOLIO_VALUE_KEY, repr(snapshot["equity"]), now=ctx.now)
     report.fields["portfolio_value"] = snapshot["equity"]
     report.notes.append(f"portfolio value for sizing: {snapshot['equity']:,.2f} (broker equity)")
+    report.notes.append(daily_report.evening(ctx))
     return report.build(RehydrateReport)
 
 

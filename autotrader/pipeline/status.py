@@ -78,11 +78,12 @@ def collect(ledger: Ledger | None, *, mode: str, ledger_path: str, now: datetime
         ],
         "deployed_usd": round(deployed_by_book.get(Book.SIGNALS, 0.0), 2),
         "deployed_by_book": {k: round(v, 2) for k, v in deployed_by_book.items()},
-        "halt": _halt(repo.current_halt(ledger)),
+        "halt": halt_state(repo.current_halt(ledger)),
     }
 
 
-def _halt(halt: Halt | None) -> dict[str, Any] | None:
+def halt_state(halt: Halt | None) -> dict[str, Any] | None:
+    """The kill switch as reports print it (``HaltState``), None when not halted."""
     if halt is None:
         return None
     return {"reason": halt.reason, "exits": halt.exits, "since": repo.utc_iso(halt.since), "run_id": halt.run_id}

@@ -909,6 +909,23 @@ GATES: tuple[Callable[[Case], Verdict], ...] = (
     gate_drawdown_pause,
 )
 
+#: The circuit breakers among the gates: the account's state, not the signal's, decides them.
+BREAKERS: tuple[Callable[[Case], Verdict], ...] = (
+    gate_consecutive_losses,
+    gate_max_daily_loss,
+    gate_daily_profit_target,
+    gate_drawdown_pause,
+)
+
+
+def breakers(risk: RiskState, rules: Rules) -> tuple[Verdict, ...]:
+    """Each circuit breaker as the next entry would meet it (a report shows them without a signal at hand).
+    The breakers read only ``risk`` and ``rules``, so the case around them is left empty."""
+    nobody = SignalIn(0, "", "", "buy", None, None, None, None)
+    empty = BookState(0.0, 0.0, 0.0, {}, {}, 0, 0)
+    case = Case(nobody, None, None, None, None, empty, risk, rules)
+    return tuple(gate(case) for gate in BREAKERS)
+
 
 # ----------------------------------------------------------------------------------------- 2. pre-trade checks
 #

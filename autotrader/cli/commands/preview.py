@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, Annotated
 
@@ -10,7 +9,7 @@ import typer
 
 from autotrader.cli import render
 from autotrader.cli.options import AsOfOption, ConfigOption, DryRunOption, JsonOption
-from autotrader.cli.runner import finish
+from autotrader.cli.runner import check_options, finish
 
 if TYPE_CHECKING:
     from autotrader.domain.reports import PreviewReport
@@ -36,7 +35,7 @@ def risk(
     from autotrader.pipeline import preview
     from autotrader.pipeline.context import invoke
 
-    _checked("preview risk", lambda: preview.check_risk(qty, category), json_output, dry_run)
+    check_options("preview risk", lambda: preview.check_risk(qty, category), json_output, dry_run)
     body = partial(preview.risk, symbol=symbol, qty=qty, category=category)
     finish(invoke("preview risk", body, config_path=config, as_of=as_of, dry_run=dry_run), json_output=json_output,
            renderer=_render)  # fmt: skip
@@ -59,21 +58,10 @@ def bracket(
     from autotrader.pipeline import preview
     from autotrader.pipeline.context import invoke
 
-    _checked("preview bracket", lambda: preview.check_bracket(qty, stop_pct, tp_pct, price), json_output, dry_run)
+    check_options("preview bracket", lambda: preview.check_bracket(qty, stop_pct, tp_pct, price), json_output, dry_run)
     body = partial(preview.bracket, symbol=symbol, qty=qty, stop_pct=stop_pct, tp_pct=tp_pct, price=price)
     finish(invoke("preview bracket", body, config_path=config, as_of=as_of, dry_run=dry_run),
            json_output=json_output, renderer=_render)  # fmt: skip
-
-
-def _checked(command: str, check: Callable[[], None], json_output: bool, dry_run: bool) -> None:
-    """Exit 2 for bad options before the workspace is locked or the ledger opened: nothing is written."""
-    from autotrader.errors import InputError
-    from autotrader.pipeline.context import Outcome
-
-    try:
-        check()
-    except InputError as error:
-        finish(Outcome(command, error.exit_code, error=error, dry_run=dry_run), json_output=json_output)
 
 
 def _render(report: PreviewReport) -> None:
