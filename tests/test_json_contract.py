@@ -286,6 +286,13 @@ def test_replay_and_demo_print_their_fields_with_the_scorecard(cli, write_config
     )  # fmt: skip
     _check_keys(payload, reports.ReplayReport, "replay")
     assert set(payload) == {*Report.ENVELOPE, *reports.ReplayReport.command_fields()}
+    # The replay's signals are scored again later from its own ledger, never from an empty one made up.
+    config = str(write_config(""))
+    again = _run_json(cli, "scorecard", "--ledger", "replay", "--json", "--as-of", AS_OF, "--config", config)
+    assert again["signals_total"] == payload["signals_total"] > 0
+    missing = cli("scorecard", "--ledger", "replay", "--config", str(write_config("", folder="empty")))
+    assert missing.exit_code == 2 and "no replay ledger" in missing.stderr
+    assert not list((tmp_path / "empty").glob("ledger-*.db"))
     demo = _run_json(cli, "demo", "--dir", str(tmp_path / "demo"), "--sessions", "1", "--json", "--dry-run")
     _check_keys(demo, reports.DemoReport, "demo")
     # A dry run writes no page: its report has every field but the page's path.

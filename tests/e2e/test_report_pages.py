@@ -15,29 +15,32 @@ from tests import page_reader
 
 pytestmark = pytest.mark.slow  # a replay of a week through every step, once for the module
 
-AS_OF = "2026-03-16T20:00"
+AS_OF = "2026-03-14T12:00"  # a Saturday: the demo replays the week before
 START, END = "2026-03-09", "2026-03-13"
 
 
 @pytest.fixture(scope="module")
 def replayed(tmp_path_factory):
+    """A five-session demo (the week before AS_OF) and the scorecard page of its workspace."""
     from typer.testing import CliRunner
 
     from autotrader.cli.app import app
 
-    workspace = tmp_path_factory.mktemp("pages")
-    (workspace / "config.toml").write_text("")
-    page = workspace / "reports" / "replay.html"
-    config = str(workspace / "config.toml")
-    result = CliRunner().invoke(app, ["replay", "--start", START, "--end", END, "--html", str(page), "--json",
-                                      "--as-of", AS_OF, "--config", config])  # fmt: skip
+    workspace = tmp_path_factory.mktemp("pages") / "demo"
+    runner = CliRunner()
+    result = runner.invoke(app, ["demo", "--dir", str(workspace), "--sessions", "5", "--json", "--as-of", AS_OF])
     assert result.exit_code == 0, result.output
-    return workspace, json.loads(result.stdout), page
+    card_page = workspace / "reports" / "scorecard.html"
+    card = runner.invoke(app, ["scorecard", "--json", "--html", str(card_page), "--as-of", AS_OF,
+                               "--config", str(workspace / "config.toml")])  # fmt: skip
+    assert card.exit_code == 0, card.output
+    return workspace, json.loads(result.stdout), workspace / "reports" / "demo.html", card_page
 
 
 def test_the_replay_summary_is_the_account_against_spy_from_its_snapshots(replayed):
-    workspace, payload, _ = replayed
-    conn = sqlite3.connect(workspace / "ledger-replay.db")
+    workspace, payload, _, _ = replayed
+    assert (payload["start"], payload["end"]) == (START, END)
+    conn = sqlite3.connect(workspace / "ledger-sim.db")
     equity = [e for (e,) in conn.execute("SELECT equity FROM snapshots ORDER BY session_date")]
     conn.close()
     account = payload["performance"]["account"]
@@ -53,8 +56,15 @@ def test_the_replay_summary_is_the_account_against_spy_from_its_snapshots(replay
     assert payload["performance"]["excess_return"] == pytest.approx(account["total_return"] - spy["total_return"])
 
 
+def test_the_demo_points_at_the_pages_it_wrote(replayed):
+    workspace, payload, page_path, _ = replayed
+    day_page = workspace / "reports" / f"{END}.html"
+    assert payload["reports"] == [str(page_path), str(day_page)]
+    assert page_path.exists() and day_page.exists()
+
+
 def test_the_replay_page_says_what_the_json_says(replayed):
-    workspace, payload, page_path = replayed
+    workspace, payload, page_path, _ = replayed
     assert payload["html"] == str(page_path)
     page = page_reader.read(page_path.read_text())
     assert "simulated" in page.headings[0] and f"{START} to {END}" in page.title
@@ -65,23 +75,11 @@ def test_the_replay_page_says_what_the_json_says(replayed):
         assert page_reader.shows(rows[name]["max drawdown"], figures["max_drawdown"])
         assert page_reader.shows(rows[name]["Sharpe"], figures["sharpe"])
         assert rows[name]["CAGR"] == "–"
-    conn = sqlite3.connect(workspace / "ledger-replay.db")
+    conn = sqlite3.connect(workspace / "ledger-sim.db")
     closed = conn.execute("SELECT COUNT(*) FROM trade_reviews").fetchone()[0]
     conn.close()
     assert len(page.table("trades").rows) == closed > 0
     assert page.images >= 2  # the equity/drawdown chart and at least one source's chart
-
-
-def test_the_scorecard_reads_the_replay_ledger_and_never_makes_one(replayed, cli, tmp_path):
-    workspace, payload, _ = replayed
-    config = str(workspace / "config.toml")
-    card = cli("scorecard", "--ledger", "replay", "--json", "--as-of", AS_OF, "--config", config)
-    assert card.exit_code == 0, card.output
-    assert json.loads(card.stdout)["signals_total"] == payload["signals_total"] > 0
-    (tmp_path / "config.toml").write_text("")
-    missing = cli("scorecard", "--ledger", "replay", "--config", str(tmp_path / "config.toml"))
-    assert missing.exit_code == 2 and "no replay ledger" in missing.stderr
-    assert not (tmp_path / "ledger-replay.db").exists() and not (tmp_path / "ledger-sim.db").exists()
 
 
 def _chromium() -> str | None:
@@ -98,8 +96,8 @@ def test_every_report_loads_in_a_real_browser(replayed, tmp_path):
             pytest.fail("CI installs Debian's chromium (.ci/run); it is missing")
         pytest.skip("no chromium on this machine (apt install chromium)")
     sync_api = pytest.importorskip("playwright.sync_api")
-    _, _, replay_page = replayed
-    pages = {"replay": replay_page}
+    workspace, _, replay_page, card_page = replayed
+    pages = {"replay": replay_page, "scorecard": card_page, "daily": workspace / "reports" / f"{END}.html"}
     flags = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
              "--disable-sync", "--no-first-run"]  # fmt: skip
     with sync_api.sync_playwright() as playwright:
@@ -116,7 +114,9 @@ def test_every_report_loads_in_a_real_browser(replayed, tmp_path):
             assert problems == [], (name, problems)
             images = page.eval_on_selector_all("img", "els => els.map(e => e.complete && e.naturalWidth > 0)")
             assert images and all(images), name
-            assert page.locator("table.board-source").is_visible() and page.locator("span.verdict").count() > 0
-            page.screenshot(path=str(tmp_path / f"{name}.png"), full_page=True)
+            assert page.locator("table").count() > 2 and page.locator("h2").count() > 2
+            if name != "daily":  # the scorecard's sections, on its own page and at the end of the replay's
+                assert page.locator("table.board-source").is_visible() and page.locator("span.verdict").count() > 0
+            page.screenshot(path=str(tmp_path / f"{name}.png"))  # the first screenful: what the owner sees first
             assert (tmp_path / f"{name}.png").stat().st_size > 10_000
         browser.close()
