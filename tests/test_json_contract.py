@@ -282,10 +282,11 @@ def test_run_daily_prints_its_fields_and_each_steps_lines(cli, workspace):
 def test_replay_and_demo_print_their_fields_with_the_scorecard(cli, write_config, tmp_path):
     payload = _run_json(
         cli, "replay", "--start", "2026-02-25", "--end", "2026-02-26", "--json", "--as-of", AS_OF,
-        "--config", str(write_config("")), "--html", str(tmp_path / "replay.html"),
+        "--config", str(write_config("")),
     )  # fmt: skip
     _check_keys(payload, reports.ReplayReport, "replay")
-    assert set(payload) == {*Report.ENVELOPE, *reports.ReplayReport.command_fields()}
+    # Every field but the page's path, printed only with --html (tests/e2e/test_report_pages.py).
+    assert set(payload) == {*Report.ENVELOPE, *reports.ReplayReport.command_fields()} - {"html"}
     # The replay's signals are scored again later from its own ledger, never from an empty one made up.
     config = str(write_config(""))
     again = _run_json(cli, "scorecard", "--ledger", "replay", "--json", "--as-of", AS_OF, "--config", config)

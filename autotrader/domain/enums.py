@@ -255,3 +255,14 @@ class Breaker(StrEnum):
     """A circuit breaker the owner can end by hand (``autotrader resume --breaker``)."""
 
     STREAK = "streak"  # the losing-streak pause of new entries
+
+
+#: The sizing gates that are circuit breakers (they stop every new entry, not one signal; ``sizing.BREAKERS``
+#: runs them), each as (the name its trace step carries, the short name the metrics and ``resume --breaker``
+#: use, the words a message uses): one table for the daily report, the notifications and the metrics.
+BREAKER_GATES: tuple[tuple[str, str, str], ...] = (
+    ("consecutive_losses", Breaker.STREAK.value, "losing streak"),
+    ("max_daily_loss", "max_daily_loss", "daily loss limit"),
+    ("daily_profit_target", "daily_profit_target", "daily profit target"),
+    ("drawdown_pause", "drawdown_pause", "drawdown pause"),
+)

@@ -26,7 +26,7 @@ from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING, Literal
 
 from autotrader.clock import ET
-from autotrader.domain.enums import Breaker
+from autotrader.domain.enums import BREAKER_GATES
 from autotrader.domain.models import Halt
 from autotrader.ledger import repo
 from autotrader.pipeline.status import STEP_COMMANDS
@@ -44,12 +44,7 @@ SCRATCH_COMMANDS = frozenset({"replay", "demo"})
 DECISION_STEP = "size"
 #: The sizing gates that are circuit breakers (they stop every new entry, not one signal), by the name the
 #: metric gives them: the losing streak is the breaker ``resume --breaker streak`` ends.
-BREAKERS = {
-    "consecutive_losses": str(Breaker.STREAK),
-    "max_daily_loss": "max_daily_loss",
-    "daily_profit_target": "daily_profit_target",
-    "drawdown_pause": "drawdown_pause",
-}
+BREAKERS = {gate: short for gate, short, _ in BREAKER_GATES}
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from datetime import datetime
 from enum import IntEnum
 from typing import TypeVar
 
-from autotrader.domain.enums import ExitCode, IntentStatus
+from autotrader.domain.enums import BREAKER_GATES, ExitCode, IntentStatus
 from autotrader.domain.models import Fill
 from autotrader.domain.reports import (
     ControlReport,
@@ -217,12 +217,7 @@ def halt_and_resume(run: Finished, rules: AlertRules) -> Iterator[Alert]:
 
 
 #: The size gates that are circuit breakers (they stop every new entry while they hold), and their names.
-BREAKERS = {
-    "consecutive_losses": "losing streak",
-    "max_daily_loss": "daily loss limit",
-    "daily_profit_target": "daily profit target",
-    "drawdown_pause": "drawdown pause",
-}
+BREAKERS = {gate: words for gate, _, words in BREAKER_GATES}
 
 
 def breakers(run: Finished, rules: AlertRules) -> Iterator[Alert]:

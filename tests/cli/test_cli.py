@@ -193,29 +193,16 @@ def test_a_second_run_during_a_long_replay_exits_4_within_a_second(write_config)
         replay.wait()
 
 
-@pytest.mark.slow
-def test_replay_and_demo(cli, tmp_path):
-    result = cli("demo", "--dir", str(tmp_path / "d"), "--sessions", "3", "--json", "--as-of", "2026-03-06T20:00")
-    assert result.exit_code == 0, result.output
-    payload = json.loads(result.stdout)
-    assert payload["sessions"] == 3 and payload["start"] == "2026-03-04" and payload["end"] == "2026-03-06"
-    # The synthetic feed's signals were imported, sized and traded: the account moved, the scorecard exists.
-    assert payload["orders_total"] > 0 and payload["final_equity"] != 1_000_000.0
-    assert {r["group"] for r in payload["rows"]} == {"category", "source", "conviction"}
-    # The simulated scan instant (the 09:00 slot, not the wall clock) is each import's time: the feed's 08:00
-    # documents arrive within the lateness tolerance and are scored from the session's open.
-    import sqlite3
+def test_the_demo_replaces_only_a_workspace_it_made(cli, tmp_path):
+    """Its own folder (the marker file) is replaced afresh; any other non-empty folder is refused, exit 2, and
+    left as it was. (What a demo run replays, trades and writes: tests/e2e/test_report_pages.py.)"""
+    from autotrader.pipeline import demo
 
-    conn = sqlite3.connect(tmp_path / "d" / "ledger-sim.db")
-    imported = conn.execute("SELECT DISTINCT imported_at FROM signal_imports ORDER BY 1").fetchall()
-    entries = conn.execute("SELECT DISTINCT entry_at FROM signal_rule_exits ORDER BY 1").fetchall()
-    conn.close()
-    assert imported == [(f"2026-03-0{d}T14:00:00.000000+00:00",) for d in (4, 5, 6)]
-    assert entries == [(f"2026-03-0{d}T14:30:00.000000+00:00",) for d in (4, 5, 6)]
-    assert all(r["late"] == 0 for r in payload["rows"])
-    # Running the demo again replaces its own workspace...
-    assert cli("demo", "--dir", str(tmp_path / "d"), "--sessions", "2", "--as-of", "2026-03-06T20:00").exit_code == 0
-    # ...but never a folder it did not create.
+    made = demo.create_workspace(tmp_path / "d")
+    (made / "ledger-sim.db").write_text("an earlier demo's ledger")
+    again = demo.create_workspace(tmp_path / "d")
+    assert again == made and not (made / "ledger-sim.db").exists() and (made / demo.MARKER).exists()
+    assert (made / "config.toml").read_text() == demo.default_config_text()
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "notes.txt").write_text("keep")
     refused = cli("demo", "--dir", str(tmp_path / "mine"))

@@ -56,6 +56,25 @@ def test_the_replay_summary_is_the_account_against_spy_from_its_snapshots(replay
     assert payload["performance"]["excess_return"] == pytest.approx(account["total_return"] - spy["total_return"])
 
 
+def test_the_demo_imports_trades_and_scores_the_synthetic_feed_at_the_scan_slot(replayed):
+    workspace, payload, _, _ = replayed
+    assert payload["sessions"] == 5 and payload["workspace"] == str(workspace)
+    # The synthetic feed's signals were imported, sized and traded: the account moved, the scorecard exists.
+    assert payload["orders_total"] > 0 and payload["final_equity"] != 1_000_000.0
+    assert {r["group"] for r in payload["rows"]} == {"category", "source", "conviction"}
+    # The simulated scan instant (the 09:00 slot, not the wall clock) is each import's time: the feed's 08:00
+    # documents arrive within the lateness tolerance and are scored from the session's open (New York is on
+    # summer time from 2026-03-08: 09:00 is 13:00 UTC).
+    conn = sqlite3.connect(workspace / "ledger-sim.db")
+    imported = conn.execute("SELECT DISTINCT imported_at FROM signal_imports ORDER BY 1").fetchall()
+    entries = conn.execute("SELECT DISTINCT entry_at FROM signal_rule_exits ORDER BY 1").fetchall()
+    conn.close()
+    days = ("09", "10", "11", "12", "13")
+    assert imported == [(f"2026-03-{d}T13:00:00.000000+00:00",) for d in days]
+    assert entries == [(f"2026-03-{d}T13:30:00.000000+00:00",) for d in days]
+    assert all(r["late"] == 0 for r in payload["rows"])
+
+
 def test_the_demo_points_at_the_pages_it_wrote(replayed):
     workspace, payload, page_path, _ = replayed
     day_page = workspace / "reports" / f"{END}.html"

@@ -451,3 +451,12 @@ def test_cap_cash_and_the_fractional_minimum():
     assert sizing.cap_cash(fractional, 20_000.0).skip == (
         "cash: $10,000.50 − reserve $10,000 leaves $0.50, less than the $1 minimum"
     )
+
+
+def test_the_breaker_table_names_exactly_the_gates_sizing_runs_as_breakers():
+    """The daily report, the notifications and the metrics name breakers from ``domain.enums.BREAKER_GATES``:
+    it must list the very gates ``sizing.BREAKERS`` runs, by the names their trace steps carry."""
+    from autotrader.domain.enums import BREAKER_GATES
+    from autotrader.policy import sizing
+
+    assert [gate for gate, _, _ in BREAKER_GATES] == [f.__name__.removeprefix("gate_") for f in sizing.BREAKERS]
