@@ -39,6 +39,9 @@ MAX_REAL_BROKER_SKEW = timedelta(minutes=5)
 # sends nothing itself and stamps its change with the present.
 # The owner's reads (orders, positions, balances) look at the present and change nothing; the daily report
 # reads any day's rows and writes only the page asked for.
+# Commands that simulate the past in a ledger of their own (a scratch replay ledger, a fresh demo workspace):
+# what they find is not news, so they neither notify nor publish the mode's metrics.
+SIMULATING_COMMANDS = frozenset({"replay", "demo"})
 TIME_FREE_COMMANDS = frozenset(
     {
         "replay",

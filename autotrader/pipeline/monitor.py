@@ -29,6 +29,7 @@ from autotrader.clock import ET
 from autotrader.domain.enums import BREAKER_GATES
 from autotrader.domain.models import Halt
 from autotrader.ledger import repo
+from autotrader.pipeline.context import SIMULATING_COMMANDS
 from autotrader.pipeline.status import STEP_COMMANDS
 from autotrader.ports import Metric, MetricSample
 
@@ -38,8 +39,6 @@ if TYPE_CHECKING:
     from autotrader.ports import Clock, Monitor
     from autotrader.settings import Config
 
-#: Commands that write a ledger other than the mode's own (a scratch replay ledger, a fresh demo workspace).
-SCRATCH_COMMANDS = frozenset({"replay", "demo"})
 #: The step whose decisions say what became of signals.
 DECISION_STEP = "size"
 #: The sizing gates that are circuit breakers (they stop every new entry, not one signal), by the name the
@@ -57,7 +56,7 @@ def plan_watch(config: Config, command: str) -> WatchPlan:
     settings = config.settings.monitor
     return WatchPlan(
         ping=settings.ping_url is not None and command in STEP_COMMANDS,
-        publish=settings.textfile_dir is not None and command not in SCRATCH_COMMANDS,
+        publish=settings.textfile_dir is not None and command not in SIMULATING_COMMANDS,
     )
 
 

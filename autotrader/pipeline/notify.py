@@ -19,6 +19,8 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
+from autotrader.pipeline.context import SIMULATING_COMMANDS
+
 if TYPE_CHECKING:
     from autotrader.domain.reports import NotifyReport, RehydrateReport, Report
     from autotrader.errors import AutotraderError
@@ -29,8 +31,6 @@ if TYPE_CHECKING:
     from autotrader.ports import Delivery, MarketData
     from autotrader.settings import Config, NotifySection
 
-#: Commands that simulate the past: what they find is not news (``replay --notify`` announces its slots).
-PAST_COMMANDS = frozenset({"replay", "demo"})
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ def after_run(config: Config, ledger: Ledger, log: EventLog, ctx: StepContext | 
     """The run's new alerts, sent. ``ctx`` is None when the run failed before its step started. A run with
     neither a report nor an error was torn down (a kill point, Ctrl-C): like kill -9, it says nothing."""
     torn_down = end.report is None and end.error is None
-    if not config.notify_urls or end.command in PAST_COMMANDS or torn_down:
+    if not config.notify_urls or end.command in SIMULATING_COMMANDS or torn_down:
         return Notified(end.report)
     try:
         return _notify(config, ledger, log, ctx.deps.market_data if ctx is not None else None, end)

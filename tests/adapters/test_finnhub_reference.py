@@ -151,7 +151,7 @@ def test_persistent_429s_end_in_a_transient_error(server):
 def test_a_response_that_never_comes_times_out_into_a_transient_error(server):
     server.faults.hang = 100
     with pytest.raises(TransientError, match=r"no answer from Finnhub \(ReadTimeout\)"):
-        make_reference(server, timeout=0.2).next_earnings("AAPL", WED)
+        make_reference(server, timeout=0.05).next_earnings("AAPL", WED)
     assert server.total == MAX_ATTEMPTS
 
 

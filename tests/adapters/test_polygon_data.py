@@ -421,7 +421,7 @@ def test_persistent_429s_end_in_a_transient_error_after_bounded_retries(server, 
 @pytest.mark.slow  # waits out a real socket timeout
 def test_a_response_that_never_comes_times_out_into_a_transient_error(server, ledger):
     server.faults.hang = 100
-    data = make_data(server, ledger, et(WED, "20:00"), timeout=0.2)
+    data = make_data(server, ledger, et(WED, "20:00"), timeout=0.05)
     with pytest.raises(TransientError, match="no answer from Polygon"):
         data.daily_bars("AAPL", date(2026, 2, 2), WED)
     assert server.total == MAX_ATTEMPTS
