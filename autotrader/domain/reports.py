@@ -922,9 +922,9 @@ class RunDailyReport(Report):
 class PerformanceFigures(Row):
     """An equity (or price) path's figures (``policy.performance``); None where the sample cannot say."""
 
-    start: str
+    start: str  # the session whose close is the starting point
     end: str
-    sessions: int
+    sessions: int  # daily returns from start to end (the sessions after the start)
     start_value: float
     end_value: float
     total_return: float | None

@@ -60,7 +60,10 @@ def headline(report: DailyReport) -> list[Fact]:
         f"The day: equity from {source}, change since {s.previous_date or 'no earlier snapshot'}, realized net of "
         "commissions, unrealized at the last close"
     )
-    since = f"Since {account.start} ({fmt.count(account.sessions)} snapshots)" if account else "No snapshot yet"
+    since = (
+        f"Since the close of {account.start} ({fmt.count(account.sessions + 1)} snapshots)" if account
+        else "No snapshot yet"
+    )  # fmt: skip
     return [
         Fact("summary.equity", "Equity", fmt.usd(s.equity), day),
         Fact("summary.equity_change", "Change", fmt.usd(s.equity_change, signed=True), day),
@@ -100,14 +103,14 @@ def _performance(report: DailyReport) -> Section:
             else "SPY has no close on the first or last of these sessions, so no comparison"
         )
         text = (
-            f"From the {fmt.count(perf.account.sessions)} end-of-day snapshots up to the day; SPY's closes on the "
-            f"same sessions ({versus}). Sharpe and Sortino: daily returns annualised (√252), risk-free rate 0. "
+            f"From the {fmt.count(perf.account.sessions + 1)} end-of-day snapshots up to the day "
+            f"({fmt.count(perf.account.sessions)} daily returns); SPY's closes on the same sessions ({versus}). Sharpe and Sortino: daily returns annualised (√252), risk-free rate 0. "
             f"CAGR is stated from {fmt.count(MIN_CAGR_SESSIONS)} daily returns on: a shorter span's annual figure "
             "says nothing."
         )
     return Section(
         "Performance: account vs SPY",
-        ("", "sessions", "n", "total return", "CAGR", "Sharpe", "Sortino", "max drawdown"),
+        ("", "from – to (closes)", "daily returns", "total return", "CAGR", "Sharpe", "Sortino", "max drawdown"),
         tuple(rows), text, numeric=(2, 3, 4, 5, 6, 7), short=(0, 3, 4, 5, 7),
     )  # fmt: skip
 

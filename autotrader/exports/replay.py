@@ -17,7 +17,9 @@ from autotrader.exports import fmt
 from autotrader.exports import scorecard as scorecard_page
 from autotrader.exports.html_page import PageFacts, figure, grid, marks, png, pyplot, write_page
 
-PERFORMANCE_HEADERS = ["", "total return", "CAGR", "max drawdown", "Sharpe", "Sortino", "sessions", "start", "end"]
+PERFORMANCE_HEADERS = [
+    "", "total return", "CAGR", "max drawdown", "Sharpe", "Sortino", "sessions", "from the close of", "to the close of"
+]
 
 
 def performance_rows(comparison: dict[str, Any] | None) -> list[list[str]]:
@@ -31,7 +33,7 @@ def performance_rows(comparison: dict[str, Any] | None) -> list[list[str]]:
         rows.append([
             name, fmt.pct(figures["total_return"], signed=True), fmt.pct(figures["cagr"], signed=True),
             fmt.pct(figures["max_drawdown"]), fmt.ratio(figures["sharpe"]), fmt.ratio(figures["sortino"]),
-            fmt.count(figures["sessions"] - 1), figures["start"], figures["end"],
+            fmt.count(figures["sessions"]), figures["start"], figures["end"],
         ])  # fmt: skip
     return rows
 

@@ -170,7 +170,7 @@ def summary_line(c: performance.Comparison) -> str:
     a, b = c.account, c.benchmark
     line = (
         f"total return {fmt.pct(a.total_return, signed=True)}, CAGR {fmt.pct(a.cagr, signed=True)}, max drawdown "
-        f"{fmt.pct(a.max_drawdown)}, Sharpe {fmt.ratio(a.sharpe)} over {a.sessions - 1} sessions"
+        f"{fmt.pct(a.max_drawdown)}, Sharpe {fmt.ratio(a.sharpe)} over {a.sessions} sessions"
     )
     if b is not None:
         line += (

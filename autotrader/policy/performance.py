@@ -36,7 +36,7 @@ NAN = float("nan")
 class Performance:
     start: str  # first session (YYYY-MM-DD)
     end: str
-    sessions: int  # equity values the figures rest on
+    sessions: int  # daily returns the figures rest on: the equity values after the first
     start_value: float
     end_value: float
     total_return: float
@@ -96,7 +96,7 @@ def measure(values: pd.Series) -> Performance | None:
     return Performance(
         start=f"{index[0]:%Y-%m-%d}",
         end=f"{index[-1]:%Y-%m-%d}",
-        sessions=len(series),
+        sessions=len(series) - 1,
         start_value=first,
         end_value=last,
         total_return=last / first - 1.0,

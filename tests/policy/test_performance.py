@@ -30,7 +30,7 @@ def test_figures_match_their_textbook_definitions(monkeypatch):
     assert got.max_drawdown == pytest.approx(1 - 99 / 110)
     days = (equity.index[-1] - equity.index[0]).days
     assert got.cagr == pytest.approx(1.07 ** (365.25 / days) - 1)
-    assert (got.start, got.end, got.sessions) == ("2026-01-05", "2026-01-09", 5)
+    assert (got.start, got.end, got.sessions) == ("2026-01-05", "2026-01-09", 4)  # four daily returns
 
 
 def test_a_flat_or_single_value_series_has_no_ratio():
