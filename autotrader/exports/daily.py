@@ -104,7 +104,8 @@ def _performance(report: DailyReport) -> Section:
         )
         text = (
             f"From the {fmt.count(perf.account.sessions + 1)} end-of-day snapshots up to the day "
-            f"({fmt.count(perf.account.sessions)} daily returns); SPY's closes on the same sessions ({versus}). Sharpe and Sortino: daily returns annualised (√252), risk-free rate 0. "
+            f"({fmt.count(perf.account.sessions)} daily returns); SPY's closes on the same sessions ({versus}). "
+            f"Sharpe and Sortino: daily returns annualised (√252), risk-free rate 0. "
             f"CAGR is stated from {fmt.count(MIN_CAGR_SESSIONS)} daily returns on: a shorter span's annual figure "
             "says nothing."
         )
