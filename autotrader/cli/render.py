@@ -56,7 +56,9 @@ def print_notes(title: str, report: Report) -> None:
     console = _console()
     flag = " [yellow](dry run: nothing sent, ledger unchanged)[/]" if report.dry_run else ""
     status = "[green]ok[/]" if report.ok else f"[red]exit {report.exit_code}[/]"
-    console.print(f"[bold]{escape(title)}[/] as of {report.as_of.isoformat()}  {status}{flag}")
+    from autotrader.exports.fmt import ny_time
+
+    console.print(f"[bold]{escape(title)}[/] as of {ny_time(report.as_of)}  {status}{flag}")
     for note in report.notes:
         console.print(f"  {escape(str(note))}")
 
@@ -110,8 +112,10 @@ def table(title: str, columns: list[str], rows: Sequence[Sequence[Any]]) -> None
     console = _console()
     cells = [["" if v is None else (v if isinstance(v, str) else plain(v)) for v in row] for row in rows]
     widths = _widths(columns, cells, console.width)
-    t = Table(title=Text(title), title_justify="left", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
-              collapse_padding=True)  # fmt: skip
+    # The title is a line of its own: as the table's title it would wrap to the width of a narrow table.
+    console.print(Text(title, style="bold"))
+    t = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True,
+              show_header=any(columns))  # fmt: skip
     for i, column in enumerate(columns):
         # The first column names the row: keep it on one line (long names are cut with an ellipsis).
         t.add_column(

@@ -74,9 +74,11 @@ def verdict(text: str) -> str:
     return f'<span class="verdict {css}">{html.escape(text)}</span>'
 
 
-def marks(*, dry_run: bool = False, simulated: bool = False) -> str:
-    """The labels that say a page is not about real money: a dry run, a simulated broker."""
-    labels = [label for label, on in (("dry run", dry_run), ("simulated", simulated)) if on]
+def marks(*, dry_run: bool = False, simulated: bool = False, synthetic: bool = False) -> str:
+    """The labels that say a page is not about real money or real prices: a dry run, a simulated broker, the
+    seeded synthetic market (whose SPY can rise 50% in a quarter: no comparison with it says anything real)."""
+    flags = (("dry run", dry_run), ("simulated", simulated), ("synthetic data", synthetic))
+    labels = [label for label, on in flags if on]
     return "".join(f'<span class="mark">{label}</span>' for label in labels)
 
 
@@ -89,6 +91,10 @@ class PageFacts:
     as_of: str  # New York time, to the minute
     simulated: bool
     dry_run: bool
+    synthetic: bool = False  # the seeded synthetic market data
+
+    def marks(self) -> str:
+        return marks(dry_run=self.dry_run, simulated=self.simulated, synthetic=self.synthetic)
 
 
 class Raw(str):

@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 
 from autotrader.exports import fmt
-from autotrader.exports.html_page import PageFacts, figure, grid, marks, png, pyplot, write_page
+from autotrader.exports.html_page import PageFacts, figure, grid, png, pyplot, write_page
 
 
 def nav_chart(navs: dict[str, pd.Series]) -> str:
@@ -61,5 +61,4 @@ def write_html(path: Path, payload: dict[str, Any], navs: dict[str, pd.Series], 
                fmt.number(d.get("current")), d.get("reason", "")] for d in payload.get("deltas", [])],
              numeric=(2, 3, 4), css="deltas"),
     ])  # fmt: skip
-    heading = marks(simulated=facts.simulated, dry_run=facts.dry_run)
-    return write_page(path, f"{facts.title} as of {facts.as_of}", body, heading_marks=heading)
+    return write_page(path, f"{facts.title} as of {facts.as_of}", body, heading_marks=facts.marks())

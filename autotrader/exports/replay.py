@@ -15,7 +15,7 @@ import pandas as pd
 from autotrader.domain.reports import ScorecardReport
 from autotrader.exports import fmt
 from autotrader.exports import scorecard as scorecard_page
-from autotrader.exports.html_page import PageFacts, figure, grid, marks, png, pyplot, write_page
+from autotrader.exports.html_page import PageFacts, figure, grid, png, pyplot, write_page
 
 PERFORMANCE_HEADERS = [
     "", "total return", "CAGR", "max drawdown", "Sharpe", "Sortino", "sessions", "from the close of", "to the close of"
@@ -97,6 +97,7 @@ def write_html(
         figure("Account equity against SPY, and the account's drawdown", equity_chart(equity, benchmark))
         if len(equity) > 1 else "",
         "<h2>Trades</h2>", f"<p>{closed}</p>", trades_table(reviews) if reviews else "",
+        "<h2>The replayed signals' scorecard</h2>",
         scorecard_page.body_html(card.to_json(), card.curves, facts.as_of),
     ])  # fmt: skip
-    return write_page(path, facts.title, body, heading_marks=marks(dry_run=facts.dry_run, simulated=facts.simulated))
+    return write_page(path, facts.title, body, heading_marks=facts.marks())

@@ -22,7 +22,8 @@ import pandas as pd
 from autotrader.domain.reports import CurveRow
 from autotrader.errors import InputError
 from autotrader.exports import fmt
-from autotrader.exports.html_page import PageFacts, Raw, figure, grid, marks, png, pyplot, verdict, write_page
+from autotrader.exports.html_page import PageFacts, Raw, figure, grid, png, pyplot, verdict, write_page
+from autotrader.policy.performance import MIN_CAGR_SESSIONS
 
 SECTIONS = ("rule_exit", "pick_only", "managed")
 
@@ -87,9 +88,16 @@ def _needs(row: dict[str, Any]) -> str:
     return f"~{fmt.count(more['signals'])} more signals" if more else ""
 
 
-def board(rows: list[dict[str, Any]], group: str) -> str:
+def _matured(row: dict[str, Any], h: str) -> str:
+    """The signals the verdict rests on (those whose horizon h has completed), and of how many, while some are
+    still pending: a source of 154 signals with 10 matured is not a source of 10."""
+    done, total = row["completed"].get(h, 0), row["signals"]
+    return fmt.count(done) if done >= total else f"{fmt.count(done)} of {fmt.count(total)}"
+
+
+def board(payload: dict[str, Any], group: str) -> str:
     """The verdict of every source (or category) at its own primary horizon, best evidence first."""
-    chosen = [r for r in rows if r["group"] == group]
+    chosen = [r for r in payload.get("rows") or () if r["group"] == group]
 
     def order(row: dict[str, Any]) -> tuple[int, float]:
         rank = {"beats SPY": 0, "trails SPY": 1, "no evidence": 2}.get(row["verdict"], 3)
@@ -102,10 +110,11 @@ def board(rows: list[dict[str, Any]], group: str) -> str:
         cells.append([
             r["key"], Raw(verdict(r["verdict"])),
             fmt.pct_interval(_at(r, "abnormal_return_mean", h), _at(r, "abnormal_return_ci", h)),
-            fmt.count(r["completed"].get(h, 0)), h, fmt.q_value(_at(r, "abnormal_return_q", h)),
-            f"{fmt.pct(_at(r, 'beat_rate', h), 0)} vs {fmt.pct(_at(r, 'base_rate', h), 0)}", _needs(r),
+            _matured(r, h), h, fmt.q_value(_at(r, "abnormal_return_q", h)),
+            _beat_vs_base(payload, r, h), _needs(r),
         ])  # fmt: skip
-    headers = [group, "verdict", "abnormal return [95% CI]", "n", "h", "q", "beat rate vs base", "for a verdict"]
+    headers = [group, "verdict", "abnormal return [95% CI]", "n (matured)", "h", "q", "beat rate vs base",
+               "for a verdict"]  # fmt: skip
     return grid(headers, cells, numeric=(2, 3, 4, 5, 6), css=f"board board-{group}")
 
 
@@ -121,7 +130,8 @@ def _event_axis(axis: Any, windows: list[dict[str, Any]]) -> None:
     axis.axhline(0, color="grey", linewidth=0.8)
     axis.axvline(0, color="grey", linewidth=0.8, linestyle=":")
     axis.set_xlabel("sessions from the entry")
-    axis.set_ylabel("mean abnormal return, % (95% band)")
+    banded = any(p["lo"] is not None for w in windows for p in w["points"])
+    axis.set_ylabel("mean abnormal return, %" + (" (95% band)" if banded else ""))
     axis.set_title("Abnormal return around the entry")
     if windows:
         axis.legend(fontsize=8)
@@ -157,8 +167,55 @@ def _by(rows: Sequence[dict[str, Any]] | None, source: str) -> list[dict[str, An
     return [r for r in rows or () if r.get("source") == source or r.get("key") == source]
 
 
+def _alone(payload: dict[str, Any], source: str) -> bool:
+    """Whether the source is the only one in each of its categories: its base rate (the share of its
+    category's signals on the same days that beat their market model) is then its own beat rate."""
+    pairs = {(r["source"], r["category"]) for r in payload.get("execution") or ()}
+    mine = {category for s, category in pairs if s == source}
+    return bool(mine) and all(s == source for s, category in pairs if category in mine)
+
+
+def _beat_vs_base(payload: dict[str, Any], row: dict[str, Any], h: str) -> str:
+    beat = fmt.pct(_at(row, "beat_rate", h), 0)
+    if row["group"] == "source" and _alone(payload, row["key"]):
+        return f"{beat} (alone in its category)"
+    return f"{beat} vs {fmt.pct(_at(row, 'base_rate', h), 0)}"
+
+
+def _annual(ct: dict[str, Any], field: str, text: Any) -> Any:
+    """An annualised figure only from a quarter of a year of sessions (as the CAGR): 8 sessions' "alpha a
+    year" of −101% says nothing."""
+    return text(ct.get(field)) if (ct.get("sessions") or 0) >= MIN_CAGR_SESSIONS else fmt.DASH
+
+
+def _facts(row: dict[str, Any], h: str, placebo: dict[str, Any], ranking: dict[str, Any], alone: bool) -> str:
+    """What the source's verdict rests on, in words; the parts the sample cannot say yet are left out."""
+    if _at(row, "beat_rate", h) is None:
+        return f"No signal of this source has reached its {h}-session horizon yet."
+    base = (
+        "it is the only source of its category, so there is no base rate to beat"
+        if alone else f"against a base rate of {fmt.pct(_at(row, 'base_rate', h), 0)} (the share of its "
+        "category's signals entered on the same days that beat their market model)"
+    )  # fmt: skip
+    parts = [
+        f"At {h} session{'' if h == '1' else 's'}: beat rate {fmt.pct(_at(row, 'beat_rate', h), 0)}, {base}; "
+        f"up rate {fmt.pct(_at(row, 'up_rate', h), 0)}."
+    ]
+    if placebo.get("p_value") is not None:
+        parts.append(
+            f"Placebo p-value {fmt.q_value(placebo['p_value'])}: the chance that random picks on the same days, "
+            "held alike, do at least as well."
+        )
+    if _at(ranking, "ic_mean", h) is not None:
+        parts.append(
+            f"Ranking skill: rank IC {fmt.ratio(_at(ranking, 'ic_mean', h), 3)} (Newey–West t "
+            f"{fmt.ratio(_at(ranking, 'ic_t_hac', h))}), Brier score {fmt.ratio(ranking.get('brier'), 3)}."
+        )
+    return " ".join(parts)
+
+
 def source_section(payload: dict[str, Any], row: dict[str, Any], curves: Sequence[CurveRow]) -> str:
-    """One source: its figures per category, then its chart."""
+    """One source: what its verdict rests on, its calendar-time portfolio per category, then its chart."""
     source = row["key"]
     h = row["primary_horizon"]
     calendar = {r["category"]: r for r in _by(payload.get("calendar_time"), source)}
@@ -167,20 +224,11 @@ def source_section(payload: dict[str, Any], row: dict[str, Any], curves: Sequenc
     cells = []
     for category, ct in sorted(calendar.items()):
         cells.append([
-            category, fmt.count(ct["signals"]), fmt.pct(ct.get("alpha_annual"), signed=True),
-            fmt.ratio(ct.get("alpha_t")), fmt.ratio(ct.get("sharpe")), fmt.pct(ct.get("psr"), 0),
-            fmt.count(ct.get("sessions")),
+            category, fmt.count(ct["signals"]), _annual(ct, "alpha_annual", lambda v: fmt.pct(v, signed=True)),
+            fmt.ratio(ct.get("alpha_t")), _annual(ct, "sharpe", fmt.ratio),
+            _annual(ct, "psr", lambda v: fmt.pct(v, 0)), fmt.count(ct.get("sessions")),
         ])  # fmt: skip
-    facts = (
-        f"At {h} session{'' if h == '1' else 's'}: beat rate {fmt.pct(_at(row, 'beat_rate', h), 0)} against "
-        f"a base rate of "
-        f"{fmt.pct(_at(row, 'base_rate', h), 0)} (the share of the same days' universe that beat its market "
-        f"model); up rate {fmt.pct(_at(row, 'up_rate', h), 0)}. Placebo p-value "
-        f"{fmt.q_value(placebo.get('p_value'))}: the chance that random picks on the same days, held alike, do at "
-        f"least as well. Ranking skill: rank IC "
-        f"{fmt.ratio(_at(ranking, 'ic_mean', h), 3)} (Newey–West t {fmt.ratio(_at(ranking, 'ic_t_hac', h))}), "
-        f"Brier score {fmt.ratio(ranking.get('brier'), 3)}."
-    )
+    facts = _facts(row, h, placebo, ranking, _alone(payload, source))
     windows = [w for w in payload.get("event_window") or () if w["source"] == source]
     mine = [c for c in curves if c.source == source]
     table_html = grid(
@@ -206,7 +254,10 @@ def management(payload: dict[str, Any], rows: list[dict[str, Any]]) -> str:
             continue
         by_tier = tiers.get(ex["source"], {})
         cells = []
-        for a in actions:
+        # An action worth exactly nothing against the pick on every position (the open remainder, a target
+        # hit where the pick's own rule exit fell) is named in one line, not given a table row of zeros.
+        level = [a for a in actions if a.get("total") == 0 and a.get("lo") in (None, 0) and a.get("hi") in (None, 0)]
+        for a in (a for a in actions if a not in level):
             detail = {k: v for k, v in by_tier.items() if k.startswith(a["action"] + ":")}
             inner = html.escape(
                 ", ".join(f"tier {k.split(':', 1)[1]} {fmt.usd(v, signed=True)}" for k, v in detail.items())
@@ -219,7 +270,13 @@ def management(payload: dict[str, Any], rows: list[dict[str, Any]]) -> str:
             cells.append([a["action"], fmt.count(a["positions"]), interval, fmt.usd(a.get("total"), signed=True),
                           Raw(folded)])  # fmt: skip
         parts.append(f"<h3>{html.escape(ex['source'])} · {html.escape(ex['category'])}</h3>")
-        parts.append(grid(["action", "positions", "per position [95% CI]", "total", "tiers"], cells, numeric=(1, 2, 3)))
+        if cells:
+            parts.append(grid(["action", "positions", "per position [95% CI]", "total", "tiers"], cells,
+                              numeric=(1, 2, 3)))  # fmt: skip
+        if level:
+            same = ", ".join(f"{a['action']} ({fmt.count(a['positions'])})" for a in level)
+            parts.append(f'<p class="muted">No different from the pick held alone on any position: '
+                         f"{html.escape(same)}.</p>")  # fmt: skip
     totals = [
         [r["key"], fmt.count(r["pick_only"]["trades"]), fmt.usd(r["pick_only"]["pnl"], signed=True),
          fmt.usd(r["managed"]["pnl"], signed=True), fmt.usd(r["management_alpha"]["total"], signed=True)]
@@ -242,7 +299,7 @@ def execution(payload: dict[str, Any]) -> str:
             f"{fmt.pct(ex.get('pick_traded'), signed=True)} vs {fmt.pct(ex.get('pick_all'), signed=True)}",
             lost,
         ])  # fmt: skip
-    headers = ["source", "category", "signals", "traded", "fill rate", "slippage vs signal (bps)",
+    headers = ["source", "category", "signals", "traded", "traded share", "slippage vs signal (bps)",
                "vs open (bps)", "picks traded vs all", "lost to caps"]  # fmt: skip
     return grid(headers, cells, numeric=(2, 3, 4, 5, 6, 7))
 
@@ -287,7 +344,7 @@ def robustness(payload: dict[str, Any]) -> str:
 def write_html(path: Path, payload: dict[str, Any], curves: Sequence[CurveRow], facts: PageFacts) -> Path:
     """The page from the report's own fields (``payload``: what ``--json`` prints) and the curves."""
     body = body_html(payload, curves, facts.as_of)
-    return write_page(path, facts.title, body, heading_marks=marks(dry_run=facts.dry_run, simulated=facts.simulated))
+    return write_page(path, facts.title, body, heading_marks=facts.marks())
 
 
 def body_html(payload: dict[str, Any], curves: Sequence[CurveRow], as_of: str) -> str:
@@ -305,15 +362,20 @@ def body_html(payload: dict[str, Any], curves: Sequence[CurveRow], as_of: str) -
     sources = [r for r in rows if r["group"] == "source"]
     return "\n".join([
         f'<p class="lede">{html.escape(lede)}</p>',
-        "<h2>Verdict board</h2>", board(rows, "source"), board(rows, "category"),
+        "<h2>Verdict board</h2>", board(payload, "source"), board(payload, "category"),
         "<h2>Per source</h2>", *(source_section(payload, r, curves) for r in sources),
         "<h2>Did management add value?</h2>",
         "<p>Pick-only: the entry alone, held to its rule exit. Managed: the same positions with their dip-buys, "
         "profit-takes and exits. Each action's line is its worth against the pick held alone.</p>",
         management(payload, rows),
-        "<h2>Execution quality</h2>", execution(payload),
+        "<h2>Execution quality</h2>",
+        "<p>Traded share: the signals that became a position, of all the source's signals (the rest were lost to "
+        "the caps listed, or never filled). Slippage: the entry fill against the signal's own price and against "
+        "the open it is scored from, in basis points (positive: paid more). Picks traded vs all: the mean "
+        "abnormal return of the traded signals beside all of them — what the caps' selection did.</p>",
+        execution(payload),
         "<h2>Conviction calibration</h2>", f"<p>{html.escape(str(calibration.get('statement', '')))}</p>",
-        board(rows, "conviction"),
+        board(payload, "conviction"),
         figure("Mean abnormal return per conviction bucket", calibration_chart(rows, primary)),
         "<h2>Robustness</h2>", robustness(payload),
     ])  # fmt: skip

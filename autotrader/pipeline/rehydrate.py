@@ -25,6 +25,7 @@ from typing import Any
 
 from autotrader.domain.enums import Book
 from autotrader.domain.reports import RehydrateReport
+from autotrader.exports.fmt import usd
 from autotrader.ledger import repo
 from autotrader.pipeline import outcomes, sync, trades
 from autotrader.pipeline import report as daily_report
@@ -53,7 +54,7 @@ def run(ctx: StepContext) -> RehydrateReport:
     snapshot = _snapshot(ctx, loaded)
     report.fields["snapshot"] = snapshot
     report.notes.append(
-        f"snapshot {snapshot['session_date']}: equity {snapshot['equity']:,.2f}, cash {snapshot['cash']:,.2f}"
+        f"snapshot {snapshot['session_date']}: equity {usd(snapshot['equity'])}, cash {usd(snapshot['cash'])}"
     )
 
     reviewed = _review_closed_trades(ctx, loaded)
@@ -63,7 +64,7 @@ def run(ctx: StepContext) -> RehydrateReport:
     with ctx.ledger.write():
         repo.kv_set(ctx.ledger, repo.PORTFOLIO_VALUE_KEY, repr(snapshot["equity"]), now=ctx.now)
     report.fields["portfolio_value"] = snapshot["equity"]
-    report.notes.append(f"portfolio value for sizing: {snapshot['equity']:,.2f} (broker equity)")
+    report.notes.append(f"portfolio value for sizing: {usd(snapshot['equity'])} (broker equity)")
     report.notes.append(daily_report.evening(ctx))
     return report.build(RehydrateReport)
 

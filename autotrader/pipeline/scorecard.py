@@ -152,7 +152,11 @@ def ledger_choice(name: str) -> dict[str, Any]:
             raise InputError(f"--ledger {name!r}: expected one of {', '.join(LEDGERS)}")
         path = config.ledger_path_for(REPLAY_MODE)
         if not path.exists():
-            raise InputError(f"--ledger replay: no replay ledger at {path}", hint="run `autotrader replay` first")
+            raise InputError(
+                f"--ledger replay: no replay ledger at {path}",
+                hint="run `autotrader replay` first; a demo replays into its workspace's own ledger, so there "
+                "`autotrader scorecard` (without --ledger) reads it",
+            )
 
     return {"ledger_mode": REPLAY_MODE, "prepare": check}
 
@@ -299,6 +303,7 @@ def page_facts(ctx: StepContext, what: str) -> PageFacts:
         as_of=ny_time(ctx.now),
         simulated=ctx.settings.broker.kind == "sim" or ctx.log.mode == "replay",
         dry_run=ctx.dry_run,
+        synthetic=ctx.settings.data.kind == "synthetic",
     )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from autotrader.clock import ET
 from autotrader.domain.enums import LegKind
 from autotrader.domain.models import Halt
 
@@ -31,7 +32,7 @@ HALT_NOTE_PREFIX = "HALTED since "
 def describe(halt: Halt) -> str:
     """One line for every run's notes and ``status``."""
     scope = "no order at all is sent" if halt.exits else "no entry, dip-buy or rebalance order is sent"
-    return f"{HALT_NOTE_PREFIX}{halt.since:%Y-%m-%d %H:%M} UTC ({halt.reason}): {scope}"
+    return f"{HALT_NOTE_PREFIX}{halt.since.astimezone(ET):%Y-%m-%d %H:%M} ET ({halt.reason}): {scope}"
 
 
 def without_halt_note(notes: Iterable[str]) -> tuple[str, ...]:

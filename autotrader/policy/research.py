@@ -88,8 +88,9 @@ def calendar_time_curves(
     events: pd.DataFrame, stock: np.ndarray, market: np.ndarray, sessions: Sequence[str]
 ) -> list[dict[str, Any]]:
     """Per source and category, the path of :func:`calendar_time_rows`' portfolio for a chart: growth of 1 in
-    the picks and in the market (SPY) over the same sessions, from the first session with a live pick to the
-    last; a session with no live pick holds cash (growth unchanged) while the market moves on."""
+    the picks and in the market (SPY) over the same sessions, from the close before the first session with a
+    live pick (where both are 1) to the last; a session with no live pick holds cash (growth unchanged) while
+    the market moves on."""
     curves = []
     for (source, category), group in _groups(events, ["source", "category"]):
         h = int(group["horizon"].iloc[0])
@@ -101,9 +102,12 @@ def calendar_time_curves(
         span = slice(int(active[0]), int(active[-1]) + 1)
         picks = np.cumprod(1.0 + np.nan_to_num(series[span], nan=0.0))
         spy = np.cumprod(1.0 + np.nan_to_num(market[span], nan=0.0))
+        # Both start at 1 at the close before the first live session, the close the first return is from.
+        first = max(int(active[0]) - 1, 0)
+        start = () if first == int(active[0]) else (1.0,)
         curves.append(
-            {"source": source, "category": category, "dates": tuple(sessions[span]),
-             "portfolio": tuple(float(v) for v in picks), "market": tuple(float(v) for v in spy)}
+            {"source": source, "category": category, "dates": tuple(sessions[first : span.stop]),
+             "portfolio": (*start, *(float(v) for v in picks)), "market": (*start, *(float(v) for v in spy))}
         )  # fmt: skip
     return curves
 

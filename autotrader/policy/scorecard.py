@@ -300,6 +300,9 @@ def build_rows(
     n_h = len(horizons)
     rows: list[dict[str, Any]] = []
     estimates: list[dict[str, verdict_rules.Estimate]] = []
+    # Every row and horizon resamples from the same stream: the same signals (a source alone in its
+    # category and that category's row) then get the same interval, not two draws of it.
+    stream = int(rng.integers(2**63 - 1))
     for group in GROUPS:
         keys = _Keys(group, frames, conviction_buckets)
         k = len(keys.keys)
@@ -345,14 +348,17 @@ def build_rows(
                 hit_ci[name] = _interval(metrics.wilson_interval(int(hits.sum()), len(hits)))
                 mean[name] = _num(_mean(values))
                 median[name] = _num(np.median(values)) if len(values) else None
+                draws = np.random.default_rng(stream)
                 mean_ci[name] = _interval(
-                    metrics.bootstrap_ci(values, "mean", rng, resamples=resamples, exact_above=exact_above)
+                    metrics.bootstrap_ci(values, "mean", draws, resamples=resamples, exact_above=exact_above)
                 )
                 median_ci[name] = _interval(
-                    metrics.bootstrap_ci(values, "median", rng, resamples=resamples, exact_above=exact_above)
+                    metrics.bootstrap_ci(values, "median", draws, resamples=resamples, exact_above=exact_above)
                 )
                 sample = verdict_rules.HorizonSample(abnormal[index], o_dates[index], base[index], o_ret[index])
-                by_h[name], estimates[-1][name] = verdict_rules.horizon_figures(sample, h, rng, resamples=resamples)
+                by_h[name], estimates[-1][name] = verdict_rules.horizon_figures(
+                    sample, h, np.random.default_rng(stream), resamples=resamples
+                )
             row.update(
                 hit_rate=hit_rate,
                 hit_rate_ci=hit_ci,
@@ -558,7 +564,8 @@ class _IC:
         }  # fmt: skip
 
     def describe(self) -> str:
-        return f"mean rank IC {self.mean:+.3f} [{self.lo:+.3f}, {self.hi:+.3f}] over {self.dates} dates"
+        shown = f"mean rank IC {self.mean:+.3f} [{self.lo:+.3f}, {self.hi:+.3f}]".replace("-", "−")
+        return f"{shown} over {self.dates} dates"
 
 
 def _rank_ic(

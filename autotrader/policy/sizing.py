@@ -352,7 +352,8 @@ def _num(x: float | None, places: int = 4) -> str:
     if not math.isfinite(x):
         return str(x)
     text = f"{x:,.{places}f}".rstrip("0").rstrip(".")
-    return "0" if text == "-0" else text
+    # A typographic minus, as every figure a person reads is written (``exports.fmt``).
+    return "0" if text == "-0" else text.replace("-", "−")
 
 
 def _amt(x: float) -> str:
@@ -363,7 +364,7 @@ def _amt(x: float) -> str:
 
 
 def _usd(x: float) -> str:
-    return f"-${_amt(-x)}" if x < 0 else f"${_amt(x)}"
+    return f"−${_amt(-x)}" if x < 0 else f"${_amt(x)}"
 
 
 def _px(p: float | None) -> str:
@@ -376,7 +377,7 @@ def _px(p: float | None) -> str:
 
 
 def _pct(x: float) -> str:
-    return f"{_num(x)}%"
+    return f"{_num(x, 2)}%"
 
 
 # -------------------------------------------------------------------------------------------------- machinery
@@ -813,7 +814,8 @@ def gate_consecutive_losses(c: Case) -> Verdict:
     return _passes(
         "consecutive_losses",
         inputs,
-        f"{losses} consecutive losses (pause at {limit})" if limit > 0 else "breaker off",
+        f"{losses} consecutive {'loss' if losses == 1 else 'losses'} (pause at {limit})" if limit > 0
+        else "breaker off",
     )
 
 

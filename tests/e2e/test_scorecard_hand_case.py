@@ -271,14 +271,20 @@ def _the_page_says_what_the_json_says(html: str, payload: dict) -> None:
         for r in (r for r in payload["rows"] if r["group"] == group):
             h, cells = r["primary_horizon"], shown[r["key"]]
             assert cells["verdict"] == r["verdict"] and cells["h"] == h
-            assert int(cells["n"].replace(",", "")) == r["completed"][h]
+            matured = [int(n) for n in cells["n (matured)"].replace(",", "").split(" of ")]
+            assert matured[0] == r["completed"][h]  # "2 of 3" while some are pending, else just "3"
+            assert matured[-1] == (r["signals"] if len(matured) > 1 else r["completed"][h])
             mean, ci = r["abnormal_return_mean"][h], r["abnormal_return_ci"][h]
             written = cells["abnormal return [95% CI]"].replace("[", " ").replace("]", " ").replace(",", " ").split()
             assert page_reader.shows(written[0], mean)
             if ci:
                 assert page_reader.shows(written[1], ci[0]) and page_reader.shows(written[2], ci[1])
-            beat, base = cells["beat rate vs base"].split(" vs ")
-            assert page_reader.shows(beat, r["beat_rate"][h]) and page_reader.shows(base, r["base_rate"][h])
+            if group == "source":  # each hand source is the only one of its category: its base rate is itself
+                assert cells["beat rate vs base"].endswith(" (alone in its category)")
+                assert page_reader.shows(cells["beat rate vs base"].split(" (")[0], r["beat_rate"][h])
+            else:
+                beat, base = cells["beat rate vs base"].split(" vs ")
+                assert page_reader.shows(beat, r["beat_rate"][h]) and page_reader.shows(base, r["base_rate"][h])
             checked += 1
     assert checked == len(payload["rows"])
     management = {r["category"]: r for r in page.table_with("pick-only P&L", "management added").records()}
@@ -342,3 +348,4 @@ def test_a_missing_bar_leaves_the_horizon_pending_instead_of_shifting_it(tmp_pat
     ).fetchone()
     conn.close()
     assert status == ("pending", None)
+

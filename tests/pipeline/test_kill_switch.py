@@ -25,7 +25,7 @@ HALT_ALL = Halt("broker incident", exits=True, since=datetime(2026, 3, 2, 14, 0,
 
 @pytest.mark.parametrize("leg", [LegKind.ENTRY, LegKind.DIP_BUY, LegKind.REBALANCE])
 def test_every_halt_holds_the_legs_that_add_risk(leg):
-    assert "HALTED since 2026-03-02 14:00 UTC (earnings week)" in held_by_halt(str(leg), HALT)
+    assert "HALTED since 2026-03-02 09:00 ET (earnings week)" in held_by_halt(str(leg), HALT)
 
 
 @pytest.mark.parametrize(
@@ -107,7 +107,7 @@ def test_halt_and_resume_from_the_command_line(cli, write_config):
     )
     assert again["halt"]["since"] == first["halt"]["since"] and again["halt"]["exits"]  # the halt began at 08:00
     daily = json.loads(cli("run-daily", "--json", "--as-of", "2026-03-02T09:00", "--config", config).stdout)
-    assert daily["orders"] == [] and "HALTED since 2026-03-02 13:00 UTC (broker incident)" in daily["notes"][1]
+    assert daily["orders"] == [] and "HALTED since 2026-03-02 08:00 ET (broker incident)" in daily["notes"][1]
     assert sum("HALTED since" in n for n in daily["notes"]) == 1  # said once, not once per step
     assert any("wait undecided until `autotrader resume`" in n for n in daily["notes"])
     status = json.loads(cli("status", "--json", "--as-of", "2026-03-02T09:01", "--config", config).stdout)

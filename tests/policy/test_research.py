@@ -255,7 +255,7 @@ def test_calendar_time_curves_compound_the_live_picks_against_the_market_on_the_
     events = _events([("s", "swing", 0, 0, 1.0, 5), ("s", "swing", 0, 1, -1.0, 5)], horizon=2)
     sessions = ["d0", "d1", "d2", "d3", "d4"]
     (curve,) = research.calendar_time_curves(events, stock, market, sessions)
-    assert curve["dates"] == ("d1", "d2", "d3")
+    assert curve["dates"] == ("d0", "d1", "d2", "d3")  # from the close before the first live session
     day = [0.01, (0.02 - 0.02) / 2, 0.01]  # long 1%; long +2% and short −2%; short of −1%
-    assert curve["portfolio"] == pytest.approx(np.cumprod([1 + r for r in day]))
-    assert curve["market"] == pytest.approx([1.0, 1.01, 1.01])
+    assert curve["portfolio"] == pytest.approx([1.0, *np.cumprod([1 + r for r in day])])
+    assert curve["market"] == pytest.approx([1.0, 1.0, 1.01, 1.01])

@@ -473,6 +473,19 @@ def test_verdicts_through_build_rows_with_the_bootstrap(excess, min_signals, exp
     assert [row["group"] for row in rows] == ["category", "source", "conviction"]
 
 
+def test_rows_of_the_same_signals_get_the_same_intervals():
+    """One source is all of its category (and one conviction bucket): the three rows rest on the same 60
+    signals, so each resampled interval is the same numbers in all three, not three draws of it."""
+    excess = list(np.random.default_rng(5).normal(0.002, 0.02, 60))
+    frame = _one_group(excess).assign(entry_date=[f"2026-{4 + i // 28:02d}-{i % 28 + 1:02d}" for i in range(60)])
+    empty = pd.DataFrame()
+    rows = build_rows(frame, empty, empty, empty, horizons=[1], primary_horizon=1, min_signals=5,
+                      rng=np.random.default_rng(3), resamples=400, exact_above=0)  # fmt: skip
+    for field in ("abnormal_return_ci", "excess_return_ci", "excess_return_median_ci"):
+        intervals = {tuple(row[field]["1"]) for row in rows}
+        assert len(intervals) == 1, (field, intervals)
+
+
 def test_build_rows_rejects_inconsistent_arguments():
     with pytest.raises(ValueError, match="primary_horizon"):
         _rows(primary_horizon=20)

@@ -308,7 +308,7 @@ def test_daily_pnl_throttle_near_the_target(share, multiplier):
     [
         (5_000, "daily profit target reached: P&L $5,000 ≥ $5,000", "daily_profit_target"),
         (7_250.5, "daily profit target reached: P&L $7,250.50 ≥ $5,000", "daily_profit_target"),
-        (-2_500, "max daily loss reached: P&L -$2,500 ≤ -$2,500", "max_daily_loss"),
+        (-2_500, "max daily loss reached: P&L −$2,500 ≤ −$2,500", "max_daily_loss"),
     ],
 )
 def test_daily_pnl_circuit_breakers(pnl, reason, at):

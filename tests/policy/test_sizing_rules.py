@@ -254,9 +254,9 @@ def test_gate_max_daily_loss():
     fails(
         sizing.gate_max_daily_loss(case(risk=risk(daily_pnl=-2_500.0))),
         "max_daily_loss",
-        "max daily loss reached: P&L -$2,500 ≤ -$2,500",
+        "max daily loss reached: P&L −$2,500 ≤ −$2,500",
     )
-    passes(sizing.gate_max_daily_loss(case(risk=risk(daily_pnl=-2_499.0))), "max_daily_loss", "P&L -$2,499 > -$2,500")
+    passes(sizing.gate_max_daily_loss(case(risk=risk(daily_pnl=-2_499.0))), "max_daily_loss", "P&L −$2,499 > −$2,500")
 
 
 def test_gate_daily_profit_target():
@@ -338,7 +338,7 @@ def test_check_drift_measures_the_last_trade_against_the_entry():
     fails(
         sizing.check_drift(case(signal=signal(entry=97.0), quote=quote(last=99.0))),
         "drift",
-        "price drifted 2.0619% from the signal's entry 97.00 (max 2%)",
+        "price drifted 2.06% from the signal's entry 97.00 (max 2%)",
     )
     # Without a last trade the ask stands in.
     assert sizing.check_drift(case(signal=signal(entry=98.5), quote=quote(last=0.0))).step.inputs["last"] == 100.0

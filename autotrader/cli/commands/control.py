@@ -11,6 +11,7 @@ from autotrader.cli import render
 from autotrader.cli.options import AsOfOption, ConfigOption, DryRunOption, JsonOption
 from autotrader.cli.runner import finish
 from autotrader.domain.enums import Breaker
+from autotrader.exports import fmt
 
 if TYPE_CHECKING:
     from autotrader.domain.reports import ControlReport
@@ -58,7 +59,8 @@ def _render(report: ControlReport) -> None:
     state = report.halt
     rows = [["halted", "yes" if state else "no"]]
     if state is not None:
-        rows += [["reason", state.reason], ["exits held", "yes" if state.exits else "no"], ["since", state.since]]
+        rows += [["reason", state.reason], ["exits held", "yes" if state.exits else "no"],
+                 ["since", fmt.ny_time(state.since)]]  # fmt: skip
     if report.streak_reset_at:
-        rows.append(["streak pause ended", report.streak_reset_at])
+        rows.append(["streak pause ended", fmt.ny_time(report.streak_reset_at)])
     render.table("kill switch", ["", ""], rows)

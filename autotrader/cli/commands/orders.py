@@ -241,7 +241,8 @@ def _render_positions(report: PositionsReport) -> None:
     render.table(
         "positions",
         ["symbol", "book", "ledger qty", "broker qty", "avg cost", "price", "market value", "unrealized P&L"],
-        [[p.symbol, p.book, p.ledger_qty, p.broker_qty, p.avg_cost, p.price, p.market_value, p.unrealized_pnl]
+        [[p.symbol, p.book, fmt.number(p.ledger_qty), fmt.number(p.broker_qty), fmt.usd(p.avg_cost, cents=True),
+          fmt.usd(p.price, cents=True), fmt.usd(p.market_value), fmt.usd(p.unrealized_pnl, signed=True)]
          for p in report.positions],
     )  # fmt: skip
 
@@ -250,5 +251,6 @@ def _render_balances(report: BalancesReport) -> None:
     render.table(
         "balances",
         ["equity", "cash", "buying power", "deployed by book"],
-        [[report.equity, report.cash, report.buying_power, report.deployed_by_book]],
+        [[fmt.usd(report.equity), fmt.usd(report.cash), fmt.usd(report.buying_power),
+          ", ".join(f"{book} {fmt.usd(v)}" for book, v in report.deployed_by_book.items()) or "–"]],
     )

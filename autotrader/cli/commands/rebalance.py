@@ -43,38 +43,42 @@ def rebalance(
 
 
 def _render(report: RebalanceReport) -> None:
+    from autotrader.exports import fmt
+
     render.table(
         "strategies",
         ["strategy", "final NAV", "CAGR", "Sharpe", "max drawdown", "PSR vs runner-up", "winner"],
         [
-            [s.name, s.nav, s.cagr, s.sharpe, s.max_drawdown, s.psr, "yes" if s.name == report.winner else ""]
+            [s.name, fmt.usd(s.nav), fmt.pct(s.cagr, signed=True), fmt.ratio(s.sharpe), fmt.pct(s.max_drawdown),
+             fmt.ratio(s.psr, 3), "yes" if s.name == report.winner else ""]
             for s in report.strategies
         ],
-    )
+    )  # fmt: skip
     selection = report.selection
     render.table(
         "selection",
         ["", ""],
         [
-            ["winner / runner-up", f"{report.winner} / {report.runner_up}"],
-            ["PSR vs runner-up", selection.psr_vs_runner_up],
-            [f"deflated Sharpe ({selection.strategies_tried} tried)", selection.deflated_sharpe],
+            ["winner / runner-up", f"{report.winner} / {report.runner_up or 'none'}"],
+            ["PSR vs runner-up", fmt.ratio(selection.psr_vs_runner_up, 3)],
+            [f"deflated Sharpe ({selection.strategies_tried} tried)", fmt.ratio(selection.deflated_sharpe, 3)],
             ["significant", selection.significant],
             ["traded", f"{report.selected}: {selection.reason}"],
-            ["capital / buy scale", f"{report.capital} / {report.buy_scale}"],
+            ["capital / buy scale", f"{fmt.usd(report.capital)} / {fmt.pct(report.buy_scale, 0)}"],
             ["timing", report.timing],
         ],
     )
     render.table(
         f"targets ({report.selected})",
         ["symbol", "weight", "shares", "price"],
-        [[t.symbol, t.weight, t.shares, t.price] for t in report.targets],
+        [[t.symbol, fmt.pct(t.weight), fmt.number(t.shares), fmt.usd(t.price, cents=True)] for t in report.targets],
     )
     render.table(
         "deltas",
         ["symbol", "side", "qty", "target", "current", "reason"],
-        [[d.symbol, d.side, d.qty, d.target, d.current, d.reason] for d in report.deltas],
-    )
+        [[d.symbol, d.side, fmt.number(d.qty), fmt.number(d.target), fmt.number(d.current), d.reason]
+         for d in report.deltas],
+    )  # fmt: skip
     render.render_orders(report)
 
 

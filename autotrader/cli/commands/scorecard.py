@@ -160,7 +160,8 @@ def _verdict_cells(r: ScorecardRow, fallback: str) -> list[object]:
     h = r.primary_horizon or fallback
     beat, base = r.beat_rate.get(h), r.base_rate.get(h)
     return [
-        r.key, r.completed.get(h, 0), h, r.verdict,
+        r.key, r.completed.get(h, 0) if r.completed.get(h, 0) >= r.signals else f"{r.completed.get(h, 0)}/{r.signals}",
+        h, r.verdict,
         _pct_interval(r.abnormal_return_mean.get(h), r.abnormal_return_ci.get(h)),
         _q(r.abnormal_return_q.get(h)),
         f"{_pct(beat, 0)} vs {_pct(base, 0)}",

@@ -9,6 +9,7 @@ import typer
 from autotrader.cli import render
 from autotrader.cli.options import AsOfOption, ConfigOption, DryRunOption, JsonOption
 from autotrader.cli.runner import finish
+from autotrader.exports import fmt
 
 if TYPE_CHECKING:
     from autotrader.domain.reports import StatusReport
@@ -46,15 +47,15 @@ def _render(report: StatusReport) -> None:
                 report.orders_total,
                 report.fills_total,
                 len(report.open_intents),
-                report.deployed_usd,
-                report.deployed_by_book,
+                fmt.usd(report.deployed_usd),
+                ", ".join(f"{book} {fmt.usd(v)}" for book, v in report.deployed_by_book.items()) or "–",
             ]
         ],
     )
     render.table(
         "last runs",
         ["command", "as of", "started", "exit", "error"],
-        [[r.command, r.as_of, r.started_at, r.exit_code, r.error] for r in report.last_runs],
+        [[r.command, fmt.ny_time(r.as_of), fmt.ny_time(r.started_at), r.exit_code, r.error] for r in report.last_runs],
     )
     render.table(
         "open intents",
@@ -64,5 +65,6 @@ def _render(report: StatusReport) -> None:
     render.table(
         "positions",
         ["book", "symbol", "qty", "avg cost", "realized P&L"],
-        [[p.book, p.symbol, p.qty, p.avg_cost, p.realized_pnl] for p in report.positions],
+        [[p.book, p.symbol, fmt.number(p.qty), fmt.usd(p.avg_cost, cents=True), fmt.usd(p.realized_pnl, signed=True)]
+         for p in report.positions],
     )
