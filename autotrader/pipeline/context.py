@@ -61,6 +61,14 @@ TIME_FREE_COMMANDS = frozenset(
 )
 
 
+# The owner's reads: they look at the present and change nothing, so they leave no runs row. A row of theirs
+# would crowd the schedule's runs out of `status` and the daily report, and give a typed `positions` the look
+# of a live schedule to the monitor. (Their notes and errors still go to the day's log.)
+UNRECORDED_COMMANDS = frozenset(
+    {"orders list", "orders show", "positions", "balances", "preview bracket", "preview risk", "approvals", "report"}
+)
+
+
 @dataclass
 class StepContext:
     command: str
@@ -166,6 +174,9 @@ def invoke(
     run_id = uuid.uuid4().hex
     mode = ledger_mode or config.settings.mode_name
     log = EventLog(config.logs_dir, run_id=run_id, command=command, mode=mode, secrets=config.secret_values())
+    for problem in config.notify_problems:  # left out of the notifications, never a reason to stop this run
+        log.event("notify_url_unusable", setting=problem.entry, where=problem.where, variables=list(problem.variables),
+                  message=problem.message)  # fmt: skip
     clock = SimulatedClock(at or datetime.now(UTC)) if (at is not None or simulated_clock) else SystemClock()
     ledger_path = config.ledger_path_for(mode)
     ledger: Ledger | None = None
@@ -187,7 +198,7 @@ def invoke(
             deps = build_deps(config, ledger, clock, force_sim=force_sim, dry_run=dry_run, bar_cache=bar_cache)
             _refuse_time_travel(deps.broker, clock.now(), dry_run)
             log.event("run_start", as_of=clock.now().isoformat(), dry_run=dry_run)
-            if not dry_run:
+            if not dry_run and command not in UNRECORDED_COMMANDS:
                 from autotrader.ledger import repo
                 from autotrader.pipeline.monitor import RunWatch
 

@@ -142,3 +142,20 @@ def test_flatten_needs_exactly_one_target(cli, write_config):
     config = str(write_config(""))
     assert cli("flatten", "--config", config).exit_code == 2
     assert cli("flatten", "--all", "--symbol", "AAPL", "--config", config).exit_code == 2
+
+
+@pytest.mark.slow  # five commands through the whole envelope
+def test_the_owners_reads_leave_no_runs_row(cli, write_config):
+    """`orders list`, `positions`, `balances` and `report` look at the present and change nothing: they leave
+    no run behind to crowd the schedule's runs out of `status` and the daily report."""
+    import sqlite3
+
+    config = str(write_config(""))
+    at = "2026-03-04T10:00"
+    assert cli("sync", "--as-of", at, "--config", config).exit_code == 0
+    for command in (["orders", "list"], ["positions"], ["balances"], ["report"]):
+        assert cli(*command, "--as-of", at, "--config", config).exit_code == 0, command
+    conn = sqlite3.connect(config.replace("config.toml", "ledger-sim.db"))
+    commands = [c for (c,) in conn.execute("SELECT command FROM runs")]
+    conn.close()
+    assert commands == ["sync"]
