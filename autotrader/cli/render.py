@@ -75,6 +75,7 @@ def lines(texts: Sequence[str], indent: str = "  ") -> None:
 # The widest a column is kept from shrinking: a word longer than this (an order id) folds; shorter ones
 # (symbol, accepted, profit_take) never split across lines.
 WORD_CAP = 24
+NAME_CAP = 34
 
 
 def _widths(columns: list[str], cells: list[list[str]], width: int) -> list[int]:
@@ -84,7 +85,11 @@ def _widths(columns: list[str], cells: list[list[str]], width: int) -> list[int]
     ``WORD_CAP``) do words fold."""
     texts = [[header, *(row[i] for row in cells)] for i, header in enumerate(columns)]
     natural = [max(len(line) for text in column for line in (text.splitlines() or [""])) for column in texts]
-    words = [min(max((len(w) for text in column for w in text.split()), default=1), WORD_CAP) for column in texts]
+    # The first column names the row (a source, a symbol): it keeps up to NAME_CAP, the others WORD_CAP.
+    words = [
+        min(max((len(w) for text in column for w in text.split()), default=1), NAME_CAP if i == 0 else WORD_CAP)
+        for i, column in enumerate(texts)
+    ]
     widths = [max(n, 1) for n in natural]
     room = width - 2 * (len(columns) - 1)
     while sum(widths) > room:
@@ -120,7 +125,7 @@ def table(title: str, columns: list[str], rows: Sequence[Sequence[Any]]) -> None
         # The first column names the row: keep it on one line (long names are cut with an ellipsis).
         t.add_column(
             Text(column), no_wrap=i == 0, overflow="ellipsis" if i == 0 else "fold",
-            width=min(widths[i], 34) if i == 0 else widths[i],
+            width=min(widths[i], NAME_CAP) if i == 0 else widths[i],
         )  # fmt: skip
     for row in cells:
         t.add_row(*(Text(v) for v in row))
