@@ -1326,7 +1326,12 @@ class DayFill(Row):
 class BreakerState(Row):
     name: str
     tripped: bool
-    detail: str
+    detail: str  # size's own words: its trace step, or the skip reason its decisions record
+    # What the breaker reads and where it trips, in one unit (losing trades in a row; today's P&L in dollars;
+    # the drawdown from the peak as a fraction); limit None: the breaker is off (no band pauses, for the drawdown).
+    value: float | None
+    limit: float | None
+    resumes_on: str | None  # a losing-streak pause's first open session (None: until `resume --breaker streak`)
 
 
 @dataclass(frozen=True)
@@ -1383,8 +1388,9 @@ class DailyReport(Report):
     approvals: tuple[PendingApproval, ...]
     signals: tuple[SignalTally, ...]
     skip_reasons: tuple[SkipTally, ...]
-    runs: tuple[DayRun, ...]
-    problems: tuple[Problem, ...]
+    runs: tuple[DayRun, ...]  # cron's runs and the owner's controls (`report.LISTED_COMMANDS`)
+    reads_left_out: int  # the day's other runs, the owner's reads (report, scorecard, orders list...)
+    problems: tuple[Problem, ...]  # from every run of the day, reads included
     html: str | None = optional()  # with --html: the page written
 
 

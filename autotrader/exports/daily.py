@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from autotrader.domain.reports import DailyReport, PerformanceFigures
+from autotrader.domain.reports import BreakerState, DailyReport, PerformanceFigures
 from autotrader.exports import fmt
 from autotrader.exports.html_page import Raw, figure, grid, marks, png, pyplot, write_page
 from autotrader.policy.performance import MIN_CAGR_SESSIONS
@@ -39,6 +39,11 @@ class Section:
     numeric: tuple[int, ...] = ()  # right-aligned columns
     short: tuple[int, ...] | None = None  # the columns an 80-column terminal shows (None: all)
     empty: str = "none"
+
+
+def _pct(value: float | None, *, signed: bool = False) -> str:
+    """A percentage at the precision of every page: one decimal, two below 1% (``fmt.pct_digits``)."""
+    return fmt.pct(value, fmt.pct_digits(value), signed=signed)
 
 
 def title(report: DailyReport) -> str:
@@ -67,25 +72,25 @@ def headline(report: DailyReport) -> list[Fact]:
     return [
         Fact("summary.equity", "Equity", fmt.usd(s.equity), day),
         Fact("summary.equity_change", "Change", fmt.usd(s.equity_change, signed=True), day),
-        Fact("summary.equity_change_pct", "Change %", fmt.pct(s.equity_change_pct, 2, signed=True), day),
+        Fact("summary.equity_change_pct", "Change %", _pct(s.equity_change_pct, signed=True), day),
         Fact("summary.realized_pnl", "Realized P&L", fmt.usd(s.realized_pnl, signed=True), day),
         Fact("summary.unrealized_pnl", "Unrealized P&L", fmt.usd(s.unrealized_pnl, signed=True), day),
         Fact("performance.account.total_return", "Total return",
-             fmt.pct(account.total_return if account else None, 2, signed=True), since),
+             _pct(account.total_return if account else None, signed=True), since),
         Fact("performance.benchmark.total_return", "SPY, same sessions",
-             fmt.pct(bench.total_return if bench else None, 2, signed=True), since),
+             _pct(bench.total_return if bench else None, signed=True), since),
         Fact("performance.excess_return", "Excess over SPY",
-             fmt.pct(perf.excess_return if perf else None, 2, signed=True), since),
-        Fact("summary.drawdown", "Drawdown now", fmt.pct(s.drawdown, 2), since),
+             _pct(perf.excess_return if perf else None, signed=True), since),
+        Fact("summary.drawdown", "Drawdown now", _pct(s.drawdown), since),
         Fact("performance.account.max_drawdown", "Max drawdown",
-             fmt.pct(account.max_drawdown if account else None, 2), since),
+             _pct(account.max_drawdown if account else None), since),
     ]  # fmt: skip
 
 
 def _figures_row(name: str, f: PerformanceFigures) -> tuple[str, ...]:
     return (
-        name, f"{f.start} – {f.end}", fmt.count(f.sessions), fmt.pct(f.total_return, 2, signed=True),
-        fmt.pct(f.cagr, 1, signed=True), fmt.ratio(f.sharpe), fmt.ratio(f.sortino), fmt.pct(f.max_drawdown, 2),
+        name, f"{f.start} – {f.end}", fmt.count(f.sessions), _pct(f.total_return, signed=True),
+        _pct(f.cagr, signed=True), fmt.ratio(f.sharpe), fmt.ratio(f.sortino), _pct(f.max_drawdown),
     )  # fmt: skip
 
 
@@ -98,7 +103,7 @@ def _performance(report: DailyReport) -> Section:
         if perf.benchmark is not None:
             rows.append(_figures_row("SPY", perf.benchmark))
         versus = (
-            f"excess return over SPY {fmt.pct(perf.excess_return, 2, signed=True)}"
+            f"excess return over SPY {_pct(perf.excess_return, signed=True)}"
             if perf.benchmark is not None
             else "SPY has no close on the first or last of these sessions, so no comparison"
         )
@@ -106,8 +111,8 @@ def _performance(report: DailyReport) -> Section:
             f"From the {fmt.count(perf.account.sessions + 1)} end-of-day snapshots up to the day "
             f"({fmt.count(perf.account.sessions)} daily returns); SPY's closes on the same sessions ({versus}). "
             f"Sharpe and Sortino: daily returns annualised (√252), risk-free rate 0. "
-            f"CAGR is stated from {fmt.count(MIN_CAGR_SESSIONS)} daily returns on: a shorter span's annual figure "
-            "says nothing."
+            f"CAGR is stated from {fmt.count(MIN_CAGR_SESSIONS)} daily returns, i.e. "
+            f"{fmt.count(MIN_CAGR_SESSIONS + 1)} snapshots: a shorter span's annual figure says nothing."
         )
     return Section(
         "Performance: account vs SPY",
@@ -183,12 +188,27 @@ def _controls(report: DailyReport) -> Section:
          f"since {fmt.ny_time(halt.since)}: {halt.reason}{' (exits held too)' if halt.exits else ''}" if halt
          else "not halted"),
     ]  # fmt: skip
-    rows += [(b.name, "TRIPPED" if b.tripped else "clear", b.detail) for b in report.breakers]
+    rows += [(b.name, "TRIPPED" if b.tripped else "clear", _breaker(b)) for b in report.breakers]
     return Section(
         "Breakers and the kill switch", ("control", "state", "detail"), tuple(rows),
         f"At the as-of ({fmt.ny_time(report.as_of)}), as the next entry would meet them; for a past day these "
         "are today's states, not that evening's.",
     )  # fmt: skip
+
+
+def _breaker(b: BreakerState) -> str:
+    """What the breaker reads and where it trips, every figure through ``fmt`` (size's own words are the JSON's
+    ``detail``)."""
+    if b.limit is None:
+        return "off: no drawdown band stops new entries" if b.name == "drawdown_pause" else "off"
+    if b.name == "consecutive_losses":
+        text = f"{fmt.count(b.value)} losing trade(s) in a row; pauses at {fmt.count(b.limit)}"
+        return f"{text}: paused until {b.resumes_on or '`autotrader resume --breaker streak`'}" if b.tripped else text
+    if b.name in ("max_daily_loss", "daily_profit_target"):
+        return f"P&L today {fmt.usd(b.value, signed=True)}; trips at {fmt.usd(b.limit, signed=True)}"
+    if b.name == "drawdown_pause":
+        return f"drawdown {_pct(b.value)} from the peak; no new entries above {_pct(b.limit)}"
+    return b.detail
 
 
 def _approvals(report: DailyReport) -> Section:
@@ -226,7 +246,11 @@ def _runs(report: DailyReport) -> tuple[Section, Section]:
                 "Errors: runs that exited non-zero or recorded no end. Warnings: notes that say an order was "
                 "rejected, abandoned or not placed, a file could not be moved, or buying halted.",
                 numeric=(4,), short=(0, 2, 3, 4), empty="none: every run of the day exited 0, and no note warned"),
-        Section("Runs of the day", ("as of", "command", "exit", "error or first note"), runs, numeric=(2,)),
+        Section("Runs of the day", ("as of", "command", "exit", "error or first note"), runs,
+                "Cron's runs (run-daily and its steps) and the owner's controls (halt, resume, approve, reject, "
+                f"flatten, orders cancel); {fmt.count(report.reads_left_out)} read-only run(s) of the day (report, "
+                "scorecard, orders list, positions...) left out here, not from the errors and warnings above.",
+                numeric=(2,)),
     )  # fmt: skip
 
 

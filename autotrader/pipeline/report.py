@@ -1,6 +1,8 @@
 """``report``: one New York day of the account, from the ledger and the market data (the daily report).
 
-For day D (default: the as-of's New York date; nothing stamped after the as-of is read):
+For day D (default: the last session closed at or before the as-of, or the one under way: the as-of's New York
+date on a session day, else the session before it; an explicit ``--date`` is reported as asked, a weekend too;
+nothing stamped after the as-of is read):
 
 - **Money.** The equity at the day's end (D's snapshot; before that evening's rehydrate, the broker's equity
   now) and its change from the previous snapshot, which counts everything: open positions' moves,
@@ -18,15 +20,19 @@ For day D (default: the as-of's New York date; nothing stamped after the as-of i
   snapshots keep only the capital deployed at cost, not its market value nor the cash flows, so no return
   can be computed there: that is shown as the path of what was invested (first, last, peak), and said so.
 - **Controls.** The kill switch, the circuit breakers as the next ``size`` would meet them (``size.risk_state``
-  and ``sizing.breakers``: the same code), and the entries awaiting approval. These are states at the as-of:
+  and ``sizing.breakers``: the same code; each with the figure it reads and where it trips, beside size's own
+  words), and the entries awaiting approval. These are states at the as-of:
   for a past D they are today's, not that evening's (the ledger keeps no history of them).
 - **Signals** imported that day by source and category, and ``size``'s decisions that day: traded, or skipped
   by the rule that stopped them.
-- **Runs** recorded with an as-of that day, and from them the errors (a non-zero exit, or no end recorded)
-  and the warnings: notes that say an order was rejected, abandoned or not placed, a file could not be
-  moved, or buying halted (the runs row keeps a run's first ten notes).
+- **Runs** recorded with an as-of that day: the list shows cron's (``status.STEP_COMMANDS``) and the owner's
+  controls (``CONTROL_COMMANDS``) and counts the owner's reads it leaves out (``report``, ``scorecard``,
+  ``orders list``...). The errors (a non-zero exit, or no end recorded) and the warnings come from every run:
+  notes that say an order was rejected, abandoned or not placed, a file could not be moved, or buying halted
+  (the runs row keeps a run's first ten notes).
 
-Applied: ``--html FILE`` writes the page (``exports/daily``); under ``--dry-run`` nothing is written.
+Applied: ``--html FILE`` writes the page (``exports/daily``), under ``--dry-run`` too (marked so): the dry run
+leaves the ledger untouched, not the file the owner named.
 ``rehydrate`` calls ``evening`` after its snapshot to write ``[report] dir``/D.html.
 """
 
@@ -55,6 +61,12 @@ BENCHMARK = "SPY"
 PRICE_LOOKBACK = timedelta(days=10)
 # A note that says something went wrong without failing its run (gateway, sync, scan and run-daily notes).
 WARNING = re.compile(r"\b(rejected|abandoned|not yet placed|could not|halted|unknown outcome|failed)\b", re.I)
+# The owner's commands that change the account or its controls: listed among the day's runs with cron's. Every
+# other run in the mode's ledger is a read (report, scorecard, orders list, positions...): counted, not listed.
+CONTROL_COMMANDS = frozenset(
+    {"halt", "resume", "approve", "reject", "flatten", "orders cancel", "orders cancel-all", "orders cancel-stale"}
+)
+LISTED_COMMANDS = frozenset(status.STEP_COMMANDS) | CONTROL_COMMANDS
 
 
 def check_day(text: str, as_of: str | None) -> date:
@@ -74,12 +86,22 @@ def check_day(text: str, as_of: str | None) -> date:
     return day
 
 
+def default_day(ctx: StepContext) -> date:
+    """The day ``report`` shows without ``--date``: the last session closed at or before the as-of, or the one
+    under way (the as-of's New York date on a session day, before its close too), else the session before."""
+    today = date.fromisoformat(ctx.session_date)
+    calendar = ctx.deps.calendar
+    return today if calendar.is_session(today) else calendar.previous_session(today)
+
+
 def run(ctx: StepContext, *, day: date | None = None, html: Path | None = None) -> DailyReport:
-    built = build(ctx, day or date.fromisoformat(ctx.session_date))
+    built = build(ctx, day or default_day(ctx))
+    if day is None and built.date != ctx.session_date:
+        said = f"no --date: {ctx.session_date} has no NYSE session, so the last session, {built.date}"
+        built = replace(built, notes=(*built.notes, said))
     if html is None:
         return built
-    if ctx.dry_run:
-        return replace(built, notes=(*built.notes, f"--html {html}: not written (dry run)"))
+    # Like every report page, the one asked for is written under --dry-run too (marked so on the page).
     from autotrader.exports import daily
 
     written = daily.write_html(html, built)
@@ -124,6 +146,7 @@ def build(ctx: StepContext, day: date) -> DailyReport:
     priced = [p["unrealized_pnl"] for p in positions if p["unrealized_pnl"] is not None]
     money["unrealized_pnl"] = round(sum(priced), 2) if positions_from is not None else None
     runs = [r for r in repo.runs_between(ctx.ledger, start, end) if r.run_id != ctx.run_id]
+    listed = [r for r in runs if r.command in LISTED_COMMANDS]
     signals, skip_reasons = _signals(ctx, start, end)
     draft.fields.update(
         date=day.isoformat(),
@@ -145,8 +168,9 @@ def build(ctx: StepContext, day: date) -> DailyReport:
         skip_reasons=skip_reasons,
         runs=[
             {"command": r.command, "as_of": r.as_of, "exit_code": r.exit_code, "error": r.error, "notes": r.notes}
-            for r in runs
+            for r in listed
         ],  # fmt: skip
+        reads_left_out=len(runs) - len(listed),
         problems=_problems(runs),
     )
     draft.notes.extend(_notes(draft.fields, len(held), positions_from))
@@ -303,10 +327,30 @@ def _fills(ctx: StepContext, start: datetime, end: datetime) -> list[dict[str, A
 
 
 def _breakers(ctx: StepContext, account: Any) -> list[dict[str, Any]]:
+    """Each breaker with size's own words, the figure it reads and where it trips (in the same unit; None when
+    it is off): losing trades in a row, today's P&L in dollars, the drawdown from the peak as a fraction."""
     from autotrader.policy import sizing
 
-    verdicts = sizing.breakers(size.risk_state(ctx, account), size.rules_from(ctx))
-    return [{"name": v.step.name, "tripped": v.skip is not None, "detail": v.skip or v.step.effect} for v in verdicts]
+    risk, rules = size.risk_state(ctx, account), size.rules_from(ctx)
+    pause = min((b.above_pct for b in rules.drawdown_bands if b.multiplier <= 0), default=None)
+    losses, loss, target = rules.max_consecutive_losses, rules.max_daily_loss, rules.daily_profit_target
+    pnl = round(risk.daily_pnl, 2)
+    figures: dict[str, tuple[float | None, float | None]] = {
+        "consecutive_losses": (risk.consecutive_losses, losses if losses > 0 else None),
+        "max_daily_loss": (pnl, -loss if loss > 0 else None),
+        "daily_profit_target": (pnl, target if target > 0 else None),
+        "drawdown_pause": (_finite(risk.drawdown_pct / 100), pause / 100 if pause is not None else None),
+    }
+    out = []
+    for verdict in sizing.breakers(risk, rules):
+        name = verdict.step.name
+        value, limit = figures.get(name, (None, None))
+        out.append({
+            "name": name, "tripped": verdict.skip is not None, "detail": verdict.skip or verdict.step.effect,
+            "value": value, "limit": limit,
+            "resumes_on": risk.streak_resumes_on if name == "consecutive_losses" else None,
+        })  # fmt: skip
+    return out
 
 
 def _signals(ctx: StepContext, start: datetime, end: datetime) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -363,7 +407,8 @@ def _notes(fields: dict[str, Any], held: int, positions_from: str | None) -> lis
         f"{fields['date']}: equity {fmt.usd(money['equity'])}, change {fmt.usd(money['equity_change'], signed=True)}"
         f", realized {fmt.usd(money['realized_pnl'], signed=True)}, unrealized "
         f"{fmt.usd(money['unrealized_pnl'], signed=True)}; {len(fields['day_orders'])} order(s), "
-        f"{len(fields['fills'])} fill(s), {len(fields['runs'])} run(s), {errors} error(s)"
+        f"{len(fields['fills'])} fill(s), {len(fields['runs'])} run(s) ({fields['reads_left_out']} read-only left out)"
+        f", {errors} error(s)"
     ]
     if positions_from is None:
         notes.append("positions: no snapshot of that day (rehydrate stores one each evening)")

@@ -4,6 +4,7 @@ to its JSON, and the page rehydrate leaves each evening.
 The ledger (New York times): snapshots on 03-11 (equity 100,000), 03-12 (100,200, holding 10 AAA at 60) and
 03-13 (99,900). AAA: bought 10 at 60.00 on 03-12, 10 more at 62.00 on 03-13 (average 61), 5 sold at 64.00 on
 03-13 with a $1 commission. AAA closes at 58.50 on 03-12 and 59.50 on 03-13; SPY at 104.00, 104.50 and 105.00.
+03-13 has cron's runs, the owner's halt and two of the owner's reads (a scorecard, and an orders show that failed).
 """
 
 from __future__ import annotations
@@ -104,6 +105,9 @@ def _runs(ledger) -> None:
         ("run-daily", "2026-03-13 10:00", 3, "broker and ledger disagree", [halted]),
         ("run-daily", "2026-03-13 10:30", 3, "broker and ledger disagree", [halted]),
         ("size", "2026-03-13 11:00", None, None, []),
+        ("halt", "2026-03-13 12:00", 0, None, ["kill switch on: checking a split"]),  # a control: listed
+        ("scorecard", "2026-03-13 12:30", 0, None, ["wrote card.html"]),  # the owner's reads: counted, not listed
+        ("orders show", "2026-03-13 12:45", 2, "no order b9", []),
         ("report", AS_OF, None, None, []),  # the report's own run, still going: not one of the day's runs
     ]  # fmt: skip
     for n, (command, at, code, error, notes) in enumerate(runs):
@@ -174,7 +178,37 @@ def test_a_past_day_is_its_own_snapshot_fills_and_runs(world):
     assert [(f.side, f.qty, f.price) for f in past.fills] == [("buy", 10, 60.0)]
     # 20:00 New York on 03-12 is 03-13 in UTC: the scan still belongs to 03-12.
     assert [r.command for r in past.runs] == ["scan"]
-    assert [r.command for r in built[DAY].runs] == ["run-daily", "run-daily", "run-daily", "size"]
+
+
+def test_the_runs_are_crons_and_the_owners_controls_and_the_reads_are_counted(world):
+    _, built, _ = world
+    day = built[DAY]
+    assert [r.command for r in day.runs] == ["run-daily", "run-daily", "run-daily", "size", "halt"]
+    assert (day.reads_left_out, built[BEFORE].reads_left_out) == (2, 0)  # the scorecard and the orders show
+    assert "5 run(s) (2 read-only left out)" in day.notes[1]
+    (runs,) = [s for s in daily.sections(day) if s.title == "Runs of the day"]
+    assert "; 2 read-only run(s) of the day (report, scorecard, orders list, positions...) left out" in runs.lede
+    assert ("error", "orders show", "exit 2: no order b9", 1) in [
+        (p.level, p.command, p.message, p.count) for p in day.problems]  # fmt: skip
+
+
+def test_without_a_date_a_day_without_a_session_is_the_last_session(world):
+    ctx, _, _ = world
+    sunday = SimulatedClock(et("2026-03-15 12:00"))
+    deps = make_deps(sunday, broker=MemoryBroker(time_source=sunday, cash=99_900.0), market_data=_market(sunday))
+    weekend = replace(ctx, deps=deps)
+    last = step.run(weekend)
+    assert (last.date, last.trading_day, last.positions_from, last.summary.equity) == (
+        "2026-03-13", True, "snapshot", 99_900.0)  # fmt: skip
+    assert [r.command for r in last.runs][:1] == ["run-daily"] and len(last.fills) == 2
+    assert "no --date: 2026-03-15 has no NYSE session, so the last session, 2026-03-13" in last.notes
+    asked = step.run(weekend, day=date(2026, 3, 15))  # a --date is what it says, a Sunday too
+    assert (asked.date, asked.trading_day, asked.runs, asked.fills) == ("2026-03-15", False, (), ())
+    assert not any(n.startswith("no --date") for n in asked.notes)
+    during = step.run(replace(ctx, deps=make_deps(clock := SimulatedClock(et("2026-03-13 10:00")),
+                                                  broker=MemoryBroker(time_source=clock, cash=99_900.0),
+                                                  market_data=_market(clock))))  # fmt: skip
+    assert during.date == "2026-03-13"  # a session day before its close: that session
 
 
 def test_signals_are_counted_by_source_and_skips_by_the_rule_that_stopped_them(world):
@@ -196,6 +230,7 @@ def test_errors_and_warnings_are_said_once_each_with_how_many_runs_said_them(wor
     assert found == [
         ("error", "run-daily", "exit 3: broker and l", 2),
         ("error", "size", "no end recorded: the", 1),
+        ("error", "orders show", "exit 2: no order b9", 1),  # from every run: a read's error too
         ("warning", "run-daily", "size: rejected cid-9", 1),
         ("warning", "run-daily", "sync: 1 unexplained ", 2),
     ]
@@ -226,11 +261,51 @@ def test_the_breakers_are_those_size_would_meet_and_the_halt_is_shown(world):
     breakers = {b.name: b for b in built[DAY].breakers}
     assert set(breakers) == {"consecutive_losses", "max_daily_loss", "daily_profit_target", "drawdown_pause"}
     # The broker's 99,900 against the 100,200 of the snapshot before the day: −300, past the −200 limit.
-    assert breakers["max_daily_loss"].tripped
-    assert breakers["max_daily_loss"].detail == "max daily loss reached: P&L -$300 ≤ -$200"  # size's own words
+    loss = breakers["max_daily_loss"]
+    assert loss.tripped and (loss.value, loss.limit) == (-300.0, -200.0)
+    assert loss.detail.startswith("max daily loss reached: P&L ")  # size's own words, kept in the JSON
     assert not any(b.tripped for name, b in breakers.items() if name != "max_daily_loss")
+    assert (breakers["consecutive_losses"].value, breakers["consecutive_losses"].limit) == (0, 5)
+    assert breakers["drawdown_pause"].limit == pytest.approx(0.15)
+    # The page writes the figures itself, through fmt: a real minus sign.
+    (controls,) = [s for s in daily.sections(built[DAY]) if s.title.startswith("Breakers")]
+    shown = {row[0]: row[2] for row in controls.rows}
+    assert shown["max_daily_loss"] == "P&L today −$300.00; trips at −$200.00"
+    assert shown["daily_profit_target"] == "P&L today −$300.00; trips at +$5,000"
+    assert shown["consecutive_losses"] == "0 losing trade(s) in a row; pauses at 5"
+    assert shown["drawdown_pause"] == "drawdown 0.30% from the peak; no new entries above 15.0%"
     assert built[DAY].halt is not None and built[DAY].halt.reason == "checking a split"
     assert built[DAY].notes[0].startswith("HALTED since")
+
+
+def test_percentages_and_minus_signs_are_written_as_on_the_other_pages(world):
+    _, built, _ = world
+    report = built[DAY]
+    facts = {f.label: f.text for f in daily.headline(report)}
+    # Below 1%: two decimals; the account's −0.1% and SPY's +0.96% over the snapshots.
+    assert (facts["Change %"], facts["Total return"], facts["SPY, same sessions"]) == ("−0.30%", "−0.10%", "+0.96%")
+    big = replace(report, summary=replace(report.summary, equity_change_pct=0.137, drawdown=-0.0123))
+    assert {f.label: f.text for f in daily.headline(big)}["Change %"] == "+13.7%"  # one decimal, as replay's page
+    assert {f.label: f.text for f in daily.headline(big)}["Drawdown now"] == "−1.2%"
+    # No figure of the page's own with an ASCII minus: only quoted words (size's skip examples, run notes, errors,
+    # the halt's reason) are shown as they were recorded.
+    quoted = {"Skipped, by the rule that stopped them": 2, "Errors and warnings": 3, "Runs of the day": 3}
+    for section in daily.sections(report):
+        for row in section.rows:
+            for i, cell in enumerate(row):
+                if i != quoted.get(section.title) and row[0] != "kill switch":
+                    assert not re.search(r"(?<!\w)-[$\d]", cell), (section.title, cell)
+    assert [f.text for f in daily.headline(report) if "-" in f.text] == []
+
+
+def test_the_performance_text_says_how_many_snapshots_a_cagr_needs(world):
+    from autotrader.policy.performance import MIN_CAGR_SESSIONS
+
+    _, built, _ = world
+    (perf,) = [s for s in daily.sections(built[DAY]) if s.title.startswith("Performance")]
+    needs = f"CAGR is stated from {MIN_CAGR_SESSIONS} daily returns, i.e. {MIN_CAGR_SESSIONS + 1} snapshots: "
+    assert needs in perf.lede and "(2 daily returns)" in perf.lede
+    assert [row[4] for row in perf.rows] == ["–", "–"]  # 3 snapshots: no CAGR
 
 
 class _Keyed(HTMLParser):
