@@ -145,6 +145,11 @@ class Notifier(Protocol):
         its level, as ``notify test`` does): one ``Delivery`` per alert and URL tried."""
         ...
 
+    def unreadable(self) -> list[tuple[int, str]]:
+        """The URLs that could not be sent to whatever the service answered (an unknown scheme, a malformed
+        URL), by their place in ``[notify] urls`` (from 1), and why; nothing is sent (``doctor``)."""
+        ...
+
 
 # -- optional capabilities -------------------------------------------------------------------------------------
 # Some adapters can do more than their port asks. Each extra is a small Protocol here; ``bootstrap`` checks the
@@ -269,4 +274,9 @@ class Monitor(Protocol):
     def publish(self, metrics: Sequence[Metric]) -> str | None:
         """Replace the published metrics with these, atomically: a reader sees the old file or the new one, never
         half of it. None once written, else why not."""
+        ...
+
+    def textfile_problem(self) -> str | None:
+        """Why ``publish`` could not write the metrics file (None: it could, or none is configured), writing
+        nothing (``doctor``)."""
         ...

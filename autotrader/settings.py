@@ -2,7 +2,9 @@
 
 Precedence: environment > config file > defaults. Every section forbids unknown keys, NaN and infinity, and
 checks ranges, so a typo or a nonsense value stops the run *before* any work, with exit 2 and a message that
-names the file and line (or the environment variable) and the allowed range. Nothing is written.
+names the file and line (or the environment variable) and the allowed range. Nothing is written. One thing is
+reported rather than refused: a ``${NAME}`` in ``[notify] urls`` that is not set leaves that URL out
+(``Config.notify_problems``), since a notification must never stop a run, the kill switch least of all.
 
 API keys never live in the config file: they are ``SecretStr`` read from the environment or the workspace's
 ``.env`` (``Secrets``), and a key-like entry in the TOML is an unknown key like any other.
@@ -685,7 +687,9 @@ class NotifySection(Section):
     urls: list[NotifyTarget] = Field(
         default_factory=list, description='A URL ("scheme://...", every alert) or { url = "...", level = "WARNING" }'
     )
-    large_loss_usd: float = Field(1000.0, gt=0, le=1e12, description="An open position's unrealized loss to announce")
+    large_loss_usd: float = Field(
+        2500.0, gt=0, le=1e12, description="An open position's unrealized loss to announce, and again at 2×, 4× ..."
+    )
     unusual_volume_multiple: float = Field(
         3.0, gt=1, le=1000, description="A held symbol's session volume at this multiple of its average is announced"
     )
@@ -840,8 +844,34 @@ class NotifyUrl:
     label: str  # what output and logs may show: the scheme and, when it is a plain host name, the host
     parts: tuple[str, ...] = ()  # the values filled in, each as secret as the whole URL
 
+    index: int = 0  # its place in [notify] urls, from 1: two URLs on one host tell apart by it
+
     def secret_values(self) -> list[str]:
         return [self.url.get_secret_value(), *self.parts]
+
+
+@dataclass(frozen=True)
+class NotifyUrlProblem:
+    """A ``[notify] urls`` entry left out: a ``${NAME}`` it needs is set in neither the environment nor the
+    workspace's ``.env``. Names only, never a value."""
+
+    index: int  # its place in [notify] urls, from 1
+    entry: str  # the setting, as a config error names it: notify.urls.1 (from 0)
+    where: str  # config.toml:42, or the environment variable that set [notify] urls
+    variables: tuple[str, ...]  # the names that are not set
+
+    @property
+    def message(self) -> str:
+        names = ", ".join(f"${{{name}}}" for name in self.variables)
+        verb = "is" if len(self.variables) == 1 else "are"
+        return (
+            f"{self.where}: {self.entry}: {names} {verb} not set in the environment or the workspace's .env; "
+            "this URL is left out (the others still work)"
+        )
+
+    @property
+    def fix(self) -> str:
+        return f"set {', '.join(self.variables)} in the environment or the workspace's .env"
 
 
 def mask_url(url: str) -> str:
@@ -864,7 +894,8 @@ class Config:
     secrets: Secrets
     config_path: Path | None  # None: embedded defaults
     workspace: Path
-    notify_urls: tuple[NotifyUrl, ...] = ()  # [notify] urls, expanded
+    notify_urls: tuple[NotifyUrl, ...] = ()  # [notify] urls, expanded: the entries whose ${NAME}s are all set
+    notify_problems: tuple[NotifyUrlProblem, ...] = ()  # the entries left out, and why
 
     def secret_values(self) -> list[str]:
         """Every secret value (API keys, notification URLs and what filled them), for the log's redaction only."""
@@ -982,43 +1013,42 @@ def _build(document: dict[str, Any], path: Path | None, text: str, *, workspace:
         # Only names, never input values: pydantic would echo the secret (pydantic-settings#256).
         fields = ", ".join(".".join(str(p) for p in err["loc"]) for err in e.errors())
         raise ConfigError(f"invalid API key settings: {fields}") from None
-    notify_urls = _notify_urls(settings, path, text, env_file if env_file.is_file() else None)
+    notify_urls, notify_problems = _notify_urls(settings, path, text, env_file if env_file.is_file() else None)
     return Config(
-        settings=settings, secrets=secrets, config_path=path, workspace=workspace_dir, notify_urls=notify_urls
-    )
+        settings=settings, secrets=secrets, config_path=path, workspace=workspace_dir, notify_urls=notify_urls,
+        notify_problems=notify_problems,
+    )  # fmt: skip
 
 
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
-def _notify_urls(settings: Settings, path: Path | None, text: str, env_file: Path | None) -> tuple[NotifyUrl, ...]:
+def _notify_urls(
+    settings: Settings, path: Path | None, text: str, env_file: Path | None
+) -> tuple[tuple[NotifyUrl, ...], tuple[NotifyUrlProblem, ...]]:
     """``[notify] urls`` with each ``${NAME}`` filled from the environment, else the workspace's ``.env``, so a
-    token never has to sit in config.toml. A name set in neither (or set empty) is a config error naming the
-    entry and the variable, never a value."""
+    token never has to sit in config.toml. An entry naming a variable set in neither (or set empty) is left out,
+    and only it: a notification problem never stops a run (the kill switch, the stops and loss cuts), so it is
+    reported instead (each run's log, ``config check``, ``doctor``), naming the entry and the variable, never a
+    value."""
     if not settings.notify.urls:
-        return ()
+        return (), ()
     from dotenv import dotenv_values
 
     dotenv = dotenv_values(env_file) if env_file is not None else {}
-    out = []
+    urls, problems = [], []
     for i, target in enumerate(settings.notify.urls):
-        parts: list[str] = []
-
-        def fill(match: re.Match[str], i: int = i, parts: list[str] = parts) -> str:
-            name = match.group(1)
-            value = os.environ.get(name) or dotenv.get(name)
-            if not value:
-                where = _origin(("notify", "urls"), path, text, explicit=True)
-                raise ConfigError(
-                    f"{where}: notify.urls.{i}: ${{{name}}} is not set in the environment or the workspace's .env",
-                    hint=f"add {name}=... to the .env beside config.toml (or export it for the cron job)",
-                )
-            parts.append(value)
-            return value
-
-        url = _PLACEHOLDER.sub(fill, target.url)
-        out.append(NotifyUrl(SecretStr(url), target.level, mask_url(target.url), tuple(parts)))
-    return tuple(out)
+        values = {name: os.environ.get(name) or dotenv.get(name) for name in _PLACEHOLDER.findall(target.url)}
+        unset = tuple(name for name, value in values.items() if not value)
+        if unset:
+            where = _origin(("notify", "urls"), path, text, explicit=True)
+            problems.append(NotifyUrlProblem(i + 1, f"notify.urls.{i}", where, unset))
+            continue
+        url, parts = target.url, tuple(value for value in values.values() if value)
+        for name, value in values.items():
+            url = url.replace(f"${{{name}}}", value or "")
+        urls.append(NotifyUrl(SecretStr(url), target.level, mask_url(target.url), parts, i + 1))
+    return tuple(urls), tuple(problems)
 
 
 def _origin(loc: tuple[str, str], path: Path | None, text: str, *, explicit: bool) -> str:

@@ -42,6 +42,23 @@ class AppriseNotifier:
                     out.append(self._deliver(i, url, alert))
         return out
 
+    def unreadable(self) -> list[tuple[int, str]]:
+        """The URLs apprise cannot make a service of (an unknown scheme, a malformed URL) and why, sending
+        nothing: ``doctor``'s check."""
+        import apprise
+
+        out = []
+        for i, url in enumerate(self._urls):
+            try:
+                with apprise.LogCapture(level=apprise.logging.WARNING) as captured:
+                    service = self._service(i, url)
+                why = self._why(captured.getvalue())
+            except Exception as error:  # apprise is not ours
+                service, why = None, self._scrub(f"{type(error).__name__}: {error}")
+            if service is None:
+                out.append((url.index, why or "apprise does not know this URL (check its scheme)"))
+        return out
+
     def _deliver(self, i: int, url: NotifyUrl, alert: Alert) -> Delivery:
         try:
             service = self._service(i, url)

@@ -6,8 +6,9 @@ an end with its start and can time the run. The service notices what no run can 
 ran, and a run that started and never ended (killed, hung past its ``timeout``).
 
 The metrics file is for node_exporter's textfile collector, which reads every ``*.prom`` file of its folder on
-each scrape. ``prometheus_client.write_to_textfile`` writes a temporary file in the same folder and renames it
-over the old one, so a scrape sees the old file or the new one, never half of one.
+each scrape; the folder is made (parents too) when it is missing. ``prometheus_client.write_to_textfile`` writes
+a temporary file in the same folder and renames it over the old one, so a scrape sees the old file or the new
+one, never half of one.
 
 The ping URL is a secret (its last part is the check's key): nothing here repeats it, or any error text that
 could contain it. Only the host appears in what a failure says.
@@ -16,6 +17,7 @@ could contain it. Only the host appears in what a failure says.
 from __future__ import annotations
 
 import http.client
+import os
 import urllib.error
 import urllib.request
 import uuid
@@ -74,9 +76,31 @@ class ServiceMonitor:
         registry = CollectorRegistry(auto_describe=False)
         registry.register(_Families(metrics))
         try:
+            # The folder is made when missing (parents too): a typo'd or not yet created folder must not mean
+            # metrics that silently never appear. One that cannot be made is the caller's to log.
+            self._textfile.parent.mkdir(parents=True, exist_ok=True)
             write_to_textfile(str(self._textfile), registry)
         except OSError as error:
             return f"{self._textfile}: {error.strerror or type(error).__name__}"
+        return None
+
+    def textfile_problem(self) -> str | None:
+        """The metrics file's folder, or the nearest folder above it that exists (``publish`` makes the rest),
+        must be a folder this user may write into."""
+        if self._textfile is None:
+            return None
+        folder = self._textfile.parent
+        try:
+            existing = folder
+            while not existing.exists() and existing != existing.parent:
+                existing = existing.parent
+            if not existing.is_dir():
+                return f"{existing} is not a folder, so {folder} cannot be made"
+            if not os.access(existing, os.W_OK | os.X_OK):
+                unmade = "" if existing == folder else f", so {folder} cannot be made"
+                return f"{existing} is not writable by this user{unmade}"
+        except OSError as error:
+            return f"{folder}: {error.strerror or type(error).__name__}"
         return None
 
 

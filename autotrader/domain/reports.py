@@ -1129,6 +1129,7 @@ class ScheduleReport(Report):
 
 @dataclass(frozen=True)
 class NotifyTargetResult(Row):
+    index: int  # its place in [notify] urls, from 1: two URLs on one host look alike otherwise
     target: str  # the URL's scheme and host only: the rest may hold a token
     level: str  # the least serious alert it takes
     sent: bool

@@ -5,12 +5,14 @@ in the copy), nothing ever sent to the broker. Checks, in order:
 
 1. configuration: loaded and valid (else exit 2 before any check), mode and adapters;
 2. keys: which keys the chosen adapters need, by name only (never a value);
-3. broker: account and clock answer; the broker's clock within ``MAX_CLOCK_SKEW`` of this machine's;
-4. calendar: the broker's sessions (when it publishes them) agree with XNYS over the next 30 days;
-5. market data: SPY's latest complete daily bar is at most one session old; the volatility index answers;
-6. reference: a sector for SPY's fellow large caps (information only);
-7. rate limits: the broker's remaining requests in its window; the data source's configured rate;
-8. requests (Polygon data): the most requests each slot should cost for the held positions, the rebalancer's
+3. monitor and notify (when configured): the ping URL's host, the metrics folder writable (or makeable), every
+   notification URL's ``${NAME}``s set and readable by apprise (nothing pinged, written or sent);
+4. broker: account and clock answer; the broker's clock within ``MAX_CLOCK_SKEW`` of this machine's;
+5. calendar: the broker's sessions (when it publishes them) agree with XNYS over the next 30 days;
+6. market data: SPY's latest complete daily bar is at most one session old; the volatility index answers;
+7. reference: a sector for SPY's fellow large caps (information only);
+8. rate limits: the broker's remaining requests in its window; the data source's configured rate;
+9. requests (Polygon data): the most requests each slot should cost for the held positions, the rebalancer's
    universe and the bar cache, and the minutes the rate limiter needs for them (``requests`` in the report);
    an intraday slot that would outlast the crontab's shortest timeout fails.
 
@@ -31,7 +33,7 @@ from autotrader.errors import AutotraderError, ConfigError
 from autotrader.ledger import bar_cache, repo
 from autotrader.policy import request_budget as budget
 from autotrader.ports import BrokerCalendar, Clock, RateLimitGauge
-from autotrader.settings import Config
+from autotrader.settings import Config, mask_url
 
 if TYPE_CHECKING:
     from autotrader.bootstrap import Deps
@@ -92,6 +94,7 @@ def run(config: Config, at: datetime, dry_run: bool) -> DoctorReport:
             exit_code=ExitCode.BAD_INPUT if missing else ExitCode.OK,
         )
     )
+    checks.extend(outlet_checks(config))
     budget: list[SlotRequests] = []
     if not missing:
         live, budget = _live_checks(config, at)
@@ -105,6 +108,56 @@ def run(config: Config, at: datetime, dry_run: bool) -> DoctorReport:
         codes = {c.exit_code for c in failed}
         report.exit_code = next((code for code in SEVERITY if code in codes), ExitCode.FAILURE)
     return report.build(DoctorReport, checks=checks, requests=budget)
+
+
+def outlet_checks(config: Config) -> list[Check]:
+    """``monitor`` and ``notify``, when configured: where the news goes. Nothing is pinged, written or sent."""
+    checks = []
+    monitor = config.settings.monitor
+    if monitor.ping_url is not None or monitor.textfile_dir is not None:
+        checks.append(_monitor(config))
+    if config.settings.notify.urls:
+        checks.append(_notify(config))
+    return checks
+
+
+def _monitor(config: Config) -> Check:
+    from autotrader.bootstrap import build_monitor
+
+    settings = config.settings.monitor
+    monitor = build_monitor(config, config.settings.mode_name)
+    assert monitor is not None  # a ping URL or a folder is configured
+    parts, problem = [], monitor.textfile_problem()
+    if settings.ping_url is not None:  # an http(s) URL with a host, or the config would not have loaded
+        parts.append(f"ping_url: {mask_url(settings.ping_url.get_secret_value())} (not pinged)")
+    if settings.textfile_dir is not None:
+        folder = config.resolve(settings.textfile_dir)
+        file = folder / f"autotrader_{config.settings.mode_name}.prom"
+        made = "" if folder.is_dir() else ", made by the first run"
+        parts.append(f"metrics: {file}: {problem}" if problem else f"metrics: {file} (folder writable{made})")
+    detail = "; ".join(parts)
+    if problem:
+        fix = "point [monitor] textfile_dir at a folder this user can write (node_exporter's textfile directory)"
+        return Check("monitor", False, detail, fix=fix, exit_code=ExitCode.BAD_INPUT)
+    return Check("monitor", True, detail)
+
+
+def _notify(config: Config) -> Check:
+    """Each ``[notify] urls`` entry: its ${NAME}s set, and a URL apprise can read (nothing is sent)."""
+    from autotrader.bootstrap import build_notifier
+
+    notifier = build_notifier(config)
+    unreadable = notifier.unreadable() if notifier is not None else []
+    labels = {u.index: u.label for u in config.notify_urls}
+    problems = [p.message for p in config.notify_problems]
+    problems += [f"notify.urls.{i - 1} ({labels[i]}): apprise cannot read it: {why}" for i, why in unreadable]
+    fixes = [p.fix for p in config.notify_problems]
+    if unreadable:
+        fixes.append("write the URL as apprise's documentation of its service gives it")
+    if problems:
+        return Check("notify", False, "; ".join(problems), fix="; ".join(fixes), exit_code=ExitCode.BAD_INPUT)
+    shown = ", ".join(f"#{u.index} {u.label} ({u.level})" for u in config.notify_urls)
+    return Check("notify", True, f"{len(config.notify_urls)} URL(s) apprise can read: {shown} (nothing sent)")
 
 
 def _live_checks(config: Config, at: datetime) -> tuple[list[Check], list[SlotRequests]]:

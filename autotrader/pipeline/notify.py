@@ -6,10 +6,12 @@ themselves: they simulate the past, and only ``replay --notify`` sends its slots
 
 Otherwise it reads the few facts a report does not carry (the fills the run recorded, the entries it left
 waiting for approval; after the end of day, the previous close's equity and the held symbols' session volume),
-decides the alerts (pure), drops those whose key an earlier run already sent, and remembers the rest in the
-ledger's ``notifications`` *before* sending: a crash mid-send never sends an event twice, and a failed send is
-logged (``notify_failed``), not retried. Under ``--dry-run`` nothing is sent, and the run's notes say what would
-have been. Whatever goes wrong in here is logged (``notify_error``): the run's exit code stands.
+decides the alerts (pure), drops those whose key (or a key that supersedes it: a deeper level of the same
+position's loss) an earlier run already sent, and remembers the rest in the ledger's ``notifications`` *before*
+sending: a crash mid-send never sends an event twice, and a failed send is logged (``notify_failed``), not
+retried. Under ``--dry-run`` nothing is sent, and the run's notes say what would have been. Whatever goes wrong
+in here is logged (``notify_error``): the run's exit code stands. A URL left out for an unset ``${NAME}`` is not
+here at all (``Config.notify_problems``: the envelope logs ``notify_url_unusable``).
 """
 
 from __future__ import annotations
@@ -79,13 +81,13 @@ def after_slot(ctx: StepContext, report: Report) -> Notified:
 def _notify(config: Config, ledger: Ledger, log: EventLog, market: MarketData | None, end: RunEnd) -> Notified:
     from autotrader.bootstrap import build_notifier
     from autotrader.ledger import repo
-    from autotrader.policy.alerts import AlertRules, alerts_for
+    from autotrader.policy.alerts import AlertRules, alerts_for, unsent
 
     settings = config.settings.notify
     rules = AlertRules(settings.large_loss_usd, settings.unusual_volume_multiple, settings.shadow)
     alerts = alerts_for(_finished(ledger, market, end, settings), rules)
-    known = repo.notified(ledger, [a.key for a in alerts])
-    fresh = tuple(a for a in alerts if a.key not in known)
+    known = repo.notified(ledger, [key for a in alerts for key in (a.key, *a.supersedes)])
+    fresh = unsent(alerts, known)
     if not fresh:
         return Notified(end.report)
     try:
@@ -168,16 +170,18 @@ def _volumes(market: MarketData, report: RehydrateReport, settings: NotifySectio
 
 
 def test(config: Config, at: datetime, dry_run: bool) -> NotifyReport:
-    """``notify test``: one message to each URL, whatever its level; exit 1 when any of them failed."""
+    """``notify test``: one message to each URL, whatever its level, each numbered by its place in ``[notify]
+    urls``; exit 1 when any of them failed or was left out (an unset ``${NAME}``)."""
     from autotrader.bootstrap import build_notifier
     from autotrader.domain.enums import ExitCode
     from autotrader.domain.reports import NotifyReport, NotifyTargetResult, ReportDraft
     from autotrader.errors import InputError
     from autotrader.exports.fmt import ny_time
     from autotrader.policy.alerts import Alert, AlertLevel
+    from autotrader.settings import mask_url
 
     notifier = build_notifier(config)
-    if notifier is None:
+    if notifier is None and not config.notify_problems:
         raise InputError(
             "[notify] urls is empty: there is nothing to test",
             hint='add a URL to config.toml, e.g. [notify] urls = ["ntfys://ntfy.sh/${NTFY_TOPIC}"]',
@@ -191,20 +195,29 @@ def test(config: Config, at: datetime, dry_run: bool) -> NotifyReport:
         f"`autotrader notify test` at {ny_time(at)}: this URL is reached. It gets the alerts at or above the level "
         "[notify] urls gives it.",
     )
+    # An entry left out for an unset ${NAME} is listed where it stands, never sent and never counted as reached.
+    targets = config.settings.notify.urls
+    results = [
+        NotifyTargetResult(p.index, mask_url(targets[p.index - 1].url), targets[p.index - 1].level, False,
+                           f"left out: {', '.join(p.variables)} not set in the environment or the workspace's .env")
+        for p in config.notify_problems
+    ]  # fmt: skip
+    failed = len(results)
     if dry_run:
-        results = [NotifyTargetResult(u.label, u.level, False, "not sent (--dry-run)") for u in config.notify_urls]
+        results += [NotifyTargetResult(u.index, u.label, u.level, False, "not sent (--dry-run)")
+                    for u in config.notify_urls]  # fmt: skip
         draft.notes.append(f"{len(results)} URL(s) configured; nothing sent under --dry-run")
     else:
-        deliveries = notifier.send([alert], every_url=True)  # one per URL, in order
-        results = [
-            NotifyTargetResult(u.label, u.level, d.ok, d.error)
+        deliveries = notifier.send([alert], every_url=True) if notifier is not None else []  # one per URL, in order
+        results += [
+            NotifyTargetResult(u.index, u.label, u.level, d.ok, d.error)
             for u, d in zip(config.notify_urls, deliveries, strict=True)
         ]
         failed = sum(not r.sent for r in results)
         draft.notes.append(f"{len(results) - failed} of {len(results)} URL(s) reached")
-        if failed:
-            draft.exit_code, draft.ok = ExitCode.FAILURE, False
-    return draft.build(NotifyReport, targets=results)
+    if failed:
+        draft.exit_code, draft.ok = ExitCode.FAILURE, False
+    return draft.build(NotifyReport, targets=sorted(results, key=lambda r: r.index))
 
 
 def replay_note(slots: Sequence[Notified], *, dry_run: bool) -> str:

@@ -7,10 +7,10 @@ moved or tested on its own.
 
 Every alert has a ``key`` that names the event, not the run that saw it: the notifier remembers the keys it has
 sent and never sends one twice. So a breaker that stops entries in three runs of a session is one message (its
-key is the breaker and the session), a large loss on position P is one message per New York session, and the
-same failure repeated slot after slot (the same command, exit code and message) is one message per session.
-Events that list many items (orders, rejected files, approvals waiting) are one message per run, keyed by the
-items they list.
+key is the breaker and the session), a large loss on position P is one message when it crosses the limit and
+one more each time it doubles past the level last announced (``loss_level``), and the same failure repeated slot
+after slot (the same command, exit code and message) is one message per session. Events that list many items
+(orders, rejected files, approvals waiting) are one message per run, keyed by the items they list.
 
 Levels: CRITICAL for a run that failed (exit 1), stopped buying on a broker/ledger disagreement (exit 3) or could
 not write the ledger (exit 74); WARNING for a connection problem (exit 75, the run's or a step's), a breaker that
@@ -21,6 +21,7 @@ sent and filled, entries waiting for approval, unusual volume, the end-of-day su
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -31,6 +32,7 @@ from autotrader.domain.enums import BREAKER_GATES, ExitCode, IntentStatus
 from autotrader.domain.models import Fill
 from autotrader.domain.reports import (
     ControlReport,
+    ManagedPosition,
     ManageReport,
     RehydrateReport,
     Report,
@@ -59,13 +61,14 @@ class Alert:
     key: str  # the event: sent once, whichever runs see it
     title: str
     body: str
+    supersedes: tuple[str, ...] = ()  # keys of events that make this one old news: once one is sent, it is not
 
 
 @dataclass(frozen=True)
 class AlertRules:
     """The thresholds of the ``[notify]`` settings."""
 
-    large_loss_usd: float = 1000.0
+    large_loss_usd: float = 2500.0
     unusual_volume_multiple: float = 3.0
     shadow: bool = False
 
@@ -251,22 +254,50 @@ def rejected_files(run: Finished, rules: AlertRules) -> Iterator[Alert]:
     yield Alert(AlertLevel.WARNING, key, title, _lines(lines))
 
 
+def loss_level(loss: float, limit: float) -> int:
+    """How many limits deep an unrealized ``loss`` (dollars, positive) is, in powers of two: 0 under the limit,
+    then 1 (from 1× the limit), 2 (from 2×), 4 (from 4×), 8 ... A position is announced once per level."""
+    multiple = math.floor(loss / limit) if loss > 0 else 0
+    return 1 << (multiple.bit_length() - 1) if multiple >= 1 else 0
+
+
+def _deeper(key: str, level: int, p: ManagedPosition, limit: float) -> tuple[str, ...]:
+    """The keys of every level past ``level`` the position could still reach (its loss cannot pass its cost)."""
+    deepest = loss_level(p.avg_cost * p.qty, limit)
+    out, n = [], 2 * level
+    while n <= deepest:
+        out.append(f"loss:{key}:{n}")
+        n *= 2
+    return tuple(out)
+
+
 def large_losses(run: Finished, rules: AlertRules) -> Iterator[Alert]:
-    """An open position whose unrealized loss at the step's price is beyond ``large_loss_usd``."""
+    """An open position whose unrealized loss at a step's price is beyond ``large_loss_usd``: once per position
+    when it first crosses the limit, then again only each time the loss doubles past the level last announced
+    (``loss_level``). The key holds the level; the keys of the levels above it supersede it, so a position that
+    fell straight to 4× is not announced again at 2× on its way back. Of the steps that price a position in one
+    run (profittake, dipbuy), the deepest loss speaks."""
+    worst: dict[str, tuple[float, float, ManageReport, ManagedPosition]] = {}
     for report in run.reports_of(ManageReport):
         for p in report.positions:
             if p.price is None or p.qty <= 0:
                 continue
             pnl = (p.price - p.avg_cost) * p.qty
-            if pnl > -rules.large_loss_usd:
-                continue
-            body = (
-                f"{_shares(p.qty)} shares ({report.book} book) bought at {usd(p.avg_cost, cents=True)}, now "
-                f"{usd(p.price, cents=True)} ({pct(p.price / p.avg_cost - 1, signed=True)}): unrealized "
-                f"{usd(pnl)}, beyond the {usd(rules.large_loss_usd)} limit"
-            )
-            title = f"large loss: {p.symbol} {usd(pnl)}"
-            yield Alert(AlertLevel.WARNING, f"loss:{p.position_key}:{run.session_date}", title, body)
+            if p.position_key not in worst or pnl < worst[p.position_key][0]:
+                worst[p.position_key] = (pnl, p.price, report, p)
+    limit = rules.large_loss_usd
+    for key, (pnl, price, report, p) in worst.items():
+        level = loss_level(-pnl, limit)
+        if level == 0:
+            continue
+        beyond = f"the {usd(limit)} limit" if level == 1 else f"{level}× the {usd(limit)} limit"
+        body = (
+            f"{_shares(p.qty)} shares ({report.book} book) bought at {usd(p.avg_cost, cents=True)}, now "
+            f"{usd(price, cents=True)} ({pct(price / p.avg_cost - 1, signed=True)}): unrealized "
+            f"{usd(pnl)}, beyond {beyond}; announced again only if the loss passes {usd(2 * level * limit)}"
+        )
+        title = f"large loss: {p.symbol} {usd(pnl)}"
+        yield Alert(AlertLevel.WARNING, f"loss:{key}:{level}", title, body, _deeper(key, level, p, limit))
 
 
 def edge_broke(run: Finished, rules: AlertRules) -> Iterator[Alert]:
@@ -394,6 +425,11 @@ def alerts_for(run: Finished, rules: AlertRules) -> tuple[Alert, ...]:
                 seen.add(alert.key)
                 out.append(alert)
     return tuple(out)
+
+
+def unsent(alerts: Sequence[Alert], sent: set[str]) -> tuple[Alert, ...]:
+    """The alerts that are news: neither their key nor a key that supersedes them is among the keys ``sent``."""
+    return tuple(a for a in alerts if a.key not in sent and sent.isdisjoint(a.supersedes))
 
 
 def reaches(alert: Alert, level: str) -> bool:

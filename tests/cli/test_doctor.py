@@ -99,3 +99,32 @@ def test_the_messages_name_the_configured_broker_not_the_simulator(cli, write_co
     sim = checks(json.loads(cli("doctor", "--json", "--config", str(write_config("", folder="sim"))).stdout))
     assert sim["broker"]["detail"].startswith("simulated: equity")
     assert sim["keys"]["detail"] == "no keys needed (simulated broker, offline synthetic data)"
+
+
+def test_the_news_outlets_are_checked_without_pinging_writing_or_sending(cli, write_config):
+    """[monitor] and [notify], when set: a metrics folder that cannot be made, a URL whose ${NAME} is unset and
+    one apprise cannot read each fail (exit 2, a setting to fix); a folder the first run will make is fine."""
+    config = write_config(
+        '[monitor]\nping_url = "https://hc-ping.com/secret-check-key"\ntextfile_dir = "config.toml/metrics"\n'
+        '[notify]\nurls = ["json://127.0.0.1/${HOOK}", "nope://example.com/x", "ntfys://ntfy.sh/${TOPIC}"]\n'
+    )
+    (config.parent / ".env").write_text("TOPIC=topic-value\n")
+    result = cli("doctor", "--json", "--config", str(config))
+    assert result.exit_code == 2, result.output
+    found = checks(json.loads(result.stdout))
+    assert list(found)[:4] == ["config", "keys", "monitor", "notify"] and found["broker"]["ok"]
+    monitor, notify = found["monitor"], found["notify"]
+    assert not monitor["ok"] and "ping_url: https://hc-ping.com (not pinged)" in monitor["detail"]
+    assert f"{config} is not a folder" in monitor["detail"] and "[monitor] textfile_dir" in monitor["fix"]
+    assert not notify["ok"] and "notify.urls.0: ${HOOK} is not set" in notify["detail"]
+    assert "notify.urls.1 (nope://example.com): apprise cannot read it" in notify["detail"]
+    assert notify["fix"].startswith("set HOOK in the environment or the workspace's .env; ")
+    assert "secret-check-key" not in result.output and "topic-value" not in result.output
+
+    from autotrader.pipeline.doctor import outlet_checks
+    from autotrader.settings import load_config
+
+    fine = load_config(write_config('[monitor]\ntextfile_dir = "prom/sim"\n', folder="fine"))
+    (made,) = outlet_checks(fine)
+    assert made.ok and made.detail.endswith("prom/sim/autotrader_sim.prom (folder writable, made by the first run)")
+    assert not (fine.workspace / "prom").exists()  # doctor writes nothing

@@ -70,19 +70,39 @@ def test_placeholders_are_filled_from_the_environment_or_the_env_file(write_conf
     assert "from-dotenv" in config.secret_values() and "my-topic" in config.secret_values()
 
 
-def test_an_unset_placeholder_is_a_config_error_naming_the_setting_and_the_variable(cli, write_config):
+def test_an_unset_placeholder_leaves_out_that_url_only_and_every_command_still_runs(cli, write_config, receiver):
+    """A notification problem never stops trading or the kill switch: the entry is left out, every run's log
+    says so once, and the commands asked about the configuration (config check, notify test) fail naming it."""
     config = write_config(
-        '[data]\nseed = 7\n\n[notify]\nurls = ["ntfys://ntfy.sh/x", "tgram://${BOT_TOKEN}/${CHAT}"]\n'
+        f'[data]\nseed = 7\n\n[notify]\nurls = ["{receiver.url("/all")}", "tgram://${{BOT_TOKEN}}/${{CHAT}}"]\n'
     )
     (config.parent / ".env").write_text("CHAT=12345\n")
-    with pytest.raises(ConfigError) as raised:
-        load_config(config)
-    assert raised.value.message == (
-        f"{config}:5: notify.urls.1: ${{BOT_TOKEN}} is not set in the environment or the workspace's .env"
+    loaded = load_config(config)
+    assert [(u.index, u.label) for u in loaded.notify_urls] == [(1, "json://127.0.0.1")]
+    (problem,) = loaded.notify_problems
+    message = (
+        f"{config}:5: notify.urls.1: ${{BOT_TOKEN}} is not set in the environment or the workspace's .env; "
+        "this URL is left out (the others still work)"
     )
-    result = cli("sync", "--config", str(config))
-    assert result.exit_code == 2 and "BOT_TOKEN" in result.stderr and "12345" not in result.output
-    assert not (config.parent / "ledger-sim.db").exists()
+    assert (problem.index, problem.variables, problem.message) == (2, ("BOT_TOKEN",), message)
+    halted = cli("halt", "--reason", "test", "--config", str(config))
+    status = cli("status", "--config", str(config))
+    assert (halted.exit_code, status.exit_code) == (0, 0), halted.output + status.output
+    assert receiver.titles("/all") == ["autotrader sim: halted: test"]  # the other URL still works
+    unusable = _log_events(config.parent, "notify_url_unusable")
+    assert [(e["command"], e["setting"], e["variables"]) for e in unusable] == [
+        ("halt", "notify.urls.1", ["BOT_TOKEN"])
+    ]
+    checked = cli("config", "check", "--config", str(config))
+    said = " ".join(checked.stderr.split())
+    assert checked.exit_code == 2 and message in said
+    assert "hint: set BOT_TOKEN in the environment or the workspace's .env" in said
+    tested = cli("notify", "test", "--dry-run", "--json", "--config", str(config))
+    assert tested.exit_code == 1
+    assert [(t["index"], t["target"], t["sent"]) for t in json.loads(tested.stdout)["targets"]] == [
+        (1, "json://127.0.0.1", False), (2, "tgram://…", False),
+    ]  # fmt: skip
+    assert "12345" not in "".join(r.output for r in (halted, status, checked, tested)) + str(unusable)
 
 
 @pytest.mark.slow  # three commands and four deliveries
@@ -91,14 +111,16 @@ def test_notify_test_sends_one_message_to_every_url_whatever_its_level(cli, writ
     result = cli("notify", "test", "--json", "--config", str(config))
     assert result.exit_code == 1, result.output  # one URL is dead
     targets = json.loads(result.stdout)["targets"]
-    assert [(t["target"], t["level"], t["sent"]) for t in targets] == [
-        ("json://127.0.0.1", "INFO", True), ("json://127.0.0.1", "WARNING", True), ("json://127.0.0.1", "INFO", False),
+    assert [(t["index"], t["target"], t["level"], t["sent"]) for t in targets] == [
+        (1, "json://127.0.0.1", "INFO", True), (2, "json://127.0.0.1", "WARNING", True),
+        (3, "json://127.0.0.1", "INFO", False),
     ]  # fmt: skip
     assert "Connection error" in targets[2]["error"]
     assert [m.path for m in receiver.messages] == ["/all", "/warn"]
     assert receiver.headers[1]["X-Token"] == TOKEN  # the placeholder was filled for apprise, and only there
     human = cli("notify", "test", "--config", str(config))
     assert human.exit_code == 1 and "2 of 3 URL(s) reached" in human.output and "Connection error" in human.output
+    assert all(f"#{n} json://127.0.0.1" in human.output for n in (1, 2, 3))  # two URLs on one host, told apart
     shown = cli("config", "show", "--json", "--config", str(config))
     masked = [{"url": "json://127.0.0.1", "level": level} for level in ("INFO", "WARNING", "INFO")]
     assert json.loads(shown.stdout)["settings"]["notify"]["urls"] == masked
@@ -138,7 +160,7 @@ def test_notify_test_without_urls_is_bad_input_and_under_dry_run_sends_nothing(c
     )
     assert dry.exit_code == 0
     assert json.loads(dry.stdout)["targets"] == [
-        {"target": "json://127.0.0.1", "level": "INFO", "sent": False, "error": "not sent (--dry-run)"}
+        {"index": 1, "target": "json://127.0.0.1", "level": "INFO", "sent": False, "error": "not sent (--dry-run)"}
     ]
 
 

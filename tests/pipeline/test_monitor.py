@@ -9,6 +9,7 @@ the test wrote.
 from __future__ import annotations
 
 import json
+import shutil
 import socket
 import threading
 import uuid
@@ -190,15 +191,22 @@ def test_a_ping_that_fails_is_logged_without_the_url_and_never_changes_the_exit_
     assert _sample(metrics, "autotrader_last_run_exit_code", command="sync") == 0
 
 
-def test_a_metrics_file_that_cannot_be_written_is_logged_and_the_run_goes_on(cli, write_config, service):
-    config = _workspace(write_config, service.url)
-    (config.parent / "metrics").rmdir()  # the collector's folder is not there (a typo in textfile_dir)
-    result = cli("sync", "--as-of", AS_OF, "--config", str(config))
+def test_a_missing_metrics_folder_is_made_in_the_workspace_and_one_that_cannot_be_is_logged(
+    cli, write_config, service
+):
+    config = write_config(f'[monitor]\ntextfile_dir = "collector/prom"\nping_url = "{service.url}"\n')
+    assert cli("sync", "--as-of", AS_OF, "--config", str(config)).exit_code == 0
+    # Made, parents too, under the workspace (the tests run from another folder): not a silent gap in the metrics.
+    assert (config.parent / "collector" / "prom" / "autotrader_sim.prom").is_file()
+    assert not (Path.cwd() / "collector").exists()
+    shutil.rmtree(config.parent / "collector")
+    (config.parent / "collector").write_text("")  # a file where the folder goes: it cannot be made
+    result = cli("sync", "--as-of", "2026-03-02T10:35:00-05:00", "--config", str(config))
     assert result.exit_code == 0, result.output
     failed = [line for line in _log_lines(config) if line["event"] == "monitor_textfile_failed"]
     assert [f["at"] for f in failed] == ["start", "0"]
-    assert "autotrader_sim.prom: No such file or directory" in failed[0]["reason"]
-    assert len(service.paths) == 2  # the pings went out all the same
+    assert "autotrader_sim.prom: Not a directory" in failed[0]["reason"]
+    assert len(service.paths) == 4  # the pings went out all the same
 
 
 def test_a_dry_run_pings_nothing_and_writes_no_metrics(cli, write_config, service):

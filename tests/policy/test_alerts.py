@@ -27,7 +27,9 @@ from autotrader.policy.alerts import (
     SessionVolume,
     WaitingApproval,
     alerts_for,
+    loss_level,
     reaches,
+    unsent,
 )
 
 NOW = datetime(2026, 3, 3, 15, 0, tzinfo=UTC)
@@ -215,14 +217,39 @@ def test_rejected_inbox_files_are_one_warning_listing_them():
     assert alerts(finished(daily(_scan()))) == []
 
 
-def test_a_large_loss_is_one_warning_per_position_and_session_even_when_two_steps_price_it():
+def test_a_large_loss_is_one_warning_per_position_even_when_two_steps_price_it():
     lossy = ("AAPL", 100, 100.0, 88.0)  # -$1,200
-    run = finished(daily(manage(lossy), manage(lossy, ("MSFT", 10, 100.0, 50.0), command="dipbuy")))
-    (alert,) = alerts_for(run, RULES)  # MSFT lost $500: under the limit
-    assert alert.level == AlertLevel.WARNING and alert.key == "loss:signals:AAPL:2026-03-02:2026-03-03"
+    milder = ("AAPL", 100, 100.0, 89.0)  # -$1,100, at dipbuy's price
+    run = finished(daily(manage(lossy), manage(milder, ("MSFT", 10, 100.0, 50.0), command="dipbuy")))
+    (alert,) = alerts_for(run, RULES)  # MSFT lost $500: under the limit; the deeper of AAPL's two prices speaks
+    assert alert.level == AlertLevel.WARNING and alert.key == "loss:signals:AAPL:2026-03-02:1"
     assert alert.title == "large loss: AAPL −$1,200" and "beyond the $1,000 limit" in alert.body
-    assert alerts(finished(daily(manage(lossy)), session_date="2026-03-04"))[0][1] == "loss"
-    assert alerts_for(finished(daily(manage(lossy)), session_date="2026-03-04"), RULES)[0].key != alert.key
+    # The next session's same loss is the same event: the key names the position and its level, not the day.
+    assert alerts_for(finished(daily(manage(lossy)), session_date="2026-03-04"), RULES)[0].key == alert.key
+    # Its cost is $10,000: the levels it could still reach are 2, 4 and 8 limits.
+    assert alert.supersedes == tuple(f"loss:signals:AAPL:2026-03-02:{n}" for n in (2, 4, 8))
+
+
+def test_a_large_loss_is_announced_again_only_when_it_doubles_past_the_level_announced():
+    """The review's replay: a $50k position losing more than the $1,000 limit on most of nine sessions was one
+    warning a session. Now: once when it crosses, then at 2×, 4× ... the limit, never on the way back."""
+    from autotrader.settings import NotifySection, RiskSection
+
+    assert AlertRules().large_loss_usd == NotifySection().large_loss_usd == RiskSection().max_daily_loss == 2500
+    assert [loss_level(loss, 1000.0) for loss in (999.99, 1000, 1999, 2000, 3999, 4000, 7999.5, 8000)] == [
+        0, 1, 1, 2, 2, 4, 4, 8,
+    ]  # fmt: skip
+    sent: set[str] = set()
+    announced = []
+    losses = [1_200, 1_500, 900, 1_100, 2_100, 1_900, 5_000, 3_000, 2_500]  # nine sessions, cost $50,000
+    for day, loss in enumerate(losses, start=1):
+        run = finished(daily(manage(("XOM", 500, 100.0, 100.0 - loss / 500))), session_date=f"2026-03-{day:02d}")
+        for alert in unsent(alerts_for(run, RULES), sent):
+            sent.add(alert.key)
+            announced.append((day, alert.key.rsplit(":", 1)[1], alert.body))
+    # 2× on day 5; straight to 4× on day 7, after which 2× (day 8, day 9) is old news.
+    assert [(day, level) for day, level, _ in announced] == [(1, "1"), (5, "2"), (7, "4")]
+    assert announced[2][2].endswith("beyond 4× the $1,000 limit; announced again only if the loss passes $8,000")
 
 
 def test_a_source_whose_edge_broke_is_a_warning_once_per_alarm():

@@ -23,6 +23,14 @@ def _run(command: str, config: str | None, as_of: str | None, dry_run: bool):
     from autotrader.settings import redacted_dump
 
     def body(cfg, now, dry):
+        problems = cfg.notify_problems
+        if command == "config check" and problems:
+            # Every run goes on without these URLs; the check that is asked about the config says so, and fails.
+            from autotrader.errors import ConfigError
+
+            raise ConfigError(
+                "\n".join(p.message for p in problems), hint="; ".join(dict.fromkeys(p.fix for p in problems))
+            )
         risk = cfg.settings.risk
         low, high = risk.kelly_range()
         notes = [
@@ -31,6 +39,7 @@ def _run(command: str, config: str | None, as_of: str | None, dry_run: bool):
             f"the multiplier can range over [{low:g}, {high:g}]"
             + (" - the seed's formula can only shrink positions (f/2 <= 0.5)" if risk.kelly_mode == "seed" else ""),
             _capital_note(cfg.settings),
+            *(p.message for p in problems),
         ]
         return ReportDraft(command=command, as_of=now, dry_run=dry, notes=notes).build(
             ConfigReport,

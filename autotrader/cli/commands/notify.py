@@ -36,5 +36,5 @@ def _render(report: NotifyReport) -> None:
     render.table(
         "notification URLs",
         ["url", "level", "sent", "error"],
-        [[t.target, t.level, t.sent, t.error or ""] for t in report.targets],
+        [[f"#{t.index} {t.target}", t.level, t.sent, t.error or ""] for t in report.targets],
     )
