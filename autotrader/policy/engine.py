@@ -224,12 +224,14 @@ def _window_moments(x: Array, n: int, with_co: bool) -> _Block:
 def _runs(missing: npt.NDArray[np.bool_]) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp], npt.NDArray[np.intp]]:
     """Every stretch of consecutive bars without a gap, per column: (column, first row, length)."""
     rows, columns = missing.shape
-    gap_columns, gap_rows = np.nonzero(missing.T)  # sorted by column, then row
+    gap_rows, gap_columns = np.nonzero(missing)
     every = np.arange(columns)
-    cols = np.concatenate([every, gap_columns, every])
-    marks = np.concatenate([np.full(columns, -1), gap_rows, np.full(columns, rows)])
-    order = np.lexsort((marks, cols))
-    cols, marks = cols[order], marks[order]
+    # Each column's gaps between two virtual ones (rows −1 and `rows`), sorted by column then row in one key.
+    span = rows + 2
+    keys = np.concatenate([every * span, gap_columns * span + gap_rows + 1, every * span + rows + 1])
+    keys.sort()
+    cols, marks = np.divmod(keys, span)
+    marks -= 1
     same = cols[1:] == cols[:-1]
     start = marks[:-1][same] + 1
     length = marks[1:][same] - start
@@ -237,51 +239,45 @@ def _runs(missing: npt.NDArray[np.bool_]) -> tuple[npt.NDArray[np.intp], npt.NDA
     return cols[:-1][same][keep], start[keep], length[keep]
 
 
-def _recursive(work: Array, n: int, wilder: bool) -> Array:
-    """TA-Lib's EMA (``wilder=False``) or Wilder's average (``wilder=True``) down each column of ``work``, in place,
-    restarted after gaps.
+def _recursive(x: Array, n: int, wilder: bool, in_place: bool = False) -> Array:
+    """TA-Lib's EMA (``wilder=False``) or Wilder's average (``wilder=True``) down each column, restarted after gaps.
 
-    Each stretch without a gap is seeded with the SMA of its first ``n`` bars, placed at its ``n``-th bar; its
-    first ``n − 1`` bars (all of a shorter stretch) become NaN. A NaN bar gives NaN, which the recursion carries
-    until the next seed.
+    Each stretch without a gap is seeded with the SMA of its first ``n`` bars, placed at its ``n``-th bar. The
+    recursion runs from NaN, so a stretch's first ``n − 1`` bars (all of a shorter one) and every missing bar give
+    NaN, which it carries until the next seed. ``in_place`` overwrites ``x`` (a temporary of the caller's): every
+    row is then recomputed from the one before it (a NaN row before the first), which turns the raw values before
+    each seed into NaN.
     """
-    rows = work.shape[0]
-    cols, start, length = _runs(np.isnan(work))
+    rows = x.shape[0]
+    out = x if in_place else np.full(x.shape, np.nan)
+    cols, start, length = _runs(np.isnan(x))
     seeded = length >= n
-    offsets = np.arange(n)
     seed_cols, seed_rows = cols[seeded], start[seeded] + n - 1
-    seeds = work[start[seeded, None] + offsets, seed_cols[:, None]].sum(axis=1) / n
-    head = np.minimum(length, n - 1)  # the bars of a stretch before its seed
-    blank = offsets[: n - 1] < head[:, None]
-    work[(start[:, None] + offsets[: n - 1])[blank], np.broadcast_to(cols[:, None], blank.shape)[blank]] = np.nan
-    if not len(seeds):
-        return work
-    work[seed_rows, seed_cols] = seeds
+    if not len(seed_rows):
+        out[:] = np.nan
+        return out
+    seeds = x[start[seeded, None] + np.arange(n), seed_cols[:, None]].sum(axis=1) / n
     order = np.argsort(seed_rows, kind="stable")
     seed_rows, seed_cols, seeds = seed_rows[order], seed_cols[order], seeds[order]
-    bounds = np.flatnonzero(np.diff(seed_rows)) + 1
-    later = {
-        int(r[0]): (c, v)
-        for r, c, v in zip(
-            np.split(seed_rows, bounds), np.split(seed_cols, bounds), np.split(seeds, bounds), strict=True
-        )
-    }
-    scratch = np.empty(work.shape[1:])
+    firsts = np.flatnonzero(np.concatenate([[True], np.diff(seed_rows) > 0]))
+    lasts = np.append(firsts[1:], len(seed_rows))
+    later = dict(zip(seed_rows[firsts].tolist(), zip(firsts.tolist(), lasts.tolist(), strict=True), strict=True))
     alpha = 2.0 / (n + 1)
-    for t in range(int(seed_rows[0]) + 1, rows):
-        prev, cur = work[t - 1], work[t]
+    nothing, scratch = np.full(x.shape[1:], np.nan), np.empty(x.shape[1:])
+    for t in range(0 if in_place else int(seed_rows[0]), rows):
+        prev, cur = out[t - 1] if t else nothing, out[t]
         if wilder:  # TA-Lib's order of operations: prev·(n−1), + value, / n
             np.multiply(prev, n - 1, out=scratch)
-            cur += scratch
+            np.add(scratch, x[t], out=cur)
             cur /= n
         else:  # ((value − prev)·α) + prev
-            cur -= prev
+            np.subtract(x[t], prev, out=cur)
             cur *= alpha
             cur += prev
         if t in later:
-            c, v = later[t]
-            cur[c] = v
-    return work
+            lo, hi = later[t]
+            cur[seed_cols[lo:hi]] = seeds[lo:hi]
+    return out
 
 
 # -- daily indicators ---------------------------------------------------------------------------------------------
@@ -306,7 +302,7 @@ def ema(x: npt.ArrayLike, n: int) -> Array:
     """
     n = _period(n)
     (values,), one_d = _columns(x)
-    return _back(_recursive(values.copy(), n, wilder=False), one_d)
+    return _back(_recursive(values, n, wilder=False), one_d)
 
 
 def rsi(close: npt.ArrayLike, n: int = 14) -> Array:
@@ -321,7 +317,7 @@ def rsi(close: npt.ArrayLike, n: int = 14) -> Array:
     np.subtract(values[1:], values[:-1], out=gain[1:])
     np.negative(gain[1:], out=loss[1:])
     np.maximum(both, 0.0, out=both)
-    _recursive(both, n, wilder=True)
+    _recursive(both, n, wilder=True, in_place=True)
     out = np.add(gain, loss)
     still = out == 0.0
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -367,7 +363,7 @@ def atr(high: npt.ArrayLike, low: npt.ArrayLike, close: npt.ArrayLike, n: int = 
     ``(atr·(n−1) + tr)/n``; restarted after a gap as the module's note says."""
     n = _period(n)
     (h, lo, c), one_d = _columns(high, low, close)
-    return _back(_recursive(_true_range(h, lo, c), n, wilder=True), one_d)
+    return _back(_recursive(_true_range(h, lo, c), n, wilder=True, in_place=True), one_d)
 
 
 def bollinger(close: npt.ArrayLike, n: int = 20, k: float = 2.0) -> Bands:

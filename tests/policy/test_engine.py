@@ -64,7 +64,17 @@ def real_looking(seed: int = 42, bars: int = BARS) -> dict[str, np.ndarray]:
     return {"high": high, "low": low, "close": close, "volume": volume}
 
 
-UNIVERSES = {"random walks": random_walk(7), "real-looking": real_looking()}
+def with_holes(bars: dict[str, np.ndarray], fraction: float, seed: int) -> dict[str, np.ndarray]:
+    """The same bars with ``fraction`` of them missing at random: many gaps, in every column, on most rows."""
+    gone = np.random.default_rng(seed).random(bars["close"].shape) < fraction
+    return {name: np.where(gone, np.nan, values) for name, values in bars.items()}
+
+
+UNIVERSES = {
+    "random walks": random_walk(7),
+    "real-looking": real_looking(),
+    "random walks with holes": with_holes(random_walk(8), 0.03, seed=9),
+}
 
 
 # -- comparing ------------------------------------------------------------------------------------------------------
