@@ -315,7 +315,8 @@ def _market_data(deps: Deps, clock: Clock) -> Check:
 def _reference(reference: Any) -> Check:
     sectors = {s: reference.sector(s) for s in ("AAPL", "JPM", "XOM")}
     known = {s: v for s, v in sectors.items() if v}
-    return Check("reference", True, f"sectors: {known or 'none known'}")
+    listed = ", ".join(f"{symbol} {sector}" for symbol, sector in known.items())
+    return Check("reference", True, f"sectors: {listed or 'none known'}")
 
 
 def _rate_limits(config: Config, gauge: RateLimitGauge | None) -> Check:
