@@ -267,11 +267,22 @@ def market_capabilities(market_data: MarketData) -> MarketCapabilities:
 def build_signal_sources(
     config: Config, market_data: MarketData, calendar: MarketCalendar, clock: Clock
 ) -> tuple[SignalSource, ...]:
-    """The synthetic world publishes its own labelled demo feed; real data has no built-in source yet."""
-    if config.settings.data.kind != "synthetic" or not config.settings.signals.synthetic_feed:
-        return ()
-    from autotrader.adapters.synthetic_data import SyntheticMarketData
-    from autotrader.adapters.synthetic_signals import SyntheticSignalFeed
+    """The synthetic world's labelled demo feed (synthetic data only) and the enabled built-in scanners, over
+    ``[scanners] universe``, else ``[data] symbols``, else (synthetic data) the synthetic world's universe."""
+    settings = config.settings
+    sources: list[SignalSource] = []
+    universe: tuple[str, ...] = tuple(settings.scanners.universe or settings.data.symbols)
+    if settings.data.kind == "synthetic":
+        from autotrader.adapters.synthetic_data import SyntheticMarketData
 
-    assert isinstance(market_data, SyntheticMarketData)
-    return (SyntheticSignalFeed(market_data, calendar, clock, seed=config.settings.data.seed),)
+        assert isinstance(market_data, SyntheticMarketData)
+        universe = universe or market_data.universe
+        if settings.signals.synthetic_feed:
+            from autotrader.adapters.synthetic_signals import SyntheticSignalFeed
+
+            sources.append(SyntheticSignalFeed(market_data, calendar, clock, seed=settings.data.seed))
+    if settings.scanners.enabled:
+        from autotrader.pipeline.scanners import BuiltinScanners
+
+        sources.append(BuiltinScanners(settings.scanners, market_data, calendar, clock, universe))
+    return tuple(sources)

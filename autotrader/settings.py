@@ -642,6 +642,55 @@ def _signals_book() -> list[ApprovalBook]:
     return ["signals"]
 
 
+class BollingerScanner(Section):
+    """The Bollinger strategy on completed daily bars: a close below the lower band is a buy."""
+
+    period: int = Field(20, ge=2, le=400, description="Sessions of the band's moving average")
+    k: float = Field(2.0, gt=0, le=10, description="Band width in standard deviations")
+    category: Category = "swing"
+    horizon_days: int = Field(10, ge=1, le=2520)
+    target: Literal["middle", "upper"] = Field("middle", description="The exit the signal names: band middle or upper")
+
+
+class RegressionScanner(Section):
+    """Regression momentum: a steady climb of log prices (slope and R² over a window) is a buy."""
+
+    window: int = Field(20, ge=3, le=400, description="Sessions the log-price regression is fitted over")
+    min_r2: float = Field(0.6, ge=0, le=1, description="How straight the climb must be")
+    min_annual_pct: float = Field(20.0, ge=0, le=10_000, description="Slope, as an annualised percentage")
+    category: Category = "swing"
+    horizon_days: int = Field(10, ge=1, le=2520)
+
+
+class RankSection(Section):
+    """Ranking under the cap: a slot's new signals sized strongest first, the rest watched (``policy.ranking``)."""
+
+    enabled: bool = Field(False, description="Rank each slot's new signals (off: they are sized as they arrived)")
+    min_dollar_volume: float = Field(5_000_000.0, ge=0, le=1e13, description="Average dollars traded a day, at least")
+    liquidity_sessions: int = Field(20, ge=1, le=400)
+    falling_knife_pct: float = Field(15.0, gt=0, le=100, description="Down more than this over the window: watched")
+    falling_knife_sessions: int = Field(5, ge=1, le=400)
+    max_per_sector: int = Field(3, ge=1, le=1000, description="Entries per sector per day, at most")
+    max_per_day: int = Field(10, ge=1, le=10_000, description="Ranked entries per day, at most")
+
+
+class ScannersSection(Section):
+    """The built-in daily scanners: sources like any other (``builtin:<name>``), judged by the same scorecard."""
+
+    enabled: list[Literal["bollinger", "regression"]] = Field(
+        default_factory=list, description="The built-in daily scanners that publish signals (empty: none)"
+    )
+    universe: list[Ticker] = Field(
+        default_factory=list, description="Symbols they scan (empty: [data] symbols, or the synthetic universe)"
+    )
+    publish_at: Hhmm = Field("08:00", description="New York time their signals are published, before the open")
+    atr_period: int = Field(14, ge=2, le=200, description="The ATR their stops are set from")
+    stop_atr_multiplier: float = Field(1.5, gt=0, le=20, description="Stop = entry − this × ATR")
+    max_per_day: int = Field(10, ge=1, le=1000, description="Each scanner's strongest signals per session, at most")
+    bollinger: BollingerScanner = BollingerScanner()
+    regression: RegressionScanner = RegressionScanner()
+
+
 class ApprovalSection(Section):
     """The manual approval gate of the first live weeks: entries wait for `autotrader approve`."""
 
@@ -773,6 +822,8 @@ class Settings(BaseSettings):
     status: StatusSection = StatusSection()
     monitor: MonitorSection = MonitorSection()
     approval: ApprovalSection = ApprovalSection()
+    scanners: ScannersSection = ScannersSection()
+    rank: RankSection = RankSection()
     notify: NotifySection = NotifySection()
     scorecard: ScorecardSection = ScorecardSection()
     review: ReviewSection = ReviewSection()

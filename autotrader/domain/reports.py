@@ -764,7 +764,7 @@ class StabilityRow(Row):
 @dataclass(frozen=True)
 class CurveRow(Row):
     """A calendar-time portfolio's path for a chart: growth of 1 in the picks (equal weight, each held over
-    its primary horizon) and in SPY over the same sessions, from the first session with a live pick."""
+    its primary horizon) and in SPY over the same sessions, from the close before the first live session."""
 
     source: str
     category: str
@@ -795,6 +795,33 @@ class ScorecardReport(Report):
     stability: tuple[StabilityRow, ...] | None = optional()
     # The HTML page's chart paths: drawn, not printed (``--json`` carries the regression, not the path).
     curves: tuple[CurveRow, ...] = field(default=(), metadata={_INTERNAL: True})
+
+
+@dataclass(frozen=True)
+class ConditionCheck(Row):
+    name: str
+    held: bool
+
+
+@dataclass(frozen=True)
+class SetupExplanation(Row):
+    setup: str  # the scanner
+    source: str  # builtin:<scanner>
+    fired: bool  # every condition held: the session's documents carry this signal (if among the strongest)
+    conditions: tuple[ConditionCheck, ...]
+    values: dict[str, float | None]  # the indicator values the conditions were decided from
+    signal: dict[str, Any] | None  # entry, stop, target, conviction, strength, note (when it fired)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExplainReport(Report):
+    """``scan --explain SYMBOL``: each built-in scanner's conditions for the symbol, true or false, and why."""
+
+    COMMANDS = ("scan --explain",)
+    symbol: str
+    session: str  # the session the decision is for
+    decided_from: str  # the last session whose bar it reads
+    setups: tuple[SetupExplanation, ...]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -1400,7 +1427,7 @@ REPORTS: tuple[type[Report], ...] = (
     RehydrateReport, RunDailyReport, ReplayReport, DemoReport, StatusReport, DoctorReport, ConfigReport,
     ControlReport, InitReport, ScheduleReport, OrdersReport, PositionsReport, BalancesReport,
     PreviewReport, ApprovalsReport, DailyReport,
-    NotifyReport,
+    NotifyReport, ExplainReport,
 )  # fmt: skip
 
 

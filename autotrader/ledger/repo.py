@@ -884,6 +884,15 @@ def intents_on(ledger: Ledger, *, book: str, leg: str, session_date: str) -> int
     return int(count or 0)
 
 
+def entry_symbols_on(ledger: Ledger, *, book: str, session_date: str) -> list[str]:
+    """The symbols of the book's entry intents made on the session (whatever became of them)."""
+    rows = ledger.query(
+        "SELECT symbol FROM order_intents WHERE book = ? AND leg = 'entry' AND session_date = ? ORDER BY created_at",
+        [book, session_date],
+    )
+    return [r["symbol"] for r in rows]
+
+
 def equity_curve(ledger: Ledger) -> list[float]:
     """The snapshots' equity, one per session, oldest first."""
     return [r["equity"] for r in ledger.query("SELECT equity FROM snapshots ORDER BY session_date")]

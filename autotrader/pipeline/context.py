@@ -30,6 +30,9 @@ if TYPE_CHECKING:
 
 # How far --as-of may stray from the wall clock on a real broker outside --dry-run.
 MAX_REAL_BROKER_SKEW = timedelta(minutes=5)
+# Commands that simulate the past in a ledger of their own (a scratch replay ledger, a fresh demo workspace):
+# what they find is not news, so they neither notify nor publish the mode's metrics.
+SIMULATING_COMMANDS = frozenset({"replay", "demo"})
 # Commands whose --as-of may lie before the ledger's latest run, and whose own as-of does not move the ledger's
 # time: a replay (and the demo, one replay) simulates the past in a ledger of its own, and a scorecard at an
 # earlier instant shows what was knowable then without trading. Every other command changes the ledger's
@@ -39,9 +42,6 @@ MAX_REAL_BROKER_SKEW = timedelta(minutes=5)
 # sends nothing itself and stamps its change with the present.
 # The owner's reads (orders, positions, balances) look at the present and change nothing; the daily report
 # reads any day's rows and writes only the page asked for.
-# Commands that simulate the past in a ledger of their own (a scratch replay ledger, a fresh demo workspace):
-# what they find is not news, so they neither notify nor publish the mode's metrics.
-SIMULATING_COMMANDS = frozenset({"replay", "demo"})
 TIME_FREE_COMMANDS = frozenset(
     {
         "replay",
@@ -57,6 +57,7 @@ TIME_FREE_COMMANDS = frozenset(
         "preview risk",
         "approvals",
         "report",
+        "scan --explain",
     }
 )
 
@@ -65,8 +66,9 @@ TIME_FREE_COMMANDS = frozenset(
 # would crowd the schedule's runs out of `status` and the daily report, and give a typed `positions` the look
 # of a live schedule to the monitor. (Their notes and errors still go to the day's log.)
 UNRECORDED_COMMANDS = frozenset(
-    {"orders list", "orders show", "positions", "balances", "preview bracket", "preview risk", "approvals", "report"}
-)
+    {"orders list", "orders show", "positions", "balances", "preview bracket", "preview risk", "approvals", "report",
+     "scan --explain"}
+)  # fmt: skip
 
 
 @dataclass

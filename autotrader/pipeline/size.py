@@ -24,6 +24,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -38,7 +39,7 @@ from autotrader.pipeline.approvals import request_approval
 from autotrader.pipeline.context import StepContext
 from autotrader.pipeline.gateway import GatewayResult, OrderGateway, order_line, report_outcomes
 from autotrader.pipeline.rules import rules_from_settings
-from autotrader.policy import sizing
+from autotrader.policy import ranking, sizing
 from autotrader.policy.streak import Streak, losing_streak
 from autotrader.settings import Settings
 
@@ -340,7 +341,14 @@ def run(ctx: StepContext) -> SizeReport:
         "daily_pnl": round(risk.daily_pnl, 2),
         "consecutive_losses": risk.consecutive_losses,
     }
-    decisions = sizing.decide_all([_inputs(ctx, s, tif) for s in signals], book, risk, rules_from(ctx))
+    inputs = [_inputs(ctx, s, tif) for s in signals]
+    watched: list[sizing.Decision] = []
+    if ctx.settings.rank.enabled:
+        inputs, watched, steps = ranked(ctx, inputs)
+        decisions = [replace(d, trace=(steps[d.signal_id], *d.trace))
+                     for d in sizing.decide_all(inputs, book, risk, rules_from(ctx))] + watched  # fmt: skip
+    else:
+        decisions = sizing.decide_all(inputs, book, risk, rules_from(ctx))
     intents = _record(ctx, decisions, {s.id: s for s in signals}, tif)
     gateway = OrderGateway(ctx.ledger, ctx.deps.broker, ctx.deps.clock, run_id=ctx.run_id, log=ctx.log)
     results = {r.client_order_id: r for r in gateway.place(intents)}
@@ -348,6 +356,55 @@ def run(ctx: StepContext) -> SizeReport:
     summary = f"{len(signals)} signal(s): {len(intents)} ordered ({why}), {len(report.skipped)} skipped"
     report_outcomes(report, results.values(), summary, in_doubt=gateway.in_doubt())
     return report.build(SizeReport)
+
+
+SizingInput = tuple[sizing.SignalIn, sizing.QuoteIn | None, sizing.AssetIn | None, str | None, int | None]
+
+
+def ranked(
+    ctx: StepContext, inputs: list[SizingInput]
+) -> tuple[list[SizingInput], list[sizing.Decision], dict[int, sizing.TraceStep]]:
+    """``[rank]``: the inputs to size in rank order, the watched signals as skip decisions, and each executed
+    signal's rank step for its trace (``policy.ranking``)."""
+    s = ctx.settings.rank
+    rules = ranking.RankRules(s.min_dollar_volume, s.liquidity_sessions, s.falling_knife_pct,
+                              s.falling_knife_sessions, s.max_per_sector, s.max_per_day)  # fmt: skip
+    candidates = [
+        ranking.Candidate(signal.signal_id, signal.symbol, signal.conviction, sector,
+                          *_liquidity(ctx, signal.symbol, rules), arrival)
+        for arrival, (signal, _, _, sector, _) in enumerate(inputs)
+    ]  # fmt: skip
+    earlier = repo.entry_symbols_on(ctx.ledger, book=str(Book.SIGNALS), session_date=ctx.session_date)
+    by_sector: dict[str, int] = defaultdict(int)
+    for symbol in earlier:
+        by_sector[sector_of(ctx, symbol) or "unknown"] += 1
+    order = ranking.rank(candidates, rules, ranking.Today(len(earlier), dict(by_sector)))
+    by_id = {item[0].signal_id: item for item in inputs}
+    executed = [by_id[r.candidate.signal_id] for r in order if r.tag == ranking.EXECUTE]
+    watched = [_watched(r) for r in order if r.tag == ranking.WATCH]
+    return executed, watched, {r.candidate.signal_id: r.trace() for r in order if r.tag == ranking.EXECUTE}
+
+
+def _watched(r: ranking.Ranked) -> sizing.Decision:
+    c = r.candidate
+    return sizing.Decision(c.signal_id, c.symbol, "skipped", 0.0, 0.0, None, "market", None, "simple", None, None,
+                           f"watch: {r.reason}", (r.trace(),))  # fmt: skip
+
+
+def _liquidity(ctx: StepContext, symbol: str, rules: ranking.RankRules) -> tuple[float | None, float | None]:
+    """The symbol's average dollar volume and its return over the falling-knife window, from the sessions
+    closed by now (None where the history is too short)."""
+    calendar = ctx.deps.calendar
+    last = calendar.last_closed_session(ctx.now)
+    sessions = max(rules.liquidity_sessions, rules.falling_knife_sessions + 1)
+    bars = ctx.deps.market_data.daily_bars(symbol, calendar.sessions_back(last, sessions - 1), last)
+    if bars.empty:
+        return None, None
+    closes, volumes = bars["close"].to_numpy(dtype=float), bars["volume"].to_numpy(dtype=float)
+    n, k = rules.liquidity_sessions, rules.falling_knife_sessions
+    dollars = float((closes[-n:] * volumes[-n:]).mean()) if len(bars) >= n else None
+    recent = float(closes[-1] / closes[-k - 1] - 1) if len(bars) >= k + 1 and closes[-k - 1] > 0 else None
+    return dollars, recent
 
 
 def _quarantine(ctx: StepContext, report: ReportDraft, signals: list[repo.SignalRow]) -> list[repo.SignalRow]:

@@ -11,7 +11,7 @@ from autotrader.cli.options import AsOfOption, ConfigOption, DryRunOption, JsonO
 from autotrader.cli.runner import finish
 
 if TYPE_CHECKING:
-    from autotrader.domain.reports import ScanReport
+    from autotrader.domain.reports import ExplainReport, ScanReport
 
 FileOption = Annotated[
     list[str] | None,
@@ -26,6 +26,14 @@ FileOption = Annotated[
 
 def scan(
     file: FileOption = None,
+    explain: Annotated[
+        str | None,
+        typer.Option("--explain", help="Import nothing: show each built-in scanner's conditions for SYMBOL.",
+                     metavar="SYMBOL"),
+    ] = None,
+    setup: Annotated[
+        str | None, typer.Option("--setup", help="With --explain: only this scanner (bollinger, regression).")
+    ] = None,
     dry_run: DryRunOption = False,
     json_output: JsonOption = False,
     as_of: AsOfOption = None,
@@ -39,9 +47,33 @@ def scan(
     from autotrader.pipeline import scan as step
     from autotrader.pipeline.context import invoke
 
+    if explain is not None:
+        from functools import partial
+
+        from autotrader.pipeline import scanners
+
+        body = partial(scanners.explain, symbol=explain, setup=setup)
+        outcome = invoke("scan --explain", body, config_path=config, as_of=as_of, dry_run=dry_run)
+        finish(outcome, json_output=json_output, renderer=_render_explained)
     intake = step.Intake(file)
     outcome = invoke("scan", intake.run, config_path=config, as_of=as_of, dry_run=dry_run, prepare=intake.prepare)
     finish(outcome, json_output=json_output, renderer=_render)
+
+
+def _render_explained(report: ExplainReport) -> None:
+    from autotrader.exports import fmt
+
+    for s in report.setups:
+        verdict = "fires" if s.fired else "does not fire"
+        render.table(
+            f"{s.source} on {report.session}: {verdict}",
+            ["condition", "held"],
+            [[c.name, "yes" if c.held else "NO"] for c in s.conditions],
+        )
+        render.lines([", ".join(f"{name} {fmt.number(v)}" for name, v in s.values.items())])
+        if s.signal is not None:
+            render.lines([f"signal: {s.signal['note']}; stop {fmt.number(s.signal['stop'], 2)}, conviction "
+                          f"{s.signal['conviction']}"])  # fmt: skip
 
 
 def _render(report: ScanReport) -> None:

@@ -1,0 +1,191 @@
+"""The built-in daily scanners as a signal source: each morning, one document per enabled scanner.
+
+``BuiltinScanners`` is a ``SignalSource`` like the synthetic demo feed: ``scan`` reads its documents with the
+inbox's, through the same parser and checks, so its signals are stored, sized, traded and scored like an
+outside source's (``builtin:bollinger``, ``builtin:regression``): the scorecard answers for the owner's own
+strategies what it answers for anyone's picks.
+
+A session's documents are published at ``[scanners] publish_at`` (New York, before the open) and decided from
+the daily bars of the sessions *before* it only: the bars are cut at the previous session explicitly, not
+by trusting the data's clock, so the same morning's signals come out the same whenever they are computed
+(``replay`` and the no-look-ahead test rely on it). Once decided, a session's documents are kept: every
+slot of a replay asks again.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from autotrader.clock import ET
+from autotrader.policy import scanners as policy
+
+if TYPE_CHECKING:
+    from autotrader.clock import MarketCalendar
+    from autotrader.domain.reports import ExplainReport
+    from autotrader.pipeline.context import StepContext
+    from autotrader.ports import Clock, MarketData
+    from autotrader.settings import ScannersSection
+
+#: The source name a scanner's signals carry: ``builtin:<scanner>``.
+SOURCE_PREFIX = "builtin:"
+COLUMNS = ("symbol", "category", "source", "side", "conviction", "entry", "stop", "target", "horizon_days",
+           "generated_at", "note")  # fmt: skip
+
+
+def source_name(scanner: str) -> str:
+    return f"{SOURCE_PREFIX}{scanner}"
+
+
+class BuiltinScanners:
+    """The enabled daily scanners over ``universe``, published every session at ``publish_at``."""
+
+    name = "builtin"
+
+    def __init__(
+        self,
+        settings: ScannersSection,
+        market_data: MarketData,
+        calendar: MarketCalendar,
+        clock: Clock,
+        universe: tuple[str, ...],
+    ) -> None:
+        self._settings = settings
+        self._data = market_data
+        self._calendar = calendar
+        self._clock = clock
+        self._universe = universe
+        self._published: dict[date, list[tuple[str, str]]] = {}
+
+    def published_at(self, session: date) -> datetime:
+        return self._calendar.at_et(session, self._settings.publish_at)
+
+    def documents(self, session: date) -> list[tuple[str, str]]:
+        if not self._calendar.is_session(session) or self._clock.now() < self.published_at(session):
+            return []
+        if session not in self._published:
+            self._published[session] = self._decide(session)
+        return list(self._published[session])
+
+    def _decide(self, session: date) -> list[tuple[str, str]]:
+        bars = self.bars_before(session)
+        if bars is None:
+            return []
+        s = self._settings
+        common = policy.Common(s.atr_period, s.stop_atr_multiplier, s.max_per_day)
+        generated_at = self.published_at(session).isoformat()
+        documents = []
+        for scanner in s.enabled:
+            hits, category, horizon = self._run(scanner, bars, common)
+            if hits:
+                name = f"builtin-{scanner}-{session.isoformat()}.csv"
+                documents.append((name, _csv(scanner, hits, category, horizon, generated_at)))
+        return documents
+
+    def _run(self, scanner: str, bars: policy.Bars, common: policy.Common) -> tuple[list[policy.Hit], str, int]:
+        category, horizon = self.kind(scanner)
+        return policy.hits(self.evaluate(scanner, bars, common), bars, common), category, horizon
+
+    def kind(self, scanner: str) -> tuple[str, int]:
+        """The category and horizon a scanner's signals carry."""
+        table = self._settings.bollinger if scanner == "bollinger" else self._settings.regression
+        return table.category, table.horizon_days
+
+    def evaluate(self, scanner: str, bars: policy.Bars, common: policy.Common) -> policy.Evaluation:
+        s = self._settings
+        if scanner == "bollinger":
+            b = s.bollinger
+            return policy.evaluate_bollinger(bars, common, period=b.period, k=b.k, target=b.target)
+        r = s.regression
+        return policy.evaluate_regression(bars, common, window=r.window, min_r2=r.min_r2,
+                                          min_annual_pct=r.min_annual_pct, horizon_days=r.horizon_days)  # fmt: skip
+
+    def lookback(self) -> int:
+        """Sessions of history the enabled scanners need (their windows and the ATR's, and some slack)."""
+        s = self._settings
+        return max(s.bollinger.period, s.regression.window, s.atr_period + 1) + 5
+
+    def bars_before(self, session: date) -> policy.Bars | None:
+        """The universe's daily bars of the ``lookback`` sessions before ``session`` (NaN where one has none)."""
+        calendar = self._calendar
+        last = calendar.previous_session(session)
+        first = calendar.sessions_back(last, self.lookback() - 1)
+        days = calendar.sessions_between(first, last)
+        index = pd.DatetimeIndex([pd.Timestamp(d) for d in days]).as_unit("ns")
+        frames = []
+        for symbol in self._universe:
+            frame = self._data.daily_bars(symbol, first, last)
+            if frame.empty:
+                frame = pd.DataFrame(np.nan, index=index, columns=["high", "low", "close"])
+            # Only the sessions before the one decided, whatever the data's clock would allow.
+            frame = frame[["high", "low", "close"]]
+            frames.append(frame.set_axis(frame.index.as_unit("ns").normalize()).reindex(index))
+        if not frames:
+            return None
+
+        def column(name: str) -> np.ndarray:
+            return np.column_stack([f[name].to_numpy(dtype=np.float64) for f in frames])
+
+        return policy.Bars(self._universe, column("high"), column("low"), column("close"))
+
+
+SCANNERS = ("bollinger", "regression")
+
+
+def explain(ctx: StepContext, symbol: str, setup: str | None) -> ExplainReport:
+    """Each scanner's conditions for ``symbol`` on the morning of the as-of's session (the next session when
+    the as-of's day has none), decided exactly as that morning's documents are: from the sessions before."""
+    from autotrader.domain.reports import ExplainReport
+    from autotrader.errors import InputError
+
+    if setup is not None and setup not in SCANNERS:
+        raise InputError(f"--setup {setup!r}: expected one of {', '.join(SCANNERS)}")
+    symbol = symbol.upper()
+    if not ctx.deps.market_data.has_symbol(symbol):
+        raise InputError(f"--explain {symbol}: the market data does not know this symbol")
+    calendar, settings = ctx.deps.calendar, ctx.settings.scanners
+    day = ctx.now.astimezone(ET).date()
+    session = day if calendar.is_session(day) else calendar.next_session(day)
+    source = BuiltinScanners(settings, ctx.deps.market_data, calendar, ctx.deps.clock, (symbol,))
+    bars = source.bars_before(session)
+    assert bars is not None  # one symbol: never an empty universe
+    common = policy.Common(settings.atr_period, settings.stop_atr_multiplier, settings.max_per_day)
+    chosen = [setup] if setup else list(SCANNERS)
+    setups = [_explained(scanner, source.evaluate(scanner, bars, common)) for scanner in chosen]
+    last = calendar.previous_session(session)
+    report = ctx.report()
+    enabled = ", ".join(settings.enabled) or "none"
+    report.notes.append(f"{symbol} on the morning of {session}, from the bars up to {last} (enabled: {enabled})")
+    return report.build(ExplainReport, symbol=symbol, session=session.isoformat(), decided_from=last.isoformat(),
+                        setups=setups)  # fmt: skip
+
+
+def _explained(scanner: str, e: policy.Evaluation) -> dict[str, Any]:
+    def value(v: float) -> float | None:
+        return float(v) if np.isfinite(v) else None
+
+    fired = bool(e.fired[0])
+    signal = None
+    if fired:
+        signal = {"entry": value(e.entry[0]), "stop": value(e.stop[0]), "target": value(e.target[0]),
+                  "conviction": int(e.conviction[0]), "strength": value(e.strength[0]), "note": e.notes[0]}  # fmt: skip
+    return {
+        "setup": scanner, "source": source_name(scanner), "fired": fired,
+        "conditions": [{"name": name, "held": bool(held[0])} for name, held in e.conditions.items()],
+        "values": {name: value(v[0]) for name, v in e.values.items()}, "signal": signal,
+    }  # fmt: skip
+
+
+def _csv(scanner: str, hits: list[policy.Hit], category: str, horizon: int, generated_at: str) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    for h in hits:
+        writer.writerow([h.symbol, category, source_name(scanner), "buy", h.conviction, f"{h.entry:.4f}",
+                         f"{h.stop:.4f}", f"{h.target:.4f}", horizon, generated_at, h.note])  # fmt: skip
+    return out.getvalue()

@@ -1,0 +1,23 @@
+"""Three months of the synthetic world replayed with the built-in scanners on: each is a source of the
+scorecard beside the outside ones. It takes about half a minute, so it runs on request:
+AUTOTRADER_LONG_CHECKS=1 (what it shows is also shown fast, piece by piece, in
+tests/pipeline/test_builtin_scanners.py)."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.environ.get("AUTOTRADER_LONG_CHECKS"), reason="set AUTOTRADER_LONG_CHECKS=1")
+def test_a_replay_scores_each_builtin_scanner_as_a_source(cli, write_config):
+    config = write_config('[scanners]\nenabled = ["bollinger", "regression"]\n')
+    result = cli("replay", "--start", "2026-06-01", "--end", "2026-08-31", "--json", "--as-of", "2026-09-01T12:00",
+                 "--config", str(config))  # fmt: skip
+    assert result.exit_code == 0, result.output
+    sources = {r["key"]: r for r in json.loads(result.stdout)["rows"] if r["group"] == "source"}
+    for name in ("builtin:bollinger", "builtin:regression"):
+        assert sources[name]["signals"] > 50 and sources[name]["completed"][sources[name]["primary_horizon"]] > 20
