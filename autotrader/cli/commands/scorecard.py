@@ -133,7 +133,7 @@ def render_lineage(lineage: dict) -> None:
 
 
 def _r_interval(mean: float | None, ci: Sequence[float] | None) -> str:
-    return _num(mean) + (f" [{_num(ci[0])} .. {_num(ci[1])}]" if ci else "")
+    return _num(mean) + (f" [{_num(ci[0])}, {_num(ci[1])}]" if ci else "")
 
 
 def _pct_interval(mean: float | None, ci: Sequence[float] | None) -> str:
@@ -173,6 +173,8 @@ def render_rows(rows: Sequence[ScorecardRow], calibration: Calibration, horizons
 
     Each row is shown at its own primary horizon (``h``): ``primary`` is the horizon of rows that mix
     categories."""
+    from autotrader.exports import fmt
+
     for group in ("category", "source", "conviction"):
         in_group = [r for r in rows if r.group == group]
         render.table(
@@ -187,9 +189,10 @@ def render_rows(rows: Sequence[ScorecardRow], calibration: Calibration, horizons
         ["category", "rule-exit R", "trades", "pick-only P&L", "managed P&L", "alpha", "alpha by action"],
         [
             [r.key, _r_interval(r.rule_exit.expectancy_r, r.rule_exit.expectancy_r_ci), r.pick_only.trades,
-             _num(r.pick_only.pnl, 0),
-             _num(r.managed.pnl, 0), _num(r.management_alpha.total, 0),
-             ", ".join(f"{k} {v:,.0f}" for k, v in r.management_alpha.by_action.items() if ":" not in k) or "–"]
+             fmt.usd(r.pick_only.pnl, signed=True), fmt.usd(r.managed.pnl, signed=True),
+             fmt.usd(r.management_alpha.total, signed=True),
+             ", ".join(f"{k} {fmt.usd(v, signed=True)}" for k, v in r.management_alpha.by_action.items()
+                       if ":" not in k and v != 0) or "–"]
             for r in rows if r.group == "category"
         ],
     )  # fmt: skip
