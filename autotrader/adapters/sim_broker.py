@@ -503,16 +503,7 @@ class SimBroker:
         if after is not None:
             sql, params = sql + " WHERE filled_at > ?", (_ts(after),)
         return [
-            Fill(
-                fill_id=r["fill_id"],
-                broker_order_id=r["broker_order_id"],
-                symbol=r["symbol"],
-                side=Side(r["side"]),
-                qty=r["qty"],
-                price=r["price"],
-                filled_at=_dt(r["filled_at"]),  # type: ignore[arg-type]
-                commission=r["commission"],
-            )
+            Fill.from_row(r, _dt(r["filled_at"]))  # type: ignore[arg-type]
             for r in self._ledger.query(sql + " ORDER BY filled_at, fill_id", params)
         ]
 

@@ -189,6 +189,13 @@ class Fill:
         _require_finite("commission", self.commission, positive=True, allow_zero=True)
         _require_utc("filled_at", self.filled_at)
 
+    @classmethod
+    def from_row(cls, row: Any, filled_at: datetime) -> Fill:
+        """A stored fill (the ledger's ``fills`` or the simulator's ``sim_fills``: the same columns), its
+        instant parsed by the caller, who knows how that table writes it."""
+        return cls(row["fill_id"], row["broker_order_id"], row["symbol"], Side(row["side"]), row["qty"],
+                   row["price"], filled_at, row["commission"])  # fmt: skip
+
 
 @dataclass(frozen=True, slots=True)
 class BrokerClock:

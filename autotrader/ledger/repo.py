@@ -432,16 +432,7 @@ def recorded_fills(ledger: Ledger) -> list[Fill]:
 
 
 def _fill(r: dict[str, Any]) -> Fill:
-    return Fill(
-        fill_id=r["fill_id"],
-        broker_order_id=r["broker_order_id"],
-        symbol=r["symbol"],
-        side=Side(r["side"]),
-        qty=r["qty"],
-        price=r["price"],
-        filled_at=parse_utc(r["filled_at"]),  # type: ignore[arg-type]
-        commission=r["commission"],
-    )
+    return Fill.from_row(r, parse_utc(r["filled_at"]))  # type: ignore[arg-type]
 
 
 def last_fill_at(ledger: Ledger) -> datetime | None:
