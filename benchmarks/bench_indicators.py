@@ -7,7 +7,8 @@ Daily: every daily indicator for ``--symbols`` symbols x ``--daily-bars`` bars i
 of open/high/low/close: SMA 20 and 50, EMA 20 and 50, RSI 14, ATR 14, Bollinger 20/2, linear regression 20
 (slope, intercept, R², forecast). Then TA-Lib for the same set, one ticker at a time (SMA, EMA, RSI, ATR, BBANDS,
 LINEARREG_SLOPE, LINEARREG_INTERCEPT, LINEARREG, CORREL for R²; each ticker's columns already contiguous, TA-Lib's
-best case).
+best case). And the built-in daily scanners' decision on the same universe: the Bollinger and regression
+evaluations (their indicators and ATR stops included) and their strongest signals.
 
 Intraday: ``--minute-bars`` one-minute bars of one session for the same symbols: EMA 20 and 50, VWAP with its
 1σ and 2σ bands, relative volume over 20 bars, the 30-minute opening range and the high of day.
@@ -34,7 +35,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from autotrader.policy import engine  # noqa: E402
+from autotrader.policy import engine, scanners  # noqa: E402
 
 
 def daily_bars(symbols: int, bars: int, missing: float, seed: int = 1) -> dict[str, np.ndarray]:
@@ -184,6 +185,18 @@ def main() -> None:
             "bollinger 20/2": lambda: engine.bollinger(c, 20, 2.0),
             "linreg 20": lambda: engine.linreg(c, 20),
         },
+    )
+    # The built-in daily scanners' decision for the morning after the last bar: both evaluations, with their
+    # ATR stops, over the whole universe (the indicators they need are computed inside).
+    bars = scanners.Bars(tuple(f"S{j}" for j in range(args.symbols)), h, lo, c)
+    common = scanners.Common(atr_period=14, stop_atr_multiplier=1.5, max_per_day=10)
+    report(
+        f"daily signals, built-in scanners: {args.symbols} symbols x {args.daily_bars} bars (Bollinger 20/2 and "
+        "regression 20 evaluated, their strongest signals with ATR stops)",
+        timed(lambda: (scanners.bollinger(bars, common, period=20, k=2.0, target="middle"),
+                       scanners.regression(bars, common, window=20, min_r2=0.6, min_annual_pct=20.0,
+                                           horizon_days=10)), args.runs),  # fmt: skip
+        goal_ms=40,
     )
     columns = [tuple(np.ascontiguousarray(a[:, j]) for a in (h, lo, c)) for j in range(args.symbols)]
     if args.missing > 0:
