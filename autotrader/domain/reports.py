@@ -1403,6 +1403,7 @@ class DailyReport(Report):
     trading_day: bool  # an NYSE session
     mode: str
     simulated: bool  # a simulated broker: no real money
+    synthetic: bool  # the seeded synthetic market data: no real prices
     summary: DaySummary
     performance: PerformanceComparison | None  # from the snapshots up to the day; None before the first
     curve: tuple[CurvePoint, ...]

@@ -348,7 +348,7 @@ def page_body(report: DailyReport) -> str:
 
 def write_html(path: Path, report: DailyReport, *, option: str = "--html") -> Path:
     """Write the page; a path that cannot be written raises ``InputError`` naming ``option`` and the path."""
-    heading = marks(dry_run=report.dry_run, simulated=report.simulated)
+    heading = marks(dry_run=report.dry_run, simulated=report.simulated, synthetic=report.synthetic)
     return write_page(path, title(report), page_body(report), heading_marks=heading, option=option)
 
 

@@ -153,6 +153,7 @@ def build(ctx: StepContext, day: date) -> DailyReport:
         trading_day=ctx.deps.calendar.is_session(day),
         mode=ctx.settings.mode_name,
         simulated=ctx.settings.broker.kind == "sim",
+        synthetic=ctx.settings.data.kind == "synthetic",
         summary=money,
         performance=performance,
         curve=curve,
