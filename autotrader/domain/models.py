@@ -310,6 +310,11 @@ class Signal:
     horizon_days: int | None = None
     note: str = ""
     line: int = 0  # where it came from in its file (1-based, header = line 1)
+    # What a model predicted with it (optional; fractions, probability of a positive 10-session return).
+    predicted_return_3d: float | None = None
+    predicted_return_10d: float | None = None
+    predicted_return_30d: float | None = None
+    probability: float | None = None
 
     def __post_init__(self) -> None:
         if self.category not in CATEGORIES:

@@ -610,3 +610,12 @@ def _notifications(db: sqlite_utils.Database) -> None:
         );
         """
     )
+
+
+@migrations(name="0014_signal_predictions")
+def _signal_predictions(db: sqlite_utils.Database) -> None:
+    # A signal may carry what a model predicted for it (signal files' optional prediction columns, the built-in
+    # combinations' predictions): the returns over 3, 10 and 30 sessions as fractions and the probability of a
+    # positive 10-session return. Absent (NULL) for every signal stored before, and for most sources.
+    for column in ("predicted_return_3d", "predicted_return_10d", "predicted_return_30d", "probability"):
+        db.execute(f"ALTER TABLE signals ADD COLUMN {column} REAL")

@@ -627,8 +627,8 @@ def record_import(
     for signal in signals:
         cursor = ledger.conn.execute(
             "INSERT INTO signals (import_id, line, symbol, category, source, side, conviction, entry, stop, target, "
-            "horizon_days, generated_at, note, dedupe_key, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "horizon_days, generated_at, note, dedupe_key, created_at, predicted_return_3d, predicted_return_10d, "
+            "predicted_return_30d, probability) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 import_id,
                 signal.line,
@@ -645,6 +645,10 @@ def record_import(
                 signal.note,
                 signal.dedupe_key,
                 utc_iso(now),
+                signal.predicted_return_3d,
+                signal.predicted_return_10d,
+                signal.predicted_return_30d,
+                signal.probability,
             ],
         )
         ids.append(int(cursor.lastrowid))  # type: ignore[arg-type]

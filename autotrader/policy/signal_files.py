@@ -8,8 +8,9 @@ Two kinds of problem, two outcomes (a file that cannot be trusted imports nothin
   imports nothing at all. A half-written file usually shows up here (truncated last line).
 - **Row-level** (the document is fine, one recommendation is not usable): unknown symbol, category or side
   outside the allowed values, conviction outside 1-10, non-positive prices or horizon, stop/target on the
-  wrong side of the entry, stale or future ``generated_at``. The row is skipped with its line and reason;
-  the other rows import.
+  wrong side of the entry, a predicted return not above −1 or a probability outside [0, 1] (the optional
+  prediction columns, checked as prediction files are: ``policy.predictions``), stale or future
+  ``generated_at``. The row is skipped with its line and reason; the other rows import.
 
 Duplicates against the ledger are not decided here (that needs the ledger); the pipeline does it.
 
@@ -38,6 +39,7 @@ from autotrader.clock import ET
 from autotrader.domain.enums import Side
 from autotrader.domain.models import CATEGORIES, Signal
 from autotrader.errors import InputError
+from autotrader.policy import predictions
 
 COLUMNS: tuple[str, ...] = (
     "symbol",
@@ -52,14 +54,24 @@ COLUMNS: tuple[str, ...] = (
     "generated_at",
     "note",
 )
+#: Every column a document may have: ``COLUMNS`` and the optional prediction columns (what a model predicted
+#: for the symbol, checked as prediction files are: ``policy.predictions``).
+ALL_COLUMNS: tuple[str, ...] = (*COLUMNS, *predictions.PREDICTION_COLUMNS)
 REQUIRED: tuple[str, ...] = ("symbol", "category", "source", "generated_at")
 SIDES: tuple[str, ...] = tuple(str(s) for s in Side)
 MAX_HORIZON_DAYS = 2520  # ten years of sessions: anything longer is a typo, not a horizon
-NUMBER_COLUMNS: tuple[str, ...] = ("conviction", "entry", "stop", "target", "horizon_days")
+NUMBER_COLUMNS: tuple[str, ...] = (
+    "conviction",
+    "entry",
+    "stop",
+    "target",
+    "horizon_days",
+    *predictions.PREDICTION_COLUMNS,
+)
 PRICE_COLUMNS: tuple[str, ...] = ("entry", "stop", "target")
 CONVICTION_RANGE = (1, 10)
 
-_ALLOWED_COLUMNS = ", ".join(COLUMNS)
+_ALLOWED_COLUMNS = ", ".join(ALL_COLUMNS)
 _FORMAT_HINT = (
     f"columns: {_ALLOWED_COLUMNS} (required: {', '.join(REQUIRED)}); UTF-8 text; "
     "generated_at in ISO 8601 (no offset = New York time)"
@@ -157,7 +169,7 @@ def _header(origin: str, record: list[str]) -> list[str]:
     for name in names:
         if not name:
             raise InputError(f"{origin}:1: empty column name (a trailing comma?) (allowed: {_ALLOWED_COLUMNS})")
-        if name not in COLUMNS:
+        if name not in ALL_COLUMNS:
             raise InputError(f"{origin}:1: unknown column {name!r} (allowed: {_ALLOWED_COLUMNS})", hint=_FORMAT_HINT)
         if name in seen:
             raise InputError(f"{origin}:1: column {name!r} appears twice", hint=_FORMAT_HINT)
@@ -197,7 +209,7 @@ def _json_cells(origin: str, text: str) -> list[tuple[int, str, dict[str, str | 
         if not isinstance(item, dict):
             raise InputError(f"{where}: expected an object, got {type(item).__name__}", hint=_FORMAT_HINT)
         for key in item:
-            if key not in COLUMNS:
+            if key not in ALL_COLUMNS:
                 raise InputError(f"{where}: unknown field {key!r} (allowed: {_ALLOWED_COLUMNS})", hint=_FORMAT_HINT)
         missing = [name for name in REQUIRED if name not in item]
         if missing:
@@ -206,7 +218,7 @@ def _json_cells(origin: str, text: str) -> list[tuple[int, str, dict[str, str | 
                 hint=_FORMAT_HINT,
             )
         values: dict[str, Any] = {}
-        for name in COLUMNS:
+        for name in ALL_COLUMNS:
             value = item.get(name)
             if isinstance(value, str):
                 value = value.strip() or None
@@ -223,7 +235,7 @@ def _json_cells(origin: str, text: str) -> list[tuple[int, str, dict[str, str | 
 
 
 def _typed(origin: str, where: str, values: dict[str, Any]) -> dict[str, Any]:
-    typed: dict[str, Any] = {name: values.get(name) for name in COLUMNS}
+    typed: dict[str, Any] = {name: values.get(name) for name in ALL_COLUMNS}
     for name in NUMBER_COLUMNS:
         typed[name] = _number(where, name, typed[name])
     typed["generated_at"] = _instant(where, typed["generated_at"])
@@ -334,6 +346,10 @@ def _levels(v: dict[str, Any], f: _Frame) -> str | None:
     return None
 
 
+def _predictions(v: dict[str, Any], f: _Frame) -> str | None:
+    return predictions.value_problem(v)
+
+
 def _fresh(v: dict[str, Any], f: _Frame) -> str | None:
     at: datetime = v["generated_at"]
     if at > f.as_of:
@@ -353,6 +369,7 @@ ROW_CHECKS: tuple[RowCheck, ...] = (
     _conviction,
     _positive,
     _levels,
+    _predictions,
     _fresh,
 )
 
@@ -401,6 +418,7 @@ def parse_document(
                 horizon_days=None if v["horizon_days"] is None else int(v["horizon_days"]),
                 note=v["note"] or "",
                 line=row.line,
+                **{name: v[name] for name in predictions.PREDICTION_COLUMNS},
             )
         )
     return ParsedDocument(origin, len(rows), tuple(signals), tuple(skipped))

@@ -315,3 +315,19 @@ def test_preloaded_documents_are_imported_as_read(world):
     (world.inbox / "a.csv").write_text(doc(MSFT))  # changed afterwards: not what was checked
     report, _ = world.run(preloaded=intake.documents)
     assert [s.symbol for s in report.signals] == ["AAPL"]
+
+
+def test_a_signal_files_prediction_columns_are_stored_with_the_signal(world):
+    header = HEADER + ",predicted_return_3d,predicted_return_10d,predicted_return_30d,probability"
+    (world.inbox / "p.csv").write_text(
+        "\n".join([header, AAPL + ",0.012,0.03,,0.65", MSFT + ",,,,1.5", XOM + ",-1,,,"]) + "\n"
+    )
+    report, ledger = world.run()
+    assert [(s.symbol, s.reason) for s in report.skipped] == [
+        ("MSFT", "probability 1.5 must be from 0 to 1"),
+        ("XOM", "predicted_return_3d -1 must be a fraction above -1 (0.02 = +2%)"),
+    ]
+    stored = ledger.query("SELECT symbol, predicted_return_3d, predicted_return_10d, predicted_return_30d, probability "
+                          "FROM signals")  # fmt: skip
+    assert stored == [{"symbol": "AAPL", "predicted_return_3d": 0.012, "predicted_return_10d": 0.03,
+                       "predicted_return_30d": None, "probability": 0.65}]  # fmt: skip
