@@ -1,0 +1,165 @@
+"""The intraday setups: each fires on a minute series made to trigger it, and not with each one condition broken
+(every other condition still holding, so the broken one is the reason)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from autotrader.policy import engine
+from autotrader.policy import intraday as policy
+
+
+def _bars(close: list[float] | np.ndarray, volume: list[float] | np.ndarray | None = None) -> policy.MinuteBars:
+    c = np.asarray(close, dtype=float)[:, None]
+    v = np.full(c.shape, 1000.0) if volume is None else np.asarray(volume, dtype=float)[:, None]
+    return policy.MinuteBars(("AAA",), c + 0.05, c - 0.05, c, v)
+
+
+def _cross_series() -> tuple[np.ndarray, int]:
+    """Down for 60 bars then up: the row where EMA20 first closes above EMA50."""
+    close = np.concatenate([np.linspace(105, 100, 60), np.linspace(100.1, 104, 60)])
+    fast, slow = engine.ema(close, 20), engine.ema(close, 50)
+    above = np.flatnonzero(fast > slow)
+    return close, int(above[above > 60][0])
+
+
+def ema_cross(case: str) -> tuple[policy.MinuteBars, policy.Params, list[int]]:
+    close, t = _cross_series()
+    cut = {"fires": t + 1, "before": t + 2, "this": t}.get(case, t + 1)
+    return _bars(close[:cut]), policy.Params(), []
+
+
+def vwap_reclaim(case: str) -> tuple[policy.MinuteBars, policy.Params, list[int]]:
+    # flat at 100, a dip, a reclaim on volume at row 53, a dip again, the reclaim on volume at row 58
+    close = [100.0] * 50 + [99.5] * 3 + [100.5] + [99.5] * 4 + [100.5]
+    volume = [1000.0] * 53 + [3000.0] + [1000.0] * 4 + [3000.0]
+    params = policy.Params(vwap_reclaim=policy.VwapReclaim(below_within=4, cooldown_minutes=30))
+    earlier: list[int] = []
+    if case == "above":
+        close[-1] = 99.6
+    elif case == "below":
+        close[54:58] = [100.3] * 4
+    elif case == "volume":
+        volume[-1] = 1000.0
+    elif case == "cooldown":
+        earlier = [53]  # the setup was evaluated at row 53, where it fired: 5 minutes ago
+    return _bars(close, volume), params, earlier
+
+
+def sigma_fade(case: str) -> tuple[policy.MinuteBars, policy.Params, list[int]]:
+    trend = np.linspace(103, 100, 80) if case == "trend" else np.linspace(100, 103, 80)
+    close = [*trend, 101.0 if case == "band" else 99.0]
+    volume = [1000.0] * 80 + [1000.0 if case == "volume" else 2000.0]
+    return _bars(close, volume), policy.Params(), []
+
+
+def hod_failure(case: str) -> tuple[policy.MinuteBars, policy.Params, list[int]]:
+    last = {"pullback": 105.95, "rising": 104.9}.get(case, 105.5)
+    close = [*np.linspace(100.1, 106, 60), 105.8, 105.7, last]
+    volume = [1000.0] * 63
+    if case == "vwap":
+        volume[55:60] = [1e6] * 5  # most of the day's volume traded at the top: VWAP above the close
+    within = 2 if case == "fresh" else 15
+    return _bars(close, volume), policy.Params(hod_failure=policy.HodFailure(within=within)), []
+
+
+def orb(case: str) -> tuple[policy.MinuteBars, policy.Params, list[int]]:
+    opening = [100.0 + 0.5 * (-1) ** i for i in range(30)]  # the range: 99.5 to 100.5 (highs 100.55)
+    after = np.linspace(106.0, 101.0, 50) if case == "trend" else np.linspace(100, 101.2, 50)
+    last = 100.4 if case == "range" else (101.0 if case == "trend" else 101.5)
+    close = [*opening, *after, last]
+    volume = [1000.0] * 80 + [1000.0 if case == "volume" else 3000.0]
+    return _bars(close, volume), policy.Params(), []
+
+
+BUILDERS = {"ema_cross": ema_cross, "vwap_reclaim": vwap_reclaim, "sigma_fade": sigma_fade,
+            "hod_failure": hod_failure, "orb": orb}  # fmt: skip
+
+BROKEN = [
+    ("ema_cross", "before", "EMA20 at or below EMA50 on the bar before"),
+    ("ema_cross", "this", "EMA20 above EMA50 on this bar"),
+    ("vwap_reclaim", "above", "close above VWAP"),
+    ("vwap_reclaim", "below", "a close below VWAP in the last 4 bars"),
+    ("vwap_reclaim", "volume", "relative volume at least 1.5"),
+    ("vwap_reclaim", "cooldown", "no vwap_reclaim hit in the last 30 minutes"),
+    ("sigma_fade", "band", "close at or below VWAP − 2σ"),
+    ("sigma_fade", "trend", "EMA20 above EMA50"),
+    ("sigma_fade", "volume", "relative volume at least 1.2"),
+    ("hod_failure", "fresh", "a fresh high of day in the last 2 bars"),
+    ("hod_failure", "pullback", "pulled back at least 0.3% from it"),
+    ("hod_failure", "vwap", "close above VWAP"),
+    ("hod_failure", "rising", "EMA20 rising"),
+    ("orb", "range", "close above the 30-minute opening-range high (after it)"),
+    ("orb", "trend", "EMA20 above EMA50"),
+    ("orb", "volume", "relative volume at least 1.5"),
+]
+
+
+def _evaluate(setup: str, case: str, **params: object) -> policy.Evaluation:
+    bars, p, earlier = BUILDERS[setup](case)
+    return policy.evaluate(setup, bars, replace(p, **params), earlier_rows=earlier)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("setup", policy.SETUPS)
+def test_each_setup_fires_on_its_series(setup: str) -> None:
+    e = _evaluate(setup, "fires")
+    assert e.fired[0], {name: bool(held[0]) for name, held in e.conditions.items()}
+    assert e.stop[0] == pytest.approx(e.entry[0] - e.values["atr"][0])  # 1 ATR below the close by default
+    assert e.target[0] == pytest.approx(e.entry[0] + 2 * e.values["atr"][0])
+    assert e.values["target_one"][0] == pytest.approx(e.entry[0] + e.values["atr"][0])
+    assert 1 <= e.conviction[0] <= 10
+
+
+@pytest.mark.parametrize(("setup", "case", "condition"), BROKEN, ids=[f"{s}-{c}" for s, c, _ in BROKEN])
+def test_one_condition_broken_does_not_fire(setup: str, case: str, condition: str) -> None:
+    e = _evaluate(setup, case)
+    held = {name: bool(v[0]) for name, v in e.conditions.items()}
+    assert not e.fired[0]
+    assert held == {name: name != condition for name in held}, held
+
+
+@pytest.mark.parametrize("setup", policy.SETUPS)
+def test_no_atr_for_the_stop_does_not_fire(setup: str) -> None:
+    bars, _, _ = BUILDERS[setup]("fires")
+    e = _evaluate(setup, "fires", atr_period=len(bars.close))  # too few bars for the ATR
+    held = {name: bool(v[0]) for name, v in e.conditions.items()}
+    assert held == {name: name != "an ATR for the stop" for name in held}
+
+
+def test_ema_cross_close_above_ema50_is_its_own_condition() -> None:
+    # With EMAs of the closes, a cross from below already implies a close above EMA50; indicators that cross
+    # while the close is below EMA50 (e.g. computed from other prices) are refused by the third condition.
+    bars, p, _ = ema_cross("fires")
+    ind = policy.indicators(bars, p)
+    close = bars.close[-1, 0]
+    fast, slow = ind.fast.copy(), ind.slow.copy()
+    slow[-1], fast[-1] = close + 0.1, close + 0.2
+    e = policy.evaluate_ema_cross(bars, p, ind._replace(fast=fast, slow=slow))
+    held = {name: bool(v[0]) for name, v in e.conditions.items()}
+    assert held == {name: name != "close above EMA50" for name in held}
+
+
+def test_cooldown_counts_only_earlier_hits() -> None:
+    # An earlier evaluation that did not fire (row 52: still below VWAP) starts no cooldown.
+    bars, p, _ = vwap_reclaim("fires")
+    assert policy.evaluate("vwap_reclaim", bars, p, earlier_rows=[52]).fired[0]
+    # A hit more than the cooldown ago does not block: the same reclaim 5 minutes later with a 5-minute cooldown.
+    short = replace(p, vwap_reclaim=replace(p.vwap_reclaim, cooldown_minutes=5))
+    assert policy.evaluate("vwap_reclaim", bars, short, earlier_rows=[53]).fired[0]
+
+
+def test_the_decision_reads_only_bars_up_to_the_last() -> None:
+    close, t = _cross_series()
+    bars = _bars(close[: t + 1])
+    longer = _bars(close)
+    cut = policy.MinuteBars(
+        longer.symbols, *(a[: t + 1] for a in (longer.high, longer.low, longer.close, longer.volume))
+    )
+    for setup in policy.SETUPS:
+        a, b = policy.evaluate(setup, bars, policy.Params()), policy.evaluate(setup, cut, policy.Params())
+        assert a.notes == b.notes and {k: bool(v[0]) for k, v in a.conditions.items()} == {
+            k: bool(v[0]) for k, v in b.conditions.items()
+        }
