@@ -281,8 +281,9 @@ def build_signal_sources(
             from autotrader.adapters.synthetic_signals import SyntheticSignalFeed
 
             sources.append(SyntheticSignalFeed(market_data, calendar, clock, seed=settings.data.seed))
-    if settings.scanners.enabled:
+    if settings.scanners.enabled or settings.scanners.combinations:
         from autotrader.pipeline.scanners import BuiltinScanners
 
-        sources.append(BuiltinScanners(settings.scanners, market_data, calendar, clock, universe))
+        predictions_dir = config.resolve(settings.scanners.predictions_dir)
+        sources.append(BuiltinScanners(settings.scanners, market_data, calendar, clock, universe, predictions_dir))
     return tuple(sources)

@@ -685,6 +685,40 @@ class ScannersSection(Section):
     )
     publish_at: Hhmm = Field("08:00", description="New York time their signals are published, before the open")
     atr_period: int = Field(14, ge=2, le=200, description="The ATR their stops are set from")
+SCANNER_NAMES = ("bollinger", "regression")
+
+
+class CombinationRule(Section):
+    """A combination: a symbol is a signal of source ``builtin:<name>`` when every condition of ``all`` holds, a
+    daily scanner's name (it fired, enabled or not) or a prediction condition (``policy.predictions``)."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,39}$", description="Its source is builtin:<name>")
+    all: list[str] = Field(min_length=1, description="Conditions that must all hold; the first scanner's levels")
+
+    @field_validator("all")
+    @classmethod
+    def _known_conditions(cls, conditions: list[str]) -> list[str]:
+        from autotrader.policy.predictions import CONDITION_VOCABULARY, prediction_condition
+
+        for condition in conditions:
+            if condition not in SCANNER_NAMES and prediction_condition(condition) is None:
+                raise ValueError(
+                    f"unknown condition {condition!r} (allowed: {', '.join(SCANNER_NAMES)}, {CONDITION_VOCABULARY} "
+                    "with 0 < P < 1, e.g. probability_above_0.6)"
+                )
+        if not any(c in SCANNER_NAMES for c in conditions):
+            scanners = " or ".join(SCANNER_NAMES)
+            raise ValueError(f"needs a scanner ({scanners}): its entry, stop and target are the signal's")
+        if len(set(conditions)) != len(conditions):
+            raise ValueError("a condition appears twice")
+        return conditions
+
+    @property
+    def scanner(self) -> str:
+        """The first scanner named: the combination's levels, category and horizon are its."""
+        return next(c for c in self.all if c in SCANNER_NAMES)
+
+
     stop_atr_multiplier: float = Field(1.5, gt=0, le=20, description="Stop = entry − this × ATR")
     max_per_day: int = Field(10, ge=1, le=1000, description="Each scanner's strongest signals per session, at most")
     bollinger: BollingerScanner = BollingerScanner()
@@ -700,6 +734,22 @@ class ApprovalSection(Section):
     )
     categories: list[Literal["long_term", "swing", "day_trade"]] = Field(
         default_factory=list, description="Only these categories' entries need approval (empty: every one)"
+    predictions_dir: str = Field(
+        "predictions", description="Folder of an ML model's prediction CSV files (relative to the workspace)"
+    )
+    combinations: list[CombinationRule] = Field(
+        default_factory=list, description="[[scanners.combinations]] name, all = [conditions]: each its own source"
+    )
+
+    @model_validator(mode="after")
+    def _distinct_combinations(self) -> ScannersSection:
+        names = [c.name for c in self.combinations]
+        for name in names:
+            if name in SCANNER_NAMES:
+                raise ValueError(f"combination name {name!r} is a scanner's (its source would be the scanner's)")
+            if names.count(name) > 1:
+                raise ValueError(f"combination name {name!r} appears twice")
+        return self
     )
     expiry_minutes: float = Field(240.0, gt=0, le=10_080, description="An unapproved entry is abandoned after this")
 

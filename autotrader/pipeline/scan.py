@@ -152,6 +152,12 @@ def builtin_documents(ctx: StepContext) -> list[RawDocument]:
     ]
 
 
+def builtin_notes(ctx: StepContext) -> list[str]:
+    """What the built-in sources found wrong in their own inputs this session (e.g. a bad prediction file)."""
+    day = ctx.now.astimezone(ET).date()
+    return [note for source in ctx.deps.signal_sources for note in getattr(source, "notes", lambda _: [])(day)]
+
+
 def check_structure(documents: list[RawDocument]) -> None:
     """Raise ``InputError`` for the first structurally bad document given by hand (the row checks need the
     as-of: later); a bad inbox file is the step's to set aside."""
@@ -247,6 +253,7 @@ def run(ctx: StepContext, *, files: list[str] | None = None, preloaded: list[Raw
                 )
 
     report = _report(ctx, plans, reads_inbox)
+    report.notes.extend(builtin_notes(ctx))
     if not ctx.dry_run:
         # Only after the commit: a crash before this line leaves files in the inbox, archived next time.
         for plan in plans:

@@ -10,6 +10,12 @@ the daily bars of the sessions *before* it only: the bars are cut at the previou
 by trusting the data's clock, so the same morning's signals come out the same whenever they are computed
 (``replay`` and the no-look-ahead test rely on it). Once decided, a session's documents are kept: every
 slot of a replay asks again.
+
+Combinations (``[[scanners.combinations]]``) publish with the scanners: one document each, source
+``builtin:<name>``, decided from the same bars and from the prediction files in ``[scanners] predictions_dir``
+(``policy.predictions``), of which only the rows *for* the session decided are read: a file's rows for later
+sessions wait for their date. A structurally bad prediction file is left out whole and each skipped row is
+named (``notes``, which ``scan`` adds to its report); the combinations then see no prediction from it.
 """
 
 from __future__ import annotations
@@ -17,12 +23,15 @@ from __future__ import annotations
 import csv
 import io
 from datetime import date, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from autotrader.clock import ET
+from autotrader.errors import InputError
+from autotrader.policy import predictions as predictions_policy
 from autotrader.policy import scanners as policy
 
 if TYPE_CHECKING:
@@ -36,6 +45,7 @@ if TYPE_CHECKING:
 SOURCE_PREFIX = "builtin:"
 COLUMNS = ("symbol", "category", "source", "side", "conviction", "entry", "stop", "target", "horizon_days",
            "generated_at", "note")  # fmt: skip
+MAX_NOTES_PER_FILE = 5
 
 
 def source_name(scanner: str) -> str:
@@ -54,8 +64,11 @@ class BuiltinScanners:
         calendar: MarketCalendar,
         clock: Clock,
         universe: tuple[str, ...],
+        predictions_dir: Path | None = None,
     ) -> None:
         self._settings = settings
+        self._predictions_dir = predictions_dir
+        self._notes: dict[date, list[str]] = {}
         self._data = market_data
         self._calendar = calendar
         self._clock = clock
@@ -80,19 +93,79 @@ class BuiltinScanners:
         common = policy.Common(s.atr_period, s.stop_atr_multiplier, s.max_per_day)
         generated_at = self.published_at(session).isoformat()
         documents = []
+        evaluations = {scanner: self.evaluate(scanner, bars, common) for scanner in self.needed()}
         for scanner in s.enabled:
-            hits, category, horizon = self._run(scanner, bars, common)
+            category, horizon = self.kind(scanner)
+            hits = policy.hits(evaluations[scanner], bars, common)
             if hits:
                 name = f"builtin-{scanner}-{session.isoformat()}.csv"
                 documents.append((name, _csv(scanner, hits, category, horizon, generated_at)))
+        if s.combinations:
+            morning = self.predictions(session)
+            for rule, evaluation in zip(s.combinations, self.combine(evaluations, bars, morning), strict=True):
+                category, horizon = self.kind(rule.scanner)
+                hits = policy.hits(evaluation, bars, common)
+                if hits:
+                    name = f"builtin-{rule.name}-{session.isoformat()}.csv"
+                    documents.append((name, _csv(rule.name, hits, category, horizon, generated_at, morning)))
         return documents
 
-    def _run(self, scanner: str, bars: policy.Bars, common: policy.Common) -> tuple[list[policy.Hit], str, int]:
-        category, horizon = self.kind(scanner)
-        return policy.hits(self.evaluate(scanner, bars, common), bars, common), category, horizon
+    def needed(self) -> list[str]:
+        """The scanners to evaluate: the enabled ones and every one a combination names (enabled or not)."""
+        named = {c for rule in self._settings.combinations for c in rule.all}
+        return [scanner for scanner in SCANNERS if scanner in self._settings.enabled or scanner in named]
+
+    def combine(
+        self, evaluations: dict[str, policy.Evaluation], bars: policy.Bars, morning: dict[str, Any]
+    ) -> list[policy.Evaluation]:
+        """Each combination's evaluation over the universe, from the scanners' and the morning's predictions."""
+        predicted = {
+            column: np.array([_value(morning.get(symbol), column) for symbol in bars.symbols], dtype=np.float64)
+            for column in predictions_policy.PREDICTION_COLUMNS
+        }
+        return [
+            policy.evaluate_combination(rule.name, rule.all, {c: evaluations[c] for c in rule.all if c in evaluations},
+                                        predicted)  # fmt: skip
+            for rule in self._settings.combinations
+        ]
+
+    def notes(self, session: date) -> list[str]:
+        """What was wrong with the prediction files read for ``session`` (a file left out, rows skipped)."""
+        return list(self._notes.get(session, []))
+
+    def predictions(self, session: date) -> dict[str, predictions_policy.Prediction]:
+        """The predictions for ``session`` by symbol, from every ``*.csv`` of the predictions folder by name (a
+        later file wins a symbol); rows for other sessions are not used (point in time)."""
+        folder = self._predictions_dir
+        notes = self._notes.setdefault(session, [])
+        notes.clear()
+        if folder is None or not folder.is_dir():
+            return {}
+        usable: list[predictions_policy.Prediction] = []
+        for path in sorted(folder.iterdir(), key=lambda p: p.name):
+            if not path.is_file() or path.name.startswith(".") or path.suffix.lower() != ".csv":
+                continue
+            origin = f"{folder.name}/{path.name}"
+            try:
+                parsed = predictions_policy.parse_predictions(
+                    origin, path.read_bytes(), known_symbol=self._data.has_symbol,
+                    is_session=self._calendar.is_session,
+                )  # fmt: skip
+            except InputError as error:
+                notes.append(f"prediction file {origin} not used: {error.message}")
+                continue
+            except OSError as error:
+                notes.append(f"prediction file {origin} not used: cannot read: {error.strerror}")
+                continue
+            for row in parsed.skipped[:MAX_NOTES_PER_FILE]:
+                notes.append(f"{origin}:{row.line}: prediction row skipped: {row.reason}")
+            if len(parsed.skipped) > MAX_NOTES_PER_FILE:
+                notes.append(f"{origin}: {len(parsed.skipped) - MAX_NOTES_PER_FILE} more prediction rows skipped")
+            usable += parsed.predictions
+        return predictions_policy.for_session(usable, session)
 
     def kind(self, scanner: str) -> tuple[str, int]:
-        """The category and horizon a scanner's signals carry."""
+        """The category and horizon a scanner's signals carry (a combination's: its first scanner's)."""
         table = self._settings.bollinger if scanner == "bollinger" else self._settings.regression
         return table.category, table.horizon_days
 
@@ -143,22 +216,30 @@ def explain(ctx: StepContext, symbol: str, setup: str | None) -> ExplainReport:
     from autotrader.domain.reports import ExplainReport
     from autotrader.errors import InputError
 
-    if setup is not None and setup not in SCANNERS:
-        raise InputError(f"--setup {setup!r}: expected one of {', '.join(SCANNERS)}")
+    combinations = {rule.name: rule for rule in ctx.settings.scanners.combinations}
+    if setup is not None and setup not in SCANNERS and setup not in combinations:
+        raise InputError(f"--setup {setup!r}: expected one of {', '.join([*SCANNERS, *combinations])}")
     symbol = symbol.upper()
     if not ctx.deps.market_data.has_symbol(symbol):
         raise InputError(f"--explain {symbol}: the market data does not know this symbol")
     calendar, settings = ctx.deps.calendar, ctx.settings.scanners
     day = ctx.now.astimezone(ET).date()
     session = day if calendar.is_session(day) else calendar.next_session(day)
-    source = BuiltinScanners(settings, ctx.deps.market_data, calendar, ctx.deps.clock, (symbol,))
+    source = BuiltinScanners(settings, ctx.deps.market_data, calendar, ctx.deps.clock, (symbol,),
+                             ctx.config.resolve(settings.predictions_dir))  # fmt: skip
     bars = source.bars_before(session)
     assert bars is not None  # one symbol: never an empty universe
     common = policy.Common(settings.atr_period, settings.stop_atr_multiplier, settings.max_per_day)
-    chosen = [setup] if setup else list(SCANNERS)
-    setups = [_explained(scanner, source.evaluate(scanner, bars, common)) for scanner in chosen]
+    evaluations = {scanner: source.evaluate(scanner, bars, common) for scanner in SCANNERS}
+    if combinations:
+        for rule, evaluation in zip(combinations.values(), source.combine(evaluations, bars,
+                                    source.predictions(session)), strict=True):  # fmt: skip
+            evaluations[rule.name] = evaluation
+    chosen = [setup] if setup else list(evaluations)
+    setups = [_explained(name, evaluations[name]) for name in chosen]
     last = calendar.previous_session(session)
     report = ctx.report()
+    report.notes.extend(source.notes(session))
     enabled = ", ".join(settings.enabled) or "none"
     report.notes.append(f"{symbol} on the morning of {session}, from the bars up to {last} (enabled: {enabled})")
     return report.build(ExplainReport, symbol=symbol, session=session.isoformat(), decided_from=last.isoformat(),
@@ -181,11 +262,27 @@ def _explained(scanner: str, e: policy.Evaluation) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _csv(scanner: str, hits: list[policy.Hit], category: str, horizon: int, generated_at: str) -> str:
+def _value(prediction: predictions_policy.Prediction | None, column: str) -> float:
+    value = None if prediction is None else prediction.value(column)
+    return np.nan if value is None else float(value)
+
+
+def _csv(
+    scanner: str, hits: list[policy.Hit], category: str, horizon: int, generated_at: str,
+    morning: dict[str, predictions_policy.Prediction] | None = None,
+) -> str:  # fmt: skip
+    """A scanner's (or a combination's) document; a combination's rows carry the morning's predictions too."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(COLUMNS)
+    extra = predictions_policy.PREDICTION_COLUMNS if morning is not None else ()
+    writer.writerow((*COLUMNS, *extra))
     for h in hits:
+        predicted = [] if morning is None else [_cell(morning.get(h.symbol), column) for column in extra]
         writer.writerow([h.symbol, category, source_name(scanner), "buy", h.conviction, f"{h.entry:.4f}",
-                         f"{h.stop:.4f}", f"{h.target:.4f}", horizon, generated_at, h.note])  # fmt: skip
+                         f"{h.stop:.4f}", f"{h.target:.4f}", horizon, generated_at, h.note, *predicted])  # fmt: skip
     return out.getvalue()
+
+
+def _cell(prediction: predictions_policy.Prediction | None, column: str) -> str:
+    value = None if prediction is None else prediction.value(column)
+    return "" if value is None else repr(float(value))

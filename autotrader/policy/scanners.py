@@ -17,6 +17,9 @@ window, is not judged (no signal, never a guess from older prices).
 Every signal's stop is ``stop_atr_multiplier`` × Wilder's ATR below the close, its entry the close. Its
 conviction (1–10) is the strength on a fixed scale, stated per scanner below, so the scorecard's calibration
 can ask whether a stronger signal did better. Each scanner keeps its ``max_per_day`` strongest signals.
+
+A **combination** (``evaluate_combination``) is a rule of conditions that must all hold: scanners that fired
+and the morning's predictions (``policy.predictions``); its signals carry its first scanner's levels.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from autotrader.policy import engine
+from autotrader.policy import engine, predictions
 
 ANNUAL_SESSIONS = 252
 
@@ -184,3 +187,36 @@ def regression(
     evaluation = evaluate_regression(bars, common, window=window, min_r2=min_r2, min_annual_pct=min_annual_pct,
                                      horizon_days=horizon_days)  # fmt: skip
     return hits(evaluation, bars, common)
+
+
+def evaluate_combination(
+    name: str, conditions: list[str], scanners: dict[str, Evaluation], predicted: dict[str, np.ndarray]
+) -> Evaluation:
+    """A combination rule at the last session: a symbol is a signal when every condition holds, each a scanner
+    of ``scanners`` (it fired) or a prediction condition (``policy.predictions.prediction_condition``: the
+    morning's prediction, ``predicted`` column → value per symbol, NaN where none, is above its threshold; no
+    prediction never holds). Its levels, strength and conviction are its first scanner's; its note names every
+    condition with the value it was decided from, then that scanner's note."""
+    first = scanners[next(c for c in conditions if c in scanners)]
+    held: dict[str, np.ndarray] = {}
+    shown: list[list[str]] = [[] for _ in first.entry]
+    for condition in conditions:
+        if condition in scanners:
+            held[condition] = scanners[condition].fired
+            for j, words in enumerate(shown):
+                words.append(f"{condition} {'fired' if held[condition][j] else 'did not fire'}")
+            continue
+        rule = predictions.prediction_condition(condition)
+        assert rule is not None, condition  # the settings allow no other name
+        column, threshold = rule
+        value = predicted[column]
+        with np.errstate(invalid="ignore"):
+            held[condition] = np.isfinite(value) & (value > threshold)
+        for j, words in enumerate(shown):
+            v = value[j]
+            words.append(f"{condition} ({column} {v:g})" if np.isfinite(v) else f"{condition} (no prediction)")
+    notes = [f"{name}: all of {', '.join(words)}; {note}" for words, note in zip(shown, first.notes, strict=True)]
+    values = {column: predicted[column] for column in predictions.PREDICTION_COLUMNS}
+    values |= {f"{first.scanner}.{k}": v for k, v in first.values.items()}
+    return Evaluation(name, held, values, first.strength, first.conviction, first.entry, first.stop, first.target,
+                      notes)  # fmt: skip
