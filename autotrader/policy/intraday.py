@@ -1,4 +1,4 @@
-"""The built-in intraday setups (seed 001) on 1-minute bars. Pure: one New York session's minute bars of a
+"""The built-in intraday setups on 1-minute bars. Pure: one New York session's minute bars of a
 universe up to the evaluation minute in, one ``Evaluation`` per setup at the last bar out.
 
 ``MinuteBars`` holds the session's minute grid from the open (row ``i`` is the bar that starts ``i`` minutes
@@ -11,7 +11,7 @@ Wilder's ATR of the minute bars. Each is a buy with one list of named conditions
 
 - ``ema_cross``: EMA20 at or below EMA50 on the bar before and above it on this bar; the close above EMA50
   (with both EMAs of the closes a cross from below already needs a close above the previous EMA50, so the
-  last condition only matters for indicators computed otherwise; it is kept as the seed states it).
+  last condition only matters for indicators computed otherwise; it is kept as the setup states it).
 - ``vwap_reclaim``: the close above VWAP after a close below it in the last ``below_within`` bars; relative
   volume at least ``min_relative_volume``; no ``vwap_reclaim`` hit for the symbol in the last
   ``cooldown_minutes``. The earlier hits are derived from the same bars at the session's earlier evaluation

@@ -1,0 +1,146 @@
+"""The built-in intraday setups as a signal source: at each evaluation minute, one document per setup that fired.
+
+``IntradayScanners`` is a ``SignalSource`` like ``BuiltinScanners``: ``scan`` reads its documents through the
+same parser and checks, so ``builtin:ema_cross``, ``builtin:vwap_reclaim``, ... are stored, sized, traded and
+scored like any other source (category ``day_trade``).
+
+The evaluation minutes are ``[intraday] every_minutes`` apart from ``[size] trading_window_start`` through
+``trading_window_end`` (before the session's close, so an early close ends them sooner). At each one, every
+enabled setup decides from the universe's minute bars of the session that *completed before it*, cut at that
+minute explicitly rather than by trusting the data's clock, so a minute's documents come out the same whenever
+they are computed (at the minute, or hours later in a replay). ``generated_at`` is the evaluation minute. Once
+made, a minute's documents are kept: every later slot asks again and gets the same ones.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from autotrader.clock import ET
+from autotrader.pipeline.scanners import COLUMNS, source_name
+from autotrader.policy import intraday as policy
+from autotrader.policy import scanners as daily
+
+if TYPE_CHECKING:
+    from autotrader.clock import MarketCalendar
+    from autotrader.ports import Clock, MarketData
+    from autotrader.settings import IntradaySection
+
+CATEGORY = "day_trade"
+HORIZON_DAYS = 1
+MINUTE = timedelta(minutes=1)
+
+
+def params(s: IntradaySection) -> policy.Params:
+    return policy.Params(
+        ema_fast=s.ema_fast, ema_slow=s.ema_slow, relative_volume_bars=s.relative_volume_bars,
+        atr_period=s.atr_period, stop_atr_multiplier=s.stop_atr_multiplier, target_one_atr=s.target_one_atr,
+        target_two_atr=s.target_two_atr,
+        vwap_reclaim=policy.VwapReclaim(s.vwap_reclaim.below_within, s.vwap_reclaim.min_relative_volume,
+                                        s.vwap_reclaim.cooldown_minutes),
+        sigma_fade=policy.SigmaFade(s.sigma_fade.k, s.sigma_fade.min_relative_volume),
+        hod_failure=policy.HodFailure(s.hod_failure.within, s.hod_failure.min_pullback_pct),
+        orb=policy.Orb(s.orb.minutes, s.orb.min_relative_volume),
+    )  # fmt: skip
+
+
+class IntradayScanners:
+    """The enabled intraday setups over ``universe``, evaluated every ``every_minutes`` in the trading window."""
+
+    name = "intraday"
+
+    def __init__(
+        self,
+        settings: IntradaySection,
+        window: tuple[str, str],
+        market_data: MarketData,
+        calendar: MarketCalendar,
+        clock: Clock,
+        universe: tuple[str, ...],
+    ) -> None:
+        self._settings = settings
+        self._params = params(settings)
+        self._window = window
+        self._data = market_data
+        self._calendar = calendar
+        self._clock = clock
+        self._universe = universe
+        self._made: dict[datetime, list[tuple[str, str]]] = {}
+
+    def minutes(self, session: date) -> list[datetime]:
+        """The session's evaluation minutes (UTC instants), in order."""
+        if not self._calendar.is_session(session):
+            return []
+        open_at = self._calendar.session_open(session)
+        first, last = (self._calendar.at_et(session, hhmm) for hhmm in self._window)
+        last = min(last, self._calendar.session_close(session) - MINUTE)
+        offsets = policy.evaluation_minutes(_since(open_at, first), _since(open_at, last), self._settings.every_minutes)
+        return [open_at + timedelta(minutes=m) for m in offsets if m >= 1]
+
+    def documents(self, session: date) -> list[tuple[str, str]]:
+        now = self._clock.now()
+        due = [m for m in self.minutes(session) if m <= now]
+        todo = [m for m in due if m not in self._made]
+        if todo:
+            bars = self.bars_before(session, todo[-1])
+            for minute in todo:
+                self._made[minute] = self._decide(session, minute, bars)
+        return [document for minute in due for document in self._made[minute]]
+
+    def bars_before(self, session: date, minute: datetime) -> policy.MinuteBars:
+        """The universe's minute bars of ``session`` from the open, those starting before ``minute`` only."""
+        open_at = self._calendar.session_open(session)
+        rows = _since(open_at, minute)
+        grid = pd.date_range(open_at, periods=rows, freq="1min").as_unit("ns")
+        columns: dict[str, list[np.ndarray]] = {name: [] for name in ("high", "low", "close", "volume")}
+        for symbol in self._universe:
+            frame = self._data.minute_bars(symbol, open_at, minute)
+            frame = frame[frame.index < minute]  # the cut: whatever the data's clock would allow
+            frame = frame.set_axis(frame.index.as_unit("ns")).reindex(grid)
+            for name, values in columns.items():
+                values.append(frame[name].to_numpy(dtype=np.float64))
+        shape = (rows, 0)
+        arrays = [np.column_stack(v) if v else np.empty(shape) for v in columns.values()]
+        return policy.MinuteBars(self._universe, *arrays)
+
+    def _decide(self, session: date, minute: datetime, bars: policy.MinuteBars) -> list[tuple[str, str]]:
+        s = self._settings
+        open_at = self._calendar.session_open(session)
+        offset = _since(open_at, minute)
+        cut = policy.MinuteBars(bars.symbols, *(a[:offset] for a in (bars.high, bars.low, bars.close, bars.volume)))
+        first = _since(open_at, self.minutes(session)[0])
+        earlier = policy.earlier_rows(offset, first, s.every_minutes)
+        evaluations = self.evaluate(cut, earlier)
+        common = daily.Common(s.atr_period, s.stop_atr_multiplier, s.max_per_slot)
+        as_daily = daily.Bars(cut.symbols, cut.high, cut.low, cut.close)
+        stamp = minute.astimezone(ET)
+        documents = []
+        for setup in s.enabled:
+            hits = daily.hits(evaluations[setup], as_daily, common)
+            if hits:
+                name = f"builtin-{setup}-{session.isoformat()}-{stamp:%H%M}.csv"
+                documents.append((name, _csv(setup, hits, minute.isoformat())))
+        return documents
+
+    def evaluate(self, bars: policy.MinuteBars, earlier_rows: list[int]) -> dict[str, policy.Evaluation]:
+        return policy.evaluate_all(self._settings.enabled, bars, self._params, earlier_rows)
+
+
+def _since(open_at: datetime, at: datetime) -> int:
+    return int((at - open_at) // MINUTE)
+
+
+def _csv(setup: str, hits: list[daily.Hit], generated_at: str) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    for h in hits:
+        writer.writerow([h.symbol, CATEGORY, source_name(setup), "buy", h.conviction, f"{h.entry:.4f}",
+                         f"{h.stop:.4f}", f"{h.target:.4f}", HORIZON_DAYS, generated_at, h.note])  # fmt: skip
+    return out.getvalue()

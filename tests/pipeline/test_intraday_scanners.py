@@ -1,0 +1,59 @@
+"""The intraday setups as a signal source: documents the signal parser accepts, one per setup that fired at an
+evaluation minute of the trading window, decided from the minute bars completed before it (the same documents
+whenever they are computed)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+import pytest
+
+from autotrader.adapters.synthetic_data import SyntheticMarketData
+from autotrader.clock import ET, MarketCalendar, SimulatedClock
+from autotrader.pipeline.intraday import IntradayScanners
+from autotrader.policy import signal_files
+from autotrader.policy.intraday import SETUPS
+from autotrader.settings import IntradaySection
+
+CAL = MarketCalendar.xnys()
+DAY = date(2026, 3, 10)
+SETTINGS = IntradaySection(enabled=list(SETUPS))
+
+
+def _source(at: datetime, symbols: int = 12) -> IntradayScanners:
+    clock = SimulatedClock(at)
+    data = SyntheticMarketData(clock, CAL, seed=42)
+    return IntradayScanners(SETTINGS, ("09:35", "15:45"), data, CAL, clock, data.universe[:symbols])
+
+
+def test_evaluation_minutes_are_the_trading_window_every_five_minutes():
+    minutes = [m.astimezone(ET).strftime("%H:%M") for m in _source(CAL.at_et(DAY, "08:00")).minutes(DAY)]
+    assert minutes[:3] == ["09:35", "09:40", "09:45"] and minutes[-1] == "15:45" and len(minutes) == 75
+    early = date(2026, 11, 27)  # the day after Thanksgiving closes at 13:00
+    assert _source(CAL.at_et(early, "08:00")).minutes(early)[-1] == CAL.at_et(early, "12:55")
+    assert _source(CAL.at_et(DAY, "09:34")).documents(DAY) == []  # before the first evaluation minute
+
+
+def test_documents_pass_the_signal_parser_stamped_with_their_minute():
+    documents = _source(CAL.at_et(DAY, "11:00")).documents(DAY)
+    assert documents
+    for origin, text in documents:
+        minute = CAL.at_et(DAY, f"{origin[-8:-6]}:{origin[-6:-4]}")
+        parsed = signal_files.parse_document(
+            origin, text.encode(), as_of=minute, max_age=timedelta(hours=1), known_symbol=lambda _: True
+        )
+        assert parsed.skipped == () and parsed.signals  # every row passes the checks an outside file gets
+        assert {s.generated_at for s in parsed.signals} == {minute}
+        assert {s.category for s in parsed.signals} == {"day_trade"}
+        assert len({s.source for s in parsed.signals}) == 1 and parsed.signals[0].source in origin.replace("-", ":", 1)
+        assert all(s.stop < s.entry < s.target and 1 <= s.conviction <= 10 for s in parsed.signals)
+
+
+@pytest.mark.slow  # a whole session of evaluations
+def test_a_minutes_documents_are_the_same_whenever_they_are_computed():
+    """No look-ahead: computed at 11:00, or at 20:00 with every later bar in reach, the documents of the minutes
+    up to 11:00 are the same bytes (the bars are cut at each minute, not by the data's clock)."""
+    then = _source(CAL.at_et(DAY, "11:00"), symbols=6).documents(DAY)
+    later = _source(CAL.at_et(DAY, "20:00"), symbols=6).documents(DAY)
+    assert then and later[: len(then)] == then and len(later) > len(then)
+    assert all(origin[-8:-4] > "1100" for origin, _ in later[len(then) :])
