@@ -750,6 +750,81 @@ class ApprovalSection(Section):
             if names.count(name) > 1:
                 raise ValueError(f"combination name {name!r} appears twice")
         return self
+
+
+IntradaySetupName = Literal["ema_cross", "vwap_reclaim", "sigma_fade", "hod_failure", "orb"]
+
+
+class VwapReclaimSetup(Section):
+    """The close back above VWAP after a close below it, on volume, once per cooldown per symbol."""
+
+    below_within: int = Field(10, ge=1, le=390, description="A close below VWAP in this many bars before")
+    min_relative_volume: float = Field(1.5, ge=0, le=1000)
+    cooldown_minutes: int = Field(30, ge=0, le=390, description="No second hit for a symbol within this")
+
+
+class SigmaFadeSetup(Section):
+    """The close at or below the lower σ VWAP band, in an uptrend (EMA fast > slow), on volume."""
+
+    k: float = Field(2.0, gt=0, le=10, description="The band: VWAP − k·σ")
+    min_relative_volume: float = Field(1.2, ge=0, le=1000)
+
+
+class HodFailureSetup(Section):
+    """A pullback from a fresh high of day, still above VWAP, EMA fast rising."""
+
+    within: int = Field(15, ge=1, le=390, description="The high of day was made in this many bars")
+    min_pullback_pct: float = Field(0.3, gt=0, le=100, description="The close this far below the high of day")
+
+
+class OrbSetup(Section):
+    """Opening range breakout: after the range, the close above its high, EMA fast > slow, on volume."""
+
+    minutes: int = Field(30, ge=1, le=389, description="The opening range's minutes")
+    min_relative_volume: float = Field(1.5, ge=0, le=1000)
+
+
+class IntradaySection(Section):
+    """The built-in intraday setups on 1-minute bars (``builtin:<setup>``, category ``day_trade``)."""
+
+    enabled: list[IntradaySetupName] = Field(
+        default_factory=list, description="The intraday setups that publish signals (empty: none, no cron entry)"
+    )
+    universe: list[Ticker] = Field(
+        default_factory=list, description="Symbols (empty: [scanners] universe, [data] symbols, synthetic universe)"
+    )
+    every_minutes: int = Field(5, ge=1, le=60, description="Evaluated every this many minutes in the trading window")
+    ema_fast: int = Field(20, ge=2, le=390)
+    ema_slow: int = Field(50, ge=3, le=390)
+    relative_volume_bars: int = Field(20, ge=1, le=390, description="Volume over the mean of this many bars before")
+    atr_period: int = Field(14, ge=2, le=390, description="The ATR of the minute bars the stops are set from")
+    stop_atr_multiplier: float = Field(1.0, gt=0, le=20, description="Stop = entry − this × ATR")
+    target_one_atr: float = Field(1.0, gt=0, le=50, description="First target = entry + this × ATR (in the note)")
+    target_two_atr: float = Field(2.0, gt=0, le=50, description="The signal's target = entry + this × ATR")
+    max_per_slot: int = Field(10, ge=1, le=1000, description="Each setup's strongest signals per evaluation")
+    vwap_reclaim: VwapReclaimSetup = VwapReclaimSetup()
+    sigma_fade: SigmaFadeSetup = SigmaFadeSetup()
+    hod_failure: HodFailureSetup = HodFailureSetup()
+    orb: OrbSetup = OrbSetup()
+
+    @model_validator(mode="after")
+    def _ordered(self) -> IntradaySection:
+        if self.ema_slow <= self.ema_fast:
+            raise ValueError(f"ema_slow {self.ema_slow} must be longer than ema_fast {self.ema_fast}")
+        if self.target_two_atr < self.target_one_atr:
+            raise ValueError(f"target_two_atr {self.target_two_atr:g} is below target_one_atr {self.target_one_atr:g}")
+        return self
+
+
+class ApprovalSection(Section):
+    """The manual approval gate of the first live weeks: entries wait for `autotrader approve`."""
+
+    required: bool = False
+    books: list[ApprovalBook] = Field(
+        default_factory=_signals_book, description="Whose buys need approval: signals entries, rebalance buys"
+    )
+    categories: list[Literal["long_term", "swing", "day_trade"]] = Field(
+        default_factory=list, description="Only these categories' entries need approval (empty: every one)"
     )
     expiry_minutes: float = Field(240.0, gt=0, le=10_080, description="An unapproved entry is abandoned after this")
 
@@ -873,6 +948,7 @@ class Settings(BaseSettings):
     monitor: MonitorSection = MonitorSection()
     approval: ApprovalSection = ApprovalSection()
     scanners: ScannersSection = ScannersSection()
+    intraday: IntradaySection = IntradaySection()
     rank: RankSection = RankSection()
     notify: NotifySection = NotifySection()
     scorecard: ScorecardSection = ScorecardSection()
