@@ -286,4 +286,11 @@ def build_signal_sources(
 
         predictions_dir = config.resolve(settings.scanners.predictions_dir)
         sources.append(BuiltinScanners(settings.scanners, market_data, calendar, clock, universe, predictions_dir))
+    if settings.intraday.enabled:
+        from autotrader.pipeline.intraday import IntradayScanners
+
+        # [intraday] universe first, else the daily scanners' (with its own fallbacks above).
+        window = (settings.size.trading_window_start, settings.size.trading_window_end)
+        intraday_universe = tuple(settings.intraday.universe) or universe
+        sources.append(IntradayScanners(settings.intraday, window, market_data, calendar, clock, intraday_universe))
     return tuple(sources)

@@ -57,3 +57,20 @@ def test_a_minutes_documents_are_the_same_whenever_they_are_computed():
     later = _source(CAL.at_et(DAY, "20:00"), symbols=6).documents(DAY)
     assert then and later[: len(then)] == then and len(later) > len(then)
     assert all(origin[-8:-4] > "1100" for origin, _ in later[len(then) :])
+
+
+def test_bootstrap_adds_the_source_over_its_universe(tmp_path):
+    from autotrader.bootstrap import build_signal_sources
+    from autotrader.settings import config_from_text
+
+    text = '[data]\nkind = "synthetic"\n[intraday]\nenabled = ["orb"]\nuniverse = ["AAPL", "MSFT"]\n'
+    config = config_from_text(text, tmp_path / "config.toml", workspace=tmp_path)
+    clock = SimulatedClock(CAL.at_et(DAY, "10:00"))
+    sources = build_signal_sources(config, SyntheticMarketData(clock, CAL, seed=42), CAL, clock)
+    (intraday,) = [s for s in sources if isinstance(s, IntradayScanners)]
+    assert intraday.bars_before(DAY, CAL.at_et(DAY, "10:00")).symbols == ("AAPL", "MSFT")
+    config = config_from_text('[data]\nkind = "synthetic"\n', tmp_path / "config.toml", workspace=tmp_path)
+    assert not any(
+        isinstance(s, IntradayScanners)
+        for s in build_signal_sources(config, SyntheticMarketData(clock, CAL, seed=42), CAL, clock)
+    )
