@@ -45,7 +45,50 @@ def timeouts(times: Sequence[str]) -> list[int]:
     return out
 
 
-def crontab(times: Sequence[str], paths: Paths, *, status_max_age_hours: float) -> str:
+@dataclass(frozen=True)
+class Intraday:
+    """The intraday setups' evaluation minutes: ``every`` minutes from ``start`` through ``end`` (New York)."""
+
+    start: str
+    end: str
+    every: int
+
+
+def intraday_minutes(intraday: Intraday, times: Sequence[str]) -> list[str]:
+    """The evaluation minutes (HH:MM) that are not already ``[schedule] times`` slots (those run anyway)."""
+    first, last = _minutes(intraday.start), _minutes(intraday.end)
+    taken = {_minutes(t) for t in times}
+    return [f"{m // 60:02d}:{m % 60:02d}" for m in range(first, last + 1, intraday.every) if m not in taken]
+
+
+def _intraday_lines(intraday: Intraday, times: Sequence[str], logs: Path, executable: str) -> list[str]:
+    """One cron line per run of hours with the same minutes; each run bounded by the step less a fifth."""
+    by_hour: dict[int, list[int]] = {}
+    for hhmm in intraday_minutes(intraday, times):
+        hour, minute = (int(part) for part in hhmm.split(":"))
+        by_hour.setdefault(hour, []).append(minute)
+    limit = max(1, intraday.every - max(1, intraday.every // 5))
+    groups: list[tuple[list[int], list[int]]] = []  # (hours, minutes)
+    for hour, minutes in by_hour.items():
+        if groups and groups[-1][1] == minutes and groups[-1][0][-1] == hour - 1:
+            groups[-1][0].append(hour)
+        else:
+            groups.append(([hour], minutes))
+    lines = []
+    for hours, minutes in groups:
+        hour_field = str(hours[0]) if len(hours) == 1 else f"{hours[0]}-{hours[-1]}"
+        lines.append(
+            f"{','.join(str(m) for m in minutes)} {hour_field} * * 1-5  mkdir -p {logs} && timeout {limit}m "
+            f"{executable} run-daily >/dev/null 2>>{logs}/cron.err"
+        )
+    return lines
+
+
+def crontab(
+    times: Sequence[str], paths: Paths, *, status_max_age_hours: float, intraday: Intraday | None = None
+) -> str:
+    """The crontab; with ``intraday`` (``[intraday] enabled`` non-empty), also a run-daily at each of the intraday
+    setups' evaluation minutes that is not a ``[schedule] times`` slot already."""
     logs = paths.workspace / "logs"
     lines = [
         "# autotrader's schedule for this workspace (autotrader schedule --print). Install: crontab FILE.",
@@ -63,6 +106,13 @@ def crontab(times: Sequence[str], paths: Paths, *, status_max_age_hours: float) 
             f"{int(minute)} {int(hour)} * * 1-5  mkdir -p {logs} && timeout {limit}m {paths.executable} run-daily "
             f">/dev/null 2>>{logs}/cron.err"
         )
+    if intraday is not None:
+        lines += [
+            "",
+            f"# The intraday setups ([intraday] enabled): a slot every {intraday.every} minutes from {intraday.start} "
+            f"to {intraday.end}.",
+            *_intraday_lines(intraday, times, logs, paths.executable),
+        ]
     lines += [
         "",
         "# Monitoring: cron mails this line's output when no step has succeeded for a while.",
