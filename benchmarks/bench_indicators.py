@@ -11,7 +11,9 @@ best case). And the built-in daily scanners' decision on the same universe: the 
 evaluations (their indicators and ATR stops included) and their strongest signals.
 
 Intraday: ``--minute-bars`` one-minute bars of one session for the same symbols: EMA 20 and 50, VWAP with its
-1σ and 2σ bands, relative volume over 20 bars, the 30-minute opening range and the high of day.
+1σ and 2σ bands, relative volume over 20 bars, the 30-minute opening range and the high of day. Then the
+built-in intraday setups' decision at the last bar (``policy/intraday.py``: all five, with their stops and
+strongest signals).
 
 ``--missing`` blanks that fraction of bars at random (missing bars, which restart the recursive averages). Every
 run keeps its outputs until it ends, as a scanner reading them would; one untimed run comes first. Each line
@@ -35,7 +37,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from autotrader.policy import engine, scanners  # noqa: E402
+from autotrader.policy import engine, intraday, scanners  # noqa: E402
 
 
 def daily_bars(symbols: int, bars: int, missing: float, seed: int = 1) -> dict[str, np.ndarray]:
@@ -223,6 +225,24 @@ def main() -> None:
             "opening range 30": lambda: engine.opening_range(mh, ml, ms, 30),
             "high of day": lambda: engine.high_of_day(mh, ms),
         },
+    )
+    # The intraday setups' decision at the session's last bar: all five evaluations (their shared indicators
+    # computed once, the ATR stops and targets, vwap_reclaim's cooldown over the 77 earlier 5-minute evaluations
+    # of a 09:35-15:45 window) and each setup's strongest signals.
+    minute = intraday.MinuteBars(tuple(f"S{j}" for j in range(args.symbols)), mh, ml, mc, mv)
+    earlier = intraday.earlier_rows(len(mc), 5, 5)
+    as_daily = scanners.Bars(minute.symbols, mh, ml, mc)
+    common = scanners.Common(atr_period=14, stop_atr_multiplier=1.0, max_per_day=10)
+
+    def setups() -> list[Any]:
+        found = intraday.evaluate_all(intraday.SETUPS, minute, intraday.Params(), earlier)
+        return [scanners.hits(e, as_daily, common) for e in found.values()]
+
+    report(
+        f"intraday signals, built-in setups: {args.symbols} symbols x {args.minute_bars} minute bars (ema_cross, "
+        "vwap_reclaim with its cooldown, sigma_fade, hod_failure, orb, their strongest signals with ATR stops)",
+        timed(setups, args.runs),
+        goal_ms=100,
     )
 
 
