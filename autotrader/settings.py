@@ -277,9 +277,15 @@ class SizeSection(Section):
     max_price_drift_pct: float = Field(2.0, gt=0, le=100)
     max_spread_bps: float = Field(50.0, gt=0, le=10_000)
     max_quote_age_minutes: float = Field(15.0, gt=0, le=1440)
+    allow_short: bool = Field(False, description="Short selling is not built: only false is accepted")
 
     @model_validator(mode="after")
     def _window(self) -> SizeSection:
+        if self.allow_short:
+            raise ValueError(
+                "allow_short = true: short selling is not built; a sell signal only exits a held position "
+                '([exits] on_sell_signal = "exit")'
+            )
         if self.trading_window_end <= self.trading_window_start:
             raise ValueError(
                 f"trading_window_end {self.trading_window_end} must be after trading_window_start "
@@ -410,6 +416,11 @@ class ExitsSection(Section):
         default_factory=lambda: [1.5, 2.0, 3.0, 4.0, 5.0, 8.0, 10.0, 20.0], min_length=1
     )
     split_tolerance_pct: float = Field(3.0, gt=0, le=20)
+    on_sell_signal: Literal["ignore", "exit"] = Field(
+        "ignore",
+        description='A sell signal for a symbol the signals book holds: "exit" sells the whole position (at size), '
+        '"ignore" skips it (scored either way)',
+    )
 
     @model_validator(mode="after")
     def _targets_ordered(self) -> ExitsSection:

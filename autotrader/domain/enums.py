@@ -210,6 +210,7 @@ class LegKind(StrEnum):
     TARGET = "target"
     TRAIL = "trail"
     TIME_EXIT = "time_exit"
+    SIGNAL_EXIT = "signal_exit"  # a sell signal for a held symbol ([exits] on_sell_signal = "exit"): sold whole
     REBALANCE = "rebalance"
     FLATTEN = "flatten"  # the owner's `autotrader flatten`: sold at market, whatever management would do
     EXTERNAL = "external"

@@ -26,6 +26,7 @@ _LEG_CODES = {
     "target": "tg",
     "trail": "tr",
     "time_exit": "tx",
+    "signal_exit": "sx",
     "rebalance": "rb",
     "flatten": "fl",
 }

@@ -34,7 +34,7 @@ from autotrader.domain.models import Account, OrderIntent
 from autotrader.domain.money import to_tick
 from autotrader.domain.reports import ReportDraft, SizeReport, SkipLine
 from autotrader.ledger import repo
-from autotrader.pipeline import quarantine
+from autotrader.pipeline import quarantine, sell_signals
 from autotrader.pipeline.approvals import request_approval
 from autotrader.pipeline.context import StepContext
 from autotrader.pipeline.gateway import GatewayResult, OrderGateway, order_line, report_outcomes
@@ -318,9 +318,19 @@ def run(ctx: StepContext) -> SizeReport:
         # Not decided while halted: after `resume` they are sized at the prices of then, if still fresh.
         report.notes.append(f"{len(signals)} new signal(s) wait undecided until `autotrader resume`")
         return report.build(SizeReport)
+    gateway = OrderGateway(ctx.ledger, ctx.deps.broker, ctx.deps.clock, run_id=ctx.run_id, log=ctx.log)
+    # [exits] on_sell_signal = "exit": a sell signal for a held symbol exits it; never quarantined or ranked.
+    signals, sell_exits = sell_signals.split(ctx, signals)
+    exited = sell_signals.run(ctx, report, gateway, sell_exits, tif)
+    exits_summary = f"{len(sell_exits)} sell signal(s) of held symbols: {len(exited)} exit(s) ordered"
+    if sell_exits and not signals:
+        report_outcomes(report, exited, exits_summary, in_doubt=gateway.in_doubt())
+        return report.build(SizeReport)
     signals = _quarantine(ctx, report, signals)
     if not signals:
         report.notes.append("every new signal's symbol is quarantined for the session")
+        if sell_exits:
+            report_outcomes(report, exited, exits_summary, in_doubt=gateway.in_doubt())
         return report.build(SizeReport)
     # One account read per run: with a real broker every read is a request.
     account = ctx.deps.broker.account()
@@ -350,11 +360,12 @@ def run(ctx: StepContext) -> SizeReport:
     else:
         decisions = sizing.decide_all(inputs, book, risk, rules_from(ctx))
     intents = _record(ctx, decisions, {s.id: s for s in signals}, tif)
-    gateway = OrderGateway(ctx.ledger, ctx.deps.broker, ctx.deps.clock, run_id=ctx.run_id, log=ctx.log)
     results = {r.client_order_id: r for r in gateway.place(intents)}
     _report_decisions(report, decisions, intents, results)
     summary = f"{len(signals)} signal(s): {len(intents)} ordered ({why}), {len(report.skipped)} skipped"
-    report_outcomes(report, results.values(), summary, in_doubt=gateway.in_doubt())
+    if sell_exits:
+        summary += f"; {exits_summary}"
+    report_outcomes(report, [*exited, *results.values()], summary, in_doubt=gateway.in_doubt())
     return report.build(SizeReport)
 
 

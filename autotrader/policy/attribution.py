@@ -44,7 +44,7 @@ class LegFill:
     price: float
     commission: float
     filled_at: datetime
-    leg: str  # entry, dip_buy, profit_take, loss_cut, stop, target, trail, time_exit, rebalance
+    leg: str  # entry, dip_buy, profit_take, loss_cut, stop, target, trail, time_exit, signal_exit, rebalance
     tier: int = 0
     signal_id: int | None = None
 

@@ -145,7 +145,7 @@ class Action:
     symbol: str
     side: str  # buy | sell
     qty: float
-    leg: str  # dip_buy | profit_take | loss_cut | stop | target | trail | time_exit
+    leg: str  # dip_buy | profit_take | loss_cut | stop | target | trail | time_exit | signal_exit
     tier: int
     trigger_price: float  # the price level that fired the rule
     reason: str
@@ -318,6 +318,24 @@ def _final_target(p: Position, market: Market, rules: Rules, flat_minutes: float
 
 # The full exits, in the order they are tried: the first that applies wins.
 EXIT_RULES = (_day_trade_close_out, _time_stop, _loss_cut, _stop_through, _final_target)
+
+
+def decide_signal_exit(position: Position, market: Market, rules: Rules) -> Decisions:
+    """A sell signal for a symbol the book holds (``[exits] on_sell_signal = "exit"``, decided by ``size``): one
+    ``signal_exit`` leg selling what is held and not already promised to a working exit (whole shares unless
+    fractional), never more; nothing while the position is halted or every share is promised already."""
+    out = Decisions()
+    if position.halted_reason:
+        out.skipped.append(Skip(position.key, position.symbol, f"exits halted: {position.halted_reason}"))
+        return out
+    qty = _shares(position.qty - position.pending_exit_qty, rules.fractional_shares)
+    if qty <= 0:
+        why = f"all {position.qty:g} shares are already promised to a working exit"
+        out.skipped.append(Skip(position.key, position.symbol, why))
+        return out
+    reason = f"sell signal: exit {qty:g} shares"
+    out.actions.append(Action(position.key, position.symbol, "sell", qty, "signal_exit", 0, market.price, reason))
+    return out
 
 
 def _first_target(position: Position, market: Market, rules: Rules, qty: float) -> Decisions:

@@ -692,13 +692,20 @@ def _sized(c: Case, price: float, order: _Order, t: _Trace) -> Decision:
 
 # ---------------------------------------------------------------------------------------------- 1. the gates
 #
+# A sell signal opens nothing ([size] allow_short is not built); one for a held symbol is an exit, decided before
+# the gates when [exits] on_sell_signal = "exit" (pipeline/sell_signals.py).
+SHORT_SKIP = (
+    "no short selling: short entries are not supported (a sell signal exits a held position only with [exits] "
+    'on_sell_signal = "exit")'
+)
+
 # Each gate reads the whole case and returns its trace step, failing or not; the first failing one skips.
 
 
 def gate_side(c: Case) -> Verdict:
     side = c.signal.side.lower()
     if side == "sell":
-        return _fails("side", {"side": c.signal.side}, "short entries are not supported")
+        return _fails("side", {"side": c.signal.side}, SHORT_SKIP)
     if side != "buy":
         return _fails("side", {"side": c.signal.side}, f"side {c.signal.side!r} is not supported (buy only)")
     return _passes("side", {"side": side}, "buy: a long entry")

@@ -840,3 +840,14 @@ def test_dip_room_is_the_tightest_limit():
     assert mg._dip_room(pos(), 100.0, make_book(cash=13_000.0), rules, 50) == (30, "cash")
     assert mg._dip_room(pos(), 100.0, make_book(deployed=249_000.0), rules, 50) == (10, "allocation cap")
     assert mg._dip_room(pos(), 100.0, make_book(position_value={"AAPL": 48_000.0}), rules, 50) == (20, "max position")
+
+
+def test_a_sell_signal_exit_sells_what_is_held_and_not_promised_never_more_and_not_while_halted():
+    (action,) = mg.decide_signal_exit(pos("swing", qty=100.7, pending_exit_qty=30), mkt(90.0), Rules()).actions
+    assert (action.side, action.qty, action.leg, action.tier) == ("sell", 70, "signal_exit", 0)
+    assert action.trigger_price == 90.0
+    assert action.reason == "sell signal: exit 70 shares"
+    promised = mg.decide_signal_exit(pos("swing", qty=100, pending_exit_qty=100), mkt(90.0), Rules())
+    assert promised.actions == [] and "already promised to a working exit" in promised.skipped[0].reason
+    halted = mg.decide_signal_exit(pos("swing", halted_reason="split?"), mkt(90.0), Rules())
+    assert halted.actions == [] and halted.skipped[0].reason == "exits halted: split?"

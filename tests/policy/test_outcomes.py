@@ -26,6 +26,7 @@ from autotrader.domain.enums import Side
 from autotrader.policy.outcomes import (
     Bars,
     BenchmarkBars,
+    MarketFit,
     enter_intraday,
     entry_session_index,
     entry_session_indices,
@@ -387,3 +388,15 @@ def test_enter_intraday_without_a_benchmark_minute_gives_no_benchmark_figures():
     (h1,) = forward_outcomes("buy", 5, bars, spy, [1], complete_sessions=1)
     assert h1.ret == pytest.approx(0.10)
     assert h1.benchmark_return is None and h1.excess_return is None
+
+
+def test_a_sell_signals_abnormal_return_counts_the_price_falling_as_a_gain():
+    # Entry at session 3's open 105, h=1 exit at its close 96 (−8.6%); SPY 406 → 401. Market model α = 0, β = 1:
+    # a buy's CAR = log(96/105) − log(401/406) = −0.07724; the sell's is its mirror, +0.07724, and a hit.
+    fit = MarketFit(alpha=0.0, beta=1.0, fallback=False)
+    (buy,) = forward_outcomes("buy", 3, BARS, SPY, [1], complete_sessions=1, fit=fit)
+    (sell,) = forward_outcomes("sell", 3, BARS, SPY, [1], complete_sessions=1, fit=fit)
+    expected = np.log(96 / 105) - np.log(401 / 406)
+    assert buy.abnormal_return == pytest.approx(expected) and expected < 0
+    assert sell.abnormal_return == pytest.approx(-expected) and sell.abnormal_return > 0
+    assert sell.ret == pytest.approx(1 - 96 / 105) and sell.hit is True

@@ -445,7 +445,7 @@ def test_asset_must_be_known_and_tradable(asset, reason):
 
 
 def test_sell_signals_are_skipped():
-    skipped(run(sig(side="sell")), "short entries are not supported", "side")
+    skipped(run(sig(side="sell")), "no short selling: short entries are not supported", "side")
 
 
 def test_unknown_category_and_bad_signal_prices_are_skipped():

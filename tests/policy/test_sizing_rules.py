@@ -115,7 +115,7 @@ def test_every_rule_passes_the_neutral_case():
 def test_gate_side():
     passes(sizing.gate_side(case(signal=signal(side="BUY"))), "side", "buy: a long entry")
     assert sizing.gate_side(case(signal=signal(side="BUY"))).step.inputs == {"side": "buy"}
-    fails(sizing.gate_side(case(signal=signal(side="sell"))), "side", "short entries are not supported")
+    fails(sizing.gate_side(case(signal=signal(side="sell"))), "side", sizing.SHORT_SKIP)
     fails(sizing.gate_side(case(signal=signal(side="hold"))), "side", "side 'hold' is not supported (buy only)")
 
 
