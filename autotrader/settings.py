@@ -685,17 +685,6 @@ class RankSection(Section):
     max_per_day: int = Field(10, ge=1, le=10_000, description="Ranked entries per day, at most")
 
 
-class ScannersSection(Section):
-    """The built-in daily scanners: sources like any other (``builtin:<name>``), judged by the same scorecard."""
-
-    enabled: list[Literal["bollinger", "regression"]] = Field(
-        default_factory=list, description="The built-in daily scanners that publish signals (empty: none)"
-    )
-    universe: list[Ticker] = Field(
-        default_factory=list, description="Symbols they scan (empty: [data] symbols, or the synthetic universe)"
-    )
-    publish_at: Hhmm = Field("08:00", description="New York time their signals are published, before the open")
-    atr_period: int = Field(14, ge=2, le=200, description="The ATR their stops are set from")
 SCANNER_NAMES = ("bollinger", "regression")
 
 
@@ -730,21 +719,21 @@ class CombinationRule(Section):
         return next(c for c in self.all if c in SCANNER_NAMES)
 
 
+class ScannersSection(Section):
+    """The built-in daily scanners: sources like any other (``builtin:<name>``), judged by the same scorecard."""
+
+    enabled: list[Literal["bollinger", "regression"]] = Field(
+        default_factory=list, description="The built-in daily scanners that publish signals (empty: none)"
+    )
+    universe: list[Ticker] = Field(
+        default_factory=list, description="Symbols they scan (empty: [data] symbols, or the synthetic universe)"
+    )
+    publish_at: Hhmm = Field("08:00", description="New York time their signals are published, before the open")
+    atr_period: int = Field(14, ge=2, le=200, description="The ATR their stops are set from")
     stop_atr_multiplier: float = Field(1.5, gt=0, le=20, description="Stop = entry − this × ATR")
     max_per_day: int = Field(10, ge=1, le=1000, description="Each scanner's strongest signals per session, at most")
     bollinger: BollingerScanner = BollingerScanner()
     regression: RegressionScanner = RegressionScanner()
-
-
-class ApprovalSection(Section):
-    """The manual approval gate of the first live weeks: entries wait for `autotrader approve`."""
-
-    required: bool = False
-    books: list[ApprovalBook] = Field(
-        default_factory=_signals_book, description="Whose buys need approval: signals entries, rebalance buys"
-    )
-    categories: list[Literal["long_term", "swing", "day_trade"]] = Field(
-        default_factory=list, description="Only these categories' entries need approval (empty: every one)"
     predictions_dir: str = Field(
         "predictions", description="Folder of an ML model's prediction CSV files (relative to the workspace)"
     )
