@@ -688,6 +688,30 @@ class Ranking(Row):
 
 
 @dataclass(frozen=True)
+class ProbabilityBucket(Row):
+    bucket: float  # the bin's lower edge (ten equal-width bins of [0, 1])
+    predicted: float  # mean ``probability`` in the bin
+    observed: float  # share with a positive 10-session raw return
+    signals: int
+
+
+@dataclass(frozen=True)
+class PredictionRow(Row):
+    """One source's predictions scored against realized raw returns (``policy.research.prediction_rows``)."""
+
+    source: str
+    signals: int  # signals carrying at least one prediction, with a scoring entry
+    scored: tuple[str, ...]  # predicted horizons that are [scorecard] horizons
+    skipped: tuple[str, ...]  # predicted horizons that are not (no realized return stored)
+    ic_mean: dict[str, float | None]  # per scored horizon: mean per-date Spearman IC, predicted vs realized
+    ic_t_hac: dict[str, float | None]  # Newey–West t of that mean (h − 1 lags)
+    ic_dates: dict[str, int]
+    probability_signals: int  # signals with a probability and a complete 10-session return
+    brier: float | None  # of probability vs a positive 10-session return; None unless 10 is scored
+    reliability: tuple[ProbabilityBucket, ...]
+
+
+@dataclass(frozen=True)
 class LeaderboardRow(Row):
     rank: int
     source: str
@@ -793,6 +817,7 @@ class ScorecardReport(Report):
     event_window: tuple[EventWindowRow, ...] | None = optional()
     execution: tuple[ExecutionRow, ...] | None = optional()
     stability: tuple[StabilityRow, ...] | None = optional()
+    predictions: tuple[PredictionRow, ...] | None = optional()  # only when some signal carries a prediction
     # The HTML page's chart paths: drawn, not printed (``--json`` carries the regression, not the path).
     curves: tuple[CurveRow, ...] = field(default=(), metadata={_INTERNAL: True})
 

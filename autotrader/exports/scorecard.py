@@ -341,6 +341,31 @@ def robustness(payload: dict[str, Any]) -> str:
     return grid(headers, cells, numeric=(0, 2, 3, 4, 5))
 
 
+def predictions(payload: dict[str, Any]) -> str:
+    """The predictions panel, when some signal carries one: per source, the rank IC of each scored predicted
+    horizon (Newey–West t, dates) and the Brier score of ``probability``."""
+    rows = payload.get("predictions") or []
+    if not rows:
+        return ""
+    scored, skipped = list(rows[0]["scored"]), list(rows[0]["skipped"])
+    cells = [
+        [r["source"], fmt.count(r["signals"]),
+         *(f"{fmt.ratio(r['ic_mean'].get(h), 3)} (t {fmt.ratio(r['ic_t_hac'].get(h))}; "
+           f"{fmt.count(r['ic_dates'].get(h))} dates)" for h in scored),
+         fmt.ratio(r.get("brier"), 3)]
+        for r in rows
+    ]  # fmt: skip
+    headers = ["source", "signals", *(f"rank IC at {h} sessions" for h in scored), "Brier of probability"]
+    lede = (
+        "Signals carrying an ML model's predictions: the mean per-date rank correlation of each predicted return "
+        "with the stock's realized return over the same sessions, and the Brier score of its probability of a "
+        "positive 10-session return (0 perfect, 0.25 a coin)."
+        + (f" Not scored (not scorecard horizons): {', '.join(skipped)} sessions." if skipped else "")
+    )
+    return "\n".join(["<h2>Predictions</h2>", f"<p>{html.escape(lede)}</p>",
+                      grid(headers, cells, numeric=tuple(range(1, len(headers))))])  # fmt: skip
+
+
 def write_html(path: Path, payload: dict[str, Any], curves: Sequence[CurveRow], facts: PageFacts) -> Path:
     """The page from the report's own fields (``payload``: what ``--json`` prints) and the curves."""
     body = body_html(payload, curves, facts.as_of)
@@ -378,4 +403,5 @@ def body_html(payload: dict[str, Any], curves: Sequence[CurveRow], as_of: str) -
         board(payload, "conviction"),
         figure("Mean abnormal return per conviction bucket", calibration_chart(rows, primary)),
         "<h2>Robustness</h2>", robustness(payload),
+        *([predictions(payload)] if payload.get("predictions") else []),
     ])  # fmt: skip

@@ -13,7 +13,10 @@ from typing import Any
 from autotrader.ledger.db import Ledger
 from autotrader.ledger.repo import utc_iso
 
-SIGNAL_COLUMNS = ("signal_id", "category", "source", "conviction", "generated_at")
+#: The optional predictions a signal carries (migration 0014; ``policy.predictions``), REAL or NULL: read as
+#: float64 columns, NaN where absent, and scored by the scorecard's predictions panel.
+PREDICTION_COLUMNS = ("predicted_return_3d", "predicted_return_10d", "predicted_return_30d", "probability")
+SIGNAL_COLUMNS = ("signal_id", "category", "source", "conviction", "generated_at", "side", *PREDICTION_COLUMNS)
 OUTCOME_COLUMNS = (
     "signal_id", "horizon", "status", "ret", "excess", "hit", "abnormal", "beta_fallback", "entry_date", "exit_date",
 )  # fmt: skip
@@ -57,7 +60,10 @@ def signal_keys(ledger: Ledger, window: SignalWindow) -> list[tuple[Any, ...]]:
     """One tuple per signal in the window, columns ``SIGNAL_COLUMNS``."""
     where, params = window.where()
     return _rows(
-        ledger, f"SELECT s.id, s.category, s.source, s.conviction, s.generated_at FROM signals s WHERE {where}", params
+        ledger,
+        f"SELECT s.id, s.category, s.source, s.conviction, s.generated_at, s.side, "
+        f"{', '.join(f's.{c}' for c in PREDICTION_COLUMNS)} FROM signals s WHERE {where}",
+        params,
     )
 
 

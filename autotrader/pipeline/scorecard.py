@@ -8,7 +8,7 @@ trades cut from fills, then aggregates per category, per source and per convicti
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ from autotrader.ledger import scoring
 from autotrader.ledger.scoring import SignalWindow
 from autotrader.pipeline import outcomes, scorecard_panels, trades
 from autotrader.pipeline.context import StepContext
+from autotrader.policy import research
 from autotrader.policy import scorecard as policy
 
 
@@ -84,6 +85,8 @@ class ScorecardData:
     rule_exits: pd.DataFrame
     trades: pd.DataFrame
     legs: pd.DataFrame
+    # One row per signal carrying a prediction: signal_id, source, side and the four prediction columns.
+    predictions: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def load(ctx: StepContext, filters: Filters) -> ScorecardData:
@@ -91,6 +94,12 @@ def load(ctx: StepContext, filters: Filters) -> ScorecardData:
     # Keys once per signal, then numbers per row: joining the text keys onto 400,000 outcome rows in
     # SQLite costs more than the whole aggregation.
     signal_frame = _frame(scoring.signal_keys(ctx.ledger, window), scoring.SIGNAL_COLUMNS)
+    predicted = list(scoring.PREDICTION_COLUMNS)
+    signal_frame = signal_frame.astype(dict.fromkeys(predicted, "float64"))
+    prediction_frame = signal_frame.loc[
+        signal_frame[predicted].notna().any(axis=1), ["signal_id", "source", "side", *predicted]
+    ].reset_index(drop=True)
+    signal_frame = signal_frame.drop(columns=["side", *predicted])
     tolerance = ctx.settings.scorecard.late_tolerance_minutes
     late = scoring.late_signal_ids(ctx.ledger, window, tolerance_minutes=tolerance)
     signal_frame["late"] = signal_frame["signal_id"].isin(late)
@@ -134,6 +143,7 @@ def load(ctx: StepContext, filters: Filters) -> ScorecardData:
         rule_exits=exit_frame,
         trades=pd.DataFrame(trade_rows, columns=trade_columns),
         legs=pd.DataFrame(leg_rows, columns=leg_columns),
+        predictions=prediction_frame,
     )
 
 
@@ -267,11 +277,39 @@ def run(
     )  # fmt: skip
     report.fields.update(panels.fields, curves=panels.curves)
     report.notes.extend(panels.notes)
+    predictions = research.prediction_rows(prediction_signals(data), list(settings.horizons))
+    if predictions is not None:
+        report.fields["predictions"] = predictions
+        skipped = predictions[0]["skipped"]
+        report.notes.append(
+            f"predictions scored at {'/'.join(predictions[0]['scored']) or 'no'} sessions"
+            + (f"; {'/'.join(skipped)} skipped (not among [scorecard] horizons)" if skipped else "")
+        )
     card = report.build(ScorecardReport)
     if exports is None:
         return card
     written = tuple(str(p) for p in _export(ctx, exports, card, data))
     return replace(card, written=written, notes=card.notes + tuple(f"wrote {path}" for path in written))
+
+
+def prediction_signals(data: ScorecardData) -> pd.DataFrame:
+    """The signals carrying a prediction, one row each, with ``date`` (the scoring entry session) and
+    ``realized_<h>`` per predicted horizon the outcomes hold: the stock's own simple return over h sessions
+    (the stored side-adjusted ``ret`` times the side), NaN while pending."""
+    frame = data.predictions
+    if frame.empty:
+        return frame
+    rows = data.outcomes[data.outcomes["signal_id"].isin(frame["signal_id"])]
+    dates = rows.dropna(subset=["entry_date"]).groupby("signal_id")["entry_date"].min()
+    done = rows[(rows["status"] == "complete") & rows["horizon"].isin(research.PREDICTION_HORIZONS)]
+    ret = pd.to_numeric(done["ret"], errors="coerce").to_numpy(dtype=np.float64)
+    wide = pd.Series(ret, index=pd.MultiIndex.from_arrays([done["signal_id"], done["horizon"].astype(int)])).unstack()
+    wide = wide.reindex(index=frame["signal_id"], columns=list(research.PREDICTION_HORIZONS))
+    sign = np.where(frame["side"].to_numpy() == "sell", -1.0, 1.0)
+    out = frame.assign(date=frame["signal_id"].map(dates).to_numpy())
+    realized = {f"realized_{h}": wide[h].to_numpy(dtype=np.float64) * sign for h in research.PREDICTION_HORIZONS}
+    out = out.assign(**realized)
+    return out.dropna(subset=["date"]).reset_index(drop=True)
 
 
 def _horizons_note(settings: Any) -> str:

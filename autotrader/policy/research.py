@@ -191,6 +191,64 @@ def ranking_panel(events: pd.DataFrame, horizons: Sequence[int]) -> dict[str, An
     }
 
 
+# ------------------------------------------------------------------------------------------- predictions
+
+#: The horizon (sessions) of each predicted-return column a signal may carry (``policy.predictions``).
+PREDICTION_HORIZONS: dict[int, str] = {3: "predicted_return_3d", 10: "predicted_return_10d", 30: "predicted_return_30d"}
+#: ``probability`` is the chance of a positive return over this many sessions.
+PROBABILITY_HORIZON = 10
+
+
+def _prediction_row(source: str, group: pd.DataFrame, scored: list[int], skipped: list[int]) -> dict[str, Any]:
+    ic = {
+        h: skill.rank_ic(group["date"].to_numpy(), group[PREDICTION_HORIZONS[h]].to_numpy(dtype=np.float64),
+                         group[f"realized_{h}"].to_numpy(dtype=np.float64), maxlags=h - 1)
+        for h in scored
+    }  # fmt: skip
+    row: dict[str, Any] = {
+        "source": source,
+        "signals": len(group),
+        "scored": [str(h) for h in scored],
+        "skipped": [str(h) for h in skipped],
+        "ic_mean": {str(h): number(ic[h].mean) for h in scored},
+        "ic_t_hac": {str(h): number(ic[h].t_stat_hac) for h in scored},
+        "ic_dates": {str(h): ic[h].n_dates for h in scored},
+        "probability_signals": 0,
+        "brier": None,
+        "reliability": [],
+    }
+    if PROBABILITY_HORIZON in scored:
+        realized = group[f"realized_{PROBABILITY_HORIZON}"].to_numpy(dtype=np.float64)
+        positive = np.where(np.isnan(realized), np.nan, realized > 0)
+        forecast = group["probability"].to_numpy(dtype=np.float64)
+        row["probability_signals"] = int((~np.isnan(forecast) & ~np.isnan(positive)).sum())
+        row["brier"] = number(skill.brier_score(forecast, positive))
+        row["reliability"] = [
+            {"bucket": float(r.bucket), "predicted": r.predicted, "observed": r.observed, "signals": r.n}  # type: ignore[arg-type]
+            for r in skill.reliability(forecast, positive)
+        ]
+    return row
+
+
+def prediction_rows(signals: pd.DataFrame, horizons: Sequence[int]) -> list[dict[str, Any]] | None:
+    """The predictions panel, per source: for each predicted horizon h (3, 10, 30) that is one of the
+    scorecard's ``horizons``, the per-date Spearman IC (:func:`skill.rank_ic`, dates = scoring entry sessions,
+    Newey–West lags h − 1) of ``predicted_return_<h>d`` against the realized raw return over h sessions; and,
+    when 10 is a horizon, the reliability table (ten equal-width bins of ``probability``) and Brier score of
+    ``probability`` against a positive 10-session raw return. Predicted horizons that are not scorecard
+    horizons are listed as ``skipped`` (no realized return is stored for them).
+
+    ``signals``: one row per signal carrying at least one prediction, columns ``source``, ``date``, the four
+    prediction columns (NaN where absent) and ``realized_<h>`` per scored horizon (the stock's simple return
+    from the scoring entry to the h-th close, not side-adjusted, as the predictions are; NaN while pending).
+    None when no signal carries a prediction."""
+    if signals.empty:
+        return None
+    scored = [h for h in PREDICTION_HORIZONS if h in horizons]
+    skipped = [h for h in PREDICTION_HORIZONS if h not in horizons]
+    return [_prediction_row(key[0], group, scored, skipped) for key, group in _groups(signals, ["source"])]
+
+
 # ------------------------------------------------------------------------------------------- leaderboard
 
 

@@ -349,3 +349,7 @@ def test_a_missing_bar_leaves_the_horizon_pending_instead_of_shifting_it(tmp_pat
     conn.close()
     assert status == ("pending", None)
 
+
+
+def test_the_predictions_panel_is_absent_when_no_signal_carries_a_prediction(payload):
+    assert "predictions" not in payload

@@ -98,3 +98,20 @@ def test_the_cars_are_the_stored_outcomes_abnormal_returns():
     assert out["car_1"].tolist() == [0.01, -0.02, 0.005]
     assert out["car_5"].tolist()[0] == 0.03 and np.isnan(out["car_5"].tolist()[1:]).all()  # pending; no figure
     assert out["car"].tolist()[:2] == [0.03, -0.02] and np.isnan(out["car"].iloc[2])  # each at its own horizon
+
+
+def test_prediction_signals_undo_the_side_and_leave_pending_returns_out():
+    from autotrader.pipeline.scorecard import ScorecardData, prediction_signals
+
+    outcomes = pd.DataFrame(
+        [(1, 10, "complete", 0.04, "2026-03-02"), (2, 10, "complete", 0.03, "2026-03-02"),
+         (2, 3, "pending", None, "2026-03-02"), (3, 10, "complete", 0.01, "2026-03-03")],
+        columns=["signal_id", "horizon", "status", "ret", "entry_date"],
+    )  # fmt: skip
+    predictions = pd.DataFrame({"signal_id": [1, 2], "source": "s", "side": ["buy", "sell"],
+                                "predicted_return_3d": [np.nan, -0.01], "predicted_return_10d": [0.02, -0.02],
+                                "predicted_return_30d": np.nan, "probability": [0.7, 0.2]})  # fmt: skip
+    empty = pd.DataFrame()
+    frame = prediction_signals(ScorecardData(outcomes, empty, empty, empty, predictions))
+    assert frame["realized_10"].tolist() == [0.04, -0.03]  # the stock's own return: a sell's ret flipped back
+    assert frame["realized_3"].isna().all() and frame["date"].tolist() == ["2026-03-02", "2026-03-02"]

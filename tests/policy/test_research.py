@@ -259,3 +259,52 @@ def test_calendar_time_curves_compound_the_live_picks_against_the_market_on_the_
     day = [0.01, (0.02 - 0.02) / 2, 0.01]  # long 1%; long +2% and short −2%; short of −1%
     assert curve["portfolio"] == pytest.approx([1.0, *np.cumprod([1 + r for r in day])])
     assert curve["market"] == pytest.approx([1.0, 1.0, 1.01, 1.01])
+
+
+# ------------------------------------------------------------------------------------------- predictions
+
+
+def _predicted(seed=3, n=90):
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame({"source": "builtin:regression-momentum", "date": rng.integers(0, 9, n)})
+    for h, column in research.PREDICTION_HORIZONS.items():
+        frame[column] = rng.normal(0, 0.02, n)
+        frame[f"realized_{h}"] = 0.5 * frame[column] + rng.normal(0, 0.02, n)
+    frame["probability"] = rng.uniform(0, 1, n)
+    return frame
+
+
+def test_prediction_ic_is_scipys_spearman_per_date_averaged_at_the_scorecard_horizons_only():
+    from scipy.stats import spearmanr
+
+    frame = _predicted()
+    frame.loc[frame.index[::7], "predicted_return_3d"] = np.nan  # a signal without that prediction is left out
+    (row,) = research.prediction_rows(frame, [1, 3, 10, 20])
+    assert row["scored"] == ["3", "10"] and row["skipped"] == ["30"] and set(row["ic_mean"]) == {"3", "10"}
+    for h in (3, 10):
+        column = research.PREDICTION_HORIZONS[h]
+        per_date = [spearmanr(g[column], g[f"realized_{h}"])[0]
+                    for _, g in frame.dropna(subset=[column]).groupby("date") if len(g) >= 3]  # fmt: skip
+        assert row["ic_mean"][str(h)] == pytest.approx(np.mean(per_date), rel=1e-9)
+        assert row["ic_dates"][str(h)] == len(per_date) and row["ic_t_hac"][str(h)] is not None
+    (without_ten,) = research.prediction_rows(frame, [1, 5, 20])
+    assert without_ten["scored"] == [] and without_ten["brier"] is None and without_ten["reliability"] == []
+
+
+def test_probability_brier_and_reliability_by_hand():
+    frame = pd.DataFrame({"source": "s", "date": [0, 0, 1, 1, 1], "probability": [0.8, 0.3, 0.6, 0.1, np.nan],
+                          "realized_10": [0.02, -0.01, -0.03, 0.04, 0.01]})  # fmt: skip
+    for h, column in research.PREDICTION_HORIZONS.items():
+        frame[column] = np.nan
+        if h != 10:
+            frame[f"realized_{h}"] = np.nan
+    (row,) = research.prediction_rows(frame, [10])
+    assert row["brier"] == pytest.approx((0.2**2 + 0.3**2 + 0.6**2 + 0.9**2) / 4)
+    assert row["probability_signals"] == 4 and row["ic_dates"] == {"10": 0} and row["ic_mean"] == {"10": None}
+    assert [(b["bucket"], b["observed"], b["signals"]) for b in row["reliability"]] == [
+        (0.1, 1.0, 1), (0.3, 0.0, 1), (0.6, 0.0, 1), (0.8, 1.0, 1)
+    ]  # fmt: skip
+
+
+def test_the_predictions_panel_is_absent_when_no_signal_carries_one():
+    assert research.prediction_rows(_predicted().iloc[:0], [10]) is None

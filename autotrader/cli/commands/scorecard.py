@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # the report types are built when a command runs, not on `--h
         LeaderboardRow,
         LineageReport,
         PlaceboRow,
+        PredictionRow,
         Ranking,
         ScorecardReport,
         ScorecardRow,
@@ -87,6 +88,7 @@ def render_scorecard(report: ScorecardReport | LineageReport) -> None:
     render_event_window(report.event_window)
     render_execution(report.execution)
     render_stability(report.stability)
+    render_predictions(report.predictions)
 
 
 def render_lineage(lineage: dict) -> None:
@@ -279,3 +281,18 @@ def render_stability(rows: Sequence[StabilityRow] | None) -> None:
         ["source", "signals", "rolling mean", "alarm"],
         [[r.source, r.signals, _pct(r.last), r.alarm_date or "none"] for r in rows or ()],
     )
+
+
+def render_predictions(rows: Sequence[PredictionRow] | None) -> None:
+    if not rows:
+        return
+    scored, skipped = list(rows[0].scored), list(rows[0].skipped)
+    unscored = f" ({'/'.join(skipped)} skipped: not scorecard horizons)" if skipped else ""
+    render.table(
+        f"predictions: mean per-date rank IC of predicted vs realized return at {'/'.join(scored) or 'no'} "
+        f"sessions (HAC t, dates){unscored} · Brier of probability",
+        ["source", "signals", "IC by horizon", "t", "dates", "Brier"],
+        [[r.source, r.signals, " ".join(_num(r.ic_mean.get(h)) for h in scored),
+          " ".join(_num(r.ic_t_hac.get(h), 1) for h in scored), " ".join(str(r.ic_dates.get(h, 0)) for h in scored),
+          _num(r.brier, 3)] for r in rows],
+    )  # fmt: skip
