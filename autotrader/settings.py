@@ -435,6 +435,24 @@ class ExitsSection(Section):
 Ticker = Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9.\-]{0,9}$")]
 
 
+class SymbolOverride(Section):
+    """``[symbols.<TICKER>]``: one symbol's own values, each optional; an unset key leaves the section default.
+
+    ``qty`` replaces the computed share count of the symbol's entries (the gates and caps still apply: a cap may
+    cut it, nothing raises it); ``stop_pct`` / ``target_pct`` put the entry's stop / target that far from the
+    entry price when the signal names none (a signal's own stop or target wins) and likewise the position's
+    plan; ``trail_pct`` / ``trail_activation_pct`` replace ``[exits]``'s for the symbol's positions."""
+
+    qty: int | None = Field(None, ge=1, le=10_000_000, description="Shares per entry, instead of the computed size")
+    stop_pct: float | None = Field(None, gt=0, lt=100, description="Stop this far below the entry price, in percent")
+    target_pct: float | None = Field(
+        None, gt=0, le=10_000, description="Target this far above the entry price, in percent"
+    )
+    trail_pct: float | None = Field(None, gt=0, lt=100, description="Replaces [exits] trail_pct")
+    trail_activation_pct: float | None = Field(None, ge=0, le=1000, description="Replaces [exits] trail_activation_pct")
+
+
+
 class RebalanceStrategySetting(Section):
     groups: list[str] = Field(min_length=1)
     kind: Literal["rotation", "buy_hold"] = "rotation"
@@ -955,6 +973,9 @@ class Settings(BaseSettings):
     review: ReviewSection = ReviewSection()
     report: ReportSection = ReportSection()
     rebalance: RebalanceSection = RebalanceSection()
+    symbols: dict[Ticker, SymbolOverride] = Field(
+        default_factory=dict, description="[symbols.<TICKER>] tables: per-symbol overrides (config file only)"
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -1285,6 +1306,17 @@ def _reject_wrong_types(document: dict[str, Any], path: Path | None, text: str) 
     ``max_open_positions = "20"``): a quoted number or a 0/1 switch is a typo, not an intent. Environment
     overrides stay text converted by the setting's type, since text is all the environment holds."""
     errors: list[Any] = []
+    symbols = document.get("symbols")
+    for ticker, table in symbols.items() if isinstance(symbols, dict) else ():
+        if isinstance(table, dict):  # [symbols.<TICKER>] tables: a dict of sections, not a section
+            try:
+                SymbolOverride.model_validate(table, strict=True)
+            except ValidationError as e:
+                errors.extend(
+                    {**err, "loc": ("symbols", ticker, *err["loc"]), "msg": _type_message(err["type"], err["input"])}
+                    for err in e.errors(include_url=False)
+                    if err["type"] in _TYPE_ERRORS
+                )
     for section, value in document.items():
         field = Settings.model_fields.get(section)
         model = field.annotation if field is not None else None
@@ -1329,6 +1361,11 @@ def _reject_unknown_env() -> None:
                 f"environment variable {name}: not a setting",
                 hint="overrides look like AUTOTRADER_<SECTION>__<KEY>, e.g. AUTOTRADER_SIZING__MAX_POSITION_PCT",
             )
+        if section == "symbols":
+            raise ConfigError(
+                f"environment variable {name}: per-symbol overrides are set in the config file only",
+                hint="write a [symbols.<TICKER>] table in config.toml",
+            )
         model = Settings.model_fields[section].annotation
         if parts[1] not in model.model_fields:  # type: ignore[union-attr]
             allowed = ", ".join(model.model_fields)  # type: ignore[union-attr]
@@ -1360,11 +1397,15 @@ def _describe(error: ValidationError | list[Any], path: Path | None, text: str) 
         else:
             where = "settings"
         message = err["msg"]
+        if loc[:1] == ("symbols",) and loc[-1:] == ("[key]",):
+            dotted, message = ".".join(str(p) for p in loc[:-1]), "not a ticker (upper case, like AAPL or BRK.B)"
         if err["type"] == "extra_forbidden":
             section_model = Settings.model_fields.get(str(loc[0])) if len(loc) > 1 else None
             if len(loc) == 1:
                 allowed = ", ".join(Settings.model_fields)
                 message = f"unknown section (sections: {allowed})"
+            elif loc[0] == "symbols":
+                message = f"unknown key (keys in [symbols.<TICKER>]: {', '.join(SymbolOverride.model_fields)})"
             elif section_model is not None:
                 allowed = ", ".join(section_model.annotation.model_fields)  # type: ignore[union-attr]
                 message = f"unknown key (keys in [{loc[0]}]: {allowed})"

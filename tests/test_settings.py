@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from autotrader.errors import ConfigError
-from autotrader.settings import Settings, load_config, locate_line
+from autotrader.settings import Settings, SymbolOverride, load_config, locate_line
 
 
 def _error(path: Path) -> str:
@@ -169,6 +169,10 @@ def test_repository_config_lists_every_setting():
     document = tomllib.loads((root / "config.toml").read_text())
     for section, field in Settings.model_fields.items():
         assert section in document, section
+        if section == "symbols":  # [symbols.<TICKER>] tables: none by default, a commented example of each key
+            for key in SymbolOverride.model_fields:
+                assert f"# {key} = " in (root / "config.toml").read_text(), key
+            continue
         for key, setting in field.annotation.model_fields.items():  # type: ignore[union-attr]
             if setting.default is None:  # optional settings (unset by default), shown commented out
                 assert f"# {key} = " in (root / "config.toml").read_text()

@@ -1161,6 +1161,17 @@ class ConfigReport(Report):
     settings: dict[str, Any] | None = optional()  # config show only
     kelly_multiplier_range: tuple[float, float]
     sizing_capital: str  # pinned | broker | last_close (Settings.sizing_capital)
+    symbol: str | None = None  # config show --symbol only (null otherwise)
+    symbol_values: tuple[SymbolValue, ...] | None = None  # config show --symbol: its effective values
+
+
+@dataclass(frozen=True)
+class SymbolValue(Row):
+    """One per-symbol value as ``config show --symbol`` prints it: what applies and where it comes from."""
+
+    key: str  # qty | stop_pct | target_pct | trail_pct | trail_activation_pct
+    value: float | None  # None: no fixed value (the computed size, the signal's or the ATR stop / target)
+    source: str  # "[symbols.NVDA]", or the section default that applies instead
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -31,7 +31,7 @@ from autotrader.ledger import repo
 from autotrader.pipeline.context import StepContext
 from autotrader.pipeline.corporate_actions import ListedSplit, listed_splits, split_factor, unrecorded
 from autotrader.pipeline.gateway import GatewayResult, OrderGateway
-from autotrader.pipeline.rules import rules_from_settings
+from autotrader.pipeline.rules import rules_from_settings, symbol_values
 from autotrader.policy import management as mg
 from autotrader.policy.indicators import last_atr
 from autotrader.settings import ExitsSection
@@ -78,6 +78,7 @@ def rules_from(ctx: StepContext) -> mg.Rules:
             "loss_cut_pct": {c: s.exits.loss_cut_pct.of(c) for c in categories},
             "max_holding_sessions": {c: s.exits.max_holding_days.of(c) for c in categories},
             "trail_from_avg_cost": False,  # the signals book measures activation from the entry; a preset may not
+            **symbol_values(s.symbols, "stop_pct", "target_pct", "trail_pct", "trail_activation_pct"),
         },
     )
 
@@ -413,7 +414,9 @@ def _plan_position(
 
 def _new_state(held: _Held, entry: _Entry, origin: _Origin, rules: mg.Rules) -> dict[str, Any]:
     p = held.row
-    plan = mg.initial_plan(origin.category, entry.price, origin.atr, origin.stop, origin.target, rules)
+    plan = mg.initial_plan(
+        origin.category, entry.price, origin.atr, origin.stop, origin.target, rules, symbol=p.symbol
+    )
     return {
         "position_key": held.key,
         "book": p.book,

@@ -59,6 +59,15 @@ def rules_from_settings(
     return rules_type(**values)
 
 
+def symbol_values(symbols: Mapping[str, BaseModel], *keys: str) -> dict[str, dict[str, Any]]:
+    """The per-symbol rule fields ``symbol_<key>`` (symbol -> value) from the ``[symbols.<TICKER>]`` tables:
+    only the symbols whose table sets the key, so an unset key leaves the section default."""
+    return {
+        f"symbol_{key}": {t: getattr(o, key) for t, o in symbols.items() if getattr(o, key) is not None}
+        for key in keys
+    }
+
+
 def _containers(rules_type: type) -> dict[str, type]:
     """The fields of ``rules_type`` declared as a tuple or a frozenset, with that container type."""
     hints = typing.get_type_hints(rules_type)

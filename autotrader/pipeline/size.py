@@ -38,7 +38,7 @@ from autotrader.pipeline import quarantine, sell_signals
 from autotrader.pipeline.approvals import request_approval
 from autotrader.pipeline.context import StepContext
 from autotrader.pipeline.gateway import GatewayResult, OrderGateway, order_line, report_outcomes
-from autotrader.pipeline.rules import rules_from_settings
+from autotrader.pipeline.rules import rules_from_settings, symbol_values
 from autotrader.policy import ranking, sizing
 from autotrader.policy.streak import Streak, losing_streak
 from autotrader.settings import Settings
@@ -87,6 +87,7 @@ def sizing_rules(settings: Settings) -> sizing.Rules:
             "kelly_clamp": (s.risk.kelly_min_multiplier, s.risk.kelly_max_multiplier),
             "drawdown_bands": tuple(sizing.DrawdownBand(b.above_pct, b.multiplier) for b in s.risk.drawdown_bands),
             "max_quote_age_seconds": s.size.max_quote_age_minutes * 60,
+            **symbol_values(s.symbols, "qty", "stop_pct", "target_pct"),
         },
     )
 

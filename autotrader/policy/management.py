@@ -76,6 +76,19 @@ class Rules:
     max_total_allocation: float = 250_000.0
     min_cash: float = 10_000.0
     fractional_shares: bool = False
+    # [symbols.<TICKER>] overrides, symbol -> value: the plan's stop / target percent from the entry price (when
+    # the signal names none), and the trail's percent and activation in place of trail_pct / trail_activation_pct
+    symbol_stop_pct: dict[str, float] = field(default_factory=dict)
+    symbol_target_pct: dict[str, float] = field(default_factory=dict)
+    symbol_trail_pct: dict[str, float] = field(default_factory=dict)
+    symbol_trail_activation_pct: dict[str, float] = field(default_factory=dict)
+
+    def trail_of(self, symbol: str) -> tuple[float, float]:
+        """(trail_pct, trail_activation_pct) for ``symbol``: its own, else the rules'."""
+        return (
+            self.symbol_trail_pct.get(symbol, self.trail_pct),
+            self.symbol_trail_activation_pct.get(symbol, self.trail_activation_pct),
+        )
 
     def __post_init__(self) -> None:
         if self.dip_buy_reference not in ("avg_cost", "first_entry"):
@@ -190,10 +203,19 @@ def initial_plan(
     signal_stop: float | None,
     signal_target: float | None,
     rules: Rules,
+    *,
+    symbol: str | None = None,
 ) -> Plan:
-    """The exit plan a position starts with: the signal's own stop and target win; an ATR category fills in
-    what the signal lacks (stop at entry − k·ATR; first and final targets at entry + k1·ATR and + k2·ATR)."""
+    """The exit plan a position starts with: the signal's own stop and target win; then the symbol's own
+    ``stop_pct`` / ``target_pct`` (entry ∓ pct); then an ATR category fills in what is still missing (stop at
+    entry − k·ATR; first and final targets at entry + k1·ATR and + k2·ATR)."""
     stop, target, target_one = signal_stop, signal_target, None
+    stop_pct = rules.symbol_stop_pct.get(symbol) if symbol is not None else None
+    target_pct = rules.symbol_target_pct.get(symbol) if symbol is not None else None
+    if stop is None and stop_pct is not None:
+        stop = entry_price * (1 - stop_pct / 100)
+    if target is None and target_pct is not None:
+        target = entry_price * (1 + target_pct / 100)
     if category in rules.atr_categories and atr is not None and atr > 0:
         if stop is None:
             stop = entry_price - rules.stop_atr_multiplier * atr
@@ -220,9 +242,10 @@ def advance_plan(position: Position, high_since: float, rules: Rules) -> Plan:
     plan = replace(plan, high_water=high)
     if position.category in rules.trail_categories:
         base = position.avg_cost if rules.trail_from_avg_cost and position.avg_cost > 0 else position.entry_price
-        activation = base * (1 + rules.trail_activation_pct / 100)
+        trail_pct, activation_pct = rules.trail_of(position.symbol)
+        activation = base * (1 + activation_pct / 100)
         if plan.trail_active or high >= activation - EPS:
-            trail = to_tick(high * (1 - rules.trail_pct / 100))
+            trail = to_tick(high * (1 - trail_pct / 100))
             plan = replace(plan, trail_active=True)
             if plan.stop_price is None or trail > plan.stop_price + EPS:
                 plan = replace(plan, stop_price=trail, stop_leg="trail")

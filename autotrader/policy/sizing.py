@@ -78,7 +78,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any, NamedTuple, NoReturn
@@ -270,6 +270,10 @@ class Rules:
     max_spread_bps: float = 50.0
     max_quote_age_seconds: float = 900.0
     long_term_entry: str = "market"  # or "limit" (at the signal's entry)
+    # [symbols.<TICKER>] overrides, symbol -> value: shares per entry; stop / target percent from the entry price
+    symbol_qty: dict[str, int] = field(default_factory=dict)
+    symbol_stop_pct: dict[str, float] = field(default_factory=dict)
+    symbol_target_pct: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         # Only what would make the formulas meaningless; ranges are the settings layer's job.
@@ -627,7 +631,8 @@ def decide(
     """Decide one signal against ``book``: an order (``ordered`` / ``reduced``) or a skip, with its trace."""
     case = Case(signal, quote, asset, sector, next_earnings_in_days, book, risk, rules)
     trace = _Trace()
-    order = _order_shape(signal, rules)
+    # Presence decides the shape: a per-symbol stop_pct / target_pct fills what the signal lacks.
+    order = _order_shape(_symbol_levels(signal, rules, signal.entry or 1.0)[0], rules)
     price: float | None = None  # known once the pre-trade checks pass; a later skip still reports it
     try:
         for gate in GATES:
@@ -635,6 +640,10 @@ def decide(
         for check in PRE_TRADE_CHECKS:
             trace.record(*check(case))
         price = case.price
+        filled, step = _symbol_levels(signal, rules, price)
+        if step is not None:
+            trace.add(*step)
+            case = replace(case, signal=filled)
         return _sized(case, price, order, trace)
     except _Skip as skip:
         return Decision(
@@ -657,8 +666,19 @@ def decide(
 def _sized(c: Case, price: float, order: _Order, t: _Trace) -> Decision:
     """Steps 3 to 7 for a signal that passed the gates and the pre-trade checks."""
     s = c.signal
-    dollars, base = _base(c, price, t)
-    dollars = _multipliers(c, dollars, t)
+    fixed = c.rules.symbol_qty.get(s.symbol)
+    if fixed is not None:
+        dollars = base = fixed * price
+        t.add(
+            "base",
+            {"method": "per-symbol quantity", "qty": fixed, "reference_price": price},
+            f"per-symbol quantity: [symbols.{s.symbol}] qty {_num(fixed)} × {_px(price)} = {_usd(dollars)} "
+            "(replaces the computed size and its multipliers; the caps still apply)",
+            dollars_after=dollars,
+        )
+    else:
+        dollars, base = _base(c, price, t)
+        dollars = _multipliers(c, dollars, t)
     dollars, cut_by = _caps(c, dollars, t)
     qty = _quantity(dollars, price, c.fractional, t)
     notional = qty * price
@@ -998,6 +1018,34 @@ def check_spread(c: Case) -> Verdict:
 
 #: The pre-trade checks, in order.
 PRE_TRADE_CHECKS: tuple[Callable[[Case], Verdict], ...] = (check_quote, check_quote_age, check_drift, check_spread)
+
+
+def _symbol_levels(s: SignalIn, rules: Rules, price: float) -> tuple[SignalIn, tuple[str, Inputs, str] | None]:
+    """The signal with a per-symbol ``stop_pct`` / ``target_pct`` filling the stop / target it does not name,
+    measured from its entry (else the reference price); a signal's own stop or target wins. The trace step
+    (name, inputs, effect) when the symbol has either override, else None."""
+    stop_pct, target_pct = rules.symbol_stop_pct.get(s.symbol), rules.symbol_target_pct.get(s.symbol)
+    if stop_pct is None and target_pct is None:
+        return s, None
+    entry = s.entry if s.entry is not None else price
+    inputs: Inputs = {"entry": entry, "entry_from": "signal" if s.entry is not None else "ask"}
+    said, stop, target = [], s.stop, s.target
+    for name, pct, own, sign in (("stop", stop_pct, s.stop, -1), ("target", target_pct, s.target, 1)):
+        if pct is None:
+            continue
+        inputs[f"{name}_pct"] = pct
+        if own is not None:
+            said.append(f"the signal's own {name} {_px(own)} wins over {name}_pct {_pct(pct)}")
+            continue
+        level = round(entry * (1 + sign * pct / 100), 6)  # 100 × 1.15 is 114.999…, not to be ticked to 114.99
+        inputs[name] = level
+        said.append(f"{name} {_px(entry)} {'−' if sign < 0 else '+'} {_pct(pct)} = {_px(level)}")
+        if name == "stop":
+            stop = level
+        else:
+            target = level
+    effect = f"[symbols.{s.symbol}]: " + "; ".join(said)
+    return replace(s, stop=stop, target=target), ("per_symbol_levels", inputs, effect)
 
 
 # ---------------------------------------------------------------------------------------------- 3. base size
