@@ -281,7 +281,7 @@ def test_run_daily_prints_its_fields_and_each_steps_lines(cli, workspace):
 @pytest.mark.slow
 def test_replay_and_demo_print_their_fields_with_the_scorecard(cli, write_config, tmp_path):
     payload = _run_json(
-        cli, "replay", "--start", "2026-02-25", "--end", "2026-02-26", "--json", "--as-of", AS_OF,
+        cli, "replay", "--start", "2026-02-26", "--end", "2026-02-26", "--json", "--as-of", AS_OF,
         "--config", str(write_config("")),
     )  # fmt: skip
     _check_keys(payload, reports.ReplayReport, "replay")

@@ -16,19 +16,20 @@ from tests import page_reader
 pytestmark = pytest.mark.slow  # a replay of a week through every step, once for the module
 
 AS_OF = "2026-03-14T12:00"  # a Saturday: the demo replays the week before
-START, END = "2026-03-09", "2026-03-13"
+START, END = "2026-03-10", "2026-03-13"
 
 
 @pytest.fixture(scope="module")
 def replayed(tmp_path_factory):
-    """A five-session demo (the week before AS_OF) and the scorecard page of its workspace."""
+    """A four-session demo (the week before AS_OF, from Tuesday: two trades close in it) and the scorecard
+    page of its workspace."""
     from typer.testing import CliRunner
 
     from autotrader.cli.app import app
 
     workspace = tmp_path_factory.mktemp("pages") / "demo"
     runner = CliRunner()
-    result = runner.invoke(app, ["demo", "--dir", str(workspace), "--sessions", "5", "--json", "--as-of", AS_OF])
+    result = runner.invoke(app, ["demo", "--dir", str(workspace), "--sessions", "4", "--json", "--as-of", AS_OF])
     assert result.exit_code == 0, result.output
     card_page = workspace / "reports" / "scorecard.html"
     card = runner.invoke(app, ["scorecard", "--json", "--html", str(card_page), "--as-of", AS_OF,
@@ -44,13 +45,13 @@ def test_the_replay_summary_is_the_account_against_spy_from_its_snapshots(replay
     equity = [e for (e,) in conn.execute("SELECT equity FROM snapshots ORDER BY session_date")]
     conn.close()
     account = payload["performance"]["account"]
-    # Five evenings' snapshots after the starting cash at the close before the first session.
-    assert len(equity) == 5 and account["sessions"] == 5 and account["end"] == END
+    # Four evenings' snapshots after the starting cash at the close before the first session.
+    assert len(equity) == 4 and account["sessions"] == 4 and account["end"] == END
     assert account["start_value"] == 1_000_000.0 and account["end_value"] == pytest.approx(equity[-1])
     assert account["total_return"] == pytest.approx(equity[-1] / 1_000_000.0 - 1)
     worst = max(1 - e / max([1_000_000.0, *equity[: i + 1]]) for i, e in enumerate(equity))
     assert account["max_drawdown"] == pytest.approx(max(worst, 0.0))
-    assert account["cagr"] is None  # five sessions support no annual figure
+    assert account["cagr"] is None  # four sessions support no annual figure
     spy = payload["performance"]["benchmark"]
     assert spy["start"] == account["start"] and spy["end"] == END
     assert payload["performance"]["excess_return"] == pytest.approx(account["total_return"] - spy["total_return"])
@@ -58,7 +59,7 @@ def test_the_replay_summary_is_the_account_against_spy_from_its_snapshots(replay
 
 def test_the_demo_imports_trades_and_scores_the_synthetic_feed_at_the_scan_slot(replayed):
     workspace, payload, _, _ = replayed
-    assert payload["sessions"] == 5 and payload["workspace"] == str(workspace)
+    assert payload["sessions"] == 4 and payload["workspace"] == str(workspace)
     # The synthetic feed's signals were imported, sized and traded: the account moved, the scorecard exists.
     assert payload["orders_total"] > 0 and payload["final_equity"] != 1_000_000.0
     assert {r["group"] for r in payload["rows"]} == {"category", "source", "conviction"}
@@ -69,7 +70,7 @@ def test_the_demo_imports_trades_and_scores_the_synthetic_feed_at_the_scan_slot(
     imported = conn.execute("SELECT DISTINCT imported_at FROM signal_imports ORDER BY 1").fetchall()
     entries = conn.execute("SELECT DISTINCT entry_at FROM signal_rule_exits ORDER BY 1").fetchall()
     conn.close()
-    days = ("09", "10", "11", "12", "13")
+    days = ("10", "11", "12", "13")
     assert imported == [(f"2026-03-{d}T13:00:00.000000+00:00",) for d in days]
     assert entries == [(f"2026-03-{d}T13:30:00.000000+00:00",) for d in days]
     assert all(r["late"] == 0 for r in payload["rows"])
