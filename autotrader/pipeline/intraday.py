@@ -128,6 +128,19 @@ class IntradayScanners:
                 documents.append((name, _csv(setup, hits, minute.isoformat())))
         return documents
 
+    def evaluations_at(self, session: date, now: datetime) -> tuple[datetime, dict[str, policy.Evaluation]] | None:
+        """Every setup (enabled or not) at the session's last evaluation minute by ``now``, decided as that
+        minute's documents are; None before the first evaluation minute (``scan --explain``)."""
+        minutes = [m for m in self.minutes(session) if m <= now]
+        if not minutes:
+            return None
+        minute = minutes[-1]
+        open_at = self._calendar.session_open(session)
+        earlier = policy.earlier_rows(_since(open_at, minute), _since(open_at, self.minutes(session)[0]),
+                                      self._settings.every_minutes)  # fmt: skip
+        bars = self.bars_before(session, minute)
+        return minute, policy.evaluate_all(policy.SETUPS, bars, self._params, earlier)
+
     def evaluate(self, bars: policy.MinuteBars, earlier_rows: list[int]) -> dict[str, policy.Evaluation]:
         return policy.evaluate_all(self._settings.enabled, bars, self._params, earlier_rows)
 

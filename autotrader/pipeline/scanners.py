@@ -215,10 +215,12 @@ def explain(ctx: StepContext, symbol: str, setup: str | None) -> ExplainReport:
     the as-of's day has none), decided exactly as that morning's documents are: from the sessions before."""
     from autotrader.domain.reports import ExplainReport
     from autotrader.errors import InputError
+    from autotrader.policy.intraday import SETUPS as INTRADAY
 
     combinations = {rule.name: rule for rule in ctx.settings.scanners.combinations}
-    if setup is not None and setup not in SCANNERS and setup not in combinations:
-        raise InputError(f"--setup {setup!r}: expected one of {', '.join([*SCANNERS, *combinations])}")
+    known = [*SCANNERS, *combinations, *INTRADAY]
+    if setup is not None and setup not in known:
+        raise InputError(f"--setup {setup!r}: expected one of {', '.join(known)}")
     symbol = symbol.upper()
     if not ctx.deps.market_data.has_symbol(symbol):
         raise InputError(f"--explain {symbol}: the market data does not know this symbol")
@@ -235,15 +237,35 @@ def explain(ctx: StepContext, symbol: str, setup: str | None) -> ExplainReport:
         for rule, evaluation in zip(combinations.values(), source.combine(evaluations, bars,
                                     source.predictions(session)), strict=True):  # fmt: skip
             evaluations[rule.name] = evaluation
+    report = ctx.report()
+    intraday = _intraday(ctx, symbol, day) if setup is None or setup in INTRADAY else None
+    if intraday is not None:
+        minute, found = intraday
+        evaluations.update(found)
+        report.notes.append(f"intraday setups at {minute.astimezone(ET):%H:%M} New York, from the minute bars before")
+    elif setup in INTRADAY:
+        raise InputError(f"--setup {setup}: no evaluation minute of a session has passed by the as-of yet")
     chosen = [setup] if setup else list(evaluations)
     setups = [_explained(name, evaluations[name]) for name in chosen]
     last = calendar.previous_session(session)
-    report = ctx.report()
     report.notes.extend(source.notes(session))
     enabled = ", ".join(settings.enabled) or "none"
     report.notes.append(f"{symbol} on the morning of {session}, from the bars up to {last} (enabled: {enabled})")
     return report.build(ExplainReport, symbol=symbol, session=session.isoformat(), decided_from=last.isoformat(),
                         setups=setups)  # fmt: skip
+
+
+def _intraday(ctx: StepContext, symbol: str, day: date) -> tuple[datetime, dict[str, policy.Evaluation]] | None:
+    """The intraday setups for ``symbol`` at the as-of day's last evaluation minute by now (None on a day
+    without a session, or before its first evaluation minute)."""
+    from autotrader.pipeline.intraday import IntradayScanners
+
+    if not ctx.deps.calendar.is_session(day):
+        return None
+    s = ctx.settings
+    window = (s.size.trading_window_start, s.size.trading_window_end)
+    source = IntradayScanners(s.intraday, window, ctx.deps.market_data, ctx.deps.calendar, ctx.deps.clock, (symbol,))
+    return source.evaluations_at(day, ctx.now)
 
 
 def _explained(scanner: str, e: policy.Evaluation) -> dict[str, Any]:

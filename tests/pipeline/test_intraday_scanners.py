@@ -74,3 +74,29 @@ def test_bootstrap_adds_the_source_over_its_universe(tmp_path):
         isinstance(s, IntradayScanners)
         for s in build_signal_sources(config, SyntheticMarketData(clock, CAL, seed=42), CAL, clock)
     )
+
+
+@pytest.mark.slow  # a few explains through the whole envelope
+def test_explain_shows_each_intraday_setup_as_its_minute_decided_it(cli, write_config):
+    """`scan --explain` inside the session: each intraday setup's conditions at the last evaluation minute, the
+    same evaluation as that minute's documents (a setup it says fired is in them, one it says did not is not)."""
+    import json
+
+    config = str(write_config(""))
+    documents = _source(CAL.at_et(DAY, "11:02"), symbols=40).documents(DAY)
+    at_11 = [text for origin, text in documents if origin.endswith("-1100.csv")]
+    listed = {(line.split(",")[2].removeprefix("builtin:"), line.split(",")[0]) for text in at_11
+              for line in text.splitlines()[1:]}  # fmt: skip
+    assert listed  # the 11:00 documents name at least one symbol (orb fires on this synthetic day)
+    symbols = sorted({symbol for _, symbol in listed})[:2]
+    for symbol in symbols:
+        result = cli("scan", "--explain", symbol, "--json", "--as-of", f"{DAY}T11:02", "--config", config)
+        assert result.exit_code == 0, result.output
+        shown = {s["setup"]: s for s in json.loads(result.stdout)["setups"]}
+        assert set(SETUPS) <= set(shown)
+        for setup in SETUPS:
+            assert shown[setup]["fired"] == all(c["held"] for c in shown[setup]["conditions"])
+            if (setup, symbol) in listed:
+                assert shown[setup]["fired"], (setup, symbol)
+    early = cli("scan", "--explain", "AAPL", "--setup", "orb", "--as-of", f"{DAY}T09:00", "--config", config)
+    assert early.exit_code == 2 and "no evaluation minute" in early.stderr
