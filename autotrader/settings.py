@@ -802,6 +802,22 @@ class OrbSetup(Section):
     min_relative_volume: float = Field(1.5, ge=0, le=1000)
 
 
+class SessionPolicy(Section):
+    """A time-of-day playbook: inside [start, end) New York, only these setups may fire (for these symbols)."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,39}$")
+    start: Hhmm
+    end: Hhmm
+    setups: list[IntradaySetupName] = Field(min_length=1, description="The setups allowed in the window")
+    symbols: list[Ticker] = Field(default_factory=list, description="Only for these symbols (empty: every one)")
+
+    @model_validator(mode="after")
+    def _a_window(self) -> SessionPolicy:
+        if self.end <= self.start:
+            raise ValueError(f"end {self.end} is not after start {self.start}")
+        return self
+
+
 class IntradaySection(Section):
     """The built-in intraday setups on 1-minute bars (``builtin:<setup>``, category ``day_trade``)."""
 
@@ -824,6 +840,9 @@ class IntradaySection(Section):
     sigma_fade: SigmaFadeSetup = SigmaFadeSetup()
     hod_failure: HodFailureSetup = HodFailureSetup()
     orb: OrbSetup = OrbSetup()
+    sessions: list[SessionPolicy] = Field(
+        default_factory=list, description="Time-of-day playbooks; where none matches, the trading window applies"
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> IntradaySection:

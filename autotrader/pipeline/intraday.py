@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -72,6 +73,9 @@ class IntradayScanners:
         self._clock = clock
         self._universe = universe
         self._made: dict[datetime, list[tuple[str, str]]] = {}
+        self._playbooks = tuple(
+            policy.Playbook(p.name, p.start, p.end, tuple(p.setups), tuple(p.symbols)) for p in settings.sessions
+        )
 
     def minutes(self, session: date) -> list[datetime]:
         """The session's evaluation minutes (UTC instants), in order."""
@@ -120,9 +124,15 @@ class IntradayScanners:
         common = daily.Common(s.atr_period, s.stop_atr_multiplier, s.max_per_slot)
         as_daily = daily.Bars(cut.symbols, cut.high, cut.low, cut.close)
         stamp = minute.astimezone(ET)
+        hhmm = f"{stamp:%H:%M}"
         documents = []
         for setup in s.enabled:
-            hits = daily.hits(evaluations[setup], as_daily, common)
+            # The session policies keep a setup's hits to the windows (and symbols) its playbooks allow, before
+            # the strongest max_per_slot are kept.
+            every = daily.hits(evaluations[setup], as_daily, replace(common, max_per_day=len(cut.symbols)))
+            hits = [h for h in every if policy.allowed(self._playbooks, hhmm, setup, h.symbol) is None][
+                : s.max_per_slot
+            ]
             if hits:
                 name = f"builtin-{setup}-{session.isoformat()}-{stamp:%H%M}.csv"
                 documents.append((name, _csv(setup, hits, minute.isoformat())))

@@ -310,3 +310,28 @@ def evaluation_minutes(first: int, last: int, every: int) -> list[int]:
 def earlier_rows(minute: int, first: int, every: int) -> list[int]:
     """The last bar's row of each evaluation before ``minute`` (a minute ``m`` decides at row ``m − 1``)."""
     return [m - 1 for m in range(first, minute, every) if m >= 1]
+
+
+@dataclass(frozen=True)
+class Playbook:
+    """A session policy: inside [start, end) New York (``HH:MM``), only ``setups`` may fire, and only for
+    ``symbols`` when it names any."""
+
+    name: str
+    start: str
+    end: str
+    setups: tuple[str, ...]
+    symbols: tuple[str, ...] = ()
+
+
+def allowed(playbooks: Sequence[Playbook], hhmm: str, setup: str, symbol: str) -> str | None:
+    """Whether ``setup`` may fire for ``symbol`` at New York time ``hhmm``: None when it may, else why not.
+    The playbooks whose window holds the minute decide (any one that allows it is enough); when none does,
+    the trading window alone applies and every enabled setup may fire."""
+    matching = [p for p in playbooks if p.start <= hhmm < p.end]
+    if not matching:
+        return None
+    if any(setup in p.setups and (not p.symbols or symbol in p.symbols) for p in matching):
+        return None
+    names = ", ".join(p.name for p in matching)
+    return f"{setup} is not in the playbook of {hhmm} ({names}) for {symbol}"

@@ -100,3 +100,23 @@ def test_explain_shows_each_intraday_setup_as_its_minute_decided_it(cli, write_c
                 assert shown[setup]["fired"], (setup, symbol)
     early = cli("scan", "--explain", "AAPL", "--setup", "orb", "--as-of", f"{DAY}T09:00", "--config", config)
     assert early.exit_code == 2 and "no evaluation minute" in early.stderr
+
+
+def test_a_session_policy_keeps_a_minutes_documents_to_its_setups():
+    """At 11:00 orb fires on this synthetic day; a playbook for 10:30–11:30 that allows only ema_cross leaves
+    no orb document at 11:00, and one that allows orb keeps them as before."""
+    from autotrader.settings import SessionPolicy
+
+    def at_11(playbooks) -> list[str]:
+        clock = SimulatedClock(CAL.at_et(DAY, "11:02"))
+        data = SyntheticMarketData(clock, CAL, seed=42)
+        settings = IntradaySection(enabled=list(SETUPS), sessions=playbooks)
+        source = IntradayScanners(settings, ("09:35", "15:45"), data, CAL, clock, data.universe[:40])
+        return [origin for origin, _ in source.documents(DAY) if origin.endswith("-1100.csv")]
+
+    before = at_11([])
+    assert "builtin-orb-2026-03-10-1100.csv" in before
+    only_cross = SessionPolicy(name="late-morning", start="10:30", end="11:30", setups=["ema_cross"])
+    assert "builtin-orb-2026-03-10-1100.csv" not in at_11([only_cross])
+    with_orb = only_cross.model_copy(update={"setups": ["ema_cross", "orb"]})
+    assert at_11([with_orb]) == before

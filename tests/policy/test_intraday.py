@@ -163,3 +163,17 @@ def test_the_decision_reads_only_bars_up_to_the_last() -> None:
         assert a.notes == b.notes and {k: bool(v[0]) for k, v in a.conditions.items()} == {
             k: bool(v[0]) for k, v in b.conditions.items()
         }
+
+
+def test_session_policies_allow_only_their_setups_in_their_windows():
+    from autotrader.policy.intraday import Playbook, allowed
+
+    power_hour = Playbook("power-hour", "15:00", "15:55", ("orb", "hod_failure"), ("SPY", "QQQ"))
+    morning = Playbook("morning", "09:35", "11:00", ("orb",))
+    books = (power_hour, morning)
+    assert allowed(books, "12:30", "ema_cross", "AAPL") is None  # no playbook then: the trading window applies
+    assert allowed(books, "10:00", "orb", "AAPL") is None  # the morning allows orb for every symbol
+    assert "not in the playbook of 10:00 (morning)" in allowed(books, "10:00", "ema_cross", "AAPL")
+    assert allowed(books, "15:30", "hod_failure", "SPY") is None
+    assert "for AAPL" in allowed(books, "15:30", "hod_failure", "AAPL")  # power hour is for SPY and QQQ only
+    assert allowed(books, "15:55", "ema_cross", "AAPL") is None  # the window's end is not in it
