@@ -433,6 +433,7 @@ class ExitsSection(Section):
 
 
 Ticker = Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9.\-]{0,9}$")]
+IndexSymbol = Annotated[str, Field(pattern=r"^I:[A-Z0-9]{1,10}$")]  # an index as Polygon names it: I:SPX
 
 
 class SymbolOverride(Section):
@@ -842,6 +843,9 @@ class IntradaySection(Section):
     orb: OrbSetup = OrbSetup()
     sessions: list[SessionPolicy] = Field(
         default_factory=list, description="Time-of-day playbooks; where none matches, the trading window applies"
+    )
+    execution_map: dict[IndexSymbol, Ticker] = Field(
+        default_factory=dict, description="Setups computed on an index (I:SPX) are traded on its fund (SPY)"
     )
 
     @model_validator(mode="after")

@@ -71,7 +71,8 @@ class IntradayScanners:
         self._data = market_data
         self._calendar = calendar
         self._clock = clock
-        self._universe = universe
+        # The indices of the execution map are evaluated too: their signals go out on their funds.
+        self._universe = (*universe, *(i for i in settings.execution_map if i not in universe))
         self._made: dict[datetime, list[tuple[str, str]]] = {}
         self._playbooks = tuple(
             policy.Playbook(p.name, p.start, p.end, tuple(p.setups), tuple(p.symbols)) for p in settings.sessions
@@ -133,10 +134,37 @@ class IntradayScanners:
             hits = [h for h in every if policy.allowed(self._playbooks, hhmm, setup, h.symbol) is None][
                 : s.max_per_slot
             ]
+            hits = self._on_funds(hits, cut, open_at, minute)
             if hits:
                 name = f"builtin-{setup}-{session.isoformat()}-{stamp:%H%M}.csv"
                 documents.append((name, _csv(setup, hits, minute.isoformat())))
         return documents
+
+    def _on_funds(
+        self, hits: list[daily.Hit], bars: policy.MinuteBars, open_at: datetime, minute: datetime
+    ) -> list[daily.Hit]:
+        """Each hit on a mapped index as a hit on its fund, at the fund's last close before the minute (a fund
+        without a bar by then has no price to trade at: that hit is dropped)."""
+        mapping = self._settings.execution_map
+        out = []
+        for hit in hits:
+            fund = mapping.get(hit.symbol)
+            if fund is None:
+                out.append(hit)
+                continue
+            close = self._last_close(fund, bars, open_at, minute)
+            if close is not None:
+                out.append(policy.on_fund(hit, fund, close))
+        return out
+
+    def _last_close(self, symbol: str, bars: policy.MinuteBars, open_at: datetime, minute: datetime) -> float | None:
+        if symbol in bars.symbols:
+            column = bars.close[:, bars.symbols.index(symbol)]
+        else:
+            frame = self._data.minute_bars(symbol, open_at, minute)
+            column = frame[frame.index < minute]["close"].to_numpy(dtype=np.float64)
+        finite = column[np.isfinite(column)]
+        return float(finite[-1]) if finite.size else None
 
     def evaluations_at(self, session: date, now: datetime) -> tuple[datetime, dict[str, policy.Evaluation]] | None:
         """Every setup (enabled or not) at the session's last evaluation minute by ``now``, decided as that

@@ -33,13 +33,13 @@ pullback, the range high) in ATRs; conviction 1 at 0 and 10 at 2 ATRs.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
 import numpy as np
 
 from autotrader.policy import engine
-from autotrader.policy.scanners import Evaluation
+from autotrader.policy.scanners import Evaluation, Hit
 
 SETUPS = ("ema_cross", "vwap_reclaim", "sigma_fade", "hod_failure", "orb")
 
@@ -335,3 +335,14 @@ def allowed(playbooks: Sequence[Playbook], hhmm: str, setup: str, symbol: str) -
         return None
     names = ", ".join(p.name for p in matching)
     return f"{setup} is not in the playbook of {hhmm} ({names}) for {symbol}"
+
+
+def on_fund(hit: Hit, fund: str, fund_close: float) -> Hit:
+    """A setup that fired on an index, traded on its fund: the levels scaled by the fund's close over the
+    index's at the signal's minute (stop and target keep their distance from the entry in percent)."""
+    ratio = fund_close / hit.entry
+    note = (
+        f"{hit.note}; computed on {hit.symbol}, traded on {fund}: levels × {ratio:.6g} "
+        f"({fund} {fund_close:.2f} / {hit.symbol} {hit.entry:.2f})"
+    )
+    return replace(hit, symbol=fund, entry=fund_close, stop=hit.stop * ratio, target=hit.target * ratio, note=note)

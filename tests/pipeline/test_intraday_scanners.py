@@ -120,3 +120,47 @@ def test_a_session_policy_keeps_a_minutes_documents_to_its_setups():
     assert "builtin-orb-2026-03-10-1100.csv" not in at_11([only_cross])
     with_orb = only_cross.model_copy(update={"setups": ["ema_cross", "orb"]})
     assert at_11([with_orb]) == before
+
+
+class _WithIndex:
+    """The synthetic world with an index, I:SPX, whose minute bars are SPY's at ten times the price: every
+    setup fires on it exactly when it fires on SPY (the indicators scale with the price)."""
+
+    def __init__(self, data: SyntheticMarketData) -> None:
+        self._data = data
+
+    def minute_bars(self, symbol, start, end):
+        if symbol != "I:SPX":
+            return self._data.minute_bars(symbol, start, end)
+        frame = self._data.minute_bars("SPY", start, end).copy()
+        frame[["open", "high", "low", "close"]] *= 10
+        return frame
+
+    def __getattr__(self, name):
+        return getattr(self._data, name)
+
+
+@pytest.mark.slow  # a whole synthetic session of minutes, twice
+def test_a_setup_on_an_index_is_traded_on_its_fund_with_the_levels_scaled():
+    """The execution map: a signal computed on I:SPX goes out as SPY at SPY's close, its stop and target scaled
+    by SPY / I:SPX; here the index is SPY × 10, so the SPY rows equal those SPY itself would publish."""
+    import csv
+
+    clock = SimulatedClock(CAL.at_et(DAY, "15:50"))
+    data = _WithIndex(SyntheticMarketData(clock, CAL, seed=42))
+    mapped = IntradaySection(enabled=list(SETUPS), execution_map={"I:SPX": "SPY"})
+
+    def rows(settings: IntradaySection, universe: tuple[str, ...]) -> dict[str, list[list[str]]]:
+        source = IntradayScanners(settings, ("09:35", "15:45"), data, CAL, clock, universe)
+        return {origin: list(csv.reader(text.splitlines()[1:])) for origin, text in source.documents(DAY)}
+
+    on_spy = rows(SETTINGS, ("SPY",))
+    on_index = rows(mapped, ())
+    assert on_spy  # SPY fires some setup on this synthetic day
+    assert on_index.keys() == on_spy.keys()
+    for origin, spy_rows in on_spy.items():
+        for spy, index in zip(spy_rows, on_index[origin], strict=True):
+            assert index[0] == "SPY" and index[2] == spy[2]
+            for column in (5, 6, 7):  # entry, stop, target
+                assert float(index[column]) == pytest.approx(float(spy[column]), rel=1e-9, abs=1e-4)
+            assert "computed on I:SPX, traded on SPY" in index[-1]

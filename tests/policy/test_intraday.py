@@ -177,3 +177,15 @@ def test_session_policies_allow_only_their_setups_in_their_windows():
     assert allowed(books, "15:30", "hod_failure", "SPY") is None
     assert "for AAPL" in allowed(books, "15:30", "hod_failure", "AAPL")  # power hour is for SPY and QQQ only
     assert allowed(books, "15:55", "ema_cross", "AAPL") is None  # the window's end is not in it
+
+
+def test_a_hit_on_an_index_goes_out_on_its_fund_at_the_funds_price():
+    from autotrader.policy.intraday import on_fund
+    from autotrader.policy.scanners import Hit
+
+    hit = Hit("orb", "I:SPX", 0.8, 5, entry=5000.0, stop=4990.0, target=5020.0, note="orb")
+    fund = on_fund(hit, "SPY", 499.0)
+    assert (fund.symbol, fund.entry) == ("SPY", 499.0)
+    assert fund.stop == pytest.approx(4990.0 * 499.0 / 5000.0) and fund.target == pytest.approx(5020.0 * 0.0998)
+    assert (fund.entry - fund.stop) / fund.entry == pytest.approx((hit.entry - hit.stop) / hit.entry)  # same %
+    assert "computed on I:SPX, traded on SPY" in fund.note and fund.strength == 0.8
