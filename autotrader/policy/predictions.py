@@ -24,8 +24,6 @@ prediction for D is about D's open; an older one is stale, not a forecast).
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 import re
 from collections.abc import Callable, Iterable
@@ -34,6 +32,7 @@ from datetime import date
 from typing import Any
 
 from autotrader.errors import InputError
+from autotrader.policy import csv_cells
 
 RETURN_COLUMNS: tuple[str, ...] = ("predicted_return_3d", "predicted_return_10d", "predicted_return_30d")
 HORIZONS: dict[str, int] = {"predicted_return_3d": 3, "predicted_return_10d": 10, "predicted_return_30d": 30}
@@ -138,32 +137,9 @@ def read_rows(origin: str, raw: bytes) -> list[tuple[int, dict[str, Any]]]:
     """(line, typed values) per data row; raises ``InputError`` for anything structural."""
     if not raw:
         raise InputError(f"{origin}:1: empty file (0 bytes); a prediction file needs a header line", hint=_HINT)
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        line = raw[: e.start].count(b"\n") + 1
-        raise InputError(f"{origin}:{line}: not UTF-8 text (byte 0x{raw[e.start]:02x} at offset {e.start})",
-                         hint=_HINT) from None  # fmt: skip
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    header: list[str] | None = None
+    text = csv_cells.decode(origin, raw, hint=_HINT)
     out: list[tuple[int, dict[str, Any]]] = []
-    while True:
-        start = reader.line_num + 1
-        try:
-            record = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as e:
-            what = "unterminated quote" if "end of data" in str(e) else str(e)
-            raise InputError(f"{origin}:{start}: malformed CSV: {what}", hint=_HINT) from None
-        if header is None:
-            header = _header(origin, record)
-            continue
-        if not record or (len(record) == 1 and not record[0].strip()):
-            continue
-        if len(record) != len(header):
-            raise InputError(f"{origin}:{start}: {len(record)} fields, but the header has {len(header)}", hint=_HINT)
-        cells = {name: (cell.strip() or None) for name, cell in zip(header, record, strict=True)}
+    for start, cells in csv_cells.cells(origin, text, lambda record: _header(origin, record), hint=_HINT):
         where = f"{origin}:{start}"
         values: dict[str, Any] = {
             "symbol": cells.get("symbol"),
@@ -171,8 +147,6 @@ def read_rows(origin: str, raw: bytes) -> list[tuple[int, dict[str, Any]]]:
             **{name: _number(where, name, cells.get(name)) for name in PREDICTION_COLUMNS},
         }
         out.append((start, values))
-    if header is None:
-        raise InputError(f"{origin}:1: no header line (the file holds only blank space)", hint=_HINT)
     return out
 
 

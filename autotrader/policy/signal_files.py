@@ -26,8 +26,6 @@ line its row starts on). JSON items have no useful line, so a JSON row's ``line`
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 from collections.abc import Callable
@@ -39,7 +37,7 @@ from autotrader.clock import ET
 from autotrader.domain.enums import Side
 from autotrader.domain.models import CATEGORIES, Signal
 from autotrader.errors import InputError
-from autotrader.policy import predictions
+from autotrader.policy import csv_cells, predictions
 
 COLUMNS: tuple[str, ...] = (
     "symbol",
@@ -115,52 +113,14 @@ def read_rows(origin: str, raw: bytes) -> list[Row]:
             f"{origin}:1: empty file (0 bytes); a signal file needs at least a header line (CSV) or [] (JSON)",
             hint=_FORMAT_HINT,
         )
-    try:
-        text = raw.decode("utf-8-sig")  # a UTF-8 byte-order mark (Excel's "CSV UTF-8") is fine
-    except UnicodeDecodeError as e:
-        line = raw[: e.start].count(b"\n") + 1
-        raise InputError(
-            f"{origin}:{line}: not UTF-8 text (byte 0x{raw[e.start]:02x} at offset {e.start})",
-            hint="save the file as UTF-8 (" + _FORMAT_HINT + ")",
-        ) from None
+    text = csv_cells.decode(origin, raw, hint="save the file as UTF-8 (" + _FORMAT_HINT + ")")
     cells = _json_cells(origin, text) if is_json(origin) else _csv_cells(origin, text)
     return [Row(line, _typed(origin, where, values)) for line, where, values in cells]
 
 
 def _csv_cells(origin: str, text: str) -> list[tuple[int, str, dict[str, str | None]]]:
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    out: list[tuple[int, str, dict[str, str | None]]] = []
-    header: list[str] | None = None
-    start = 1
-    while True:
-        start = reader.line_num + 1  # the physical line this record starts on
-        try:
-            record = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as e:
-            what = (
-                "unterminated quote (the quoted field runs to the end of the file)"
-                if "end of data" in str(e)
-                else str(e)
-            )
-            raise InputError(f"{origin}:{start}: malformed CSV: {what}", hint=_FORMAT_HINT) from None
-        if header is None:
-            header = _header(origin, record)
-            continue
-        if not record or (len(record) == 1 and not record[0].strip()):
-            continue  # a blank line
-        if len(record) != len(header):
-            raise InputError(
-                f"{origin}:{start}: {len(record)} fields, but the header has {len(header)} "
-                "(a truncated line, a stray comma, or an unquoted comma inside a value)",
-                hint=_FORMAT_HINT,
-            )
-        values = {name: (cell.strip() or None) for name, cell in zip(header, record, strict=True)}
-        out.append((start, f"{origin}:{start}", values))
-    if header is None:
-        raise InputError(f"{origin}:1: no header line (the file holds only blank space)", hint=_FORMAT_HINT)
-    return out
+    rows = csv_cells.cells(origin, text, lambda record: _header(origin, record), hint=_FORMAT_HINT)
+    return [(line, f"{origin}:{line}", values) for line, values in rows]
 
 
 def _header(origin: str, record: list[str]) -> list[str]:
