@@ -75,8 +75,7 @@ def run(
         rehearsed = ("dry run: rehearsed in a temporary folder; nothing was written where --dir points",)
         return DemoReport.of(replayed, workspace=None, notes=rehearsed, reports=())
     day_note = daily_report.evening(ctx)
-    folder = ctx.config.reports_dir
-    day_page = None if folder is None else folder / f"{ctx.session_date}.html"
+    day_page = daily_report.page_path(ctx)
     pages = tuple(str(p) for p in (page, day_page) if p is not None and p.exists())
     notes = (
         f"workspace: {workspace}",

@@ -55,8 +55,8 @@ from autotrader.pipeline import approvals, size, status
 from autotrader.pipeline.context import StepContext
 from autotrader.pipeline.corporate_actions import split_factor
 from autotrader.pipeline.prefetch import warm_daily_bars
+from autotrader.pipeline.scorecard_panels import BENCHMARK
 
-BENCHMARK = "SPY"
 # How far back a position's last daily close is looked for (a long weekend and a holiday).
 PRICE_LOOKBACK = timedelta(days=10)
 # A note that says something went wrong without failing its run (gateway, sync, scan and run-daily notes).
@@ -108,16 +108,21 @@ def run(ctx: StepContext, *, day: date | None = None, html: Path | None = None) 
     return replace(built, html=str(written), notes=(*built.notes, f"wrote {written}"))
 
 
+def page_path(ctx: StepContext) -> Path | None:
+    """Where the evening's page of the as-of's session goes (None: ``[report] dir = ""``, switched off)."""
+    folder = ctx.config.reports_dir
+    return None if folder is None else folder / f"{ctx.session_date}.html"
+
+
 def evening(ctx: StepContext) -> str:
     """``rehydrate``'s page, ``[report] dir``/D.html, rewritten by a second rehydrate of the session. A page
     that cannot be made (the disk, or the data it reads) is a note: the evening's bookkeeping is done and
     stands, and its exit code stays what the bookkeeping made it. A bug still fails the run, as anywhere."""
-    folder = ctx.config.reports_dir
-    if folder is None:
+    path = page_path(ctx)
+    if path is None:
         return 'daily report: off ([report] dir = "")'
     if ctx.replaying:
         return "daily report: not written for a replayed session"
-    path = folder / f"{ctx.session_date}.html"
     if ctx.dry_run:
         return f"daily report: {path} not written (dry run)"
     from autotrader.exports import daily

@@ -11,6 +11,7 @@ import typer
 from autotrader.cli import render
 from autotrader.cli.options import AsOfOption, ConfigOption, DryRunOption, JsonOption
 from autotrader.cli.runner import finish
+from autotrader.exports import fmt
 
 if TYPE_CHECKING:  # the report types are built when a command runs, not on `--help`'s path
     from autotrader.domain.reports import (
@@ -63,14 +64,10 @@ def scorecard(
 
 
 def _pct(value, digits: int = 1) -> str:
-    from autotrader.exports import fmt
-
-    return fmt.pct(value, digits, signed=digits > 0 and value is not None and value < 0)
+    return fmt.pct(value, digits)
 
 
 def _num(value, digits: int = 2) -> str:
-    from autotrader.exports import fmt
-
     return fmt.number(value, digits) if value is None or abs(value) >= 1000 else fmt.ratio(value, digits)
 
 
@@ -94,8 +91,6 @@ def render_scorecard(report: ScorecardReport | LineageReport) -> None:
 def render_lineage(lineage: dict) -> None:
     """One signal's history for a person, in the order it happened: the pick, what sizing decided, the
     orders, the trade's fills and what management did, then how the pick itself scored (``--json`` has all)."""
-    from autotrader.exports import fmt
-
     s = lineage["signal"]
     prices = ", ".join(f"{k} {fmt.number(s[k], 2)}" for k in ("entry", "stop", "target") if s.get(k) is not None)
     render.lines([
@@ -138,19 +133,6 @@ def _r_interval(mean: float | None, ci: Sequence[float] | None) -> str:
     return _num(mean) + (f" [{_num(ci[0])}, {_num(ci[1])}]" if ci else "")
 
 
-def _pct_interval(mean: float | None, ci: Sequence[float] | None) -> str:
-    """``+1.2% [−0.3%, +2.8%]``: two decimals when every figure is below 1% in size, else one."""
-    from autotrader.exports import fmt
-
-    return fmt.pct_interval(mean, ci)
-
-
-def _q(value: float | None) -> str:
-    from autotrader.exports import fmt
-
-    return fmt.q_value(value)
-
-
 def _needs_note(row: ScorecardRow) -> str | None:
     more = row.needs_more
     if not more:
@@ -164,8 +146,8 @@ def _verdict_cells(r: ScorecardRow, fallback: str) -> list[object]:
     return [
         r.key, r.completed.get(h, 0) if r.completed.get(h, 0) >= r.signals else f"{r.completed.get(h, 0)}/{r.signals}",
         h, r.verdict,
-        _pct_interval(r.abnormal_return_mean.get(h), r.abnormal_return_ci.get(h)),
-        _q(r.abnormal_return_q.get(h)),
+        fmt.pct_interval(r.abnormal_return_mean.get(h), r.abnormal_return_ci.get(h)),
+        fmt.q_value(r.abnormal_return_q.get(h)),
         f"{_pct(beat, 0)} vs {_pct(base, 0)}",
     ]  # fmt: skip
 
@@ -175,8 +157,6 @@ def render_rows(rows: Sequence[ScorecardRow], calibration: Calibration, horizons
 
     Each row is shown at its own primary horizon (``h``): ``primary`` is the horizon of rows that mix
     categories."""
-    from autotrader.exports import fmt
-
     for group in ("category", "source", "conviction"):
         in_group = [r for r in rows if r.group == group]
         render.table(
