@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 import typer
@@ -39,6 +40,14 @@ def finish(
                 render.print_notes(title or outcome.command, outcome.report)
             (renderer or render.render_orders)(outcome.report)
     raise typer.Exit(outcome.exit_code)
+
+
+def check_page(command: str, option: str, path: Path | None, json_output: bool, dry_run: bool) -> None:
+    """A page path that cannot be written: exit 2 before the workspace is locked or the ledger opened."""
+    if path is not None:
+        from autotrader.exports.html_page import check_writable
+
+        check_options(command, lambda: check_writable(option, path), json_output, dry_run)
 
 
 def check_options(command: str, check: Callable[[], T], json_output: bool, dry_run: bool) -> T:

@@ -138,6 +138,17 @@ def table(
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
+def check_writable(option: str, path: Path) -> None:
+    """Refuse (exit 2) a page path that cannot be written, before anything runs: a folder, or no writable folder
+    on its way (the commands check it first so that a bad --html leaves the ledger as it was)."""
+    import os
+
+    folder = path.expanduser().resolve().parent
+    existing = next((p for p in (folder, *folder.parents) if p.exists()), None)
+    if path.is_dir() or existing is None or not existing.is_dir() or not os.access(existing, os.W_OK):
+        raise InputError(f"{option} {path}: cannot write there", hint="give a file path in a writable folder")
+
+
 def write_page(path: Path, title: str, body: str, *, heading_marks: str = "", option: str = "--html") -> Path:
     """Write the page; a path that cannot be written is bad input (exit 2), named with the option.
     ``heading_marks`` (``marks``) go beside the title."""

@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from autotrader.domain.reports import ExplainReport
     from autotrader.pipeline.context import StepContext
     from autotrader.ports import Clock, MarketData
-    from autotrader.settings import ScannersSection
+    from autotrader.settings import Config, ScannersSection
 
 #: The source name a scanner's signals carry: ``builtin:<scanner>``.
 SOURCE_PREFIX = "builtin:"
@@ -210,6 +210,17 @@ class BuiltinScanners:
 SCANNERS = ("bollinger", "regression")
 
 
+def check_setup(setup: str | None, config: Config) -> None:
+    """``--setup`` names a daily scanner, a combination of the config or an intraday setup (checked before
+    the ledger is opened: a typo writes nothing)."""
+    from autotrader.errors import InputError
+    from autotrader.policy.intraday import SETUPS as INTRADAY
+
+    known = [*SCANNERS, *(rule.name for rule in config.settings.scanners.combinations), *INTRADAY]
+    if setup is not None and setup not in known:
+        raise InputError(f"--setup {setup!r}: expected one of {', '.join(known)}")
+
+
 def explain(ctx: StepContext, symbol: str, setup: str | None) -> ExplainReport:
     """Each scanner's conditions for ``symbol`` on the morning of the as-of's session (the next session when
     the as-of's day has none), decided exactly as that morning's documents are: from the sessions before."""
@@ -217,10 +228,8 @@ def explain(ctx: StepContext, symbol: str, setup: str | None) -> ExplainReport:
     from autotrader.errors import InputError
     from autotrader.policy.intraday import SETUPS as INTRADAY
 
+    check_setup(setup, ctx.config)
     combinations = {rule.name: rule for rule in ctx.settings.scanners.combinations}
-    known = [*SCANNERS, *combinations, *INTRADAY]
-    if setup is not None and setup not in known:
-        raise InputError(f"--setup {setup!r}: expected one of {', '.join(known)}")
     symbol = symbol.upper()
     if not ctx.deps.market_data.has_symbol(symbol):
         raise InputError(f"--explain {symbol}: the market data does not know this symbol")

@@ -299,3 +299,20 @@ def test_every_command_refuses_a_real_broker_on_synthetic_data(cli, write_config
     assert "broker.kind = 'alpaca'" in result.stderr and "data.kind = 'synthetic'" in result.stderr
     assert "Traceback" not in result.output
     assert not list(config.parent.glob("ledger-*.db"))  # refused before any ledger exists
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["scorecard", "--html", "{ws}/config.toml/page.html"],
+        ["report", "--html", "{ws}/config.toml/page.html"],
+        ["replay", "--start", "2026-03-02", "--end", "2026-03-03", "--html", "{ws}/config.toml/page.html"],
+        ["rebalance", "--html", "{ws}/config.toml/page.html"],
+        ["scan", "--explain", "AAPL", "--setup", "vwap"],
+    ],
+)
+def test_a_page_that_cannot_be_written_or_an_unknown_setup_is_refused_before_any_ledger(cli, write_config, args):
+    config = write_config("")
+    result = cli(*(a.format(ws=config.parent) for a in args), "--config", str(config))
+    assert result.exit_code == 2 and ("cannot write there" in result.stderr or "--setup 'vwap'" in result.stderr)
+    assert not list(config.parent.glob("ledger-*.db"))

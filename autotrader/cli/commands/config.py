@@ -74,7 +74,7 @@ def symbol_values(settings: Settings, symbol: str) -> list[dict[str, Any]]:
     atr = f"ATR for {', '.join(exits.atr_categories) or 'no category'}"
     defaults: dict[str, tuple[float | None, str]] = {
         "qty": (None, "[sizing] (the computed size)"),
-        "stop_pct": (None, f"[exits] (the signal's stop, else {atr}: entry - {exits.stop_atr_multiplier:g} ATR)"),
+        "stop_pct": (None, f"[exits] (the signal's stop, else {atr}: entry − {exits.stop_atr_multiplier:g} ATR)"),
         "target_pct": (
             None,
             f"[exits] (the signal's target, else {atr}: entry + {exits.target_one_atr_multiplier:g} / "

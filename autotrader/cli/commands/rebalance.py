@@ -85,15 +85,11 @@ def _render(report: RebalanceReport) -> None:
 def _check_input(symbols: tuple[str, ...] | None, html: Path | None, config) -> None:
     """An empty --tickers or a report path that cannot be written is refused before anything runs (exit 2,
     nothing sent, no ledger opened)."""
-    import os
-
     from autotrader.errors import InputError
 
     if symbols is not None and not symbols:
         raise InputError("--tickers: give at least one ticker (e.g. --tickers GLD,SPY,QQQ)")
-    if html is None:
-        return
-    folder = html.expanduser().resolve().parent
-    existing = next((p for p in (folder, *folder.parents) if p.exists()), None)
-    if html.is_dir() or existing is None or not existing.is_dir() or not os.access(existing, os.W_OK):
-        raise InputError(f"--html {html}: cannot write there", hint="give a file path in a writable folder")
+    if html is not None:
+        from autotrader.exports.html_page import check_writable
+
+        check_writable("--html", html)

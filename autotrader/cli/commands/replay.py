@@ -9,7 +9,7 @@ import typer
 
 from autotrader.cli import render
 from autotrader.cli.options import AsOfOption, ConfigOption, DryRunOption, JsonOption
-from autotrader.cli.runner import finish
+from autotrader.cli.runner import check_page, finish
 
 if TYPE_CHECKING:
     from autotrader.domain.reports import ReplayReport
@@ -41,6 +41,7 @@ def replay(
             return step.run(ctx, step.parse_day(start, "--start"), step.parse_day(end, "--end"), html=page,
                             notify=notify, progress=advance)  # fmt: skip
 
+    check_page("replay", "--html", html_file, json_output, dry_run)
     outcome = invoke(
         "replay",
         body,

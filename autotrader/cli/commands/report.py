@@ -11,7 +11,7 @@ import typer
 
 from autotrader.cli import render
 from autotrader.cli.options import AsOfOption, ConfigOption, DryRunOption, JsonOption
-from autotrader.cli.runner import check_options, finish
+from autotrader.cli.runner import check_options, check_page, finish
 
 if TYPE_CHECKING:
     from autotrader.domain.reports import DailyReport
@@ -36,6 +36,7 @@ def report(
     from autotrader.pipeline.context import invoke
 
     chosen = None if day is None else check_options("report", partial(step.check_day, day, as_of), json_output, dry_run)
+    check_page("report", "--html", html_file, json_output, dry_run)
     body = partial(step.run, day=chosen, html=html_file)
     outcome = invoke("report", body, config_path=config, as_of=as_of, dry_run=dry_run)
     if markdown and not json_output:

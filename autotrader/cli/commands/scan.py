@@ -53,7 +53,8 @@ def scan(
         from autotrader.pipeline import scanners
 
         body = partial(scanners.explain, symbol=explain, setup=setup)
-        outcome = invoke("scan --explain", body, config_path=config, as_of=as_of, dry_run=dry_run)
+        prepare = partial(scanners.check_setup, setup)
+        outcome = invoke("scan --explain", body, config_path=config, as_of=as_of, dry_run=dry_run, prepare=prepare)
         finish(outcome, json_output=json_output, renderer=_render_explained)
     intake = step.Intake(file)
     outcome = invoke("scan", intake.run, config_path=config, as_of=as_of, dry_run=dry_run, prepare=intake.prepare)

@@ -10,7 +10,7 @@ import typer
 
 from autotrader.cli import render
 from autotrader.cli.options import AsOfOption, ConfigOption, DryRunOption, JsonOption
-from autotrader.cli.runner import finish
+from autotrader.cli.runner import check_page, finish
 from autotrader.exports import fmt
 
 if TYPE_CHECKING:  # the report types are built when a command runs, not on `--help`'s path
@@ -57,6 +57,7 @@ def scorecard(
         filters = step.Filters.parse(since, until, category or [], source or [])
         return step.run(ctx, filters, step.Exports(csv_dir, html_file) if (csv_dir or html_file) else None)
 
+    check_page("scorecard", "--html", html_file, json_output, dry_run)
     outcome = invoke(
         "scorecard", body, config_path=config, as_of=as_of, dry_run=dry_run, **step.ledger_choice(ledger)
     )
