@@ -1,4 +1,4 @@
-"""What every self-contained HTML report shares: base64 PNG charts, tables of flattened rows, the page.
+"""What every self-contained HTML report shares: base64 PNG charts, formatted grids, verdict badges, the page.
 
 Charts are drawn with matplotlib's Agg backend (no display needed) and embedded as base64 PNGs, so a report
 is a single file that can be mailed or archived as is.
@@ -9,8 +9,7 @@ from __future__ import annotations
 import base64
 import html
 import io
-import math
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -115,27 +114,6 @@ def grid(headers: list[str], rows: Iterable[Iterable[Any]], *, numeric: Iterable
     body = "".join("<tr>" + "".join(td(i, v) for i, v in enumerate(row)) + "</tr>" for row in rows)
     klass = f' class="{css}"' if css else ""
     return f"<table{klass}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
-def cell(value: Any) -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "–"
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    if isinstance(value, list | tuple):
-        return " .. ".join(cell(v) for v in value)
-    return html.escape(str(value))
-
-
-def table(
-    rows: Iterable[dict[str, Any]], columns: list[tuple[str, str]], flatten: Callable[[dict], dict] = lambda r: r
-) -> str:
-    head = "".join(f"<th>{html.escape(title)}</th>" for title, _ in columns)
-    body = []
-    for row in rows:
-        flat = flatten(row)
-        body.append("<tr>" + "".join(f"<td>{cell(flat.get(key))}</td>" for _, key in columns) + "</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
 def check_writable(option: str, path: Path) -> None:

@@ -25,8 +25,6 @@ from autotrader.exports import fmt
 from autotrader.exports.html_page import PageFacts, Raw, figure, grid, png, pyplot, verdict, write_page
 from autotrader.policy.performance import MIN_CAGR_SESSIONS
 
-SECTIONS = ("rule_exit", "pick_only", "managed")
-
 
 def flatten_row(row: dict[str, Any]) -> dict[str, Any]:
     """One scorecard row as flat columns: nested dicts become ``parent.child`` (lists become 'lo..hi')."""

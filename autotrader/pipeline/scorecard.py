@@ -345,15 +345,6 @@ def page_facts(ctx: StepContext, what: str) -> PageFacts:
     )
 
 
-def excess_series(data: ScorecardData, primary: int) -> pd.DataFrame:
-    """Per signal: category, generated_at and excess return at the primary horizon (complete only)."""
-    frame = data.outcomes
-    frame = frame[(frame["horizon"] == primary) & (frame["status"] == "complete") & frame["excess"].notna()]
-    out = frame[["category", "generated_at", "excess"]].copy()
-    out["generated_at"] = pd.to_datetime(out["generated_at"], utc=True)
-    return out
-
-
 def lineage(ctx: StepContext, signal_id: int) -> dict[str, Any]:
     """signal → decisions → orders → fills → management legs → exit, for one signal."""
     record = scoring.signal_record(ctx.ledger, signal_id)
