@@ -6,7 +6,10 @@ Requests and their budget:
     has never seen, so a daily sync of 500 symbols with a warm cache costs one request for the new session.
     A symbol missing many sessions (a first backfill) is fetched with one per-symbol aggregates request
     instead, when that is cheaper; ``sync_daily`` plans a whole universe at once.
-  - Minute bars, the volatility index and backfills use per-symbol aggregates, following ``next_url``.
+  - Minute bars, the volatility index and backfills use per-symbol aggregates, following ``next_url``. An
+    index's minute bars (``I:SPX``, for ``[intraday] execution_map``) come from the same endpoint; they need an
+    indices plan and carry no volume (NaN in the frame). A plan that refuses an index (NOT_AUTHORIZED) gets
+    one warning and empty frames for that index for the rest of the run; stocks' minute bars are not affected.
   - Splits come from one market-wide listing (``/v3/reference/splits``, 1,000 a page), not one request per
     ticker, kept for the process and in the ledger: the first listing covers three years; after it, a day's
     first run asks only for the days since the last listing and the month before them (a split listed late
@@ -413,6 +416,8 @@ class PolygonData:
         self._quotes: dict[str, tuple[datetime, Quote | None]] = {}
         self._vix_entitled = True
         self._minutes_entitled = True
+        # Indices whose minute bars the plan refused (NOT_AUTHORIZED): empty frames, not asked again in the run.
+        self._index_minutes_refused: set[str] = set()
         # Symbols asked about in this run; splits() lists theirs (and the tracked symbols').
         self._asked: set[str] = set()
         self._split_listing: SplitListing | None = None
@@ -472,10 +477,14 @@ class PolygonData:
         return self.daily_bars(self.vix_proxy, start, end)
 
     def minute_bars(self, symbol: str, start: datetime, end: datetime) -> pd.DataFrame:
+        """Regular-session minute bars complete at the clock; an index's volume is NaN (the vendor sends none)."""
         require_aware("start", start)
         require_aware("end", end)
         self._asked.add(symbol)
-        if symbol in self.rejected or _is_index(symbol) or not self._minutes_entitled:
+        index = _is_index(symbol)
+        if symbol in self.rejected or symbol in self._index_minutes_refused:
+            return empty_minute_frame()
+        if not index and not self._minutes_entitled:
             return empty_minute_frame()
         now_ns = to_ns(self._clock.now())
         start_ns = to_ns(start)
@@ -486,8 +495,12 @@ class PolygonData:
         try:
             aggs = self.api.minute_aggs(symbol, start_ns // 10**6, (stop_ns - 1) // 10**6)
         except PolygonNotEntitled:
-            self._minutes_entitled = False
-            log.warning("polygon: the plan has no minute bars; intraday prices fall back to daily closes")
+            if index:  # the plan lacks this index, not minute bars: stocks and funds keep theirs
+                self._index_minutes_refused.add(symbol)
+                log.warning("polygon: the plan has no minute bars for the index %s (not authorized)", symbol)
+            else:
+                self._minutes_entitled = False
+                log.warning("polygon: the plan has no minute bars; intraday prices fall back to daily closes")
             return empty_minute_frame()
         starts: list[int] = []
         rows: list[tuple[float | None, ...]] = []
@@ -499,7 +512,7 @@ class PolygonData:
                 return empty_minute_frame()
             bar_ns = int(stamp) * 10**6
             problem = order_problem(previous, bar_ns, _minute_label(bar_ns)) or bar_problem(
-                *_values(agg), volume_required=True
+                *_values(agg), volume_required=not index
             )
             previous = bar_ns
             if not (start_ns <= bar_ns < stop_ns) or not self._in_regular_session(bar_ns):

@@ -378,6 +378,43 @@ def test_a_bad_minute_bar_gets_the_symbol_skipped(server, ledger):
     assert data.latest_quote("BAD") is None
 
 
+def test_an_index_has_minute_bars_from_the_aggregates_endpoint_with_nan_volume(server, ledger):
+    data = make_data(server, ledger, et(WED, "10:15"))
+    frame = data.minute_bars("I:SPX", et(WED, "09:00"), et(WED, "10:15"))
+    [request] = server.requests_to("aggs")
+    assert request.path.startswith("/v2/aggs/ticker/I:SPX/range/1/minute/")
+    starts = [et(WED, "09:30") + timedelta(minutes=k) for k in range(45)]  # 09:30 to 10:14, pre-market dropped
+    assert list(frame.index) == [pd.Timestamp(at) for at in starts] and str(frame.index.tz) == "UTC"
+    assert list(frame.columns) == COLUMNS and all(dtype == np.float64 for dtype in frame.dtypes)
+    ohlc = np.array([minute_bar("I:SPX", at)[:4] for at in starts])
+    np.testing.assert_array_equal(frame[["open", "high", "low", "close"]].to_numpy(), ohlc)
+    assert frame["volume"].isna().all()  # the vendor sends no volume for an index: NaN, not zero
+    assert data.rejected == {}
+
+
+def test_an_index_minute_bar_with_a_bad_price_is_still_rejected(server, ledger):
+    server.faults.bad_bars = {"I:SPX": "zero"}
+    data = make_data(server, ledger, et(WED, "10:15"))
+    assert data.minute_bars("I:SPX", et(WED, "09:30"), et(WED, "10:15")).empty
+    assert "close is 0" in data.rejected["I:SPX"]
+
+
+def test_a_plan_without_indices_refuses_index_minute_bars_once_and_keeps_stock_minute_bars(server, ledger, caplog):
+    server.faults.indices_not_authorized = True
+    data = make_data(server, ledger, et(WED, "10:15"))
+    with caplog.at_level(logging.WARNING, logger="autotrader"):
+        first = data.minute_bars("I:SPX", et(WED, "09:30"), et(WED, "10:15"))
+        stock = data.minute_bars("AAPL", et(WED, "09:30"), et(WED, "10:15"))
+        again = data.minute_bars("I:SPX", et(WED, "09:30"), et(WED, "10:15"))
+    assert first.empty and again.empty and data.rejected == {}
+    assert len(stock) == 45 and stock["volume"].notna().all()
+    quote = data.latest_quote("MSFT")
+    assert quote is not None and quote.quoted_at == et(WED, "10:15")  # from a minute bar: stocks' still served
+    assert sum("I:SPX" in r.path for r in server.log) == 1  # not asked again in the run
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "I:SPX" in warnings[0]
+
+
 def test_a_bad_bar_cached_by_an_earlier_run_is_asked_for_again_once(server, ledger):
     server.faults.bad_bars, server.faults.bad_session = {"BAD": "zero"}, WED
     make_data(server, ledger, et(WED, "20:00")).sync_daily(["BAD"], CAL.sessions_back(WED, 2), WED)

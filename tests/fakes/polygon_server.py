@@ -3,7 +3,8 @@
 It serves the endpoints the Polygon adapters call, in the shapes the SDK parses:
   - ``GET /v2/aggs/grouped/locale/us/market/stocks/{date}``: every symbol's daily bar for one session;
   - ``GET /v2/aggs/ticker/{T}/range/{m}/{day|minute}/{from}/{to}``: per-symbol bars (``I:VIX`` too), paged with
-    a host-agnostic ``next_url`` carrying ``cursor`` (the SDK keeps only its path and query);
+    a host-agnostic ``next_url`` carrying ``cursor`` (the SDK keeps only its path and query); an index's bars
+    have no ``v`` or ``vw``, as the indices plan sends them;
   - ``GET /v3/reference/tickers/{T}``: ticker details with ``sic_code`` (404 for an unknown ticker);
   - ``GET /v3/reference/splits``: the splits in ``splits`` (settable; ``split_row`` builds one), filtered by
     ``execution_date`` (``.gte``/``.gt``/``.lte``/``.lt``), ``ticker`` and ``reverse_split``, in pages of at most
@@ -442,7 +443,10 @@ class FakePolygon(LoopbackServer):
             while at < stop:
                 if start <= at <= end:
                     o, h, low, c, v = minute_bar(ticker, at)
-                    rows.append({"o": o, "h": h, "l": low, "c": c, "v": v, "vw": c, "t": _ms(at), "n": 3})
+                    row: dict[str, Any] = {"o": o, "h": h, "l": low, "c": c, "t": _ms(at), "n": 3}
+                    if not ticker.startswith("I:"):  # an index has no volume: no v, no vw
+                        row.update(v=v, vw=c)
+                    rows.append(row)
                 at += timedelta(minutes=1)
         if self.faults.bad_bars.get(ticker) == "zero" and rows:
             rows[-1]["c"] = 0
