@@ -771,7 +771,9 @@ class ScannersSection(Section):
         return self
 
 
-IntradaySetupName = Literal["ema_cross", "vwap_reclaim", "sigma_fade", "hod_failure", "orb"]
+IntradaySetupName = Literal[
+    "ema_cross", "vwap_reclaim", "sigma_fade", "hod_failure", "orb", "trend_pullback", "vwap_mean_reversion"
+]
 
 
 class VwapReclaimSetup(Section):
@@ -801,6 +803,35 @@ class OrbSetup(Section):
 
     minutes: int = Field(30, ge=1, le=389, description="The opening range's minutes")
     min_relative_volume: float = Field(1.5, ge=0, le=1000)
+
+
+class TrendPullbackSetup(Section):
+    """A pullback to EMA fast in an uptrend on the minutes and the days, with a positive regime score."""
+
+    touch_pct: float = Field(0.1, ge=0, le=10, description="The bar's low within this % of EMA fast")
+    min_regime_score: Literal[-3, -1, 1, 3] = Field(1, description="The daily regime score at least this")
+
+
+class VwapMeanReversionSetup(Section):
+    """A deep discount below VWAP while the daily regime stays constructive."""
+
+    min_discount_pct: float = Field(1.0, gt=0, le=50, description="The close at least this % below VWAP")
+    min_regime_score: Literal[-3, -1, 1, 3] = Field(1, description="The daily regime score at least this")
+
+
+class RegimeSettings(Section):
+    """The daily regime score (−3..+3) from the completed daily closes before the session: one vote each for
+    the close above SMA slow, SMA fast above SMA slow, and the slope of the log closes up."""
+
+    fast_sma: int = Field(20, ge=2, le=250)
+    slow_sma: int = Field(50, ge=3, le=400)
+    slope_sessions: int = Field(20, ge=3, le=400, description="The least-squares slope over this many sessions")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> RegimeSettings:
+        if self.slow_sma <= self.fast_sma:
+            raise ValueError(f"slow_sma {self.slow_sma} must be longer than fast_sma {self.fast_sma}")
+        return self
 
 
 class SessionPolicy(Section):
@@ -841,6 +872,9 @@ class IntradaySection(Section):
     sigma_fade: SigmaFadeSetup = SigmaFadeSetup()
     hod_failure: HodFailureSetup = HodFailureSetup()
     orb: OrbSetup = OrbSetup()
+    trend_pullback: TrendPullbackSetup = TrendPullbackSetup()
+    vwap_mean_reversion: VwapMeanReversionSetup = VwapMeanReversionSetup()
+    regime: RegimeSettings = RegimeSettings()
     sessions: list[SessionPolicy] = Field(
         default_factory=list, description="Time-of-day playbooks; where none matches, the trading window applies"
     )

@@ -10,6 +10,13 @@ enabled setup decides from the universe's minute bars of the session that *compl
 minute explicitly rather than by trusting the data's clock, so a minute's documents come out the same whenever
 they are computed (at the minute, or hours later in a replay). ``generated_at`` is the evaluation minute. Once
 made, a minute's documents are kept: every later slot asks again and gets the same ones.
+
+``trend_pullback`` and ``vwap_mean_reversion`` also read each symbol's daily trend (``policy.daily_trend``),
+from the completed daily bars of the sessions before, read once per session.
+
+An index has no volume of its own (Polygon's index aggregates carry none): for an index of the execution map,
+VWAP and relative volume are computed with its fund's minute volume, the activity of the market the index
+stands for, wherever the index's own is missing.
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from autotrader.clock import ET
-from autotrader.pipeline.scanners import COLUMNS, source_name
+from autotrader.pipeline.scanners import COLUMNS, daily_bars_before, source_name
 from autotrader.policy import intraday as policy
 from autotrader.policy import scanners as daily
 
@@ -48,6 +55,10 @@ def params(s: IntradaySection) -> policy.Params:
         sigma_fade=policy.SigmaFade(s.sigma_fade.k, s.sigma_fade.min_relative_volume),
         hod_failure=policy.HodFailure(s.hod_failure.within, s.hod_failure.min_pullback_pct),
         orb=policy.Orb(s.orb.minutes, s.orb.min_relative_volume),
+        trend_pullback=policy.TrendPullback(s.trend_pullback.touch_pct, s.trend_pullback.min_regime_score),
+        vwap_mean_reversion=policy.VwapMeanReversion(s.vwap_mean_reversion.min_discount_pct,
+                                                     s.vwap_mean_reversion.min_regime_score),
+        regime=policy.Regime(s.regime.fast_sma, s.regime.slow_sma, s.regime.slope_sessions),
     )  # fmt: skip
 
 
@@ -74,6 +85,7 @@ class IntradayScanners:
         # The indices of the execution map are evaluated too: their signals go out on their funds.
         self._universe = (*universe, *(i for i in settings.execution_map if i not in universe))
         self._made: dict[datetime, list[tuple[str, str]]] = {}
+        self._daily: dict[date, policy.DailyTrend] = {}
         self._playbooks = tuple(
             policy.Playbook(p.name, p.start, p.end, tuple(p.setups), tuple(p.symbols)) for p in settings.sessions
         )
@@ -98,8 +110,9 @@ class IntradayScanners:
                 self._made[minute] = self._decide(session, minute, bars)
         return [document for minute in due for document in self._made[minute]]
 
-    def bars_before(self, session: date, minute: datetime) -> policy.MinuteBars:
-        """The universe's minute bars of ``session`` from the open, those starting before ``minute`` only."""
+    def bars_before(self, session: date, minute: datetime, setups: tuple[str, ...] | None = None) -> policy.MinuteBars:
+        """The universe's minute bars of ``session`` from the open, those starting before ``minute`` only, with
+        the daily trend before the session when one of ``setups`` (default: the enabled ones) reads it."""
         open_at = self._calendar.session_open(session)
         rows = _since(open_at, minute)
         grid = pd.date_range(open_at, periods=rows, freq="1min").as_unit("ns")
@@ -111,14 +124,43 @@ class IntradayScanners:
             for name, values in columns.items():
                 values.append(frame[name].to_numpy(dtype=np.float64))
         shape = (rows, 0)
-        arrays = [np.column_stack(v) if v else np.empty(shape) for v in columns.values()]
-        return policy.MinuteBars(self._universe, *arrays)
+        high, low, close, volume = (np.column_stack(v) if v else np.empty(shape) for v in columns.values())
+        volume = self._index_volume(volume, open_at, minute, grid)
+        wanted = self._settings.enabled if setups is None else setups
+        trend = self.daily_trend(session) if any(s in policy.DAILY_SETUPS for s in wanted) else None
+        return policy.MinuteBars(self._universe, high, low, close, volume, trend)
+
+    def _index_volume(
+        self, volume: np.ndarray, open_at: datetime, minute: datetime, grid: pd.DatetimeIndex
+    ) -> np.ndarray:
+        """The volume with each mapped index's missing minutes filled from its fund's (see the module's note)."""
+        volume = volume.copy()
+        for index, fund in self._settings.execution_map.items():
+            column = self._universe.index(index)
+            if fund in self._universe:
+                theirs = volume[:, self._universe.index(fund)]
+            else:
+                frame = self._data.minute_bars(fund, open_at, minute)
+                frame = frame[frame.index < minute]
+                theirs = frame.set_axis(frame.index.as_unit("ns")).reindex(grid)["volume"].to_numpy(dtype=np.float64)
+            missing = ~np.isfinite(volume[:, column])
+            volume[missing, column] = theirs[missing]
+        return volume
+
+    def daily_trend(self, session: date) -> policy.DailyTrend:
+        """The universe's daily trend from the completed daily closes before ``session`` (read once a session)."""
+        if session not in self._daily:
+            history = daily_bars_before(self._data, self._calendar, self._universe, session,
+                                        self._params.regime.sessions + 5)  # fmt: skip
+            closes = history.close if history is not None else np.empty((0, 0))
+            self._daily[session] = policy.daily_trend(closes, self._params.regime)
+        return self._daily[session]
 
     def _decide(self, session: date, minute: datetime, bars: policy.MinuteBars) -> list[tuple[str, str]]:
         s = self._settings
         open_at = self._calendar.session_open(session)
         offset = _since(open_at, minute)
-        cut = policy.MinuteBars(bars.symbols, *(a[:offset] for a in (bars.high, bars.low, bars.close, bars.volume)))
+        cut = bars.first(offset)
         first = _since(open_at, self.minutes(session)[0])
         earlier = policy.earlier_rows(offset, first, s.every_minutes)
         evaluations = self.evaluate(cut, earlier)
@@ -176,7 +218,7 @@ class IntradayScanners:
         open_at = self._calendar.session_open(session)
         earlier = policy.earlier_rows(_since(open_at, minute), _since(open_at, self.minutes(session)[0]),
                                       self._settings.every_minutes)  # fmt: skip
-        bars = self.bars_before(session, minute)
+        bars = self.bars_before(session, minute, policy.SETUPS)
         return minute, policy.evaluate_all(policy.SETUPS, bars, self._params, earlier)
 
     def evaluate(self, bars: policy.MinuteBars, earlier_rows: list[int]) -> dict[str, policy.Evaluation]:

@@ -185,26 +185,33 @@ class BuiltinScanners:
 
     def bars_before(self, session: date) -> policy.Bars | None:
         """The universe's daily bars of the ``lookback`` sessions before ``session`` (NaN where one has none)."""
-        calendar = self._calendar
-        last = calendar.previous_session(session)
-        first = calendar.sessions_back(last, self.lookback() - 1)
-        days = calendar.sessions_between(first, last)
-        index = pd.DatetimeIndex([pd.Timestamp(d) for d in days]).as_unit("ns")
-        frames = []
-        for symbol in self._universe:
-            frame = self._data.daily_bars(symbol, first, last)
-            if frame.empty:
-                frame = pd.DataFrame(np.nan, index=index, columns=["high", "low", "close"])
-            # Only the sessions before the one decided, whatever the data's clock would allow.
-            frame = frame[["high", "low", "close"]]
-            frames.append(frame.set_axis(frame.index.as_unit("ns").normalize()).reindex(index))
-        if not frames:
-            return None
+        return daily_bars_before(self._data, self._calendar, self._universe, session, self.lookback())
 
-        def column(name: str) -> np.ndarray:
-            return np.column_stack([f[name].to_numpy(dtype=np.float64) for f in frames])
 
-        return policy.Bars(self._universe, column("high"), column("low"), column("close"))
+def daily_bars_before(
+    data: MarketData, calendar: MarketCalendar, universe: tuple[str, ...], session: date, sessions: int
+) -> policy.Bars | None:
+    """``universe``'s daily bars of the ``sessions`` sessions before ``session``, on one grid of those sessions
+    (NaN where a symbol has no bar: a gap stays a gap); None for an empty universe."""
+    last = calendar.previous_session(session)
+    first = calendar.sessions_back(last, sessions - 1)
+    days = calendar.sessions_between(first, last)
+    index = pd.DatetimeIndex([pd.Timestamp(d) for d in days]).as_unit("ns")
+    frames = []
+    for symbol in universe:
+        frame = data.daily_bars(symbol, first, last)
+        if frame.empty:
+            frame = pd.DataFrame(np.nan, index=index, columns=["high", "low", "close"])
+        # Only the sessions before the one decided, whatever the data's clock would allow.
+        frame = frame[["high", "low", "close"]]
+        frames.append(frame.set_axis(frame.index.as_unit("ns").normalize()).reindex(index))
+    if not frames:
+        return None
+
+    def column(name: str) -> np.ndarray:
+        return np.column_stack([f[name].to_numpy(dtype=np.float64) for f in frames])
+
+    return policy.Bars(universe, column("high"), column("low"), column("close"))
 
 
 SCANNERS = ("bollinger", "regression")

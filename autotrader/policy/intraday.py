@@ -22,12 +22,25 @@ Wilder's ATR of the minute bars. Each is a buy with one list of named conditions
   ``min_pullback_pct`` % from it, the close still above VWAP, EMA20 rising (above its previous bar).
 - ``orb``: after the first ``minutes`` minutes, the close above the opening range's high; EMA20 above EMA50;
   relative volume at least ``min_relative_volume``.
+- ``trend_pullback``: an uptrend on both timeframes (EMA20 above EMA50 on the minutes; the last daily close
+  above its daily SMA50), the bar's low back within ``touch_pct`` % of EMA20 and the close still above it, and
+  a regime score of at least ``min_regime_score``.
+- ``vwap_mean_reversion``: the close at least ``min_discount_pct`` % below VWAP, and a regime score of at
+  least ``min_regime_score`` (the broader trend constructive, so the discount is a dip rather than a slide).
+
+The two last ones read the symbol's **daily trend** (``DailyTrend``), computed from the completed daily closes
+before the session, never from the session itself: the regime score is the sum of three votes, +1 when bullish
+and −1 when not — the last close above its SMA ``slow_sma`` (50), SMA ``fast_sma`` (20) above SMA ``slow_sma``,
+and the least-squares slope of the log closes over ``slope_sessions`` (20) positive — so it is −3, −1, +1 or +3,
+and positive when most of them agree the trend is up. A symbol without enough daily history has no score and
+neither setup fires for it.
 
 Every setup also needs an ATR for its stop. Entry: the close; stop: ``stop_atr_multiplier`` × ATR below it;
 target: ``target_two_atr`` × ATR above it (the signal's ``target``); ``target_one_atr`` × ATR above it is the
 first target, given in the note and the evaluation's values (the signal files have no column for it).
-Strength: the close's distance from the setup's reference level (EMA50, VWAP, the band, the high of day's
-pullback, the range high) in ATRs; conviction 1 at 0 and 10 at 2 ATRs.
+Strength: the close's distance from the setup's reference level in ATRs (EMA50 for the cross and the pullback;
+VWAP for the reclaim, the high-of-day failure and the mean reversion; the band; the range high); conviction 1 at
+0 and 10 at 2 ATRs.
 """
 
 from __future__ import annotations
@@ -41,18 +54,41 @@ import numpy as np
 from autotrader.policy import engine
 from autotrader.policy.scanners import Evaluation, Hit
 
-SETUPS = ("ema_cross", "vwap_reclaim", "sigma_fade", "hod_failure", "orb")
+SETUPS = ("ema_cross", "vwap_reclaim", "sigma_fade", "hod_failure", "orb", "trend_pullback", "vwap_mean_reversion")
+#: The setups that read the daily trend besides the minute bars.
+DAILY_SETUPS = ("trend_pullback", "vwap_mean_reversion")
+
+
+@dataclass(frozen=True)
+class DailyTrend:
+    """Each symbol's daily trend before the session (one value per symbol; NaN without enough history)."""
+
+    close: np.ndarray  # the last completed daily close
+    sma: np.ndarray  # its SMA ``slow_sma``
+    score: np.ndarray  # the regime score: −3, −1, +1 or +3
+    votes: dict[str, np.ndarray]  # each vote's name → +1 / −1 (NaN without history)
+
+    @classmethod
+    def unknown(cls, symbols: int) -> DailyTrend:
+        nan = np.full(symbols, np.nan)
+        return cls(nan, nan, nan, {})
 
 
 @dataclass(frozen=True)
 class MinuteBars:
-    """One session's minute bars from the open, (minutes, symbols), the last row the last completed bar."""
+    """One session's minute bars from the open, (minutes, symbols), the last row the last completed bar, and
+    the symbols' daily trend before the session (None: not known, the setups that need it do not fire)."""
 
     symbols: tuple[str, ...]
     high: np.ndarray
     low: np.ndarray
     close: np.ndarray
     volume: np.ndarray
+    daily: DailyTrend | None = None
+
+    def first(self, rows: int) -> MinuteBars:
+        """The first ``rows`` bars (the session as it stood ``rows`` minutes after the open)."""
+        return replace(self, **{name: getattr(self, name)[:rows] for name in ("high", "low", "close", "volume")})
 
 
 @dataclass(frozen=True)
@@ -86,6 +122,30 @@ class Orb:
 
 
 @dataclass(frozen=True)
+class TrendPullback:
+    touch_pct: float = 0.1
+    min_regime_score: float = 1.0
+
+
+@dataclass(frozen=True)
+class VwapMeanReversion:
+    min_discount_pct: float = 1.0
+    min_regime_score: float = 1.0
+
+
+@dataclass(frozen=True)
+class Regime:
+    fast_sma: int = 20
+    slow_sma: int = 50
+    slope_sessions: int = 20
+
+    @property
+    def sessions(self) -> int:
+        """The daily closes the score needs (the longest window)."""
+        return max(self.slow_sma, self.fast_sma, self.slope_sessions)
+
+
+@dataclass(frozen=True)
 class Params:
     ema_fast: int = 20
     ema_slow: int = 50
@@ -99,6 +159,27 @@ class Params:
     sigma_fade: SigmaFade = field(default_factory=SigmaFade)
     hod_failure: HodFailure = field(default_factory=HodFailure)
     orb: Orb = field(default_factory=Orb)
+    trend_pullback: TrendPullback = field(default_factory=TrendPullback)
+    vwap_mean_reversion: VwapMeanReversion = field(default_factory=VwapMeanReversion)
+    regime: Regime = field(default_factory=Regime)
+
+
+def daily_trend(closes: np.ndarray, r: Regime) -> DailyTrend:
+    """The daily trend at the last of ``closes`` (completed daily closes, sessions × symbols, oldest first)."""
+    closes = np.asarray(closes, dtype=np.float64)
+    if closes.ndim != 2 or len(closes) == 0:
+        return DailyTrend.unknown(closes.shape[1] if closes.ndim == 2 else 0)
+    last = closes[-1]
+    fast, slow = engine.sma(closes, r.fast_sma)[-1], engine.sma(closes, r.slow_sma)[-1]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        slope = engine.linreg(np.log(closes), r.slope_sessions).slope[-1]
+        facts = {
+            f"close above SMA{r.slow_sma}": (last > slow, np.isfinite(last) & np.isfinite(slow)),
+            f"SMA{r.fast_sma} above SMA{r.slow_sma}": (fast > slow, np.isfinite(fast) & np.isfinite(slow)),
+            f"{r.slope_sessions}-session slope up": (slope > 0, np.isfinite(slope)),
+        }
+    votes = {name: np.where(known, np.where(up, 1.0, -1.0), np.nan) for name, (up, known) in facts.items()}
+    return DailyTrend(last, slow, np.sum(list(votes.values()), axis=0), votes)
 
 
 class Indicators(NamedTuple):
@@ -280,6 +361,42 @@ def evaluate_orb(bars: MinuteBars, p: Params, ind: Indicators) -> Evaluation:
     return _evaluation("orb", bars, p, ind, conditions, top, values, f"break of the {o.minutes}-minute range high")
 
 
+def _daily(bars: MinuteBars) -> DailyTrend:
+    return bars.daily if bars.daily is not None else DailyTrend.unknown(len(bars.symbols))
+
+
+def evaluate_trend_pullback(bars: MinuteBars, p: Params, ind: Indicators) -> Evaluation:
+    tp, daily = p.trend_pullback, _daily(bars)
+    t = len(bars.close) - 1
+    close, low, fast, slow = _row(bars.close, t), _row(bars.low, t), _row(ind.fast, t), _row(ind.slow, t)
+    f, s, d = p.ema_fast, p.ema_slow, p.regime.slow_sma
+    with np.errstate(invalid="ignore"):
+        conditions = {
+            f"EMA{f} above EMA{s} (the minute trend)": fast > slow,
+            f"daily close above its SMA{d} (the daily trend)": daily.close > daily.sma,
+            f"the low within {tp.touch_pct:g}% of EMA{f}": low <= fast * (1 + tp.touch_pct / 100),
+            f"close above EMA{f}": close > fast,
+            f"regime score at least {tp.min_regime_score:g}": daily.score >= tp.min_regime_score,
+        }
+    values = {"low": low, f"ema{f}": fast, f"ema{s}": slow, "daily_close": daily.close, f"daily_sma{d}": daily.sma,
+              "regime_score": daily.score}  # fmt: skip
+    return _evaluation("trend_pullback", bars, p, ind, conditions, slow, values, f"pullback to EMA{f} in an uptrend")
+
+
+def evaluate_vwap_mean_reversion(bars: MinuteBars, p: Params, ind: Indicators) -> Evaluation:
+    m, daily = p.vwap_mean_reversion, _daily(bars)
+    t = len(bars.close) - 1
+    close, vwap = _row(bars.close, t), _row(ind.vwap.vwap, t)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        discount = (1 - close / vwap) * 100
+        conditions = {
+            f"close at least {m.min_discount_pct:g}% below VWAP": discount >= m.min_discount_pct,
+            f"regime score at least {m.min_regime_score:g}": daily.score >= m.min_regime_score,
+        }
+    values = {"vwap": vwap, "discount_pct": discount, "regime_score": daily.score}
+    return _evaluation("vwap_mean_reversion", bars, p, ind, conditions, vwap, values, "deep discount below VWAP")
+
+
 def evaluate(
     setup: str, bars: MinuteBars, p: Params, ind: Indicators | None = None, earlier_rows: Sequence[int] = ()
 ) -> Evaluation:
@@ -288,7 +405,8 @@ def evaluate(
     if setup == "vwap_reclaim":
         return evaluate_vwap_reclaim(bars, p, ind, earlier_rows)
     functions = {"ema_cross": evaluate_ema_cross, "sigma_fade": evaluate_sigma_fade,
-                 "hod_failure": evaluate_hod_failure, "orb": evaluate_orb}  # fmt: skip
+                 "hod_failure": evaluate_hod_failure, "orb": evaluate_orb, "trend_pullback": evaluate_trend_pullback,
+                 "vwap_mean_reversion": evaluate_vwap_mean_reversion}  # fmt: skip
     if setup not in functions:
         raise ValueError(f"unknown intraday setup {setup!r}: expected one of {', '.join(SETUPS)}")
     return functions[setup](bars, p, ind)

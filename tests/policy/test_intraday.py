@@ -12,10 +12,18 @@ from autotrader.policy import engine
 from autotrader.policy import intraday as policy
 
 
-def _bars(close: list[float] | np.ndarray, volume: list[float] | np.ndarray | None = None) -> policy.MinuteBars:
+def _bars(
+    close: list[float] | np.ndarray,
+    volume: list[float] | np.ndarray | None = None,
+    daily: policy.DailyTrend | None = None,
+) -> policy.MinuteBars:
     c = np.asarray(close, dtype=float)[:, None]
     v = np.full(c.shape, 1000.0) if volume is None else np.asarray(volume, dtype=float)[:, None]
-    return policy.MinuteBars(("AAA",), c + 0.05, c - 0.05, c, v)
+    return policy.MinuteBars(("AAA",), c + 0.05, c - 0.05, c, v, daily)
+
+
+def _trend(close: float = 110.0, sma: float = 100.0, score: float = 3.0) -> policy.DailyTrend:
+    return policy.DailyTrend(np.array([close]), np.array([sma]), np.array([score]), {})
 
 
 def _cross_series() -> tuple[np.ndarray, int]:
@@ -75,8 +83,25 @@ def orb(case: str) -> tuple[policy.MinuteBars, policy.Params, list[int]]:
     return _bars(close, volume), policy.Params(), []
 
 
+def trend_pullback(case: str) -> tuple[policy.MinuteBars, policy.Params, list[int]]:
+    # Up for 80 bars; the last close just above the EMA20 of the bars before (so above its own EMA20), its low
+    # (close − 0.05) below it: a touch that held.
+    trend = np.linspace(103, 100, 80) if case == "minute" else np.linspace(100, 103, 80)
+    before = float(engine.ema(trend, 20)[-1])
+    last = before + {"touch": 0.5, "close": -0.02}.get(case, 0.02)
+    daily = _trend(close=95.0 if case == "daily" else 110.0, score=-1.0 if case == "regime" else 1.0)
+    return _bars([*trend, last], daily=daily), policy.Params(), []
+
+
+def vwap_mean_reversion(case: str) -> tuple[policy.MinuteBars, policy.Params, list[int]]:
+    # Flat at 100, then a close 1.5% below: VWAP stays near 100.
+    close = [100.0] * 60 + [99.5 if case == "discount" else 98.5]
+    return _bars(close, daily=_trend(score=-1.0 if case == "regime" else 1.0)), policy.Params(), []
+
+
 BUILDERS = {"ema_cross": ema_cross, "vwap_reclaim": vwap_reclaim, "sigma_fade": sigma_fade,
-            "hod_failure": hod_failure, "orb": orb}  # fmt: skip
+            "hod_failure": hod_failure, "orb": orb, "trend_pullback": trend_pullback,
+            "vwap_mean_reversion": vwap_mean_reversion}  # fmt: skip
 
 BROKEN = [
     ("ema_cross", "before", "EMA20 at or below EMA50 on the bar before"),
@@ -95,6 +120,13 @@ BROKEN = [
     ("orb", "range", "close above the 30-minute opening-range high (after it)"),
     ("orb", "trend", "EMA20 above EMA50"),
     ("orb", "volume", "relative volume at least 1.5"),
+    ("trend_pullback", "minute", "EMA20 above EMA50 (the minute trend)"),
+    ("trend_pullback", "daily", "daily close above its SMA50 (the daily trend)"),
+    ("trend_pullback", "touch", "the low within 0.1% of EMA20"),
+    ("trend_pullback", "close", "close above EMA20"),
+    ("trend_pullback", "regime", "regime score at least 1"),
+    ("vwap_mean_reversion", "discount", "close at least 1% below VWAP"),
+    ("vwap_mean_reversion", "regime", "regime score at least 1"),
 ]
 
 
@@ -189,3 +221,30 @@ def test_a_hit_on_an_index_goes_out_on_its_fund_at_the_funds_price():
     assert fund.stop == pytest.approx(4990.0 * 499.0 / 5000.0) and fund.target == pytest.approx(5020.0 * 0.0998)
     assert (fund.entry - fund.stop) / fund.entry == pytest.approx((hit.entry - hit.stop) / hit.entry)  # same %
     assert "computed on I:SPX, traded on SPY" in fund.note and fund.strength == 0.8
+
+
+@pytest.mark.parametrize("setup", policy.DAILY_SETUPS)
+def test_without_a_daily_trend_the_daily_setups_do_not_fire(setup: str) -> None:
+    bars, p, _ = BUILDERS[setup]("fires")
+    e = policy.evaluate(setup, replace(bars, daily=None), p)
+    held = {name: bool(v[0]) for name, v in e.conditions.items()}
+    assert not e.fired[0] and not held[f"regime score at least {p.trend_pullback.min_regime_score:g}"]
+
+
+def test_the_regime_score_is_three_votes_checked_against_a_direct_computation() -> None:
+    """Each vote recomputed with plain numpy (means of the windows, np.polyfit's slope of the log closes) on
+    random walks; the score is their sum; a symbol with too short a history has none."""
+    rng = np.random.default_rng(7)
+    closes = 100 * np.exp(np.cumsum(rng.normal(0.0005, 0.02, size=(70, 40)), axis=0))
+    closes[:30, -1] = np.nan  # 40 sessions of history: not enough for SMA50
+    r = policy.Regime()
+    trend = policy.daily_trend(closes, r)
+    for j in range(39):
+        c = closes[:, j]
+        sma20, sma50 = c[-20:].mean(), c[-50:].mean()
+        slope = np.polyfit(np.arange(20), np.log(c[-20:]), 1)[0]
+        votes = [c[-1] > sma50, sma20 > sma50, slope > 0]
+        assert trend.score[j] == sum(1 if v else -1 for v in votes), j
+        assert trend.sma[j] == pytest.approx(sma50, rel=1e-12) and trend.close[j] == c[-1]
+    assert np.isnan(trend.score[-1])
+    assert set(np.unique(trend.score[:-1])) <= {-3.0, -1.0, 1.0, 3.0}
