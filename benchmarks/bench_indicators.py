@@ -12,8 +12,8 @@ evaluations (their indicators and ATR stops included) and their strongest signal
 
 Intraday: ``--minute-bars`` one-minute bars of one session for the same symbols: EMA 20 and 50, VWAP with its
 1σ and 2σ bands, relative volume over 20 bars, the 30-minute opening range and the high of day. Then the
-built-in intraday setups' decision at the last bar (``policy/intraday.py``: all five, with their stops and
-strongest signals).
+built-in intraday setups' decision at the last bar (``policy/intraday.py``: all seven, with their stops and
+strongest signals, and the daily regime score the last two read, from the daily bars' last 55 closes).
 
 ``--missing`` blanks that fraction of bars at random (missing bars, which restart the recursive averages). Every
 run keeps its outputs until it ends, as a scanner reading them would; one untimed run comes first. Each line
@@ -29,6 +29,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -226,21 +227,25 @@ def main() -> None:
             "high of day": lambda: engine.high_of_day(mh, ms),
         },
     )
-    # The intraday setups' decision at the session's last bar: all five evaluations (their shared indicators
+    # The intraday setups' decision at the session's last bar: all seven evaluations (their shared indicators
     # computed once, the ATR stops and targets, vwap_reclaim's cooldown over the 77 earlier 5-minute evaluations
-    # of a 09:35-15:45 window) and each setup's strongest signals.
+    # of a 09:35-15:45 window) and each setup's strongest signals; the daily trend of the sessions before,
+    # computed once a session in a scan, is timed with them here.
     minute = intraday.MinuteBars(tuple(f"S{j}" for j in range(args.symbols)), mh, ml, mc, mv)
+    history = c[-55:]
     earlier = intraday.earlier_rows(len(mc), 5, 5)
     as_daily = scanners.Bars(minute.symbols, mh, ml, mc)
     common = scanners.Common(atr_period=14, stop_atr_multiplier=1.0, max_per_day=10)
 
     def setups() -> list[Any]:
-        found = intraday.evaluate_all(intraday.SETUPS, minute, intraday.Params(), earlier)
+        trend = intraday.daily_trend(history, intraday.Regime())
+        found = intraday.evaluate_all(intraday.SETUPS, replace(minute, daily=trend), intraday.Params(), earlier)
         return [scanners.hits(e, as_daily, common) for e in found.values()]
 
     report(
         f"intraday signals, built-in setups: {args.symbols} symbols x {args.minute_bars} minute bars (ema_cross, "
-        "vwap_reclaim with its cooldown, sigma_fade, hod_failure, orb, their strongest signals with ATR stops)",
+        "vwap_reclaim with its cooldown, sigma_fade, hod_failure, orb, trend_pullback, vwap_mean_reversion and the "
+        "daily regime score, their strongest signals with ATR stops)",
         timed(setups, args.runs),
         goal_ms=100,
     )
