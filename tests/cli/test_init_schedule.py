@@ -77,6 +77,14 @@ def test_schedule_prints_systemd_timers_in_new_york_time(cli, tmp_path):
     assert "OnCalendar=Mon..Fri 09:30 America/New_York" in text and "ExecStart=" in text
 
 
+def test_schedule_prints_the_intraday_timer_when_intraday_setups_are_enabled(cli, write_config):
+    config = write_config('[intraday]\nenabled = ["orb"]\n')
+    text = cli("schedule", "--print", "--systemd", "--config", str(config)).stdout
+    assert "# ~/.config/systemd/user/autotrader-intraday.timer" in text
+    assert "OnCalendar=Mon..Fri 09:35,40,45,50,55 America/New_York" in text and "TimeoutStartSec=4min" in text
+    assert "enable --now autotrader-run-daily.timer autotrader-intraday.timer autotrader-status.timer" in text
+
+
 @pytest.mark.parametrize("args", [["schedule"], ["schedule", "--systemd"]])
 def test_schedule_without_print_says_what_to_ask(cli, write_config, args):
     result = cli(*args, "--config", str(write_config("")))

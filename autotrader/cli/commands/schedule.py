@@ -37,15 +37,15 @@ def schedule(
     def body(cfg, now, dry):  # noqa: ANN001, ANN202 - invoke_readonly's body
         assert cfg.config_path is not None
         paths = cron.Paths(executable=_executable(), config=cfg.config_path.resolve(), workspace=cfg.workspace)
-        times, hours = cfg.settings.schedule.times, cfg.settings.status.max_age_hours
+        s = cfg.settings
+        times, hours = s.schedule.times, s.status.max_age_hours
+        intraday = None
+        if s.intraday.enabled:
+            window = (s.size.trading_window_start, s.size.trading_window_end)
+            intraday = cron.Intraday(*window, s.intraday.every_minutes)
         if systemd:
-            text = cron.systemd_units(times, paths, status_max_age_hours=hours)
+            text = cron.systemd_units(times, paths, status_max_age_hours=hours, intraday=intraday)
         else:
-            s = cfg.settings
-            intraday = None
-            if s.intraday.enabled:
-                window = (s.size.trading_window_start, s.size.trading_window_end)
-                intraday = cron.Intraday(*window, s.intraday.every_minutes)
             text = cron.crontab(times, paths, status_max_age_hours=hours, intraday=intraday)
         draft = ReportDraft(command="schedule", as_of=now, dry_run=dry)
         return draft.build(ScheduleReport, format="systemd" if systemd else "crontab", text=text)
