@@ -351,6 +351,22 @@ class RejectedFile(Row):
     moved_to: str | None  # where it was set aside (None: left in the inbox, e.g. under --dry-run)
 
 
+@dataclass(frozen=True)
+class RankedSignal(Row):
+    """A signal's place in ``[rank]``'s order: ``execute`` (sized in this order) or ``watch`` (not bought)."""
+
+    signal_id: int
+    symbol: str
+    rank: int  # 1 = the strongest
+    tag: str  # execute | watch
+    reason: str
+    conviction: float | None
+    probability: float | None
+    dollar_volume: float | None
+    recent_return: float | None
+    sector: str | None
+
+
 @dataclass(frozen=True, kw_only=True)
 class ScanReport(Report):
     COMMANDS = ("scan",)
@@ -359,6 +375,8 @@ class ScanReport(Report):
     signals: tuple[ImportedSignal, ...]
     documents: tuple[ScanDocument, ...]
     rejected: tuple[RejectedFile, ...]  # structurally bad inbox files set aside, nothing of them imported
+    # With [rank] enabled: the undecided signals as `size` would rank them now (nothing is decided here).
+    ranking: tuple[RankedSignal, ...] | None = optional()
 
 
 # -- size -----------------------------------------------------------------------------------------------------
@@ -402,6 +420,7 @@ class SizeReport(Report):
     quarantined: tuple[QuarantinedSymbol, ...] | None = optional()  # the session's; absent like ``book``
     book: SizeBook | None = optional()  # absent when nothing was sized (outside the window, no new signal)
     risk: SizeRisk | None = optional()
+    ranking: tuple[RankedSignal, ...] | None = optional()  # with [rank] enabled, when there were signals to size
 
 
 # -- dipbuy / profittake --------------------------------------------------------------------------------------

@@ -774,6 +774,7 @@ class SignalRow:
     stop: float | None
     target: float | None
     generated_at: datetime
+    probability: float | None = None  # the prediction's probability, when the signal carried one
 
 
 def undecided_signals(ledger: Ledger, step: str, *, since: datetime, until: datetime) -> list[SignalRow]:
@@ -796,6 +797,7 @@ def undecided_signals(ledger: Ledger, step: str, *, since: datetime, until: date
             stop=r["stop"],
             target=r["target"],
             generated_at=datetime.fromisoformat(r["generated_at"]),
+            probability=r["probability"],
         )
         for r in rows
     ]

@@ -254,6 +254,8 @@ def run(ctx: StepContext, *, files: list[str] | None = None, preloaded: list[Raw
 
     report = _report(ctx, plans, reads_inbox)
     report.notes.extend(builtin_notes(ctx))
+    if ctx.settings.rank.enabled:
+        _rank_preview(ctx, report)
     if not ctx.dry_run:
         # Only after the commit: a crash before this line leaves files in the inbox, archived next time.
         for plan in plans:
@@ -261,6 +263,21 @@ def run(ctx: StepContext, *, files: list[str] | None = None, preloaded: list[Raw
                 _archive(ctx.config, plan, report)
     report.fields["rejected"] = [_set_aside(ctx, r, report) for r in rejected]
     return report.build(ScanReport)
+
+
+def _rank_preview(ctx: StepContext, report: ReportDraft) -> None:
+    """``[rank]``: the undecided signals in the order ``size`` would spend the cap on them now, each tagged."""
+    from autotrader.pipeline.size import ranking_preview
+
+    report.fields["ranking"] = ranking_preview(ctx)
+    if ctx.dry_run:
+        report.notes.append("ranking: the signals already stored only (a dry run stores none of this scan's)")
+    elif report.fields["ranking"]:
+        executes = sum(r["tag"] == "execute" for r in report.fields["ranking"])
+        report.notes.append(
+            f"ranking: {executes} of {len(report.fields['ranking'])} undecided signal(s) would be sized now "
+            "(`size` decides; see `ranking`)"
+        )
 
 
 def _set_aside(ctx: StepContext, rejected: _Rejected, report: ReportDraft) -> dict[str, Any]:

@@ -24,9 +24,10 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from autotrader.clock import ET, OPG_CUTOFF
 from autotrader.domain.enums import Book, LegKind, OrderClass, OrderType, Side, TimeInForce
@@ -355,7 +356,9 @@ def run(ctx: StepContext) -> SizeReport:
     inputs = [_inputs(ctx, s, tif) for s in signals]
     watched: list[sizing.Decision] = []
     if ctx.settings.rank.enabled:
-        inputs, watched, steps = ranked(ctx, inputs)
+        order = rank_signals(ctx, signals)
+        report.fields["ranking"] = ranking_rows(order)
+        inputs, watched, steps = ranked(inputs, order)
         decisions = [replace(d, trace=(steps[d.signal_id], *d.trace))
                      for d in sizing.decide_all(inputs, book, risk, rules_from(ctx))] + watched  # fmt: skip
     else:
@@ -373,24 +376,48 @@ def run(ctx: StepContext) -> SizeReport:
 SizingInput = tuple[sizing.SignalIn, sizing.QuoteIn | None, sizing.AssetIn | None, str | None, int | None]
 
 
-def ranked(
-    ctx: StepContext, inputs: list[SizingInput]
-) -> tuple[list[SizingInput], list[sizing.Decision], dict[int, sizing.TraceStep]]:
-    """``[rank]``: the inputs to size in rank order, the watched signals as skip decisions, and each executed
-    signal's rank step for its trace (``policy.ranking``)."""
+def rank_signals(ctx: StepContext, signals: Sequence[repo.SignalRow]) -> list[ranking.Ranked]:
+    """``[rank]``: ``signals`` (in the order they arrived) ranked and tagged, the day's earlier entries counted
+    (``policy.ranking``)."""
     s = ctx.settings.rank
     rules = ranking.RankRules(s.min_dollar_volume, s.liquidity_sessions, s.falling_knife_pct,
                               s.falling_knife_sessions, s.max_per_sector, s.max_per_day)  # fmt: skip
     candidates = [
-        ranking.Candidate(signal.signal_id, signal.symbol, signal.conviction, sector,
-                          *_liquidity(ctx, signal.symbol, rules), arrival)
-        for arrival, (signal, _, _, sector, _) in enumerate(inputs)
+        ranking.Candidate(signal.id, signal.symbol, signal.conviction, sector_of(ctx, signal.symbol),
+                          *_liquidity(ctx, signal.symbol, rules), arrival, probability=signal.probability)
+        for arrival, signal in enumerate(signals)
     ]  # fmt: skip
     earlier = repo.entry_symbols_on(ctx.ledger, book=str(Book.SIGNALS), session_date=ctx.session_date)
     by_sector: dict[str, int] = defaultdict(int)
     for symbol in earlier:
         by_sector[sector_of(ctx, symbol) or "unknown"] += 1
-    order = ranking.rank(candidates, rules, ranking.Today(len(earlier), dict(by_sector)))
+    return ranking.rank(candidates, rules, ranking.Today(len(earlier), dict(by_sector)))
+
+
+def ranking_rows(order: Sequence[ranking.Ranked]) -> list[dict[str, Any]]:
+    """The ranking as the reports print it (``RankedSignal``)."""
+    return [
+        {"signal_id": r.candidate.signal_id, "symbol": r.candidate.symbol, "rank": r.rank, "tag": r.tag,
+         "reason": r.reason, "conviction": r.candidate.conviction, "probability": r.candidate.probability,
+         "dollar_volume": r.candidate.dollar_volume, "recent_return": r.candidate.recent_return,
+         "sector": r.candidate.sector}
+        for r in order
+    ]  # fmt: skip
+
+
+def ranking_preview(ctx: StepContext) -> list[dict[str, Any]]:
+    """The undecided buy signals as ``size`` would rank them now (``scan --json``): nothing is decided or
+    stored. ``size`` first leaves out the symbols quarantined for the session and exits held symbols on sell
+    signals, so its ranking can hold fewer signals."""
+    buys = [s for s in undecided_signals(ctx) if s.side == str(Side.BUY)]
+    return ranking_rows(rank_signals(ctx, buys)) if buys else []
+
+
+def ranked(
+    inputs: list[SizingInput], order: Sequence[ranking.Ranked]
+) -> tuple[list[SizingInput], list[sizing.Decision], dict[int, sizing.TraceStep]]:
+    """The inputs to size in rank order, the watched signals as skip decisions, and each executed signal's
+    rank step for its trace."""
     by_id = {item[0].signal_id: item for item in inputs}
     executed = [by_id[r.candidate.signal_id] for r in order if r.tag == ranking.EXECUTE]
     watched = [_watched(r) for r in order if r.tag == ranking.WATCH]

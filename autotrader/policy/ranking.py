@@ -6,7 +6,8 @@ each is tagged ``execute`` (sized, in rank order, until the caps say stop) or ``
 slot, with the reason):
 
 1. **Order**: the strongest first: conviction (a built-in scanner's conviction is its strength on a fixed
-   scale), then average dollar volume (the more liquid of two equally strong picks), then arrival.
+   scale), then the prediction's confidence (the signal's ``probability`` column, when a model gave one),
+   then average dollar volume (the more liquid of two equally strong picks), then arrival.
 2. **Filters**, each a small named rule applied in that order; the first that fails tags the candidate
    ``watch`` with its reason: ``liquidity`` (average dollar volume over the last ``liquidity_sessions`` at
    least ``min_dollar_volume``; a symbol without that history is not judged liquid), ``falling_knife`` (not
@@ -38,6 +39,7 @@ class Candidate:
     dollar_volume: float | None  # average close × volume over the liquidity window (None: too little history)
     recent_return: float | None  # over the falling-knife window (None: too little history)
     arrival: int  # its place in the order the signals arrived
+    probability: float | None = None  # the model's probability the prediction is right (None: none given)
 
 
 @dataclass(frozen=True)
@@ -68,19 +70,21 @@ class Ranked:
     def trace(self) -> TraceStep:
         """The ranking as the first step of the size trace (a watch is a skip, as a gate's would be)."""
         c = self.candidate
-        inputs = {"rank": self.rank, "conviction": c.conviction, "dollar_volume": c.dollar_volume,
-                  "recent_return": c.recent_return, "sector": c.sector}  # fmt: skip
+        inputs = {"rank": self.rank, "conviction": c.conviction, "probability": c.probability,
+                  "dollar_volume": c.dollar_volume, "recent_return": c.recent_return, "sector": c.sector}  # fmt: skip
         effect = f"{self.tag}: {self.reason}" if self.tag == EXECUTE else f"skip: watch: {self.reason}"
         return TraceStep("rank", inputs, effect)
 
 
 def order(candidates: Sequence[Candidate]) -> list[Candidate]:
-    """Strongest first: conviction (none counts as the middle, 5), then dollar volume, then arrival."""
+    """Strongest first: conviction (none counts as the middle, 5), then the prediction's probability (none
+    counts as 0.5, a coin toss), then dollar volume, then arrival."""
 
-    def key(c: Candidate) -> tuple[float, float, int]:
+    def key(c: Candidate) -> tuple[float, float, float, int]:
         conviction = 5.0 if c.conviction is None else float(c.conviction)
+        probability = c.probability if c.probability is not None and math.isfinite(c.probability) else 0.5
         volume = c.dollar_volume if c.dollar_volume is not None and math.isfinite(c.dollar_volume) else 0.0
-        return (-conviction, -volume, c.arrival)
+        return (-conviction, -probability, -volume, c.arrival)
 
     return sorted(candidates, key=key)
 

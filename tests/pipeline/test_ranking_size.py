@@ -1,5 +1,5 @@
 """`size` with `[rank] enabled`: the slot's signals are sized strongest first, and the ones only watched are
-decided with their reason, the ranking the first step of every trace."""
+decided with their reason, the ranking the first step of every trace and shown by `scan --json` beforehand."""
 
 from __future__ import annotations
 
@@ -12,10 +12,15 @@ import pytest
 def test_size_spends_the_cap_in_rank_order_and_records_each_watch(cli, write_config):
     config = str(write_config("[rank]\nenabled = true\nmax_per_day = 3\nmin_dollar_volume = 1.0\n"))
     at = "2026-03-10T09:00"
-    assert cli("scan", "--as-of", at, "--config", config).exit_code == 0
+    scanned = cli("scan", "--json", "--as-of", at, "--config", config)
+    assert scanned.exit_code == 0, scanned.output
     result = cli("size", "--json", "--as-of", at, "--config", config)
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)
+    # scan shows the ranking size then applies: the same signals, order, tags and reasons (nothing between).
+    preview = json.loads(scanned.stdout)["ranking"]
+    assert preview and preview == payload["ranking"]
+    assert {r["tag"] for r in preview} == {"execute", "watch"}
     traces = [o["trace"] for o in payload["orders"]] + [s["trace"] for s in payload["skipped"] if s["trace"]]
     assert traces and all(t[0]["name"] == "rank" for t in traces)
     ranks = [t[0]["inputs"]["rank"] for t in (o["trace"] for o in payload["orders"])]

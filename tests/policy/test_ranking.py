@@ -24,6 +24,16 @@ def test_the_strongest_first_then_the_more_liquid_then_the_earlier():
     assert [r.rank for r in ranked] == [1, 2, 3, 4]
 
 
+def test_a_models_probability_breaks_a_conviction_tie_before_liquidity():
+    sure = ranking.Candidate(0, "S0", 7, "Tech", 1e6, 0.0, arrival=0, probability=0.8)
+    unsure = ranking.Candidate(1, "S1", 7, "Tech", 9e9, 0.0, arrival=1, probability=0.3)
+    silent = ranking.Candidate(2, "S2", 7, "Tech", 1e6, 0.0, arrival=2)  # no prediction: a coin toss, 0.5
+    stronger = ranking.Candidate(3, "S3", 8, "Tech", 1e6, 0.0, arrival=3, probability=0.1)
+    ranked = ranking.rank([sure, unsure, silent, stronger], RULES, NONE_TODAY)
+    assert [r.candidate.signal_id for r in ranked] == [3, 0, 2, 1]
+    assert ranked[1].trace().inputs["probability"] == 0.8
+
+
 def test_each_filter_watches_with_its_reason_and_the_rest_execute():
     ranked = ranking.rank(
         [_c(0, 9, volume=5e5), _c(1, 8, recent=-0.2), _c(2, 7, volume=None), _c(3, 6)], RULES, NONE_TODAY
