@@ -306,10 +306,12 @@ class Signal:
     conviction: int | None = None
     entry: float | None = None
     stop: float | None = None
-    target: float | None = None
+    target: float | None = None  # the final target
     horizon_days: int | None = None
     note: str = ""
     line: int = 0  # where it came from in its file (1-based, header = line 1)
+    # The first target (optional): a partial exit there, then the stop to break-even, then the final target.
+    target_one: float | None = None
     # What a model predicted with it (optional; fractions, probability of a positive 10-session return).
     predicted_return_3d: float | None = None
     predicted_return_10d: float | None = None
@@ -320,7 +322,7 @@ class Signal:
         if self.category not in CATEGORIES:
             raise ValueError(f"category must be one of {', '.join(CATEGORIES)}, got {self.category!r}")
         _require_utc("generated_at", self.generated_at)
-        for name in ("entry", "stop", "target"):
+        for name in ("entry", "stop", "target", "target_one"):
             _require_finite(name, getattr(self, name), positive=True)
 
     @property

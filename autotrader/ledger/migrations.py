@@ -619,3 +619,11 @@ def _signal_predictions(db: sqlite_utils.Database) -> None:
     # positive 10-session return. Absent (NULL) for every signal stored before, and for most sources.
     for column in ("predicted_return_3d", "predicted_return_10d", "predicted_return_30d", "probability"):
         db.execute(f"ALTER TABLE signals ADD COLUMN {column} REAL")
+
+
+@migrations(name="0015_signal_target_one")
+def _signal_target_one(db: sqlite_utils.Database) -> None:
+    # A signal may name its own first target (signal files' optional ``target_one``): a partial exit there, then
+    # the stop to break-even, then the final ``target``; the position's plan takes it (``initial_plan``). Absent
+    # (NULL) for every signal stored before, and for those that name none.
+    db.execute("ALTER TABLE signals ADD COLUMN target_one REAL CHECK (target_one IS NULL OR target_one > 0)")

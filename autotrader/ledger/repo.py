@@ -628,7 +628,8 @@ def record_import(
         cursor = ledger.conn.execute(
             "INSERT INTO signals (import_id, line, symbol, category, source, side, conviction, entry, stop, target, "
             "horizon_days, generated_at, note, dedupe_key, created_at, predicted_return_3d, predicted_return_10d, "
-            "predicted_return_30d, probability) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "predicted_return_30d, probability, target_one) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 import_id,
                 signal.line,
@@ -649,6 +650,7 @@ def record_import(
                 signal.predicted_return_10d,
                 signal.predicted_return_30d,
                 signal.probability,
+                signal.target_one,
             ],
         )
         ids.append(int(cursor.lastrowid))  # type: ignore[arg-type]
@@ -1112,12 +1114,16 @@ class EntrySignal:
 
     category: str
     stop: float | None
-    target: float | None
+    target: float | None  # the final target
+    target_one: float | None  # the first target (a partial exit, then the stop to break-even)
 
 
 def entry_signal(ledger: Ledger, signal_id: int) -> EntrySignal | None:
-    rows = ledger.query("SELECT category, stop, target FROM signals WHERE id = ?", [signal_id])
-    return EntrySignal(rows[0]["category"], rows[0]["stop"], rows[0]["target"]) if rows else None
+    rows = ledger.query("SELECT category, stop, target, target_one FROM signals WHERE id = ?", [signal_id])
+    if not rows:
+        return None
+    r = rows[0]
+    return EntrySignal(r["category"], r["stop"], r["target"], r["target_one"])
 
 
 @dataclass(frozen=True)

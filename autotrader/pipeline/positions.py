@@ -178,6 +178,7 @@ class _Origin:
     stop: float | None
     target: float | None
     atr: float | None  # Wilder's ATR before the entry session, for the ATR categories
+    target_one: float | None = None  # the signal's own first target (the plan takes it when it fits)
 
 
 @dataclass(frozen=True)
@@ -276,7 +277,7 @@ def _entry_leg(fills: list[dict[str, Any]], splits: list[dict[str, Any]]) -> _En
 
 def _origin(ctx: StepContext, held: _Held, entry: _Entry, rules: mg.Rules) -> _Origin:
     """The category, and the stop and target the entry carried (a bracket's legs, or those to attach after a
-    market-on-open fill), else the signal's own."""
+    market-on-open fill), else the signal's own; the signal's first target (no order carries one)."""
     levels = repo.entry_levels(ctx.ledger, entry.client_order_id) if entry.client_order_id else None
     signal = repo.entry_signal(ctx.ledger, entry.signal_id) if entry.signal_id is not None else None
     if signal is not None:
@@ -289,7 +290,7 @@ def _origin(ctx: StepContext, held: _Held, entry: _Entry, rules: mg.Rules) -> _O
         stop = stop if stop is not None else signal.stop
         target = target if target is not None else signal.target
     atr = _atr_before(ctx, held.row.symbol, held.opened) if category in rules.atr_categories else None
-    return _Origin(category, stop, target, atr)
+    return _Origin(category, stop, target, atr, signal.target_one if signal is not None else None)
 
 
 def _atr_before(ctx: StepContext, symbol: str, opened: datetime) -> float | None:
@@ -415,8 +416,9 @@ def _plan_position(
 def _new_state(held: _Held, entry: _Entry, origin: _Origin, rules: mg.Rules) -> dict[str, Any]:
     p = held.row
     plan = mg.initial_plan(
-        origin.category, entry.price, origin.atr, origin.stop, origin.target, rules, symbol=p.symbol
-    )
+        origin.category, entry.price, origin.atr, origin.stop, origin.target, rules, symbol=p.symbol,
+        signal_target_one=origin.target_one,
+    )  # fmt: skip
     return {
         "position_key": held.key,
         "book": p.book,

@@ -205,11 +205,22 @@ def initial_plan(
     rules: Rules,
     *,
     symbol: str | None = None,
+    signal_target_one: float | None = None,
 ) -> Plan:
     """The exit plan a position starts with: the signal's own stop and target win; then the symbol's own
     ``stop_pct`` / ``target_pct`` (entry ∓ pct); then an ATR category fills in what is still missing (stop at
-    entry − k·ATR; first and final targets at entry + k1·ATR and + k2·ATR)."""
+    entry − k·ATR; first and final targets at entry + k1·ATR and + k2·ATR).
+
+    The signal's own first target (``signal_target_one``) is the plan's first target when the signal has a
+    target too and the first target lies strictly between the entry price and it (on the tick); otherwise a
+    signal's target has no first target (as for an entry filled at or beyond the signal's first target)."""
     stop, target, target_one = signal_stop, signal_target, None
+    if (
+        signal_target is not None
+        and signal_target_one is not None
+        and entry_price + EPS < to_tick(signal_target_one) < to_tick(signal_target) - EPS
+    ):
+        target_one = signal_target_one
     stop_pct = rules.symbol_stop_pct.get(symbol) if symbol is not None else None
     target_pct = rules.symbol_target_pct.get(symbol) if symbol is not None else None
     if stop is None and stop_pct is not None:

@@ -8,7 +8,8 @@ Two kinds of problem, two outcomes (a file that cannot be trusted imports nothin
   imports nothing at all. A half-written file usually shows up here (truncated last line).
 - **Row-level** (the document is fine, one recommendation is not usable): unknown symbol, category or side
   outside the allowed values, conviction outside 1-10, non-positive prices or horizon, stop/target on the
-  wrong side of the entry, a predicted return not above −1 or a probability outside [0, 1] (the optional
+  wrong side of the entry, a first target (``target_one``) without a target or not between the entry (else the
+  stop) and the target, a predicted return not above −1 or a probability outside [0, 1] (the optional
   prediction columns, checked as prediction files are: ``policy.predictions``), stale or future
   ``generated_at``. The row is skipped with its line and reason; the other rows import.
 
@@ -47,6 +48,7 @@ COLUMNS: tuple[str, ...] = (
     "conviction",
     "entry",
     "stop",
+    "target_one",
     "target",
     "horizon_days",
     "generated_at",
@@ -62,11 +64,12 @@ NUMBER_COLUMNS: tuple[str, ...] = (
     "conviction",
     "entry",
     "stop",
+    "target_one",
     "target",
     "horizon_days",
     *predictions.PREDICTION_COLUMNS,
 )
-PRICE_COLUMNS: tuple[str, ...] = ("entry", "stop", "target")
+PRICE_COLUMNS: tuple[str, ...] = ("entry", "stop", "target_one", "target")
 CONVICTION_RANGE = (1, 10)
 
 _ALLOWED_COLUMNS = ", ".join(ALL_COLUMNS)
@@ -306,6 +309,26 @@ def _levels(v: dict[str, Any], f: _Frame) -> str | None:
     return None
 
 
+def _target_one(v: dict[str, Any], f: _Frame) -> str | None:
+    # The first target (a partial exit there, then the stop to break-even) lies between the entry and the final
+    # target: a buy's above the entry and below the target, a sell's the other way round. Without an entry, it
+    # is at least beyond the stop.
+    first, entry, stop, target = v["target_one"], v["entry"], v["stop"], v["target"]
+    if first is None:
+        return None
+    buy = v["side"] == str(Side.BUY)
+    below, above = ("below", "above") if buy else ("above", "below")
+    if target is None:
+        return f"target_one {first:g} without a target (target_one is the first target, between entry and target)"
+    if first >= target if buy else first <= target:
+        return f"target_one {first:g} must be {below} target {target:g} for a {v['side']}"
+    if entry is not None and (first <= entry if buy else first >= entry):
+        return f"target_one {first:g} must be {above} entry {entry:g} for a {v['side']}"
+    if entry is None and stop is not None and (first <= stop if buy else first >= stop):
+        return f"target_one {first:g} must be {above} stop {stop:g} for a {v['side']}"
+    return None
+
+
 def _predictions(v: dict[str, Any], f: _Frame) -> str | None:
     return predictions.value_problem(v)
 
@@ -329,6 +352,7 @@ ROW_CHECKS: tuple[RowCheck, ...] = (
     _conviction,
     _positive,
     _levels,
+    _target_one,
     _predictions,
     _fresh,
 )
@@ -375,6 +399,7 @@ def parse_document(
                 entry=v["entry"],
                 stop=v["stop"],
                 target=v["target"],
+                target_one=v["target_one"],
                 horizon_days=None if v["horizon_days"] is None else int(v["horizon_days"]),
                 note=v["note"] or "",
                 line=row.line,

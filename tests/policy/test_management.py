@@ -397,6 +397,53 @@ def test_long_term_gets_an_atr_plan_when_configured():
     assert (plan.stop_price, plan.target_one_price, plan.target_price) == (97.0, 103.0, 106.0)
 
 
+@pytest.mark.parametrize(
+    ("category", "atr", "signal_stop", "signal_target", "signal_target_one", "stop", "target_one", "target"),
+    [
+        ("swing", 2.0, 95.0, 110.0, 105.0, 95.0, 105.0, 110.0),  # the signal's own first target
+        ("day_trade", None, 95.0, 110.0, 104.996, 95.0, 105.0, 110.0),  # on the tick, without an ATR
+        ("long_term", 2.0, 80.0, 150.0, 120.0, 80.0, 120.0, 150.0),  # any category with a plan
+        ("swing", 2.0, None, 110.0, 105.0, 97.0, 105.0, 110.0),  # the ATR stop fills in, the targets are the signal's
+    ],
+)
+def test_initial_plan_takes_the_signals_first_target(
+    category, atr, signal_stop, signal_target, signal_target_one, stop, target_one, target
+):
+    plan = initial_plan(category, 100.0, atr, signal_stop, signal_target, Rules(), signal_target_one=signal_target_one)
+    assert (plan.stop_price, plan.target_one_price, plan.target_price) == (stop, target_one, target)
+    assert not plan.target_one_done and plan.high_water == 100.0
+
+
+@pytest.mark.parametrize(
+    ("entry_price", "signal_target", "signal_target_one"),
+    [
+        (100.0, 110.0, None),  # none given: as before
+        (105.0, 110.0, 105.0),  # filled at the first target: not strictly above the entry
+        (106.0, 110.0, 105.0),  # filled beyond it
+        (100.0, 110.0, 110.0),  # at the final target
+        (100.0, 110.0, 112.0),  # beyond the final target
+    ],
+)
+def test_a_signals_first_target_that_does_not_fit_the_fill_is_ignored(entry_price, signal_target, signal_target_one):
+    plan = initial_plan("swing", entry_price, 2.0, 95.0, signal_target, Rules(), signal_target_one=signal_target_one)
+    old = initial_plan("swing", entry_price, 2.0, 95.0, signal_target, Rules())
+    assert plan == old and plan.target_one_price is None and plan.target_price == 110.0
+
+
+def test_without_a_target_the_signals_first_target_is_ignored_and_the_atr_ladder_fills_in():
+    plan = initial_plan("swing", 100.0, 2.0, 95.0, None, Rules(), signal_target_one=105.0)
+    assert (plan.stop_price, plan.target_one_price, plan.target_price) == (95.0, 103.0, 106.0)
+    assert initial_plan("long_term", 100.0, 2.0, 95.0, None, Rules(), signal_target_one=105.0).target_one_price is None
+
+
+def test_a_signals_first_target_runs_the_ladder():
+    plan = initial_plan("swing", 100.0, 2.0, 95.0, 110.0, Rules(), signal_target_one=105.0)
+    out = exits(swing(qty=100, plan=plan), 105.5)
+    a = only_action(out)
+    assert (a.qty, a.leg, a.tier, a.trigger_price) == (50, "target", 1, 105.0)
+    assert (out.plans["signals:AAPL:1"].stop_price, out.plans["signals:AAPL:1"].target_price) == (100.0, 110.0)
+
+
 def test_the_ladder_first_target_then_break_even_then_final_target():
     position = swing(qty=100)
     assert exits(position, 102.99).actions == []

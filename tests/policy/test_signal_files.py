@@ -9,7 +9,7 @@ import pytest
 
 from autotrader.domain.enums import Side
 from autotrader.errors import InputError
-from autotrader.policy.signal_files import COLUMNS, parse_document, parse_instant, read_rows
+from autotrader.policy.signal_files import PRICE_COLUMNS, parse_document, parse_instant, read_rows
 from tests.factories import et
 
 AS_OF = et("2026-03-02 10:00")
@@ -199,10 +199,10 @@ def test_generated_at_rules(text, expected):
 # -- row-level problems: the row is skipped, the rest imports --------------------------------------
 
 
-def _row(**changes: str) -> str:
-    values = dict(zip(COLUMNS, GOOD.split(","), strict=True))
+def _row(*, header: str = HEADER, **changes: str) -> str:
+    values = dict(zip(HEADER.split(","), GOOD.split(","), strict=True))
     values.update(changes)
-    return ",".join(values[c] for c in COLUMNS)
+    return ",".join(values[c] for c in header.split(","))
 
 
 @pytest.mark.parametrize(
@@ -258,3 +258,57 @@ def test_max_age_is_a_parameter():
 def test_read_rows_is_structure_only():
     rows = read_rows("f.csv", csv_doc(_row(symbol="ZZZZ", conviction="99")).encode())
     assert rows[0].line == 2 and rows[0].values["conviction"] == 99.0
+
+
+# -- the first target (target_one): a partial exit there, then the stop to break-even, then the target ----------
+
+WITH_ONE = HEADER.replace("stop,target", "stop,target_one,target")
+
+
+def test_a_first_target_between_the_entry_and_the_target_is_kept():
+    assert "target_one" in PRICE_COLUMNS
+    rows = [
+        _row(header=WITH_ONE, target_one="115"),
+        _row(header=WITH_ONE, target_one="", symbol="XOM"),  # optional
+        _row(header=WITH_ONE, target_one="85", side="sell", stop="110", target="80", symbol="MSFT"),
+        _row(header=WITH_ONE, target_one="100", entry="", symbol="AAPL", category="swing"),  # above the stop will do
+    ]
+    parsed = parse("f.csv", csv_doc(*rows, header=WITH_ONE))
+    assert parsed.skipped == ()
+    assert [s.target_one for s in parsed.signals] == [115.0, None, 85.0, 100.0]
+    item = {**ITEM, "entry": 100, "stop": 95, "target_one": 105, "target": 110}
+    assert parse("f.json", json.dumps([item])).signals[0].target_one == 105.0
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        ({"target_one": "135"}, "target_one 135 must be below target 130 for a buy"),
+        ({"target_one": "130"}, "target_one 130 must be below target 130 for a buy"),
+        ({"target_one": "95"}, "target_one 95 must be above entry 100 for a buy"),
+        ({"target_one": "100"}, "target_one 100 must be above entry 100 for a buy"),
+        ({"target_one": "115", "target": ""}, "target_one 115 without a target (target_one is the first target, "
+                                              "between entry and target)"),
+        ({"target_one": "85", "entry": ""}, "target_one 85 must be above stop 90 for a buy"),
+        ({"target_one": "-5"}, "target_one -5 must be > 0"),
+        ({"target_one": "105", "side": "sell", "stop": "110", "target": "80"},
+         "target_one 105 must be below entry 100 for a sell"),
+        ({"target_one": "75", "side": "sell", "stop": "110", "target": "80"},
+         "target_one 75 must be above target 80 for a sell"),
+    ],
+)  # fmt: skip
+def test_a_bad_first_target_skips_the_row_with_its_reason(changes, reason):
+    rows = [_row(header=WITH_ONE, target_one="115"), _row(header=WITH_ONE, **changes)]
+    parsed = parse("f.csv", csv_doc(*rows, header=WITH_ONE))
+    assert [s.target_one for s in parsed.signals] == [115.0]
+    (skipped,) = parsed.skipped
+    assert (skipped.line, skipped.reason) == (3, reason)
+
+
+def test_a_first_target_that_is_not_a_number_rejects_the_document():
+    with pytest.raises(InputError) as caught:
+        parse("f.csv", csv_doc(_row(header=WITH_ONE, target_one="soon"), header=WITH_ONE))
+    assert "f.csv:2: target_one 'soon' is not a number" in caught.value.message
+    with pytest.raises(InputError) as caught:
+        parse("f.json", json.dumps([{**ITEM, "target": 110, "target_one": [105]}]))
+    assert "'target_one' must be a string or a number" in caught.value.message

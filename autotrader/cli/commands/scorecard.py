@@ -93,7 +93,8 @@ def render_lineage(lineage: dict) -> None:
     """One signal's history for a person, in the order it happened: the pick, what sizing decided, the
     orders, the trade's fills and what management did, then how the pick itself scored (``--json`` has all)."""
     s = lineage["signal"]
-    prices = ", ".join(f"{k} {fmt.number(s[k], 2)}" for k in ("entry", "stop", "target") if s.get(k) is not None)
+    levels = ("entry", "stop", "target_one", "target")
+    prices = ", ".join(f"{k} {fmt.number(s[k], 2)}" for k in levels if s.get(k) is not None)
     render.lines([
         f"signal {s['id']}: {s['side']} {s['symbol']} · {s['category']} · {s['source']} · conviction "
         f"{fmt.plain(s.get('conviction'))}" + (f" · {prices}" if prices else ""),
