@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from autotrader.clock import ET
-from autotrader.pipeline.scanners import COLUMNS, daily_bars_before, source_name
+from autotrader.pipeline.scanners import daily_bars_before, source_name
 from autotrader.policy import intraday as policy
 from autotrader.policy import scanners as daily
 
@@ -43,6 +43,9 @@ if TYPE_CHECKING:
 CATEGORY = "day_trade"
 HORIZON_DAYS = 1
 MINUTE = timedelta(minutes=1)
+# The daily scanners' columns with the first target: the management's partial exit runs on these signals.
+COLUMNS = ("symbol", "category", "source", "side", "conviction", "entry", "stop", "target_one", "target",
+           "horizon_days", "generated_at", "note")  # fmt: skip
 
 
 def params(s: IntradaySection) -> policy.Params:
@@ -235,5 +238,14 @@ def _csv(setup: str, hits: list[daily.Hit], generated_at: str) -> str:
     writer.writerow(COLUMNS)
     for h in hits:
         writer.writerow([h.symbol, CATEGORY, source_name(setup), "buy", h.conviction, f"{h.entry:.4f}",
-                         f"{h.stop:.4f}", f"{h.target:.4f}", HORIZON_DAYS, generated_at, h.note])  # fmt: skip
+                         f"{h.stop:.4f}", _first_target(h), f"{h.target:.4f}", HORIZON_DAYS, generated_at,
+                         h.note])  # fmt: skip
     return out.getvalue()
+
+
+def _first_target(h: daily.Hit) -> str:
+    """The ``target_one`` cell: empty when it is not below the final target (``target_one_atr`` equal to
+    ``target_two_atr``: one target, no partial exit)."""
+    if h.target_one is None or round(h.target_one, 4) >= round(h.target, 4):
+        return ""
+    return f"{h.target_one:.4f}"

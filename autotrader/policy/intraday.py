@@ -37,7 +37,7 @@ neither setup fires for it.
 
 Every setup also needs an ATR for its stop. Entry: the close; stop: ``stop_atr_multiplier`` × ATR below it;
 target: ``target_two_atr`` × ATR above it (the signal's ``target``); ``target_one_atr`` × ATR above it is the
-first target, given in the note and the evaluation's values (the signal files have no column for it).
+first target (the signal's ``target_one``: the management's partial exit, then the stop to break-even).
 Strength: the close's distance from the setup's reference level in ATRs (EMA50 for the cross and the pullback;
 VWAP for the reclaim, the high-of-day failure and the mean reversion; the band; the range high); conviction 1 at
 0 and 10 at 2 ATRs.
@@ -463,4 +463,6 @@ def on_fund(hit: Hit, fund: str, fund_close: float) -> Hit:
         f"{hit.note}; computed on {hit.symbol}, traded on {fund}: levels × {ratio:.6g} "
         f"({fund} {fund_close:.2f} / {hit.symbol} {hit.entry:.2f})"
     )
-    return replace(hit, symbol=fund, entry=fund_close, stop=hit.stop * ratio, target=hit.target * ratio, note=note)
+    target_one = hit.target_one * ratio if hit.target_one is not None else None
+    return replace(hit, symbol=fund, entry=fund_close, stop=hit.stop * ratio, target=hit.target * ratio,
+                   target_one=target_one, note=note)  # fmt: skip

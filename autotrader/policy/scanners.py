@@ -53,6 +53,7 @@ class Hit:
     stop: float
     target: float
     note: str
+    target_one: float | None = None  # the first target (the intraday setups'), None: only the final one
 
 
 @dataclass(frozen=True)
@@ -106,7 +107,8 @@ def hits(evaluation: Evaluation, bars: Bars, common: Common) -> list[Hit]:
     e = evaluation
     found = [
         Hit(e.scanner, bars.symbols[j], float(e.strength[j]), int(e.conviction[j]), float(e.entry[j]),
-            float(e.stop[j]), float(e.target[j]), e.notes[j])
+            float(e.stop[j]), float(e.target[j]), e.notes[j],
+            float(e.values["target_one"][j]) if "target_one" in e.values else None)
         for j in np.flatnonzero(e.fired)
     ]  # fmt: skip
     return sorted(found, key=lambda h: (-h.strength, h.symbol))[: common.max_per_day]

@@ -48,6 +48,8 @@ def test_documents_pass_the_signal_parser_stamped_with_their_minute():
         assert {s.category for s in parsed.signals} == {"day_trade"}
         assert len({s.source for s in parsed.signals}) == 1 and parsed.signals[0].source in origin.replace("-", ":", 1)
         assert all(s.stop < s.entry < s.target and 1 <= s.conviction <= 10 for s in parsed.signals)
+        # the first target (1 ATR) halfway to the final one (2 ATRs): the management's partial exit runs there
+        assert all(s.target_one == pytest.approx((s.entry + s.target) / 2, abs=1e-3) for s in parsed.signals)
 
 
 @pytest.mark.slow  # a whole session of evaluations

@@ -215,8 +215,9 @@ def test_a_hit_on_an_index_goes_out_on_its_fund_at_the_funds_price():
     from autotrader.policy.intraday import on_fund
     from autotrader.policy.scanners import Hit
 
-    hit = Hit("orb", "I:SPX", 0.8, 5, entry=5000.0, stop=4990.0, target=5020.0, note="orb")
+    hit = Hit("orb", "I:SPX", 0.8, 5, entry=5000.0, stop=4990.0, target=5020.0, note="orb", target_one=5010.0)
     fund = on_fund(hit, "SPY", 499.0)
+    assert fund.target_one == pytest.approx(5010.0 * 0.0998)
     assert (fund.symbol, fund.entry) == ("SPY", 499.0)
     assert fund.stop == pytest.approx(4990.0 * 499.0 / 5000.0) and fund.target == pytest.approx(5020.0 * 0.0998)
     assert (fund.entry - fund.stop) / fund.entry == pytest.approx((hit.entry - hit.stop) / hit.entry)  # same %
