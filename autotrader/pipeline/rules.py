@@ -14,6 +14,7 @@ first time the rules are built (a default of the dataclass is never used silentl
 from __future__ import annotations
 
 import dataclasses
+import functools
 import typing
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
@@ -36,27 +37,47 @@ def rules_from_settings(
     A list setting becomes the field's container when the field is a tuple or a frozenset.
     """
     derived = dict(derived or {})
-    names = [f.name for f in dataclasses.fields(rules_type)]  # type: ignore[arg-type]
+    kind: type = rules_type  # the caches key on the class itself
+    names = _field_names(kind)
     unknown = sorted(set(derived) - set(names))
     if unknown:
         raise RulesMappingError(f"{rules_type.__name__} has no field {', '.join(unknown)} (given in derived)")
-    containers = _containers(rules_type)
+    containers = _containers(kind)
+    owner = _owners(kind, tuple(type(s) for s in sections), frozenset(derived))
     values: dict[str, Any] = {}
     for name in names:
         if name in derived:
             values[name] = derived[name]
+        else:
+            values[name] = _as_field(getattr(sections[owner[name]], name), containers.get(name))
+    return rules_type(**values)
+
+
+@functools.cache
+def _field_names(rules_type: type) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(rules_type))
+
+
+# The mapping depends only on the types: it is worked out (and checked) once per combination, since the steps
+# build their rules on every run and, in a replay, on every slot.
+@functools.cache
+def _owners(rules_type: type, section_types: tuple[type[BaseModel], ...], derived: frozenset[str]) -> dict[str, int]:
+    """Each field not in ``derived``: the index of the one section type that has a setting of its name."""
+    owner: dict[str, int] = {}
+    for name in _field_names(rules_type):
+        if name in derived:
             continue
-        owners = [s for s in sections if name in type(s).model_fields]
+        owners = [i for i, t in enumerate(section_types) if name in t.model_fields]
         if len(owners) != 1:
-            where = ", ".join(type(s).__name__ for s in owners) or "none of " + ", ".join(
-                type(s).__name__ for s in sections
+            where = ", ".join(section_types[i].__name__ for i in owners) or "none of " + ", ".join(
+                t.__name__ for t in section_types
             )
             raise RulesMappingError(
                 f"{rules_type.__name__}.{name} needs exactly one setting of that name, found in {where}: "
                 "add the setting, or give the field in derived"
             )
-        values[name] = _as_field(getattr(owners[0], name), containers.get(name))
-    return rules_type(**values)
+        owner[name] = owners[0]
+    return owner
 
 
 def symbol_values(symbols: Mapping[str, BaseModel], *keys: str) -> dict[str, dict[str, Any]]:
@@ -68,6 +89,7 @@ def symbol_values(symbols: Mapping[str, BaseModel], *keys: str) -> dict[str, dic
     }
 
 
+@functools.cache
 def _containers(rules_type: type) -> dict[str, type]:
     """The fields of ``rules_type`` declared as a tuple or a frozenset, with that container type."""
     hints = typing.get_type_hints(rules_type)
