@@ -948,7 +948,7 @@ class TradeReview(Row):
 class RehydrateReport(Report):
     COMMANDS = ("rehydrate",)
     sync_diffs: tuple[Diff, ...] | None = optional()  # when the sync it starts with failed
-    outcomes: RefreshCounts
+    outcomes: RefreshCounts | None = optional()  # absent in a replay's evenings: refreshed once at its end
     snapshot: Snapshot
     reviews: tuple[TradeReview, ...]
     portfolio_value: float

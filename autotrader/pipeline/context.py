@@ -83,6 +83,9 @@ class StepContext:
     # A slot of `replay` or `demo`: the schedule over past sessions. What a step leaves outside the ledger for
     # the owner of the present (the evening's report page) is not made for a simulated history.
     replaying: bool = False
+    # A replay's evenings leave the signals' outcomes to the replay's end, which refreshes them once: only the
+    # scorecard reads them, and nothing a slot decides depends on them (``replay --full`` keeps every refresh).
+    outcomes_at_end: bool = False
 
     @property
     def settings(self) -> Settings:

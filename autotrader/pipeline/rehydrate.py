@@ -43,12 +43,15 @@ def run(ctx: StepContext) -> RehydrateReport:
         report.exit_code, report.ok = synced.exit_code, False
         report.fields["sync_diffs"] = synced.diffs
 
-    refreshed = outcomes.refresh(ctx)
-    report.fields["outcomes"] = refreshed
-    report.notes.append(
-        f"outcomes: {refreshed['signals']} signals, {refreshed['completed_horizons']} horizons complete, "
-        f"{refreshed['pending_horizons']} pending"
-    )
+    if ctx.outcomes_at_end:
+        report.notes.append("outcomes: left to the end of the replay (refreshed once there)")
+    else:
+        refreshed = outcomes.refresh(ctx)
+        report.fields["outcomes"] = refreshed
+        report.notes.append(
+            f"outcomes: {refreshed['signals']} signals, {refreshed['completed_horizons']} horizons complete, "
+            f"{refreshed['pending_horizons']} pending"
+        )
 
     loaded = trades.load(ctx)
     snapshot = _snapshot(ctx, loaded)

@@ -68,6 +68,7 @@ def run(
     html: Path | None = None,
     notify: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    full: bool = False,
 ) -> ReplayReport:
     """Replay [start, end]; ``ctx`` must carry a SimulatedClock and the replay ledger.
 
@@ -75,7 +76,9 @@ def run(
     orders into the simulated past without a step that makes them. ``html``: also write the replay's page
     (equity and drawdown against SPY, the trades, the replayed signals' scorecard). ``notify``: send each slot's
     alerts as cron's run of it would have (``pipeline.notify``; the replay itself announces nothing).
-    ``progress(done, total)`` is told of each slot run (the terminal's progress bar).
+    ``progress(done, total)`` is told of each slot run (the terminal's progress bar). ``full``: every step of
+    every slot exactly as cron runs it; by default the replay leaves what only the scorecard reads (the
+    signals' outcomes) to its end, which places the same orders and ends at the same equity, faster.
     """
     validate_range(ctx, start, end)
     clock = ctx.deps.clock
@@ -91,7 +94,7 @@ def run(
     announced: list[Notified] = []
     for i, at in enumerate(instants):
         clock.set(at)
-        slot_ctx = replace(ctx, command="run-daily", run_id=uuid.uuid4().hex, replaying=True)
+        slot_ctx = replace(ctx, command="run-daily", run_id=uuid.uuid4().hex, replaying=True, outcomes_at_end=not full)
         if before_slot is not None:
             before_slot(slot_ctx, i)
         slot_report = _recorded(slot_ctx)

@@ -24,6 +24,10 @@ def replay(
     notify: Annotated[
         bool, typer.Option("--notify", help="Send each replayed slot's alerts to [notify] urls: a rehearsal.")
     ] = False,
+    full: Annotated[
+        bool,
+        typer.Option("--full", help="Every step of every slot as cron runs it (slower; the same orders and equity)."),
+    ] = False,
     dry_run: DryRunOption = False,
     json_output: JsonOption = False,
     as_of: AsOfOption = None,
@@ -39,7 +43,7 @@ def replay(
         page = html_file
         with render.progress("replaying", render.wants_progress(json_output)) as advance:
             return step.run(ctx, step.parse_day(start, "--start"), step.parse_day(end, "--end"), html=page,
-                            notify=notify, progress=advance)  # fmt: skip
+                            notify=notify, progress=advance, full=full)  # fmt: skip
 
     check_page("replay", "--html", html_file, json_output, dry_run)
     outcome = invoke(
