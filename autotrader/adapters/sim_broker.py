@@ -31,7 +31,15 @@ import numpy as np
 
 from autotrader.adapters.frames import EPOCH, to_ns
 from autotrader.clock import AUCTION_REOPEN, ET, MarketCalendar
-from autotrader.domain.enums import BrokerOrderStatus, OrderClass, OrderType, RejectReason, Side, TimeInForce
+from autotrader.domain.enums import (
+    TERMINAL_BROKER_STATUSES,
+    BrokerOrderStatus,
+    OrderClass,
+    OrderType,
+    RejectReason,
+    Side,
+    TimeInForce,
+)
 from autotrader.domain.models import (
     Account,
     Asset,
@@ -465,6 +473,16 @@ class SimBroker:
         if after is not None:
             sql += " AND submitted_at > ?"
             params.append(_ts(after))
+        if status == "open":
+            # Only the groups with a live member, found through the status index: every sync asks for the open
+            # orders, and reading every order ever placed to keep a few would grow with the account's history.
+            terminal = sorted(str(s) for s in TERMINAL_BROKER_STATUSES)
+            marks = ", ".join("?" for _ in terminal)
+            sql += (
+                f" AND (status NOT IN ({marks}) OR broker_order_id IN (SELECT parent_broker_order_id FROM sim_orders"
+                f" WHERE parent_broker_order_id IS NOT NULL AND status NOT IN ({marks})))"
+            )
+            params += [*terminal, *terminal]
         parents = self._ledger.query(sql + " ORDER BY submitted_at, broker_order_id", params)
         legs = self._legs_by_parent([p["broker_order_id"] for p in parents])
         result = []

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlite_utils
+from sqlite_utils.utils import dedupe_keys
 
 from autotrader.errors import ConfigError, StorageError
 
@@ -61,7 +62,16 @@ class Ledger:
         return table
 
     def query(self, sql: str, params: Any = ()) -> list[dict[str, Any]]:
-        return list(self.db.query(sql, params))
+        """The rows of a read, as mappings by column name. Straight on the connection: the ledger's reads are
+        plain SELECTs (no writes that return rows), and a step makes tens of them per run, so the savepoint
+        sqlite-utils' ``query`` wraps each statement in to reject row-less ones is work without a use here."""
+        cursor = self.conn.execute(sql, params)
+        if cursor.description is None:
+            raise ValueError(f"not a query: {sql.split(None, 1)[0] if sql.split() else sql!r} returns no rows")
+        names = [d[0] for d in cursor.description]
+        if len(set(names)) < len(names):  # a join's repeated column: named as sqlite-utils does (id, id_2)
+            names = list(dedupe_keys(names))
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
     def scalar(self, sql: str, params: Any = ()) -> Any:
         row = self.conn.execute(sql, params).fetchone()
