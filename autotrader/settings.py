@@ -14,11 +14,15 @@ The workspace is the config file's folder: the ledger, logs, inbox and data path
 
 from __future__ import annotations
 
+import copy
 import ipaddress
 import math
 import os
 import re
 import tomllib
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -35,7 +39,13 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
+from pydantic_settings import (
+    BaseSettings,
+    InitSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+)
 
 from autotrader import killpoints
 from autotrader.errors import ConfigError
@@ -1045,6 +1055,13 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # The TOML document arrives as init data; the environment overrides it. No .env for settings:
         # .env is for secrets only, and a secret file is not a place for behaviour.
+        # One run's --set overrides (``load_config(overrides=...)``) are in the TOML document too, so every check
+        # sees them, and come first here as well: typed for this run, they win over the environment's standing
+        # settings (the sources' tables merge key by key, so an override replaces only what it names).
+        overrides = _ACTIVE_OVERRIDES.get()
+        if overrides:
+            tables = apply_overrides({}, overrides, defaults=False)
+            return (InitSettingsSource(settings_cls, init_kwargs=tables), env_settings, init_settings)
         return (env_settings, init_settings)
 
     @model_validator(mode="after")
@@ -1151,6 +1168,7 @@ class Config:
     workspace: Path
     notify_urls: tuple[NotifyUrl, ...] = ()  # [notify] urls, expanded: the entries whose ${NAME}s are all set
     notify_problems: tuple[NotifyUrlProblem, ...] = ()  # the entries left out, and why
+    overrides: tuple[Override, ...] = ()  # one run's --set SECTION.KEY=VALUE, applied in this order
 
     def secret_values(self) -> list[str]:
         """Every secret value (API keys, notification URLs and what filled them), for the log's redaction only."""
@@ -1197,8 +1215,12 @@ def config_path_from(cli_value: str | None) -> Path:
     return Path("config.toml")
 
 
-def load_config(path: Path) -> Config:
-    """Read, merge and validate the configuration at ``path``. Raises ``ConfigError`` (exit 2)."""
+def load_config(path: Path, *, overrides: Iterable[str | Override] = ()) -> Config:
+    """Read, merge and validate the configuration at ``path``. Raises ``ConfigError`` (exit 2).
+
+    ``overrides`` (``--set SECTION.KEY=VALUE``, see ``parse_override``) change this load only, never the file:
+    they are applied to the parsed document before validation, so each goes through every check a value written
+    in the file would, and they win over the environment too."""
     if not path.is_file():
         raise ConfigError(
             f"{path}: config file not found",
@@ -1214,7 +1236,8 @@ def load_config(path: Path) -> Config:
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(_toml_error(path, text, e), hint="fix the syntax at that line") from None
     _reject_non_finite(document, path, text)
-    return _build(document, path, text)
+    applied = parse_overrides(overrides)
+    return _build(apply_overrides(document, applied), path, text, overrides=applied)
 
 
 def config_from_text(text: str, path: Path, *, workspace: Path) -> Config:
@@ -1243,7 +1266,21 @@ def default_config(workspace: Path) -> Config:
     return _build({}, None, "", workspace=workspace)
 
 
-def _build(document: dict[str, Any], path: Path | None, text: str, *, workspace: Path | None = None) -> Config:
+def _build(
+    document: dict[str, Any],
+    path: Path | None,
+    text: str,
+    *,
+    workspace: Path | None = None,
+    overrides: tuple[Override, ...] = (),
+) -> Config:
+    with _overriding(overrides):
+        return _build_settings(document, path, text, workspace=workspace, overrides=overrides)
+
+
+def _build_settings(
+    document: dict[str, Any], path: Path | None, text: str, *, workspace: Path | None, overrides: tuple[Override, ...]
+) -> Config:
     _reject_unknown_env()
     _reject_wrong_types(document, path, text)
     try:
@@ -1271,7 +1308,7 @@ def _build(document: dict[str, Any], path: Path | None, text: str, *, workspace:
     notify_urls, notify_problems = _notify_urls(settings, path, text, env_file if env_file.is_file() else None)
     return Config(
         settings=settings, secrets=secrets, config_path=path, workspace=workspace_dir, notify_urls=notify_urls,
-        notify_problems=notify_problems,
+        notify_problems=notify_problems, overrides=overrides,
     )  # fmt: skip
 
 
@@ -1307,8 +1344,11 @@ def _notify_urls(
 
 
 def _origin(loc: tuple[str, str], path: Path | None, text: str, *, explicit: bool) -> str:
-    """Where a setting's value comes from, for a message: its environment variable, ``file:line``, or the
-    default."""
+    """Where a setting's value comes from, for a message: the --set that gave it, its environment variable,
+    ``file:line``, or the default."""
+    given = _set_by(loc)
+    if given:
+        return given
     env = _env_name(loc)
     if env:
         return f"environment variable {env}"
@@ -1446,7 +1486,10 @@ def _describe(error: ValidationError | list[Any], path: Path | None, text: str) 
         loc = tuple(err["loc"])
         dotted = ".".join(str(p) for p in loc) or "(root)"
         env = _env_name(loc)
-        if env:
+        given = _set_by(loc)
+        if given:
+            where = given
+        elif env:
             where = f"environment variable {env}"
         elif path is not None:
             line = locate_line(text, tuple(str(p) for p in loc))
@@ -1468,7 +1511,8 @@ def _describe(error: ValidationError | list[Any], path: Path | None, text: str) 
                 message = f"unknown key (keys in [{loc[0]}]: {allowed})"
             else:
                 message = "unknown key"
-        lines.append(f"{where}: {dotted}: {message}")
+        # An error in exactly what a --set gave is named once: "--set exits.loss_cut_pct.swing: ...".
+        lines.append(f"{where}: {message}" if where == f"{SET_OPTION} {dotted}" else f"{where}: {dotted}: {message}")
     return "invalid configuration:\n  " + "\n  ".join(lines)
 
 
@@ -1519,3 +1563,206 @@ def redacted_dump(config: Config) -> dict[str, Any]:
     data["notify"]["urls"] = [{"url": mask_url(t.url), "level": t.level} for t in config.settings.notify.urls]
     data["secrets"] = {name: ("**********" if name in config.secrets.present() else None) for name, _ in config.secrets}
     return data
+
+
+# --------------------------------------------------------------------------------------------------
+# One run's what-if: --set SECTION.KEY=VALUE
+# --------------------------------------------------------------------------------------------------
+
+SET_OPTION = "--set"
+SET_HINT = (
+    "--set SECTION.KEY=VALUE, the key dotted as in config.toml (exits.loss_cut_pct.swing) and the value "
+    'written as in TOML: true, 5, 2.5, "text", [1, 2], { long_term = 20.0 } (a bare word is text)'
+)
+# Settings whose values hold secrets (an uptime check's key in its ping URL, a token in a notification URL): an
+# override of one, or of a table holding one, is shown masked, like ``config show`` shows them.
+SECRET_SETTINGS: tuple[tuple[str, ...], ...] = (("monitor", "ping_url"), ("notify", "urls"))
+MASKED = "**********"
+
+
+@dataclass(frozen=True)
+class Override:
+    """One ``--set``: a dotted path into the settings (``("exits", "loss_cut_pct", "swing")``) and its value, as
+    TOML reads it."""
+
+    path: tuple[str, ...]
+    value: Any
+
+    @property
+    def key(self) -> str:
+        return ".".join(self.path)
+
+    @property
+    def secret(self) -> bool:
+        return any(_prefix(self.path, s) or _prefix(s, self.path) for s in SECRET_SETTINGS)
+
+    @property
+    def shown(self) -> Any:
+        """The value as output may show it: masked when it is (or holds) a secret."""
+        return MASKED if self.secret else self.value
+
+
+def parse_override(text: str) -> Override:
+    """``SECTION.KEY=VALUE`` → ``Override``. The key is a TOML dotted key (a part with a dot in it is quoted:
+    ``symbols."BRK.B".max_position_pct``), at least a section and a key; the value is read as a TOML value, and
+    a value that is not one (a bare word: ``swing``) is taken as text. Raises ``ConfigError`` (exit 2), naming the
+    key only: the value may be a secret."""
+    key_text, equals, value_text = text.partition("=")
+    key_text, value_text = key_text.strip(), value_text.strip()
+    if not equals or not key_text:
+        # Only what looks like a key is echoed: without its "=", the text may be a secret value.
+        head = re.match(r"[A-Za-z0-9_.\-]{1,60}", text.strip())
+        shown = f"{SET_OPTION} {head.group(0)}" if head else SET_OPTION
+        raise ConfigError(f"{shown}: expected SECTION.KEY=VALUE", hint=SET_HINT)
+    path = _dotted_key(key_text)
+    if path is None:
+        raise ConfigError(f"{SET_OPTION} {key_text}: not a dotted key like dipbuy.dip_buy_enabled", hint=SET_HINT)
+    if len(path) < 2:
+        section = Settings.model_fields.get(path[0])
+        model = section.annotation if section is not None else None
+        what = (
+            f"keys in [{path[0]}]: {', '.join(model.model_fields)}"
+            if isinstance(model, type) and issubclass(model, Section)
+            else f"sections: {', '.join(Settings.model_fields)}"
+        )
+        raise ConfigError(f"{SET_OPTION} {key_text}: name a key inside a section ({what})", hint=SET_HINT)
+    value = _toml_value(value_text)
+    if not _finite(value):
+        raise ConfigError(f"{SET_OPTION} {'.'.join(path)}: must be a finite number (not nan or inf)", hint=SET_HINT)
+    return Override(path, value)
+
+
+def parse_overrides(items: Iterable[str | Override]) -> tuple[Override, ...]:
+    return tuple(item if isinstance(item, Override) else parse_override(item) for item in items)
+
+
+def apply_overrides(
+    document: Mapping[str, Any], overrides: Iterable[str | Override], *, defaults: bool = True
+) -> dict[str, Any]:
+    """A copy of the parsed TOML ``document`` with each override set in turn (a later one wins; one inside a table
+    an earlier one set changes only its key). Pure: the document given is not changed.
+
+    A key inside a table setting the file does not write (``exits.loss_cut_pct.swing``) changes that key of the
+    setting's default table, the other keys keeping their defaults; a table value (``exits.loss_cut_pct={
+    long_term = 20.0 }``) likewise sets the keys it names and keeps the others, as the dotted keys would. Any other
+    value (a list, a number, text) replaces what was there. ``defaults=False``: only the keys given, for a layer
+    merged over others. What the values mean is validation's to say (``load_config``); here only the shape: a
+    path through a value that is not a table cannot be followed, so that value is set whole instead. Raises
+    ``ConfigError`` (exit 2)."""
+    out = copy.deepcopy(dict(document))
+    for override in parse_overrides(overrides):
+        node = out
+        for depth, part in enumerate(override.path[:-1], start=1):
+            if part not in node:
+                # A section starts empty (its own defaults fill it); a table inside one starts as its default.
+                seed = _default_table(override.path[:depth]) if defaults and depth > 1 else None
+                node[part] = seed if seed is not None else {}
+            child = node[part]
+            if not isinstance(child, dict):
+                above = ".".join(override.path[:depth])
+                raise ConfigError(
+                    f"{SET_OPTION} {override.key}: {above} is {_kind(child)}, not a table",
+                    hint=f"set it whole: {SET_OPTION} {above}=...",
+                )
+            node = child
+        value, last = copy.deepcopy(override.value), override.path[-1]
+        if isinstance(value, dict):
+            base = node.get(last, _default_table(override.path) if defaults else None)
+            value = _merged(base, value) if isinstance(base, dict) else value
+        node[last] = value
+    return out
+
+
+def shown_overrides(overrides: Iterable[Override]) -> dict[str, Any]:
+    """``{dotted key: value}`` as output may show it (the last of a key twice, secrets masked)."""
+    return {o.key: o.shown for o in overrides}
+
+
+# The overrides of the load under way, for the settings source that makes them win over the environment and for
+# the messages that name where a value came from (``_set_by``). Set only inside ``_build``.
+_ACTIVE_OVERRIDES: ContextVar[tuple[Override, ...]] = ContextVar("autotrader_overrides", default=())
+
+
+@contextmanager
+def _overriding(overrides: tuple[Override, ...]) -> Iterator[None]:
+    token = _ACTIVE_OVERRIDES.set(overrides)
+    try:
+        yield
+    finally:
+        _ACTIVE_OVERRIDES.reset(token)
+
+
+def _set_by(loc: tuple[Any, ...]) -> str | None:
+    """``--set KEY`` for the overrides that gave the setting at ``loc`` (or a value inside it, or the table around
+    it: a section's own check may fail on what an override put in it), else None."""
+    parts = tuple(str(p) for p in loc)
+    keys = [o.key for o in _ACTIVE_OVERRIDES.get() if parts and (_prefix(o.path, parts) or _prefix(parts, o.path))]
+    return ", ".join(f"{SET_OPTION} {key}" for key in dict.fromkeys(keys)) or None
+
+
+def _default_table(path: tuple[str, ...]) -> dict[str, Any] | None:
+    """The default of the table setting at ``path`` (``("exits", "loss_cut_pct")``) as the TOML document would
+    write it, or None when ``path`` names no table setting with a default."""
+    model: Any = Settings
+    value: Any = None
+    for part in path:
+        fields = model.model_fields if isinstance(model, type) and issubclass(model, BaseModel) else {}
+        if part not in fields:
+            return None
+        value = fields[part].get_default(call_default_factory=True)
+        model = fields[part].annotation
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    return copy.deepcopy(value) if isinstance(value, dict) else None
+
+
+def _merged(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for key, value in update.items():
+        out[key] = _merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def _prefix(head: tuple[str, ...], path: tuple[str, ...]) -> bool:
+    return path[: len(head)] == head
+
+
+def _dotted_key(text: str) -> tuple[str, ...] | None:
+    """TOML's own reading of a dotted key (bare or quoted parts), or None when it is not one."""
+    if "\n" in text or "\r" in text:
+        return None
+    try:
+        node: Any = tomllib.loads(f"{text} = 0")
+    except tomllib.TOMLDecodeError:
+        return None
+    path: list[str] = []
+    while isinstance(node, dict):
+        if len(node) != 1:
+            return None
+        ((part, node),) = node.items()
+        path.append(part)
+    return tuple(path) if node == 0 and path else None
+
+
+def _toml_value(text: str) -> Any:
+    try:
+        document = tomllib.loads(f"v = {text}")
+    except tomllib.TOMLDecodeError:
+        return text
+    return document["v"] if set(document) == {"v"} else text
+
+
+def _finite(value: Any) -> bool:
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, dict):
+        return all(_finite(v) for v in value.values())
+    if isinstance(value, list):
+        return all(_finite(v) for v in value)
+    return True
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, list):
+        return "a list"
+    return f"{type(value).__name__} {value!r}" if isinstance(value, bool | int | float) else "a value"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -245,3 +246,53 @@ def test_a_real_broker_with_real_data_and_the_simulator_with_anything_load(write
     quiet = '[broker]\nkind = "alpaca"\n[data]\nkind = "local"\n[signals]\nsynthetic_feed = false\n'
     assert load_config(write_config(quiet)).settings.data.kind == "local"
     assert load_config(write_config("[signals]\nsynthetic_feed = true\n")).settings.broker.kind == "sim"
+
+
+# -- --set SECTION.KEY=VALUE (replay's what-if) ---------------------------------------------------------------
+
+
+def test_overrides_are_read_as_toml_and_applied_to_a_copy_of_the_document():
+    from autotrader.settings import apply_overrides, parse_override, shown_overrides
+
+    document = {"exits": {"loss_cut_pct": {"long_term": 20.0, "swing": 7.0, "day_trade": 2.0}}}
+    applied = apply_overrides(
+        document,
+        ["dipbuy.dip_buy_enabled=false", "exits.loss_cut_pct.swing=5", "report.dir=daily", 'logs.dir="x y"',
+         "scorecard.horizons=[1, 5]", 'symbols."BRK.B".max_position_pct = 3'],
+    )  # fmt: skip
+    assert applied["exits"]["loss_cut_pct"] == {"long_term": 20.0, "swing": 5, "day_trade": 2.0}
+    assert document["exits"]["loss_cut_pct"]["swing"] == 7.0  # the parsed file itself is left as it was
+    assert applied["dipbuy"] == {"dip_buy_enabled": False} and applied["report"]["dir"] == "daily"  # a bare word
+    assert applied["logs"]["dir"] == "x y" and applied["scorecard"]["horizons"] == [1, 5]
+    assert applied["symbols"]["BRK.B"] == {"max_position_pct": 3}
+    # A table value names some keys of a table setting: the others keep the file's values, else the defaults.
+    merged = apply_overrides(document, ["exits.loss_cut_pct={ long_term = 25.0 }"])["exits"]["loss_cut_pct"]
+    assert merged == {"long_term": 25.0, "swing": 7.0, "day_trade": 2.0}
+    default = Settings().exits.loss_cut_pct
+    assert apply_overrides({}, ["exits.loss_cut_pct.swing=5"])["exits"]["loss_cut_pct"] == {
+        "long_term": default.long_term, "swing": 5, "day_trade": default.day_trade}  # fmt: skip
+    secret = parse_override('monitor.ping_url="https://hc-ping.com/CANARY-KEY"')
+    assert shown_overrides([secret]) == {"monitor.ping_url": "**********"}
+    refused = [("dipbuy", "SECTION.KEY=VALUE"), ("dipbuy=5", "keys in [dipbuy]"), ("a b.c=1", "dotted key"),
+               ("exits.loss_cut_pct.swing=inf", "finite"), ("exits.loss_cut_pct.swing.x=1", "not a table")]  # fmt: skip
+    for bad, words in refused:
+        with pytest.raises(ConfigError, match=re.escape(words)):
+            apply_overrides(document, [bad])
+
+
+def test_an_override_is_validated_like_the_file_wins_over_the_environment_and_is_named(write_config, monkeypatch):
+    path = write_config("[dipbuy]\ndip_buy_enabled = true\n")
+    monkeypatch.setenv("AUTOTRADER_DIPBUY__DIP_BUY_ENABLED", "true")
+    config = load_config(path, overrides=["dipbuy.dip_buy_enabled=false", "exits.loss_cut_pct.swing=5"])
+    assert config.settings.dipbuy.dip_buy_enabled is False and config.settings.exits.loss_cut_pct.swing == 5
+    assert config.settings.exits.loss_cut_pct.long_term == Settings().exits.loss_cut_pct.long_term
+    assert [o.key for o in config.overrides] == ["dipbuy.dip_buy_enabled", "exits.loss_cut_pct.swing"]
+    for override, words in [
+        ("dipbuy.dip_buy_enabld=false", "--set dipbuy.dip_buy_enabld: unknown key (keys in [dipbuy]: dip_buy_enabled"),
+        ("dipbuyy.x=1", "--set dipbuyy.x: dipbuyy: unknown section (sections: account"),
+        ("exits.loss_cut_pct.swing=-5", "--set exits.loss_cut_pct.swing: Input should be greater than 0"),
+        ("dipbuy.dip_buy_enabled=off", "--set dipbuy.dip_buy_enabled: must be true or false (unquoted), not the text"),
+    ]:
+        with pytest.raises(ConfigError) as info:
+            load_config(path, overrides=[override])
+        assert words in info.value.message and str(path) not in info.value.message

@@ -1026,6 +1026,9 @@ class ReplayReport(Report):
     orders_total: int
     fills_total: int
     failed_at: str | None  # the slot that stopped the replay (its exit code is the report's)
+    # --set SECTION.KEY=VALUE: the settings this replay ran with instead of the config's, as applied (secrets
+    # masked); empty for a replay of the config as it is.
+    overrides: dict[str, Any] = field(default_factory=dict)
     # From the starting cash (the close before the first session) through each evening's snapshot, vs SPY.
     performance: PerformanceComparison | None = optional()
     html: str | None = optional()  # with --html: the page written

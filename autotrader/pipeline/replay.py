@@ -8,6 +8,7 @@ steps decide on a date cannot depend on later data.
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Callable
@@ -28,6 +29,7 @@ from autotrader.pipeline.context import StepContext
 from autotrader.pipeline.notify import Notified, after_slot, replay_note
 from autotrader.pipeline.scorecard_panels import BENCHMARK
 from autotrader.policy import performance
+from autotrader.settings import shown_overrides
 
 REPLAY_MODE = "replay"
 
@@ -130,11 +132,14 @@ def run(
             "orders_total": counts["orders_total"],
             "fills_total": counts["fills_total"],
             "failed_at": failed_at,
+            "overrides": shown_overrides(ctx.config.overrides),
         }
     )
     report.notes.insert(
         0, f"replayed {len(sessions)} sessions ({slots_run} slots) from {start} to {end} in {elapsed:.2f}s"
     )
+    if ctx.config.overrides:
+        report.notes.insert(1, overrides_note(report.fields["overrides"]))
     paths = equity_paths(ctx, start, end)
     comparison = performance.compare(paths.equity, paths.benchmark)
     if comparison is not None:
@@ -166,6 +171,12 @@ def equity_paths(ctx: StepContext, start: date, end: date) -> EquityPaths:
     equity.index = pd.to_datetime(equity.index)
     bars = ctx.deps.market_data.daily_bars(BENCHMARK, before, end)
     return EquityPaths(equity, None if bars.empty else bars["close"])
+
+
+def overrides_note(overrides: dict[str, object]) -> str:
+    """What a what-if replay changed, said where its results are read: they are not the config's."""
+    changes = ", ".join(f"{key} = {json.dumps(value)}" for key, value in overrides.items())
+    return f"what-if: ran with --set {changes} (this replay only; the config file is unchanged)"
 
 
 def summary_line(c: performance.Comparison) -> str:

@@ -221,6 +221,27 @@ def test_replay_rejects_future_and_inverted_ranges(cli, write_config):
     assert bad.exit_code == 2
 
 
+def test_replay_set_runs_a_what_if_and_refuses_a_bad_setting_before_anything_runs(cli, write_config):
+    """One session of two slots: the settings given apply to this replay only, and say so; a bad one is exit 2."""
+    config = write_config("[dipbuy]\ndip_buy_enabled = true\n")
+    text = config.read_text()
+    window = ["--start", "2026-03-02", "--end", "2026-03-02", "--as-of", "2026-03-03T12:00", "--config", str(config)]
+    bad = cli("replay", *window, "--set", "dipbuy.dip_buy_enabled=maybe")
+    assert bad.exit_code == 2 and "--set dipbuy.dip_buy_enabled: must be true or false" in bad.stderr
+    assert "Traceback" not in bad.output and not (config.parent / "ledger-replay.db").exists()
+    unknown = cli("replay", *window, "--set", "exits.loss_cut_pc.swing=5")
+    assert unknown.exit_code == 2 and "keys in [exits]: " in unknown.stderr
+    # Without the synthetic feed there is nothing to trade: the shortest replay that shows what was applied.
+    result = cli("replay", *window, "--json", "--set", "dipbuy.dip_buy_enabled=false",
+                 "--set", 'schedule.times=["09:30", "16:15"]', "--set", "signals.synthetic_feed=false")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert payload["overrides"] == {"dipbuy.dip_buy_enabled": False, "schedule.times": ["09:30", "16:15"],
+                                    "signals.synthetic_feed": False}  # fmt: skip
+    assert payload["slots"] == 2 and any(note.startswith("what-if: ran with --set") for note in payload["notes"])
+    assert config.read_text() == text
+
+
 @pytest.mark.slow
 def test_replay_writes_only_its_own_ledger(cli, write_config):
     config = write_config("")

@@ -24,6 +24,15 @@ def replay(
     notify: Annotated[
         bool, typer.Option("--notify", help="Send each replayed slot's alerts to [notify] urls: a rehearsal.")
     ] = False,
+    overrides: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            metavar="SECTION.KEY=VALUE",
+            help='What-if: run with this setting instead of the config\'s (the value as TOML: false, 5, "text", '
+            "[1, 2]); repeatable. This replay only: the config file is not changed.",
+        ),
+    ] = None,
     full: Annotated[
         bool,
         typer.Option("--full", help="Every step of every slot as cron runs it (slower; the same orders and equity)."),
@@ -36,6 +45,7 @@ def replay(
     """Run the schedule over past sessions with a simulated clock and the simulated broker (ledger-replay.db)."""
     from autotrader.pipeline import replay as step
     from autotrader.pipeline.context import invoke
+    from autotrader.settings import config_path_from, load_config
 
     def body(ctx):
         # Like every report page, the one asked for is written under --dry-run too: the ledger is what a dry run
@@ -59,6 +69,8 @@ def replay(
         # Every replay starts from an empty ledger: the real run deletes the old file, a dry run ignores it.
         prepare=None if dry_run else step.discard_previous,
         fresh=True,
+        # --set is validated as the config file is, before anything runs: a bad one is exit 2 with nothing written.
+        load=lambda: load_config(config_path_from(config), overrides=overrides or ()),
     )
     finish(outcome, json_output=json_output, renderer=render_summary)
 
