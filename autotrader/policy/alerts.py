@@ -378,8 +378,9 @@ def daily_summary(run: Finished, rules: AlertRules) -> Iterator[Alert]:
             pnl = sum(r.managed_pnl for r in report.reviews)
             lines.append(f"{_plural(len(report.reviews), 'trade')} closed: {usd(pnl, signed=True)}")
         outcomes = report.outcomes
-        scored = f"{_plural(outcomes.completed_horizons, 'horizon')} of {_plural(outcomes.signals, 'signal')}"
-        lines.append(f"outcomes: {scored} completed")
+        if outcomes is not None:  # a replay's evenings leave them to its end
+            scored = f"{_plural(outcomes.completed_horizons, 'horizon')} of {_plural(outcomes.signals, 'signal')}"
+            lines.append(f"outcomes: {scored} completed")
         title = f"end of day {snap.session_date}: equity {usd(snap.equity)}"
         yield Alert(AlertLevel.INFO, f"summary:{snap.session_date}", title, _lines(lines))
 
