@@ -7,9 +7,10 @@ CLI is imported: ``autotrader --help`` stays fast.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import timedelta
 from pathlib import Path
-from typing import TypedDict
+from typing import TYPE_CHECKING, TypedDict
 
 from autotrader.clock import MarketCalendar
 from autotrader.errors import ConfigError, SafetyRefusal
@@ -30,6 +31,9 @@ from autotrader.ports import (
     VolatilityProxy,
 )
 from autotrader.settings import Config
+
+if TYPE_CHECKING:
+    from autotrader.policy.signal_archive import SignalFolder
 
 
 @dataclass(frozen=True)
@@ -294,3 +298,30 @@ def build_signal_sources(
         intraday_universe = tuple(settings.intraday.universe) or universe
         sources.append(IntradayScanners(settings.intraday, window, market_data, calendar, clock, intraday_universe))
     return tuple(sources)
+
+
+def read_signal_folder(config: Config, folder: Path) -> SignalFolder:
+    """``replay --signals FOLDER``: the owner's recommendation files, read and checked once, before anything runs
+    (``adapters.archive_signals``; a structurally bad file or no CSV at all: ``InputError``). Paths inside the
+    workspace are shown relative to it, as ``scan`` shows the inbox's."""
+    from autotrader.adapters.archive_signals import read_folder
+
+    def display(path: Path) -> str:
+        try:
+            return str(path.resolve().relative_to(config.workspace))
+        except ValueError:
+            return str(path)
+
+    return read_folder(folder.expanduser(), display)
+
+
+def with_signal_folder(deps: Deps, config: Config, folder: SignalFolder) -> Deps:
+    """``deps`` with the folder's files as a signal source, fed by ``deps.clock``, in place of the synthetic world's
+    demo feed: the owner's picks replace the made-up ones, whatever ``[signals] synthetic_feed`` says. The built-in
+    scanners stay."""
+    from autotrader.adapters.archive_signals import ArchiveSignals
+    from autotrader.adapters.synthetic_signals import SyntheticSignalFeed
+
+    max_age = timedelta(days=config.settings.signals.max_age_days)
+    kept = tuple(source for source in deps.signal_sources if not isinstance(source, SyntheticSignalFeed))
+    return replace(deps, signal_sources=(ArchiveSignals(folder, deps.clock, max_age=max_age), *kept))

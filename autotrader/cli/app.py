@@ -10,6 +10,7 @@ import typer
 
 from autotrader import __version__
 from autotrader.cli.commands.approvals import approvals, approve, reject
+from autotrader.cli.commands.compare import compare
 from autotrader.cli.commands.config import config_app
 from autotrader.cli.commands.control import halt, resume
 from autotrader.cli.commands.demo import demo
@@ -59,6 +60,7 @@ app.command("approve")(approve)
 app.command("reject")(reject)
 app.command("resume")(resume)
 app.command("replay")(replay)
+app.command("compare")(compare)
 app.command("demo")(demo)
 app.command("init")(init)
 app.command("schedule")(schedule)

@@ -1012,6 +1012,16 @@ class PerformanceComparison(Row):
     excess_return: float | None  # account total return − SPY's
 
 
+@dataclass(frozen=True)
+class SignalFolderLine(Row):
+    """``replay --signals FOLDER``: the owner's files it replayed."""
+
+    path: str
+    files: int  # CSV files read (subfolders included)
+    rows: int
+    parts: int  # the documents they were cut into, one per file and arrival minute
+
+
 @dataclass(frozen=True, kw_only=True)
 class ReplayReport(Report):
     COMMANDS = ("replay",)
@@ -1029,6 +1039,7 @@ class ReplayReport(Report):
     # --set SECTION.KEY=VALUE: the settings this replay ran with instead of the config's, as applied (secrets
     # masked); empty for a replay of the config as it is.
     overrides: dict[str, Any] = field(default_factory=dict)
+    signals_folder: SignalFolderLine | None = None  # with --signals: the folder read (its parts fed point in time)
     # From the starting cash (the close before the first session) through each evening's snapshot, vs SPY.
     performance: PerformanceComparison | None = optional()
     html: str | None = optional()  # with --html: the page written
@@ -1038,6 +1049,63 @@ class ReplayReport(Report):
     horizons: tuple[str, ...] | None = optional()
     primary_horizon: str | None = optional()
     signals_total: int | None = optional()
+
+
+@dataclass(frozen=True)
+class CompareVariant(Row):
+    """One variant's replay: its settings, its account against the start, and what management did."""
+
+    name: str
+    settings: dict[str, Any]  # the overrides it ran with ({} for the config as it is)
+    exit_code: int
+    error: str | None
+    seconds: float
+    orders: int
+    fills: int
+    final_equity: float | None
+    total_return: float | None
+    cagr: float | None
+    max_drawdown: float | None
+    sharpe: float | None
+    signals: int
+    traded: int
+    pick_pnl: float  # its trades' P&L had each pick been held to its rule exit
+    managed_pnl: float  # what its trades made (open ones marked at the end)
+    management_alpha: float
+    management: dict[str, float]  # each action's value against the pick, summed over its trades
+    equity: tuple[tuple[str, float], ...]  # (session date, equity), from the close before the first session
+
+
+@dataclass(frozen=True)
+class CompareDifference(Row):
+    """A variant against the base over the same signals (``policy.whatif``)."""
+
+    variant: str
+    base: str
+    signals: int
+    traded: int
+    sessions: int
+    total: float
+    lo: float | None
+    hi: float | None
+    level: float
+    verdict: str  # added | cost | no evidence | too few sessions
+    statement: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class CompareReport(Report):
+    COMMANDS = ("compare",)
+    start: str
+    end: str
+    sessions: int
+    base: str
+    mode: str  # serial | N local processes | the Dask scheduler's address
+    seconds: float
+    level: float  # each interval's confidence, corrected for the number of comparisons
+    variants: tuple[CompareVariant, ...]
+    differences: tuple[CompareDifference, ...]
+    html: str | None = optional()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -1486,7 +1554,7 @@ REPORTS: tuple[type[Report], ...] = (
     RehydrateReport, RunDailyReport, ReplayReport, DemoReport, StatusReport, DoctorReport, ConfigReport,
     ControlReport, InitReport, ScheduleReport, OrdersReport, PositionsReport, BalancesReport,
     PreviewReport, ApprovalsReport, DailyReport,
-    NotifyReport, ExplainReport,
+    NotifyReport, ExplainReport, CompareReport,
 )  # fmt: skip
 
 

@@ -65,7 +65,8 @@ def figure(caption: str, data: str) -> str:
 
 
 # The scorecard's verdicts, each with its colour: one place, so every page colours them alike.
-VERDICT_CLASS = {"beats SPY": "v-good", "trails SPY": "v-bad", "no evidence": "v-none"}
+VERDICT_CLASS = {"beats SPY": "v-good", "trails SPY": "v-bad", "no evidence": "v-none", "added": "v-good",
+                 "cost": "v-bad"}  # fmt: skip
 
 
 def verdict(text: str) -> str:

@@ -779,6 +779,21 @@ class SignalRow:
     probability: float | None = None  # the prediction's probability, when the signal carried one
 
 
+@dataclass(frozen=True)
+class SignalIdentity:
+    """What a signal is, the same in every ledger that imported it (its row id is not): its dedupe key."""
+
+    id: int
+    key: str
+    generated_at: datetime
+
+
+def signal_identities(ledger: Ledger) -> list[SignalIdentity]:
+    """Every stored signal's identity, in import order."""
+    rows = ledger.query("SELECT id, dedupe_key, generated_at FROM signals ORDER BY id")
+    return [SignalIdentity(r["id"], r["dedupe_key"], datetime.fromisoformat(r["generated_at"])) for r in rows]
+
+
 def undecided_signals(ledger: Ledger, step: str, *, since: datetime, until: datetime) -> list[SignalRow]:
     """Signals generated between ``since`` and ``until`` (both included) that ``step`` has not decided yet,
     oldest first."""

@@ -165,8 +165,12 @@ def invoke(
     simulated_clock: bool = False,
     durable: bool = True,
     fresh: bool = False,
+    lock_path: Path | None = None,
 ) -> Outcome:
-    """Run ``body`` as command ``command`` inside the full envelope; never raises an AutotraderError."""
+    """Run ``body`` as command ``command`` inside the full envelope; never raises an AutotraderError.
+
+    ``lock_path``: another lock than the workspace's, for a run inside a command that holds that one (each
+    variant of ``compare`` replays into its own folder, under that folder's lock)."""
     at: datetime | None = None
     try:
         at = parse_as_of(as_of) if as_of else None
@@ -193,7 +197,7 @@ def invoke(
     ctx: StepContext | None = None
     try:
         check_live_safety(config)
-        with WorkspaceLock(config.lock_path):
+        with WorkspaceLock(lock_path or config.lock_path):
             if prepare is not None:
                 prepare(config)
             ledger = open_ledger(ledger_path, snapshot=dry_run, durable=durable, empty=fresh)

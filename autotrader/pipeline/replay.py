@@ -71,6 +71,7 @@ def run(
     notify: bool = False,
     progress: Callable[[int, int], None] | None = None,
     full: bool = False,
+    score: bool = True,
 ) -> ReplayReport:
     """Replay [start, end]; ``ctx`` must carry a SimulatedClock and the replay ledger.
 
@@ -80,7 +81,8 @@ def run(
     alerts as cron's run of it would have (``pipeline.notify``; the replay itself announces nothing).
     ``progress(done, total)`` is told of each slot run (the terminal's progress bar). ``full``: every step of
     every slot exactly as cron runs it; by default the replay leaves what only the scorecard reads (the
-    signals' outcomes) to its end, which places the same orders and ends at the same equity, faster.
+    signals' outcomes) to its end, which places the same orders and ends at the same equity, faster. ``score``:
+    end with the scorecard of the replayed signals (``compare`` reads the trades instead, and skips it).
     """
     validate_range(ctx, start, end)
     clock = ctx.deps.clock
@@ -145,7 +147,7 @@ def run(
     if comparison is not None:
         report.fields["performance"] = performance.comparison_fields(comparison)
         report.notes.append(summary_line(comparison))
-    if exit_code == ExitCode.OK:
+    if exit_code == ExitCode.OK and score:
         card = _append_scorecard(ctx, report, curves=html is not None)
         if html is not None:
             report.fields["html"] = str(_write_page(ctx, html, report, card, paths))
@@ -253,9 +255,9 @@ def _recorded(ctx: StepContext) -> RunDailyReport:
     return report
 
 
-def discard_previous(config) -> None:
+def discard_previous(config, mode: str = REPLAY_MODE) -> None:
     """Each replay starts from an empty scratch ledger: remove the previous replay's file (and WAL files)."""
-    path = config.ledger_path_for(REPLAY_MODE)
+    path = config.ledger_path_for(mode)
     for suffix in ("", "-wal", "-shm"):
         candidate = path.with_name(path.name + suffix)
         if candidate.exists():

@@ -33,6 +33,15 @@ def replay(
             "[1, 2]); repeatable. This replay only: the config file is not changed.",
         ),
     ] = None,
+    signals: Annotated[
+        Path | None,
+        typer.Option(
+            "--signals",
+            metavar="FOLDER",
+            help="Replay your own recommendation files (CSV, subfolders too, e.g. signals/archive), each row fed "
+            "at its arrival; the synthetic feed is off.",
+        ),
+    ] = None,
     full: Annotated[
         bool,
         typer.Option("--full", help="Every step of every slot as cron runs it (slower; the same orders and equity)."),
@@ -45,15 +54,18 @@ def replay(
     """Run the schedule over past sessions with a simulated clock and the simulated broker (ledger-replay.db)."""
     from autotrader.pipeline import replay as step
     from autotrader.pipeline.context import invoke
-    from autotrader.settings import config_path_from, load_config
+    from autotrader.pipeline.replay_inputs import ReplayInputs
+
+    inputs = ReplayInputs(config, overrides or (), signals)
 
     def body(ctx):
         # Like every report page, the one asked for is written under --dry-run too: the ledger is what a dry run
         # leaves untouched, not the file the owner named.
         page = html_file
+        ctx = inputs.attach(ctx)
         with render.progress("replaying", render.wants_progress(json_output)) as advance:
-            return step.run(ctx, step.parse_day(start, "--start"), step.parse_day(end, "--end"), html=page,
-                            notify=notify, progress=advance, full=full)  # fmt: skip
+            return inputs.annotate(step.run(ctx, step.parse_day(start, "--start"), step.parse_day(end, "--end"),
+                                            html=page, notify=notify, progress=advance, full=full))  # fmt: skip
 
     check_page("replay", "--html", html_file, json_output, dry_run)
     outcome = invoke(
@@ -69,8 +81,8 @@ def replay(
         # Every replay starts from an empty ledger: the real run deletes the old file, a dry run ignores it.
         prepare=None if dry_run else step.discard_previous,
         fresh=True,
-        # --set is validated as the config file is, before anything runs: a bad one is exit 2 with nothing written.
-        load=lambda: load_config(config_path_from(config), overrides=overrides or ()),
+        # --set and --signals are read and checked before anything runs: a bad one is exit 2, nothing written.
+        load=inputs.load,
     )
     finish(outcome, json_output=json_output, renderer=render_summary)
 

@@ -1,0 +1,115 @@
+"""What-if comparisons: the same signals replayed under other rules, compared signal by signal. Pure.
+
+Every variant replays the same history with the same sources, so each signal exists in every variant (keyed by
+what it is, not by a ledger's row id) and the comparison is *paired*: for each signal, its P&L under the variant
+minus its P&L under the base (the trades it led to, realized and marked at the end; 0 where it was not traded).
+Summed, the differences are what the rule change made over those signals.
+
+Signals of the same session share that session's market, and a change of rules moves money between them (the
+cash a skipped dip-buy left is spent on the next signal), so their differences are not independent. The interval
+therefore resamples whole sessions: the sessions with signals are drawn with replacement and each brings all its
+signals' differences (a cluster bootstrap, percentile interval). With several variants against one base, each
+interval is widened for the number of comparisons (Bonferroni), so that "added money" holds for all of them at
+once at the stated level; a verdict needs ``MIN_SESSIONS`` sessions with signals, fewer say so instead.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+
+from autotrader.exports import fmt
+
+MIN_SESSIONS = 10  # fewer sessions with signals: too few clusters for a bootstrap interval to mean anything
+DRAWS = 4000
+LEVEL = 0.95
+ADDED, COST, NO_EVIDENCE, TOO_FEW = "added", "cost", "no evidence", "too few sessions"
+
+
+@dataclass(frozen=True)
+class SignalResult:
+    """One signal in one variant: the session it arrived in and the P&L of the trades it led to."""
+
+    session: date
+    pnl: float
+    traded: bool
+
+
+@dataclass(frozen=True)
+class Difference:
+    """A variant against the base, over the signals both saw."""
+
+    variant: str
+    base: str
+    signals: int
+    traded: int  # signals traded in either
+    sessions: int  # sessions with signals: the clusters resampled
+    total: float  # Σ (variant − base) over the signals, in dollars
+    lo: float | None
+    hi: float | None
+    level: float  # the interval's confidence, after the correction for the number of comparisons
+    verdict: str  # added | cost | no evidence | too few sessions
+    statement: str
+
+
+def level_for(comparisons: int, level: float = LEVEL) -> float:
+    """The per-comparison confidence that keeps ``level`` for ``comparisons`` intervals at once (Bonferroni)."""
+    return 1 - (1 - level) / max(1, comparisons)
+
+
+def paired(
+    variant: str,
+    base: str,
+    results: Mapping[str, SignalResult],
+    base_results: Mapping[str, SignalResult],
+    *,
+    level: float = LEVEL,
+    draws: int = DRAWS,
+    seed: int = 0,
+) -> Difference:
+    """``variant`` against ``base`` over the signals of either (a signal one of them lacks counts 0 there: it
+    was not traded), with the session-clustered bootstrap interval of the total at ``level``."""
+    by_session: dict[date, float] = defaultdict(float)
+    traded = 0
+    for key in sorted(set(results) | set(base_results)):
+        mine, theirs = results.get(key), base_results.get(key)
+        session = (mine or theirs).session  # type: ignore[union-attr]  # at least one holds the key
+        by_session[session] += (mine.pnl if mine else 0.0) - (theirs.pnl if theirs else 0.0)
+        traded += bool((mine and mine.traded) or (theirs and theirs.traded))
+    sums = np.array([by_session[d] for d in sorted(by_session)], dtype=np.float64)
+    total = float(sums.sum())
+    signals = len(set(results) | set(base_results))
+    if len(sums) < MIN_SESSIONS:
+        statement = (
+            f"{variant} vs {base}: {_usd(total)} over {signals} signals, but only {len(sums)} sessions with signals "
+            f"(a verdict needs {MIN_SESSIONS})"
+        )
+        return Difference(variant, base, signals, traded, len(sums), total, None, None, level, TOO_FEW, statement)
+    lo, hi = cluster_interval(sums, level=level, draws=draws, seed=seed)
+    where = f"({_usd(lo)} to {_usd(hi)}, {level:.1%} interval over {len(sums)} sessions)"
+    if lo > 0:
+        verdict, statement = ADDED, f"{variant} added {_usd(total)} {where} over {signals} signals vs {base}"
+    elif hi < 0:
+        verdict, statement = COST, f"{variant} cost {_usd(-total)} {where} over {signals} signals vs {base}"
+    else:
+        verdict = NO_EVIDENCE
+        statement = f"no evidence that {variant} differs from {base}: {_usd(total, signed=True)} {where}"
+    return Difference(variant, base, signals, traded, len(sums), total, lo, hi, level, verdict, statement)
+
+
+def cluster_interval(sums: np.ndarray, *, level: float, draws: int, seed: int) -> tuple[float, float]:
+    """The percentile interval of the total of ``sums`` (one per cluster) when the clusters are resampled."""
+    rng = np.random.default_rng(seed)
+    picks = rng.integers(0, len(sums), size=(draws, len(sums)))
+    totals = sums[picks].sum(axis=1)
+    tail = (1 - level) / 2
+    lo, hi = np.quantile(totals, [tail, 1 - tail])
+    return float(lo), float(hi)
+
+
+def _usd(value: float, *, signed: bool = False) -> str:
+    return fmt.usd(value, signed=signed, cents=False)
