@@ -5,6 +5,7 @@ replays run in one process, a local pool or a Dask cluster."""
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import replace
 from datetime import date
 
@@ -45,6 +46,7 @@ def test_bad_variants_are_refused_before_anything_runs(cli, write_config, tmp_pa
     assert not (tmp_path / "compare").exists()
 
 
+@pytest.mark.skipif(not os.environ.get("AUTOTRADER_LONG_CHECKS"), reason="set AUTOTRADER_LONG_CHECKS=1")
 @pytest.mark.slow  # two ten-session replays
 def test_a_variant_that_can_only_lose_money_is_a_cost(cli, write_config):
     """200 bps of slippage on every fill: the same signals, each traded worse. The comparison is paired, so
@@ -62,6 +64,7 @@ def test_a_variant_that_can_only_lose_money_is_a_cost(cli, write_config):
     assert difference["total"] == pytest.approx(costly["managed_pnl"] - base["managed_pnl"], abs=0.05)
 
 
+@pytest.mark.skipif(not os.environ.get("AUTOTRADER_LONG_CHECKS"), reason="set AUTOTRADER_LONG_CHECKS=1")
 @pytest.mark.slow  # the same two three-session replays in three execution modes
 def test_serial_a_process_pool_and_a_dask_cluster_give_the_same_results(tmp_path):
     from distributed import LocalCluster
