@@ -30,7 +30,7 @@ from autotrader.clock import ET
 from autotrader.domain.enums import ExitCode
 from autotrader.errors import ConfigError, InputError
 from autotrader.policy import whatif
-from autotrader.settings import Override, load_config, parse_override
+from autotrader.settings import Override, load_config, parse_override, shown_overrides
 
 if TYPE_CHECKING:
     from autotrader.domain.reports import CompareReport, ReplayReport
@@ -49,7 +49,8 @@ class Variant:
 
     @property
     def settings(self) -> dict[str, Any]:
-        return {o.key: o.value for o in self.overrides}
+        """The overrides as output shows them: by dotted key, secrets masked (as ``replay``'s ``overrides``)."""
+        return shown_overrides(self.overrides)
 
 
 def parse_variant(text: str) -> Variant:

@@ -19,10 +19,13 @@ from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
+from functools import partial
 
 import numpy as np
 
 from autotrader.exports import fmt
+
+dollars = partial(fmt.usd, cents=False)  # whole dollars: a what-if's totals are thousands, not cents
 
 MIN_SESSIONS = 10  # fewer sessions with signals: too few clusters for a bootstrap interval to mean anything
 DRAWS = 4000
@@ -85,19 +88,19 @@ def paired(
     signals = len(set(results) | set(base_results))
     if len(sums) < MIN_SESSIONS:
         statement = (
-            f"{variant} vs {base}: {_usd(total)} over {signals} signals, but only {len(sums)} sessions with signals "
+            f"{variant} vs {base}: {dollars(total)} over {signals} signals, but only {len(sums)} sessions with signals "
             f"(a verdict needs {MIN_SESSIONS})"
         )
         return Difference(variant, base, signals, traded, len(sums), total, None, None, level, TOO_FEW, statement)
     lo, hi = cluster_interval(sums, level=level, draws=draws, seed=seed)
-    where = f"({_usd(lo)} to {_usd(hi)}, {level:.1%} interval over {len(sums)} sessions)"
+    where = f"({dollars(lo)} to {dollars(hi)}, {level:.1%} interval over {len(sums)} sessions)"
     if lo > 0:
-        verdict, statement = ADDED, f"{variant} added {_usd(total)} {where} over {signals} signals vs {base}"
+        verdict, statement = ADDED, f"{variant} added {dollars(total)} {where} over {signals} signals vs {base}"
     elif hi < 0:
-        verdict, statement = COST, f"{variant} cost {_usd(-total)} {where} over {signals} signals vs {base}"
+        verdict, statement = COST, f"{variant} cost {dollars(-total)} {where} over {signals} signals vs {base}"
     else:
         verdict = NO_EVIDENCE
-        statement = f"no evidence that {variant} differs from {base}: {_usd(total, signed=True)} {where}"
+        statement = f"no evidence that {variant} differs from {base}: {dollars(total, signed=True)} {where}"
     return Difference(variant, base, signals, traded, len(sums), total, lo, hi, level, verdict, statement)
 
 
@@ -109,7 +112,3 @@ def cluster_interval(sums: np.ndarray, *, level: float, draws: int, seed: int) -
     tail = (1 - level) / 2
     lo, hi = np.quantile(totals, [tail, 1 - tail])
     return float(lo), float(hi)
-
-
-def _usd(value: float, *, signed: bool = False) -> str:
-    return fmt.usd(value, signed=signed, cents=False)
