@@ -32,6 +32,7 @@ from autotrader.domain.models import (
 )
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
     from autotrader.policy.alerts import Alert
@@ -166,6 +167,20 @@ class SplitSource(Protocol):
 
     def splits(self) -> list[SplitEvent]:
         """The known splits up to the clock's date, never one dated after it."""
+        ...
+
+
+@runtime_checkable
+class MinuteArrays(Protocol):
+    """Market data that holds minute bars as arrays (the synthetic world) and can hand them over as such.
+
+    The simulated broker matches every open order's symbol against its fresh minute bars at each advance and
+    works on arrays: from a source that has them, building a frame only to take the arrays back out was most
+    of that read. Same bars, same clock rule as ``MarketData.minute_bars``."""
+
+    def minute_arrays(self, symbol: str, start: datetime, end: datetime) -> tuple[np.ndarray, np.ndarray]:
+        """(bar starts as int64 UTC nanoseconds, an (n, 5) float array of open, high, low, close, volume) of the
+        complete 1-minute bars whose start is in [start, end), none ending after the clock."""
         ...
 
 

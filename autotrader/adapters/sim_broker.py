@@ -51,7 +51,7 @@ from autotrader.domain.models import (
 )
 from autotrader.domain.money import is_on_tick, to_tick, whole_shares
 from autotrader.errors import DuplicateClientOrderId, OrderNotFound, OrderRejected
-from autotrader.ports import Clock, MarketData
+from autotrader.ports import Clock, MarketData, MinuteArrays, SplitSource
 
 if TYPE_CHECKING:
     from autotrader.ledger.db import Ledger
@@ -266,6 +266,7 @@ class _Bar:
 
 
 _OHLCV = ["open", "high", "low", "close", "volume"]
+_NO_MINUTES = (np.empty(0, np.int64), np.empty((0, 5), np.float64))  # no bars: starts, values
 
 
 def _ohlcv(frame: Any) -> np.ndarray:
@@ -579,11 +580,10 @@ class SimBroker:
         the position's quantity × ratio and average price ÷ ratio, no fill; a fraction left by a reverse
         split is paid out in cash; working orders in the symbol are cancelled (their prices are in old units).
         Only data sources that publish splits (``splits()``, e.g. a ``splits.csv`` of local files) have any."""
-        source = getattr(self._md, "splits", None)
-        if source is None:
+        if not isinstance(self._md, SplitSource):
             return
         due = []
-        for symbol, ex_date, ratio in source():
+        for symbol, ex_date, ratio in self._md.splits():
             effective = (
                 self._calendar.session_open(ex_date)
                 if self._calendar.is_session(ex_date)
@@ -672,10 +672,8 @@ class SimBroker:
         a resting limit far from the market costs a vector comparison, not a Python loop over every minute.
         """
         lo, hi = max(open_at, start - MINUTE), min(close_at, end)
-        frame = self._md.minute_bars(symbol, lo, hi) if lo < hi else None
-        if frame is not None and len(frame):
-            starts_ns = frame.index.as_unit("ns").asi8  # whatever resolution the adapter built
-            values = _ohlcv(frame)
+        starts_ns, values = self._minutes(symbol, lo, hi) if lo < hi else _NO_MINUTES
+        if len(starts_ns):
             # Regular hours only (a non-extended-hours order never trades pre/post market).
             keep = (
                 (starts_ns >= to_ns(open_at))
@@ -692,13 +690,22 @@ class SimBroker:
             return bars
         if not start < close_at <= end:
             return []
-        if lo > open_at and len(self._md.minute_bars(symbol, open_at, close_at)):
+        if lo > open_at and len(self._minutes(symbol, open_at, close_at)[0]):
             return []  # the session has minute data, just none in this window
         daily = self._md.daily_bars(symbol, day, day)
         if daily is None or daily.empty or daily.index[-1].date() != day:
             return []
         o, h, lo_, c, v = (float(daily.iloc[-1][k]) for k in ("open", "high", "low", "close", "volume"))
         return [_Bar(open_at, close_at, o, h, lo_, c, v, True, self._participation_cap(v))]
+
+    def _minutes(self, symbol: str, start: datetime, end: datetime) -> tuple[np.ndarray, np.ndarray]:
+        """The minute bars in [start, end) as (starts in ns, (n, 5) values), from arrays when the data has them."""
+        if isinstance(self._md, MinuteArrays):
+            return self._md.minute_arrays(symbol, start, end)
+        frame = self._md.minute_bars(symbol, start, end)
+        if not len(frame):
+            return _NO_MINUTES
+        return frame.index.as_unit("ns").asi8, _ohlcv(frame)  # whatever resolution the adapter built
 
     # ================================================================================ matching engine
     def _on_bar(self, orders: list[_Order], bar: _Bar, run: _Run) -> None:

@@ -60,7 +60,6 @@ from autotrader.adapters.frames import (
     EPOCH_ORDINAL,
     daily_frame,
     empty_daily_frame,
-    empty_minute_frame,
     minute_frame,
     quote_from_last,
     require_aware,
@@ -141,6 +140,7 @@ _MEAN_REVERSION = 1 / 750  # pull of log price toward its trend; keeps 20-year p
 _INTRADAY_SHARE = 0.85  # share of the day's sd that unfolds between the open and the close
 _NORMAL_MINUTES = 390
 _MINUTE_NS = 60 * 10**9
+_NO_MINUTES = (np.empty(0, np.int64), np.empty((0, 5), np.float64))  # no bars: starts, values
 _BLOCK = 64  # sessions per lazily generated block of intraday bridges
 
 # -- news episodes (see the module doc) --------------------------------------------------------------
@@ -683,10 +683,13 @@ class SyntheticMarketData:
         return daily_frame(_span(self._calendar).days_ns[lo:hi], bars)
 
     def minute_bars(self, symbol: str, start: datetime, end: datetime) -> pd.DataFrame:
+        return minute_frame(*self.minute_arrays(symbol, start, end))
+
+    def minute_arrays(self, symbol: str, start: datetime, end: datetime) -> tuple[np.ndarray, np.ndarray]:
         require_aware("start", start)
         require_aware("end", end)
         if symbol not in self._symbols:
-            return empty_minute_frame()  # VIX is daily only
+            return _NO_MINUTES  # VIX is daily only
         span = _span(self._calendar)
         start_ns = to_ns(start)
         # A bar starting at t is complete at t + 1 minute: cap starts at now - 1 minute (inclusive).
@@ -694,7 +697,7 @@ class SyntheticMarketData:
         first = int(np.searchsorted(span.closes_ns, start_ns, side="right"))
         last = int(np.searchsorted(span.opens_ns, stop_ns, side="left"))
         if stop_ns <= start_ns or last <= first:
-            return empty_minute_frame()
+            return _NO_MINUTES
         path = _symbol_path(self._calendar, self._seed, symbol, self._world)
         starts, chunks = [], []
         for i in range(first, last):
@@ -703,7 +706,7 @@ class SyntheticMarketData:
             keep = (stamps >= start_ns) & (stamps < stop_ns)
             starts.append(stamps[keep])
             chunks.append(path.minutes(i)[keep])
-        return minute_frame(np.concatenate(starts), np.concatenate(chunks))
+        return np.concatenate(starts), np.concatenate(chunks)
 
     def latest_quote(self, symbol: str) -> Quote | None:
         if not self.has_symbol(symbol):

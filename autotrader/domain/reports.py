@@ -19,7 +19,7 @@ one missing, is an error, and a nested row given as a mapping is parsed into its
 from __future__ import annotations
 
 import types
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, ClassVar, TypeVar, Union, get_args, get_origin, get_type_hints
@@ -87,21 +87,30 @@ class Row:
 
     @classmethod
     def from_json(cls: type[R], data: Mapping[str, Any]) -> R:
-        by_json = {f.metadata.get(_JSON_NAME, f.name): f.name for f in fields(cls)}
-        unknown = [key for key in data if key not in by_json]
+        parse = _parsers(cls)
+        unknown = [key for key in data if key not in parse]
         if unknown:
             raise TypeError(f"{cls.__name__}: no field {', '.join(map(repr, unknown))}")
-        hints = _hints(cls)
-        return cls(**{by_json[k]: _coerce(hints[by_json[k]], v) for k, v in data.items()})
+        return cls(**{parse[k][0]: parse[k][1](v) for k, v in data.items()})
 
 
 _HINTS: dict[type, dict[str, Any]] = {}
+# Per row type: JSON key -> (attribute, the coercer of its hint). Reports are built thousands of times in a
+# replay; reading the type hints once per type, not once per value, keeps building them cheap.
+_PARSERS: dict[type, dict[str, tuple[str, Callable[[Any], Any]]]] = {}
 
 
 def _hints(cls: type) -> dict[str, Any]:
     if cls not in _HINTS:
         _HINTS[cls] = get_type_hints(cls)
     return _HINTS[cls]
+
+
+def _parsers(cls: type[Row]) -> dict[str, tuple[str, Callable[[Any], Any]]]:
+    if cls not in _PARSERS:
+        hints = _hints(cls)
+        _PARSERS[cls] = {f.metadata.get(_JSON_NAME, f.name): (f.name, _coercer(hints[f.name])) for f in fields(cls)}
+    return _PARSERS[cls]
 
 
 def _attribute(cls: type[Row], json_name: str) -> str:
@@ -120,22 +129,31 @@ def _row_type(hint: Any) -> type[Row] | None:
     return None
 
 
-def _coerce(hint: Any, value: Any) -> Any:
-    """``value`` as the type ``hint`` names: mappings become rows, sequences of rows tuples of rows."""
-    if value is None:
-        return None
+def _unchanged(value: Any) -> Any:
+    return value
+
+
+def _coercer(hint: Any) -> Callable[[Any], Any]:
+    """What turns a value into the type ``hint`` names: mappings become rows, sequences of rows tuples of
+    rows; ``None`` stays ``None``. Decided once per hint."""
     if get_origin(hint) in (Union, types.UnionType):
         present = [arg for arg in get_args(hint) if arg is not type(None)]
-        return _coerce(present[0], value) if len(present) == 1 else value
+        return _coercer(present[0]) if len(present) == 1 else _unchanged
     if get_origin(hint) is tuple:
-        element = get_args(hint)[0]
-        return tuple(_coerce(element, v) for v in value)
+        element = _coercer(get_args(hint)[0])
+        return lambda value: None if value is None else tuple(element(v) for v in value)
     row = _row_type(hint)
-    if row is None or isinstance(value, row):
-        return value
-    if isinstance(value, SkipLine):
-        value = value.to_json()
-    return row.from_json(value)
+    if row is None:
+        return _unchanged
+
+    def to_row(value: Any) -> Any:
+        if value is None or isinstance(value, row):
+            return value
+        if isinstance(value, SkipLine):
+            value = value.to_json()
+        return row.from_json(value)
+
+    return to_row
 
 
 # -- the envelope's lines -----------------------------------------------------------------------------------

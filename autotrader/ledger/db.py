@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import errno
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -60,6 +60,25 @@ class Ledger:
         if not isinstance(table, sqlite_utils.db.Table):
             raise TypeError(f"{name} is a view, not a table")
         return table
+
+    def insert(self, name: str, row: Mapping[str, Any]) -> None:
+        """Insert one row of plain values. Direct SQL: sqlite-utils' ``insert`` reads the table's schema first,
+        and the steps' frequent writes (runs, states, the sync watermark) need no schema work."""
+        columns = ", ".join(row)
+        self.conn.execute(f"INSERT INTO {name} ({columns}) VALUES ({', '.join('?' * len(row))})", tuple(row.values()))
+
+    def upsert(self, name: str, row: Mapping[str, Any], *, pk: str | tuple[str, ...]) -> None:
+        """Insert one row, or update the given columns of the row with its primary key (the others are kept),
+        as sqlite-utils' ``upsert`` does, in one statement."""
+        keys = (pk,) if isinstance(pk, str) else pk
+        columns = ", ".join(row)
+        updates = ", ".join(f"{c} = excluded.{c}" for c in row if c not in keys)
+        action = f"DO UPDATE SET {updates}" if updates else "DO NOTHING"
+        self.conn.execute(
+            f"INSERT INTO {name} ({columns}) VALUES ({', '.join('?' * len(row))}) "
+            f"ON CONFLICT ({', '.join(keys)}) {action}",
+            tuple(row.values()),
+        )
 
     def query(self, sql: str, params: Any = ()) -> list[dict[str, Any]]:
         """The rows of a read, as mappings by column name. Straight on the connection: the ledger's reads are

@@ -41,7 +41,8 @@ def start_run(
     ledger: Ledger, *, run_id: str, command: str, as_of: datetime, mode: str, dry_run: bool, started_at: datetime
 ) -> None:
     with ledger.write():
-        ledger.table("runs").insert(
+        ledger.insert(
+            "runs",
             {
                 "run_id": run_id,
                 "command": command,
@@ -49,7 +50,7 @@ def start_run(
                 "mode": mode,
                 "dry_run": int(dry_run),
                 "started_at": utc_iso(started_at),
-            }
+            },
         )
 
 
@@ -279,7 +280,8 @@ def book_for_order(ledger: Ledger, order: BrokerOrder, parent_book: str | None =
 
 
 def upsert_order(ledger: Ledger, order: BrokerOrder, *, book: str, now: datetime) -> None:
-    ledger.table("orders").upsert(
+    ledger.upsert(
+        "orders",
         {
             "broker_order_id": order.broker_order_id,
             "client_order_id": order.client_order_id or None,
@@ -410,7 +412,8 @@ def record_fill(ledger: Ledger, fill: Fill, *, book: str, run_id: str, now: date
     position = get_position(ledger, book, fill.symbol)
     qty, avg, realized = apply_fill(position, fill.side, fill.qty, fill.price)
     opened_at = position.opened_at if position and abs(position.qty) > 1e-9 else utc_iso(fill.filled_at)
-    ledger.table("positions").upsert(
+    ledger.upsert(
+        "positions",
         {
             "book": book,
             "symbol": fill.symbol,
@@ -455,7 +458,7 @@ def kv_get(ledger: Ledger, key: str) -> str | None:
 
 
 def kv_set(ledger: Ledger, key: str, value: str, *, now: datetime) -> None:
-    ledger.table("kv").upsert({"key": key, "value": value, "updated_at": utc_iso(now)}, pk="key")
+    ledger.upsert("kv", {"key": key, "value": value, "updated_at": utc_iso(now)}, pk="key")
 
 
 def kv_delete(ledger: Ledger, key: str) -> None:
@@ -710,7 +713,8 @@ def save_snapshot(
     positions: list[dict[str, Any]],
     now: datetime,
 ) -> None:
-    ledger.table("snapshots").upsert(
+    ledger.upsert(
+        "snapshots",
         {
             "session_date": session_date,
             "as_of": utc_iso(as_of),
@@ -1031,7 +1035,7 @@ def save_position_state(ledger: Ledger, row: dict[str, Any], *, now: datetime) -
     sets = ", ".join(f"{column} = ?" for column in values)
     cursor = ledger.conn.execute(f"UPDATE position_state SET {sets} WHERE position_key = ?", [*values.values(), key])
     if cursor.rowcount == 0:
-        ledger.table("position_state").insert({"position_key": key, **values})
+        ledger.insert("position_state", {"position_key": key, **values})
 
 
 def life_fills(ledger: Ledger, book: str, symbol: str, opened_at: str) -> list[dict[str, Any]]:
@@ -1388,8 +1392,20 @@ def day_intents(ledger: Ledger, session_date: str, *, until: datetime) -> list[D
     )
     return [
         DayOrder(
-            r["client_order_id"], r["created_at"], r["step"], r["book"], r["symbol"], r["side"], r["qty"], r["type"],
-            r["leg"], r["tier"], r["status"], r["filled_qty"] or 0.0, r["filled_avg_price"], r["error_message"],
+            r["client_order_id"],
+            r["created_at"],
+            r["step"],
+            r["book"],
+            r["symbol"],
+            r["side"],
+            r["qty"],
+            r["type"],
+            r["leg"],
+            r["tier"],
+            r["status"],
+            r["filled_qty"] or 0.0,
+            r["filled_avg_price"],
+            r["error_message"],
         )  # fmt: skip
         for r in rows
     ]
@@ -1603,9 +1619,7 @@ def notified(ledger: Ledger, keys: Sequence[str]) -> set[str]:
     return found
 
 
-def record_notifications(
-    ledger: Ledger, alerts: Iterable[tuple[str, str, str]], *, run_id: str, now: datetime
-) -> None:
+def record_notifications(ledger: Ledger, alerts: Iterable[tuple[str, str, str]], *, run_id: str, now: datetime) -> None:
     """Remember ``(key, level, title)`` of each alert about to be sent; a key already known keeps its first row."""
     ledger.conn.executemany(
         "INSERT OR IGNORE INTO notifications (key, level, title, run_id, created_at) VALUES (?, ?, ?, ?, ?)",
