@@ -319,10 +319,15 @@ class OrderProgress:
     filled_avg_price: float | None
 
 
-def order_progress(ledger: Ledger) -> dict[str, OrderProgress]:
-    """Broker order id → its recorded status and fill progress, for every order in the ledger."""
-    rows = ledger.query("SELECT broker_order_id, status, filled_qty, filled_avg_price FROM orders")
-    return {r["broker_order_id"]: OrderProgress(r["status"], r["filled_qty"], r["filled_avg_price"]) for r in rows}
+def order_progress(ledger: Ledger, broker_order_ids: Iterable[str]) -> dict[str, OrderProgress]:
+    """Broker order id → its recorded status and fill progress, for those of ``broker_order_ids`` the ledger
+    holds (a sync asks for the orders the broker listed, not for every order of the account's history)."""
+    out: dict[str, OrderProgress] = {}
+    for chunk, marks in _in_chunks(sorted(set(broker_order_ids))):
+        columns = "broker_order_id, status, filled_qty, filled_avg_price"
+        for r in ledger.query(f"SELECT {columns} FROM orders WHERE broker_order_id IN ({marks})", chunk):
+            out[r["broker_order_id"]] = OrderProgress(r["status"], r["filled_qty"], r["filled_avg_price"])
+    return out
 
 
 @dataclass(frozen=True)
@@ -386,6 +391,14 @@ def apply_fill(position: PositionRow | None, fill_side: Side, qty: float, price:
     realized = (price - avg) * qty
     new_qty = held - qty
     return new_qty, (avg if abs(new_qty) > 1e-9 else 0.0), realized
+
+
+def known_fill_ids(ledger: Ledger, fill_ids: Iterable[str]) -> set[str]:
+    """Those of ``fill_ids`` the ledger has recorded."""
+    found: set[str] = set()
+    for chunk, marks in _in_chunks(sorted(set(fill_ids))):
+        found.update(r[0] for r in ledger.conn.execute(f"SELECT fill_id FROM fills WHERE fill_id IN ({marks})", chunk))
+    return found
 
 
 def record_fill(ledger: Ledger, fill: Fill, *, book: str, run_id: str, now: datetime) -> bool:
@@ -663,7 +676,7 @@ def record_import(
 # -- trades, snapshots, reviews -----------------------------------------------------------------------
 
 
-def leg_fills(ledger: Ledger, *, book: str | None = None, symbol: str | None = None) -> list[dict[str, Any]]:
+def leg_fills(ledger: Ledger, *, symbols: Sequence[str] | None = None) -> list[dict[str, Any]]:
     """Every fill of our own books with the leg, tier and signal of the intent that made its order.
 
     Bracket and OCO legs have no intent of their own: they inherit the parent order's intent, with the leg
@@ -671,13 +684,17 @@ def leg_fills(ledger: Ledger, *, book: str | None = None, symbol: str | None = N
     bracket; a stop-loss is what the parent intent says its stop was for — ``stop``, ``trail`` or
     ``loss_cut`` — or ``stop``, tier 0).
     """
-    where, params = ["f.book != 'external'"], []
-    if book is not None:
-        where.append("f.book = ?")
-        params.append(book)
-    if symbol is not None:
-        where.append("f.symbol = ?")
-        params.append(symbol)
+    if symbols is not None:  # the fills of these symbols only, in as few reads as the parameter limit allows
+        rows = [r for chunk, _ in _in_chunks(sorted(set(symbols))) for r in _leg_fills(ledger, chunk)]
+        return sorted(rows, key=lambda r: (r["filled_at"], r["fill_id"]))
+    return _leg_fills(ledger)
+
+
+def _leg_fills(ledger: Ledger, symbols: list[str] | None = None) -> list[dict[str, Any]]:
+    where, params = ["f.book != 'external'"], list[Any]()
+    if symbols is not None:
+        where.append(f"f.symbol IN ({','.join('?' for _ in symbols)})")
+        params.extend(symbols)
     return ledger.query(
         f"""
         SELECT f.fill_id, f.book, f.symbol, f.side, f.qty, f.price, f.commission, f.filled_at,
@@ -1038,9 +1055,6 @@ def save_position_state(ledger: Ledger, row: dict[str, Any], *, now: datetime) -
         ledger.insert("position_state", {"position_key": key, **values})
 
 
-def life_fills(ledger: Ledger, book: str, symbol: str, opened_at: str) -> list[dict[str, Any]]:
-    """The fills of one position life with their legs (see ``leg_fills``), oldest first."""
-    return [r for r in leg_fills(ledger, book=book, symbol=symbol) if r["filled_at"] >= opened_at]
 
 
 def position_intents(ledger: Ledger, key: str) -> list[dict[str, Any]]:
@@ -1090,19 +1104,19 @@ def open_sell_orders(ledger: Ledger, book: str, symbol: str) -> list[dict[str, A
     )
 
 
-def working_sell_symbols(ledger: Ledger) -> list[dict[str, Any]]:
+def working_orders(ledger: Ledger) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    """Every working order of the ledger by (book, symbol), oldest first, each with its intent's leg and extras
+    (``open_sell_orders``' columns): one read for a run that looks at every position's orders."""
     marks = ",".join("?" for _ in _TERMINAL_ORDER)
-    return ledger.query(
-        f"SELECT DISTINCT book, symbol FROM orders WHERE side = 'sell' AND status NOT IN ({marks})", _TERMINAL_ORDER
-    )
-
-
-def open_buy_orders(ledger: Ledger, book: str, symbol: str) -> list[dict[str, Any]]:
-    marks = ",".join("?" for _ in _TERMINAL_ORDER)
-    return ledger.query(
-        f"SELECT * FROM orders WHERE book = ? AND symbol = ? AND side = 'buy' AND status NOT IN ({marks})",
-        [book, symbol, *_TERMINAL_ORDER],
-    )
+    out: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for row in ledger.query(
+        f"SELECT o.*, i.leg AS intent_leg, i.extra_json AS intent_extra FROM orders o "
+        f"LEFT JOIN order_intents i ON i.client_order_id = o.client_order_id "
+        f"WHERE o.status NOT IN ({marks}) ORDER BY o.submitted_at, o.broker_order_id",
+        list(_TERMINAL_ORDER),
+    ):
+        out.setdefault((row["book"], row["symbol"]), []).append(row)
+    return out
 
 
 def unsent_sell_intents(ledger: Ledger, book: str, symbol: str) -> list[dict[str, Any]]:

@@ -136,6 +136,7 @@ class _Ledgered:
     intents: dict[str, list[dict[str, Any]]]  # position key -> its management intents
     dip_buys: dict[tuple[str, str], datetime]
     splits: list[dict[str, Any]]
+    fills: dict[tuple[str, str], list[dict[str, Any]]]  # (book, symbol) -> its fills with their legs, oldest first
 
     @property
     def stale(self) -> list[str]:
@@ -157,7 +158,15 @@ def _read_ledger(ctx: StepContext) -> _Ledgered:
         intents=repo.position_intents_of(ledger, [h.key for h in held]),
         dip_buys=repo.last_dip_buys(ledger),
         splits=repo.splits(ledger),
+        fills=_by_position(repo.leg_fills(ledger, symbols=[h.row.symbol for h in held])),
     )
+
+
+def _by_position(rows: list[dict[str, Any]]) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    out: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for row in rows:
+        out.setdefault((row["book"], row["symbol"]), []).append(row)
+    return out
 
 
 @dataclass(frozen=True)
@@ -208,7 +217,8 @@ def _look(ctx: StepContext, ledgered: _Ledgered, held: _Held, rules: mg.Rules) -
     if known is not None and known["category"] is None:  # unmanaged, already remembered: nothing to read
         return _Look(held, known, sessions_held)
     splits = [s for s in ledgered.splits if s["symbol"] == p.symbol]
-    entry = _entry_leg(repo.life_fills(ctx.ledger, p.book, p.symbol, held.opened_at), splits)
+    life = [r for r in ledgered.fills.get((p.book, p.symbol), []) if r["filled_at"] >= held.opened_at]
+    entry = _entry_leg(life, splits)
     if entry is None:
         return _Look(held, known, sessions_held)
     origin = _origin(ctx, held, entry, rules) if known is None else None
@@ -616,13 +626,17 @@ def maintain_protection(
     book_rules = {book: rules_for(ctx, book) for book in MANAGED_BOOKS}
     results: list[GatewayResult] = []
     held = {(m.position.book, m.position.symbol): m for m in managed}
+    # Read once: each pass of the loop changes only its own (book, symbol)'s orders.
+    working = repo.working_orders(ledger)
     # Held positions, and symbols with working sell orders (a closed position's stop must be cancelled).
-    symbols = {(r["book"], r["symbol"]) for r in repo.working_sell_symbols(ledger)}
+    symbols = {key for key, rows in working.items() if any(r["side"] == "sell" for r in rows)}
     for book, symbol in sorted(symbols | set(held)):
         m = held.get((book, symbol))
-        if not _ours_to_protect(ctx, m, book, symbol, skip):
+        rows = working.get((book, symbol), [])
+        buying = any(r["side"] == "buy" for r in rows)
+        if not _ours_to_protect(m, book, symbol, skip, buying=buying):
             continue
-        orders = repo.open_sell_orders(ledger, book, symbol)
+        orders = [r for r in rows if r["side"] == "sell"]
         guarding = protective(orders)
         desired = _desired(m, orders, book_rules[book]) if m is not None else None
         if not _must_replace(guarding, desired):
@@ -635,10 +649,10 @@ def maintain_protection(
     return results
 
 
-def _ours_to_protect(ctx: StepContext, m: Managed | None, book: str, symbol: str, skip: frozenset[str]) -> bool:
+def _ours_to_protect(m: Managed | None, book: str, symbol: str, skip: frozenset[str], *, buying: bool) -> bool:
     if m is not None and m.position.category is None:
         return False  # not ours to manage: its orders stay as they are
-    return book in MANAGED_BOOKS and symbol not in skip and not repo.open_buy_orders(ctx.ledger, book, symbol)
+    return book in MANAGED_BOOKS and symbol not in skip and not buying
 
 
 @dataclass(frozen=True)

@@ -153,7 +153,8 @@ def run(ctx: StepContext, *, clear_halt: tuple[str, ...] = ()) -> SyncReport:
 
     listed = _orders_to_refresh(ledger, broker)
     ours = repo.intent_ids(ledger, (o.client_order_id for o in listed))
-    orders = plan_orders(listed, repo.order_progress(ledger), ours)
+    # What the ledger holds of every order the broker listed, legs included, decides what changed.
+    orders = plan_orders(listed, repo.order_progress(ledger, _order_ids(listed)), ours)
     external = _adopt(gateway, ledger, orders.to_adopt)
     kill_point("mid_reconcile")  # orders adopted and committed, their fills not yet recorded
 
@@ -220,9 +221,17 @@ def _orders_to_refresh(ledger: Ledger, broker: Broker) -> list[BrokerOrder]:
     )
 
 
+def _order_ids(orders: Iterable[BrokerOrder]) -> list[str]:
+    return [i for o in orders for i in (o.broker_order_id, *_order_ids(o.legs))]
+
+
 def _gather_fills(ledger: Ledger, broker: Broker) -> list[Fill]:
+    """The broker's fills since the last one recorded (less an overlap for late reports), without those the
+    ledger already holds: recording one again would be ignored, and planning it a read per fill."""
     fills_after = repo.last_fill_at(ledger)
-    return broker.fills(after=fills_after - FILL_OVERLAP if fills_after else None)
+    fills = broker.fills(after=fills_after - FILL_OVERLAP if fills_after else None)
+    known = repo.known_fill_ids(ledger, (f.fill_id for f in fills))
+    return [f for f in fills if f.fill_id not in known]
 
 
 # -- applying ------------------------------------------------------------------------------------------------
