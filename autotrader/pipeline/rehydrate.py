@@ -53,14 +53,17 @@ def run(ctx: StepContext) -> RehydrateReport:
             f"{refreshed['pending_horizons']} pending"
         )
 
-    loaded = trades.load(ctx)
+    # The open trades (the snapshot's exposure by category) and those closed but not yet reviewed: the trades
+    # reviewed on earlier evenings are not read again, so an evening's work does not grow with the history.
+    done = repo.reviewed_trade_ids(ctx.ledger)
+    loaded = trades.load(ctx, keep=lambda t: t.closed_at is None or t.trade_id not in done)
     snapshot = _snapshot(ctx, loaded)
     report.fields["snapshot"] = snapshot
     report.notes.append(
         f"snapshot {snapshot['session_date']}: equity {usd(snapshot['equity'])}, cash {usd(snapshot['cash'])}"
     )
 
-    reviewed = _review_closed_trades(ctx, loaded)
+    reviewed = _review_closed_trades(ctx, loaded, done)
     report.fields["reviews"] = reviewed
     report.notes.append(f"reviews: {len(reviewed)} newly closed trade(s) reviewed")
 
@@ -107,8 +110,7 @@ def _snapshot(ctx: StepContext, loaded: list[trades.TradeView]) -> dict[str, Any
     return snapshot
 
 
-def _review_closed_trades(ctx: StepContext, loaded: list[trades.TradeView]) -> list[dict[str, Any]]:
-    done = repo.reviewed_trade_ids(ctx.ledger)
+def _review_closed_trades(ctx: StepContext, loaded: list[trades.TradeView], done: set[str]) -> list[dict[str, Any]]:
     command = ctx.settings.review.command
     out = []
     for view in loaded:

@@ -45,7 +45,7 @@ from autotrader.policy.streak import Streak, losing_streak
 from autotrader.settings import Settings
 
 if TYPE_CHECKING:  # trades imports numpy and the outcome engine: only the steps that need it load it
-    from autotrader.pipeline.trades import TradeView
+    from autotrader.pipeline.trades import ClosedTrade
 
 STEP = "size"
 
@@ -198,13 +198,13 @@ def spy_trend(ctx: StepContext) -> tuple[float | None, float | None]:
     return float(spy["close"].iloc[-1]), float(spy["close"].iloc[-days:].mean())
 
 
-def kelly_stats(closed: list[TradeView]) -> dict[str, sizing.KellyStats]:
+def kelly_stats(closed: list[ClosedTrade]) -> dict[str, sizing.KellyStats]:
     """Per category: trades, wins and the average win and loss as returns on the dollars invested."""
     per_category: dict[str, list[float]] = defaultdict(list)
-    for view in closed:
-        if view.category is not None:
-            invested = view.trade.entry_qty * view.trade.entry_price
-            per_category[view.category].append(view.attribution.managed_pnl / invested if invested else 0.0)
+    for c in closed:
+        if c.category is not None:
+            invested = c.trade.entry_qty * c.trade.entry_price
+            per_category[c.category].append(c.managed_pnl / invested if invested else 0.0)
     kelly = {}
     for category, returns in per_category.items():
         wins = [r for r in returns if r > 0]
@@ -227,10 +227,7 @@ def risk_state(ctx: StepContext, account: Account) -> sizing.RiskState:
     drawdown = (peak - equity) / peak * 100 if peak > 0 else 0.0
     previous = repo.equity_before(ctx.ledger, ctx.session_date)
     daily_pnl = equity - previous if previous is not None else 0.0
-    closed = sorted(
-        (v for v in trades.load(ctx) if v.trade.closed_at is not None and v.trade.book == Book.SIGNALS),
-        key=lambda v: v.trade.closed_at,  # type: ignore[arg-type, return-value]
-    )
+    closed = [c for c in trades.closed(ctx) if c.trade.book == Book.SIGNALS]
     streak = streak_state(ctx, closed)
     return sizing.RiskState(
         vix=vix_level(ctx),
@@ -244,15 +241,15 @@ def risk_state(ctx: StepContext, account: Account) -> sizing.RiskState:
     )
 
 
-def streak_state(ctx: StepContext, closed: list[TradeView]) -> Streak:
+def streak_state(ctx: StepContext, closed: list[ClosedTrade]) -> Streak:
     """The losing streak of the closed trades (oldest first) since the owner last ended a pause, with when the
     pause it causes ends (``policy.streak``)."""
     calendar, settings = ctx.deps.calendar, ctx.settings.risk
     reset = repo.streak_reset_at(ctx.ledger)
     closes = [
-        (v.trade.closed_at.astimezone(ET).date(), v.attribution.managed_pnl < 0)
-        for v in closed
-        if v.trade.closed_at is not None and (reset is None or v.trade.closed_at > reset)
+        (c.trade.closed_at.astimezone(ET).date(), c.managed_pnl < 0)
+        for c in closed
+        if c.trade.closed_at is not None and (reset is None or c.trade.closed_at > reset)
     ]
 
     def resume_after(day: date) -> date:

@@ -7,6 +7,7 @@ legs (dip_buy tier N, profit_take tier N, loss_cut, stop, target, time_exit) →
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -19,7 +20,7 @@ from autotrader.pipeline import outcomes
 from autotrader.pipeline.context import StepContext
 from autotrader.pipeline.corporate_actions import split_factor
 from autotrader.pipeline.prefetch import warm_daily_bars
-from autotrader.policy.attribution import Attribution, LegFill, Trade, attribute, split_trades
+from autotrader.policy.attribution import Attribution, LegFill, Trade, attribute, managed_pnl, split_trades
 from autotrader.policy.outcomes import RuleExit
 
 
@@ -108,8 +109,34 @@ def _round(value: float | None, digits: int = 4) -> float | None:
     return None if value is None else round(value, digits)
 
 
-def load(ctx: StepContext) -> list[TradeView]:
-    """Every trade of our books (external fills excluded), with its attribution at the as-of instant."""
+@dataclass(frozen=True)
+class ClosedTrade:
+    """A closed trade as the circuit breakers and Kelly sizing read it: what it made, without the market data
+    (the pick's rule exit, excursions, benchmark) a ``TradeView`` reads for the scorecard."""
+
+    trade: Trade
+    category: str | None  # its signal's, None for a trade without one
+    managed_pnl: float
+
+
+def closed(ctx: StepContext) -> list[ClosedTrade]:
+    """The closed trades of our books at the as-of instant, oldest close first."""
+    fills = _fills(ctx)
+    done = [t for t in split_trades(fills) if t.closed_at is not None]
+    signals = scoring.signals_by_id(ctx.ledger, sorted({t.signal_id for t in done if t.signal_id is not None}))
+    out = [
+        ClosedTrade(
+            t,
+            signals[t.signal_id]["category"] if t.signal_id is not None and t.signal_id in signals else None,
+            managed_pnl(t, t.fills[-1].price),
+        )
+        for t in done
+    ]
+    return sorted(out, key=lambda c: c.trade.closed_at)  # type: ignore[arg-type, return-value]
+
+
+def _fills(ctx: StepContext) -> list[LegFill]:
+    """Our books' fills up to the as-of (external fills excluded), in post-split units."""
     # Fills up to the as-of only: a scorecard or review at an earlier instant must not see later trading.
     as_of = repo.utc_iso(ctx.now)
     rows = [r for r in repo.leg_fills(ctx.ledger) if r["filled_at"] <= as_of]
@@ -126,22 +153,36 @@ def load(ctx: StepContext) -> list[TradeView]:
                 datetime.fromisoformat(r["filled_at"]), r["leg"], int(r["tier"] or 0), r["signal_id"],
             )
         )  # fmt: skip
+    return fills
+
+
+def load(ctx: StepContext, *, keep: Callable[[Trade], bool] | None = None) -> list[TradeView]:
+    """Every trade of our books (external fills excluded), with its attribution at the as-of instant; with
+    ``keep``, only the trades it keeps (the market data is read for those alone)."""
+    fills = _fills(ctx)
+    if not fills:
+        return []
     signal_ids = sorted({f.signal_id for f in fills if f.signal_id is not None})
     signals = scoring.signals_by_id(ctx.ledger, signal_ids)
     views = []
     histories: dict[str, outcomes.SymbolHistory | None] = {}
-    trades = split_trades(fills)
-    if fills:
+    trades = [t for t in split_trades(fills) if keep is None or keep(t)]
+    # A symbol's history starts before its first fill of all, whichever trades are kept: indicators seeded
+    # from the history's start (Wilder's ATR) give a trade the same values either way.
+    first_fills: dict[str, datetime] = {}
+    for f in fills:
+        first_fills[f.symbol] = min(f.filled_at, first_fills.get(f.symbol, f.filled_at))
+    if trades:
         # Every traded symbol's history (and the benchmark's) at once: one request per session, not per symbol.
-        first_fill = min(f.filled_at for f in fills).astimezone(ET).date()
         traded = sorted({t.symbol for t in trades})
+        first_fill = min(first_fills[s] for s in traded).astimezone(ET).date()
         warm_daily_bars(
             ctx, [*traded, outcomes.BENCHMARK], first_fill - outcomes.LOOKBACK, ctx.now.astimezone(ET).date()
         )
     for trade in trades:
         signal = signals.get(trade.signal_id) if trade.signal_id is not None else None
         if trade.symbol not in histories:
-            first = min(f.filled_at for f in fills if f.symbol == trade.symbol)
+            first = first_fills[trade.symbol]
             histories[trade.symbol] = outcomes.load_history(
                 ctx, trade.symbol, first.astimezone(ET).date() - outcomes.LOOKBACK
             )

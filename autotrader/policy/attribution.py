@@ -180,8 +180,13 @@ def attribute(trade: Trade, *, pick_exit_price: float, mark_price: float) -> Att
     open_qty = trade.open_qty
     if abs(open_qty) > EPS:
         values.append(LegValue("open_remainder", 0, open_qty, m, open_qty * (m - x)))
-    managed = sum(-f.signed_qty * f.price - f.commission for f in trade.fills) + open_qty * m
-    return Attribution(pick_pnl=pick, managed_pnl=managed, legs=tuple(values))
+    return Attribution(pick_pnl=pick, managed_pnl=managed_pnl(trade, m), legs=tuple(values))
+
+
+def managed_pnl(trade: Trade, mark_price: float) -> float:
+    """What the trade made as managed: every fill's cash and commission, and a quantity still open at the mark
+    (a closed trade's does not depend on the mark)."""
+    return sum(-f.signed_qty * f.price - f.commission for f in trade.fills) + trade.open_qty * mark_price
 
 
 def _realized_by_fill(trade: Trade) -> dict[int, float]:

@@ -64,7 +64,7 @@ def test_the_streak_counts_only_trades_closed_after_the_owner_ended_a_pause(writ
 
     def view(day: int, pnl: float):
         closed = datetime(2026, 3, day, 15, 0, tzinfo=ET)
-        return SimpleNamespace(trade=SimpleNamespace(closed_at=closed), attribution=SimpleNamespace(managed_pnl=pnl))
+        return SimpleNamespace(trade=SimpleNamespace(closed_at=closed), managed_pnl=pnl)
 
     settings = load_config(write_config("[risk]\nmax_consecutive_losses = 3\nstreak_pause_sessions = 0\n")).settings
     ctx = SimpleNamespace(
