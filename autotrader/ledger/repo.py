@@ -676,7 +676,7 @@ def record_import(
 # -- trades, snapshots, reviews -----------------------------------------------------------------------
 
 
-def leg_fills(ledger: Ledger, *, symbols: Sequence[str] | None = None) -> list[dict[str, Any]]:
+def leg_fills(ledger: Ledger, *, positions: Sequence[tuple[str, str]] | None = None) -> list[dict[str, Any]]:
     """Every fill of our own books with the leg, tier and signal of the intent that made its order.
 
     Bracket and OCO legs have no intent of their own: they inherit the parent order's intent, with the leg
@@ -684,17 +684,26 @@ def leg_fills(ledger: Ledger, *, symbols: Sequence[str] | None = None) -> list[d
     bracket; a stop-loss is what the parent intent says its stop was for — ``stop``, ``trail`` or
     ``loss_cut`` — or ``stop``, tier 0).
     """
-    if symbols is not None:  # the fills of these symbols only, in as few reads as the parameter limit allows
-        rows = [r for chunk, _ in _in_chunks(sorted(set(symbols))) for r in _leg_fills(ledger, chunk)]
+    if positions is not None:  # the fills of these (book, symbol) pairs only, in few reads
+        wanted = set(positions)
+        books = sorted({book for book, _ in wanted})
+        rows = [
+            r
+            for chunk, _ in _in_chunks(sorted({symbol for _, symbol in wanted}))
+            for r in _leg_fills(ledger, books, chunk)
+            if (r["book"], r["symbol"]) in wanted
+        ]
         return sorted(rows, key=lambda r: (r["filled_at"], r["fill_id"]))
     return _leg_fills(ledger)
 
 
-def _leg_fills(ledger: Ledger, symbols: list[str] | None = None) -> list[dict[str, Any]]:
+def _leg_fills(
+    ledger: Ledger, books: list[str] | None = None, symbols: list[str] | None = None
+) -> list[dict[str, Any]]:
     where, params = ["f.book != 'external'"], list[Any]()
-    if symbols is not None:
-        where.append(f"f.symbol IN ({','.join('?' for _ in symbols)})")
-        params.extend(symbols)
+    if books is not None and symbols is not None:  # both IN lists: the (book, symbol, filled_at) index serves them
+        where.append(f"f.book IN ({','.join('?' for _ in books)}) AND f.symbol IN ({','.join('?' for _ in symbols)})")
+        params.extend([*books, *symbols])
     return ledger.query(
         f"""
         SELECT f.fill_id, f.book, f.symbol, f.side, f.qty, f.price, f.commission, f.filled_at,
@@ -1067,15 +1076,20 @@ def position_intents(ledger: Ledger, key: str) -> list[dict[str, Any]]:
     )
 
 
-def position_intents_of(ledger: Ledger, keys: list[str]) -> dict[str, list[dict[str, Any]]]:
-    """``position_intents`` for several position lives at once."""
+def position_intents_of(
+    ledger: Ledger, keys: list[str], *, except_step: str | None = None
+) -> dict[str, list[dict[str, Any]]]:
+    """``position_intents`` for several position lives at once; ``except_step``: without that step's intents
+    (a long life's protective orders are replaced at every ratchet of its stop, and a reader of its
+    management legs need not read them all each run)."""
     out: dict[str, list[dict[str, Any]]] = {k: [] for k in keys}
     for chunk, marks in _in_chunks(keys):
+        step = "" if except_step is None else " AND i.step != ?"
         for row in ledger.query(
             "SELECT i.*, COALESCE(o.filled_qty, 0) AS filled_qty, o.status AS order_status "
             "FROM order_intents i LEFT JOIN orders o ON o.client_order_id = i.client_order_id "
-            f"WHERE i.position_key IN ({marks}) ORDER BY i.created_at, i.client_order_id",
-            chunk,
+            f"WHERE i.position_key IN ({marks}){step} ORDER BY i.created_at, i.client_order_id",
+            chunk if except_step is None else [*chunk, except_step],
         ):
             out[row["position_key"]].append(row)
     return out

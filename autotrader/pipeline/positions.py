@@ -155,10 +155,10 @@ def _read_ledger(ctx: StepContext) -> _Ledgered:
     return _Ledgered(
         held=held,
         states={r["position_key"]: r for r in repo.position_states(ledger)},
-        intents=repo.position_intents_of(ledger, [h.key for h in held]),
+        intents=repo.position_intents_of(ledger, [h.key for h in held], except_step=PROTECTIVE_STEP),
         dip_buys=repo.last_dip_buys(ledger),
         splits=repo.splits(ledger),
-        fills=_by_position(repo.leg_fills(ledger, symbols=[h.row.symbol for h in held])),
+        fills=_by_position(repo.leg_fills(ledger, positions=[(h.row.book, h.row.symbol) for h in held])),
     )
 
 
