@@ -64,17 +64,39 @@ class RankIC:
     maxlags: int
 
 
-def _per_date_spearman(frame: pd.DataFrame) -> pd.Series:
-    """Spearman's ρ per date: the Pearson correlation of within-date average ranks, all dates at once."""
-    grouped = frame.groupby("date", sort=True)
-    rx = grouped["x"].rank(method="average")
-    ry = grouped["y"].rank(method="average")
-    ranks = pd.DataFrame({"date": frame["date"], "rx": rx, "ry": ry})
-    ranks["dx"] = ranks["rx"] - ranks.groupby("date")["rx"].transform("mean")
-    ranks["dy"] = ranks["ry"] - ranks.groupby("date")["ry"].transform("mean")
-    ranks["xy"], ranks["xx"], ranks["yy"] = ranks.dx * ranks.dy, ranks.dx**2, ranks.dy**2
-    sums = ranks.groupby("date", sort=True)[["xy", "xx", "yy"]].sum()
-    return sums["xy"] / np.sqrt(sums["xx"] * sums["yy"])
+def _ranks_within(groups: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Average ranks (1-based, ties share their mean rank) of ``values`` within each group of ``groups``
+    (integer codes), and per group the number of distinct values. One sort for every group at once: a
+    scorecard asks for the IC of every horizon and source, and a group-by per call was most of its cost."""
+    n = len(values)
+    order = np.lexsort((values, groups))
+    g, v = groups[order], values[order]
+    group_start = np.ones(n, dtype=bool)
+    group_start[1:] = g[1:] != g[:-1]
+    run_start = group_start.copy()
+    run_start[1:] |= v[1:] != v[:-1]
+    run = np.cumsum(run_start) - 1
+    position = np.arange(1, n + 1, dtype=np.float64)
+    average = (np.bincount(run, weights=position) / np.bincount(run))[run]
+    offset = (position[group_start] - 1)[np.cumsum(group_start) - 1]
+    ranks = np.empty(n, dtype=np.float64)
+    ranks[order] = average - offset
+    distinct = np.bincount(g[run_start], minlength=int(groups.max()) + 1 if n else 0)
+    return ranks, distinct
+
+
+def _per_date_spearman(codes: np.ndarray, x: np.ndarray, y: np.ndarray, n_groups: int) -> np.ndarray:
+    """Spearman's ρ per group: the Pearson correlation of within-group average ranks."""
+    rx, _ = _ranks_within(codes, x)
+    ry, _ = _ranks_within(codes, y)
+    count = np.bincount(codes, minlength=n_groups).astype(np.float64)
+    dx = rx - (np.bincount(codes, weights=rx, minlength=n_groups) / count)[codes]
+    dy = ry - (np.bincount(codes, weights=ry, minlength=n_groups) / count)[codes]
+    xy = np.bincount(codes, weights=dx * dy, minlength=n_groups)
+    xx = np.bincount(codes, weights=dx * dx, minlength=n_groups)
+    yy = np.bincount(codes, weights=dy * dy, minlength=n_groups)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return xy / np.sqrt(xx * yy)
 
 
 def rank_ic(dates: ArrayLike, conviction: ArrayLike, outcome: ArrayLike, *, maxlags: int = 0) -> RankIC:
@@ -86,15 +108,25 @@ def rank_ic(dates: ArrayLike, conviction: ArrayLike, outcome: ArrayLike, *, maxl
     mean over dates in date order (``maxlags``: use h − 1 for horizon h, whose windows overlap). Statistics
     that need two dates are NaN with fewer.
     """
-    frame = pd.DataFrame(
-        {"date": np.asarray(dates).ravel(), "x": np.asarray(conviction, dtype=np.float64).ravel(),
-         "y": np.asarray(outcome, dtype=np.float64).ravel()}
-    ).dropna()  # fmt: skip
-    stats = frame.groupby("date")[["x", "y"]].agg(["size", "nunique"])
-    ok = (stats[("x", "size")] >= MIN_EVENTS_PER_DATE) & (stats[("x", "nunique")] >= 2) & (stats[("y", "nunique")] >= 2)
-    frame = frame[frame["date"].isin(stats.index[ok])]
-    per_date = _per_date_spearman(frame) if len(frame) else pd.Series(dtype=np.float64)
-    ic = per_date.to_numpy(dtype=np.float64)
+    d = np.asarray(dates).ravel()
+    x = np.asarray(conviction, dtype=np.float64).ravel()
+    y = np.asarray(outcome, dtype=np.float64).ravel()
+    keep = ~(pd.isna(d) | np.isnan(x) | np.isnan(y))
+    d, x, y = d[keep], x[keep], y[keep]
+    codes, uniques = pd.factorize(d, sort=True)
+    # The qualifying dates: 3+ signals, two distinct convictions and two distinct outcomes.
+    size = np.bincount(codes, minlength=len(uniques))
+    ok = (size >= MIN_EVENTS_PER_DATE) & (_ranks_within(codes, x)[1] >= 2) & (_ranks_within(codes, y)[1] >= 2)
+    rows = ok[codes]
+    if rows.any():
+        qualifying = np.flatnonzero(ok)
+        remap = np.full(len(uniques), -1)
+        remap[qualifying] = np.arange(len(qualifying))
+        ic = _per_date_spearman(remap[codes[rows]], x[rows], y[rows], len(qualifying))
+        per_date = pd.Series(ic, index=pd.Index(uniques[qualifying], name="date"))
+    else:
+        ic = np.array([], dtype=np.float64)
+        per_date = pd.Series(dtype=np.float64)
     n = len(ic)
     mean = float(ic.mean()) if n else NAN
     sd = float(ic.std(ddof=1)) if n >= 2 else NAN
