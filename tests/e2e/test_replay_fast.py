@@ -3,7 +3,6 @@ and the same signal outcomes once the replay's end has refreshed them (only when
 
 from __future__ import annotations
 
-import os
 import sqlite3
 from datetime import date
 from pathlib import Path
@@ -70,7 +69,6 @@ def _ledger(path: Path) -> dict[str, list[tuple]]:
         db.close()
 
 
-@pytest.mark.skipif(not os.environ.get("AUTOTRADER_LONG_CHECKS"), reason="set AUTOTRADER_LONG_CHECKS=1")
 @pytest.mark.slow  # the same five sessions replayed twice
 def test_the_fast_replay_places_the_same_orders_and_ends_at_the_same_equity(tmp_path):
     fast_equity, fast = _replay(tmp_path / "fast", full=False)
