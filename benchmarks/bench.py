@@ -41,11 +41,13 @@ def help_startup(runs: int) -> float:
     return statistics.median(timings)
 
 
-def replay_once(with_positions: bool) -> tuple[float, int, int]:
+def replay_once(with_positions: bool, start: date = START, end: date = END) -> tuple[float, int, int]:
+    """One replay of a fresh demo workspace over [start, end]: (sessions per second, sessions, orders)."""
     from autotrader.adapters.synthetic_data import DEFAULT_UNIVERSE
     from autotrader.domain.enums import Book, LegKind, OrderType, Side, TimeInForce
     from autotrader.domain.ids import client_order_id
     from autotrader.domain.models import OrderIntent, OrderRequest
+    from autotrader.domain.reports import ReplayReport
     from autotrader.pipeline import replay
     from autotrader.pipeline.context import invoke
     from autotrader.pipeline.demo import create_workspace
@@ -57,15 +59,15 @@ def replay_once(with_positions: bool) -> tuple[float, int, int]:
 
     def hold_positions(ctx, slot: int) -> None:
         # At 10:00 on the first session buy every symbol; at 10:30 rest a far-away GTC sell above each.
-        first_day = ctx.deps.calendar.at_et(START, "10:00")
-        if not with_positions or ctx.now not in (first_day, ctx.deps.calendar.at_et(START, "10:30")):
+        first_day = ctx.deps.calendar.at_et(start, "10:00")
+        if not with_positions or ctx.now not in (first_day, ctx.deps.calendar.at_et(start, "10:30")):
             return
         side, leg, kind, price, tif = (
             (Side.BUY, LegKind.ENTRY, OrderType.MARKET, None, TimeInForce.DAY)
             if ctx.now == first_day
             else (Side.SELL, LegKind.TARGET, OrderType.LIMIT, 99999.0, TimeInForce.GTC)
         )
-        session = START.isoformat()
+        session = start.isoformat()
         intents = []
         for symbol in symbols:
             cid = client_order_id(session_date=session, step="bench", book="signals", symbol=symbol, leg=str(leg))
@@ -74,7 +76,7 @@ def replay_once(with_positions: bool) -> tuple[float, int, int]:
         OrderGateway(ctx.ledger, ctx.deps.broker, ctx.deps.clock, run_id=ctx.run_id, log=ctx.log).place(intents)
 
     def body(ctx):
-        return replay.run(ctx, START, END, before_slot=hold_positions)
+        return replay.run(ctx, start, end, before_slot=hold_positions)
 
     outcome = invoke(
         "replay",
@@ -89,10 +91,10 @@ def replay_once(with_positions: bool) -> tuple[float, int, int]:
         prepare=replay.discard_previous,
     )
     shutil.rmtree(folder.parent, ignore_errors=True)
-    if outcome.report is None:
+    report = outcome.report
+    if not isinstance(report, ReplayReport):
         raise SystemExit(f"replay failed: {outcome.error}")
-    fields = outcome.report.fields
-    return fields["sessions_per_second"], fields["sessions"], fields["orders_total"]
+    return report.sessions_per_second, report.sessions, report.orders_total
 
 
 def lock_refusal(runs: int) -> float:
