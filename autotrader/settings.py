@@ -519,6 +519,11 @@ class RebalanceSection(Section):
     min_significance: float = Field(0.0, ge=0, lt=1)
     groups: dict[str, list[Ticker]] = Field(default_factory=_default_groups, min_length=1)
     strategies: dict[str, RebalanceStrategySetting] = Field(default_factory=_default_strategies, min_length=1)
+    only: list[str] = Field(
+        default_factory=list,
+        description="Backtest and trade only these of the strategies (empty: all); one name holds that strategy "
+        "fixed, the baseline a walk-forward of the selection is compared with",
+    )
     profit_taker_preset: str = "moderate"
     profit_taker_presets: dict[str, TrailPreset] = Field(default_factory=_default_presets, min_length=1)
 
@@ -554,6 +559,11 @@ class RebalanceSection(Section):
                 raise ValueError(
                     f"strategy {name} names unknown group(s) {', '.join(unknown)}; groups: {', '.join(self.groups)}"
                 )
+        unknown = [name for name in self.only if name not in self.strategies]
+        if unknown:
+            raise ValueError(
+                f"only names unknown strateg(ies) {', '.join(unknown)}; strategies: {', '.join(self.strategies)}"
+            )
         if self.profit_taker_preset not in self.profit_taker_presets:
             raise ValueError(
                 f"profit_taker_preset {self.profit_taker_preset!r} is not one of {', '.join(self.profit_taker_presets)}"

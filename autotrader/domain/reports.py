@@ -1111,6 +1111,22 @@ class CompareDifference(Row):
     statement: str
 
 
+@dataclass(frozen=True)
+class CompareAccount(Row):
+    """A variant's whole account against the base's, session by session (``policy.whatif.paired_account``)."""
+
+    variant: str
+    base: str
+    sessions: int
+    total: float  # the difference in final equity
+    lo: float | None
+    hi: float | None
+    level: float
+    block: int  # sessions per bootstrap block
+    verdict: str  # added | cost | no evidence | too few sessions
+    statement: str
+
+
 @dataclass(frozen=True, kw_only=True)
 class CompareReport(Report):
     COMMANDS = ("compare",)
@@ -1123,6 +1139,10 @@ class CompareReport(Report):
     level: float  # each interval's confidence, corrected for the number of comparisons
     variants: tuple[CompareVariant, ...]
     differences: tuple[CompareDifference, ...]
+    # Each variant's account against the base's: what a change outside the signals' trades (the rebalancer's
+    # selection, its book) did, which the per-signal differences cannot see.
+    accounts: tuple[CompareAccount, ...]
+    benchmark: PerformanceFigures | None  # SPY over the same sessions (None without its closes)
     html: str | None = optional()
 
 

@@ -1,6 +1,7 @@
 """``compare --html FILE``: the variants' equity curves side by side, each variant's figures and management, and
-each change's verdict against the base. The terminal prints the same two tables (``variant_rows``,
-``difference_rows``); every figure is one of the ``--json`` report's fields."""
+each change's verdicts against the base (over the same signals, and account against account). The terminal
+prints the same tables (``variant_rows``, ``difference_rows``, ``account_rows``); every figure is one of the
+``--json`` report's fields."""
 
 from __future__ import annotations
 
@@ -64,13 +65,41 @@ def variant_rows(report: CompareReport, *, terminal: bool = False) -> tuple[list
 
 def difference_rows(report: CompareReport) -> tuple[list[str], list[list[str]]]:
     rows = [
-        [d.variant, fmt.usd(d.total, signed=True, cents=False),
-         "–" if d.lo is None or d.hi is None
-         else f"{fmt.usd(d.lo, signed=True, cents=False)} to {fmt.usd(d.hi, signed=True, cents=False)}",
-         fmt.count(d.signals), fmt.count(d.sessions), d.verdict]
+        [d.variant, fmt.usd(d.total, signed=True, cents=False), _interval(d.lo, d.hi), fmt.count(d.signals),
+         fmt.count(d.sessions), d.verdict]
         for d in report.differences
     ]  # fmt: skip
     return DIFFERENCE_HEADERS, rows
+
+
+ACCOUNT_HEADERS = ["variant", "vs base", "interval", "sessions", "verdict"]
+
+
+def account_rows(report: CompareReport) -> tuple[list[str], list[list[str]]]:
+    """Each variant's account against the base's (the change in final equity and its interval)."""
+    rows = [
+        [a.variant, fmt.usd(a.total, signed=True, cents=False), _interval(a.lo, a.hi), fmt.count(a.sessions),
+         a.verdict]
+        for a in report.accounts
+    ]  # fmt: skip
+    return ACCOUNT_HEADERS, rows
+
+
+def _interval(lo: float | None, hi: float | None) -> str:
+    if lo is None or hi is None:
+        return "–"
+    return f"{fmt.usd(lo, signed=True, cents=False)} to {fmt.usd(hi, signed=True, cents=False)}"
+
+
+def benchmark_line(report: CompareReport) -> str | None:
+    """SPY over the same sessions, the figure each variant's account is read against."""
+    b = report.benchmark
+    if b is None:
+        return None
+    return (
+        f"SPY over the same sessions: total return {fmt.pct(b.total_return, signed=True)}, max drawdown "
+        f"{fmt.pct(b.max_drawdown)}, Sharpe {fmt.ratio(b.sharpe)}"
+    )
 
 
 def equity_chart(report: CompareReport, benchmark: pd.Series | None) -> str:
@@ -113,12 +142,20 @@ def write_html(path: Path, report: CompareReport, facts: PageFacts, benchmark: p
     d_headers, d_rows = difference_rows(report)
     m_headers, m_rows = management_rows(report)
     verdicts = "".join(f"<p>{verdict(d.verdict)} {html.escape(d.statement)}</p>" for d in report.differences)
+    a_headers, a_rows = account_rows(report)
+    account_verdicts = "".join(f"<p>{verdict(a.verdict)} {html.escape(a.statement)}</p>" for a in report.accounts)
+    spy = benchmark_line(report)
     body = "\n".join([
         f'<p class="lede">{lede}</p>',
         figure("Each variant's equity against SPY", equity_chart(report, benchmark)),
         "<h2>The variants</h2>", grid(headers, rows, numeric=range(2, 11), css="variants"),
         f"<h2>Against {report.base}</h2>", verdicts,
         grid(d_headers, d_rows, numeric=(1, 3, 4), css="differences") if d_rows else "",
+        f"<h2>Each account against {report.base}'s</h2>",
+        "<p>Session by session, the variant's P&amp;L minus the base's, with a moving-block bootstrap interval over "
+        "sessions: what a change outside the signals' trades (the rebalancer's selection, its book) did.</p>",
+        f"<p>{html.escape(spy)}</p>" if spy else "", account_verdicts,
+        grid(a_headers, a_rows, numeric=(1, 3), css="accounts") if a_rows else "",
         "<h2>What management did in each</h2>",
         "<p>Each action's value against holding the pick to its rule exit, summed over the variant's trades.</p>",
         grid(m_headers, m_rows, numeric=range(1, len(m_headers)), css="management"),

@@ -300,11 +300,16 @@ def run(ctx: StepContext, variants: Sequence[Variant], start: date, end: date, r
         report.exit_code, report.ok = ExitCode(failed[0].exit_code), False
     base = results[0]
     others = [r for r in results[1:] if r.exit_code == ExitCode.OK]
-    level = whatif.level_for(len(others))
+    # Two intervals per variant (its signals, its account): the correction counts both.
+    level = whatif.level_for(2 * len(others))
     differences = [] if base.exit_code != ExitCode.OK else [
         whatif.paired(r.name, base.name, r.signals, base.signals, level=level, seed=seed) for r in others
     ]  # fmt: skip
+    accounts = [] if base.exit_code != ExitCode.OK else [
+        whatif.paired_account(r.name, base.name, r.equity, base.equity, level=level, seed=seed) for r in others
+    ]  # fmt: skip
     report.notes.extend(d.statement for d in differences)
+    report.notes.extend(a.statement for a in accounts)
     sessions = len(ctx.deps.calendar.sessions_between(start, end))
     report.notes.insert(0, f"compared {len(results)} variants over {sessions} sessions ({start} to {end}) in "
                            f"{elapsed:.1f}s ({mode})")  # fmt: skip
@@ -314,6 +319,8 @@ def run(ctx: StepContext, variants: Sequence[Variant], start: date, end: date, r
         seconds=round(elapsed, 3), level=level,
         variants=[_variant_row(r, by_name[r.name]) for r in results],
         differences=[_difference_row(d) for d in differences],
+        accounts=[_account_row(a) for a in accounts],
+        benchmark=(base.performance or {}).get("benchmark"),
     )  # fmt: skip
     if html is not None:
         report.fields["html"] = str(_write_page(ctx, html, report.build(CompareReport), start, end))
@@ -353,4 +360,12 @@ def _difference_row(d: whatif.Difference) -> dict[str, Any]:
         "total": round(d.total, 2), "lo": None if d.lo is None else round(d.lo, 2),
         "hi": None if d.hi is None else round(d.hi, 2), "level": d.level, "verdict": d.verdict,
         "statement": d.statement,
+    }  # fmt: skip
+
+
+def _account_row(a: whatif.AccountDifference) -> dict[str, Any]:
+    return {
+        "variant": a.variant, "base": a.base, "sessions": a.sessions, "total": round(a.total, 2),
+        "lo": None if a.lo is None else round(a.lo, 2), "hi": None if a.hi is None else round(a.hi, 2),
+        "level": a.level, "block": a.block, "verdict": a.verdict, "statement": a.statement,
     }  # fmt: skip

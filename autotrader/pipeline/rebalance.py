@@ -73,11 +73,13 @@ CUSTOM = "TICKERS"  # the strategy --tickers adds: a rotation over exactly the g
 
 
 def strategies_from(ctx: StepContext, tickers: tuple[str, ...] | None) -> list[rb.Strategy]:
-    """The configured strategies; with ``--tickers``, each keeps only the given tickers (those left empty are
-    dropped) and a rotation over exactly the given tickers joins them."""
+    """The configured strategies (those ``only`` names, when it names any); with ``--tickers``, each keeps only
+    the given tickers (those left empty are dropped) and a rotation over exactly the given tickers joins them."""
     s = ctx.settings.rebalance
     out = []
     for name, setting in s.strategies.items():
+        if s.only and name not in s.only:
+            continue  # held out: a walk-forward's fixed baseline runs one strategy alone
         members = s.strategy_tickers(name)
         if tickers is not None:
             members = [t for t in members if t in tickers]

@@ -11,12 +11,17 @@ therefore resamples whole sessions: the sessions with signals are drawn with rep
 signals' differences (a cluster bootstrap, percentile interval). With several variants against one base, each
 interval is widened for the number of comparisons (Bonferroni), so that "added money" holds for all of them at
 once at the stated level; a verdict needs ``MIN_SESSIONS`` sessions with signals, fewer say so instead.
+
+A change that works outside the signals' trades (the nightly rebalancer's choice of strategy, its book's capital)
+moves no signal's P&L, so each variant's whole account is compared with the base's too (``paired_account``):
+session by session, the same sessions in both, with a moving-block bootstrap over sessions. Its intervals count
+among the comparisons the correction is made for.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import partial
@@ -24,6 +29,7 @@ from functools import partial
 import numpy as np
 
 from autotrader.exports import fmt
+from autotrader.policy import inference
 
 dollars = partial(fmt.usd, cents=False)  # whole dollars: a what-if's totals are thousands, not cents
 
@@ -102,6 +108,70 @@ def paired(
         verdict = NO_EVIDENCE
         statement = f"no evidence that {variant} differs from {base}: {dollars(total, signed=True)} {where}"
     return Difference(variant, base, signals, traded, len(sums), total, lo, hi, level, verdict, statement)
+
+
+@dataclass(frozen=True)
+class AccountDifference:
+    """A variant's whole account against the base's, session by session."""
+
+    variant: str
+    base: str
+    sessions: int  # session P&L differences (the first session's from the starting cash)
+    total: float  # Σ over the sessions of (variant's P&L − base's): the difference in final equity
+    lo: float | None
+    hi: float | None
+    level: float
+    block: int  # sessions per bootstrap block
+    verdict: str
+    statement: str
+
+
+def paired_account(
+    variant: str,
+    base: str,
+    equity: Sequence[tuple[str, float]],
+    base_equity: Sequence[tuple[str, float]],
+    *,
+    level: float = LEVEL,
+    draws: int = DRAWS,
+    seed: int = 0,
+) -> AccountDifference:
+    """``variant``'s account against ``base``'s over the sessions both have: each session's P&L difference, and
+    the interval of their total from a moving-block bootstrap over sessions (``inference.block_bootstrap_mean``,
+    blocks of at least a week: a rule change's effect on the account persists for as long as the positions it
+    changed are held, so neighbouring sessions' differences are not independent).
+
+    This is the question a change outside the signals' trades asks (the rebalancer's selection, its book's
+    capital): per-signal pairing sees none of it, the account sees all of it, the signals' trades included."""
+    mine, theirs = dict(equity), dict(base_equity)
+    days = sorted(set(mine) & set(theirs))
+    steps = np.array(
+        [(mine[b] - mine[a]) - (theirs[b] - theirs[a]) for a, b in zip(days, days[1:], strict=False)], dtype=np.float64
+    )
+    total, n = float(steps.sum()), len(steps)
+    block = inference.block_length(5, n)
+    if n < MIN_SESSIONS:
+        statement = (
+            f"{variant} vs {base}, the account: {dollars(total, signed=True)} over {n} sessions "
+            f"(a verdict needs {MIN_SESSIONS})"
+        )
+        return AccountDifference(variant, base, n, total, None, None, level, block, TOO_FEW, statement)
+    fit = inference.block_bootstrap_mean(
+        steps, np.arange(n), np.random.default_rng(seed), block=block, resamples=draws, level=level
+    )
+    lo, hi = fit.lo * n, fit.hi * n
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        statement = f"{variant} vs {base}, the account: {dollars(total, signed=True)}; too few blocks for an interval"
+        return AccountDifference(variant, base, n, total, None, None, level, block, TOO_FEW, statement)
+    where = f"({dollars(lo)} to {dollars(hi)}, {level:.1%} interval over {n} sessions)"
+    if lo > 0:
+        verdict, statement = ADDED, f"{variant}'s account ended {dollars(total)} above {base}'s {where}"
+    elif hi < 0:
+        verdict, statement = COST, f"{variant}'s account ended {dollars(-total)} below {base}'s {where}"
+    else:
+        verdict = NO_EVIDENCE
+        statement = f"no evidence that {variant}'s account differs from {base}'s: {dollars(total, signed=True)} {where}"
+    return AccountDifference(variant, base, n, total, float(lo), float(hi), level, block, verdict, statement)
 
 
 def cluster_interval(sums: np.ndarray, *, level: float, draws: int, seed: int) -> tuple[float, float]:

@@ -479,3 +479,18 @@ def test_rebalance_buys_wait_for_approval_when_the_book_needs_it(world, cli):
     sent = {r[0] for r in conn.execute("SELECT client_order_id FROM sim_orders")}
     assert sent == set(buys)
     conn.close()
+
+
+def test_only_holds_one_strategy_fixed_and_an_unknown_name_is_refused(world, cli):
+    """``only``: the walk-forward's fixed baseline backtests and trades the strategies it names, nothing else."""
+    folder, config, closes = world
+    (folder / "config.toml").write_text(CONFIG.replace(f"drawdown_stop = {STOP_PCT}\n",
+                                                       f'drawdown_stop = {STOP_PCT}\nonly = ["HOLD"]\n'))  # fmt: skip
+    payload = run(cli, config, "--dry-run", at="2026-03-13T19:05")
+    expected = independent_backtest(window(closes), STRATEGIES["HOLD"], "buy_hold")
+    assert [s["name"] for s in payload["strategies"]] == ["HOLD"] and payload["selected"] == "HOLD"
+    assert payload["strategies"][0]["nav"] == pytest.approx(round(expected[0], 2), abs=0.01)
+    (folder / "config.toml").write_text(CONFIG.replace(f"drawdown_stop = {STOP_PCT}\n",
+                                                       f'drawdown_stop = {STOP_PCT}\nonly = ["NOPE"]\n'))  # fmt: skip
+    result = cli("config", "check", "--config", config)
+    assert result.exit_code == 2 and "only names unknown strateg(ies) NOPE" in result.output, result.output

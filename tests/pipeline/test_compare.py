@@ -47,19 +47,23 @@ def test_bad_variants_are_refused_before_anything_runs(cli, write_config, tmp_pa
 
 @pytest.mark.slow  # two ten-session replays
 def test_a_variant_that_can_only_lose_money_is_a_cost(cli, write_config):
-    """200 bps of slippage on every fill: the same signals, each traded worse. The comparison is paired, so
-    the loss is significant over ten sessions."""
+    """400 bps of slippage on every fill: the same signals, each traded worse. The comparison is paired, so
+    the loss is significant over ten sessions, at the level corrected for both intervals (signals, account)."""
     config = str(write_config(""))
     result = cli("compare", "--start", "2026-02-02", "--end", "2026-02-13", "--variant", "base", "--variant",
-                 "costly: broker.slippage_bps=200", "--json", "--as-of", "2026-03-01T12:00",
+                 "costly: broker.slippage_bps=400", "--json", "--as-of", "2026-03-01T12:00",
                  "--config", config)  # fmt: skip
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)
     base, costly = payload["variants"]
-    assert costly["settings"] == {"broker.slippage_bps": 200} and costly["final_equity"] < base["final_equity"]
+    assert costly["settings"] == {"broker.slippage_bps": 400} and costly["final_equity"] < base["final_equity"]
     (difference,) = payload["differences"]
     assert difference["verdict"] == "cost" and difference["hi"] < 0 and difference["total"] < 0
     assert difference["total"] == pytest.approx(costly["managed_pnl"] - base["managed_pnl"], abs=0.05)
+    assert payload["level"] == pytest.approx(0.975)  # two intervals against one base
+    (account,) = payload["accounts"]  # the whole account ends lower by what the final equities say
+    assert account["total"] == pytest.approx(costly["final_equity"] - base["final_equity"], abs=0.05)
+    assert account["total"] < 0 and account["verdict"] in ("cost", "no evidence")
 
 
 @pytest.mark.slow  # the same two one-session replays in three execution modes

@@ -63,3 +63,46 @@ def test_several_comparisons_widen_each_interval():
     narrow = whatif.cluster_interval(sums, level=0.95, draws=4000, seed=0)
     wide = whatif.cluster_interval(sums, level=0.9875, draws=4000, seed=0)
     assert wide[0] < narrow[0] and wide[1] > narrow[1]
+
+
+def _curve(steps: list[float], start: float = 100_000.0) -> list[tuple[str, float]]:
+    """(session, equity) from ``start``, then each session's P&L added."""
+    days = [(DAY + timedelta(days=i)).isoformat() for i in range(len(steps) + 1)]
+    return list(zip(days, np.cumsum([start, *steps]).tolist(), strict=True))
+
+
+def test_the_account_total_is_the_difference_in_final_equity_over_the_common_sessions():
+    rng = np.random.default_rng(3)
+    base = _curve(rng.normal(0, 500, 40).tolist())
+    variant = _curve(rng.normal(0, 500, 40).tolist(), start=100_000.0)
+    a = whatif.paired_account("v", "base", variant, base)
+    assert a.sessions == 40 and a.total == pytest.approx((variant[-1][1] - variant[0][1]) - (base[-1][1] - base[0][1]))
+    # A session only one of them has is left out: the variant's curve is cut short by ten sessions.
+    short = whatif.paired_account("v", "base", variant[:31], base)
+    assert short.sessions == 30
+    assert short.total == pytest.approx((variant[30][1] - base[30][1]) - (variant[0][1] - base[0][1]))
+
+
+def test_the_account_verdict_has_the_sign_of_a_steady_difference_and_none_for_noise():
+    rng = np.random.default_rng(4)
+    noise = rng.normal(0, 400, 60)
+    base = _curve(noise.tolist())
+    better = _curve((noise + 150.0 + rng.normal(0, 40, 60)).tolist())  # +$150 a session, little spread
+    worse = _curve((noise - 150.0 + rng.normal(0, 40, 60)).tolist())
+    unrelated = _curve(rng.normal(0, 400, 60).tolist())
+    assert whatif.paired_account("better", "base", better, base).verdict == whatif.ADDED
+    assert whatif.paired_account("worse", "base", worse, base).verdict == whatif.COST
+    assert whatif.paired_account("same", "base", unrelated, base).verdict == whatif.NO_EVIDENCE
+    few = whatif.paired_account("v", "base", better[:6], base[:6])
+    assert few.verdict == whatif.TOO_FEW and few.lo is None and "needs 10" in few.statement
+
+
+def test_the_account_interval_is_the_block_bootstrap_of_the_mean_scaled_to_the_sessions():
+    """For iid session differences the block bootstrap's interval of the total is about n · (mean ± z·sd/√n)."""
+    rng = np.random.default_rng(5)
+    steps = rng.normal(20.0, 300.0, 400)
+    a = whatif.paired_account("v", "base", _curve(steps.tolist()), _curve([0.0] * 400), level=0.95, draws=4000)
+    half = 1.96 * steps.std(ddof=1) * np.sqrt(len(steps))
+    assert a.block == 5 * 3  # three times the five-session minimum, with 400 sessions to fill forty blocks
+    assert a.lo == pytest.approx(steps.sum() - half, rel=0.35, abs=0.35 * half)
+    assert a.hi == pytest.approx(steps.sum() + half, rel=0.35, abs=0.35 * half)

@@ -88,10 +88,15 @@ def compare(
 
 
 def render_summary(report: CompareReport) -> None:
-    from autotrader.exports.compare import difference_rows, settings_lines, variant_rows
+    from autotrader.exports.compare import account_rows, benchmark_line, difference_rows, settings_lines, variant_rows
 
     for line in settings_lines(report):
         typer.echo(f"  {line}")
     render.table("variants", *variant_rows(report, terminal=True))
     if report.differences:
-        render.table(f"against {report.base}", *difference_rows(report))
+        render.table(f"against {report.base}, over the same signals", *difference_rows(report))
+    if report.accounts:
+        render.table(f"each account against {report.base}'s", *account_rows(report))
+    spy = benchmark_line(report)
+    if spy is not None:
+        typer.echo(f"  {spy}")
