@@ -185,6 +185,18 @@ class MinuteArrays(Protocol):
 
 
 @runtime_checkable
+class DailyArrays(Protocol):
+    """Market data that holds daily bars as arrays (the synthetic world) and can hand them over as such: a scan
+    of a large universe reads hundreds of symbols' bars each session, and a frame per symbol was most of it.
+    Same bars, same clock rule as ``MarketData.daily_bars``."""
+
+    def daily_arrays(self, symbol: str, start: date, end: date) -> tuple[np.ndarray, np.ndarray]:
+        """(each bar's session as int64 naive-midnight nanoseconds, an (n, 5) float array of open, high, low,
+        close, volume) of the complete daily bars for sessions in [start, end], none after the clock."""
+        ...
+
+
+@runtime_checkable
 class UniverseDailyBars(Protocol):
     """Market data that fetches the daily bars of a whole universe at once, cheaper than symbol by symbol.
 

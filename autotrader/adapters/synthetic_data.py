@@ -59,7 +59,6 @@ import pandas as pd
 from autotrader.adapters.frames import (
     EPOCH_ORDINAL,
     daily_frame,
-    empty_daily_frame,
     minute_frame,
     quote_from_last,
     require_aware,
@@ -141,6 +140,7 @@ _INTRADAY_SHARE = 0.85  # share of the day's sd that unfolds between the open an
 _NORMAL_MINUTES = 390
 _MINUTE_NS = 60 * 10**9
 _NO_MINUTES = (np.empty(0, np.int64), np.empty((0, 5), np.float64))  # no bars: starts, values
+_NO_BARS = _NO_MINUTES  # no daily bars: sessions, values
 _BLOCK = 64  # sessions per lazily generated block of intraday bridges
 
 # -- news episodes (see the module doc) --------------------------------------------------------------
@@ -662,25 +662,27 @@ class SyntheticMarketData:
         return symbol in self._symbols or symbol == VIX_SYMBOL
 
     def daily_bars(self, symbol: str, start: date, end: date) -> pd.DataFrame:
+        return daily_frame(*self.daily_arrays(symbol, start, end))
+
+    def daily_arrays(self, symbol: str, start: date, end: date) -> tuple[np.ndarray, np.ndarray]:
         if symbol == VIX_SYMBOL:
-            return self.vix_daily(start, end)
+            lo, hi = self._daily_range(start, end)
+            if hi <= lo:
+                return _NO_BARS
+            return _span(self._calendar).days_ns[lo:hi].view(np.int64), _market(self._calendar, self._seed).vix[lo:hi]
         if symbol not in self._symbols:
-            return empty_daily_frame()
+            return _NO_BARS
         lo, hi = self._daily_range(start, end)
         if hi <= lo:
-            return empty_daily_frame()
+            return _NO_BARS
         path = _symbol_path(self._calendar, self._seed, symbol, self._world)
         path.ensure_range(lo, hi)
         rows = slice(lo, hi)
         columns = [path.open[rows], path.high[rows], path.low[rows], path.close[rows], path.volume[rows]]
-        return daily_frame(path.span.days_ns[rows], np.column_stack(columns))
+        return path.span.days_ns[rows].view(np.int64), np.column_stack(columns)
 
     def vix_daily(self, start: date, end: date) -> pd.DataFrame:
-        lo, hi = self._daily_range(start, end)
-        if hi <= lo:
-            return empty_daily_frame()
-        bars = _market(self._calendar, self._seed).vix[lo:hi]
-        return daily_frame(_span(self._calendar).days_ns[lo:hi], bars)
+        return daily_frame(*self.daily_arrays(VIX_SYMBOL, start, end))
 
     def minute_bars(self, symbol: str, start: datetime, end: datetime) -> pd.DataFrame:
         return minute_frame(*self.minute_arrays(symbol, start, end))

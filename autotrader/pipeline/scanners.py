@@ -33,6 +33,7 @@ from autotrader.clock import ET
 from autotrader.errors import InputError
 from autotrader.policy import predictions as predictions_policy
 from autotrader.policy import scanners as policy
+from autotrader.ports import DailyArrays
 
 if TYPE_CHECKING:
     from autotrader.clock import MarketCalendar
@@ -193,25 +194,33 @@ def daily_bars_before(
 ) -> policy.Bars | None:
     """``universe``'s daily bars of the ``sessions`` sessions before ``session``, on one grid of those sessions
     (NaN where a symbol has no bar: a gap stays a gap); None for an empty universe."""
+    if not universe:
+        return None
     last = calendar.previous_session(session)
     first = calendar.sessions_back(last, sessions - 1)
     days = calendar.sessions_between(first, last)
-    index = pd.DatetimeIndex([pd.Timestamp(d) for d in days]).as_unit("ns")
-    frames = []
-    for symbol in universe:
-        frame = data.daily_bars(symbol, first, last)
-        if frame.empty:
-            frame = pd.DataFrame(np.nan, index=index, columns=["high", "low", "close"])
-        # Only the sessions before the one decided, whatever the data's clock would allow.
-        frame = frame[["high", "low", "close"]]
-        frames.append(frame.set_axis(frame.index.as_unit("ns").normalize()).reindex(index))
-    if not frames:
-        return None
+    grid = pd.DatetimeIndex([pd.Timestamp(d) for d in days]).as_unit("ns").asi8
+    # (session, symbol, high/low/close), placed by date on the grid with numpy: a pandas reindex per symbol
+    # was most of a scan of a large universe. A bar off the grid (after the last session: the data's clock may
+    # allow the session decided) is left out; a session without a bar stays NaN.
+    values = np.full((len(grid), len(universe), 3), np.nan)
+    for j, symbol in enumerate(universe):
+        if isinstance(data, DailyArrays):
+            stamps, bars = data.daily_arrays(symbol, first, last)
+            hlc = bars[:, 1:4]
+        else:
+            frame = data.daily_bars(symbol, first, last)
+            stamps, hlc = frame.index.as_unit("ns").asi8, frame[["high", "low", "close"]].to_numpy(dtype=np.float64)
+        if not len(stamps):
+            continue
+        stamps = stamps - stamps % DAY_NS  # the date of each bar (the port's index is naive midnight)
+        at = np.minimum(np.searchsorted(grid, stamps), len(grid) - 1)
+        on_grid = grid[at] == stamps
+        values[at[on_grid], j, :] = hlc[on_grid]
+    return policy.Bars(universe, values[:, :, 0].copy(), values[:, :, 1].copy(), values[:, :, 2].copy())
 
-    def column(name: str) -> np.ndarray:
-        return np.column_stack([f[name].to_numpy(dtype=np.float64) for f in frames])
 
-    return policy.Bars(universe, column("high"), column("low"), column("close"))
+DAY_NS = 86_400 * 10**9
 
 
 SCANNERS = ("bollinger", "regression")
