@@ -1,10 +1,15 @@
-"""Warming the daily-bar cache for a whole universe before a step reads it symbol by symbol.
+"""Reading daily bars for many symbols cheaply: warming the cache for a whole universe before a step reads it
+symbol by symbol, and reading one symbol's bars as arrays.
 
 A step that reads the daily bars of many symbols (the rebalancer's backtest, the outcome refresh, the
 scorecard's market panel) asks the market data to fetch them all at once first, when it can
 (``ports.UniverseDailyBars``: Polygon's grouped-daily endpoint, one request per session for every symbol).
 The step's own per-symbol reads, and its ``has_symbol`` checks, then find the bars cached. A source without
 the capability (synthetic, local files) answers from memory and is simply read as before.
+
+A step that only needs the numbers (the scanners' grid, the quarantine's checks) reads them with
+``daily_arrays``: straight from a source that holds arrays (``ports.DailyArrays``, the synthetic world), else
+out of the port's frame.
 """
 
 from __future__ import annotations
@@ -12,7 +17,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date
 
+import numpy as np
+
 from autotrader.pipeline.context import StepContext
+from autotrader.ports import DailyArrays, MarketData
+
+DAY_NS = 86_400 * 10**9
 
 
 def warm_daily_bars(ctx: StepContext, symbols: Iterable[str], start: date, end: date) -> None:
@@ -21,3 +31,15 @@ def warm_daily_bars(ctx: StepContext, symbols: Iterable[str], start: date, end: 
     wanted = list(dict.fromkeys(symbols))
     if source is not None and wanted and start <= end:
         source.sync_daily(wanted, start, end)
+
+
+def daily_arrays(data: MarketData, symbol: str, start: date, end: date) -> tuple[np.ndarray, np.ndarray]:
+    """``MarketData.daily_bars`` as (each bar's date as int64 nanoseconds at midnight, an (n, 5) float array of
+    open, high, low, close, volume)."""
+    if isinstance(data, DailyArrays):
+        stamps, values = data.daily_arrays(symbol, start, end)
+    else:
+        frame = data.daily_bars(symbol, start, end)
+        stamps = frame.index.as_unit("ns").asi8
+        values = frame[["open", "high", "low", "close", "volume"]].to_numpy(dtype=np.float64)
+    return stamps - stamps % DAY_NS, values  # the port's index is naive midnight: a time part is no part of the date

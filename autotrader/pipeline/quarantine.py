@@ -16,6 +16,7 @@ from datetime import datetime
 
 from autotrader.ledger import repo
 from autotrader.pipeline.context import StepContext
+from autotrader.pipeline.prefetch import daily_arrays
 from autotrader.policy.bar_quality import daily_problem, implausible_price
 from autotrader.ports import SplitEvent
 
@@ -43,18 +44,17 @@ def data_problem(ctx: StepContext, symbol: str) -> str | None:
     calendar = ctx.deps.calendar
     last = calendar.last_closed_session(ctx.now)
     sessions = calendar.sessions_between(calendar.sessions_back(last, QUALITY_SESSIONS - 1), last)
-    bars = ctx.deps.market_data.daily_bars(symbol, sessions[0], last)
+    stamps, values = daily_arrays(ctx.deps.market_data, symbol, sessions[0], last)
     rejected = ctx.deps.data_quality.rejected if ctx.deps.data_quality is not None else {}
     if symbol in rejected:  # the source set it aside (and served nothing): its reason is the precise one
         return rejected[symbol]
-    rows = bars[["open", "high", "low", "close", "volume"]].itertuples(index=False, name=None)
-    days = [d.date() for d in bars.index]
-    problem = daily_problem(days, list(rows), sessions)
+    days = stamps.astype("datetime64[ns]").astype("datetime64[D]").tolist()
+    problem = daily_problem(days, [tuple(row) for row in values.tolist()], sessions)
     if problem is not None:
         return problem
     data = ctx.settings.data
     splits = [day for listed, day, _ in _listed(ctx) if listed == symbol]
-    closes = [float(c) for c in bars["close"]]
+    closes = values[:, 3].tolist()
     return implausible_price(
         days, closes, max_move_pct=data.max_daily_move_pct, max_price=data.max_price, split_days=splits
     )

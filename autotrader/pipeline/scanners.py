@@ -31,9 +31,9 @@ import pandas as pd
 
 from autotrader.clock import ET
 from autotrader.errors import InputError
+from autotrader.pipeline.prefetch import daily_arrays
 from autotrader.policy import predictions as predictions_policy
 from autotrader.policy import scanners as policy
-from autotrader.ports import DailyArrays
 
 if TYPE_CHECKING:
     from autotrader.clock import MarketCalendar
@@ -205,22 +205,13 @@ def daily_bars_before(
     # allow the session decided) is left out; a session without a bar stays NaN.
     values = np.full((len(grid), len(universe), 3), np.nan)
     for j, symbol in enumerate(universe):
-        if isinstance(data, DailyArrays):
-            stamps, bars = data.daily_arrays(symbol, first, last)
-            hlc = bars[:, 1:4]
-        else:
-            frame = data.daily_bars(symbol, first, last)
-            stamps, hlc = frame.index.as_unit("ns").asi8, frame[["high", "low", "close"]].to_numpy(dtype=np.float64)
+        stamps, bars = daily_arrays(data, symbol, first, last)
         if not len(stamps):
             continue
-        stamps = stamps - stamps % DAY_NS  # the date of each bar (the port's index is naive midnight)
         at = np.minimum(np.searchsorted(grid, stamps), len(grid) - 1)
         on_grid = grid[at] == stamps
-        values[at[on_grid], j, :] = hlc[on_grid]
+        values[at[on_grid], j, :] = bars[on_grid, 1:4]
     return policy.Bars(universe, values[:, :, 0].copy(), values[:, :, 1].copy(), values[:, :, 2].copy())
-
-
-DAY_NS = 86_400 * 10**9
 
 
 SCANNERS = ("bollinger", "regression")
