@@ -295,8 +295,16 @@ class Rules:
 # ---------------------------------------------------------------------------------------------------- outputs
 
 
+_PLAIN = (int, str, bool, type(None))
+
+
 def _json_value(value: Any) -> Any:
     """JSON has no NaN or infinity: they become None (the step's ``effect`` text still shows them)."""
+    kind = type(value)
+    if kind is float:  # the common cases first, by exact type: a size trace holds thousands of numbers
+        return value if math.isfinite(value) else None
+    if kind in _PLAIN:
+        return value
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, dict):
