@@ -134,6 +134,12 @@ def test_the_signal_exit_is_a_management_leg_attributed_to_its_action(world):
     (leg,) = view.attribution.legs
     assert leg.action == "signal_exit" and leg.qty == -100 and leg.price == 48.0
     assert set(view.attribution.by_action()) == {"signal_exit"}
+    # What the circuit breakers and Kelly sizing read of it, without the market data: the same P&L and category.
+    (done,) = trades.closed(step("ctx", f"{TUE} 16:10"))
+    assert done.trade.trade_id == view.trade.trade_id and done.category == view.category
+    assert done.managed_pnl == pytest.approx(view.attribution.managed_pnl, abs=1e-9)
+    cash = sum((-1 if f.side == "buy" else 1) * f.qty * f.price - f.commission for f in view.trade.fills)
+    assert done.managed_pnl == pytest.approx(cash, abs=1e-9)  # a closed trade's P&L is its fills' cash
 
 
 def test_before_the_open_the_exit_waits_undecided(world):
