@@ -53,11 +53,11 @@ def run(ctx: StepContext) -> RehydrateReport:
             f"{refreshed['pending_horizons']} pending"
         )
 
-    # The open trades (the snapshot's exposure by category) and those closed but not yet reviewed: the trades
-    # reviewed on earlier evenings are not read again, so an evening's work does not grow with the history.
+    # The market data only for the trades closed but not yet reviewed; the snapshot's exposure by category reads
+    # the open trades' fills alone. An evening's work does not grow with the history or with what is held.
     done = repo.reviewed_trade_ids(ctx.ledger)
-    loaded = trades.load(ctx, keep=lambda t: t.closed_at is None or t.trade_id not in done)
-    snapshot = _snapshot(ctx, loaded)
+    loaded = trades.load(ctx, keep=lambda t: t.closed_at is not None and t.trade_id not in done)
+    snapshot = _snapshot(ctx, trades.outlines(ctx))
     report.fields["snapshot"] = snapshot
     report.notes.append(
         f"snapshot {snapshot['session_date']}: equity {usd(snapshot['equity'])}, cash {usd(snapshot['cash'])}"
@@ -75,7 +75,7 @@ def run(ctx: StepContext) -> RehydrateReport:
     return report.build(RehydrateReport)
 
 
-def _snapshot(ctx: StepContext, loaded: list[trades.TradeView]) -> dict[str, Any]:
+def _snapshot(ctx: StepContext, outlined: list[trades.TradeOutline]) -> dict[str, Any]:
     account = ctx.deps.broker.account()
     positions = repo.all_positions(ctx.ledger)
     deployed: dict[str, float] = defaultdict(float)
@@ -83,9 +83,9 @@ def _snapshot(ctx: StepContext, loaded: list[trades.TradeView]) -> dict[str, Any
         if p.book != Book.EXTERNAL:
             deployed[p.book] += p.qty * p.avg_cost
     by_category: dict[str, float] = defaultdict(float)
-    for view in loaded:
-        if view.trade.closed_at is None and view.category is not None:
-            by_category[view.category] += view.trade.open_qty * view.average_cost
+    for outline in outlined:
+        if outline.trade.closed_at is None and outline.category is not None:
+            by_category[outline.category] += outline.open_cost
     session_date = ctx.session_date
     snapshot: dict[str, Any] = {
         "session_date": session_date,

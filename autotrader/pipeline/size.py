@@ -45,7 +45,7 @@ from autotrader.policy.streak import Streak, losing_streak
 from autotrader.settings import Settings
 
 if TYPE_CHECKING:  # trades imports numpy and the outcome engine: only the steps that need it load it
-    from autotrader.pipeline.trades import ClosedTrade
+    from autotrader.pipeline.trades import TradeOutline
 
 STEP = "size"
 
@@ -198,7 +198,7 @@ def spy_trend(ctx: StepContext) -> tuple[float | None, float | None]:
     return float(spy["close"].iloc[-1]), float(spy["close"].iloc[-days:].mean())
 
 
-def kelly_stats(closed: list[ClosedTrade]) -> dict[str, sizing.KellyStats]:
+def kelly_stats(closed: list[TradeOutline]) -> dict[str, sizing.KellyStats]:
     """Per category: trades, wins and the average win and loss as returns on the dollars invested."""
     per_category: dict[str, list[float]] = defaultdict(list)
     for c in closed:
@@ -241,7 +241,7 @@ def risk_state(ctx: StepContext, account: Account) -> sizing.RiskState:
     )
 
 
-def streak_state(ctx: StepContext, closed: list[ClosedTrade]) -> Streak:
+def streak_state(ctx: StepContext, closed: list[TradeOutline]) -> Streak:
     """The losing streak of the closed trades (oldest first) since the owner last ended a pause, with when the
     pause it causes ends (``policy.streak``)."""
     calendar, settings = ctx.deps.calendar, ctx.settings.risk

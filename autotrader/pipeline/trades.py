@@ -39,19 +39,6 @@ class TradeView:
     def category(self) -> str | None:
         return self.signal["category"] if self.signal else None
 
-    @property
-    def average_cost(self) -> float:
-        held = 0.0
-        cost = 0.0
-        for fill in self.trade.fills:
-            if fill.side == "buy":
-                cost += fill.qty * fill.price
-                held += fill.qty
-            else:
-                cost -= fill.qty * (cost / held if held else 0.0)
-                held -= fill.qty
-        return cost / held if held > 1e-9 else 0.0
-
     def r_multiple(self, pnl: float) -> float | None:
         if not self.risk_per_share:
             return None
@@ -110,29 +97,47 @@ def _round(value: float | None, digits: int = 4) -> float | None:
 
 
 @dataclass(frozen=True)
-class ClosedTrade:
-    """A closed trade as the circuit breakers and Kelly sizing read it: what it made, without the market data
-    (the pick's rule exit, excursions, benchmark) a ``TradeView`` reads for the scorecard."""
+class TradeOutline:
+    """A trade and its signal's category, without the market data (the pick's rule exit, excursions, benchmark)
+    a ``TradeView`` reads for the scorecard: what the circuit breakers, Kelly sizing and the evening snapshot
+    need, read every session however long the history."""
 
     trade: Trade
     category: str | None  # its signal's, None for a trade without one
-    managed_pnl: float
+
+    @property
+    def managed_pnl(self) -> float:
+        """A closed trade's P&L: its fills' cash (the mark of an open quantity is the last fill's price)."""
+        return managed_pnl(self.trade, self.trade.fills[-1].price)
+
+    @property
+    def open_cost(self) -> float:
+        """What the quantity still held cost, at its average cost (the ledger's positions' accounting)."""
+        held = cost = 0.0
+        for fill in self.trade.fills:
+            if fill.side == "buy":
+                cost += fill.qty * fill.price
+                held += fill.qty
+            else:
+                cost -= fill.qty * (cost / held if held else 0.0)
+                held -= fill.qty
+        return self.trade.open_qty * (cost / held if held > 1e-9 else 0.0)
 
 
-def closed(ctx: StepContext) -> list[ClosedTrade]:
-    """The closed trades of our books at the as-of instant, oldest close first."""
-    fills = _fills(ctx)
-    done = [t for t in split_trades(fills) if t.closed_at is not None]
-    signals = scoring.signals_by_id(ctx.ledger, sorted({t.signal_id for t in done if t.signal_id is not None}))
-    out = [
-        ClosedTrade(
-            t,
-            signals[t.signal_id]["category"] if t.signal_id is not None and t.signal_id in signals else None,
-            managed_pnl(t, t.fills[-1].price),
-        )
-        for t in done
+def outlines(ctx: StepContext) -> list[TradeOutline]:
+    """Every trade of our books at the as-of instant (``load``'s, in its order), outlined."""
+    trades = split_trades(_fills(ctx))
+    signals = scoring.signals_by_id(ctx.ledger, sorted({t.signal_id for t in trades if t.signal_id is not None}))
+    return [
+        TradeOutline(t, signals[t.signal_id]["category"] if t.signal_id in signals else None)
+        for t in trades
     ]
-    return sorted(out, key=lambda c: c.trade.closed_at)  # type: ignore[arg-type, return-value]
+
+
+def closed(ctx: StepContext) -> list[TradeOutline]:
+    """The closed trades of our books at the as-of instant, oldest close first."""
+    done = [o for o in outlines(ctx) if o.trade.closed_at is not None]
+    return sorted(done, key=lambda o: o.trade.closed_at)  # type: ignore[arg-type, return-value]
 
 
 def _fills(ctx: StepContext) -> list[LegFill]:
