@@ -141,6 +141,14 @@ class MarketCalendar:
         hi = bisect.bisect_right(self._sessions, end)
         return self._sessions[lo:hi]
 
+    def opens_between(self, start: date, end: date) -> list[datetime]:
+        """``session_open`` of each of ``sessions_between(start, end)``, in one slice."""
+        return self._opens[bisect.bisect_left(self._sessions, start) : bisect.bisect_right(self._sessions, end)]
+
+    def closes_between(self, start: date, end: date) -> list[datetime]:
+        """``session_close`` of each of ``sessions_between(start, end)``, in one slice."""
+        return self._closes[bisect.bisect_left(self._sessions, start) : bisect.bisect_right(self._sessions, end)]
+
     def session_open(self, day: date) -> datetime:
         return self._opens[self._index[day]]
 

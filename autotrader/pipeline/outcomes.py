@@ -92,14 +92,14 @@ def load_history(ctx: StepContext, symbol: str, start: date) -> SymbolHistory | 
         no_days = np.array([], dtype="datetime64[D]")
         return SymbolHistory(policy.Bars(no_days, empty, empty, empty, empty), None, [], [])
     # Every session from the first bar to the last session closed at the as-of.
-    sessions = calendar.sessions_between(frame.index[0].date(), calendar.last_closed_session(ctx.now))
-    index = pd.DatetimeIndex([pd.Timestamp(day) for day in sessions]).as_unit("ns")
+    first, last = frame.index[0].date(), calendar.last_closed_session(ctx.now)
+    sessions = calendar.sessions_between(first, last)
+    index = pd.DatetimeIndex(np.array(sessions, dtype="datetime64[D]")).as_unit("ns")
     aligned = frame.set_axis(frame.index.as_unit("ns")).reindex(index)
     bars = policy.Bars.from_frame(aligned)
     spy_frame = market.daily_bars(BENCHMARK, start, end) if market.has_symbol(BENCHMARK) else None
     spy = policy.BenchmarkBars.from_frame(spy_frame, bars.dates) if spy_frame is not None else None
-    opens = [calendar.session_open(day) for day in sessions]
-    return SymbolHistory(bars, spy, opens, [calendar.session_close(day) for day in sessions])
+    return SymbolHistory(bars, spy, calendar.opens_between(first, last), calendar.closes_between(first, last))
 
 
 def entry_index(history: SymbolHistory, at: datetime) -> int | None:
