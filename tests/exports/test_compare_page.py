@@ -32,9 +32,9 @@ def _report() -> CompareReport:
                   "lo": None, "hi": None, "level": 0.975, "verdict": "too few sessions",
                   "statement": "fixed vs selected: $0 over 40 signals, but only 2 sessions"}  # fmt: skip
     return CompareReport.from_json({
-        "command": "compare", "as_of": datetime(2026, 3, 1, 17, tzinfo=UTC), "dry_run": False, "ok": True, "exit_code": 0,
-        "orders": [], "skipped": [], "notes": [], "start": "2026-02-02", "end": "2026-02-03", "sessions": 2,
-        "base": "selected", "mode": "serial", "seconds": 2.0, "level": 0.975,
+        "command": "compare", "as_of": datetime(2026, 3, 1, 17, tzinfo=UTC), "dry_run": False, "ok": True,
+        "exit_code": 0, "orders": [], "skipped": [], "notes": [], "start": "2026-02-02", "end": "2026-02-03",
+        "sessions": 2, "base": "selected", "mode": "serial", "seconds": 2.0, "level": 0.975,
         "variants": [_variant("selected", 101_000.0, {"rebalance.enabled": True}),
                      _variant("fixed", 99_766.0, {"rebalance.enabled": True, "rebalance.only": ["BUY_HOLD"]})],
         "differences": [difference], "accounts": [account], "benchmark": spy,
