@@ -49,7 +49,6 @@ def replay_once(with_positions: bool, start: date = START, end: date = END) -> t
     from autotrader.domain.models import OrderIntent, OrderRequest
     from autotrader.domain.reports import ReplayReport
     from autotrader.pipeline import replay
-    from autotrader.pipeline.context import invoke
     from autotrader.pipeline.demo import create_workspace
     from autotrader.pipeline.gateway import OrderGateway
 
@@ -78,18 +77,7 @@ def replay_once(with_positions: bool, start: date = START, end: date = END) -> t
     def body(ctx):
         return replay.run(ctx, start, end, before_slot=hold_positions)
 
-    outcome = invoke(
-        "replay",
-        body,
-        config_path=str(folder / "config.toml"),
-        as_of=None,
-        dry_run=False,
-        ledger_mode="replay",
-        force_sim=True,
-        simulated_clock=True,
-        durable=False,
-        prepare=replay.discard_previous,
-    )
+    outcome = replay.invoke_replay("replay", body, config_path=str(folder / "config.toml"), as_of=None)
     shutil.rmtree(folder.parent, ignore_errors=True)
     report = outcome.report
     if not isinstance(report, ReplayReport):

@@ -19,7 +19,6 @@ from autotrader.clock import ET, MarketCalendar, SimulatedClock
 from autotrader.domain.enums import Book, LegKind, OrderType, Side, TimeInForce
 from autotrader.domain.models import OrderIntent, OrderRequest
 from autotrader.pipeline import replay
-from autotrader.pipeline.context import invoke
 from autotrader.pipeline.gateway import OrderGateway
 
 pytestmark = pytest.mark.slow  # two replays over minute files
@@ -86,16 +85,8 @@ def _replay(workspace: Path) -> dict:
     def body(ctx):
         return replay.run(ctx, *REPLAY, before_slot=buy_at_the_open)
 
-    outcome = invoke(
-        "replay",
-        body,
-        config_path=str(workspace / "config.toml"),
-        as_of="2026-03-09T12:00",
-        dry_run=False,
-        ledger_mode="replay",
-        force_sim=True,
-        simulated_clock=True,
-        durable=False,
+    outcome = replay.invoke_replay(
+        "replay", body, config_path=str(workspace / "config.toml"), as_of="2026-03-09T12:00", prepare=None
     )
     assert outcome.error is None and outcome.exit_code == 0, outcome.error
     import sqlite3

@@ -44,6 +44,8 @@ def minute_frame(index_ns: np.ndarray, values: np.ndarray) -> pd.DataFrame:
 
 
 _NO_VALUES = np.empty((0, len(BAR_COLUMNS)), dtype=np.float64)
+# No bars as arrays (instants as int64 nanoseconds, values in BAR_COLUMNS order), as the array ports hand them.
+NO_BARS: tuple[np.ndarray, np.ndarray] = (np.empty(0, np.int64), _NO_VALUES)
 
 
 def empty_daily_frame() -> pd.DataFrame:

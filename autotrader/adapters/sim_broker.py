@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from autotrader.adapters.frames import EPOCH, to_ns
+from autotrader.adapters.frames import EPOCH, NO_BARS, to_ns
 from autotrader.clock import AUCTION_REOPEN, ET, MarketCalendar
 from autotrader.domain.enums import (
     TERMINAL_BROKER_STATUSES,
@@ -266,7 +266,6 @@ class _Bar:
 
 
 _OHLCV = ["open", "high", "low", "close", "volume"]
-_NO_MINUTES = (np.empty(0, np.int64), np.empty((0, 5), np.float64))  # no bars: starts, values
 
 
 def _ohlcv(frame: Any) -> np.ndarray:
@@ -672,7 +671,7 @@ class SimBroker:
         a resting limit far from the market costs a vector comparison, not a Python loop over every minute.
         """
         lo, hi = max(open_at, start - MINUTE), min(close_at, end)
-        starts_ns, values = self._minutes(symbol, lo, hi) if lo < hi else _NO_MINUTES
+        starts_ns, values = self._minutes(symbol, lo, hi) if lo < hi else NO_BARS
         if len(starts_ns):
             # Regular hours only (a non-extended-hours order never trades pre/post market).
             keep = (
@@ -704,7 +703,7 @@ class SimBroker:
             return self._md.minute_arrays(symbol, start, end)
         frame = self._md.minute_bars(symbol, start, end)
         if not len(frame):
-            return _NO_MINUTES
+            return NO_BARS
         return frame.index.as_unit("ns").asi8, _ohlcv(frame)  # whatever resolution the adapter built
 
     # ================================================================================ matching engine

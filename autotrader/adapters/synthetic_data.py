@@ -58,6 +58,7 @@ import pandas as pd
 
 from autotrader.adapters.frames import (
     EPOCH_ORDINAL,
+    NO_BARS,
     daily_frame,
     minute_frame,
     quote_from_last,
@@ -139,8 +140,6 @@ _MEAN_REVERSION = 1 / 750  # pull of log price toward its trend; keeps 20-year p
 _INTRADAY_SHARE = 0.85  # share of the day's sd that unfolds between the open and the close
 _NORMAL_MINUTES = 390
 _MINUTE_NS = 60 * 10**9
-_NO_MINUTES = (np.empty(0, np.int64), np.empty((0, 5), np.float64))  # no bars: starts, values
-_NO_BARS = _NO_MINUTES  # no daily bars: sessions, values
 _BLOCK = 64  # sessions per lazily generated block of intraday bridges
 
 # -- news episodes (see the module doc) --------------------------------------------------------------
@@ -668,13 +667,13 @@ class SyntheticMarketData:
         if symbol == VIX_SYMBOL:
             lo, hi = self._daily_range(start, end)
             if hi <= lo:
-                return _NO_BARS
+                return NO_BARS
             return _span(self._calendar).days_ns[lo:hi].view(np.int64), _market(self._calendar, self._seed).vix[lo:hi]
         if symbol not in self._symbols:
-            return _NO_BARS
+            return NO_BARS
         lo, hi = self._daily_range(start, end)
         if hi <= lo:
-            return _NO_BARS
+            return NO_BARS
         path = _symbol_path(self._calendar, self._seed, symbol, self._world)
         path.ensure_range(lo, hi)
         rows = slice(lo, hi)
@@ -691,7 +690,7 @@ class SyntheticMarketData:
         require_aware("start", start)
         require_aware("end", end)
         if symbol not in self._symbols:
-            return _NO_MINUTES  # VIX is daily only
+            return NO_BARS  # VIX is daily only
         span = _span(self._calendar)
         start_ns = to_ns(start)
         # A bar starting at t is complete at t + 1 minute: cap starts at now - 1 minute (inclusive).
@@ -699,7 +698,7 @@ class SyntheticMarketData:
         first = int(np.searchsorted(span.closes_ns, start_ns, side="right"))
         last = int(np.searchsorted(span.opens_ns, stop_ns, side="left"))
         if stop_ns <= start_ns or last <= first:
-            return _NO_MINUTES
+            return NO_BARS
         path = _symbol_path(self._calendar, self._seed, symbol, self._world)
         starts, chunks = [], []
         for i in range(first, last):

@@ -155,7 +155,6 @@ class VariantResult:
 def run_variant(task: VariantTask) -> VariantResult:
     """Replay the variant into its own folder and read what it did: the one task of every execution mode."""
     from autotrader.pipeline import replay
-    from autotrader.pipeline.context import invoke
 
     folder = Path(task.folder)
     own = (Override(("ledger", "dir"), str(folder)), Override(("logs", "dir"), str(folder / "logs")),
@@ -171,17 +170,11 @@ def run_variant(task: VariantTask) -> VariantResult:
 
     started = time.perf_counter()
     folder.mkdir(parents=True, exist_ok=True)
-    outcome = invoke(
+    outcome = replay.invoke_replay(
         "replay",
         body,
         config_path=task.config_path,
         as_of=task.as_of,
-        dry_run=False,
-        ledger_mode=replay.REPLAY_MODE,
-        force_sim=True,
-        simulated_clock=True,
-        durable=False,
-        prepare=replay.discard_previous,
         fresh=True,
         load=lambda: load_config(config_path, overrides=(*task.variant.overrides, *own)),
         lock_path=folder / ".autotrader.lock",

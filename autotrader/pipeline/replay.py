@@ -15,21 +15,22 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from autotrader.clock import SimulatedClock
 from autotrader.domain.enums import ExitCode
-from autotrader.domain.reports import ReplayReport, ReportDraft, RunDailyReport, ScorecardReport
+from autotrader.domain.reports import ReplayReport, Report, ReportDraft, RunDailyReport, ScorecardReport
 from autotrader.errors import InputError
 from autotrader.exports import fmt
 from autotrader.ledger import repo
 from autotrader.pipeline import run_daily
-from autotrader.pipeline.context import StepContext
+from autotrader.pipeline.context import Outcome, StepContext, invoke
 from autotrader.pipeline.notify import Notified, after_slot, replay_note
 from autotrader.pipeline.scorecard_panels import BENCHMARK
 from autotrader.policy import performance
-from autotrader.settings import shown_overrides
+from autotrader.settings import Config, shown_overrides
 
 REPLAY_MODE = "replay"
 
@@ -255,10 +256,39 @@ def _recorded(ctx: StepContext) -> RunDailyReport:
     return report
 
 
-def discard_previous(config, mode: str = REPLAY_MODE) -> None:
+def discard_previous(config: Config, mode: str = REPLAY_MODE) -> None:
     """Each replay starts from an empty scratch ledger: remove the previous replay's file (and WAL files)."""
     path = config.ledger_path_for(mode)
     for suffix in ("", "-wal", "-shm"):
         candidate = path.with_name(path.name + suffix)
         if candidate.exists():
             candidate.unlink()
+
+
+def invoke_replay(
+    command: str,
+    body: Callable[[StepContext], Report],
+    *,
+    config_path: str | None,
+    as_of: str | None,
+    dry_run: bool = False,
+    ledger_mode: str = REPLAY_MODE,
+    prepare: Callable[[Config], None] | None = discard_previous,
+    **options: Any,
+) -> Outcome:
+    """``invoke`` as every replay runs: the simulated broker and a simulated clock, a scratch ledger that commits
+    without an fsync each, started afresh (``prepare``; by default the last replay's ledger is deleted, None removes
+    nothing, as a dry run needs). ``options``: the rest of ``invoke``'s (``fresh``, ``load``, ``lock_path``)."""
+    return invoke(
+        command,
+        body,
+        config_path=config_path,
+        as_of=as_of,
+        dry_run=dry_run,
+        ledger_mode=ledger_mode,
+        force_sim=True,
+        simulated_clock=True,
+        durable=False,
+        prepare=prepare,
+        **options,
+    )

@@ -100,14 +100,22 @@ def paired(
         return Difference(variant, base, signals, traded, len(sums), total, None, None, level, TOO_FEW, statement)
     lo, hi = cluster_interval(sums, level=level, draws=draws, seed=seed)
     where = f"({dollars(lo)} to {dollars(hi)}, {level:.1%} interval over {len(sums)} sessions)"
-    if lo > 0:
-        verdict, statement = ADDED, f"{variant} added {dollars(total)} {where} over {signals} signals vs {base}"
-    elif hi < 0:
-        verdict, statement = COST, f"{variant} cost {dollars(-total)} {where} over {signals} signals vs {base}"
-    else:
-        verdict = NO_EVIDENCE
-        statement = f"no evidence that {variant} differs from {base}: {dollars(total, signed=True)} {where}"
+    verdict, statement = _verdict(
+        lo, hi,
+        added=f"{variant} added {dollars(total)} {where} over {signals} signals vs {base}",
+        cost=f"{variant} cost {dollars(-total)} {where} over {signals} signals vs {base}",
+        neither=f"no evidence that {variant} differs from {base}: {dollars(total, signed=True)} {where}",
+    )  # fmt: skip
     return Difference(variant, base, signals, traded, len(sums), total, lo, hi, level, verdict, statement)
+
+
+def _verdict(lo: float, hi: float, *, added: str, cost: str, neither: str) -> tuple[str, str]:
+    """The verdict an interval of a difference supports, with the statement given for it."""
+    if lo > 0:
+        return ADDED, added
+    if hi < 0:
+        return COST, cost
+    return NO_EVIDENCE, neither
 
 
 @dataclass(frozen=True)
@@ -164,13 +172,12 @@ def paired_account(
         statement = f"{variant} vs {base}, the account: {dollars(total, signed=True)}; too few blocks for an interval"
         return AccountDifference(variant, base, n, total, None, None, level, block, TOO_FEW, statement)
     where = f"({dollars(lo)} to {dollars(hi)}, {level:.1%} interval over {n} sessions)"
-    if lo > 0:
-        verdict, statement = ADDED, f"{variant}'s account ended {dollars(total)} above {base}'s {where}"
-    elif hi < 0:
-        verdict, statement = COST, f"{variant}'s account ended {dollars(-total)} below {base}'s {where}"
-    else:
-        verdict = NO_EVIDENCE
-        statement = f"no evidence that {variant}'s account differs from {base}'s: {dollars(total, signed=True)} {where}"
+    verdict, statement = _verdict(
+        lo, hi,
+        added=f"{variant}'s account ended {dollars(total)} above {base}'s {where}",
+        cost=f"{variant}'s account ended {dollars(-total)} below {base}'s {where}",
+        neither=f"no evidence that {variant}'s account differs from {base}'s: {dollars(total, signed=True)} {where}",
+    )  # fmt: skip
     return AccountDifference(variant, base, n, total, float(lo), float(hi), level, block, verdict, statement)
 
 

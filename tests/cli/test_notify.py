@@ -268,8 +268,8 @@ def test_a_replay_with_notify_sends_each_injected_event_once(write_config, recei
         return replay.run(ctx, replay.parse_day(START, "--start"), replay.parse_day(END, "--end"),
                           before_slot=inject, notify=True)  # fmt: skip
 
-    outcome = invoke("replay", body, config_path=str(config), as_of="2026-03-04T12:00", dry_run=False,
-                     ledger_mode="replay", force_sim=True, simulated_clock=True, durable=False, fresh=True)  # fmt: skip
+    outcome = replay.invoke_replay("replay", body, config_path=str(config), as_of="2026-03-04T12:00", prepare=None,
+                                   fresh=True)  # fmt: skip
     assert outcome.exit_code == 1 and outcome.report is not None  # the injected failure's, dead URL or not
     assert outcome.report.failed_at == datetime(2026, 3, 3, 10, 0, tzinfo=ET).astimezone(UTC).isoformat()
 

@@ -14,22 +14,11 @@ START, END = date(2026, 2, 2), date(2026, 2, 6)
 
 def _replay(folder: Path, *, full: bool) -> tuple[float, dict[str, list[tuple]]]:
     from autotrader.pipeline import replay
-    from autotrader.pipeline.context import invoke
     from autotrader.pipeline.demo import create_workspace
 
     create_workspace(folder)
-    outcome = invoke(
-        "replay",
-        lambda ctx: replay.run(ctx, START, END, full=full),
-        config_path=str(folder / "config.toml"),
-        as_of=None,
-        dry_run=False,
-        ledger_mode="replay",
-        force_sim=True,
-        simulated_clock=True,
-        durable=False,
-        prepare=replay.discard_previous,
-    )
+    body = lambda ctx: replay.run(ctx, START, END, full=full)  # noqa: E731
+    outcome = replay.invoke_replay("replay", body, config_path=str(folder / "config.toml"), as_of=None)
     assert outcome.report is not None and outcome.report.exit_code == 0, outcome.error
     return outcome.report.final_equity, _ledger(folder / "ledger-replay.db")
 

@@ -47,7 +47,6 @@ def compare(
     """Replay the same sessions under several rule sets and say, signal by signal, what each change made."""
     from autotrader.pipeline import compare as step
     from autotrader.pipeline import replay
-    from autotrader.pipeline.context import invoke
     from autotrader.settings import config_path_from
 
     check_page("compare", "--html", html_file, json_output, False)
@@ -71,16 +70,12 @@ def compare(
         days = replay.parse_day(start, "--start"), replay.parse_day(end, "--end")
         return step.run(ctx, chosen, *days, runner, mode=mode, html=html_file)
 
-    outcome = invoke(
+    outcome = replay.invoke_replay(
         "compare",
         body,
         config_path=config,
         as_of=as_of,
-        dry_run=False,
-        ledger_mode="compare",
-        force_sim=True,
-        simulated_clock=True,
-        durable=False,
+        ledger_mode=step.MODE,
         prepare=lambda c: replay.discard_previous(c, step.MODE),
         fresh=True,
     )

@@ -53,7 +53,6 @@ def replay(
 ) -> None:
     """Run the schedule over past sessions with a simulated clock and the simulated broker (ledger-replay.db)."""
     from autotrader.pipeline import replay as step
-    from autotrader.pipeline.context import invoke
     from autotrader.pipeline.replay_inputs import ReplayInputs
 
     inputs = ReplayInputs(config, overrides or (), signals)
@@ -68,16 +67,12 @@ def replay(
                                             html=page, notify=notify, progress=advance, full=full))  # fmt: skip
 
     check_page("replay", "--html", html_file, json_output, dry_run)
-    outcome = invoke(
+    outcome = step.invoke_replay(
         "replay",
         body,
         config_path=config,
         as_of=as_of,
         dry_run=dry_run,
-        ledger_mode=step.REPLAY_MODE,
-        force_sim=True,
-        simulated_clock=True,
-        durable=False,
         # Every replay starts from an empty ledger: the real run deletes the old file, a dry run ignores it.
         prepare=None if dry_run else step.discard_previous,
         fresh=True,
