@@ -1108,29 +1108,27 @@ def last_dip_buys(ledger: Ledger) -> dict[tuple[str, str], datetime]:
 
 def open_sell_orders(ledger: Ledger, book: str, symbol: str) -> list[dict[str, Any]]:
     """Our working sell orders of a book and symbol (protective stops and targets, and exits being sent)."""
-    marks = ",".join("?" for _ in _TERMINAL_ORDER)
-    return ledger.query(
-        f"SELECT o.*, i.leg AS intent_leg, i.extra_json AS intent_extra FROM orders o "
-        f"LEFT JOIN order_intents i ON i.client_order_id = o.client_order_id "
-        f"WHERE o.book = ? AND o.symbol = ? AND o.side = 'sell' AND o.status NOT IN ({marks}) "
-        f"ORDER BY o.submitted_at, o.broker_order_id",
-        [book, symbol, *_TERMINAL_ORDER],
-    )
+    return _working(ledger, "AND o.book = ? AND o.symbol = ? AND o.side = 'sell'", [book, symbol])
 
 
 def working_orders(ledger: Ledger) -> dict[tuple[str, str], list[dict[str, Any]]]:
     """Every working order of the ledger by (book, symbol), oldest first, each with its intent's leg and extras
     (``open_sell_orders``' columns): one read for a run that looks at every position's orders."""
-    marks = ",".join("?" for _ in _TERMINAL_ORDER)
     out: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    for row in ledger.query(
-        f"SELECT o.*, i.leg AS intent_leg, i.extra_json AS intent_extra FROM orders o "
-        f"LEFT JOIN order_intents i ON i.client_order_id = o.client_order_id "
-        f"WHERE o.status NOT IN ({marks}) ORDER BY o.submitted_at, o.broker_order_id",
-        list(_TERMINAL_ORDER),
-    ):
+    for row in _working(ledger):
         out.setdefault((row["book"], row["symbol"]), []).append(row)
     return out
+
+
+def _working(ledger: Ledger, where: str = "", params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+    """Working orders (no terminal status) with their intent's leg and extras, oldest first; ``where`` narrows."""
+    marks = ",".join("?" for _ in _TERMINAL_ORDER)
+    return ledger.query(
+        f"SELECT o.*, i.leg AS intent_leg, i.extra_json AS intent_extra FROM orders o "
+        f"LEFT JOIN order_intents i ON i.client_order_id = o.client_order_id "
+        f"WHERE o.status NOT IN ({marks}) {where} ORDER BY o.submitted_at, o.broker_order_id",
+        [*_TERMINAL_ORDER, *params],
+    )
 
 
 def unsent_sell_intents(ledger: Ledger, book: str, symbol: str) -> list[dict[str, Any]]:
