@@ -92,6 +92,11 @@ class Ledger:
             names = list(dedupe_keys(names))
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
+    def changes(self) -> int:
+        """How many rows this connection has inserted, updated or deleted since it opened: equal counts at two
+        moments mean the ledger did not change in between (this connection is a run's only writer)."""
+        return self.conn.total_changes
+
     def scalar(self, sql: str, params: Any = ()) -> Any:
         row = self.conn.execute(sql, params).fetchone()
         return None if row is None else row[0]

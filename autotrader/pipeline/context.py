@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from autotrader.clock import SessionState, SimulatedClock, SystemClock, parse_as_of, session_date_for
 from autotrader.domain.enums import ExitCode
@@ -86,6 +86,9 @@ class StepContext:
     # A replay's evenings leave the signals' outcomes to the replay's end, which refreshes them once: only the
     # scorecard reads them, and nothing a slot decides depends on them (``replay --full`` keeps every refresh).
     outcomes_at_end: bool = False
+    # What a step worked out at this instant that a later step of the same slot may reuse while the ledger stays
+    # unchanged (``positions.refresh``: run-daily's sync, profit taker and dip buyer each need the positions).
+    memo: dict[str, Any] = field(default_factory=dict)
 
     @property
     def settings(self) -> Settings:

@@ -245,8 +245,10 @@ def refresh(ctx: StepContext) -> dict[str, int]:
         warm_daily_bars(ctx, [*sorted(starts), BENCHMARK], min(starts.values()), ctx.now.astimezone(ET).date())
     for symbol, signals in sorted(by_symbol.items()):
         history = load_history(ctx, symbol, starts[symbol])
+        entries = {s["id"]: _entry(s, history, minutes) for s in signals}
+        fits |= _fits(history, entries, fits)
         for signal in signals:
-            rows, exit_row = _evaluate(ctx, signal, history, settings.horizons, minutes, fits.get(signal["id"]))
+            rows, exit_row = _evaluate(ctx, signal, history, settings.horizons, entries[signal["id"]], fits)
             outcome_rows.extend({**row, "computed_at": now_iso} for row in rows)
             exit_rows.append({**exit_row, "computed_at": now_iso})
     if not todo:
@@ -290,19 +292,35 @@ def signal_knowable_at(signal: dict[str, Any]) -> datetime:
     )
 
 
+def _entry(signal: dict[str, Any], history: SymbolHistory | None, minutes: MinuteBars) -> Entry | None:
+    return None if history is None else find_entry(signal["symbol"], history, signal_knowable_at(signal), minutes)
+
+
+def _fits(
+    history: SymbolHistory | None, entries: dict[int, Entry | None], stored: dict[int, policy.MarketFit]
+) -> dict[int, policy.MarketFit]:
+    """The market model of every entered signal of one symbol that has none stored, fitted together. The fit's
+    sessions end well before the entry session, the one an intraday entry changes, so the symbol's own history
+    fits them all."""
+    todo = {sid: e.idx for sid, e in entries.items() if e is not None and sid not in stored}
+    fitted = policy.entry_fits(history.bars, history.spy, list(todo.values())) if history and todo else None
+    return dict(zip(todo, fitted, strict=True)) if fitted is not None else {}
+
+
 def _evaluate(
     ctx: StepContext,
     signal: dict[str, Any],
     history: SymbolHistory | None,
     horizons: list[int],
-    minutes: MinuteBars,
-    stored_fit: policy.MarketFit | None = None,
+    entry: Entry | None,
+    fits: dict[int, policy.MarketFit],
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """A signal's outcome rows (one per horizon) and its rule-exit row, from its ``entry`` (``find_entry``) and
+    its market model in ``fits`` (by signal id: the stored one, else this refresh's)."""
     knowable = signal_knowable_at(signal)
     base = {"signal_id": signal["id"], "knowable_at": repo.utc_iso(knowable)}
     if history is None:
         return [{**base, "horizon": h, "status": "no_data"} for h in horizons], {**base, "status": "no_data"}
-    entry = find_entry(signal["symbol"], history, knowable, minutes)
     if entry is None:
         return [{**base, "horizon": h, "status": "pending"} for h in horizons], {**base, "status": "pending"}
     seen = entry.history
@@ -312,7 +330,7 @@ def _evaluate(
         entry_price=entry.price,
     )
     complete = seen.complete_from(entry.idx)
-    fit = stored_fit or policy.market_fit(seen.bars, seen.spy, entry.idx)
+    fit = fits.get(signal["id"])
     if fit is not None:
         base.update(alpha=fit.alpha, beta=fit.beta, beta_fallback=int(fit.fallback))
     outcomes = policy.forward_outcomes(signal["side"], entry.idx, seen.bars, seen.spy, horizons, complete, fit)

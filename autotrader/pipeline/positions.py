@@ -39,6 +39,7 @@ from autotrader.settings import ExitsSection
 MANAGED_BOOKS = (str(Book.SIGNALS), str(Book.REBALANCE))
 REBALANCE_CATEGORY = "rebalance"  # the rebalance book's positions: only its trailing profit taker applies
 PROTECTIVE_STEP = "protect"
+REFRESH_MEMO = "positions.refresh"  # StepContext.memo's entry: (instant, preset), ledger changes, positions
 ATR_LOOKBACK_DAYS = 200  # calendar days of daily bars for the ATR at entry: ~140 sessions, plenty for seeding
 
 
@@ -104,7 +105,20 @@ def market_for(ctx: StepContext, price: float) -> mg.Market:
 
 
 def refresh(ctx: StepContext, *, preset: str | None = None) -> list[Managed]:
-    """Bring ``position_state`` up to date with the ledger's positions and the market; return them."""
+    """Bring ``position_state`` up to date with the ledger's positions and the market; return them.
+
+    A second refresh at the same instant with the same rules, the ledger unchanged since the first, would read
+    the same rows and the same quotes and store nothing: it returns the first one's positions instead."""
+    key = (ctx.now, preset)
+    last = ctx.memo.get(REFRESH_MEMO)
+    if last is not None and last[0] == key and last[1] == ctx.ledger.changes():
+        return list(last[2])
+    managed = _refresh(ctx, preset)
+    ctx.memo[REFRESH_MEMO] = (key, ctx.ledger.changes(), tuple(managed))
+    return managed
+
+
+def _refresh(ctx: StepContext, preset: str | None) -> list[Managed]:
     book_rules = {book: rules_for(ctx, book, preset) for book in MANAGED_BOOKS}
     # A one-off preset decides this run; the stored trail keeps following the configured one.
     stored_rules = {book: rules_for(ctx, book) for book in MANAGED_BOOKS} if preset else None
@@ -483,6 +497,9 @@ def _plan_columns(plan: mg.Plan) -> dict[str, Any]:
     }
 
 
+_UNSTORED = object()  # a column of a position with no state row: never equal to a plan's value
+
+
 def _plan_of(state: dict[str, Any]) -> mg.Plan:
     return mg.Plan(
         stop_price=state["stop_price"],
@@ -586,9 +603,19 @@ def _write_states(ctx: StepContext, plan: RefreshPlan) -> None:
 
 
 def save_plans(ctx: StepContext, plans: dict[str, mg.Plan]) -> None:
+    """Store each position's plan where it differs from the stored one (a plan that did not move is not written:
+    the positions a later step of the slot refreshes are then still those of ``refresh``'s memo)."""
+    stored = {s["position_key"]: s for s in repo.position_states(ctx.ledger)}
+    changed = {
+        key: columns
+        for key, plan in plans.items()
+        if (columns := _plan_columns(plan)) != {c: stored.get(key, {}).get(c, _UNSTORED) for c in columns}
+    }
+    if not changed:
+        return
     with ctx.ledger.write():
-        for key, plan in plans.items():
-            repo.save_position_state(ctx.ledger, {"position_key": key, **_plan_columns(plan)}, now=ctx.now)
+        for key, columns in changed.items():
+            repo.save_position_state(ctx.ledger, {"position_key": key, **columns}, now=ctx.now)
 
 
 # -- protective orders ---------------------------------------------------------------------------------------

@@ -175,11 +175,12 @@ def run(ctx: StepContext, *, clear_halt: tuple[str, ...] = ()) -> SyncReport:
         }
         for o in orders.without_intent
     )
+    # Every order listed is reconciled by now: the watermark moves before the protective orders, which are
+    # submitted after it (and are open), so the next sync lists them either way.
+    _save_watermarks(ledger, orders.watermark, now=ctx.now)
     protected, halted = _maintain_positions(
         ctx, gateway, disputed=frozenset(d["symbol"] for d in diffs if "symbol" in d)
     )
-
-    _save_watermarks(ledger, orders.watermark, now=ctx.now)
     outcome = SyncOutcome(
         settled=tuple(settled),
         orders_seen=len(orders.seen),

@@ -75,6 +75,7 @@ __all__ = [
     "RuleExit",
     "Touch",
     "enter_intraday",
+    "entry_fits",
     "entry_session_index",
     "entry_session_indices",
     "first_touch",
@@ -240,10 +241,19 @@ def market_fit(bars: Bars, spy: BenchmarkBars | None, entry_idx: int) -> MarketF
 
     Only sessions that ended before the entry's estimation cut-off count, so nothing the signal could react
     to, and nothing after it, enters its beta."""
+    fits = entry_fits(bars, spy, [entry_idx])
+    return None if fits is None else fits[0]
+
+
+def entry_fits(bars: Bars, spy: BenchmarkBars | None, entry_idxs: Sequence[int]) -> list[MarketFit] | None:
+    """``market_fit`` of each entry session of one symbol, in one pass over its returns (None without SPY).
+    Each fit reads only sessions before its own cut-off, so it is the same alone or among others."""
     if spy is None:
         return None
-    model = market_fits(bars.close[:, None], spy.close, [0], [entry_idx])
-    return MarketFit(float(model.alpha[0]), float(model.beta[0]), bool(model.fallback[0]))
+    model = market_fits(bars.close[:, None], spy.close, np.zeros(len(entry_idxs), dtype=np.int64), entry_idxs)
+    return [
+        MarketFit(float(a), float(b), bool(f)) for a, b, f in zip(model.alpha, model.beta, model.fallback, strict=True)
+    ]
 
 
 def abnormal_returns(
@@ -515,6 +525,13 @@ def forward_outcomes(
     running_high = np.maximum.accumulate(bars.high[window])
     running_low = np.minimum.accumulate(bars.low[window])
     spy_entry = float(spy.open[entry_idx]) if spy is not None else np.nan
+    # Every complete horizon's abnormal return in one call (element by element, as alone).
+    done = np.array([int(h) for h in horizons if int(h) <= available], dtype=np.int64)
+    cars: dict[int, float] = {}
+    if fit is not None and spy is not None and done.size:
+        ends = entry_idx + done - 1
+        values = abnormal_returns(sign, fit.alpha, fit.beta, done, entry, bars.close[ends], spy_entry, spy.close[ends])
+        cars = dict(zip(done.tolist(), values.tolist(), strict=True))
 
     out: list[HorizonOutcome] = []
     for h in (int(h) for h in horizons):
@@ -530,9 +547,8 @@ def forward_outcomes(
         high_move = float(running_high[h - 1]) / entry - 1.0
         low_move = float(running_low[h - 1]) / entry - 1.0
         best, worst = (high_move, low_move) if sign > 0 else (-low_move, -high_move)
-        abnormal = None
-        if fit is not None and spy is not None:
-            abnormal = abnormal_return(sign, fit, h, entry, exit_price, spy_entry, float(spy.close[exit_idx]))
+        car = cars.get(h)
+        abnormal = car if car is not None and np.isfinite(car) else None
         out.append(
             HorizonOutcome(
                 horizon=h,
