@@ -161,6 +161,7 @@ _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX2 = np.uint64(0x94D049BB133111EB)
 _VOLUME_SALT = np.uint64(0x5851F42D4C957F2D)
+_SHIFT11, _SHIFT27, _SHIFT30, _SHIFT31 = (np.uint64(n) for n in (11, 27, 30, 31))
 
 
 def _stable_key(*parts: object) -> int:
@@ -175,17 +176,31 @@ def _unit(*parts: object) -> float:
 
 
 def _splitmix(x: np.ndarray) -> np.ndarray:
-    # uint64 arithmetic wraps modulo 2**64, which is exactly what SplitMix64 needs.
-    z = x + _GOLDEN
-    z = (z ^ (z >> np.uint64(30))) * _MIX1
-    z = (z ^ (z >> np.uint64(27))) * _MIX2
-    return z ^ (z >> np.uint64(31))
+    return _mix(x + _GOLDEN)
+
+
+def _mix(z: np.ndarray) -> np.ndarray:
+    """SplitMix64's finaliser on ``z`` (already offset by the golden gamma), in place: the streams are large
+    arrays and every temporary of theirs is memory traffic. uint64 arithmetic wraps modulo 2**64, which is
+    exactly what SplitMix64 needs."""
+    z ^= z >> _SHIFT30
+    z *= _MIX1
+    z ^= z >> _SHIFT27
+    z *= _MIX2
+    z ^= z >> _SHIFT31
+    return z
 
 
 def _uniforms(keys: np.ndarray, n: int) -> np.ndarray:
     """``(len(keys), n)`` uniforms in (0, 1): the SplitMix64 stream started at each key."""
     counters = keys[:, None] + np.arange(1, n + 1, dtype=np.uint64)[None, :] * _GOLDEN
-    return ((_splitmix(counters) >> np.uint64(11)).astype(np.float64) + 0.5) * 2.0**-53
+    counters += _GOLDEN
+    bits = _mix(counters)
+    bits >>= _SHIFT11
+    out = bits.astype(np.float64)
+    out += 0.5
+    out *= 2.0**-53
+    return out
 
 
 def _normals(keys: np.ndarray, n: int) -> np.ndarray:
@@ -401,25 +416,50 @@ def _bridges(
     """
     uniforms = _uniforms(keys, 3 * n_minutes)
     half = n_minutes // 2
-    radius = np.sqrt(-2.0 * np.log(uniforms[:, :half]))
-    angle = 2.0 * np.pi * uniforms[:, half:n_minutes]
-    shocks = np.concatenate([radius * np.cos(angle), radius * np.sin(angle)], axis=1)
+    # The same arithmetic as the formulas in the comments, in place: these are the largest arrays the
+    # synthetic world makes (every session's minutes), and their temporaries cost more than the maths.
+    # shocks = sqrt(-2 log u1) * [cos(2 pi u2), sin(2 pi u2)]   (Box-Muller)
+    radius = np.log(uniforms[:, :half])
+    radius *= -2.0
+    np.sqrt(radius, out=radius)
+    angle = uniforms[:, half:n_minutes] * (2.0 * np.pi)
+    shocks = np.empty((len(keys), n_minutes))
+    np.cos(angle, out=shocks[:, :half])
+    np.sin(angle, out=shocks[:, half:])
+    shocks[:, :half] *= radius
+    shocks[:, half:] *= radius
 
     share = _variance_profile(n_minutes)  # sums to n/390: a short session moves less
     minute_sd = sigma[:, None] * np.sqrt(share)[None, :]
-    walk = np.cumsum(shocks * minute_sd, axis=1)
+    # walk = cumsum(shocks * minute_sd); path = log open + walk - elapsed * walk[-1] + elapsed * log(close/open)
+    shocks *= minute_sd
+    walk = np.cumsum(shocks, axis=1, out=shocks)
     elapsed = (np.cumsum(share) / share.sum())[None, :]
     log_open, log_close = np.log(open_)[:, None], np.log(close)[:, None]
-    path = log_open + walk - elapsed * walk[:, -1:] + elapsed * (log_close - log_open)
+    path = log_open + walk
+    path -= elapsed * walk[:, -1:]
+    path += elapsed * (log_close - log_open)
 
-    closes = np.exp(path)
+    closes = np.exp(path, out=path)
     closes[:, -1] = close
-    opens = np.concatenate([open_[:, None], closes[:, :-1]], axis=1)
-    # Wicks: each minute trades a little beyond its open/close, exponentially distributed.
-    up = -np.log(uniforms[:, n_minutes : 2 * n_minutes]) * 0.5 * minute_sd
-    down = -np.log(uniforms[:, 2 * n_minutes :]) * 0.5 * minute_sd
-    highs = np.maximum(opens, closes) * np.exp(up)
-    lows = np.minimum(opens, closes) * np.exp(-down)
+    opens = np.empty_like(closes)
+    opens[:, 0] = open_
+    opens[:, 1:] = closes[:, :-1]
+    # Wicks: each minute trades a little beyond its open/close, exponentially distributed:
+    # high = max(open, close) * exp(-log u3 * sd / 2), low = min(open, close) * exp(-(-log u4 * sd / 2)).
+    up = np.log(uniforms[:, n_minutes : 2 * n_minutes])
+    np.negative(up, out=up)
+    up *= 0.5
+    up *= minute_sd
+    highs = np.maximum(opens, closes)
+    highs *= np.exp(up, out=up)
+    down = np.log(uniforms[:, 2 * n_minutes :])
+    np.negative(down, out=down)
+    down *= 0.5
+    down *= minute_sd
+    np.negative(down, out=down)
+    lows = np.minimum(opens, closes)
+    lows *= np.exp(down, out=down)
     return opens, highs, lows, closes
 
 
