@@ -47,6 +47,24 @@ def test_market_fit_and_abnormal_return_match_statsmodels_ols():
     assert car == pytest.approx(-(math.log(1.1) - 3 * ols.params[0] - ols.params[1] * math.log(1.01)))
 
 
+def test_the_fits_of_many_entries_at_once_are_each_entry_s_own_fit():
+    # The scorecard fits a symbol's entries together, from the history before any intraday entry changed it.
+    rng = np.random.default_rng(11)
+    n = 400
+    spy_close = 100 * np.exp(np.cumsum(rng.normal(0.0003, 0.01, n)))
+    close = 30 * np.exp(np.cumsum(rng.normal(0.0001, 0.02, n)))
+    bars = policy.Bars(np.arange(n).astype("datetime64[D]"), close, close * 1.01, close * 0.99, close)
+    spy = policy.BenchmarkBars(spy_close, spy_close)
+    entries = [399, 70, 250, 250, 40]
+    together = policy.entry_fits(bars, spy, entries)
+    assert together == [policy.market_fit(bars, spy, e) for e in entries]  # exactly, not approximately
+    assert together[-1] == policy.MarketFit(0.0, 1.0, True) and not together[0].fallback
+    seen, seen_spy = policy.enter_intraday(bars, spy, 250, price=close[250] * 1.05, high=close[250] * 1.06,
+                                           low=close[250], benchmark_price=spy_close[250] * 0.98)  # fmt: skip
+    assert policy.market_fit(seen, seen_spy, 250) == together[2]
+    assert policy.entry_fits(bars, None, entries) is None
+
+
 def test_market_fit_falls_back_to_beta_one_without_sixty_sessions():
     close = np.linspace(10, 12, 70)
     bars = policy.Bars(np.arange(70).astype("datetime64[D]"), close, close, close, close)
