@@ -40,6 +40,21 @@ class Book(StrEnum):
     EXTERNAL = "external"  # orders and positions the ledger did not create: never touched
 
 
+class OptionRight(StrEnum):
+    CALL = "call"
+    PUT = "put"
+
+
+class StructureKind(StrEnum):
+    """The option structures the options book trades; each is one order of legs, one position."""
+
+    VERTICAL = "vertical"  # a long and a short option of one right and expiry (a debit or a credit spread)
+    IRON_CONDOR = "iron_condor"  # a short put spread below and a short call spread above, one expiry
+    STRADDLE = "straddle"  # a call and a put at one strike and expiry, both bought (or both sold)
+    COVERED_CALL = "covered_call"  # a short call against 100 shares held per contract
+    CASH_SECURED_PUT = "cash_secured_put"  # a short put with its strike x 100 held in cash per contract
+
+
 class BrokerOrderStatus(StrEnum):
     """Alpaca's order statuses. A status we do not know is treated as open (Alpaca adds values over time)."""
 
