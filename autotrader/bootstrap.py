@@ -23,6 +23,7 @@ from autotrader.ports import (
     MarketData,
     Monitor,
     Notifier,
+    OptionChains,
     RateLimitGauge,
     Reference,
     SignalSource,
@@ -51,6 +52,7 @@ class Deps:
     broker_calendar: BrokerCalendar | None = None
     rate_limit: RateLimitGauge | None = None
     universe_bars: UniverseDailyBars | None = None
+    option_chains: OptionChains | None = None
 
 
 def check_live_safety(config: Config) -> None:
@@ -256,6 +258,7 @@ class MarketCapabilities(TypedDict):
     data_quality: DataQuality | None
     volatility_proxy: VolatilityProxy | None
     universe_bars: UniverseDailyBars | None
+    option_chains: OptionChains | None
 
 
 def market_capabilities(market_data: MarketData) -> MarketCapabilities:
@@ -265,6 +268,7 @@ def market_capabilities(market_data: MarketData) -> MarketCapabilities:
         "data_quality": market_data if isinstance(market_data, DataQuality) else None,
         "volatility_proxy": market_data if isinstance(market_data, VolatilityProxy) else None,
         "universe_bars": market_data if isinstance(market_data, UniverseDailyBars) else None,
+        "option_chains": market_data if isinstance(market_data, OptionChains) else None,
     }
 
 

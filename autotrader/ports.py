@@ -30,6 +30,7 @@ from autotrader.domain.models import (
     Quote,
     SessionHours,
 )
+from autotrader.domain.options import OptionContract, OptionQuote
 
 if TYPE_CHECKING:
     import numpy as np
@@ -208,6 +209,24 @@ class UniverseDailyBars(Protocol):
     def sync_daily(self, symbols: Iterable[str], start: date, end: date) -> object:
         """Bring the cache up to date for these symbols over sessions in [start, end] in the fewest requests;
         returns what was done (for diagnostics only: steps read bars through ``daily_bars``)."""
+        ...
+
+
+@runtime_checkable
+class OptionChains(Protocol):
+    """Market data that serves listed equity options: chains with quotes, greeks, IV, open interest and volume.
+
+    Same clock rule as the bars: a quote is the market at or before the clock, never after. Greeks are in the
+    vendors' units (``domain.options.OptionQuote``)."""
+
+    def option_chain(self, underlying: str, first_expiry: date, last_expiry: date) -> list[OptionQuote]:
+        """Every listed contract on ``underlying`` expiring in [first_expiry, last_expiry] that has not expired,
+        with its quote; empty when the underlying has no options (or is unknown)."""
+        ...
+
+    def option_quotes(self, contracts: Sequence[OptionContract]) -> dict[str, OptionQuote]:
+        """The quotes of these contracts by OCC symbol; a contract with no market now (expired, unknown) is
+        absent."""
         ...
 
 

@@ -48,10 +48,11 @@ no abnormal return anywhere.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache, lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -67,7 +68,11 @@ from autotrader.adapters.frames import (
 )
 from autotrader.clock import MarketCalendar
 from autotrader.domain.models import Quote
+from autotrader.domain.options import OptionContract, OptionQuote
 from autotrader.ports import Clock
+
+if TYPE_CHECKING:
+    from autotrader.adapters.synthetic_options import SyntheticOptionChains
 
 VIX_SYMBOL = "VIX"
 
@@ -623,6 +628,7 @@ class SyntheticMarketData:
         self._seed = int(seed)
         self._world = world
         self._symbols = frozenset(DEFAULT_UNIVERSE) | frozenset(extra_symbols)
+        self._chains: SyntheticOptionChains | None = None
 
     # -- extras beyond the port --------------------------------------------------------------------
     @property
@@ -647,6 +653,28 @@ class SyntheticMarketData:
     def beta(self, symbol: str) -> float | None:
         """The symbol's generating beta to the market factor (a vendor's published beta, say). None if unknown."""
         return _profile(symbol).beta if symbol in self._symbols else None
+
+    @property
+    def seed(self) -> int:
+        return self._seed
+
+    @property
+    def clock(self) -> Clock:
+        return self._clock
+
+    def daily_vol(self, symbol: str) -> float:
+        """The symbol's generating daily volatility in the normal regime (market and own parts together): what
+        the option surface is built on, as a vendor's surface is on the stock's realised behaviour."""
+        profile = _profile(symbol)
+        return float(np.hypot(profile.beta * _MKT_VOL[NORMAL], profile.idio_vol))
+
+    def earnings_sd(self, symbol: str) -> float:
+        """The standard deviation of the symbol's earnings-day gap (0 for a fund)."""
+        return _profile(symbol).earnings_sd
+
+    def spread_bps(self, symbol: str) -> float:
+        """The symbol's quoted spread in basis points."""
+        return _profile(symbol).spread_bps
 
     def news_drift(self, kind: str) -> float:
         """The daily abnormal log drift of an episode of ``kind`` in this world (for the feed and for tests)."""
@@ -772,6 +800,20 @@ class SyntheticMarketData:
             return quote_from_last(symbol, vix_close, int(span.closes_ns[j]))
         path = _symbol_path(self._calendar, self._seed, symbol, self._world)
         return quote_from_last(symbol, float(path.close[j]), int(span.closes_ns[j]), path.spread_bps)
+
+    # -- OptionChains: listed options priced off the world's IV surface (adapters/synthetic_options.py) ------
+    def option_chain(self, underlying: str, first_expiry: date, last_expiry: date) -> list[OptionQuote]:
+        return self._options().option_chain(underlying, first_expiry, last_expiry)
+
+    def option_quotes(self, contracts: Sequence[OptionContract]) -> dict[str, OptionQuote]:
+        return self._options().option_quotes(contracts)
+
+    def _options(self) -> SyntheticOptionChains:
+        if self._chains is None:
+            from autotrader.adapters.synthetic_options import SyntheticOptionChains
+
+            self._chains = SyntheticOptionChains(self, self._calendar)
+        return self._chains
 
     # -- helpers -----------------------------------------------------------------------------------
     def _daily_range(self, start: date, end: date) -> tuple[int, int]:

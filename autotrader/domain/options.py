@@ -15,9 +15,10 @@ needs) and says what is wrong with a shape that is not one.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from autotrader.domain.enums import OptionRight, Side, StructureKind
 
@@ -186,3 +187,39 @@ def cash_secured_put(put: OptionContract) -> Structure:
     if put.is_call:
         raise ValueError(f"cash-secured put: the leg sold is a put, got a {put.right}")
     return Structure(StructureKind.CASH_SECURED_PUT, (OptionLeg(put, Side.SELL),))
+
+
+@dataclass(frozen=True, slots=True)
+class OptionQuote:
+    """One contract's market at an instant, as a chain snapshot reports it.
+
+    Greeks per share in the vendors' units: delta and gamma per $1 of the underlying, theta per calendar day,
+    vega per volatility point (0.01). ``iv`` is a decimal (0.25 = 25 %). A bid of 0 is a market with no buyer
+    (far out of the money); None marks what the source did not report."""
+
+    contract: OptionContract
+    bid: float
+    ask: float
+    quoted_at: datetime
+    iv: float | None = None
+    delta: float | None = None
+    gamma: float | None = None
+    theta: float | None = None
+    vega: float | None = None
+    open_interest: int | None = None
+    volume: int | None = None
+    underlying_price: float | None = None
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.bid) and math.isfinite(self.ask)) or self.bid < 0 or self.ask < self.bid:
+            raise ValueError(f"{self.contract.symbol}: a quote needs 0 <= bid <= ask, got {self.bid!r} / {self.ask!r}")
+        if self.quoted_at.tzinfo is None:
+            raise ValueError(f"{self.contract.symbol}: quoted_at must be timezone-aware")
+
+    @property
+    def mid(self) -> float:
+        return (self.bid + self.ask) / 2
+
+    @property
+    def width(self) -> float:
+        return self.ask - self.bid
