@@ -1013,6 +1013,16 @@ class MonitorSection(Section):
     )
 
 
+class OptionsSection(Section):
+    """What the options side shares: which underlyings' implied volatility is recorded, and how its history is read."""
+
+    iv_underlyings: list[Ticker] = Field(
+        default_factory=list, description="Underlyings whose 30-day IV is recorded after each close (empty: none)"
+    )
+    iv_history_sessions: int = Field(252, ge=20, le=2520, description="Sessions the IV rank and percentile look back")
+    iv_min_history: int = Field(20, ge=2, le=2520, description="Fewer recorded sessions: no IV rank or percentile")
+
+
 class Settings(BaseSettings):
     """The whole configuration. Build it with ``load_settings``; it is frozen."""
 
@@ -1050,6 +1060,7 @@ class Settings(BaseSettings):
     review: ReviewSection = ReviewSection()
     report: ReportSection = ReportSection()
     rebalance: RebalanceSection = RebalanceSection()
+    options: OptionsSection = OptionsSection()
     symbols: dict[Ticker, SymbolOverride] = Field(
         default_factory=dict, description="[symbols.<TICKER>] tables: per-symbol overrides (config file only)"
     )

@@ -18,6 +18,7 @@ from autotrader.cli.commands.doctor import doctor
 from autotrader.cli.commands.init import init
 from autotrader.cli.commands.manage import dipbuy, profittake
 from autotrader.cli.commands.notify import notify_app
+from autotrader.cli.commands.options_chain import options_app
 from autotrader.cli.commands.orders import balances, flatten, orders_app, positions
 from autotrader.cli.commands.preview import preview_app
 from autotrader.cli.commands.rebalance import rebalance
@@ -68,6 +69,7 @@ app.add_typer(config_app, name="config")
 app.add_typer(orders_app, name="orders")
 app.add_typer(preview_app, name="preview")
 app.add_typer(notify_app, name="notify")
+app.add_typer(options_app, name="options")
 app.command("positions")(positions)
 app.command("balances")(balances)
 app.command("flatten")(flatten)

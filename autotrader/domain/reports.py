@@ -1587,12 +1587,55 @@ class DailyReport(Report):
     html: str | None = optional()  # with --html: the page written
 
 
+# -- options chain ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChainExpiry(Row):
+    expiry: str
+    dte: int  # calendar days from today (New York)
+    atm_iv: float | None
+    atm_strike: float | None
+
+
+@dataclass(frozen=True)
+class ChainContract(Row):
+    symbol: str  # OCC, as Alpaca writes it
+    expiry: str
+    right: str
+    strike: float
+    bid: float
+    ask: float
+    mid: float
+    iv: float | None
+    delta: float | None
+    gamma: float | None
+    theta: float | None  # per calendar day, per share
+    vega: float | None  # per volatility point, per share
+    open_interest: int | None
+    volume: int | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class OptionChainReport(Report):
+    COMMANDS = ("options chain",)
+    underlying: str
+    underlying_price: float | None
+    quoted_at: str | None
+    iv30: float | None  # the 30-day IV now (policy.option_chain.iv30)
+    iv_rank: float | None  # among the recorded sessions' 30-day IVs (0 = the low, 1 = the high)
+    iv_percentile: float | None  # the share of recorded sessions with a lower 30-day IV
+    iv_sessions: int  # recorded sessions the rank and percentile read
+    expiries: tuple[ChainExpiry, ...]
+    contracts: tuple[ChainContract, ...]
+
+
 REPORTS: tuple[type[Report], ...] = (
     SyncReport, ScanReport, SizeReport, ManageReport, RebalanceReport, ScorecardReport, LineageReport,
     RehydrateReport, RunDailyReport, ReplayReport, DemoReport, StatusReport, DoctorReport, ConfigReport,
     ControlReport, InitReport, ScheduleReport, OrdersReport, PositionsReport, BalancesReport,
     PreviewReport, ApprovalsReport, DailyReport,
-    NotifyReport, ExplainReport, CompareReport,
+    NotifyReport, ExplainReport, CompareReport, OptionChainReport,
 )  # fmt: skip
 
 

@@ -627,3 +627,22 @@ def _signal_target_one(db: sqlite_utils.Database) -> None:
     # the stop to break-even, then the final ``target``; the position's plan takes it (``initial_plan``). Absent
     # (NULL) for every signal stored before, and for those that name none.
     db.execute("ALTER TABLE signals ADD COLUMN target_one REAL CHECK (target_one IS NULL OR target_one > 0)")
+
+
+@migrations(name="0016_option_iv")
+def _option_iv(db: sqlite_utils.Database) -> None:
+    # Each underlying's 30-day implied volatility once per session (``policy.option_chain.iv30``), recorded after
+    # the close: the history its IV rank and percentile are read from. Option data vendors serve today's chain,
+    # not yesterday's, so the history is the one the toolkit keeps.
+    run_script(
+        db,
+        """
+        CREATE TABLE option_iv (
+            underlying TEXT NOT NULL,
+            session_date TEXT NOT NULL,
+            iv30 REAL NOT NULL CHECK (iv30 > 0),
+            recorded_at TEXT NOT NULL,
+            PRIMARY KEY (underlying, session_date)
+        );
+        """
+    )

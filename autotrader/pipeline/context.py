@@ -55,6 +55,7 @@ TIME_FREE_COMMANDS = frozenset(
         "balances",
         "preview bracket",
         "preview risk",
+        "options chain",
         "approvals",
         "report",
         "scan --explain",
@@ -67,7 +68,7 @@ TIME_FREE_COMMANDS = frozenset(
 # of a live schedule to the monitor. (Their notes and errors still go to the day's log.)
 UNRECORDED_COMMANDS = frozenset(
     {"orders list", "orders show", "positions", "balances", "preview bracket", "preview risk", "approvals", "report",
-     "scan --explain"}
+     "scan --explain", "options chain"}
 )  # fmt: skip
 
 

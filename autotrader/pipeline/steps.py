@@ -74,6 +74,12 @@ def _rehydrate(ctx: StepContext) -> Report:
     return rehydrate.run(ctx)
 
 
+def _options_iv(ctx: StepContext) -> Report:
+    from autotrader.pipeline import option_chain
+
+    return option_chain.run_iv(ctx)
+
+
 STEPS: dict[str, Callable[[StepContext], Report]] = {
     "sync": _sync,
     "scan": _scan,
@@ -83,4 +89,5 @@ STEPS: dict[str, Callable[[StepContext], Report]] = {
     "rebalance": _rebalance,
     "rebalance_profittake": _rebalance_profittake,
     "rehydrate": _rehydrate,
+    "options_iv": _options_iv,
 }

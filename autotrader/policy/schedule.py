@@ -29,7 +29,7 @@ SLOT_STEPS: dict[str, tuple[str, ...]] = {
     # Exits before add-ons, add-ons before new entries: risk first, then the capital that is left.
     "intraday": ("sync", "profittake", "rebalance_profittake", "dipbuy", "scan", "size"),
     "close": ("sync",),
-    "eod": ("rehydrate",),  # rehydrate syncs first itself
+    "eod": ("rehydrate", "options_iv"),  # rehydrate syncs first itself; options_iv: [options] iv_underlyings
     "evening": ("sync", "rebalance"),  # rebalance: only when [rebalance] enabled
     "closed": ("sync",),
 }
