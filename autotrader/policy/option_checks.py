@@ -1,0 +1,239 @@
+"""Before an options structure is opened: the pre-trade checks on its legs' quotes, the size by maximum loss,
+and the rule that no short leg is ever naked. Pure; each rule a small function, applied in order, each leaving
+a step in the trace (``policy.sizing.TraceStep``, the shape ``size``'s decisions have) and the first refusal
+stopping the decision.
+
+In order:
+
+1. ``quotes_present``: every leg has a quote with a positive ask (a leg without a market cannot be priced).
+2. ``spread``: each leg's bid-ask width is at most ``max_spread_usd`` per share and ``max_spread_pct`` of its mid.
+3. ``liquidity``: each leg's open interest is at least ``min_open_interest`` and its volume today at least
+   ``min_volume``.
+4. ``iv_percentile``: when the strategy asks for a range, the underlying's IV percentile is inside it (an
+   unknown percentile, too little recorded history, refuses).
+5. ``premium``: a debit of at most ``max_premium_per_contract`` dollars per unit (credits pass).
+6. ``max_loss``: the structure's maximum loss is bounded (a structure that can lose without limit is refused
+   whatever covers it) and the units are as many as ``max_loss_per_trade_pct`` of the portfolio allows, then
+   as many as the room left under ``max_allocation_pct`` (the maximum losses of the open options structures
+   count against it).
+7. ``covered``: each short call not matched by a long call of the structure needs 100 free shares per unit,
+   each unmatched short put its strike x 100 in free cash per unit; the units are cut to what the shares and
+   cash cover. Never a naked short.
+
+A structure that passes gets its units and the net limit price (``net_limit``): the legs' net mid moved toward
+the natural price (paying each ask, receiving each bid) by ``concession_pct`` of the way, in cents. Options are
+only ever traded with limit orders.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+
+from autotrader.domain.enums import Side
+from autotrader.domain.options import MULTIPLIER, OptionQuote, Structure
+from autotrader.policy.option_payoff import Profile, profile
+from autotrader.policy.sizing import Inputs, TraceStep
+
+
+@dataclass(frozen=True)
+class OptionRules:
+    max_spread_usd: float = 0.50
+    max_spread_pct: float = 10.0
+    min_open_interest: int = 100
+    min_volume: int = 10
+    max_premium_per_contract: float = 1_000.0
+    max_loss_per_trade_pct: float = 1.0
+    max_allocation_pct: float = 10.0
+    concession_pct: float = 25.0
+
+
+@dataclass(frozen=True)
+class OptionCase:
+    """Everything one decision reads."""
+
+    structure: Structure
+    quotes: Mapping[str, OptionQuote]  # by OCC symbol
+    portfolio_value: float
+    options_at_risk: float  # the maximum losses of the open options structures, dollars
+    free_shares: float  # of the underlying, not already covering a short call
+    free_cash: float  # not already securing a short put
+    rules: OptionRules
+    iv_percentile: float | None = None
+    iv_range: tuple[float, float] | None = None  # what the strategy asks of the IV percentile (0 to 1)
+
+
+@dataclass(frozen=True)
+class OptionDecision:
+    units: int  # 0: refused
+    net_limit: float | None  # per share: + a debit paid, - a credit received
+    profile: Profile | None  # per unit, at the net limit
+    steps: tuple[TraceStep, ...]
+    refused: str | None = None
+
+
+@dataclass(frozen=True)
+class _State:
+    case: OptionCase
+    net_limit: float | None = None
+    profile: Profile | None = None
+    units: int = 0
+
+
+Rule = Callable[[_State], tuple[_State, TraceStep, str | None]]
+
+
+def _fmt(x: float) -> str:
+    return f"{x:,.2f}"
+
+
+def net_prices(structure: Structure, quotes: Mapping[str, OptionQuote]) -> tuple[float, float]:
+    """(net mid, natural) per share: a bought leg at its mid / ask, a sold one at minus its mid / bid."""
+    mid = natural = 0.0
+    for leg in structure.legs:
+        q = quotes[leg.contract.symbol]
+        mid += leg.sign * leg.ratio * q.mid
+        natural += leg.ratio * (q.ask if leg.side == Side.BUY else -q.bid)
+    return mid, natural
+
+
+def net_limit(structure: Structure, quotes: Mapping[str, OptionQuote], concession_pct: float) -> float:
+    """The net limit per share: the mid moved ``concession_pct`` of the way to the natural price, in cents."""
+    mid, natural = net_prices(structure, quotes)
+    return round(mid + (natural - mid) * concession_pct / 100.0, 2)
+
+
+def quotes_present(s: _State) -> tuple[_State, TraceStep, str | None]:
+    missing = [leg.contract.symbol for leg in s.case.structure.legs
+               if (q := s.case.quotes.get(leg.contract.symbol)) is None or q.ask <= 0]  # fmt: skip
+    step = TraceStep("quotes_present", {"legs": len(s.case.structure.legs), "missing": ", ".join(missing) or None},
+                     "every leg quoted" if not missing else f"skip: no market in {', '.join(missing)}")  # fmt: skip
+    if missing:
+        return s, step, f"no market in {', '.join(missing)}"
+    limit = net_limit(s.case.structure, s.case.quotes, s.case.rules.concession_pct)
+    return replace(s, net_limit=limit), step, None
+
+
+def spread(s: _State) -> tuple[_State, TraceStep, str | None]:
+    rules = s.case.rules
+    worst = None
+    for leg in s.case.structure.legs:
+        q = s.case.quotes[leg.contract.symbol]
+        pct = q.width / q.mid * 100 if q.mid > 0 else math.inf
+        if q.width > rules.max_spread_usd + 1e-9 or pct > rules.max_spread_pct + 1e-9:
+            worst = (leg.contract.symbol, q.width, pct)
+            break
+    inputs: Inputs = {"max_spread_usd": rules.max_spread_usd, "max_spread_pct": rules.max_spread_pct}
+    if worst is None:
+        return s, TraceStep("spread", inputs, "every leg's bid-ask width inside the limits"), None
+    why = (f"{worst[0]} bid-ask {_fmt(worst[1])} ({worst[2]:.1f}% of mid) is wider than "
+           f"{_fmt(rules.max_spread_usd)} or {rules.max_spread_pct:g}%")  # fmt: skip
+    return s, TraceStep("spread", {**inputs, "leg": worst[0], "width": worst[1]}, f"skip: {why}"), why
+
+
+def liquidity(s: _State) -> tuple[_State, TraceStep, str | None]:
+    rules = s.case.rules
+    inputs: Inputs = {"min_open_interest": rules.min_open_interest, "min_volume": rules.min_volume}
+    for leg in s.case.structure.legs:
+        q = s.case.quotes[leg.contract.symbol]
+        oi, volume = q.open_interest or 0, q.volume or 0
+        if oi < rules.min_open_interest or volume < rules.min_volume:
+            why = (f"{leg.contract.symbol} open interest {oi:,} / volume {volume:,} under "
+                   f"{rules.min_open_interest:,} / {rules.min_volume:,}")  # fmt: skip
+            return s, TraceStep("liquidity", {**inputs, "leg": leg.contract.symbol}, f"skip: {why}"), why
+    return s, TraceStep("liquidity", inputs, "every leg's open interest and volume at the minima or above"), None
+
+
+def iv_percentile(s: _State) -> tuple[_State, TraceStep, str | None]:
+    wanted, found = s.case.iv_range, s.case.iv_percentile
+    inputs: Inputs = {"iv_percentile": found, "low": wanted[0] if wanted else None, "high": wanted[1] if wanted else None}
+    if wanted is None:
+        return s, TraceStep("iv_percentile", inputs, "the strategy asks nothing of the IV percentile"), None
+    if found is None:
+        why = "no IV percentile yet (too few sessions of recorded IV)"
+        return s, TraceStep("iv_percentile", inputs, f"skip: {why}"), why
+    if not wanted[0] <= found <= wanted[1]:
+        why = f"IV percentile {found:.0%} outside {wanted[0]:.0%} to {wanted[1]:.0%}"
+        return s, TraceStep("iv_percentile", inputs, f"skip: {why}"), why
+    return s, TraceStep("iv_percentile", inputs, f"IV percentile {found:.0%} inside the range"), None
+
+
+def premium(s: _State) -> tuple[_State, TraceStep, str | None]:
+    assert s.net_limit is not None
+    per_unit = s.net_limit * MULTIPLIER
+    cap = s.case.rules.max_premium_per_contract
+    inputs: Inputs = {"net_limit": s.net_limit, "debit_per_unit": round(per_unit, 2), "max": cap}
+    if per_unit > cap + 1e-9:
+        why = f"a debit of ${_fmt(per_unit)} per unit is over the ${_fmt(cap)} maximum premium"
+        return s, TraceStep("premium", inputs, f"skip: {why}"), why
+    effect = "a credit" if per_unit < 0 else f"a debit of ${_fmt(per_unit)} per unit, within ${_fmt(cap)}"
+    return s, TraceStep("premium", inputs, effect), None
+
+
+def max_loss(s: _State) -> tuple[_State, TraceStep, str | None]:
+    assert s.net_limit is not None
+    case = s.case
+    shape = profile(case.structure, s.net_limit)
+    if shape.max_loss is None:
+        why = "the structure can lose without limit"
+        return s, TraceStep("max_loss", {"max_loss_per_unit": None}, f"skip: {why}"), why
+    per_trade = case.portfolio_value * case.rules.max_loss_per_trade_pct / 100.0
+    room = max(case.portfolio_value * case.rules.max_allocation_pct / 100.0 - case.options_at_risk, 0.0)
+    budget = min(per_trade, room)
+    units = int(budget // shape.max_loss) if shape.max_loss > 0 else 0
+    inputs: Inputs = {"max_loss_per_unit": round(shape.max_loss, 2), "per_trade": round(per_trade, 2),
+              "allocation_room": round(room, 2)}  # fmt: skip
+    if units < 1:
+        why = (f"one unit risks ${_fmt(shape.max_loss)}, more than the ${_fmt(budget)} the limits leave "
+               f"(per trade ${_fmt(per_trade)}, allocation room ${_fmt(room)})")  # fmt: skip
+        return s, TraceStep("max_loss", inputs, f"skip: {why}"), why
+    effect = f"{units} unit(s) at ${_fmt(shape.max_loss)} maximum loss each, within ${_fmt(budget)}"
+    return replace(s, profile=shape, units=units), TraceStep("max_loss", inputs, effect), None
+
+
+def uncovered(structure: Structure) -> tuple[int, float]:
+    """Per unit: (short calls no long call of the structure covers, the strikes x 100 of short puts no long put
+    covers). A long leg covers a short one of the same right, whatever its strike: the spread's loss is bounded
+    by the strikes' distance, which ``max_loss`` has already sized."""
+    calls = sum(leg.sign * leg.ratio for leg in structure.legs if leg.contract.is_call)
+    short_puts = sorted((leg.contract.strike for leg in structure.legs if not leg.contract.is_call
+                         for _ in range(leg.ratio) if leg.side == Side.SELL), reverse=True)  # fmt: skip
+    long_puts = sum(leg.ratio for leg in structure.legs if not leg.contract.is_call and leg.side == Side.BUY)
+    secured = sum(short_puts[long_puts:]) * MULTIPLIER  # the highest-strike shorts are matched first
+    held = structure.shares / MULTIPLIER  # the shares a covered call holds cover its own call
+    return max(-calls - round(held), 0), secured
+
+
+def covered(s: _State) -> tuple[_State, TraceStep, str | None]:
+    case = s.case
+    calls, cash_per_unit = uncovered(case.structure)
+    shares_needed = calls * MULTIPLIER + case.structure.shares
+    units = s.units
+    if shares_needed:
+        units = min(units, int(case.free_shares // shares_needed))
+    if cash_per_unit:
+        units = min(units, int(case.free_cash // cash_per_unit))
+    inputs: Inputs = {"shares_per_unit": shares_needed, "cash_per_unit": cash_per_unit, "free_shares": case.free_shares,
+              "free_cash": round(case.free_cash, 2)}  # fmt: skip
+    if units < 1:
+        why = (f"a short leg would be naked: each unit needs {shares_needed:,} shares and ${_fmt(cash_per_unit)} "
+               f"cash, {case.free_shares:,.0f} shares and ${_fmt(case.free_cash)} are free")  # fmt: skip
+        return s, TraceStep("covered", inputs, f"skip: {why}"), why
+    effect = "no short leg" if not (shares_needed or cash_per_unit) else f"{units} unit(s) covered"
+    return replace(s, units=units), TraceStep("covered", inputs, effect), None
+
+
+CHECKS: tuple[Rule, ...] = (quotes_present, spread, liquidity, iv_percentile, premium, max_loss, covered)
+
+
+def decide(case: OptionCase) -> OptionDecision:
+    """The rules in order (module docstring); the first refusal stops the decision."""
+    state = _State(case)
+    steps: list[TraceStep] = []
+    for rule in CHECKS:
+        state, step, refused = rule(state)
+        steps.append(step)
+        if refused is not None:
+            return OptionDecision(0, state.net_limit, state.profile, tuple(steps), refused)
+    return OptionDecision(state.units, state.net_limit, state.profile, tuple(steps))
