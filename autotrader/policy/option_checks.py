@@ -147,7 +147,8 @@ def liquidity(s: _State) -> tuple[_State, TraceStep, str | None]:
 
 def iv_percentile(s: _State) -> tuple[_State, TraceStep, str | None]:
     wanted, found = s.case.iv_range, s.case.iv_percentile
-    inputs: Inputs = {"iv_percentile": found, "low": wanted[0] if wanted else None, "high": wanted[1] if wanted else None}
+    low, high = wanted if wanted is not None else (None, None)
+    inputs: Inputs = {"iv_percentile": found, "low": low, "high": high}
     if wanted is None:
         return s, TraceStep("iv_percentile", inputs, "the strategy asks nothing of the IV percentile"), None
     if found is None:
