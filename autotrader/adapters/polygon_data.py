@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -71,6 +71,7 @@ from autotrader.adapters.http import (
 )
 from autotrader.clock import ET, MarketCalendar
 from autotrader.domain.models import Quote
+from autotrader.domain.options import OptionContract, OptionQuote
 from autotrader.errors import AutotraderError, ConfigError, DataError
 from autotrader.ledger import bar_cache, repo
 from autotrader.ledger.bar_cache import CachedBar, GroupedSession
@@ -257,6 +258,21 @@ class PolygonApi:
                 execution_date_gte=first.isoformat(), execution_date_lte=last.isoformat(), limit=SPLITS_LIMIT
             )
         )
+
+    def option_chain(self, underlying: str, first: date, last: date) -> list[Any]:
+        """The option snapshots of ``underlying`` expiring in [first, last], following ``next_url``."""
+        from autotrader.adapters.polygon_options import CHAIN_PAGE
+
+        params = {"expiration_date.gte": first.isoformat(), "expiration_date.lte": last.isoformat(),
+                  "limit": CHAIN_PAGE}  # fmt: skip
+        return list(self.client.list_snapshot_options_chain(underlying, params=params))
+
+    def option_snapshot(self, underlying: str, occ: str) -> Any | None:
+        """One contract's snapshot (``occ`` as Alpaca writes it), None when the vendor does not know it."""
+        try:
+            return self.client.get_snapshot_option(underlying, f"O:{occ}")
+        except PolygonNotFound:
+            return None
 
     def ticker_details(self, ticker: str) -> Any | None:
         """The ticker's details (``sic_code``, ``type``...), None when the vendor does not know it. Memoized."""
@@ -543,6 +559,24 @@ class PolygonData:
         return None if symbol in self.rejected else held[1]
 
     # -- beyond the port -----------------------------------------------------------------------------
+    # -- OptionChains: the vendor's option snapshots (adapters/polygon_options.py) ------------------------
+    def option_chain(self, underlying: str, first_expiry: date, last_expiry: date) -> list[OptionQuote]:
+        from autotrader.adapters.polygon_options import quotes_of
+
+        snapshots = self.api.option_chain(underlying, first_expiry, last_expiry)
+        return quotes_of(snapshots, underlying, self._clock.now(), first_expiry, last_expiry)
+
+    def option_quotes(self, contracts: Sequence[OptionContract]) -> dict[str, OptionQuote]:
+        from autotrader.adapters.polygon_options import quote_of
+
+        out: dict[str, OptionQuote] = {}
+        for contract in contracts:
+            snapshot = self.api.option_snapshot(contract.underlying, contract.symbol)
+            found = quote_of(snapshot, self._clock.now()) if snapshot is not None else None
+            if found is not None and found.contract == contract:
+                out[contract.symbol] = found
+        return out
+
     def sync_daily(self, symbols: Iterable[str], start: date, end: date) -> DailySync:
         """Bring the cache up to date for a universe at the least request cost, then check every symbol.
 

@@ -305,6 +305,7 @@ class PolygonFaults(CommonFaults):
     bad_bars: dict[str, str] = field(default_factory=dict)  # symbol -> one of BAD_KINDS
     bad_session: date | None = None  # the session whose bar is bad (default: the last one served)
     stale_after: dict[str, date] = field(default_factory=dict)  # symbol -> its last session with a bar
+    options_not_authorized: bool = False  # the option snapshot endpoints answer 403 NOT_AUTHORIZED
 
 
 class FakePolygon(LoopbackServer):
@@ -333,6 +334,9 @@ class FakePolygon(LoopbackServer):
         self.details = dict(DEFAULT_DETAILS)
         self.splits: list[dict[str, Any]] = [dict(row) for row in DEFAULT_SPLITS]
         self.splits_page_size = 1000
+        # underlying -> its option snapshots, as the vendor sends them (``option_row``); served by expiry filter.
+        self.option_chains: dict[str, list[dict[str, Any]]] = {}
+        self.options_page_size = 250
         self.faults = PolygonFaults()
 
     # -- LoopbackServer ------------------------------------------------------------------------------------
@@ -345,6 +349,8 @@ class FakePolygon(LoopbackServer):
             return "ticker_details"
         if path == "/v3/reference/splits":
             return "splits"
+        if path.startswith("/v3/snapshot/options/"):
+            return "option_snapshot" if path.count("/") == 5 else "option_chain"
         return "other"
 
     def authorized(self, request: Request) -> bool:
@@ -368,9 +374,32 @@ class FakePolygon(LoopbackServer):
             return self._details(parts[3])
         if request.endpoint == "splits":
             return self._splits(request.query)
+        if request.endpoint in ("option_chain", "option_snapshot"):
+            return self._options(request.path, parts[3:], request.query)
         return 404, {}, dumps({"status": "NOT_FOUND", "request_id": "fake", "message": "Not found"})
 
     # -- endpoints -------------------------------------------------------------------------------------------
+    def _options(self, path: str, names: list[str], query: dict[str, str]) -> Answer:
+        if self.faults.options_not_authorized:
+            message = "You are not entitled to this data. Please upgrade your plan at https://polygon.io/pricing"
+            return 403, {}, dumps({"status": "NOT_AUTHORIZED", "request_id": "fake", "message": message})
+        rows = self.option_chains.get(names[0], [])
+        if len(names) == 2:  # one contract
+            found = [r for r in rows if r["details"]["ticker"] == names[1]]
+            if not found:
+                return 404, {}, dumps({"status": "NOT_FOUND", "request_id": "fake", "message": "Contract not found"})
+            return 200, {}, dumps({"status": "OK", "request_id": "fake", "results": found[0]})
+        low = query.get("expiration_date.gte", "0000-00-00")
+        high = query.get("expiration_date.lte", "9999-99-99")
+        chosen = [r for r in rows if low <= r["details"]["expiration_date"] <= high]
+        offset = int(query.get("cursor", "0") or 0)
+        size = min(self.options_page_size, int(query.get("limit", "10") or 10))
+        body: dict[str, Any] = {"status": "OK", "request_id": "fake", "results": chosen[offset : offset + size]}
+        if offset + size < len(chosen):
+            params = "&".join(f"{k}={v}" for k, v in query.items() if k not in ("cursor", "apiKey"))
+            body["next_url"] = f"https://api.polygon.io{path}?cursor={offset + size}&{params}"
+        return 200, {}, dumps(body)
+
     def _grouped(self, day: date) -> Answer:
         body: dict[str, Any] = {"queryCount": 0, "resultsCount": 0, "adjusted": False, "status": "OK"}
         if not CAL.is_session(day):
@@ -543,3 +572,40 @@ def _as_instant(text: str, *, start: bool) -> datetime:
     day = date.fromisoformat(text)
     at = datetime.combine(day, time(0, 0) if start else time(23, 59), tzinfo=ET)
     return at.astimezone(UTC)
+
+
+def option_row(
+    ticker: str,
+    *,
+    bid: float | None,
+    ask: float | None,
+    quoted_ns: int,
+    underlying_price: float = 100.0,
+    iv: float | None = 0.3,
+    greeks: tuple[float, float, float, float] | None = (0.5, 0.04, -0.05, 0.12),
+    open_interest: int = 1500,
+    volume: int = 120,
+    shares_per_contract: int = 100,
+) -> dict[str, Any]:
+    """One contract of an option chain snapshot as the vendor sends it (``ticker`` in ``O:`` form)."""
+    from autotrader.domain.options import parse_occ
+
+    contract = parse_occ(ticker)
+    row: dict[str, Any] = {
+        "break_even_price": contract.strike,
+        "day": {"change": 0.1, "change_percent": 1.0, "close": ask, "high": ask, "low": bid, "open": bid,
+                "previous_close": bid, "volume": volume, "vwap": ask, "last_updated": quoted_ns},
+        "details": {"contract_type": str(contract.right), "exercise_style": "american",
+                    "expiration_date": contract.expiry.isoformat(), "shares_per_contract": shares_per_contract,
+                    "strike_price": contract.strike, "ticker": ticker},
+        "implied_volatility": iv,
+        "open_interest": open_interest,
+        "underlying_asset": {"change_to_break_even": 1.0, "last_updated": quoted_ns, "price": underlying_price,
+                             "ticker": contract.underlying, "timeframe": "REAL-TIME"},
+    }  # fmt: skip
+    if greeks is not None:
+        row["greeks"] = dict(zip(("delta", "gamma", "theta", "vega"), greeks, strict=True))
+    if bid is not None and ask is not None:
+        row["last_quote"] = {"ask": ask, "ask_size": 10, "bid": bid, "bid_size": 12, "last_updated": quoted_ns,
+                             "midpoint": (bid + ask) / 2, "timeframe": "REAL-TIME"}  # fmt: skip
+    return row
