@@ -192,6 +192,8 @@ def build_sim_broker(config: Config, ledger: Ledger, market_data: MarketData, ca
         commission_per_share=b.commission_per_share,
         commission_min=b.commission_min,
         max_volume_pct=b.max_volume_pct,
+        option_fill_pct=b.option_fill_pct,
+        option_commission_per_contract=b.option_commission_per_contract,
     )
 
 

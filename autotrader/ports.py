@@ -30,7 +30,7 @@ from autotrader.domain.models import (
     Quote,
     SessionHours,
 )
-from autotrader.domain.options import OptionContract, OptionQuote
+from autotrader.domain.options import OptionContract, OptionEvent, OptionQuote
 
 if TYPE_CHECKING:
     import numpy as np
@@ -247,6 +247,30 @@ class VolatilityProxy(Protocol):
     @property
     def vix_proxied(self) -> bool:
         """True when ``vix_daily`` serves the proxy, whose price is not on the VIX scale."""
+        ...
+
+
+@runtime_checkable
+class OptionsBroker(Protocol):
+    """A broker that trades listed options. Option orders go through ``Broker.submit``, ``order_by_client_id``
+    and ``cancel`` like any order (same exactly-once rules); what they became is listed apart from the stock
+    side, so the equity books never see a contract: orders with their legs, fills per leg (qty in contracts,
+    price per share), positions per contract (short negative), and what expiry did to each position."""
+
+    def option_orders(self, *, status: str = "all", after: datetime | None = None) -> list[BrokerOrder]:
+        """Option orders (``open`` or ``all``) submitted after ``after``, oldest first, legs nested."""
+        ...
+
+    def option_fills(self, *, after: datetime | None = None) -> list[Fill]:
+        """Executions of option legs after ``after`` (exclusive), oldest first."""
+        ...
+
+    def option_positions(self) -> list[BrokerPosition]:
+        """Open option positions by OCC symbol: qty in contracts (short negative), average price per share."""
+        ...
+
+    def option_events(self, *, after: datetime | None = None) -> list[OptionEvent]:
+        """Expiries, exercises and assignments after ``after`` (exclusive), oldest first."""
         ...
 
 

@@ -330,6 +330,10 @@ class BrokerSection(Section):
     commission_per_share: float = Field(0.0, ge=0, le=1, description="Simulated broker only")
     commission_min: float = Field(0.0, ge=0, le=100, description="Simulated broker only")
     max_volume_pct: Pct = Field(10.0, description="Simulated broker only: most of a bar's volume our orders take")
+    option_fill_pct: float = Field(
+        50.0, ge=0, le=100, description="Simulated broker only: how far from mid to natural an option order must reach"
+    )
+    option_commission_per_contract: float = Field(0.0, ge=0, le=10, description="Simulated broker only")
     timeout_seconds: float = Field(10.0, gt=0, le=300, description="Alpaca: HTTP timeout per request")
     max_retries: int = Field(3, ge=0, le=10, description="Alpaca: retries of reads and cancels (never of orders)")
 

@@ -51,9 +51,11 @@ from autotrader.domain.models import (
 )
 from autotrader.domain.money import is_on_tick, to_tick, whole_shares
 from autotrader.errors import DuplicateClientOrderId, OrderNotFound, OrderRejected
-from autotrader.ports import Clock, MarketData, MinuteArrays, SplitSource
+from autotrader.ports import Clock, MarketData, MinuteArrays, OptionChains, SplitSource
 
 if TYPE_CHECKING:
+    from autotrader.adapters.sim_options import SimOptionDesk
+    from autotrader.domain.options import OptionEvent
     from autotrader.ledger.db import Ledger
 
 MINUTE = timedelta(minutes=1)
@@ -381,6 +383,8 @@ class SimBroker:
         max_volume_pct: float | None = 10.0,
         untradable: Iterable[str] = frozenset(),
         fractionable: bool = True,
+        option_fill_pct: float = 50.0,
+        option_commission_per_contract: float = 0.0,
     ) -> None:
         if starting_cash < 0 or slippage_bps < 0 or commission_per_share < 0 or commission_min < 0:
             raise ValueError("starting_cash, slippage_bps and commissions must be >= 0")
@@ -398,6 +402,14 @@ class SimBroker:
         self.untradable = frozenset(untradable)
         self.fractionable = bool(fractionable)
         self._splits_applied: set[tuple[str, str]] = set()
+        # Options, when the market data lists them (adapters/sim_options.py): None otherwise, and an option
+        # order is refused.
+        self._desk: SimOptionDesk | None = None
+        if isinstance(market_data, OptionChains):
+            from autotrader.adapters.sim_options import SimOptionDesk
+
+            self._desk = SimOptionDesk(ledger, market_data, market_data, calendar, fill_pct=option_fill_pct,
+                                       commission_per_contract=option_commission_per_contract)  # fmt: skip
 
     # ======================================================================================== the port
     def account(self) -> Account:
@@ -406,6 +418,9 @@ class SimBroker:
         positions = self._position_rows()
         equity = acct.cash + sum(p["qty"] * self._mark(p["symbol"], p["avg_entry_price"]) for p in positions)
         buying_power = acct.cash - self._reserved_buy_cost(self._open_orders())
+        if self._desk is not None and self._desk.holds_anything:
+            equity += self._desk.market_value()
+            buying_power -= self._desk.reserved()
         return Account(equity=equity, cash=acct.cash, buying_power=buying_power)
 
     def positions(self) -> list[BrokerPosition]:
@@ -430,6 +445,8 @@ class SimBroker:
         return Asset(symbol=symbol, tradable=tradable, fractionable=self.fractionable and tradable, shortable=False)
 
     def submit(self, request: OrderRequest) -> BrokerOrder:
+        if request.is_option:
+            return self._submit_option(request)
         for _ in range(_RETRIES):
             now, acct = self._advance_once()
             rows = self._validate(request, now, acct)  # raises before anything is stored
@@ -462,7 +479,10 @@ class SimBroker:
 
     def order_by_client_id(self, client_order_id: str) -> BrokerOrder | None:
         self.advance()
-        return self._find_by_client_id(client_order_id)
+        found = self._find_by_client_id(client_order_id)
+        if found is None and self._desk is not None:
+            found = self._desk.find(client_order_id)
+        return found
 
     def orders(self, *, status: str = "all", after: datetime | None = None) -> list[BrokerOrder]:
         if status not in ("open", "closed", "all"):
@@ -498,6 +518,8 @@ class SimBroker:
         now, _ = self._advance_once()
         with self._ledger.write():
             row = self._one("SELECT * FROM sim_orders WHERE broker_order_id = ?", (broker_order_id,))
+            if row is None and self._desk is not None and self._desk.cancel(broker_order_id, now):
+                return
             if row is None:
                 raise OrderNotFound(f"order not found for {broker_order_id}")
             if BrokerOrderStatus.is_terminal(row["status"]):
@@ -534,6 +556,32 @@ class SimBroker:
             next_close=self._calendar.next_close(now),
         )
 
+    # ============================================================================= options (OptionsBroker)
+    def option_orders(self, *, status: str = "all", after: datetime | None = None) -> list[BrokerOrder]:
+        self.advance()
+        return self._desk.orders(status=status, after=after) if self._desk is not None else []
+
+    def option_fills(self, *, after: datetime | None = None) -> list[Fill]:
+        self.advance()
+        return self._desk.fills(after=after) if self._desk is not None else []
+
+    def option_positions(self) -> list[BrokerPosition]:
+        self.advance()
+        return self._desk.positions() if self._desk is not None else []
+
+    def option_events(self, *, after: datetime | None = None) -> list[OptionEvent]:
+        self.advance()
+        return self._desk.events(after=after) if self._desk is not None else []
+
+    def _submit_option(self, request: OrderRequest) -> BrokerOrder:
+        now, acct = self._advance_once()
+        if self._desk is None:
+            raise OrderRejected("this simulated account trades no options: the market data lists none",
+                                reason=RejectReason.NOT_TRADABLE)  # fmt: skip
+        if self._find_by_client_id(request.client_order_id) is not None:
+            raise DuplicateClientOrderId(f"client order id {request.client_order_id} already used")
+        return self._desk.submit(request, now, acct.cash, self._reserved_buy_cost(self._open_orders()))
+
     # ================================================================================== time advance
     def advance(self) -> datetime:
         """Bring the account up to ``clock.now()`` (never backwards); returns the instant it stands at."""
@@ -548,6 +596,14 @@ class SimBroker:
         return now.astimezone(UTC)
 
     def _advance_once(self) -> tuple[datetime, _AccountRow]:
+        """Advance the stock side to now, then the options desk; return (now, the account row afterwards)."""
+        now, acct = self._advance_stock()
+        # An instant before the account's changes nothing on the options desk either.
+        if self._desk is not None and acct.advanced_to == now and self._desk.advance(now):
+            acct = self._read_account()
+        return now, acct
+
+    def _advance_stock(self) -> tuple[datetime, _AccountRow]:
         """Advance to now; return (now, the account row as it stands afterwards)."""
         now = self._now()
         self._apply_splits(now)

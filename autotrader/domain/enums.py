@@ -32,17 +32,37 @@ class OrderClass(StrEnum):
     BRACKET = "bracket"  # entry + take-profit + stop-loss
     OCO = "oco"  # exit only: take-profit limit + stop-loss, one cancels the other
     OTO = "oto"  # entry + one exit leg
+    MLEG = "mleg"  # an options structure: several option legs in one order at one net limit price
 
 
 class Book(StrEnum):
     SIGNALS = "signals"
     REBALANCE = "rebalance"
+    OPTIONS = "options"  # option structures (and the shares an assignment or a covered call holds)
     EXTERNAL = "external"  # orders and positions the ledger did not create: never touched
 
 
 class OptionRight(StrEnum):
     CALL = "call"
     PUT = "put"
+
+
+class PositionIntent(StrEnum):
+    """What an option leg does to its contract's position (Alpaca's ``position_intent``)."""
+
+    BUY_TO_OPEN = "buy_to_open"
+    BUY_TO_CLOSE = "buy_to_close"
+    SELL_TO_OPEN = "sell_to_open"
+    SELL_TO_CLOSE = "sell_to_close"
+
+
+class OptionEventKind(StrEnum):
+    """What expiry did to an option position (Alpaca's non-trade activities OPEXP, OPEXC, OPASN)."""
+
+    EXPIRED = "expired"  # out of the money: gone, worth nothing
+    EXERCISED = "exercised"  # a long option in the money: its shares bought (call) or sold (put) at the strike
+    ASSIGNED = "assigned"  # a short option in the money: its shares sold (call) or bought (put) at the strike
+    CASH_SETTLED = "cash_settled"  # in the money, but the account could not take the shares: paid its intrinsic
 
 
 class StructureKind(StrEnum):

@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, TypedDict, Unpack
 
-from autotrader.domain.enums import Book, LegKind, OrderClass, OrderType, Side, TimeInForce
+from autotrader.domain.enums import Book, LegKind, OrderClass, OrderType, PositionIntent, Side, TimeInForce
 from autotrader.domain.ids import client_order_id
+from autotrader.domain.options import is_option_symbol
 
 
 def _require_finite(name: str, value: float | None, *, positive: bool = False, allow_zero: bool = False) -> None:
@@ -89,8 +90,32 @@ class BrokerPosition:
 
 
 @dataclass(frozen=True, slots=True)
+class OrderLegRequest:
+    """One option leg of a multi-leg order: ``ratio_qty`` contracts of ``symbol`` (OCC) per unit of the order."""
+
+    symbol: str
+    side: Side
+    ratio_qty: int
+    position_intent: PositionIntent
+
+    def __post_init__(self) -> None:
+        if not is_option_symbol(self.symbol):
+            raise ValueError(f"an order leg is an option: {self.symbol!r} is not an OCC symbol")
+        if self.ratio_qty < 1:
+            raise ValueError(f"leg {self.symbol}: ratio_qty must be at least 1, got {self.ratio_qty}")
+        buying = self.position_intent in (PositionIntent.BUY_TO_OPEN, PositionIntent.BUY_TO_CLOSE)
+        if buying != (self.side == Side.BUY):
+            raise ValueError(f"leg {self.symbol}: side {self.side} contradicts {self.position_intent}")
+
+
+@dataclass(frozen=True, slots=True)
 class OrderRequest:
-    """Everything a broker needs to place one order (or one bracket/OCO group)."""
+    """Everything a broker needs to place one order (or one bracket/OCO group, or one options structure).
+
+    An option order (an OCC ``symbol``, or ``legs`` under ``order_class`` mleg, ``symbol`` then the underlying
+    and ``qty`` the units of the structure) is a day limit order in whole contracts, never a market order: an
+    option's spread can be wide enough that a market order's price is a guess. A multi-leg ``limit_price`` is the
+    net price per share, positive for a debit paid, negative for a credit received."""
 
     client_order_id: str
     symbol: str
@@ -105,11 +130,15 @@ class OrderRequest:
     take_profit_limit_price: float | None = None
     stop_loss_stop_price: float | None = None
     stop_loss_limit_price: float | None = None
+    legs: tuple[OrderLegRequest, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.client_order_id or len(self.client_order_id) > 48:
             raise ValueError(f"client_order_id must be 1-48 characters, got {self.client_order_id!r}")
         _require_finite("qty", self.qty, positive=True)
+        if self.is_option:
+            self._check_option()
+            return
         for name in (
             "limit_price",
             "stop_price",
@@ -119,6 +148,27 @@ class OrderRequest:
             "stop_loss_limit_price",
         ):
             _require_finite(name, getattr(self, name), positive=True)
+
+    @property
+    def is_option(self) -> bool:
+        return bool(self.legs) or self.order_class == OrderClass.MLEG or is_option_symbol(self.symbol)
+
+    def _check_option(self) -> None:
+        name = self.symbol
+        if self.type != OrderType.LIMIT or self.limit_price is None:
+            raise ValueError(f"{name}: an option order is a limit order, never {self.type}")
+        if self.time_in_force != TimeInForce.DAY:
+            raise ValueError(f"{name}: an option order is a day order, got {self.time_in_force}")
+        if self.qty != int(self.qty):
+            raise ValueError(f"{name}: options trade in whole contracts, got {self.qty}")
+        if self.order_class == OrderClass.MLEG:
+            _require_finite("limit_price", self.limit_price)  # a net price: negative for a credit
+            if len(self.legs) < 2 or len({leg.symbol for leg in self.legs}) != len(self.legs):
+                raise ValueError(f"{name}: a multi-leg order has two or more legs, each a different contract")
+        else:
+            _require_finite("limit_price", self.limit_price, positive=True)
+            if self.legs or self.order_class != OrderClass.SIMPLE:
+                raise ValueError(f"{name}: a single option is a simple order; several legs need order class mleg")
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,6 +339,7 @@ class OrderTerms(TypedDict, total=False):
     take_profit_limit_price: float | None
     stop_loss_stop_price: float | None
     stop_loss_limit_price: float | None
+    legs: tuple[OrderLegRequest, ...]
 
 
 CATEGORIES = ("long_term", "swing", "day_trade")

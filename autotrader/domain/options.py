@@ -20,11 +20,17 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from autotrader.domain.enums import OptionRight, Side, StructureKind
+from autotrader.domain.enums import OptionEventKind, OptionRight, Side, StructureKind
 
 MULTIPLIER = 100  # shares delivered per standard US equity option contract
 _OCC = re.compile(r"(?:O:)?(?P<root>[A-Z0-9]{1,6}) *(?P<expiry>\d{6})(?P<right>[CP])(?P<strike>\d{8})")
+_ALPACA_OCC = re.compile(r"[A-Z0-9]{1,6}\d{6}[CP]\d{8}")
 _MAX_STRIKE = 99_999.999  # eight digits of thousandths
+
+
+def is_option_symbol(symbol: str) -> bool:
+    """Whether ``symbol`` is an OCC option symbol as Alpaca writes it (a stock's ticker never is)."""
+    return _ALPACA_OCC.fullmatch(symbol) is not None
 
 
 @dataclass(frozen=True, order=True)
@@ -223,3 +229,20 @@ class OptionQuote:
     @property
     def width(self) -> float:
         return self.ask - self.bid
+
+
+@dataclass(frozen=True, slots=True)
+class OptionEvent:
+    """What expiry did to one option position: ``qty`` contracts (positive) of ``symbol``, and the shares it
+    delivered (``share_side`` buy: shares came in at ``share_price``; sell: shares went out) or the cash it
+    settled in (``cash``, dollars, + received)."""
+
+    event_id: str
+    kind: OptionEventKind
+    symbol: str
+    qty: float
+    at: datetime
+    share_side: Side | None = None
+    share_qty: float = 0.0
+    share_price: float | None = None
+    cash: float = 0.0

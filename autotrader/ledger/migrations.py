@@ -646,3 +646,65 @@ def _option_iv(db: sqlite_utils.Database) -> None:
         );
         """
     )
+
+
+@migrations(name="0017_sim_options")
+def _sim_options(db: sqlite_utils.Database) -> None:
+    # The simulated broker's options desk (adapters/sim_options.py): option orders (one row per order, its legs
+    # as JSON; a single option is an order of one leg), their fills per leg, positions per contract (short
+    # negative), and what expiry did to each contract (expired, exercised, assigned), each once. The cash is the
+    # account's own (sim_account); the shares an exercise or assignment delivers go to sim_positions.
+    run_script(
+        db,
+        """
+        CREATE TABLE sim_option_desk (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            order_seq INTEGER NOT NULL DEFAULT 0,
+            fill_seq INTEGER NOT NULL DEFAULT 0,
+            event_seq INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE TABLE sim_option_orders (
+            broker_order_id TEXT PRIMARY KEY,
+            client_order_id TEXT NOT NULL UNIQUE,
+            underlying TEXT NOT NULL,
+            order_class TEXT NOT NULL,
+            legs_json TEXT NOT NULL,
+            qty REAL NOT NULL CHECK (qty > 0),
+            limit_price REAL NOT NULL,
+            time_in_force TEXT NOT NULL,
+            status TEXT NOT NULL,
+            filled_qty REAL NOT NULL DEFAULT 0,
+            filled_avg_price REAL,
+            submitted_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            good_until TEXT NOT NULL
+        );
+        CREATE INDEX sim_option_orders_status ON sim_option_orders (status);
+        CREATE TABLE sim_option_fills (
+            fill_id TEXT PRIMARY KEY,
+            broker_order_id TEXT NOT NULL REFERENCES sim_option_orders (broker_order_id),
+            symbol TEXT NOT NULL,
+            side TEXT NOT NULL,
+            qty REAL NOT NULL CHECK (qty > 0),
+            price REAL NOT NULL CHECK (price >= 0),
+            commission REAL NOT NULL DEFAULT 0,
+            filled_at TEXT NOT NULL
+        );
+        CREATE TABLE sim_option_positions (
+            symbol TEXT PRIMARY KEY,
+            qty REAL NOT NULL,
+            avg_entry_price REAL NOT NULL
+        );
+        CREATE TABLE sim_option_events (
+            event_id TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            symbol TEXT NOT NULL UNIQUE,
+            qty REAL NOT NULL,
+            at TEXT NOT NULL,
+            share_side TEXT,
+            share_qty REAL NOT NULL DEFAULT 0,
+            share_price REAL,
+            cash REAL NOT NULL DEFAULT 0
+        );
+        """
+    )
