@@ -99,6 +99,13 @@ class _Leg:
         return cls(d["symbol"], Side(d["side"]), int(d["ratio"]), PositionIntent(d["intent"]))
 
 
+def _signed_limit(request: OrderRequest) -> float:
+    """The net limit per share as the desk works with it: + a debit paid, - a credit received. A single contract's
+    limit is its price, paid (buy) or received (sell); a structure's ``side`` says debit (buy) or credit (sell)."""
+    assert request.limit_price is not None
+    return request.limit_price if request.side == Side.BUY else -request.limit_price
+
+
 def collateral(positions: dict[str, float], shares: float, *, strict: bool = True) -> float | None:
     """The cash the short options of one underlying tie up (module docstring); None when a short call is left
     uncovered (``strict``), else such a call owes its strike x 100 (shares sold after a covered call was written:
@@ -194,7 +201,7 @@ class SimOptionDesk:
                 "order_class": str(OrderClass.MLEG if request.order_class == OrderClass.MLEG else OrderClass.SIMPLE),
                 "legs_json": json.dumps([leg.to_json() for leg in legs]),
                 "qty": request.qty,
-                "limit_price": request.limit_price,
+                "limit_price": _signed_limit(request),
                 "time_in_force": str(TimeInForce.DAY),
                 "status": str(_STATUS.ACCEPTED),
                 "submitted_at": _ts(now),
@@ -345,9 +352,8 @@ class SimOptionDesk:
         if collateral(mine, self._shares(underlying)) is None:
             raise OrderRejected(f"{underlying}: a short call no long call or 100 shares per contract covers",
                                 reason=RejectReason.SHORTING_NOT_ALLOWED)  # fmt: skip
-        assert request.limit_price is not None
         contracts = sum(leg.ratio for leg in legs) * request.qty
-        debit = max(request.limit_price, 0.0) * MULTIPLIER * request.qty + self.commission_per_contract * contracts
+        debit = max(_signed_limit(request), 0.0) * MULTIPLIER * request.qty + self.commission_per_contract * contracts
         needed = debit + self._working_debits() + self._collateral_total(after)
         if needed > cash - reserved + _EPS:
             raise OrderRejected(
@@ -355,7 +361,7 @@ class SimOptionDesk:
                 reason=RejectReason.INSUFFICIENT_BUYING_POWER,
             )
 
-    # -- matching --------------------------------------------------------------------------------------------
+    # -- matching (in signed net prices per share: + debit, - credit) -----------------------------------------
     def _match(self, rows: list[dict[str, Any]], now: datetime, quotes: dict[str, OptionQuote]) -> None:
         for row in rows:
             legs = self._row_legs(row)
@@ -577,14 +583,14 @@ class SimOptionDesk:
             broker_order_id=row["broker_order_id"],
             client_order_id=row["client_order_id"],
             symbol=single.symbol if single else row["underlying"],
-            side=single.side if single else (Side.BUY if row["limit_price"] >= 0 else Side.SELL),
+            side=Side.BUY if row["limit_price"] >= 0 else Side.SELL,
             qty=row["qty"],
             type=OrderType.LIMIT,
             time_in_force=TimeInForce.DAY,
             status=status,
             filled_qty=row["filled_qty"],
-            filled_avg_price=row["filled_avg_price"],
-            limit_price=row["limit_price"],
+            filled_avg_price=abs(row["filled_avg_price"]) if row["filled_avg_price"] is not None else None,
+            limit_price=abs(row["limit_price"]),
             order_class=OrderClass(row["order_class"]),
             submitted_at=at,
             updated_at=_dt(row["updated_at"]),

@@ -114,8 +114,10 @@ class OrderRequest:
 
     An option order (an OCC ``symbol``, or ``legs`` under ``order_class`` mleg, ``symbol`` then the underlying
     and ``qty`` the units of the structure) is a day limit order in whole contracts, never a market order: an
-    option's spread can be wide enough that a market order's price is a guess. A multi-leg ``limit_price`` is the
-    net price per share, positive for a debit paid, negative for a credit received."""
+    option's spread can be wide enough that a market order's price is a guess. A multi-leg order's ``limit_price``
+    is the net price per share and its ``side`` says which way it goes: ``buy`` pays at most that net debit,
+    ``sell`` receives at least that net credit (so every price in the toolkit stays positive; the Alpaca adapter
+    writes a credit as the negative net price Alpaca takes)."""
 
     client_order_id: str
     symbol: str
@@ -161,12 +163,11 @@ class OrderRequest:
             raise ValueError(f"{name}: an option order is a day order, got {self.time_in_force}")
         if self.qty != int(self.qty):
             raise ValueError(f"{name}: options trade in whole contracts, got {self.qty}")
+        _require_finite("limit_price", self.limit_price, positive=True)
         if self.order_class == OrderClass.MLEG:
-            _require_finite("limit_price", self.limit_price)  # a net price: negative for a credit
             if len(self.legs) < 2 or len({leg.symbol for leg in self.legs}) != len(self.legs):
                 raise ValueError(f"{name}: a multi-leg order has two or more legs, each a different contract")
         else:
-            _require_finite("limit_price", self.limit_price, positive=True)
             if self.legs or self.order_class != OrderClass.SIMPLE:
                 raise ValueError(f"{name}: a single option is a simple order; several legs need order class mleg")
 

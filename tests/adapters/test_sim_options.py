@@ -4,6 +4,7 @@ cash covers), and expiry: exercise, assignment, netted deliveries and cash settl
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, timedelta
 
 import pytest
@@ -175,9 +176,12 @@ def test_an_option_order_is_a_day_limit_order_in_whole_contracts():
                      legs=legs[:1])  # fmt: skip
     with pytest.raises(ValueError, match="contradicts"):
         OrderLegRequest("KO260417C00160000", Side.SELL, 1, BTO)
-    credit = OrderRequest("x", "KO", Side.SELL, 1, type=OrderType.LIMIT, limit_price=-1.25,
+    with pytest.raises(ValueError, match="limit_price must be > 0"):
+        OrderRequest("x", "KO", Side.SELL, 1, type=OrderType.LIMIT, limit_price=-1.25, order_class=OrderClass.MLEG,
+                     legs=legs[::-1])  # fmt: skip
+    credit = OrderRequest("x", "KO", Side.SELL, 1, type=OrderType.LIMIT, limit_price=1.25,
                           order_class=OrderClass.MLEG, legs=legs[::-1])  # fmt: skip
-    assert credit.is_option and credit.limit_price == -1.25  # a net credit is a negative net price
+    assert credit.is_option  # a net credit: sold, at least 1.25 a share received
 
 
 def test_a_cash_secured_put_holds_its_strike_and_a_covered_call_its_shares(desk):
@@ -281,3 +285,24 @@ def test_a_long_put_in_the_money_without_shares_settles_in_cash(desk):
     assert settled.kind == OptionEventKind.CASH_SETTLED and settled.cash == pytest.approx(intrinsic * 100)
     assert broker.positions() == []  # never short the stock
     assert broker.account().cash == pytest.approx(100_000.0 - ask * 100 + intrinsic * 100)
+
+
+def test_a_credit_spread_is_sold_at_a_net_credit_and_holds_its_width(desk):
+    broker, market, _ = desk
+    short, long = contract(market, PUT, -1), contract(market, PUT, -3)
+    q = market.option_quotes([short, long])
+    natural = q[short.symbol].bid - q[long.symbol].ask  # the credit paying the ask, receiving the bid
+    request = OrderRequest("cr-1", "KO", Side.SELL, 3, type=OrderType.LIMIT, limit_price=round(natural, 2),
+                           order_class=OrderClass.MLEG,
+                           legs=(OrderLegRequest(short.symbol, Side.SELL, 1, STO),
+                                 OrderLegRequest(long.symbol, Side.BUY, 1, BTO)))  # fmt: skip
+    order = broker.submit(request)
+    assert order.status == "filled" and order.side == Side.SELL
+    assert order.filled_avg_price == pytest.approx(natural, abs=0.011)  # a credit of at least the limit
+    account = broker.account()
+    assert account.cash == pytest.approx(100_000.0 + order.filled_avg_price * 300)
+    assert account.buying_power == pytest.approx(account.cash - (short.strike - long.strike) * 300)
+    # Asking more credit than the fill point rests.
+    greedy = replace(request, client_order_id="cr-2", limit_price=round(q[short.symbol].mid - q[long.symbol].mid
+                                                                        + 0.05, 2))  # fmt: skip
+    assert broker.submit(greedy).status == "accepted"
