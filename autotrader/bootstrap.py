@@ -24,6 +24,7 @@ from autotrader.ports import (
     Monitor,
     Notifier,
     OptionChains,
+    OptionsBroker,
     RateLimitGauge,
     Reference,
     SignalSource,
@@ -53,6 +54,7 @@ class Deps:
     rate_limit: RateLimitGauge | None = None
     universe_bars: UniverseDailyBars | None = None
     option_chains: OptionChains | None = None
+    options_broker: OptionsBroker | None = None  # the broker's option listings (submission is Broker.submit)
 
 
 def check_live_safety(config: Config) -> None:
@@ -238,6 +240,7 @@ def build_deps(
     # The broker's extras are read from the adapter itself: the dry-run wrapper only guards submissions.
     broker_calendar = broker if isinstance(broker, BrokerCalendar) else None
     rate_limit = broker if isinstance(broker, RateLimitGauge) else None
+    options_broker = broker if isinstance(broker, OptionsBroker) else None
     if dry_run:
         from autotrader.adapters.dry_run import DryRunBroker
 
@@ -251,6 +254,7 @@ def build_deps(
         signal_sources=build_signal_sources(config, market_data, calendar, clock),
         broker_calendar=broker_calendar,
         rate_limit=rate_limit,
+        options_broker=options_broker,
         **market_capabilities(market_data),
     )
 

@@ -327,6 +327,17 @@ class SplitApplied(Row):
     listed_by_data_source: bool = False  # the data source listed it: its ex-date, no price evidence needed
 
 
+@dataclass(frozen=True)
+class OptionsSync(Row):
+    """What sync recorded of the options book (printed once the options book has anything)."""
+
+    new_fills: int  # option legs' executions recorded
+    events: int  # expiries, exercises and assignments recorded
+    opened: int  # structures whose opening order filled
+    closed: int  # structures closed (by an order or by expiry) or abandoned unfilled
+    open_structures: int
+
+
 @dataclass(frozen=True, kw_only=True)
 class SyncReport(Report):
     COMMANDS = ("sync",)
@@ -338,6 +349,7 @@ class SyncReport(Report):
     unknown_intents: tuple[str, ...]
     splits: tuple[SplitApplied, ...]
     protective_orders: tuple[SettledOrder, ...]
+    options: OptionsSync | None = optional()
 
 
 # -- scan -----------------------------------------------------------------------------------------------------

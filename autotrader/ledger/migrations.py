@@ -708,3 +708,70 @@ def _sim_options(db: sqlite_utils.Database) -> None:
         );
         """
     )
+
+
+@migrations(name="0018_options_book")
+def _options_book(db: sqlite_utils.Database) -> None:
+    # The options book. An option intent keeps its legs (order_intents.legs_json: symbol, side, ratio, intent per
+    # leg; NULL for every other intent). A structure is one position of legs (its id is the position_key of the
+    # intents that open, adjust and close it), with what it could make or lose computed at entry. Option fills
+    # are kept per leg apart from the stock fills (a contract is not a share: 100 of them per contract, and the
+    # stock books must never sum a contract into a stock position); what expiry did to each contract is kept
+    # once, and the shares it delivered go into the stock side's fills under the options book.
+    db.execute("ALTER TABLE order_intents ADD COLUMN legs_json TEXT")
+    run_script(
+        db,
+        """
+        CREATE TABLE option_structures (
+            structure_id TEXT PRIMARY KEY,
+            strategy TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            underlying TEXT NOT NULL,
+            legs_json TEXT NOT NULL,
+            units REAL NOT NULL CHECK (units > 0),
+            status TEXT NOT NULL CHECK (status IN ('opening', 'open', 'closing', 'closed', 'abandoned')),
+            signal_id INTEGER,
+            planned_net REAL NOT NULL,
+            open_net REAL,
+            close_net REAL,
+            max_profit REAL,
+            max_loss REAL,
+            breakevens_json TEXT NOT NULL DEFAULT '[]',
+            realized_pnl REAL,
+            close_reason TEXT,
+            planned_at TEXT NOT NULL,
+            opened_at TEXT,
+            closed_at TEXT,
+            extra_json TEXT
+        );
+        CREATE INDEX option_structures_status ON option_structures (status);
+        CREATE TABLE option_fills (
+            fill_id TEXT PRIMARY KEY,
+            broker_order_id TEXT NOT NULL,
+            client_order_id TEXT,
+            structure_id TEXT REFERENCES option_structures (structure_id),
+            symbol TEXT NOT NULL,
+            side TEXT NOT NULL,
+            qty REAL NOT NULL CHECK (qty > 0),
+            price REAL NOT NULL CHECK (price >= 0),
+            commission REAL NOT NULL DEFAULT 0,
+            filled_at TEXT NOT NULL,
+            recorded_at TEXT NOT NULL,
+            run_id TEXT
+        );
+        CREATE INDEX option_fills_filled_at ON option_fills (filled_at);
+        CREATE TABLE option_events (
+            event_id TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            symbol TEXT NOT NULL,
+            qty REAL NOT NULL,
+            at TEXT NOT NULL,
+            share_side TEXT,
+            share_qty REAL NOT NULL DEFAULT 0,
+            share_price REAL,
+            cash REAL NOT NULL DEFAULT 0,
+            structure_id TEXT REFERENCES option_structures (structure_id),
+            recorded_at TEXT NOT NULL
+        );
+        """
+    )

@@ -157,7 +157,9 @@ def insert_intent(ledger: Ledger, intent: OrderIntent, *, run_id: str, now: date
         "updated_at": utc_iso(now),
         "extra_json": json.dumps(intent.extra, default=str) if intent.extra else None,
         "expires_at": utc_iso(intent.expires_at) if intent.expires_at else None,
-    }
+        "legs_json": json.dumps([{"symbol": leg.symbol, "side": str(leg.side), "ratio_qty": leg.ratio_qty,
+                                  "position_intent": str(leg.position_intent)} for leg in r.legs]) if r.legs else None,
+    }  # fmt: skip
     columns = ", ".join(row)
     marks = ", ".join("?" for _ in row)
     cursor = ledger.conn.execute(

@@ -26,6 +26,7 @@ ledger describing exactly what may have been sent.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -38,12 +39,13 @@ from autotrader.domain.enums import (
     IntentStatus,
     OrderClass,
     OrderType,
+    PositionIntent,
     RejectReason,
     Side,
     TimeInForce,
     intent_status_from_broker,
 )
-from autotrader.domain.models import BrokerOrder, OrderIntent, OrderRequest
+from autotrader.domain.models import BrokerOrder, OrderIntent, OrderLegRequest, OrderRequest
 from autotrader.domain.reports import OrderLine, ReportDraft
 from autotrader.errors import (
     AmbiguousOrderOutcome,
@@ -359,6 +361,11 @@ def report_outcomes(
         report.notes.append(doubt_note(in_doubt))
 
 
+def _leg(stored: dict[str, Any]) -> OrderLegRequest:
+    side, intent = Side(stored["side"]), PositionIntent(stored["position_intent"])
+    return OrderLegRequest(stored["symbol"], side, int(stored["ratio_qty"]), intent)
+
+
 def request_from_row(row: dict[str, Any]) -> OrderRequest:
     return OrderRequest(
         client_order_id=row["client_order_id"],
@@ -374,4 +381,5 @@ def request_from_row(row: dict[str, Any]) -> OrderRequest:
         take_profit_limit_price=row["take_profit_limit_price"],
         stop_loss_stop_price=row["stop_loss_stop_price"],
         stop_loss_limit_price=row["stop_loss_limit_price"],
+        legs=tuple(_leg(leg) for leg in json.loads(row.get("legs_json") or "[]")),
     )

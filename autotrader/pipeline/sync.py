@@ -25,8 +25,9 @@ from autotrader.domain import ids
 from autotrader.domain.enums import Book, ExitCode, IntentStatus
 from autotrader.domain.models import BrokerOrder, BrokerPosition, Fill
 from autotrader.domain.money import QTY_TOLERANCE
-from autotrader.domain.reports import ReportDraft, SyncReport
+from autotrader.domain.reports import OptionsSync, ReportDraft, SyncReport
 from autotrader.killpoints import kill_point
+from autotrader.ledger import options as option_store
 from autotrader.ledger import repo
 from autotrader.ledger.db import Ledger
 from autotrader.pipeline import corporate_actions, positions
@@ -68,6 +69,7 @@ class SyncOutcome:
     splits: tuple[dict[str, Any], ...]
     protective_orders: tuple[GatewayResult, ...]
     in_doubt: tuple[str, ...]  # UNKNOWN intents once the sync is done, whichever run created them
+    options: OptionsSync | None = None  # the options book's part, when there is one
 
 
 def plan_orders(
@@ -161,11 +163,14 @@ def run(ctx: StepContext, *, clear_halt: tuple[str, ...] = ()) -> SyncReport:
     fills = _gather_fills(ledger, broker)
     fill_plan = plan_fills(fills, {f.broker_order_id: repo.order_book(ledger, f.broker_order_id) for f in fills})
     new_fills = _record_fills(ctx, fill_plan.to_record)
+    # The options book next: an exercise or assignment moves shares, recorded before the stock books are compared.
+    options, option_diffs = _sync_options(ctx)
 
     diffs = position_diffs(repo.all_positions(ledger), broker.positions())
     # A quantity change that a split explains is applied, not reported (never where fills are unexplained).
     diffs, applied_splits = corporate_actions.explain_splits(ctx, diffs, exclude=set(fill_plan.unexplained.values()))
     diffs.extend({"kind": "fill_without_order", "fill_id": fill_id} for fill_id in fill_plan.unexplained)
+    diffs.extend(option_diffs)
     diffs.extend(
         {
             "kind": "order_without_intent",
@@ -190,8 +195,20 @@ def run(ctx: StepContext, *, clear_halt: tuple[str, ...] = ()) -> SyncReport:
         splits=tuple(applied_splits),
         protective_orders=tuple(protected),
         in_doubt=tuple(gateway.in_doubt()),
+        options=options,
     )
     return _report(ctx.report(), outcome)
+
+
+def _sync_options(ctx: StepContext) -> tuple[OptionsSync | None, list[dict[str, Any]]]:
+    """The options part (``pipeline.option_sync``) when the broker trades options and the book has, or had, an
+    option order: an account that never traded one costs one query."""
+    broker = ctx.deps.options_broker
+    if broker is None or not option_store.has_options_book(ctx.ledger):
+        return None, []
+    from autotrader.pipeline import option_sync
+
+    return option_sync.run(ctx, broker)
 
 
 # -- gathering -----------------------------------------------------------------------------------------------
@@ -298,6 +315,7 @@ def _report(report: ReportDraft, outcome: SyncOutcome) -> SyncReport:
             "unknown_intents": unknown,
             "splits": list(outcome.splits),
             "protective_orders": [_result_line(r) for r in outcome.protective_orders],
+            "options": outcome.options,
         }
     )
     report.notes.append(
