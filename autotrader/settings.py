@@ -1025,6 +1025,44 @@ class OptionsSection(Section):
     )
     iv_history_sessions: int = Field(252, ge=20, le=2520, description="Sessions the IV rank and percentile look back")
     iv_min_history: int = Field(20, ge=2, le=2520, description="Fewer recorded sessions: no IV rank or percentile")
+    # The pre-trade checks and limits every options strategy's entries pass (policy/option_checks.py).
+    max_spread_usd: float = Field(0.50, gt=0, le=100, description="Widest bid-ask per share of any leg")
+    max_spread_pct: float = Field(10.0, gt=0, le=200, description="Widest bid-ask of any leg, percent of its mid")
+    min_open_interest: int = Field(100, ge=0, le=10_000_000)
+    min_volume: int = Field(10, ge=0, le=10_000_000, description="Contracts traded today in each leg, at least")
+    max_premium_per_contract: float = Field(1_000.0, gt=0, le=1e7, description="Largest debit per unit, dollars")
+    max_loss_per_trade_pct: float = Field(1.0, gt=0, le=100, description="Percent of the portfolio one trade may risk")
+    max_allocation_pct: float = Field(10.0, gt=0, le=100, description="Percent of the portfolio all options may risk")
+    concession_pct: float = Field(50.0, ge=0, le=100, description="Limit: this far from the mid toward the natural")
+
+
+def _swing_only() -> list[Category]:
+    return ["swing"]
+
+
+class VerticalsSection(Section):
+    """Debit spreads on strong signals: a bull call spread on a buy, a bear put spread on a sell."""
+
+    enabled: bool = False
+    min_conviction: int = Field(8, ge=1, le=10, description="Signals at least this sure open a spread")
+    categories: list[Category] = Field(default_factory=_swing_only)
+    dte_min: int = Field(21, ge=1, le=730)
+    dte_max: int = Field(60, ge=1, le=730)
+    long_delta: float = Field(0.55, ge=0.05, le=0.95, description="The bought leg's delta (absolute), nearest")
+    width_pct: float = Field(5.0, gt=0, le=50, description="Strikes apart, percent of the underlying's price")
+    profit_target_pct: float = Field(50.0, gt=0, le=1000, description="Close at this gain on the debit")
+    stop_pct: float = Field(50.0, gt=0, le=100, description="Close at this loss of the debit")
+    exit_dte: int = Field(5, ge=0, le=365, description="Close this many days before expiry")
+    iv_percentile_min: float = Field(0.0, ge=0, le=1)
+    iv_percentile_max: float = Field(1.0, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> VerticalsSection:
+        if self.dte_min > self.dte_max:
+            raise ValueError(f"dte_min ({self.dte_min}) must not exceed dte_max ({self.dte_max})")
+        if self.iv_percentile_min > self.iv_percentile_max:
+            raise ValueError("iv_percentile_min must not exceed iv_percentile_max")
+        return self
 
 
 class Settings(BaseSettings):
@@ -1065,6 +1103,7 @@ class Settings(BaseSettings):
     report: ReportSection = ReportSection()
     rebalance: RebalanceSection = RebalanceSection()
     options: OptionsSection = OptionsSection()
+    verticals: VerticalsSection = VerticalsSection()
     symbols: dict[Ticker, SymbolOverride] = Field(
         default_factory=dict, description="[symbols.<TICKER>] tables: per-symbol overrides (config file only)"
     )

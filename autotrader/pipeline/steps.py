@@ -80,6 +80,22 @@ def _options_iv(ctx: StepContext) -> Report:
     return option_chain.run_iv(ctx)
 
 
+def _verticals(ctx: StepContext) -> Report:
+    from autotrader.pipeline import verticals
+
+    return verticals.run(ctx)
+
+
+def _verticals_exits(ctx: StepContext) -> Report:
+    if not ctx.settings.verticals.enabled:
+        report = ctx.report()
+        report.notes.append("[verticals] enabled = false: nothing to do")
+        return report.build(Report)
+    from autotrader.pipeline import verticals
+
+    return verticals.run_exits(ctx)
+
+
 STEPS: dict[str, Callable[[StepContext], Report]] = {
     "sync": _sync,
     "scan": _scan,
@@ -90,4 +106,6 @@ STEPS: dict[str, Callable[[StepContext], Report]] = {
     "rebalance_profittake": _rebalance_profittake,
     "rehydrate": _rehydrate,
     "options_iv": _options_iv,
+    "verticals": _verticals,
+    "verticals_exits": _verticals_exits,
 }

@@ -46,7 +46,7 @@ class OptionRules:
     max_premium_per_contract: float = 1_000.0
     max_loss_per_trade_pct: float = 1.0
     max_allocation_pct: float = 10.0
-    concession_pct: float = 25.0
+    concession_pct: float = 50.0
 
 
 @dataclass(frozen=True)
@@ -99,9 +99,13 @@ def net_prices(structure: Structure, quotes: Mapping[str, OptionQuote]) -> tuple
 
 
 def net_limit(structure: Structure, quotes: Mapping[str, OptionQuote], concession_pct: float) -> float:
-    """The net limit per share: the mid moved ``concession_pct`` of the way to the natural price, in cents."""
+    """The net limit per share: the mid moved ``concession_pct`` of the way to the natural price, in cents,
+    rounded toward the natural price (a cent short of the point a market maker fills at would leave the order
+    resting for nothing)."""
     mid, natural = net_prices(structure, quotes)
-    return round(mid + (natural - mid) * concession_pct / 100.0, 2)
+    raw = (mid + (natural - mid) * concession_pct / 100.0) * 100
+    cents = math.ceil(raw - 1e-6) if natural >= mid else math.floor(raw + 1e-6)
+    return cents / 100
 
 
 def quotes_present(s: _State) -> tuple[_State, TraceStep, str | None]:

@@ -25,6 +25,7 @@ def q(contract: o.OptionContract, bid: float, ask: float, oi: int = 5_000, volum
     return o.OptionQuote(contract, bid, ask, NOW, iv=0.3, open_interest=oi, volume=volume, underlying_price=100.0)
 
 
+RULES = oc.OptionRules(concession_pct=25.0)
 SPREAD = o.vertical(c(100.0), c(110.0))
 SPREAD_QUOTES = {c(100.0).symbol: q(c(100.0), 5.00, 5.20), c(110.0).symbol: q(c(110.0), 1.50, 1.60)}
 
@@ -42,14 +43,15 @@ def case(structure=SPREAD, quotes=None, **changes) -> oc.OptionCase:
         options_at_risk=0.0,
         free_shares=0.0,
         free_cash=50_000.0,
-        rules=oc.OptionRules(),
+        rules=RULES,
     )
     return replace(base, **changes)
 
 
 def test_a_debit_spread_that_passes_is_sized_by_its_maximum_loss():
     decision = oc.decide(case())
-    # Mid 5.10 - 1.55 = 3.55, natural 5.20 - 1.50 = 3.70: a quarter of the way is 3.5875, 3.59 in cents.
+    # Mid 5.10 - 1.55 = 3.55, natural 5.20 - 1.50 = 3.70: a quarter of the way is 3.5875, 3.59 in cents
+    # (rounded toward the natural price).
     assert oc.net_prices(SPREAD, SPREAD_QUOTES) == (pytest.approx(3.55), pytest.approx(3.70))
     assert decision.net_limit == 3.59
     # 1 % of $100,000 = $1,000 at risk; each unit risks the debit, $359: 2 units.
@@ -76,7 +78,7 @@ def test_the_allocation_cap_counts_the_open_structures_risk():
         (short_leg(1.5, 1.6, volume=2), "liquidity", "volume 2 under"),
         ({"iv_range": (0.5, 1.0), "iv_percentile": 0.3}, "iv_percentile", "IV percentile 30% outside 50% to 100%"),
         ({"iv_range": (0.5, 1.0)}, "iv_percentile", "no IV percentile yet"),
-        ({"rules": oc.OptionRules(max_premium_per_contract=300.0)}, "premium", "a debit of $359.00 per unit"),
+        ({"rules": replace(RULES, max_premium_per_contract=300.0)}, "premium", "a debit of $359.00 per unit"),
         ({"portfolio_value": 20_000.0}, "max_loss", "one unit risks $359.00, more than the $200.00"),
     ],
 )
