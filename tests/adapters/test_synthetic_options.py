@@ -93,6 +93,7 @@ def test_out_of_the_money_puts_are_dearer_than_calls():
     assert low > atm > high
 
 
+@pytest.mark.slow
 def test_the_surface_moves_with_the_vix_and_inverts_when_it_is_high():
     sessions = CAL.sessions_between(date(2025, 1, 2), date(2026, 12, 31))[::10]
     vix, front, back = [], [], []

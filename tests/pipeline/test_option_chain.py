@@ -65,7 +65,7 @@ def step(tmp_path, migrated_ledger):
     ledger = open_ledger(migrated_ledger(tmp_path / "ledger.db"))
     market = SyntheticMarketData(clock, CAL)
     config = default_config(tmp_path)
-    options = OptionsSection(iv_underlyings=["SPY", "KO"], iv_min_history=20)
+    options = OptionsSection(iv_underlyings=["SPY", "KO"], iv_min_history=10)
     config = replace(config, settings=config.settings.model_copy(update={"options": options}))
     log = EventLog(None, run_id="r", command="run-daily", mode="sim")
 
@@ -76,10 +76,11 @@ def step(tmp_path, migrated_ledger):
     return at, ledger
 
 
+@pytest.mark.slow
 def test_the_30_day_iv_is_recorded_once_per_session_after_the_close(step):
     at, ledger = step
-    sessions = CAL.sessions_between(date(2026, 2, 2), date(2026, 3, 9))
-    assert len(sessions) == 25
+    sessions = CAL.sessions_between(date(2026, 2, 20), date(2026, 3, 9))
+    assert len(sessions) == 12
     for day in sessions:
         ctx = at(CAL.session_close(day) + timedelta(minutes=20))
         report = option_chain.run_iv(ctx)
@@ -101,12 +102,12 @@ def test_the_30_day_iv_is_recorded_once_per_session_after_the_close(step):
     current = option_chain.current_iv30(ctx, "KO")
     standing = option_chain.iv_standing(ctx, "KO", current)
     values = np.array([row.iv30 for row in store.iv_history(ledger, "KO", before="2026-03-10", sessions=1000)])
-    assert standing.sessions == 25
+    assert standing.sessions == 12
     assert standing.rank == pytest.approx(min(max((current - values.min()) / np.ptp(values), 0), 1))
-    assert standing.percentile == pytest.approx((values < current).sum() / 25)
+    assert standing.percentile == pytest.approx((values < current).sum() / 12)
     # With fewer recorded sessions than iv_min_history there is no standing.
-    short = option_chain.iv_standing(at(CAL.session_open(sessions[10]) + timedelta(hours=2)), "KO", current)
-    assert (short.rank, short.percentile, short.sessions) == (None, None, 10)
+    short = option_chain.iv_standing(at(CAL.session_open(sessions[9]) + timedelta(hours=2)), "KO", current)
+    assert (short.rank, short.percentile, short.sessions) == (None, None, 9)
 
 
 def test_options_chain_prints_the_chain_near_the_money(cli, write_config, monkeypatch):

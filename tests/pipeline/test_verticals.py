@@ -60,6 +60,7 @@ def add_signal(ledger, symbol: str, side: Side, conviction: int, at) -> int:
     return signal_id
 
 
+@pytest.mark.slow
 def test_a_buy_signal_opens_the_spread_the_rules_pick_and_it_closes_at_the_first_exit(world):
     ctx, clock, market, broker, ledger = world
     sid = add_signal(ledger, "MSFT", Side.BUY, 8, CAL.at_et(DAY, "08:00"))
