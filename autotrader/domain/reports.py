@@ -846,6 +846,25 @@ class CurveRow(Row):
     market: tuple[float, ...]
 
 
+@dataclass(frozen=True)
+class OptionStrategyRow(Row):
+    """One options strategy's closed structures (policy.option_scorecard)."""
+
+    strategy: str
+    structures: int
+    total_pnl: float
+    win_rate: float | None
+    win_rate_ci: tuple[float | None, ...]
+    expectancy_r: float | None  # mean result in units of the maximum loss at entry
+    expectancy_r_ci: tuple[float | None, ...]
+    paired: int  # structures opened on a signal with a debit: compared with the shares
+    options_return: float | None  # mean return on the debit
+    shares_return: float | None  # mean return of the shares over the same holdings
+    vs_shares: float | None
+    vs_shares_ci: tuple[float | None, ...]
+    verdict: str
+
+
 @dataclass(frozen=True, kw_only=True)
 class ScorecardReport(Report):
     COMMANDS = ("scorecard",)
@@ -867,6 +886,7 @@ class ScorecardReport(Report):
     execution: tuple[ExecutionRow, ...] | None = optional()
     stability: tuple[StabilityRow, ...] | None = optional()
     predictions: tuple[PredictionRow, ...] | None = optional()  # only when some signal carries a prediction
+    options: tuple[OptionStrategyRow, ...] | None = optional()  # only when an options structure closed
     # The HTML page's chart paths: drawn, not printed (``--json`` carries the regression, not the path).
     curves: tuple[CurveRow, ...] = field(default=(), metadata={_INTERNAL: True})
 

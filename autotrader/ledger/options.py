@@ -233,3 +233,11 @@ def has_options_book(ledger: Ledger) -> bool:
     """Whether the ledger ever planned an options structure or recorded an option fill (one cheap query)."""
     return bool(ledger.scalar(
         "SELECT EXISTS (SELECT 1 FROM option_structures) OR EXISTS (SELECT 1 FROM option_fills)"))  # fmt: skip
+
+
+def signal_sides(ledger: Ledger, signal_ids: list[int]) -> dict[int, str]:
+    """signal id -> its side (buy or sell), for the structures opened on signals."""
+    if not signal_ids:
+        return {}
+    marks = ", ".join("?" * len(signal_ids))
+    return {r["id"]: r["side"] for r in ledger.query(f"SELECT id, side FROM signals WHERE id IN ({marks})", signal_ids)}

@@ -23,7 +23,7 @@ from autotrader.errors import InputError
 from autotrader.exports.html_page import PageFacts
 from autotrader.ledger import scoring
 from autotrader.ledger.scoring import SignalWindow
-from autotrader.pipeline import outcomes, scorecard_panels, trades
+from autotrader.pipeline import option_scorecard, outcomes, scorecard_panels, trades
 from autotrader.pipeline.context import StepContext
 from autotrader.policy import research
 from autotrader.policy import scorecard as policy
@@ -285,6 +285,10 @@ def run(
             f"predictions scored at {'/'.join(predictions[0]['scored']) or 'no'} sessions"
             + (f"; {'/'.join(skipped)} skipped (not among [scorecard] horizons)" if skipped else "")
         )
+    options = option_scorecard.rows(ctx, filters.since, filters.until)
+    if options is not None:
+        report.fields["options"] = options
+        report.notes.extend(f"options, {r['strategy']}: {r['verdict']}" for r in options)
     card = report.build(ScorecardReport)
     if exports is None:
         return card
