@@ -1,7 +1,7 @@
 """``verticals`` and ``verticals_exits``: debit spreads on strong signals, in run-daily's intraday slots.
 
 ``verticals`` (a buying step, after ``size``): each signal ``[verticals]`` wants (its category, its conviction)
-and has not decided yet is decided once: the spread ``policy.verticals`` chooses from the chain, through the
+and has not decided yet is decided once, its structure, decision and opening intent stored together: the spread ``policy.verticals`` chooses from the chain, through the
 pre-trade checks and the size by maximum loss of ``policy.option_checks``; the decision and its trace are
 stored like ``size``'s (step ``verticals``), the structure planned, and its opening order (one day limit order
 of both legs at the net limit) sent through the gateway. Its client order id comes from the signal, so a rerun
@@ -174,7 +174,11 @@ def run(ctx: StepContext) -> Report:
         with ctx.ledger.write():
             # One structure per signal, ever: a signal already expressed (its structure stored) sends nothing more,
             # whatever became of its decision.
+            # The opening intent is stored with its structure and decision: a run that dies before sending it
+            # leaves it planned, and the next sync sends it; never a decided signal without its order.
             fresh = store.plan_structure(ctx.ledger, opening.structure)
+            if fresh:
+                repo.insert_intent(ctx.ledger, opening.intent, run_id=ctx.run_id, now=ctx.now)
             repo.record_decision(ctx.ledger, signal_id=signal.id, step=STEP, outcome="ordered" if fresh else "skipped",
                                  reason=reason if fresh else "already expressed as a spread", trace=trace,
                                  client_order_id=opening.intent.client_order_id if fresh else None,

@@ -1,0 +1,122 @@
+"""Verticals over weeks of the synthetic world and through a kill: every option order a day limit order sent
+once, never a naked short, the ledger's options book level with the simulated broker's, and the scorecard's
+options row; a process killed after the broker took a spread's order converges on a rerun without sending it
+again."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from autotrader import killpoints
+from autotrader.adapters.sim_options import collateral
+from autotrader.cli.app import app
+from autotrader.domain.options import parse_occ
+from tests.e2e.crash_harness import read, run_child, submits_per_order, violations
+
+pytestmark = pytest.mark.slow  # weeks of replay, and child processes
+
+ON = '[verticals]\nenabled = true\nmin_conviction = 7\n'
+# Four slots a session: enough for entries, exits through the day and the end-of-day work, and quick to replay.
+FEW_SLOTS = '[schedule]\ntimes = ["09:00", "10:30", "14:00", "16:15"]\n'
+
+
+def _options_book_agrees(db: sqlite3.Connection) -> None:
+    held: Counter[str] = Counter()
+    for symbol, side, qty in db.execute("SELECT symbol, side, qty FROM option_fills"):
+        held[symbol] += qty if side == "buy" else -qty
+    for (symbol,) in db.execute("SELECT symbol FROM option_events"):
+        held.pop(symbol, None)
+    ours = {s: q for s, q in held.items() if abs(q) > 1e-9}
+    assert ours == dict(db.execute("SELECT symbol, qty FROM sim_option_positions").fetchall())
+    assert {f for (f,) in db.execute("SELECT fill_id FROM option_fills")} == {
+        f for (f,) in db.execute("SELECT fill_id FROM sim_option_fills")}
+    by_underlying: dict[str, dict[str, float]] = {}
+    for symbol, qty in ours.items():
+        by_underlying.setdefault(parse_occ(symbol).underlying, {})[symbol] = qty
+    for underlying, legs in by_underlying.items():
+        shares = db.execute("SELECT COALESCE(SUM(qty), 0) FROM sim_positions WHERE symbol = ?", (underlying,))
+        assert collateral(legs, shares.fetchone()[0]) is not None, legs  # never a naked short
+
+
+def test_weeks_of_verticals_keep_the_book_level_and_every_order_a_limit(cli, write_config):
+    config = write_config(ON + FEW_SLOTS)
+    result = cli("replay", "--start", "2026-02-02", "--end", "2026-02-20", "--json", "--config", str(config))
+    assert result.exit_code == 0, result.output
+    with sqlite3.connect(config.parent / "ledger-replay.db") as db:
+        kinds = set(db.execute("SELECT type, time_in_force, order_class FROM order_intents WHERE book = 'options'"))
+        assert kinds == {("limit", "day", "mleg")}
+        statuses = Counter(s for (s,) in db.execute("SELECT status FROM option_structures"))
+        assert statuses["closed"] >= 5 and set(statuses) <= {"open", "closed", "abandoned", "opening"}
+        entries = Counter(k for (k,) in db.execute(
+            "SELECT position_key FROM order_intents WHERE book = 'options' AND leg = 'entry'"))
+        assert set(entries.values()) == {1}  # one opening order per structure, one structure per signal
+        at_desk = Counter(c for (c,) in db.execute("SELECT client_order_id FROM sim_option_orders"))
+        assert set(at_desk.values()) == {1}
+        # Every closed spread's result is its fills' cash flows (an expiry's value aside).
+        for sid, pnl in db.execute("SELECT structure_id, realized_pnl FROM option_structures WHERE status = 'closed' "
+                                   "AND close_reason NOT LIKE 'expiry%'"):  # fmt: skip
+            flows = db.execute("SELECT SUM(CASE side WHEN 'buy' THEN -qty * price ELSE qty * price END) * 100 "
+                               "FROM option_fills WHERE structure_id = ?", (sid,)).fetchone()[0]  # fmt: skip
+            assert pnl == pytest.approx(flows, abs=0.02)
+        _options_book_agrees(db)
+    card = cli("scorecard", "--ledger", "replay", "--json", "--config", str(config))
+    (row,) = json.loads(card.stdout)["options"]
+    assert row["strategy"] == "verticals" and row["structures"] == statuses["closed"]
+
+
+PREMARKET = "2026-03-09T09:05:00-04:00"
+INTRADAY = "2026-03-09T10:30:00-04:00"
+
+
+def _workspace(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    config = folder / "config.toml"
+    config.write_text(ON, encoding="utf-8")
+    return config
+
+
+def _run(config: Path, at: str) -> None:
+    result = CliRunner().invoke(app, ["run-daily", "--json", "--as-of", at, "--config", str(config)])
+    assert result.exit_code == 0, result.output
+
+
+def _first_spread_submit(folder: Path) -> int:
+    """Which submit of the intraday run (1-based) sent the first spread's order."""
+    spreads = {c for (c,) in read(folder, "SELECT client_order_id FROM order_intents WHERE book = 'options'")}
+    intraday = []
+    for path in sorted((folder / "logs").glob("autotrader-*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            event = json.loads(line)
+            if event["event"] == "order_submit" and event["command"] == "run-daily":
+                intraday.append(event)
+    runs = [e["run_id"] for e in intraday]
+    last = runs[-1]
+    mine = [e["client_order_id"] for e in intraday if e["run_id"] == last]
+    return next(i for i, cid in enumerate(mine, start=1) if cid in spreads)
+
+
+def test_a_kill_after_the_broker_took_a_spread_converges_without_sending_it_again(tmp_path):
+    clean = _workspace(tmp_path / "clean")
+    _run(clean, PREMARKET)
+    _run(clean, INTRADAY)
+    k = _first_spread_submit(clean.parent)
+    expected = set(read(clean.parent, "SELECT client_order_id, underlying, qty, status FROM sim_option_orders"))
+    assert expected
+
+    config = _workspace(tmp_path / "killed")
+    _run(config, PREMARKET)
+    done = run_child(config, "run-daily", "--as-of", INTRADAY, env={killpoints.ENV: f"after_post_before_answer:{k}"})
+    assert done.returncode == killpoints.KILL_EXIT_CODE, done.stderr
+    assert read(config.parent, "SELECT COUNT(*) FROM sim_option_orders") == [(1,)]
+    _run(config, INTRADAY)
+    assert violations(config.parent) == []
+    assert set(submits_per_order(config.parent).values()) == {1}
+    assert set(read(config.parent, "SELECT client_order_id, underlying, qty, status FROM sim_option_orders")) == expected
+    with sqlite3.connect(config.parent / "ledger-sim.db") as db:
+        _options_book_agrees(db)
