@@ -5,7 +5,8 @@ and has not decided yet is decided once (structure, decision and opening intent 
 ``policy.verticals`` chooses from the chain, through the pre-trade checks and the size by maximum loss of
 ``policy.option_checks``; the decision and its trace are stored like ``size``'s (step ``verticals``), and the
 opening order (one day limit order of both legs at the net limit) sent through the gateway. Its client order
-id comes from the signal, so a rerun sends nothing twice. Only inside ``[size]``'s trading window of a session; a signal met outside it waits.
+id comes from the signal, so a rerun sends nothing twice. Only inside ``[size]``'s trading window of a
+session; a signal met outside it waits.
 
 ``verticals_exits`` (with the exits, before the buying steps): each open spread of the strategy is valued at
 its legs' mids and closed when ``policy.verticals.exit_reason`` says so, with one order of both legs at the
