@@ -75,6 +75,35 @@ def _sign(right: ArrayLike, shape: tuple[int, ...]) -> np.ndarray:
     return np.where(calls, 1.0, -1.0)
 
 
+@dataclass(frozen=True)
+class _Terms:
+    """What a price and its greeks both start from, broadcast to one shape."""
+
+    s: np.ndarray
+    k: np.ndarray
+    t: np.ndarray
+    r: np.ndarray
+    q: np.ndarray
+    v: np.ndarray
+    w: np.ndarray  # +1 call, -1 put
+    d1: np.ndarray
+    d2: np.ndarray
+    live: np.ndarray  # T > 0 and sigma > 0
+    root: np.ndarray  # sigma sqrt T where live
+    t_pos: np.ndarray
+    growth: np.ndarray  # e^(-qT)
+    discount: np.ndarray  # e^(-rT)
+
+
+def _terms(right: ArrayLike, spot: ArrayLike, strike: ArrayLike, years: ArrayLike, vol: ArrayLike,
+           rate: ArrayLike, dividend: ArrayLike) -> _Terms:  # fmt: skip
+    s, k, t, r, q, v = _inputs(spot, strike, years, rate, dividend, vol)
+    w = _sign(right, s.shape)
+    d1, d2, live, root = _d1_d2(s, k, t, r, q, v)
+    t_pos = np.maximum(t, 0.0)
+    return _Terms(s, k, t, r, q, v, w, d1, d2, live, root, t_pos, np.exp(-q * t_pos), np.exp(-r * t_pos))
+
+
 def _out(x: np.ndarray) -> Any:
     return float(x) if x.ndim == 0 else x
 
@@ -89,11 +118,8 @@ def price(
     dividend: ArrayLike = 0.0,
 ) -> Any:
     """The Black-Scholes-Merton price per share of a European call or put (module docstring)."""
-    s, k, t, r, q, v = _inputs(spot, strike, years, rate, dividend, vol)
-    w = _sign(right, s.shape)
-    d1, d2, live, _ = _d1_d2(s, k, t, r, q, v)
-    t_pos = np.maximum(t, 0.0)
-    growth, discount = np.exp(-q * t_pos), np.exp(-r * t_pos)
+    x = _terms(right, spot, strike, years, vol, rate, dividend)
+    s, k, t, w, d1, d2, live, growth, discount = x.s, x.k, x.t, x.w, x.d1, x.d2, x.live, x.growth, x.discount
     analytic = w * (s * growth * ndtr(w * d1) - k * discount * ndtr(w * d2))
     forward_intrinsic = np.maximum(w * (s * growth - k * discount), 0.0)  # sigma = 0: the discounted forward's
     expired = np.maximum(w * (s - k), 0.0)
@@ -110,11 +136,9 @@ def greeks(
     dividend: ArrayLike = 0.0,
 ) -> Greeks:
     """Delta, gamma, vega, theta and rho per share (units in the module docstring)."""
-    s, k, t, r, q, v = _inputs(spot, strike, years, rate, dividend, vol)
-    w = _sign(right, s.shape)
-    d1, d2, live, root = _d1_d2(s, k, t, r, q, v)
-    t_pos = np.maximum(t, 0.0)
-    growth, discount = np.exp(-q * t_pos), np.exp(-r * t_pos)
+    x = _terms(right, spot, strike, years, vol, rate, dividend)
+    s, k, t, r, q, v, w = x.s, x.k, x.t, x.r, x.q, x.v, x.w
+    d1, d2, live, root, t_pos, growth, discount = x.d1, x.d2, x.live, x.root, x.t_pos, x.growth, x.discount
     pdf = np.where(live, _pdf(np.nan_to_num(d1)), 0.0)
     n1, n2 = ndtr(w * np.nan_to_num(d1)), ndtr(w * np.nan_to_num(d2))
     sqrt_t = np.sqrt(t_pos)
