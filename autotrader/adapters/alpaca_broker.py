@@ -43,7 +43,15 @@ from requests.adapters import HTTPAdapter
 from tenacity import RetryError, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from autotrader.clock import ET, MarketCalendar
-from autotrader.domain.enums import BrokerOrderStatus, OrderClass, OrderType, RejectReason, Side, TimeInForce
+from autotrader.domain.enums import (
+    BrokerOrderStatus,
+    OptionEventKind,
+    OrderClass,
+    OrderType,
+    RejectReason,
+    Side,
+    TimeInForce,
+)
 from autotrader.domain.models import (
     Account,
     Asset,
@@ -53,7 +61,9 @@ from autotrader.domain.models import (
     Fill,
     OrderRequest,
     SessionHours,
+    is_option_symbol,
 )
+from autotrader.domain.options import MULTIPLIER, OptionEvent, parse_occ
 from autotrader.errors import (
     AmbiguousOrderOutcome,
     BrokerError,
@@ -106,7 +116,10 @@ _UNPROCESSABLE_REASONS = (
 _DUPLICATE_ID = re.compile(r"client[ _]order[ _]id must be unique", re.IGNORECASE)
 _CODE_DAY_TRADING = 40310100
 
-_ORDER_CLASSES = frozenset(c.value for c in OrderClass)  # anything else (options' mleg) reads as simple
+_ORDER_CLASSES = frozenset(c.value for c in OrderClass)  # anything else reads as simple
+OPTION_ACTIVITIES = "OPEXP,OPEXC,OPASN"
+_OPTION_KINDS = {"OPEXP": OptionEventKind.EXPIRED, "OPEXC": OptionEventKind.EXERCISED,
+                 "OPASN": OptionEventKind.ASSIGNED}  # fmt: skip
 _SIDES = {"buy": Side.BUY, "sell": Side.SELL, "sell_short": Side.SELL, "buy_to_cover": Side.BUY}
 
 
@@ -321,8 +334,44 @@ class AlpacaBroker:
         return self._parsed(_account, raw)
 
     def positions(self) -> list[BrokerPosition]:
+        """The stock positions; option contracts are ``option_positions``'."""
+        return [p for p in self._all_positions() if not is_option_symbol(p.symbol)]
+
+    def _all_positions(self) -> list[BrokerPosition]:
         raw = self._read("list positions", self._client.get_all_positions)
         return [self._parsed(_position, item) for item in _as_list(raw, "positions")]
+
+    # -- OptionsBroker: option orders go through submit; these list what became of them ------------------------
+    def option_orders(self, *, status: str = "all", after: datetime | None = None) -> list[BrokerOrder]:
+        return [o for o in self.orders(status=status, after=after)
+                if o.order_class == OrderClass.MLEG or is_option_symbol(o.symbol)]  # fmt: skip
+
+    def option_fills(self, *, after: datetime | None = None) -> list[Fill]:
+        return [f for f in self._all_fills(after=after) if is_option_symbol(f.symbol)]
+
+    def option_positions(self) -> list[BrokerPosition]:
+        return [p for p in self._all_positions() if is_option_symbol(p.symbol)]
+
+    def option_events(self, *, after: datetime | None = None) -> list[OptionEvent]:
+        """Expiries, exercises and assignments (Alpaca's OPEXP, OPEXC and OPASN non-trade activities). They are
+        dated, not timed: each is placed at its session's close, when they happen."""
+        query: dict[str, Any] = {"activity_types": OPTION_ACTIVITIES, "direction": "asc", "page_size": 100}
+        if after is not None:
+            query["after"] = after.astimezone(ET).date().isoformat()
+        raw = self._read("list option activities", partial(self._client.get, "/account/activities", query))
+        found = []
+        for item in _as_list(raw, "account activities"):
+            event = self._parsed(lambda i=item: _option_event(i, self._calendar_close))
+            if event is not None and (after is None or event.at > after):
+                found.append(event)
+        return sorted(found, key=lambda e: (e.at, e.event_id))
+
+    @staticmethod
+    def _calendar_close(day: date) -> datetime:
+        calendar = MarketCalendar.xnys()
+        if calendar.is_session(day):
+            return calendar.session_close(day)
+        return datetime.combine(day, clock_time(16), tzinfo=ET).astimezone(UTC)
 
     def asset(self, symbol: str) -> Asset | None:
         try:
@@ -421,6 +470,10 @@ class AlpacaBroker:
         self._await_cancel(broker_order_id)
 
     def fills(self, *, after: datetime | None = None) -> list[Fill]:
+        """The stock executions (option legs' are ``option_fills``')."""
+        return [f for f in self._all_fills(after=after) if not is_option_symbol(f.symbol)]
+
+    def _all_fills(self, *, after: datetime | None = None) -> list[Fill]:
         """Executions after ``after`` (exclusive), oldest first, from the account activities (FILL).
 
         Pages are walked with ``page_token`` (the id of the last item). A fill reported more than once
@@ -638,6 +691,8 @@ def _sdk_order_request(request: OrderRequest) -> Any:
     )
     from pydantic import ValidationError
 
+    if request.order_class == OrderClass.MLEG:
+        return _sdk_multi_leg(request)
     fields: dict[str, Any] = {
         "symbol": request.symbol,
         "qty": request.qty,
@@ -671,6 +726,30 @@ def _sdk_order_request(request: OrderRequest) -> Any:
             reason=RejectReason.INVALID_ORDER,
         ) from None
     raise OrderRejected(f"order type {request.type!s} is not supported", reason=RejectReason.INVALID_ORDER)
+
+
+def _sdk_multi_leg(request: OrderRequest) -> Any:
+    """A multi-leg option order as alpaca-py builds it: no symbol and no side at the top; each leg's contract,
+    ratio, side and position intent; the net limit signed as Alpaca takes it (+ a debit, - a credit, where the
+    toolkit writes a positive price and the side)."""
+    from alpaca.trading import enums as sdk
+    from alpaca.trading.requests import LimitOrderRequest, OptionLegRequest
+    from pydantic import ValidationError
+
+    assert request.limit_price is not None
+    net = request.limit_price if request.side == Side.BUY else -request.limit_price
+    try:
+        legs = [OptionLegRequest(symbol=leg.symbol, ratio_qty=leg.ratio_qty, side=sdk.OrderSide(leg.side.value),
+                                 position_intent=sdk.PositionIntent(leg.position_intent.value))
+                for leg in request.legs]  # fmt: skip
+        return LimitOrderRequest(qty=request.qty, time_in_force=sdk.TimeInForce.DAY, order_class=sdk.OrderClass.MLEG,
+                                 limit_price=net, legs=legs, client_order_id=request.client_order_id)  # fmt: skip
+    except ValidationError as error:
+        problems = "; ".join(str(e.get("msg", "")) for e in error.errors(include_url=False, include_input=False))
+        raise OrderRejected(
+            f"order {request.client_order_id} is not a valid Alpaca multi-leg order (not sent): {problems}",
+            reason=RejectReason.INVALID_ORDER,
+        ) from None
 
 
 # -- responses: Alpaca JSON → domain values ---------------------------------------------------------------------
@@ -774,19 +853,27 @@ def _order(raw: dict[str, Any], parent_id: str | None = None) -> BrokerOrder:
     filled_qty = _number(raw, "filled_qty", required=False) or 0.0
     qty = _number(raw, "qty", required=False)
     legs = raw.get("legs") or []
+    side_text = str(raw.get("side") or "").lower()
+    limit = _number(raw, "limit_price", required=False)
+    average = _number(raw, "filled_avg_price", required=False)
+    if order_class == "mleg":
+        # A multi-leg parent has no side or symbol: its net limit's sign says debit (buy) or credit (sell).
+        side_text = "buy" if (limit if limit is not None else average or 0.0) >= 0 else "sell"
+        limit = abs(limit) if limit is not None else None
+        average = abs(average) if average is not None else None
     return BrokerOrder(
         broker_order_id=order_id,
         client_order_id=str(raw.get("client_order_id") or ""),
         symbol=str(raw.get("symbol") or ""),
-        side=_SIDES[str(raw["side"]).lower()],
+        side=_SIDES[side_text],
         qty=qty if qty is not None else filled_qty,  # a notional order has no qty until it fills
-        type=OrderType(str(kind).lower()),
+        type=OrderType(str(kind).lower()) if kind else OrderType.LIMIT,  # an option leg has none of its own
         time_in_force=TimeInForce(str(raw["time_in_force"]).lower()),
         # An unknown status is kept verbatim and counts as open (BrokerOrderStatus.is_terminal).
         status=str(BrokerOrderStatus.parse(str(raw.get("status") or "").lower())),
         filled_qty=filled_qty,
-        filled_avg_price=_number(raw, "filled_avg_price", required=False),
-        limit_price=_number(raw, "limit_price", required=False),
+        filled_avg_price=average,
+        limit_price=limit,
         stop_price=_number(raw, "stop_price", required=False),
         trail_percent=_number(raw, "trail_percent", required=False),
         order_class=OrderClass(order_class) if order_class in _ORDER_CLASSES else OrderClass.SIMPLE,
@@ -862,6 +949,24 @@ def _fill(raw: dict[str, Any], cumulative: dict[str, float]) -> Fill | None:
         price=_number(raw, "price"),  # type: ignore[arg-type]
         filled_at=_required_time(raw, "transaction_time"),
     )
+
+
+def _option_event(raw: dict[str, Any], close_of: Callable[[date], datetime]) -> OptionEvent | None:
+    """One OPEXP, OPEXC or OPASN activity as an ``OptionEvent``; None for another kind. The shares an exercise or
+    an assignment moves follow from the contract: a call exercised (or a put assigned) brings 100 in per contract,
+    a put exercised (or a call assigned) sends 100 out, at the strike."""
+    kind = _OPTION_KINDS.get(str(raw.get("activity_type", "")).upper())
+    if kind is None:
+        return None
+    contract = parse_occ(str(raw["symbol"]))
+    qty = abs(_number(raw, "qty") or 0.0)
+    day = date.fromisoformat(str(raw.get("date") or raw.get("transaction_time", ""))[:10])
+    if kind == OptionEventKind.EXPIRED:
+        return OptionEvent(str(raw["id"]), kind, contract.symbol, qty, close_of(day))
+    shares_in = contract.is_call == (kind == OptionEventKind.EXERCISED)
+    return OptionEvent(str(raw["id"]), kind, contract.symbol, qty, close_of(day),
+                       share_side=Side.BUY if shares_in else Side.SELL, share_qty=qty * MULTIPLIER,
+                       share_price=contract.strike)  # fmt: skip
 
 
 def _session_hours(raw: dict[str, Any]) -> SessionHours:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import threading
 import uuid
 from dataclasses import dataclass, field
@@ -100,6 +101,9 @@ class LoggedRequest:
     body: Any
 
 
+_OCC = re.compile(r"([A-Z0-9]{1,6})\d{6}[CP]\d{8}")
+
+
 @dataclass
 class FakeOrder:
     id: str
@@ -157,6 +161,11 @@ class FakeAlpacaServer:
         self.extra_account_fields: dict[str, Any] = {}
         self.orders: dict[str, FakeOrder] = {}
         self.positions: dict[str, tuple[float, float]] = {}  # symbol -> (qty, avg_entry_price)
+        # Options: contract -> (contracts, short negative; average price per share); a leg's ratio and intent.
+        self.option_positions: dict[str, tuple[float, float]] = {}
+        self.option_marks: dict[str, float] = {}  # contract -> mid per share, for market values
+        self.leg_terms: dict[str, tuple[int, str]] = {}
+        self.option_activities: list[dict[str, Any]] = []
         self.activities: list[dict[str, Any]] = []
         self.requests: list[LoggedRequest] = []
         self._faults: list[Fault] = []
@@ -327,7 +336,8 @@ class FakeAlpacaServer:
         if method == "GET" and path == "/v2/account":
             return 200, self._account_json()
         if method == "GET" and path == "/v2/positions":
-            return 200, [self._position_json(s) for s in sorted(self.positions) if abs(self.positions[s][0]) > 1e-9]
+            stocks = [self._position_json(s) for s in sorted(self.positions) if abs(self.positions[s][0]) > 1e-9]
+            return 200, stocks + [self._option_position_json(s) for s in sorted(self.option_positions)]
         if method == "GET" and path.startswith("/v2/positions/"):
             symbol = path.rsplit("/", 1)[1]
             if abs(self.positions.get(symbol, (0.0, 0.0))[0]) <= 1e-9:
@@ -358,7 +368,11 @@ class FakeAlpacaServer:
         if method == "GET" and path == "/v2/calendar":
             return 200, self._calendar_json(query)
         if method == "GET" and path in ("/v2/account/activities/FILL", "/v2/account/activities"):
-            if path.endswith("/activities") and "FILL" not in query.get("activity_types", "FILL").upper():
+            kinds = query.get("activity_types", "FILL").upper().split(",")
+            if path.endswith("/activities") and set(kinds) & {"OPEXP", "OPEXC", "OPASN"}:
+                return 200, [a for a in self.option_activities if a["activity_type"] in kinds
+                             and a["date"] >= query.get("after", "0000")[:10]]  # fmt: skip
+            if path.endswith("/activities") and "FILL" not in kinds:
                 return 200, []
             return 200, self._activities_page(query)
         raise api_error(404, 40410000, "endpoint not found")
@@ -517,6 +531,8 @@ class FakeAlpacaServer:
             raise api_error(422, 40010001, "client_order_id must be no more than 128 characters")
         if any(o.client_order_id == cid for o in self.orders.values()):
             raise api_error(422, 40010001, "client_order_id must be unique")
+        if body.get("order_class") == "mleg" or _OCC.fullmatch(str(body.get("symbol") or "")):
+            return self._create_option_order(cid, body)
         symbol = str(body.get("symbol") or "")
         side = str(body.get("side") or "")
         kind = str(body.get("type") or "")
@@ -749,7 +765,7 @@ class FakeAlpacaServer:
             "replaces": None,
             "asset_id": str(uuid.uuid5(uuid.NAMESPACE_DNS, order.symbol)),
             "symbol": order.symbol,
-            "asset_class": "us_equity",
+            "asset_class": "us_option" if order.order_class == "mleg" or _OCC.fullmatch(order.symbol) else "us_equity",
             "notional": None,
             "qty": _dec(order.qty),
             "filled_qty": _dec(order.filled_qty),
@@ -768,7 +784,127 @@ class FakeAlpacaServer:
             "trail_percent": _dec(order.trail_percent),
             "trail_price": _dec(order.trail_price),
             "hwm": None,
+            **self._option_fields(order),
         }
+
+    def _option_fields(self, order: FakeOrder) -> dict[str, Any]:
+        """What an option order says beyond a stock order's: an mleg parent has no side, symbol or type of its
+        own; a leg carries its ratio and position intent."""
+        if order.order_class == "mleg":
+            return {"side": "", "symbol": "", "asset_id": "", "position_intent": None}
+        if order.id in self.leg_terms:
+            ratio, intent = self.leg_terms[order.id]
+            return {"ratio_qty": str(ratio), "position_intent": intent, "type": "", "order_type": ""}
+        return {}
+
+    # ========================================================================================== options
+    def _create_option_order(self, cid: str, body: dict[str, Any]) -> dict[str, Any]:
+        """An option order as Alpaca takes it: day limit orders in whole contracts; a multi-leg order has no
+        symbol or side, two to four legs of distinct contracts, each with its side and position intent, and a
+        signed net limit (+ debit, - credit). Option orders fill only when a test calls ``fill_option``."""
+        if str(body.get("type")) != "limit" or str(body.get("time_in_force")) != "day":
+            raise api_error(422, 40010001, "options: only day limit orders are supported here")
+        qty = _num(body.get("qty"), "qty")
+        if qty is None or qty <= 0 or not _whole(qty):
+            raise api_error(422, 40010001, "qty must be integer for options trading")
+        limit = _num(body.get("limit_price"), "limit_price")
+        if limit is None:
+            raise api_error(422, 40010001, "limit orders require a limit price")
+        at = self._stamp()
+
+        def order(**kw: Any) -> FakeOrder:
+            made = FakeOrder(id=str(uuid.uuid4()), client_order_id=kw.pop("cid", str(uuid.uuid4())), qty=kw.pop("qty"),
+                             type="limit", time_in_force="day", limit_price=kw.pop("limit", None), stop_price=None,
+                             trail_percent=None, trail_price=None, status="accepted", submitted_at=at, updated_at=at,
+                             **kw)  # fmt: skip
+            self.orders[made.id] = made
+            return made
+
+        if body.get("order_class") != "mleg":
+            single = order(cid=cid, symbol=str(body["symbol"]), side=str(body.get("side")), qty=qty, limit=limit,
+                           order_class="simple")  # fmt: skip
+            return self._order_json(single, nested=True)
+        legs = body.get("legs") or []
+        if body.get("symbol") or body.get("side"):
+            raise api_error(422, 40010001, "a multi-leg order takes no symbol or side of its own")
+        if not 2 <= len(legs) <= 4 or len({leg.get("symbol") for leg in legs}) != len(legs):
+            raise api_error(422, 40010001, "a multi-leg order has 2 to 4 legs of distinct contracts")
+        for i, leg in enumerate(legs):
+            if not leg.get("position_intent"):
+                raise api_error(422, 40010001, f"leg.{i} position intent is required")
+            if not _OCC.fullmatch(str(leg.get("symbol"))):
+                raise api_error(422, 42210000, f'asset "{leg.get("symbol")}" not found')
+        parent = order(cid=cid, symbol="", side="", qty=qty, limit=limit, order_class="mleg", role="mleg")
+        for leg in legs:
+            ratio = int(float(leg.get("ratio_qty", 1)))
+            child = order(symbol=str(leg["symbol"]), side=str(leg["side"]), qty=qty * ratio, order_class="mleg_leg",
+                          parent_id=parent.id, role="option_leg")  # fmt: skip
+            parent.leg_ids.append(child.id)
+            self.leg_terms[child.id] = (ratio, str(leg["position_intent"]))
+        return self._order_json(parent, nested=True)
+
+    def fill_option(self, order_id: str, prices: dict[str, float], at: datetime | None = None) -> None:
+        """Fill a working option order whole: each leg at ``prices[contract]`` per share (one FILL per leg)."""
+        with self._lock:
+            at = _aware(at) if at else self.now
+            parent = self.orders[order_id]
+            members = [self.orders[i] for i in parent.leg_ids] or [parent]
+            net = 0.0
+            for leg in members:
+                price = prices[leg.symbol]
+                sign = 1 if leg.side == "buy" else -1
+                leg.filled_qty, leg.filled_avg_price, leg.status, leg.filled_at, leg.updated_at = (
+                    leg.qty, price, "filled", at, at)
+                held, avg = self.option_positions.get(leg.symbol, (0.0, 0.0))
+                new = held + sign * leg.qty
+                opening = held == 0 or (held > 0) == (sign > 0)
+                avg = (abs(held) * avg + leg.qty * price) / abs(new) if opening and new else avg
+                if abs(new) < 1e-9:
+                    self.option_positions.pop(leg.symbol, None)
+                else:
+                    self.option_positions[leg.symbol] = (new, avg)
+                self.cash -= sign * leg.qty * price * 100
+                net += sign * (leg.qty / parent.qty) * price
+                self.activities.append({
+                    "id": f"{at.astimezone(UTC):%Y%m%d%H%M%S}{at.microsecond // 1000:03d}::{uuid.uuid4()}",
+                    "activity_type": "FILL", "transaction_time": _utc_text(at), "type": "fill", "price": _dec(price),
+                    "qty": _dec(leg.qty), "side": leg.side, "symbol": leg.symbol, "leaves_qty": "0",
+                    "order_id": leg.id, "cum_qty": _dec(leg.qty), "order_status": "filled",
+                })  # fmt: skip
+            if parent.leg_ids:
+                parent.filled_qty, parent.filled_avg_price = parent.qty, round(net, 4)
+                parent.status, parent.filled_at, parent.updated_at = "filled", at, at
+
+    def settle_option(self, symbol: str, kind: str, day: date) -> None:
+        """Expiry of a held contract as Alpaca reports it: OPEXP (worthless), OPEXC (a long one exercised) or
+        OPASN (a short one assigned), one non-trade activity, the shares moved at the strike."""
+        with self._lock:
+            held, _ = self.option_positions.pop(symbol)
+            strike, is_call = int(symbol[-8:]) / 1000, symbol[-9] == "C"
+            underlying = _OCC.fullmatch(symbol).group(1)  # type: ignore[union-attr]
+            if kind in ("OPEXC", "OPASN"):
+                shares = abs(held) * 100 * (1 if is_call == (kind == "OPEXC") else -1)
+                qty, avg = self.positions.get(underlying, (0.0, 0.0))
+                new = qty + shares
+                avg = (qty * avg + shares * strike) / new if shares > 0 and new else avg
+                self.positions[underlying] = (new, avg if abs(new) > 1e-9 else 0.0)
+                self.cash -= shares * strike
+            self.option_activities.append({
+                "id": f"{day:%Y%m%d}000000000::{uuid.uuid4()}", "activity_type": kind, "date": day.isoformat(),
+                "net_amount": "0", "symbol": symbol, "qty": _dec(-held), "per_share_amount": None,
+                "description": f"{kind} {symbol}", "status": "executed", "account_id": "fake",
+            })  # fmt: skip
+
+    def _option_position_json(self, symbol: str) -> dict[str, Any]:
+        qty, avg = self.option_positions[symbol]
+        mark = self.option_marks.get(symbol, avg)
+        return {
+            "asset_id": str(uuid.uuid5(uuid.NAMESPACE_DNS, symbol)), "symbol": symbol, "exchange": "",
+            "asset_class": "us_option", "asset_marginable": False, "avg_entry_price": _dec(avg), "qty": _dec(qty),
+            "qty_available": _dec(qty), "side": "long" if qty > 0 else "short", "market_value": _dec(qty * mark * 100),
+            "cost_basis": _dec(qty * avg * 100), "unrealized_pl": _dec(qty * (mark - avg) * 100),
+            "unrealized_plpc": "0", "current_price": _dec(mark), "lastday_price": _dec(mark), "change_today": "0",
+        }  # fmt: skip
 
     def _cancel(self, order: FakeOrder) -> None:
         if order.status in TERMINAL_STATUSES:
