@@ -1065,6 +1065,25 @@ class VerticalsSection(Section):
         return self
 
 
+class WheelSection(Section):
+    """Cash-secured puts on the dearest names of a list, covered calls on assigned shares, and round again."""
+
+    enabled: bool = False
+    underlyings: list[Ticker] = Field(default_factory=list, description="The names the wheel may sell puts on")
+    max_names: int = Field(3, ge=1, le=100, description="Names in the wheel at once (a put or shares)")
+    put_delta: float = Field(0.30, ge=0.05, le=0.95, description="The put sold: delta (absolute) nearest")
+    call_delta: float = Field(0.30, ge=0.05, le=0.95, description="The call sold: delta nearest")
+    dte_min: int = Field(25, ge=1, le=730)
+    dte_max: int = Field(45, ge=1, le=730)
+    iv_percentile_min: float = Field(0.0, ge=0, le=1, description="Names under this IV percentile are passed over")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> WheelSection:
+        if self.dte_min > self.dte_max:
+            raise ValueError(f"dte_min ({self.dte_min}) must not exceed dte_max ({self.dte_max})")
+        return self
+
+
 class Settings(BaseSettings):
     """The whole configuration. Build it with ``load_settings``; it is frozen."""
 
@@ -1104,6 +1123,7 @@ class Settings(BaseSettings):
     rebalance: RebalanceSection = RebalanceSection()
     options: OptionsSection = OptionsSection()
     verticals: VerticalsSection = VerticalsSection()
+    wheel: WheelSection = WheelSection()
     symbols: dict[Ticker, SymbolOverride] = Field(
         default_factory=dict, description="[symbols.<TICKER>] tables: per-symbol overrides (config file only)"
     )

@@ -152,9 +152,18 @@ class IvPlan:
     missing: tuple[str, ...]  # underlyings whose chain gave no 30-day IV
 
 
+def iv_underlyings(ctx: StepContext) -> list[str]:
+    """The underlyings whose 30-day IV is recorded: ``[options] iv_underlyings`` and, with the wheel on, its
+    names (it ranks them by IV percentile)."""
+    names = list(ctx.settings.options.iv_underlyings)
+    if ctx.settings.wheel.enabled:
+        names += [n for n in ctx.settings.wheel.underlyings if n not in names]
+    return names
+
+
 def plan_iv(ctx: StepContext) -> IvPlan | None:
     """What to record now: None unless a session has closed today and there are underlyings to record."""
-    underlyings = ctx.settings.options.iv_underlyings
+    underlyings = iv_underlyings(ctx)
     state = ctx.session
     if not underlyings or state.session_date is None or ctx.now < ctx.deps.calendar.session_close(state.session_date):
         return None
@@ -168,8 +177,8 @@ def plan_iv(ctx: StepContext) -> IvPlan | None:
 
 def run_iv(ctx: StepContext) -> Report:
     report = ctx.report()
-    if not ctx.settings.options.iv_underlyings:
-        report.notes.append("[options] iv_underlyings is empty: nothing to record")
+    if not iv_underlyings(ctx):
+        report.notes.append("[options] iv_underlyings is empty (and no wheel names): nothing to record")
         return report.build(Report)
     plan = plan_iv(ctx)
     if plan is None:

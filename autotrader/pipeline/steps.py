@@ -96,6 +96,12 @@ def _verticals_exits(ctx: StepContext) -> Report:
     return verticals.run_exits(ctx)
 
 
+def _wheel(ctx: StepContext) -> Report:
+    from autotrader.pipeline import wheel
+
+    return wheel.run(ctx)
+
+
 STEPS: dict[str, Callable[[StepContext], Report]] = {
     "sync": _sync,
     "scan": _scan,
@@ -108,4 +114,5 @@ STEPS: dict[str, Callable[[StepContext], Report]] = {
     "options_iv": _options_iv,
     "verticals": _verticals,
     "verticals_exits": _verticals_exits,
+    "wheel": _wheel,
 }

@@ -17,7 +17,7 @@ the next slot with the next attempt number; while one works, nothing else is sen
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from autotrader.clock import ET
@@ -92,7 +92,13 @@ def _intent(ctx: StepContext, *, leg: LegKind, underlying: str, net: float, unit
 # -- entries -------------------------------------------------------------------------------------------------
 
 
-def _options_at_risk(ledger: Any) -> float:
+def expiry_days(ctx: StepContext, quotes: list[OptionQuote]) -> dict[date, int]:
+    """Each expiry of ``quotes`` with its days to expiry from today."""
+    return {e: days_to_expiry(e, ctx.now) for e in {q.contract.expiry for q in quotes}}
+
+
+def options_at_risk(ledger: Any) -> float:
+    """The maximum losses of the structures not yet closed, dollars: what the options allocation counts."""
     return sum((s.max_loss or 0.0) * s.units for s in store.structures(ledger, statuses=_OPEN_STATUSES))
 
 
@@ -106,7 +112,7 @@ def plan_entry(
     source = option_chain.chains(ctx)
     first, last = today + timedelta(days=r.dte_min), today + timedelta(days=r.dte_max)
     quotes = source.option_chain(signal.symbol, first, last)
-    expiry = policy.choose_expiry({q.contract.expiry: days_to_expiry(q.contract.expiry, ctx.now) for q in quotes}, r)
+    expiry = policy.choose_expiry(expiry_days(ctx, quotes), r.dte_min, r.dte_max)
     if expiry is None:
         return None, f"no listed expiry {r.dte_min} to {r.dte_max} days out", []
     mine = [q for q in quotes if q.contract.expiry == expiry]
@@ -155,7 +161,7 @@ def run(ctx: StepContext) -> Report:
     oldest = ctx.now - timedelta(days=ctx.settings.signals.max_age_days)
     signals = repo.undecided_signals(ctx.ledger, STEP, since=oldest, until=ctx.now)
     account = ctx.deps.broker.account()
-    at_risk = _options_at_risk(ctx.ledger)
+    at_risk = options_at_risk(ctx.ledger)
     free_cash = account.buying_power
     gateway = OrderGateway(ctx.ledger, ctx.deps.broker, ctx.deps.clock, run_id=ctx.run_id, log=ctx.log)
     intents: list[OrderIntent] = []
@@ -190,7 +196,7 @@ def run(ctx: StepContext) -> Report:
         risk = (opening.structure.max_loss or 0.0) * opening.structure.units
         at_risk += risk
         free_cash -= opening.structure.planned_net * 100 * opening.structure.units
-    _place(gateway, report, intents, "spread opening")
+    place_all(gateway, report, intents, "spread opening")
     if not signals:
         report.notes.append("no undecided signals")
     return report.build(Report)
@@ -203,7 +209,7 @@ def _decide(ctx: StepContext, signal_id: int, outcome: str, reason: str, trace: 
                              client_order_id=cid, run_id=ctx.run_id, now=ctx.now)  # fmt: skip
 
 
-def _place(gateway: OrderGateway, report: ReportDraft, intents: list[OrderIntent], what: str) -> None:
+def place_all(gateway: OrderGateway, report: ReportDraft, intents: list[OrderIntent], what: str) -> None:
     results = {r.client_order_id: r for r in gateway.place(intents)} if intents else {}
     for intent in intents:
         line = order_line(intent, results[intent.client_order_id], limit_price=intent.request.limit_price)
@@ -268,6 +274,6 @@ def run_exits(ctx: StepContext) -> Report:
         return report.build(Report)
     intents = [i for i in (plan_exit(ctx, s) for s in open_ones) if i is not None]
     gateway = OrderGateway(ctx.ledger, ctx.deps.broker, ctx.deps.clock, run_id=ctx.run_id, log=ctx.log)
-    _place(gateway, report, intents, "spread closing")
+    place_all(gateway, report, intents, "spread closing")
     report.notes.append(f"{len(open_ones)} open spread(s), {len(intents)} to close")
     return report.build(Report)

@@ -15,7 +15,8 @@ In order:
 6. ``max_loss``: the structure's maximum loss is bounded (a structure that can lose without limit is refused
    whatever covers it) and the units are as many as ``max_loss_per_trade_pct`` of the portfolio allows, then
    as many as the room left under ``max_allocation_pct`` (the maximum losses of the open options structures
-   count against it).
+   count against it). A covered call is the exception: the shares and their risk are already held, so it is
+   one contract per 100 free shares.
 7. ``covered``: each short call not matched by a long call of the structure needs 100 free shares per unit,
    each unmatched short put its strike x 100 in free cash per unit; the units are cut to what the shares and
    cash cover. Never a naked short.
@@ -31,7 +32,7 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
-from autotrader.domain.enums import Side
+from autotrader.domain.enums import Side, StructureKind
 from autotrader.domain.options import MULTIPLIER, OptionQuote, Structure
 from autotrader.policy.option_payoff import Profile, profile
 from autotrader.policy.sizing import Inputs, TraceStep
@@ -180,6 +181,13 @@ def max_loss(s: _State) -> tuple[_State, TraceStep, str | None]:
     assert s.net_limit is not None
     case = s.case
     shape = profile(case.structure, s.net_limit)
+    if case.structure.kind == StructureKind.COVERED_CALL:
+        # The shares' risk is already held: a covered call is sized by the shares it covers (``covered``).
+        # ``covered`` refuses it when fewer than 100 shares are free.
+        units = max(int(case.free_shares // MULTIPLIER), 1)
+        step = TraceStep("max_loss", {"free_shares": case.free_shares},
+                         "a covered call: one contract per 100 shares held")  # fmt: skip
+        return replace(s, profile=shape, units=units), step, None
     if shape.max_loss is None:
         why = "the structure can lose without limit"
         return s, TraceStep("max_loss", {"max_loss_per_unit": None}, f"skip: {why}"), why

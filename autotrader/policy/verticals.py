@@ -56,10 +56,11 @@ def wants(conviction: int | None, category: str, rules: VerticalRules) -> str | 
     return None
 
 
-def choose_expiry(expiries: Mapping[date, int], rules: VerticalRules) -> date | None:
-    """``expiries``: expiry -> days to it. The one nearest the window's middle (module docstring)."""
-    middle = (rules.dte_min + rules.dte_max) / 2
-    inside = [(abs(days - middle), e) for e, days in expiries.items() if rules.dte_min <= days <= rules.dte_max]
+def choose_expiry(expiries: Mapping[date, int], dte_min: int, dte_max: int) -> date | None:
+    """``expiries``: expiry -> days to it. The one nearest the middle of ``dte_min..dte_max`` (the earlier on a
+    tie); None when none is inside."""
+    middle = (dte_min + dte_max) / 2
+    inside = [(abs(days - middle), e) for e, days in expiries.items() if dte_min <= days <= dte_max]
     return min(inside)[1] if inside else None
 
 

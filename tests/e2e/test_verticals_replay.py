@@ -1,13 +1,15 @@
-"""Verticals over weeks of the synthetic world and through a kill: every option order a day limit order sent
-once, never a naked short, the ledger's options book level with the simulated broker's, and the scorecard's
-options row; a process killed after the broker took a spread's order converges on a rerun without sending it
-again."""
+"""Verticals and the wheel over weeks of the synthetic world, and through a kill: every option order a day limit
+order sent once, never a naked short, the ledger's options book level with the simulated broker's, puts on the
+week's first session and calls on assigned shares at or above their cost, and the scorecard's options rows; a
+process killed after the broker took a spread's order converges on a rerun without sending it again."""
 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from collections import Counter
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -16,14 +18,14 @@ from typer.testing import CliRunner
 from autotrader import killpoints
 from autotrader.adapters.sim_options import collateral
 from autotrader.cli.app import app
+from autotrader.clock import MarketCalendar
 from autotrader.domain.options import parse_occ
+from tests.conftest import ISOLATED_PREFIXES
 from tests.e2e.crash_harness import read, run_child, submits_per_order, violations
 
 pytestmark = pytest.mark.slow  # weeks of replay, and child processes
 
 ON = '[verticals]\nenabled = true\nmin_conviction = 7\n'
-# Four slots a session: enough for entries, exits through the day and the end-of-day work, and quick to replay.
-FEW_SLOTS = '[schedule]\ntimes = ["09:00", "10:30", "14:00", "16:15"]\n'
 
 
 def _options_book_agrees(db: sqlite3.Connection) -> None:
@@ -44,33 +46,6 @@ def _options_book_agrees(db: sqlite3.Connection) -> None:
         assert collateral(legs, shares.fetchone()[0]) is not None, legs  # never a naked short
 
 
-def test_weeks_of_verticals_keep_the_book_level_and_every_order_a_limit(cli, write_config):
-    config = write_config(ON + FEW_SLOTS)
-    result = cli("replay", "--start", "2026-02-02", "--end", "2026-02-20", "--json", "--config", str(config))
-    assert result.exit_code == 0, result.output
-    with sqlite3.connect(config.parent / "ledger-replay.db") as db:
-        kinds = set(db.execute("SELECT type, time_in_force, order_class FROM order_intents WHERE book = 'options'"))
-        assert kinds == {("limit", "day", "mleg")}
-        statuses = Counter(s for (s,) in db.execute("SELECT status FROM option_structures"))
-        assert statuses["closed"] >= 5 and set(statuses) <= {"open", "closed", "abandoned", "opening"}
-        entries = Counter(k for (k,) in db.execute(
-            "SELECT position_key FROM order_intents WHERE book = 'options' AND leg = 'entry'"))
-        assert set(entries.values()) == {1}  # one opening order per structure, one structure per signal
-        at_desk = Counter(c for (c,) in db.execute("SELECT client_order_id FROM sim_option_orders"))
-        assert set(at_desk.values()) == {1}
-        # Every closed spread's result is its fills' cash flows (an expiry's value aside).
-        for sid, pnl in db.execute("SELECT structure_id, realized_pnl FROM option_structures WHERE status = 'closed' "
-                                   "AND close_reason NOT LIKE 'expiry%'"):  # fmt: skip
-            flows = db.execute("SELECT SUM(CASE side WHEN 'buy' THEN -qty * price ELSE qty * price END) * 100 "
-                               "FROM option_fills WHERE structure_id = ?", (sid,)).fetchone()[0]  # fmt: skip
-            assert pnl == pytest.approx(flows, abs=0.02)
-        _options_book_agrees(db)
-    card = cli("scorecard", "--ledger", "replay", "--json", "--config", str(config))
-    (row,) = json.loads(card.stdout)["options"]
-    assert row["strategy"] == "verticals" and row["structures"] == statuses["closed"]
-
-
-PREMARKET = "2026-03-09T09:05:00-04:00"
 INTRADAY = "2026-03-09T10:30:00-04:00"
 
 
@@ -103,14 +78,12 @@ def _first_spread_submit(folder: Path) -> int:
 
 def test_a_kill_after_the_broker_took_a_spread_converges_without_sending_it_again(tmp_path):
     clean = _workspace(tmp_path / "clean")
-    _run(clean, PREMARKET)
-    _run(clean, INTRADAY)
+    _run(clean, INTRADAY)  # the morning's signals are scanned, sized and expressed in this one slot
     k = _first_spread_submit(clean.parent)
     expected = set(read(clean.parent, "SELECT client_order_id, underlying, qty, status FROM sim_option_orders"))
     assert expected
 
     config = _workspace(tmp_path / "killed")
-    _run(config, PREMARKET)
     done = run_child(config, "run-daily", "--as-of", INTRADAY, env={killpoints.ENV: f"after_post_before_answer:{k}"})
     assert done.returncode == killpoints.KILL_EXIT_CODE, done.stderr
     assert read(config.parent, "SELECT COUNT(*) FROM sim_option_orders") == [(1,)]
@@ -120,4 +93,82 @@ def test_a_kill_after_the_broker_took_a_spread_converges_without_sending_it_agai
     after = read(config.parent, "SELECT client_order_id, underlying, qty, status FROM sim_option_orders")
     assert set(after) == expected
     with sqlite3.connect(config.parent / "ledger-sim.db") as db:
+        _options_book_agrees(db)
+
+
+WHEEL = """[wheel]
+enabled = true
+underlyings = ["AAPL", "XOM", "DIS", "V", "JNJ", "HON"]
+[options]
+max_loss_per_trade_pct = 5.0
+max_allocation_pct = 50.0
+"""
+
+
+@pytest.fixture(scope="module")
+def replayed(tmp_path_factory) -> Path:
+    """Verticals and the wheel together, two slots a session (mid-morning, and after the close), from January to
+    mid-February: spreads open and close, and a wheel put is assigned on 6 February and covered from the next
+    session."""
+    folder = tmp_path_factory.mktemp("options-replay")
+    config = folder / "config.toml"
+    config.write_text(ON + WHEEL + '[schedule]\ntimes = ["10:30", "16:20"]\n', encoding="utf-8")
+    with pytest.MonkeyPatch.context() as patch:  # module-scoped: the per-test environment isolation is not set yet
+        for name in list(os.environ):
+            if name.upper().startswith(ISOLATED_PREFIXES):
+                patch.delenv(name)
+        result = CliRunner().invoke(app, ["replay", "--start", "2026-01-05", "--end", "2026-02-10", "--json",
+                                          "--config", str(config)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    return config
+
+
+def test_verticals_keep_the_book_level_and_every_order_a_limit(replayed, cli):
+    config = replayed
+    with sqlite3.connect(config.parent / "ledger-replay.db") as db:
+        kinds = set(db.execute("SELECT type, time_in_force FROM order_intents WHERE book = 'options'"))
+        assert kinds == {("limit", "day")}
+        mine = db.execute("SELECT status FROM option_structures WHERE strategy = 'verticals'")
+        statuses = Counter(s for (s,) in mine)
+        assert statuses["closed"] >= 5 and set(statuses) <= {"open", "closed", "abandoned", "opening"}
+        entries = Counter(k for (k,) in db.execute(
+            "SELECT position_key FROM order_intents WHERE book = 'options' AND leg = 'entry'"))
+        assert set(entries.values()) == {1}  # one opening order per structure, one structure per signal
+        at_desk = Counter(c for (c,) in db.execute("SELECT client_order_id FROM sim_option_orders"))
+        assert set(at_desk.values()) == {1}
+        # Every spread closed by an order made what its fills' cash flows say.
+        for sid, pnl in db.execute("SELECT structure_id, realized_pnl FROM option_structures WHERE status = 'closed' "
+                                   "AND strategy = 'verticals' AND close_reason NOT LIKE 'expiry%'"):  # fmt: skip
+            flows = db.execute("SELECT SUM(CASE side WHEN 'buy' THEN -qty * price ELSE qty * price END) * 100 "
+                               "FROM option_fills WHERE structure_id = ?", (sid,)).fetchone()[0]  # fmt: skip
+            assert pnl == pytest.approx(flows, abs=0.02)
+        _options_book_agrees(db)
+    card = cli("scorecard", "--ledger", "replay", "--json", "--config", str(config))
+    by = {row["strategy"]: row for row in json.loads(card.stdout)["options"]}
+    assert by["verticals"]["structures"] == statuses["closed"] and "wheel" in by
+
+
+def test_the_wheel_sells_puts_on_mondays_calls_on_assigned_shares_and_goes_round(replayed):
+    config = replayed
+    with sqlite3.connect(config.parent / "ledger-replay.db") as db:
+        rows = db.execute("SELECT structure_id, kind, status, opened_at, close_reason, legs_json FROM "
+                          "option_structures WHERE strategy = 'wheel' ORDER BY planned_at").fetchall()  # fmt: skip
+        puts = [r for r in rows if r[1] == "cash_secured_put"]
+        calls = [r for r in rows if r[1] == "covered_call"]
+        assert puts and calls
+        calendar = MarketCalendar.xnys()
+        for sid, *_ in puts:  # every put on the week's first session (its id carries that session)
+            day = date.fromisoformat(sid.rsplit("-put-", 1)[1])
+            monday = day - timedelta(days=day.weekday())
+            assert calendar.sessions_between(monday, day)[0] == day, sid
+        assigned = [r for r in puts if r[4] == "expiry: assigned"]
+        assert assigned  # a put was assigned: shares came in, and calls were written on them
+        for sid, _, _, opened, _, legs in calls:
+            name = sid.split("-")[1]
+            strike = float(json.loads(legs)[0]["symbol"][-8:]) / 1000
+            cost = db.execute("SELECT price FROM fills WHERE book = 'options' AND symbol = ? AND side = 'buy' "
+                              "AND filled_at <= ? ORDER BY filled_at DESC", (name, opened)).fetchone()[0]  # fmt: skip
+            assert strike >= cost - 1e-9, (sid, strike, cost)  # never below what the shares cost
+        assert {(t, tif) for t, tif in db.execute(
+            "SELECT type, time_in_force FROM order_intents WHERE book = 'options'")} == {("limit", "day")}
         _options_book_agrees(db)

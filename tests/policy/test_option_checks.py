@@ -115,8 +115,9 @@ def test_a_covered_call_needs_the_shares():
     quotes = {c(110.0).symbol: q(c(110.0), 1.50, 1.60)}
     without = oc.decide(case(call, quotes, portfolio_value=1_000_000.0, free_shares=50))
     assert without.units == 0 and "needs 100 shares" in without.refused
-    # Each unit risks the shares less the credit (~$9,846): 1 % of $3,000,000 allows 3, 250 shares cover 2.
-    with_shares = oc.decide(case(call, quotes, portfolio_value=3_000_000.0, free_shares=250))
+    # The shares' risk is already held: one call per 100 shares, whatever the per-trade limit (1 % of $100,000
+    # is far less than the ~$9,846 each unit of shares and call could lose).
+    with_shares = oc.decide(case(call, quotes, free_shares=250))
     assert with_shares.units == 2
 
 

@@ -26,10 +26,10 @@ def test_a_signal_is_wanted_by_its_category_and_conviction():
 
 def test_the_expiry_nearest_the_middle_of_the_window():
     days = {date(2026, 3, 20): 10, date(2026, 4, 2): 23, date(2026, 4, 17): 38, date(2026, 5, 15): 66}
-    assert v.choose_expiry(days, RULES) == date(2026, 4, 17)  # 40.5 is the middle of 21..60
-    assert v.choose_expiry({date(2026, 3, 20): 10, date(2026, 5, 15): 66}, RULES) is None
+    assert v.choose_expiry(days, 21, 60) == date(2026, 4, 17)  # 40.5 is the middle of 21..60
+    assert v.choose_expiry({date(2026, 3, 20): 10, date(2026, 5, 15): 66}, 21, 60) is None
     tie = {date(2026, 4, 1): 30, date(2026, 4, 20): 51}
-    assert v.choose_expiry(tie, RULES) == date(2026, 4, 1)  # 10.5 from the middle either way: the earlier
+    assert v.choose_expiry(tie, 21, 60) == date(2026, 4, 1)  # 10.5 from the middle either way: the earlier
 
 
 def test_a_buy_is_a_bull_call_spread_and_a_sell_a_bear_put_spread():
