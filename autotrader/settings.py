@@ -1084,6 +1084,29 @@ class WheelSection(Section):
         return self
 
 
+class CondorSection(Section):
+    """Iron condors on range-bound names, watched every slot."""
+
+    enabled: bool = False
+    underlyings: list[Ticker] = Field(default_factory=list, description="The names condors may be sold on")
+    entry_time: Hhmm = Field("10:00", description="New York time from which condors are sold")
+    bollinger_period: int = Field(20, ge=5, le=200, description="Sessions of the range-bound test")
+    max_band_width_pct: float = Field(10.0, gt=0, le=100, description="Widest Bollinger band width, percent of the mid")
+    dte_min: int = Field(30, ge=1, le=730)
+    dte_max: int = Field(45, ge=1, le=730)
+    short_delta: float = Field(0.16, ge=0.02, le=0.5, description="The sold put's and call's delta (absolute)")
+    wing_width_pct: float = Field(3.0, gt=0, le=50, description="Wings this percent of the price beyond the shorts")
+    breach_pct: float = Field(70.0, gt=0, le=100, description="Close once the price has come this far to a short")
+    profit_target_pct: float = Field(40.0, gt=0, le=100, description="Close once this share of the credit is kept")
+    exit_dte: int = Field(7, ge=0, le=365, description="Close with fewer days than this to expiry")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> CondorSection:
+        if self.dte_min > self.dte_max:
+            raise ValueError(f"dte_min ({self.dte_min}) must not exceed dte_max ({self.dte_max})")
+        return self
+
+
 class Settings(BaseSettings):
     """The whole configuration. Build it with ``load_settings``; it is frozen."""
 
@@ -1124,6 +1147,7 @@ class Settings(BaseSettings):
     options: OptionsSection = OptionsSection()
     verticals: VerticalsSection = VerticalsSection()
     wheel: WheelSection = WheelSection()
+    condor: CondorSection = CondorSection()
     symbols: dict[Ticker, SymbolOverride] = Field(
         default_factory=dict, description="[symbols.<TICKER>] tables: per-symbol overrides (config file only)"
     )

@@ -102,6 +102,22 @@ def _wheel(ctx: StepContext) -> Report:
     return wheel.run(ctx)
 
 
+def _condor(ctx: StepContext) -> Report:
+    from autotrader.pipeline import condor
+
+    return condor.run(ctx)
+
+
+def _condor_exits(ctx: StepContext) -> Report:
+    if not ctx.settings.condor.enabled:
+        report = ctx.report()
+        report.notes.append("[condor] enabled = false: nothing to do")
+        return report.build(Report)
+    from autotrader.pipeline import condor
+
+    return condor.run_exits(ctx)
+
+
 STEPS: dict[str, Callable[[StepContext], Report]] = {
     "sync": _sync,
     "scan": _scan,
@@ -115,4 +131,6 @@ STEPS: dict[str, Callable[[StepContext], Report]] = {
     "verticals": _verticals,
     "verticals_exits": _verticals_exits,
     "wheel": _wheel,
+    "condor": _condor,
+    "condor_exits": _condor_exits,
 }

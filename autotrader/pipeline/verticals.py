@@ -65,7 +65,7 @@ class Opening:
     intent: OrderIntent
 
 
-def _legs(structure: Structure, *, closing: bool) -> tuple[OrderLegRequest, ...]:
+def legs_of(structure: Structure, *, closing: bool) -> tuple[OrderLegRequest, ...]:
     out = []
     for leg in structure.legs:
         buying = (leg.side == Side.BUY) != closing
@@ -77,12 +77,12 @@ def _legs(structure: Structure, *, closing: bool) -> tuple[OrderLegRequest, ...]
     return tuple(out)
 
 
-def _intent(ctx: StepContext, *, leg: LegKind, underlying: str, net: float, units: float, structure_id: str,
-            legs: tuple[OrderLegRequest, ...], attempt: int = 0, signal_id: int | None = None,
-            reason: str = "") -> OrderIntent:  # fmt: skip
-    """An options order as an intent: ``net`` per share, + a debit (bought), - a credit (sold)."""
+def option_intent(ctx: StepContext, *, step: str, leg: LegKind, underlying: str, net: float, units: float,
+                  structure_id: str, legs: tuple[OrderLegRequest, ...], attempt: int = 0,
+                  signal_id: int | None = None, reason: str = "") -> OrderIntent:  # fmt: skip
+    """A multi-leg options order as an intent: ``net`` per share, + a debit (bought), - a credit (sold)."""
     return OrderIntent.create(
-        session_date=ctx.session_date, step=STEP if leg == LegKind.ENTRY else EXIT_STEP, book=Book.OPTIONS,
+        session_date=ctx.session_date, step=step, book=Book.OPTIONS,
         leg=leg, symbol=underlying, side=Side.BUY if net > 0 else Side.SELL, qty=units, attempt=attempt,
         key=structure_id, position_key=structure_id, signal_id=signal_id, reason=reason, type=OrderType.LIMIT,
         limit_price=max(round(abs(net), 2), 0.01), order_class=OrderClass.MLEG, legs=legs,
@@ -133,7 +133,7 @@ def plan_entry(
     if decision.refused is not None or decision.net_limit is None or decision.profile is None:
         return None, decision.refused or "refused", trace
     structure_id = f"{STRATEGY}-{signal.id}"
-    legs = _legs(structure, closing=False)
+    legs = legs_of(structure, closing=False)
     stored = tuple({"symbol": leg.contract.symbol, "side": str(leg.side), "ratio": leg.ratio} for leg in structure.legs)
     row = store.StructureRow(
         structure_id=structure_id, strategy=STRATEGY, kind=str(structure.kind), underlying=signal.symbol, legs=stored,
@@ -143,8 +143,9 @@ def plan_entry(
         planned_at=repo.utc_iso(ctx.now), opened_at=None, closed_at=None, extra={"expiry": expiry.isoformat()},
     )  # fmt: skip
     reason = f"{structure.kind} {chosen[0].symbol}/{chosen[1].symbol} x{decision.units} at {decision.net_limit:.2f}"
-    intent = _intent(ctx, leg=LegKind.ENTRY, underlying=signal.symbol, net=decision.net_limit, units=decision.units,
-                     structure_id=structure_id, legs=legs, signal_id=signal.id, reason=reason)  # fmt: skip
+    intent = option_intent(ctx, step=STEP, leg=LegKind.ENTRY, underlying=signal.symbol, net=decision.net_limit,
+                           units=decision.units, structure_id=structure_id, legs=legs, signal_id=signal.id,
+                           reason=reason)  # fmt: skip
     return Opening(row, intent), reason, trace
 
 
@@ -220,7 +221,7 @@ def place_all(gateway: OrderGateway, report: ReportDraft, intents: list[OrderInt
 # -- exits ---------------------------------------------------------------------------------------------------
 
 
-def _value(s: store.StructureRow, quotes: dict[str, OptionQuote]) -> float | None:
+def mid_value(s: store.StructureRow, quotes: dict[str, OptionQuote]) -> float | None:
     """The spread's worth per share at its legs' mids, None when a leg has no market."""
     value = 0.0
     for leg in s.legs:
@@ -231,7 +232,7 @@ def _value(s: store.StructureRow, quotes: dict[str, OptionQuote]) -> float | Non
     return value
 
 
-def _closing_attempts(intents: list[dict[str, Any]]) -> tuple[bool, int]:
+def closing_attempts(intents: list[dict[str, Any]]) -> tuple[bool, int]:
     """(a closing order is still working or in doubt, how many closing orders were made)."""
     closing = [i for i in intents if i["leg"] != str(LegKind.ENTRY)]
     working = any(IntentStatus(i["status"]) in (*IN_FLIGHT_INTENT_STATUSES, IntentStatus.PLANNED,
@@ -244,23 +245,32 @@ def plan_exit(ctx: StepContext, s: store.StructureRow) -> OrderIntent | None:
     """The closing order of one open spread, when it is due and none works (module docstring)."""
     if s.open_net is None:
         return None
-    working, attempts = _closing_attempts(repo.position_intents(ctx.ledger, s.structure_id))
+    working, attempts = closing_attempts(repo.position_intents(ctx.ledger, s.structure_id))
     if working:
         return None
     contracts = [parse_occ(leg["symbol"]) for leg in s.legs]
     quotes = option_chain.chains(ctx).option_quotes(contracts)
-    found = policy.exit_reason(s.open_net, _value(s, quotes), days_to_expiry(contracts[0].expiry, ctx.now), rules(ctx))
+    days_left = days_to_expiry(contracts[0].expiry, ctx.now)
+    found = policy.exit_reason(s.open_net, mid_value(s, quotes), days_left, rules(ctx))
     if found is None:
         return None
-    leg_kind, why = found
-    structure = policy.structure_for(contracts[0], contracts[1])
+    return closing_intent(ctx, s, policy.structure_for(contracts[0], contracts[1]), quotes, found, EXIT_STEP, attempts)
+
+
+def closing_intent(
+    ctx: StepContext, s: store.StructureRow, structure: Structure, quotes: dict[str, OptionQuote],
+    why: tuple[LegKind, str], step: str, attempt: int,
+) -> OrderIntent | None:  # fmt: skip
+    """The order that closes an open structure whole: each leg the other way, at the closing net limit; None
+    while a leg has no market."""
     closing = Structure(structure.kind, tuple(replace(leg, side=Side.SELL if leg.side == Side.BUY else Side.BUY)
                                               for leg in structure.legs))  # fmt: skip
     if any(leg.contract.symbol not in quotes for leg in closing.legs):
         return None
     net = checks.net_limit(closing, quotes, option_rules(ctx).concession_pct)
-    return _intent(ctx, leg=leg_kind, underlying=s.underlying, net=net, units=s.units, structure_id=s.structure_id,
-                   legs=_legs(structure, closing=True), attempt=attempts, signal_id=s.signal_id, reason=why)
+    return option_intent(ctx, step=step, leg=why[0], underlying=s.underlying, net=net, units=s.units,
+                         structure_id=s.structure_id, legs=legs_of(structure, closing=True), attempt=attempt,
+                         signal_id=s.signal_id, reason=why[1])  # fmt: skip
 
 
 def run_exits(ctx: StepContext) -> Report:

@@ -9,7 +9,7 @@ import json
 import os
 import sqlite3
 from collections import Counter
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from autotrader import killpoints
 from autotrader.adapters.sim_options import collateral
 from autotrader.cli.app import app
-from autotrader.clock import MarketCalendar
+from autotrader.clock import ET, MarketCalendar
 from autotrader.domain.options import parse_occ
 from tests.conftest import ISOLATED_PREFIXES
 from tests.e2e.crash_harness import read, run_child, submits_per_order, violations
@@ -99,6 +99,9 @@ def test_a_kill_after_the_broker_took_a_spread_converges_without_sending_it_agai
 WHEEL = """[wheel]
 enabled = true
 underlyings = ["AAPL", "XOM", "DIS", "V", "JNJ", "HON"]
+[condor]
+enabled = true
+underlyings = ["SPY", "QQQ", "WMT"]
 [options]
 max_loss_per_trade_pct = 5.0
 max_allocation_pct = 50.0
@@ -107,9 +110,9 @@ max_allocation_pct = 50.0
 
 @pytest.fixture(scope="module")
 def replayed(tmp_path_factory) -> Path:
-    """Verticals and the wheel together, two slots a session (mid-morning, and after the close), from January to
-    mid-February: spreads open and close, and a wheel put is assigned on 6 February and covered from the next
-    session."""
+    """Verticals, the wheel and iron condors together, two slots a session (mid-morning, and after the close),
+    from January to mid-February: spreads and condors open and close, and a wheel put is assigned on 6 February
+    and covered from the next session."""
     folder = tmp_path_factory.mktemp("options-replay")
     config = folder / "config.toml"
     config.write_text(ON + WHEEL + '[schedule]\ntimes = ["10:30", "16:20"]\n', encoding="utf-8")
@@ -172,3 +175,18 @@ def test_the_wheel_sells_puts_on_mondays_calls_on_assigned_shares_and_goes_round
         assert {(t, tif) for t, tif in db.execute(
             "SELECT type, time_in_force FROM order_intents WHERE book = 'options'")} == {("limit", "day")}
         _options_book_agrees(db)
+
+
+def test_condors_are_sold_from_ten_and_closed_by_their_rules(replayed):
+    with sqlite3.connect(replayed.parent / "ledger-replay.db") as db:
+        rows = db.execute("SELECT structure_id, status, planned_at, close_reason FROM option_structures "
+                          "WHERE strategy = 'condor'").fetchall()  # fmt: skip
+        assert rows and any(r[1] == "closed" for r in rows)
+        for sid, status, planned, reason in rows:
+            at = datetime.fromisoformat(planned).astimezone(ET)
+            assert (at.hour, at.minute) >= (10, 0), sid  # never before the entry time
+            assert sid.endswith(at.date().isoformat())  # one a session at most (the id carries it)
+            if status == "closed":
+                assert reason.startswith(("the price", "buys back at", "expiry:")) or "day(s) to expiry" in reason
+        legs = db.execute("SELECT COUNT(*) FROM order_intents WHERE step = 'condor' AND order_class != 'mleg'")
+        assert legs.fetchone() == (0,)  # each condor one order of its four legs

@@ -1,0 +1,150 @@
+"""``condor`` and ``condor_exits``: iron condors on range-bound names (``policy.condor``), in run-daily's intraday
+slots.
+
+``condor`` (a buying step): from ``[condor] entry_time`` inside ``[size]``'s trading window, each name of
+``[condor] underlyings`` with no condor open that is range-bound on the sessions before today gets one condor,
+sold as one multi-leg order at a net credit through the options checks; its id ``condor-<name>-<session>``
+makes it once a session at most, and structure and intent are stored together before it is sent. The price
+at entry is kept with the structure (the breach rule measures from it).
+
+``condor_exits`` (with the exits): every slot, each open condor is closed whole when the breach, profit or time
+rule says so; a closing order that ended unfilled is sent again at the next slot (next attempt number).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from autotrader.clock import ET
+from autotrader.domain.enums import LegKind
+from autotrader.domain.options import OptionQuote, iron_condor, parse_occ
+from autotrader.domain.reports import Report, SkipLine
+from autotrader.ledger import options as store
+from autotrader.ledger import repo
+from autotrader.pipeline import option_chain
+from autotrader.pipeline.context import StepContext
+from autotrader.pipeline.gateway import OrderGateway
+from autotrader.pipeline.rules import rules_from_settings
+from autotrader.pipeline.size import entry_timing
+from autotrader.pipeline.verticals import (
+    closing_attempts,
+    closing_intent,
+    expiry_days,
+    legs_of,
+    mid_value,
+    option_intent,
+    option_rules,
+    options_at_risk,
+    place_all,
+)
+from autotrader.policy import condor as policy
+from autotrader.policy import option_checks as checks
+from autotrader.policy.option_chain import days_to_expiry
+from autotrader.policy.verticals import choose_expiry
+
+STEP, EXIT_STEP, STRATEGY = "condor", "condor_exits", "condor"
+
+
+def rules(ctx: StepContext) -> policy.CondorRules:
+    return rules_from_settings(policy.CondorRules, (ctx.settings.condor,))
+
+
+def _closes(ctx: StepContext, name: str, sessions: int) -> list[float]:
+    """The daily closes of the ``sessions`` sessions before today, oldest first."""
+    today = ctx.now.astimezone(ET).date()
+    bars = ctx.deps.market_data.daily_bars(name, today - timedelta(days=sessions * 2 + 10), today - timedelta(days=1))
+    return [float(c) for c in bars["close"].to_numpy()[-sessions:]] if len(bars) else []
+
+
+def run(ctx: StepContext) -> Report:
+    report = ctx.report()
+    if not ctx.settings.condor.enabled:
+        report.notes.append("[condor] enabled = false: nothing to do")
+        return report.build(Report)
+    tif, why = entry_timing(ctx)
+    r = rules(ctx)
+    if tif is None or str(tif) != "day":
+        report.notes.append(f"no condor sold: {why if tif is None else 'options trade in the session only'}")
+        return report.build(Report)
+    if ctx.now < ctx.deps.calendar.at_et(ctx.now.astimezone(ET).date(), r.entry_time):
+        report.notes.append(f"no condor sold before {r.entry_time} New York")
+        return report.build(Report)
+    ledger = ctx.ledger
+    busy = {s.underlying for s in store.structures(ledger, statuses=("opening", "open", "closing"))
+            if s.strategy == STRATEGY}  # fmt: skip
+    account = ctx.deps.broker.account()
+    at_risk, intents = options_at_risk(ledger), []
+    today = ctx.now.astimezone(ET).date()
+    for name in r.underlyings:
+        if name in busy:
+            continue
+        calm, reason = policy.range_bound(_closes(ctx, name, r.bollinger_period), r)
+        if not calm:
+            report.skipped.append(SkipLine(name, f"not range-bound: {reason}"))
+            continue
+        quotes = option_chain.chains(ctx).option_chain(name, today + timedelta(days=r.dte_min),
+                                                       today + timedelta(days=r.dte_max))  # fmt: skip
+        expiry = choose_expiry(expiry_days(ctx, quotes), r.dte_min, r.dte_max)
+        mine = [q for q in quotes if q.contract.expiry == expiry]
+        spot = next((q.underlying_price for q in mine if q.underlying_price is not None), None)
+        structure = policy.choose_condor(mine, spot, r) if spot is not None else None
+        if structure is None:
+            report.skipped.append(SkipLine(name, f"no condor in the {expiry} chain"))
+            continue
+        by_symbol: dict[str, OptionQuote] = {q.contract.symbol: q for q in mine}
+        case = checks.OptionCase(structure, by_symbol, account.equity, at_risk, free_shares=0.0,
+                                 free_cash=account.buying_power, rules=option_rules(ctx))  # fmt: skip
+        decision = checks.decide(case)
+        if decision.refused is not None or decision.net_limit is None or decision.profile is None:
+            report.skipped.append(SkipLine(name, decision.refused or "refused"))
+            continue
+        sid = f"condor-{name}-{ctx.session_date}"
+        row = store.StructureRow(
+            structure_id=sid, strategy=STRATEGY, kind=str(structure.kind), underlying=name,
+            legs=tuple({"symbol": leg.contract.symbol, "side": str(leg.side), "ratio": 1} for leg in structure.legs),
+            units=decision.units, status="opening", signal_id=None, planned_net=decision.net_limit, open_net=None,
+            close_net=None, max_profit=decision.profile.max_profit, max_loss=decision.profile.max_loss,
+            breakevens=decision.profile.breakevens, realized_pnl=None, close_reason=None,
+            planned_at=repo.utc_iso(ctx.now), opened_at=None, closed_at=None,
+            extra={"entry_price": spot, "trace": [s.to_json() for s in decision.steps]},
+        )  # fmt: skip
+        intent = option_intent(ctx, step=STEP, leg=LegKind.ENTRY, underlying=name, net=decision.net_limit,
+                               units=decision.units, structure_id=sid, legs=legs_of(structure, closing=False),
+                               reason=f"iron condor {'/'.join(f'{k:g}' for k in structure.strikes)} "
+                                      f"x{decision.units} at {abs(decision.net_limit):.2f} credit")  # fmt: skip
+        with ledger.write():
+            if store.plan_structure(ledger, row):
+                repo.insert_intent(ledger, intent, run_id=ctx.run_id, now=ctx.now)
+                intents.append(intent)
+                at_risk += (row.max_loss or 0.0) * row.units
+    place_all(OrderGateway(ledger, ctx.deps.broker, ctx.deps.clock, run_id=ctx.run_id, log=ctx.log), report, intents,
+              "condor")  # fmt: skip
+    return report.build(Report)
+
+
+def run_exits(ctx: StepContext) -> Report:
+    report = ctx.report()
+    open_ones = [s for s in store.structures(ctx.ledger, statuses=("open",)) if s.strategy == STRATEGY]
+    if not open_ones or not ctx.session.is_open:
+        report.notes.append("no open condors" if not open_ones else "market closed: condors are closed in the session")
+        return report.build(Report)
+    r, intents = rules(ctx), []
+    for s in open_ones:
+        working, attempts = closing_attempts(repo.position_intents(ctx.ledger, s.structure_id))
+        contracts = [parse_occ(leg["symbol"]) for leg in s.legs]
+        quote = ctx.deps.market_data.latest_quote(s.underlying)
+        if working or s.open_net is None or quote is None:
+            continue
+        quotes = option_chain.chains(ctx).option_quotes(contracts)
+        value = mid_value(s, quotes)
+        structure = iron_condor(*contracts)
+        found = policy.exit_reason(structure, -s.open_net, -value if value is not None else None, quote.last,
+                                   float(s.extra.get("entry_price") or quote.last),
+                                   days_to_expiry(contracts[0].expiry, ctx.now), r)  # fmt: skip
+        if found is not None:
+            intent = closing_intent(ctx, s, structure, quotes, found, EXIT_STEP, attempts)
+            if intent is not None:
+                intents.append(intent)
+    place_all(OrderGateway(ctx.ledger, ctx.deps.broker, ctx.deps.clock, run_id=ctx.run_id, log=ctx.log), report,
+              intents, "condor closing")  # fmt: skip
+    return report.build(Report)
