@@ -19,7 +19,7 @@ from autotrader.ledger import repo
 from autotrader.ledger.db import storage_failure
 from autotrader.pipeline.context import StepContext
 from autotrader.pipeline.gateway import intent_line
-from autotrader.pipeline.steps import STEPS
+from autotrader.pipeline.steps import STEPS, switched_off
 from autotrader.policy.kill_switch import without_halt_note
 from autotrader.policy.schedule import BUYING_STEPS, ORDER_STEPS, slot_for
 
@@ -38,6 +38,10 @@ def run(ctx: StepContext) -> RunDailyReport:
     halted = False
     failed = False
     for name in slot.steps:
+        off = switched_off(ctx.settings, name)
+        if off is not None:
+            steps_out.append(StepRun(command=name, ok=True, ran=False, reason=off))
+            continue
         closed = name in ORDER_STEPS and slot.name not in ("intraday", "premarket")
         if closed or (name in BUYING_STEPS and (halted or failed)):
             why = (

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from autotrader.domain.reports import Report
 from autotrader.pipeline.context import StepContext
+from autotrader.settings import Settings
 
 
 def _sync(ctx: StepContext) -> Report:
@@ -116,6 +117,25 @@ def _condor_exits(ctx: StepContext) -> Report:
     from autotrader.pipeline import condor
 
     return condor.run_exits(ctx)
+
+
+# The options strategies' steps, each switched by its section's ``enabled``: run-daily leaves a switched-off one
+# out before any of a step's bookkeeping (every intraday slot of a replay would otherwise pay for five no-ops).
+SWITCHED: dict[str, tuple[str, Callable[[Settings], bool]]] = {
+    "verticals": ("verticals", lambda s: s.verticals.enabled),
+    "verticals_exits": ("verticals", lambda s: s.verticals.enabled),
+    "wheel": ("wheel", lambda s: s.wheel.enabled),
+    "condor": ("condor", lambda s: s.condor.enabled),
+    "condor_exits": ("condor", lambda s: s.condor.enabled),
+}
+
+
+def switched_off(settings: Settings, name: str) -> str | None:
+    """Why step ``name`` does not run under these settings (None: it runs)."""
+    switch = SWITCHED.get(name)
+    if switch is None or switch[1](settings):
+        return None
+    return f"[{switch[0]}] enabled = false"
 
 
 STEPS: dict[str, Callable[[StepContext], Report]] = {

@@ -110,12 +110,12 @@ max_allocation_pct = 50.0
 
 @pytest.fixture(scope="module")
 def replayed(tmp_path_factory) -> Path:
-    """Verticals, the wheel and iron condors together, two slots a session (mid-morning, and after the close),
+    """Verticals, the wheel and iron condors together, one slot a session (mid-morning: each day settles at the next),
     from January to mid-February: spreads and condors open and close, and a wheel put is assigned on 6 February
     and covered from the next session."""
     folder = tmp_path_factory.mktemp("options-replay")
     config = folder / "config.toml"
-    config.write_text(ON + WHEEL + '[schedule]\ntimes = ["10:30", "16:20"]\n', encoding="utf-8")
+    config.write_text(ON + WHEEL + '[schedule]\ntimes = ["10:30"]\n', encoding="utf-8")
     with pytest.MonkeyPatch.context() as patch:  # module-scoped: the per-test environment isolation is not set yet
         for name in list(os.environ):
             if name.upper().startswith(ISOLATED_PREFIXES):
