@@ -364,6 +364,34 @@ def predictions(payload: dict[str, Any]) -> str:
                       grid(headers, cells, numeric=tuple(range(1, len(headers))))])  # fmt: skip
 
 
+def options(payload: dict[str, Any]) -> str:
+    """The options panel, when a structure closed: per strategy its results, and the options against the shares."""
+    rows = payload.get("options") or []
+    if not rows:
+        return ""
+
+    def interval(row: dict[str, Any], field: str) -> str:
+        lo, hi = row.get(f"{field}_ci") or (None, None)
+        return f"{fmt.ratio(row.get(field), 2)} [{fmt.ratio(lo, 2)}, {fmt.ratio(hi, 2)}]"
+
+    cells = [
+        [r["strategy"], fmt.count(r["structures"]), fmt.usd(r["total_pnl"], signed=True),
+         f"{fmt.pct(r['win_rate'])} [{fmt.pct(r['win_rate_ci'][0])}, {fmt.pct(r['win_rate_ci'][1])}]",
+         interval(r, "expectancy_r"), fmt.count(r["paired"]), fmt.pct(r.get("options_return"), signed=True),
+         fmt.pct(r.get("shares_return"), signed=True), r["verdict"]]
+        for r in rows
+    ]  # fmt: skip
+    headers = ["strategy", "closed", "P&L", "win rate [95% CI]", "expectancy in R [95% CI]", "on signals",
+               "options' return", "shares' return", "options vs shares"]  # fmt: skip
+    lede = (
+        "Closed options structures per strategy. Expectancy is the mean result in units of each structure's "
+        "maximum loss at entry, its interval a block bootstrap over opening sessions. For structures opened on a "
+        "signal, the options' return on the debit beside the shares' own return over the same holding."
+    )
+    return "\n".join(["<h2>Options</h2>", f"<p>{html.escape(lede)}</p>",
+                      grid(headers, cells, numeric=(1, 2, 3, 4, 5, 6, 7))])  # fmt: skip
+
+
 def write_html(path: Path, payload: dict[str, Any], curves: Sequence[CurveRow], facts: PageFacts) -> Path:
     """The page from the report's own fields (``payload``: what ``--json`` prints) and the curves."""
     body = body_html(payload, curves, facts.as_of)
@@ -402,4 +430,5 @@ def body_html(payload: dict[str, Any], curves: Sequence[CurveRow], as_of: str) -
         figure("Mean abnormal return per conviction bucket", calibration_chart(rows, primary)),
         "<h2>Robustness</h2>", robustness(payload),
         *([predictions(payload)] if payload.get("predictions") else []),
+        *([options(payload)] if payload.get("options") else []),
     ])  # fmt: skip

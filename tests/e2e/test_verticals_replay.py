@@ -146,9 +146,12 @@ def test_verticals_keep_the_book_level_and_every_order_a_limit(replayed, cli):
                                "FROM option_fills WHERE structure_id = ?", (sid,)).fetchone()[0]  # fmt: skip
             assert pnl == pytest.approx(flows, abs=0.02)
         _options_book_agrees(db)
-    card = cli("scorecard", "--ledger", "replay", "--json", "--config", str(config))
+    page = config.parent / "card.html"
+    card = cli("scorecard", "--ledger", "replay", "--json", "--html", str(page), "--config", str(config))
     by = {row["strategy"]: row for row in json.loads(card.stdout)["options"]}
     assert by["verticals"]["structures"] == statuses["closed"] and "wheel" in by
+    text = page.read_text(encoding="utf-8")
+    assert "<h2>Options</h2>" in text and "<td>verticals</td>" in text and by["verticals"]["verdict"] in text
 
 
 def test_the_wheel_sells_puts_on_mondays_calls_on_assigned_shares_and_goes_round(replayed):
