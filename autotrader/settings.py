@@ -1036,11 +1036,25 @@ class OptionsSection(Section):
     concession_pct: float = Field(50.0, ge=0, le=100, description="Limit: this far from the mid toward the natural")
 
 
+class ExpiryWindowSection(Section):
+    """A strategy section with a window of days to expiry (each subclass sets its own defaults): the window must
+    not be empty."""
+
+    dte_min: int = Field(1, ge=1, le=730)
+    dte_max: int = Field(730, ge=1, le=730)
+
+    @model_validator(mode="after")
+    def _window_ordered(self) -> ExpiryWindowSection:
+        if self.dte_min > self.dte_max:
+            raise ValueError(f"dte_min ({self.dte_min}) must not exceed dte_max ({self.dte_max})")
+        return self
+
+
 def _swing_only() -> list[Category]:
     return ["swing"]
 
 
-class VerticalsSection(Section):
+class VerticalsSection(ExpiryWindowSection):
     """Debit spreads on strong signals: a bull call spread on a buy, a bear put spread on a sell."""
 
     enabled: bool = False
@@ -1058,14 +1072,12 @@ class VerticalsSection(Section):
 
     @model_validator(mode="after")
     def _ordered(self) -> VerticalsSection:
-        if self.dte_min > self.dte_max:
-            raise ValueError(f"dte_min ({self.dte_min}) must not exceed dte_max ({self.dte_max})")
         if self.iv_percentile_min > self.iv_percentile_max:
             raise ValueError("iv_percentile_min must not exceed iv_percentile_max")
         return self
 
 
-class WheelSection(Section):
+class WheelSection(ExpiryWindowSection):
     """Cash-secured puts on the dearest names of a list, covered calls on assigned shares, and round again."""
 
     enabled: bool = False
@@ -1077,14 +1089,8 @@ class WheelSection(Section):
     dte_max: int = Field(45, ge=1, le=730)
     iv_percentile_min: float = Field(0.0, ge=0, le=1, description="Names under this IV percentile are passed over")
 
-    @model_validator(mode="after")
-    def _ordered(self) -> WheelSection:
-        if self.dte_min > self.dte_max:
-            raise ValueError(f"dte_min ({self.dte_min}) must not exceed dte_max ({self.dte_max})")
-        return self
 
-
-class CondorSection(Section):
+class CondorSection(ExpiryWindowSection):
     """Iron condors on range-bound names, watched every slot."""
 
     enabled: bool = False
@@ -1099,12 +1105,6 @@ class CondorSection(Section):
     breach_pct: float = Field(70.0, gt=0, le=100, description="Close once the price has come this far to a short")
     profit_target_pct: float = Field(40.0, gt=0, le=100, description="Close once this share of the credit is kept")
     exit_dte: int = Field(7, ge=0, le=365, description="Close with fewer days than this to expiry")
-
-    @model_validator(mode="after")
-    def _ordered(self) -> CondorSection:
-        if self.dte_min > self.dte_max:
-            raise ValueError(f"dte_min ({self.dte_min}) must not exceed dte_max ({self.dte_max})")
-        return self
 
 
 class Settings(BaseSettings):

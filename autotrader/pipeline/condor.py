@@ -17,18 +17,18 @@ from datetime import timedelta
 
 from autotrader.clock import ET
 from autotrader.domain.enums import LegKind
+from autotrader.domain.models import OrderIntent
 from autotrader.domain.options import OptionQuote, iron_condor, parse_occ
 from autotrader.domain.reports import Report, SkipLine
 from autotrader.ledger import options as store
 from autotrader.ledger import repo
 from autotrader.pipeline import option_chain
 from autotrader.pipeline.context import StepContext
-from autotrader.pipeline.gateway import OrderGateway
-from autotrader.pipeline.rules import rules_from_settings
-from autotrader.pipeline.size import entry_timing
-from autotrader.pipeline.verticals import (
+from autotrader.pipeline.option_orders import (
+    NOT_CLOSED,
     closing_attempts,
     closing_intent,
+    entry_blocked,
     expiry_days,
     legs_of,
     mid_value,
@@ -36,7 +36,10 @@ from autotrader.pipeline.verticals import (
     option_rules,
     options_at_risk,
     place_all,
+    store_openings,
+    structure_row,
 )
+from autotrader.pipeline.rules import rules_from_settings
 from autotrader.policy import condor as policy
 from autotrader.policy import option_checks as checks
 from autotrader.policy.option_chain import days_to_expiry
@@ -58,22 +61,20 @@ def _closes(ctx: StepContext, name: str, sessions: int) -> list[float]:
 
 def run(ctx: StepContext) -> Report:
     report = ctx.report()
-    if not ctx.settings.condor.enabled:
-        report.notes.append("[condor] enabled = false: nothing to do")
+    blocked = entry_blocked(ctx, ctx.settings.condor.enabled, "condor")
+    if blocked is not None:
+        report.notes.append(blocked if not ctx.settings.condor.enabled else f"no condor sold: {blocked}")
         return report.build(Report)
-    tif, why = entry_timing(ctx)
     r = rules(ctx)
-    if tif is None or str(tif) != "day":
-        report.notes.append(f"no condor sold: {why if tif is None else 'options trade in the session only'}")
-        return report.build(Report)
     if ctx.now < ctx.deps.calendar.at_et(ctx.now.astimezone(ET).date(), r.entry_time):
         report.notes.append(f"no condor sold before {r.entry_time} New York")
         return report.build(Report)
     ledger = ctx.ledger
-    busy = {s.underlying for s in store.structures(ledger, statuses=("opening", "open", "closing"))
+    busy = {s.underlying for s in store.structures(ledger, statuses=NOT_CLOSED)
             if s.strategy == STRATEGY}  # fmt: skip
     account = ctx.deps.broker.account()
-    at_risk, intents = options_at_risk(ledger), []
+    at_risk = options_at_risk(ledger)
+    planned: list[tuple[store.StructureRow, OrderIntent]] = []
     today = ctx.now.astimezone(ET).date()
     for name in r.underlyings:
         if name in busy:
@@ -99,26 +100,15 @@ def run(ctx: StepContext) -> Report:
             report.skipped.append(SkipLine(name, decision.refused or "refused"))
             continue
         sid = f"condor-{name}-{ctx.session_date}"
-        row = store.StructureRow(
-            structure_id=sid, strategy=STRATEGY, kind=str(structure.kind), underlying=name,
-            legs=tuple({"symbol": leg.contract.symbol, "side": str(leg.side), "ratio": 1} for leg in structure.legs),
-            units=decision.units, status="opening", signal_id=None, planned_net=decision.net_limit, open_net=None,
-            close_net=None, max_profit=decision.profile.max_profit, max_loss=decision.profile.max_loss,
-            breakevens=decision.profile.breakevens, realized_pnl=None, close_reason=None,
-            planned_at=repo.utc_iso(ctx.now), opened_at=None, closed_at=None,
-            extra={"entry_price": spot, "trace": [s.to_json() for s in decision.steps]},
-        )  # fmt: skip
+        row = structure_row(ctx, sid, STRATEGY, structure, decision,
+                            extra={"entry_price": spot, "trace": [s.to_json() for s in decision.steps]})  # fmt: skip
         intent = option_intent(ctx, step=STEP, leg=LegKind.ENTRY, underlying=name, net=decision.net_limit,
                                units=decision.units, structure_id=sid, legs=legs_of(structure, closing=False),
                                reason=f"iron condor {'/'.join(f'{k:g}' for k in structure.strikes)} "
                                       f"x{decision.units} at {abs(decision.net_limit):.2f} credit")  # fmt: skip
-        with ledger.write():
-            if store.plan_structure(ledger, row):
-                repo.insert_intent(ledger, intent, run_id=ctx.run_id, now=ctx.now)
-                intents.append(intent)
-                at_risk += (row.max_loss or 0.0) * row.units
-    place_all(OrderGateway(ledger, ctx.deps.broker, ctx.deps.clock, run_id=ctx.run_id, log=ctx.log), report, intents,
-              "condor")  # fmt: skip
+        planned.append((row, intent))
+        at_risk += (row.max_loss or 0.0) * row.units
+    place_all(ctx, report, store_openings(ctx, planned), "condor")
     return report.build(Report)
 
 
@@ -145,6 +135,5 @@ def run_exits(ctx: StepContext) -> Report:
             intent = closing_intent(ctx, s, structure, quotes, found, EXIT_STEP, attempts)
             if intent is not None:
                 intents.append(intent)
-    place_all(OrderGateway(ctx.ledger, ctx.deps.broker, ctx.deps.clock, run_id=ctx.run_id, log=ctx.log), report,
-              intents, "condor closing")  # fmt: skip
+    place_all(ctx, report, intents, "condor closing")
     return report.build(Report)

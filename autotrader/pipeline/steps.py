@@ -88,11 +88,7 @@ def _verticals(ctx: StepContext) -> Report:
 
 
 def _verticals_exits(ctx: StepContext) -> Report:
-    if not ctx.settings.verticals.enabled:
-        report = ctx.report()
-        report.notes.append("[verticals] enabled = false: nothing to do")
-        return report.build(Report)
-    from autotrader.pipeline import verticals
+    from autotrader.pipeline import verticals  # switched with [verticals] enabled (SWITCHED)
 
     return verticals.run_exits(ctx)
 
@@ -110,11 +106,7 @@ def _condor(ctx: StepContext) -> Report:
 
 
 def _condor_exits(ctx: StepContext) -> Report:
-    if not ctx.settings.condor.enabled:
-        report = ctx.report()
-        report.notes.append("[condor] enabled = false: nothing to do")
-        return report.build(Report)
-    from autotrader.pipeline import condor
+    from autotrader.pipeline import condor  # switched with [condor] enabled (SWITCHED)
 
     return condor.run_exits(ctx)
 

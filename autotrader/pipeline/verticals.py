@@ -16,45 +16,42 @@ the next slot with the next attempt number; while one works, nothing else is sen
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from datetime import date, timedelta
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from autotrader.clock import ET
-from autotrader.domain.enums import (
-    IN_FLIGHT_INTENT_STATUSES,
-    Book,
-    IntentStatus,
-    LegKind,
-    OrderClass,
-    OrderType,
-    PositionIntent,
-    Side,
-)
-from autotrader.domain.models import OrderIntent, OrderLegRequest
-from autotrader.domain.options import OptionQuote, Structure, parse_occ
-from autotrader.domain.reports import Report, ReportDraft, SkipLine
+from autotrader.domain.enums import LegKind, Side
+from autotrader.domain.models import OrderIntent
+from autotrader.domain.options import OptionQuote, parse_occ
+from autotrader.domain.reports import Report, SkipLine
 from autotrader.ledger import options as store
 from autotrader.ledger import repo
 from autotrader.pipeline import option_chain
 from autotrader.pipeline.context import StepContext
-from autotrader.pipeline.gateway import OrderGateway, order_line, report_outcomes
+from autotrader.pipeline.option_orders import (
+    closing_attempts,
+    closing_intent,
+    entry_blocked,
+    expiry_days,
+    legs_of,
+    mid_value,
+    option_intent,
+    option_rules,
+    options_at_risk,
+    place_all,
+    structure_row,
+)
 from autotrader.pipeline.rules import rules_from_settings
-from autotrader.pipeline.size import entry_timing
 from autotrader.policy import option_checks as checks
 from autotrader.policy import verticals as policy
 from autotrader.policy.option_chain import days_to_expiry
 
 STEP, EXIT_STEP, STRATEGY = "verticals", "verticals_exits", "verticals"
-_OPEN_STATUSES = ("opening", "open", "closing")
 
 
 def rules(ctx: StepContext) -> policy.VerticalRules:
     return rules_from_settings(policy.VerticalRules, (ctx.settings.verticals,))
-
-
-def option_rules(ctx: StepContext) -> checks.OptionRules:
-    return rules_from_settings(checks.OptionRules, (ctx.settings.options,))
 
 
 @dataclass(frozen=True)
@@ -65,41 +62,7 @@ class Opening:
     intent: OrderIntent
 
 
-def legs_of(structure: Structure, *, closing: bool) -> tuple[OrderLegRequest, ...]:
-    out = []
-    for leg in structure.legs:
-        buying = (leg.side == Side.BUY) != closing
-        if closing:
-            intent = PositionIntent.BUY_TO_CLOSE if buying else PositionIntent.SELL_TO_CLOSE
-        else:
-            intent = PositionIntent.BUY_TO_OPEN if buying else PositionIntent.SELL_TO_OPEN
-        out.append(OrderLegRequest(leg.contract.symbol, Side.BUY if buying else Side.SELL, leg.ratio, intent))
-    return tuple(out)
-
-
-def option_intent(ctx: StepContext, *, step: str, leg: LegKind, underlying: str, net: float, units: float,
-                  structure_id: str, legs: tuple[OrderLegRequest, ...], attempt: int = 0,
-                  signal_id: int | None = None, reason: str = "") -> OrderIntent:  # fmt: skip
-    """A multi-leg options order as an intent: ``net`` per share, + a debit (bought), - a credit (sold)."""
-    return OrderIntent.create(
-        session_date=ctx.session_date, step=step, book=Book.OPTIONS,
-        leg=leg, symbol=underlying, side=Side.BUY if net > 0 else Side.SELL, qty=units, attempt=attempt,
-        key=structure_id, position_key=structure_id, signal_id=signal_id, reason=reason, type=OrderType.LIMIT,
-        limit_price=max(round(abs(net), 2), 0.01), order_class=OrderClass.MLEG, legs=legs,
-    )  # fmt: skip
-
-
 # -- entries -------------------------------------------------------------------------------------------------
-
-
-def expiry_days(ctx: StepContext, quotes: list[OptionQuote]) -> dict[date, int]:
-    """Each expiry of ``quotes`` with its days to expiry from today."""
-    return {e: days_to_expiry(e, ctx.now) for e in {q.contract.expiry for q in quotes}}
-
-
-def options_at_risk(ledger: Any) -> float:
-    """The maximum losses of the structures not yet closed, dollars: what the options allocation counts."""
-    return sum((s.max_loss or 0.0) * s.units for s in store.structures(ledger, statuses=_OPEN_STATUSES))
 
 
 def plan_entry(
@@ -134,14 +97,8 @@ def plan_entry(
         return None, decision.refused or "refused", trace
     structure_id = f"{STRATEGY}-{signal.id}"
     legs = legs_of(structure, closing=False)
-    stored = tuple({"symbol": leg.contract.symbol, "side": str(leg.side), "ratio": leg.ratio} for leg in structure.legs)
-    row = store.StructureRow(
-        structure_id=structure_id, strategy=STRATEGY, kind=str(structure.kind), underlying=signal.symbol, legs=stored,
-        units=decision.units, status="opening", signal_id=signal.id, planned_net=decision.net_limit,
-        open_net=None, close_net=None, max_profit=decision.profile.max_profit, max_loss=decision.profile.max_loss,
-        breakevens=decision.profile.breakevens, realized_pnl=None, close_reason=None,
-        planned_at=repo.utc_iso(ctx.now), opened_at=None, closed_at=None, extra={"expiry": expiry.isoformat()},
-    )  # fmt: skip
+    row = structure_row(ctx, structure_id, STRATEGY, structure, decision, signal_id=signal.id,
+                        extra={"expiry": expiry.isoformat()})  # fmt: skip
     reason = f"{structure.kind} {chosen[0].symbol}/{chosen[1].symbol} x{decision.units} at {decision.net_limit:.2f}"
     intent = option_intent(ctx, step=STEP, leg=LegKind.ENTRY, underlying=signal.symbol, net=decision.net_limit,
                            units=decision.units, structure_id=structure_id, legs=legs, signal_id=signal.id,
@@ -151,12 +108,9 @@ def plan_entry(
 
 def run(ctx: StepContext) -> Report:
     report = ctx.report()
-    if not ctx.settings.verticals.enabled:
-        report.notes.append("[verticals] enabled = false: nothing to do")
-        return report.build(Report)
-    tif, why = entry_timing(ctx)
-    if tif is None or str(tif) != "day":
-        report.notes.append(f"no spreads opened: {why if tif is None else 'options trade in the session only'}")
+    blocked = entry_blocked(ctx, ctx.settings.verticals.enabled, "verticals")
+    if blocked is not None:
+        report.notes.append(blocked if not ctx.settings.verticals.enabled else f"no spreads opened: {blocked}")
         return report.build(Report)
     r = rules(ctx)
     oldest = ctx.now - timedelta(days=ctx.settings.signals.max_age_days)
@@ -164,7 +118,6 @@ def run(ctx: StepContext) -> Report:
     account = ctx.deps.broker.account()
     at_risk = options_at_risk(ctx.ledger)
     free_cash = account.buying_power
-    gateway = OrderGateway(ctx.ledger, ctx.deps.broker, ctx.deps.clock, run_id=ctx.run_id, log=ctx.log)
     intents: list[OrderIntent] = []
     for signal in signals:
         unwanted = policy.wants(signal.conviction, signal.category, r)
@@ -197,7 +150,7 @@ def run(ctx: StepContext) -> Report:
         risk = (opening.structure.max_loss or 0.0) * opening.structure.units
         at_risk += risk
         free_cash -= opening.structure.planned_net * 100 * opening.structure.units
-    place_all(gateway, report, intents, "spread opening")
+    place_all(ctx, report, intents, "spread opening")
     if not signals:
         report.notes.append("no undecided signals")
     return report.build(Report)
@@ -210,35 +163,7 @@ def _decide(ctx: StepContext, signal_id: int, outcome: str, reason: str, trace: 
                              client_order_id=cid, run_id=ctx.run_id, now=ctx.now)  # fmt: skip
 
 
-def place_all(gateway: OrderGateway, report: ReportDraft, intents: list[OrderIntent], what: str) -> None:
-    results = {r.client_order_id: r for r in gateway.place(intents)} if intents else {}
-    for intent in intents:
-        line = order_line(intent, results[intent.client_order_id], limit_price=intent.request.limit_price)
-        report.orders.append(line)
-    report_outcomes(report, results.values(), f"{len(intents)} {what} order(s)", in_doubt=gateway.in_doubt())
-
-
 # -- exits ---------------------------------------------------------------------------------------------------
-
-
-def mid_value(s: store.StructureRow, quotes: dict[str, OptionQuote]) -> float | None:
-    """The spread's worth per share at its legs' mids, None when a leg has no market."""
-    value = 0.0
-    for leg in s.legs:
-        q = quotes.get(leg["symbol"])
-        if q is None or q.ask <= 0:
-            return None
-        value += (1 if leg["side"] == "buy" else -1) * leg["ratio"] * q.mid
-    return value
-
-
-def closing_attempts(intents: list[dict[str, Any]]) -> tuple[bool, int]:
-    """(a closing order is still working or in doubt, how many closing orders were made)."""
-    closing = [i for i in intents if i["leg"] != str(LegKind.ENTRY)]
-    working = any(IntentStatus(i["status"]) in (*IN_FLIGHT_INTENT_STATUSES, IntentStatus.PLANNED,
-                                                 IntentStatus.ACCEPTED, IntentStatus.PARTIALLY_FILLED)
-                  for i in closing)  # fmt: skip
-    return working, len(closing)
 
 
 def plan_exit(ctx: StepContext, s: store.StructureRow) -> OrderIntent | None:
@@ -257,22 +182,6 @@ def plan_exit(ctx: StepContext, s: store.StructureRow) -> OrderIntent | None:
     return closing_intent(ctx, s, policy.structure_for(contracts[0], contracts[1]), quotes, found, EXIT_STEP, attempts)
 
 
-def closing_intent(
-    ctx: StepContext, s: store.StructureRow, structure: Structure, quotes: dict[str, OptionQuote],
-    why: tuple[LegKind, str], step: str, attempt: int,
-) -> OrderIntent | None:  # fmt: skip
-    """The order that closes an open structure whole: each leg the other way, at the closing net limit; None
-    while a leg has no market."""
-    closing = Structure(structure.kind, tuple(replace(leg, side=Side.SELL if leg.side == Side.BUY else Side.BUY)
-                                              for leg in structure.legs))  # fmt: skip
-    if any(leg.contract.symbol not in quotes for leg in closing.legs):
-        return None
-    net = checks.net_limit(closing, quotes, option_rules(ctx).concession_pct)
-    return option_intent(ctx, step=step, leg=why[0], underlying=s.underlying, net=net, units=s.units,
-                         structure_id=s.structure_id, legs=legs_of(structure, closing=True), attempt=attempt,
-                         signal_id=s.signal_id, reason=why[1])  # fmt: skip
-
-
 def run_exits(ctx: StepContext) -> Report:
     report = ctx.report()
     open_ones = [s for s in store.structures(ctx.ledger, statuses=("open",)) if s.strategy == STRATEGY]
@@ -283,7 +192,6 @@ def run_exits(ctx: StepContext) -> Report:
         report.notes.append("market closed: spreads are closed in the session")
         return report.build(Report)
     intents = [i for i in (plan_exit(ctx, s) for s in open_ones) if i is not None]
-    gateway = OrderGateway(ctx.ledger, ctx.deps.broker, ctx.deps.clock, run_id=ctx.run_id, log=ctx.log)
-    place_all(gateway, report, intents, "spread closing")
+    place_all(ctx, report, intents, "spread closing")
     report.notes.append(f"{len(open_ones)} open spread(s), {len(intents)} to close")
     return report.build(Report)

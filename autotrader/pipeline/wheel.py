@@ -15,22 +15,28 @@ from datetime import timedelta
 from autotrader.clock import ET
 from autotrader.domain.enums import Book, LegKind, OrderType, Side, StructureKind
 from autotrader.domain.models import OrderIntent
-from autotrader.domain.options import MULTIPLIER, OptionQuote, Structure, cash_secured_put, covered_call
+from autotrader.domain.options import MULTIPLIER, OptionQuote, Structure, cash_secured_put, covered_call, parse_occ
 from autotrader.domain.reports import Report, SkipLine
 from autotrader.ledger import options as store
 from autotrader.ledger import repo
 from autotrader.pipeline import option_chain
 from autotrader.pipeline.context import StepContext
-from autotrader.pipeline.gateway import OrderGateway
+from autotrader.pipeline.option_orders import (
+    NOT_CLOSED,
+    entry_blocked,
+    expiry_days,
+    option_rules,
+    options_at_risk,
+    place_all,
+    store_openings,
+    structure_row,
+)
 from autotrader.pipeline.rules import rules_from_settings
-from autotrader.pipeline.size import entry_timing
-from autotrader.pipeline.verticals import expiry_days, option_rules, options_at_risk, place_all
 from autotrader.policy import option_checks as checks
 from autotrader.policy import wheel as policy
 from autotrader.policy.verticals import choose_expiry
 
 STEP = STRATEGY = "wheel"
-_NOT_CLOSED = ("opening", "open", "closing")
 
 
 def rules(ctx: StepContext) -> policy.WheelRules:
@@ -56,15 +62,8 @@ def _opening(
     if decision.refused is not None or decision.net_limit is None or decision.profile is None:
         return decision.refused or "refused"
     (leg,) = structure.legs
-    row = store.StructureRow(
-        structure_id=structure_id, strategy=STRATEGY, kind=str(structure.kind), underlying=structure.underlying,
-        legs=({"symbol": leg.contract.symbol, "side": str(leg.side), "ratio": 1},), units=decision.units,
-        status="opening", signal_id=None, planned_net=decision.net_limit, open_net=None, close_net=None,
-        max_profit=decision.profile.max_profit, max_loss=decision.profile.max_loss,
-        breakevens=decision.profile.breakevens, realized_pnl=None, close_reason=None,
-        planned_at=repo.utc_iso(ctx.now), opened_at=None, closed_at=None,
-        extra={"trace": [s.to_json() for s in decision.steps]},
-    )  # fmt: skip
+    row = structure_row(ctx, structure_id, STRATEGY, structure, decision,
+                        extra={"trace": [s.to_json() for s in decision.steps]})  # fmt: skip
     intent = OrderIntent.create(
         session_date=ctx.session_date, step=STEP, book=Book.OPTIONS, leg=LegKind.ENTRY, symbol=leg.contract.symbol,
         side=Side.SELL, qty=decision.units, key=structure_id, position_key=structure_id, type=OrderType.LIMIT,
@@ -84,28 +83,29 @@ def _week_start(ctx: StepContext) -> str | None:
 
 def run(ctx: StepContext) -> Report:
     report = ctx.report()
-    if not ctx.settings.wheel.enabled:
-        report.notes.append("[wheel] enabled = false: nothing to do")
-        return report.build(Report)
-    tif, why = entry_timing(ctx)
-    if tif is None or str(tif) != "day":
-        report.notes.append(f"nothing sold: {why if tif is None else 'options trade in the session only'}")
+    blocked = entry_blocked(ctx, ctx.settings.wheel.enabled, "wheel")
+    if blocked is not None:
+        report.notes.append(blocked if not ctx.settings.wheel.enabled else f"nothing sold: {blocked}")
         return report.build(Report)
     r = rules(ctx)
     ledger = ctx.ledger
-    open_ones = [s for s in store.structures(ledger, statuses=_NOT_CLOSED) if s.strategy == STRATEGY]
+    open_ones = [s for s in store.structures(ledger, statuses=NOT_CLOSED) if s.strategy == STRATEGY]
     held = {n: p for n in r.underlyings if (p := repo.get_position(ledger, str(Book.OPTIONS), n)) and p.qty > 0}
     account = ctx.deps.broker.account()
     free_cash, at_risk = account.buying_power, options_at_risk(ledger)
     planned: list[tuple[store.StructureRow, OrderIntent]] = []
 
     def plan(built: tuple[store.StructureRow, OrderIntent] | str, name: str) -> None:
+        """Keep a planned opening, and what it takes of the allocation and (a put) of the cash."""
         nonlocal free_cash, at_risk
         if isinstance(built, str):
             report.skipped.append(SkipLine(name, built))
             return
+        row, _ = built
         planned.append(built)
-        at_risk += (built[0].max_loss or 0.0) * built[0].units
+        at_risk += (row.max_loss or 0.0) * row.units
+        if row.kind == StructureKind.CASH_SECURED_PUT:
+            free_cash -= parse_occ(row.legs[0]["symbol"]).strike * MULTIPLIER * row.units
 
     for name, position in held.items():  # covered calls on the shares not yet covered
         if any(s.underlying == name and s.kind == StructureKind.COVERED_CALL for s in open_ones):
@@ -134,14 +134,5 @@ def run(ctx: StepContext) -> Report:
                 continue
             plan(_opening(ctx, cash_secured_put(put.contract), [put], f"wheel-{name}-put-{week}", free_shares=0.0,
                           free_cash=free_cash, equity=account.equity, at_risk=at_risk), name)  # fmt: skip
-            if planned and planned[-1][1].symbol == put.contract.symbol:
-                free_cash -= put.contract.strike * MULTIPLIER * planned[-1][0].units
-    intents = []
-    for row, intent in planned:
-        with ledger.write():
-            if store.plan_structure(ledger, row):
-                repo.insert_intent(ledger, intent, run_id=ctx.run_id, now=ctx.now)
-                intents.append(intent)
-    gateway = OrderGateway(ledger, ctx.deps.broker, ctx.deps.clock, run_id=ctx.run_id, log=ctx.log)
-    place_all(gateway, report, intents, "wheel")
+    place_all(ctx, report, store_openings(ctx, planned), "wheel")
     return report.build(Report)
