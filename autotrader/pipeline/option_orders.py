@@ -9,6 +9,7 @@ before sending leaves the intent planned for the next sync, never a structure wi
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from datetime import date
 from typing import Any
@@ -68,13 +69,22 @@ def legs_of(structure: Structure, *, closing: bool) -> tuple[OrderLegRequest, ..
 def option_intent(ctx: StepContext, *, step: str, leg: LegKind, underlying: str, net: float, units: float,
                   structure_id: str, legs: tuple[OrderLegRequest, ...], attempt: int = 0,
                   signal_id: int | None = None, reason: str = "") -> OrderIntent:  # fmt: skip
-    """A multi-leg options order as an intent: ``net`` per share, + a debit (bought), - a credit (sold)."""
-    return OrderIntent.create(
-        session_date=ctx.session_date, step=step, book=Book.OPTIONS,
-        leg=leg, symbol=underlying, side=Side.BUY if net > 0 else Side.SELL, qty=units, attempt=attempt,
-        key=structure_id, position_key=structure_id, signal_id=signal_id, reason=reason, type=OrderType.LIMIT,
-        limit_price=max(round(abs(net), 2), 0.01), order_class=OrderClass.MLEG, legs=legs,
+    """A structure's order as an intent: ``net`` per share and unit, + a debit (bought), - a credit (sold). Of
+    several legs, one multi-leg order at the net; of one leg, that contract's own order for ratio x units
+    contracts at the net per contract (rounded in cents toward the natural price)."""
+    common: dict[str, Any] = dict(
+        session_date=ctx.session_date, step=step, book=Book.OPTIONS, leg=leg, attempt=attempt, key=structure_id,
+        position_key=structure_id, signal_id=signal_id, reason=reason, type=OrderType.LIMIT,
     )  # fmt: skip
+    if len(legs) == 1:
+        (one,) = legs
+        cents = abs(net) / one.ratio_qty * 100
+        price = (math.ceil(cents - 1e-6) if one.side == Side.BUY else math.floor(cents + 1e-6)) / 100
+        return OrderIntent.create(symbol=one.symbol, side=one.side, qty=units * one.ratio_qty,
+                                  limit_price=max(price, 0.01), **common)  # fmt: skip
+    return OrderIntent.create(symbol=underlying, side=Side.BUY if net > 0 else Side.SELL, qty=units,
+                              limit_price=max(round(abs(net), 2), 0.01), order_class=OrderClass.MLEG, legs=legs,
+                              **common)  # fmt: skip
 
 
 def structure_row(

@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from autotrader.clock import ET
-from autotrader.domain.enums import Book, LegKind, OrderType, Side, StructureKind
+from autotrader.domain.enums import Book, LegKind, StructureKind
 from autotrader.domain.models import OrderIntent
 from autotrader.domain.options import MULTIPLIER, OptionQuote, Structure, cash_secured_put, covered_call, parse_occ
 from autotrader.domain.reports import Report, SkipLine
@@ -25,6 +25,8 @@ from autotrader.pipeline.option_orders import (
     NOT_CLOSED,
     entry_blocked,
     expiry_days,
+    legs_of,
+    option_intent,
     option_rules,
     options_at_risk,
     place_all,
@@ -64,10 +66,9 @@ def _opening(
     (leg,) = structure.legs
     row = structure_row(ctx, structure_id, STRATEGY, structure, decision,
                         extra={"trace": [s.to_json() for s in decision.steps]})  # fmt: skip
-    intent = OrderIntent.create(
-        session_date=ctx.session_date, step=STEP, book=Book.OPTIONS, leg=LegKind.ENTRY, symbol=leg.contract.symbol,
-        side=Side.SELL, qty=decision.units, key=structure_id, position_key=structure_id, type=OrderType.LIMIT,
-        limit_price=max(round(abs(decision.net_limit), 2), 0.01),
+    intent = option_intent(
+        ctx, step=STEP, leg=LegKind.ENTRY, underlying=structure.underlying, net=decision.net_limit,
+        units=decision.units, structure_id=structure_id, legs=legs_of(structure, closing=False),
         reason=f"{structure.kind} {leg.contract.symbol} x{decision.units} at {abs(decision.net_limit):.2f} credit",
     )  # fmt: skip
     return row, intent
