@@ -73,6 +73,9 @@ class StructureKind(StrEnum):
     STRADDLE = "straddle"  # a call and a put at one strike and expiry, both bought (or both sold)
     COVERED_CALL = "covered_call"  # a short call against 100 shares held per contract
     CASH_SECURED_PUT = "cash_secured_put"  # a short put with its strike x 100 held in cash per contract
+    # Two puts and 100 shares per unit: a long straddle by put-call parity, delta-hedged with the shares alone
+    # (the account never sells short, which a straddle's own hedge would need above its strike).
+    SYNTHETIC_STRADDLE = "synthetic_straddle"
 
 
 class BrokerOrderStatus(StrEnum):
@@ -247,6 +250,7 @@ class LegKind(StrEnum):
     TIME_EXIT = "time_exit"
     SIGNAL_EXIT = "signal_exit"  # a sell signal for a held symbol ([exits] on_sell_signal = "exit"): sold whole
     REBALANCE = "rebalance"
+    HEDGE = "hedge"  # shares bought or sold to bring an options position's delta back inside its band
     FLATTEN = "flatten"  # the owner's `autotrader flatten`: sold at market, whatever management would do
     EXTERNAL = "external"
 

@@ -7,10 +7,11 @@ three and ``OptionContract.symbol`` writes Alpaca's. The root is taken for the u
 contracts that follow a corporate action (a root such as ``AAPL1``, a deliverable other than 100 shares) are
 not traded and a symbol naming one is refused where the deliverable matters.
 
-A structure (``Structure``) is one decision with its legs: a vertical, an iron condor, a straddle, a covered call
-or a cash-secured put. It is opened and closed as one order of all its legs, so it is one position in the
-options book; each constructor checks the shape (one underlying, the expiries and strikes in the order the kind
-needs) and says what is wrong with a shape that is not one.
+A structure (``Structure``) is one decision with its legs: a vertical, an iron condor, a straddle, a covered
+call, a cash-secured put, or a synthetic straddle (two puts and 100 shares per unit). It is opened and closed
+as one order of all its legs, so it is one position in the options book; each constructor checks the shape
+(one underlying, the expiries and strikes in the order the kind needs) and says what is wrong with a shape
+that is not one.
 """
 
 from __future__ import annotations
@@ -31,6 +32,12 @@ _MAX_STRIKE = 99_999.999  # eight digits of thousandths
 def is_option_symbol(symbol: str) -> bool:
     """Whether ``symbol`` is an OCC option symbol as Alpaca writes it (a stock's ticker never is)."""
     return _ALPACA_OCC.fullmatch(symbol) is not None
+
+
+def is_option_order(symbol: str, order_class: str) -> bool:
+    """Whether an order (its symbol and order class as stored) trades options: a multi-leg order, or one
+    contract named by its OCC symbol. A structure's other orders trade its shares (a gamma position's hedge)."""
+    return order_class == "mleg" or is_option_symbol(symbol)
 
 
 @dataclass(frozen=True, order=True)
@@ -186,6 +193,19 @@ def covered_call(call: OptionContract, share_price: float) -> Structure:
     if not share_price > 0:
         raise ValueError(f"covered call: the shares' price must be positive, got {share_price!r}")
     return Structure(StructureKind.COVERED_CALL, (OptionLeg(call, Side.SELL),), MULTIPLIER, share_price)
+
+
+def synthetic_straddle(put: OptionContract, share_price: float) -> Structure:
+    """Two puts bought and 100 shares held per unit, at ``share_price``: by put-call parity (a call is worth a
+    put plus the shares less the strike's present value) the same position as a long straddle at the put's
+    strike, whose delta (from -1 to +1 per share) is hedged with shares held long only: from 0 (deep out of
+    the money) to 200 per unit (deep in). The puts are its one order; the shares come in and go out through
+    its hedge."""
+    if put.is_call:
+        raise ValueError(f"synthetic straddle: the legs bought are puts, got a {put.right}")
+    if not share_price > 0:
+        raise ValueError(f"synthetic straddle: the shares' price must be positive, got {share_price!r}")
+    return Structure(StructureKind.SYNTHETIC_STRADDLE, (OptionLeg(put, Side.BUY, 2),), MULTIPLIER, share_price)
 
 
 def cash_secured_put(put: OptionContract) -> Structure:

@@ -863,6 +863,8 @@ class OptionStrategyRow(Row):
     vs_shares: float | None
     vs_shares_ci: tuple[float | None, ...]
     verdict: str
+    options_pnl: float | None  # gamma: the straddle's own result (puts and base shares); None for the others
+    scalping_pnl: float | None  # gamma: what hedging the delta with shares made
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -19,7 +19,8 @@ In order:
    one contract per 100 free shares.
 7. ``covered``: each short call not matched by a long call of the structure needs 100 free shares per unit,
    each unmatched short put its strike x 100 in free cash per unit; the units are cut to what the shares and
-   cash cover. Never a naked short.
+   cash cover. Never a naked short. A structure that buys shares beside its puts (the synthetic straddle)
+   keeps the cash its hedge may come to need: its puts' strikes x 100 per unit (``hedge_cash``).
 
 A structure that passes gets its units and the net limit price (``net_limit``): the legs' net mid moved toward
 the natural price (paying each ask, receiving each bid) by ``concession_pct`` of the way, in cents. Options are
@@ -218,10 +219,22 @@ def uncovered(structure: Structure) -> tuple[int, float]:
     return max(-calls - round(held), 0), secured
 
 
+def hedge_cash(structure: Structure) -> float:
+    """Per unit: the cash the shares of a structure that buys them beside its puts may come to cost (the
+    synthetic straddle's hedge: up to 100 shares per long put, held below the strike, so at most the strike
+    x 100 each). Shares that cover a short call are held already and cost nothing more."""
+    if not structure.shares or any(leg.contract.is_call and leg.side == Side.SELL for leg in structure.legs):
+        return 0.0
+    return sum(leg.ratio * leg.contract.strike * MULTIPLIER for leg in structure.legs
+               if not leg.contract.is_call and leg.side == Side.BUY)  # fmt: skip
+
+
 def covered(s: _State) -> tuple[_State, TraceStep, str | None]:
     case = s.case
     calls, cash_per_unit = uncovered(case.structure)
-    shares_needed = calls * MULTIPLIER + case.structure.shares
+    bought = hedge_cash(case.structure)
+    shares_needed = calls * MULTIPLIER + (case.structure.shares if not bought else 0)
+    cash_per_unit += bought
     units = s.units
     if shares_needed:
         units = min(units, int(case.free_shares // shares_needed))
@@ -230,7 +243,8 @@ def covered(s: _State) -> tuple[_State, TraceStep, str | None]:
     inputs: Inputs = {"shares_per_unit": shares_needed, "cash_per_unit": cash_per_unit, "free_shares": case.free_shares,
               "free_cash": round(case.free_cash, 2)}  # fmt: skip
     if units < 1:
-        why = (f"a short leg would be naked: each unit needs {shares_needed:,} shares and ${_fmt(cash_per_unit)} "
+        what = "a short leg would be naked" if not bought else "the hedge's shares would not be paid for"
+        why = (f"{what}: each unit needs {shares_needed:,} shares and ${_fmt(cash_per_unit)} "
                f"cash, {case.free_shares:,.0f} shares and ${_fmt(case.free_cash)} are free")  # fmt: skip
         return s, TraceStep("covered", inputs, f"skip: {why}"), why
     effect = "no short leg" if not (shares_needed or cash_per_unit) else f"{units} unit(s) covered"

@@ -132,3 +132,19 @@ def test_spreads_and_condors_need_no_collateral():
     assert decision.refused is None and decision.net_limit < 0
     # Credit ~1.43 on 5-wide wings: ~$357 maximum loss, so $1,000 allows 2 units.
     assert decision.profile.max_loss == pytest.approx((5 + decision.net_limit) * 100) and decision.units == 2
+
+
+def test_a_synthetic_straddle_keeps_the_cash_its_hedge_may_need():
+    put = c(100.0, PUT)
+    twin = o.synthetic_straddle(put, 100.0)
+    quotes = {put.symbol: q(put, 3.90, 4.10)}  # mid 4.00; two puts per unit: 8.00 a share, 8.05 at 25 %
+    roomy = oc.decide(case(twin, quotes, portfolio_value=1_000_000.0, free_cash=45_000.0))
+    assert roomy.net_limit == 8.05
+    # Its maximum loss is the straddle's debit: two puts and the shares at 100, worth the strike (100) at worst.
+    assert roomy.profile.max_loss == pytest.approx(805.0) and roomy.profile.max_profit is None
+    # 1 % of $1,000,000 allows 12 units by loss; the hedge may hold 200 shares a unit under 100: $20,000 each.
+    assert oc.hedge_cash(twin) == 20_000.0 and roomy.units == 2 and roomy.refused is None
+    short = oc.decide(case(twin, quotes, portfolio_value=1_000_000.0, free_cash=15_000.0))
+    assert short.units == 0 and short.refused.startswith("the hedge's shares would not be paid for")
+    # A covered call's shares are held already: they need no cash, only to be free.
+    assert oc.hedge_cash(o.covered_call(c(105.0), 100.0)) == 0.0
