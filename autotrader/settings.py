@@ -1107,6 +1107,27 @@ class CondorSection(ExpiryWindowSection):
     exit_dte: int = Field(7, ge=0, le=365, description="Close with fewer days than this to expiry")
 
 
+class GammaSection(ExpiryWindowSection):
+    """Gamma scalping: a long straddle (held as two puts and shares per unit) whose delta shares re-hedge."""
+
+    enabled: bool = False
+    underlyings: list[Ticker] = Field(default_factory=list, description="The names a straddle may be bought on")
+    dte_min: int = Field(30, ge=1, le=730)
+    dte_max: int = Field(60, ge=1, le=730)
+    hedge_band: float = Field(0.10, gt=0, le=1, description="Delta per unit (x 100 shares) left unhedged, at most")
+    profit_target_pct: float = Field(25.0, gt=0, le=1000, description="Close at this gain on the maximum loss")
+    stop_pct: float = Field(50.0, gt=0, le=100, description="Close at this loss of the maximum loss")
+    exit_dte: int = Field(14, ge=0, le=365, description="Close with fewer days than this to expiry")
+    iv_percentile_min: float = Field(0.0, ge=0, le=1)
+    iv_percentile_max: float = Field(1.0, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> GammaSection:
+        if self.iv_percentile_min > self.iv_percentile_max:
+            raise ValueError("iv_percentile_min must not exceed iv_percentile_max")
+        return self
+
+
 class Settings(BaseSettings):
     """The whole configuration. Build it with ``load_settings``; it is frozen."""
 
@@ -1148,6 +1169,7 @@ class Settings(BaseSettings):
     verticals: VerticalsSection = VerticalsSection()
     wheel: WheelSection = WheelSection()
     condor: CondorSection = CondorSection()
+    gamma: GammaSection = GammaSection()
     symbols: dict[Ticker, SymbolOverride] = Field(
         default_factory=dict, description="[symbols.<TICKER>] tables: per-symbol overrides (config file only)"
     )
@@ -1176,6 +1198,11 @@ class Settings(BaseSettings):
     def _consistent(self) -> Settings:
         if self.broker.kind == "sim" and self.broker.mode == "live":
             raise ValueError("broker.mode = 'live' needs broker.kind = 'alpaca' (the simulator has no live mode)")
+        # Both hold their shares in the options book, one position per name: a name in both would mix the
+        # wheel's assigned shares with the straddle's hedge.
+        shared = sorted(set(self.wheel.underlyings) & set(self.gamma.underlyings))
+        if shared:
+            raise ValueError(f"gamma.underlyings and wheel.underlyings share {', '.join(shared)}: a name in one only")
         return self
 
     @property

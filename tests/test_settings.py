@@ -296,3 +296,9 @@ def test_an_override_is_validated_like_the_file_wins_over_the_environment_and_is
         with pytest.raises(ConfigError) as info:
             load_config(path, overrides=[override])
         assert words in info.value.message and str(path) not in info.value.message
+
+
+def test_a_name_is_the_wheels_or_gammas_not_both(write_config):
+    message = _error(write_config('[wheel]\nunderlyings = ["AAPL", "KO"]\n[gamma]\nunderlyings = ["KO", "SPY"]\n'))
+    assert "share KO" in message and "gamma.underlyings" in message and "wheel.underlyings" in message
+    assert load_config(write_config('[wheel]\nunderlyings = ["AAPL"]\n[gamma]\nunderlyings = ["SPY"]\n'))

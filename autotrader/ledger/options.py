@@ -229,6 +229,27 @@ def structures_holding(ledger: Ledger) -> dict[str, str]:
     return held
 
 
+@dataclass(frozen=True)
+class ShareFillRow:
+    side: str
+    qty: float
+    price: float
+    commission: float
+    filled_at: str
+
+
+def structure_share_fills(ledger: Ledger, structure_id: str) -> list[ShareFillRow]:
+    """The stock fills of the orders a structure's own intents made (a gamma position's hedge), oldest first."""
+    rows = ledger.query(
+        "SELECT f.side, f.qty, f.price, f.commission, f.filled_at FROM fills f "
+        "JOIN orders o ON o.broker_order_id = f.broker_order_id "
+        "JOIN order_intents i ON i.client_order_id = o.client_order_id "
+        "WHERE i.position_key = ? AND f.book = 'options' ORDER BY f.filled_at, f.fill_id",
+        [structure_id],
+    )
+    return [ShareFillRow(r["side"], r["qty"], r["price"], r["commission"], r["filled_at"]) for r in rows]
+
+
 def has_options_book(ledger: Ledger) -> bool:
     """Whether the ledger ever planned an options structure or recorded an option fill (one cheap query)."""
     return bool(ledger.scalar(

@@ -153,11 +153,13 @@ class IvPlan:
 
 
 def iv_underlyings(ctx: StepContext) -> list[str]:
-    """The underlyings whose 30-day IV is recorded: ``[options] iv_underlyings`` and, with the wheel on, its
-    names (it ranks them by IV percentile)."""
+    """The underlyings whose 30-day IV is recorded: ``[options] iv_underlyings`` and, with the wheel or gamma
+    on, their names (the wheel ranks its names by IV percentile; gamma may ask for a range of it)."""
     names = list(ctx.settings.options.iv_underlyings)
     if ctx.settings.wheel.enabled:
         names += [n for n in ctx.settings.wheel.underlyings if n not in names]
+    if ctx.settings.gamma.enabled:
+        names += [n for n in ctx.settings.gamma.underlyings if n not in names]
     return names
 
 

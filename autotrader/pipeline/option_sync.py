@@ -28,7 +28,7 @@ from typing import Any
 
 from autotrader.domain.enums import IntentStatus, OptionEventKind, OrderClass, OrderType, TimeInForce
 from autotrader.domain.models import BrokerOrder, Fill
-from autotrader.domain.options import MULTIPLIER, OptionEvent, parse_occ
+from autotrader.domain.options import MULTIPLIER, OptionEvent, is_option_order, parse_occ
 from autotrader.domain.reports import OptionsSync
 from autotrader.ledger import options as store
 from autotrader.ledger import repo
@@ -150,6 +150,7 @@ def _structure_change(
     fills: list[store.OptionFillRow],
     events: list[OptionEvent],
 ) -> dict[str, Any]:
+    intents = [i for i in intents if is_option_order(i["symbol"], i["order_class"])]  # not the hedge's shares
     opening = [i for i in intents if i["leg"] == "entry"]
     closing = [i for i in intents if i["leg"] != "entry"]
     open_fills = [f for f in fills if f.client_order_id in {i["client_order_id"] for i in opening}]

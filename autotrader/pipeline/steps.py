@@ -111,6 +111,18 @@ def _condor_exits(ctx: StepContext) -> Report:
     return condor.run_exits(ctx)
 
 
+def _gamma(ctx: StepContext) -> Report:
+    from autotrader.pipeline import gamma
+
+    return gamma.run(ctx)
+
+
+def _gamma_hedge(ctx: StepContext) -> Report:
+    from autotrader.pipeline import gamma  # switched with [gamma] enabled (SWITCHED)
+
+    return gamma.run_hedge(ctx)
+
+
 # The options strategies' steps, each switched by its section's ``enabled``: run-daily leaves a switched-off one
 # out before any of a step's bookkeeping (every intraday slot of a replay would otherwise pay for five no-ops).
 SWITCHED: dict[str, tuple[str, Callable[[Settings], bool]]] = {
@@ -119,6 +131,8 @@ SWITCHED: dict[str, tuple[str, Callable[[Settings], bool]]] = {
     "wheel": ("wheel", lambda s: s.wheel.enabled),
     "condor": ("condor", lambda s: s.condor.enabled),
     "condor_exits": ("condor", lambda s: s.condor.enabled),
+    "gamma": ("gamma", lambda s: s.gamma.enabled),
+    "gamma_hedge": ("gamma", lambda s: s.gamma.enabled),
 }
 
 
@@ -145,4 +159,6 @@ STEPS: dict[str, Callable[[StepContext], Report]] = {
     "wheel": _wheel,
     "condor": _condor,
     "condor_exits": _condor_exits,
+    "gamma": _gamma,
+    "gamma_hedge": _gamma_hedge,
 }

@@ -28,8 +28,8 @@ SLOT_STEPS: dict[str, tuple[str, ...]] = {
     "premarket": ("sync", "scan", "size"),
     # Exits before add-ons, add-ons before new entries: risk first, then the capital that is left.
     "intraday": (
-        "sync", "profittake", "rebalance_profittake", "verticals_exits", "condor_exits", "dipbuy", "scan", "size",
-        "verticals", "wheel", "condor",
+        "sync", "profittake", "rebalance_profittake", "verticals_exits", "condor_exits", "gamma_hedge", "dipbuy",
+        "scan", "size", "verticals", "wheel", "condor", "gamma",
     ),  # fmt: skip
     "close": ("sync",),
     "eod": ("rehydrate", "options_iv"),  # rehydrate syncs first itself; options_iv: [options] iv_underlyings
@@ -40,11 +40,11 @@ SLOT_STEPS: dict[str, tuple[str, ...]] = {
 # Steps that send orders: they only run while the session is open (or as market-on-open before it).
 ORDER_STEPS: frozenset[str] = frozenset(
     {"size", "profittake", "rebalance_profittake", "dipbuy", "verticals", "verticals_exits", "wheel", "condor",
-     "condor_exits"}
+     "condor_exits", "gamma", "gamma_hedge"}
 )
 # Steps that buy: a broker/ledger disagreement (a step exiting 3) stops them for the rest of the slot. Exits
 # keep running (they skip a halted position themselves): a halt in one symbol must not keep a day trade open.
-BUYING_STEPS: frozenset[str] = frozenset({"size", "dipbuy", "rebalance", "verticals", "wheel", "condor"})
+BUYING_STEPS: frozenset[str] = frozenset({"size", "dipbuy", "rebalance", "verticals", "wheel", "condor", "gamma"})
 
 
 @dataclass(frozen=True)
