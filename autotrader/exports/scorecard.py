@@ -378,18 +378,20 @@ def options(payload: dict[str, Any]) -> str:
         [r["strategy"], fmt.count(r["structures"]), fmt.usd(r["total_pnl"], signed=True),
          f"{fmt.pct(r['win_rate'])} [{fmt.pct(r['win_rate_ci'][0])}, {fmt.pct(r['win_rate_ci'][1])}]",
          interval(r, "expectancy_r"), fmt.count(r["paired"]), fmt.pct(r.get("options_return"), signed=True),
-         fmt.pct(r.get("shares_return"), signed=True), r["verdict"]]
+         fmt.pct(r.get("shares_return"), signed=True), r["verdict"],
+         fmt.usd(r.get("options_pnl"), signed=True), fmt.usd(r.get("scalping_pnl"), signed=True)]
         for r in rows
     ]  # fmt: skip
     headers = ["strategy", "closed", "P&L", "win rate [95% CI]", "expectancy in R [95% CI]", "on signals",
-               "options' return", "shares' return", "options vs shares"]  # fmt: skip
+               "options' return", "shares' return", "options vs shares", "straddle P&L", "scalping P&L"]  # fmt: skip
     lede = (
         "Closed options structures per strategy. Expectancy is the mean result in units of each structure's "
         "maximum loss at entry, its interval a block bootstrap over opening sessions. For structures opened on a "
-        "signal, the options' return on the debit beside the shares' own return over the same holding."
+        "signal, the options' return on the debit beside the shares' own return over the same holding. For gamma "
+        "positions, the straddle's own P&L apart from what hedging its delta with shares made (scalping)."
     )
     return "\n".join(["<h2>Options</h2>", f"<p>{html.escape(lede)}</p>",
-                      grid(headers, cells, numeric=(1, 2, 3, 4, 5, 6, 7))])  # fmt: skip
+                      grid(headers, cells, numeric=(1, 2, 3, 4, 5, 6, 7, 9, 10))])  # fmt: skip
 
 
 def write_html(path: Path, payload: dict[str, Any], curves: Sequence[CurveRow], facts: PageFacts) -> Path:

@@ -1,5 +1,6 @@
 """The scorecard's options rows: the closed structures of the window gathered with the shares' own return
-over each one's holding, then ``policy.option_scorecard`` per strategy."""
+over each one's holding (and a gamma position's hedge: its shares' result, split into the straddle's base and
+the scalping), then ``policy.option_scorecard`` per strategy."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from autotrader.clock import ET
 from autotrader.domain.options import MULTIPLIER
 from autotrader.ledger import options as store
 from autotrader.ledger.repo import parse_utc
+from autotrader.pipeline import gamma
 from autotrader.pipeline.context import StepContext
 from autotrader.policy.option_scorecard import ClosedStructure, strategy_rows
 
@@ -37,9 +39,14 @@ def gather(ctx: StepContext, since: date | None, until: date | None) -> list[Clo
             start, end = _close(ctx, s.underlying, opened_day), _close(ctx, s.underlying, closed_day)
             if start and end:
                 shares = (end / start - 1) * (1 if sides[s.signal_id] == "buy" else -1)
+        pnl, scalping = s.realized_pnl or 0.0, None
+        if s.strategy == gamma.STRATEGY:  # its hedge's shares are part of its result
+            quote = ctx.deps.market_data.latest_quote(s.underlying)
+            split = gamma.result(ctx, s, None, quote.last if quote is not None else None)[1]
+            pnl, scalping = pnl + split.shares, split.scalping
         out.append(ClosedStructure(
-            strategy=s.strategy, opened=opened_day, pnl=s.realized_pnl or 0.0, risk=(s.max_loss or 0.0) * s.units,
-            debit=(s.open_net or 0.0) * MULTIPLIER * s.units, shares_return=shares,
+            strategy=s.strategy, opened=opened_day, pnl=pnl, risk=(s.max_loss or 0.0) * s.units,
+            debit=(s.open_net or 0.0) * MULTIPLIER * s.units, shares_return=shares, scalping=scalping,
         ))  # fmt: skip
     return out
 

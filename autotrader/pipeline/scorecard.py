@@ -20,6 +20,7 @@ from autotrader.clock import ET
 from autotrader.domain.models import CATEGORIES
 from autotrader.domain.reports import ScorecardReport
 from autotrader.errors import InputError
+from autotrader.exports import fmt
 from autotrader.exports.html_page import PageFacts
 from autotrader.ledger import scoring
 from autotrader.ledger.scoring import SignalWindow
@@ -289,6 +290,11 @@ def run(
     if options is not None:
         report.fields["options"] = options
         report.notes.extend(f"options, {r['strategy']}: {r['verdict']}" for r in options)
+        for r in options:
+            straddle, scalping = r["options_pnl"], r["scalping_pnl"]
+            if isinstance(straddle, float) and isinstance(scalping, float):  # gamma only
+                money = [fmt.usd(x, signed=True, cents=True) for x in (straddle, scalping)]
+                report.notes.append(f"options, {r['strategy']}: straddle P&L {money[0]}, scalping P&L {money[1]}")
     card = report.build(ScorecardReport)
     if exports is None:
         return card

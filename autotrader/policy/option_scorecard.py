@@ -9,6 +9,8 @@ Per strategy, over its closed structures (``abandoned`` ones, never filled, are 
   (``inference.block_bootstrap_mean``, blocks of ``block_length(BLOCK_HORIZON, sessions)``): structures opened
   on nearby sessions share the market's moves, and an interval that treated them as independent would be too
   narrow.
+- For gamma positions: ``options_pnl``, the straddle's result (the puts and the base shares), and
+  ``scalping_pnl``, what the hedging made (``policy.gamma``); the two add up to ``total_pnl``.
 - For structures opened on a signal with a debit: ``vs_shares``, the paired difference per structure between
   the options' return on the debit paid (``pnl / debit``) and the shares' own return over the same holding
   (the underlying's close on the session the structure opened to its close on the session it closed, in the
@@ -41,6 +43,7 @@ class ClosedStructure:
     risk: float  # maximum loss at entry, dollars (per unit x units)
     debit: float  # dollars paid to open (negative: a credit received)
     shares_return: float | None  # the underlying's return over the holding, signed by the signal; None: no signal
+    scalping: float | None = None  # dollars a gamma position's hedging made (in ``pnl``); None: not one
 
 
 def _num(x: float) -> float | None:
@@ -65,6 +68,15 @@ def _verdict(mean: float | None, lo: float | None, hi: float | None, n: int) -> 
     if hi < 0:
         return f"the options cost {mean:+.1%} per trade against the shares ({lo:+.1%} to {hi:+.1%}, {n} trades)"
     return f"no evidence either way ({mean:+.1%}, {lo:+.1%} to {hi:+.1%}, {n} trades)"
+
+
+def _scalping(mine: Sequence[ClosedStructure]) -> dict[str, float | None]:
+    """Gamma's split of its P&L: the options' (the straddle's) and the scalping's; None for other strategies."""
+    split = [c for c in mine if c.scalping is not None]
+    if not split:
+        return {"options_pnl": None, "scalping_pnl": None}
+    scalping = sum(c.scalping or 0.0 for c in split)
+    return {"options_pnl": round(sum(c.pnl for c in split) - scalping, 2), "scalping_pnl": round(scalping, 2)}
 
 
 def strategy_rows(
@@ -98,5 +110,6 @@ def strategy_rows(
             "vs_shares": d_mean,
             "vs_shares_ci": [d_lo, d_hi],
             "verdict": _verdict(d_mean, d_lo, d_hi, len(paired)) if paired else "no structure opened on a signal",
+            **_scalping(mine),
         })  # fmt: skip
     return rows

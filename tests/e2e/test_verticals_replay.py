@@ -102,6 +102,10 @@ underlyings = ["AAPL", "XOM", "DIS", "V", "JNJ", "HON"]
 [condor]
 enabled = true
 underlyings = ["SPY", "QQQ", "WMT"]
+[gamma]
+enabled = true
+underlyings = ["GOOGL"]
+exit_dte = 21
 [options]
 max_loss_per_trade_pct = 5.0
 max_allocation_pct = 50.0
@@ -110,9 +114,9 @@ max_allocation_pct = 50.0
 
 @pytest.fixture(scope="module")
 def replayed(tmp_path_factory) -> Path:
-    """Verticals, the wheel and iron condors together, one slot a session (mid-morning: each day settles at the next),
-    from January to mid-February: spreads and condors open and close, and a wheel put is assigned on 6 February
-    and covered from the next session."""
+    """Verticals, the wheel, iron condors and gamma together, one slot a session (mid-morning: each day settles
+    at the next), from January to mid-February: spreads and condors open and close, a wheel put is assigned on
+    6 February and covered from the next session, and a straddle's shares are hedged daily until its time exit."""
     folder = tmp_path_factory.mktemp("options-replay")
     config = folder / "config.toml"
     config.write_text(ON + WHEEL + '[schedule]\ntimes = ["10:30"]\n', encoding="utf-8")
@@ -129,8 +133,9 @@ def replayed(tmp_path_factory) -> Path:
 def test_verticals_keep_the_book_level_and_every_order_a_limit(replayed, cli):
     config = replayed
     with sqlite3.connect(config.parent / "ledger-replay.db") as db:
-        kinds = set(db.execute("SELECT type, time_in_force FROM order_intents WHERE book = 'options'"))
-        assert kinds == {("limit", "day")}
+        kinds = set(db.execute("SELECT type, time_in_force FROM order_intents WHERE book = 'options' "
+                               "AND (order_class = 'mleg' OR symbol GLOB '*[0-9][CP][0-9]*')"))  # fmt: skip
+        assert kinds == {("limit", "day")}  # every option order (gamma's hedges trade shares)
         mine = db.execute("SELECT status FROM option_structures WHERE strategy = 'verticals'")
         statuses = Counter(s for (s,) in mine)
         assert statuses["closed"] >= 5 and set(statuses) <= {"open", "closed", "abandoned", "opening"}
@@ -176,7 +181,7 @@ def test_the_wheel_sells_puts_on_mondays_calls_on_assigned_shares_and_goes_round
                               "AND filled_at <= ? ORDER BY filled_at DESC", (name, opened)).fetchone()[0]  # fmt: skip
             assert strike >= cost - 1e-9, (sid, strike, cost)  # never below what the shares cost
         assert {(t, tif) for t, tif in db.execute(
-            "SELECT type, time_in_force FROM order_intents WHERE book = 'options'")} == {("limit", "day")}
+            "SELECT type, time_in_force FROM order_intents WHERE step = 'wheel'")} == {("limit", "day")}
         _options_book_agrees(db)
 
 
@@ -193,3 +198,53 @@ def test_condors_are_sold_from_ten_and_closed_by_their_rules(replayed):
                 assert reason.startswith(("the price", "buys back at", "expiry:")) or "day(s) to expiry" in reason
         legs = db.execute("SELECT COUNT(*) FROM order_intents WHERE step = 'condor' AND order_class != 'mleg'")
         assert legs.fetchone() == (0,)  # each condor one order of its four legs
+
+
+def test_gamma_hedges_with_shares_never_short_and_closes_by_its_rules(replayed, cli):
+    config = replayed
+    calendar = MarketCalendar.xnys()
+    with sqlite3.connect(config.parent / "ledger-replay.db") as db:
+        rows = db.execute("SELECT structure_id, status, units, legs_json, close_reason, realized_pnl FROM "
+                          "option_structures WHERE strategy = 'gamma' ORDER BY planned_at").fetchall()  # fmt: skip
+        assert rows and rows[0][1] == "closed"
+        assert all(json.loads(r[3])[0]["ratio"] == 2 and json.loads(r[3])[0]["side"] == "buy" for r in rows)
+        orders = db.execute("SELECT position_key, leg, side, qty, type, time_in_force, symbol, created_at FROM "
+                            "order_intents WHERE step LIKE 'gamma%' ORDER BY created_at").fetchall()  # fmt: skip
+        shares = [o for o in orders if o[6] == "GOOGL"]
+        assert {(o[4], o[5]) for o in shares} == {("market", "day")}  # shares at market, in the session
+        assert {(o[4], o[5]) for o in orders if o[6] != "GOOGL"} == {("limit", "day")}  # options never
+        assert sum(o[1] == "hedge" for o in shares) >= 3
+        # Held shares never go short, nor over the 200 a unit the hedge can need.
+        units = {r[0]: r[2] for r in rows}
+        held = 0.0
+        for key, side, qty in db.execute(
+                "SELECT i.position_key, f.side, f.qty FROM fills f JOIN orders o ON "
+                "o.broker_order_id = f.broker_order_id JOIN order_intents i ON i.client_order_id = o.client_order_id "
+                "WHERE f.book = 'options' "
+                "AND f.symbol = 'GOOGL' ORDER BY f.filled_at, f.fill_id"):  # fmt: skip
+            held += qty if side == "buy" else -qty
+            assert 0 <= held <= 200 * units[key] + 1e-9
+        # Each closed by time was closed at the first slot with fewer than 21 days to its expiry.
+        for sid, status, _, legs, reason, _ in rows:
+            if status != "closed" or "day(s) to expiry" not in reason:
+                continue
+            expiry = parse_occ(json.loads(legs)[0]["symbol"]).expiry
+            day = datetime.fromisoformat(next(o[7] for o in orders if o[0] == sid and o[1] == "time_exit"))
+            day = day.astimezone(ET).date()
+            before = calendar.sessions_between(day - timedelta(days=7), day - timedelta(days=1))[-1]
+            assert (expiry - day).days < 21 <= (expiry - before).days, sid
+        # The result: every cash flow of the closed positions' options and shares, all flat by now.
+        closed = [r[0] for r in rows if r[1] == "closed"]
+        marks = ", ".join("?" * len(closed))
+        flows = db.execute(
+            f"SELECT SUM(CASE side WHEN 'buy' THEN -qty * price ELSE qty * price END * 100 - commission) FROM "
+            f"option_fills WHERE structure_id IN ({marks})", closed).fetchone()[0]  # fmt: skip
+        flows += db.execute(
+            "SELECT SUM(CASE f.side WHEN 'buy' THEN -f.qty * f.price ELSE f.qty * f.price END - f.commission) FROM "
+            "fills f JOIN orders o ON o.broker_order_id = f.broker_order_id JOIN order_intents i ON "
+            f"i.client_order_id = o.client_order_id WHERE i.position_key IN ({marks})", closed).fetchone()[0]
+        _options_book_agrees(db)
+    card = cli("scorecard", "--ledger", "replay", "--json", "--config", str(config))
+    row = next(r for r in json.loads(card.stdout)["options"] if r["strategy"] == "gamma")
+    assert row["structures"] == len(closed) and row["total_pnl"] == pytest.approx(flows, abs=0.05)
+    assert row["options_pnl"] + row["scalping_pnl"] == pytest.approx(row["total_pnl"], abs=0.02)
