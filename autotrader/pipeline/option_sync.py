@@ -143,6 +143,16 @@ def structure_updates(ctx: StepContext) -> tuple[int, int]:
     return opened, closed
 
 
+def held_legs(s: store.StructureRow, fills: Iterable[store.OptionFillRow], events: Iterable[OptionEvent]) -> set[str]:
+    """The structure's contracts still held by its own fills (bought and not sold, or sold and not bought back)
+    and not ended by an expiry event: what is left of it once one side has been closed."""
+    held: dict[str, float] = {}
+    for f in fills:
+        held[f.symbol] = held.get(f.symbol, 0.0) + (f.qty if f.side == "buy" else -f.qty)
+    ended = {e.symbol for e in events}
+    return {leg["symbol"] for leg in s.legs if abs(held.get(leg["symbol"], 0.0)) > 1e-9 and leg["symbol"] not in ended}
+
+
 def _structure_change(
     ctx: StepContext,
     s: store.StructureRow,
@@ -150,6 +160,9 @@ def _structure_change(
     fills: list[store.OptionFillRow],
     events: list[OptionEvent],
 ) -> dict[str, Any]:
+    """Opened once its opening order filled; closed once none of its legs is held any more, by closing orders
+    (the whole structure at once, or one side and later the rest) or by expiry, its result every cash flow of
+    its fills and what the legs that expired were worth."""
     intents = [i for i in intents if is_option_order(i["symbol"], i["order_class"])]  # not the hedge's shares
     opening = [i for i in intents if i["leg"] == "entry"]
     closing = [i for i in intents if i["leg"] != "entry"]
@@ -162,32 +175,31 @@ def _structure_change(
         if opening and all(IntentStatus(i["status"]) in _ENDED for i in opening) and not open_fills:
             return {"status": "abandoned", "closed_at": repo.utc_iso(ctx.now), "close_reason": "never filled"}
         return {}
+    if not open_fills or held_legs(s, [*open_fills, *close_fills], events):
+        return {}
     open_net, open_fees = _net(open_fills, s.units)
-    if any(i["status"] == IntentStatus.FILLED for i in closing):
-        close_net, close_fees = _net(close_fills, s.units)
-        pnl = -(open_net + close_net) * MULTIPLIER * s.units - open_fees - close_fees
-        reason = next(i["reason"] for i in closing if i["status"] == IntentStatus.FILLED)
-        return {"status": "closed", "close_net": round(close_net, 4), "realized_pnl": round(pnl, 2),
-                "closed_at": max(f.filled_at for f in close_fills), "close_reason": reason}  # fmt: skip
-    legs = {leg["symbol"] for leg in s.legs}
-    if legs and legs <= {e.symbol for e in events}:
-        value = _expiry_value(ctx, s, events)
-        pnl = (value - open_net) * MULTIPLIER * s.units - open_fees
-        kinds = sorted({str(e.kind) for e in events})
-        return {"status": "closed", "close_net": round(-value, 4), "realized_pnl": round(pnl, 2),
-                "closed_at": repo.utc_iso(max(e.at for e in events)), "close_reason": "expiry: " + ", ".join(kinds)}
-    return {}
+    close_net, close_fees = _net(close_fills, s.units) if close_fills else (0.0, 0.0)
+    value = _expiry_value(ctx, s, events)
+    pnl = (value - open_net - close_net) * MULTIPLIER * s.units - open_fees - close_fees
+    filled = [i["reason"] for i in closing if i["status"] == IntentStatus.FILLED]
+    ended = [f.filled_at for f in close_fills] + [repo.utc_iso(e.at) for e in events]
+    reason = "; ".join(filled)
+    if events:
+        expiry = "expiry: " + ", ".join(sorted({str(e.kind) for e in events}))
+        reason = f"{reason}; the rest at {expiry}" if reason else expiry
+    return {"status": "closed", "close_net": round(close_net - value, 4), "realized_pnl": round(pnl, 2),
+            "closed_at": max(ended), "close_reason": reason}  # fmt: skip
 
 
 def _expiry_value(ctx: StepContext, s: store.StructureRow, events: list[OptionEvent]) -> float:
-    """What the legs were worth at expiry per unit per share: each contract's intrinsic value at the close (or
-    its cash settlement), bought legs + and sold legs -."""
+    """What the legs that expired were worth per unit per share: each contract's intrinsic value at the close (or
+    its cash settlement), bought legs + and sold legs -; legs closed before expiry have no event and add nothing."""
     by_symbol = {e.symbol: e for e in events}
     value = 0.0
     for leg in s.legs:
-        event = by_symbol[leg["symbol"]]
+        event = by_symbol.get(leg["symbol"])
         sign = 1 if leg["side"] == "buy" else -1
-        if event.kind == OptionEventKind.EXPIRED:
+        if event is None or event.kind == OptionEventKind.EXPIRED:
             continue
         if event.kind == OptionEventKind.CASH_SETTLED:
             value += abs(event.cash) / (event.qty * MULTIPLIER) * sign * leg["ratio"]
