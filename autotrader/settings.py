@@ -1103,6 +1103,9 @@ class CondorSection(ExpiryWindowSection):
     short_delta: float = Field(0.16, ge=0.02, le=0.5, description="The sold put's and call's delta (absolute)")
     wing_width_pct: float = Field(3.0, gt=0, le=50, description="Wings this percent of the price beyond the shorts")
     breach_pct: float = Field(70.0, gt=0, le=100, description="Close once the price has come this far to a short")
+    breach_action: Literal["side", "whole"] = Field(
+        "side", description="At a breach close the threatened side alone (side) or the whole condor (whole)"
+    )
     profit_target_pct: float = Field(40.0, gt=0, le=100, description="Close once this share of the credit is kept")
     exit_dte: int = Field(7, ge=0, le=365, description="Close with fewer days than this to expiry")
 

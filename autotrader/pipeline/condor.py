@@ -7,8 +7,10 @@ sold as one multi-leg order at a net credit through the options checks; its id `
 makes it once a session at most, and structure and intent are stored together before it is sent. The price
 at entry is kept with the structure (the breach rule measures from it).
 
-``condor_exits`` (with the exits): every slot, each open condor is closed whole when the breach, profit or time
-rule says so; a closing order that ended unfilled is sent again at the next slot (next attempt number).
+``condor_exits`` (with the exits): every slot, each open condor is closed, or its threatened side alone, when
+the breach, profit or time rule says so (``policy.condor``), on the legs it still holds (sync's
+``held_legs``: its own fills, less what expired); a closing order that ended unfilled is sent again at the next
+slot (next attempt number). Once no leg is held sync closes the structure with every cash flow's result.
 """
 
 from __future__ import annotations
@@ -16,13 +18,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 from autotrader.clock import ET
-from autotrader.domain.enums import LegKind
+from autotrader.domain.enums import LegKind, Side, StructureKind
 from autotrader.domain.models import OrderIntent
-from autotrader.domain.options import OptionQuote, iron_condor, parse_occ
+from autotrader.domain.options import OptionLeg, OptionQuote, Structure, parse_occ
 from autotrader.domain.reports import Report, SkipLine
 from autotrader.ledger import options as store
 from autotrader.ledger import repo
-from autotrader.pipeline import option_chain
+from autotrader.pipeline import option_chain, option_sync
 from autotrader.pipeline.context import StepContext
 from autotrader.pipeline.option_orders import (
     NOT_CLOSED,
@@ -31,7 +33,6 @@ from autotrader.pipeline.option_orders import (
     entry_blocked,
     expiry_days,
     legs_of,
-    mid_value,
     option_intent,
     option_rules,
     options_at_risk,
@@ -112,28 +113,51 @@ def run(ctx: StepContext) -> Report:
     return report.build(Report)
 
 
+def _left(ctx: StepContext, s: store.StructureRow) -> tuple[list[OptionLeg], float]:
+    """The condor's legs still held (all four, or the side left after the other was closed) and their credit
+    per share of a unit, from their opening fills."""
+    fills = store.option_fills(ctx.ledger, structure_id=s.structure_id)
+    still = option_sync.held_legs(s, fills, store.option_events(ctx.ledger, structure_id=s.structure_id))
+    legs = [OptionLeg(parse_occ(leg["symbol"]), Side(leg["side"]), leg["ratio"]) for leg in s.legs
+            if leg["symbol"] in still]  # fmt: skip
+    opening = {i["client_order_id"] for i in repo.position_intents(ctx.ledger, s.structure_id) if i["leg"] == "entry"}
+    received = sum((f.qty if f.side == "sell" else -f.qty) * f.price for f in fills
+                   if f.client_order_id in opening and f.symbol in still)  # fmt: skip
+    return legs, received / s.units
+
+
+def plan_exit(ctx: StepContext, s: store.StructureRow, r: policy.CondorRules) -> OrderIntent | None:
+    """The order that closes the condor, or its threatened side, when a rule says so (``policy.condor``)."""
+    working, attempts = closing_attempts(repo.position_intents(ctx.ledger, s.structure_id))
+    quote = ctx.deps.market_data.latest_quote(s.underlying)
+    if working or s.open_net is None or quote is None:
+        return None
+    legs, credit = _left(ctx, s)
+    if not any(leg.side == Side.SELL for leg in legs):
+        return None  # nothing sold is left (or nothing at all): the bought wings can only gain, held to expiry
+    quotes = option_chain.chains(ctx).option_quotes([leg.contract for leg in legs])
+    marks = [quotes.get(leg.contract.symbol) for leg in legs]
+    cost = None if any(q is None or q.ask <= 0 for q in marks) else \
+        -sum(leg.sign * leg.ratio * q.mid for leg, q in zip(legs, marks, strict=True) if q is not None)
+    shorts = {leg.contract.right: leg.contract.strike for leg in legs if leg.side == Side.SELL}
+    found = policy.exit_reason(shorts, credit, cost, quote.last, float(s.extra.get("entry_price") or quote.last),
+                               days_to_expiry(legs[0].contract.expiry, ctx.now), r)  # fmt: skip
+    if found is None:
+        return None
+    # A bought wing no one bids for cannot be sold and can only gain: it is left to expire, the short bought back.
+    closed = [leg for leg in legs if (found.side is None or leg.contract.right == found.side)
+              and not (leg.side == Side.BUY and (q := quotes.get(leg.contract.symbol)) is not None and q.bid <= 0)]
+    structure = Structure(StructureKind.IRON_CONDOR, tuple(closed))
+    return closing_intent(ctx, s, structure, quotes, (found.leg, found.reason), EXIT_STEP, attempts)
+
+
 def run_exits(ctx: StepContext) -> Report:
     report = ctx.report()
     open_ones = [s for s in store.structures(ctx.ledger, statuses=("open",)) if s.strategy == STRATEGY]
     if not open_ones or not ctx.session.is_open:
         report.notes.append("no open condors" if not open_ones else "market closed: condors are closed in the session")
         return report.build(Report)
-    r, intents = rules(ctx), []
-    for s in open_ones:
-        working, attempts = closing_attempts(repo.position_intents(ctx.ledger, s.structure_id))
-        contracts = [parse_occ(leg["symbol"]) for leg in s.legs]
-        quote = ctx.deps.market_data.latest_quote(s.underlying)
-        if working or s.open_net is None or quote is None:
-            continue
-        quotes = option_chain.chains(ctx).option_quotes(contracts)
-        value = mid_value(s, quotes)
-        structure = iron_condor(*contracts)
-        found = policy.exit_reason(structure, -s.open_net, -value if value is not None else None, quote.last,
-                                   float(s.extra.get("entry_price") or quote.last),
-                                   days_to_expiry(contracts[0].expiry, ctx.now), r)  # fmt: skip
-        if found is not None:
-            intent = closing_intent(ctx, s, structure, quotes, found, EXIT_STEP, attempts)
-            if intent is not None:
-                intents.append(intent)
+    r = rules(ctx)
+    intents = [i for i in (plan_exit(ctx, s, r) for s in open_ones) if i is not None]
     place_all(ctx, report, intents, "condor closing")
     return report.build(Report)

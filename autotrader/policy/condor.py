@@ -7,15 +7,18 @@
   middle of ``dte_min..dte_max`` days; the put and the call sold are those whose delta is nearest
   ``short_delta`` (absolute), each at or beyond the price; the wings bought ``wing_width_pct`` of the price further
   out (the listed strike nearest, at least one strike away). Sold at a net credit.
-- Exits, every slot, at the legs' mids (in this order): the threatened side, once the price has come
-  ``breach_pct`` (70) of the way from where it stood at entry to a short strike (the whole condor is closed:
-  adjusting one side alone is not built); the profit, once buying it back costs at most the credit less
-  ``profit_target_pct`` (40) of it; the time, fewer than ``exit_dte`` (7) days to expiry.
+- Exits, every slot, at the legs' mids (in this order): the breach, once the price has come ``breach_pct`` (70)
+  of the way from where it stood at entry to a short strike: with ``breach_action = "side"`` that side alone
+  (its short and its wing) is closed and the other side stays on, watched by the same rules on its own legs
+  (its breach, its own credit's profit, the time); with ``"whole"``, or once only one side is left, all that
+  is held is closed. Then the profit, once buying back what is held costs at most its credit less
+  ``profit_target_pct`` (40) of it; then the time, fewer than ``exit_dte`` (7) days to expiry. Rolling the
+  threatened side (selling a new spread further out) is not done: a closed side stays closed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,6 +39,7 @@ class CondorRules:
     short_delta: float = 0.16
     wing_width_pct: float = 3.0
     breach_pct: float = 70.0
+    breach_action: str = "side"  # "side": close the threatened side alone; "whole": close the whole condor
     profit_target_pct: float = 40.0
     exit_dte: int = 7
 
@@ -79,20 +83,32 @@ def choose_condor(quotes: Sequence[OptionQuote], spot: float, rules: CondorRules
     return iron_condor(puts[1], puts[0], calls[0], calls[1])
 
 
+@dataclass(frozen=True)
+class CondorExit:
+    leg: LegKind
+    reason: str
+    side: OptionRight | None  # the side closed alone (its short and its wing); None: all that is still held
+
+
 def exit_reason(
-    structure: Structure, credit: float, cost_now: float | None, price: float, entry_price: float, days_left: int,
-    rules: CondorRules,
-) -> tuple[LegKind, str] | None:  # fmt: skip
-    """Why an open condor sold for ``credit`` (per share) and costing ``cost_now`` to buy back is closed."""
-    short_put, short_call = structure.legs[1].contract.strike, structure.legs[2].contract.strike
-    for strike, name in ((short_put, "put"), (short_call, "call")):
-        distance = strike - entry_price
+    shorts: Mapping[OptionRight, float], credit: float, cost_now: float | None, price: float, entry_price: float,
+    days_left: int, rules: CondorRules,
+) -> CondorExit | None:  # fmt: skip
+    """Why a condor (or the side left of it), whose short strikes still held are ``shorts``, sold for ``credit``
+    (per share, of those legs) and costing ``cost_now`` to buy back, is closed now (module docstring)."""
+    both = len(shorts) == 2
+    for right in (OptionRight.PUT, OptionRight.CALL):
+        if right not in shorts:
+            continue
+        strike, distance = shorts[right], shorts[right] - entry_price
         if distance != 0 and (price - entry_price) / distance >= rules.breach_pct / 100:
-            return LegKind.LOSS_CUT, (f"the price {price:.2f} came {rules.breach_pct:g}% of the way to the short "
-                                      f"{name} {strike:g} from {entry_price:.2f}")  # fmt: skip
+            alone = both and rules.breach_action == "side"
+            why = (f"the price {price:.2f} came {rules.breach_pct:g}% of the way to the short {right} {strike:g} "
+                   f"from {entry_price:.2f}" + (f": the {right} side closed" if alone else ""))  # fmt: skip
+            return CondorExit(LegKind.LOSS_CUT, why, right if alone else None)
     if cost_now is not None and cost_now <= credit * (1 - rules.profit_target_pct / 100) + 1e-9:
-        kept = rules.profit_target_pct
-        return LegKind.PROFIT_TAKE, f"buys back at {cost_now:.2f}: {kept:g}% of the {credit:.2f} credit kept"
+        kept = f"{rules.profit_target_pct:g}% of the {credit:.2f} credit kept"
+        return CondorExit(LegKind.PROFIT_TAKE, f"buys back at {cost_now:.2f}: {kept}", None)
     if days_left < rules.exit_dte:
-        return LegKind.TIME_EXIT, f"{days_left} day(s) to expiry, under {rules.exit_dte}"
+        return CondorExit(LegKind.TIME_EXIT, f"{days_left} day(s) to expiry, under {rules.exit_dte}", None)
     return None

@@ -3,12 +3,13 @@ and width, and the exits in order: breach, profit, time."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime
 
 import numpy as np
 
 from autotrader.domain.enums import LegKind, OptionRight
-from autotrader.domain.options import OptionContract, OptionQuote, iron_condor
+from autotrader.domain.options import OptionContract, OptionQuote
 from autotrader.policy import condor as c
 
 RULES = c.CondorRules()
@@ -42,13 +43,24 @@ def test_the_condor_sells_the_delta_and_buys_the_wings():
 
 
 def test_exits_breach_then_profit_then_time():
-    condor = iron_condor(*(OptionContract("XYZ", EXPIRY, r, k) for r, k in
-                           ((OptionRight.PUT, 88.0), (OptionRight.PUT, 90.0), (OptionRight.CALL, 110.0),
-                            (OptionRight.CALL, 112.0))))  # fmt: skip
-    assert c.exit_reason(condor, 1.50, 1.40, 107.0, 100.0, 30, RULES)[0] == LegKind.LOSS_CUT  # 70 % of 100->110
-    assert c.exit_reason(condor, 1.50, 1.40, 106.9, 100.0, 30, RULES) is None
-    assert c.exit_reason(condor, 1.50, 1.40, 93.0, 100.0, 30, RULES)[0] == LegKind.LOSS_CUT  # 70 % of 100->90
-    assert c.exit_reason(condor, 1.50, 0.90, 100.0, 100.0, 30, RULES)[0] == LegKind.PROFIT_TAKE  # 40 % kept
-    assert c.exit_reason(condor, 1.50, 0.91, 100.0, 100.0, 30, RULES) is None
-    assert c.exit_reason(condor, 1.50, 1.40, 100.0, 100.0, 6, RULES)[0] == LegKind.TIME_EXIT
-    assert c.exit_reason(condor, 1.50, 1.40, 100.0, 100.0, 7, RULES) is None
+    both = {OptionRight.PUT: 90.0, OptionRight.CALL: 110.0}
+    up = c.exit_reason(both, 1.50, 1.40, 107.0, 100.0, 30, RULES)  # 70 % of the way from 100 to 110
+    assert (up.leg, up.side) == (LegKind.LOSS_CUT, OptionRight.CALL) and up.reason.endswith("the call side closed")
+    assert c.exit_reason(both, 1.50, 1.40, 106.9, 100.0, 30, RULES) is None
+    down = c.exit_reason(both, 1.50, 1.40, 93.0, 100.0, 30, RULES)  # 70 % of the way from 100 to 90
+    assert (down.leg, down.side) == (LegKind.LOSS_CUT, OptionRight.PUT)
+    whole = replace(RULES, breach_action="whole")
+    assert c.exit_reason(both, 1.50, 1.40, 93.0, 100.0, 30, whole).side is None
+    profit = c.exit_reason(both, 1.50, 0.90, 100.0, 100.0, 30, RULES)  # 40 % of the credit kept
+    assert (profit.leg, profit.side) == (LegKind.PROFIT_TAKE, None)
+    assert c.exit_reason(both, 1.50, 0.91, 100.0, 100.0, 30, RULES) is None
+    assert c.exit_reason(both, 1.50, 1.40, 100.0, 100.0, 6, RULES).leg == LegKind.TIME_EXIT
+    assert c.exit_reason(both, 1.50, 1.40, 100.0, 100.0, 7, RULES) is None
+
+
+def test_the_side_left_after_a_breach_is_watched_on_its_own():
+    calls = {OptionRight.CALL: 110.0}  # the put side was closed
+    assert c.exit_reason(calls, 0.60, 0.50, 93.0, 100.0, 30, RULES) is None  # the put's breach no longer counts
+    again = c.exit_reason(calls, 0.60, 0.50, 107.0, 100.0, 30, RULES)
+    assert (again.leg, again.side) == (LegKind.LOSS_CUT, None)  # the last side: closed, all that is held
+    assert c.exit_reason(calls, 0.60, 0.36, 100.0, 100.0, 30, RULES).leg == LegKind.PROFIT_TAKE  # 40 % of 0.60
