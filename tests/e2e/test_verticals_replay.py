@@ -248,3 +248,67 @@ def test_gamma_hedges_with_shares_never_short_and_closes_by_its_rules(replayed, 
     row = next(r for r in json.loads(card.stdout)["options"] if r["strategy"] == "gamma")
     assert row["structures"] == len(closed) and row["total_pnl"] == pytest.approx(flows, abs=0.05)
     assert row["options_pnl"] + row["scalping_pnl"] == pytest.approx(row["total_pnl"], abs=0.02)
+
+
+def test_under_broker_faults_no_option_or_hedge_order_is_placed_twice(tmp_path, monkeypatch):
+    """Two weeks of run-daily slots with the wheel, condors and gamma, and the broker failing half the submits (the
+    answer lost after the order was placed, an answered 503 before it was, a network error) and a third of the
+    lookups: an order in doubt halts buying until a later sync resolves it, nothing is ever placed twice,
+    and once the faults stop the options book is level with the broker's."""
+    from autotrader.adapters.sim_broker import SimBroker
+    from autotrader.errors import AmbiguousOrderOutcome, TransientError
+
+    rng = __import__("random").Random(18)
+    placed: Counter[str] = Counter()
+    faults: Counter[str] = Counter()
+    submit, lookup = SimBroker.submit, SimBroker.order_by_client_id
+    failing = [True]
+
+    def faulty_submit(self, request):
+        if request.client_order_id in placed:  # sent again after the broker took it: what must never happen
+            placed[request.client_order_id] += 1
+        draw = rng.random() if failing[0] else 1.0
+        if draw < 0.15:
+            faults["503"] += 1
+            raise AmbiguousOrderOutcome("503 Service Unavailable")  # answered: provably not placed
+        if draw < 0.25:
+            faults["network"] += 1
+            raise TransientError("connection reset before the request was sent")
+        order = submit(self, request)
+        placed[request.client_order_id] = max(placed[request.client_order_id], 1)
+        if draw < 0.50:
+            faults["lost answer"] += 1
+            raise AmbiguousOrderOutcome("read timed out", in_flight=True)
+        return order
+
+    def faulty_lookup(self, client_order_id):
+        if failing[0] and rng.random() < 0.30:
+            faults["lookup"] += 1
+            raise TransientError("lookup timed out")
+        return lookup(self, client_order_id)
+
+    monkeypatch.setattr(SimBroker, "submit", faulty_submit)
+    monkeypatch.setattr(SimBroker, "order_by_client_id", faulty_lookup)
+    config = tmp_path / "config.toml"
+    config.write_text(WHEEL, encoding="utf-8")  # the wheel, condors and gamma (verticals meet faults above)
+    calendar, codes = MarketCalendar.xnys(), Counter()
+    for day in calendar.sessions_between(date(2026, 1, 5), date(2026, 1, 16)):
+        for at in ("10:30",):
+            result = CliRunner().invoke(app, ["run-daily", "--json", "--as-of", calendar.at_et(day, at).isoformat(),
+                                              "--config", str(config)])  # fmt: skip
+            codes[result.exit_code] += 1
+            assert result.exit_code in (0, 3, 75), result.output  # 3: an order in doubt; 75: retries ran out
+    failing[0] = False
+    _run(config, calendar.at_et(date(2026, 1, 20), "10:30").isoformat())
+    after = calendar.at_et(date(2026, 1, 20), "10:35").isoformat()
+    synced = CliRunner().invoke(app, ["sync", "--json", "--as-of", after, "--config", str(config)])
+    assert synced.exit_code == 0, synced.output  # what the last slot's orders did, recorded
+    assert len(faults) == 4 and codes[0] > 0 and codes[3] > 0  # every kind of fault met, and orders in doubt
+    with sqlite3.connect(tmp_path / "ledger-sim.db") as db:
+        steps = {s for (s,) in db.execute("SELECT DISTINCT step FROM order_intents WHERE book = 'options'")}
+        assert steps >= {"wheel", "condor", "gamma", "gamma_hedge"}
+        assert placed and set(placed.values()) == {1}  # nothing placed twice, options or shares
+        unsettled = db.execute("SELECT COUNT(*) FROM order_intents WHERE status IN ('submitting', 'unknown')")
+        assert unsettled.fetchone() == (0,)
+        _options_book_agrees(db)
+    assert violations(tmp_path) == []
