@@ -28,6 +28,7 @@ from autotrader.domain.enums import IN_FLIGHT_INTENT_STATUSES, Book, IntentStatu
 from autotrader.domain.models import OrderIntent
 from autotrader.domain.options import MULTIPLIER, OptionQuote, is_option_order, parse_occ, synthetic_straddle
 from autotrader.domain.reports import Report, SkipLine
+from autotrader.exports import fmt
 from autotrader.ledger import options as store
 from autotrader.ledger import repo
 from autotrader.pipeline import option_chain
@@ -190,8 +191,9 @@ def _plan_one(ctx: StepContext, s: store.StructureRow, r: policy.GammaRules,
     risk = (s.max_loss or 0.0) * s.units
     total = puts + shares.shares
     delta = policy.position_delta(put.delta, s.units, held)
-    notes.append(f"{s.underlying}: delta {delta:+.0f} shares with {held:g} held; options P&L "
-                 f"${puts + shares.base:,.2f}, scalping P&L ${shares.scalping:,.2f}")  # fmt: skip
+    straddle, scalping = (fmt.usd(x, signed=True, cents=True) for x in (puts + shares.base, shares.scalping))
+    notes.append(f"{s.underlying}: delta {delta:+.0f} shares with {held:g} held; options (straddle) P&L {straddle}, "
+                 f"scalping P&L {scalping}")  # fmt: skip
     found = policy.exit_reason(total, risk, days_to_expiry(contract.expiry, ctx.now), r)
     if found is not None:
         _, attempts = closing_attempts(option_side)
