@@ -594,6 +594,11 @@ class TradeStats(Row):
 class ManagementAlpha(Row):
     total: float
     by_action: dict[str, float]  # per action and per "action:tier"
+    closed_trades: int  # what the per-trade figures are over
+    per_trade: float | None  # mean managed - pick-only P&L per closed trade
+    per_trade_ci: tuple[float | None, ...] | None  # date-block bootstrap at ``level`` (None: too few trades)
+    level: float | None  # 1 - 0.05/m: the group's rows tested at once
+    verdict: str
 
 
 @dataclass(frozen=True)

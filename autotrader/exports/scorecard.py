@@ -241,6 +241,12 @@ def source_section(payload: dict[str, Any], row: dict[str, Any], curves: Sequenc
     )
 
 
+def _per_trade(alpha: dict[str, Any]) -> str:
+    lo, hi = alpha.get("per_trade_ci") or (None, None)
+    mean = fmt.usd(alpha.get("per_trade"), signed=True)
+    return f"{mean} [{fmt.usd(lo, signed=True)}, {fmt.usd(hi, signed=True)}]" if lo is not None else mean
+
+
 def management(payload: dict[str, Any], rows: list[dict[str, Any]]) -> str:
     """Per source and category: each action's worth against the pick held alone, per position with its
     interval; tiers folded under their action (the action's line is their sum, never added to it)."""
@@ -277,11 +283,12 @@ def management(payload: dict[str, Any], rows: list[dict[str, Any]]) -> str:
                          f"{html.escape(same)}.</p>")  # fmt: skip
     totals = [
         [r["key"], fmt.count(r["pick_only"]["trades"]), fmt.usd(r["pick_only"]["pnl"], signed=True),
-         fmt.usd(r["managed"]["pnl"], signed=True), fmt.usd(r["management_alpha"]["total"], signed=True)]
+         fmt.usd(r["managed"]["pnl"], signed=True), fmt.usd(r["management_alpha"]["total"], signed=True),
+         _per_trade(r["management_alpha"]), r["management_alpha"].get("verdict", "")]
         for r in rows if r["group"] == "category"
     ]  # fmt: skip
-    summary = grid(["category", "trades", "pick-only P&L", "managed P&L", "management added"], totals,
-                   numeric=(1, 2, 3, 4))  # fmt: skip
+    summary = grid(["category", "trades", "pick-only P&L", "managed P&L", "management added", "a closed trade [CI]",
+                    "verdict"], totals, numeric=(1, 2, 3, 4, 5))  # fmt: skip
     return summary + "".join(parts) if parts else summary + '<p class="muted">No management action yet.</p>'
 
 

@@ -129,6 +129,7 @@ def load(ctx: StepContext, filters: Filters) -> ScorecardData:
                 "pick_holding_days": view.pick_exit.holding_sessions if view.pick_exit else None,
                 "closed": view.trade.closed_at is not None,
                 "entry_fill_price": view.trade.entry_price,
+                "entry_date": view.trade.opened_at.astimezone(ET).date().isoformat(),
             }
         )
         for leg in attribution.legs:
@@ -137,7 +138,8 @@ def load(ctx: StepContext, filters: Filters) -> ScorecardData:
                  "pnl_vs_pick": leg.pnl_vs_pick}
             )  # fmt: skip
     trade_columns = ["signal_id", "category", "source", "conviction", "pick_pnl", "pick_r", "managed_pnl",
-                     "managed_r", "holding_days", "pick_holding_days", "closed", "entry_fill_price"]  # fmt: skip
+                     "managed_r", "holding_days", "pick_holding_days", "closed", "entry_fill_price",
+                     "entry_date"]  # fmt: skip
     leg_columns = ["signal_id", "category", "source", "conviction", "action", "tier", "pnl_vs_pick"]
     return ScorecardData(
         outcomes=outcome_frame,

@@ -16,7 +16,8 @@ Inputs (pandas DataFrames; extra columns are ignored; an empty frame may omit it
   holding_sessions``. Only ``status == "complete"`` rows count.
 - ``trades``: one row per traded position: ``signal_id, category, source, conviction, pick_pnl, pick_r,
   managed_pnl, holding_days, closed`` (bool); optional ``managed_r`` (managed P&L / initial risk) and
-  ``pick_holding_days`` (the pick's holding to its rule exit). Without them the managed R statistics and
+  ``pick_holding_days`` (the pick's holding to its rule exit), and ``entry_date`` (the entry session, ISO; without
+  it each trade is its own date in the management alpha's bootstrap). Without them the managed R statistics and
   the pick-only holding time are ``None``: never guessed.
 - ``legs``: one row per management leg: ``signal_id, category, source, conviction, action, tier``
   (int; 0 = untiered), ``pnl_vs_pick`` (what the leg added over the pick alone, in dollars).
@@ -40,6 +41,12 @@ Definitions (per row, i.e. per group key; "h" ranges over ``horizons``)
   ``avg_loss`` (positive), ``profit_factor``, ``expectancy_r``, ``sqn`` and ``avg_holding_days`` over
   *closed* trades only, since an open trade's result can still change (``metrics`` for each formula).
 - ``management_alpha.total`` = managed.pnl − pick_only.pnl, exactly (the same two floats).
+  ``per_trade``: the mean of managed − pick-only P&L over the row's *closed* trades (``closed_trades`` of them;
+  an open trade's alpha can still change), with ``per_trade_ci`` from the date-block bootstrap over entry
+  sessions (``entry_date``; blocks as long as the median holding, since positions held over the same days move
+  together) at ``level`` = 1 − 0.05/m, m the rows of the group with at least ``MIN_ALPHA_TRADES`` closed trades
+  (Bonferroni: the rows' intervals hold together); ``verdict``: "management added" / "cost" that much a trade
+  when the interval excludes zero, else "no evidence"; fewer closed trades: no interval, "too few".
   ``by_action``: Σ ``pnl_vs_pick`` per action and per ``"action:tier"`` (tiers > 0 only), sorted by key;
   they add up to the total when the caller's legs account for the whole difference
   (``policy.attribution`` builds them that way).
@@ -237,7 +244,8 @@ def build_rows(
 
     Row shape: ``{group, key, signals, traded, pending, late, hit_rate: {h}, hit_rate_ci: {h}, excess_return_mean: {h},
     excess_return_median: {h}, excess_return_ci: {h}, completed: {h}, rule_exit: {...}, pick_only: {...},
-    managed: {...}, management_alpha: {total, by_action}, verdict}`` with ``h`` the horizons as strings.
+    managed: {...}, management_alpha: {total, by_action, closed_trades, per_trade, per_trade_ci, level, verdict},
+    verdict}`` with ``h`` the horizons as strings.
     Deterministic for a given ``rng`` state (it is consumed in row order by the bootstrap intervals).
     ``resamples`` and ``exact_above`` go to ``metrics.bootstrap_ci``: the bootstrap is the only cost that grows
     with the number of keys (each key-horizon with ≤ ``exact_above`` values resamples it ``resamples`` times).
@@ -296,6 +304,8 @@ def build_rows(
     leg_action = legs["action"].astype(str).to_numpy(dtype=object)
     leg_tier = pd.to_numeric(legs["tier"], errors="coerce").fillna(0).to_numpy(dtype=np.int64)
     leg_pnl = _floats(legs, "pnl_vs_pick")
+    alpha = managed_pnl - pick_pnl
+    t_dates = _entry_dates(trades)
 
     n_h = len(horizons)
     rows: list[dict[str, Any]] = []
@@ -319,6 +329,7 @@ def build_rows(
         fallbacks = _distinct_per_code(o_codes[fallback_flags], outcomes["signal_id"].to_numpy()[fallback_flags], k)
         key_categories = pd.Series(categories[first_mention]).groupby(universe).unique()
         base = peers[0] if group == "category" else peers[1]
+        alpha_samples: list[tuple[dict[str, Any], np.ndarray]] = []
 
         for code, key in enumerate(keys.keys):
             row: dict[str, Any] = {
@@ -389,7 +400,9 @@ def build_rows(
                 "total": row["managed"]["pnl"] - row["pick_only"]["pnl"],
                 "by_action": alpha_by_key.get(code, {}),
             }
+            alpha_samples.append((row["management_alpha"], index[closed[index]]))
             rows.append(row)
+        _settle_alpha(alpha_samples, alpha, t_dates, hold, np.random.default_rng(stream), resamples)
     verdict_rules.settle(rows, estimates, min_signals=min_signals, fdr=fdr)
     return rows
 
@@ -438,6 +451,48 @@ def _r_interval(
     block = inference.block_length(max(1, horizon), len(pd.unique(dates[keep])))
     mean = inference.block_bootstrap_mean(r[keep], dates[keep], rng, block=block, resamples=resamples)
     return _interval((mean.lo, mean.hi))
+
+
+MIN_ALPHA_TRADES = 10  # closed trades a row needs before its management alpha gets an interval and a verdict
+
+
+def _settle_alpha(
+    samples: Sequence[tuple[dict[str, Any], np.ndarray]], alpha: np.ndarray, dates: np.ndarray, holding: np.ndarray,
+    rng: np.random.Generator, resamples: int,
+) -> None:  # fmt: skip
+    """Each row's management alpha per closed trade, with an interval and a verdict (module docstring), in place.
+
+    The rows of one group are tested together: each interval is at 1 - 0.05/m for the m rows with enough closed
+    trades (Bonferroni), so "management added value" in any one of them holds at 95 % for all of them at once."""
+    tested = sum(len(index) >= MIN_ALPHA_TRADES for _, index in samples)
+    level = 1 - 0.05 / max(tested, 1)
+    for figures, index in samples:
+        values = alpha[index]
+        n = len(values)
+        figures.update(closed_trades=n, per_trade=_num(_mean(values)), per_trade_ci=None, level=None)
+        if n < MIN_ALPHA_TRADES:
+            figures["verdict"] = f"too few closed trades ({n}, {MIN_ALPHA_TRADES} needed)"
+            continue
+        held = holding[index]
+        horizon = int(np.nanmedian(held)) if np.isfinite(held).any() else 1
+        block = inference.block_length(max(1, horizon), len(pd.unique(dates[index])))
+        mean = inference.block_bootstrap_mean(values, dates[index], rng, block=block, resamples=resamples, level=level)
+        lo, hi = _num(mean.lo), _num(mean.hi)
+        figures.update(per_trade_ci=[lo, hi], level=round(level, 4))
+        figures["verdict"] = _alpha_verdict(_num(mean.mean), lo, hi, n, level, tested)
+
+
+def _alpha_verdict(mean: float | None, lo: float | None, hi: float | None, n: int, level: float, tested: int) -> str:
+    def usd(x: float | None) -> str:
+        return "n/a" if x is None else f"{'-' if x < 0 else '+'}${abs(x):,.2f}"
+
+    span = f"{usd(lo)} to {usd(hi)} a trade, {level:.1%} interval over {n} closed trades" + (
+        f", {tested} rows tested at once" if tested > 1 else "")  # fmt: skip
+    if lo is not None and lo > 0:
+        return f"management added {usd(mean)} a trade ({span})"
+    if hi is not None and hi < 0:
+        return f"management cost {usd(mean)} a trade ({span})"
+    return f"no evidence management added or cost anything ({usd(mean)}, {span})"
 
 
 def _actions_by_key(

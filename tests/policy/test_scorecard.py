@@ -264,7 +264,13 @@ def test_category_rows_hand_worked(expected):
     row = _row(_rows(), "category", expected["key"])
     old = {key: row[key] for key in expected}  # the fields this hand case predates; new ones are tested apart
     old["rule_exit"] = {key: row["rule_exit"][key] for key in expected["rule_exit"]}
+    old["management_alpha"] = {key: row["management_alpha"][key] for key in expected["management_alpha"]}
     _assert_close(old, expected)
+    # Two closed trades each: too few for an interval on the alpha a trade, whose mean is still exact.
+    alpha = row["management_alpha"]
+    assert alpha["closed_trades"] == 2 and alpha["per_trade_ci"] is None and alpha["verdict"].startswith("too few")
+    mine = _trades()[(_trades()["category"] == expected["key"]) & _trades()["closed"]]
+    assert alpha["per_trade"] == pytest.approx((mine["managed_pnl"] - mine["pick_pnl"]).mean())
 
 
 def test_rows_come_in_group_and_key_order():
@@ -643,3 +649,38 @@ def test_calibration_too_few_and_empty_buckets():
         ("none", 1),
     ]
     assert result["buckets"][1]["excess_return_mean"] is None
+
+
+def _alpha_trades(alphas: dict[str, list[float]], dates: dict[str, list[str]]) -> pd.DataFrame:
+    rows = []
+    for category, values in alphas.items():
+        for a, day in zip(values, dates[category], strict=True):
+            rows.append({"signal_id": len(rows) + 1, "category": category, "source": "s", "conviction": 5.0,
+                         "pick_pnl": 100.0, "pick_r": 1.0, "managed_pnl": 100.0 + a, "holding_days": 1.0,
+                         "closed": True, "entry_date": day})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def test_management_alpha_a_closed_trade_has_a_date_block_interval_and_a_verdict_tested_together():
+    days = [f"2026-03-{d:02d}" for d in range(2, 26)]
+    rng = np.random.default_rng(3)
+    helps = (40 + rng.normal(0, 10, 24)).tolist()  # management adds about $40 a trade, clearly
+    noise = rng.normal(0, 50, 24).tolist()
+    trades = _alpha_trades({"swing": helps, "long_term": noise}, {"swing": days, "long_term": days})
+    empty = pd.DataFrame(columns=["signal_id", "category", "source", "conviction"])
+    rows = build_rows(empty, empty, trades, empty, horizons=[1], primary_horizon=1, min_signals=3,
+                      rng=np.random.default_rng(0))  # fmt: skip
+    swing, long_term = (_row(rows, "category", k)["management_alpha"] for k in ("swing", "long_term"))
+    assert swing["per_trade"] == pytest.approx(np.mean(helps)) and swing["closed_trades"] == 24
+    assert swing["level"] == 0.975 and long_term["level"] == 0.975  # two categories tested at once
+    lo, hi = swing["per_trade_ci"]
+    assert 0 < lo < swing["per_trade"] < hi and swing["verdict"].startswith("management added +$")
+    assert "2 rows tested at once" in swing["verdict"]
+    assert long_term["verdict"].startswith("no evidence") or abs(long_term["per_trade"]) > 20
+    # The same alphas entered in four clusters of six on one day each: fewer independent days, a wider interval.
+    clustered = _alpha_trades({"swing": helps, "long_term": noise},
+                              {"swing": [days[i // 6] for i in range(24)], "long_term": days})  # fmt: skip
+    wide = _row(build_rows(empty, empty, clustered, empty, horizons=[1], primary_horizon=1, min_signals=3,
+                           rng=np.random.default_rng(0)), "category", "swing")["management_alpha"]  # fmt: skip
+    assert wide["per_trade"] == pytest.approx(swing["per_trade"])
+    assert wide["per_trade_ci"][1] - wide["per_trade_ci"][0] > hi - lo

@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # the report types are built when a command runs, not on `--h
         ExecutionRow,
         LeaderboardRow,
         LineageReport,
+        ManagementAlpha,
         PlaceboRow,
         PredictionRow,
         Ranking,
@@ -154,6 +155,14 @@ def _verdict_cells(r: ScorecardRow, fallback: str) -> list[object]:
     ]  # fmt: skip
 
 
+def _alpha_interval(alpha: ManagementAlpha) -> str:
+    """The per-trade alpha and its interval, or why there is none."""
+    if alpha.per_trade_ci is None:
+        return f"{fmt.usd(alpha.per_trade, signed=True)} ({alpha.closed_trades} closed)"
+    lo, hi = alpha.per_trade_ci
+    return f"{fmt.usd(alpha.per_trade, signed=True)} [{fmt.usd(lo, signed=True)}, {fmt.usd(hi, signed=True)}]"
+
+
 def render_rows(rows: Sequence[ScorecardRow], calibration: Calibration, horizons: Sequence[str], primary: str) -> None:
     """The scorecard's tables (also the end of ``replay`` and ``demo``); per-horizon figures are keyed by horizon.
 
@@ -168,18 +177,22 @@ def render_rows(rows: Sequence[ScorecardRow], calibration: Calibration, horizons
             [_verdict_cells(r, primary) for r in in_group],
         )
         render.lines([note for note in map(_needs_note, in_group) if note])
+    categories = [r for r in rows if r.group == "category"]
     render.table(
-        "did management add value? pick-only = the entry held to its rule exit; alpha = managed − pick-only",
-        ["category", "rule-exit R", "trades", "pick-only P&L", "managed P&L", "alpha", "alpha by action"],
+        "did management add value? pick-only = the entry held to its rule exit; alpha = managed − pick-only; per "
+        "closed trade with its date-block interval (the categories tested at once)",
+        ["category", "rule-exit R", "trades", "pick-only P&L", "managed P&L", "alpha", "alpha a trade [CI]",
+         "alpha by action"],
         [
             [r.key, _r_interval(r.rule_exit.expectancy_r, r.rule_exit.expectancy_r_ci), r.pick_only.trades,
              fmt.usd(r.pick_only.pnl, signed=True), fmt.usd(r.managed.pnl, signed=True),
-             fmt.usd(r.management_alpha.total, signed=True),
+             fmt.usd(r.management_alpha.total, signed=True), _alpha_interval(r.management_alpha),
              ", ".join(f"{k} {fmt.usd(v, signed=True)}" for k, v in r.management_alpha.by_action.items()
                        if ":" not in k and v != 0) or "–"]
-            for r in rows if r.group == "category"
+            for r in categories
         ],
     )  # fmt: skip
+    render.lines([f"{r.key}: {r.management_alpha.verdict}" for r in categories])
     render.table(
         f"conviction calibration at {calibration.horizon} sessions: {calibration.statement}",
         # The calibration's hit is a positive raw return: label it as the up rate the rows show apart.
