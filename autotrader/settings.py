@@ -1050,11 +1050,25 @@ class ExpiryWindowSection(Section):
         return self
 
 
+class IvRangeSection(ExpiryWindowSection):
+    """A strategy section whose entries may ask for a range of the underlying's IV percentile (0 to 1, the
+    whole range by default: nothing asked)."""
+
+    iv_percentile_min: float = Field(0.0, ge=0, le=1)
+    iv_percentile_max: float = Field(1.0, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> IvRangeSection:
+        if self.iv_percentile_min > self.iv_percentile_max:
+            raise ValueError("iv_percentile_min must not exceed iv_percentile_max")
+        return self
+
+
 def _swing_only() -> list[Category]:
     return ["swing"]
 
 
-class VerticalsSection(ExpiryWindowSection):
+class VerticalsSection(IvRangeSection):
     """Debit spreads on strong signals: a bull call spread on a buy, a bear put spread on a sell."""
 
     enabled: bool = False
@@ -1067,14 +1081,6 @@ class VerticalsSection(ExpiryWindowSection):
     profit_target_pct: float = Field(50.0, gt=0, le=1000, description="Close at this gain on the debit")
     stop_pct: float = Field(50.0, gt=0, le=100, description="Close at this loss of the debit")
     exit_dte: int = Field(5, ge=0, le=365, description="Close this many days before expiry")
-    iv_percentile_min: float = Field(0.0, ge=0, le=1)
-    iv_percentile_max: float = Field(1.0, ge=0, le=1)
-
-    @model_validator(mode="after")
-    def _ordered(self) -> VerticalsSection:
-        if self.iv_percentile_min > self.iv_percentile_max:
-            raise ValueError("iv_percentile_min must not exceed iv_percentile_max")
-        return self
 
 
 class WheelSection(ExpiryWindowSection):
@@ -1110,7 +1116,7 @@ class CondorSection(ExpiryWindowSection):
     exit_dte: int = Field(7, ge=0, le=365, description="Close with fewer days than this to expiry")
 
 
-class GammaSection(ExpiryWindowSection):
+class GammaSection(IvRangeSection):
     """Gamma scalping: a long straddle (held as two puts and shares per unit) whose delta shares re-hedge."""
 
     enabled: bool = False
@@ -1121,14 +1127,6 @@ class GammaSection(ExpiryWindowSection):
     profit_target_pct: float = Field(25.0, gt=0, le=1000, description="Close at this gain on the maximum loss")
     stop_pct: float = Field(50.0, gt=0, le=100, description="Close at this loss of the maximum loss")
     exit_dte: int = Field(14, ge=0, le=365, description="Close with fewer days than this to expiry")
-    iv_percentile_min: float = Field(0.0, ge=0, le=1)
-    iv_percentile_max: float = Field(1.0, ge=0, le=1)
-
-    @model_validator(mode="after")
-    def _ordered(self) -> GammaSection:
-        if self.iv_percentile_min > self.iv_percentile_max:
-            raise ValueError("iv_percentile_min must not exceed iv_percentile_max")
-        return self
 
 
 class Settings(BaseSettings):

@@ -18,9 +18,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 from autotrader.clock import ET
-from autotrader.domain.enums import LegKind, Side, StructureKind
+from autotrader.domain.enums import Side, StructureKind
 from autotrader.domain.models import OrderIntent
-from autotrader.domain.options import OptionLeg, OptionQuote, Structure, parse_occ
+from autotrader.domain.options import OptionLeg, Structure, parse_occ
 from autotrader.domain.reports import Report, SkipLine
 from autotrader.ledger import options as store
 from autotrader.ledger import repo
@@ -28,23 +28,20 @@ from autotrader.pipeline import option_chain, option_sync
 from autotrader.pipeline.context import StepContext
 from autotrader.pipeline.option_orders import (
     NOT_CLOSED,
+    closed_for_entries,
     closing_attempts,
     closing_intent,
-    entry_blocked,
-    expiry_days,
-    legs_of,
-    option_intent,
+    expiry_chain,
     option_rules,
     options_at_risk,
     place_all,
+    plan_opening,
     store_openings,
-    structure_row,
 )
 from autotrader.pipeline.rules import rules_from_settings
 from autotrader.policy import condor as policy
 from autotrader.policy import option_checks as checks
 from autotrader.policy.option_chain import days_to_expiry
-from autotrader.policy.verticals import choose_expiry
 
 STEP, EXIT_STEP, STRATEGY = "condor", "condor_exits", "condor"
 
@@ -61,11 +58,10 @@ def _closes(ctx: StepContext, name: str, sessions: int) -> list[float]:
 
 
 def run(ctx: StepContext) -> Report:
+    shut = closed_for_entries(ctx, ctx.settings.condor.enabled, "condor", "no condor sold")
+    if shut is not None:
+        return shut
     report = ctx.report()
-    blocked = entry_blocked(ctx, ctx.settings.condor.enabled, "condor")
-    if blocked is not None:
-        report.notes.append(blocked if not ctx.settings.condor.enabled else f"no condor sold: {blocked}")
-        return report.build(Report)
     r = rules(ctx)
     if ctx.now < ctx.deps.calendar.at_et(ctx.now.astimezone(ET).date(), r.entry_time):
         report.notes.append(f"no condor sold before {r.entry_time} New York")
@@ -76,7 +72,6 @@ def run(ctx: StepContext) -> Report:
     account = ctx.deps.broker.account()
     at_risk = options_at_risk(ledger)
     planned: list[tuple[store.StructureRow, OrderIntent]] = []
-    today = ctx.now.astimezone(ET).date()
     for name in r.underlyings:
         if name in busy:
             continue
@@ -84,31 +79,23 @@ def run(ctx: StepContext) -> Report:
         if not calm:
             report.skipped.append(SkipLine(name, f"not range-bound: {reason}"))
             continue
-        quotes = option_chain.chains(ctx).option_chain(name, today + timedelta(days=r.dte_min),
-                                                       today + timedelta(days=r.dte_max))  # fmt: skip
-        expiry = choose_expiry(expiry_days(ctx, quotes), r.dte_min, r.dte_max)
-        mine = [q for q in quotes if q.contract.expiry == expiry]
-        spot = next((q.underlying_price for q in mine if q.underlying_price is not None), None)
+        mine, spot = expiry_chain(ctx, name, r.dte_min, r.dte_max)
         structure = policy.choose_condor(mine, spot, r) if spot is not None else None
         if structure is None:
-            report.skipped.append(SkipLine(name, f"no condor in the {expiry} chain"))
+            report.skipped.append(SkipLine(name, f"no condor {r.dte_min} to {r.dte_max} days out"))
             continue
-        by_symbol: dict[str, OptionQuote] = {q.contract.symbol: q for q in mine}
-        case = checks.OptionCase(structure, by_symbol, account.equity, at_risk, free_shares=0.0,
-                                 free_cash=account.buying_power, rules=option_rules(ctx))  # fmt: skip
-        decision = checks.decide(case)
-        if decision.refused is not None or decision.net_limit is None or decision.profile is None:
-            report.skipped.append(SkipLine(name, decision.refused or "refused"))
+        case = checks.OptionCase(structure, {q.contract.symbol: q for q in mine}, account.equity, at_risk,
+                                 free_shares=0.0, free_cash=account.buying_power, rules=option_rules(ctx))  # fmt: skip
+        built = plan_opening(
+            ctx, case, structure_id=f"condor-{name}-{ctx.session_date}", strategy=STRATEGY, step=STEP,
+            extra={"entry_price": spot},
+            describe=f"iron condor {'/'.join(f'{x:g}' for x in structure.strikes)} x{{units}} at {{net:.2f}} credit",
+        )  # fmt: skip
+        if isinstance(built, str):
+            report.skipped.append(SkipLine(name, built))
             continue
-        sid = f"condor-{name}-{ctx.session_date}"
-        row = structure_row(ctx, sid, STRATEGY, structure, decision,
-                            extra={"entry_price": spot, "trace": [s.to_json() for s in decision.steps]})  # fmt: skip
-        intent = option_intent(ctx, step=STEP, leg=LegKind.ENTRY, underlying=name, net=decision.net_limit,
-                               units=decision.units, structure_id=sid, legs=legs_of(structure, closing=False),
-                               reason=f"iron condor {'/'.join(f'{k:g}' for k in structure.strikes)} "
-                                      f"x{decision.units} at {abs(decision.net_limit):.2f} credit")  # fmt: skip
-        planned.append((row, intent))
-        at_risk += (row.max_loss or 0.0) * row.units
+        planned.append(built)
+        at_risk += (built[0].max_loss or 0.0) * built[0].units
     place_all(ctx, report, store_openings(ctx, planned), "condor")
     return report.build(Report)
 

@@ -21,9 +21,6 @@ books, never touch them.
 
 from __future__ import annotations
 
-from datetime import timedelta
-
-from autotrader.clock import ET
 from autotrader.domain.enums import IN_FLIGHT_INTENT_STATUSES, Book, IntentStatus, LegKind, OrderType, Side, TimeInForce
 from autotrader.domain.models import OrderIntent
 from autotrader.domain.options import MULTIPLIER, OptionQuote, is_option_order, parse_occ, synthetic_straddle
@@ -34,24 +31,21 @@ from autotrader.ledger import repo
 from autotrader.pipeline import option_chain
 from autotrader.pipeline.context import StepContext
 from autotrader.pipeline.option_orders import (
+    closed_for_entries,
     closing_attempts,
     closing_intent,
-    entry_blocked,
-    expiry_days,
-    legs_of,
+    expiry_chain,
     mid_value,
-    option_intent,
     option_rules,
     options_at_risk,
     place_all,
+    plan_opening,
     store_openings,
-    structure_row,
 )
 from autotrader.pipeline.rules import rules_from_settings
 from autotrader.policy import gamma as policy
 from autotrader.policy import option_checks as checks
 from autotrader.policy.option_chain import days_to_expiry
-from autotrader.policy.verticals import choose_expiry
 
 STEP, HEDGE_STEP, STRATEGY = "gamma", "gamma_hedge", "gamma"
 _WORKING = frozenset({*IN_FLIGHT_INTENT_STATUSES, IntentStatus.PLANNED, IntentStatus.ACCEPTED,
@@ -80,17 +74,15 @@ def latest_positions(ctx: StepContext) -> dict[str, store.StructureRow]:
 
 
 def run(ctx: StepContext) -> Report:
+    shut = closed_for_entries(ctx, ctx.settings.gamma.enabled, "gamma", "no straddle bought")
+    if shut is not None:
+        return shut
     report = ctx.report()
-    blocked = entry_blocked(ctx, ctx.settings.gamma.enabled, "gamma")
-    if blocked is not None:
-        report.notes.append(blocked if not ctx.settings.gamma.enabled else f"no straddle bought: {blocked}")
-        return report.build(Report)
     r, ledger = rules(ctx), ctx.ledger
     latest = latest_positions(ctx)
     account = ctx.deps.broker.account()
     free_cash, at_risk = account.buying_power, options_at_risk(ledger)
     planned: list[tuple[store.StructureRow, OrderIntent]] = []
-    today = ctx.now.astimezone(ET).date()
     for name in r.underlyings:
         last = latest.get(name)
         if last is not None and last.status not in ("closed", "abandoned"):
@@ -98,11 +90,7 @@ def run(ctx: StepContext) -> Report:
         if _shares_held(ctx, name) > 0:
             report.skipped.append(SkipLine(name, "the last straddle's shares are still held"))
             continue
-        quotes = option_chain.chains(ctx).option_chain(name, today + timedelta(days=r.dte_min),
-                                                       today + timedelta(days=r.dte_max))  # fmt: skip
-        expiry = choose_expiry(expiry_days(ctx, quotes), r.dte_min, r.dte_max)
-        mine = [q for q in quotes if q.contract.expiry == expiry]
-        spot = next((q.underlying_price for q in mine if q.underlying_price is not None), None)
+        mine, spot = expiry_chain(ctx, name, r.dte_min, r.dte_max)
         put = policy.choose_put(mine, spot) if spot is not None else None
         if put is None or spot is None:
             report.skipped.append(SkipLine(name, f"no put near the money {r.dte_min} to {r.dte_max} days out"))
@@ -114,20 +102,19 @@ def run(ctx: StepContext) -> Report:
         case = checks.OptionCase(structure, {put.contract.symbol: put}, account.equity, at_risk, free_shares=0.0,
                                  free_cash=free_cash, rules=option_rules(ctx), iv_percentile=percentile,
                                  iv_range=r.iv_range)  # fmt: skip
-        decision = checks.decide(case)
-        if decision.refused is not None or decision.net_limit is None or decision.profile is None:
-            report.skipped.append(SkipLine(name, decision.refused or "refused"))
+        built = plan_opening(
+            ctx, case, structure_id=f"gamma-{name}-{ctx.session_date}", strategy=STRATEGY, step=STEP,
+            extra={"entry_price": spot},
+            describe=f"straddle at {put.contract.strike:g} as two puts {put.contract.symbol} and shares x{{units}} at "
+                     "{net:.2f} for two puts",
+        )  # fmt: skip
+        if isinstance(built, str):
+            report.skipped.append(SkipLine(name, built))
             continue
-        sid = f"gamma-{name}-{ctx.session_date}"
-        row = structure_row(ctx, sid, STRATEGY, structure, decision,
-                            extra={"entry_price": spot, "trace": [s.to_json() for s in decision.steps]})  # fmt: skip
-        intent = option_intent(ctx, step=STEP, leg=LegKind.ENTRY, underlying=name, net=decision.net_limit,
-                               units=decision.units, structure_id=sid, legs=legs_of(structure, closing=False),
-                               reason=f"straddle at {put.contract.strike:g} as two puts {put.contract.symbol} and "
-                                      f"shares x{decision.units} at {decision.net_limit / 2:.2f} a put")  # fmt: skip
-        planned.append((row, intent))
+        row, _ = built
+        planned.append(built)
         at_risk += (row.max_loss or 0.0) * row.units
-        free_cash -= checks.hedge_cash(structure) * decision.units + decision.net_limit * MULTIPLIER * decision.units
+        free_cash -= (checks.hedge_cash(structure) + row.planned_net * MULTIPLIER) * row.units
     place_all(ctx, report, store_openings(ctx, planned), "straddle opening")
     return report.build(Report)
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
+from autotrader.clock import ET
 from autotrader.domain.enums import (
     IN_FLIGHT_INTENT_STATUSES,
     Book,
@@ -26,15 +27,17 @@ from autotrader.domain.enums import (
 )
 from autotrader.domain.models import OrderIntent, OrderLegRequest
 from autotrader.domain.options import OptionQuote, Structure
-from autotrader.domain.reports import ReportDraft
+from autotrader.domain.reports import Report, ReportDraft
 from autotrader.ledger import options as store
 from autotrader.ledger import repo
+from autotrader.pipeline import option_chain
 from autotrader.pipeline.context import StepContext
 from autotrader.pipeline.gateway import OrderGateway, order_line, report_outcomes
 from autotrader.pipeline.rules import rules_from_settings
 from autotrader.pipeline.size import entry_timing
 from autotrader.policy import option_checks as checks
 from autotrader.policy.option_chain import days_to_expiry
+from autotrader.policy.verticals import choose_expiry
 
 NOT_CLOSED = ("opening", "open", "closing")
 
@@ -51,6 +54,17 @@ def entry_blocked(ctx: StepContext, enabled: bool, section: str) -> str | None:
     if tif is None:
         return why
     return None if str(tif) == "day" else "options trade in the session only"
+
+
+def closed_for_entries(ctx: StepContext, enabled: bool, section: str, nothing: str) -> Report | None:
+    """The report of a strategy's entry step that opens nothing now, saying why (``nothing``: what it does not
+    do, e.g. "no condor sold"); None when it may open structures."""
+    blocked = entry_blocked(ctx, enabled, section)
+    if blocked is None:
+        return None
+    report = ctx.report()
+    report.notes.append(blocked if not enabled else f"{nothing}: {blocked}")
+    return report.build(Report)
 
 
 def legs_of(structure: Structure, *, closing: bool) -> tuple[OrderLegRequest, ...]:
@@ -119,6 +133,39 @@ def store_openings(ctx: StepContext, planned: list[tuple[store.StructureRow, Ord
 def expiry_days(ctx: StepContext, quotes: list[OptionQuote]) -> dict[date, int]:
     """Each expiry of ``quotes`` with its days to expiry from today."""
     return {e: days_to_expiry(e, ctx.now) for e in {q.contract.expiry for q in quotes}}
+
+
+def expiry_chain(
+    ctx: StepContext, underlying: str, dte_min: int, dte_max: int
+) -> tuple[list[OptionQuote], float | None]:
+    """The quotes of the listed expiry nearest the middle of ``dte_min..dte_max`` days (none when no expiry is
+    listed there), and the underlying's price they were quoted at."""
+    today = ctx.now.astimezone(ET).date()
+    quotes = option_chain.chains(ctx).option_chain(underlying, today + timedelta(days=dte_min),
+                                                   today + timedelta(days=dte_max))  # fmt: skip
+    expiry = choose_expiry(expiry_days(ctx, quotes), dte_min, dte_max)
+    mine = [q for q in quotes if q.contract.expiry == expiry]
+    return mine, next((q.underlying_price for q in mine if q.underlying_price is not None), None)
+
+
+def plan_opening(
+    ctx: StepContext, case: checks.OptionCase, *, structure_id: str, strategy: str, step: str,
+    describe: str, extra: dict[str, Any] | None = None,
+) -> tuple[store.StructureRow, OrderIntent] | str:  # fmt: skip
+    """The checks' decision on one structure (``case``) as the structure row and the intent that open it, the
+    decision's trace kept with the row; or the refusal. ``describe`` is the order's reason, with ``{units}``
+    and ``{net}`` (the net limit per share, unsigned) filled in from the decision."""
+    decision = checks.decide(case)
+    if decision.refused is not None or decision.net_limit is None or decision.profile is None:
+        return decision.refused or "refused"
+    structure = case.structure
+    row = structure_row(ctx, structure_id, strategy, structure, decision,
+                        extra={**(extra or {}), "trace": [s.to_json() for s in decision.steps]})  # fmt: skip
+    intent = option_intent(ctx, step=step, leg=LegKind.ENTRY, underlying=structure.underlying,
+                           net=decision.net_limit, units=decision.units, structure_id=structure_id,
+                           legs=legs_of(structure, closing=False),
+                           reason=describe.format(units=decision.units, net=abs(decision.net_limit)))  # fmt: skip
+    return row, intent
 
 
 def options_at_risk(ledger: Any) -> float:

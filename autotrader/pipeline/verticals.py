@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from autotrader.clock import ET
 from autotrader.domain.enums import LegKind, Side
 from autotrader.domain.models import OrderIntent
 from autotrader.domain.options import OptionQuote, parse_occ
@@ -30,10 +29,10 @@ from autotrader.ledger import repo
 from autotrader.pipeline import option_chain
 from autotrader.pipeline.context import StepContext
 from autotrader.pipeline.option_orders import (
+    closed_for_entries,
     closing_attempts,
     closing_intent,
-    entry_blocked,
-    expiry_days,
+    expiry_chain,
     legs_of,
     mid_value,
     option_intent,
@@ -71,15 +70,10 @@ def plan_entry(
     """The spread one signal opens (None, with why), and the trace of the checks."""
     r = rules(ctx)
     side = Side(signal.side)
-    today = ctx.now.astimezone(ET).date()
-    source = option_chain.chains(ctx)
-    first, last = today + timedelta(days=r.dte_min), today + timedelta(days=r.dte_max)
-    quotes = source.option_chain(signal.symbol, first, last)
-    expiry = policy.choose_expiry(expiry_days(ctx, quotes), r.dte_min, r.dte_max)
-    if expiry is None:
+    mine, spot = expiry_chain(ctx, signal.symbol, r.dte_min, r.dte_max)
+    if not mine:
         return None, f"no listed expiry {r.dte_min} to {r.dte_max} days out", []
-    mine = [q for q in quotes if q.contract.expiry == expiry]
-    spot = next((q.underlying_price for q in mine if q.underlying_price is not None), None)
+    expiry = mine[0].contract.expiry
     chosen = policy.choose_spread(mine, side, spot, r) if spot is not None else None
     if chosen is None:
         return None, f"no spread to choose in the {expiry} chain", []
@@ -107,11 +101,10 @@ def plan_entry(
 
 
 def run(ctx: StepContext) -> Report:
+    shut = closed_for_entries(ctx, ctx.settings.verticals.enabled, "verticals", "no spreads opened")
+    if shut is not None:
+        return shut
     report = ctx.report()
-    blocked = entry_blocked(ctx, ctx.settings.verticals.enabled, "verticals")
-    if blocked is not None:
-        report.notes.append(blocked if not ctx.settings.verticals.enabled else f"no spreads opened: {blocked}")
-        return report.build(Report)
     r = rules(ctx)
     oldest = ctx.now - timedelta(days=ctx.settings.signals.max_age_days)
     signals = repo.undecided_signals(ctx.ledger, STEP, since=oldest, until=ctx.now)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from autotrader.clock import ET
-from autotrader.domain.enums import Book, LegKind, StructureKind
+from autotrader.domain.enums import Book, StructureKind
 from autotrader.domain.models import OrderIntent
 from autotrader.domain.options import MULTIPLIER, OptionQuote, Structure, cash_secured_put, covered_call, parse_occ
 from autotrader.domain.reports import Report, SkipLine
@@ -23,20 +23,17 @@ from autotrader.pipeline import option_chain
 from autotrader.pipeline.context import StepContext
 from autotrader.pipeline.option_orders import (
     NOT_CLOSED,
-    entry_blocked,
-    expiry_days,
-    legs_of,
-    option_intent,
+    closed_for_entries,
+    expiry_chain,
     option_rules,
     options_at_risk,
     place_all,
+    plan_opening,
     store_openings,
-    structure_row,
 )
 from autotrader.pipeline.rules import rules_from_settings
 from autotrader.policy import option_checks as checks
 from autotrader.policy import wheel as policy
-from autotrader.policy.verticals import choose_expiry
 
 STEP = STRATEGY = "wheel"
 
@@ -46,11 +43,7 @@ def rules(ctx: StepContext) -> policy.WheelRules:
 
 
 def _expiry_quotes(ctx: StepContext, name: str, r: policy.WheelRules) -> list[OptionQuote]:
-    today = ctx.now.astimezone(ET).date()
-    quotes = option_chain.chains(ctx).option_chain(name, today + timedelta(days=r.dte_min),
-                                                   today + timedelta(days=r.dte_max))  # fmt: skip
-    expiry = choose_expiry(expiry_days(ctx, quotes), r.dte_min, r.dte_max)
-    return [q for q in quotes if q.contract.expiry == expiry]
+    return expiry_chain(ctx, name, r.dte_min, r.dte_max)[0]
 
 
 def _opening(
@@ -60,18 +53,9 @@ def _opening(
     """The structure row and the single-contract intent that opens it, or why not (the checks' refusal)."""
     case = checks.OptionCase(structure, {q.contract.symbol: q for q in quotes}, equity, at_risk,
                              free_shares=free_shares, free_cash=free_cash, rules=option_rules(ctx))  # fmt: skip
-    decision = checks.decide(case)
-    if decision.refused is not None or decision.net_limit is None or decision.profile is None:
-        return decision.refused or "refused"
     (leg,) = structure.legs
-    row = structure_row(ctx, structure_id, STRATEGY, structure, decision,
-                        extra={"trace": [s.to_json() for s in decision.steps]})  # fmt: skip
-    intent = option_intent(
-        ctx, step=STEP, leg=LegKind.ENTRY, underlying=structure.underlying, net=decision.net_limit,
-        units=decision.units, structure_id=structure_id, legs=legs_of(structure, closing=False),
-        reason=f"{structure.kind} {leg.contract.symbol} x{decision.units} at {abs(decision.net_limit):.2f} credit",
-    )  # fmt: skip
-    return row, intent
+    return plan_opening(ctx, case, structure_id=structure_id, strategy=STRATEGY, step=STEP,
+                        describe=f"{structure.kind} {leg.contract.symbol} x{{units}} at {{net:.2f}} credit")
 
 
 def _week_start(ctx: StepContext) -> str | None:
@@ -83,11 +67,10 @@ def _week_start(ctx: StepContext) -> str | None:
 
 
 def run(ctx: StepContext) -> Report:
+    shut = closed_for_entries(ctx, ctx.settings.wheel.enabled, "wheel", "nothing sold")
+    if shut is not None:
+        return shut
     report = ctx.report()
-    blocked = entry_blocked(ctx, ctx.settings.wheel.enabled, "wheel")
-    if blocked is not None:
-        report.notes.append(blocked if not ctx.settings.wheel.enabled else f"nothing sold: {blocked}")
-        return report.build(Report)
     r = rules(ctx)
     ledger = ctx.ledger
     open_ones = [s for s in store.structures(ledger, statuses=NOT_CLOSED) if s.strategy == STRATEGY]

@@ -27,12 +27,13 @@ from dataclasses import dataclass
 
 from autotrader.domain.enums import LegKind, OptionRight, Side
 from autotrader.domain.options import MULTIPLIER, OptionQuote
+from autotrader.policy.option_checks import IvPercentileRange
 
 PUTS_PER_UNIT = 2
 
 
 @dataclass(frozen=True)
-class GammaRules:
+class GammaRules(IvPercentileRange):
     underlyings: tuple[str, ...] = ()
     dte_min: int = 30
     dte_max: int = 60
@@ -40,15 +41,6 @@ class GammaRules:
     profit_target_pct: float = 25.0
     stop_pct: float = 50.0
     exit_dte: int = 14
-    iv_percentile_min: float = 0.0
-    iv_percentile_max: float = 1.0
-
-    @property
-    def iv_range(self) -> tuple[float, float] | None:
-        """The IV-percentile range entries need, None when it is the whole range (nothing to check)."""
-        if self.iv_percentile_min <= 0.0 and self.iv_percentile_max >= 1.0:
-            return None
-        return self.iv_percentile_min, self.iv_percentile_max
 
 
 @dataclass(frozen=True)

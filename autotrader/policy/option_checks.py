@@ -52,6 +52,21 @@ class OptionRules:
 
 
 @dataclass(frozen=True)
+class IvPercentileRange:
+    """A strategy's rules that may ask entries for an IV-percentile range (the whole range: nothing asked)."""
+
+    iv_percentile_min: float = 0.0
+    iv_percentile_max: float = 1.0
+
+    @property
+    def iv_range(self) -> tuple[float, float] | None:
+        """The IV-percentile range entries need, None when it is the whole range (nothing to check)."""
+        if self.iv_percentile_min <= 0.0 and self.iv_percentile_max >= 1.0:
+            return None
+        return self.iv_percentile_min, self.iv_percentile_max
+
+
+@dataclass(frozen=True)
 class OptionCase:
     """Everything one decision reads."""
 

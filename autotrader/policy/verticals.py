@@ -23,10 +23,11 @@ from datetime import date
 
 from autotrader.domain.enums import LegKind, OptionRight, Side
 from autotrader.domain.options import OptionContract, OptionQuote, Structure, vertical
+from autotrader.policy.option_checks import IvPercentileRange
 
 
 @dataclass(frozen=True)
-class VerticalRules:
+class VerticalRules(IvPercentileRange):
     min_conviction: int = 8
     categories: frozenset[str] = frozenset({"swing"})
     dte_min: int = 21
@@ -36,15 +37,6 @@ class VerticalRules:
     profit_target_pct: float = 50.0
     stop_pct: float = 50.0
     exit_dte: int = 5
-    iv_percentile_min: float = 0.0
-    iv_percentile_max: float = 1.0
-
-    @property
-    def iv_range(self) -> tuple[float, float] | None:
-        """The IV-percentile range entries need, None when it is the whole range (nothing to check)."""
-        if self.iv_percentile_min <= 0.0 and self.iv_percentile_max >= 1.0:
-            return None
-        return self.iv_percentile_min, self.iv_percentile_max
 
 
 def wants(conviction: int | None, category: str, rules: VerticalRules) -> str | None:

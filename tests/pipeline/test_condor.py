@@ -5,56 +5,35 @@ structure's result is every cash flow of its fills."""
 from __future__ import annotations
 
 import json
-from dataclasses import replace
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 
-from autotrader.adapters.sim_broker import SimBroker
-from autotrader.adapters.synthetic_data import SyntheticMarketData
-from autotrader.clock import MarketCalendar, SimulatedClock
 from autotrader.domain.models import Quote
 from autotrader.domain.options import parse_occ
-from autotrader.eventlog import EventLog
 from autotrader.ledger import options as store
-from autotrader.ledger.db import open_ledger
 from autotrader.pipeline import condor, sync
-from autotrader.pipeline.context import StepContext
-from autotrader.settings import CondorSection, default_config
-from tests.factories import make_deps
+from autotrader.settings import CondorSection
+from tests.pipeline.options_world import DAY, options_world
 
-CAL = MarketCalendar.xnys()
-DAY = date(2026, 3, 10)
 NAME = "SPY"
 
 
 @pytest.fixture
 def world(tmp_path, migrated_ledger, monkeypatch):
-    clock = SimulatedClock(CAL.at_et(DAY, "10:30"))
-    ledger = open_ledger(migrated_ledger(tmp_path / "ledger.db"))
-    market = SyntheticMarketData(clock, CAL)
-    broker = SimBroker(ledger, market, CAL, clock, starting_cash=1_000_000.0)
-    config = default_config(tmp_path)
     section = CondorSection(enabled=True, underlyings=[NAME], max_band_width_pct=100.0)
-    config = replace(config, settings=config.settings.model_copy(update={"condor": section}))
-    log = EventLog(None, run_id="r", command="run-daily", mode="sim")
-    real = market.latest_quote
-    moved: dict[str, float] = {}
+    for w in options_world(tmp_path, migrated_ledger, condor=section):
+        real = w.market.latest_quote
+        moved: dict[str, float] = {}
 
-    def quote(symbol: str) -> Quote | None:  # the underlying's price where the test puts it
-        q = real(symbol)
-        if q is None or symbol not in moved:
-            return q
-        return Quote(symbol, moved[symbol] - 0.01, moved[symbol] + 0.01, moved[symbol], q.quoted_at)
+        def quote(symbol: str, real=real, moved=moved) -> Quote | None:  # the underlying where the test puts it
+            q = real(symbol)
+            if q is None or symbol not in moved:
+                return q
+            return Quote(symbol, moved[symbol] - 0.01, moved[symbol] + 0.01, moved[symbol], q.quoted_at)
 
-    monkeypatch.setattr(market, "latest_quote", quote)
-
-    def ctx() -> StepContext:
-        deps = make_deps(clock, broker=broker, market_data=market, options_broker=broker)
-        return StepContext("run-daily", config, deps, ledger, False, "r", log)
-
-    yield ctx, clock, moved, ledger
-    ledger.close()
+        monkeypatch.setattr(w.market, "latest_quote", quote)
+        yield w.ctx, w.clock, moved, w.ledger
 
 
 def _settle(ctx, clock, minutes: int) -> None:

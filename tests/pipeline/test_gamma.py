@@ -4,46 +4,25 @@ themselves leaves the band, to the neutral quantity, never short; a rerun of a s
 
 from __future__ import annotations
 
-from dataclasses import replace
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 
-from autotrader.adapters.sim_broker import SimBroker
-from autotrader.adapters.synthetic_data import SyntheticMarketData
-from autotrader.clock import MarketCalendar, SimulatedClock
-from autotrader.eventlog import EventLog
 from autotrader.ledger import options as store
 from autotrader.ledger import repo
-from autotrader.ledger.db import open_ledger
 from autotrader.pipeline import gamma, sync
-from autotrader.pipeline.context import StepContext
 from autotrader.policy.option_chain import days_to_expiry
-from autotrader.settings import GammaSection, default_config
-from tests.factories import make_deps
+from autotrader.settings import GammaSection
+from tests.pipeline.options_world import CAL, DAY, options_world
 
-CAL = MarketCalendar.xnys()
-DAY = date(2026, 3, 10)
 NAME = "GOOGL"
 
 
 @pytest.fixture
 def world(tmp_path, migrated_ledger):
-    clock = SimulatedClock(CAL.at_et(DAY, "10:30"))
-    ledger = open_ledger(migrated_ledger(tmp_path / "ledger.db"))
-    market = SyntheticMarketData(clock, CAL)
-    broker = SimBroker(ledger, market, CAL, clock, starting_cash=1_000_000.0)
-    config = default_config(tmp_path)
     section = GammaSection(enabled=True, underlyings=[NAME], hedge_band=0.05)
-    config = replace(config, settings=config.settings.model_copy(update={"gamma": section}))
-    log = EventLog(None, run_id="r", command="run-daily", mode="sim")
-
-    def ctx() -> StepContext:
-        deps = make_deps(clock, broker=broker, market_data=market, options_broker=broker)
-        return StepContext("run-daily", config, deps, ledger, False, "r", log)
-
-    yield ctx, clock, market, broker, ledger
-    ledger.close()
+    for w in options_world(tmp_path, migrated_ledger, gamma=section):
+        yield w.ctx, w.clock, w.market, w.broker, w.ledger
 
 
 def _held(ledger) -> float:
