@@ -1245,6 +1245,22 @@ class LedgerPosition(Row):
 
 
 @dataclass(frozen=True)
+class OpenStructure(Row):
+    """An options structure not yet closed, as the ledger holds it."""
+
+    structure_id: str
+    strategy: str
+    kind: str
+    underlying: str
+    status: str  # opening (its order not filled yet), open, closing
+    units: float
+    legs: tuple[str, ...]  # "buy 2 AAPL260320P00150000" per leg
+    open_net: float | None  # per share: + debit paid, - credit received (None until it opened)
+    max_loss: float | None  # dollars, all units
+    opened_at: str | None
+
+
+@dataclass(frozen=True)
 class FreshnessCheck(Row):
     ok: bool
     message: str
@@ -1274,6 +1290,7 @@ class StatusReport(Report):
     fills_total: int
     intents_total: int | None = optional()  # absent while there is no ledger
     positions: tuple[LedgerPosition, ...]
+    options: tuple[OpenStructure, ...]  # the options book's structures not yet closed
     deployed_usd: float
     deployed_by_book: dict[str, float]
     halt: HaltState | None  # the owner's kill switch (`autotrader halt`), None when not halted

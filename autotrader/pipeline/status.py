@@ -1,4 +1,5 @@
-"""``status``: what the ledger says: last runs, open intents, mode, deployed capital, positions.
+"""``status``: what the ledger says: last runs, open intents, mode, deployed capital, positions, and the options
+structures not yet closed.
 
 Read-only: it opens the ledger read-only (or not at all when there is none yet), talks to no broker and
 takes no lock, so monitoring can call it while a run is in progress. ``--check`` turns staleness of the
@@ -14,6 +15,7 @@ from typing import Any
 from autotrader.domain.enums import Book, ExitCode, Side
 from autotrader.domain.models import Halt
 from autotrader.domain.reports import ReportDraft, StatusReport
+from autotrader.ledger import options as option_store
 from autotrader.ledger import repo
 from autotrader.ledger.db import Ledger
 from autotrader.policy.kill_switch import describe
@@ -40,6 +42,7 @@ def collect(ledger: Ledger | None, *, mode: str, ledger_path: str, now: datetime
             "orders_total": 0,
             "fills_total": 0,
             "positions": [],
+            "options": [],
             "deployed_usd": 0.0,
             "deployed_by_book": {},
             "halt": None,
@@ -76,10 +79,25 @@ def collect(ledger: Ledger | None, *, mode: str, ledger_path: str, now: datetime
             }
             for p in positions
         ],
+        "options": open_structures(ledger),
         "deployed_usd": round(deployed_by_book.get(Book.SIGNALS, 0.0), 2),
         "deployed_by_book": {k: round(v, 2) for k, v in deployed_by_book.items()},
         "halt": halt_state(repo.current_halt(ledger)),
     }
+
+
+def open_structures(ledger: Ledger) -> list[dict[str, Any]]:
+    """The options structures not yet closed (``OpenStructure``); one cheap query for an account without any."""
+    if not option_store.has_options_book(ledger):
+        return []
+    return [
+        {"structure_id": s.structure_id, "strategy": s.strategy, "kind": s.kind, "underlying": s.underlying,
+         "status": s.status, "units": s.units,
+         "legs": [f"{leg['side']} {leg['ratio'] * s.units:g} {leg['symbol']}" for leg in s.legs],
+         "open_net": s.open_net, "max_loss": round((s.max_loss or 0.0) * s.units, 2) if s.max_loss else None,
+         "opened_at": s.opened_at}
+        for s in option_store.structures(ledger, statuses=("opening", "open", "closing"))
+    ]  # fmt: skip
 
 
 def halt_state(halt: Halt | None) -> dict[str, Any] | None:

@@ -311,4 +311,10 @@ def test_under_broker_faults_no_option_or_hedge_order_is_placed_twice(tmp_path, 
         unsettled = db.execute("SELECT COUNT(*) FROM order_intents WHERE status IN ('submitting', 'unknown')")
         assert unsettled.fetchone() == (0,)
         _options_book_agrees(db)
+        held = {sid for (sid,) in db.execute(
+            "SELECT structure_id FROM option_structures WHERE status IN ('opening', 'open', 'closing')")}
     assert violations(tmp_path) == []
+    shown = CliRunner().invoke(app, ["status", "--json", "--as-of", after, "--config", str(config)])
+    listed = json.loads(shown.stdout)["options"]
+    assert held and {o["structure_id"] for o in listed} == held  # status lists the structures still held
+    assert all(o["legs"] and o["max_loss"] > 0 for o in listed)

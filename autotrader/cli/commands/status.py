@@ -68,3 +68,10 @@ def _render(report: StatusReport) -> None:
         [[p.book, p.symbol, fmt.number(p.qty), fmt.usd(p.avg_cost, cents=True), fmt.usd(p.realized_pnl, signed=True)]
          for p in report.positions],
     )
+    if report.options:
+        render.table(
+            "options structures (not yet closed)",
+            ["structure", "status", "legs", "open net", "max loss", "opened"],
+            [[o.structure_id, o.status, ", ".join(o.legs), fmt.usd(o.open_net, signed=True, cents=True),
+              fmt.usd(o.max_loss), fmt.ny_time(o.opened_at) if o.opened_at else "–"] for o in report.options],
+        )  # fmt: skip
