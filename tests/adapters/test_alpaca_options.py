@@ -1,6 +1,7 @@
 """Options on Alpaca through the real alpaca-py SDK against the loopback fake: a multi-leg order as Alpaca takes
 it (no symbol or side, legs with their intents, the net limit signed), its legs' fills listed apart from the
-stock fills, an assignment reconciled by sync into the options book, and a POST whose answer never came resolved
+stock fills, a single contract as a plain limit order, an assignment reconciled by sync into the options book, and
+a POST whose answer never came resolved
 by client order id, never sent twice."""
 
 from __future__ import annotations
@@ -74,6 +75,19 @@ def test_a_multi_leg_order_is_sent_as_alpaca_takes_it_and_its_fills_kept_apart(s
     assert broker.fills() == [] and broker.positions() == []  # the stock side never sees a contract
     assert {p.symbol: p.qty for p in broker.option_positions()} == {SHORT_PUT: -2, LONG_PUT: 2}
     assert [o.client_order_id for o in broker.option_orders()] == ["at-cs-1"]
+
+
+def test_a_single_contract_is_a_plain_limit_order_on_its_occ_symbol(server, broker):
+    """How the wheel's puts and calls and gamma's puts go out: one contract, no legs, never at market."""
+    order = broker.submit(OrderRequest("at-g-1", LONG_PUT, Side.BUY, 4, type=OrderType.LIMIT, limit_price=1.10))
+    (body,) = server.posted_orders()
+    assert (body["symbol"], body["side"], float(body["qty"]), body["type"], body["time_in_force"]) == (
+        LONG_PUT, "buy", 4.0, "limit", "day")  # fmt: skip
+    assert float(body["limit_price"]) == 1.10 and "legs" not in body and body.get("order_class") in (None, "simple")
+    server.fill_option(order.broker_order_id, {LONG_PUT: 1.05})
+    assert [(f.symbol, f.side, f.qty, f.price) for f in broker.option_fills()] == [(LONG_PUT, Side.BUY, 4, 1.05)]
+    assert broker.fills() == [] and broker.positions() == []
+    assert {p.symbol: p.qty for p in broker.option_positions()} == {LONG_PUT: 4}
 
 
 def test_a_post_whose_answer_never_came_is_found_by_client_order_id(server, broker, clock, tmp_path, migrated_ledger):
