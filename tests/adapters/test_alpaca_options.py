@@ -1,8 +1,7 @@
 """Options on Alpaca through the real alpaca-py SDK against the loopback fake: a multi-leg order as Alpaca takes
 it (no symbol or side, legs with their intents, the net limit signed), its legs' fills listed apart from the
 stock fills, a single contract as a plain limit order, an assignment reconciled by sync into the options book, and
-a POST whose answer never came resolved
-by client order id, never sent twice."""
+a POST whose answer never came resolved by client order id, never sent twice."""
 
 from __future__ import annotations
 
