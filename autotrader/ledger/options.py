@@ -209,6 +209,17 @@ def option_holdings(ledger: Ledger) -> dict[str, float]:
     return {s: q for s, q in held.items() if abs(q) > 1e-9}
 
 
+def committed_contracts(ledger: Ledger) -> dict[str, float]:
+    """Contracts per OCC symbol the book holds (``option_holdings``) plus those of the structures still opening
+    (their order not filled yet), short negative: what a new structure must not trade the other way."""
+    held = option_holdings(ledger)
+    for s in structures(ledger, statuses=("opening",)):
+        for leg in s.legs:
+            sign = 1 if leg["side"] == "buy" else -1
+            held[leg["symbol"]] = held.get(leg["symbol"], 0.0) + sign * leg["ratio"] * s.units
+    return held
+
+
 def intent_of_order(ledger: Ledger, broker_order_id: str) -> tuple[str, str | None] | None:
     """(client order id, position key) of the intent behind a broker order or one of its legs; None when the
     ledger sent no such order."""

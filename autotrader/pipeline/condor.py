@@ -85,7 +85,8 @@ def run(ctx: StepContext) -> Report:
             report.skipped.append(SkipLine(name, f"no condor {r.dte_min} to {r.dte_max} days out"))
             continue
         case = checks.OptionCase(structure, {q.contract.symbol: q for q in mine}, account.equity, at_risk,
-                                 free_shares=0.0, free_cash=account.buying_power, rules=option_rules(ctx))  # fmt: skip
+                                 free_shares=0.0, free_cash=account.buying_power, rules=option_rules(ctx),
+                                 held=store.committed_contracts(ctx.ledger))  # fmt: skip
         built = plan_opening(
             ctx, case, structure_id=f"condor-{name}-{ctx.session_date}", strategy=STRATEGY, step=STEP,
             extra={"entry_price": spot},

@@ -101,7 +101,7 @@ def run(ctx: StepContext) -> Report:
             percentile = option_chain.iv_standing(ctx, name, option_chain.current_iv30(ctx, name)).percentile
         case = checks.OptionCase(structure, {put.contract.symbol: put}, account.equity, at_risk, free_shares=0.0,
                                  free_cash=free_cash, rules=option_rules(ctx), iv_percentile=percentile,
-                                 iv_range=r.iv_range)  # fmt: skip
+                                 iv_range=r.iv_range, held=store.committed_contracts(ctx.ledger))  # fmt: skip
         built = plan_opening(
             ctx, case, structure_id=f"gamma-{name}-{ctx.session_date}", strategy=STRATEGY, step=STEP,
             extra={"entry_price": spot},

@@ -84,7 +84,8 @@ def plan_entry(
         current = option_chain.current_iv30(ctx, signal.symbol)
         percentile = option_chain.iv_standing(ctx, signal.symbol, current).percentile
     case = checks.OptionCase(structure, by_symbol, account_equity, at_risk, free_shares=0.0, free_cash=free_cash,
-                             rules=option_rules(ctx), iv_percentile=percentile, iv_range=r.iv_range)  # fmt: skip
+                             rules=option_rules(ctx), iv_percentile=percentile, iv_range=r.iv_range,
+                             held=store.committed_contracts(ctx.ledger))  # fmt: skip
     decision = checks.decide(case)
     trace = [s.to_json() for s in decision.steps]
     if decision.refused is not None or decision.net_limit is None or decision.profile is None:

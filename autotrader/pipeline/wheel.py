@@ -52,7 +52,8 @@ def _opening(
 ) -> tuple[store.StructureRow, OrderIntent] | str:  # fmt: skip
     """The structure row and the single-contract intent that opens it, or why not (the checks' refusal)."""
     case = checks.OptionCase(structure, {q.contract.symbol: q for q in quotes}, equity, at_risk,
-                             free_shares=free_shares, free_cash=free_cash, rules=option_rules(ctx))  # fmt: skip
+                             free_shares=free_shares, free_cash=free_cash, rules=option_rules(ctx),
+                             held=store.committed_contracts(ctx.ledger))  # fmt: skip
     (leg,) = structure.legs
     return plan_opening(ctx, case, structure_id=structure_id, strategy=STRATEGY, step=STEP,
                         describe=f"{structure.kind} {leg.contract.symbol} x{{units}} at {{net:.2f}} credit")

@@ -5,6 +5,8 @@ stopping the decision.
 
 In order:
 
+0. ``netting``: no leg trades a contract the book already holds (or is opening) the other way: a broker nets
+   a contract's positions, and two structures on opposite sides of one would leave neither closable.
 1. ``quotes_present``: every leg has a quote with a positive ask (a leg without a market cannot be priced).
 2. ``spread``: each leg's bid-ask width is at most ``max_spread_usd`` per share and ``max_spread_pct`` of its mid.
 3. ``liquidity``: each leg's open interest is at least ``min_open_interest`` and its volume today at least
@@ -17,10 +19,12 @@ In order:
    as many as the room left under ``max_allocation_pct`` (the maximum losses of the open options structures
    count against it). A covered call is the exception: the shares and their risk are already held, so it is
    one contract per 100 free shares.
-7. ``covered``: each short call not matched by a long call of the structure needs 100 free shares per unit,
-   each unmatched short put its strike x 100 in free cash per unit; the units are cut to what the shares and
-   cash cover. Never a naked short. A structure that buys shares beside its puts (the synthetic straddle)
-   keeps the cash its hedge may come to need: its puts' strikes x 100 per unit (``hedge_cash``).
+7. ``covered``: each short call not matched by a long call of the structure needs 100 free shares per unit;
+   in free cash per unit it needs what a broker holds against its short legs (``uncovered``: a credit
+   spread's width, an unmatched short put's strike x 100) and its debit; the units are cut to what the shares
+   and cash cover, so the broker does not refuse the order for buying power. Never a naked short. A
+   structure that buys shares beside its puts (the synthetic straddle) keeps the cash its hedge may come to
+   need: its puts' strikes x 100 per unit (``hedge_cash``).
 
 A structure that passes gets its units and the net limit price (``net_limit``): the legs' net mid moved toward
 the natural price (paying each ask, receiving each bid) by ``concession_pct`` of the way, in cents. Options are
@@ -31,7 +35,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from autotrader.domain.enums import Side, StructureKind
 from autotrader.domain.options import MULTIPLIER, OptionQuote, Structure
@@ -79,6 +83,7 @@ class OptionCase:
     rules: OptionRules
     iv_percentile: float | None = None
     iv_range: tuple[float, float] | None = None  # what the strategy asks of the IV percentile (0 to 1)
+    held: Mapping[str, float] = field(default_factory=dict)  # contracts the book holds or is opening (short -)
 
 
 @dataclass(frozen=True)
@@ -123,6 +128,18 @@ def net_limit(structure: Structure, quotes: Mapping[str, OptionQuote], concessio
     raw = (mid + (natural - mid) * concession_pct / 100.0) * 100
     cents = math.ceil(raw - 1e-6) if natural >= mid else math.floor(raw + 1e-6)
     return cents / 100
+
+
+def netting(s: _State) -> tuple[_State, TraceStep, str | None]:
+    """No leg trades a contract the book holds (or is opening) the other way: a broker nets one contract's
+    positions, so two structures on opposite sides of it would leave neither one's closing order valid."""
+    opposed = [leg.contract.symbol for leg in s.case.structure.legs
+               if s.case.held.get(leg.contract.symbol, 0.0) * leg.sign < 0]  # fmt: skip
+    inputs: Inputs = {"opposed": ", ".join(opposed) or None}
+    if opposed:
+        why = f"{', '.join(opposed)} held the other way by another structure (a broker nets a contract's positions)"
+        return s, TraceStep("netting", inputs, f"skip: {why}"), why
+    return s, TraceStep("netting", inputs, "no leg against a held contract"), None
 
 
 def quotes_present(s: _State) -> tuple[_State, TraceStep, str | None]:
@@ -222,16 +239,27 @@ def max_loss(s: _State) -> tuple[_State, TraceStep, str | None]:
 
 
 def uncovered(structure: Structure) -> tuple[int, float]:
-    """Per unit: (short calls no long call of the structure covers, the strikes x 100 of short puts no long put
-    covers). A long leg covers a short one of the same right, whatever its strike: the spread's loss is bounded
-    by the strikes' distance, which ``max_loss`` has already sized."""
-    calls = sum(leg.sign * leg.ratio for leg in structure.legs if leg.contract.is_call)
-    short_puts = sorted((leg.contract.strike for leg in structure.legs if not leg.contract.is_call
-                         for _ in range(leg.ratio) if leg.side == Side.SELL), reverse=True)  # fmt: skip
-    long_puts = sum(leg.ratio for leg in structure.legs if not leg.contract.is_call and leg.side == Side.BUY)
-    secured = sum(short_puts[long_puts:]) * MULTIPLIER  # the highest-strike shorts are matched first
-    held = structure.shares / MULTIPLIER  # the shares a covered call holds cover its own call
-    return max(-calls - round(held), 0), secured
+    """Per unit: (short calls no long call of the structure covers, the cash a broker holds against its short
+    legs). Per right, the shorts are matched with the longs in order (puts from the highest strike down, calls
+    from the lowest up), as brokers pair a spread: a matched short owes the strikes' distance when its long is
+    further out of the money (a credit spread: the most it can lose before the credit), nothing when the long is
+    nearer (a debit spread, whose cost is its debit); an unmatched short put owes its strike x 100."""
+    owed = 0.0
+    naked_calls = 0
+    for is_call in (False, True):
+        shorts = sorted((leg.contract.strike for leg in structure.legs if leg.contract.is_call == is_call
+                         for _ in range(leg.ratio) if leg.side == Side.SELL), reverse=not is_call)  # fmt: skip
+        longs = sorted((leg.contract.strike for leg in structure.legs if leg.contract.is_call == is_call
+                        for _ in range(leg.ratio) if leg.side == Side.BUY), reverse=not is_call)  # fmt: skip
+        for i, strike in enumerate(shorts):
+            if i < len(longs):
+                owed += max(longs[i] - strike if is_call else strike - longs[i], 0.0) * MULTIPLIER
+            elif is_call:
+                naked_calls += 1
+            else:
+                owed += strike * MULTIPLIER
+    held = round(structure.shares / MULTIPLIER)  # the shares a covered call holds cover its own call
+    return max(naked_calls - held, 0), owed
 
 
 def hedge_cash(structure: Structure) -> float:
@@ -244,12 +272,20 @@ def hedge_cash(structure: Structure) -> float:
                if not leg.contract.is_call and leg.side == Side.BUY)  # fmt: skip
 
 
+def _naked_puts(structure: Structure) -> bool:
+    """Whether a short put of the structure has no long put to pair with (only cash secures it)."""
+    puts = [leg for leg in structure.legs if not leg.contract.is_call]
+    sold = sum(leg.ratio for leg in puts if leg.side == Side.SELL)
+    return sold > sum(leg.ratio for leg in puts if leg.side == Side.BUY)
+
+
 def covered(s: _State) -> tuple[_State, TraceStep, str | None]:
     case = s.case
     calls, cash_per_unit = uncovered(case.structure)
     bought = hedge_cash(case.structure)
     shares_needed = calls * MULTIPLIER + (case.structure.shares if not bought else 0)
-    cash_per_unit += bought
+    assert s.net_limit is not None
+    cash_per_unit += bought + max(s.net_limit, 0.0) * MULTIPLIER  # a debit is paid in cash too
     units = s.units
     if shares_needed:
         units = min(units, int(case.free_shares // shares_needed))
@@ -258,15 +294,22 @@ def covered(s: _State) -> tuple[_State, TraceStep, str | None]:
     inputs: Inputs = {"shares_per_unit": shares_needed, "cash_per_unit": cash_per_unit, "free_shares": case.free_shares,
               "free_cash": round(case.free_cash, 2)}  # fmt: skip
     if units < 1:
-        what = "a short leg would be naked" if not bought else "the hedge's shares would not be paid for"
-        why = (f"{what}: each unit needs {shares_needed:,} shares and ${_fmt(cash_per_unit)} "
-               f"cash, {case.free_shares:,.0f} shares and ${_fmt(case.free_cash)} are free")  # fmt: skip
+        if shares_needed and case.free_shares < shares_needed:
+            why = (f"a short call would be naked: each unit needs {shares_needed:,} shares, "
+                   f"{case.free_shares:,.0f} are free")  # fmt: skip
+        elif _naked_puts(case.structure):
+            why = (f"a short put would be naked: each unit needs ${_fmt(cash_per_unit)} in cash, "
+                   f"${_fmt(case.free_cash)} is free")  # fmt: skip
+        else:
+            what = "the hedge's shares, " if bought else ""
+            why = (f"not enough cash: each unit needs ${_fmt(cash_per_unit)} ({what}its debit and what the broker "
+                   f"holds against its short legs), ${_fmt(case.free_cash)} is free")  # fmt: skip
         return s, TraceStep("covered", inputs, f"skip: {why}"), why
     effect = "no short leg" if not (shares_needed or cash_per_unit) else f"{units} unit(s) covered"
     return replace(s, units=units), TraceStep("covered", inputs, effect), None
 
 
-CHECKS: tuple[Rule, ...] = (quotes_present, spread, liquidity, iv_percentile, premium, max_loss, covered)
+CHECKS: tuple[Rule, ...] = (netting, quotes_present, spread, liquidity, iv_percentile, premium, max_loss, covered)
 
 
 def decide(case: OptionCase) -> OptionDecision:

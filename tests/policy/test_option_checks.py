@@ -58,7 +58,8 @@ def test_a_debit_spread_that_passes_is_sized_by_its_maximum_loss():
     assert decision.profile.max_loss == pytest.approx(359.0) and decision.units == 2
     assert decision.refused is None
     assert [s.name for s in decision.steps] == [
-        "quotes_present", "spread", "liquidity", "iv_percentile", "premium", "max_loss", "covered"]  # fmt: skip
+        "netting", "quotes_present", "spread", "liquidity", "iv_percentile", "premium", "max_loss",
+        "covered"]  # fmt: skip
 
 
 def test_the_allocation_cap_counts_the_open_structures_risk():
@@ -107,7 +108,7 @@ def test_a_cash_secured_put_is_cut_to_the_cash_that_secures_it():
     assert decision.units == 2
     assert oc.decide(replace(rich, free_cash=7_000.0)).units == 1
     naked = oc.decide(replace(rich, free_cash=4_000.0))
-    assert naked.units == 0 and "a short leg would be naked" in naked.refused
+    assert naked.units == 0 and "a short put would be naked" in naked.refused
 
 
 def test_a_covered_call_needs_the_shares():
@@ -121,17 +122,23 @@ def test_a_covered_call_needs_the_shares():
     assert with_shares.units == 2
 
 
-def test_spreads_and_condors_need_no_collateral():
+def test_credit_spreads_and_condors_hold_their_width_in_cash_and_debit_spreads_their_debit():
     condor = o.iron_condor(c(90.0, PUT), c(95.0, PUT), c(105.0), c(110.0))
-    assert oc.uncovered(condor) == (0, 0.0)
-    assert oc.uncovered(o.vertical(c(95.0, PUT), c(100.0, PUT))) == (0, 0.0)  # a put credit spread
+    assert oc.uncovered(condor) == (0, 1_000.0)  # each side's 5-wide spread held against it, as brokers do
+    assert oc.uncovered(o.vertical(c(95.0, PUT), c(100.0, PUT))) == (0, 500.0)  # a put credit spread
+    assert oc.uncovered(o.vertical(c(100.0), c(110.0))) == (0, 0.0)  # a call debit spread: only its debit
     assert oc.uncovered(o.straddle(c(100.0), c(100.0, PUT), Side.SELL)) == (1, 10_000.0)
     quotes = {k.symbol: q(k, b, a) for k, b, a in [(c(90.0, PUT), 0.50, 0.55), (c(95.0, PUT), 1.20, 1.28),
                                                    (c(105.0), 1.40, 1.48), (c(110.0), 0.60, 0.65)]}  # fmt: skip
-    decision = oc.decide(case(condor, quotes, free_cash=0.0))
+    decision = oc.decide(case(condor, quotes, free_cash=2_500.0))
     assert decision.refused is None and decision.net_limit < 0
-    # Credit ~1.43 on 5-wide wings: ~$357 maximum loss, so $1,000 allows 2 units.
+    # Credit ~1.43 on 5-wide wings: ~$357 maximum loss, so $1,000 allows 2 units, and $2,500 holds both.
     assert decision.profile.max_loss == pytest.approx((5 + decision.net_limit) * 100) and decision.units == 2
+    assert oc.decide(case(condor, quotes, free_cash=1_500.0)).units == 1  # cut to what the cash holds
+    short = oc.decide(case(condor, quotes, free_cash=900.0))
+    assert short.units == 0 and short.refused.startswith("not enough cash: each unit needs $1,000.00")
+    debit = oc.decide(case(free_cash=500.0))  # the 3.59 debit spread: $359 a unit in cash
+    assert debit.units == 1 and oc.decide(case(free_cash=300.0)).refused.startswith("not enough cash")
 
 
 def test_a_synthetic_straddle_keeps_the_cash_its_hedge_may_need():
@@ -145,6 +152,14 @@ def test_a_synthetic_straddle_keeps_the_cash_its_hedge_may_need():
     # 1 % of $1,000,000 allows 12 units by loss; the hedge may hold 200 shares a unit under 100: $20,000 each.
     assert oc.hedge_cash(twin) == 20_000.0 and roomy.units == 2 and roomy.refused is None
     short = oc.decide(case(twin, quotes, portfolio_value=1_000_000.0, free_cash=15_000.0))
-    assert short.units == 0 and short.refused.startswith("the hedge's shares would not be paid for")
+    assert short.units == 0 and short.refused.startswith("not enough cash: each unit needs $20,805.00 (the hedge's")
     # A covered call's shares are held already: they need no cash, only to be free.
     assert oc.hedge_cash(o.covered_call(c(105.0), 100.0)) == 0.0
+
+
+def test_a_structure_never_trades_a_held_contract_the_other_way():
+    long_call, short_call = c(100.0).symbol, c(110.0).symbol
+    against = oc.decide(case(held={short_call: 3.0}))  # the 110 call is held long: this spread would sell it
+    assert against.units == 0 and against.refused.startswith(f"{short_call} held the other way")
+    assert [s.name for s in against.steps] == ["netting"]
+    assert oc.decide(case(held={long_call: 2.0, short_call: -1.0})).refused is None  # the same way: fine
