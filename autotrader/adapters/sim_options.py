@@ -19,7 +19,9 @@ close, or on a day without a session, is good for the next session).
 What the desk refuses, as Alpaca does at the account's options level: a market order (the request cannot
 be built), a contract that has expired or that the market does not list, closing more than is held, an order
 whose net debit and commissions exceed the cash left after the stock side's working buys, the option orders
-still working and the collateral of the short options after this one, and any short call that no long call
+still working and the collateral of the short options after this one (unless the order ties up no more than
+the positions did before it: a close whose released collateral covers its debit is taken even when the
+account is short of buying power, as a broker lets risk be taken off), and any short call that no long call
 or 100 shares per contract covers. Collateral per underlying pairs each short put with the long put of the
 highest strike left (a spread owes the strikes' distance, an unpaired short put its strike x 100) and each
 short call with the long call of the lowest strike left (the distance); an unpaired short call is covered by
@@ -354,7 +356,10 @@ class SimOptionDesk:
                                 reason=RejectReason.SHORTING_NOT_ALLOWED)  # fmt: skip
         contracts = sum(leg.ratio for leg in legs) * request.qty
         debit = max(_signed_limit(request), 0.0) * MULTIPLIER * request.qty + self.commission_per_contract * contracts
-        needed = debit + self._working_debits() + self._collateral_total(after)
+        tied_after = self._collateral_total(after)
+        if debit <= self._collateral_total(self._position_map()) - tied_after + _EPS:
+            return  # it takes risk off: the collateral it frees pays its debit, the account's buying power no worse
+        needed = debit + self._working_debits() + tied_after
         if needed > cash - reserved + _EPS:
             raise OrderRejected(
                 f"options buying power: ${needed:,.2f} needed (debits and collateral), ${cash - reserved:,.2f} free",

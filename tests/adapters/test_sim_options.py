@@ -4,6 +4,7 @@ cash covers), and expiry: exercise, assignment, netted deliveries and cash settl
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import replace
 from datetime import date, timedelta
 
@@ -306,3 +307,30 @@ def test_a_credit_spread_is_sold_at_a_net_credit_and_holds_its_width(desk):
     greedy = replace(request, client_order_id="cr-2", limit_price=round(q[short.symbol].mid - q[long.symbol].mid
                                                                         + 0.05, 2))  # fmt: skip
     assert broker.submit(greedy).status == "accepted"
+
+
+def test_an_order_that_takes_risk_off_is_taken_even_when_buying_power_has_run_out(desk, tmp_path):
+    """A credit spread holds its width; with the account's cash later spent below that (here set directly),
+    opening more is refused, but buying the spread back, whose released width pays its debit, is not."""
+    broker, market, _ = desk
+    short, long = contract(market, PUT, -1), contract(market, PUT, -3)
+    q = market.option_quotes([short, long])
+    credit = round(q[short.symbol].bid - q[long.symbol].ask, 2)
+    legs = (OrderLegRequest(short.symbol, Side.SELL, 1, STO), OrderLegRequest(long.symbol, Side.BUY, 1, BTO))
+    sold = broker.submit(OrderRequest("cr-1", "KO", Side.SELL, 3, type=OrderType.LIMIT, limit_price=credit,
+                                      order_class=OrderClass.MLEG, legs=legs))  # fmt: skip
+    assert sold.status == "filled"
+    with sqlite3.connect(tmp_path / "ledger.db") as db:  # the cash spent elsewhere, as another process would
+        db.execute("UPDATE sim_account SET cash = 100 WHERE id = 1")
+    more = OrderRequest("cr-2", "KO", Side.SELL, 1, type=OrderType.LIMIT, limit_price=credit,
+                        order_class=OrderClass.MLEG, legs=legs)  # fmt: skip
+    with pytest.raises(OrderRejected, match="options buying power"):
+        broker.submit(more)
+    back = market.option_quotes([short, long])
+    debit = round(back[short.symbol].ask - back[long.symbol].bid, 2)
+    closing = (OrderLegRequest(short.symbol, Side.BUY, 1, PositionIntent.BUY_TO_CLOSE),
+               OrderLegRequest(long.symbol, Side.SELL, 1, STC))
+    assert debit * 100 < (short.strike - long.strike) * 100  # what it frees is more than it costs
+    done = broker.submit(OrderRequest("cl-1", "KO", Side.BUY, 3, type=OrderType.LIMIT, limit_price=debit,
+                                      order_class=OrderClass.MLEG, legs=closing))  # fmt: skip
+    assert done.status == "filled" and broker.option_positions() == []

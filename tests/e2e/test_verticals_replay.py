@@ -136,6 +136,10 @@ def test_verticals_keep_the_book_level_and_every_order_a_limit(replayed, cli):
         kinds = set(db.execute("SELECT type, time_in_force FROM order_intents WHERE book = 'options' "
                                "AND (order_class = 'mleg' OR symbol GLOB '*[0-9][CP][0-9]*')"))  # fmt: skip
         assert kinds == {("limit", "day")}  # every option order (gamma's hedges trade shares)
+        # Sized to the cash the broker holds against them, never against another structure's contract, and
+        # closes always taken: the broker refused none.
+        assert db.execute("SELECT COUNT(*) FROM order_intents WHERE book = 'options' AND status = 'rejected'"
+                          ).fetchone() == (0,)  # fmt: skip
         mine = db.execute("SELECT status FROM option_structures WHERE strategy = 'verticals'")
         statuses = Counter(s for (s,) in mine)
         assert statuses["closed"] >= 5 and set(statuses) <= {"open", "closed", "abandoned", "opening"}
