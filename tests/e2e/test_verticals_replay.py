@@ -114,17 +114,19 @@ max_allocation_pct = 50.0
 
 @pytest.fixture(scope="module")
 def replayed(tmp_path_factory) -> Path:
-    """Verticals, the wheel, iron condors and gamma together, one slot a session (mid-morning: each day settles
-    at the next), from January to mid-February: spreads and condors open and close, a wheel put is assigned on
-    6 February and covered from the next session, and a straddle's shares are hedged daily until its time exit."""
+    """Verticals, the wheel, iron condors and gamma together, one trading slot a session (mid-morning) and a sync
+    after the close, from January to the end of March: spreads and condors open and close, a wheel put is
+    assigned on 6 February and covered from the next session, and straddles' shares are hedged daily until their
+    time exits."""
     folder = tmp_path_factory.mktemp("options-replay")
     config = folder / "config.toml"
-    config.write_text(ON + WHEEL + '[schedule]\ntimes = ["10:30"]\n', encoding="utf-8")
+    # Each session's 16:05 slot is a sync alone: the ledger ends every day level with what the day's orders did.
+    config.write_text(ON + WHEEL + '[schedule]\ntimes = ["10:30", "16:05"]\n', encoding="utf-8")
     with pytest.MonkeyPatch.context() as patch:  # module-scoped: the per-test environment isolation is not set yet
         for name in list(os.environ):
             if name.upper().startswith(ISOLATED_PREFIXES):
                 patch.delenv(name)
-        result = CliRunner().invoke(app, ["replay", "--start", "2026-01-05", "--end", "2026-02-10", "--json",
+        result = CliRunner().invoke(app, ["replay", "--start", "2026-01-05", "--end", "2026-03-31", "--json",
                                           "--config", str(config)])  # fmt: skip
     assert result.exit_code == 0, result.output
     return config
@@ -202,6 +204,20 @@ def test_condors_are_sold_from_ten_and_closed_by_their_rules(replayed):
                 assert reason.startswith(("the price", "buys back at", "expiry:")) or "day(s) to expiry" in reason
         legs = db.execute("SELECT COUNT(*) FROM order_intents WHERE step = 'condor' AND order_class != 'mleg'")
         assert legs.fetchone() == (0,)  # each condor one order of its four legs
+        # A breach buys back the threatened side alone: its short and its wing, one order of one right.
+        sides = db.execute("SELECT legs_json FROM order_intents WHERE step = 'condor_exits' AND leg = 'loss_cut' "
+                           "AND reason LIKE '%side closed'").fetchall()  # fmt: skip
+        assert sides
+        for (legs_json,) in sides:
+            closed_legs = json.loads(legs_json)
+            assert len(closed_legs) == 2 and len({leg["symbol"][-9] for leg in closed_legs}) == 1
+        # Closed in parts or whole, a condor whose wings expired worthless made its fills' cash flows.
+        for sid, pnl in db.execute("SELECT structure_id, realized_pnl FROM option_structures WHERE strategy = "
+                                   "'condor' AND status = 'closed' AND close_reason NOT LIKE '%assigned%' AND "
+                                   "close_reason NOT LIKE '%exercised%'"):  # fmt: skip
+            flows = db.execute("SELECT SUM(CASE side WHEN 'buy' THEN -qty * price ELSE qty * price END) * 100 "
+                               "- SUM(commission) FROM option_fills WHERE structure_id = ?", (sid,)).fetchone()[0]
+            assert pnl == pytest.approx(flows, abs=0.02), sid
 
 
 def test_gamma_hedges_with_shares_never_short_and_closes_by_its_rules(replayed, cli):
@@ -210,7 +226,7 @@ def test_gamma_hedges_with_shares_never_short_and_closes_by_its_rules(replayed, 
     with sqlite3.connect(config.parent / "ledger-replay.db") as db:
         rows = db.execute("SELECT structure_id, status, units, legs_json, close_reason, realized_pnl FROM "
                           "option_structures WHERE strategy = 'gamma' ORDER BY planned_at").fetchall()  # fmt: skip
-        assert rows and rows[0][1] == "closed"
+        assert len(rows) >= 2 and rows[0][1] == "closed"  # one closed, and the next bought after it
         assert all(json.loads(r[3])[0]["ratio"] == 2 and json.loads(r[3])[0]["side"] == "buy" for r in rows)
         orders = db.execute("SELECT position_key, leg, side, qty, type, time_in_force, symbol, created_at FROM "
                             "order_intents WHERE step LIKE 'gamma%' ORDER BY created_at").fetchall()  # fmt: skip
