@@ -720,12 +720,15 @@ def _sdk_order_request(request: OrderRequest) -> Any:
         if request.type == OrderType.TRAILING_STOP:
             return TrailingStopOrderRequest(trail_percent=request.trail_percent, **fields)
     except ValidationError as error:
-        problems = "; ".join(str(e.get("msg", "")) for e in error.errors(include_url=False, include_input=False))
-        raise OrderRejected(
-            f"order {request.client_order_id} is not a valid Alpaca order (not sent): {problems}",
-            reason=RejectReason.INVALID_ORDER,
-        ) from None
+        raise _not_valid(request, "order", error) from None
     raise OrderRejected(f"order type {request.type!s} is not supported", reason=RejectReason.INVALID_ORDER)
+
+
+def _not_valid(request: OrderRequest, what: str, error: Any) -> OrderRejected:
+    """The refusal of a request alpaca-py would not build (its pydantic ValidationError): never sent."""
+    problems = "; ".join(str(e.get("msg", "")) for e in error.errors(include_url=False, include_input=False))
+    return OrderRejected(f"order {request.client_order_id} is not a valid Alpaca {what} (not sent): {problems}",
+                         reason=RejectReason.INVALID_ORDER)  # fmt: skip
 
 
 def _sdk_multi_leg(request: OrderRequest) -> Any:
@@ -745,11 +748,7 @@ def _sdk_multi_leg(request: OrderRequest) -> Any:
         return LimitOrderRequest(qty=request.qty, time_in_force=sdk.TimeInForce.DAY, order_class=sdk.OrderClass.MLEG,
                                  limit_price=net, legs=legs, client_order_id=request.client_order_id)  # fmt: skip
     except ValidationError as error:
-        problems = "; ".join(str(e.get("msg", "")) for e in error.errors(include_url=False, include_input=False))
-        raise OrderRejected(
-            f"order {request.client_order_id} is not a valid Alpaca multi-leg order (not sent): {problems}",
-            reason=RejectReason.INVALID_ORDER,
-        ) from None
+        raise _not_valid(request, "multi-leg order", error) from None
 
 
 # -- responses: Alpaca JSON → domain values ---------------------------------------------------------------------

@@ -16,6 +16,7 @@ slot (next attempt number). Once no leg is held sync closes the structure with e
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from autotrader.clock import ET
 from autotrader.domain.enums import Side, StructureKind
@@ -101,14 +102,14 @@ def run(ctx: StepContext) -> Report:
     return report.build(Report)
 
 
-def _left(ctx: StepContext, s: store.StructureRow) -> tuple[list[OptionLeg], float]:
+def _left(ctx: StepContext, s: store.StructureRow, intents: list[dict[str, Any]]) -> tuple[list[OptionLeg], float]:
     """The condor's legs still held (all four, or the side left after the other was closed) and their credit
-    per share of a unit, from their opening fills."""
+    per share of a unit, from the fills of its opening intent (among ``intents``, the structure's)."""
     fills = store.option_fills(ctx.ledger, structure_id=s.structure_id)
     still = option_sync.held_legs(s, fills, store.option_events(ctx.ledger, structure_id=s.structure_id))
     legs = [OptionLeg(parse_occ(leg["symbol"]), Side(leg["side"]), leg["ratio"]) for leg in s.legs
             if leg["symbol"] in still]  # fmt: skip
-    opening = {i["client_order_id"] for i in repo.position_intents(ctx.ledger, s.structure_id) if i["leg"] == "entry"}
+    opening = {i["client_order_id"] for i in intents if i["leg"] == "entry"}
     received = sum((f.qty if f.side == "sell" else -f.qty) * f.price for f in fills
                    if f.client_order_id in opening and f.symbol in still)  # fmt: skip
     return legs, received / s.units
@@ -116,11 +117,12 @@ def _left(ctx: StepContext, s: store.StructureRow) -> tuple[list[OptionLeg], flo
 
 def plan_exit(ctx: StepContext, s: store.StructureRow, r: policy.CondorRules) -> OrderIntent | None:
     """The order that closes the condor, or its threatened side, when a rule says so (``policy.condor``)."""
-    working, attempts = closing_attempts(repo.position_intents(ctx.ledger, s.structure_id))
+    intents = repo.position_intents(ctx.ledger, s.structure_id)
+    working, attempts = closing_attempts(intents)
     quote = ctx.deps.market_data.latest_quote(s.underlying)
     if working or s.open_net is None or quote is None:
         return None
-    legs, credit = _left(ctx, s)
+    legs, credit = _left(ctx, s, intents)
     if not any(leg.side == Side.SELL for leg in legs):
         return None  # nothing sold is left (or nothing at all): the bought wings can only gain, held to expiry
     quotes = option_chain.chains(ctx).option_quotes([leg.contract for leg in legs])

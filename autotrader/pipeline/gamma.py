@@ -21,7 +21,7 @@ books, never touch them.
 
 from __future__ import annotations
 
-from autotrader.domain.enums import IN_FLIGHT_INTENT_STATUSES, Book, IntentStatus, LegKind, OrderType, Side, TimeInForce
+from autotrader.domain.enums import Book, LegKind, OrderType, Side, TimeInForce
 from autotrader.domain.models import OrderIntent
 from autotrader.domain.options import MULTIPLIER, OptionQuote, is_option_order, parse_occ, synthetic_straddle
 from autotrader.domain.reports import Report, SkipLine
@@ -35,6 +35,7 @@ from autotrader.pipeline.option_orders import (
     closing_attempts,
     closing_intent,
     expiry_chain,
+    is_working,
     mid_value,
     option_rules,
     options_at_risk,
@@ -48,8 +49,6 @@ from autotrader.policy import option_checks as checks
 from autotrader.policy.option_chain import days_to_expiry
 
 STEP, HEDGE_STEP, STRATEGY = "gamma", "gamma_hedge", "gamma"
-_WORKING = frozenset({*IN_FLIGHT_INTENT_STATUSES, IntentStatus.PLANNED, IntentStatus.ACCEPTED,
-                      IntentStatus.PARTIALLY_FILLED})  # fmt: skip
 
 
 def rules(ctx: StepContext) -> policy.GammaRules:
@@ -151,7 +150,7 @@ def _plan_one(ctx: StepContext, s: store.StructureRow, r: policy.GammaRules,
               notes: list[str]) -> list[OrderIntent]:  # fmt: skip
     """The orders one name's gamma position needs now (module docstring)."""
     intents = repo.position_intents(ctx.ledger, s.structure_id)
-    if any(IntentStatus(i["status"]) in _WORKING for i in intents):
+    if any(is_working(i) for i in intents):
         notes.append(f"{s.underlying}: an order of {s.structure_id} is still working")
         return []
     option_side = [i for i in intents if is_option_order(i["symbol"], i["order_class"])]

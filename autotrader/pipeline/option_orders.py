@@ -194,13 +194,19 @@ def mid_value(s: store.StructureRow, quotes: dict[str, OptionQuote]) -> float | 
     return value
 
 
+# An intent whose order may still fill or is not settled yet: nothing more is sent for its structure meanwhile.
+WORKING_STATUSES = frozenset({*IN_FLIGHT_INTENT_STATUSES, IntentStatus.PLANNED, IntentStatus.ACCEPTED,
+                              IntentStatus.PARTIALLY_FILLED})  # fmt: skip
+
+
+def is_working(intent: dict[str, Any]) -> bool:
+    return IntentStatus(intent["status"]) in WORKING_STATUSES
+
+
 def closing_attempts(intents: list[dict[str, Any]]) -> tuple[bool, int]:
     """(a closing order is still working or in doubt, how many closing orders were made)."""
     closing = [i for i in intents if i["leg"] != str(LegKind.ENTRY)]
-    working = any(IntentStatus(i["status"]) in (*IN_FLIGHT_INTENT_STATUSES, IntentStatus.PLANNED,
-                                                 IntentStatus.ACCEPTED, IntentStatus.PARTIALLY_FILLED)
-                  for i in closing)  # fmt: skip
-    return working, len(closing)
+    return any(is_working(i) for i in closing), len(closing)
 
 
 def closing_intent(
