@@ -25,6 +25,7 @@ from autotrader.ports import (
     Notifier,
     OptionChains,
     OptionsBroker,
+    OrderChanges,
     RateLimitGauge,
     Reference,
     SignalSource,
@@ -55,6 +56,7 @@ class Deps:
     universe_bars: UniverseDailyBars | None = None
     option_chains: OptionChains | None = None
     options_broker: OptionsBroker | None = None  # the broker's option listings (submission is Broker.submit)
+    order_changes: OrderChanges | None = None  # the broker's numbered feed of order changes (the simulated one's)
 
 
 def check_live_safety(config: Config) -> None:
@@ -241,6 +243,7 @@ def build_deps(
     broker_calendar = broker if isinstance(broker, BrokerCalendar) else None
     rate_limit = broker if isinstance(broker, RateLimitGauge) else None
     options_broker = broker if isinstance(broker, OptionsBroker) else None
+    order_changes = broker if isinstance(broker, OrderChanges) else None
     if dry_run:
         from autotrader.adapters.dry_run import DryRunBroker
 
@@ -255,6 +258,7 @@ def build_deps(
         broker_calendar=broker_calendar,
         rate_limit=rate_limit,
         options_broker=options_broker,
+        order_changes=order_changes,
         **market_capabilities(market_data),
     )
 

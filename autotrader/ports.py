@@ -172,6 +172,26 @@ class SplitSource(Protocol):
 
 
 @runtime_checkable
+class OrderChanges(Protocol):
+    """A broker that numbers every change of its orders (the simulated broker, whose account is in the ledger).
+
+    ``sync`` lists every open order and every order of the last week at each run, so that none that changed
+    is missed. A broker that can say which orders changed after a cursor lets a fast replay's sync read those
+    alone: with fifty orders resting, listing and comparing them all was half of every slot. Alpaca has no such
+    feed (its order stream is a socket), so live syncs always list."""
+
+    def change_cursor(self) -> int:
+        """The number of the latest change, after bringing the account up to the clock (0: none yet). A change
+        made after this call has a higher number."""
+        ...
+
+    def orders_changed(self, after: int) -> list[BrokerOrder]:
+        """Every order group (the parent, legs nested) placed, or whose status or fills changed, in a change
+        numbered above ``after``, oldest first. It may also hold groups changed after the latest cursor read."""
+        ...
+
+
+@runtime_checkable
 class MinuteArrays(Protocol):
     """Market data that holds minute bars as arrays (the synthetic world) and can hand them over as such.
 

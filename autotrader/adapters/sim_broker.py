@@ -402,6 +402,10 @@ class SimBroker:
         self.untradable = frozenset(untradable)
         self.fractionable = bool(fractionable)
         self._splits_applied: set[tuple[str, str]] = set()
+        # The data's capabilities, found once: a Protocol check costs more than the read it guards, and every
+        # advance asks for each open order's minute bars.
+        self._minute_arrays = market_data if isinstance(market_data, MinuteArrays) else None
+        self._split_source = market_data if isinstance(market_data, SplitSource) else None
         # Options, when the market data lists them (adapters/sim_options.py): None otherwise, and an option
         # order is refused.
         self._desk: SimOptionDesk | None = None
@@ -513,6 +517,21 @@ class SimBroker:
             if status == "all" or (status == "open") == is_open:
                 result.append(_to_broker_order(parent, kids))
         return result
+
+    # ======================================================================= the order feed (OrderChanges)
+    def change_cursor(self) -> int:
+        self.advance()
+        return int(self._ledger.conn.execute("SELECT coalesce(max(seq), 0) FROM sim_order_changes").fetchone()[0])
+
+    def orders_changed(self, after: int) -> list[BrokerOrder]:
+        self.advance()
+        parents = self._ledger.query(
+            "SELECT * FROM sim_orders WHERE broker_order_id IN "
+            "(SELECT broker_order_id FROM sim_order_changes WHERE seq > ?) ORDER BY submitted_at, broker_order_id",
+            (after,),
+        )
+        legs = self._legs_by_parent([p["broker_order_id"] for p in parents])
+        return [_to_broker_order(parent, legs.get(parent["broker_order_id"], [])) for parent in parents]
 
     def cancel(self, broker_order_id: str) -> None:
         now, _ = self._advance_once()
@@ -635,10 +654,10 @@ class SimBroker:
         the position's quantity × ratio and average price ÷ ratio, no fill; a fraction left by a reverse
         split is paid out in cash; working orders in the symbol are cancelled (their prices are in old units).
         Only data sources that publish splits (``splits()``, e.g. a ``splits.csv`` of local files) have any."""
-        if not isinstance(self._md, SplitSource):
+        if self._split_source is None:
             return
         due = []
-        for symbol, ex_date, ratio in self._md.splits():
+        for symbol, ex_date, ratio in self._split_source.splits():
             effective = (
                 self._calendar.session_open(ex_date)
                 if self._calendar.is_session(ex_date)
@@ -686,19 +705,32 @@ class SimBroker:
         """Match every open order against the bars completed in (advanced_to, now], then store the outcome."""
         assert acct.advanced_to is not None
         orders = self._load_open_groups()
-        symbols = sorted({o.symbol for o in orders})
-        run = _Run(cash=acct.cash, positions=self._load_positions(symbols))
-        for symbol in symbols:
-            mine = sorted((o for o in orders if o.symbol == symbol), key=lambda o: (o.submitted_at, o.broker_order_id))
-            self._simulate_symbol(symbol, mine, run, acct.advanced_to, now)
+        by_symbol: dict[str, list[_Order]] = {}
+        for o in sorted(orders, key=lambda o: (o.submitted_at, o.broker_order_id)):
+            by_symbol.setdefault(o.symbol, []).append(o)
+        run = _Run(cash=acct.cash, positions=self._load_positions(sorted(by_symbol)))
+        start = acct.advanced_to
+        # Every symbol is matched over the same sessions: their hours are looked up once per advance.
+        days = [
+            (day, self._calendar.session_open(day), self._calendar.session_close(day))
+            for day in self._calendar.sessions_between(start.astimezone(ET).date(), now.astimezone(ET).date())
+        ]
+        for symbol in sorted(by_symbol):
+            self._simulate_symbol(symbol, by_symbol[symbol], run, days, start, now)
         self._store_run(acct, orders, run, now)
 
-    def _simulate_symbol(self, symbol: str, orders: list[_Order], run: _Run, start: datetime, end: datetime) -> None:
-        days = self._calendar.sessions_between(start.astimezone(ET).date(), end.astimezone(ET).date())
-        for day in days:
+    def _simulate_symbol(
+        self,
+        symbol: str,
+        orders: list[_Order],
+        run: _Run,
+        days: list[tuple[date, datetime, datetime]],
+        start: datetime,
+        end: datetime,
+    ) -> None:
+        for day, open_at, close_at in days:
             if all(o.is_terminal for o in orders):
                 return
-            open_at, close_at = self._calendar.session_open(day), self._calendar.session_close(day)
             if close_at <= start:
                 continue  # this session was fully processed by an earlier advance
             if open_at >= end:
@@ -755,8 +787,8 @@ class SimBroker:
 
     def _minutes(self, symbol: str, start: datetime, end: datetime) -> tuple[np.ndarray, np.ndarray]:
         """The minute bars in [start, end) as (starts in ns, (n, 5) values), from arrays when the data has them."""
-        if isinstance(self._md, MinuteArrays):
-            return self._md.minute_arrays(symbol, start, end)
+        if self._minute_arrays is not None:
+            return self._minute_arrays.minute_arrays(symbol, start, end)
         frame = self._md.minute_bars(symbol, start, end)
         if not len(frame):
             return NO_BARS

@@ -775,3 +775,31 @@ def _options_book(db: sqlite_utils.Database) -> None:
         );
         """
     )
+
+
+@migrations(name="0019_sim_order_changes")
+def _sim_order_changes(db: sqlite_utils.Database) -> None:
+    # The simulated broker's feed of order changes (ports.OrderChanges): a row, numbered in the order written, for
+    # each order group (by its parent's id) that was placed or whose status or fills changed. A fast replay's sync
+    # reads only the groups changed since its last cursor, instead of listing every open or recent order each slot.
+    # Triggers, so that no write of the matching engine, of a cancel or of a split can change an order unseen.
+    run_script(
+        db,
+        """
+        CREATE TABLE sim_order_changes (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            broker_order_id TEXT NOT NULL
+        );
+        CREATE TRIGGER sim_orders_placed AFTER INSERT ON sim_orders BEGIN
+            INSERT INTO sim_order_changes (broker_order_id)
+            VALUES (coalesce(NEW.parent_broker_order_id, NEW.broker_order_id));
+        END;
+        CREATE TRIGGER sim_orders_changed AFTER UPDATE OF status, filled_qty, filled_avg_price ON sim_orders
+        WHEN OLD.status IS NOT NEW.status OR OLD.filled_qty IS NOT NEW.filled_qty
+            OR OLD.filled_avg_price IS NOT NEW.filled_avg_price
+        BEGIN
+            INSERT INTO sim_order_changes (broker_order_id)
+            VALUES (coalesce(NEW.parent_broker_order_id, NEW.broker_order_id));
+        END;
+        """,
+    )

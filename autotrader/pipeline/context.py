@@ -87,6 +87,9 @@ class StepContext:
     # A replay's evenings leave the signals' outcomes to the replay's end, which refreshes them once: only the
     # scorecard reads them, and nothing a slot decides depends on them (``replay --full`` keeps every refresh).
     outcomes_at_end: bool = False
+    # A fast replay's syncs read only the orders the simulated broker changed since the last sync (its numbered
+    # feed, ``ports.OrderChanges``) rather than listing every open and recent order; ``replay --full`` lists them.
+    order_changes: bool = False
     # What a step worked out at this instant that a later step of the same slot may reuse while the ledger stays
     # unchanged (``positions.refresh``: run-daily's sync, profit taker and dip buyer each need the positions).
     memo: dict[str, Any] = field(default_factory=dict)

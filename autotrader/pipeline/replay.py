@@ -82,7 +82,8 @@ def run(
     alerts as cron's run of it would have (``pipeline.notify``; the replay itself announces nothing).
     ``progress(done, total)`` is told of each slot run (the terminal's progress bar). ``full``: every step of
     every slot exactly as cron runs it; by default the replay leaves what only the scorecard reads (the
-    signals' outcomes) to its end, which places the same orders and ends at the same equity, faster. ``score``:
+    signals' outcomes) to its end, and its syncs read the simulated broker's order changes instead of listing its
+    orders: the same orders placed, the same equity at the end, faster. ``score``:
     end with the scorecard of the replayed signals (``compare`` reads the trades instead, and skips it).
     """
     validate_range(ctx, start, end)
@@ -99,7 +100,8 @@ def run(
     announced: list[Notified] = []
     for i, at in enumerate(instants):
         clock.set(at)
-        slot_ctx = replace(ctx, command="run-daily", run_id=uuid.uuid4().hex, replaying=True, outcomes_at_end=not full)
+        slot_ctx = replace(ctx, command="run-daily", run_id=uuid.uuid4().hex, replaying=True, outcomes_at_end=not full,
+                           order_changes=not full)  # fmt: skip
         if before_slot is not None:
             before_slot(slot_ctx, i)
         slot_report = _recorded(slot_ctx)

@@ -40,6 +40,8 @@ from autotrader.ports import Broker
 # catches executions the broker stamps slightly out of order.
 FILL_OVERLAP = timedelta(days=1)
 ORDER_OVERLAP = timedelta(days=7)
+# The broker's change number (``ports.OrderChanges``) up to which every order change has been reconciled.
+CURSOR_KEY = "sync.order_changes_after"
 
 
 # -- plans: what to write, decided from what was read ----------------------------------------------------------
@@ -153,10 +155,13 @@ def run(ctx: StepContext, *, clear_halt: tuple[str, ...] = ()) -> SyncReport:
         positions.clear_halts(ctx, clear_halt)
     settled = gateway.resolve_in_flight()
 
-    listed = _orders_to_refresh(ledger, broker)
+    listed, cursor = _orders_to_refresh(ctx)
     ours = repo.intent_ids(ledger, (o.client_order_id for o in listed))
     # What the ledger holds of every order the broker listed, legs included, decides what changed.
     orders = plan_orders(listed, repo.order_progress(ledger, _order_ids(listed)), ours)
+    if orders.without_intent:
+        # A listing reports such an order at every sync, until a human looks; the feed would report it once.
+        cursor = None
     external = _adopt(gateway, ledger, orders.to_adopt)
     kill_point("mid_reconcile")  # orders adopted and committed, their fills not yet recorded
 
@@ -182,7 +187,7 @@ def run(ctx: StepContext, *, clear_halt: tuple[str, ...] = ()) -> SyncReport:
     )
     # Every order listed is reconciled by now: the watermark moves before the protective orders, which are
     # submitted after it (and are open), so the next sync lists them either way.
-    _save_watermarks(ledger, orders.watermark, now=ctx.now)
+    _save_watermarks(ledger, orders.watermark, now=ctx.now, cursor=cursor)
     protected, halted = _maintain_positions(
         ctx, gateway, disputed=frozenset(d["symbol"] for d in diffs if "symbol" in d)
     )
@@ -214,7 +219,21 @@ def _sync_options(ctx: StepContext) -> tuple[OptionsSync | None, list[dict[str, 
 # -- gathering -----------------------------------------------------------------------------------------------
 
 
-def _orders_to_refresh(ledger: Ledger, broker: Broker) -> list[BrokerOrder]:
+def _orders_to_refresh(ctx: StepContext) -> tuple[list[BrokerOrder], int | None]:
+    """The broker's orders to reconcile, and the broker's change cursor to keep when it numbers its changes.
+
+    From a broker that numbers its changes, in a fast replay (``ctx.order_changes``), once a sync has kept a
+    cursor: the orders changed since it. Every other order is as that sync (or a step's submit, recorded at
+    once) left it in the ledger. Otherwise the listing below, and the cursor as it stood before it."""
+    feed = ctx.deps.order_changes
+    kept = repo.kv_get(ctx.ledger, CURSOR_KEY)
+    cursor = feed.change_cursor() if feed is not None else None
+    if feed is not None and ctx.order_changes and kept is not None:
+        return _by_submission(feed.orders_changed(int(kept))), cursor
+    return _listed(ctx.ledger, ctx.deps.broker), cursor
+
+
+def _listed(ledger: Ledger, broker: Broker) -> list[BrokerOrder]:
     """Orders submitted since the watermark (new ones, ours or external), every open order (a GTC exit
     submitted long ago can fill today), and each order the ledger still holds as open but the broker no
     longer lists as open (it ended: look it up once to learn how)."""
@@ -234,9 +253,11 @@ def _orders_to_refresh(ledger: Ledger, broker: Broker) -> list[BrokerOrder]:
         looked_up = broker.order_by_client_id(ref.client_order_id)
         if looked_up is not None:
             found.setdefault(looked_up.broker_order_id, looked_up)
-    return sorted(
-        found.values(), key=lambda o: (o.submitted_at.isoformat() if o.submitted_at else "", o.broker_order_id)
-    )
+    return _by_submission(found.values())
+
+
+def _by_submission(orders: Iterable[BrokerOrder]) -> list[BrokerOrder]:
+    return sorted(orders, key=lambda o: (o.submitted_at.isoformat() if o.submitted_at else "", o.broker_order_id))
 
 
 def _order_ids(orders: Iterable[BrokerOrder]) -> list[str]:
@@ -293,10 +314,12 @@ def _maintain_positions(
     return protected, halted
 
 
-def _save_watermarks(ledger: Ledger, orders_after: datetime | None, *, now: datetime) -> None:
+def _save_watermarks(ledger: Ledger, orders_after: datetime | None, *, now: datetime, cursor: int | None) -> None:
     with ledger.write():
         if orders_after is not None:
             repo.kv_set(ledger, "sync.orders_after", repo.utc_iso(orders_after), now=now)
+        if cursor is not None:
+            repo.kv_set(ledger, CURSOR_KEY, str(cursor), now=now)
         repo.kv_set(ledger, "sync.last_at", repo.utc_iso(now), now=now)
 
 

@@ -897,3 +897,45 @@ def test_oto_entry_with_one_stop_leg_and_open_listing(sim):
     assert (sim.order("t-sl").status, sim.order("t-sl").filled_avg_price) == ("filled", 96.95)  # min(98, 97) - 5 bps
     assert sim.broker.orders(status="open") == []
     assert sim.position() is None
+
+
+# -- the numbered feed of order changes (ports.OrderChanges) ---------------------------------------------------------
+
+
+def _changed(broker: SimBroker, after: int) -> list[tuple[str, str, float]]:
+    return [(o.client_order_id, o.status, o.filled_qty) for o in broker.orders_changed(after)]
+
+
+def test_the_feed_names_each_order_placed_filled_or_cancelled_once_after_the_cursor(sim):
+    broker = sim.at("MON 09:30:30")
+    assert broker.change_cursor() == 0 and broker.orders_changed(0) == []
+    broker.submit(req("mkt", qty=10))
+    broker.submit(req("lim", qty=10, type=OrderType.LIMIT, limit_price=90.0, time_in_force=TimeInForce.GTC))
+    placed = broker.change_cursor()
+    assert _changed(broker, 0) == [("mkt", "new", 0), ("lim", "new", 0)]
+
+    sim.at("MON 09:45")  # the market order fills on 09:31's bar; the limit at 90 rests, unchanged
+    filled = broker.change_cursor()
+    assert filled > placed and _changed(broker, placed) == [("mkt", "filled", 10)]
+    sim.at("MON 10:30")
+    assert broker.change_cursor() == filled and _changed(broker, filled) == []  # a quiet half hour: nothing
+
+    broker.cancel(sim.order("lim").broker_order_id)
+    assert _changed(broker, filled) == [("lim", "canceled", 0)]
+
+
+def test_the_feed_reports_a_bracket_as_its_group_and_not_a_trailing_stops_moving_stop(sim):
+    sim.hold(100)
+    broker = sim.at("MON 10:00:30")
+    broker.submit(req("tr", side="sell", qty=50, type=OrderType.TRAILING_STOP, trail_percent=5.0))
+    broker.submit(bracket("b", qty=10, type=OrderType.LIMIT, limit_price=100.0, tp=120.0, sl=80.0))
+    before = broker.change_cursor()
+    # 10:05 makes a new high: the trailing stop's stop price moves up, which is no change of status or fills;
+    # the bracket's entry fills at its limit, so its group (listed once, by the parent) changes.
+    sim.md.bar("AAA", "MON 10:05", 100.0, 110.0, 100.0, 108.0)
+    sim.md.flat("AAA", "MON 10:06", "MON 10:19", 108.0)
+    sim.at("MON 10:10")
+    assert sim.order("tr").stop_price == 104.5
+    changed = broker.orders_changed(before)
+    assert [(o.client_order_id, o.status) for o in changed] == [("b", "filled")]
+    assert [(leg.client_order_id, leg.status) for leg in changed[0].legs] == [("b-tp", "new"), ("b-sl", "new")]

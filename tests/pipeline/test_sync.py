@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -299,3 +300,58 @@ def test_a_reverse_split_is_matched_only_when_each_books_rounding_gives_the_brok
         assert sum(p.qty for p in repo.all_positions(ledger) if p.symbol == "AAPL") == 7
     finally:
         ledger.close()
+
+
+def test_reading_the_simulators_changes_a_stray_order_stays_a_difference_at_every_sync(tmp_path):
+    """An order bearing our id that the ledger never planned halts buying at every sync until a human looks. A
+    sync that reads only the orders changed since its cursor sees it once; so such a sync keeps its old cursor,
+    and the next one reads it again."""
+    from autotrader.adapters.sim_broker import SimBroker
+    from autotrader.clock import MarketCalendar
+    from autotrader.domain.ids import client_order_id
+    from autotrader.domain.models import OrderRequest
+
+    clock = SimulatedClock(et("2026-03-02 10:00"))
+    ledger = open_ledger(tmp_path / "ledger.db")
+    market = StaticMarketData(clock, {"AAPL": 100.0})
+    broker = SimBroker(ledger, market, MarketCalendar.xnys(), clock)
+    deps = make_deps(clock, broker=broker, market_data=market, order_changes=broker)
+    log = EventLog(None, run_id="r", command="sync", mode="sim")
+
+    def run_sync():
+        ctx = StepContext("sync", default_config(tmp_path), deps, ledger, False, "r", log, order_changes=True)
+        return sync.run(ctx)
+
+    assert run_sync().exit_code == 0 and repo.kv_get(ledger, sync.CURSOR_KEY) == "0"
+    stray = client_order_id(session_date="2026-03-02", step="size", book="signals", symbol="AAPL", leg="entry")
+    broker.submit(OrderRequest(stray, "AAPL", Side.BUY, 1, OrderType.LIMIT, TimeInForce.GTC, limit_price=50.0))
+    for at in ("2026-03-02 10:30", "2026-03-02 11:00"):
+        clock.set(et(at))
+        report = run_sync()
+        assert report.exit_code == 3
+        assert [d["client_order_id"] for d in report.to_json()["diffs"]] == [stray]
+    assert repo.kv_get(ledger, sync.CURSOR_KEY) == "0"
+    ledger.close()
+
+
+def test_a_sync_lists_the_orders_unless_told_to_read_the_changes(tmp_path):
+    """Cron's sync (and ``replay --full``'s) lists the broker's orders even from a broker with a change feed, and
+    keeps the cursor from before its listing; a fast replay's sync then reads only what changed after it."""
+    from autotrader.adapters.sim_broker import SimBroker
+    from autotrader.clock import MarketCalendar
+
+    clock = SimulatedClock(et("2026-03-02 10:00"))
+    ledger = open_ledger(tmp_path / "ledger.db")
+    market = StaticMarketData(clock, {"AAPL": 100.0})
+    broker = SimBroker(ledger, market, MarketCalendar.xnys(), clock)
+    deps = make_deps(clock, broker=broker, market_data=market, order_changes=broker)
+    log = EventLog(None, run_id="r", command="sync", mode="sim")
+    intent = make_intent(at=clock.now(), qty=10, type=OrderType.LIMIT, limit_price=50.0)  # rests all day
+    OrderGateway(ledger, broker, clock, run_id="r", log=log).place([intent])
+    ctx = StepContext("sync", default_config(tmp_path), deps, ledger, False, "r", log)
+    assert sync.run(ctx).orders_seen == 1
+    assert repo.kv_get(ledger, sync.CURSOR_KEY) == str(broker.change_cursor())
+    clock.set(et("2026-03-02 10:30"))
+    assert sync.run(ctx).orders_seen == 1  # listed again: it is open
+    assert sync.run(replace(ctx, order_changes=True)).orders_seen == 0  # unchanged since the cursor
+    ledger.close()
