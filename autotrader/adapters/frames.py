@@ -40,7 +40,8 @@ def daily_frame(index_ns: np.ndarray, values: np.ndarray) -> pd.DataFrame:
 def minute_frame(index_ns: np.ndarray, values: np.ndarray) -> pd.DataFrame:
     """Minute bars: tz-aware UTC ``DatetimeIndex`` of bar starts named ``timestamp``."""
     index = pd.DatetimeIndex(np.asarray(index_ns).astype("datetime64[ns]"), name="timestamp").tz_localize(UTC)
-    return pd.DataFrame(np.asarray(values, dtype=np.float64), index=index, columns=list(BAR_COLUMNS))
+    # A copy: an array source may hand over a view of its cached bars, which a frame must not write into.
+    return pd.DataFrame(np.array(values, dtype=np.float64), index=index, columns=list(BAR_COLUMNS))
 
 
 _NO_VALUES = np.empty((0, len(BAR_COLUMNS)), dtype=np.float64)

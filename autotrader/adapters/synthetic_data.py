@@ -770,11 +770,15 @@ class SyntheticMarketData:
         path = _symbol_path(self._calendar, self._seed, symbol, self._world)
         starts, chunks = [], []
         for i in range(first, last):
-            n_minutes = int(span.minutes[i])
-            stamps = span.opens_ns[i] + np.arange(n_minutes, dtype=np.int64) * _MINUTE_NS
-            keep = (stamps >= start_ns) & (stamps < stop_ns)
-            starts.append(stamps[keep])
-            chunks.append(path.minutes(i)[keep])
+            # Minute k of the session starts at open + k minutes: the window is a slice, [first k at or after
+            # start_ns, first k at or after stop_ns), found by arithmetic (ceiling division) instead of a mask.
+            open_ns, n_minutes = int(span.opens_ns[i]), int(span.minutes[i])
+            lo = min(max(0, -((open_ns - start_ns) // _MINUTE_NS)), n_minutes)
+            hi = min(max(0, -((open_ns - stop_ns) // _MINUTE_NS)), n_minutes)
+            starts.append(open_ns + np.arange(lo, hi, dtype=np.int64) * _MINUTE_NS)
+            chunks.append(path.minutes(i)[lo:hi])
+        if len(starts) == 1:
+            return starts[0], chunks[0]
         return np.concatenate(starts), np.concatenate(chunks)
 
     def latest_quote(self, symbol: str) -> Quote | None:

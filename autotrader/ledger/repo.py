@@ -218,9 +218,19 @@ def transition_intent(
     return True
 
 
-def run_intents(ledger: Ledger, run_id: str) -> list[dict[str, Any]]:
-    """The intents a run stored, oldest first (what a step that failed part-way had already decided)."""
-    return ledger.query("SELECT * FROM order_intents WHERE run_id = ? ORDER BY created_at, client_order_id", [run_id])
+def intents_mark(ledger: Ledger) -> int:
+    """Where the intents table ends now: every intent stored later is above it (``run_intents(after=)``). A read
+    of the rowid index's last entry, cheap enough to take before every step of every slot."""
+    return int(ledger.scalar("SELECT coalesce(max(rowid), 0) FROM order_intents"))
+
+
+def run_intents(ledger: Ledger, run_id: str, *, after: int = 0) -> list[dict[str, Any]]:
+    """The intents a run stored (above the mark ``after``), oldest first: what a step that failed part-way had
+    already decided."""
+    return ledger.query(
+        "SELECT * FROM order_intents WHERE rowid > ? AND run_id = ? ORDER BY created_at, client_order_id",
+        [after, run_id],
+    )
 
 
 def intents_with_status(ledger: Ledger, statuses: tuple[IntentStatus, ...]) -> list[dict[str, Any]]:

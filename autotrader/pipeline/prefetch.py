@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date
+from functools import cache
+from typing import cast
 
 import numpy as np
 
@@ -23,6 +25,13 @@ from autotrader.pipeline.context import StepContext
 from autotrader.ports import DailyArrays, MarketData
 
 DAY_NS = 86_400 * 10**9
+
+
+@cache
+def _holds_arrays(kind: type) -> bool:
+    """Whether market data of this class is ``DailyArrays``, found once per class: a scan reads hundreds of
+    symbols a session, and checking a Protocol costs more than a read from memory."""
+    return issubclass(kind, DailyArrays)
 
 
 def warm_daily_bars(ctx: StepContext, symbols: Iterable[str], start: date, end: date) -> None:
@@ -36,8 +45,8 @@ def warm_daily_bars(ctx: StepContext, symbols: Iterable[str], start: date, end: 
 def daily_arrays(data: MarketData, symbol: str, start: date, end: date) -> tuple[np.ndarray, np.ndarray]:
     """``MarketData.daily_bars`` as (each bar's date as int64 nanoseconds at midnight, an (n, 5) float array of
     open, high, low, close, volume)."""
-    if isinstance(data, DailyArrays):
-        stamps, values = data.daily_arrays(symbol, start, end)
+    if _holds_arrays(type(data)):
+        stamps, values = cast(DailyArrays, data).daily_arrays(symbol, start, end)
     else:
         frame = data.daily_bars(symbol, start, end)
         stamps = frame.index.as_unit("ns").asi8

@@ -54,7 +54,7 @@ def run(ctx: StepContext) -> RunDailyReport:
             steps_out.append(StepRun(command=name, ok=True, ran=False, reason=why))
             report.notes.append(f"{name}: nothing to do, {why}")
             continue
-        before = {row["client_order_id"] for row in repo.run_intents(ctx.ledger, ctx.run_id)}
+        before = repo.intents_mark(ctx.ledger)
         try:
             step_report = STEPS[name](ctx)
         except Exception as error:
@@ -94,7 +94,7 @@ def run(ctx: StepContext) -> RunDailyReport:
     return report.build(RunDailyReport, slot=slot.name, session=session, steps=steps_out)
 
 
-def _failed_step(ctx: StepContext, name: str, error: Exception, before: set[str]) -> StepRun:
+def _failed_step(ctx: StepContext, name: str, error: Exception, before: int) -> StepRun:
     """The table row of a step that raised: why, and the orders it had stored in this run before it did."""
     if isinstance(error, AutotraderError):
         code, message = error.exit_code, error.message + (f" ({error.hint})" if error.hint else "")
@@ -102,7 +102,7 @@ def _failed_step(ctx: StepContext, name: str, error: Exception, before: set[str]
     else:  # a bug: the trace goes to the log, the slot's table still comes out
         code, message = ExitCode.FAILURE, f"unexpected error: {type(error).__name__}: {error} (see the log)"
         ctx.log.exception("step_crash", error)
-    stored = [row for row in repo.run_intents(ctx.ledger, ctx.run_id) if row["client_order_id"] not in before]
+    stored = repo.run_intents(ctx.ledger, ctx.run_id, after=before)
     return StepRun(
         command=name,
         ok=False,
