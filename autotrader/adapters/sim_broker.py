@@ -1338,19 +1338,15 @@ class SimBroker:
         return [o for o in self._load_open_groups() if not o.is_terminal]
 
     def _load_open_groups(self) -> list[_Order]:
+        # Every member of each group (a parent and its legs: one level) with an open member, found from the
+        # groups' roots through the status index and the parent index, not by reading every order ever placed.
         placeholders = ",".join("?" * len(_OPEN_STATUSES))
-        open_ids = f"SELECT broker_order_id FROM sim_orders WHERE status IN ({placeholders})"
-        open_parents = (
-            f"SELECT parent_broker_order_id FROM sim_orders WHERE status IN ({placeholders}) "
-            "AND parent_broker_order_id IS NOT NULL"
+        roots = (
+            "SELECT coalesce(parent_broker_order_id, broker_order_id) FROM sim_orders "
+            f"WHERE status IN ({placeholders})"
         )
-        sql = (
-            f"SELECT * FROM sim_orders WHERE status IN ({placeholders}) "
-            f"OR broker_order_id IN ({open_parents}) "
-            f"OR parent_broker_order_id IN ({open_ids}) "
-            f"OR parent_broker_order_id IN ({open_parents})"
-        )
-        rows = self._ledger.query(sql, _OPEN_STATUSES * 4)
+        sql = f"SELECT * FROM sim_orders WHERE broker_order_id IN ({roots}) OR parent_broker_order_id IN ({roots})"
+        rows = self._ledger.query(sql, _OPEN_STATUSES * 2)
         by_id = {r["broker_order_id"]: _Order.from_row(r) for r in rows}
         for o in sorted(by_id.values(), key=lambda o: o.broker_order_id):
             if o.parent_broker_order_id and o.parent_broker_order_id in by_id:
