@@ -26,6 +26,7 @@ from autotrader.ports import (
     OptionChains,
     OptionsBroker,
     OrderChanges,
+    PositionQuantities,
     RateLimitGauge,
     Reference,
     SignalSource,
@@ -57,6 +58,7 @@ class Deps:
     option_chains: OptionChains | None = None
     options_broker: OptionsBroker | None = None  # the broker's option listings (submission is Broker.submit)
     order_changes: OrderChanges | None = None  # the broker's numbered feed of order changes (the simulated one's)
+    position_quantities: PositionQuantities | None = None  # the broker's quantities held, not valued (simulated)
 
 
 def check_live_safety(config: Config) -> None:
@@ -244,6 +246,7 @@ def build_deps(
     rate_limit = broker if isinstance(broker, RateLimitGauge) else None
     options_broker = broker if isinstance(broker, OptionsBroker) else None
     order_changes = broker if isinstance(broker, OrderChanges) else None
+    position_quantities = broker if isinstance(broker, PositionQuantities) else None
     if dry_run:
         from autotrader.adapters.dry_run import DryRunBroker
 
@@ -259,6 +262,7 @@ def build_deps(
         rate_limit=rate_limit,
         options_broker=options_broker,
         order_changes=order_changes,
+        position_quantities=position_quantities,
         **market_capabilities(market_data),
     )
 

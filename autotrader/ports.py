@@ -192,6 +192,18 @@ class OrderChanges(Protocol):
 
 
 @runtime_checkable
+class PositionQuantities(Protocol):
+    """A broker that lists how much of each symbol it holds without valuing the positions (the simulated broker).
+
+    The reconcile compares quantities only; valuing every position needs a quote per symbol, which was a sixth
+    of a slot with fifty symbols held. Alpaca's positions come valued either way."""
+
+    def position_quantities(self) -> dict[str, float]:
+        """Symbol → quantity held, after bringing the account up to the clock (``Broker.positions``' quantities)."""
+        ...
+
+
+@runtime_checkable
 class MinuteArrays(Protocol):
     """Market data that holds minute bars as arrays (the synthetic world) and can hand them over as such.
 

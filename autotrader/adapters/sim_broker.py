@@ -439,6 +439,10 @@ class SimBroker:
             for p in self._position_rows()
         ]
 
+    def position_quantities(self) -> dict[str, float]:
+        self.advance()
+        return {p["symbol"]: p["qty"] for p in self._position_rows()}
+
     def asset(self, symbol: str) -> Asset | None:
         self.advance()
         if symbol in NOT_TRADABLE_SYMBOLS:

@@ -23,7 +23,7 @@ from typing import Any
 
 from autotrader.domain import ids
 from autotrader.domain.enums import Book, ExitCode, IntentStatus
-from autotrader.domain.models import BrokerOrder, BrokerPosition, Fill
+from autotrader.domain.models import BrokerOrder, Fill
 from autotrader.domain.money import QTY_TOLERANCE
 from autotrader.domain.reports import OptionsSync, ReportDraft, SyncReport
 from autotrader.killpoints import kill_point
@@ -112,15 +112,14 @@ def plan_fills(fills: Iterable[Fill], books: Mapping[str, str | None]) -> FillsP
 
 
 def position_diffs(
-    ledger_positions: Iterable[repo.PositionRow], broker_positions: Iterable[BrokerPosition]
+    ledger_positions: Iterable[repo.PositionRow], broker_qty: Mapping[str, float]
 ) -> list[dict[str, Any]]:
-    """Per symbol, where the sum of the books differs from the broker's position."""
+    """Per symbol, where the sum of the books differs from the broker's position (``broker_qty``: symbol → held)."""
     ledger_qty: dict[str, float] = defaultdict(float)
     by_book: dict[str, dict[str, float]] = defaultdict(dict)
     for position in ledger_positions:
         ledger_qty[position.symbol] += position.qty
         by_book[position.symbol][position.book] = position.qty
-    broker_qty = {p.symbol: p.qty for p in broker_positions}
     diffs: list[dict[str, Any]] = []
     for symbol in sorted(set(ledger_qty) | set(broker_qty)):
         ours, theirs = ledger_qty.get(symbol, 0.0), broker_qty.get(symbol, 0.0)
@@ -171,7 +170,7 @@ def run(ctx: StepContext, *, clear_halt: tuple[str, ...] = ()) -> SyncReport:
     # The options book next: an exercise or assignment moves shares, recorded before the stock books are compared.
     options, option_diffs = _sync_options(ctx)
 
-    diffs = position_diffs(repo.all_positions(ledger), broker.positions())
+    diffs = position_diffs(repo.all_positions(ledger), _broker_quantities(ctx))
     # A quantity change that a split explains is applied, not reported (never where fills are unexplained).
     diffs, applied_splits = corporate_actions.explain_splits(ctx, diffs, exclude=set(fill_plan.unexplained.values()))
     diffs.extend({"kind": "fill_without_order", "fill_id": fill_id} for fill_id in fill_plan.unexplained)
@@ -258,6 +257,13 @@ def _listed(ledger: Ledger, broker: Broker) -> list[BrokerOrder]:
 
 def _by_submission(orders: Iterable[BrokerOrder]) -> list[BrokerOrder]:
     return sorted(orders, key=lambda o: (o.submitted_at.isoformat() if o.submitted_at else "", o.broker_order_id))
+
+
+def _broker_quantities(ctx: StepContext) -> dict[str, float]:
+    """What the broker holds of each symbol, without valuing it where the broker can say so."""
+    if ctx.deps.position_quantities is not None:
+        return ctx.deps.position_quantities.position_quantities()
+    return {p.symbol: p.qty for p in ctx.deps.broker.positions()}
 
 
 def _order_ids(orders: Iterable[BrokerOrder]) -> list[str]:

@@ -939,3 +939,12 @@ def test_the_feed_reports_a_bracket_as_its_group_and_not_a_trailing_stops_moving
     changed = broker.orders_changed(before)
     assert [(o.client_order_id, o.status) for o in changed] == [("b", "filled")]
     assert [(leg.client_order_id, leg.status) for leg in changed[0].legs] == [("b-tp", "new"), ("b-sl", "new")]
+
+
+def test_the_quantities_held_are_the_positions_quantities_unvalued(sim):
+    sim.hold(100)
+    broker = sim.at("MON 10:00")
+    broker.submit(req("b", qty=20, symbol="BBB"))
+    sim.at("MON 10:30")
+    assert broker.position_quantities() == {"AAA": 100, "BBB": 20}
+    assert broker.position_quantities() == {p.symbol: p.qty for p in broker.positions()}
