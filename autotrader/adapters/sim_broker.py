@@ -303,6 +303,30 @@ def _may_act(orders: list[_Order], values: np.ndarray) -> np.ndarray:
     return may
 
 
+@dataclass(frozen=True, slots=True)
+class _Window:
+    """One session's part of an advance over (start, end]: its hours, and the minutes asked for, [lo, hi)."""
+
+    day: date
+    open_at: datetime
+    close_at: datetime
+    start: datetime
+    end: datetime
+    lo: datetime
+    hi: datetime
+    open_ns: int
+    close_ns: int
+    start_ns: int
+    end_ns: int
+
+    @classmethod
+    def of(cls, day: date, open_at: datetime, close_at: datetime, start: datetime, end: datetime) -> _Window:
+        # From a minute before the window: a bar that started then completes inside it.
+        lo, hi = max(open_at, start - MINUTE), min(close_at, end)
+        return cls(day, open_at, close_at, start, end, lo, hi, to_ns(open_at), to_ns(close_at), to_ns(start),
+                   to_ns(end))  # fmt: skip
+
+
 @dataclass
 class _AccountRow:
     cash: float
@@ -713,64 +737,47 @@ class SimBroker:
         for o in sorted(orders, key=lambda o: (o.submitted_at, o.broker_order_id)):
             by_symbol.setdefault(o.symbol, []).append(o)
         run = _Run(cash=acct.cash, positions=self._load_positions(sorted(by_symbol)))
+        # Every symbol is matched over the same sessions of the same window: their hours are worked out once.
         start = acct.advanced_to
-        # Every symbol is matched over the same sessions: their hours are looked up once per advance.
-        days = [
-            (day, self._calendar.session_open(day), self._calendar.session_close(day))
+        windows = [
+            _Window.of(day, self._calendar.session_open(day), self._calendar.session_close(day), start, now)
             for day in self._calendar.sessions_between(start.astimezone(ET).date(), now.astimezone(ET).date())
         ]
         for symbol in sorted(by_symbol):
-            self._simulate_symbol(symbol, by_symbol[symbol], run, days, start, now)
+            self._simulate_symbol(symbol, by_symbol[symbol], run, windows)
         self._store_run(acct, orders, run, now)
 
-    def _simulate_symbol(
-        self,
-        symbol: str,
-        orders: list[_Order],
-        run: _Run,
-        days: list[tuple[date, datetime, datetime]],
-        start: datetime,
-        end: datetime,
-    ) -> None:
-        for day, open_at, close_at in days:
+    def _simulate_symbol(self, symbol: str, orders: list[_Order], run: _Run, windows: list[_Window]) -> None:
+        for w in windows:
             if all(o.is_terminal for o in orders):
                 return
-            if close_at <= start:
+            if w.close_at <= w.start:
                 continue  # this session was fully processed by an earlier advance
-            if open_at >= end:
+            if w.open_at >= w.end:
                 break
-            bars = self._session_bars(symbol, day, open_at, close_at, start, end, orders)
+            bars = self._session_bars(symbol, w, orders)
             for bar in bars:
                 self._on_bar(orders, bar, run)
-            if close_at <= end:
-                self._on_close(orders, close_at, bars[-1] if bars else None, run)
+            if w.close_at <= w.end:
+                self._on_close(orders, w.close_at, bars[-1] if bars else None, run)
 
-    def _session_bars(
-        self,
-        symbol: str,
-        day: date,
-        open_at: datetime,
-        close_at: datetime,
-        start: datetime,
-        end: datetime,
-        orders: list[_Order],
-    ) -> list[_Bar]:
-        """The regular-session bars of ``day`` that completed in (start, end], oldest first.
+    def _session_bars(self, symbol: str, w: _Window, orders: list[_Order]) -> list[_Bar]:
+        """The regular-session bars of ``w.day`` that completed in (w.start, w.end], oldest first.
 
         Minute bars when the data has them; a symbol with no minute bars for the session falls back to its
         daily bar, one bar from the open to the close, which completes (and is usable) only at the close.
         Minute bars on which no open order of ``orders`` could possibly act are left out (see ``_may_act``):
         a resting limit far from the market costs a vector comparison, not a Python loop over every minute.
         """
-        lo, hi = max(open_at, start - MINUTE), min(close_at, end)
+        open_at, close_at, start, end, lo, hi = w.open_at, w.close_at, w.start, w.end, w.lo, w.hi
         starts_ns, values = self._minutes(symbol, lo, hi) if lo < hi else NO_BARS
         if len(starts_ns):
             # Regular hours only (a non-extended-hours order never trades pre/post market).
             keep = (
-                (starts_ns >= to_ns(open_at))
-                & (starts_ns < to_ns(close_at))
-                & (starts_ns + _MINUTE_NS > to_ns(start))
-                & (starts_ns + _MINUTE_NS <= to_ns(end))
+                (starts_ns >= w.open_ns)
+                & (starts_ns < w.close_ns)
+                & (starts_ns + _MINUTE_NS > w.start_ns)
+                & (starts_ns + _MINUTE_NS <= w.end_ns)
                 & _may_act(orders, values)
             )
             bars = []
@@ -783,8 +790,8 @@ class SimBroker:
             return []
         if lo > open_at and len(self._minutes(symbol, open_at, close_at)[0]):
             return []  # the session has minute data, just none in this window
-        daily = self._md.daily_bars(symbol, day, day)
-        if daily is None or daily.empty or daily.index[-1].date() != day:
+        daily = self._md.daily_bars(symbol, w.day, w.day)
+        if daily is None or daily.empty or daily.index[-1].date() != w.day:
             return []
         o, h, lo_, c, v = (float(daily.iloc[-1][k]) for k in ("open", "high", "low", "close", "volume"))
         return [_Bar(open_at, close_at, o, h, lo_, c, v, True, self._participation_cap(v))]
