@@ -181,8 +181,8 @@ def _beat_vs_base(payload: dict[str, Any], row: dict[str, Any], h: str) -> str:
 
 
 def _annual(ct: dict[str, Any], field: str, text: Any) -> Any:
-    """An annualised figure only from a quarter of a year of sessions (as the CAGR): 8 sessions' "alpha a
-    year" of −101% says nothing."""
+    """An annualised figure only from a year of sessions (as the CAGR): 8 sessions' "alpha a year" of −101%
+    says nothing, and a quarter's is a forecast of three more like it."""
     return text(ct.get(field)) if (ct.get("sessions") or 0) >= MIN_CAGR_SESSIONS else fmt.DASH
 
 

@@ -27,8 +27,9 @@ import pandas as pd
 from autotrader.policy.rebalance import cagr, max_drawdown
 
 ANNUAL_SESSIONS = 252
-#: Daily returns (a quarter of a year) before a CAGR is stated rather than left undefined.
-MIN_CAGR_SESSIONS = 63
+#: Daily returns (a year of sessions) before a CAGR is stated rather than left undefined. A quarter's return
+#: raised to the fourth power is a forecast of three more quarters like it, not a rate the sample measured.
+MIN_CAGR_SESSIONS = 252
 NAN = float("nan")
 
 

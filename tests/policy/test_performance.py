@@ -52,8 +52,10 @@ def test_the_benchmark_is_measured_on_the_accounts_own_sessions():
     assert missing_last is not None and missing_last.benchmark is None and math.isnan(missing_last.excess_return)
 
 
-def test_no_cagr_is_stated_for_less_than_a_quarter_of_returns():
-    short = performance.measure(_series([100.0 * 1.001**i for i in range(63)]))  # 62 returns
-    assert short is not None and math.isnan(short.cagr) and short.total_return > 0
-    quarter = performance.measure(_series([100.0 * 1.001**i for i in range(64)]))
-    assert quarter is not None and quarter.cagr > 0
+def test_no_cagr_is_stated_for_less_than_a_year_of_returns():
+    quarter = performance.measure(_series([100.0 * 1.001**i for i in range(64)]))  # 63 returns
+    assert quarter is not None and math.isnan(quarter.cagr) and quarter.total_return > 0
+    short = performance.measure(_series([100.0 * 1.001**i for i in range(252)]))  # 251 returns
+    assert short is not None and math.isnan(short.cagr)
+    year = performance.measure(_series([100.0 * 1.001**i for i in range(253)]))
+    assert year is not None and year.cagr > 0
