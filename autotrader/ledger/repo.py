@@ -688,37 +688,33 @@ def record_import(
 # -- trades, snapshots, reviews -----------------------------------------------------------------------
 
 
-def leg_fills(ledger: Ledger, *, positions: Sequence[tuple[str, str]] | None = None) -> list[dict[str, Any]]:
-    """Every fill of our own books with the leg, tier and signal of the intent that made its order.
+def leg_fills(ledger: Ledger, *, lives: Sequence[tuple[str, str, str]] | None = None) -> list[dict[str, Any]]:
+    """Every fill of our own books with the leg, tier and signal of the intent that made its order; ``lives``:
+    only the fills of these (book, symbol, opened at) position lives, from the instant each opened.
 
     Bracket and OCO legs have no intent of their own: they inherit the parent order's intent, with the leg
     named after their role (a take-profit is a ``target``, tier 2 — the final target — under an entry
     bracket; a stop-loss is what the parent intent says its stop was for — ``stop``, ``trail`` or
     ``loss_cut`` — or ``stop``, tier 0).
     """
-    if positions is not None:  # the fills of these (book, symbol) pairs only, in few reads
-        wanted = set(positions)
-        books = sorted({book for book, _ in wanted})
-        rows = [
-            r
-            for chunk, _ in _in_chunks(sorted({symbol for _, symbol in wanted}))
-            for r in _leg_fills(ledger, books, chunk)
-            if (r["book"], r["symbol"]) in wanted
-        ]
+    if lives is not None:
+        # A symbol traded again and again keeps the fills of its earlier lives: every slot's refresh reading
+        # them all was a cost that grew through a two-year replay. Each life's fills are found by the
+        # (book, symbol, filled_at) index from its opening on.
+        rows = [r for chunk, _ in _in_chunks(sorted(set(lives)), 300) for r in _leg_fills(ledger, chunk)]
         return sorted(rows, key=lambda r: (r["filled_at"], r["fill_id"]))
     return _leg_fills(ledger)
 
 
-def _leg_fills(
-    ledger: Ledger, books: list[str] | None = None, symbols: list[str] | None = None
-) -> list[dict[str, Any]]:
-    where, params = ["f.book != 'external'"], list[Any]()
-    if books is not None and symbols is not None:  # both IN lists: the (book, symbol, filled_at) index serves them
-        where.append(f"f.book IN ({','.join('?' for _ in books)}) AND f.symbol IN ({','.join('?' for _ in symbols)})")
-        params.extend([*books, *symbols])
+def _leg_fills(ledger: Ledger, lives: list[tuple[str, str, str]] | None = None) -> list[dict[str, Any]]:
+    wanted, join, params = "", "", list[Any]()
+    if lives:
+        wanted = f"WITH wanted (book, symbol, since) AS (VALUES {', '.join('(?, ?, ?)' for _ in lives)}) "
+        join = "JOIN wanted w ON w.book = f.book AND w.symbol = f.symbol AND f.filled_at >= w.since"
+        params = [value for life in lives for value in life]
     return ledger.query(
         f"""
-        SELECT f.fill_id, f.book, f.symbol, f.side, f.qty, f.price, f.commission, f.filled_at,
+        {wanted}SELECT f.fill_id, f.book, f.symbol, f.side, f.qty, f.price, f.commission, f.filled_at,
                f.broker_order_id,
                COALESCE(i.leg, CASE WHEN o.type IN ('stop', 'stop_limit', 'trailing_stop')
                                     THEN COALESCE(json_extract(pi.extra_json, '$.stop_leg'), 'stop')
@@ -728,11 +724,12 @@ def _leg_fills(
                COALESCE(i.signal_id, pi.signal_id) AS signal_id,
                COALESCE(i.client_order_id, pi.client_order_id) AS client_order_id
         FROM fills f
+        {join}
         JOIN orders o ON o.broker_order_id = f.broker_order_id
         LEFT JOIN order_intents i ON i.client_order_id = o.client_order_id
         LEFT JOIN orders po ON po.broker_order_id = o.parent_broker_order_id
         LEFT JOIN order_intents pi ON pi.client_order_id = po.client_order_id
-        WHERE {" AND ".join(where)}
+        WHERE f.book != 'external'
         ORDER BY f.filled_at, f.fill_id
         """,
         params,

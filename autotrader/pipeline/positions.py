@@ -150,7 +150,7 @@ class _Ledgered:
     intents: dict[str, list[dict[str, Any]]]  # position key -> its management intents
     dip_buys: dict[tuple[str, str], datetime]
     splits: list[dict[str, Any]]
-    fills: dict[tuple[str, str], list[dict[str, Any]]]  # (book, symbol) -> its fills with their legs, oldest first
+    fills: dict[tuple[str, str], list[dict[str, Any]]]  # (book, symbol) -> its life's fills with legs, oldest first
 
     @property
     def stale(self) -> list[str]:
@@ -172,7 +172,7 @@ def _read_ledger(ctx: StepContext) -> _Ledgered:
         intents=repo.position_intents_of(ledger, [h.key for h in held], except_step=PROTECTIVE_STEP),
         dip_buys=repo.last_dip_buys(ledger),
         splits=repo.splits(ledger),
-        fills=_by_position(repo.leg_fills(ledger, positions=[(h.row.book, h.row.symbol) for h in held])),
+        fills=_by_position(repo.leg_fills(ledger, lives=[(h.row.book, h.row.symbol, h.opened_at) for h in held])),
     )
 
 
@@ -231,7 +231,7 @@ def _look(ctx: StepContext, ledgered: _Ledgered, held: _Held, rules: mg.Rules) -
     if known is not None and known["category"] is None:  # unmanaged, already remembered: nothing to read
         return _Look(held, known, sessions_held)
     splits = [s for s in ledgered.splits if s["symbol"] == p.symbol]
-    life = [r for r in ledgered.fills.get((p.book, p.symbol), []) if r["filled_at"] >= held.opened_at]
+    life = ledgered.fills.get((p.book, p.symbol), [])  # read from the life's opening on
     entry = _entry_leg(life, splits)
     if entry is None:
         return _Look(held, known, sessions_held)

@@ -322,7 +322,9 @@ def _maintain_positions(
 
 def _save_watermarks(ledger: Ledger, orders_after: datetime | None, *, now: datetime, cursor: int | None) -> None:
     with ledger.write():
-        if orders_after is not None:
+        before = repo.parse_utc(repo.kv_get(ledger, "sync.orders_after"))
+        # Never back: the orders changed since a cursor may all be old ones (a week-old GTC exit that filled).
+        if orders_after is not None and (before is None or orders_after > before):
             repo.kv_set(ledger, "sync.orders_after", repo.utc_iso(orders_after), now=now)
         if cursor is not None:
             repo.kv_set(ledger, CURSOR_KEY, str(cursor), now=now)
