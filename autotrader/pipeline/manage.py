@@ -147,9 +147,12 @@ def _run(
             if m.position.symbol in held
         ]
         priced = [(m, market) for m, market in priced if m.position.symbol not in held]
+    # The statuses of the legs this step may decide again (``next_attempt``): a protective order's intent is
+    # never one of them, and a long life's are many (one per ratchet of its stop).
+    keys = [m.position.key for m in managed]
     known = {
         row["client_order_id"]: IntentStatus(row["status"])
-        for rows in repo.position_intents_of(ctx.ledger, [m.position.key for m in managed]).values()
+        for rows in repo.position_intents_of(ctx.ledger, keys, except_step=positions.PROTECTIVE_STEP).values()
         for row in rows
     }
     plan = plan_legs(step, managed, decide(priced), session=ctx.session, session_date=ctx.session_date, known=known)
