@@ -302,14 +302,12 @@ def test_a_reverse_split_is_matched_only_when_each_books_rounding_gives_the_brok
         ledger.close()
 
 
-def test_reading_the_simulators_changes_a_stray_order_stays_a_difference_at_every_sync(tmp_path):
-    """An order bearing our id that the ledger never planned halts buying at every sync until a human looks. A
-    sync that reads only the orders changed since its cursor sees it once; so such a sync keeps its old cursor,
-    and the next one reads it again."""
+@pytest.fixture
+def sim_world(tmp_path):
+    """The simulated broker on the ledger, wired as bootstrap wires it (its change feed among the deps), and the
+    context of a sync that lists orders (cron's)."""
     from autotrader.adapters.sim_broker import SimBroker
     from autotrader.clock import MarketCalendar
-    from autotrader.domain.ids import client_order_id
-    from autotrader.domain.models import OrderRequest
 
     clock = SimulatedClock(et("2026-03-02 10:00"))
     ledger = open_ledger(tmp_path / "ledger.db")
@@ -317,9 +315,21 @@ def test_reading_the_simulators_changes_a_stray_order_stays_a_difference_at_ever
     broker = SimBroker(ledger, market, MarketCalendar.xnys(), clock)
     deps = make_deps(clock, broker=broker, market_data=market, order_changes=broker)
     log = EventLog(None, run_id="r", command="sync", mode="sim")
+    yield clock, ledger, broker, StepContext("sync", default_config(tmp_path), deps, ledger, False, "r", log)
+    ledger.close()
+
+
+def test_reading_the_simulators_changes_a_stray_order_stays_a_difference_at_every_sync(sim_world):
+    """An order bearing our id that the ledger never planned halts buying at every sync until a human looks. A
+    sync that reads only the orders changed since its cursor sees it once; so such a sync keeps its old cursor,
+    and the next one reads it again."""
+    from autotrader.domain.ids import client_order_id
+    from autotrader.domain.models import OrderRequest
+
+    clock, ledger, broker, listing = sim_world
+    ctx = replace(listing, order_changes=True)
 
     def run_sync():
-        ctx = StepContext("sync", default_config(tmp_path), deps, ledger, False, "r", log, order_changes=True)
         return sync.run(ctx)
 
     assert run_sync().exit_code == 0 and repo.kv_get(ledger, sync.CURSOR_KEY) == "0"
@@ -331,27 +341,16 @@ def test_reading_the_simulators_changes_a_stray_order_stays_a_difference_at_ever
         assert report.exit_code == 3
         assert [d["client_order_id"] for d in report.to_json()["diffs"]] == [stray]
     assert repo.kv_get(ledger, sync.CURSOR_KEY) == "0"
-    ledger.close()
 
 
-def test_a_sync_lists_the_orders_unless_told_to_read_the_changes(tmp_path):
+def test_a_sync_lists_the_orders_unless_told_to_read_the_changes(sim_world):
     """Cron's sync (and ``replay --full``'s) lists the broker's orders even from a broker with a change feed, and
     keeps the cursor from before its listing; a fast replay's sync then reads only what changed after it."""
-    from autotrader.adapters.sim_broker import SimBroker
-    from autotrader.clock import MarketCalendar
-
-    clock = SimulatedClock(et("2026-03-02 10:00"))
-    ledger = open_ledger(tmp_path / "ledger.db")
-    market = StaticMarketData(clock, {"AAPL": 100.0})
-    broker = SimBroker(ledger, market, MarketCalendar.xnys(), clock)
-    deps = make_deps(clock, broker=broker, market_data=market, order_changes=broker)
-    log = EventLog(None, run_id="r", command="sync", mode="sim")
+    clock, ledger, broker, ctx = sim_world
     intent = make_intent(at=clock.now(), qty=10, type=OrderType.LIMIT, limit_price=50.0)  # rests all day
-    OrderGateway(ledger, broker, clock, run_id="r", log=log).place([intent])
-    ctx = StepContext("sync", default_config(tmp_path), deps, ledger, False, "r", log)
+    OrderGateway(ledger, broker, clock, run_id="r", log=ctx.log).place([intent])
     assert sync.run(ctx).orders_seen == 1
     assert repo.kv_get(ledger, sync.CURSOR_KEY) == str(broker.change_cursor())
     clock.set(et("2026-03-02 10:30"))
     assert sync.run(ctx).orders_seen == 1  # listed again: it is open
     assert sync.run(replace(ctx, order_changes=True)).orders_seen == 0  # unchanged since the cursor
-    ledger.close()
