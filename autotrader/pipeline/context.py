@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from autotrader.clock import SessionState, SimulatedClock, SystemClock, parse_as_of, session_date_for
 from autotrader.domain.enums import ExitCode
@@ -72,6 +72,9 @@ UNRECORDED_COMMANDS = frozenset(
 )  # fmt: skip
 
 
+T = TypeVar("T")
+
+
 @dataclass
 class StepContext:
     command: str
@@ -109,6 +112,16 @@ class StepContext:
     @property
     def session_date(self) -> str:
         return session_date_for(self.now)
+
+    def from_settings(self, build: Callable[[Settings], T]) -> T:
+        """``build(settings)``, made once per settings object and kept in ``memo``: the rules a step derives
+        from its settings are the same at every slot of a replay, and building one set walks every section."""
+        key = f"settings:{build.__module__}.{build.__qualname__}"
+        kept = self.memo.get(key)
+        if kept is None or kept[0] is not self.settings:
+            kept = (self.settings, build(self.settings))
+            self.memo[key] = kept
+        return cast(T, kept[1])
 
     def report(self) -> ReportDraft:
         """The draft this step fills; it ends with ``draft.build(TheStepsReport)``. While the owner's kill switch

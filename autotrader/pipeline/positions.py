@@ -34,7 +34,7 @@ from autotrader.pipeline.gateway import GatewayResult, OrderGateway
 from autotrader.pipeline.rules import rules_from_settings, symbol_values
 from autotrader.policy import management as mg
 from autotrader.policy.indicators import last_atr
-from autotrader.settings import ExitsSection
+from autotrader.settings import ExitsSection, Settings
 
 MANAGED_BOOKS = (str(Book.SIGNALS), str(Book.REBALANCE))
 REBALANCE_CATEGORY = "rebalance"  # the rebalance book's positions: only its trailing profit taker applies
@@ -66,9 +66,13 @@ def rules_for(ctx: StepContext, book: str, preset: str | None = None) -> mg.Rule
 
 
 def rules_from(ctx: StepContext) -> mg.Rules:
-    """The management rules from the settings: each field from the setting of its name (``rules_from_settings``);
-    only the tiers, the per-category tables and the trail's reference are spelled out."""
-    s = ctx.settings
+    """The management rules from the settings (made once per settings object: ``StepContext.from_settings``)."""
+    return ctx.from_settings(management_rules)
+
+
+def management_rules(s: Settings) -> mg.Rules:
+    """Each field from the setting of its name (``rules_from_settings``); only the tiers, the per-category
+    tables and the trail's reference are spelled out."""
     categories = ("long_term", "swing", "day_trade")
     return rules_from_settings(
         mg.Rules,

@@ -94,7 +94,7 @@ def sizing_rules(settings: Settings) -> sizing.Rules:
 
 
 def rules_from(ctx: StepContext) -> sizing.Rules:
-    return sizing_rules(ctx.settings)
+    return ctx.from_settings(sizing_rules)
 
 
 def undecided_signals(ctx: StepContext) -> list[repo.SignalRow]:

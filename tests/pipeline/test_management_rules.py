@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
-from autotrader.pipeline.positions import rules_from
+from autotrader.pipeline.positions import management_rules
 from autotrader.policy import management as mg
 from autotrader.settings import load_config
 
 
 def _rules(write_config, text: str = "") -> mg.Rules:
     config = load_config(write_config(text))
-    return rules_from(SimpleNamespace(settings=config.settings))  # type: ignore[arg-type]
+    return management_rules(config.settings)
 
 
 def test_the_default_settings_give_the_policys_defaults(write_config):
