@@ -173,22 +173,27 @@ class SyntheticOptionChains:
         bid = np.maximum(np.floor((mid - width / 2) * 100 + 1e-9) / 100, 0.0)
         ask = np.maximum(np.ceil((mid + width / 2) * 100 - 1e-9) / 100, 0.01)
         session_share = self._session_share(now)
+        day = now.astimezone(ET).date()
         quotes = []
-        for i, c in enumerate(contracts):
-            interest, trading = _uniforms(self._market.seed, c.symbol, now.astimezone(ET).date())
-            oi = int(volume / 1000 * math.exp(-0.5 * x[i] ** 2) / (1.0 + 3.0 * years[i]) * (0.5 + interest))
+        # Per contract in plain floats (``tolist``: the same doubles): indexing numpy arrays element by element
+        # was most of this loop, and a chain quotes a hundred contracts or more.
+        columns = zip(contracts, x.tolist(), years.tolist(), bid.tolist(), ask.tolist(), vol.tolist(),
+                      g.delta.tolist(), g.gamma.tolist(), g.theta.tolist(), g.vega.tolist(), strict=True)  # fmt: skip
+        for c, x_i, years_i, bid_i, ask_i, vol_i, delta_i, gamma_i, theta_i, vega_i in columns:
+            interest, trading = _uniforms(self._market.seed, c.symbol, day)
+            oi = int(volume / 1000 * math.exp(-0.5 * x_i**2) / (1.0 + 3.0 * years_i) * (0.5 + interest))
             traded = int(oi * 0.2 * session_share * (0.5 + trading))
             quotes.append(
                 OptionQuote(
                     contract=c,
-                    bid=float(bid[i]),
-                    ask=float(ask[i]),
+                    bid=bid_i,
+                    ask=ask_i,
                     quoted_at=quoted_at,
-                    iv=float(vol[i]),
-                    delta=float(g.delta[i]),
-                    gamma=float(g.gamma[i]),
-                    theta=float(g.theta[i]) / 365.0,
-                    vega=float(g.vega[i]) / 100.0,
+                    iv=vol_i,
+                    delta=delta_i,
+                    gamma=gamma_i,
+                    theta=theta_i / 365.0,
+                    vega=vega_i / 100.0,
                     open_interest=oi,
                     volume=traded,
                     underlying_price=spot,
