@@ -772,13 +772,16 @@ class SimBroker:
         open_at, close_at, start, end, lo, hi = w.open_at, w.close_at, w.start, w.end, w.lo, w.hi
         starts_ns, values = self._minutes(symbol, lo, hi) if lo < hi else NO_BARS
         if len(starts_ns):
+            may = _may_act(orders, values)
+            if not may.any():
+                return []  # resting orders the window's bars never reach: the common case, decided first
             # Regular hours only (a non-extended-hours order never trades pre/post market).
             keep = (
                 (starts_ns >= w.open_ns)
                 & (starts_ns < w.close_ns)
                 & (starts_ns + _MINUTE_NS > w.start_ns)
                 & (starts_ns + _MINUTE_NS <= w.end_ns)
-                & _may_act(orders, values)
+                & may
             )
             bars = []
             for i in np.flatnonzero(keep):
