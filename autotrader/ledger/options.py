@@ -70,6 +70,12 @@ class StructureRow:
     closed_at: str | None
     extra: dict[str, Any]
 
+    @property
+    def risk(self) -> float:
+        """The most the whole structure can lose, in dollars: its maximum loss per unit times its units (0 while
+        unknown)."""
+        return (self.max_loss or 0.0) * self.units
+
 
 def _structure(r: dict[str, Any]) -> StructureRow:
     return StructureRow(

@@ -97,7 +97,7 @@ def run(ctx: StepContext) -> Report:
             report.skipped.append(SkipLine(name, built))
             continue
         planned.append(built)
-        at_risk += (built[0].max_loss or 0.0) * built[0].units
+        at_risk += built[0].risk
     place_all(ctx, report, store_openings(ctx, planned), "condor")
     return report.build(Report)
 

@@ -112,7 +112,7 @@ def run(ctx: StepContext) -> Report:
             continue
         row, _ = built
         planned.append(built)
-        at_risk += (row.max_loss or 0.0) * row.units
+        at_risk += row.risk
         free_cash -= (checks.hedge_cash(structure) + row.planned_net * MULTIPLIER) * row.units
     place_all(ctx, report, store_openings(ctx, planned), "straddle opening")
     return report.build(Report)
@@ -174,7 +174,7 @@ def _plan_one(ctx: StepContext, s: store.StructureRow, r: policy.GammaRules,
     if puts is None or put is None or put.delta is None:
         notes.append(f"{s.underlying}: no market in {contract.symbol}: not hedged this slot")
         return []
-    risk = (s.max_loss or 0.0) * s.units
+    risk = s.risk
     total = puts + shares.shares
     delta = policy.position_delta(put.delta, s.units, held)
     straddle, scalping = (fmt.usd(x, signed=True, cents=True) for x in (puts + shares.base, shares.scalping))

@@ -170,7 +170,7 @@ def plan_opening(
 
 def options_at_risk(ledger: Any) -> float:
     """The maximum losses of the structures not yet closed, dollars: what the options allocation counts."""
-    return sum((s.max_loss or 0.0) * s.units for s in store.structures(ledger, statuses=NOT_CLOSED))
+    return sum(s.risk for s in store.structures(ledger, statuses=NOT_CLOSED))
 
 
 def place_all(ctx: StepContext, report: ReportDraft, intents: list[OrderIntent], what: str) -> None:

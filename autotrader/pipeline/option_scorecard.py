@@ -45,7 +45,7 @@ def gather(ctx: StepContext, since: date | None, until: date | None) -> list[Clo
             split = gamma.result(ctx, s, None, quote.last if quote is not None else None)[1]
             pnl, scalping = pnl + split.shares, split.scalping
         out.append(ClosedStructure(
-            strategy=s.strategy, opened=opened_day, pnl=pnl, risk=(s.max_loss or 0.0) * s.units,
+            strategy=s.strategy, opened=opened_day, pnl=pnl, risk=s.risk,
             debit=(s.open_net or 0.0) * MULTIPLIER * s.units, shares_return=shares, scalping=scalping,
         ))  # fmt: skip
     return out

@@ -94,7 +94,7 @@ def open_structures(ledger: Ledger) -> list[dict[str, Any]]:
         {"structure_id": s.structure_id, "strategy": s.strategy, "kind": s.kind, "underlying": s.underlying,
          "status": s.status, "units": s.units,
          "legs": [f"{leg['side']} {leg['ratio'] * s.units:g} {leg['symbol']}" for leg in s.legs],
-         "open_net": s.open_net, "max_loss": round((s.max_loss or 0.0) * s.units, 2) if s.max_loss else None,
+         "open_net": s.open_net, "max_loss": round(s.risk, 2) if s.max_loss else None,
          "opened_at": s.opened_at}
         for s in option_store.structures(ledger, statuses=("opening", "open", "closing"))
     ]  # fmt: skip

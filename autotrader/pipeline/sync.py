@@ -225,9 +225,9 @@ def _orders_to_refresh(ctx: StepContext) -> tuple[list[BrokerOrder], int | None]
     cursor: the orders changed since it. Every other order is as that sync (or a step's submit, recorded at
     once) left it in the ledger. Otherwise the listing below, and the cursor as it stood before it."""
     feed = ctx.deps.order_changes
-    kept = repo.kv_get(ctx.ledger, CURSOR_KEY)
     cursor = feed.change_cursor() if feed is not None else None
-    if feed is not None and ctx.order_changes and kept is not None:
+    kept = repo.kv_get(ctx.ledger, CURSOR_KEY) if ctx.order_changes else None
+    if feed is not None and kept is not None:
         return _by_submission(feed.orders_changed(int(kept))), cursor
     return _listed(ctx.ledger, ctx.deps.broker), cursor
 

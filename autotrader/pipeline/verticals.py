@@ -141,8 +141,7 @@ def run(ctx: StepContext) -> Report:
         if not fresh:
             continue
         intents.append(opening.intent)
-        risk = (opening.structure.max_loss or 0.0) * opening.structure.units
-        at_risk += risk
+        at_risk += opening.structure.risk
         free_cash -= opening.structure.planned_net * 100 * opening.structure.units
     place_all(ctx, report, intents, "spread opening")
     if not signals:

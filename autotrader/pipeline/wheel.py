@@ -88,7 +88,7 @@ def run(ctx: StepContext) -> Report:
             return
         row, _ = built
         planned.append(built)
-        at_risk += (row.max_loss or 0.0) * row.units
+        at_risk += row.risk
         if row.kind == StructureKind.CASH_SECURED_PUT:
             free_cash -= parse_occ(row.legs[0]["symbol"]).strike * MULTIPLIER * row.units
 
