@@ -110,6 +110,11 @@ class SyntheticOptionChains:
     def __init__(self, market: SyntheticMarketData, calendar: MarketCalendar) -> None:
         self._market = market
         self._calendar = calendar
+        # A quote is a function of the contract and the clock alone, so what was priced at this instant is kept
+        # until the clock moves: the simulated broker values the same held contracts for every step of a slot.
+        self._memo_at: datetime | None = None
+        self._states: dict[str, tuple[float, float, float, datetime] | None] = {}
+        self._held: dict[tuple[str, ...], dict[str, OptionQuote]] = {}
 
     def option_chain(self, underlying: str, first_expiry: date, last_expiry: date) -> list[OptionQuote]:
         state = self._state(underlying)
@@ -123,6 +128,13 @@ class SyntheticOptionChains:
         return self._quotes(underlying, contracts, state)
 
     def option_quotes(self, contracts: Sequence[OptionContract]) -> dict[str, OptionQuote]:
+        self._same_instant()
+        key = tuple(c.symbol for c in contracts)
+        if key not in self._held:
+            self._held[key] = self._price_contracts(contracts)
+        return dict(self._held[key])
+
+    def _price_contracts(self, contracts: Sequence[OptionContract]) -> dict[str, OptionQuote]:
         out: dict[str, OptionQuote] = {}
         for underlying in sorted({c.underlying for c in contracts}):
             state = self._state(underlying)
@@ -138,8 +150,20 @@ class SyntheticOptionChains:
     def _now(self) -> datetime:
         return self._market.clock.now()
 
+    def _same_instant(self) -> None:
+        """Forget what was priced at an earlier instant."""
+        now = self._now()
+        if now != self._memo_at:
+            self._memo_at, self._states, self._held = now, {}, {}
+
     def _state(self, underlying: str) -> tuple[float, float, float, datetime] | None:
         """(spot, VIX, the last session's volume, the quote's instant), or None for an unknown underlying."""
+        self._same_instant()
+        if underlying not in self._states:
+            self._states[underlying] = self._read_state(underlying)
+        return self._states[underlying]
+
+    def _read_state(self, underlying: str) -> tuple[float, float, float, datetime] | None:
         if underlying == VIX_SYMBOL or underlying not in self._market.universe:
             return None
         quote = self._market.latest_quote(underlying)

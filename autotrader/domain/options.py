@@ -20,6 +20,7 @@ import math
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import cached_property
 
 from autotrader.domain.enums import OptionEventKind, OptionRight, Side, StructureKind
 
@@ -54,7 +55,7 @@ class OptionContract:
         if not 0 < self.strike <= _MAX_STRIKE or abs(thousandths - self.strike * 1000) > 1e-6:
             raise ValueError(f"strike {self.strike!r}: a positive price in thousandths of a dollar, at most 99999.999")
 
-    @property
+    @cached_property  # a chain asks each contract's symbol several times; it cannot change (the class is frozen)
     def symbol(self) -> str:
         """The OCC symbol as Alpaca writes it (no padding, no prefix)."""
         right = "C" if self.right == OptionRight.CALL else "P"

@@ -156,6 +156,23 @@ def test_named_contracts_are_quoted_until_they_expire():
     assert world(close - timedelta(minutes=1)).option_quotes([listed]) and not world(close).option_quotes([listed])
 
 
+def test_what_was_priced_at_an_instant_is_priced_alike_until_the_clock_moves():
+    clock = SimulatedClock(AT)
+    market = SyntheticMarketData(clock, CAL)
+    held = [OptionContract("AAPL", date(2026, 4, 17), OptionRight.PUT, 25.0),
+            OptionContract("MSFT", date(2026, 4, 17), OptionRight.CALL, 400.0)]  # fmt: skip
+    first = market.option_quotes(held)
+    first.clear()  # a caller's copy: changing it changes nothing kept
+    assert market.option_quotes(held) == world(AT).option_quotes(held) != {}
+    later = AT + timedelta(minutes=30)
+    clock.set(later)
+    moved = market.option_quotes(held)
+    assert moved == world(later).option_quotes(held)
+    assert {q.quoted_at for q in moved.values()} != {q.quoted_at for q in world(AT).option_quotes(held).values()}
+    clock.set(AT)  # and back: priced afresh at the earlier instant, as a fresh world prices it
+    assert market.option_quotes(held) == world(AT).option_quotes(held)
+
+
 def test_volume_builds_through_the_session():
     day = date(2026, 3, 10)
     early = world(CAL.session_open(day) + timedelta(minutes=30))
