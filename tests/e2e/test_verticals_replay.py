@@ -115,7 +115,7 @@ max_allocation_pct = 50.0
 @pytest.fixture(scope="module")
 def replayed(tmp_path_factory) -> Path:
     """Verticals, the wheel, iron condors and gamma together, one trading slot a session (mid-morning) and a sync
-    after the close, from January to the end of March: spreads and condors open and close, a wheel put is
+    after the close, from January to mid-March (ten weeks): spreads and condors open and close, a wheel put is
     assigned on 6 February and covered from the next session, and straddles' shares are hedged daily until their
     time exits."""
     folder = tmp_path_factory.mktemp("options-replay")
@@ -126,7 +126,7 @@ def replayed(tmp_path_factory) -> Path:
         for name in list(os.environ):
             if name.upper().startswith(ISOLATED_PREFIXES):
                 patch.delenv(name)
-        result = CliRunner().invoke(app, ["replay", "--start", "2026-01-05", "--end", "2026-03-31", "--json",
+        result = CliRunner().invoke(app, ["replay", "--start", "2026-01-05", "--end", "2026-03-13", "--json",
                                           "--config", str(config)])  # fmt: skip
     assert result.exit_code == 0, result.output
     return config
