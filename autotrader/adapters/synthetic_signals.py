@@ -49,8 +49,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 import numpy as np
-import pandas as pd
 
+from autotrader.adapters.frames import BAR_COLUMNS, day_ns
 from autotrader.adapters.synthetic_data import (
     BAD,
     FUNDS,
@@ -78,6 +78,7 @@ HEADER = ("symbol", "category", "source", "side", "conviction", "entry", "stop",
 # Sessions of history read for each symbol (up to the previous close): enough for a settled Wilder ATR(14).
 LOOKBACK_SESSIONS = 60
 ATR_PERIOD = 14
+_HIGH, _LOW, _CLOSE = (BAR_COLUMNS.index(c) for c in ("high", "low", "close"))  # columns of a bars array
 HIGH_BETA_POOL = 10
 LONG_TERM_HORIZON = 60
 
@@ -293,11 +294,10 @@ class SyntheticSignalFeed:
         return picks
 
 
-def _swing_levels(frame: pd.DataFrame, entry: float) -> tuple[float, float]:
-    """Stop at entry - 2 x ATR(14), target at entry + 3 x ATR(14) (Wilder); -5 % / +8 % when ATR cannot give
-    valid levels (too little history, or a stop at or below zero)."""
-    high, low, close = (frame[c].to_numpy(dtype=float) for c in ("high", "low", "close"))
-    atr = last_atr(high, low, close, period=ATR_PERIOD)
+def _swing_levels(bars: np.ndarray, entry: float) -> tuple[float, float]:
+    """Stop at entry - 2 x ATR(14), target at entry + 3 x ATR(14) (Wilder) of daily ``bars`` ((n, 5), open to
+    volume); -5 % / +8 % when ATR cannot give valid levels (too little history, or a stop at or below zero)."""
+    atr = last_atr(bars[:, _HIGH], bars[:, _LOW], bars[:, _CLOSE], period=ATR_PERIOD)
     if atr is not None:
         stop, target = _cents(entry - 2 * atr), _cents(entry + 3 * atr)
         if 0 < stop < entry < target:
@@ -318,24 +318,27 @@ def _csv(source: str, generated_at: str, picks: list[Pick]) -> str:
 
 
 class _History:
-    """Daily bars up to the previous session's close, read at most once per symbol per document build."""
+    """Daily bars up to the previous session's close, read at most once per symbol per document build, as arrays
+    ((n, 5) in open, high, low, close, volume order): a document build reads hundreds of them, and a frame each
+    cost more than everything the feed does with them."""
 
     def __init__(self, data: SyntheticMarketData, calendar: MarketCalendar, session: date) -> None:
         self._data = data
         self._end = calendar.previous_session(session)
+        self._end_ns = day_ns(self._end)
         self._start = calendar.sessions_back(self._end, LOOKBACK_SESSIONS)
-        self._frames: dict[str, pd.DataFrame] = {}
+        self._bars: dict[str, np.ndarray] = {}
 
-    def bars(self, symbol: str) -> pd.DataFrame:
-        if symbol not in self._frames:
-            frame = self._data.daily_bars(symbol, self._start, self._end)
+    def bars(self, symbol: str) -> np.ndarray:
+        if symbol not in self._bars:
+            days_ns, values = self._data.daily_arrays(symbol, self._start, self._end)
             # Only a history that reaches the previous session counts (a symbol without yesterday's bar is
             # not one a source would recommend this morning).
-            if len(frame) and frame.index[-1].date() != self._end:
-                frame = frame.iloc[0:0]
-            self._frames[symbol] = frame
-        return self._frames[symbol]
+            if len(days_ns) and int(days_ns[-1]) != self._end_ns:
+                values = values[:0]
+            self._bars[symbol] = values
+        return self._bars[symbol]
 
     def last_close(self, symbol: str) -> float | None:
-        frame = self.bars(symbol)
-        return _cents(float(frame["close"].iloc[-1])) if len(frame) else None
+        values = self.bars(symbol)
+        return _cents(float(values[-1, _CLOSE])) if len(values) else None

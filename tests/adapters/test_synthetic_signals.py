@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from autotrader.adapters import synthetic_signals as feed_module
+from autotrader.adapters.frames import day_ns
 from autotrader.adapters.synthetic_data import SyntheticMarketData
 from autotrader.adapters.synthetic_signals import CATALYST, COINFLIP, HIGH_BETA, HYPE, SyntheticSignalFeed
 from autotrader.clock import MarketCalendar, SimulatedClock
@@ -103,11 +104,11 @@ def test_never_reads_after_the_clock_and_the_past_does_not_change_later():
         def __init__(self, data):
             self.data, self.ends = data, []
 
-        def daily_bars(self, symbol, start, end):
-            frame = self.data.daily_bars(symbol, start, end)
+        def daily_arrays(self, symbol, start, end):
+            days_ns, values = self.data.daily_arrays(symbol, start, end)
             self.ends.append(end)
-            assert len(frame) == 0 or frame.index[-1].date() < SESSION
-            return frame
+            assert len(days_ns) == 0 or days_ns[-1] < day_ns(SESSION)
+            return days_ns, values
 
         def __getattr__(self, name):
             return getattr(self.data, name)
@@ -145,7 +146,7 @@ def test_news_desk_levels_from_previous_close_and_wilder_atr():
 
 
 def test_swing_levels_fall_back_to_percentages_without_atr():
-    thin = pd.DataFrame({"high": [10.0], "low": [9.0], "close": [9.5]})
+    thin = np.array([[9.2, 10.0, 9.0, 9.5, 1000.0]])  # one session: open, high, low, close, volume
     assert feed_module._swing_levels(thin, 100.0) == (95.0, 108.0)
 
 
