@@ -360,9 +360,10 @@ def run(ctx: StepContext) -> SizeReport:
                      for d in sizing.decide_all(inputs, book, risk, rules_from(ctx))] + watched  # fmt: skip
     else:
         decisions = sizing.decide_all(inputs, book, risk, rules_from(ctx))
-    intents = _record(ctx, decisions, {s.id: s for s in signals}, tif)
+    traces = {d.signal_id: d.trace_json() for d in decisions}  # a trace holds hundreds of numbers: made once
+    intents = _record(ctx, decisions, {s.id: s for s in signals}, tif, traces)
     results = {r.client_order_id: r for r in gateway.place(intents)}
-    _report_decisions(report, decisions, intents, results)
+    _report_decisions(report, decisions, intents, results, traces)
     summary = f"{len(signals)} signal(s): {len(intents)} ordered ({why}), {len(report.skipped)} skipped"
     if sell_exits:
         summary += f"; {exits_summary}"
@@ -457,7 +458,11 @@ def _quarantine(ctx: StepContext, report: ReportDraft, signals: list[repo.Signal
 
 
 def _record(
-    ctx: StepContext, decisions: list[sizing.Decision], signals: dict[int, repo.SignalRow], tif: TimeInForce
+    ctx: StepContext,
+    decisions: list[sizing.Decision],
+    signals: dict[int, repo.SignalRow],
+    tif: TimeInForce,
+    traces: dict[int, list[dict]],
 ) -> list[OrderIntent]:
     """Store every decision, and an entry intent for each one that orders; return the intents."""
     intents: list[OrderIntent] = []
@@ -478,7 +483,7 @@ def _record(
                 step=STEP,
                 outcome=decision.outcome,
                 reason=decision.reason,
-                trace=decision.to_json()["trace"],
+                trace=traces[decision.signal_id],
                 client_order_id=intent.client_order_id if intent else None,
                 run_id=ctx.run_id,
                 now=ctx.now,
@@ -487,10 +492,13 @@ def _record(
 
 
 def _report_decisions(
-    report: ReportDraft, decisions: list[sizing.Decision], intents: list[OrderIntent], results: dict[str, GatewayResult]
+    report: ReportDraft,
+    decisions: list[sizing.Decision],
+    intents: list[OrderIntent],
+    results: dict[str, GatewayResult],
+    traces: dict[int, list[dict]],
 ) -> None:
     """An order line, with its trace, for every intent placed; a skip line for every decision that skipped."""
-    traces = {d.signal_id: d.to_json()["trace"] for d in decisions}
     for intent in intents:
         r = intent.request
         report.orders.append(

@@ -350,8 +350,12 @@ class Decision:
 
     def to_json(self) -> dict:
         data = {f.name: _json_value(getattr(self, f.name)) for f in fields(self) if f.name != "trace"}
-        data["trace"] = [step.to_json() for step in self.trace]
+        data["trace"] = self.trace_json()
         return data
+
+    def trace_json(self) -> list[dict]:
+        """The trace alone, as the ledger keeps it and the report shows it."""
+        return [step.to_json() for step in self.trace]
 
 
 # ------------------------------------------------------------------------------------------------- formatting
