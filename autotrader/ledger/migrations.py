@@ -805,3 +805,19 @@ def _sim_order_changes(db: sqlite_utils.Database) -> None:
         END;
         """,
     )
+
+
+@migrations(name="0020_orders_working")
+def _orders_working(db: sqlite_utils.Database) -> None:
+    # The orders still working, in the order they were sent: every sync, and every step that looks at a
+    # position's orders, reads them, and without this index each read scanned every order the ledger ever
+    # recorded. A partial index: SQLite uses it for a query whose WHERE has this very predicate, literally, so
+    # the reads in ledger/repo.py spell the same list of terminal statuses (domain.enums'
+    # TERMINAL_BROKER_STATUSES), and a test checks their plans use it.
+    run_script(
+        db,
+        """
+        CREATE INDEX orders_working ON orders (submitted_at, broker_order_id)
+        WHERE status NOT IN ('canceled', 'done_for_day', 'expired', 'filled', 'rejected', 'replaced');
+        """,
+    )

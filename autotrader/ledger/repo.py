@@ -350,13 +350,8 @@ class OrderRef:
 
 def open_orders_with_client_id(ledger: Ledger) -> list[OrderRef]:
     """Orders the ledger still holds as open (no terminal status yet) that carry a client order id."""
-    marks = ",".join("?" for _ in _TERMINAL_ORDER)
-    rows = ledger.query(
-        f"SELECT broker_order_id, client_order_id FROM orders "
-        f"WHERE status NOT IN ({marks}) AND client_order_id IS NOT NULL",
-        _TERMINAL_ORDER,
-    )
-    return [OrderRef(r["broker_order_id"], r["client_order_id"]) for r in rows]
+    rows = ledger.query(f"SELECT broker_order_id, client_order_id FROM orders WHERE {_working_order()}")
+    return [OrderRef(r["broker_order_id"], r["client_order_id"]) for r in rows if r["client_order_id"] is not None]
 
 
 # -- fills and positions -------------------------------------------------------------------------------
@@ -1047,6 +1042,12 @@ LIVE_INTENT_STATUSES = (*(str(s) for s in OPEN_INTENT_STATUSES), str(IntentStatu
 _TERMINAL_ORDER = tuple(sorted(str(s) for s in TERMINAL_BROKER_STATUSES))  # as SQL parameters
 
 
+def _working_order(alias: str = "") -> str:
+    """The SQL test for an order still working (no terminal status), the terminal statuses written out: the
+    partial index ``orders_working`` (migration 0020) serves only a query that spells its predicate literally."""
+    return f"{alias}status NOT IN ({', '.join(repr(s) for s in _TERMINAL_ORDER)})"
+
+
 def position_key(book: str, symbol: str, opened_at: str) -> str:
     """One life of a position: it opens when the book's quantity leaves zero."""
     return f"{book}:{symbol}:{opened_at}"
@@ -1131,12 +1132,11 @@ def working_orders(ledger: Ledger) -> dict[tuple[str, str], list[dict[str, Any]]
 
 def _working(ledger: Ledger, where: str = "", params: Sequence[Any] = ()) -> list[dict[str, Any]]:
     """Working orders (no terminal status) with their intent's leg and extras, oldest first; ``where`` narrows."""
-    marks = ",".join("?" for _ in _TERMINAL_ORDER)
     return ledger.query(
         f"SELECT o.*, i.leg AS intent_leg, i.extra_json AS intent_extra FROM orders o "
         f"LEFT JOIN order_intents i ON i.client_order_id = o.client_order_id "
-        f"WHERE o.status NOT IN ({marks}) {where} ORDER BY o.submitted_at, o.broker_order_id",
-        [*_TERMINAL_ORDER, *params],
+        f"WHERE {_working_order('o.')} {where} ORDER BY o.submitted_at, o.broker_order_id",
+        params,
     )
 
 
@@ -1294,8 +1294,7 @@ def orders_listing(
     clauses, params = ["1 = 1"], []
     marks = ",".join("?" for _ in _TERMINAL_ORDER)
     if status == "open":
-        clauses.append(f"o.status NOT IN ({marks})")
-        params += list(_TERMINAL_ORDER)
+        clauses.append(_working_order("o."))
     elif status == "closed":
         clauses.append(f"o.status IN ({marks})")
         params += list(_TERMINAL_ORDER)
@@ -1358,11 +1357,7 @@ def order_record(ledger: Ledger, ident: str) -> OrderRecord | None:
 
 def open_orders_of(ledger: Ledger, book: str, symbol: str) -> list[dict[str, Any]]:
     """Every working order (buys and sells, protective legs included) of a book and symbol."""
-    marks = ",".join("?" for _ in _TERMINAL_ORDER)
-    return ledger.query(
-        f"SELECT * FROM orders WHERE book = ? AND symbol = ? AND status NOT IN ({marks})",
-        [book, symbol, *_TERMINAL_ORDER],
-    )
+    return ledger.query(f"SELECT * FROM orders WHERE book = ? AND symbol = ? AND {_working_order()}", [book, symbol])
 
 
 # -- the manual approval gate ------------------------------------------------------------------------------
