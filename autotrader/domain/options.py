@@ -20,7 +20,6 @@ import math
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
-from functools import cached_property
 
 from autotrader.domain.enums import OptionEventKind, OptionRight, Side, StructureKind
 
@@ -55,11 +54,17 @@ class OptionContract:
         if not 0 < self.strike <= _MAX_STRIKE or abs(thousandths - self.strike * 1000) > 1e-6:
             raise ValueError(f"strike {self.strike!r}: a positive price in thousandths of a dollar, at most 99999.999")
 
-    @cached_property  # a chain asks each contract's symbol several times; it cannot change (the class is frozen)
+    @property
     def symbol(self) -> str:
         """The OCC symbol as Alpaca writes it (no padding, no prefix)."""
-        right = "C" if self.right == OptionRight.CALL else "P"
-        return f"{self.underlying}{self.expiry:%y%m%d}{right}{round(self.strike * 1000):08d}"
+        # Kept once made (the class is frozen, so it cannot change): a chain asks each contract's symbol several
+        # times. Written without strftime, which cost more than the rest of the symbol.
+        known = self.__dict__.get("_symbol")
+        if known is None:
+            e, right = self.expiry, "C" if self.right == OptionRight.CALL else "P"
+            known = f"{self.underlying}{e.year % 100:02d}{e.month:02d}{e.day:02d}{right}{round(self.strike * 1000):08d}"
+            self.__dict__["_symbol"] = known
+        return known
 
     @property
     def is_call(self) -> bool:
