@@ -170,13 +170,17 @@ def _read_ledger(ctx: StepContext) -> _Ledgered:
         for p in repo.all_positions(ledger)
         if p.book in MANAGED_BOOKS and p.qty > 0 and p.opened_at is not None
     ]
+    states = {r["position_key"]: r for r in repo.position_states(ledger)}
+    # A life already remembered as unmanaged is looked at no further (``_look``): its fills and intents are
+    # not read. Positions bought outside any signal stay in that state for as long as they are held.
+    looked = [h for h in held if h.key not in states or states[h.key]["category"] is not None]
     return _Ledgered(
         held=held,
-        states={r["position_key"]: r for r in repo.position_states(ledger)},
-        intents=repo.position_intents_of(ledger, [h.key for h in held], except_step=PROTECTIVE_STEP),
+        states=states,
+        intents=repo.position_intents_of(ledger, [h.key for h in looked], except_step=PROTECTIVE_STEP),
         dip_buys=repo.last_dip_buys(ledger),
         splits=repo.splits(ledger),
-        fills=_by_position(repo.leg_fills(ledger, lives=[(h.row.book, h.row.symbol, h.opened_at) for h in held])),
+        fills=_by_position(repo.leg_fills(ledger, lives=[(h.row.book, h.row.symbol, h.opened_at) for h in looked])),
     )
 
 
