@@ -114,7 +114,7 @@ class SyntheticOptionChains:
         # until the clock moves: the simulated broker values the same held contracts for every step of a slot.
         self._memo_at: datetime | None = None
         self._states: dict[str, tuple[float, float, float, datetime] | None] = {}
-        self._held: dict[tuple[str, ...], dict[str, OptionQuote]] = {}
+        self._quoted: dict[tuple[str, ...], dict[str, OptionQuote]] = {}
 
     def option_chain(self, underlying: str, first_expiry: date, last_expiry: date) -> list[OptionQuote]:
         state = self._state(underlying)
@@ -130,9 +130,9 @@ class SyntheticOptionChains:
     def option_quotes(self, contracts: Sequence[OptionContract]) -> dict[str, OptionQuote]:
         self._same_instant()
         key = tuple(c.symbol for c in contracts)
-        if key not in self._held:
-            self._held[key] = self._price_contracts(contracts)
-        return dict(self._held[key])
+        if key not in self._quoted:
+            self._quoted[key] = self._price_contracts(contracts)
+        return dict(self._quoted[key])
 
     def _price_contracts(self, contracts: Sequence[OptionContract]) -> dict[str, OptionQuote]:
         out: dict[str, OptionQuote] = {}
@@ -154,7 +154,7 @@ class SyntheticOptionChains:
         """Forget what was priced at an earlier instant."""
         now = self._now()
         if now != self._memo_at:
-            self._memo_at, self._states, self._held = now, {}, {}
+            self._memo_at, self._states, self._quoted = now, {}, {}
 
     def _state(self, underlying: str) -> tuple[float, float, float, datetime] | None:
         """(spot, VIX, the last session's volume, the quote's instant), or None for an unknown underlying."""

@@ -171,9 +171,8 @@ def _read_ledger(ctx: StepContext) -> _Ledgered:
         if p.book in MANAGED_BOOKS and p.qty > 0 and p.opened_at is not None
     ]
     states = {r["position_key"]: r for r in repo.position_states(ledger)}
-    # A life already remembered as unmanaged is looked at no further (``_look``): its fills and intents are
-    # not read. Positions bought outside any signal stay in that state for as long as they are held.
-    looked = [h for h in held if h.key not in states or states[h.key]["category"] is not None]
+    # ``_look`` goes no further for a life remembered as unmanaged: its fills and intents are not read.
+    looked = [h for h in held if not _remembered_unmanaged(states.get(h.key))]
     return _Ledgered(
         held=held,
         states=states,
@@ -182,6 +181,11 @@ def _read_ledger(ctx: StepContext) -> _Ledgered:
         splits=repo.splits(ledger),
         fills=_by_position(repo.leg_fills(ledger, lives=[(h.row.book, h.row.symbol, h.opened_at) for h in looked])),
     )
+
+
+def _remembered_unmanaged(state: dict[str, Any] | None) -> bool:
+    """A life whose stored state has no category: bought outside any signal, it stays unmanaged while held."""
+    return state is not None and state["category"] is None
 
 
 def _by_position(rows: list[dict[str, Any]]) -> dict[tuple[str, str], list[dict[str, Any]]]:
@@ -236,7 +240,7 @@ class _Look:
 def _look(ctx: StepContext, ledgered: _Ledgered, held: _Held, rules: mg.Rules) -> _Look:
     p, known = held.row, ledgered.states.get(held.key)
     sessions_held = _sessions_held(ctx, held.opened)
-    if known is not None and known["category"] is None:  # unmanaged, already remembered: nothing to read
+    if _remembered_unmanaged(known):  # nothing to read
         return _Look(held, known, sessions_held)
     splits = [s for s in ledgered.splits if s["symbol"] == p.symbol]
     life = ledgered.fills.get((p.book, p.symbol), [])  # read from the life's opening on
