@@ -168,8 +168,11 @@ def implied_vol(
     dividend: float = 0.0,
 ) -> float | None:
     """The volatility at which ``price`` gives ``option_price``; None when no volatility in [IV_LOW, IV_HIGH]
-    does: a price at or below the no-arbitrage floor (the discounted forward's intrinsic value), at or above the
-    ceiling (the discounted spot for a call, the discounted strike for a put), or past expiry.
+    does, or when the price cannot tell volatilities apart: a price at or below the no-arbitrage floor (the
+    discounted forward's intrinsic value), at or above the ceiling (the discounted spot for a call, the
+    discounted strike for a put), within ``IV_TOLERANCE`` of either (deep in the money days out, every volatility
+    up to a large one prices the same to the last digits, and whichever the search stopped at would be
+    arbitrary), or past expiry.
 
     Safeguarded Newton: each step is Newton's on vega, kept inside a bracket that halves whenever Newton would
     leave it, so it converges wherever the price is attainable (the price rises strictly with volatility)."""
@@ -180,7 +183,7 @@ def implied_vol(
         return float(price(right, spot, strike, years, vol, rate, dividend))
 
     lo, hi = IV_LOW, IV_HIGH
-    if not at(lo) < option_price < at(hi):
+    if not at(lo) + IV_TOLERANCE < option_price < at(hi) - IV_TOLERANCE:
         return None
     vol = 0.3
     for _ in range(100):

@@ -124,6 +124,17 @@ def test_the_implied_volatility_round_trips_and_refuses_impossible_prices():
     assert bs.implied_vol(math.nan, "put", 100.0, 90.0, 0.25) is None
 
 
+def test_a_price_a_few_digits_above_its_floor_pins_no_volatility():
+    # Deep in the money a week out, every volatility up to about 20% gives the same price to the last digit, so a
+    # quote one unit of the last place above it (as another library's rounding gives) must not read as some 25%.
+    floor = bs.price("call", 250.0, 200.0, 7 / 365, 1e-4, 0.03, 0.01)
+    assert bs.price("call", 250.0, 200.0, 7 / 365, 0.15, 0.03, 0.01) == floor
+    for above in (math.nextafter(floor, math.inf), floor + 1e-11):
+        assert bs.implied_vol(above, "call", 250.0, 200.0, 7 / 365, 0.03, 0.01) is None
+    # Where the price does move with volatility the same quote plus a cent reads back.
+    assert bs.implied_vol(floor + 0.01, "call", 250.0, 200.0, 7 / 365, 0.03, 0.01) is not None
+
+
 def test_at_expiry_and_at_zero_volatility_the_price_is_an_intrinsic_value():
     assert bs.price("call", 105.0, 100.0, 0.0, 0.3) == 5.0 and bs.price("put", 105.0, 100.0, 0.0, 0.3) == 0.0
     g = bs.greeks("put", 95.0, 100.0, 0.0, 0.3)
