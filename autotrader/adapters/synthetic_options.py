@@ -114,7 +114,7 @@ class SyntheticOptionChains:
         # until the clock moves: the simulated broker values the same held contracts for every step of a slot.
         self._memo_at: datetime | None = None
         self._states: dict[str, tuple[float, float, float, datetime] | None] = {}
-        self._quoted: dict[tuple[str, ...], dict[str, OptionQuote]] = {}
+        self._quoted: dict[str, OptionQuote | None] = {}  # by contract symbol; None: not quotable now
 
     def option_chain(self, underlying: str, first_expiry: date, last_expiry: date) -> list[OptionQuote]:
         state = self._state(underlying)
@@ -129,10 +129,13 @@ class SyntheticOptionChains:
 
     def option_quotes(self, contracts: Sequence[OptionContract]) -> dict[str, OptionQuote]:
         self._same_instant()
-        key = tuple(c.symbol for c in contracts)
-        if key not in self._quoted:
-            self._quoted[key] = self._price_contracts(contracts)
-        return dict(self._quoted[key])
+        wanted = {c.symbol: c for c in contracts}
+        # Kept per contract: the steps of a slot ask for overlapping sets (a structure's legs, the whole book).
+        missing = [c for symbol, c in wanted.items() if symbol not in self._quoted]
+        if missing:
+            priced = self._price_contracts(missing)
+            self._quoted.update((c.symbol, priced.get(c.symbol)) for c in missing)  # None: it has no market
+        return {symbol: quote for symbol in wanted if (quote := self._quoted[symbol]) is not None}
 
     def _price_contracts(self, contracts: Sequence[OptionContract]) -> dict[str, OptionQuote]:
         out: dict[str, OptionQuote] = {}

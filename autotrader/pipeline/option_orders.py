@@ -37,7 +37,7 @@ from autotrader.pipeline.rules import rules_from_settings
 from autotrader.pipeline.size import entry_timing
 from autotrader.policy import option_checks as checks
 from autotrader.policy.option_chain import days_to_expiry
-from autotrader.policy.verticals import choose_expiry
+from autotrader.policy.verticals import choose_expiry, middle_days
 
 NOT_CLOSED = ("opening", "open", "closing")
 
@@ -139,11 +139,21 @@ def expiry_chain(
     ctx: StepContext, underlying: str, dte_min: int, dte_max: int
 ) -> tuple[list[OptionQuote], float | None]:
     """The quotes of the listed expiry nearest the middle of ``dte_min..dte_max`` days (none when no expiry is
-    listed there), and the underlying's price they were quoted at."""
+    listed there), and the underlying's price they were quoted at.
+
+    The chain is asked for the week around the middle first (``middle_days``): the expiry chosen from it is the
+    one the whole window gives, at a fraction of the contracts (one or two expiries rather than every one in
+    the window: fewer pages from a vendor, fewer contracts priced by a model). Only a window with no expiry in
+    that week (monthlies alone) is asked for in full."""
     today = ctx.now.astimezone(ET).date()
-    quotes = option_chain.chains(ctx).option_chain(underlying, today + timedelta(days=dte_min),
-                                                   today + timedelta(days=dte_max))  # fmt: skip
-    expiry = choose_expiry(expiry_days(ctx, quotes), dte_min, dte_max)
+    source = option_chain.chains(ctx)
+    quotes: list[OptionQuote] = []
+    expiry = None
+    for lo, hi in dict.fromkeys((middle_days(dte_min, dte_max), (dte_min, dte_max))):  # once when they are one
+        quotes = source.option_chain(underlying, today + timedelta(days=lo), today + timedelta(days=hi))
+        expiry = choose_expiry(expiry_days(ctx, quotes), dte_min, dte_max)
+        if expiry is not None:
+            break
     mine = [q for q in quotes if q.contract.expiry == expiry]
     return mine, next((q.underlying_price for q in mine if q.underlying_price is not None), None)
 

@@ -17,6 +17,7 @@ strikes' distance less the debit.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -54,6 +55,18 @@ def choose_expiry(expiries: Mapping[date, int], dte_min: int, dte_max: int) -> d
     middle = (dte_min + dte_max) / 2
     inside = [(abs(days - middle), e) for e, days in expiries.items() if dte_min <= days <= dte_max]
     return min(inside)[1] if inside else None
+
+
+# Weeklies list an expiry in any seven days in a row: the days within this of the middle nearly always hold one.
+MIDDLE_HALF_WIDTH = 3.5
+
+
+def middle_days(dte_min: int, dte_max: int) -> tuple[int, int]:
+    """The days to expiry (inclusive) within ``MIDDLE_HALF_WIDTH`` of the middle of ``dte_min..dte_max``, kept
+    inside it. Whenever an expiry falls there, ``choose_expiry`` of these days alone is its choice of the whole
+    window: any expiry outside lies further from the middle than every one inside."""
+    middle = (dte_min + dte_max) / 2
+    return max(dte_min, math.ceil(middle - MIDDLE_HALF_WIDTH)), min(dte_max, math.floor(middle + MIDDLE_HALF_WIDTH))
 
 
 def choose_spread(

@@ -150,3 +150,46 @@ def test_data_without_option_chains_is_a_configuration_error(cli, write_config, 
     monkeypatch.chdir(path.parent)
     result = cli("options", "chain", "SPY", "--as-of", "2026-03-10T11:00")
     assert result.exit_code == 2 and "serves no option chains" in result.output
+
+
+class _Recording:
+    """An option chains source that notes each window it is asked for."""
+
+    def __init__(self, inner):
+        self.inner, self.windows = inner, []
+
+    def option_chain(self, underlying, first_expiry, last_expiry):
+        self.windows.append((first_expiry, last_expiry))
+        return self.inner.option_chain(underlying, first_expiry, last_expiry)
+
+    def option_quotes(self, contracts):
+        return self.inner.option_quotes(contracts)
+
+
+@pytest.mark.parametrize(("dte_min", "dte_max", "queries"), [(21, 60, 1), (30, 45, 1), (0, 3, 1), (200, 330, 2)])
+def test_an_expiry_s_chain_asks_for_the_week_around_the_middle_and_gives_what_the_whole_window_gives(
+    tmp_path, migrated_ledger, dte_min, dte_max, queries
+):
+    # 200..330 days out only monthlies are listed: the week around the middle holds none, the whole window is read.
+    from autotrader.adapters.synthetic_options import SyntheticOptionChains
+    from autotrader.pipeline.option_orders import expiry_chain
+    from autotrader.policy.verticals import choose_expiry
+
+    clock = SimulatedClock(datetime(2026, 3, 10, 15, 30, tzinfo=UTC))
+    market = SyntheticMarketData(clock, CAL)
+    source = _Recording(SyntheticOptionChains(market, CAL))
+    ledger = open_ledger(migrated_ledger(tmp_path / "ledger.db"))
+    deps = make_deps(clock, market_data=market, option_chains=source)
+    ctx = StepContext("run-daily", default_config(tmp_path), deps, ledger, False, "r",
+                      EventLog(None, run_id="r", command="run-daily", mode="sim"))  # fmt: skip
+    mine, spot = expiry_chain(ctx, "AAPL", dte_min, dte_max)
+    ledger.close()
+    today = date(2026, 3, 10)
+    whole = source.inner.option_chain("AAPL", today + timedelta(days=dte_min), today + timedelta(days=dte_max))
+    chosen = choose_expiry({q.contract.expiry: (q.contract.expiry - today).days for q in whole}, dte_min, dte_max)
+    assert chosen is not None
+    assert mine == [q for q in whole if q.contract.expiry == chosen]
+    assert spot == mine[0].underlying_price
+    assert len(source.windows) == queries
+    first, last = source.windows[0]
+    assert (last - first).days <= 7 and today + timedelta(days=dte_min) <= first

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from autotrader.domain.enums import LegKind, OptionRight, Side
 from autotrader.domain.options import OptionContract, OptionQuote
@@ -30,6 +33,24 @@ def test_the_expiry_nearest_the_middle_of_the_window():
     assert v.choose_expiry({date(2026, 3, 20): 10, date(2026, 5, 15): 66}, 21, 60) is None
     tie = {date(2026, 4, 1): 30, date(2026, 4, 20): 51}
     assert v.choose_expiry(tie, 21, 60) == date(2026, 4, 1)  # 10.5 from the middle either way: the earlier
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    days=st.sets(st.integers(0, 400), max_size=12),
+    low=st.integers(0, 120),
+    span=st.integers(0, 200),
+)
+def test_the_week_around_the_middle_chooses_as_the_whole_window_whenever_it_holds_an_expiry(days, low, span):
+    # Checked by brute force over every expiry set: the narrow query's choice is the whole window's.
+    expiries = {date(2026, 1, 1) + timedelta(days=d): d for d in days}
+    lo, hi = v.middle_days(low, low + span)
+    assert low <= lo and hi <= low + span
+    narrow = {e: d for e, d in expiries.items() if lo <= d <= hi}
+    if narrow:
+        assert v.choose_expiry(narrow, low, low + span) == v.choose_expiry(expiries, low, low + span)
+    # The week is seven or eight days wide wherever the window allows it: a weekly always falls in it.
+    assert hi - lo + 1 >= min(7, span + 1)
 
 
 def test_a_buy_is_a_bull_call_spread_and_a_sell_a_bear_put_spread():
