@@ -35,7 +35,7 @@ def test_the_expiry_nearest_the_middle_of_the_window():
     assert v.choose_expiry(tie, 21, 60) == date(2026, 4, 1)  # 10.5 from the middle either way: the earlier
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(
     days=st.sets(st.integers(0, 400), max_size=12),
     low=st.integers(0, 120),
