@@ -17,7 +17,6 @@ from autotrader.domain.reports import OptionChainReport, Report
 from autotrader.errors import ConfigError, InputError
 from autotrader.ledger import options as store
 from autotrader.pipeline.context import StepContext
-from autotrader.policy import black_scholes as bs
 from autotrader.policy import option_chain as chain_policy
 from autotrader.ports import OptionChains
 
@@ -63,7 +62,7 @@ def iv_standing(ctx: StepContext, underlying: str, current: float | None) -> IvS
     if current is None or len(history) < settings.iv_min_history:
         return IvStanding(None, None, len(history))
     values = [row.iv30 for row in history]
-    return IvStanding(bs.iv_rank(values, current), bs.iv_percentile(values, current), len(history))
+    return IvStanding(chain_policy.iv_rank(values, current), chain_policy.iv_percentile(values, current), len(history))
 
 
 def check_chain(dte_min: int, dte_max: int, strikes: int, right: str) -> None:

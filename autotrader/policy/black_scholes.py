@@ -199,21 +199,3 @@ def implied_vol(
         vol = step if lo < step < hi else 0.5 * (lo + hi)
     return vol
 
-
-def iv_rank(history: ArrayLike, current: float) -> float | None:
-    """Where ``current`` stands between the lowest and highest of ``history`` (0 = at the low, 1 = at the high;
-    NaNs ignored); None with fewer than two values or a flat history."""
-    values = np.asarray(history, dtype=np.float64)
-    values = values[np.isfinite(values)]
-    if len(values) < 2 or values.max() == values.min():
-        return None
-    return float(np.clip((current - values.min()) / (values.max() - values.min()), 0.0, 1.0))
-
-
-def iv_percentile(history: ArrayLike, current: float) -> float | None:
-    """The share of ``history``'s values (NaNs ignored) strictly below ``current``; None for an empty history."""
-    values = np.asarray(history, dtype=np.float64)
-    values = values[np.isfinite(values)]
-    if not len(values):
-        return None
-    return float(np.mean(values < current))

@@ -6,7 +6,8 @@ stored history gives the IV rank and percentile: each expiry's at-the-money IV (
 put's at the strike nearest the forward, where the source gives both) is turned into a total variance
 ``sigma^2 T``, and the variance at 30 calendar days is interpolated linearly in time between the expiries on
 either side (the way the VIX blends its two terms). With no expiry beyond 30 days the nearest two are
-extrapolated; with one expiry only, its own IV is the answer.
+extrapolated; with one expiry only, its own IV is the answer. Its rank and percentile place today's among the
+stored history.
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+
+import numpy as np
+from numpy.typing import ArrayLike
 
 from autotrader.clock import ET
 from autotrader.domain.options import OptionQuote
@@ -91,3 +95,22 @@ def near_the_money(quotes: Iterable[OptionQuote], spot: float, each_side: int) -
         chosen = set(below) | set(above)
         kept.extend(q for q in by_expiry[expiry] if q.contract.strike in chosen)
     return sorted(kept, key=lambda q: (q.contract.expiry, q.contract.strike, str(q.contract.right)))
+
+
+def iv_rank(history: ArrayLike, current: float) -> float | None:
+    """Where ``current`` stands between the lowest and highest of ``history`` (0 = at the low, 1 = at the high;
+    NaNs ignored); None with fewer than two values or a flat history."""
+    values = np.asarray(history, dtype=np.float64)
+    values = values[np.isfinite(values)]
+    if len(values) < 2 or values.max() == values.min():
+        return None
+    return float(np.clip((current - values.min()) / (values.max() - values.min()), 0.0, 1.0))
+
+
+def iv_percentile(history: ArrayLike, current: float) -> float | None:
+    """The share of ``history``'s values (NaNs ignored) strictly below ``current``; None for an empty history."""
+    values = np.asarray(history, dtype=np.float64)
+    values = values[np.isfinite(values)]
+    if not len(values):
+        return None
+    return float(np.mean(values < current))

@@ -58,6 +58,14 @@ def test_each_expiry_s_atm_iv_is_the_mean_of_the_call_and_put_nearest_the_money(
                                                                           (105.0, "call")]  # fmt: skip
 
 
+def test_iv_rank_and_percentile():
+    history = [0.20, 0.25, 0.30, 0.40, float("nan"), 0.60]
+    assert policy.iv_rank(history, 0.40) == pytest.approx(0.5)  # (0.40 - 0.20) / (0.60 - 0.20)
+    assert policy.iv_rank(history, 0.90) == 1.0 and policy.iv_rank(history, 0.10) == 0.0
+    assert policy.iv_percentile(history, 0.40) == pytest.approx(3 / 5)  # 0.20, 0.25, 0.30 are below
+    assert policy.iv_rank([0.3, 0.3], 0.3) is None and policy.iv_rank([0.3], 0.3) is None
+    assert policy.iv_percentile([], 0.3) is None
+
 @pytest.fixture
 def step(tmp_path, migrated_ledger):
     """run_iv over the synthetic world, its clock settable, recording SPY and KO."""

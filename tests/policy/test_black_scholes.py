@@ -152,11 +152,3 @@ def test_bad_inputs_are_refused():
     with pytest.raises(ValueError, match="right must be 'call' or 'put'"):
         bs.price("straddle", 100.0, 100.0, 0.5, 0.2)
 
-
-def test_iv_rank_and_percentile():
-    history = [0.20, 0.25, 0.30, 0.40, float("nan"), 0.60]
-    assert bs.iv_rank(history, 0.40) == pytest.approx(0.5)  # (0.40 - 0.20) / (0.60 - 0.20)
-    assert bs.iv_rank(history, 0.90) == 1.0 and bs.iv_rank(history, 0.10) == 0.0
-    assert bs.iv_percentile(history, 0.40) == pytest.approx(3 / 5)  # 0.20, 0.25, 0.30 are below
-    assert bs.iv_rank([0.3, 0.3], 0.3) is None and bs.iv_rank([0.3], 0.3) is None
-    assert bs.iv_percentile([], 0.3) is None
