@@ -99,8 +99,8 @@ def lock_refusal(runs: int) -> float:
     )
     try:
         deadline = time.monotonic() + 60
-        while not (folder / "ledger-replay.db").exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
+        while not any((folder / "logs").glob("autotrader-*.jsonl")) and time.monotonic() < deadline:
+            time.sleep(0.05)  # the replay's first event is its start, logged once it holds the lock
         timings = []
         for _ in range(runs):
             started = time.perf_counter()

@@ -14,6 +14,7 @@ data, is the one part a dry run reads from and writes to the file itself: ``boot
 from __future__ import annotations
 
 import errno
+import os
 import sqlite3
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -31,11 +32,14 @@ BUSY_TIMEOUT_MS = 10_000
 class Ledger:
     """A sqlite-utils ``Database`` plus the write discipline. ``ledger.db`` is there for reads."""
 
-    def __init__(self, conn: sqlite3.Connection, path: Path | None, *, snapshot: bool) -> None:
+    def __init__(
+        self, conn: sqlite3.Connection, path: Path | None, *, snapshot: bool, save_to: Path | None = None
+    ) -> None:
         self.conn = conn
         self.db = sqlite_utils.Database(conn)
         self.path = path
         self.snapshot = snapshot
+        self.save_to = save_to  # a scratch ledger in memory: the file it is written to when closed
 
     @contextmanager
     def write(self) -> Iterator[sqlite_utils.Database]:
@@ -102,7 +106,14 @@ class Ledger:
         return None if row is None else row[0]
 
     def close(self) -> None:
-        self.conn.close()
+        """Close the connection; a scratch ledger (``save_to``) is written to its file first, whatever ended it."""
+        try:
+            if self.save_to is not None:
+                if self.conn.in_transaction:  # only what was committed is kept, as a file ledger keeps it
+                    self.conn.execute("ROLLBACK")
+                _save(self.conn, self.save_to)
+        finally:
+            self.conn.close()
 
 
 # What a disk that refuses writes looks like: SQLite's "database or disk is full" and its I/O errors (a write
@@ -130,7 +141,7 @@ def storage_failure(error: BaseException, ledger_path: Path) -> StorageError | N
     )
 
 
-def _configure(conn: sqlite3.Connection, *, wal: bool, durable: bool = True) -> None:
+def _configure(conn: sqlite3.Connection, *, wal: bool) -> None:
     conn.row_factory = None
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     conn.execute("PRAGMA foreign_keys = ON")
@@ -141,9 +152,29 @@ def _configure(conn: sqlite3.Connection, *, wal: bool, durable: bool = True) -> 
                 "the ledger could not switch to WAL journaling",
                 hint="keep the ledger on a local disk; WAL does not work over a network filesystem",
             )
-        # Durability over speed: the ledger is small and an order record must survive a power cut.
-        # Only scratch ledgers (replay) trade that for speed.
-        conn.execute(f"PRAGMA synchronous = {'FULL' if durable else 'NORMAL'}")
+        # Durability over speed: the ledger is small and an order record must survive a power cut. Scratch
+        # ledgers (replay) are not files while they run (``open_ledger``).
+        conn.execute("PRAGMA synchronous = FULL")
+
+
+def _save(conn: sqlite3.Connection, path: Path) -> None:
+    """Write the in-memory ledger ``conn`` to ``path`` whole: into a file beside it, then renamed over it, so the
+    path never holds half a ledger. A write-ahead log or shared-memory file of an earlier ledger at the path is
+    removed first: SQLite would read it as part of the new one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".saving")
+    partial.unlink(missing_ok=True)
+    target = sqlite3.connect(partial)
+    try:
+        conn.backup(target)
+    except BaseException:
+        target.close()
+        partial.unlink(missing_ok=True)  # half a ledger is no ledger (a full disk, an interrupt)
+        raise
+    target.close()
+    for suffix in ("-wal", "-shm"):
+        path.with_name(path.name + suffix).unlink(missing_ok=True)
+    os.replace(partial, path)
 
 
 def _copy_into(path: Path, target: sqlite3.Connection) -> None:
@@ -170,19 +201,24 @@ def _copy_into(path: Path, target: sqlite3.Connection) -> None:
 
 def open_ledger(path: Path, *, snapshot: bool = False, durable: bool = True, empty: bool = False) -> Ledger:
     """Open (creating if needed) and migrate the ledger at ``path``; or an in-memory snapshot of it
-    (``empty``: a fresh in-memory ledger, for a dry run of something that starts from scratch)."""
+    (``empty``: a fresh in-memory ledger, for a dry run of something that starts from scratch).
+
+    ``durable=False``: a scratch ledger (a replay's, started afresh each time), kept in memory while it runs and
+    written to ``path`` when closed: its thousands of commits cost no file writes. A process killed outright
+    leaves no file rather than part of a replay; an error or an interrupt still closes it, so what it had done
+    is kept."""
     from autotrader.ledger.migrations import apply_migrations
 
-    if snapshot:
+    if snapshot or not durable:
         conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
-        if path.exists() and not empty:
+        if snapshot and path.exists() and not empty:
             _copy_into(path, conn)
         _configure(conn, wal=False)
-        ledger = Ledger(conn, path, snapshot=True)
+        ledger = Ledger(conn, path, snapshot=snapshot, save_to=None if snapshot else path)
     else:
         path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
-        _configure(conn, wal=True, durable=durable)
+        _configure(conn, wal=True)
         ledger = Ledger(conn, path, snapshot=False)
     apply_migrations(ledger)
     return ledger

@@ -269,12 +269,30 @@ def invoke(
 
             end = notify.RunEnd(command, run_id, clock.now(), dry_run, exit_code, report, failure)
             report = notify.after_run(config, ledger, log, ctx, end).report
-            ledger.close()
+            unsaved = _close(ledger, ledger_path, log)
+            if unsaved is not None and failure is None:
+                failure, exit_code = unsaved, unsaved.exit_code
         if bar_cache is not None:
             bar_cache.close()
     if not isinstance(failure, LockHeld):
         log.event("run_end", exit_code=exit_code, run_id=run_id)
     return Outcome(command, exit_code, report=report, error=failure, as_of=clock.now(), dry_run=dry_run)
+
+
+def _close(ledger: Ledger, ledger_path: Path, log: EventLog) -> AutotraderError | None:
+    """Close the ledger. A scratch ledger is written to its file as it closes; when that fails (a full disk) the
+    run says so, as any failed write, rather than end with a trace."""
+    try:
+        ledger.close()
+    except Exception as error:
+        storage = storage_failure(error, ledger_path)
+        if storage is not None:
+            log.event("error", code=storage.code, message=storage.message, exit_code=storage.exit_code)
+            return storage
+        log.exception("crash", error)
+        return AutotraderError(f"unexpected error saving {ledger_path}: {type(error).__name__}: {error}",
+                               hint="see the log for the trace")  # fmt: skip
+    return None
 
 
 def _finish_run(

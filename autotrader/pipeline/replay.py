@@ -1,9 +1,9 @@
 """``replay``: the crontab's schedule over past sessions, with a simulated clock and the simulated broker.
 
 Every slot of every session in [start, end] runs ``run-daily`` exactly as cron would, through the same
-step code, against ``ledger-replay.db`` (a scratch ledger that each replay starts afresh; the mode's real
-ledger is never touched). Market data never returns a bar after the simulated instant, so what the
-steps decide on a date cannot depend on later data.
+step code, against ``ledger-replay.db`` (a scratch ledger that each replay starts afresh, in memory until the
+replay ends; the mode's real ledger is never touched). Market data never returns a bar after the simulated
+instant, so what the steps decide on a date cannot depend on later data.
 """
 
 from __future__ import annotations
@@ -278,9 +278,10 @@ def invoke_replay(
     prepare: Callable[[Config], None] | None = discard_previous,
     **options: Any,
 ) -> Outcome:
-    """``invoke`` as every replay runs: the simulated broker and a simulated clock, a scratch ledger that commits
-    without an fsync each, started afresh (``prepare``; by default the last replay's ledger is deleted, None removes
-    nothing, as a dry run needs). ``options``: the rest of ``invoke``'s (``fresh``, ``load``, ``lock_path``)."""
+    """``invoke`` as every replay runs: the simulated broker and a simulated clock, a scratch ledger in memory,
+    written to its file when the replay ends (``open_ledger(durable=False)``), started afresh (``prepare``; by
+    default the last replay's ledger is deleted, None removes nothing, as a dry run needs). ``options``: the rest
+    of ``invoke``'s (``fresh``, ``load``, ``lock_path``)."""
     return invoke(
         command,
         body,

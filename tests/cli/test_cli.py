@@ -176,10 +176,9 @@ def test_a_second_run_during_a_long_replay_exits_4_within_a_second(write_config)
     )
     try:
         lock = config.parent / ".autotrader.lock"
-        ledger = config.parent / "ledger-replay.db"
         deadline = time.monotonic() + 30
-        while not ledger.exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
+        while not any((config.parent / "logs").glob("autotrader-*.jsonl")) and time.monotonic() < deadline:
+            time.sleep(0.05)  # the replay's first event is its start, logged once it holds the lock
         assert replay.poll() is None, replay.stderr.read().decode()
         second = subprocess.run([*exe, "sync", "--config", str(config)], capture_output=True, env=env, timeout=60)
         assert second.returncode == 4, second.stderr.decode()

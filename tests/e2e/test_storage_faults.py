@@ -52,6 +52,19 @@ def test_a_full_disk_during_a_slot_exits_74_with_a_message_and_the_next_run_proc
     assert read(config.parent, "SELECT COUNT(*) FROM sim_orders")[0][0] >= 3
 
 
+def test_a_replay_whose_ledger_cannot_be_saved_exits_74_and_leaves_no_half_ledger(tmp_path):
+    # A replay's ledger is written to its file when the replay ends: there the full disk is met.
+    config = _workspace(tmp_path / "ws")
+    config.write_text('[schedule]\ntimes = ["09:30", "16:15"]\n', encoding="utf-8")
+    full = run_child(config, "replay", "--json", "--start", "2026-03-02", "--end", "2026-03-03",
+                     "--as-of", "2026-03-04T12:00", max_file_bytes=FILE_LIMIT_BYTES)  # fmt: skip
+    assert full.returncode == ExitCode.STORAGE, full.stderr
+    assert "Traceback" not in full.stdout + full.stderr
+    error = json.loads(full.stdout)["error"]
+    assert error["code"] == "storage" and "ledger-replay.db could not be written" in error["message"]
+    assert not list(config.parent.glob("ledger-replay.db*"))
+
+
 @pytest.fixture
 def no_room_to_grow(monkeypatch):
     """Every ledger connection opened from now on may not grow the file by a single page; returns the undo."""

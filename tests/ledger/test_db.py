@@ -1,4 +1,5 @@
-"""The ledger: pragmas, migrations applied twice give one schema, newer schemas refused, BEGIN IMMEDIATE."""
+"""The ledger: pragmas, migrations applied twice give one schema, newer schemas refused, BEGIN IMMEDIATE, snapshots
+and scratch ledgers in memory."""
 
 from __future__ import annotations
 
@@ -98,6 +99,57 @@ def test_snapshot_never_touches_the_file(tmp_path):
     missing = tmp_path / "none.db"
     open_ledger(missing, snapshot=True).close()
     assert not missing.exists()
+
+
+def test_a_scratch_ledger_runs_in_memory_and_is_written_whole_when_closed(tmp_path):
+    path = tmp_path / "replay" / "ledger-replay.db"
+    path.parent.mkdir()
+    # What an earlier ledger left beside the path would be read as part of the new one: it goes.
+    for suffix in ("-wal", "-shm"):
+        path.with_name(path.name + suffix).write_bytes(b"stale")
+    scratch = open_ledger(path, durable=False)
+    with scratch.write() as db:
+        db["kv"].insert({"key": "kept", "value": "v", "updated_at": "t"})
+    scratch.conn.execute("BEGIN IMMEDIATE")
+    scratch.conn.execute("INSERT INTO kv (key, value, updated_at) VALUES ('uncommitted', 'v', 't')")
+    assert not path.exists()  # nothing on disk while it runs
+    scratch.close()
+    assert sorted(p.name for p in path.parent.iterdir()) == ["ledger-replay.db"]
+    conn = sqlite3.connect(path)
+    try:
+        assert conn.execute("SELECT key FROM kv").fetchall() == [("kept",)]  # what was committed, only
+        assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+    finally:
+        conn.close()
+    # Opened again as a file ledger it is the same ledger, migrated, in WAL.
+    again = open_ledger(path)
+    assert again.scalar("SELECT value FROM kv WHERE key = 'kept'") == "v"
+    assert again.scalar("PRAGMA journal_mode") == "wal"
+    again.close()
+
+
+def test_a_scratch_ledger_that_cannot_be_written_leaves_no_half_file(tmp_path, monkeypatch):
+    path = tmp_path / "ledger-replay.db"
+    scratch = open_ledger(path, durable=False)
+
+    def full(target, **kwargs):
+        target.execute("CREATE TABLE half (x)")
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(scratch, "conn", _Backup(scratch.conn, full))
+    with pytest.raises(sqlite3.OperationalError, match="disk is full"):
+        scratch.close()
+    assert list(tmp_path.iterdir()) == []
+
+
+class _Backup:
+    """A connection whose ``backup`` fails as a full disk makes it fail, part-way."""
+
+    def __init__(self, conn, backup):
+        self._conn, self.backup = conn, backup
+
+    def __getattr__(self, name):
+        return getattr(self._conn, name)
 
 
 def test_run_script_runs_each_statement_once_and_keeps_semicolons_inside_strings_and_triggers(tmp_path):

@@ -57,6 +57,8 @@ def demo(
         dry_run=dry_run,
         load=lambda: load_config(workspace / "config.toml"),
         simulated_clock=True,
+        # The workspace is new: its ledger is built in memory, as a replay's, and written when the demo ends.
+        durable=False,
     )
     if scratch is not None:
         scratch.cleanup()
