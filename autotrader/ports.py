@@ -218,6 +218,21 @@ class MinuteArrays(Protocol):
 
 
 @runtime_checkable
+class SessionRanges(Protocol):
+    """Market data whose minute bars and sessions come from one model (the synthetic world), so it knows each
+    session's whole range exactly, before the session is over.
+
+    For a simulated exchange only: a session whose range no resting order's price reaches cannot fill any of
+    them, so its minute bars need not be made or read. That skip changes no result; any other use of a range
+    not yet complete would look ahead."""
+
+    def session_range(self, symbol: str, day: date) -> tuple[float, float] | None:
+        """(lowest low, highest high) of the symbol's regular-session minute bars on ``day``, exactly as those
+        bars give them, whatever the clock; None when it has no minute bars that day."""
+        ...
+
+
+@runtime_checkable
 class DailyArrays(Protocol):
     """Market data that holds daily bars as arrays (the synthetic world) and can hand them over as such: a scan
     of a large universe reads hundreds of symbols' bars each session, and a frame per symbol was most of it.

@@ -51,7 +51,7 @@ from autotrader.domain.models import (
 )
 from autotrader.domain.money import is_on_tick, to_tick, whole_shares
 from autotrader.errors import DuplicateClientOrderId, OrderNotFound, OrderRejected
-from autotrader.ports import Clock, MarketData, MinuteArrays, OptionChains, SplitSource
+from autotrader.ports import Clock, MarketData, MinuteArrays, OptionChains, SessionRanges, SplitSource
 
 if TYPE_CHECKING:
     from autotrader.adapters.sim_options import SimOptionDesk
@@ -429,6 +429,7 @@ class SimBroker:
         # The data's capabilities, found once: a Protocol check costs more than the read it guards, and every
         # advance asks for each open order's minute bars.
         self._minute_arrays = market_data if isinstance(market_data, MinuteArrays) else None
+        self._session_ranges = market_data if isinstance(market_data, SessionRanges) else None
         self._split_source = market_data if isinstance(market_data, SplitSource) else None
         # Options, when the market data lists them (adapters/sim_options.py): None otherwise, and an option
         # order is refused.
@@ -770,6 +771,8 @@ class SimBroker:
         a resting limit far from the market costs a vector comparison, not a Python loop over every minute.
         """
         open_at, close_at, start, end, lo, hi = w.open_at, w.close_at, w.start, w.end, w.lo, w.hi
+        if self._out_of_reach(symbol, w.day, orders):
+            return []
         starts_ns, values = self._minutes(symbol, lo, hi) if lo < hi else NO_BARS
         if len(starts_ns):
             may = _may_act(orders, values)
@@ -798,6 +801,18 @@ class SimBroker:
             return []
         o, h, lo_, c, v = (float(daily.iloc[-1][k]) for k in ("open", "high", "low", "close", "volume"))
         return [_Bar(open_at, close_at, o, h, lo_, c, v, True, self._participation_cap(v))]
+
+    def _out_of_reach(self, symbol: str, day: date, orders: list[_Order]) -> bool:
+        """Whether no order can act on any bar of the session, by its whole range where the data knows it
+        (``ports.SessionRanges``): the session's minute bars are then neither made nor read. The window's bars are
+        some of the session's, so this answers as ``_may_act`` on them would, for any window."""
+        if self._session_ranges is None:
+            return False
+        bounds = self._session_ranges.session_range(symbol, day)
+        if bounds is None:
+            return False
+        low, high = bounds
+        return not _may_act(orders, np.array([[math.nan, high, low, math.nan, math.nan]])).any()
 
     def _minutes(self, symbol: str, start: datetime, end: datetime) -> tuple[np.ndarray, np.ndarray]:
         """The minute bars in [start, end) as (starts in ns, (n, 5) values), from arrays when the data has them."""

@@ -748,6 +748,18 @@ class SyntheticMarketData:
         columns = [path.open[rows], path.high[rows], path.low[rows], path.close[rows], path.volume[rows]]
         return path.span.days_ns[rows].view(np.int64), np.column_stack(columns)
 
+    def session_range(self, symbol: str, day: date) -> tuple[float, float] | None:
+        # The daily high and low are the extremes of the session's minute bars by construction (``_bridges``).
+        if symbol not in self._symbols:
+            return None
+        span = _span(self._calendar)
+        i = int(np.searchsorted(span.ordinals, day.toordinal(), side="left"))
+        if i >= len(span.dates) or span.dates[i] != day:
+            return None
+        path = _symbol_path(self._calendar, self._seed, symbol, self._world)
+        path.ensure_range(i, i + 1)
+        return float(path.low[i]), float(path.high[i])
+
     def vix_daily(self, start: date, end: date) -> pd.DataFrame:
         return daily_frame(*self.daily_arrays(VIX_SYMBOL, start, end))
 

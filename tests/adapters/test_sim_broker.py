@@ -763,6 +763,39 @@ def test_advancing_with_no_open_order_reads_no_bars(sim):
     assert sim.ledger.scalar("SELECT advanced_to FROM sim_account").startswith("2026-03-03T20:00:00")
 
 
+class RangedMarketData(FakeMarketData):
+    """The scripted bars, plus each session's whole range (``ports.SessionRanges``), as the synthetic world knows
+    it: the extremes of the session's minute bars, whatever the clock."""
+
+    def session_range(self, symbol: str, day: date) -> tuple[float, float] | None:
+        minutes = [b for t, b in self.bars.get(symbol, {}).items() if t.astimezone(ET).date() == day]
+        return (min(b[2] for b in minutes), max(b[1] for b in minutes)) if minutes else None
+
+
+@pytest.mark.parametrize(("limit", "reached"), [(98.0, True), (99.5, False)])
+def test_a_session_no_resting_order_can_reach_is_passed_over_with_the_same_result(make_sim, limit, reached):
+    # Monday dips to 98.00 at 14:00 and is flat at 100.00 otherwise; a resting buy limit below the market.
+    results = []
+    for ranged in (False, True):
+        s = make_sim()
+        if ranged:
+            s.md = RangedMarketData(s.clock)
+            s.broker = SimBroker(s.ledger, s.md, CAL, s.clock)
+        s.md.bar("AAA", "MON 14:00", 100.0, 100.0, 98.0 if reached else 99.8, 99.9)
+        s.at("MON 09:00").submit(req("lim", type=OrderType.LIMIT, limit_price=limit, time_in_force=TimeInForce.GTC))
+        s.md.minute_calls = 0
+        for when in ("MON 10:00", "MON 12:00", "MON 15:00", "MON 16:30", "TUE 12:00"):
+            s.at(when).advance()
+        order = s.order("lim")
+        results.append((order.status, order.filled_qty, order.filled_avg_price, s.fills(), s.cash()))
+        if ranged and not reached:
+            assert s.md.minute_calls == 0  # neither Monday's nor Tuesday's minutes were read
+        elif ranged:
+            assert s.md.minute_calls > 0
+    assert results[0] == results[1]
+    assert (results[1][0] == "filled") is (limit == 98.0 and reached)
+
+
 def test_advancing_with_no_open_order_is_one_query(sim):
     sim.at("MON 10:00").advance()  # creates the account
     statements: list[str] = []

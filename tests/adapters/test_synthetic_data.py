@@ -222,6 +222,11 @@ def test_minute_bars_aggregate_exactly_to_the_daily_bar(symbol: str, day: str) -
     assert minutes["close"].iloc[-1] == daily["close"]
     assert minutes["volume"].sum() == daily["volume"]
     assert (minutes["open"].iloc[1:].to_numpy() == minutes["close"].iloc[:-1].to_numpy()).all()
+    # The whole session's range, as the simulated exchange reads it, is the minutes' extremes, also while the
+    # session is under way (the clock at its open); none on a day without a session or for an unknown symbol.
+    assert md.session_range(symbol, d) == (minutes["low"].min(), minutes["high"].max())
+    assert data_at(CAL.session_open(d)).session_range(symbol, d) == md.session_range(symbol, d)
+    assert md.session_range(symbol, date(2026, 11, 26)) is None and md.session_range("NOPE", d) is None
 
 
 @pytest.mark.parametrize(
