@@ -56,7 +56,7 @@ def test_a_replay_whose_ledger_cannot_be_saved_exits_74_and_leaves_no_half_ledge
     # A replay's ledger is written to its file when the replay ends: there the full disk is met.
     config = _workspace(tmp_path / "ws")
     config.write_text('[schedule]\ntimes = ["09:30", "16:15"]\n', encoding="utf-8")
-    full = run_child(config, "replay", "--json", "--start", "2026-03-02", "--end", "2026-03-03",
+    full = run_child(config, "replay", "--json", "--start", "2026-03-03", "--end", "2026-03-03",
                      "--as-of", "2026-03-04T12:00", max_file_bytes=FILE_LIMIT_BYTES)  # fmt: skip
     assert full.returncode == ExitCode.STORAGE, full.stderr
     assert "Traceback" not in full.stdout + full.stderr
