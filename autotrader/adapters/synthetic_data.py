@@ -237,6 +237,11 @@ class _Span:
     closes_ns: np.ndarray  # int64 UTC
     minutes: np.ndarray  # int64: 390, or 210 on an early close
 
+    def index_of(self, day: date) -> int | None:
+        """The row of session ``day``; None for a day that is not a session of the span."""
+        i = int(np.searchsorted(self.ordinals, day.toordinal()))
+        return i if i < len(self.dates) and self.dates[i] == day else None
+
 
 @cache
 def _span(calendar: MarketCalendar) -> _Span:
@@ -691,9 +696,8 @@ class SyntheticMarketData:
         reads it, on the morning of the session it publishes for, and tests.
         """
         news = self._news_of(symbol)
-        span = _span(self._calendar)
-        i = int(np.searchsorted(span.ordinals, session.toordinal()))
-        if news is None or i >= len(span.dates) or span.dates[i] != session:
+        i = _span(self._calendar).index_of(session)
+        if news is None or i is None:
             return None
         e = int(news.episode[i])
         return self._episode(symbol, news, e, day=i - int(news.starts[e]))
@@ -750,11 +754,8 @@ class SyntheticMarketData:
 
     def session_range(self, symbol: str, day: date) -> tuple[float, float] | None:
         # The daily high and low are the extremes of the session's minute bars by construction (``_bridges``).
-        if symbol not in self._symbols:
-            return None
-        span = _span(self._calendar)
-        i = int(np.searchsorted(span.ordinals, day.toordinal(), side="left"))
-        if i >= len(span.dates) or span.dates[i] != day:
+        i = _span(self._calendar).index_of(day)
+        if symbol not in self._symbols or i is None:
             return None
         path = _symbol_path(self._calendar, self._seed, symbol, self._world)
         path.ensure_range(i, i + 1)

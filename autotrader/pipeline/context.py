@@ -249,16 +249,8 @@ def invoke(
         failure, exit_code = error, error.exit_code
         log.event("error", code=error.code, message=error.message, exit_code=exit_code)
     except Exception as error:
-        storage = storage_failure(error, ledger_path)
-        if storage is not None:  # a full or failing disk is the machine's state, not a bug: a message, no trace
-            failure, exit_code = storage, storage.exit_code
-            log.event("error", code=storage.code, message=storage.message, exit_code=exit_code)
-        else:  # a bug: full trace in the log, exit 1
-            failure = AutotraderError(
-                f"unexpected error: {type(error).__name__}: {error}", hint="see the log for the trace"
-            )
-            exit_code = ExitCode.FAILURE
-            log.exception("crash", error)
+        failure = _unexpected(error, ledger_path, log)
+        exit_code = failure.exit_code
     finally:
         if ledger is not None:
             if recorded:
@@ -279,19 +271,24 @@ def invoke(
     return Outcome(command, exit_code, report=report, error=failure, as_of=clock.now(), dry_run=dry_run)
 
 
+def _unexpected(error: Exception, ledger_path: Path, log: EventLog) -> AutotraderError:
+    """The run's failure for an error no step expected, logged: a full or failing disk is the machine's state,
+    not a bug (its message, no trace, exit 74); anything else is a bug (the full trace in the log, exit 1)."""
+    storage = storage_failure(error, ledger_path)
+    if storage is not None:
+        log.event("error", code=storage.code, message=storage.message, exit_code=storage.exit_code)
+        return storage
+    log.exception("crash", error)
+    return AutotraderError(f"unexpected error: {type(error).__name__}: {error}", hint="see the log for the trace")
+
+
 def _close(ledger: Ledger, ledger_path: Path, log: EventLog) -> AutotraderError | None:
     """Close the ledger. A scratch ledger is written to its file as it closes; when that fails (a full disk) the
-    run says so, as any failed write, rather than end with a trace."""
+    run says so, as for any failed write."""
     try:
         ledger.close()
     except Exception as error:
-        storage = storage_failure(error, ledger_path)
-        if storage is not None:
-            log.event("error", code=storage.code, message=storage.message, exit_code=storage.exit_code)
-            return storage
-        log.exception("crash", error)
-        return AutotraderError(f"unexpected error saving {ledger_path}: {type(error).__name__}: {error}",
-                               hint="see the log for the trace")  # fmt: skip
+        return _unexpected(error, ledger_path, log)
     return None
 
 
