@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+# ruff: noqa: E402  (the one assignment below must come before the imports)
+import sys
+
+# Compiled test and project modules (and pytest's assert-rewritten copies of the test files) are kept in
+# __pycache__, which git ignores, even where PYTHONDONTWRITEBYTECODE is set: compiling them afresh costs each
+# xdist worker about 3 s on every run, a fifth of the fast lane. It is set before Hypothesis is
+# imported: pytest rewrites the asserts of every module of a plugin's package, all of Hypothesis's included.
+sys.dont_write_bytecode = False
+
 import functools
 import os
 import shutil
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -13,11 +21,6 @@ import pytest
 from hypothesis import settings
 
 from tests.properties import FAST_PROFILE
-
-# Compiled test and project modules (and pytest's assert-rewritten copies of the test files) are kept in
-# __pycache__, which git ignores, even where PYTHONDONTWRITEBYTECODE is set: compiling them afresh costs each
-# xdist worker about 3 s on every run, a fifth of the fast lane.
-sys.dont_write_bytecode = False
 
 ISOLATED_PREFIXES = ("AUTOTRADER_", "ALPACA_", "APCA_", "MASSIVE_", "POLYGON_", "FINNHUB_")
 
