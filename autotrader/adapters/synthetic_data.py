@@ -48,7 +48,9 @@ no abnormal return anywhere.
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache, lru_cache
@@ -146,6 +148,9 @@ _INTRADAY_SHARE = 0.85  # share of the day's sd that unfolds between the open an
 _NORMAL_MINUTES = 390
 _MINUTE_NS = 60 * 10**9
 _BLOCK = 64  # sessions per lazily generated block of intraday bridges
+# Threads that generate the bridges of many symbols at once (``sync_daily``): numpy lets go of the GIL in
+# its array loops, so each thread takes a core; a few are enough on any machine this toolkit runs on.
+_THREADS = max(1, min(4, os.cpu_count() or 1))
 
 # -- news episodes (see the module doc) --------------------------------------------------------------
 GOOD, BAD, HIDDEN = "good", "bad", "hidden"
@@ -542,6 +547,10 @@ class _SymbolPath:
         self.low = np.full(n, np.nan)
         self._ready = np.zeros((n + _BLOCK - 1) // _BLOCK, dtype=bool)
 
+    def ready(self, lo: int, hi: int) -> bool:
+        """Whether the daily high/low of sessions [lo, hi) are filled in already."""
+        return bool(self._ready[lo // _BLOCK : (hi - 1) // _BLOCK + 1].all())
+
     def ensure_range(self, lo: int, hi: int) -> None:
         """Fill daily high/low for sessions [lo, hi) from their minute bridges, block by block."""
         for block in range(lo // _BLOCK, (hi - 1) // _BLOCK + 1):
@@ -751,6 +760,27 @@ class SyntheticMarketData:
         rows = slice(lo, hi)
         columns = [path.open[rows], path.high[rows], path.low[rows], path.close[rows], path.volume[rows]]
         return path.span.days_ns[rows].view(np.int64), np.column_stack(columns)
+
+    def sync_daily(self, symbols: Iterable[str], start: date, end: date) -> int:
+        """``ports.UniverseDailyBars``: fill in the daily high/low of these symbols over [start, end] before a
+        step reads them one by one, several symbols at a time on ``_THREADS`` threads (the minute bridges behind
+        them are most of what the world costs to build, and each symbol's are its own). The same numbers as
+        when each read builds its own. Returns how many symbols had sessions to fill."""
+        lo, hi = self._daily_range(start, end)
+        if hi <= lo:
+            return 0
+        # Built here, in one thread: each path is cached for the process, and built once.
+        paths = [_symbol_path(self._calendar, self._seed, symbol, self._world)
+                 for symbol in dict.fromkeys(symbols) if symbol in self._symbols]  # fmt: skip
+        missing = [path for path in paths if not path.ready(lo, hi)]
+        if len(missing) < 2 or _THREADS == 1:
+            for path in missing:
+                path.ensure_range(lo, hi)
+        else:
+            with ThreadPoolExecutor(max_workers=_THREADS) as pool:
+                for _ in pool.map(lambda path: path.ensure_range(lo, hi), missing):
+                    pass
+        return len(missing)
 
     def session_range(self, symbol: str, day: date) -> tuple[float, float] | None:
         # The daily high and low are the extremes of the session's minute bars by construction (``_bridges``).

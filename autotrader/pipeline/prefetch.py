@@ -2,10 +2,11 @@
 symbol by symbol, and reading one symbol's bars as arrays.
 
 A step that reads the daily bars of many symbols (the rebalancer's backtest, the outcome refresh, the
-scorecard's market panel) asks the market data to fetch them all at once first, when it can
+scorecard's market panel, the daily scanners) asks the market data to fetch them all at once first, when it can
 (``ports.UniverseDailyBars``: Polygon's grouped-daily endpoint, one request per session for every symbol).
-The step's own per-symbol reads, and its ``has_symbol`` checks, then find the bars cached. A source without
-the capability (synthetic, local files) answers from memory and is simply read as before.
+The step's own per-symbol reads, and its ``has_symbol`` checks, then find the bars cached. The synthetic world
+has the capability too: it builds the symbols' daily highs and lows (from their minute paths) on several
+threads. A source without it (local files) answers from memory and is simply read as before.
 
 A step that only needs the numbers (the scanners' grid, the quarantine's checks) reads them with
 ``daily_arrays``: straight from a source that holds arrays (``ports.DailyArrays``, the synthetic world), else
@@ -22,7 +23,7 @@ from typing import cast
 import numpy as np
 
 from autotrader.pipeline.context import StepContext
-from autotrader.ports import DailyArrays, MarketData
+from autotrader.ports import DailyArrays, MarketData, UniverseDailyBars
 
 DAY_NS = 86_400 * 10**9
 
@@ -34,12 +35,22 @@ def _holds_arrays(kind: type) -> bool:
     return issubclass(kind, DailyArrays)
 
 
+@cache
+def _fetches_universes(kind: type) -> bool:
+    return issubclass(kind, UniverseDailyBars)
+
+
 def warm_daily_bars(ctx: StepContext, symbols: Iterable[str], start: date, end: date) -> None:
     """Fetch what the cache lacks of these symbols' daily bars over [start, end] in one planned pass."""
-    source = ctx.deps.universe_bars
+    warm(ctx.deps.universe_bars, symbols, start, end)
+
+
+def warm(data: MarketData | UniverseDailyBars | None, symbols: Iterable[str], start: date, end: date) -> None:
+    """``warm_daily_bars`` for a reader that holds the market data rather than a step's context (the daily
+    scanners): nothing to do for a source without the capability."""
     wanted = list(dict.fromkeys(symbols))
-    if source is not None and wanted and start <= end:
-        source.sync_daily(wanted, start, end)
+    if data is not None and _fetches_universes(type(data)) and wanted and start <= end:
+        cast(UniverseDailyBars, data).sync_daily(wanted, start, end)
 
 
 def daily_arrays(data: MarketData, symbol: str, start: date, end: date) -> tuple[np.ndarray, np.ndarray]:

@@ -31,7 +31,7 @@ import pandas as pd
 
 from autotrader.clock import ET
 from autotrader.errors import InputError
-from autotrader.pipeline.prefetch import daily_arrays
+from autotrader.pipeline.prefetch import daily_arrays, warm
 from autotrader.policy import predictions as predictions_policy
 from autotrader.policy import scanners as policy
 
@@ -204,6 +204,7 @@ def daily_bars_before(
     # was most of a scan of a large universe. A bar off the grid (after the last session: the data's clock may
     # allow the session decided) is left out; a session without a bar stays NaN.
     values = np.full((len(grid), len(universe), 3), np.nan)
+    warm(data, universe, first, last)
     for j, symbol in enumerate(universe):
         stamps, bars = daily_arrays(data, symbol, first, last)
         if not len(stamps):

@@ -120,6 +120,34 @@ def test_bars_do_not_depend_on_the_order_ranges_are_first_requested(fresh_caches
     pd.testing.assert_frame_equal(late_first, direct)
 
 
+def test_a_universe_built_at_once_on_threads_has_the_bars_each_symbol_builds_alone(fresh_caches: None) -> None:
+    # Arrange: twelve symbols' year built together (``sync_daily``, several symbols a thread), in cold caches.
+    symbols = [*DEFAULT_UNIVERSE[:10], "SYN001", "SYN002"]
+    start, end = date(2023, 3, 1), date(2024, 3, 1)
+    together = data_at(FAR_FUTURE, extra=("SYN001", "SYN002"))
+    # Act
+    filled = together.sync_daily([*symbols, "NOPE", symbols[0]], start, end)
+    built = {s: together.daily_bars(s, start, end) for s in symbols}
+    again = together.sync_daily(symbols, start, end)
+    _clear_caches()
+    alone = data_at(FAR_FUTURE, extra=("SYN001", "SYN002"))
+    # Assert: the same frames as one symbol at a time; an unknown symbol and a repeat are no work, nor is a
+    # second call; the threads' highs and lows are those of the sessions' own minutes.
+    assert (filled, again) == (len(symbols), 0)
+    for symbol in symbols:
+        pd.testing.assert_frame_equal(built[symbol], alone.daily_bars(symbol, start, end))
+    day = built["SYN001"].index[100].date().isoformat()
+    minutes = session_minutes(together, "SYN001", day)
+    assert built["SYN001"].loc[day, "high"] == minutes["high"].max()
+    assert built["SYN001"].loc[day, "low"] == minutes["low"].min()
+
+
+def test_the_world_fetches_a_universe_at_once() -> None:
+    from autotrader.ports import UniverseDailyBars
+
+    assert isinstance(data_at(FAR_FUTURE), UniverseDailyBars)
+
+
 # -- no look-ahead ---------------------------------------------------------------------------------
 
 
