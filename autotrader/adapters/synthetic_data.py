@@ -147,7 +147,7 @@ _MEAN_REVERSION = 1 / 750  # pull of log price toward its trend; keeps 20-year p
 _INTRADAY_SHARE = 0.85  # share of the day's sd that unfolds between the open and the close
 _NORMAL_MINUTES = 390
 _MINUTE_NS = 60 * 10**9
-_BLOCK = 64  # sessions per lazily generated block of intraday bridges
+_BLOCK = 16  # sessions per lazily generated block of intraday bridges
 # Threads that generate the bridges of many symbols at once (``sync_daily``): numpy lets go of the GIL in
 # its array loops, so each thread takes a core; a few are enough on any machine this toolkit runs on.
 _THREADS = max(1, min(4, os.cpu_count() or 1))
