@@ -9,7 +9,7 @@ import pytest
 
 from autotrader.errors import ConfigError
 from autotrader.ledger.db import open_ledger
-from autotrader.ledger.migrations import MIGRATION_SET
+from autotrader.ledger.migrations import MIGRATION_SET, migrations
 
 
 def _schema(path) -> list[tuple]:
@@ -38,6 +38,36 @@ def test_migrations_applied_twice_give_the_same_schema(tmp_path):
     names = {row[1] for row in first}
     for table in ("runs", "order_intents", "orders", "fills", "positions", "kv", "sim_orders", "sim_fills"):
         assert table in names
+
+
+def test_a_new_ledger_is_the_ledger_the_migrations_make_one_by_one(tmp_path):
+    # Arrange: one ledger upgraded through every migration by sqlite-utils, one created afresh (the final schema
+    # at once), and one an older version left, two migrations short.
+    import sqlite_utils
+
+    stepwise = sqlite_utils.Database(tmp_path / "stepwise.db")
+    migrations.apply(stepwise)
+    stepwise.close()
+    older = sqlite_utils.Database(tmp_path / "older.db")
+    migrations.apply(older, stop_before=migrations._migrations[-2].name)
+    older.close()
+    # Act
+    open_ledger(tmp_path / "fresh.db").close()
+    open_ledger(tmp_path / "older.db").close()
+    # Assert: the same tables, columns, indexes and triggers in the same order, and the same record of migrations.
+    def everything(path) -> tuple[list[tuple], list[tuple]]:
+        conn = sqlite3.connect(path)
+        try:
+            schema = conn.execute("SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY rowid").fetchall()
+            record = conn.execute("SELECT id, migration_set, name FROM _sqlite_migrations ORDER BY id").fetchall()
+            return schema, record
+        finally:
+            conn.close()
+
+    expected = everything(tmp_path / "stepwise.db")
+    assert len(expected[0]) > 90 and len(expected[1]) == len(migrations._migrations)
+    assert everything(tmp_path / "fresh.db") == expected
+    assert _schema(tmp_path / "older.db") == _schema(tmp_path / "stepwise.db")
 
 
 def test_a_ledger_from_a_newer_version_is_refused(tmp_path):
