@@ -149,8 +149,12 @@ _NORMAL_MINUTES = 390
 _MINUTE_NS = 60 * 10**9
 _BLOCK = 16  # sessions per lazily generated block of intraday bridges
 # Threads that generate the bridges of many symbols at once (``sync_daily``): numpy lets go of the GIL in
-# its array loops, so each thread takes a core; a few are enough on any machine this toolkit runs on.
+# its array loops, so each thread takes a core; a few are enough on any machine this toolkit runs on. They
+# take up to _THREADED_SESSIONS sessions an array: with a block's worth, the Python between numpy's loops,
+# under the GIL, is most of the time and the threads only wait on each other (alone, one thread is fastest
+# with a block's worth: its arrays stay in the processor's cache).
 _THREADS = max(1, min(4, os.cpu_count() or 1))
+_THREADED_SESSIONS = 4 * _BLOCK
 
 # -- news episodes (see the module doc) --------------------------------------------------------------
 GOOD, BAD, HIDDEN = "good", "bad", "hidden"
@@ -551,12 +555,20 @@ class _SymbolPath:
         """Whether the daily high/low of sessions [lo, hi) are filled in already."""
         return bool(self._ready[lo // _BLOCK : (hi - 1) // _BLOCK + 1].all())
 
-    def ensure_range(self, lo: int, hi: int) -> None:
-        """Fill daily high/low for sessions [lo, hi) from their minute bridges, block by block."""
-        for block in range(lo // _BLOCK, (hi - 1) // _BLOCK + 1):
+    def ensure_range(self, lo: int, hi: int, *, sessions: int = _BLOCK) -> None:
+        """Fill daily high/low for sessions [lo, hi) from their minute bridges: the missing blocks, up to
+        ``sessions`` sessions at a time (a session's values do not depend on the others built with it)."""
+        first, last = lo // _BLOCK, (hi - 1) // _BLOCK
+        per_call = max(1, sessions // _BLOCK)
+        block = first
+        while block <= last:
             if self._ready[block]:
+                block += 1
                 continue
-            rows = np.arange(block * _BLOCK, min((block + 1) * _BLOCK, len(self.open)))
+            end = block
+            while end + 1 <= last and end + 1 - block < per_call and not self._ready[end + 1]:
+                end += 1
+            rows = np.arange(block * _BLOCK, min((end + 1) * _BLOCK, len(self.open)))
             for n_minutes in np.unique(self.span.minutes[rows]):
                 sel = rows[self.span.minutes[rows] == n_minutes]
                 _, h, low, _ = _bridges(
@@ -564,7 +576,8 @@ class _SymbolPath:
                 )
                 self.high[sel] = _cents(h.max(axis=1))
                 self.low[sel] = _cents(low.min(axis=1))
-            self._ready[block] = True
+            self._ready[block : end + 1] = True
+            block = end + 1
 
     def minutes(self, i: int) -> np.ndarray:
         """Session ``i``'s minute bars as an ``(n, 5)`` array (open, high, low, close, volume)."""
@@ -778,7 +791,7 @@ class SyntheticMarketData:
                 path.ensure_range(lo, hi)
         else:
             with ThreadPoolExecutor(max_workers=_THREADS) as pool:
-                for _ in pool.map(lambda path: path.ensure_range(lo, hi), missing):
+                for _ in pool.map(lambda path: path.ensure_range(lo, hi, sessions=_THREADED_SESSIONS), missing):
                     pass
         return len(missing)
 
