@@ -1053,6 +1053,19 @@ def position_key(book: str, symbol: str, opened_at: str) -> str:
     return f"{book}:{symbol}:{opened_at}"
 
 
+def open_states_of(ledger: Ledger, keys: Sequence[str], columns: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """These columns of the open ``position_state`` rows of these position lives, by position key (a life
+    without an open row is left out). ``columns`` are the code's own names, never input."""
+    out: dict[str, dict[str, Any]] = {}
+    selected = ", ".join(["position_key", *columns])
+    for chunk, marks in _in_chunks(keys):
+        for row in ledger.query(
+            f"SELECT {selected} FROM position_state WHERE closed_at IS NULL AND position_key IN ({marks})", chunk
+        ):
+            out[row["position_key"]] = row
+    return out
+
+
 def position_states(ledger: Ledger, *, book: str | None = None, open_only: bool = True) -> list[dict[str, Any]]:
     where, params = [], []
     if open_only:

@@ -617,7 +617,12 @@ def _write_states(ctx: StepContext, plan: RefreshPlan) -> None:
 def save_plans(ctx: StepContext, plans: dict[str, mg.Plan]) -> None:
     """Store each position's plan where it differs from the stored one (a plan that did not move is not written:
     the positions a later step of the slot refreshes are then still those of ``refresh``'s memo)."""
-    stored = {s["position_key"]: s for s in repo.position_states(ctx.ledger)}
+    if not plans:
+        return
+    # Only the plans' lives, and only their plan's columns: a management step plans the positions it manages,
+    # and the book may hold many it does not (bought outside any signal).
+    columns = list(_plan_columns(next(iter(plans.values()))))  # the same for every plan
+    stored = repo.open_states_of(ctx.ledger, list(plans), columns)
     changed = {
         key: columns
         for key, plan in plans.items()
