@@ -621,8 +621,8 @@ def save_plans(ctx: StepContext, plans: dict[str, mg.Plan]) -> None:
         return
     # Only the plans' lives, and only their plan's columns: a management step plans the positions it manages,
     # and the book may hold many it does not (bought outside any signal).
-    columns = list(_plan_columns(next(iter(plans.values()))))  # the same for every plan
-    stored = repo.open_states_of(ctx.ledger, list(plans), columns)
+    names = list(_plan_columns(next(iter(plans.values()))))  # the same for every plan
+    stored = repo.open_states_of(ctx.ledger, list(plans), names)
     changed = {
         key: columns
         for key, plan in plans.items()
