@@ -796,6 +796,23 @@ def test_a_session_no_resting_order_can_reach_is_passed_over_with_the_same_resul
     assert (results[1][0] == "filled") is (limit == 98.0 and reached)
 
 
+def test_an_order_placed_after_its_session_was_judged_out_of_reach_is_judged_afresh(make_sim):
+    # Monday dips to 98.00 at 14:00; a buy limit at 97.00 rests out of the session's reach until noon, when it is
+    # cancelled and one at 98.00 placed instead.
+    s = make_sim()
+    s.md = RangedMarketData(s.clock)
+    s.broker = SimBroker(s.ledger, s.md, CAL, s.clock)
+    s.md.bar("AAA", "MON 14:00", 100.0, 100.0, 98.0, 99.9)
+    s.at("MON 09:00").submit(req("far", type=OrderType.LIMIT, limit_price=97.0, time_in_force=TimeInForce.GTC))
+    s.at("MON 10:00").advance()
+    s.at("MON 12:00").advance()
+    s.broker.cancel(s.order("far").broker_order_id)
+    s.broker.submit(req("near", type=OrderType.LIMIT, limit_price=98.0, time_in_force=TimeInForce.GTC))
+    s.at("MON 15:00").advance()
+    assert (s.order("far").status, s.order("near").status) == ("canceled", "filled")
+    assert [price for _, price, _ in s.fills()] == [98.0]
+
+
 def test_advancing_with_no_open_order_is_one_query(sim):
     sim.at("MON 10:00").advance()  # creates the account
     statements: list[str] = []
