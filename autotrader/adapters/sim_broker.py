@@ -430,9 +430,8 @@ class SimBroker:
         # advance asks for each open order's minute bars.
         self._minute_arrays = market_data if isinstance(market_data, MinuteArrays) else None
         self._session_ranges = market_data if isinstance(market_data, SessionRanges) else None
-        # ``_out_of_reach``'s answers of the latest session, by (symbol, day): with the orders' terms they were for.
-        self._reach: dict[tuple[str, date], tuple[tuple[Any, ...], bool]] = {}
-        self._reach_day: date | None = None
+        # ``_out_of_reach``'s latest answer by symbol: (the session, the orders' terms it was for, the answer).
+        self._reach: dict[str, tuple[date, tuple[Any, ...], bool]] = {}
         self._split_source = market_data if isinstance(market_data, SplitSource) else None
         # Options, when the market data lists them (adapters/sim_options.py): None otherwise, and an option
         # order is refused.
@@ -815,18 +814,16 @@ class SimBroker:
         # of the session until an order changes, and every slot asks it for each symbol with a resting order.
         terms = tuple((o.status, o.type, o.time_in_force, o.side, o.limit_price, o.stop_price, o.filled_qty)
                       for o in orders)  # fmt: skip
-        if self._reach_day is None or day > self._reach_day:
-            self._reach, self._reach_day = {}, day
-        known = self._reach.get((symbol, day))
-        if known is not None and known[0] == terms:
-            return known[1]
+        known = self._reach.get(symbol)
+        if known is not None and known[:2] == (day, terms):
+            return known[2]
         bounds = self._session_ranges.session_range(symbol, day)
         if bounds is None:
             answer = False
         else:
             low, high = bounds
             answer = not _may_act(orders, np.array([[math.nan, high, low, math.nan, math.nan]])).any()
-        self._reach[(symbol, day)] = (terms, answer)
+        self._reach[symbol] = (day, terms, answer)
         return answer
 
     def _minutes(self, symbol: str, start: datetime, end: datetime) -> tuple[np.ndarray, np.ndarray]:

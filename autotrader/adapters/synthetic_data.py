@@ -49,7 +49,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -558,17 +558,8 @@ class _SymbolPath:
     def ensure_range(self, lo: int, hi: int, *, sessions: int = _BLOCK) -> None:
         """Fill daily high/low for sessions [lo, hi) from their minute bridges: the missing blocks, up to
         ``sessions`` sessions at a time (a session's values do not depend on the others built with it)."""
-        first, last = lo // _BLOCK, (hi - 1) // _BLOCK
-        per_call = max(1, sessions // _BLOCK)
-        block = first
-        while block <= last:
-            if self._ready[block]:
-                block += 1
-                continue
-            end = block
-            while end + 1 <= last and end + 1 - block < per_call and not self._ready[end + 1]:
-                end += 1
-            rows = np.arange(block * _BLOCK, min((end + 1) * _BLOCK, len(self.open)))
+        for first, last in self._missing_runs(lo // _BLOCK, (hi - 1) // _BLOCK, max(1, sessions // _BLOCK)):
+            rows = np.arange(first * _BLOCK, min((last + 1) * _BLOCK, len(self.open)))
             for n_minutes in np.unique(self.span.minutes[rows]):
                 sel = rows[self.span.minutes[rows] == n_minutes]
                 _, h, low, _ = _bridges(
@@ -576,8 +567,24 @@ class _SymbolPath:
                 )
                 self.high[sel] = _cents(h.max(axis=1))
                 self.low[sel] = _cents(low.min(axis=1))
-            self._ready[block : end + 1] = True
-            block = end + 1
+            self._ready[first : last + 1] = True
+
+    def _missing_runs(self, first: int, last: int, longest: int) -> Iterator[tuple[int, int]]:
+        """The blocks of [first, last] not yet built, as runs of consecutive ones (first, last), each at most
+        ``longest`` blocks long."""
+        start: int | None = None
+        for block in range(first, last + 1):
+            if self._ready[block]:
+                if start is not None:
+                    yield start, block - 1
+                start = None
+            elif start is None:
+                start = block
+            elif block - start == longest:
+                yield start, block - 1
+                start = block
+        if start is not None:
+            yield start, last
 
     def minutes(self, i: int) -> np.ndarray:
         """Session ``i``'s minute bars as an ``(n, 5)`` array (open, high, low, close, volume)."""

@@ -29,15 +29,10 @@ DAY_NS = 86_400 * 10**9
 
 
 @cache
-def _holds_arrays(kind: type) -> bool:
-    """Whether market data of this class is ``DailyArrays``, found once per class: a scan reads hundreds of
-    symbols a session, and checking a Protocol costs more than a read from memory."""
-    return issubclass(kind, DailyArrays)
-
-
-@cache
-def _fetches_universes(kind: type) -> bool:
-    return issubclass(kind, UniverseDailyBars)
+def _has(kind: type, capability: type) -> bool:
+    """Whether market data of this class has the capability (a ``ports`` Protocol), found once per class: a scan
+    reads hundreds of symbols a session, and checking a Protocol costs more than a read from memory."""
+    return issubclass(kind, capability)
 
 
 def warm_daily_bars(ctx: StepContext, symbols: Iterable[str], start: date, end: date) -> None:
@@ -49,14 +44,14 @@ def warm(data: MarketData | UniverseDailyBars | None, symbols: Iterable[str], st
     """``warm_daily_bars`` for a reader that holds the market data rather than a step's context (the daily
     scanners): nothing to do for a source without the capability."""
     wanted = list(dict.fromkeys(symbols))
-    if data is not None and _fetches_universes(type(data)) and wanted and start <= end:
+    if data is not None and _has(type(data), UniverseDailyBars) and wanted and start <= end:
         cast(UniverseDailyBars, data).sync_daily(wanted, start, end)
 
 
 def daily_arrays(data: MarketData, symbol: str, start: date, end: date) -> tuple[np.ndarray, np.ndarray]:
     """``MarketData.daily_bars`` as (each bar's date as int64 nanoseconds at midnight, an (n, 5) float array of
     open, high, low, close, volume)."""
-    if _holds_arrays(type(data)):
+    if _has(type(data), DailyArrays):
         stamps, values = cast(DailyArrays, data).daily_arrays(symbol, start, end)
     else:
         frame = data.daily_bars(symbol, start, end)
